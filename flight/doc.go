@@ -1,0 +1,6 @@
+// Package flight is a node's Arrow Flight service: it decodes commands and
+// tickets (docs/protocol.md), hands them to the scheduler's Engine, streams
+// results from the operators' batches as they are (no row conversion, no
+// extra copy), and maps error kinds to gRPC codes. A panic in a handler is
+// recovered and returned as Internal; the server stays up.
+package flight

@@ -1,0 +1,315 @@
+package flight
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"strings"
+
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"slipstream/kernels"
+	"slipstream/scheduler"
+	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/planpb"
+)
+
+// Version is the server's version, set by the binary.
+var Version = "dev"
+
+// Service implements the Flight RPCs of one node.
+type Service struct {
+	arrowflight.BaseFlightServer
+	engine *scheduler.Engine
+	mem    memory.Allocator
+	// location is the URI clients use to reach this node (grpc://host:port).
+	location string
+}
+
+// NewService serves engine's data; location is this node's advertised URI.
+func NewService(engine *scheduler.Engine, location string) *Service {
+	return &Service{engine: engine, mem: engine.Mem, location: location}
+}
+
+// ServerOptions are the gRPC options every Slipstream server uses: no
+// message-size trap, panics recovered, errors mapped to codes.
+func ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(math.MaxInt32),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.ChainUnaryInterceptor(unaryGuard),
+		grpc.ChainStreamInterceptor(streamGuard),
+	}
+}
+
+const typePrefix = "type.googleapis.com/"
+
+// unwrap decodes a descriptor's cmd: an Any holding msg.
+func unwrap(cmd []byte, msg proto.Message) error {
+	want := string(msg.ProtoReflect().Descriptor().FullName())
+	var a anypb.Any
+	if err := proto.Unmarshal(cmd, &a); err != nil {
+		return invalid("the descriptor's cmd is not a serialized google.protobuf.Any holding %s: %v", want, err)
+	}
+	if got := strings.TrimPrefix(a.GetTypeUrl(), typePrefix); got != want {
+		return invalid("the descriptor's cmd holds %q; expected %s", a.GetTypeUrl(), typePrefix+want)
+	}
+	if err := proto.Unmarshal(a.GetValue(), msg); err != nil {
+		return invalid("malformed %s: %v", want, err)
+	}
+	return nil
+}
+
+// query decodes a descriptor into a query: a cmd holding a Query, or a
+// PATH naming a stored table.
+func query(d *arrowflight.FlightDescriptor) (*planpb.Query, error) {
+	if d == nil {
+		return nil, invalid("missing flight descriptor")
+	}
+	if d.GetType() == arrowflight.DescriptorPATH {
+		if len(d.GetPath()) != 1 {
+			return nil, invalid("a PATH descriptor names one table, got %d path elements", len(d.GetPath()))
+		}
+		return scanQuery(d.GetPath()[0]), nil
+	}
+	q := &planpb.Query{}
+	if err := unwrap(d.GetCmd(), q); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+func scanQuery(table string) *planpb.Query {
+	return &planpb.Query{Root: &planpb.Node{Kind: &planpb.Node_TableScan{TableScan: &planpb.TableScan{Table: table}}}}
+}
+
+func (s *Service) info(q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
+	n, err := s.engine.Plan(q)
+	if err != nil {
+		return nil, err
+	}
+	ticket, err := proto.Marshal(&planpb.Ticket{Query: q, Partition: 0})
+	if err != nil {
+		return nil, err
+	}
+	ep := &arrowflight.FlightEndpoint{Ticket: &arrowflight.Ticket{Ticket: ticket}}
+	if s.location != "" {
+		ep.Location = []*arrowflight.Location{{Uri: s.location}}
+	}
+	return &arrowflight.FlightInfo{
+		Schema:           arrowflight.SerializeSchema(n.Schema(), s.mem),
+		FlightDescriptor: d,
+		Endpoint:         []*arrowflight.FlightEndpoint{ep},
+		TotalRecords:     rows,
+		TotalBytes:       -1,
+	}, nil
+}
+
+// GetFlightInfo plans a query and answers with its schema and endpoints.
+func (s *Service) GetFlightInfo(_ context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	q, err := query(d)
+	if err != nil {
+		return nil, err
+	}
+	return s.info(q, d, -1)
+}
+
+// GetSchema plans a query and answers with its schema, running nothing.
+func (s *Service) GetSchema(_ context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.SchemaResult, error) {
+	q, err := query(d)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.engine.Plan(q)
+	if err != nil {
+		return nil, err
+	}
+	return &arrowflight.SchemaResult{Schema: arrowflight.SerializeSchema(n.Schema(), s.mem)}, nil
+}
+
+// DoGet runs the query in a ticket and streams its batches.
+func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_DoGetServer) error {
+	var tk planpb.Ticket
+	if err := proto.Unmarshal(t.GetTicket(), &tk); err != nil || tk.GetQuery() == nil {
+		return invalid("malformed ticket: pass a ticket from GetFlightInfo unchanged")
+	}
+	op, err := s.engine.Execute(tk.GetQuery())
+	if err != nil {
+		return err
+	}
+	defer op.Close()
+	ctx := stream.Context()
+	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem))
+	defer w.Close()
+	for {
+		b, err := op.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		err = w.Write(b)
+		b.Release()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// DoPut stores an uploaded table; it acknowledges only once it is durable.
+func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
+	r, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	if err != nil {
+		return invalid("cannot read the uploaded stream: %v", err)
+	}
+	defer r.Release()
+	up, err := uploadCommand(r.LatestFlightDescriptor())
+	if err != nil {
+		return err
+	}
+	mode := map[planpb.Upload_Mode]catalog.Mode{planpb.Upload_CREATE: catalog.Create, planpb.Upload_REPLACE: catalog.Replace, planpb.Upload_APPEND: catalog.Append}[up.GetMode()]
+	u, err := s.engine.Catalog.BeginUpload(up.GetTable(), mode, r.Schema())
+	if err != nil {
+		return err
+	}
+	var written int64
+	for r.Next() {
+		b := r.RecordBatch()
+		if err := u.Write(b); err != nil {
+			u.Abort()
+			return err
+		}
+		written += b.NumRows()
+	}
+	if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+		u.Abort()
+		return invalid("upload of %q interrupted: %v", up.GetTable(), err)
+	}
+	total, err := u.Commit()
+	if err != nil {
+		return err
+	}
+	slog.Info("stored", "table", up.GetTable(), "rows", written, "mode", up.GetMode().String())
+	meta, err := proto.Marshal(&planpb.UploadResult{Table: up.GetTable(), RowsWritten: written, TableRows: total})
+	if err != nil {
+		return err
+	}
+	return stream.Send(&arrowflight.PutResult{AppMetadata: meta})
+}
+
+func uploadCommand(d *arrowflight.FlightDescriptor) (*planpb.Upload, error) {
+	if d == nil {
+		return nil, invalid("an upload needs a flight descriptor naming the table")
+	}
+	if d.GetType() == arrowflight.DescriptorPATH {
+		if len(d.GetPath()) != 1 {
+			return nil, invalid("a PATH descriptor names one table, got %d path elements", len(d.GetPath()))
+		}
+		return &planpb.Upload{Table: d.GetPath()[0], Mode: planpb.Upload_CREATE}, nil
+	}
+	up := &planpb.Upload{}
+	if err := unwrap(d.GetCmd(), up); err != nil {
+		return nil, err
+	}
+	return up, nil
+}
+
+// ListFlights lists the stored tables.
+func (s *Service) ListFlights(_ *arrowflight.Criteria, stream arrowflight.FlightService_ListFlightsServer) error {
+	for _, t := range s.engine.Catalog.Tables() {
+		d := &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{t.Name}}
+		info, err := s.info(scanQuery(t.Name), d, t.Rows)
+		if kernels.KindOf(err) == kernels.NotFound {
+			continue // dropped meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var actions = []*arrowflight.ActionType{
+	{Type: "health", Description: "is the node up: {\"status\": \"ok\", \"version\": ...}"},
+	{Type: "list_tables", Description: "stored tables with row counts and schemas (JSON)"},
+	{Type: "drop_table", Description: "body {\"name\": ..., \"if_exists\": false}: remove a table"},
+	{Type: "explain", Description: "body: a serialized Query; result: the plan as text"},
+}
+
+// ListActions lists the actions DoAction takes.
+func (s *Service) ListActions(_ *arrowflight.Empty, stream arrowflight.FlightService_ListActionsServer) error {
+	for _, a := range actions {
+		if err := stream.Send(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DoAction runs one small verb.
+func (s *Service) DoAction(a *arrowflight.Action, stream arrowflight.FlightService_DoActionServer) error {
+	body, err := s.action(a)
+	if err != nil {
+		return err
+	}
+	return stream.Send(&arrowflight.Result{Body: body})
+}
+
+func (s *Service) action(a *arrowflight.Action) ([]byte, error) {
+	switch a.GetType() {
+	case "health":
+		return json.Marshal(map[string]any{"status": "ok", "version": Version, "tables": len(s.engine.Catalog.Tables())})
+	case "list_tables":
+		type tableInfo struct {
+			Name   string `json:"name"`
+			Rows   int64  `json:"rows"`
+			Schema string `json:"schema"`
+		}
+		out := []tableInfo{}
+		for _, t := range s.engine.Catalog.Tables() {
+			out = append(out, tableInfo{Name: t.Name, Rows: t.Rows, Schema: t.Schema.String()})
+		}
+		return json.Marshal(map[string]any{"tables": out})
+	case "drop_table":
+		var req struct {
+			Name     string `json:"name"`
+			IfExists bool   `json:"if_exists"`
+		}
+		if err := json.Unmarshal(a.GetBody(), &req); err != nil {
+			return nil, invalid("drop_table takes a JSON body {\"name\": \"t\", \"if_exists\": false}: %v", err)
+		}
+		dropped, err := s.engine.Catalog.Drop(req.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !dropped && !req.IfExists {
+			_, err := s.engine.Catalog.Table(req.Name)
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"dropped": dropped})
+	case "explain":
+		q := &planpb.Query{}
+		if err := proto.Unmarshal(a.GetBody(), q); err != nil {
+			return nil, invalid("explain takes a serialized Query: %v", err)
+		}
+		txt, err := s.engine.Explain(q)
+		return []byte(txt), err
+	}
+	names := make([]string, len(actions))
+	for i, x := range actions {
+		names[i] = x.Type
+	}
+	return nil, invalid("unknown action %q; actions: %s", a.GetType(), strings.Join(names, ", "))
+}

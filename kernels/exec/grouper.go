@@ -1,0 +1,301 @@
+package exec
+
+import (
+	"math"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+	"slipstream/kernels/expr"
+)
+
+// grouper gives every distinct combination of key values a dense group id,
+// stable across batches. Each key column has its own dictionary (value ->
+// dense id); several keys are combined pairwise, so that the combined key is
+// always a uint64 and no row is ever encoded into bytes.
+type grouper struct {
+	dicts  []keyDict
+	levels []map[uint64]uint32 // levels[j-1] combines ids of keys 0..j-1 with key j
+	// parents[j-1][g] is the (prefix id, key j id) pair of combined group g at level j.
+	parents [][][2]uint32
+	n       int
+}
+
+func newGrouper(types []arrow.DataType) (*grouper, error) {
+	g := &grouper{}
+	for _, t := range types {
+		d, err := newKeyDict(t)
+		if err != nil {
+			return nil, err
+		}
+		g.dicts = append(g.dicts, d)
+	}
+	for range max(0, len(types)-1) {
+		g.levels = append(g.levels, map[uint64]uint32{})
+		g.parents = append(g.parents, nil)
+	}
+	return g, nil
+}
+
+// groupIDs returns the group id of every row of keys (one array per key).
+func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
+	if len(keys) == 0 {
+		g.n = 1
+		return make([]uint32, rows)
+	}
+	ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
+	if len(keys) == 1 {
+		g.n = g.dicts[0].len()
+		return ids
+	}
+	next := make([]uint32, 0, rows)
+	for j := 1; j < len(keys); j++ {
+		next = g.dicts[j].encode(keys[j], next[:0])
+		level := g.levels[j-1]
+		for i, a := range ids {
+			k := uint64(a)<<32 | uint64(next[i])
+			id, ok := level[k]
+			if !ok {
+				id = uint32(len(level))
+				level[k] = id
+				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, next[i]})
+			}
+			ids[i] = id
+		}
+	}
+	g.n = len(g.levels[len(g.levels)-1])
+	return ids
+}
+
+// keyColumns builds the key values of groups 0..n-1, one array per key.
+func (g *grouper) keyColumns(mem memory.Allocator) []arrow.Array {
+	if len(g.dicts) == 0 {
+		return nil
+	}
+	// Walk the levels back: per-key dictionary ids of every final group.
+	perKey := make([][]uint32, len(g.dicts))
+	cur := make([]uint32, g.n)
+	for i := range cur {
+		cur[i] = uint32(i)
+	}
+	for j := len(g.dicts) - 1; j >= 1; j-- {
+		own := make([]uint32, g.n)
+		prev := make([]uint32, g.n)
+		for i, c := range cur {
+			p := g.parents[j-1][c]
+			prev[i], own[i] = p[0], p[1]
+		}
+		perKey[j] = own
+		cur = prev
+	}
+	perKey[0] = cur
+	out := make([]arrow.Array, len(g.dicts))
+	for j, d := range g.dicts {
+		out[j] = d.values(mem, perKey[j])
+	}
+	return out
+}
+
+// keyDict maps the values of one key column to dense ids.
+type keyDict interface {
+	// encode appends the id of every row of arr to out, adding new values.
+	encode(arr arrow.Array, out []uint32) []uint32
+	len() int
+	// values builds the array of the values with the given ids.
+	values(mem memory.Allocator, ids []uint32) arrow.Array
+}
+
+const noID = math.MaxUint32
+
+func newKeyDict(t arrow.DataType) (keyDict, error) {
+	switch t.ID() {
+	case arrow.INT8, arrow.UINT8:
+		return newFixedDict[uint8](t), nil
+	case arrow.INT16, arrow.UINT16:
+		return newFixedDict[uint16](t), nil
+	case arrow.INT32, arrow.UINT32, arrow.DATE32:
+		return newFixedDict[uint32](t), nil
+	case arrow.INT64, arrow.UINT64, arrow.TIMESTAMP:
+		return newFixedDict[uint64](t), nil
+	case arrow.FLOAT32:
+		d := newFixedDict[uint32](t)
+		d.canon = func(v uint32) uint32 { return math.Float32bits(float32(canonFloat(float64(math.Float32frombits(v))))) }
+		return d, nil
+	case arrow.FLOAT64:
+		d := newFixedDict[uint64](t)
+		d.canon = func(v uint64) uint64 { return math.Float64bits(canonFloat(math.Float64frombits(v))) }
+		return d, nil
+	case arrow.DECIMAL128:
+		return newFixedDict[decimal128.Num](t), nil
+	case arrow.BOOL:
+		return &boolDict{ids: [2]uint32{noID, noID}, null: noID}, nil
+	case arrow.STRING, arrow.LARGE_STRING:
+		return &stringDict{t: t, m: map[string]uint32{}, null: noID}, nil
+	}
+	return nil, kernels.Errorf(kernels.NotSupported, "cannot group by %s values yet", expr.TypeName(t))
+}
+
+// canonFloat makes -0 equal 0 and every NaN one NaN, as SQL groups them.
+func canonFloat(f float64) float64 {
+	switch {
+	case f == 0:
+		return 0
+	case f != f:
+		return math.NaN()
+	}
+	return f
+}
+
+// fixedDict keys fixed-width values by their bits.
+type fixedDict[T interface {
+	comparable
+	arrow.FixedWidthType
+}] struct {
+	t     arrow.DataType
+	m     map[T]uint32
+	vals  []T
+	null  uint32 // id of null, noID until one is seen
+	canon func(T) T
+}
+
+func newFixedDict[T interface {
+	comparable
+	arrow.FixedWidthType
+}](t arrow.DataType) *fixedDict[T] {
+	return &fixedDict[T]{t: t, m: map[T]uint32{}, null: noID}
+}
+
+func (d *fixedDict[T]) len() int { return len(d.vals) }
+
+func (d *fixedDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
+	raw := arrow.GetData[T](arr.Data().Buffers()[1].Bytes())[arr.Data().Offset():][:arr.Len()]
+	for i, v := range raw {
+		if arr.IsNull(i) {
+			if d.null == noID {
+				d.null = uint32(len(d.vals))
+				var zero T
+				d.vals = append(d.vals, zero)
+			}
+			out = append(out, d.null)
+			continue
+		}
+		if d.canon != nil {
+			v = d.canon(v)
+		}
+		id, ok := d.m[v]
+		if !ok {
+			id = uint32(len(d.vals))
+			d.m[v] = id
+			d.vals = append(d.vals, v)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (d *fixedDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
+	vals := make([]T, len(ids))
+	valid := make([]bool, len(ids))
+	for i, id := range ids {
+		vals[i] = d.vals[id]
+		valid[i] = id != d.null
+	}
+	validity, nulls := expr.ValidityOf(mem, valid)
+	return expr.FixedWidthArray(mem, d.t, vals, validity, nulls)
+}
+
+type boolDict struct {
+	ids  [2]uint32
+	null uint32
+	vals []bool
+	n    int
+}
+
+func (d *boolDict) len() int { return d.n }
+
+func (d *boolDict) encode(arr arrow.Array, out []uint32) []uint32 {
+	b := arr.(*array.Boolean)
+	for i := 0; i < b.Len(); i++ {
+		slot := &d.null
+		if b.IsValid(i) {
+			slot = &d.ids[0]
+			if b.Value(i) {
+				slot = &d.ids[1]
+			}
+		}
+		if *slot == noID {
+			*slot = uint32(d.n)
+			d.vals = append(d.vals, b.IsValid(i) && b.Value(i))
+			d.n++
+		}
+		out = append(out, *slot)
+	}
+	return out
+}
+
+func (d *boolDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
+	bld := array.NewBooleanBuilder(mem)
+	defer bld.Release()
+	for _, id := range ids {
+		if id == d.null {
+			bld.AppendNull()
+		} else {
+			bld.Append(d.vals[id])
+		}
+	}
+	return bld.NewArray()
+}
+
+type stringDict struct {
+	t    arrow.DataType
+	m    map[string]uint32
+	vals []string
+	null uint32
+}
+
+func (d *stringDict) len() int { return len(d.vals) }
+
+func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
+	s := arr.(interface{ Value(int) string })
+	for i := 0; i < arr.Len(); i++ {
+		if arr.IsNull(i) {
+			if d.null == noID {
+				d.null = uint32(len(d.vals))
+				d.vals = append(d.vals, "")
+			}
+			out = append(out, d.null)
+			continue
+		}
+		v := s.Value(i) // aliases the batch: clone before keeping it
+		id, ok := d.m[v]
+		if !ok {
+			v = strings.Clone(v)
+			id = uint32(len(d.vals))
+			d.m[v] = id
+			d.vals = append(d.vals, v)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
+	bld := array.NewBuilder(mem, d.t)
+	defer bld.Release()
+	sb := bld.(interface {
+		Append(string)
+		AppendNull()
+	})
+	for _, id := range ids {
+		if id == d.null {
+			sb.AppendNull()
+		} else {
+			sb.Append(d.vals[id])
+		}
+	}
+	return bld.NewArray()
+}

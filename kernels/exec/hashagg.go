@@ -1,0 +1,157 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels/expr"
+)
+
+// Agg is one aggregate of a HashAggregate: Fn over the input column Arg
+// (-1 for len, which takes none), named Name in the output.
+type Agg struct {
+	Fn   *expr.Function
+	Arg  int
+	Name string
+	Type arrow.DataType
+}
+
+// HashAggregate groups its input by the key columns and folds every group
+// with the aggregates. Output: the keys, then the aggregates. Without keys
+// it returns exactly one row, even for empty input.
+type HashAggregate struct {
+	input  Operator
+	keys   []int
+	aggs   []Agg
+	schema *arrow.Schema
+	mem    memory.Allocator
+
+	out *array.RecordReader
+}
+
+// NewHashAggregate builds the output schema from the key fields and aggs.
+func NewHashAggregate(mem memory.Allocator, input Operator, keys []int, aggs []Agg) *HashAggregate {
+	var fields []arrow.Field
+	for _, k := range keys {
+		f := input.Schema().Field(k)
+		f.Nullable = true
+		fields = append(fields, f)
+	}
+	for _, a := range aggs {
+		fields = append(fields, arrow.Field{Name: a.Name, Type: a.Type, Nullable: true})
+	}
+	return &HashAggregate{input: input, keys: keys, aggs: aggs, schema: arrow.NewSchema(fields, nil), mem: mem}
+}
+
+func (h *HashAggregate) Schema() *arrow.Schema { return h.schema }
+func (h *HashAggregate) Children() []Operator  { return []Operator{h.input} }
+func (h *HashAggregate) String() string {
+	keys := make([]string, len(h.keys))
+	for i, k := range h.keys {
+		keys[i] = h.input.Schema().Field(k).Name
+	}
+	aggs := make([]string, len(h.aggs))
+	for i, a := range h.aggs {
+		arg := ""
+		if a.Arg >= 0 {
+			arg = h.input.Schema().Field(a.Arg).Name
+		}
+		aggs[i] = fmt.Sprintf("%s(%s) AS %s", a.Fn.Name, arg, a.Name)
+	}
+	return fmt.Sprintf("HashAggregate keys=[%s] aggs=[%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
+}
+
+func (h *HashAggregate) Close() error {
+	if h.out != nil {
+		(*h.out).Release()
+		h.out = nil
+	}
+	return h.input.Close()
+}
+
+func (h *HashAggregate) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if h.out == nil {
+		if err := h.build(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !(*h.out).Next() {
+		return nil, io.EOF
+	}
+	b := (*h.out).RecordBatch()
+	b.Retain()
+	return b, nil
+}
+
+func (h *HashAggregate) build(ctx context.Context) error {
+	keyTypes := make([]arrow.DataType, len(h.keys))
+	for i, k := range h.keys {
+		keyTypes[i] = h.input.Schema().Field(k).Type
+	}
+	g, err := newGrouper(keyTypes)
+	if err != nil {
+		return err
+	}
+	accs := make([]expr.Accumulator, len(h.aggs))
+	for i, a := range h.aggs {
+		var in arrow.DataType
+		if a.Arg >= 0 {
+			in = h.input.Schema().Field(a.Arg).Type
+		}
+		accs[i] = a.Fn.NewAccumulator(in)
+	}
+	keyArrs := make([]arrow.Array, len(h.keys))
+	for {
+		b, err := h.input.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		for i, k := range h.keys {
+			keyArrs[i] = b.Column(k)
+		}
+		ids := g.groupIDs(keyArrs, int(b.NumRows()))
+		for i, a := range h.aggs {
+			var vals arrow.Array
+			if a.Arg >= 0 {
+				vals = b.Column(a.Arg)
+			}
+			accs[i].Update(vals, ids, g.n)
+		}
+		b.Release()
+	}
+	if len(h.keys) == 0 {
+		g.n = 1
+	}
+	cols := g.keyColumns(h.mem)
+	for _, acc := range accs {
+		cols = append(cols, acc.Finish(h.mem, g.n))
+	}
+	rec := array.NewRecordBatch(h.schema, cols, int64(g.n))
+	for _, c := range cols {
+		c.Release()
+	}
+	defer rec.Release()
+	slices := make([]arrow.RecordBatch, 0, g.n/BatchRows+1)
+	for start := int64(0); start < rec.NumRows(); start += BatchRows {
+		slices = append(slices, rec.NewSlice(start, min(rec.NumRows(), start+BatchRows)))
+	}
+	r, err := array.NewRecordReader(h.schema, slices)
+	ReleaseAll(slices)
+	if err != nil {
+		return err
+	}
+	h.out = &r
+	return nil
+}

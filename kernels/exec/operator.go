@@ -1,0 +1,187 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// BatchRows is the number of rows operators aim for in a batch they build.
+const BatchRows = 64 * 1024
+
+// Operator is a pull-based stream of record batches.
+type Operator interface {
+	Schema() *arrow.Schema
+	// Next returns the next batch, owned by the caller, or io.EOF.
+	Next(ctx context.Context) (arrow.RecordBatch, error)
+	// Close frees what the operator and its inputs hold.
+	Close() error
+	// String is the operator's one-line EXPLAIN text.
+	String() string
+}
+
+// Parent is an operator with inputs; EXPLAIN walks them.
+type Parent interface {
+	Children() []Operator
+}
+
+// Explain renders the operator tree, one operator per line, indented.
+func Explain(op Operator) string {
+	var sb strings.Builder
+	var walk func(op Operator, depth int)
+	walk = func(op Operator, depth int) {
+		sb.WriteString(strings.Repeat("  ", depth))
+		sb.WriteString(op.String())
+		sb.WriteByte('\n')
+		if p, ok := op.(Parent); ok {
+			for _, c := range p.Children() {
+				walk(c, depth+1)
+			}
+		}
+	}
+	walk(op, 0)
+	return sb.String()
+}
+
+// Collect drains op into a slice of batches the caller releases. It does
+// not close op.
+func Collect(ctx context.Context, op Operator) ([]arrow.RecordBatch, error) {
+	var out []arrow.RecordBatch
+	for {
+		b, err := op.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			ReleaseAll(out)
+			return nil, err
+		}
+		out = append(out, b)
+	}
+}
+
+// ReleaseAll releases every batch.
+func ReleaseAll(bs []arrow.RecordBatch) {
+	for _, b := range bs {
+		b.Release()
+	}
+}
+
+// Records is an operator over batches already in memory (tests, results).
+type Records struct {
+	schema  *arrow.Schema
+	batches []arrow.RecordBatch
+}
+
+// NewRecords takes ownership of batches.
+func NewRecords(schema *arrow.Schema, batches []arrow.RecordBatch) *Records {
+	return &Records{schema: schema, batches: batches}
+}
+
+func (r *Records) Schema() *arrow.Schema { return r.schema }
+func (r *Records) String() string        { return "Records" }
+func (r *Records) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(r.batches) == 0 {
+		return nil, io.EOF
+	}
+	b := r.batches[0]
+	r.batches = r.batches[1:]
+	return b, nil
+}
+func (r *Records) Close() error {
+	ReleaseAll(r.batches)
+	r.batches = nil
+	return nil
+}
+
+// NormalizeType is the type a column is computed in: string views become
+// large_utf8, because Arrow's compute kernels (comparison, take, filter)
+// do not all take views yet. Every other type is kept.
+func NormalizeType(t arrow.DataType) arrow.DataType {
+	if t.ID() == arrow.STRING_VIEW {
+		return arrow.BinaryTypes.LargeString
+	}
+	return t
+}
+
+// NormalizeSchema applies NormalizeType to every field.
+func NormalizeSchema(s *arrow.Schema) *arrow.Schema {
+	fields := make([]arrow.Field, s.NumFields())
+	changed := false
+	for i, f := range s.Fields() {
+		f.Type = NormalizeType(f.Type)
+		changed = changed || !arrow.TypeEqual(f.Type, s.Field(i).Type)
+		fields[i] = f
+	}
+	if !changed {
+		return s
+	}
+	md := s.Metadata()
+	return arrow.NewSchema(fields, &md)
+}
+
+// normalizeBatch casts the columns of b that NormalizeType changes, taking
+// ownership of b. schema is NormalizeSchema(b.Schema()).
+func normalizeBatch(ctx context.Context, mem memory.Allocator, schema *arrow.Schema, b arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if schema == b.Schema() {
+		return b, nil
+	}
+	defer b.Release()
+	cols := make([]arrow.Array, b.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, c := range b.Columns() {
+		want := schema.Field(i).Type
+		if arrow.TypeEqual(c.DataType(), want) {
+			c.Retain()
+			cols[i] = c
+			continue
+		}
+		out, err := compute.CastArray(ctx, c, compute.SafeCastOptions(want))
+		if err != nil {
+			return nil, err
+		}
+		cols[i] = out
+	}
+	return array.NewRecordBatch(schema, cols, b.NumRows()), nil
+}
+
+// project keeps the columns of b at idx (all when idx is nil), taking
+// ownership of b.
+func project(b arrow.RecordBatch, schema *arrow.Schema, idx []int) arrow.RecordBatch {
+	if idx == nil {
+		return b
+	}
+	defer b.Release()
+	cols := make([]arrow.Array, len(idx))
+	for i, j := range idx {
+		cols[i] = b.Column(j)
+	}
+	return array.NewRecordBatch(schema, cols, b.NumRows())
+}
+
+// projectSchema is the schema of the fields at idx (all when nil).
+func projectSchema(s *arrow.Schema, idx []int) *arrow.Schema {
+	if idx == nil {
+		return s
+	}
+	fields := make([]arrow.Field, len(idx))
+	for i, j := range idx {
+		fields[i] = s.Field(j)
+	}
+	return arrow.NewSchema(fields, nil)
+}

@@ -1,0 +1,293 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/csv"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"slipstream/kernels"
+)
+
+// Format is a file format a scan reads.
+type Format int
+
+const (
+	Parquet Format = iota
+	CSV
+	IPC
+)
+
+func (f Format) String() string { return [...]string{"parquet", "csv", "ipc"}[f] }
+
+// CSVOptions say how to read CSV files.
+type CSVOptions struct {
+	NoHeader  bool
+	Delimiter rune // 0: ','
+}
+
+// Scan reads files of one format and schema, one after the other. It reads
+// only the columns asked for and, for Parquet, skips row groups whose
+// statistics rule out every Bound.
+type Scan struct {
+	Format  Format
+	Paths   []string
+	Columns []int // indices into the file schema; nil reads every column
+	Bounds  []Bound
+	CSV     CSVOptions
+
+	fileSchema *arrow.Schema
+	raw        *arrow.Schema // projected, as the files hold it
+	out        *arrow.Schema // projected and normalized
+	mem        memory.Allocator
+
+	next    int // next path to open
+	cur     array.RecordReader
+	closers []io.Closer
+
+	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
+	RowGroupsRead, RowGroupsSkipped int
+}
+
+// NewScan makes a scan of paths whose files all have fileSchema.
+func NewScan(mem memory.Allocator, format Format, paths []string, fileSchema *arrow.Schema, columns []int, bounds []Bound, csvOpts CSVOptions) *Scan {
+	raw := projectSchema(fileSchema, columns)
+	return &Scan{Format: format, Paths: paths, Columns: columns, Bounds: bounds, CSV: csvOpts,
+		fileSchema: fileSchema, raw: raw, out: NormalizeSchema(raw), mem: mem}
+}
+
+func (s *Scan) Schema() *arrow.Schema { return s.out }
+
+func (s *Scan) String() string {
+	cols := make([]string, s.raw.NumFields())
+	for i, f := range s.raw.Fields() {
+		cols[i] = f.Name
+	}
+	txt := fmt.Sprintf("Scan %s files=%d columns=[%s]", s.Format, len(s.Paths), strings.Join(cols, ", "))
+	if len(s.Bounds) > 0 {
+		b := make([]string, len(s.Bounds))
+		for i, x := range s.Bounds {
+			b[i] = x.String(s.fileSchema)
+		}
+		txt += " row_group_filter=[" + strings.Join(b, ", ") + "]"
+	}
+	return txt
+}
+
+func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if s.cur == nil {
+			if s.next >= len(s.Paths) {
+				return nil, io.EOF
+			}
+			path := s.Paths[s.next]
+			s.next++
+			r, err := s.open(ctx, path)
+			if err != nil {
+				return nil, err
+			}
+			if r == nil {
+				continue // every row group skipped
+			}
+			s.cur = r
+		}
+		if s.cur.Next() {
+			b := s.cur.RecordBatch()
+			b.Retain()
+			if s.Format != Parquet {
+				b = project(b, s.raw, s.Columns)
+			}
+			return normalizeBatch(ctx, s.mem, s.out, b)
+		}
+		err := s.cur.Err()
+		s.closeCurrent()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read %s: %w", s.Paths[s.next-1], err)
+		}
+	}
+}
+
+func (s *Scan) closeCurrent() {
+	if s.cur != nil {
+		s.cur.Release()
+		s.cur = nil
+	}
+	for _, c := range s.closers {
+		c.Close()
+	}
+	s.closers = nil
+}
+
+func (s *Scan) Close() error {
+	s.closeCurrent()
+	s.next = len(s.Paths)
+	return nil
+}
+
+// OpenError turns a failure to open path into an error a user can act on.
+func OpenError(path string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return kernels.Errorf(kernels.NotFound, "file %s does not exist", path)
+	}
+	return kernels.Errorf(kernels.Invalid, "cannot read %s: %v", path, err)
+}
+
+func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error) {
+	switch s.Format {
+	case Parquet:
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		s.closers = append(s.closers, pf)
+		groups := s.keepRowGroups(pf)
+		s.RowGroupsRead += len(groups)
+		s.RowGroupsSkipped += pf.NumRowGroups() - len(groups)
+		if len(groups) == 0 {
+			s.closeCurrent()
+			return nil, nil
+		}
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: BatchRows}, s.mem)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		cols := s.Columns
+		if cols == nil {
+			cols = make([]int, s.fileSchema.NumFields())
+			for i := range cols {
+				cols[i] = i
+			}
+		}
+		return fr.GetRecordReader(ctx, cols, groups)
+	case CSV:
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		s.closers = append(s.closers, f)
+		return csv.NewReader(f, s.fileSchema, s.CSV.readerOptions(s.mem)...), nil
+	default:
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		s.closers = append(s.closers, f)
+		return OpenIPC(f, s.mem)
+	}
+}
+
+func (o CSVOptions) readerOptions(mem memory.Allocator) []csv.Option {
+	delim := o.Delimiter
+	if delim == 0 {
+		delim = ','
+	}
+	return []csv.Option{csv.WithAllocator(mem), csv.WithHeader(!o.NoHeader), csv.WithComma(delim),
+		csv.WithChunk(BatchRows), csv.WithNullReader(true, "")}
+}
+
+// OpenIPC reads an Arrow IPC file, or failing that an IPC stream, from f.
+func OpenIPC(f *os.File, mem memory.Allocator) (array.RecordReader, error) {
+	if fr, err := ipc.NewFileReader(f, ipc.WithAllocator(mem)); err == nil {
+		return &ipcFile{r: fr}, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	r, err := ipc.NewReader(f, ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, OpenError(f.Name(), fmt.Errorf("not an Arrow IPC file or stream: %w", err))
+	}
+	return r, nil
+}
+
+// ipcFile adapts ipc.FileReader, which reads by index, to array.RecordReader.
+type ipcFile struct {
+	r   *ipc.FileReader
+	i   int
+	cur arrow.RecordBatch
+	err error
+}
+
+func (f *ipcFile) Retain() {}
+func (f *ipcFile) Release() {
+	if f.cur != nil {
+		f.cur.Release()
+		f.cur = nil
+	}
+	f.r.Close()
+}
+func (f *ipcFile) Schema() *arrow.Schema { return f.r.Schema() }
+func (f *ipcFile) Next() bool {
+	if f.cur != nil {
+		f.cur.Release()
+		f.cur = nil
+	}
+	if f.i >= f.r.NumRecords() {
+		return false
+	}
+	f.cur, f.err = f.r.RecordBatchAt(f.i)
+	f.i++
+	return f.err == nil
+}
+func (f *ipcFile) RecordBatch() arrow.RecordBatch { return f.cur }
+func (f *ipcFile) Record() arrow.RecordBatch      { return f.cur }
+func (f *ipcFile) Err() error                     { return f.err }
+
+// FileSchema reads the schema of one file without reading its data. For
+// CSV the types are inferred from the first rows.
+func FileSchema(mem memory.Allocator, format Format, path string, opts CSVOptions) (*arrow.Schema, error) {
+	switch format {
+	case Parquet:
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		defer pf.Close()
+		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		return fr.Schema()
+	case CSV:
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		defer f.Close()
+		r := csv.NewInferringReader(f, opts.readerOptions(mem)...)
+		defer r.Release()
+		if !r.Next() && r.Err() != nil && !errors.Is(r.Err(), io.EOF) {
+			return nil, OpenError(path, r.Err())
+		}
+		if r.Schema() == nil {
+			return nil, kernels.Errorf(kernels.Invalid, "cannot read %s: empty CSV file", path)
+		}
+		return r.Schema(), nil
+	default:
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		defer f.Close()
+		r, err := OpenIPC(f, mem)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Release()
+		return r.Schema(), nil
+	}
+}

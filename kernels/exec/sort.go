@@ -1,0 +1,131 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+
+	"slipstream/kernels"
+	"slipstream/kernels/expr"
+)
+
+// SortKey orders by one input column.
+type SortKey struct {
+	Column     int
+	Descending bool
+	NullsLast  bool
+}
+
+// Sort is a stable sort of its whole input on several keys. With Limit >= 0
+// it is a top-k: only the first Limit rows are materialized in order.
+type Sort struct {
+	input Operator
+	keys  []SortKey
+	limit int64
+
+	out *array.TableReader
+}
+
+// NewSort checks that every key column can be ordered.
+func NewSort(input Operator, keys []SortKey, limit int64) (*Sort, error) {
+	for _, k := range keys {
+		t := input.Schema().Field(k.Column).Type
+		if !expr.IsOrderable(t) {
+			return nil, kernels.Errorf(kernels.Invalid, "cannot sort by %s: %s values have no order", input.Schema().Field(k.Column).Name, expr.TypeName(t))
+		}
+	}
+	return &Sort{input: input, keys: keys, limit: limit}, nil
+}
+
+func (s *Sort) Schema() *arrow.Schema { return s.input.Schema() }
+func (s *Sort) Children() []Operator  { return []Operator{s.input} }
+func (s *Sort) String() string {
+	parts := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		dir, nulls := "asc", "nulls_first"
+		if k.Descending {
+			dir = "desc"
+		}
+		if k.NullsLast {
+			nulls = "nulls_last"
+		}
+		parts[i] = fmt.Sprintf("%s %s %s", s.input.Schema().Field(k.Column).Name, dir, nulls)
+	}
+	txt := "Sort " + strings.Join(parts, ", ")
+	if s.limit >= 0 {
+		txt = fmt.Sprintf("TopK k=%d %s", s.limit, strings.Join(parts, ", "))
+	}
+	return txt
+}
+
+func (s *Sort) Close() error {
+	if s.out != nil {
+		s.out.Release()
+		s.out = nil
+	}
+	return s.input.Close()
+}
+
+func (s *Sort) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.out == nil {
+		if err := s.sort(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !s.out.Next() {
+		return nil, io.EOF
+	}
+	b := s.out.RecordBatch()
+	b.Retain()
+	return b, nil
+}
+
+func (s *Sort) sort(ctx context.Context) error {
+	batches, err := Collect(ctx, s.input)
+	if err != nil {
+		return err
+	}
+	tbl := array.NewTableFromRecords(s.input.Schema(), batches)
+	ReleaseAll(batches)
+	defer tbl.Release()
+	keys := make([]compute.SortKey, len(s.keys))
+	for i, k := range s.keys {
+		keys[i] = compute.SortKey{ColumnIndex: k.Column, Order: compute.SortOrderAscending, NullPlacement: compute.SortNullsAtStart}
+		if k.Descending {
+			keys[i].Order = compute.SortOrderDescending
+		}
+		if k.NullsLast {
+			keys[i].NullPlacement = compute.SortNullsAtEnd
+		}
+	}
+	if tbl.NumRows() == 0 {
+		s.out = array.NewTableReader(tbl, BatchRows)
+		return nil
+	}
+	idx, err := compute.SortIndicesTable(ctx, tbl, keys)
+	if err != nil {
+		return err
+	}
+	defer func() { idx.Release() }()
+	if s.limit >= 0 && s.limit < int64(idx.Len()) {
+		top := array.NewSlice(idx, 0, s.limit)
+		idx.Release()
+		idx = top
+	}
+	taken, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(tbl), compute.NewDatumWithoutOwning(idx))
+	if err != nil {
+		return err
+	}
+	defer taken.Release()
+	sorted := taken.(*compute.TableDatum).Value
+	s.out = array.NewTableReader(sorted, BatchRows)
+	return nil
+}

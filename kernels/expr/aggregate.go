@@ -1,0 +1,327 @@
+package expr
+
+import (
+	"cmp"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Accumulator is the per-group state of one aggregate. State lives in Go
+// slices indexed by group id; only Finish allocates Arrow memory.
+type Accumulator interface {
+	// Update folds row i of values into group ids[i]; ngroups is the number
+	// of groups so far (every id is below it). values is nil for len.
+	Update(values arrow.Array, ids []uint32, ngroups int)
+	// Finish builds one value per group, ngroups long.
+	Finish(mem memory.Allocator, ngroups int) arrow.Array
+}
+
+func registerAggregates() {
+	i64 := arrow.PrimitiveTypes.Int64
+	register(&Function{Name: "len", Kind: Aggregate, Arity: 0,
+		Resolve:        func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) { return i64, nil, nil },
+		NewAccumulator: func(arrow.DataType) Accumulator { return &countAcc{rows: true} }})
+	register(&Function{Name: "count", Kind: Aggregate, Arity: 1,
+		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			return i64, in, nil
+		},
+		NewAccumulator: func(arrow.DataType) Accumulator { return &countAcc{} }})
+	register(&Function{Name: "sum", Kind: Aggregate, Arity: 1, Resolve: resolveSum,
+		NewAccumulator: func(in arrow.DataType) Accumulator {
+			switch in.ID() {
+			case arrow.INT64:
+				return &sumAcc[int64]{dt: in}
+			case arrow.UINT64:
+				return &sumAcc[uint64]{dt: in}
+			case arrow.DECIMAL128:
+				return &decimalSumAcc{dt: in}
+			}
+			return &sumAcc[float64]{dt: in}
+		}})
+	register(&Function{Name: "mean", Kind: Aggregate, Arity: 1,
+		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			if !IsNumeric(in[0]) && !IsNull(in[0]) {
+				return nil, nil, invalid("mean needs numbers, got %s", TypeName(in[0]))
+			}
+			f := arrow.PrimitiveTypes.Float64
+			return f, []arrow.DataType{f}, nil
+		},
+		NewAccumulator: func(arrow.DataType) Accumulator { return &meanAcc{} }})
+	for _, isMax := range []bool{false, true} {
+		name := map[bool]string{false: "min", true: "max"}[isMax]
+		register(&Function{Name: name, Kind: Aggregate, Arity: 1,
+			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+				t := in[0]
+				if IsString(t) {
+					t = arrow.BinaryTypes.LargeString
+				}
+				if !IsOrderable(t) {
+					return nil, nil, invalid("%s needs values that can be ordered, got %s", name, TypeName(t))
+				}
+				return t, []arrow.DataType{t}, nil
+			},
+			NewAccumulator: func(in arrow.DataType) Accumulator { return newMinMax(in, isMax) }})
+	}
+}
+
+func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	t := in[0]
+	var out arrow.DataType
+	switch {
+	case IsNull(t), arrow.IsSignedInteger(t.ID()), t.ID() == arrow.BOOL:
+		out = arrow.PrimitiveTypes.Int64
+	case arrow.IsUnsignedInteger(t.ID()):
+		out = arrow.PrimitiveTypes.Uint64
+	case IsFloat(t):
+		out = arrow.PrimitiveTypes.Float64
+	case t.ID() == arrow.DECIMAL128:
+		out = &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}
+	default:
+		return nil, nil, invalid("sum needs numbers, got %s", TypeName(t))
+	}
+	return out, []arrow.DataType{out}, nil
+}
+
+// grow extends s to n elements.
+func grow[T any](s []T, n int) []T {
+	if n <= len(s) {
+		return s
+	}
+	if n <= cap(s) {
+		return s[:n]
+	}
+	return append(s, make([]T, n-len(s))...)
+}
+
+// ValidityOf turns a seen-flag per group into a validity bitmap.
+func ValidityOf(mem memory.Allocator, seen []bool) (*memory.Buffer, int) {
+	nulls := 0
+	for _, s := range seen {
+		if !s {
+			nulls++
+		}
+	}
+	if nulls == 0 {
+		return nil, 0
+	}
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(int(bitutil.BytesForBits(int64(len(seen)))))
+	for i, s := range seen {
+		bitutil.SetBitTo(buf.Bytes(), i, s)
+	}
+	return buf, nulls
+}
+
+type countAcc struct {
+	rows   bool // len: count rows, nulls included
+	counts []int64
+}
+
+func (a *countAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.counts = grow(a.counts, ngroups)
+	if a.rows || values.NullN() == 0 {
+		for _, g := range ids {
+			a.counts[g]++
+		}
+		return
+	}
+	for i, g := range ids {
+		if values.IsValid(i) {
+			a.counts[g]++
+		}
+	}
+}
+
+func (a *countAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.counts = grow(a.counts, ngroups)
+	return FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, a.counts, nil, 0)
+}
+
+type sumAcc[T int64 | uint64 | float64] struct {
+	dt   arrow.DataType
+	sums []T
+	seen []bool
+}
+
+func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	vals := Values[T](values)
+	if values.NullN() == 0 {
+		for i, g := range ids {
+			a.sums[g] += vals[i]
+			a.seen[g] = true
+		}
+		return
+	}
+	for i, g := range ids {
+		if values.IsValid(i) {
+			a.sums[g] += vals[i]
+			a.seen[g] = true
+		}
+	}
+}
+
+func (a *sumAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	v, nulls := ValidityOf(mem, a.seen)
+	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
+}
+
+type decimalSumAcc struct {
+	dt   arrow.DataType
+	sums []decimal128.Num
+	seen []bool
+}
+
+func (a *decimalSumAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	vals := Values[decimal128.Num](values)
+	for i, g := range ids {
+		if values.IsValid(i) {
+			a.sums[g] = a.sums[g].Add(vals[i])
+			a.seen[g] = true
+		}
+	}
+}
+
+func (a *decimalSumAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	v, nulls := ValidityOf(mem, a.seen)
+	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
+}
+
+type meanAcc struct {
+	sums   []float64
+	counts []int64
+}
+
+func (a *meanAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.sums, a.counts = grow(a.sums, ngroups), grow(a.counts, ngroups)
+	vals := Values[float64](values)
+	for i, g := range ids {
+		if values.IsValid(i) {
+			a.sums[g] += vals[i]
+			a.counts[g]++
+		}
+	}
+}
+
+func (a *meanAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.sums, a.counts = grow(a.sums, ngroups), grow(a.counts, ngroups)
+	seen := make([]bool, ngroups)
+	out := make([]float64, ngroups)
+	for g := range out {
+		if a.counts[g] > 0 {
+			out[g] = a.sums[g] / float64(a.counts[g])
+			seen[g] = true
+		}
+	}
+	v, nulls := ValidityOf(mem, seen)
+	return FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
+}
+
+// extremes keeps the smallest (or largest) value per group.
+type extremes[T any] struct {
+	dt     arrow.DataType
+	isMax  bool
+	less   func(a, b T) bool
+	read   func(arr arrow.Array) func(i int) T
+	best   []T
+	seen   []bool
+	finish func(mem memory.Allocator, dt arrow.DataType, vals []T, seen []bool) arrow.Array
+}
+
+func (a *extremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.best, a.seen = grow(a.best, ngroups), grow(a.seen, ngroups)
+	at := a.read(values)
+	for i, g := range ids {
+		if !values.IsValid(i) {
+			continue
+		}
+		v := at(i)
+		switch {
+		case !a.seen[g]:
+			a.best[g], a.seen[g] = v, true
+		case a.isMax && a.less(a.best[g], v), !a.isMax && a.less(v, a.best[g]):
+			a.best[g] = v
+		}
+	}
+}
+
+func (a *extremes[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.best, a.seen = grow(a.best, ngroups), grow(a.seen, ngroups)
+	return a.finish(mem, a.dt, a.best, a.seen)
+}
+
+func fixedExtremes[T arrow.FixedWidthType](dt arrow.DataType, isMax bool, less func(a, b T) bool) Accumulator {
+	return &extremes[T]{dt: dt, isMax: isMax, less: less,
+		read: func(arr arrow.Array) func(int) T {
+			vals := Values[T](arr)
+			return func(i int) T { return vals[i] }
+		},
+		finish: func(mem memory.Allocator, dt arrow.DataType, vals []T, seen []bool) arrow.Array {
+			v, nulls := ValidityOf(mem, seen)
+			return FixedWidthArray(mem, dt, vals, v, nulls)
+		}}
+}
+
+func ordered[T interface {
+	cmp.Ordered
+	arrow.FixedWidthType
+}](dt arrow.DataType, isMax bool) Accumulator {
+	return fixedExtremes[T](dt, isMax, cmp.Less[T])
+}
+
+func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
+	switch dt.ID() {
+	case arrow.INT8:
+		return ordered[int8](dt, isMax)
+	case arrow.INT16:
+		return ordered[int16](dt, isMax)
+	case arrow.INT32, arrow.DATE32:
+		return ordered[int32](dt, isMax)
+	case arrow.INT64, arrow.TIMESTAMP:
+		return ordered[int64](dt, isMax)
+	case arrow.UINT8:
+		return ordered[uint8](dt, isMax)
+	case arrow.UINT16:
+		return ordered[uint16](dt, isMax)
+	case arrow.UINT32:
+		return ordered[uint32](dt, isMax)
+	case arrow.UINT64:
+		return ordered[uint64](dt, isMax)
+	case arrow.FLOAT32:
+		return ordered[float32](dt, isMax)
+	case arrow.FLOAT64:
+		return ordered[float64](dt, isMax)
+	case arrow.DECIMAL128:
+		return fixedExtremes(dt, isMax, decimal128.Num.Less)
+	case arrow.BOOL:
+		return &extremes[bool]{dt: dt, isMax: isMax, less: func(a, b bool) bool { return !a && b },
+			read: func(arr arrow.Array) func(int) bool { return arr.(*array.Boolean).Value },
+			finish: func(mem memory.Allocator, dt arrow.DataType, vals []bool, seen []bool) arrow.Array {
+				b := array.NewBooleanBuilder(mem)
+				defer b.Release()
+				b.AppendValues(vals, seen)
+				return b.NewArray()
+			}}
+	}
+	// Strings: the planner casts every string type to large_utf8 first.
+	return &extremes[string]{dt: dt, isMax: isMax, less: func(a, b string) bool { return a < b },
+		read: func(arr arrow.Array) func(int) string {
+			s := arr.(*array.LargeString)
+			// Clone: the batch's buffer goes away, the state stays.
+			return func(i int) string { return strings.Clone(s.Value(i)) }
+		},
+		finish: func(mem memory.Allocator, dt arrow.DataType, vals []string, seen []bool) arrow.Array {
+			b := array.NewLargeStringBuilder(mem)
+			defer b.Release()
+			b.AppendValues(vals, seen)
+			return b.NewArray()
+		}}
+}

@@ -1,0 +1,128 @@
+package scheduler
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/optimizer"
+	"slipstream/scheduler/physical"
+	"slipstream/scheduler/plan"
+	"slipstream/scheduler/planpb"
+)
+
+// Engine plans and runs queries against one node's catalog and files.
+type Engine struct {
+	Catalog *catalog.Catalog
+	Mem     memory.Allocator
+}
+
+// TableSchema implements plan.Resolver.
+func (e *Engine) TableSchema(name string) (*arrow.Schema, error) { return e.Catalog.TableSchema(name) }
+
+var extensions = map[exec.Format][]string{
+	exec.Parquet: {".parquet", ".pq"},
+	exec.CSV:     {".csv", ".tsv", ".txt"},
+	exec.IPC:     {".arrow", ".feather", ".ipc", ".arrows"},
+}
+
+// FileSchema implements plan.Resolver: it expands globs and directories
+// and checks that every file has the same schema.
+func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOptions) ([]string, *arrow.Schema, error) {
+	var files []string
+	for _, p := range paths {
+		matches, err := filepath.Glob(p)
+		if err != nil {
+			return nil, nil, kernels.Errorf(kernels.Invalid, "bad path pattern %q: %v", p, err)
+		}
+		if len(matches) == 0 {
+			return nil, nil, kernels.Errorf(kernels.NotFound, "no file matches %s (paths are on the server, relative to its working directory)", p)
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			st, err := os.Stat(m)
+			if err != nil {
+				return nil, nil, exec.OpenError(m, err)
+			}
+			if !st.IsDir() {
+				files = append(files, m)
+				continue
+			}
+			entries, err := os.ReadDir(m)
+			if err != nil {
+				return nil, nil, exec.OpenError(m, err)
+			}
+			n := len(files)
+			for _, en := range entries {
+				for _, ext := range extensions[format] {
+					if !en.IsDir() && strings.HasSuffix(strings.ToLower(en.Name()), ext) {
+						files = append(files, filepath.Join(m, en.Name()))
+					}
+				}
+			}
+			if len(files) == n {
+				return nil, nil, kernels.Errorf(kernels.NotFound, "directory %s holds no %s files", m, format)
+			}
+		}
+	}
+	var schema *arrow.Schema
+	for _, f := range files {
+		s, err := exec.FileSchema(e.Mem, format, f, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if schema == nil {
+			schema = s
+		} else if !schema.Equal(s) {
+			return nil, nil, kernels.Errorf(kernels.Invalid, "%s has a different schema from %s:\n%s\nvs\n%s", f, files[0], s, schema)
+		}
+	}
+	return files, schema, nil
+}
+
+// Plan builds, checks and optimizes a query.
+func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
+	n, err := plan.Build(q, e)
+	if err != nil {
+		return nil, err
+	}
+	return optimizer.Optimize(n), nil
+}
+
+// Execute plans q and returns the root operator; the caller closes it.
+func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
+	n, err := e.Plan(q)
+	if err != nil {
+		return nil, err
+	}
+	return e.planner().Build(n)
+}
+
+func (e *Engine) planner() *physical.Planner {
+	return &physical.Planner{Mem: e.Mem, Storage: e.Catalog}
+}
+
+// Explain renders the logical plan as given, the optimized plan, the
+// physical operators and the output schema.
+func (e *Engine) Explain(q *planpb.Query) (string, error) {
+	n, err := plan.Build(q, e)
+	if err != nil {
+		return "", err
+	}
+	opt := optimizer.Optimize(n)
+	op, err := e.planner().Build(opt)
+	if err != nil {
+		return "", err
+	}
+	defer op.Close()
+	return fmt.Sprintf("== logical plan ==\n%s\n== optimized plan ==\n%s\n== physical plan ==\n%s\n== schema ==\n%s",
+		plan.Explain(n), plan.Explain(opt), exec.Explain(op), plan.SchemaString(opt)), nil
+}

@@ -1,0 +1,16 @@
+// Package optimizer rewrites logical plans into cheaper equivalent ones.
+// Each rule is a function from plan.Node to plan.Node that keeps the
+// result, its schema included, exactly the same:
+//   - PruneColumns: scans read only the columns the plan uses.
+//   - PushBounds: simple comparisons in a filter above a scan become
+//     Bounds the scan checks against Parquet row-group statistics.
+package optimizer
+
+import "slipstream/scheduler/plan"
+
+// Optimize applies every rule in order.
+func Optimize(n plan.Node) plan.Node {
+	n = PruneColumns(n)
+	n = PushBounds(n)
+	return n
+}

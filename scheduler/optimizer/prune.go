@@ -1,0 +1,115 @@
+package optimizer
+
+import (
+	"sort"
+
+	"slipstream/scheduler/plan"
+)
+
+// PruneColumns makes every scan read only the columns used above it.
+func PruneColumns(n plan.Node) plan.Node {
+	out, _ := prune(n, nil)
+	return out
+}
+
+// used adds the input columns e reads to need.
+func used(e plan.Expr, need map[int]bool) {
+	plan.Walk(e, func(x plan.Expr) {
+		if c, ok := x.(*plan.ColumnRef); ok {
+			need[c.Index] = true
+		}
+	})
+}
+
+// remapExpr points e's column references at their new indices.
+func remapExpr(e plan.Expr, m []int) plan.Expr {
+	if m == nil {
+		return e
+	}
+	return plan.Rewrite(e, func(x plan.Expr) plan.Expr {
+		if c, ok := x.(*plan.ColumnRef); ok {
+			return &plan.ColumnRef{Index: m[c.Index], Field: c.Field}
+		}
+		return x
+	})
+}
+
+func remapAll(es []plan.Expr, m []int) []plan.Expr {
+	out := make([]plan.Expr, len(es))
+	for i, e := range es {
+		out[i] = remapExpr(e, m)
+	}
+	return out
+}
+
+// prune rewrites n so that it produces at least the output columns in need
+// (nil: all). It returns the new node and where each old output column now
+// is (nil: unchanged); a column not needed maps to -1.
+func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
+	switch n := n.(type) {
+	case *plan.Scan:
+		if need == nil {
+			return n, nil
+		}
+		keep := make([]int, 0, len(need))
+		for i := range need {
+			keep = append(keep, i)
+		}
+		sort.Ints(keep)
+		width := n.Schema().NumFields()
+		m := make([]int, width)
+		for i := range m {
+			m[i] = -1
+		}
+		cols := make([]int, len(keep))
+		for newIdx, old := range keep {
+			m[old] = newIdx
+			cols[newIdx] = old
+			if n.Columns != nil {
+				cols[newIdx] = n.Columns[old]
+			}
+		}
+		s := *n
+		s.Columns = cols
+		return &s, m
+	case *plan.Filter:
+		child, m := prune(n.Input, withExprs(need, n.Predicate))
+		return &plan.Filter{Input: child, Predicate: remapExpr(n.Predicate, m)}, m
+	case *plan.Sort:
+		keys := make([]plan.Expr, len(n.Keys))
+		for i, k := range n.Keys {
+			keys[i] = k.Expr
+		}
+		child, m := prune(n.Input, withExprs(need, keys...))
+		s := &plan.Sort{Input: child}
+		for _, k := range n.Keys {
+			s.Keys = append(s.Keys, plan.SortKey{Expr: remapExpr(k.Expr, m), Descending: k.Descending, NullsLast: k.NullsLast})
+		}
+		return s, m
+	case *plan.Limit:
+		child, m := prune(n.Input, need)
+		return &plan.Limit{Input: child, Offset: n.Offset, Count: n.Count}, m
+	case *plan.Project:
+		child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
+		return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
+	case *plan.Aggregate:
+		child, m := prune(n.Input, withExprs(map[int]bool{}, append(append([]plan.Expr{}, n.Keys...), n.Aggs...)...))
+		return &plan.Aggregate{Input: child, Keys: remapAll(n.Keys, m), Aggs: remapAll(n.Aggs, m)}, nil
+	}
+	return n, nil
+}
+
+// withExprs is need plus the columns exprs read; nil (all) stays nil.
+func withExprs(need map[int]bool, exprs ...plan.Expr) map[int]bool {
+	if need == nil {
+		return nil
+	}
+	out := make(map[int]bool, len(need))
+	for k := range need {
+		out[k] = true
+	}
+	for _, e := range exprs {
+		used(e, out)
+	}
+	return out
+}

@@ -1,0 +1,526 @@
+package plan
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/kernels/expr"
+	"slipstream/scheduler/planpb"
+)
+
+// Resolver answers what Build must know of the world: the schemas of
+// stored tables and of files.
+type Resolver interface {
+	// TableSchema is the schema of a stored table, or a NotFound error.
+	TableSchema(name string) (*arrow.Schema, error)
+	// FileSchema expands globs in paths and returns the matching files and
+	// their common schema, or a NotFound / Invalid error.
+	FileSchema(paths []string, format exec.Format, csv exec.CSVOptions) ([]string, *arrow.Schema, error)
+}
+
+func invalidf(format string, args ...any) error {
+	return kernels.Errorf(kernels.Invalid, format, args...)
+}
+
+// Build turns a protobuf query into a resolved, type-checked logical plan.
+func Build(q *planpb.Query, r Resolver) (Node, error) {
+	if q.GetRoot() == nil {
+		return nil, invalidf("the query has no plan: Query.root is empty")
+	}
+	b := &builder{r: r}
+	return b.node(q.GetRoot())
+}
+
+type builder struct{ r Resolver }
+
+func (b *builder) node(n *planpb.Node) (Node, error) {
+	switch k := n.GetKind().(type) {
+	case *planpb.Node_TableScan:
+		name := k.TableScan.GetTable()
+		s, err := b.r.TableSchema(name)
+		if err != nil {
+			return nil, err
+		}
+		return &Scan{Table: name, FileSchema: s}, nil
+	case *planpb.Node_FileScan:
+		fs := k.FileScan
+		if len(fs.GetPaths()) == 0 {
+			return nil, invalidf("a file scan needs at least one path")
+		}
+		format := map[planpb.FileFormat]exec.Format{planpb.FileFormat_PARQUET: exec.Parquet, planpb.FileFormat_CSV: exec.CSV, planpb.FileFormat_IPC: exec.IPC}[fs.GetFormat()]
+		opts := exec.CSVOptions{NoHeader: fs.GetCsv().GetNoHeader()}
+		if d := fs.GetCsv().GetDelimiter(); d != "" {
+			if len([]rune(d)) != 1 {
+				return nil, invalidf("CSV delimiter must be one character, got %q", d)
+			}
+			opts.Delimiter = []rune(d)[0]
+		}
+		files, s, err := b.r.FileSchema(fs.GetPaths(), format, opts)
+		if err != nil {
+			return nil, err
+		}
+		return &Scan{Files: files, Format: format, CSV: opts, FileSchema: s}, nil
+	case *planpb.Node_Select:
+		in, err := b.child(k.Select.GetInput(), "select")
+		if err != nil {
+			return nil, err
+		}
+		exprs, err := b.exprs(k.Select.GetExprs(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		if err := uniqueNames(exprs, "select"); err != nil {
+			return nil, err
+		}
+		return &Project{Input: in, Exprs: exprs}, nil
+	case *planpb.Node_WithColumns:
+		in, err := b.child(k.WithColumns.GetInput(), "with_columns")
+		if err != nil {
+			return nil, err
+		}
+		added, err := b.exprs(k.WithColumns.GetExprs(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		if err := uniqueNames(added, "with_columns"); err != nil {
+			return nil, err
+		}
+		out := make([]Expr, in.Schema().NumFields())
+		for i, f := range in.Schema().Fields() {
+			out[i] = &ColumnRef{Index: i, Field: f}
+		}
+		for _, e := range added {
+			if idx := in.Schema().FieldIndices(e.Name()); len(idx) > 0 {
+				out[idx[0]] = e
+			} else {
+				out = append(out, e)
+			}
+		}
+		return &Project{Input: in, Exprs: out}, nil
+	case *planpb.Node_Filter:
+		in, err := b.child(k.Filter.GetInput(), "filter")
+		if err != nil {
+			return nil, err
+		}
+		pred, err := b.expr(k.Filter.GetPredicate(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		if t := pred.Type(); t.ID() != arrow.BOOL && !expr.IsNull(t) {
+			return nil, invalidf("filter predicate %s is %s, expected boolean (a comparison such as col(\"x\") > 1)", pred, expr.TypeName(t))
+		}
+		return &Filter{Input: in, Predicate: pred}, nil
+	case *planpb.Node_Aggregate:
+		return b.aggregate(k.Aggregate)
+	case *planpb.Node_Sort:
+		in, err := b.child(k.Sort.GetInput(), "sort")
+		if err != nil {
+			return nil, err
+		}
+		if len(k.Sort.GetKeys()) == 0 {
+			return nil, invalidf("sort needs at least one key")
+		}
+		s := &Sort{Input: in}
+		for _, key := range k.Sort.GetKeys() {
+			e, err := b.expr(key.GetExpr(), in.Schema())
+			if err != nil {
+				return nil, err
+			}
+			if !expr.IsOrderable(e.Type()) {
+				return nil, invalidf("cannot sort by %s: %s values have no order", e, expr.TypeName(e.Type()))
+			}
+			s.Keys = append(s.Keys, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
+		}
+		return s, nil
+	case *planpb.Node_Limit:
+		in, err := b.child(k.Limit.GetInput(), "limit")
+		if err != nil {
+			return nil, err
+		}
+		if k.Limit.GetOffset() < 0 {
+			return nil, invalidf("limit offset must be >= 0, got %d", k.Limit.GetOffset())
+		}
+		return &Limit{Input: in, Offset: k.Limit.GetOffset(), Count: k.Limit.GetCount()}, nil
+	case nil:
+		return nil, invalidf("a plan node is empty: set one of table_scan, file_scan, select, with_columns, filter, aggregate, sort, limit")
+	}
+	return nil, invalidf("unknown plan node %T", n.GetKind())
+}
+
+func (b *builder) child(n *planpb.Node, what string) (Node, error) {
+	if n == nil {
+		return nil, invalidf("%s has no input", what)
+	}
+	return b.node(n)
+}
+
+func uniqueNames(exprs []Expr, what string) error {
+	seen := map[string]bool{}
+	for _, e := range exprs {
+		if seen[e.Name()] {
+			return invalidf("%s produces the column name %q twice; give one of them another name with .alias()", what, e.Name())
+		}
+		seen[e.Name()] = true
+	}
+	return nil
+}
+
+func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
+	in, err := b.child(a.GetInput(), "group_by")
+	if err != nil {
+		return nil, err
+	}
+	keys, err := b.exprs(a.GetKeys(), in.Schema())
+	if err != nil {
+		return nil, err
+	}
+	out := &Aggregate{Input: in, Keys: keys}
+	for _, pe := range a.GetAggs() {
+		name := ""
+		inner := pe
+		for inner.GetAlias() != nil {
+			name, inner = inner.GetAlias().GetName(), inner.GetAlias().GetExpr()
+		}
+		call := inner.GetCall()
+		fn, ok := expr.Lookup(call.GetFunction())
+		if call == nil || !ok || fn.Kind != expr.Aggregate {
+			return nil, invalidf("agg() takes aggregations such as col(\"x\").sum(), .mean(), .min(), .max(), .count() or len(); got %s", describe(pe))
+		}
+		if len(call.GetArgs()) != fn.Arity {
+			return nil, invalidf("%s takes %d argument(s), got %d", fn.Name, fn.Arity, len(call.GetArgs()))
+		}
+		agg := &AggCall{Fn: fn}
+		var argTypes []arrow.DataType
+		if fn.Arity == 1 {
+			arg, err := b.expr(call.GetArgs()[0], in.Schema())
+			if err != nil {
+				return nil, err
+			}
+			agg.Arg = arg
+			argTypes = []arrow.DataType{arg.Type()}
+		}
+		outType, casts, err := fn.Resolve(argTypes)
+		if err != nil {
+			return nil, err
+		}
+		if agg.Arg != nil {
+			agg.Arg = castTo(agg.Arg, casts[0])
+		}
+		agg.Out = outType
+		var e Expr = agg
+		if name != "" {
+			e = &Alias{Arg: agg, Alias: name}
+		}
+		out.Aggs = append(out.Aggs, e)
+	}
+	if err := uniqueNames(append(append([]Expr{}, out.Keys...), out.Aggs...), "group_by().agg()"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func describe(e *planpb.Expr) string {
+	switch {
+	case e.GetColumn() != nil:
+		return fmt.Sprintf("col(%q)", e.GetColumn().GetName())
+	case e.GetCall() != nil:
+		return e.GetCall().GetFunction() + "(...)"
+	case e.GetLiteral() != nil:
+		return "a literal"
+	}
+	return "an expression"
+}
+
+func (b *builder) exprs(in []*planpb.Expr, s *arrow.Schema) ([]Expr, error) {
+	out := make([]Expr, len(in))
+	for i, pe := range in {
+		e, err := b.expr(pe, s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
+func (b *builder) expr(e *planpb.Expr, s *arrow.Schema) (Expr, error) {
+	switch k := e.GetKind().(type) {
+	case *planpb.Expr_Column:
+		return resolveColumn(k.Column.GetName(), s)
+	case *planpb.Expr_Literal:
+		return literal(k.Literal)
+	case *planpb.Expr_Alias:
+		if k.Alias.GetName() == "" {
+			return nil, invalidf("alias needs a non-empty name")
+		}
+		arg, err := b.expr(k.Alias.GetExpr(), s)
+		if err != nil {
+			return nil, err
+		}
+		return &Alias{Arg: arg, Alias: k.Alias.GetName()}, nil
+	case *planpb.Expr_Cast:
+		arg, err := b.expr(k.Cast.GetExpr(), s)
+		if err != nil {
+			return nil, err
+		}
+		to, err := DataType(k.Cast.GetTo())
+		if err != nil {
+			return nil, err
+		}
+		if l, ok := arg.(*Literal); ok && !l.Value.IsValid() {
+			return &Literal{Value: scalar.MakeNullScalar(to)}, nil
+		}
+		return &Cast{Arg: arg, To: to}, nil
+	case *planpb.Expr_Call:
+		return b.call(k.Call, s)
+	case nil:
+		return nil, invalidf("an expression is empty: set one of column, literal, call, alias, cast")
+	}
+	return nil, invalidf("unknown expression %T", e.GetKind())
+}
+
+func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
+	fn, ok := expr.Lookup(c.GetFunction())
+	if !ok {
+		return nil, invalidf("unknown function %q%s", c.GetFunction(), suggest(c.GetFunction(), expr.Names()))
+	}
+	if fn.Kind == expr.Aggregate {
+		return nil, invalidf("%s is an aggregation: use it inside group_by(...).agg(...)", fn.Name)
+	}
+	if len(c.GetArgs()) != fn.Arity {
+		return nil, invalidf("%s takes %d argument(s), got %d", fn.Name, fn.Arity, len(c.GetArgs()))
+	}
+	args, err := b.exprs(c.GetArgs(), s)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) == 2 {
+		args[0], args[1] = adoptType(args[0], args[1]), adoptType(args[1], args[0])
+	}
+	types := make([]arrow.DataType, len(args))
+	for i, a := range args {
+		types[i] = a.Type()
+	}
+	out, casts, err := fn.Resolve(types)
+	if err != nil {
+		return nil, fmt.Errorf("in %s: %w", (&Call{Fn: fn, Args: args}).String(), err)
+	}
+	for i := range args {
+		args[i] = castTo(args[i], casts[i])
+	}
+	return &Call{Fn: fn, Args: args, Out: out}, nil
+}
+
+// castTo wraps e in a cast to t unless it already has that type. Literals
+// are cast now, once, rather than on every batch.
+func castTo(e Expr, t arrow.DataType) Expr {
+	if t == nil || arrow.TypeEqual(e.Type(), t) {
+		return e
+	}
+	if l, ok := e.(*Literal); ok {
+		if v, err := l.Value.CastTo(t); err == nil {
+			return &Literal{Value: v}
+		}
+	}
+	return &Cast{Arg: e, To: t}
+}
+
+// adoptType gives an untyped numeric literal (or an untyped null) the type
+// of the expression it meets, when its value fits, as polars does:
+// col("i32") + 1 stays int32.
+func adoptType(e, other Expr) Expr {
+	l, ok := e.(*Literal)
+	if !ok {
+		return e
+	}
+	t := other.Type()
+	if !l.Value.IsValid() && expr.IsNull(l.Type()) && !expr.IsNull(t) {
+		return &Literal{Value: scalar.MakeNullScalar(t)}
+	}
+	if !l.Untyped || !expr.IsNumeric(t) {
+		return e
+	}
+	if _, isOtherLit := other.(*Literal); isOtherLit {
+		return e
+	}
+	switch v := l.Value.(type) {
+	case *scalar.Int64:
+		if expr.IsInteger(t) && !intFits(v.Value, t) {
+			return e
+		}
+	case *scalar.Float64:
+		if !expr.IsFloat(t) && t.ID() != arrow.DECIMAL128 {
+			return e // 1.5 meeting an integer column: compare as float
+		}
+	}
+	cast, err := l.Value.CastTo(t)
+	if err != nil {
+		return e
+	}
+	return &Literal{Value: cast}
+}
+
+var intRanges = map[arrow.Type][2]float64{
+	arrow.INT8: {math.MinInt8, math.MaxInt8}, arrow.INT16: {math.MinInt16, math.MaxInt16},
+	arrow.INT32: {math.MinInt32, math.MaxInt32}, arrow.INT64: {math.MinInt64, math.MaxInt64},
+	arrow.UINT8: {0, math.MaxUint8}, arrow.UINT16: {0, math.MaxUint16},
+	arrow.UINT32: {0, math.MaxUint32}, arrow.UINT64: {0, math.MaxUint64},
+}
+
+func intFits(v int64, t arrow.DataType) bool {
+	r := intRanges[t.ID()]
+	return float64(v) >= r[0] && float64(v) <= r[1]
+}
+
+func resolveColumn(name string, s *arrow.Schema) (Expr, error) {
+	idx := s.FieldIndices(name)
+	if len(idx) == 0 {
+		names := make([]string, s.NumFields())
+		for i, f := range s.Fields() {
+			names[i] = f.Name
+		}
+		return nil, invalidf("unknown column %q%s; the input has: %s", name, suggest(name, names), strings.Join(names, ", "))
+	}
+	return &ColumnRef{Index: idx[0], Field: s.Field(idx[0])}, nil
+}
+
+// suggest names the closest candidate, when one is close enough to be a typo.
+func suggest(name string, candidates []string) string {
+	best, bestD := "", math.MaxInt
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if d < bestD || (d == bestD && c < best) {
+			best, bestD = c, d
+		}
+	}
+	if best == "" || bestD > max(2, len([]rune(name))/2) {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+func literal(l *planpb.Literal) (Expr, error) {
+	switch v := l.GetValue().(type) {
+	case *planpb.Literal_Null:
+		if v.Null.GetKind() == planpb.DataType_UNSPECIFIED {
+			return &Literal{Value: scalar.MakeNullScalar(arrow.Null)}, nil
+		}
+		t, err := DataType(v.Null)
+		if err != nil {
+			return nil, err
+		}
+		return &Literal{Value: scalar.MakeNullScalar(t)}, nil
+	case *planpb.Literal_BoolValue:
+		return &Literal{Value: scalar.NewBooleanScalar(v.BoolValue)}, nil
+	case *planpb.Literal_IntValue:
+		return &Literal{Value: scalar.NewInt64Scalar(v.IntValue), Untyped: true}, nil
+	case *planpb.Literal_UintValue:
+		return &Literal{Value: scalar.NewUint64Scalar(v.UintValue), Untyped: true}, nil
+	case *planpb.Literal_FloatValue:
+		return &Literal{Value: scalar.NewFloat64Scalar(v.FloatValue), Untyped: true}, nil
+	case *planpb.Literal_StringValue:
+		return &Literal{Value: scalar.NewStringScalar(v.StringValue)}, nil
+	case *planpb.Literal_DateValue:
+		return &Literal{Value: scalar.NewDate32Scalar(arrow.Date32(v.DateValue))}, nil
+	case *planpb.Literal_TimestampValue:
+		ts := v.TimestampValue
+		t := &arrow.TimestampType{Unit: arrow.TimeUnit(ts.GetUnit()), TimeZone: ts.GetTimezone()}
+		return &Literal{Value: scalar.NewTimestampScalar(arrow.Timestamp(ts.GetValue()), t)}, nil
+	case *planpb.Literal_DecimalValue:
+		d := v.DecimalValue
+		n, ok := new(big.Int).SetString(d.GetUnscaled(), 10)
+		if !ok {
+			return nil, invalidf("decimal literal %q is not an integer string of the unscaled value", d.GetUnscaled())
+		}
+		t := &arrow.Decimal128Type{Precision: d.GetPrecision(), Scale: d.GetScale()}
+		if t.Precision < 1 || t.Precision > 38 || t.Scale < 0 || t.Scale > t.Precision {
+			return nil, invalidf("decimal literal: decimal128(%d, %d) is not valid: precision must be 1..38 and scale 0..precision", t.Precision, t.Scale)
+		}
+		num := decimal128.FromBigInt(n)
+		if !num.FitsInPrecision(t.Precision) {
+			return nil, invalidf("decimal literal %s does not fit in precision %d", d.GetUnscaled(), t.Precision)
+		}
+		return &Literal{Value: scalar.NewDecimal128Scalar(num, t)}, nil
+	}
+	return nil, invalidf("a literal has no value")
+}
+
+// DataType converts a protobuf type to Arrow's.
+func DataType(t *planpb.DataType) (arrow.DataType, error) {
+	switch t.GetKind() {
+	case planpb.DataType_BOOL:
+		return arrow.FixedWidthTypes.Boolean, nil
+	case planpb.DataType_INT8:
+		return arrow.PrimitiveTypes.Int8, nil
+	case planpb.DataType_INT16:
+		return arrow.PrimitiveTypes.Int16, nil
+	case planpb.DataType_INT32:
+		return arrow.PrimitiveTypes.Int32, nil
+	case planpb.DataType_INT64:
+		return arrow.PrimitiveTypes.Int64, nil
+	case planpb.DataType_UINT8:
+		return arrow.PrimitiveTypes.Uint8, nil
+	case planpb.DataType_UINT16:
+		return arrow.PrimitiveTypes.Uint16, nil
+	case planpb.DataType_UINT32:
+		return arrow.PrimitiveTypes.Uint32, nil
+	case planpb.DataType_UINT64:
+		return arrow.PrimitiveTypes.Uint64, nil
+	case planpb.DataType_FLOAT32:
+		return arrow.PrimitiveTypes.Float32, nil
+	case planpb.DataType_FLOAT64:
+		return arrow.PrimitiveTypes.Float64, nil
+	case planpb.DataType_UTF8:
+		return arrow.BinaryTypes.String, nil
+	case planpb.DataType_LARGE_UTF8, planpb.DataType_STRING_VIEW:
+		return arrow.BinaryTypes.LargeString, nil
+	case planpb.DataType_DATE32:
+		return arrow.FixedWidthTypes.Date32, nil
+	case planpb.DataType_TIMESTAMP:
+		return &arrow.TimestampType{Unit: arrow.TimeUnit(t.GetUnit()), TimeZone: t.GetTimezone()}, nil
+	case planpb.DataType_DECIMAL128:
+		d := &arrow.Decimal128Type{Precision: t.GetPrecision(), Scale: t.GetScale()}
+		if d.Precision < 1 || d.Precision > 38 || d.Scale < 0 || d.Scale > d.Precision {
+			return nil, invalidf("decimal128(%d, %d) is not a valid type: precision must be 1..38 and scale 0..precision", t.GetPrecision(), t.GetScale())
+		}
+		return d, nil
+	}
+	kinds := make([]string, 0, len(planpb.DataType_Kind_name))
+	for _, n := range planpb.DataType_Kind_name {
+		if n != "UNSPECIFIED" {
+			kinds = append(kinds, strings.ToLower(n))
+		}
+	}
+	sort.Strings(kinds)
+	return nil, invalidf("unknown data type %v; expected one of %s", t.GetKind(), strings.Join(kinds, ", "))
+}

@@ -1,0 +1,86 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+
+	"slipstream/kernels/expr"
+)
+
+// Explain renders the logical plan, one node per line, children indented.
+func Explain(n Node) string {
+	var sb strings.Builder
+	var walk func(n Node, depth int)
+	walk = func(n Node, depth int) {
+		sb.WriteString(strings.Repeat("  ", depth))
+		sb.WriteString(line(n))
+		sb.WriteByte('\n')
+		for _, c := range n.Children() {
+			walk(c, depth+1)
+		}
+	}
+	walk(n, 0)
+	return sb.String()
+}
+
+func exprList(es []Expr) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func line(n Node) string {
+	switch n := n.(type) {
+	case *Scan:
+		cols := make([]string, 0)
+		for _, f := range n.Schema().Fields() {
+			cols = append(cols, f.Name)
+		}
+		src := fmt.Sprintf("table=%s", n.Table)
+		if n.Table == "" {
+			src = fmt.Sprintf("%s files=%d", n.Format, len(n.Files))
+		}
+		txt := fmt.Sprintf("Scan %s columns=[%s]", src, strings.Join(cols, ", "))
+		if len(n.Bounds) > 0 {
+			b := make([]string, len(n.Bounds))
+			for i, x := range n.Bounds {
+				b[i] = x.String(n.FileSchema)
+			}
+			txt += " row_group_filter=[" + strings.Join(b, ", ") + "]"
+		}
+		return txt
+	case *Project:
+		return "Project " + exprList(n.Exprs)
+	case *Filter:
+		return "Filter " + n.Predicate.String()
+	case *Aggregate:
+		return fmt.Sprintf("Aggregate keys=[%s] aggs=[%s]", exprList(n.Keys), exprList(n.Aggs))
+	case *Sort:
+		parts := make([]string, len(n.Keys))
+		for i, k := range n.Keys {
+			dir, nulls := "asc", "nulls_first"
+			if k.Descending {
+				dir = "desc"
+			}
+			if k.NullsLast {
+				nulls = "nulls_last"
+			}
+			parts[i] = fmt.Sprintf("%s %s %s", k.Expr, dir, nulls)
+		}
+		return "Sort " + strings.Join(parts, ", ")
+	case *Limit:
+		return fmt.Sprintf("Limit offset=%d count=%d", n.Offset, n.Count)
+	}
+	panic(fmt.Sprintf("plan: unknown node %T", n))
+}
+
+// SchemaString renders a schema as "name: type" lines, for EXPLAIN.
+func SchemaString(n Node) string {
+	var sb strings.Builder
+	for _, f := range n.Schema().Fields() {
+		fmt.Fprintf(&sb, "%s: %s\n", f.Name, expr.TypeName(f.Type))
+	}
+	return sb.String()
+}

@@ -1,0 +1,109 @@
+package plan
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"slipstream/kernels/exec"
+)
+
+// Node is a logical plan node. The set is closed: only this package
+// implements it, so a switch over the types below is exhaustive.
+type Node interface {
+	Schema() *arrow.Schema
+	Children() []Node
+	sealed()
+}
+
+// Scan reads a stored table or files.
+type Scan struct {
+	Table string // a stored table; or, when empty, the files below
+	Files []string
+	// Format and CSV apply to Files.
+	Format exec.Format
+	CSV    exec.CSVOptions
+	// FileSchema is the schema of the data as stored.
+	FileSchema *arrow.Schema
+	// Columns are the indices of FileSchema read (nil: all); set by the optimizer.
+	Columns []int
+	// Bounds are simple predicates a Parquet scan can check against
+	// row-group statistics; set by the optimizer.
+	Bounds []exec.Bound
+}
+
+// Project computes Exprs; each output column is named by its expression.
+type Project struct {
+	Input Node
+	Exprs []Expr
+}
+
+// Filter keeps rows whose Predicate is true.
+type Filter struct {
+	Input     Node
+	Predicate Expr
+}
+
+// Aggregate groups by Keys and computes Aggs (each an *AggCall, maybe
+// inside an *Alias). Output: keys then aggs.
+type Aggregate struct {
+	Input Node
+	Keys  []Expr
+	Aggs  []Expr
+}
+
+// SortKey is one key of a Sort.
+type SortKey struct {
+	Expr       Expr
+	Descending bool
+	NullsLast  bool
+}
+
+// Sort orders its input, stable.
+type Sort struct {
+	Input Node
+	Keys  []SortKey
+}
+
+// Limit skips Offset rows then keeps Count (all when < 0).
+type Limit struct {
+	Input  Node
+	Offset int64
+	Count  int64
+}
+
+func (*Scan) sealed()      {}
+func (*Project) sealed()   {}
+func (*Filter) sealed()    {}
+func (*Aggregate) sealed() {}
+func (*Sort) sealed()      {}
+func (*Limit) sealed()     {}
+
+func (s *Scan) Schema() *arrow.Schema {
+	fields := s.FileSchema.Fields()
+	if s.Columns != nil {
+		fields = make([]arrow.Field, len(s.Columns))
+		for i, c := range s.Columns {
+			fields[i] = s.FileSchema.Field(c)
+		}
+	}
+	return exec.NormalizeSchema(arrow.NewSchema(fields, nil))
+}
+func (p *Project) Schema() *arrow.Schema   { return schemaOf(p.Exprs) }
+func (f *Filter) Schema() *arrow.Schema    { return f.Input.Schema() }
+func (a *Aggregate) Schema() *arrow.Schema { return schemaOf(append(append([]Expr{}, a.Keys...), a.Aggs...)) }
+func (s *Sort) Schema() *arrow.Schema      { return s.Input.Schema() }
+func (l *Limit) Schema() *arrow.Schema     { return l.Input.Schema() }
+
+func (*Scan) Children() []Node        { return nil }
+func (p *Project) Children() []Node   { return []Node{p.Input} }
+func (f *Filter) Children() []Node    { return []Node{f.Input} }
+func (a *Aggregate) Children() []Node { return []Node{a.Input} }
+func (s *Sort) Children() []Node      { return []Node{s.Input} }
+func (l *Limit) Children() []Node     { return []Node{l.Input} }
+
+func schemaOf(exprs []Expr) *arrow.Schema {
+	fields := make([]arrow.Field, len(exprs))
+	for i, e := range exprs {
+		fields[i] = arrow.Field{Name: e.Name(), Type: e.Type(), Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}
