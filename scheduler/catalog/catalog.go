@@ -34,8 +34,9 @@ import (
 	"slipstream/kernels/exec"
 )
 
-// PartRows is the number of rows after which an upload starts a new partition.
-const PartRows = 1 << 20
+// PartRows is the number of rows after which an upload starts a new
+// partition (a variable so that tests can make it small).
+var PartRows int64 = 1 << 20
 
 // Table is a stored table as the catalog sees it.
 type Table struct {

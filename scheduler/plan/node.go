@@ -87,11 +87,13 @@ func (s *Scan) Schema() *arrow.Schema {
 	}
 	return exec.NormalizeSchema(arrow.NewSchema(fields, nil))
 }
-func (p *Project) Schema() *arrow.Schema   { return schemaOf(p.Exprs) }
-func (f *Filter) Schema() *arrow.Schema    { return f.Input.Schema() }
-func (a *Aggregate) Schema() *arrow.Schema { return schemaOf(append(append([]Expr{}, a.Keys...), a.Aggs...)) }
-func (s *Sort) Schema() *arrow.Schema      { return s.Input.Schema() }
-func (l *Limit) Schema() *arrow.Schema     { return l.Input.Schema() }
+func (p *Project) Schema() *arrow.Schema { return schemaOf(p.Exprs) }
+func (f *Filter) Schema() *arrow.Schema  { return f.Input.Schema() }
+func (a *Aggregate) Schema() *arrow.Schema {
+	return schemaOf(append(append([]Expr{}, a.Keys...), a.Aggs...))
+}
+func (s *Sort) Schema() *arrow.Schema  { return s.Input.Schema() }
+func (l *Limit) Schema() *arrow.Schema { return l.Input.Schema() }
 
 func (*Scan) Children() []Node        { return nil }
 func (p *Project) Children() []Node   { return []Node{p.Input} }

@@ -1,0 +1,59 @@
+# Slipstream: `make run` runs the main job on a local node, `make test` runs
+# every test. Both set up what they need (Go modules, .venv, tools).
+
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+TOOLS := $(CURDIR)/.tools
+STATICCHECK_VERSION := v0.8.2
+PROTOC_GEN_GO_VERSION := v1.36.12
+GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
+PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
+
+.PHONY: run test build venv tools go-test py-test lint bench proto clean
+
+## run: build, install the client, start a local node, run a query on TPC-H lineitem
+run: venv
+	$(PY) examples/lineitem.py
+
+## test: go vet, staticcheck, go tests (race), generated-code check, ruff, pytest
+test: venv tools lint go-test py-test
+
+build:
+	go build -o bin/slipstream ./cmd/slipstream
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml hatch_build.py go.mod go.sum $(GO_SOURCES) $(PY_SOURCES)
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q ".[dev]"
+	touch $@
+
+tools: $(TOOLS)/staticcheck $(TOOLS)/protoc-gen-go
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+lint: venv tools
+	go vet ./...
+	@test -z "$$(gofmt -l cmd flight scheduler kernels internal)" || { echo "gofmt needed:"; gofmt -l cmd flight scheduler kernels internal; exit 1; }
+	$(TOOLS)/staticcheck ./...
+	$(VENV)/bin/ruff check python bench examples notebooks
+
+go-test: venv tools
+	PATH=$(TOOLS):$$PATH SLIPSTREAM_PYTHON=$(CURDIR)/$(PY) go test -race -count=1 ./...
+
+py-test: venv
+	$(PY) -m pytest -q
+
+## bench: upload/download throughput and group-by timings against peers
+bench: venv
+	$(PY) bench/bench_e2e.py
+
+## proto: regenerate Go and Python code from scheduler/planpb/plan.proto
+proto: venv tools
+	PATH=$(TOOLS):$$PATH PYTHON=$(PY) scripts/genproto.sh
+
+clean:
+	rm -rf bin build dist $(VENV) $(TOOLS) slipstream-data
