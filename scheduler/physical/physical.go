@@ -4,6 +4,9 @@ package physical
 
 import (
 	"fmt"
+	"runtime"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -21,38 +24,22 @@ type Storage interface {
 type Planner struct {
 	Mem     memory.Allocator
 	Storage Storage
+	// Partitions is how many pipelines may run at once (default: GOMAXPROCS).
+	Partitions int
 }
 
 // Build makes the operator tree of n. On error nothing is left open.
 func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	switch n := n.(type) {
-	case *plan.Scan:
-		files, format := n.Files, n.Format
-		if n.Table != "" {
-			var err error
-			if files, err = p.Storage.TableFiles(n.Table); err != nil {
-				return nil, err
-			}
-			format = exec.IPC
-		}
-		return exec.NewScan(p.Mem, format, files, n.FileSchema, n.Columns, n.Bounds, n.CSV), nil
-	case *plan.Filter:
-		in, err := p.Build(n.Input)
+	case *plan.Scan, *plan.Filter, *plan.Project:
+		parts, err := p.split(n)
 		if err != nil {
 			return nil, err
 		}
-		f, err := exec.NewFilter(in, Compile(n.Predicate))
-		if err != nil {
-			in.Close()
-			return nil, err
+		if parts != nil {
+			return exec.NewUnion(parts, true), nil
 		}
-		return f, nil
-	case *plan.Project:
-		in, err := p.Build(n.Input)
-		if err != nil {
-			return nil, err
-		}
-		return project(in, n.Exprs), nil
+		return p.pipeline(n, nil)
 	case *plan.Aggregate:
 		return p.aggregate(n)
 	case *plan.Sort:
@@ -74,6 +61,96 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	return nil, fmt.Errorf("physical: unknown plan node %T", n)
 }
 
+// pipeline builds a chain of Filter and Project over a Scan; files, when
+// not nil, replace the scan's files (one partition's share).
+func (p *Planner) pipeline(n plan.Node, files []string) (exec.Operator, error) {
+	switch n := n.(type) {
+	case *plan.Scan:
+		format := n.Format
+		if n.Table != "" {
+			format = exec.IPC
+		}
+		if files == nil {
+			var err error
+			if files, err = p.scanFiles(n); err != nil {
+				return nil, err
+			}
+		}
+		return exec.NewScan(p.Mem, format, files, n.FileSchema, n.Columns, n.Bounds, n.CSV), nil
+	case *plan.Filter:
+		in, err := p.pipeline(n.Input, files)
+		if err != nil {
+			return nil, err
+		}
+		f, err := exec.NewFilter(in, Compile(n.Predicate))
+		if err != nil {
+			in.Close()
+			return nil, err
+		}
+		return f, nil
+	case *plan.Project:
+		in, err := p.pipeline(n.Input, files)
+		if err != nil {
+			return nil, err
+		}
+		return project(in, n.Exprs), nil
+	}
+	return p.Build(n)
+}
+
+func (p *Planner) scanFiles(s *plan.Scan) ([]string, error) {
+	if s.Table != "" {
+		return p.Storage.TableFiles(s.Table)
+	}
+	return s.Files, nil
+}
+
+// split builds n as several pipelines over contiguous shares of its scan's
+// files, in file order, or returns nil when n is not a Filter/Project chain
+// over a scan of at least two files.
+func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
+	scan := n
+	for {
+		switch x := scan.(type) {
+		case *plan.Filter:
+			scan = x.Input
+			continue
+		case *plan.Project:
+			scan = x.Input
+			continue
+		}
+		break
+	}
+	s, ok := scan.(*plan.Scan)
+	if !ok {
+		return nil, nil
+	}
+	files, err := p.scanFiles(s)
+	if err != nil {
+		return nil, err
+	}
+	k := p.Partitions
+	if k <= 0 {
+		k = runtime.GOMAXPROCS(0)
+	}
+	k = min(k, len(files))
+	if k < 2 {
+		return nil, nil
+	}
+	parts := make([]exec.Operator, 0, k)
+	for i := 0; i < k; i++ {
+		op, err := p.pipeline(n, files[i*len(files)/k:(i+1)*len(files)/k])
+		if err != nil {
+			for _, o := range parts {
+				o.Close()
+			}
+			return nil, err
+		}
+		parts = append(parts, op)
+	}
+	return parts, nil
+}
+
 func project(in exec.Operator, exprs []plan.Expr) exec.Operator {
 	compiled := make([]expr.Expr, len(exprs))
 	names := make([]string, len(exprs))
@@ -86,10 +163,22 @@ func project(in exec.Operator, exprs []plan.Expr) exec.Operator {
 // aggregate projects the keys and the aggregates' arguments into columns,
 // then hash-aggregates over those columns.
 func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
+	parts, err := p.split(n.Input)
+	if err != nil {
+		return nil, err
+	}
+	if parts != nil {
+		return p.twoPhase(n, parts), nil
+	}
 	in, err := p.Build(n.Input)
 	if err != nil {
 		return nil, err
 	}
+	return p.onePhase(n, in), nil
+}
+
+// onePhase aggregates in one operator over the whole input.
+func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 	pre := append([]plan.Expr{}, n.Keys...)
 	keys := make([]int, len(n.Keys))
 	for i := range keys {
@@ -104,14 +193,85 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 			pre = append(pre, &plan.Alias{Arg: call.Arg, Alias: fmt.Sprintf("__agg%d", i)})
 		}
 	}
-	return exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs), nil
+	return exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
+}
+
+// twoPhase aggregates each partition on its own (partial), then merges the
+// partial results (final): sums of counts, sums of sums, min of mins, max
+// of maxes; a mean is carried as a sum and a count and divided at the end.
+func (p *Planner) twoPhase(n *plan.Aggregate, parts []exec.Operator) exec.Operator {
+	lookup := func(name string) *expr.Function { f, _ := expr.Lookup(name); return f }
+	sum := lookup("sum")
+	nk := len(n.Keys)
+	var partialAggs []plan.Expr
+	// finals[i] lists the partial columns aggregate i is merged from.
+	finals := make([][]int, len(n.Aggs))
+	for i, e := range n.Aggs {
+		call := plan.Unalias(e).(*plan.AggCall)
+		add := func(fn *expr.Function, out arrow.DataType) {
+			finals[i] = append(finals[i], len(partialAggs))
+			partialAggs = append(partialAggs, &plan.Alias{Arg: &plan.AggCall{Fn: fn, Arg: call.Arg, Out: out}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
+		}
+		if call.Fn.Name == "mean" {
+			add(sum, arrow.PrimitiveTypes.Float64)
+			add(lookup("count"), arrow.PrimitiveTypes.Int64)
+			continue
+		}
+		add(call.Fn, call.Out)
+	}
+	partial := &plan.Aggregate{Keys: n.Keys, Aggs: partialAggs}
+	partials := make([]exec.Operator, len(parts))
+	for i, part := range parts {
+		partials[i] = p.onePhase(partial, part)
+	}
+	merged := exec.NewUnion(partials, false)
+	keys := make([]int, nk)
+	for i := range keys {
+		keys[i] = i
+	}
+	var finalAggs []exec.Agg
+	for _, e := range partialAggs {
+		call := plan.Unalias(e).(*plan.AggCall)
+		fn := call.Fn
+		if fn.Name == "count" || fn.Name == "len" || fn.Name == "sum" {
+			fn = sum
+		}
+		finalAggs = append(finalAggs, exec.Agg{Fn: fn, Arg: nk + len(finalAggs), Name: e.Name(), Type: call.Out})
+	}
+	final := exec.NewHashAggregate(p.Mem, merged, keys, finalAggs)
+	out := make([]expr.Expr, 0, nk+len(n.Aggs))
+	names := make([]string, 0, nk+len(n.Aggs))
+	schema := final.Schema()
+	colAt := func(i int) expr.Expr {
+		return &expr.Column{Index: i, Name: schema.Field(i).Name, Type: schema.Field(i).Type}
+	}
+	for i, k := range n.Keys {
+		out, names = append(out, colAt(i)), append(names, k.Name())
+	}
+	for i, e := range n.Aggs {
+		names = append(names, e.Name())
+		if len(finals[i]) == 1 {
+			out = append(out, colAt(nk+finals[i][0]))
+			continue
+		}
+		f64 := arrow.PrimitiveTypes.Float64
+		count := &expr.Cast{Arg: colAt(nk + finals[i][1]), To: f64}
+		out = append(out, &expr.Call{Fn: lookup("divide"), Args: []expr.Expr{colAt(nk + finals[i][0]), count}, Type: f64})
+	}
+	return exec.NewProject(final, out, names)
 }
 
 // sort sorts on columns; keys that are expressions are computed into extra
 // columns first and dropped after.
 func (p *Planner) sort(n *plan.Sort, limit int64) (exec.Operator, error) {
-	in, err := p.Build(n.Input)
+	parts, err := p.split(n.Input)
 	if err != nil {
+		return nil, err
+	}
+	var in exec.Operator
+	if parts != nil {
+		in = exec.NewUnion(parts, false) // the sort restores an order
+	} else if in, err = p.Build(n.Input); err != nil {
 		return nil, err
 	}
 	width := in.Schema().NumFields()

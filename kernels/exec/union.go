@@ -1,0 +1,147 @@
+package exec
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Union runs its inputs concurrently, one goroutine each, and streams
+// their batches. Ordered keeps input order (all of input 0, then input 1,
+// ...) while the later inputs work ahead into a small buffer; unordered
+// passes batches on as they come. All inputs have the same schema.
+type Union struct {
+	inputs  []Operator
+	ordered bool
+
+	started bool
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	chans   []chan item // one per input when ordered, else one shared
+	cur     int         // ordered: the input being read
+	open    int         // unordered: inputs not finished yet
+}
+
+type item struct {
+	b   arrow.RecordBatch
+	err error // io.EOF marks the end of one input
+}
+
+// workAhead is how many batches each input may buffer before it waits.
+const workAhead = 4
+
+// NewUnion merges inputs, concurrently.
+func NewUnion(inputs []Operator, ordered bool) *Union {
+	return &Union{inputs: inputs, ordered: ordered}
+}
+
+func (u *Union) Schema() *arrow.Schema { return u.inputs[0].Schema() }
+func (u *Union) Children() []Operator  { return u.inputs }
+func (u *Union) String() string {
+	txt := "Union partitions=" + strconv.Itoa(len(u.inputs))
+	if u.ordered {
+		txt += " ordered"
+	}
+	return txt
+}
+
+func (u *Union) start(ctx context.Context) {
+	u.started = true
+	ctx, u.cancel = context.WithCancel(ctx)
+	if u.ordered {
+		u.chans = make([]chan item, len(u.inputs))
+		for i := range u.chans {
+			u.chans[i] = make(chan item, workAhead)
+		}
+	} else {
+		u.chans = []chan item{make(chan item, workAhead*len(u.inputs))}
+	}
+	u.open = len(u.inputs)
+	for i, in := range u.inputs {
+		ch := u.chans[0]
+		if u.ordered {
+			ch = u.chans[i]
+		}
+		u.wg.Add(1)
+		go func(in Operator, ch chan item) {
+			defer u.wg.Done()
+			for {
+				b, err := in.Next(ctx)
+				if err != nil {
+					select {
+					case ch <- item{err: err}:
+					case <-ctx.Done():
+					}
+					return
+				}
+				select {
+				case ch <- item{b: b}:
+				case <-ctx.Done():
+					b.Release()
+					return
+				}
+			}
+		}(in, ch)
+	}
+}
+
+func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if !u.started {
+		u.start(ctx)
+	}
+	for {
+		if u.ordered && u.cur >= len(u.chans) || !u.ordered && u.open == 0 {
+			return nil, io.EOF
+		}
+		ch := u.chans[0]
+		if u.ordered {
+			ch = u.chans[u.cur]
+		}
+		var it item
+		select {
+		case it = <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		switch {
+		case it.err == io.EOF:
+			if u.ordered {
+				u.cur++
+			} else {
+				u.open--
+			}
+		case it.err != nil:
+			return nil, it.err
+		default:
+			return it.b, nil
+		}
+	}
+}
+
+// Close stops the goroutines, frees what they buffered, and closes the inputs.
+func (u *Union) Close() error {
+	if u.started {
+		// Every goroutine sends under select with ctx.Done and every input
+		// checks ctx, so cancelling ends them all.
+		u.cancel()
+		u.wg.Wait()
+		for _, ch := range u.chans {
+			for len(ch) > 0 {
+				if it := <-ch; it.b != nil {
+					it.b.Release()
+				}
+			}
+		}
+		u.started = false
+	}
+	var first error
+	for _, in := range u.inputs {
+		if err := in.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
