@@ -19,7 +19,7 @@ import (
 // always a uint64 and no row is ever encoded into bytes.
 type grouper struct {
 	dicts  []keyDict
-	levels []map[uint64]uint32 // levels[j-1] combines ids of keys 0..j-1 with key j
+	levels []*u64Table // levels[j-1] combines ids of keys 0..j-1 with key j
 	// parents[j-1][g] is the (prefix id, key j id) pair of combined group g at level j.
 	parents [][][2]uint32
 	n       int
@@ -35,7 +35,7 @@ func newGrouper(types []arrow.DataType) (*grouper, error) {
 		g.dicts = append(g.dicts, d)
 	}
 	for range max(0, len(types)-1) {
-		g.levels = append(g.levels, map[uint64]uint32{})
+		g.levels = append(g.levels, newU64Table())
 		g.parents = append(g.parents, nil)
 	}
 	return g, nil
@@ -57,17 +57,14 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 		next = g.dicts[j].encode(keys[j], next[:0])
 		level := g.levels[j-1]
 		for i, a := range ids {
-			k := uint64(a)<<32 | uint64(next[i])
-			id, ok := level[k]
-			if !ok {
-				id = uint32(len(level))
-				level[k] = id
+			id := level.id(uint64(a)<<32 | uint64(next[i]))
+			if int(id) == len(g.parents[j-1]) {
 				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, next[i]})
 			}
 			ids[i] = id
 		}
 	}
-	g.n = len(g.levels[len(g.levels)-1])
+	g.n = g.levels[len(g.levels)-1].n
 	return ids
 }
 
@@ -114,19 +111,19 @@ const noID = math.MaxUint32
 func newKeyDict(t arrow.DataType) (keyDict, error) {
 	switch t.ID() {
 	case arrow.INT8, arrow.UINT8:
-		return newFixedDict[uint8](t), nil
+		return newIntDict[uint8](t), nil
 	case arrow.INT16, arrow.UINT16:
-		return newFixedDict[uint16](t), nil
+		return newIntDict[uint16](t), nil
 	case arrow.INT32, arrow.UINT32, arrow.DATE32:
-		return newFixedDict[uint32](t), nil
+		return newIntDict[uint32](t), nil
 	case arrow.INT64, arrow.UINT64, arrow.TIMESTAMP:
-		return newFixedDict[uint64](t), nil
+		return newIntDict[uint64](t), nil
 	case arrow.FLOAT32:
-		d := newFixedDict[uint32](t)
+		d := newIntDict[uint32](t)
 		d.canon = func(v uint32) uint32 { return math.Float32bits(float32(canonFloat(float64(math.Float32frombits(v))))) }
 		return d, nil
 	case arrow.FLOAT64:
-		d := newFixedDict[uint64](t)
+		d := newIntDict[uint64](t)
 		d.canon = func(v uint64) uint64 { return math.Float64bits(canonFloat(math.Float64frombits(v))) }
 		return d, nil
 	case arrow.DECIMAL128:
@@ -134,7 +131,7 @@ func newKeyDict(t arrow.DataType) (keyDict, error) {
 	case arrow.BOOL:
 		return &boolDict{ids: [2]uint32{noID, noID}, null: noID}, nil
 	case arrow.STRING, arrow.LARGE_STRING:
-		return &stringDict{t: t, m: map[string]uint32{}, null: noID}, nil
+		return &stringDict{t: t, tbl: newStrTable(), null: noID}, nil
 	}
 	return nil, kernels.Errorf(kernels.NotSupported, "cannot group by %s values yet", expr.TypeName(t))
 }
@@ -208,6 +205,56 @@ func (d *fixedDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
 	return expr.FixedWidthArray(mem, d.t, vals, validity, nulls)
 }
 
+// intDict keys fixed-width values of up to 64 bits by their bits, in a u64Table.
+type intDict[T uint8 | uint16 | uint32 | uint64] struct {
+	t     arrow.DataType
+	tbl   *u64Table
+	vals  []T
+	null  uint32
+	canon func(T) T
+}
+
+func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T] {
+	return &intDict[T]{t: t, tbl: newU64Table(), null: noID}
+}
+
+func (d *intDict[T]) len() int { return len(d.vals) }
+
+func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
+	raw := arrow.GetData[T](arr.Data().Buffers()[1].Bytes())[arr.Data().Offset():][:arr.Len()]
+	hasNulls := arr.NullN() > 0
+	for i, v := range raw {
+		if hasNulls && arr.IsNull(i) {
+			if d.null == noID {
+				d.null = d.tbl.reserve()
+				d.vals = append(d.vals, 0)
+			}
+			out = append(out, d.null)
+			continue
+		}
+		if d.canon != nil {
+			v = d.canon(v)
+		}
+		id := d.tbl.id(uint64(v))
+		if int(id) == len(d.vals) {
+			d.vals = append(d.vals, v)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+func (d *intDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
+	vals := make([]T, len(ids))
+	valid := make([]bool, len(ids))
+	for i, id := range ids {
+		vals[i] = d.vals[id]
+		valid[i] = id != d.null
+	}
+	validity, nulls := expr.ValidityOf(mem, valid)
+	return expr.FixedWidthArray(mem, d.t, vals, validity, nulls)
+}
+
 type boolDict struct {
 	ids  [2]uint32
 	null uint32
@@ -252,7 +299,7 @@ func (d *boolDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 
 type stringDict struct {
 	t    arrow.DataType
-	m    map[string]uint32
+	tbl  *strTable
 	vals []string
 	null uint32
 }
@@ -260,9 +307,25 @@ type stringDict struct {
 func (d *stringDict) len() int { return len(d.vals) }
 
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
-	s := arr.(interface{ Value(int) string })
-	for i := 0; i < arr.Len(); i++ {
-		if arr.IsNull(i) {
+	switch a := arr.(type) {
+	case *array.String:
+		return encodeStrings(d, a, out)
+	case *array.LargeString:
+		return encodeStrings(d, a, out)
+	}
+	return encodeStrings(d, arr.(interface {
+		arrow.Array
+		Value(int) string
+	}), out)
+}
+
+func encodeStrings[A interface {
+	arrow.Array
+	Value(int) string
+}](d *stringDict, a A, out []uint32) []uint32 {
+	hasNulls := a.NullN() > 0
+	for i := 0; i < a.Len(); i++ {
+		if hasNulls && a.IsNull(i) {
 			if d.null == noID {
 				d.null = uint32(len(d.vals))
 				d.vals = append(d.vals, "")
@@ -270,13 +333,10 @@ func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 			out = append(out, d.null)
 			continue
 		}
-		v := s.Value(i) // aliases the batch: clone before keeping it
-		id, ok := d.m[v]
-		if !ok {
-			v = strings.Clone(v)
-			id = uint32(len(d.vals))
-			d.m[v] = id
-			d.vals = append(d.vals, v)
+		v := a.Value(i) // aliases the batch: clone before keeping it
+		id, added := d.tbl.find(v, d.vals)
+		if added {
+			d.vals = append(d.vals, strings.Clone(v))
 		}
 		out = append(out, id)
 	}

@@ -1,0 +1,126 @@
+package exec
+
+import (
+	"hash/maphash"
+	"math/bits"
+)
+
+// Go's maps cost most of a group-by's time, so the grouper uses these
+// open-addressing tables (linear probing, load at most 1/2): the key is
+// hashed with one multiply, and a lookup touches one or two cache lines.
+
+// u64Table maps uint64 keys to dense ids 0, 1, 2, ... in insertion order.
+type u64Table struct {
+	keys  []uint64
+	slots []uint32 // id+1 of the key in that slot; 0: empty
+	shift uint
+	n     int
+}
+
+func newU64Table() *u64Table {
+	t := &u64Table{}
+	t.resize(1 << 10)
+	return t
+}
+
+func (t *u64Table) resize(size int) {
+	old := t.slots
+	t.slots = make([]uint32, size)
+	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
+	mask := uint64(size - 1)
+	for _, s := range old {
+		if s == 0 {
+			continue
+		}
+		i := (t.keys[s-1] * 0x9E3779B97F4A7C15) >> t.shift
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// id returns the id of k, adding it if new.
+func (t *u64Table) id(k uint64) uint32 {
+	mask := uint64(len(t.slots) - 1)
+	i := (k * 0x9E3779B97F4A7C15) >> t.shift
+	for {
+		s := t.slots[i]
+		if s == 0 {
+			break
+		}
+		if t.keys[s-1] == k {
+			return s - 1
+		}
+		i = (i + 1) & mask
+	}
+	id := uint32(t.n)
+	t.keys = append(t.keys, k)
+	t.n++
+	t.slots[i] = id + 1
+	if 2*t.n > len(t.slots) {
+		t.resize(2 * len(t.slots))
+	}
+	return id
+}
+
+// reserve takes the next id for a value that is not a key (null).
+func (t *u64Table) reserve() uint32 {
+	id := uint32(t.n)
+	t.keys = append(t.keys, 0)
+	t.n++
+	return id
+}
+
+// strTable finds strings among the values the caller keeps by id.
+type strTable struct {
+	seed     maphash.Seed
+	slots    []uint32 // id+1; 0: empty
+	slotHash []uint64
+	n        int
+}
+
+func newStrTable() *strTable {
+	return &strTable{seed: maphash.MakeSeed(), slots: make([]uint32, 1<<10), slotHash: make([]uint64, 1<<10)}
+}
+
+// find returns the id of s in vals, or inserts s under id len(vals) and
+// reports added; the caller then appends s to vals.
+func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
+	h := maphash.String(t.seed, s)
+	mask := uint64(len(t.slots) - 1)
+	i := h & mask
+	for {
+		slot := t.slots[i]
+		if slot == 0 {
+			break
+		}
+		if t.slotHash[i] == h && vals[slot-1] == s {
+			return slot - 1, false
+		}
+		i = (i + 1) & mask
+	}
+	id = uint32(len(vals))
+	t.slots[i], t.slotHash[i] = id+1, h
+	t.n++
+	if 2*t.n > len(t.slots) {
+		t.grow()
+	}
+	return id, true
+}
+
+func (t *strTable) grow() {
+	oldSlots, oldHash := t.slots, t.slotHash
+	t.slots, t.slotHash = make([]uint32, 2*len(oldSlots)), make([]uint64, 2*len(oldSlots))
+	mask := uint64(len(t.slots) - 1)
+	for j, slot := range oldSlots {
+		if slot == 0 {
+			continue
+		}
+		i := oldHash[j] & mask
+		for t.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i], t.slotHash[i] = slot, oldHash[j]
+	}
+}
