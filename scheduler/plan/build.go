@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/big"
@@ -8,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels"
@@ -327,7 +330,7 @@ func castTo(e Expr, t arrow.DataType) Expr {
 		return e
 	}
 	if l, ok := e.(*Literal); ok {
-		if v, err := l.Value.CastTo(t); err == nil {
+		if v, err := castScalar(l.Value, t); err == nil {
 			return &Literal{Value: v}
 		}
 	}
@@ -362,11 +365,30 @@ func adoptType(e, other Expr) Expr {
 			return e // 1.5 meeting an integer column: compare as float
 		}
 	}
-	cast, err := l.Value.CastTo(t)
+	cast, err := castScalar(l.Value, t)
 	if err != nil {
 		return e
 	}
 	return &Literal{Value: cast}
+}
+
+// castScalar casts a constant with Arrow's array cast kernels, the same
+// ones a column would go through (scalar.CastTo ignores a decimal's scale).
+func castScalar(v scalar.Scalar, t arrow.DataType) (scalar.Scalar, error) {
+	if !v.IsValid() {
+		return scalar.MakeNullScalar(t), nil
+	}
+	arr, err := scalar.MakeArrayFromScalar(v, 1, memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	defer arr.Release()
+	out, err := compute.CastArray(context.Background(), arr, compute.SafeCastOptions(t))
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+	return scalar.GetScalar(out, 0)
 }
 
 var intRanges = map[arrow.Type][2]float64{
