@@ -378,6 +378,26 @@ func castScalar(v scalar.Scalar, t arrow.DataType) (scalar.Scalar, error) {
 	if !v.IsValid() {
 		return scalar.MakeNullScalar(t), nil
 	}
+	if d, ok := t.(*arrow.Decimal128Type); ok {
+		// Arrow's int64 -> decimal cast wants precision >= 21 for any
+		// value; a constant only needs its own digits to fit.
+		var n decimal128.Num
+		switch x := v.(type) {
+		case *scalar.Int64:
+			n = decimal128.FromI64(x.Value).IncreaseScaleBy(d.Scale)
+		case *scalar.Float64:
+			var err error
+			if n, err = decimal128.FromFloat64(x.Value, d.Precision, d.Scale); err != nil {
+				return nil, err
+			}
+		}
+		if v.DataType().ID() == arrow.INT64 || v.DataType().ID() == arrow.FLOAT64 {
+			if !n.FitsInPrecision(d.Precision) {
+				return nil, invalidf("%s does not fit in %s", v, expr.TypeName(d))
+			}
+			return scalar.NewDecimal128Scalar(n, d), nil
+		}
+	}
 	arr, err := scalar.MakeArrayFromScalar(v, 1, memory.DefaultAllocator)
 	if err != nil {
 		return nil, err
