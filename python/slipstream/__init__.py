@@ -1,0 +1,77 @@
+"""Slipstream: lazy dataframe plans executed by a Slipstream node over Arrow Flight.
+
+Examples
+--------
+>>> import slipstream as sl
+>>> from slipstream import col
+>>> cl = sl.connect()  # doctest: +SKIP
+>>> trips = cl.from_pandas(df, name="trips")  # doctest: +SKIP
+>>> (trips.filter(col("fare") > 10)
+...       .group_by("vendor")
+...       .agg(col("fare").sum().alias("total"), sl.len().alias("n"))
+...       .sort("total", descending=True)
+...       .limit(5)
+...       .to_pandas())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from importlib import metadata as _metadata
+
+from ._client import Client, TableInfo, connect
+from ._errors import (
+    AlreadyExistsError,
+    CancelledError,
+    InternalError,
+    NotFoundError,
+    PlanError,
+    ResourceExhaustedError,
+    SlipstreamError,
+    UnauthenticatedError,
+    UnavailableError,
+)
+from ._expr import Expr, col, len, lit
+from ._frame import DataFrame, GroupBy, PlanText
+
+# Tracebacks say slipstream.PlanError, the name users import.
+for _cls in (
+    AlreadyExistsError,
+    CancelledError,
+    InternalError,
+    NotFoundError,
+    PlanError,
+    ResourceExhaustedError,
+    SlipstreamError,
+    UnauthenticatedError,
+    UnavailableError,
+):
+    _cls.__module__ = __name__
+del _cls
+
+try:
+    __version__ = _metadata.version("slipstream")
+except _metadata.PackageNotFoundError:  # imported from a source checkout
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "AlreadyExistsError",
+    "CancelledError",
+    "Client",
+    "DataFrame",
+    "Expr",
+    "GroupBy",
+    "InternalError",
+    "NotFoundError",
+    "PlanError",
+    "PlanText",
+    "ResourceExhaustedError",
+    "SlipstreamError",
+    "TableInfo",
+    "UnauthenticatedError",
+    "UnavailableError",
+    "__version__",
+    "col",
+    "connect",
+    "len",
+    "lit",
+]

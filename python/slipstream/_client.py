@@ -1,0 +1,649 @@
+"""The :class:`Client`: a connection to a Slipstream node over Arrow Flight."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import pyarrow as pa
+import pyarrow.flight as fl
+from google.protobuf import any_pb2
+
+from ._errors import SlipstreamError, translate
+from ._frame import DataFrame
+from ._node import LocalNode, _stop
+from ._proto import plan_pb2 as pb
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+
+__all__ = ["Client", "TableInfo", "connect"]
+
+T = TypeVar("T")
+PathLike = str | os.PathLike[str]
+UploadMode = Literal["create", "replace", "append"]
+
+_MODES = {"create": pb.Upload.CREATE, "replace": pb.Upload.REPLACE, "append": pb.Upload.APPEND}
+_REUSE = "arrow-flight-reuse-connection://?"
+# Rows per uploaded batch, and a byte cap for wide rows.
+UPLOAD_BATCH_ROWS = 128 * 1024
+UPLOAD_BATCH_BYTES = 64 * 1024 * 1024
+_MAX_FETCH_THREADS = 8
+
+
+def _any(message: Any) -> bytes:
+    wrapped = any_pb2.Any()
+    wrapped.Pack(message)  # type_url = type.googleapis.com/slipstream.plan.v1.<Message>
+    return wrapped.SerializeToString()
+
+
+def _flight_client(location: str) -> fl.FlightClient:
+    # No 4 MiB trap: unlimited gRPC message sizes both ways.
+    return fl.FlightClient(
+        location,
+        generic_options=[
+            ("grpc.max_receive_message_length", -1),
+            ("grpc.max_send_message_length", -1),
+        ],
+    )
+
+
+def _normalize_address(address: str) -> str:
+    if "://" not in address:
+        address = "grpc://" + address
+    return address
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A stored table, as listed by :meth:`Client.tables`.
+
+    Attributes
+    ----------
+    name : str
+        The table name.
+    rows : int
+        Number of rows.
+    schema : pyarrow.Schema
+        Its columns and types.
+    """
+
+    name: str
+    rows: int
+    schema: pa.Schema
+
+
+class Client:
+    """A connection to a Slipstream node. Create one with :func:`connect`.
+
+    The client is thread-safe. Close it with :meth:`close` or use it as a
+    context manager; a node it started itself stops with it (and at the
+    latest when the interpreter exits).
+    """
+
+    def __init__(self, address: str, node: LocalNode | None = None) -> None:
+        self.address = _normalize_address(address)
+        self._node = node
+        self._lock = threading.Lock()
+        self._flight = _flight_client(self.address)
+        self._others: dict[str, fl.FlightClient] = {}
+        flights = [self._flight]
+        if node is not None:
+            # Runs on close(), on garbage collection, or at interpreter exit.
+            self._finalizer = weakref.finalize(
+                self, _close, flights, node.proc, node._tmp, node._log
+            )
+        else:
+            self._finalizer = weakref.finalize(self, _close, flights, None, None, None)
+        self._flights = flights
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        """Close the connection, and stop the local node if this client started it."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run."""
+        return not self._finalizer.alive
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "local node" if self._node is not None else "node"
+        state = "closed" if self.closed else "open"
+        return f"<slipstream.Client {where} {self.address} ({state})>"
+
+    @property
+    def data_dir(self) -> str | None:
+        """The data directory of the local node this client started (None for remote nodes)."""
+        return self._node.data_dir if self._node is not None else None
+
+    # ---------------------------------------------------------------- flight plumbing
+
+    def _call(self, fn: Any, *args: Any) -> Any:
+        if self.closed:
+            raise RuntimeError("this slipstream Client is closed")
+        try:
+            return fn(*args)
+        except Exception as e:
+            raise translate(e) from None
+
+    def _client_for(self, location: fl.Location | None) -> fl.FlightClient:
+        uri = location.uri.decode() if location is not None else None
+        if uri is None or uri == _REUSE or uri == self.address:
+            return self._flight
+        with self._lock:
+            if uri not in self._others:
+                client = _flight_client(uri)
+                self._others[uri] = client
+                self._flights.append(client)
+            return self._others[uri]
+
+    def _action(self, kind: str, body: bytes = b"") -> list[bytes]:
+        def run() -> list[bytes]:
+            return [r.body.to_pybytes() for r in self._flight.do_action(fl.Action(kind, body))]
+
+        return self._call(run)  # type: ignore[no-any-return]
+
+    def _json_action(self, kind: str, body: dict[str, Any] | None = None) -> Any:
+        payload = json.dumps(body).encode() if body is not None else b""
+        results = self._action(kind, payload)
+        return json.loads(results[0]) if results else None
+
+    def _get_schema(self, query: pb.Query) -> pa.Schema:
+        desc = fl.FlightDescriptor.for_command(_any(query))
+        return self._call(lambda: self._flight.get_schema(desc).schema)  # type: ignore[no-any-return]
+
+    def _explain(self, query: pb.Query) -> str:
+        results = self._action("explain", query.SerializeToString())
+        return b"".join(results).decode("utf-8")
+
+    def _flight_info(self, query: pb.Query) -> fl.FlightInfo:
+        desc = fl.FlightDescriptor.for_command(_any(query))
+        return _interruptible(lambda: self._call(self._flight.get_flight_info, desc))
+
+    def _collect(self, query: pb.Query) -> pa.Table:
+        info = self._flight_info(query)
+        endpoints = list(info.endpoints)
+        readers: list[fl.FlightStreamReader] = []
+        lock = threading.Lock()
+
+        def fetch(ep: fl.FlightEndpoint) -> pa.Table:
+            client = self._client_for(ep.locations[0] if ep.locations else None)
+            reader = self._call(client.do_get, ep.ticket)
+            with lock:
+                readers.append(reader)
+            return self._call(reader.read_all)  # type: ignore[no-any-return]
+
+        try:
+            tables = _parallel_map(fetch, endpoints, _MAX_FETCH_THREADS)
+        except BaseException:
+            with lock:  # stop the other streams: the server sees the calls cancelled
+                for r in readers:
+                    _quietly(r.cancel)
+            raise
+        if not tables:
+            return info.schema.empty_table()
+        if len(tables) == 1:
+            return tables[0]
+        return pa.concat_tables(tables)
+
+    def _stream(self, query: pb.Query) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        info = self._flight_info(query)
+        return info.schema, self._batches(list(info.endpoints))
+
+    def _batches(self, endpoints: list[fl.FlightEndpoint]) -> Iterator[pa.RecordBatch]:
+        """Yield the batches of each endpoint in order, read ahead by a daemon thread.
+
+        The reading thread keeps at most a few batches ahead. When the consumer
+        stops early (``break``, Ctrl-C, garbage collection), the current stream
+        is cancelled so the server stops producing it.
+        """
+        ahead: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=4)
+        stop = threading.Event()
+        current: list[fl.FlightStreamReader] = []
+
+        def put(item: tuple[str, Any]) -> bool:
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for ep in endpoints:
+                    client = self._client_for(ep.locations[0] if ep.locations else None)
+                    reader = self._call(client.do_get, ep.ticket)
+                    current[:] = [reader]
+                    for chunk in reader:
+                        if chunk.data is not None and not put(("batch", chunk.data)):
+                            return
+                put(("end", None))
+            except BaseException as e:
+                put(("error", translate(e)))
+
+        threading.Thread(target=produce, name="slipstream-stream", daemon=True).start()
+        try:
+            while True:
+                kind, value = ahead.get()
+                if kind == "batch":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop.set()
+            for r in current:
+                _quietly(r.cancel)
+
+    # ---------------------------------------------------------------- tables
+
+    def table(self, name: str) -> DataFrame:
+        """Return a lazy :class:`DataFrame` over the stored table ``name``.
+
+        The table is not looked up until a query runs.
+        """
+        return DataFrame(self, pb.Node(table_scan=pb.TableScan(table=name)))
+
+    def tables(self) -> list[TableInfo]:
+        """List the stored tables with their row counts and schemas, sorted by name."""
+
+        def run() -> list[TableInfo]:
+            out = []
+            for info in self._flight.list_flights():
+                path = info.descriptor.path
+                name = path[0].decode() if path else ""
+                out.append(TableInfo(name, info.total_records, info.schema))
+            return sorted(out, key=lambda t: t.name)
+
+        return self._call(run)  # type: ignore[no-any-return]
+
+    def drop(self, name: str, if_exists: bool = False) -> bool:
+        """Delete a stored table.
+
+        Parameters
+        ----------
+        name : str
+            The table.
+        if_exists : bool, default False
+            If False, a missing table raises :class:`~slipstream.NotFoundError`.
+
+        Returns
+        -------
+        bool
+            Whether a table was dropped.
+        """
+        result = self._json_action("drop_table", {"name": name, "if_exists": if_exists})
+        return bool(result and result.get("dropped"))
+
+    def health(self) -> dict[str, Any]:
+        """Ask the node how it is: ``{"status": "ok", "version": "..."}``."""
+        return self._json_action("health")  # type: ignore[no-any-return]
+
+    # ---------------------------------------------------------------- uploads
+
+    def from_arrow(self, data: Any, name: str, *, mode: UploadMode = "create") -> DataFrame:
+        """Upload Arrow data as table ``name`` and return it as a lazy :class:`DataFrame`.
+
+        Parameters
+        ----------
+        data : pyarrow.Table, RecordBatch, RecordBatchReader, or any object with
+            ``__arrow_c_stream__`` (polars and pandas DataFrames, DuckDB results, ...)
+            The rows; a reader or stream is uploaded as it is read.
+        name : str
+            The table name.
+        mode : {"create", "replace", "append"}, default "create"
+            ``create`` fails with :class:`~slipstream.AlreadyExistsError` if the
+            table exists; ``replace`` swaps its contents atomically; ``append``
+            adds rows (the schema must match).
+
+        Returns
+        -------
+        DataFrame
+            ``self.table(name)``; the server acknowledged the rows as durable.
+        """
+        reader = _as_reader(data)
+        self._upload(reader, name, mode)
+        return self.table(name)
+
+    def from_pandas(
+        self,
+        df: pandas.DataFrame,
+        name: str,
+        *,
+        mode: UploadMode = "create",
+        include_index: bool = False,
+    ) -> DataFrame:
+        """Upload a pandas DataFrame as table ``name`` (see :meth:`from_arrow`).
+
+        Parameters
+        ----------
+        df : pandas.DataFrame
+            The rows.
+        name : str
+            The table name.
+        mode : {"create", "replace", "append"}, default "create"
+            What to do if the table exists.
+        include_index : bool, default False
+            Upload the index as columns too (as polars' ``from_pandas``).
+        """
+        if include_index:
+            df = df.reset_index()
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return self.from_arrow(table, name, mode=mode)
+
+    def from_polars(
+        self, df: polars.DataFrame, name: str, *, mode: UploadMode = "create"
+    ) -> DataFrame:
+        """Upload a polars DataFrame as table ``name`` (see :meth:`from_arrow`).
+
+        Strings travel as ``string_view``, as polars holds them (no copy).
+        """
+        try:  # polars' own layout: strings as string_view, no conversion
+            import polars as pl
+
+            table = df.to_arrow(compat_level=pl.CompatLevel.newest())
+        except (ImportError, AttributeError, TypeError):
+            table = df.to_arrow()
+        return self.from_arrow(table, name, mode=mode)
+
+    def _upload(self, reader: pa.RecordBatchReader, name: str, mode: str) -> pb.UploadResult:
+        if not isinstance(name, str) or not name:
+            raise ValueError("a table name must be a non-empty string")
+        if mode not in _MODES:
+            raise ValueError(f"mode must be one of {sorted(_MODES)}, got {mode!r}")
+        schema, batches = _upload_batches(reader)
+        desc = fl.FlightDescriptor.for_command(_any(pb.Upload(table=name, mode=_MODES[mode])))
+        writer, ack = self._call(self._flight.do_put, desc, schema)
+        try:
+            for batch in batches:
+                writer.write_batch(batch)
+            writer.done_writing()
+            buf = ack.read()
+        except BaseException as e:
+            # The real error, when the server refused the upload, comes from close().
+            try:
+                writer.close()
+            except Exception as close_err:
+                raise translate(close_err) from None
+            raise translate(e) from None
+        self._call(writer.close)
+        result = pb.UploadResult()
+        if buf is not None:
+            result.ParseFromString(buf.to_pybytes())
+        return result
+
+    # ---------------------------------------------------------------- file scans
+
+    def _scan(
+        self, source: PathLike | Sequence[PathLike], fmt: int, csv: pb.CsvOptions | None = None
+    ) -> DataFrame:
+        paths = (
+            [os.fspath(source)]
+            if isinstance(source, (str, os.PathLike))
+            else [os.fspath(p) for p in source]
+        )
+        if not paths:
+            raise ValueError("no paths given")
+        scan = pb.FileScan(paths=paths, format=fmt, csv=csv)  # type: ignore[arg-type]
+        return DataFrame(self, pb.Node(file_scan=scan))
+
+    def read_parquet(self, source: PathLike | Sequence[PathLike]) -> DataFrame:
+        """Scan Parquet files on the server, lazily.
+
+        Parameters
+        ----------
+        source : str, path or list of them
+            Paths on the *server's* file system; globs such as
+            ``"data/*.parquet"`` are allowed. Every file must have the same schema.
+            A relative path is relative to the server's working directory
+            (for ``connect()`` without an address: this process's).
+        """
+        return self._scan(source, pb.PARQUET)
+
+    def read_csv(
+        self,
+        source: PathLike | Sequence[PathLike],
+        *,
+        has_header: bool = True,
+        separator: str = ",",
+    ) -> DataFrame:
+        """Scan CSV files on the server, lazily (paths as in :meth:`read_parquet`).
+
+        Parameters
+        ----------
+        source : str, path or list of them
+            Server-side paths or globs.
+        has_header : bool, default True
+            Whether the first line names the columns.
+        separator : str, default ","
+            The field delimiter (one character).
+        """
+        if len(separator) != 1:
+            raise ValueError("separator must be a single character")
+        opts = pb.CsvOptions(no_header=not has_header, delimiter=separator)
+        return self._scan(source, pb.CSV, opts)
+
+    def read_ipc(self, source: PathLike | Sequence[PathLike]) -> DataFrame:
+        """Scan Arrow IPC files (file or stream format; ``.arrow``, ``.feather``), lazily.
+
+        Paths as in :meth:`read_parquet`.
+        """
+        return self._scan(source, pb.IPC)
+
+
+def connect(
+    address: str | None = None,
+    *,
+    data_dir: PathLike | None = None,
+) -> Client:
+    """Connect to a Slipstream node, or start one.
+
+    Parameters
+    ----------
+    address : str, optional
+        ``"grpc://host:port"`` (or ``"host:port"``) of a running node
+        (``slipstream serve``). Without it, a local node is started from the
+        binary installed with this package, listening on a free loopback port;
+        it stops when the client is closed or the interpreter exits.
+    data_dir : str or path, optional
+        Only without ``address``: where the local node keeps its tables.
+        Default: a temporary directory, deleted when the node stops.
+
+    Returns
+    -------
+    Client
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> with sl.connect() as cl:  # doctest: +SKIP
+    ...     cl.health()
+    {'status': 'ok', 'version': '...'}
+    """
+    if address is not None:
+        if data_dir is not None:
+            raise ValueError("data_dir only applies when connect() starts a local node")
+        client = Client(address)
+        try:
+            client.health()
+        except BaseException:
+            client.close()
+            raise
+        return client
+    node = LocalNode(data_dir=data_dir)
+    try:
+        client = Client(node.address, node)
+        client.health()
+    except BaseException:
+        node.stop()
+        raise
+    return client
+
+
+# -------------------------------------------------------------------- helpers
+
+
+def _close(flights: list[fl.FlightClient], proc: Any, tmp: str | None, log: Any) -> None:
+    for f in flights:
+        _quietly(f.close)
+    if proc is not None and tmp is not None:
+        _stop(proc, tmp, log)
+
+
+def _quietly(fn: Any) -> None:
+    with contextlib.suppress(Exception):
+        fn()
+
+
+def _interruptible(fn: Any) -> Any:
+    """Run ``fn`` in a daemon thread so that Ctrl-C in the caller never waits on it.
+
+    pyarrow's Flight calls block in C++ without checking for signals; here the
+    calling thread waits on a queue (which Ctrl-C interrupts) and abandons the
+    call on KeyboardInterrupt.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return fn()
+    box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+
+    def run() -> None:
+        try:
+            box.put((True, fn()))
+        except BaseException as e:
+            box.put((False, e))
+
+    threading.Thread(target=run, name="slipstream-call", daemon=True).start()
+    ok, value = box.get()
+    if ok:
+        return value
+    raise _reraisable(value)
+
+
+def _reraisable(err: BaseException) -> BaseException:
+    """A server error raised again in the caller's thread, without the worker's frames."""
+    return err.with_traceback(None) if isinstance(err, SlipstreamError) else err
+
+
+def _parallel_map(fn: Any, items: list[Any], max_threads: int) -> list[Any]:
+    """``[fn(x) for x in items]`` on daemon threads; interruptible; first error wins."""
+    if not items:
+        return []
+    results: list[Any] = [None] * len(items)
+    todo: queue.Queue[int] = queue.Queue()
+    for i in range(len(items)):
+        todo.put(i)
+    done: queue.Queue[tuple[int, BaseException | None]] = queue.Queue()
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                i = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                results[i] = fn(items[i])
+                done.put((i, None))
+            except BaseException as e:
+                done.put((i, e))
+
+    for _ in range(min(max_threads, len(items))):
+        threading.Thread(target=worker, name="slipstream-fetch", daemon=True).start()
+    try:
+        for _ in items:
+            _, err = done.get()
+            if err is not None:
+                raise _reraisable(err)
+    finally:
+        stop.set()
+    return results
+
+
+def _as_reader(data: Any) -> pa.RecordBatchReader:
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if isinstance(data, pa.Table):
+        return data.to_reader()
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatchReader.from_batches(data.schema, [data])
+    if hasattr(data, "__arrow_c_stream__"):
+        return pa.RecordBatchReader.from_stream(data)
+    if hasattr(data, "__arrow_c_array__"):
+        batch = pa.record_batch(data)
+        return pa.RecordBatchReader.from_batches(batch.schema, [batch])
+    if type(data).__module__.startswith("pandas"):
+        return pa.Table.from_pandas(data, preserve_index=False).to_reader()
+    raise TypeError(
+        f"from_arrow() takes a pyarrow Table, RecordBatch or RecordBatchReader, or an object "
+        f"with __arrow_c_stream__; got {type(data).__name__}"
+    )
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    """The type the server stores for ``t``: dictionaries are decoded."""
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _upload_batches(
+    reader: pa.RecordBatchReader,
+) -> tuple[pa.Schema, Iterable[pa.RecordBatch]]:
+    """The upload schema (no pandas metadata, no dictionaries) and right-sized batches."""
+    src = reader.schema
+    fields = [pa.field(f.name, _plain_type(f.type), f.nullable) for f in src]
+    schema = pa.schema(fields)
+    needs_cast = any(pa.types.is_dictionary(f.type) for f in src)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
+        for batch in reader:
+            if needs_cast:
+                batch = batch.cast(schema)
+            else:
+                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+            # Coalesce small batches (pandas gives one chunk, but readers may
+            # give many) and split big ones into about UPLOAD_BATCH_ROWS rows.
+            rows = batch.num_rows
+            if rows == 0:
+                continue
+            width = max(1, batch.nbytes // rows)
+            step = max(1, min(UPLOAD_BATCH_ROWS, UPLOAD_BATCH_BYTES // width))
+            if rows < step // 4:
+                pending.append(batch)
+                pending_rows += rows
+                if pending_rows >= step:
+                    yield from _combine(pending, schema)
+                    pending, pending_rows = [], 0
+                continue
+            if pending:
+                yield from _combine(pending, schema)
+                pending, pending_rows = [], 0
+            for offset in range(0, rows, step):
+                yield batch.slice(offset, step)
+        if pending:
+            yield from _combine(pending, schema)
+
+    return schema, batches()
+
+
+def _combine(batches: list[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    yield from pa.Table.from_batches(batches, schema).combine_chunks().to_batches()

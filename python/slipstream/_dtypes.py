@@ -1,0 +1,209 @@
+"""Data types accepted by ``Expr.cast`` and ``lit(dtype=)``, as plan messages.
+
+A type may be given as a pyarrow ``DataType``, a polars dtype (class or
+instance), a numpy dtype, a Python type (``int``, ``float``, ``str``,
+``bool``, ``datetime.date``, ``datetime.datetime``, ``decimal.Decimal``), or a
+string such as ``"int64"``, ``"float64"``, ``"utf8"``, ``"date"``,
+``"timestamp[ms, tz=UTC]"`` or ``"decimal(12,2)"``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import decimal
+import re
+from typing import Any
+
+import pyarrow as pa
+
+from ._proto import plan_pb2 as pb
+
+DT = pb.DataType
+
+_UNITS = {"s": DT.SECOND, "ms": DT.MILLISECOND, "us": DT.MICROSECOND, "ns": DT.NANOSECOND}
+
+_SIMPLE: dict[str, Any] = {
+    "bool": DT.BOOL,
+    "boolean": DT.BOOL,
+    "int8": DT.INT8,
+    "i8": DT.INT8,
+    "int16": DT.INT16,
+    "i16": DT.INT16,
+    "int32": DT.INT32,
+    "i32": DT.INT32,
+    "int": DT.INT64,
+    "int64": DT.INT64,
+    "i64": DT.INT64,
+    "uint8": DT.UINT8,
+    "u8": DT.UINT8,
+    "uint16": DT.UINT16,
+    "u16": DT.UINT16,
+    "uint32": DT.UINT32,
+    "u32": DT.UINT32,
+    "uint64": DT.UINT64,
+    "u64": DT.UINT64,
+    "float32": DT.FLOAT32,
+    "f32": DT.FLOAT32,
+    "float": DT.FLOAT64,
+    "double": DT.FLOAT64,
+    "float64": DT.FLOAT64,
+    "f64": DT.FLOAT64,
+    "utf8": DT.UTF8,
+    "string": DT.UTF8,
+    "str": DT.UTF8,
+    "large_utf8": DT.LARGE_UTF8,
+    "large_string": DT.LARGE_UTF8,
+    "string_view": DT.STRING_VIEW,
+    "utf8_view": DT.STRING_VIEW,
+    "date": DT.DATE32,
+    "date32": DT.DATE32,
+    "date32[day]": DT.DATE32,
+}
+
+_TIMESTAMP_RE = re.compile(
+    r"^(?:timestamp|datetime)(?:\[\s*(s|ms|us|ns)\s*(?:,\s*(?:tz\s*=\s*)?([^\]]+?)\s*)?\])?$",
+    re.IGNORECASE,
+)
+_DECIMAL_RE = re.compile(r"^decimal(?:128)?\s*\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$", re.IGNORECASE)
+
+_POLARS_SIMPLE: dict[str, Any] = {
+    "Boolean": DT.BOOL,
+    "Int8": DT.INT8,
+    "Int16": DT.INT16,
+    "Int32": DT.INT32,
+    "Int64": DT.INT64,
+    "UInt8": DT.UINT8,
+    "UInt16": DT.UINT16,
+    "UInt32": DT.UINT32,
+    "UInt64": DT.UINT64,
+    "Float32": DT.FLOAT32,
+    "Float64": DT.FLOAT64,
+    "String": DT.UTF8,
+    "Utf8": DT.UTF8,
+    "Date": DT.DATE32,
+}
+
+
+def _timestamp(unit: str, tz: str | None) -> pb.DataType:
+    return DT(kind=DT.TIMESTAMP, unit=_UNITS[unit], timezone=tz or "")
+
+
+def _decimal(precision: int, scale: int) -> pb.DataType:
+    return DT(kind=DT.DECIMAL128, precision=precision, scale=scale)
+
+
+def _from_arrow(t: pa.DataType) -> pb.DataType:
+    simple = {
+        pa.bool_(): DT.BOOL,
+        pa.int8(): DT.INT8,
+        pa.int16(): DT.INT16,
+        pa.int32(): DT.INT32,
+        pa.int64(): DT.INT64,
+        pa.uint8(): DT.UINT8,
+        pa.uint16(): DT.UINT16,
+        pa.uint32(): DT.UINT32,
+        pa.uint64(): DT.UINT64,
+        pa.float32(): DT.FLOAT32,
+        pa.float64(): DT.FLOAT64,
+        pa.string(): DT.UTF8,
+        pa.large_string(): DT.LARGE_UTF8,
+        pa.string_view(): DT.STRING_VIEW,
+        pa.date32(): DT.DATE32,
+    }
+    if t in simple:
+        return DT(kind=simple[t])
+    if pa.types.is_timestamp(t):
+        return _timestamp(t.unit, t.tz)
+    if pa.types.is_decimal128(t):
+        return _decimal(t.precision, t.scale)
+    raise TypeError(f"Slipstream does not support the Arrow type {t}")
+
+
+def _from_string(s: str) -> pb.DataType:
+    key = s.strip()
+    if key.lower() in _SIMPLE:
+        return DT(kind=_SIMPLE[key.lower()])
+    m = _TIMESTAMP_RE.match(key)
+    if m:  # the zone keeps its case: "Europe/Paris"
+        return _timestamp((m.group(1) or "us").lower(), m.group(2))
+    m = _DECIMAL_RE.match(key)
+    if m:
+        return _decimal(int(m.group(1)), int(m.group(2)))
+    raise TypeError(
+        f"unknown data type {s!r}; use e.g. 'int64', 'float64', 'bool', 'utf8', 'date', "
+        "'timestamp[us]', 'decimal(12,2)', a pyarrow type or a polars dtype"
+    )
+
+
+def _from_polars(dtype: Any) -> pb.DataType:
+    if isinstance(dtype, type):
+        dtype = dtype()
+    name = type(dtype).__name__
+    if name in _POLARS_SIMPLE:
+        return DT(kind=_POLARS_SIMPLE[name])
+    if name == "Datetime":
+        return _timestamp(getattr(dtype, "time_unit", None) or "us", dtype.time_zone)
+    if name == "Decimal":
+        return _decimal(dtype.precision or 38, dtype.scale or 0)
+    raise TypeError(f"Slipstream does not support the polars type {dtype}")
+
+
+def to_plan_type(dtype: Any) -> pb.DataType:
+    """Convert any accepted spelling of a data type to a plan ``DataType``."""
+    if isinstance(dtype, pb.DataType):
+        return dtype
+    if isinstance(dtype, pa.DataType):
+        return _from_arrow(dtype)
+    if isinstance(dtype, str):
+        return _from_string(dtype)
+    python_types: dict[Any, pb.DataType] = {
+        bool: DT(kind=DT.BOOL),
+        int: DT(kind=DT.INT64),
+        float: DT(kind=DT.FLOAT64),
+        str: DT(kind=DT.UTF8),
+        _dt.datetime: _timestamp("us", None),
+        _dt.date: DT(kind=DT.DATE32),
+    }
+    if isinstance(dtype, type) and dtype in python_types:
+        return python_types[dtype]
+    if dtype is decimal.Decimal:
+        raise TypeError("cast to decimal needs a precision and scale: use 'decimal(p,s)'")
+    module = getattr(dtype if isinstance(dtype, type) else type(dtype), "__module__", "")
+    if module.startswith("polars"):
+        return _from_polars(dtype)
+    try:
+        import numpy as np
+
+        return _from_arrow(pa.from_numpy_dtype(np.dtype(dtype)))
+    except (TypeError, ValueError, pa.ArrowNotImplementedError):
+        pass
+    raise TypeError(f"cannot interpret {dtype!r} as a data type")
+
+
+def to_arrow_type(t: pb.DataType) -> pa.DataType:
+    """Convert a plan ``DataType`` back to pyarrow (used for readable plan text)."""
+    kinds = {
+        DT.BOOL: pa.bool_(),
+        DT.INT8: pa.int8(),
+        DT.INT16: pa.int16(),
+        DT.INT32: pa.int32(),
+        DT.INT64: pa.int64(),
+        DT.UINT8: pa.uint8(),
+        DT.UINT16: pa.uint16(),
+        DT.UINT32: pa.uint32(),
+        DT.UINT64: pa.uint64(),
+        DT.FLOAT32: pa.float32(),
+        DT.FLOAT64: pa.float64(),
+        DT.UTF8: pa.string(),
+        DT.LARGE_UTF8: pa.large_string(),
+        DT.STRING_VIEW: pa.string_view(),
+        DT.DATE32: pa.date32(),
+    }
+    if t.kind in kinds:
+        return kinds[t.kind]
+    if t.kind == DT.TIMESTAMP:
+        unit = {v: k for k, v in _UNITS.items()}[t.unit]
+        return pa.timestamp(unit, tz=t.timezone or None)
+    if t.kind == DT.DECIMAL128:
+        return pa.decimal128(t.precision, t.scale)
+    return pa.null()

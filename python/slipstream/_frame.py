@@ -1,0 +1,368 @@
+"""The lazy :class:`DataFrame` and its :class:`GroupBy`."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from ._errors import SlipstreamError
+from ._expr import Expr, col, expr_to_text, is_aggregate, to_exprs
+from ._expr import len as len_expr
+from ._proto import plan_pb2 as pb
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
+
+    from ._client import Client
+
+__all__ = ["DataFrame", "GroupBy", "PlanText"]
+
+
+class PlanText(str):
+    """The text of a plan: a ``str`` that displays without quotes or escapes."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+class DataFrame:
+    """A lazy query: a plan that runs on the server only when collected.
+
+    Build one from a :class:`~slipstream.Client` (``cl.table``,
+    ``cl.from_pandas``, ``cl.read_parquet``, ...) and refine it with
+    :meth:`filter`, :meth:`select`, :meth:`with_columns`, :meth:`group_by`,
+    :meth:`sort` and :meth:`head`. Each of them returns a new ``DataFrame``;
+    none contacts the server. Results come back with :meth:`to_arrow`,
+    :meth:`to_pandas`, :meth:`to_polars`, :meth:`to_batches` or anything that
+    reads the Arrow C stream interface (``pa.table(df)``, ``pl.DataFrame(df)``).
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> from slipstream import col
+    >>> cl = sl.connect()  # doctest: +SKIP
+    >>> trips = cl.table("trips")  # doctest: +SKIP
+    >>> (trips.filter(col("fare") > 10)
+    ...       .group_by("vendor")
+    ...       .agg(col("fare").sum().alias("total"), sl.len().alias("n"))
+    ...       .sort("total", descending=True)
+    ...       .limit(5)
+    ...       .to_pandas())  # doctest: +SKIP
+    """
+
+    __slots__ = ("_client", "_node")
+
+    def __init__(self, client: Client, node: pb.Node) -> None:
+        self._client = client
+        self._node = node
+
+    def _derive(self, **node: Any) -> DataFrame:
+        return DataFrame(self._client, pb.Node(**node))
+
+    def _query(self) -> pb.Query:
+        return pb.Query(root=self._node)
+
+    # ---------------------------------------------------------------- plan building
+
+    def filter(self, *predicates: Any, **constraints: Any) -> DataFrame:
+        """Keep the rows where all predicates are true (null counts as false).
+
+        Parameters
+        ----------
+        *predicates : Expr or str
+            Boolean expressions, or names of boolean columns; several are
+            combined with ``&``.
+        **constraints
+            ``name=value`` keeps rows where column ``name`` equals ``value``.
+
+        Examples
+        --------
+        >>> df.filter(col("fare") > 10, vendor="acme")  # doctest: +SKIP
+        """
+        exprs = to_exprs(predicates, {}, strings_are_columns=True)
+        exprs += [col(name) == value for name, value in constraints.items()]
+        if not exprs:
+            raise TypeError("filter() needs at least one predicate")
+        predicate = exprs[0]
+        for e in exprs[1:]:
+            predicate = predicate & e
+        return self._derive(filter=pb.Filter(input=self._node, predicate=predicate._pb))
+
+    def select(self, *exprs: Any, **named_exprs: Any) -> DataFrame:
+        """Keep exactly the given columns or expressions, in order.
+
+        Parameters
+        ----------
+        *exprs : str, Expr or list of them
+            Column names or expressions. If every expression is an aggregate
+            (``col("x").sum()``, ``sl.len()``) the result is one row, as in polars.
+        **named_exprs
+            ``name=expr`` adds ``expr.alias(name)``.
+        """
+        items = to_exprs(exprs, named_exprs, strings_are_columns=True)
+        if not items:
+            raise TypeError("select() needs at least one column or expression")
+        if all(is_aggregate(e._pb) for e in items):
+            return self._derive(
+                aggregate=pb.Aggregate(input=self._node, aggs=[e._pb for e in items])
+            )
+        return self._derive(select=pb.Select(input=self._node, exprs=[e._pb for e in items]))
+
+    def with_columns(self, *exprs: Any, **named_exprs: Any) -> DataFrame:
+        """Add columns, or replace those with the same name, keeping all others.
+
+        Parameters
+        ----------
+        *exprs : Expr or list of Expr
+            Expressions; each output column is named after the expression's
+            alias, or its first column.
+        **named_exprs
+            ``name=expr`` adds ``expr.alias(name)``; a non-expression value is
+            a literal.
+        """
+        items = to_exprs(exprs, named_exprs, strings_are_columns=True)
+        if not items:
+            raise TypeError("with_columns() needs at least one expression")
+        return self._derive(
+            with_columns=pb.WithColumns(input=self._node, exprs=[e._pb for e in items])
+        )
+
+    def group_by(self, *by: Any, **named_by: Any) -> GroupBy:
+        """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
+
+        Parameters
+        ----------
+        *by : str, Expr or list of them
+            The keys.
+        **named_by
+            ``name=expr`` uses ``expr.alias(name)`` as a key.
+
+        Notes
+        -----
+        The order of the groups in the result is unspecified; sort it.
+        """
+        keys = to_exprs(by, named_by, strings_are_columns=True)
+        if not keys:
+            raise TypeError("group_by() needs at least one key")
+        return GroupBy(self, keys)
+
+    def sort(
+        self,
+        by: Any,
+        *more_by: Any,
+        descending: bool | Sequence[bool] = False,
+        nulls_last: bool | Sequence[bool] = False,
+    ) -> DataFrame:
+        """Sort rows by one or more keys (stable: ties keep their order).
+
+        Parameters
+        ----------
+        by : str, Expr or list of them
+            The first key(s).
+        *more_by : str or Expr
+            More keys.
+        descending : bool or list of bool, default False
+            Direction, for all keys or for each one.
+        nulls_last : bool or list of bool, default False
+            Put nulls last instead of first, for all keys or for each one.
+        """
+        keys = to_exprs([by, *more_by], {}, strings_are_columns=True)
+        desc = _per_key(descending, len(keys), "descending")
+        nlast = _per_key(nulls_last, len(keys), "nulls_last")
+        sort_keys = [
+            pb.SortKey(expr=k._pb, descending=d, nulls_last=n)
+            for k, d, n in zip(keys, desc, nlast, strict=True)
+        ]
+        return self._derive(sort=pb.Sort(input=self._node, keys=sort_keys))
+
+    def slice(self, offset: int, length: int | None = None) -> DataFrame:
+        """Skip ``offset`` rows, then keep at most ``length`` (all when None)."""
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError("slice() takes a non-negative offset and length")
+        count = -1 if length is None else length
+        return self._derive(limit=pb.Limit(input=self._node, offset=offset, count=count))
+
+    def head(self, n: int = 5) -> DataFrame:
+        """Keep the first ``n`` rows."""
+        return self.slice(0, n)
+
+    def limit(self, n: int = 5) -> DataFrame:
+        """Keep the first ``n`` rows (alias of :meth:`head`)."""
+        return self.slice(0, n)
+
+    # ---------------------------------------------------------------- metadata
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The result's schema, asked of the server without running the query."""
+        return self._client._get_schema(self._query())
+
+    @property
+    def columns(self) -> list[str]:
+        """The result's column names (asks the server, does not run the query)."""
+        return list(self.schema.names)
+
+    def explain(self) -> PlanText:
+        """Return the server's logical and physical plan as text (prints nicely as is)."""
+        return PlanText(self._client._explain(self._query()))
+
+    # ---------------------------------------------------------------- results
+
+    def to_arrow(self) -> pa.Table:
+        """Run the query and return the result as a ``pyarrow.Table``."""
+        return self._client._collect(self._query())
+
+    def to_batches(self) -> Iterator[pa.RecordBatch]:
+        """Run the query and yield record batches as they arrive, in result order."""
+        _, batches = self._client._stream(self._query())
+        return batches
+
+    def to_pandas(self, **kwargs: Any) -> pandas.DataFrame:
+        """Run the query and return a pandas DataFrame.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to ``pyarrow.Table.to_pandas``.
+        """
+        return self.to_arrow().to_pandas(**kwargs)
+
+    def to_polars(self) -> polars.DataFrame:
+        """Run the query and return a polars DataFrame."""
+        import polars as pl
+
+        result = pl.from_arrow(self.to_arrow(), rechunk=False)
+        assert isinstance(result, pl.DataFrame)
+        return result
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        """Run the query and return a ``pyarrow.RecordBatchReader`` over its batches."""
+        schema, batches = self._client._stream(self._query())
+        return pa.RecordBatchReader.from_batches(schema, batches)
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """Run the query and export the result as an Arrow C stream (PyCapsule)."""
+        return self.to_reader().__arrow_c_stream__(requested_schema)
+
+    # ---------------------------------------------------------------- display
+
+    def plan(self) -> PlanText:
+        """Return the client-side logical plan as indented text (no server call)."""
+        return PlanText("\n".join(node_to_lines(self._node)))
+
+    def __repr__(self) -> str:
+        return f"<slipstream.DataFrame (lazy)\n{self.plan()}\n>"
+
+    def _repr_html_(self) -> str:
+        try:
+            schema = self.schema
+            rows = "".join(
+                f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(str(f.type))}</td></tr>"
+                for f in schema
+            )
+            schema_html = f"<table><tr><th>column</th><th>type</th></tr>{rows}</table>"
+        except SlipstreamError as e:
+            schema_html = f"<p><b>{type(e).__name__}</b>: {html.escape(e.message)}</p>"
+        return (
+            "<div><b>slipstream.DataFrame</b> (lazy: not run until collected)"
+            f"<pre>{html.escape(self.plan())}</pre>{schema_html}</div>"
+        )
+
+
+class GroupBy:
+    """The result of :meth:`DataFrame.group_by`; call :meth:`agg` on it."""
+
+    __slots__ = ("_df", "_keys")
+
+    def __init__(self, df: DataFrame, keys: list[Expr]) -> None:
+        self._df = df
+        self._keys = keys
+
+    def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
+        """Compute aggregates per group: the keys come first, then the aggregates.
+
+        Parameters
+        ----------
+        *aggs : Expr or list of Expr
+            Aggregate expressions: ``col("x").sum()``, ``.min()``, ``.max()``,
+            ``.mean()``, ``.count()`` (non-null values), ``sl.len()`` (rows),
+            each optionally ``.alias(name)``.
+        **named_aggs
+            ``name=expr`` adds ``expr.alias(name)``.
+        """
+        for a in aggs:
+            if isinstance(a, str):
+                raise TypeError(
+                    f"agg() takes aggregate expressions such as col({a!r}).sum(), not the "
+                    f"column name {a!r}"
+                )
+        items = to_exprs(aggs, named_aggs, strings_are_columns=False)
+        if not items:
+            raise TypeError("agg() needs at least one aggregate expression")
+        node = pb.Aggregate(
+            input=self._df._node,
+            keys=[k._pb for k in self._keys],
+            aggs=[a._pb for a in items],
+        )
+        return self._df._derive(aggregate=node)
+
+    def len(self, name: str = "len") -> DataFrame:
+        """Count the rows of each group into a column called ``name``."""
+        return self.agg(len_expr().alias(name))
+
+
+def _per_key(value: bool | Sequence[bool], n: int, what: str) -> list[bool]:
+    if isinstance(value, bool):
+        return [value] * n
+    values = [bool(v) for v in value]
+    if len(values) != n:
+        raise ValueError(f"{what} has {len(values)} values for {n} sort keys")
+    return values
+
+
+def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
+    """Render a plan node and its inputs, one line per node, children indented."""
+    pad = "  " * depth
+    kind = node.WhichOneof("kind")
+    if kind is None:
+        return [f"{pad}?"]
+    n: Any = getattr(node, kind)
+
+    def exprs(items: Any) -> str:
+        return ", ".join(expr_to_text(e) for e in items)
+
+    if kind == "table_scan":
+        return [f'{pad}TABLE "{n.table}"']
+    if kind == "file_scan":
+        fmt = pb.FileFormat.Name(n.format)
+        extra = ""
+        if n.format == pb.CSV:
+            extra = f" header={not n.csv.no_header} delimiter={n.csv.delimiter or ','!r}"
+        return [f"{pad}{fmt} SCAN {list(n.paths)}{extra}"]
+    if kind == "select":
+        line = f"{pad}SELECT {exprs(n.exprs)}"
+    elif kind == "with_columns":
+        line = f"{pad}WITH_COLUMNS {exprs(n.exprs)}"
+    elif kind == "filter":
+        line = f"{pad}FILTER {expr_to_text(n.predicate)}"
+    elif kind == "aggregate":
+        keys = f"BY {exprs(n.keys)} " if n.keys else ""
+        line = f"{pad}AGGREGATE {keys}AGG {exprs(n.aggs)}"
+    elif kind == "sort":
+        keys = ", ".join(
+            expr_to_text(k.expr)
+            + (" DESC" if k.descending else "")
+            + (" NULLS LAST" if k.nulls_last else "")
+            for k in n.keys
+        )
+        line = f"{pad}SORT BY {keys}"
+    elif kind == "limit":
+        count = "all" if n.count < 0 else n.count
+        line = f"{pad}LIMIT {count}" + (f" OFFSET {n.offset}" if n.offset else "")
+    else:
+        return [f"{pad}?"]
+    return [line, *node_to_lines(n.input, depth + 1)]

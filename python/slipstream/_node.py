@@ -1,0 +1,162 @@
+"""Start and stop a local ``slipstream serve`` process for ``sl.connect()``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ._errors import UnavailableError
+
+_BINARY = "slipstream.exe" if sys.platform == "win32" else "slipstream"
+_READY_RE = re.compile(r"^slipstream: serving on (grpc(?:\+tcp)?://\S+)\s*$")
+
+
+def find_binary() -> str:
+    """Locate the ``slipstream`` server binary.
+
+    Looked up in order: ``$SLIPSTREAM_BIN``; the binary shipped in the wheel
+    (``slipstream/bin/slipstream``); ``bin/slipstream`` of the source checkout
+    this package is imported from (development); ``slipstream`` on ``PATH``.
+    """
+    env = os.environ.get("SLIPSTREAM_BIN")
+    if env:
+        if not os.access(env, os.X_OK):
+            raise FileNotFoundError(f"SLIPSTREAM_BIN={env} is not an executable file")
+        return env
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "bin" / _BINARY, here.parent.parent / "bin" / _BINARY):
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    on_path = shutil.which(_BINARY)
+    if on_path:
+        return on_path
+    raise FileNotFoundError(
+        "cannot find the slipstream server binary: install the package with "
+        "`pip install .` (which builds it), set SLIPSTREAM_BIN, or pass an address "
+        "to connect()"
+    )
+
+
+class LocalNode:
+    """A ``slipstream serve`` child process on a free loopback port.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        Where the node stores tables. Default: a temporary directory removed
+        when the node stops.
+    binary : str, optional
+        The server binary; default :func:`find_binary`.
+    startup_timeout : float
+        Seconds to wait for the node to announce its address.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        binary: str | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.binary = binary or find_binary()
+        self._tmp = tempfile.mkdtemp(prefix="slipstream-node-")
+        self.data_dir = str(data_dir) if data_dir is not None else os.path.join(self._tmp, "data")
+        self.log_path = os.path.join(self._tmp, "server.log")
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", self.data_dir]
+        # A new session: Ctrl-C in a terminal or notebook interrupts the client
+        # (cancelling its query) without killing the node under it.
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            start_new_session=True,
+        )
+        try:
+            self.address = self._wait_ready(startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        # The node logs to stderr only, but drain stdout anyway so that a
+        # stray write can never block it on a full pipe.
+        threading.Thread(target=self._drain, name="slipstream-node-stdout", daemon=True).start()
+
+    def _wait_ready(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        buf = b""
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while True:
+                if b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    m = _READY_RE.match(line.decode("utf-8", "replace"))
+                    if m:
+                        return m.group(1)
+                    self._log.write(line + b"\n")
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise UnavailableError(
+                        f"the slipstream node did not start within {timeout:.0f}s{self._log_tail()}"
+                    )
+                if sel.select(min(left, 0.5)):
+                    chunk = os.read(self.proc.stdout.fileno(), 4096)
+                    if not chunk:
+                        self.proc.wait(5)
+                        raise UnavailableError(
+                            f"the slipstream node exited with code {self.proc.returncode} "
+                            f"before serving{self._log_tail()}"
+                        )
+                    buf += chunk
+
+    def _drain(self) -> None:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        try:
+            for line in stdout:
+                self._log.write(line)
+        except (OSError, ValueError):
+            pass
+
+    def _log_tail(self, lines: int = 20) -> str:
+        self._log.flush()
+        try:
+            with open(self.log_path, "rb") as f:
+                tail = f.read().decode("utf-8", "replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return ("; its log ends with:\n" + "\n".join(tail)) if tail else ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the node (SIGTERM, then SIGKILL after ``timeout`` seconds) and clean up."""
+        _stop(self.proc, self._tmp, self._log, timeout)
+
+
+def _stop(proc: subprocess.Popen[bytes], tmp: str, log: Any, timeout: float = 10.0) -> None:
+    """Stop ``proc`` and remove ``tmp``; safe to call more than once (a finalizer)."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        except OSError:
+            pass
+    for f in (proc.stdout, log):
+        if f is not None:
+            with contextlib.suppress(OSError):
+                f.close()
+    shutil.rmtree(tmp, ignore_errors=True)

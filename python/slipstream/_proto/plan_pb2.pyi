@@ -1,0 +1,311 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class FileFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PARQUET: _ClassVar[FileFormat]
+    CSV: _ClassVar[FileFormat]
+    IPC: _ClassVar[FileFormat]
+PARQUET: FileFormat
+CSV: FileFormat
+IPC: FileFormat
+
+class Query(_message.Message):
+    __slots__ = ("root",)
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    root: Node
+    def __init__(self, root: _Optional[_Union[Node, _Mapping]] = ...) -> None: ...
+
+class Upload(_message.Message):
+    __slots__ = ("table", "mode")
+    class Mode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        CREATE: _ClassVar[Upload.Mode]
+        REPLACE: _ClassVar[Upload.Mode]
+        APPEND: _ClassVar[Upload.Mode]
+    CREATE: Upload.Mode
+    REPLACE: Upload.Mode
+    APPEND: Upload.Mode
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    mode: Upload.Mode
+    def __init__(self, table: _Optional[str] = ..., mode: _Optional[_Union[Upload.Mode, str]] = ...) -> None: ...
+
+class UploadResult(_message.Message):
+    __slots__ = ("table", "rows_written", "table_rows")
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    ROWS_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    TABLE_ROWS_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    rows_written: int
+    table_rows: int
+    def __init__(self, table: _Optional[str] = ..., rows_written: _Optional[int] = ..., table_rows: _Optional[int] = ...) -> None: ...
+
+class Ticket(_message.Message):
+    __slots__ = ("query", "partition")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    query: Query
+    partition: int
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ...) -> None: ...
+
+class Node(_message.Message):
+    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit")
+    TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]
+    FILE_SCAN_FIELD_NUMBER: _ClassVar[int]
+    SELECT_FIELD_NUMBER: _ClassVar[int]
+    WITH_COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_FIELD_NUMBER: _ClassVar[int]
+    SORT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    table_scan: TableScan
+    file_scan: FileScan
+    select: Select
+    with_columns: WithColumns
+    filter: Filter
+    aggregate: Aggregate
+    sort: Sort
+    limit: Limit
+    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ...) -> None: ...
+
+class TableScan(_message.Message):
+    __slots__ = ("table",)
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    table: str
+    def __init__(self, table: _Optional[str] = ...) -> None: ...
+
+class FileScan(_message.Message):
+    __slots__ = ("paths", "format", "csv")
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CSV_FIELD_NUMBER: _ClassVar[int]
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    format: FileFormat
+    csv: CsvOptions
+    def __init__(self, paths: _Optional[_Iterable[str]] = ..., format: _Optional[_Union[FileFormat, str]] = ..., csv: _Optional[_Union[CsvOptions, _Mapping]] = ...) -> None: ...
+
+class CsvOptions(_message.Message):
+    __slots__ = ("no_header", "delimiter")
+    NO_HEADER_FIELD_NUMBER: _ClassVar[int]
+    DELIMITER_FIELD_NUMBER: _ClassVar[int]
+    no_header: bool
+    delimiter: str
+    def __init__(self, no_header: _Optional[bool] = ..., delimiter: _Optional[str] = ...) -> None: ...
+
+class Select(_message.Message):
+    __slots__ = ("input", "exprs")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    EXPRS_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    exprs: _containers.RepeatedCompositeFieldContainer[Expr]
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., exprs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+
+class WithColumns(_message.Message):
+    __slots__ = ("input", "exprs")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    EXPRS_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    exprs: _containers.RepeatedCompositeFieldContainer[Expr]
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., exprs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+
+class Filter(_message.Message):
+    __slots__ = ("input", "predicate")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    PREDICATE_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    predicate: Expr
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., predicate: _Optional[_Union[Expr, _Mapping]] = ...) -> None: ...
+
+class Aggregate(_message.Message):
+    __slots__ = ("input", "keys", "aggs")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    AGGS_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    keys: _containers.RepeatedCompositeFieldContainer[Expr]
+    aggs: _containers.RepeatedCompositeFieldContainer[Expr]
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., keys: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., aggs: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+
+class SortKey(_message.Message):
+    __slots__ = ("expr", "descending", "nulls_last")
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    DESCENDING_FIELD_NUMBER: _ClassVar[int]
+    NULLS_LAST_FIELD_NUMBER: _ClassVar[int]
+    expr: Expr
+    descending: bool
+    nulls_last: bool
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., descending: _Optional[bool] = ..., nulls_last: _Optional[bool] = ...) -> None: ...
+
+class Sort(_message.Message):
+    __slots__ = ("input", "keys")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    keys: _containers.RepeatedCompositeFieldContainer[SortKey]
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., keys: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ...) -> None: ...
+
+class Limit(_message.Message):
+    __slots__ = ("input", "offset", "count")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    offset: int
+    count: int
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., offset: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class Expr(_message.Message):
+    __slots__ = ("column", "literal", "call", "alias", "cast")
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    LITERAL_FIELD_NUMBER: _ClassVar[int]
+    CALL_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    CAST_FIELD_NUMBER: _ClassVar[int]
+    column: Column
+    literal: Literal
+    call: Call
+    alias: Alias
+    cast: Cast
+    def __init__(self, column: _Optional[_Union[Column, _Mapping]] = ..., literal: _Optional[_Union[Literal, _Mapping]] = ..., call: _Optional[_Union[Call, _Mapping]] = ..., alias: _Optional[_Union[Alias, _Mapping]] = ..., cast: _Optional[_Union[Cast, _Mapping]] = ...) -> None: ...
+
+class Column(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Call(_message.Message):
+    __slots__ = ("function", "args")
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    function: str
+    args: _containers.RepeatedCompositeFieldContainer[Expr]
+    def __init__(self, function: _Optional[str] = ..., args: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+
+class Alias(_message.Message):
+    __slots__ = ("expr", "name")
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    expr: Expr
+    name: str
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+
+class Cast(_message.Message):
+    __slots__ = ("expr", "to")
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    TO_FIELD_NUMBER: _ClassVar[int]
+    expr: Expr
+    to: DataType
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., to: _Optional[_Union[DataType, _Mapping]] = ...) -> None: ...
+
+class DataType(_message.Message):
+    __slots__ = ("kind", "unit", "timezone", "precision", "scale")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        UNSPECIFIED: _ClassVar[DataType.Kind]
+        BOOL: _ClassVar[DataType.Kind]
+        INT8: _ClassVar[DataType.Kind]
+        INT16: _ClassVar[DataType.Kind]
+        INT32: _ClassVar[DataType.Kind]
+        INT64: _ClassVar[DataType.Kind]
+        UINT8: _ClassVar[DataType.Kind]
+        UINT16: _ClassVar[DataType.Kind]
+        UINT32: _ClassVar[DataType.Kind]
+        UINT64: _ClassVar[DataType.Kind]
+        FLOAT32: _ClassVar[DataType.Kind]
+        FLOAT64: _ClassVar[DataType.Kind]
+        UTF8: _ClassVar[DataType.Kind]
+        LARGE_UTF8: _ClassVar[DataType.Kind]
+        STRING_VIEW: _ClassVar[DataType.Kind]
+        DATE32: _ClassVar[DataType.Kind]
+        TIMESTAMP: _ClassVar[DataType.Kind]
+        DECIMAL128: _ClassVar[DataType.Kind]
+    UNSPECIFIED: DataType.Kind
+    BOOL: DataType.Kind
+    INT8: DataType.Kind
+    INT16: DataType.Kind
+    INT32: DataType.Kind
+    INT64: DataType.Kind
+    UINT8: DataType.Kind
+    UINT16: DataType.Kind
+    UINT32: DataType.Kind
+    UINT64: DataType.Kind
+    FLOAT32: DataType.Kind
+    FLOAT64: DataType.Kind
+    UTF8: DataType.Kind
+    LARGE_UTF8: DataType.Kind
+    STRING_VIEW: DataType.Kind
+    DATE32: DataType.Kind
+    TIMESTAMP: DataType.Kind
+    DECIMAL128: DataType.Kind
+    class TimeUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        SECOND: _ClassVar[DataType.TimeUnit]
+        MILLISECOND: _ClassVar[DataType.TimeUnit]
+        MICROSECOND: _ClassVar[DataType.TimeUnit]
+        NANOSECOND: _ClassVar[DataType.TimeUnit]
+    SECOND: DataType.TimeUnit
+    MILLISECOND: DataType.TimeUnit
+    MICROSECOND: DataType.TimeUnit
+    NANOSECOND: DataType.TimeUnit
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    kind: DataType.Kind
+    unit: DataType.TimeUnit
+    timezone: str
+    precision: int
+    scale: int
+    def __init__(self, kind: _Optional[_Union[DataType.Kind, str]] = ..., unit: _Optional[_Union[DataType.TimeUnit, str]] = ..., timezone: _Optional[str] = ..., precision: _Optional[int] = ..., scale: _Optional[int] = ...) -> None: ...
+
+class Literal(_message.Message):
+    __slots__ = ("null", "bool_value", "int_value", "uint_value", "float_value", "string_value", "date_value", "timestamp_value", "decimal_value")
+    NULL_FIELD_NUMBER: _ClassVar[int]
+    BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    INT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    UINT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    FLOAT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    STRING_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DATE_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DECIMAL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    null: DataType
+    bool_value: bool
+    int_value: int
+    uint_value: int
+    float_value: float
+    string_value: str
+    date_value: int
+    timestamp_value: Timestamp
+    decimal_value: Decimal
+    def __init__(self, null: _Optional[_Union[DataType, _Mapping]] = ..., bool_value: _Optional[bool] = ..., int_value: _Optional[int] = ..., uint_value: _Optional[int] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., date_value: _Optional[int] = ..., timestamp_value: _Optional[_Union[Timestamp, _Mapping]] = ..., decimal_value: _Optional[_Union[Decimal, _Mapping]] = ...) -> None: ...
+
+class Timestamp(_message.Message):
+    __slots__ = ("value", "unit", "timezone")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    unit: DataType.TimeUnit
+    timezone: str
+    def __init__(self, value: _Optional[int] = ..., unit: _Optional[_Union[DataType.TimeUnit, str]] = ..., timezone: _Optional[str] = ...) -> None: ...
+
+class Decimal(_message.Message):
+    __slots__ = ("unscaled", "precision", "scale")
+    UNSCALED_FIELD_NUMBER: _ClassVar[int]
+    PRECISION_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    unscaled: str
+    precision: int
+    scale: int
+    def __init__(self, unscaled: _Optional[str] = ..., precision: _Optional[int] = ..., scale: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,109 @@
+"""Fixtures: real Slipstream server processes and the shared test data."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from _data import make_alltypes
+
+import slipstream as sl
+from slipstream._node import find_binary
+
+READY = re.compile(r"^slipstream: serving on (grpc://127\.0\.0\.1:\d+)$")
+
+
+class ServerProcess:
+    """``slipstream serve`` started the way a user would, on a free port."""
+
+    def __init__(self, data_dir: Path, log_path: Path) -> None:
+        self.data_dir = data_dir
+        self.log = open(log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            stdin=subprocess.DEVNULL,
+        )
+        self.first_line = self._first_line(timeout=30)
+        m = READY.match(self.first_line)
+        assert m, f"unexpected first stdout line: {self.first_line!r}"
+        self.address = m.group(1)
+
+    def _first_line(self, timeout: float) -> str:
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                self.proc.kill()
+                raise AssertionError(f"server did not print its address within {timeout}s")
+            chunk = os.read(self.proc.stdout.fileno(), 4096)
+            if not chunk:
+                raise AssertionError(f"server exited early with code {self.proc.wait()}")
+            buf += chunk
+        return buf.split(b"\n", 1)[0].decode()
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"server ignored SIGTERM for {timeout}s") from None
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        self.log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A ``slipstream serve`` process shared by the session."""
+    root = tmp_path_factory.mktemp("server")
+    s = ServerProcess(root / "data", root / "server.log")
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def remote_client(server: ServerProcess) -> Iterator[sl.Client]:
+    with sl.connect(server.address) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def local_client() -> Iterator[sl.Client]:
+    """A node started by ``sl.connect()`` from the installed binary."""
+    with sl.connect() as c:
+        yield c
+
+
+@pytest.fixture(scope="session", params=["local", "remote"])
+def cl(request: pytest.FixtureRequest) -> sl.Client:
+    """Each query test runs against both kinds of node."""
+    return request.getfixturevalue(f"{request.param}_client")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+def alltypes() -> pa.Table:
+    return make_alltypes(3000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def t(cl: sl.Client, alltypes: pa.Table) -> sl.DataFrame:
+    """The alltypes table stored on the node under test."""
+    return cl.from_arrow(alltypes, name="alltypes", mode="replace")

@@ -1,0 +1,121 @@
+"""connect(): the local node's life, remote addresses, the packaged binary."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from conftest import ServerProcess
+
+import slipstream as sl
+from slipstream._node import find_binary
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_dead(pid: int, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_close_stops_the_local_node() -> None:
+    cl = sl.connect()
+    assert cl._node is not None
+    pid, tmp = cl._node.proc.pid, cl._node._tmp
+    assert _alive(pid) and os.path.isdir(tmp)
+    cl.from_arrow(pa.table({"a": [1]}), "t")
+    cl.close()
+    assert cl.closed
+    assert _wait_dead(pid)
+    assert not os.path.exists(tmp), "the temporary data dir is removed"
+    with pytest.raises(RuntimeError, match="closed"):
+        cl.tables()
+    cl.close()  # idempotent
+
+
+def test_context_manager_and_garbage_collection() -> None:
+    with sl.connect() as cl:
+        assert cl._node is not None
+        pid = cl._node.proc.pid
+        assert cl.health()["status"] == "ok"
+    assert _wait_dead(pid)
+
+    cl = sl.connect()
+    assert cl._node is not None
+    pid = cl._node.proc.pid
+    del cl
+    gc.collect()
+    assert _wait_dead(pid), "an unreachable client stops its node"
+
+
+def test_node_stops_at_interpreter_exit(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import slipstream as sl
+        cl = sl.connect()
+        print(cl._node.proc.pid, cl._node._tmp, flush=True)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    pid_s, tmp = out.stdout.split()
+    assert _wait_dead(int(pid_s)), "the node outlived the interpreter"
+    assert not os.path.exists(tmp)
+
+
+def test_connect_to_an_existing_node(server: ServerProcess) -> None:
+    host_port = server.address.removeprefix("grpc://")
+    with sl.connect(host_port) as cl:  # the scheme is optional
+        assert cl.address == server.address
+        assert cl.health()["status"] == "ok"
+    # closing a remote client leaves the node running
+    assert server.proc.poll() is None
+    with pytest.raises(ValueError, match="data_dir"):
+        sl.connect(server.address, data_dir="x")
+
+
+def test_server_prints_exactly_one_line(server: ServerProcess) -> None:
+    assert server.first_line == f"slipstream: serving on {server.address}"
+
+
+def test_version(remote_client: sl.Client) -> None:
+    out = subprocess.run(
+        [find_binary(), "version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    version = remote_client.health()["version"]
+    assert version and version in out.stdout
+
+
+def test_startup_failure_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(sl.UnavailableError, match=r"exited|did not start"):
+        sl.connect(data_dir=blocker / "data")
+
+
+def test_installed_package_ships_the_binary() -> None:
+    pkg = Path(sl.__file__).resolve().parent
+    if (pkg.parent.parent / "pyproject.toml").exists():
+        pytest.skip("slipstream is imported from the source tree, not from an installed wheel")
+    binary = pkg / "bin" / "slipstream"
+    assert binary.is_file() and os.access(binary, os.X_OK)
+    if "SLIPSTREAM_BIN" not in os.environ:
+        assert find_binary() == str(binary)
