@@ -75,13 +75,25 @@ func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOpt
 	}
 	var schema *arrow.Schema
 	for _, f := range files {
-		s, err := exec.FileSchema(e.Mem, format, f, opts)
+		var s *arrow.Schema
+		var err error
+		if format == exec.CSV {
+			s, err = exec.InferCSV(f, opts)
+		} else {
+			s, err = exec.FileSchema(e.Mem, format, f, opts)
+		}
 		if err != nil {
 			return nil, nil, err
 		}
-		if schema == nil {
+		switch {
+		case schema == nil:
 			schema = s
-		} else if !schema.Equal(s) {
+		case format == exec.CSV:
+			// CSV types are guesses from a sample: widen them to fit every file.
+			if schema, err = exec.WidenCSV(schema, s); err != nil {
+				return nil, nil, fmt.Errorf("%s and %s: %w", files[0], f, err)
+			}
+		case !schema.Equal(s):
 			return nil, nil, kernels.Errorf(kernels.Invalid, "%s has a different schema from %s:\n%s\nvs\n%s", f, files[0], s, schema)
 		}
 	}

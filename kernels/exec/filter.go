@@ -25,13 +25,16 @@ func NewFilter(input Operator, pred expr.Expr) (*Filter, error) {
 	return &Filter{input: input, pred: pred}, nil
 }
 
-func (f *Filter) Schema() *arrow.Schema  { return f.input.Schema() }
-func (f *Filter) String() string         { return "Filter " + f.pred.String() }
-func (f *Filter) Children() []Operator   { return []Operator{f.input} }
-func (f *Filter) Close() error           { return f.input.Close() }
+func (f *Filter) Schema() *arrow.Schema { return f.input.Schema() }
+func (f *Filter) String() string        { return "Filter " + f.pred.String() }
+func (f *Filter) Children() []Operator  { return []Operator{f.input} }
+func (f *Filter) Close() error          { return f.input.Close() }
 
 func (f *Filter) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		b, err := f.input.Next(ctx)
 		if err != nil {
 			return nil, err

@@ -169,7 +169,7 @@ func newFixedDict[T interface {
 func (d *fixedDict[T]) len() int { return len(d.vals) }
 
 func (d *fixedDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
-	raw := arrow.GetData[T](arr.Data().Buffers()[1].Bytes())[arr.Data().Offset():][:arr.Len()]
+	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
 	for i, v := range raw {
 		if arr.IsNull(i) {
 			if d.null == noID {
@@ -221,7 +221,7 @@ func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T
 func (d *intDict[T]) len() int { return len(d.vals) }
 
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
-	raw := arrow.GetData[T](arr.Data().Buffers()[1].Bytes())[arr.Data().Offset():][:arr.Len()]
+	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
 	hasNulls := arr.NullN() > 0
 	for i, v := range raw {
 		if hasNulls && arr.IsNull(i) {

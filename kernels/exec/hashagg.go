@@ -111,6 +111,9 @@ func (h *HashAggregate) build(ctx context.Context) error {
 	}
 	keyArrs := make([]arrow.Array, len(h.keys))
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		b, err := h.input.Next(ctx)
 		if err == io.EOF {
 			break

@@ -31,6 +31,9 @@ func (l *Limit) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if l.count == 0 {
 			return nil, io.EOF
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		b, err := l.input.Next(ctx)
 		if err != nil {
 			return nil, err

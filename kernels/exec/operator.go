@@ -54,6 +54,10 @@ func Explain(op Operator) string {
 func Collect(ctx context.Context, op Operator) ([]arrow.RecordBatch, error) {
 	var out []arrow.RecordBatch
 	for {
+		if err := ctx.Err(); err != nil {
+			ReleaseAll(out)
+			return nil, err
+		}
 		b, err := op.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			return out, nil

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/schema"
 )
 
 // Bound is a simple predicate `column op value` that every row a query
@@ -67,11 +68,11 @@ func statRange(st metadata.TypedStatistics, v scalar.Scalar) (lo, hi, val any, o
 	}
 	switch st := st.(type) {
 	case *metadata.Int32Statistics:
-		if x, ok := scalarInt(v); ok {
+		if x, ok := intBound(st.Descr(), v); ok {
 			return int64(st.Min()), int64(st.Max()), x, true
 		}
 	case *metadata.Int64Statistics:
-		if x, ok := scalarInt(v); ok {
+		if x, ok := intBound(st.Descr(), v); ok {
 			return st.Min(), st.Max(), x, true
 		}
 	case *metadata.Float32Statistics:
@@ -91,6 +92,33 @@ func statRange(st metadata.TypedStatistics, v scalar.Scalar) (lo, hi, val any, o
 		}
 	}
 	return nil, nil, nil, false
+}
+
+// intBound reads v in the domain of an integer column's statistics. It
+// refuses unsigned columns (Parquet orders their statistics unsigned, so
+// read as signed a uint32 of 3e9 is negative), decimals (stored scaled),
+// and a timestamp of another unit than the column's (Parquet has no
+// seconds: timestamp[s] is stored in milliseconds).
+func intBound(col *schema.Column, v scalar.Scalar) (int64, bool) {
+	if col == nil || col.SortOrder() != schema.SortSIGNED {
+		return 0, false
+	}
+	ts, isTS := v.(*scalar.Timestamp)
+	switch lt := col.LogicalType().(type) {
+	case schema.DecimalLogicalType:
+		return 0, false
+	case schema.TimestampLogicalType:
+		units := map[schema.TimeUnitType]arrow.TimeUnit{schema.TimeUnitMillis: arrow.Millisecond, schema.TimeUnitMicros: arrow.Microsecond, schema.TimeUnitNanos: arrow.Nanosecond}
+		unit, known := units[lt.TimeUnit()]
+		if !isTS || !known || ts.Type.(*arrow.TimestampType).Unit != unit {
+			return 0, false
+		}
+		return int64(ts.Value), true
+	}
+	if isTS {
+		return 0, false
+	}
+	return scalarInt(v)
 }
 
 // scalarInt reads signed integers and dates/timestamps stored as them.

@@ -161,6 +161,11 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 			s.closeCurrent()
 			return nil, nil
 		}
+		if s.Columns != nil && len(s.Columns) == 0 {
+			// No column to read (len() alone), which pqarrow refuses: the
+			// row counts are in the metadata.
+			return rowCounts(pf, groups, s.raw)
+		}
 		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: BatchRows}, s.mem)
 		if err != nil {
 			return nil, OpenError(path, err)
@@ -188,6 +193,18 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		s.closers = append(s.closers, f)
 		return OpenIPC(f, s.mem)
 	}
+}
+
+// rowCounts is a reader of column-less batches as long as the row groups.
+func rowCounts(pf *file.Reader, groups []int, schema *arrow.Schema) (array.RecordReader, error) {
+	var batches []arrow.RecordBatch
+	for _, rg := range groups {
+		for n := pf.MetaData().RowGroup(rg).NumRows(); n > 0; n -= BatchRows {
+			batches = append(batches, array.NewRecordBatch(schema, nil, min(n, BatchRows)))
+		}
+	}
+	defer ReleaseAll(batches)
+	return array.NewRecordReader(schema, batches)
 }
 
 func (o CSVOptions) readerOptions(mem memory.Allocator) []csv.Option {

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
@@ -110,7 +111,10 @@ func (s *Sort) sort(ctx context.Context) error {
 		s.out = array.NewTableReader(tbl, BatchRows)
 		return nil
 	}
-	idx, err := compute.SortIndicesTable(ctx, tbl, keys)
+	// Arrow's sort_indices (v18.8.0) never frees its scratch buffers: from
+	// the Go allocator the GC reclaims them, from the query's allocator they
+	// would stay counted forever. The indices are temporary either way.
+	idx, err := compute.SortIndicesTable(expr.WithAllocator(ctx, memory.DefaultAllocator), tbl, keys)
 	if err != nil {
 		return err
 	}

@@ -124,6 +124,9 @@ type countAcc struct {
 
 func (a *countAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 	a.counts = grow(a.counts, ngroups)
+	if !a.rows && values.DataType().ID() == arrow.NULL {
+		return // every row is null, though no bitmap says so
+	}
 	if a.rows || values.NullN() == 0 {
 		for _, g := range ids {
 			a.counts[g]++
@@ -277,6 +280,12 @@ func ordered[T interface {
 	return fixedExtremes[T](dt, isMax, cmp.Less[T])
 }
 
+// nanGreatest orders NaN above every number, as DuckDB and Arrow's sort
+// do; cmp.Less puts it below, which made min of [1, NaN] NaN.
+func nanGreatest[T float32 | float64](a, b T) bool {
+	return a < b || (a == a && b != b)
+}
+
 func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
 	switch dt.ID() {
 	case arrow.INT8:
@@ -296,9 +305,9 @@ func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
 	case arrow.UINT64:
 		return ordered[uint64](dt, isMax)
 	case arrow.FLOAT32:
-		return ordered[float32](dt, isMax)
+		return fixedExtremes(dt, isMax, nanGreatest[float32])
 	case arrow.FLOAT64:
-		return ordered[float64](dt, isMax)
+		return fixedExtremes(dt, isMax, nanGreatest[float64])
 	case arrow.DECIMAL128:
 		return fixedExtremes(dt, isMax, decimal128.Num.Less)
 	case arrow.BOOL:

@@ -123,11 +123,48 @@ func castDatum(ctx context.Context, d compute.Datum, t arrow.DataType) (compute.
 	if s, ok := d.(*compute.ScalarDatum); ok && !s.Value.IsValid() {
 		return compute.NewDatum(scalar.MakeNullScalar(t)), nil
 	}
-	out, err := compute.CallFunction(ctx, "cast", compute.SafeCastOptions(t), d)
+	var out compute.Datum
+	var err error
+	if IsString(t) && formatsAsString(datumType(d)) {
+		out, err = formatDatum(ctx, d, t)
+	} else {
+		out, err = compute.CallFunction(ctx, "cast", compute.SafeCastOptions(t), d)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cast %s to %s: %w", TypeName(datumType(d)), TypeName(t), err)
 	}
 	return out, nil
+}
+
+// formatDatum casts d to the string type t with castToString.
+func formatDatum(ctx context.Context, d compute.Datum, t arrow.DataType) (compute.Datum, error) {
+	mem := Allocator(ctx)
+	var arr arrow.Array
+	switch v := d.(type) {
+	case *compute.ArrayDatum:
+		arr = v.MakeArray()
+	case *compute.ScalarDatum:
+		var err error
+		if arr, err = scalar.MakeArrayFromScalar(v.Value, 1, mem); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("cannot cast a %s", d.Kind())
+	}
+	defer arr.Release()
+	out, err := castToString(mem, arr, t)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Release()
+	if _, ok := d.(*compute.ScalarDatum); ok {
+		s, err := scalar.GetScalar(out, 0)
+		if err != nil {
+			return nil, err
+		}
+		return compute.NewDatumWithoutOwning(s), nil
+	}
+	return compute.NewDatum(out), nil
 }
 
 func datumType(d compute.Datum) arrow.DataType {

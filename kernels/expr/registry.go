@@ -74,9 +74,11 @@ func nullAs(a, b arrow.DataType) (arrow.DataType, arrow.DataType) {
 	return a, b
 }
 
-func invalid(format string, args ...any) error { return kernels.Errorf(kernels.Invalid, format, args...) }
+func invalid(format string, args ...any) error {
+	return kernels.Errorf(kernels.Invalid, format, args...)
+}
 
-func resolveArith(op string, rule func(a, b arrow.DataType) arrow.DataType) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+func resolveArith(op string, rule func(a, b *arrow.Decimal128Type) (precision, scale int32)) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 	return func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 		a, b := nullAs(in[0], in[1])
 		if IsNull(a) {
@@ -92,20 +94,45 @@ func resolveArith(op string, rule func(a, b arrow.DataType) arrow.DataType) func
 		if common.ID() != arrow.DECIMAL128 {
 			return common, []arrow.DataType{common, common}, nil
 		}
+		// Arrow refuses a result of more than 38 digits (sum(x) + 1 is
+		// already one): the decimal operand with more integer digits gives
+		// them up until the result fits (its values must then fit too, or
+		// the cast fails; Arrow casts integers only to their full width);
+		// with no integer digit left to give, compute in float64.
 		da, db := asDecimal(a), asDecimal(b)
-		return rule(da, db), []arrow.DataType{da, db}, nil
+		digits := func(d *arrow.Decimal128Type, t arrow.DataType) int32 { // integer digits it may give up
+			if t.ID() != arrow.DECIMAL128 {
+				return 0
+			}
+			return d.Precision - d.Scale
+		}
+		for {
+			p, s := rule(da, db)
+			if p <= 38 {
+				return &arrow.Decimal128Type{Precision: p, Scale: s}, []arrow.DataType{da, db}, nil
+			}
+			narrow := &da
+			if digits(db, b) > digits(da, a) {
+				narrow = &db
+			}
+			if digits(da, a) == 0 && digits(db, b) == 0 {
+				f := arrow.PrimitiveTypes.Float64
+				return f, []arrow.DataType{f, f}, nil
+			}
+			*narrow = &arrow.Decimal128Type{Precision: (*narrow).Precision - 1, Scale: (*narrow).Scale}
+		}
 	}
 }
 
-func decimalAddType(a, b arrow.DataType) arrow.DataType {
-	da, db := a.(*arrow.Decimal128Type), b.(*arrow.Decimal128Type)
-	scale := max(da.Scale, db.Scale)
-	return &arrow.Decimal128Type{Precision: clampPrecision(max(da.Precision-da.Scale, db.Precision-db.Scale) + scale + 1), Scale: scale}
+// decimalAddType is the exact type of a sum or difference (Arrow's rule).
+func decimalAddType(a, b *arrow.Decimal128Type) (int32, int32) {
+	scale := max(a.Scale, b.Scale)
+	return max(a.Precision-a.Scale, b.Precision-b.Scale) + scale + 1, scale
 }
 
-func decimalMulType(a, b arrow.DataType) arrow.DataType {
-	da, db := a.(*arrow.Decimal128Type), b.(*arrow.Decimal128Type)
-	return &arrow.Decimal128Type{Precision: clampPrecision(da.Precision + db.Precision + 1), Scale: da.Scale + db.Scale}
+// decimalMulType is the exact type of a product (Arrow's rule).
+func decimalMulType(a, b *arrow.Decimal128Type) (int32, int32) {
+	return a.Precision + b.Precision + 1, a.Scale + b.Scale
 }
 
 func resolveCompare(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
@@ -118,6 +145,16 @@ func resolveCompare(in []arrow.DataType) (arrow.DataType, []arrow.DataType, erro
 		return nil, nil, err
 	}
 	return arrow.FixedWidthTypes.Boolean, []arrow.DataType{common, common}, nil
+}
+
+// resolveOrder is resolveCompare for < <= > >=, which Arrow has no boolean
+// kernels for: booleans compare as 0 and 1.
+func resolveOrder(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	out, args, err := resolveCompare(in)
+	if err == nil && args[0].ID() == arrow.BOOL {
+		args = []arrow.DataType{arrow.PrimitiveTypes.Uint8, arrow.PrimitiveTypes.Uint8}
+	}
+	return out, args, err
 }
 
 func resolveLogic(op string) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
@@ -165,8 +202,8 @@ func init() {
 		}})
 	register(&Function{Name: "negate", Arity: 1, eval: arrowCall("negate"),
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
-			if !IsNumeric(in[0]) {
-				return nil, nil, invalid("cannot negate %s: expected a number", TypeName(in[0]))
+			if !IsNumeric(in[0]) || arrow.IsUnsignedInteger(in[0].ID()) {
+				return nil, nil, invalid("cannot negate %s: expected a signed number", TypeName(in[0]))
 			}
 			return in[0], in, nil
 		}})
@@ -174,12 +211,16 @@ func init() {
 		{"eq", "==", "equal"}, {"ne", "!=", "not_equal"}, {"lt", "<", "less"},
 		{"le", "<=", "less_equal"}, {"gt", ">", "greater"}, {"ge", ">=", "greater_equal"},
 	} {
-		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolveCompare, eval: arrowCall(f.arrow)})
+		resolve := resolveCompare
+		if f.name != "eq" && f.name != "ne" {
+			resolve = resolveOrder
+		}
+		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolve, eval: arrowCall(f.arrow)})
 	}
 	register(&Function{Name: "and", Infix: "&", Arity: 2, Resolve: resolveLogic("and"), eval: arrowCall("and_kleene")})
 	register(&Function{Name: "or", Infix: "|", Arity: 2, Resolve: resolveLogic("or"), eval: arrowCall("or_kleene")})
-	register(&Function{Name: "not", Arity: 1, Resolve: resolveLogic("not"), eval: arrowCall("invert")})
-	register(&Function{Name: "is_null", Arity: 1, Resolve: resolveIsNull, eval: arrowCall("is_null")})
-	register(&Function{Name: "is_not_null", Arity: 1, Resolve: resolveIsNull, eval: arrowCall("is_not_null")})
+	register(&Function{Name: "not", Arity: 1, Resolve: resolveLogic("not"), eval: not})
+	register(&Function{Name: "is_null", Arity: 1, Resolve: resolveIsNull, eval: isNull(true)})
+	register(&Function{Name: "is_not_null", Arity: 1, Resolve: resolveIsNull, eval: isNull(false)})
 	registerAggregates()
 }

@@ -125,8 +125,12 @@ func asDecimal(t arrow.DataType) *arrow.Decimal128Type {
 // CommonComparable is the type both sides of a comparison are cast to.
 func CommonComparable(a, b arrow.DataType) (arrow.DataType, error) {
 	switch {
-	case arrow.TypeEqual(a, b):
+	case arrow.TypeEqual(a, b) && a.ID() != arrow.STRING_VIEW: // Arrow compares no views
 		return a, nil
+	case a.ID() == arrow.UINT64 && arrow.IsSignedInteger(b.ID()), b.ID() == arrow.UINT64 && arrow.IsSignedInteger(a.ID()):
+		// No integer type holds both; CommonNumeric's int64 would make the
+		// cast fail for every uint64 above MaxInt64.
+		return &arrow.Decimal128Type{Precision: 20, Scale: 0}, nil
 	case IsNumeric(a) && IsNumeric(b):
 		return CommonNumeric(a, b)
 	case IsString(a) && IsString(b):

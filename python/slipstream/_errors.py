@@ -92,6 +92,12 @@ class InternalError(SlipstreamError):
     code = "INTERNAL"
 
 
+class NotSupportedError(SlipstreamError):
+    """The request is valid but the server does not support it yet."""
+
+    code = "UNIMPLEMENTED"
+
+
 class UnauthenticatedError(SlipstreamError):
     """The server refused the credentials (or their absence)."""
 
@@ -141,6 +147,7 @@ _CLASSES: dict[str, type[SlipstreamError]] = {
     "UNKNOWN": InternalError,
     "UNAUTHENTICATED": UnauthenticatedError,
     "PERMISSION_DENIED": UnauthenticatedError,
+    "UNIMPLEMENTED": NotSupportedError,
 }
 
 # Fallback when the message carries no phrase (e.g. errors raised locally by
