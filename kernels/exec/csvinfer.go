@@ -92,6 +92,7 @@ func InferCSV(path string, opts CSVOptions) (*arrow.Schema, error) {
 		r.Comma = ','
 	}
 	r.ReuseRecord = true
+	r.LazyQuotes = true
 	r.FieldsPerRecord = -1
 	var names []string
 	var kinds []csvKind

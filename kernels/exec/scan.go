@@ -116,6 +116,9 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		err := s.cur.Err()
 		s.closeCurrent()
 		if err != nil && !errors.Is(err, io.EOF) {
+			if s.Format == CSV {
+				return nil, kernels.Errorf(kernels.Invalid, "read %s: %v (CSV column types are inferred from the first %d rows; this value does not fit the type inferred for its column)", s.Paths[s.next-1], err, InferRows)
+			}
 			return nil, fmt.Errorf("read %s: %w", s.Paths[s.next-1], err)
 		}
 	}
@@ -280,20 +283,7 @@ func FileSchema(mem memory.Allocator, format Format, path string, opts CSVOption
 		}
 		return fr.Schema()
 	case CSV:
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, OpenError(path, err)
-		}
-		defer f.Close()
-		r := csv.NewInferringReader(f, opts.readerOptions(mem)...)
-		defer r.Release()
-		if !r.Next() && r.Err() != nil && !errors.Is(r.Err(), io.EOF) {
-			return nil, OpenError(path, r.Err())
-		}
-		if r.Schema() == nil {
-			return nil, kernels.Errorf(kernels.Invalid, "cannot read %s: empty CSV file", path)
-		}
-		return r.Schema(), nil
+		return InferCSV(path, opts)
 	default:
 		f, err := os.Open(path)
 		if err != nil {

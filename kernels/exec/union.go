@@ -23,6 +23,7 @@ type Union struct {
 	chans   []chan item // one per input when ordered, else one shared
 	cur     int         // ordered: the input being read
 	open    int         // unordered: inputs not finished yet
+	failed  error       // the first input error, returned from then on
 }
 
 type item struct {
@@ -89,6 +90,9 @@ func (u *Union) start(ctx context.Context) {
 }
 
 func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if u.failed != nil {
+		return nil, u.failed
+	}
 	if !u.started {
 		u.start(ctx)
 	}
@@ -114,6 +118,7 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 				u.open--
 			}
 		case it.err != nil:
+			u.failed = it.err
 			return nil, it.err
 		default:
 			return it.b, nil

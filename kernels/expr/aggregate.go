@@ -57,7 +57,7 @@ func registerAggregates() {
 		register(&Function{Name: name, Kind: Aggregate, Arity: 1,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
-				if IsString(t) {
+				if t.ID() == arrow.STRING_VIEW {
 					t = arrow.BinaryTypes.LargeString
 				}
 				if !IsOrderable(t) {
@@ -234,6 +234,7 @@ type extremes[T any] struct {
 	isMax  bool
 	less   func(a, b T) bool
 	read   func(arr arrow.Array) func(i int) T
+	keep   func(T) T // copies a value before it is stored, when reads alias the batch
 	best   []T
 	seen   []bool
 	finish func(mem memory.Allocator, dt arrow.DataType, vals []T, seen []bool) arrow.Array
@@ -247,12 +248,13 @@ func (a *extremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 			continue
 		}
 		v := at(i)
-		switch {
-		case !a.seen[g]:
-			a.best[g], a.seen[g] = v, true
-		case a.isMax && a.less(a.best[g], v), !a.isMax && a.less(v, a.best[g]):
-			a.best[g] = v
+		if a.seen[g] && !(a.isMax && a.less(a.best[g], v) || !a.isMax && a.less(v, a.best[g])) {
+			continue
 		}
+		if a.keep != nil {
+			v = a.keep(v)
+		}
+		a.best[g], a.seen[g] = v, true
 	}
 }
 
@@ -320,17 +322,27 @@ func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
 				return b.NewArray()
 			}}
 	}
-	// Strings: the planner casts every string type to large_utf8 first.
+	// Strings (utf8 or large_utf8; the planner casts views to large_utf8).
 	return &extremes[string]{dt: dt, isMax: isMax, less: func(a, b string) bool { return a < b },
 		read: func(arr arrow.Array) func(int) string {
-			s := arr.(*array.LargeString)
-			// Clone: the batch's buffer goes away, the state stays.
-			return func(i int) string { return strings.Clone(s.Value(i)) }
+			return arr.(interface{ Value(int) string }).Value
 		},
+		// The value aliases the batch's buffer, which goes away; the state stays.
+		keep: strings.Clone,
 		finish: func(mem memory.Allocator, dt arrow.DataType, vals []string, seen []bool) arrow.Array {
-			b := array.NewLargeStringBuilder(mem)
+			b := array.NewBuilder(mem, dt)
 			defer b.Release()
-			b.AppendValues(vals, seen)
+			sb := b.(interface {
+				Append(string)
+				AppendNull()
+			})
+			for i, v := range vals {
+				if seen[i] {
+					sb.Append(v)
+				} else {
+					sb.AppendNull()
+				}
+			}
 			return b.NewArray()
 		}}
 }

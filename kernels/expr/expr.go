@@ -128,6 +128,16 @@ func castDatum(ctx context.Context, d compute.Datum, t arrow.DataType) (compute.
 	if IsString(t) && formatsAsString(datumType(d)) {
 		out, err = formatDatum(ctx, d, t)
 	} else {
+		if IsFloat(datumType(d)) && IsInteger(t) {
+			// Drop the fraction first, as polars does; Arrow's own
+			// truncating cast would also let overflow through.
+			truncated, terr := compute.CallFunction(ctx, "trunc", nil, d)
+			if terr != nil {
+				return nil, terr
+			}
+			defer truncated.Release()
+			d = truncated
+		}
 		out, err = compute.CallFunction(ctx, "cast", compute.SafeCastOptions(t), d)
 	}
 	if err != nil {

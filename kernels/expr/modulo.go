@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
@@ -61,6 +62,8 @@ func modulo(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 		out = modFloats[float32](mem, arrs[0], arrs[1])
 	case arrow.FLOAT64:
 		out = modFloats[float64](mem, arrs[0], arrs[1])
+	case arrow.DECIMAL128:
+		out, err = modDecimals(mem, arrs[0], arrs[1])
 	default:
 		return nil, kernels.Errorf(kernels.NotSupported, "modulo of %s is not supported", TypeName(arrs[0].DataType()))
 	}
@@ -150,4 +153,25 @@ func modFloats[T float32 | float64](mem memory.Allocator, a, b arrow.Array) arro
 	}
 	validity, nulls := bothValid(mem, a, b)
 	return FixedWidthArray(mem, a.DataType(), out, validity, nulls)
+}
+
+// modDecimals is the remainder of two decimals of one type, with the sign
+// of the dividend.
+func modDecimals(mem memory.Allocator, a, b arrow.Array) (arrow.Array, error) {
+	x, y := Values[decimal128.Num](a), Values[decimal128.Num](b)
+	out := make([]decimal128.Num, len(x))
+	validity, nulls := bothValid(mem, a, b)
+	for i := range x {
+		if validity != nil && !bitutil.BitIsSet(validity.Bytes(), i) {
+			continue
+		}
+		if y[i] == (decimal128.Num{}) {
+			if validity != nil {
+				validity.Release()
+			}
+			return nil, kernels.Errorf(kernels.Invalid, "division by zero in modulo (row %d); filter out zero divisors", i)
+		}
+		_, out[i] = x[i].Div(y[i])
+	}
+	return FixedWidthArray(mem, a.DataType(), out, validity, nulls), nil
 }

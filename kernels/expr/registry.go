@@ -196,7 +196,12 @@ func init() {
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			out, args, err := resolveArith("modulo", decimalAddType)(in)
 			if err == nil && out.ID() == arrow.DECIMAL128 {
-				return nil, nil, kernels.Errorf(kernels.NotSupported, "modulo of %s and %s is not supported yet; cast to float64 first", TypeName(in[0]), TypeName(in[1]))
+				// Both sides at one scale: the remainder has that scale too.
+				common, cerr := CommonNumeric(args[0], args[1])
+				if cerr != nil {
+					return nil, nil, cerr
+				}
+				return common, []arrow.DataType{common, common}, nil
 			}
 			return out, args, err
 		}})
