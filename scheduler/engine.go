@@ -23,6 +23,8 @@ import (
 type Engine struct {
 	Catalog *catalog.Catalog
 	Mem     memory.Allocator
+	// Partitions is how many pipelines a query may run at once (0: GOMAXPROCS).
+	Partitions int
 }
 
 // TableSchema implements plan.Resolver.
@@ -119,7 +121,7 @@ func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
 }
 
 func (e *Engine) planner() *physical.Planner {
-	return &physical.Planner{Mem: e.Mem, Storage: e.Catalog}
+	return &physical.Planner{Mem: e.Mem, Storage: e.Catalog, Partitions: e.Partitions}
 }
 
 // Explain renders the logical plan as given, the optimized plan, the

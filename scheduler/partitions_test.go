@@ -60,6 +60,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 	if files, _ := cat.TableFiles("t"); len(files) < 4 {
 		t.Fatalf("want several partitions, got %d", len(files))
 	}
+	_, pq := testEngine(t, mem)
 	aggs := []*pb.Expr{alias(call("sum", col("v")), "s"), alias(call("mean", col("v")), "m"), alias(call("min", col("k")), "lo"),
 		alias(call("max", col("i")), "hi"), alias(call("count", col("v")), "c"), alias(call("len"), "n")}
 	qs := map[string]*pb.Query{
@@ -70,6 +71,9 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 		"topk":         query(limit(sortBy(table("t"), true, col("v"), col("i")), 17)),
 		"ordered_scan": query(sel(filter(table("t"), call("eq", col("g"), lit(1))), col("i"), alias(call("multiply", col("v"), lit(2)), "v2"))),
 		"head":         query(limit(table("t"), 5)),
+		// A Parquet file of four row groups is split by row group.
+		"parquet_ordered": query(filter(parquetScan(pq), call("eq", call("modulo", col("id"), lit(7)), lit(0)))),
+		"parquet_agg":     query(agg(parquetScan(pq), nil, alias(call("sum", col("id")), "s"), alias(call("len"), "n"))),
 	}
 	run := func(parts int, q *pb.Query, ordered bool) string {
 		e := &Engine{Catalog: cat, Mem: mem}
@@ -103,7 +107,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 		return fmt.Sprintf("%d rows\n%s", len(rows), strings.Join(rows, "\n"))
 	}
 	for name, q := range qs {
-		ordered := name == "topk" || name == "ordered_scan" || name == "head"
+		ordered := name == "topk" || name == "ordered_scan" || name == "head" || name == "parquet_ordered"
 		one := run(1, q, ordered)
 		for _, parts := range []int{2, 3, 8} {
 			if got := run(parts, q, ordered); got != one {

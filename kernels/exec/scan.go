@@ -46,6 +46,9 @@ type Scan struct {
 	Columns []int // indices into the file schema; nil reads every column
 	Bounds  []Bound
 	CSV     CSVOptions
+	// RowGroups, when set, lists for each path the Parquet row groups this
+	// scan reads (nil for a path: all of them); see ParquetRowGroups.
+	RowGroups [][]int
 
 	fileSchema *arrow.Schema
 	raw        *arrow.Schema // projected, as the files hold it
@@ -75,6 +78,9 @@ func (s *Scan) String() string {
 		cols[i] = f.Name
 	}
 	txt := fmt.Sprintf("Scan %s files=%d columns=[%s]", s.Format, len(s.Paths), strings.Join(cols, ", "))
+	if s.RowGroups != nil {
+		txt += fmt.Sprintf(" row_groups=%v", s.RowGroups)
+	}
 	if len(s.Bounds) > 0 {
 		b := make([]string, len(s.Bounds))
 		for i, x := range s.Bounds {
@@ -141,6 +147,33 @@ func (s *Scan) Close() error {
 	return nil
 }
 
+// intersect keeps the elements of a (sorted) that are in b (sorted).
+func intersect(a, b []int) []int {
+	out := a[:0:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] == b[j]:
+			out = append(out, a[i])
+			i, j = i+1, j+1
+		case a[i] < b[j]:
+			i++
+		default:
+			j++
+		}
+	}
+	return out
+}
+
+// ParquetRowGroups is the number of row groups of a Parquet file.
+func ParquetRowGroups(path string) (int, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return 0, OpenError(path, err)
+	}
+	defer pf.Close()
+	return pf.NumRowGroups(), nil
+}
+
 // OpenError turns a failure to open path into an error a user can act on.
 func OpenError(path string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
@@ -158,8 +191,13 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		s.closers = append(s.closers, pf)
 		groups := s.keepRowGroups(pf)
+		total := pf.NumRowGroups()
+		if s.RowGroups != nil && s.RowGroups[s.next-1] != nil {
+			groups = intersect(groups, s.RowGroups[s.next-1])
+			total = len(s.RowGroups[s.next-1])
+		}
 		s.RowGroupsRead += len(groups)
-		s.RowGroupsSkipped += pf.NumRowGroups() - len(groups)
+		s.RowGroupsSkipped += total - len(groups)
 		if len(groups) == 0 {
 			s.closeCurrent()
 			return nil, nil

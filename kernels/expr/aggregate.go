@@ -39,7 +39,8 @@ func registerAggregates() {
 			case arrow.UINT64:
 				return &sumAcc[uint64]{dt: in}
 			case arrow.DECIMAL128:
-				return &decimalSumAcc{dt: in}
+				// Any precision in, 38 digits out: the sum needs no cast first.
+				return &decimalSumAcc{dt: &arrow.Decimal128Type{Precision: 38, Scale: in.(*arrow.Decimal128Type).Scale}}
 			}
 			return &sumAcc[float64]{dt: in}
 		}})
@@ -80,7 +81,7 @@ func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 	case IsFloat(t):
 		out = arrow.PrimitiveTypes.Float64
 	case t.ID() == arrow.DECIMAL128:
-		out = &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}
+		return &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}, in, nil
 	default:
 		return nil, nil, invalid("sum needs numbers, got %s", TypeName(t))
 	}

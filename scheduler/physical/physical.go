@@ -39,7 +39,7 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 		if parts != nil {
 			return exec.NewUnion(parts, true), nil
 		}
-		return p.pipeline(n, nil)
+		return p.pipeline(n, share{})
 	case *plan.Aggregate:
 		return p.aggregate(n)
 	case *plan.Sort:
@@ -61,24 +61,32 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	return nil, fmt.Errorf("physical: unknown plan node %T", n)
 }
 
-// pipeline builds a chain of Filter and Project over a Scan; files, when
-// not nil, replace the scan's files (one partition's share).
-func (p *Planner) pipeline(n plan.Node, files []string) (exec.Operator, error) {
+// share is what one pipeline of a split scan reads: files and, for
+// Parquet, the row groups of each (nil: all). The zero share is everything.
+type share struct {
+	files  []string
+	groups [][]int
+}
+
+// pipeline builds a chain of Filter and Project over a Scan of sh.
+func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 	switch n := n.(type) {
 	case *plan.Scan:
 		format := n.Format
 		if n.Table != "" {
 			format = exec.IPC
 		}
-		if files == nil {
+		if sh.files == nil {
 			var err error
-			if files, err = p.scanFiles(n); err != nil {
+			if sh.files, err = p.scanFiles(n); err != nil {
 				return nil, err
 			}
 		}
-		return exec.NewScan(p.Mem, format, files, n.FileSchema, n.Columns, n.Bounds, n.CSV), nil
+		s := exec.NewScan(p.Mem, format, sh.files, n.FileSchema, n.Columns, n.Bounds, n.CSV)
+		s.RowGroups = sh.groups
+		return s, nil
 	case *plan.Filter:
-		in, err := p.pipeline(n.Input, files)
+		in, err := p.pipeline(n.Input, sh)
 		if err != nil {
 			return nil, err
 		}
@@ -89,7 +97,7 @@ func (p *Planner) pipeline(n plan.Node, files []string) (exec.Operator, error) {
 		}
 		return f, nil
 	case *plan.Project:
-		in, err := p.pipeline(n.Input, files)
+		in, err := p.pipeline(n.Input, sh)
 		if err != nil {
 			return nil, err
 		}
@@ -105,9 +113,9 @@ func (p *Planner) scanFiles(s *plan.Scan) ([]string, error) {
 	return s.Files, nil
 }
 
-// split builds n as several pipelines over contiguous shares of its scan's
-// files, in file order, or returns nil when n is not a Filter/Project chain
-// over a scan of at least two files.
+// split builds n as several pipelines over contiguous shares of its scan,
+// in file order, or returns nil when n is not a Filter/Project chain over a
+// scan of at least two files or (Parquet) two row groups.
 func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 	scan := n
 	for {
@@ -133,13 +141,13 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 	if k <= 0 {
 		k = runtime.GOMAXPROCS(0)
 	}
-	k = min(k, len(files))
-	if k < 2 {
-		return nil, nil
+	shares, err := divide(s, files, k)
+	if err != nil || len(shares) < 2 {
+		return nil, err
 	}
-	parts := make([]exec.Operator, 0, k)
-	for i := 0; i < k; i++ {
-		op, err := p.pipeline(n, files[i*len(files)/k:(i+1)*len(files)/k])
+	parts := make([]exec.Operator, 0, len(shares))
+	for _, sh := range shares {
+		op, err := p.pipeline(n, sh)
 		if err != nil {
 			for _, o := range parts {
 				o.Close()
@@ -149,6 +157,44 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		parts = append(parts, op)
 	}
 	return parts, nil
+}
+
+// divide cuts a scan into at most k contiguous shares: by file when there
+// are enough files, else (Parquet) by row group.
+func divide(s *plan.Scan, files []string, k int) ([]share, error) {
+	if len(files) >= k || s.Table != "" || s.Format != exec.Parquet {
+		k = min(k, len(files))
+		out := make([]share, k)
+		for i := range out {
+			out[i].files = files[i*len(files)/k : (i+1)*len(files)/k]
+		}
+		return out, nil
+	}
+	type unit struct{ file, group int }
+	var units []unit
+	for f, path := range files {
+		n, err := exec.ParquetRowGroups(path)
+		if err != nil {
+			return nil, err
+		}
+		for g := 0; g < n; g++ {
+			units = append(units, unit{f, g})
+		}
+	}
+	k = min(k, len(units))
+	out := make([]share, 0, k)
+	for i := 0; i < k; i++ {
+		var sh share
+		for _, u := range units[i*len(units)/k : (i+1)*len(units)/k] {
+			if len(sh.files) == 0 || sh.files[len(sh.files)-1] != files[u.file] {
+				sh.files = append(sh.files, files[u.file])
+				sh.groups = append(sh.groups, nil)
+			}
+			sh.groups[len(sh.groups)-1] = append(sh.groups[len(sh.groups)-1], u.group)
+		}
+		out = append(out, sh)
+	}
+	return out, nil
 }
 
 func project(in exec.Operator, exprs []plan.Expr) exec.Operator {
