@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels/expr"
 )
@@ -16,10 +17,11 @@ import (
 // Agg is one aggregate of a HashAggregate: Fn over the input column Arg
 // (-1 for len, which takes none), named Name in the output.
 type Agg struct {
-	Fn   *expr.Function
-	Arg  int
-	Name string
-	Type arrow.DataType
+	Fn     *expr.Function
+	Arg    int
+	Params []scalar.Scalar // constant arguments after the first
+	Name   string
+	Type   arrow.DataType
 }
 
 // HashAggregate groups its input by the key columns and folds every group
@@ -107,7 +109,7 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		if a.Arg >= 0 {
 			in = h.input.Schema().Field(a.Arg).Type
 		}
-		accs[i] = a.Fn.NewAccumulator(in)
+		accs[i] = a.Fn.NewAccumulator(in, a.Params)
 	}
 	keyArrs := make([]arrow.Array, len(h.keys))
 	for {

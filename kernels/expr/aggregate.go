@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 )
 
 // Accumulator is the per-group state of one aggregate. State lives in Go
@@ -23,16 +24,16 @@ type Accumulator interface {
 
 func registerAggregates() {
 	i64 := arrow.PrimitiveTypes.Int64
-	register(&Function{Name: "len", Kind: Aggregate, Arity: 0,
+	register(&Function{Name: "len", Kind: Aggregate, Mergeable: true, Arity: 0,
 		Resolve:        func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) { return i64, nil, nil },
-		NewAccumulator: func(arrow.DataType) Accumulator { return &countAcc{rows: true} }})
-	register(&Function{Name: "count", Kind: Aggregate, Arity: 1,
+		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &countAcc{rows: true} }})
+	register(&Function{Name: "count", Kind: Aggregate, Mergeable: true, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			return i64, in, nil
 		},
-		NewAccumulator: func(arrow.DataType) Accumulator { return &countAcc{} }})
-	register(&Function{Name: "sum", Kind: Aggregate, Arity: 1, Resolve: resolveSum,
-		NewAccumulator: func(in arrow.DataType) Accumulator {
+		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &countAcc{} }})
+	register(&Function{Name: "sum", Kind: Aggregate, Mergeable: true, Arity: 1, Resolve: resolveSum,
+		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator {
 			switch in.ID() {
 			case arrow.INT64:
 				return &sumAcc[int64]{dt: in}
@@ -44,7 +45,7 @@ func registerAggregates() {
 			}
 			return &sumAcc[float64]{dt: in}
 		}})
-	register(&Function{Name: "mean", Kind: Aggregate, Arity: 1,
+	register(&Function{Name: "mean", Kind: Aggregate, Mergeable: true, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			if !IsNumeric(in[0]) && !IsNull(in[0]) {
 				return nil, nil, invalid("mean needs numbers, got %s", TypeName(in[0]))
@@ -52,10 +53,10 @@ func registerAggregates() {
 			f := arrow.PrimitiveTypes.Float64
 			return f, []arrow.DataType{f}, nil
 		},
-		NewAccumulator: func(arrow.DataType) Accumulator { return &meanAcc{} }})
+		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &meanAcc{} }})
 	for _, isMax := range []bool{false, true} {
 		name := map[bool]string{false: "min", true: "max"}[isMax]
-		register(&Function{Name: name, Kind: Aggregate, Arity: 1,
+		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
 				if t.ID() == arrow.STRING_VIEW {
@@ -66,7 +67,7 @@ func registerAggregates() {
 				}
 				return t, []arrow.DataType{t}, nil
 			},
-			NewAccumulator: func(in arrow.DataType) Accumulator { return newMinMax(in, isMax) }})
+			NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator { return newMinMax(in, isMax) }})
 	}
 }
 

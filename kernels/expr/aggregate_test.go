@@ -17,7 +17,7 @@ func accumulate(t *testing.T, mem memory.Allocator, fn string, in arrow.DataType
 	if !ok {
 		t.Fatalf("no aggregate %s", fn)
 	}
-	acc := f.NewAccumulator(in)
+	acc := f.NewAccumulator(in, nil)
 	for i, vals := range batches {
 		acc.Update(vals, ids[i], ngroups[i])
 	}
@@ -56,7 +56,7 @@ func TestAccumulatorsGrowAcrossBatches(t *testing.T) {
 		}
 	}
 	f, _ := Lookup("len")
-	acc := f.NewAccumulator(nil)
+	acc := f.NewAccumulator(nil, nil)
 	acc.Update(nil, ids[0], 2)
 	acc.Update(nil, ids[1], 3)
 	out := acc.Finish(mem, 4)
@@ -76,7 +76,7 @@ func TestMinMaxStringsOutliveTheirBatch(t *testing.T) {
 	mem, _ := newMem(t)
 	arr := fromJSON(t, mem, lstr, `["pear", "apple", null, "ünïcode"]`)
 	f, _ := Lookup("max")
-	acc := f.NewAccumulator(lstr)
+	acc := f.NewAccumulator(lstr, nil)
 	acc.Update(arr, []uint32{0, 0, 1, 1}, 2)
 	// Scribble over the batch's bytes, as a reused buffer would, then free it.
 	data := arr.Data().Buffers()[2].Bytes()

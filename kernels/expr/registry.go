@@ -2,10 +2,12 @@ package expr
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels"
 )
@@ -25,14 +27,20 @@ type Function struct {
 	Name  string
 	Infix string // operator spelling for EXPLAIN, e.g. "+"
 	Kind  FuncKind
-	// Arity is the number of arguments.
-	Arity int
+	// Arity is the number of arguments; MaxArity, when not 0, allows more:
+	// up to MaxArity, or any number when it is -1 (is_in, coalesce).
+	Arity    int
+	MaxArity int
 	// Resolve type-checks a call: it returns the result type and the type
 	// each argument must be cast to first. Its errors name the types.
 	Resolve func(args []arrow.DataType) (out arrow.DataType, argTypes []arrow.DataType, err error)
 	// NewAccumulator makes the per-group state of an aggregate over values
-	// of type in (nil for len).
-	NewAccumulator func(in arrow.DataType) Accumulator
+	// of type in (nil for len); params are the constant arguments after the
+	// first (the q of quantile), already cast to what Resolve asked for.
+	NewAccumulator func(in arrow.DataType, params []scalar.Scalar) Accumulator
+	// Mergeable aggregates can run partial per pipeline, then final over the
+	// partial results (physical planning knows how to merge each one).
+	Mergeable bool
 
 	eval func(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 }
@@ -40,6 +48,28 @@ type Function struct {
 var registry = map[string]*Function{}
 
 func register(f *Function) { registry[f.Name] = f }
+
+// AcceptsArgs reports whether n arguments fit f.
+func (f *Function) AcceptsArgs(n int) bool {
+	switch {
+	case f.MaxArity == 0:
+		return n == f.Arity
+	case f.MaxArity < 0:
+		return n >= f.Arity
+	}
+	return n >= f.Arity && n <= f.MaxArity
+}
+
+// ArityText describes how many arguments f takes, for error messages.
+func (f *Function) ArityText() string {
+	switch {
+	case f.MaxArity == 0:
+		return fmt.Sprintf("%d argument(s)", f.Arity)
+	case f.MaxArity < 0:
+		return fmt.Sprintf("at least %d argument(s)", f.Arity)
+	}
+	return fmt.Sprintf("%d to %d arguments", f.Arity, f.MaxArity)
+}
 
 // Lookup finds a function by name.
 func Lookup(name string) (*Function, bool) {

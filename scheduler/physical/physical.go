@@ -214,6 +214,12 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 		return nil, err
 	}
 	if parts != nil {
+		for _, e := range n.Aggs {
+			if !plan.Unalias(e).(*plan.AggCall).Fn.Mergeable {
+				// median, n_unique, ...: every pipeline feeds one aggregate.
+				return p.onePhase(n, exec.NewUnion(parts, false)), nil
+			}
+		}
 		return p.twoPhase(n, parts), nil
 	}
 	in, err := p.Build(n.Input)
@@ -233,7 +239,7 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 	aggs := make([]exec.Agg, len(n.Aggs))
 	for i, e := range n.Aggs {
 		call := plan.Unalias(e).(*plan.AggCall)
-		aggs[i] = exec.Agg{Fn: call.Fn, Arg: -1, Name: e.Name(), Type: call.Out}
+		aggs[i] = exec.Agg{Fn: call.Fn, Arg: -1, Params: call.Params, Name: e.Name(), Type: call.Out}
 		if call.Arg != nil {
 			aggs[i].Arg = len(pre)
 			pre = append(pre, &plan.Alias{Arg: call.Arg, Alias: fmt.Sprintf("__agg%d", i)})

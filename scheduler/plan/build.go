@@ -198,18 +198,25 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 		if call == nil || !ok || fn.Kind != expr.Aggregate {
 			return nil, invalidf("agg() takes aggregations such as col(\"x\").sum(), .mean(), .min(), .max(), .count() or len(); got %s", describe(pe))
 		}
-		if len(call.GetArgs()) != fn.Arity {
-			return nil, invalidf("%s takes %d argument(s), got %d", fn.Name, fn.Arity, len(call.GetArgs()))
+		if !fn.AcceptsArgs(len(call.GetArgs())) {
+			return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(call.GetArgs()))
 		}
 		agg := &AggCall{Fn: fn}
 		var argTypes []arrow.DataType
-		if fn.Arity == 1 {
-			arg, err := b.expr(call.GetArgs()[0], in.Schema())
+		var params []*Literal
+		for i, pa := range call.GetArgs() {
+			arg, err := b.expr(pa, in.Schema())
 			if err != nil {
 				return nil, err
 			}
-			agg.Arg = arg
-			argTypes = []arrow.DataType{arg.Type()}
+			if i == 0 {
+				agg.Arg = arg
+			} else if lit, ok := arg.(*Literal); ok {
+				params = append(params, lit)
+			} else {
+				return nil, invalidf("argument %d of %s must be a constant, got %s", i+1, fn.Name, arg)
+			}
+			argTypes = append(argTypes, arg.Type())
 		}
 		outType, casts, err := fn.Resolve(argTypes)
 		if err != nil {
@@ -217,6 +224,13 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 		}
 		if agg.Arg != nil {
 			agg.Arg = castTo(agg.Arg, casts[0])
+		}
+		for i, p := range params {
+			cast, ok := castTo(p, casts[i+1]).(*Literal)
+			if !ok {
+				return nil, invalidf("argument %d of %s: cannot use %s as %s", i+2, fn.Name, p, expr.TypeName(casts[i+1]))
+			}
+			agg.Params = append(agg.Params, cast.Value)
 		}
 		agg.Out = outType
 		var e Expr = agg
@@ -299,15 +313,26 @@ func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
 	if fn.Kind == expr.Aggregate {
 		return nil, invalidf("%s is an aggregation: use it inside group_by(...).agg(...)", fn.Name)
 	}
-	if len(c.GetArgs()) != fn.Arity {
-		return nil, invalidf("%s takes %d argument(s), got %d", fn.Name, fn.Arity, len(c.GetArgs()))
+	if !fn.AcceptsArgs(len(c.GetArgs())) {
+		return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(c.GetArgs()))
 	}
 	args, err := b.exprs(c.GetArgs(), s)
 	if err != nil {
 		return nil, err
 	}
-	if len(args) == 2 {
-		args[0], args[1] = adoptType(args[0], args[1]), adoptType(args[1], args[0])
+	if len(args) >= 2 {
+		// Untyped literals take the type of the first typed argument they
+		// meet: col("i32") + 1, is_in(col("i8"), 1, 2), coalesce(col("f32"), 0).
+		for i := range args {
+			for j := range args {
+				if i != j {
+					if adopted := adoptType(args[i], args[j]); adopted != args[i] {
+						args[i] = adopted
+						break
+					}
+				}
+			}
+		}
 	}
 	types := make([]arrow.DataType, len(args))
 	for i, a := range args {

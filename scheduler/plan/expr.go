@@ -52,11 +52,13 @@ type Alias struct {
 	Alias string
 }
 
-// AggCall is an aggregate over Arg (nil for len), valid only in Aggregate.Aggs.
+// AggCall is an aggregate over Arg (nil for len), valid only in
+// Aggregate.Aggs. Params are its constant arguments after the first.
 type AggCall struct {
-	Fn  *expr.Function
-	Arg Expr
-	Out arrow.DataType
+	Fn     *expr.Function
+	Arg    Expr
+	Params []scalar.Scalar
+	Out    arrow.DataType
 }
 
 func (*ColumnRef) sealedExpr() {}
@@ -112,7 +114,11 @@ func (a *AggCall) String() string {
 	if a.Arg == nil {
 		return a.Fn.Name + "()"
 	}
-	return a.Fn.Name + "(" + a.Arg.String() + ")"
+	args := []string{a.Arg.String()}
+	for _, p := range a.Params {
+		args = append(args, p.String())
+	}
+	return a.Fn.Name + "(" + strings.Join(args, ", ") + ")"
 }
 
 // Unalias strips aliases.
@@ -160,7 +166,7 @@ func Rewrite(e Expr, fn func(Expr) Expr) Expr {
 		e = &Alias{Arg: Rewrite(x.Arg, fn), Alias: x.Alias}
 	case *AggCall:
 		if x.Arg != nil {
-			e = &AggCall{Fn: x.Fn, Arg: Rewrite(x.Arg, fn), Out: x.Out}
+			e = &AggCall{Fn: x.Fn, Arg: Rewrite(x.Arg, fn), Params: x.Params, Out: x.Out}
 		}
 	}
 	return fn(e)
