@@ -65,6 +65,13 @@ func limit(in *pb.Node, n int64) *pb.Node {
 	return &pb.Node{Kind: &pb.Node_Limit{Limit: &pb.Limit{Input: in, Count: n}}}
 }
 func query(n *pb.Node) *pb.Query { return &pb.Query{Root: n} }
+func join(l, r *pb.Node, how pb.Join_How, on ...string) *pb.Node {
+	j := &pb.Join{Left: l, Right: r, How: how}
+	for _, k := range on {
+		j.LeftOn, j.RightOn = append(j.LeftOn, col(k)), append(j.RightOn, col(k))
+	}
+	return &pb.Node{Kind: &pb.Node_Join{Join: j}}
+}
 
 // testEngine stores a small "trips" table and writes a Parquet file of
 // four row groups whose "id" column runs 0..399.
@@ -137,6 +144,8 @@ func queries(parquetPath string) map[string]*pb.Query {
 		"parquet_bounds":     query(filter(parquetScan(parquetPath), call("and", call("ge", col("id"), lit(150)), call("gt", lit(180), col("id"))))),
 		"sort_by_expression": query(sortBy(table("trips"), false, call("negate", col("fare")))),
 		"global_agg":         query(agg(table("trips"), nil, call("max", col("vendor")), alias(call("count", col("vendor")), "vendors"))),
+		"join_pruned": query(sel(join(table("trips"), agg(table("trips"), []*pb.Expr{col("vendor")}, alias(call("len"), "rides")), pb.Join_LEFT, "vendor"),
+			col("fare"), col("rides"))),
 	}
 }
 

@@ -71,6 +71,8 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 		"topk":         query(limit(sortBy(table("t"), true, col("v"), col("i")), 17)),
 		"ordered_scan": query(sel(filter(table("t"), call("eq", col("g"), lit(1))), col("i"), alias(call("multiply", col("v"), lit(2)), "v2"))),
 		"head":         query(limit(table("t"), 5)),
+		"join_ordered": query(join(table("t"), agg(table("t"), []*pb.Expr{col("k")}, alias(call("len"), "n")), pb.Join_LEFT, "k")),
+		"semi_join":    query(join(table("t"), filter(table("t"), call("gt", col("v"), lit(50))), pb.Join_SEMI, "g")),
 		// A Parquet file of four row groups is split by row group.
 		"parquet_ordered": query(filter(parquetScan(pq), call("eq", call("modulo", col("id"), lit(7)), lit(0)))),
 		"parquet_agg":     query(agg(parquetScan(pq), nil, alias(call("sum", col("id")), "s"), alias(call("len"), "n"))),
@@ -107,7 +109,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 		return fmt.Sprintf("%d rows\n%s", len(rows), strings.Join(rows, "\n"))
 	}
 	for name, q := range qs {
-		ordered := name == "topk" || name == "ordered_scan" || name == "head" || name == "parquet_ordered"
+		ordered := name == "join_ordered" || name == "semi_join" || name == "topk" || name == "ordered_scan" || name == "head" || name == "parquet_ordered"
 		one := run(1, q, ordered)
 		for _, parts := range []int{2, 3, 8} {
 			if got := run(parts, q, ordered); got != one {

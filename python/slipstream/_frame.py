@@ -194,6 +194,88 @@ class DataFrame:
         """Keep the first ``n`` rows (alias of :meth:`head`)."""
         return self.slice(0, n)
 
+    def join(
+        self,
+        other: DataFrame,
+        on: str | Expr | Sequence[str | Expr] | None = None,
+        how: str = "inner",
+        *,
+        left_on: str | Expr | Sequence[str | Expr] | None = None,
+        right_on: str | Expr | Sequence[str | Expr] | None = None,
+        suffix: str = "_right",
+    ) -> DataFrame:
+        """Join with another DataFrame on equal keys, as polars' ``DataFrame.join``.
+
+        Parameters
+        ----------
+        other : DataFrame
+            The right side; it must come from the same client.
+        on : str, Expr or list of them, optional
+            Key columns with the same name on both sides.
+        how : {"inner", "left", "right", "full", "semi", "anti", "cross"}
+            Which rows to keep. ``semi`` and ``anti`` keep the left rows that
+            have (do not have) a match; ``cross`` pairs every row with every
+            row and takes no keys.
+        left_on, right_on : str, Expr or list of them, optional
+            Keys with different names (or expressions) on each side.
+        suffix : str
+            Appended to a right column whose name the left side already has.
+
+        Returns
+        -------
+        DataFrame
+            A null key matches nothing. Keys of different but comparable
+            types (int32 and int64, utf8 and large_utf8) are compared in a
+            common type. Inner and left joins keep the left key columns only;
+            right joins keep the right ones; full joins keep both.
+
+        Examples
+        --------
+        >>> trips.join(zones, left_on="zone", right_on="id", how="left")  # doctest: +SKIP
+        """
+        if not isinstance(other, DataFrame):
+            raise TypeError(f"join() needs a slipstream DataFrame, got {type(other).__name__}")
+        if other._client is not self._client:
+            raise ValueError("join() needs two DataFrames of the same client (the same node)")
+        hows = {
+            "inner": pb.Join.INNER, "left": pb.Join.LEFT, "right": pb.Join.RIGHT,
+            "full": pb.Join.FULL, "outer": pb.Join.FULL, "semi": pb.Join.SEMI,
+            "anti": pb.Join.ANTI, "cross": pb.Join.CROSS,
+        }
+        if how not in hows:
+            raise ValueError(f"how={how!r}: expected one of {', '.join(hows)}")
+        if not suffix:
+            raise ValueError("suffix must not be empty: right columns would clash with left ones")
+        if on is not None and (left_on is not None or right_on is not None):
+            raise ValueError("join() takes on=, or left_on= and right_on=, not both")
+        if on is not None:
+            left_on = right_on = on
+        if how == "cross":
+            if left_on is not None or right_on is not None:
+                raise ValueError("a cross join takes no keys")
+            lkeys: list[Expr] = []
+            rkeys: list[Expr] = []
+        else:
+            if left_on is None or right_on is None:
+                raise ValueError(f"a {how} join needs keys: on=, or left_on= and right_on=")
+            lkeys = to_exprs([left_on], {}, strings_are_columns=True)
+            rkeys = to_exprs([right_on], {}, strings_are_columns=True)
+            if len(lkeys) != len(rkeys):
+                raise ValueError(
+                    f"left_on has {len(lkeys)} keys and right_on has {len(rkeys)}; "
+                    "give as many of each"
+                )
+        return self._derive(
+            join=pb.Join(
+                left=self._node,
+                right=other._node,
+                left_on=[e._pb for e in lkeys],
+                right_on=[e._pb for e in rkeys],
+                how=hows[how],
+                suffix=suffix,
+            )
+        )
+
     # ---------------------------------------------------------------- metadata
 
     @property
@@ -363,6 +445,11 @@ def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     elif kind == "limit":
         count = "all" if n.count < 0 else n.count
         line = f"{pad}LIMIT {count}" + (f" OFFSET {n.offset}" if n.offset else "")
+    elif kind == "join":
+        pairs = zip(n.left_on, n.right_on, strict=True)
+        on = ", ".join(f"{expr_to_text(a)} = {expr_to_text(b)}" for a, b in pairs)
+        line = f"{pad}JOIN {pb.Join.How.Name(n.how)} ON {on or '-'}"
+        return [line, *node_to_lines(n.left, depth + 1), *node_to_lines(n.right, depth + 1)]
     else:
         return [f"{pad}?"]
     return [line, *node_to_lines(n.input, depth + 1)]

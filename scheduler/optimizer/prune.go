@@ -92,6 +92,48 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 	case *plan.Project:
 		child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
 		return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
+	case *plan.Join:
+		needL, needR := map[int]bool{}, map[int]bool{}
+		for i, c := range n.Output {
+			if need == nil || need[i] {
+				if c.Right {
+					needR[c.Index] = true
+				} else {
+					needL[c.Index] = true
+				}
+			}
+		}
+		for _, k := range n.LeftKeys {
+			used(k, needL)
+		}
+		for _, k := range n.RightKeys {
+			used(k, needR)
+		}
+		left, ml := prune(n.Left, needL)
+		right, mr := prune(n.Right, needR)
+		out := &plan.Join{Left: left, Right: right, LeftKeys: remapAll(n.LeftKeys, ml), RightKeys: remapAll(n.RightKeys, mr), How: n.How}
+		var m []int
+		if need != nil {
+			m = make([]int, len(n.Output))
+		}
+		for i, c := range n.Output {
+			if need != nil && !need[i] {
+				m[i] = -1
+				continue
+			}
+			if m != nil {
+				m[i] = len(out.Output)
+			}
+			side := ml
+			if c.Right {
+				side = mr
+			}
+			if side != nil {
+				c.Index = side[c.Index]
+			}
+			out.Output = append(out.Output, c)
+		}
+		return out, m
 	case *plan.Aggregate:
 		child, m := prune(n.Input, withExprs(map[int]bool{}, append(append([]plan.Expr{}, n.Keys...), n.Aggs...)...))
 		return &plan.Aggregate{Input: child, Keys: remapAll(n.Keys, m), Aggs: remapAll(n.Aggs, m)}, nil

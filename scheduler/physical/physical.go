@@ -44,6 +44,8 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 		return p.aggregate(n)
 	case *plan.Sort:
 		return p.sort(n, -1)
+	case *plan.Join:
+		return p.join(n)
 	case *plan.Limit:
 		if s, ok := n.Input.(*plan.Sort); ok && n.Count >= 0 {
 			top, err := p.sort(s, n.Offset+n.Count)
@@ -227,6 +229,43 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 		return nil, err
 	}
 	return p.onePhase(n, in), nil
+}
+
+var joinKinds = map[plan.JoinType]exec.JoinKind{
+	plan.Inner: exec.JoinInner, plan.LeftJoin: exec.JoinLeft, plan.RightJoin: exec.JoinRight, plan.FullJoin: exec.JoinFull,
+	plan.Semi: exec.JoinSemi, plan.Anti: exec.JoinAnti, plan.Cross: exec.JoinCross,
+}
+
+// join probes with the left input (its order is kept) and builds a hash
+// table of the right one.
+func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
+	probe, err := p.Build(n.Left)
+	if err != nil {
+		return nil, err
+	}
+	build, err := p.Build(n.Right)
+	if err != nil {
+		probe.Close()
+		return nil, err
+	}
+	compile := func(keys []plan.Expr) []expr.Expr {
+		out := make([]expr.Expr, len(keys))
+		for i, k := range keys {
+			out[i] = Compile(k)
+		}
+		return out
+	}
+	cols := make([]exec.JoinColumn, len(n.Output))
+	for i, c := range n.Output {
+		cols[i] = exec.JoinColumn{Build: c.Right, Index: c.Index, Name: c.Field.Name}
+	}
+	j, err := exec.NewHashJoin(p.Mem, probe, build, compile(n.LeftKeys), compile(n.RightKeys), joinKinds[n.How], cols)
+	if err != nil {
+		probe.Close()
+		build.Close()
+		return nil, err
+	}
+	return j, nil
 }
 
 // onePhase aggregates in one operator over the whole input.

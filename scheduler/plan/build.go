@@ -153,8 +153,10 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 			return nil, invalidf("limit offset must be >= 0, got %d", k.Limit.GetOffset())
 		}
 		return &Limit{Input: in, Offset: k.Limit.GetOffset(), Count: k.Limit.GetCount()}, nil
+	case *planpb.Node_Join:
+		return b.join(k.Join)
 	case nil:
-		return nil, invalidf("a plan node is empty: set one of table_scan, file_scan, select, with_columns, filter, aggregate, sort, limit")
+		return nil, invalidf("a plan node is empty: set one of table_scan, file_scan, select, with_columns, filter, aggregate, sort, limit, join")
 	}
 	return nil, invalidf("unknown plan node %T", n.GetKind())
 }
@@ -241,6 +243,106 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 	}
 	if err := uniqueNames(append(append([]Expr{}, out.Keys...), out.Aggs...), "group_by().agg()"); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+var joinTypes = map[planpb.Join_How]JoinType{
+	planpb.Join_INNER: Inner, planpb.Join_LEFT: LeftJoin, planpb.Join_RIGHT: RightJoin, planpb.Join_FULL: FullJoin,
+	planpb.Join_SEMI: Semi, planpb.Join_ANTI: Anti, planpb.Join_CROSS: Cross,
+}
+
+func (b *builder) join(j *planpb.Join) (Node, error) {
+	left, err := b.child(j.GetLeft(), "join (left side)")
+	if err != nil {
+		return nil, err
+	}
+	right, err := b.child(j.GetRight(), "join (right side)")
+	if err != nil {
+		return nil, err
+	}
+	how, ok := joinTypes[j.GetHow()]
+	if !ok {
+		return nil, invalidf("unknown join type %v; expected inner, left, right, full, semi, anti or cross", j.GetHow())
+	}
+	out := &Join{Left: left, Right: right, How: how}
+	if len(j.GetLeftOn()) != len(j.GetRightOn()) {
+		return nil, invalidf("join has %d left keys and %d right keys; give as many of each", len(j.GetLeftOn()), len(j.GetRightOn()))
+	}
+	if how == Cross && len(j.GetLeftOn()) > 0 {
+		return nil, invalidf("a cross join takes no keys")
+	}
+	if how != Cross && len(j.GetLeftOn()) == 0 {
+		return nil, invalidf("a %s join needs keys: on=, or left_on= and right_on=", how)
+	}
+	for i := range j.GetLeftOn() {
+		l, err := b.expr(j.GetLeftOn()[i], left.Schema())
+		if err != nil {
+			return nil, fmt.Errorf("join key on the left: %w", err)
+		}
+		r, err := b.expr(j.GetRightOn()[i], right.Schema())
+		if err != nil {
+			return nil, fmt.Errorf("join key on the right: %w", err)
+		}
+		common, err := expr.CommonComparable(l.Type(), r.Type())
+		if err != nil {
+			return nil, invalidf("join keys %s and %s cannot be compared: %s is %s, %s is %s", l, r, l, expr.TypeName(l.Type()), r, expr.TypeName(r.Type()))
+		}
+		out.LeftKeys = append(out.LeftKeys, castTo(l, common))
+		out.RightKeys = append(out.RightKeys, castTo(r, common))
+	}
+	suffix := j.GetSuffix()
+	if suffix == "" {
+		suffix = "_right"
+	}
+	keyCols := func(keys []Expr) map[int]bool {
+		m := map[int]bool{}
+		for _, k := range keys {
+			k = Unalias(k)
+			if c, ok := k.(*Cast); ok {
+				k = c.Arg // a key cast to the common type is still that column
+			}
+			if c, ok := k.(*ColumnRef); ok {
+				m[c.Index] = true
+			}
+		}
+		return m
+	}
+	names := map[string]bool{}
+	add := func(right bool, i int, f arrow.Field) error {
+		f.Nullable = true // outer joins fill either side with nulls
+		if right && names[f.Name] {
+			f.Name += suffix
+		}
+		if names[f.Name] {
+			return invalidf("join output would have two columns named %q; choose another suffix", f.Name)
+		}
+		names[f.Name] = true
+		out.Output = append(out.Output, JoinCol{Right: right, Index: i, Field: f})
+		return nil
+	}
+	skipLeft, skipRight := map[int]bool{}, map[int]bool{}
+	switch how {
+	case Inner, LeftJoin:
+		skipRight = keyCols(out.RightKeys)
+	case RightJoin:
+		skipLeft = keyCols(out.LeftKeys)
+	}
+	for i, f := range left.Schema().Fields() {
+		if !skipLeft[i] {
+			if err := add(false, i, f); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if how != Semi && how != Anti {
+		for i, f := range right.Schema().Fields() {
+			if !skipRight[i] {
+				if err := add(true, i, f); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	return out, nil
 }

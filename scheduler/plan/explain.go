@@ -72,6 +72,12 @@ func line(n Node) string {
 		return "Sort " + strings.Join(parts, ", ")
 	case *Limit:
 		return fmt.Sprintf("Limit offset=%d count=%d", n.Offset, n.Count)
+	case *Join:
+		on := make([]string, len(n.LeftKeys))
+		for i := range on {
+			on[i] = n.LeftKeys[i].String() + " = " + n.RightKeys[i].String()
+		}
+		return fmt.Sprintf("Join %s on=[%s]", n.How, strings.Join(on, ", "))
 	}
 	panic(fmt.Sprintf("plan: unknown node %T", n))
 }

@@ -70,6 +70,50 @@ type Limit struct {
 	Count  int64
 }
 
+// JoinType says which rows a Join keeps.
+type JoinType int
+
+const (
+	Inner JoinType = iota
+	LeftJoin
+	RightJoin
+	FullJoin
+	Semi
+	Anti
+	Cross
+)
+
+func (j JoinType) String() string {
+	return [...]string{"inner", "left", "right", "full", "semi", "anti", "cross"}[j]
+}
+
+// JoinCol is one output column of a Join: column Index of the left or the
+// right input, under the name in Field.
+type JoinCol struct {
+	Right bool
+	Index int
+	Field arrow.Field
+}
+
+// Join combines Left and Right where LeftKeys equal RightKeys (already cast
+// to common types); a null key matches nothing.
+type Join struct {
+	Left, Right         Node
+	LeftKeys, RightKeys []Expr
+	How                 JoinType
+	Output              []JoinCol
+}
+
+func (*Join) sealed()            {}
+func (j *Join) Children() []Node { return []Node{j.Left, j.Right} }
+func (j *Join) Schema() *arrow.Schema {
+	fields := make([]arrow.Field, len(j.Output))
+	for i, c := range j.Output {
+		fields[i] = c.Field
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
 func (*Scan) sealed()      {}
 func (*Project) sealed()   {}
 func (*Filter) sealed()    {}

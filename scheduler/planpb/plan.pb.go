@@ -124,6 +124,67 @@ func (Upload_Mode) EnumDescriptor() ([]byte, []int) {
 	return file_plan_proto_rawDescGZIP(), []int{1, 0}
 }
 
+type Join_How int32
+
+const (
+	Join_INNER Join_How = 0
+	Join_LEFT  Join_How = 1
+	Join_RIGHT Join_How = 2
+	Join_FULL  Join_How = 3
+	Join_SEMI  Join_How = 4
+	Join_ANTI  Join_How = 5
+	Join_CROSS Join_How = 6 // no keys
+)
+
+// Enum value maps for Join_How.
+var (
+	Join_How_name = map[int32]string{
+		0: "INNER",
+		1: "LEFT",
+		2: "RIGHT",
+		3: "FULL",
+		4: "SEMI",
+		5: "ANTI",
+		6: "CROSS",
+	}
+	Join_How_value = map[string]int32{
+		"INNER": 0,
+		"LEFT":  1,
+		"RIGHT": 2,
+		"FULL":  3,
+		"SEMI":  4,
+		"ANTI":  5,
+		"CROSS": 6,
+	}
+)
+
+func (x Join_How) Enum() *Join_How {
+	p := new(Join_How)
+	*p = x
+	return p
+}
+
+func (x Join_How) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Join_How) Descriptor() protoreflect.EnumDescriptor {
+	return file_plan_proto_enumTypes[2].Descriptor()
+}
+
+func (Join_How) Type() protoreflect.EnumType {
+	return &file_plan_proto_enumTypes[2]
+}
+
+func (x Join_How) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Join_How.Descriptor instead.
+func (Join_How) EnumDescriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{15, 0}
+}
+
 type DataType_Kind int32
 
 const (
@@ -202,11 +263,11 @@ func (x DataType_Kind) String() string {
 }
 
 func (DataType_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_plan_proto_enumTypes[2].Descriptor()
+	return file_plan_proto_enumTypes[3].Descriptor()
 }
 
 func (DataType_Kind) Type() protoreflect.EnumType {
-	return &file_plan_proto_enumTypes[2]
+	return &file_plan_proto_enumTypes[3]
 }
 
 func (x DataType_Kind) Number() protoreflect.EnumNumber {
@@ -215,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20, 0}
+	return file_plan_proto_rawDescGZIP(), []int{21, 0}
 }
 
 type DataType_TimeUnit int32
@@ -254,11 +315,11 @@ func (x DataType_TimeUnit) String() string {
 }
 
 func (DataType_TimeUnit) Descriptor() protoreflect.EnumDescriptor {
-	return file_plan_proto_enumTypes[3].Descriptor()
+	return file_plan_proto_enumTypes[4].Descriptor()
 }
 
 func (DataType_TimeUnit) Type() protoreflect.EnumType {
-	return &file_plan_proto_enumTypes[3]
+	return &file_plan_proto_enumTypes[4]
 }
 
 func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
@@ -267,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20, 1}
+	return file_plan_proto_rawDescGZIP(), []int{21, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -495,6 +556,7 @@ type Node struct {
 	//	*Node_Aggregate
 	//	*Node_Sort
 	//	*Node_Limit
+	//	*Node_Join
 	Kind          isNode_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -609,6 +671,15 @@ func (x *Node) GetLimit() *Limit {
 	return nil
 }
 
+func (x *Node) GetJoin() *Join {
+	if x != nil {
+		if x, ok := x.Kind.(*Node_Join); ok {
+			return x.Join
+		}
+	}
+	return nil
+}
+
 type isNode_Kind interface {
 	isNode_Kind()
 }
@@ -645,6 +716,10 @@ type Node_Limit struct {
 	Limit *Limit `protobuf:"bytes,8,opt,name=limit,proto3,oneof"`
 }
 
+type Node_Join struct {
+	Join *Join `protobuf:"bytes,9,opt,name=join,proto3,oneof"`
+}
+
 func (*Node_TableScan) isNode_Kind() {}
 
 func (*Node_FileScan) isNode_Kind() {}
@@ -660,6 +735,8 @@ func (*Node_Aggregate) isNode_Kind() {}
 func (*Node_Sort) isNode_Kind() {}
 
 func (*Node_Limit) isNode_Kind() {}
+
+func (*Node_Join) isNode_Kind() {}
 
 // TableScan reads a stored table.
 type TableScan struct {
@@ -1215,6 +1292,96 @@ func (x *Limit) GetCount() int64 {
 	return 0
 }
 
+// Join combines two inputs on equal keys (left_on[i] == right_on[i]; a
+// null key matches nothing), as polars' DataFrame.join. Output columns:
+// inner, left: the left columns, then the right columns but the keys
+// that are plain columns; right: the left columns but such keys, then the
+// right columns; full and cross: all of both; semi, anti: the left columns.
+// A right column whose name the left side already has gets the suffix.
+type Join struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Left          *Node                  `protobuf:"bytes,1,opt,name=left,proto3" json:"left,omitempty"`
+	Right         *Node                  `protobuf:"bytes,2,opt,name=right,proto3" json:"right,omitempty"`
+	LeftOn        []*Expr                `protobuf:"bytes,3,rep,name=left_on,json=leftOn,proto3" json:"left_on,omitempty"`
+	RightOn       []*Expr                `protobuf:"bytes,4,rep,name=right_on,json=rightOn,proto3" json:"right_on,omitempty"`
+	How           Join_How               `protobuf:"varint,5,opt,name=how,proto3,enum=slipstream.plan.v1.Join_How" json:"how,omitempty"`
+	Suffix        string                 `protobuf:"bytes,6,opt,name=suffix,proto3" json:"suffix,omitempty"` // default "_right"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Join) Reset() {
+	*x = Join{}
+	mi := &file_plan_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Join) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Join) ProtoMessage() {}
+
+func (x *Join) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Join.ProtoReflect.Descriptor instead.
+func (*Join) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Join) GetLeft() *Node {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *Join) GetRight() *Node {
+	if x != nil {
+		return x.Right
+	}
+	return nil
+}
+
+func (x *Join) GetLeftOn() []*Expr {
+	if x != nil {
+		return x.LeftOn
+	}
+	return nil
+}
+
+func (x *Join) GetRightOn() []*Expr {
+	if x != nil {
+		return x.RightOn
+	}
+	return nil
+}
+
+func (x *Join) GetHow() Join_How {
+	if x != nil {
+		return x.How
+	}
+	return Join_INNER
+}
+
+func (x *Join) GetSuffix() string {
+	if x != nil {
+		return x.Suffix
+	}
+	return ""
+}
+
 type Expr struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -1231,7 +1398,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1410,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1423,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{15}
+	return file_plan_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -1354,7 +1521,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1533,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1546,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{16}
+	return file_plan_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Column) GetName() string {
@@ -1403,7 +1570,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1582,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1595,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{17}
+	return file_plan_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Call) GetFunction() string {
@@ -1455,7 +1622,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1467,7 +1634,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1480,7 +1647,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -1507,7 +1674,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1686,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1699,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -1562,7 +1729,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1574,7 +1741,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1587,7 +1754,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -1648,7 +1815,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1827,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1840,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -1833,7 +2000,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2012,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2025,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -1895,7 +2062,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2074,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2087,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -1968,7 +2135,7 @@ const file_plan_proto_rawDesc = "" +
 	"table_rows\x18\x03 \x01(\x03R\ttableRows\"W\n" +
 	"\x06Ticket\x12/\n" +
 	"\x05query\x18\x01 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xdf\x03\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\x8f\x04\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -1978,7 +2145,8 @@ const file_plan_proto_rawDesc = "" +
 	"\x06filter\x18\x05 \x01(\v2\x1a.slipstream.plan.v1.FilterH\x00R\x06filter\x12=\n" +
 	"\taggregate\x18\x06 \x01(\v2\x1d.slipstream.plan.v1.AggregateH\x00R\taggregate\x12.\n" +
 	"\x04sort\x18\a \x01(\v2\x18.slipstream.plan.v1.SortH\x00R\x04sort\x121\n" +
-	"\x05limit\x18\b \x01(\v2\x19.slipstream.plan.v1.LimitH\x00R\x05limitB\x06\n" +
+	"\x05limit\x18\b \x01(\v2\x19.slipstream.plan.v1.LimitH\x00R\x05limit\x12.\n" +
+	"\x04join\x18\t \x01(\v2\x18.slipstream.plan.v1.JoinH\x00R\x04joinB\x06\n" +
 	"\x04kind\"!\n" +
 	"\tTableScan\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"\x8a\x01\n" +
@@ -2016,7 +2184,22 @@ const file_plan_proto_rawDesc = "" +
 	"\x05Limit\x12.\n" +
 	"\x05input\x18\x01 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05input\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\x90\x02\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\xe4\x02\n" +
+	"\x04Join\x12,\n" +
+	"\x04left\x18\x01 \x01(\v2\x18.slipstream.plan.v1.NodeR\x04left\x12.\n" +
+	"\x05right\x18\x02 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05right\x121\n" +
+	"\aleft_on\x18\x03 \x03(\v2\x18.slipstream.plan.v1.ExprR\x06leftOn\x123\n" +
+	"\bright_on\x18\x04 \x03(\v2\x18.slipstream.plan.v1.ExprR\arightOn\x12.\n" +
+	"\x03how\x18\x05 \x01(\x0e2\x1c.slipstream.plan.v1.Join.HowR\x03how\x12\x16\n" +
+	"\x06suffix\x18\x06 \x01(\tR\x06suffix\"N\n" +
+	"\x03How\x12\t\n" +
+	"\x05INNER\x10\x00\x12\b\n" +
+	"\x04LEFT\x10\x01\x12\t\n" +
+	"\x05RIGHT\x10\x02\x12\b\n" +
+	"\x04FULL\x10\x03\x12\b\n" +
+	"\x04SEMI\x10\x04\x12\b\n" +
+	"\x04ANTI\x10\x05\x12\t\n" +
+	"\x05CROSS\x10\x06\"\x90\x02\n" +
 	"\x04Expr\x124\n" +
 	"\x06column\x18\x01 \x01(\v2\x1a.slipstream.plan.v1.ColumnH\x00R\x06column\x127\n" +
 	"\aliteral\x18\x02 \x01(\v2\x1b.slipstream.plan.v1.LiteralH\x00R\aliteral\x12.\n" +
@@ -2115,85 +2298,93 @@ func file_plan_proto_rawDescGZIP() []byte {
 	return file_plan_proto_rawDescData
 }
 
-var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
-	(DataType_Kind)(0),     // 2: slipstream.plan.v1.DataType.Kind
-	(DataType_TimeUnit)(0), // 3: slipstream.plan.v1.DataType.TimeUnit
-	(*Query)(nil),          // 4: slipstream.plan.v1.Query
-	(*Upload)(nil),         // 5: slipstream.plan.v1.Upload
-	(*UploadResult)(nil),   // 6: slipstream.plan.v1.UploadResult
-	(*Ticket)(nil),         // 7: slipstream.plan.v1.Ticket
-	(*Node)(nil),           // 8: slipstream.plan.v1.Node
-	(*TableScan)(nil),      // 9: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 10: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 11: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 12: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 13: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 14: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 15: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 16: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 17: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 18: slipstream.plan.v1.Limit
-	(*Expr)(nil),           // 19: slipstream.plan.v1.Expr
-	(*Column)(nil),         // 20: slipstream.plan.v1.Column
-	(*Call)(nil),           // 21: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 22: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 23: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 24: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 25: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 26: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 27: slipstream.plan.v1.Decimal
+	(Join_How)(0),          // 2: slipstream.plan.v1.Join.How
+	(DataType_Kind)(0),     // 3: slipstream.plan.v1.DataType.Kind
+	(DataType_TimeUnit)(0), // 4: slipstream.plan.v1.DataType.TimeUnit
+	(*Query)(nil),          // 5: slipstream.plan.v1.Query
+	(*Upload)(nil),         // 6: slipstream.plan.v1.Upload
+	(*UploadResult)(nil),   // 7: slipstream.plan.v1.UploadResult
+	(*Ticket)(nil),         // 8: slipstream.plan.v1.Ticket
+	(*Node)(nil),           // 9: slipstream.plan.v1.Node
+	(*TableScan)(nil),      // 10: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 11: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 12: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 13: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 14: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 15: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 16: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 17: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 18: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 19: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 20: slipstream.plan.v1.Join
+	(*Expr)(nil),           // 21: slipstream.plan.v1.Expr
+	(*Column)(nil),         // 22: slipstream.plan.v1.Column
+	(*Call)(nil),           // 23: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 24: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 25: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 26: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 27: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 28: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 29: slipstream.plan.v1.Decimal
 }
 var file_plan_proto_depIdxs = []int32{
-	8,  // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
+	9,  // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
 	1,  // 1: slipstream.plan.v1.Upload.mode:type_name -> slipstream.plan.v1.Upload.Mode
-	4,  // 2: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
-	9,  // 3: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	10, // 4: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	12, // 5: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	13, // 6: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	14, // 7: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	15, // 8: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	17, // 9: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	18, // 10: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	0,  // 11: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	11, // 12: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	8,  // 13: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	19, // 14: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	8,  // 15: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	19, // 16: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	8,  // 17: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	19, // 18: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	8,  // 19: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	19, // 20: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	19, // 21: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	19, // 22: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	8,  // 23: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	16, // 24: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	8,  // 25: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	20, // 26: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	25, // 27: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	21, // 28: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	22, // 29: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	23, // 30: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	19, // 31: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	19, // 32: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	19, // 33: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	24, // 34: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	2,  // 35: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	3,  // 36: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	24, // 37: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	26, // 38: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	27, // 39: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	3,  // 40: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	5,  // 2: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
+	10, // 3: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	11, // 4: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	13, // 5: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	14, // 6: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	15, // 7: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	16, // 8: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	18, // 9: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	19, // 10: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	20, // 11: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	0,  // 12: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	12, // 13: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	9,  // 14: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	21, // 15: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	9,  // 16: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	21, // 17: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	9,  // 18: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	21, // 19: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	9,  // 20: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	21, // 21: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	21, // 22: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	21, // 23: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	9,  // 24: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	17, // 25: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	9,  // 26: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	9,  // 27: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	9,  // 28: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	21, // 29: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	21, // 30: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 31: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	22, // 32: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	27, // 33: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	23, // 34: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	24, // 35: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	25, // 36: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	21, // 37: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	21, // 38: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	21, // 39: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	26, // 40: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 41: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 42: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	26, // 43: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	28, // 44: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	29, // 45: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 46: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -2210,15 +2401,16 @@ func file_plan_proto_init() {
 		(*Node_Aggregate)(nil),
 		(*Node_Sort)(nil),
 		(*Node_Limit)(nil),
+		(*Node_Join)(nil),
 	}
-	file_plan_proto_msgTypes[15].OneofWrappers = []any{
+	file_plan_proto_msgTypes[16].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
 		(*Expr_Alias)(nil),
 		(*Expr_Cast)(nil),
 	}
-	file_plan_proto_msgTypes[21].OneofWrappers = []any{
+	file_plan_proto_msgTypes[22].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -2234,8 +2426,8 @@ func file_plan_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   24,
+			NumEnums:      5,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

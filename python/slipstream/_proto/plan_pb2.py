@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nplan.proto\x12\x12slipstream.plan.v1\"/\n\x05Query\x12&\n\x04root\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\"s\n\x06Upload\x12\r\n\x05table\x18\x01 \x01(\t\x12-\n\x04mode\x18\x02 \x01(\x0e\x32\x1f.slipstream.plan.v1.Upload.Mode\"+\n\x04Mode\x12\n\n\x06\x43REATE\x10\x00\x12\x0b\n\x07REPLACE\x10\x01\x12\n\n\x06\x41PPEND\x10\x02\"G\n\x0cUploadResult\x12\r\n\x05table\x18\x01 \x01(\t\x12\x14\n\x0crows_written\x18\x02 \x01(\x03\x12\x12\n\ntable_rows\x18\x03 \x01(\x03\"E\n\x06Ticket\x12(\n\x05query\x18\x01 \x01(\x0b\x32\x19.slipstream.plan.v1.Query\x12\x11\n\tpartition\x18\x02 \x01(\x05\"\x95\x03\n\x04Node\x12\x33\n\ntable_scan\x18\x01 \x01(\x0b\x32\x1d.slipstream.plan.v1.TableScanH\x00\x12\x31\n\tfile_scan\x18\x02 \x01(\x0b\x32\x1c.slipstream.plan.v1.FileScanH\x00\x12,\n\x06select\x18\x03 \x01(\x0b\x32\x1a.slipstream.plan.v1.SelectH\x00\x12\x37\n\x0cwith_columns\x18\x04 \x01(\x0b\x32\x1f.slipstream.plan.v1.WithColumnsH\x00\x12,\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x1a.slipstream.plan.v1.FilterH\x00\x12\x32\n\taggregate\x18\x06 \x01(\x0b\x32\x1d.slipstream.plan.v1.AggregateH\x00\x12(\n\x04sort\x18\x07 \x01(\x0b\x32\x18.slipstream.plan.v1.SortH\x00\x12*\n\x05limit\x18\x08 \x01(\x0b\x32\x19.slipstream.plan.v1.LimitH\x00\x42\x06\n\x04kind\"\x1a\n\tTableScan\x12\r\n\x05table\x18\x01 \x01(\t\"v\n\x08\x46ileScan\x12\r\n\x05paths\x18\x01 \x03(\t\x12.\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1e.slipstream.plan.v1.FileFormat\x12+\n\x03\x63sv\x18\x03 \x01(\x0b\x32\x1e.slipstream.plan.v1.CsvOptions\"2\n\nCsvOptions\x12\x11\n\tno_header\x18\x01 \x01(\x08\x12\x11\n\tdelimiter\x18\x02 \x01(\t\"Z\n\x06Select\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\'\n\x05\x65xprs\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"_\n\x0bWithColumns\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\'\n\x05\x65xprs\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"^\n\x06\x46ilter\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12+\n\tpredicate\x18\x02 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\"\x84\x01\n\tAggregate\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12&\n\x04keys\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\x12&\n\x04\x61ggs\x18\x03 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"Y\n\x07SortKey\x12&\n\x04\x65xpr\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\x12\x12\n\ndescending\x18\x02 \x01(\x08\x12\x12\n\nnulls_last\x18\x03 \x01(\x08\"Z\n\x04Sort\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12)\n\x04keys\x18\x02 \x03(\x0b\x32\x1b.slipstream.plan.v1.SortKey\"O\n\x05Limit\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"\xec\x01\n\x04\x45xpr\x12,\n\x06\x63olumn\x18\x01 \x01(\x0b\x32\x1a.slipstream.plan.v1.ColumnH\x00\x12.\n\x07literal\x18\x02 \x01(\x0b\x32\x1b.slipstream.plan.v1.LiteralH\x00\x12(\n\x04\x63\x61ll\x18\x03 \x01(\x0b\x32\x18.slipstream.plan.v1.CallH\x00\x12*\n\x05\x61lias\x18\x04 \x01(\x0b\x32\x19.slipstream.plan.v1.AliasH\x00\x12(\n\x04\x63\x61st\x18\x05 \x01(\x0b\x32\x18.slipstream.plan.v1.CastH\x00\x42\x06\n\x04kind\"\x16\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x04\x43\x61ll\x12\x10\n\x08\x66unction\x18\x01 \x01(\t\x12&\n\x04\x61rgs\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"=\n\x05\x41lias\x12&\n\x04\x65xpr\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\x12\x0c\n\x04name\x18\x02 \x01(\t\"X\n\x04\x43\x61st\x12&\n\x04\x65xpr\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\x12(\n\x02to\x18\x02 \x01(\x0b\x32\x1c.slipstream.plan.v1.DataType\"\xdc\x03\n\x08\x44\x61taType\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.slipstream.plan.v1.DataType.Kind\x12\x33\n\x04unit\x18\x02 \x01(\x0e\x32%.slipstream.plan.v1.DataType.TimeUnit\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\x11\n\tprecision\x18\x04 \x01(\x05\x12\r\n\x05scale\x18\x05 \x01(\x05\"\xeb\x01\n\x04Kind\x12\x0f\n\x0bUNSPECIFIED\x10\x00\x12\x08\n\x04\x42OOL\x10\x01\x12\x08\n\x04INT8\x10\x02\x12\t\n\x05INT16\x10\x03\x12\t\n\x05INT32\x10\x04\x12\t\n\x05INT64\x10\x05\x12\t\n\x05UINT8\x10\x06\x12\n\n\x06UINT16\x10\x07\x12\n\n\x06UINT32\x10\x08\x12\n\n\x06UINT64\x10\t\x12\x0b\n\x07\x46LOAT32\x10\n\x12\x0b\n\x07\x46LOAT64\x10\x0b\x12\x08\n\x04UTF8\x10\x0c\x12\x0e\n\nLARGE_UTF8\x10\r\x12\x0f\n\x0bSTRING_VIEW\x10\x0e\x12\n\n\x06\x44\x41TE32\x10\x0f\x12\r\n\tTIMESTAMP\x10\x10\x12\x0e\n\nDECIMAL128\x10\x11\"H\n\x08TimeUnit\x12\n\n\x06SECOND\x10\x00\x12\x0f\n\x0bMILLISECOND\x10\x01\x12\x0f\n\x0bMICROSECOND\x10\x02\x12\x0e\n\nNANOSECOND\x10\x03\"\xb6\x02\n\x07Literal\x12,\n\x04null\x18\x01 \x01(\x0b\x32\x1c.slipstream.plan.v1.DataTypeH\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x14\n\nuint_value\x18\x04 \x01(\x04H\x00\x12\x15\n\x0b\x66loat_value\x18\x05 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x06 \x01(\tH\x00\x12\x14\n\ndate_value\x18\x07 \x01(\x05H\x00\x12\x38\n\x0ftimestamp_value\x18\x08 \x01(\x0b\x32\x1d.slipstream.plan.v1.TimestampH\x00\x12\x34\n\rdecimal_value\x18\t \x01(\x0b\x32\x1b.slipstream.plan.v1.DecimalH\x00\x42\x07\n\x05value\"a\n\tTimestamp\x12\r\n\x05value\x18\x01 \x01(\x03\x12\x33\n\x04unit\x18\x02 \x01(\x0e\x32%.slipstream.plan.v1.DataType.TimeUnit\x12\x10\n\x08timezone\x18\x03 \x01(\t\"=\n\x07\x44\x65\x63imal\x12\x10\n\x08unscaled\x18\x01 \x01(\t\x12\x11\n\tprecision\x18\x02 \x01(\x05\x12\r\n\x05scale\x18\x03 \x01(\x05*+\n\nFileFormat\x12\x0b\n\x07PARQUET\x10\x00\x12\x07\n\x03\x43SV\x10\x01\x12\x07\n\x03IPC\x10\x02\x42\x1dZ\x1bslipstream/scheduler/planpbb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\nplan.proto\x12\x12slipstream.plan.v1\"/\n\x05Query\x12&\n\x04root\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\"s\n\x06Upload\x12\r\n\x05table\x18\x01 \x01(\t\x12-\n\x04mode\x18\x02 \x01(\x0e\x32\x1f.slipstream.plan.v1.Upload.Mode\"+\n\x04Mode\x12\n\n\x06\x43REATE\x10\x00\x12\x0b\n\x07REPLACE\x10\x01\x12\n\n\x06\x41PPEND\x10\x02\"G\n\x0cUploadResult\x12\r\n\x05table\x18\x01 \x01(\t\x12\x14\n\x0crows_written\x18\x02 \x01(\x03\x12\x12\n\ntable_rows\x18\x03 \x01(\x03\"E\n\x06Ticket\x12(\n\x05query\x18\x01 \x01(\x0b\x32\x19.slipstream.plan.v1.Query\x12\x11\n\tpartition\x18\x02 \x01(\x05\"\xbf\x03\n\x04Node\x12\x33\n\ntable_scan\x18\x01 \x01(\x0b\x32\x1d.slipstream.plan.v1.TableScanH\x00\x12\x31\n\tfile_scan\x18\x02 \x01(\x0b\x32\x1c.slipstream.plan.v1.FileScanH\x00\x12,\n\x06select\x18\x03 \x01(\x0b\x32\x1a.slipstream.plan.v1.SelectH\x00\x12\x37\n\x0cwith_columns\x18\x04 \x01(\x0b\x32\x1f.slipstream.plan.v1.WithColumnsH\x00\x12,\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x1a.slipstream.plan.v1.FilterH\x00\x12\x32\n\taggregate\x18\x06 \x01(\x0b\x32\x1d.slipstream.plan.v1.AggregateH\x00\x12(\n\x04sort\x18\x07 \x01(\x0b\x32\x18.slipstream.plan.v1.SortH\x00\x12*\n\x05limit\x18\x08 \x01(\x0b\x32\x19.slipstream.plan.v1.LimitH\x00\x12(\n\x04join\x18\t \x01(\x0b\x32\x18.slipstream.plan.v1.JoinH\x00\x42\x06\n\x04kind\"\x1a\n\tTableScan\x12\r\n\x05table\x18\x01 \x01(\t\"v\n\x08\x46ileScan\x12\r\n\x05paths\x18\x01 \x03(\t\x12.\n\x06\x66ormat\x18\x02 \x01(\x0e\x32\x1e.slipstream.plan.v1.FileFormat\x12+\n\x03\x63sv\x18\x03 \x01(\x0b\x32\x1e.slipstream.plan.v1.CsvOptions\"2\n\nCsvOptions\x12\x11\n\tno_header\x18\x01 \x01(\x08\x12\x11\n\tdelimiter\x18\x02 \x01(\t\"Z\n\x06Select\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\'\n\x05\x65xprs\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"_\n\x0bWithColumns\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\'\n\x05\x65xprs\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"^\n\x06\x46ilter\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12+\n\tpredicate\x18\x02 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\"\x84\x01\n\tAggregate\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12&\n\x04keys\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\x12&\n\x04\x61ggs\x18\x03 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"Y\n\x07SortKey\x12&\n\x04\x65xpr\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\x12\x12\n\ndescending\x18\x02 \x01(\x08\x12\x12\n\nnulls_last\x18\x03 \x01(\x08\"Z\n\x04Sort\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12)\n\x04keys\x18\x02 \x03(\x0b\x32\x1b.slipstream.plan.v1.SortKey\"O\n\x05Limit\x12\'\n\x05input\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\"\xb9\x02\n\x04Join\x12&\n\x04left\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12\'\n\x05right\x18\x02 \x01(\x0b\x32\x18.slipstream.plan.v1.Node\x12)\n\x07left_on\x18\x03 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\x12*\n\x08right_on\x18\x04 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\x12)\n\x03how\x18\x05 \x01(\x0e\x32\x1c.slipstream.plan.v1.Join.How\x12\x0e\n\x06suffix\x18\x06 \x01(\t\"N\n\x03How\x12\t\n\x05INNER\x10\x00\x12\x08\n\x04LEFT\x10\x01\x12\t\n\x05RIGHT\x10\x02\x12\x08\n\x04\x46ULL\x10\x03\x12\x08\n\x04SEMI\x10\x04\x12\x08\n\x04\x41NTI\x10\x05\x12\t\n\x05\x43ROSS\x10\x06\"\xec\x01\n\x04\x45xpr\x12,\n\x06\x63olumn\x18\x01 \x01(\x0b\x32\x1a.slipstream.plan.v1.ColumnH\x00\x12.\n\x07literal\x18\x02 \x01(\x0b\x32\x1b.slipstream.plan.v1.LiteralH\x00\x12(\n\x04\x63\x61ll\x18\x03 \x01(\x0b\x32\x18.slipstream.plan.v1.CallH\x00\x12*\n\x05\x61lias\x18\x04 \x01(\x0b\x32\x19.slipstream.plan.v1.AliasH\x00\x12(\n\x04\x63\x61st\x18\x05 \x01(\x0b\x32\x18.slipstream.plan.v1.CastH\x00\x42\x06\n\x04kind\"\x16\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\"@\n\x04\x43\x61ll\x12\x10\n\x08\x66unction\x18\x01 \x01(\t\x12&\n\x04\x61rgs\x18\x02 \x03(\x0b\x32\x18.slipstream.plan.v1.Expr\"=\n\x05\x41lias\x12&\n\x04\x65xpr\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\x12\x0c\n\x04name\x18\x02 \x01(\t\"X\n\x04\x43\x61st\x12&\n\x04\x65xpr\x18\x01 \x01(\x0b\x32\x18.slipstream.plan.v1.Expr\x12(\n\x02to\x18\x02 \x01(\x0b\x32\x1c.slipstream.plan.v1.DataType\"\xdc\x03\n\x08\x44\x61taType\x12/\n\x04kind\x18\x01 \x01(\x0e\x32!.slipstream.plan.v1.DataType.Kind\x12\x33\n\x04unit\x18\x02 \x01(\x0e\x32%.slipstream.plan.v1.DataType.TimeUnit\x12\x10\n\x08timezone\x18\x03 \x01(\t\x12\x11\n\tprecision\x18\x04 \x01(\x05\x12\r\n\x05scale\x18\x05 \x01(\x05\"\xeb\x01\n\x04Kind\x12\x0f\n\x0bUNSPECIFIED\x10\x00\x12\x08\n\x04\x42OOL\x10\x01\x12\x08\n\x04INT8\x10\x02\x12\t\n\x05INT16\x10\x03\x12\t\n\x05INT32\x10\x04\x12\t\n\x05INT64\x10\x05\x12\t\n\x05UINT8\x10\x06\x12\n\n\x06UINT16\x10\x07\x12\n\n\x06UINT32\x10\x08\x12\n\n\x06UINT64\x10\t\x12\x0b\n\x07\x46LOAT32\x10\n\x12\x0b\n\x07\x46LOAT64\x10\x0b\x12\x08\n\x04UTF8\x10\x0c\x12\x0e\n\nLARGE_UTF8\x10\r\x12\x0f\n\x0bSTRING_VIEW\x10\x0e\x12\n\n\x06\x44\x41TE32\x10\x0f\x12\r\n\tTIMESTAMP\x10\x10\x12\x0e\n\nDECIMAL128\x10\x11\"H\n\x08TimeUnit\x12\n\n\x06SECOND\x10\x00\x12\x0f\n\x0bMILLISECOND\x10\x01\x12\x0f\n\x0bMICROSECOND\x10\x02\x12\x0e\n\nNANOSECOND\x10\x03\"\xb6\x02\n\x07Literal\x12,\n\x04null\x18\x01 \x01(\x0b\x32\x1c.slipstream.plan.v1.DataTypeH\x00\x12\x14\n\nbool_value\x18\x02 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x03 \x01(\x03H\x00\x12\x14\n\nuint_value\x18\x04 \x01(\x04H\x00\x12\x15\n\x0b\x66loat_value\x18\x05 \x01(\x01H\x00\x12\x16\n\x0cstring_value\x18\x06 \x01(\tH\x00\x12\x14\n\ndate_value\x18\x07 \x01(\x05H\x00\x12\x38\n\x0ftimestamp_value\x18\x08 \x01(\x0b\x32\x1d.slipstream.plan.v1.TimestampH\x00\x12\x34\n\rdecimal_value\x18\t \x01(\x0b\x32\x1b.slipstream.plan.v1.DecimalH\x00\x42\x07\n\x05value\"a\n\tTimestamp\x12\r\n\x05value\x18\x01 \x01(\x03\x12\x33\n\x04unit\x18\x02 \x01(\x0e\x32%.slipstream.plan.v1.DataType.TimeUnit\x12\x10\n\x08timezone\x18\x03 \x01(\t\"=\n\x07\x44\x65\x63imal\x12\x10\n\x08unscaled\x18\x01 \x01(\t\x12\x11\n\tprecision\x18\x02 \x01(\x05\x12\r\n\x05scale\x18\x03 \x01(\x05*+\n\nFileFormat\x12\x0b\n\x07PARQUET\x10\x00\x12\x07\n\x03\x43SV\x10\x01\x12\x07\n\x03IPC\x10\x02\x42\x1dZ\x1bslipstream/scheduler/planpbb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,8 +32,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'plan_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z\033slipstream/scheduler/planpb'
-  _globals['_FILEFORMAT']._serialized_start=3072
-  _globals['_FILEFORMAT']._serialized_end=3115
+  _globals['_FILEFORMAT']._serialized_start=3430
+  _globals['_FILEFORMAT']._serialized_end=3473
   _globals['_QUERY']._serialized_start=34
   _globals['_QUERY']._serialized_end=81
   _globals['_UPLOAD']._serialized_start=83
@@ -45,47 +45,51 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TICKET']._serialized_start=273
   _globals['_TICKET']._serialized_end=342
   _globals['_NODE']._serialized_start=345
-  _globals['_NODE']._serialized_end=750
-  _globals['_TABLESCAN']._serialized_start=752
-  _globals['_TABLESCAN']._serialized_end=778
-  _globals['_FILESCAN']._serialized_start=780
-  _globals['_FILESCAN']._serialized_end=898
-  _globals['_CSVOPTIONS']._serialized_start=900
-  _globals['_CSVOPTIONS']._serialized_end=950
-  _globals['_SELECT']._serialized_start=952
-  _globals['_SELECT']._serialized_end=1042
-  _globals['_WITHCOLUMNS']._serialized_start=1044
-  _globals['_WITHCOLUMNS']._serialized_end=1139
-  _globals['_FILTER']._serialized_start=1141
-  _globals['_FILTER']._serialized_end=1235
-  _globals['_AGGREGATE']._serialized_start=1238
-  _globals['_AGGREGATE']._serialized_end=1370
-  _globals['_SORTKEY']._serialized_start=1372
-  _globals['_SORTKEY']._serialized_end=1461
-  _globals['_SORT']._serialized_start=1463
-  _globals['_SORT']._serialized_end=1553
-  _globals['_LIMIT']._serialized_start=1555
-  _globals['_LIMIT']._serialized_end=1634
-  _globals['_EXPR']._serialized_start=1637
-  _globals['_EXPR']._serialized_end=1873
-  _globals['_COLUMN']._serialized_start=1875
-  _globals['_COLUMN']._serialized_end=1897
-  _globals['_CALL']._serialized_start=1899
-  _globals['_CALL']._serialized_end=1963
-  _globals['_ALIAS']._serialized_start=1965
-  _globals['_ALIAS']._serialized_end=2026
-  _globals['_CAST']._serialized_start=2028
-  _globals['_CAST']._serialized_end=2116
-  _globals['_DATATYPE']._serialized_start=2119
-  _globals['_DATATYPE']._serialized_end=2595
-  _globals['_DATATYPE_KIND']._serialized_start=2286
-  _globals['_DATATYPE_KIND']._serialized_end=2521
-  _globals['_DATATYPE_TIMEUNIT']._serialized_start=2523
-  _globals['_DATATYPE_TIMEUNIT']._serialized_end=2595
-  _globals['_LITERAL']._serialized_start=2598
-  _globals['_LITERAL']._serialized_end=2908
-  _globals['_TIMESTAMP']._serialized_start=2910
-  _globals['_TIMESTAMP']._serialized_end=3007
-  _globals['_DECIMAL']._serialized_start=3009
-  _globals['_DECIMAL']._serialized_end=3070
+  _globals['_NODE']._serialized_end=792
+  _globals['_TABLESCAN']._serialized_start=794
+  _globals['_TABLESCAN']._serialized_end=820
+  _globals['_FILESCAN']._serialized_start=822
+  _globals['_FILESCAN']._serialized_end=940
+  _globals['_CSVOPTIONS']._serialized_start=942
+  _globals['_CSVOPTIONS']._serialized_end=992
+  _globals['_SELECT']._serialized_start=994
+  _globals['_SELECT']._serialized_end=1084
+  _globals['_WITHCOLUMNS']._serialized_start=1086
+  _globals['_WITHCOLUMNS']._serialized_end=1181
+  _globals['_FILTER']._serialized_start=1183
+  _globals['_FILTER']._serialized_end=1277
+  _globals['_AGGREGATE']._serialized_start=1280
+  _globals['_AGGREGATE']._serialized_end=1412
+  _globals['_SORTKEY']._serialized_start=1414
+  _globals['_SORTKEY']._serialized_end=1503
+  _globals['_SORT']._serialized_start=1505
+  _globals['_SORT']._serialized_end=1595
+  _globals['_LIMIT']._serialized_start=1597
+  _globals['_LIMIT']._serialized_end=1676
+  _globals['_JOIN']._serialized_start=1679
+  _globals['_JOIN']._serialized_end=1992
+  _globals['_JOIN_HOW']._serialized_start=1914
+  _globals['_JOIN_HOW']._serialized_end=1992
+  _globals['_EXPR']._serialized_start=1995
+  _globals['_EXPR']._serialized_end=2231
+  _globals['_COLUMN']._serialized_start=2233
+  _globals['_COLUMN']._serialized_end=2255
+  _globals['_CALL']._serialized_start=2257
+  _globals['_CALL']._serialized_end=2321
+  _globals['_ALIAS']._serialized_start=2323
+  _globals['_ALIAS']._serialized_end=2384
+  _globals['_CAST']._serialized_start=2386
+  _globals['_CAST']._serialized_end=2474
+  _globals['_DATATYPE']._serialized_start=2477
+  _globals['_DATATYPE']._serialized_end=2953
+  _globals['_DATATYPE_KIND']._serialized_start=2644
+  _globals['_DATATYPE_KIND']._serialized_end=2879
+  _globals['_DATATYPE_TIMEUNIT']._serialized_start=2881
+  _globals['_DATATYPE_TIMEUNIT']._serialized_end=2953
+  _globals['_LITERAL']._serialized_start=2956
+  _globals['_LITERAL']._serialized_end=3266
+  _globals['_TIMESTAMP']._serialized_start=3268
+  _globals['_TIMESTAMP']._serialized_end=3365
+  _globals['_DECIMAL']._serialized_start=3367
+  _globals['_DECIMAL']._serialized_end=3428
 # @@protoc_insertion_point(module_scope)

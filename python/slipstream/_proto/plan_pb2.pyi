@@ -57,7 +57,7 @@ class Ticket(_message.Message):
     def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit")
+    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join")
     TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]
     FILE_SCAN_FIELD_NUMBER: _ClassVar[int]
     SELECT_FIELD_NUMBER: _ClassVar[int]
@@ -66,6 +66,7 @@ class Node(_message.Message):
     AGGREGATE_FIELD_NUMBER: _ClassVar[int]
     SORT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    JOIN_FIELD_NUMBER: _ClassVar[int]
     table_scan: TableScan
     file_scan: FileScan
     select: Select
@@ -74,7 +75,8 @@ class Node(_message.Message):
     aggregate: Aggregate
     sort: Sort
     limit: Limit
-    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ...) -> None: ...
+    join: Join
+    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ...) -> None: ...
 
 class TableScan(_message.Message):
     __slots__ = ("table",)
@@ -161,6 +163,38 @@ class Limit(_message.Message):
     offset: int
     count: int
     def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., offset: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class Join(_message.Message):
+    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix")
+    class How(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        INNER: _ClassVar[Join.How]
+        LEFT: _ClassVar[Join.How]
+        RIGHT: _ClassVar[Join.How]
+        FULL: _ClassVar[Join.How]
+        SEMI: _ClassVar[Join.How]
+        ANTI: _ClassVar[Join.How]
+        CROSS: _ClassVar[Join.How]
+    INNER: Join.How
+    LEFT: Join.How
+    RIGHT: Join.How
+    FULL: Join.How
+    SEMI: Join.How
+    ANTI: Join.How
+    CROSS: Join.How
+    LEFT_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_FIELD_NUMBER: _ClassVar[int]
+    LEFT_ON_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_ON_FIELD_NUMBER: _ClassVar[int]
+    HOW_FIELD_NUMBER: _ClassVar[int]
+    SUFFIX_FIELD_NUMBER: _ClassVar[int]
+    left: Node
+    right: Node
+    left_on: _containers.RepeatedCompositeFieldContainer[Expr]
+    right_on: _containers.RepeatedCompositeFieldContainer[Expr]
+    how: Join.How
+    suffix: str
+    def __init__(self, left: _Optional[_Union[Node, _Mapping]] = ..., right: _Optional[_Union[Node, _Mapping]] = ..., left_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., right_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., how: _Optional[_Union[Join.How, str]] = ..., suffix: _Optional[str] = ...) -> None: ...
 
 class Expr(_message.Message):
     __slots__ = ("column", "literal", "call", "alias", "cast")

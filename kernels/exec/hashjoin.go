@@ -1,0 +1,378 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+	"slipstream/kernels/expr"
+)
+
+// JoinKind says which rows a HashJoin keeps.
+type JoinKind int
+
+const (
+	JoinInner JoinKind = iota
+	JoinLeft           // every probe row; build side null where nothing matches
+	JoinRight          // every build row; probe side null where nothing matches
+	JoinFull           // both
+	JoinSemi           // probe rows with a match, once each
+	JoinAnti           // probe rows without a match
+	JoinCross          // every pair; no keys
+)
+
+func (k JoinKind) String() string {
+	return [...]string{"inner", "left", "right", "full", "semi", "anti", "cross"}[k]
+}
+
+// JoinColumn is one output column: column Index of the build or the probe input.
+type JoinColumn struct {
+	Build bool
+	Index int
+	Name  string
+}
+
+// HashJoin reads its whole build input into a hash table on the build keys,
+// then streams the probe input, emitting matches in probe order (and, for
+// each probe row, in build order). A null key matches nothing.
+type HashJoin struct {
+	probe, build         Operator
+	probeKeys, buildKeys []expr.Expr
+	kind                 JoinKind
+	cols                 []JoinColumn
+	schema               *arrow.Schema
+	mem                  memory.Allocator
+
+	built     bool
+	buildRec  arrow.RecordBatch // the whole build side, concatenated
+	g         *grouper
+	groups    int     // distinct build keys; probe ids at or above match nothing
+	head      []int64 // first build row of each group, -1: none
+	next      []int64 // next build row of the same group, -1: end
+	matched   []bool  // build rows that found a partner (right and full joins)
+	probeDone bool
+	tailDone  bool
+	pending   []arrow.RecordBatch
+
+	// the pairs of the batch being built
+	probeRows []int64 // -1: null probe side
+	buildRows []int64 // -1: null build side
+}
+
+// NewHashJoin checks that the keys pair up with equal types.
+func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKeys []expr.Expr, kind JoinKind, cols []JoinColumn) (*HashJoin, error) {
+	if len(probeKeys) != len(buildKeys) || (kind == JoinCross) != (len(probeKeys) == 0) {
+		return nil, kernels.Errorf(kernels.Invalid, "a %s join with %d probe and %d build keys", kind, len(probeKeys), len(buildKeys))
+	}
+	for i := range probeKeys {
+		if !arrow.TypeEqual(probeKeys[i].DataType(), buildKeys[i].DataType()) {
+			return nil, kernels.Errorf(kernels.Invalid, "join key %d is %s on one side and %s on the other", i, expr.TypeName(probeKeys[i].DataType()), expr.TypeName(buildKeys[i].DataType()))
+		}
+	}
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		src := probe.Schema()
+		if c.Build {
+			src = build.Schema()
+		}
+		fields[i] = arrow.Field{Name: c.Name, Type: src.Field(c.Index).Type, Nullable: true}
+	}
+	return &HashJoin{probe: probe, build: build, probeKeys: probeKeys, buildKeys: buildKeys, kind: kind,
+		cols: cols, schema: arrow.NewSchema(fields, nil), mem: mem}, nil
+}
+
+func (j *HashJoin) Schema() *arrow.Schema { return j.schema }
+func (j *HashJoin) Children() []Operator  { return []Operator{j.probe, j.build} }
+func (j *HashJoin) String() string {
+	on := make([]string, len(j.probeKeys))
+	for i := range on {
+		on[i] = j.probeKeys[i].String() + " = " + j.buildKeys[i].String()
+	}
+	return fmt.Sprintf("HashJoin %s on=[%s]", j.kind, strings.Join(on, ", "))
+}
+
+func (j *HashJoin) Close() error {
+	ReleaseAll(j.pending)
+	j.pending = nil
+	if j.buildRec != nil {
+		j.buildRec.Release()
+		j.buildRec = nil
+	}
+	err := j.probe.Close()
+	if err2 := j.build.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if !j.built {
+		if err := j.buildTable(ctx); err != nil {
+			return nil, err
+		}
+	}
+	for len(j.pending) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		switch {
+		case !j.probeDone:
+			b, err := j.probe.Next(ctx)
+			if err == io.EOF {
+				j.probeDone = true
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			err = j.probeBatch(ctx, b)
+			b.Release()
+			if err != nil {
+				return nil, err
+			}
+		case !j.tailDone:
+			j.tailDone = true
+			if err := j.unmatchedBuildRows(ctx); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, io.EOF
+		}
+	}
+	b := j.pending[0]
+	j.pending = j.pending[1:]
+	return b, nil
+}
+
+// keyArrays evaluates keys over b; the caller releases them.
+func keyArrays(ctx context.Context, keys []expr.Expr, b arrow.RecordBatch) ([]arrow.Array, error) {
+	out := make([]arrow.Array, 0, len(keys))
+	for _, k := range keys {
+		a, err := expr.EvalArray(ctx, k, b)
+		if err != nil {
+			for _, o := range out {
+				o.Release()
+			}
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func releaseArrays(as []arrow.Array) {
+	for _, a := range as {
+		a.Release()
+	}
+}
+
+// anyNull reports whether row i has a null key.
+func anyNull(keys []arrow.Array, i int) bool {
+	for _, k := range keys {
+		if k.IsNull(i) {
+			return true
+		}
+	}
+	return false
+}
+
+func (j *HashJoin) buildTable(ctx context.Context) error {
+	j.built = true
+	batches, err := Collect(ctx, j.build)
+	if err != nil {
+		return err
+	}
+	defer ReleaseAll(batches)
+	cols := make([]arrow.Array, j.build.Schema().NumFields())
+	var rows int64
+	for _, b := range batches {
+		rows += b.NumRows()
+	}
+	for c := range cols {
+		parts := make([]arrow.Array, 0, len(batches))
+		for _, b := range batches {
+			parts = append(parts, b.Column(c))
+		}
+		if len(parts) == 0 {
+			cols[c] = array.MakeArrayOfNull(j.mem, j.build.Schema().Field(c).Type, 0)
+			continue
+		}
+		if cols[c], err = array.Concatenate(parts, j.mem); err != nil {
+			releaseArrays(cols[:c])
+			return err
+		}
+	}
+	j.buildRec = array.NewRecordBatch(j.build.Schema(), cols, rows)
+	releaseArrays(cols)
+	if j.kind == JoinRight || j.kind == JoinFull {
+		j.matched = make([]bool, rows)
+	}
+	if j.kind == JoinCross {
+		return nil
+	}
+	types := make([]arrow.DataType, len(j.buildKeys))
+	for i, k := range j.buildKeys {
+		types[i] = k.DataType()
+	}
+	if j.g, err = newGrouper(types); err != nil {
+		return err
+	}
+	keys, err := keyArrays(ctx, j.buildKeys, j.buildRec)
+	if err != nil {
+		return err
+	}
+	defer releaseArrays(keys)
+	ids := j.g.groupIDs(keys, int(rows))
+	j.groups = j.g.n
+	j.head = make([]int64, j.groups)
+	tail := make([]int64, j.groups)
+	for g := range j.head {
+		j.head[g] = -1
+	}
+	j.next = make([]int64, rows)
+	for r, g := range ids {
+		j.next[r] = -1
+		if anyNull(keys, r) {
+			continue
+		}
+		if j.head[g] < 0 {
+			j.head[g] = int64(r)
+		} else {
+			j.next[tail[g]] = int64(r)
+		}
+		tail[g] = int64(r)
+	}
+	return nil
+}
+
+func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
+	n := int(b.NumRows())
+	if j.kind == JoinCross {
+		for i := 0; i < n; i++ {
+			for r := int64(0); r < j.buildRec.NumRows(); r++ {
+				if err := j.emit(ctx, b, int64(i), r); err != nil {
+					return err
+				}
+			}
+		}
+		return j.flush(ctx, b)
+	}
+	keys, err := keyArrays(ctx, j.probeKeys, b)
+	if err != nil {
+		return err
+	}
+	defer releaseArrays(keys)
+	ids := j.g.groupIDs(keys, n)
+	for i, g := range ids {
+		first := int64(-1)
+		if int(g) < j.groups && !anyNull(keys, i) {
+			first = j.head[g]
+		}
+		switch j.kind {
+		case JoinSemi, JoinAnti:
+			if (first >= 0) == (j.kind == JoinSemi) {
+				if err := j.emit(ctx, b, int64(i), -1); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if first < 0 {
+			if j.kind == JoinLeft || j.kind == JoinFull {
+				if err := j.emit(ctx, b, int64(i), -1); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		for r := first; r >= 0; r = j.next[r] {
+			if j.matched != nil {
+				j.matched[r] = true
+			}
+			if err := j.emit(ctx, b, int64(i), r); err != nil {
+				return err
+			}
+		}
+	}
+	return j.flush(ctx, b)
+}
+
+// unmatchedBuildRows emits, for right and full joins, the build rows no
+// probe row matched, with a null probe side.
+func (j *HashJoin) unmatchedBuildRows(ctx context.Context) error {
+	if j.matched == nil {
+		return nil
+	}
+	for r, m := range j.matched {
+		if !m {
+			if err := j.emit(ctx, nil, -1, int64(r)); err != nil {
+				return err
+			}
+		}
+	}
+	return j.flush(ctx, nil)
+}
+
+func (j *HashJoin) emit(ctx context.Context, probe arrow.RecordBatch, p, r int64) error {
+	j.probeRows = append(j.probeRows, p)
+	j.buildRows = append(j.buildRows, r)
+	if len(j.probeRows) >= BatchRows {
+		return j.flush(ctx, probe)
+	}
+	return nil
+}
+
+// indexArray turns row numbers into take indices; -1 becomes null.
+func indexArray(mem memory.Allocator, rows []int64) arrow.Array {
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.Reserve(len(rows))
+	for _, r := range rows {
+		if r < 0 {
+			b.UnsafeAppendBoolToBitmap(false)
+		} else {
+			b.UnsafeAppend(r)
+		}
+	}
+	return b.NewArray()
+}
+
+// flush turns the pending pairs into an output batch.
+func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
+	n := len(j.probeRows)
+	if n == 0 {
+		return nil
+	}
+	defer func() { j.probeRows, j.buildRows = j.probeRows[:0], j.buildRows[:0] }()
+	pIdx := indexArray(j.mem, j.probeRows)
+	defer pIdx.Release()
+	bIdx := indexArray(j.mem, j.buildRows)
+	defer bIdx.Release()
+	cols := make([]arrow.Array, 0, len(j.cols))
+	defer func() { releaseArrays(cols) }()
+	for i, c := range j.cols {
+		var out arrow.Array
+		var err error
+		switch {
+		case c.Build:
+			out, err = compute.TakeArray(ctx, j.buildRec.Column(c.Index), bIdx)
+		case probe == nil:
+			out = array.MakeArrayOfNull(j.mem, j.schema.Field(i).Type, n)
+		default:
+			out, err = compute.TakeArray(ctx, probe.Column(c.Index), pIdx)
+		}
+		if err != nil {
+			return err
+		}
+		cols = append(cols, out)
+	}
+	j.pending = append(j.pending, array.NewRecordBatch(j.schema, cols, int64(n)))
+	return nil
+}

@@ -1,0 +1,164 @@
+package exec
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"slipstream/kernels/expr"
+)
+
+// joinRow is one row of a test side: two key columns (nil is null) and a payload.
+type joinRow struct {
+	k1, k2  any
+	payload int64
+}
+
+func joinSides(rng *rand.Rand, n int) []joinRow {
+	rows := make([]joinRow, n)
+	names := []string{"a", "ü", "", "ß", "z"}
+	for i := range rows {
+		var k1, k2 any = int64(rng.IntN(6)), names[rng.IntN(len(names))]
+		if rng.IntN(8) == 0 {
+			k1 = nil
+		}
+		if rng.IntN(10) == 0 {
+			k2 = nil
+		}
+		rows[i] = joinRow{k1, k2, int64(i)}
+	}
+	return rows
+}
+
+var joinSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "k1", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	{Name: "k2", Type: arrow.BinaryTypes.String, Nullable: true},
+	{Name: "p", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+}, nil)
+
+// referenceJoin is the nested-loop answer: for each probe row in order, the
+// matching build rows in order; payloads identify rows (-1: null side).
+func referenceJoin(probe, build []joinRow, twoKeys bool, kind JoinKind) [][]any {
+	match := func(a, b joinRow) bool {
+		if a.k1 == nil || b.k1 == nil || a.k1 != b.k1 {
+			return false
+		}
+		return !twoKeys || (a.k2 != nil && b.k2 != nil && a.k2 == b.k2)
+	}
+	var out [][]any
+	matchedBuild := make([]bool, len(build))
+	for _, p := range probe {
+		found := false
+		for j, b := range build {
+			if kind == JoinCross || match(p, b) {
+				found = true
+				matchedBuild[j] = true
+				if kind != JoinSemi && kind != JoinAnti {
+					out = append(out, []any{p.payload, b.payload})
+				}
+			}
+		}
+		switch {
+		case kind == JoinSemi && found, kind == JoinAnti && !found:
+			out = append(out, []any{p.payload})
+		case !found && (kind == JoinLeft || kind == JoinFull):
+			out = append(out, []any{p.payload, nil})
+		}
+	}
+	if kind == JoinRight || kind == JoinFull {
+		for j, b := range build {
+			if !matchedBuild[j] {
+				out = append(out, []any{nil, b.payload})
+			}
+		}
+	}
+	return out
+}
+
+func TestHashJoinMatchesNestedLoops(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti, JoinCross} {
+		for _, twoKeys := range []bool{false, true} {
+			for _, sizes := range [][2]int{{0, 5}, {5, 0}, {40, 30}, {300, 7}} {
+				if kind == JoinCross && twoKeys {
+					continue
+				}
+				name := fmt.Sprintf("%s/twoKeys=%v/%dx%d", kind, twoKeys, sizes[0], sizes[1])
+				t.Run(name, func(t *testing.T) {
+					mem, ctx := newMem(t)
+					probeRows, buildRows := joinSides(rng, sizes[0]), joinSides(rng, sizes[1])
+					mk := func(rows []joinRow) *Records {
+						var bs []arrow.RecordBatch
+						for start := 0; start < len(rows); start += 17 {
+							var k1, k2, p []any
+							for _, r := range rows[start:min(len(rows), start+17)] {
+								k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
+							}
+							bs = append(bs, buildBatch(t, mem, joinSchema, k1, k2, p))
+						}
+						return records(joinSchema, bs...)
+					}
+					var pk, bk []expr.Expr
+					if kind != JoinCross {
+						pk, bk = []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}
+						if twoKeys {
+							pk, bk = append(pk, colExpr(joinSchema, 1)), append(bk, colExpr(joinSchema, 1))
+						}
+					}
+					cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
+					if kind == JoinSemi || kind == JoinAnti {
+						cols = cols[:1]
+					}
+					j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), pk, bk, kind, cols)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, _ := drain(t, ctx, j)
+					want := referenceJoin(probeRows, buildRows, twoKeys, kind)
+					if !sameRows(got, want) {
+						t.Errorf("got %d rows %v\nwant %d rows %v", len(got), head(got), len(want), head(want))
+					}
+				})
+			}
+		}
+	}
+}
+
+func head(rows [][]any) [][]any { return rows[:min(len(rows), 12)] }
+
+func TestHashJoinRejectsMismatchedKeys(t *testing.T) {
+	mem, _ := newMem(t)
+	other := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int32}}, nil)
+	_, err := NewHashJoin(mem, records(joinSchema), records(other),
+		[]expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(other, 0)}, JoinInner, nil)
+	if err == nil {
+		t.Fatal("int64 and int32 keys: no error")
+	}
+	if _, err := NewHashJoin(mem, records(joinSchema), records(joinSchema), nil, nil, JoinInner, nil); err == nil {
+		t.Fatal("an inner join without keys: no error")
+	}
+}
+
+func TestHashJoinLargeOutputIsBatched(t *testing.T) {
+	mem, ctx := newMem(t)
+	// 300 x 300 rows all with the same key: 90,000 output rows.
+	rows := make([]joinRow, 300)
+	for i := range rows {
+		rows[i] = joinRow{int64(1), "x", int64(i)}
+	}
+	mk := func() *Records {
+		var k1, k2, p []any
+		for _, r := range rows {
+			k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
+		}
+		return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
+	}
+	j, _ := NewHashJoin(mem, mk(), mk(), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, JoinInner,
+		[]JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "q"}})
+	got, batches := drain(t, ctx, j)
+	if len(got) != 90_000 || batches < 2 {
+		t.Fatalf("%d rows in %d batches", len(got), batches)
+	}
+}

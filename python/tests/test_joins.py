@@ -1,0 +1,143 @@
+"""Joins, compared with DuckDB on the same data: every join type, one and
+several keys, keys of different types, null keys, duplicates, unicode,
+name clashes and empty sides."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from _oracle import assert_same
+
+import slipstream as sl
+from slipstream import col
+
+LEFT = pa.table(
+    {
+        "k": pa.array([1, 2, 2, 3, None, 5, 7, 7], pa.int64()),
+        "s": ["a", "ü", "ü", "c", "d", None, "ß", "ß"],
+        "v": pa.array([10.0, 20.0, 21.0, None, 50.0, 60.0, 70.0, 71.0]),
+    }
+)
+RIGHT = pa.table(
+    {
+        "k": pa.array([2, 2, 3, None, 6, 7], pa.int32()),
+        "s": ["ü", "x", "c", "d", "e", "ß"],
+        "v": pa.array([200, 201, 300, 400, 600, 700], pa.int16()),
+        "w": ["two", "two bis", "three", "null", "six", "seven"],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def sides(cl: sl.Client) -> tuple[sl.DataFrame, sl.DataFrame]:
+    return (
+        cl.from_arrow(LEFT, name="join_left", mode="replace"),
+        cl.from_arrow(RIGHT, name="join_right", mode="replace"),
+    )
+
+
+CASES = [
+    (
+        "inner",
+        lambda lf, r: lf.join(r, on="k"),
+        "select l.k, l.s, l.v, r.s as s_right, r.v as v_right, r.w "
+        "from l join r on l.k = r.k",
+    ),
+    (
+        "left",
+        lambda lf, r: lf.join(r, on="k", how="left"),
+        "select l.k, l.s, l.v, r.s as s_right, r.v as v_right, r.w "
+        "from l left join r on l.k = r.k",
+    ),
+    (
+        "right",
+        lambda lf, r: lf.join(r, on="k", how="right"),
+        "select l.s, l.v, r.k, r.s as s_right, r.v as v_right, r.w "
+        "from l right join r on l.k = r.k",
+    ),
+    (
+        "full",
+        lambda lf, r: lf.join(r, on="k", how="full"),
+        "select l.k, l.s, l.v, r.k as k_right, r.s as s_right, r.v as v_right, r.w "
+        "from l full join r on l.k = r.k",
+    ),
+    ("semi", lambda lf, r: lf.join(r, on="k", how="semi"), "select * from l semi join r using (k)"),
+    ("anti", lambda lf, r: lf.join(r, on="k", how="anti"), "select * from l anti join r using (k)"),
+    (
+        "cross",
+        lambda lf, r: lf.join(r.select("w"), how="cross"),
+        "select l.*, r.w from l cross join r",
+    ),
+    (
+        "two_keys",
+        lambda lf, r: lf.join(r, on=["k", "s"]),
+        "select l.k, l.s, l.v, r.v as v_right, r.w from l join r on l.k = r.k and l.s = r.s",
+    ),
+    (
+        "left_on_right_on",
+        lambda lf, r: lf.join(r, left_on="s", right_on="w", how="left"),
+        "select l.*, r.k as k_right, r.s as s_right, r.v as v_right "
+        "from l left join r on l.s = r.w",
+    ),
+    (
+        "expression_key",
+        lambda lf, r: lf.join(r, left_on=col("k") * 100, right_on=col("v"), suffix="_r"),
+        "select l.*, r.k as k_r, r.s as s_r, r.w from l join r on l.k * 100 = r.v",
+    ),
+    (
+        "then_group_by",
+        lambda lf, r: lf.join(r, on="k")
+        .group_by("w")
+        .agg(col("v").sum().alias("total"), sl.len().alias("n")),
+        "select r.w, sum(l.v) as total, count(*) as n from l join r on l.k = r.k group by r.w",
+    ),
+]
+
+
+@pytest.mark.parametrize(("build", "sql"), [pytest.param(b, s, id=n) for n, b, s in CASES])
+def test_join_matches_duckdb(
+    sides: tuple[sl.DataFrame, sl.DataFrame], build, sql: str
+) -> None:
+    left, right = sides
+    assert_same(build(left, right), sql, l=LEFT, r=RIGHT)
+
+
+def test_left_join_keeps_left_order(sides: tuple[sl.DataFrame, sl.DataFrame]) -> None:
+    left, right = sides
+    got = left.join(right.select("k", "w"), on="k", how="left").to_arrow()
+    # Every left row, in order; a key with two matches gives two rows in place.
+    want = [10.0, 20.0, 20.0, 21.0, 21.0, None, 50.0, 60.0, 70.0, 71.0]
+    assert got.column("v").to_pylist() == want
+
+
+def test_empty_sides(cl: sl.Client, sides: tuple[sl.DataFrame, sl.DataFrame]) -> None:
+    left, right = sides
+    nothing = right.filter(col("k") > 1000)
+    assert left.join(nothing, on="k").to_arrow().num_rows == 0
+    assert left.join(nothing, on="k", how="left").to_arrow().num_rows == LEFT.num_rows
+    assert left.join(nothing, on="k", how="anti").to_arrow().num_rows == LEFT.num_rows
+    assert nothing.join(left, on="k", how="full").to_arrow().num_rows == LEFT.num_rows
+
+
+def test_join_errors(sides: tuple[sl.DataFrame, sl.DataFrame]) -> None:
+    left, right = sides
+    with pytest.raises(sl.PlanError, match='unknown column "kk"'):
+        left.join(right, on="kk").to_arrow()
+    with pytest.raises(sl.PlanError, match="cannot be compared"):
+        left.join(right, left_on="k", right_on="w").to_arrow()
+    with pytest.raises(ValueError, match="how="):
+        left.join(right, on="k", how="sideways")
+    with pytest.raises(ValueError, match="cross join takes no keys"):
+        left.join(right, on="k", how="cross")
+    with pytest.raises(sl.PlanError, match="another suffix"):
+        left.with_columns(s_right=col("s")).join(right, on="k").to_arrow()
+    with pytest.raises(ValueError, match="suffix"):
+        left.join(right, on="k", suffix="")
+
+
+def test_join_explain_and_pruning(sides: tuple[sl.DataFrame, sl.DataFrame]) -> None:
+    left, right = sides
+    text = left.join(right, on="k").select("w").explain()
+    assert "HashJoin inner" in text
+    # Only the key and the selected column are read from the right table.
+    assert "columns=[k, w]" in text
