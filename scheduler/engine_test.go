@@ -144,6 +144,10 @@ func queries(parquetPath string) map[string]*pb.Query {
 		"parquet_bounds":     query(filter(parquetScan(parquetPath), call("and", call("ge", col("id"), lit(150)), call("gt", lit(180), col("id"))))),
 		"sort_by_expression": query(sortBy(table("trips"), false, call("negate", col("fare")))),
 		"global_agg":         query(agg(table("trips"), nil, call("max", col("vendor")), alias(call("count", col("vendor")), "vendors"))),
+		"concat": query(agg(&pb.Node{Kind: &pb.Node_Concat{Concat: &pb.Concat{Inputs: []*pb.Node{
+			sel(table("trips"), col("vendor"), alias(col("passengers"), "x")),
+			sel(table("trips"), col("vendor"), alias(col("fare"), "x")),
+		}}}}, []*pb.Expr{col("vendor")}, alias(call("sum", col("x")), "total"))),
 		"join_pruned": query(sel(join(table("trips"), agg(table("trips"), []*pb.Expr{col("vendor")}, alias(call("len"), "rides")), pb.Join_LEFT, "vendor"),
 			col("fare"), col("rides"))),
 	}

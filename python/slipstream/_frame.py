@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from ._client import Client
 
-__all__ = ["DataFrame", "GroupBy", "PlanText"]
+__all__ = ["DataFrame", "GroupBy", "PlanText", "concat"]
 
 
 class PlanText(str):
@@ -406,6 +406,33 @@ def _per_key(value: bool | Sequence[bool], n: int, what: str) -> list[bool]:
     return values
 
 
+def concat(items: Sequence[DataFrame]) -> DataFrame:
+    """Stack frames vertically (union all), keeping their order, as ``pl.concat``.
+
+    Parameters
+    ----------
+    items : sequence of DataFrame
+        Frames of one client with the same column names in the same order.
+        A column whose types differ but are compatible (int32 and int64) is
+        cast to the common type.
+
+    Examples
+    --------
+    >>> sl.concat([jan, feb, mar]).group_by("vendor").agg(sl.len())  # doctest: +SKIP
+    """
+    frames = list(items)
+    if not frames:
+        raise ValueError("concat() needs at least one DataFrame")
+    for f in frames:
+        if not isinstance(f, DataFrame):
+            raise TypeError(f"concat() takes slipstream DataFrames, got {type(f).__name__}")
+        if f._client is not frames[0]._client:
+            raise ValueError("concat() needs DataFrames of the same client (the same node)")
+    if len(frames) == 1:
+        return frames[0]
+    return frames[0]._derive(concat=pb.Concat(inputs=[f._node for f in frames]))
+
+
 def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     """Render a plan node and its inputs, one line per node, children indented."""
     pad = "  " * depth
@@ -445,6 +472,11 @@ def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     elif kind == "limit":
         count = "all" if n.count < 0 else n.count
         line = f"{pad}LIMIT {count}" + (f" OFFSET {n.offset}" if n.offset else "")
+    elif kind == "concat":
+        lines = [f"{pad}CONCAT"]
+        for child in n.inputs:
+            lines += node_to_lines(child, depth + 1)
+        return lines
     elif kind == "join":
         pairs = zip(n.left_on, n.right_on, strict=True)
         on = ", ".join(f"{expr_to_text(a)} = {expr_to_text(b)}" for a, b in pairs)

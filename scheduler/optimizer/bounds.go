@@ -34,6 +34,12 @@ func PushBounds(n plan.Node) plan.Node {
 		return &plan.Sort{Input: PushBounds(n.Input), Keys: n.Keys}
 	case *plan.Limit:
 		return &plan.Limit{Input: PushBounds(n.Input), Offset: n.Offset, Count: n.Count}
+	case *plan.Concat:
+		out := &plan.Concat{}
+		for _, in := range n.Inputs {
+			out.Inputs = append(out.Inputs, PushBounds(in))
+		}
+		return out
 	case *plan.Join:
 		j := *n
 		j.Left, j.Right = PushBounds(n.Left), PushBounds(n.Right)

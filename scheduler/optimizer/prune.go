@@ -92,6 +92,13 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 	case *plan.Project:
 		child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
 		return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
+	case *plan.Concat:
+		out := &plan.Concat{}
+		for _, in := range n.Inputs {
+			child, _ := prune(in, need) // each input is a Project: it keeps its outputs
+			out.Inputs = append(out.Inputs, child)
+		}
+		return out, nil
 	case *plan.Join:
 		needL, needR := map[int]bool{}, map[int]bool{}
 		for i, c := range n.Output {

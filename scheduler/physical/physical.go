@@ -46,6 +46,19 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 		return p.sort(n, -1)
 	case *plan.Join:
 		return p.join(n)
+	case *plan.Concat:
+		ops := make([]exec.Operator, 0, len(n.Inputs))
+		for _, in := range n.Inputs {
+			op, err := p.Build(in)
+			if err != nil {
+				for _, o := range ops {
+					o.Close()
+				}
+				return nil, err
+			}
+			ops = append(ops, op)
+		}
+		return exec.NewUnion(ops, true), nil
 	case *plan.Limit:
 		if s, ok := n.Input.(*plan.Sort); ok && n.Count >= 0 {
 			top, err := p.sort(s, n.Offset+n.Count)

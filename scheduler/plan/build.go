@@ -155,6 +155,8 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		return &Limit{Input: in, Offset: k.Limit.GetOffset(), Count: k.Limit.GetCount()}, nil
 	case *planpb.Node_Join:
 		return b.join(k.Join)
+	case *planpb.Node_Concat:
+		return b.concat(k.Concat)
 	case nil:
 		return nil, invalidf("a plan node is empty: set one of table_scan, file_scan, select, with_columns, filter, aggregate, sort, limit, join")
 	}
@@ -245,6 +247,51 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (b *builder) concat(c *planpb.Concat) (Node, error) {
+	if len(c.GetInputs()) == 0 {
+		return nil, invalidf("concat needs at least one input")
+	}
+	inputs := make([]Node, len(c.GetInputs()))
+	for i, pn := range c.GetInputs() {
+		n, err := b.node(pn)
+		if err != nil {
+			return nil, err
+		}
+		inputs[i] = n
+	}
+	first := inputs[0].Schema()
+	types := make([]arrow.DataType, first.NumFields())
+	for i, f := range first.Fields() {
+		types[i] = f.Type
+	}
+	for k, n := range inputs[1:] {
+		s := n.Schema()
+		if s.NumFields() != first.NumFields() {
+			return nil, invalidf("concat: input %d has %d columns, input 1 has %d", k+2, s.NumFields(), first.NumFields())
+		}
+		for i, f := range s.Fields() {
+			if f.Name != first.Field(i).Name {
+				return nil, invalidf("concat: column %d is %q in input %d but %q in input 1; select the columns in the same order", i+1, f.Name, k+2, first.Field(i).Name)
+			}
+			common, err := expr.CommonComparable(types[i], f.Type)
+			if err != nil {
+				return nil, invalidf("concat: column %q is %s in input 1 and %s in input %d", f.Name, expr.TypeName(types[i]), expr.TypeName(f.Type), k+2)
+			}
+			types[i] = common
+		}
+	}
+	// Every input gets the same schema: cast where a type differs, and
+	// make every field nullable so that batch schemas agree exactly.
+	for k, n := range inputs {
+		exprs := make([]Expr, len(types))
+		for i, f := range n.Schema().Fields() {
+			exprs[i] = castTo(&ColumnRef{Index: i, Field: f}, types[i])
+		}
+		inputs[k] = &Project{Input: n, Exprs: exprs}
+	}
+	return &Concat{Inputs: inputs}, nil
 }
 
 var joinTypes = map[planpb.Join_How]JoinType{

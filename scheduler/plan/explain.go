@@ -72,6 +72,8 @@ func line(n Node) string {
 		return "Sort " + strings.Join(parts, ", ")
 	case *Limit:
 		return fmt.Sprintf("Limit offset=%d count=%d", n.Offset, n.Count)
+	case *Concat:
+		return fmt.Sprintf("Concat inputs=%d", len(n.Inputs))
 	case *Join:
 		on := make([]string, len(n.LeftKeys))
 		for i := range on {

@@ -104,6 +104,15 @@ type Join struct {
 	Output              []JoinCol
 }
 
+// Concat stacks Inputs, in order; Build has made their schemas equal.
+type Concat struct {
+	Inputs []Node
+}
+
+func (*Concat) sealed()                 {}
+func (c *Concat) Children() []Node      { return c.Inputs }
+func (c *Concat) Schema() *arrow.Schema { return c.Inputs[0].Schema() }
+
 func (*Join) sealed()            {}
 func (j *Join) Children() []Node { return []Node{j.Left, j.Right} }
 func (j *Join) Schema() *arrow.Schema {

@@ -276,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21, 0}
+	return file_plan_proto_rawDescGZIP(), []int{22, 0}
 }
 
 type DataType_TimeUnit int32
@@ -328,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21, 1}
+	return file_plan_proto_rawDescGZIP(), []int{22, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -557,6 +557,7 @@ type Node struct {
 	//	*Node_Sort
 	//	*Node_Limit
 	//	*Node_Join
+	//	*Node_Concat
 	Kind          isNode_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -680,6 +681,15 @@ func (x *Node) GetJoin() *Join {
 	return nil
 }
 
+func (x *Node) GetConcat() *Concat {
+	if x != nil {
+		if x, ok := x.Kind.(*Node_Concat); ok {
+			return x.Concat
+		}
+	}
+	return nil
+}
+
 type isNode_Kind interface {
 	isNode_Kind()
 }
@@ -720,6 +730,10 @@ type Node_Join struct {
 	Join *Join `protobuf:"bytes,9,opt,name=join,proto3,oneof"`
 }
 
+type Node_Concat struct {
+	Concat *Concat `protobuf:"bytes,10,opt,name=concat,proto3,oneof"`
+}
+
 func (*Node_TableScan) isNode_Kind() {}
 
 func (*Node_FileScan) isNode_Kind() {}
@@ -737,6 +751,8 @@ func (*Node_Sort) isNode_Kind() {}
 func (*Node_Limit) isNode_Kind() {}
 
 func (*Node_Join) isNode_Kind() {}
+
+func (*Node_Concat) isNode_Kind() {}
 
 // TableScan reads a stored table.
 type TableScan struct {
@@ -1382,6 +1398,53 @@ func (x *Join) GetSuffix() string {
 	return ""
 }
 
+// Concat stacks its inputs (union all), in order. They must have the same
+// column names in the same order; types that differ are cast to a common
+// type (int32 and int64 give int64), else it is an error.
+type Concat struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Inputs        []*Node                `protobuf:"bytes,1,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Concat) Reset() {
+	*x = Concat{}
+	mi := &file_plan_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Concat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Concat) ProtoMessage() {}
+
+func (x *Concat) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Concat.ProtoReflect.Descriptor instead.
+func (*Concat) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Concat) GetInputs() []*Node {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
 type Expr struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -1398,7 +1461,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +1473,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +1486,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{16}
+	return file_plan_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -1521,7 +1584,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1533,7 +1596,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1546,7 +1609,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{17}
+	return file_plan_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Column) GetName() string {
@@ -1570,7 +1633,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1645,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1658,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Call) GetFunction() string {
@@ -1622,7 +1685,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1697,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1710,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -1674,7 +1737,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1749,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1762,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -1729,7 +1792,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +1804,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +1817,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -1815,7 +1878,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1827,7 +1890,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1840,7 +1903,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -2000,7 +2063,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2012,7 +2075,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2025,7 +2088,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -2062,7 +2125,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2137,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2150,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -2135,7 +2198,7 @@ const file_plan_proto_rawDesc = "" +
 	"table_rows\x18\x03 \x01(\x03R\ttableRows\"W\n" +
 	"\x06Ticket\x12/\n" +
 	"\x05query\x18\x01 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\x8f\x04\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xc5\x04\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -2146,7 +2209,9 @@ const file_plan_proto_rawDesc = "" +
 	"\taggregate\x18\x06 \x01(\v2\x1d.slipstream.plan.v1.AggregateH\x00R\taggregate\x12.\n" +
 	"\x04sort\x18\a \x01(\v2\x18.slipstream.plan.v1.SortH\x00R\x04sort\x121\n" +
 	"\x05limit\x18\b \x01(\v2\x19.slipstream.plan.v1.LimitH\x00R\x05limit\x12.\n" +
-	"\x04join\x18\t \x01(\v2\x18.slipstream.plan.v1.JoinH\x00R\x04joinB\x06\n" +
+	"\x04join\x18\t \x01(\v2\x18.slipstream.plan.v1.JoinH\x00R\x04join\x124\n" +
+	"\x06concat\x18\n" +
+	" \x01(\v2\x1a.slipstream.plan.v1.ConcatH\x00R\x06concatB\x06\n" +
 	"\x04kind\"!\n" +
 	"\tTableScan\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"\x8a\x01\n" +
@@ -2199,7 +2264,9 @@ const file_plan_proto_rawDesc = "" +
 	"\x04FULL\x10\x03\x12\b\n" +
 	"\x04SEMI\x10\x04\x12\b\n" +
 	"\x04ANTI\x10\x05\x12\t\n" +
-	"\x05CROSS\x10\x06\"\x90\x02\n" +
+	"\x05CROSS\x10\x06\":\n" +
+	"\x06Concat\x120\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x18.slipstream.plan.v1.NodeR\x06inputs\"\x90\x02\n" +
 	"\x04Expr\x124\n" +
 	"\x06column\x18\x01 \x01(\v2\x1a.slipstream.plan.v1.ColumnH\x00R\x06column\x127\n" +
 	"\aliteral\x18\x02 \x01(\v2\x1b.slipstream.plan.v1.LiteralH\x00R\aliteral\x12.\n" +
@@ -2299,7 +2366,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -2322,15 +2389,16 @@ var file_plan_proto_goTypes = []any{
 	(*Sort)(nil),           // 18: slipstream.plan.v1.Sort
 	(*Limit)(nil),          // 19: slipstream.plan.v1.Limit
 	(*Join)(nil),           // 20: slipstream.plan.v1.Join
-	(*Expr)(nil),           // 21: slipstream.plan.v1.Expr
-	(*Column)(nil),         // 22: slipstream.plan.v1.Column
-	(*Call)(nil),           // 23: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 24: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 25: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 26: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 27: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 28: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 29: slipstream.plan.v1.Decimal
+	(*Concat)(nil),         // 21: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 22: slipstream.plan.v1.Expr
+	(*Column)(nil),         // 23: slipstream.plan.v1.Column
+	(*Call)(nil),           // 24: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 25: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 26: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 27: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 28: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 29: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 30: slipstream.plan.v1.Decimal
 }
 var file_plan_proto_depIdxs = []int32{
 	9,  // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
@@ -2345,46 +2413,48 @@ var file_plan_proto_depIdxs = []int32{
 	18, // 9: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
 	19, // 10: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
 	20, // 11: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	0,  // 12: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	12, // 13: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	9,  // 14: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	21, // 15: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	9,  // 16: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	21, // 17: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	9,  // 18: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	21, // 19: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	9,  // 20: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	21, // 21: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	21, // 22: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	21, // 23: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	9,  // 24: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	17, // 25: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	9,  // 26: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	9,  // 27: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	9,  // 28: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	21, // 29: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	21, // 30: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
-	2,  // 31: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	22, // 32: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	27, // 33: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	23, // 34: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	24, // 35: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	25, // 36: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	21, // 37: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	21, // 38: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	21, // 39: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	26, // 40: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 41: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 42: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	26, // 43: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	28, // 44: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	29, // 45: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 46: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	47, // [47:47] is the sub-list for method output_type
-	47, // [47:47] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	21, // 12: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	0,  // 13: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	12, // 14: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	9,  // 15: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	22, // 16: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	9,  // 17: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	22, // 18: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	9,  // 19: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	22, // 20: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	9,  // 21: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	22, // 22: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	22, // 23: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	22, // 24: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	9,  // 25: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	17, // 26: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	9,  // 27: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	9,  // 28: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	9,  // 29: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	22, // 30: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	22, // 31: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 32: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	9,  // 33: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	23, // 34: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	28, // 35: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	24, // 36: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	25, // 37: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	26, // 38: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	22, // 39: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	22, // 40: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	22, // 41: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	27, // 42: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 43: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 44: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	27, // 45: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	29, // 46: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	30, // 47: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 48: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	49, // [49:49] is the sub-list for method output_type
+	49, // [49:49] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -2402,15 +2472,16 @@ func file_plan_proto_init() {
 		(*Node_Sort)(nil),
 		(*Node_Limit)(nil),
 		(*Node_Join)(nil),
+		(*Node_Concat)(nil),
 	}
-	file_plan_proto_msgTypes[16].OneofWrappers = []any{
+	file_plan_proto_msgTypes[17].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
 		(*Expr_Alias)(nil),
 		(*Expr_Cast)(nil),
 	}
-	file_plan_proto_msgTypes[22].OneofWrappers = []any{
+	file_plan_proto_msgTypes[23].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -2427,7 +2498,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   25,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -57,7 +57,7 @@ class Ticket(_message.Message):
     def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join")
+    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat")
     TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]
     FILE_SCAN_FIELD_NUMBER: _ClassVar[int]
     SELECT_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class Node(_message.Message):
     SORT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     JOIN_FIELD_NUMBER: _ClassVar[int]
+    CONCAT_FIELD_NUMBER: _ClassVar[int]
     table_scan: TableScan
     file_scan: FileScan
     select: Select
@@ -76,7 +77,8 @@ class Node(_message.Message):
     sort: Sort
     limit: Limit
     join: Join
-    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ...) -> None: ...
+    concat: Concat
+    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ...) -> None: ...
 
 class TableScan(_message.Message):
     __slots__ = ("table",)
@@ -195,6 +197,12 @@ class Join(_message.Message):
     how: Join.How
     suffix: str
     def __init__(self, left: _Optional[_Union[Node, _Mapping]] = ..., right: _Optional[_Union[Node, _Mapping]] = ..., left_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., right_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., how: _Optional[_Union[Join.How, str]] = ..., suffix: _Optional[str] = ...) -> None: ...
+
+class Concat(_message.Message):
+    __slots__ = ("inputs",)
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    inputs: _containers.RepeatedCompositeFieldContainer[Node]
+    def __init__(self, inputs: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
 
 class Expr(_message.Message):
     __slots__ = ("column", "literal", "call", "alias", "cast")
