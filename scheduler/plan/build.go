@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -535,7 +536,15 @@ func adoptType(e, other Expr) Expr {
 			return e
 		}
 	case *scalar.Float64:
-		if !expr.IsFloat(t) && t.ID() != arrow.DECIMAL128 {
+		if t.ID() == arrow.DECIMAL128 {
+			// 0.0001 meeting decimal(15,2) is decimal(1,4), as in SQL: the
+			// arithmetic then picks the scale, and no digit is lost.
+			if d, ok := exactDecimal(v.Value); ok {
+				return &Literal{Value: d}
+			}
+			return e
+		}
+		if !expr.IsFloat(t) {
 			return e // 1.5 meeting an integer column: compare as float
 		}
 	}
@@ -544,6 +553,30 @@ func adoptType(e, other Expr) Expr {
 		return e
 	}
 	return &Literal{Value: cast}
+}
+
+// exactDecimal is the decimal a float literal was written as: its shortest
+// decimal form, when that has at most 38 digits.
+func exactDecimal(f float64) (scalar.Scalar, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, false
+	}
+	text := strconv.FormatFloat(f, 'f', -1, 64)
+	scale := 0
+	if i := strings.IndexByte(text, '.'); i >= 0 {
+		scale = len(text) - i - 1
+	}
+	n, ok := new(big.Int).SetString(strings.Replace(text, ".", "", 1), 10)
+	if !ok {
+		return nil, false
+	}
+	digits := len(strings.TrimLeft(n.String(), "-"))
+	precision := max(digits, scale, 1)
+	if precision > 38 {
+		return nil, false
+	}
+	t := &arrow.Decimal128Type{Precision: int32(precision), Scale: int32(scale)}
+	return scalar.NewDecimal128Scalar(decimal128.FromBigInt(n), t), true
 }
 
 // castScalar casts a constant with Arrow's array cast kernels, the same

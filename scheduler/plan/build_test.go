@@ -1,11 +1,14 @@
 package plan
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"slipstream/kernels/expr"
 )
 
 func TestLiteralMeetingDecimalKeepsItsValue(t *testing.T) {
@@ -17,7 +20,6 @@ func TestLiteralMeetingDecimalKeepsItsValue(t *testing.T) {
 	}{
 		{scalar.NewInt64Scalar(1), 100},
 		{scalar.NewInt64Scalar(-7), -700},
-		{scalar.NewFloat64Scalar(0.25), 25},
 	} {
 		got, ok := adoptType(&Literal{Value: c.lit, Untyped: true}, col).(*Literal)
 		if !ok || !arrow.TypeEqual(got.Type(), dec) {
@@ -44,6 +46,21 @@ func TestSuggest(t *testing.T) {
 	for in, want := range map[string]string{"fair": ` (did you mean "fare"?)`, "Vendor": ` (did you mean "vendor"?)`, "zzzzzz": ""} {
 		if got := suggest(in, names); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestFloatLiteralMeetingDecimalIsExact(t *testing.T) {
+	dec := &arrow.Decimal128Type{Precision: 15, Scale: 2}
+	col := &ColumnRef{Index: 0, Field: arrow.Field{Name: "price", Type: dec}}
+	for in, want := range map[float64]string{0.0001: "decimal128(4, 4) 1", 0.25: "decimal128(2, 2) 25", -12.5: "decimal128(3, 1) -125", 3: "decimal128(1, 0) 3"} {
+		got, ok := adoptType(&Literal{Value: scalar.NewFloat64Scalar(in), Untyped: true}, col).(*Literal)
+		if !ok {
+			t.Fatalf("%v: not a literal", in)
+		}
+		d := got.Value.(*scalar.Decimal128)
+		if s := fmt.Sprintf("%s %s", expr.TypeName(d.Type), d.Value.BigInt()); s != want {
+			t.Errorf("%v became %s, want %s", in, s, want)
 		}
 	}
 }
