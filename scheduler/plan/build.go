@@ -74,6 +74,12 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		}
 		return &Scan{Files: files, Format: format, CSV: opts, FileSchema: s}, nil
 	case *planpb.Node_Select:
+		for _, e := range k.Select.GetExprs() {
+			if containsAggregate(e) {
+				// polars: select(col("x").sum()) is one row of aggregates.
+				return b.aggregate(&planpb.Aggregate{Input: k.Select.GetInput(), Aggs: k.Select.GetExprs()})
+			}
+		}
 		in, err := b.child(k.Select.GetInput(), "select")
 		if err != nil {
 			return nil, err
@@ -192,62 +198,180 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 		return nil, err
 	}
 	out := &Aggregate{Input: in, Keys: keys}
+	plain := true
 	for _, pe := range a.GetAggs() {
-		name := ""
-		inner := pe
-		for inner.GetAlias() != nil {
-			name, inner = inner.GetAlias().GetName(), inner.GetAlias().GetExpr()
-		}
-		call := inner.GetCall()
-		fn, ok := expr.Lookup(call.GetFunction())
-		if call == nil || !ok || fn.Kind != expr.Aggregate {
-			return nil, invalidf("agg() takes aggregations such as col(\"x\").sum(), .mean(), .min(), .max(), .count() or len(); got %s", describe(pe))
-		}
-		if !fn.AcceptsArgs(len(call.GetArgs())) {
-			return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(call.GetArgs()))
-		}
-		agg := &AggCall{Fn: fn}
-		var argTypes []arrow.DataType
-		var params []*Literal
-		for i, pa := range call.GetArgs() {
-			arg, err := b.expr(pa, in.Schema())
+		plain = plain && isPlainAggregate(pe)
+	}
+	if plain {
+		for _, pe := range a.GetAggs() {
+			name, inner := "", pe
+			for inner.GetAlias() != nil {
+				name, inner = inner.GetAlias().GetName(), inner.GetAlias().GetExpr()
+			}
+			agg, err := b.aggCall(inner.GetCall(), in.Schema())
 			if err != nil {
 				return nil, err
 			}
-			if i == 0 {
-				agg.Arg = arg
-			} else if lit, ok := arg.(*Literal); ok {
-				params = append(params, lit)
-			} else {
-				return nil, invalidf("argument %d of %s must be a constant, got %s", i+1, fn.Name, arg)
+			var e Expr = agg
+			if name != "" {
+				e = &Alias{Arg: agg, Alias: name}
 			}
-			argTypes = append(argTypes, arg.Type())
+			out.Aggs = append(out.Aggs, e)
 		}
-		outType, casts, err := fn.Resolve(argTypes)
+		if err := uniqueNames(append(append([]Expr{}, out.Keys...), out.Aggs...), "group_by().agg()"); err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	// Expressions over aggregates (col("a").sum() / len(), col("x").max() -
+	// col("x").min()): the aggregate computes every aggregate call under a
+	// hidden name, and a Project above it evaluates the expressions.
+	post := make([]Expr, 0, len(keys)+len(a.GetAggs()))
+	for i, k := range keys {
+		post = append(post, &ColumnRef{Index: i, Field: arrow.Field{Name: k.Name(), Type: k.Type(), Nullable: true}})
+	}
+	for _, pe := range a.GetAggs() {
+		e, err := b.overAggregates(pe, in.Schema(), out)
 		if err != nil {
 			return nil, err
 		}
-		if agg.Arg != nil {
-			agg.Arg = castTo(agg.Arg, casts[0])
+		if !containsAggregate(pe) {
+			return nil, invalidf("agg() takes aggregations such as col(\"x\").sum() or expressions over them; %s aggregates nothing", e)
 		}
-		for i, p := range params {
-			cast, ok := castTo(p, casts[i+1]).(*Literal)
-			if !ok {
-				return nil, invalidf("argument %d of %s: cannot use %s as %s", i+2, fn.Name, p, expr.TypeName(casts[i+1]))
-			}
-			agg.Params = append(agg.Params, cast.Value)
-		}
-		agg.Out = outType
-		var e Expr = agg
-		if name != "" {
-			e = &Alias{Arg: agg, Alias: name}
-		}
-		out.Aggs = append(out.Aggs, e)
+		post = append(post, e)
 	}
-	if err := uniqueNames(append(append([]Expr{}, out.Keys...), out.Aggs...), "group_by().agg()"); err != nil {
+	if err := uniqueNames(post, "group_by().agg()"); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return &Project{Input: out, Exprs: post}, nil
+}
+
+// isPlainAggregate reports whether e is one aggregate call, maybe aliased.
+func isPlainAggregate(e *planpb.Expr) bool {
+	for e.GetAlias() != nil {
+		e = e.GetAlias().GetExpr()
+	}
+	fn, ok := expr.Lookup(e.GetCall().GetFunction())
+	return e.GetCall() != nil && ok && fn.Kind == expr.Aggregate
+}
+
+// containsAggregate reports whether an aggregate call occurs in e.
+func containsAggregate(e *planpb.Expr) bool {
+	switch k := e.GetKind().(type) {
+	case *planpb.Expr_Alias:
+		return containsAggregate(k.Alias.GetExpr())
+	case *planpb.Expr_Cast:
+		return containsAggregate(k.Cast.GetExpr())
+	case *planpb.Expr_Call:
+		if fn, ok := expr.Lookup(k.Call.GetFunction()); ok && fn.Kind == expr.Aggregate {
+			return true
+		}
+		for _, a := range k.Call.GetArgs() {
+			if containsAggregate(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// overAggregates builds e as an expression over agg's output: each
+// aggregate call in e is added to agg.Aggs and read back as a column; a
+// bare column must be a group key.
+func (b *builder) overAggregates(e *planpb.Expr, in *arrow.Schema, agg *Aggregate) (Expr, error) {
+	switch k := e.GetKind().(type) {
+	case *planpb.Expr_Alias:
+		arg, err := b.overAggregates(k.Alias.GetExpr(), in, agg)
+		if err != nil {
+			return nil, err
+		}
+		return &Alias{Arg: arg, Alias: k.Alias.GetName()}, nil
+	case *planpb.Expr_Cast:
+		arg, err := b.overAggregates(k.Cast.GetExpr(), in, agg)
+		if err != nil {
+			return nil, err
+		}
+		to, err := DataType(k.Cast.GetTo())
+		if err != nil {
+			return nil, err
+		}
+		return &Cast{Arg: arg, To: to}, nil
+	case *planpb.Expr_Column:
+		for i, key := range agg.Keys {
+			if key.Name() == k.Column.GetName() {
+				return &ColumnRef{Index: i, Field: arrow.Field{Name: key.Name(), Type: key.Type(), Nullable: true}}, nil
+			}
+		}
+		return nil, invalidf("column %q is neither aggregated nor a group key; aggregate it (col(%q).first(), .sum(), ...) or group by it", k.Column.GetName(), k.Column.GetName())
+	case *planpb.Expr_Call:
+		fn, ok := expr.Lookup(k.Call.GetFunction())
+		if ok && fn.Kind == expr.Aggregate {
+			call, err := b.aggCall(k.Call, in)
+			if err != nil {
+				return nil, err
+			}
+			idx := len(agg.Keys) + len(agg.Aggs)
+			agg.Aggs = append(agg.Aggs, &Alias{Arg: call, Alias: fmt.Sprintf("__agg%d", len(agg.Aggs))})
+			return &ColumnRef{Index: idx, Field: arrow.Field{Name: call.Name(), Type: call.Out, Nullable: true}}, nil
+		}
+		if !ok {
+			return nil, invalidf("unknown function %q%s", k.Call.GetFunction(), suggest(k.Call.GetFunction(), expr.Names()))
+		}
+		args := make([]Expr, len(k.Call.GetArgs()))
+		for i, a := range k.Call.GetArgs() {
+			arg, err := b.overAggregates(a, in, agg)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = arg
+		}
+		return resolveCall(fn, args)
+	}
+	return b.expr(e, in)
+}
+
+// aggCall builds one aggregate call over the input schema.
+func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error) {
+	fn, _ := expr.Lookup(call.GetFunction())
+	if !fn.AcceptsArgs(len(call.GetArgs())) {
+		return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(call.GetArgs()))
+	}
+	agg := &AggCall{Fn: fn}
+	var argTypes []arrow.DataType
+	var params []*Literal
+	for i, pa := range call.GetArgs() {
+		if containsAggregate(pa) {
+			return nil, invalidf("%s of an aggregation: aggregations do not nest", fn.Name)
+		}
+		arg, err := b.expr(pa, in)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			agg.Arg = arg
+		} else if lit, ok := arg.(*Literal); ok {
+			params = append(params, lit)
+		} else {
+			return nil, invalidf("argument %d of %s must be a constant, got %s", i+1, fn.Name, arg)
+		}
+		argTypes = append(argTypes, arg.Type())
+	}
+	outType, casts, err := fn.Resolve(argTypes)
+	if err != nil {
+		return nil, err
+	}
+	if agg.Arg != nil {
+		agg.Arg = castTo(agg.Arg, casts[0])
+	}
+	for i, p := range params {
+		cast, ok := castTo(p, casts[i+1]).(*Literal)
+		if !ok {
+			return nil, invalidf("argument %d of %s: cannot use %s as %s", i+2, fn.Name, p, expr.TypeName(casts[i+1]))
+		}
+		agg.Params = append(agg.Params, cast.Value)
+	}
+	agg.Out = outType
+	return agg, nil
 }
 
 func (b *builder) concat(c *planpb.Concat) (Node, error) {
@@ -395,18 +519,6 @@ func (b *builder) join(j *planpb.Join) (Node, error) {
 	return out, nil
 }
 
-func describe(e *planpb.Expr) string {
-	switch {
-	case e.GetColumn() != nil:
-		return fmt.Sprintf("col(%q)", e.GetColumn().GetName())
-	case e.GetCall() != nil:
-		return e.GetCall().GetFunction() + "(...)"
-	case e.GetLiteral() != nil:
-		return "a literal"
-	}
-	return "an expression"
-}
-
 func (b *builder) exprs(in []*planpb.Expr, s *arrow.Schema) ([]Expr, error) {
 	out := make([]Expr, len(in))
 	for i, pe := range in {
@@ -470,6 +582,12 @@ func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
+	return resolveCall(fn, args)
+}
+
+// resolveCall type-checks a scalar call on built arguments and inserts the
+// casts it needs.
+func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	if len(args) >= 2 {
 		// Untyped literals take the type of the first typed argument they
 		// meet: col("i32") + 1, is_in(col("i8"), 1, 2), coalesce(col("f32"), 0).
