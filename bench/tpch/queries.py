@@ -1,8 +1,10 @@
 """TPC-H queries written with Slipstream's DataFrame API, each beside the
 standard SQL text that DuckDB runs on the same Parquet files.
 
-``QUERIES[n]`` is ``(build, sql)``: ``build(t)`` takes a dict of lazy frames
-by table name and returns the query as a frame; ``sql`` is the query with the
+``QUERIES[n]`` is ``(build, sql)``: ``build(t, m)`` takes a dict of lazy
+frames by table name and the module whose ``col`` and ``len`` to use — the
+API is polars', so the same code builds a Slipstream plan (``m=slipstream``)
+or a polars LazyFrame (``m=polars``); ``sql`` is the query with the
 validation parameters of the TPC-H specification. Queries that need an
 operator Slipstream does not have yet are absent (see ``MISSING``).
 """
@@ -11,30 +13,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import slipstream as sl
-from slipstream import col
 
 Tables = dict[str, sl.DataFrame]
 
 TABLES = ["lineitem", "orders", "customer", "nation", "region", "part", "partsupp", "supplier"]
 
 
-def q1(t: Tables) -> sl.DataFrame:
-    disc_price = col("l_extendedprice") * (1 - col("l_discount"))
+def q1(t: Tables, m: Any = sl) -> Any:
+    disc_price = m.col("l_extendedprice") * (1 - m.col("l_discount"))
     return (
         t["lineitem"]
-        .filter(col("l_shipdate") <= dt.date(1998, 9, 2))
+        .filter(m.col("l_shipdate") <= dt.date(1998, 9, 2))
         .group_by("l_returnflag", "l_linestatus")
         .agg(
-            col("l_quantity").sum().alias("sum_qty"),
-            col("l_extendedprice").sum().alias("sum_base_price"),
+            m.col("l_quantity").sum().alias("sum_qty"),
+            m.col("l_extendedprice").sum().alias("sum_base_price"),
             disc_price.sum().alias("sum_disc_price"),
-            (disc_price * (1 + col("l_tax"))).sum().alias("sum_charge"),
-            col("l_quantity").mean().alias("avg_qty"),
-            col("l_extendedprice").mean().alias("avg_price"),
-            col("l_discount").mean().alias("avg_disc"),
-            sl.len().alias("count_order"),
+            (disc_price * (1 + m.col("l_tax"))).sum().alias("sum_charge"),
+            m.col("l_quantity").mean().alias("avg_qty"),
+            m.col("l_extendedprice").mean().alias("avg_price"),
+            m.col("l_discount").mean().alias("avg_disc"),
+            m.len().alias("count_order"),
         )
         .sort("l_returnflag", "l_linestatus")
     )
@@ -54,16 +56,16 @@ order by l_returnflag, l_linestatus
 """
 
 
-def q3(t: Tables) -> sl.DataFrame:
+def q3(t: Tables, m: Any = sl) -> Any:
     day = dt.date(1995, 3, 15)
-    customers = t["customer"].filter(col("c_mktsegment") == "BUILDING")
-    orders = t["orders"].filter(col("o_orderdate") < day)
-    items = t["lineitem"].filter(col("l_shipdate") > day)
+    customers = t["customer"].filter(m.col("c_mktsegment") == "BUILDING")
+    orders = t["orders"].filter(m.col("o_orderdate") < day)
+    items = t["lineitem"].filter(m.col("l_shipdate") > day)
     return (
         customers.join(orders, left_on="c_custkey", right_on="o_custkey")
         .join(items, left_on="o_orderkey", right_on="l_orderkey")
-        .group_by(col("o_orderkey").alias("l_orderkey"), "o_orderdate", "o_shippriority")
-        .agg((col("l_extendedprice") * (1 - col("l_discount"))).sum().alias("revenue"))
+        .group_by(m.col("o_orderkey").alias("l_orderkey"), "o_orderdate", "o_shippriority")
+        .agg((m.col("l_extendedprice") * (1 - m.col("l_discount"))).sum().alias("revenue"))
         .select("l_orderkey", "revenue", "o_orderdate", "o_shippriority")
         .sort("revenue", "o_orderdate", descending=[True, False])
         .head(10)
@@ -82,17 +84,17 @@ limit 10
 """
 
 
-def q4(t: Tables) -> sl.DataFrame:
-    late = t["lineitem"].filter(col("l_commitdate") < col("l_receiptdate"))
+def q4(t: Tables, m: Any = sl) -> Any:
+    late = t["lineitem"].filter(m.col("l_commitdate") < m.col("l_receiptdate"))
     return (
         t["orders"]
         .filter(
-            (col("o_orderdate") >= dt.date(1993, 7, 1))
-            & (col("o_orderdate") < dt.date(1993, 10, 1))
+            (m.col("o_orderdate") >= dt.date(1993, 7, 1))
+            & (m.col("o_orderdate") < dt.date(1993, 10, 1))
         )
         .join(late, left_on="o_orderkey", right_on="l_orderkey", how="semi")
         .group_by("o_orderpriority")
-        .agg(sl.len().alias("order_count"))
+        .agg(m.len().alias("order_count"))
         .sort("o_orderpriority")
     )
 
@@ -107,10 +109,10 @@ order by o_orderpriority
 """
 
 
-def q5(t: Tables) -> sl.DataFrame:
-    asia = t["region"].filter(col("r_name") == "ASIA")
+def q5(t: Tables, m: Any = sl) -> Any:
+    asia = t["region"].filter(m.col("r_name") == "ASIA")
     orders = t["orders"].filter(
-        (col("o_orderdate") >= dt.date(1994, 1, 1)) & (col("o_orderdate") < dt.date(1995, 1, 1))
+        (m.col("o_orderdate") >= dt.date(1994, 1, 1)) & (m.col("o_orderdate") < dt.date(1995, 1, 1))
     )
     return (
         t["customer"]
@@ -124,7 +126,7 @@ def q5(t: Tables) -> sl.DataFrame:
         .join(t["nation"], left_on="c_nationkey", right_on="n_nationkey")
         .join(asia, left_on="n_regionkey", right_on="r_regionkey")
         .group_by("n_name")
-        .agg((col("l_extendedprice") * (1 - col("l_discount"))).sum().alias("revenue"))
+        .agg((m.col("l_extendedprice") * (1 - m.col("l_discount"))).sum().alias("revenue"))
         .sort("revenue", descending=True)
     )
 
@@ -140,17 +142,17 @@ order by revenue desc
 """
 
 
-def q6(t: Tables) -> sl.DataFrame:
+def q6(t: Tables, m: Any = sl) -> Any:
     return (
         t["lineitem"]
         .filter(
-            (col("l_shipdate") >= dt.date(1994, 1, 1))
-            & (col("l_shipdate") < dt.date(1995, 1, 1))
-            & (col("l_discount") >= 0.05)
-            & (col("l_discount") <= 0.07)
-            & (col("l_quantity") < 24)
+            (m.col("l_shipdate") >= dt.date(1994, 1, 1))
+            & (m.col("l_shipdate") < dt.date(1995, 1, 1))
+            & (m.col("l_discount") >= 0.05)
+            & (m.col("l_discount") <= 0.07)
+            & (m.col("l_quantity") < 24)
         )
-        .select((col("l_extendedprice") * col("l_discount")).sum().alias("revenue"))
+        .select((m.col("l_extendedprice") * m.col("l_discount")).sum().alias("revenue"))
     )
 
 
@@ -162,11 +164,12 @@ where l_shipdate >= date '1994-01-01' and l_shipdate < date '1995-01-01'
 """
 
 
-def q10(t: Tables) -> sl.DataFrame:
+def q10(t: Tables, m: Any = sl) -> Any:
     orders = t["orders"].filter(
-        (col("o_orderdate") >= dt.date(1993, 10, 1)) & (col("o_orderdate") < dt.date(1994, 1, 1))
+        (m.col("o_orderdate") >= dt.date(1993, 10, 1))
+        & (m.col("o_orderdate") < dt.date(1994, 1, 1))
     )
-    returned = t["lineitem"].filter(col("l_returnflag") == "R")
+    returned = t["lineitem"].filter(m.col("l_returnflag") == "R")
     keys = ["c_custkey", "c_name", "c_acctbal", "c_phone", "n_name", "c_address", "c_comment"]
     return (
         t["customer"]
@@ -174,7 +177,7 @@ def q10(t: Tables) -> sl.DataFrame:
         .join(returned, left_on="o_orderkey", right_on="l_orderkey")
         .join(t["nation"], left_on="c_nationkey", right_on="n_nationkey")
         .group_by(*keys)
-        .agg((col("l_extendedprice") * (1 - col("l_discount"))).sum().alias("revenue"))
+        .agg((m.col("l_extendedprice") * (1 - m.col("l_discount"))).sum().alias("revenue"))
         .select(
             "c_custkey",
             "c_name",
@@ -203,20 +206,20 @@ limit 20
 """
 
 
-def q11(t: Tables) -> sl.DataFrame:
-    germany = t["nation"].filter(col("n_name") == "GERMANY")
+def q11(t: Tables, m: Any = sl) -> Any:
+    germany = t["nation"].filter(m.col("n_name") == "GERMANY")
     stock = (
         t["partsupp"]
         .join(t["supplier"], left_on="ps_suppkey", right_on="s_suppkey")
         .join(germany, left_on="s_nationkey", right_on="n_nationkey")
-        .with_columns((col("ps_supplycost") * col("ps_availqty")).alias("v"))
+        .with_columns((m.col("ps_supplycost") * m.col("ps_availqty")).alias("v"))
     )
-    threshold = stock.select((col("v").sum() * 0.0001).alias("threshold"))
+    threshold = stock.select((m.col("v").sum() * 0.0001).alias("threshold"))
     return (
         stock.group_by("ps_partkey")
-        .agg(col("v").sum().alias("value"))
+        .agg(m.col("v").sum().alias("value"))
         .join(threshold, how="cross")
-        .filter(col("value") > col("threshold"))
+        .filter(m.col("value") > m.col("threshold"))
         .select("ps_partkey", "value")
         .sort("value", descending=True)
     )
@@ -235,16 +238,17 @@ order by value desc
 """
 
 
-def q15(t: Tables) -> sl.DataFrame:
+def q15(t: Tables, m: Any = sl) -> Any:
     revenue = (
         t["lineitem"]
         .filter(
-            (col("l_shipdate") >= dt.date(1996, 1, 1)) & (col("l_shipdate") < dt.date(1996, 4, 1))
+            (m.col("l_shipdate") >= dt.date(1996, 1, 1))
+            & (m.col("l_shipdate") < dt.date(1996, 4, 1))
         )
-        .group_by(col("l_suppkey").alias("supplier_no"))
-        .agg((col("l_extendedprice") * (1 - col("l_discount"))).sum().alias("total_revenue"))
+        .group_by(m.col("l_suppkey").alias("supplier_no"))
+        .agg((m.col("l_extendedprice") * (1 - m.col("l_discount"))).sum().alias("total_revenue"))
     )
-    best = revenue.select(col("total_revenue").max().alias("max_revenue"))
+    best = revenue.select(m.col("total_revenue").max().alias("max_revenue"))
     return (
         t["supplier"]
         .join(revenue, left_on="s_suppkey", right_on="supplier_no")
@@ -267,14 +271,16 @@ order by s_suppkey
 """
 
 
-def q17(t: Tables) -> sl.DataFrame:
-    parts = t["part"].filter((col("p_brand") == "Brand#23") & (col("p_container") == "MED BOX"))
+def q17(t: Tables, m: Any = sl) -> Any:
+    parts = t["part"].filter((m.col("p_brand") == "Brand#23") & (m.col("p_container") == "MED BOX"))
     items = t["lineitem"].join(parts, left_on="l_partkey", right_on="p_partkey", how="semi")
-    limits = items.group_by("l_partkey").agg((col("l_quantity").mean() * 0.2).alias("max_quantity"))
+    limits = items.group_by("l_partkey").agg(
+        (m.col("l_quantity").mean() * 0.2).alias("max_quantity")
+    )
     return (
         items.join(limits, on="l_partkey")
-        .filter(col("l_quantity") < col("max_quantity"))
-        .select((col("l_extendedprice").sum() / 7.0).alias("avg_yearly"))
+        .filter(m.col("l_quantity") < m.col("max_quantity"))
+        .select((m.col("l_extendedprice").sum() / 7.0).alias("avg_yearly"))
     )
 
 
@@ -286,12 +292,12 @@ where p_partkey = l_partkey and p_brand = 'Brand#23' and p_container = 'MED BOX'
 """
 
 
-def q18(t: Tables) -> sl.DataFrame:
+def q18(t: Tables, m: Any = sl) -> Any:
     big = (
         t["lineitem"]
         .group_by("l_orderkey")
-        .agg(col("l_quantity").sum().alias("q"))
-        .filter(col("q") > 300)
+        .agg(m.col("l_quantity").sum().alias("q"))
+        .filter(m.col("q") > 300)
     )
     return (
         t["customer"]
@@ -299,7 +305,7 @@ def q18(t: Tables) -> sl.DataFrame:
         .join(big, left_on="o_orderkey", right_on="l_orderkey", how="semi")
         .join(t["lineitem"], left_on="o_orderkey", right_on="l_orderkey")
         .group_by("c_name", "c_custkey", "o_orderkey", "o_orderdate", "o_totalprice")
-        .agg(col("l_quantity").sum().alias("sum_qty"))
+        .agg(m.col("l_quantity").sum().alias("sum_qty"))
         .sort("o_totalprice", "o_orderdate", descending=[True, False])
         .head(100)
     )
@@ -316,7 +322,7 @@ order by o_totalprice desc, o_orderdate
 limit 100
 """
 
-QUERIES: dict[int, tuple[Callable[[Tables], sl.DataFrame], str]] = {
+QUERIES: dict[int, tuple[Callable[..., Any], str]] = {
     1: (q1, Q1),
     3: (q3, Q3),
     4: (q4, Q4),
