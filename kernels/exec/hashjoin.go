@@ -49,6 +49,9 @@ type HashJoin struct {
 	cols                 []JoinColumn
 	schema               *arrow.Schema
 	mem                  memory.Allocator
+	// Residual, when set, is a further condition on a candidate pair, over
+	// the probe columns followed by the build columns (PairSchema).
+	Residual expr.Expr
 
 	built     bool
 	buildRec  arrow.RecordBatch // the whole build side, concatenated
@@ -95,7 +98,21 @@ func (j *HashJoin) String() string {
 	for i := range on {
 		on[i] = j.probeKeys[i].String() + " = " + j.buildKeys[i].String()
 	}
-	return fmt.Sprintf("HashJoin %s on=[%s]", j.kind, strings.Join(on, ", "))
+	txt := fmt.Sprintf("HashJoin %s on=[%s]", j.kind, strings.Join(on, ", "))
+	if j.Residual != nil {
+		txt += " filter=" + j.Residual.String()
+	}
+	return txt
+}
+
+// PairSchema is what a Residual sees: the probe columns, then the build ones.
+func PairSchema(probe, build *arrow.Schema) *arrow.Schema {
+	fields := append(append([]arrow.Field{}, probe.Fields()...), build.Fields()...)
+	for i := range fields {
+		fields[i].Name = fmt.Sprintf("c%d", i) // names may clash; expressions use indices
+		fields[i].Nullable = true
+	}
+	return arrow.NewSchema(fields, nil)
 }
 
 func (j *HashJoin) Close() error {
@@ -270,6 +287,9 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	}
 	defer releaseArrays(keys)
 	ids := j.g.groupIDs(keys, n)
+	if j.Residual != nil {
+		return j.probeFiltered(ctx, b, keys, ids)
+	}
 	for i, g := range ids {
 		first := int64(-1)
 		if int(g) < j.groups && !anyNull(keys, i) {
@@ -302,6 +322,90 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		}
 	}
 	return j.flush(ctx, b)
+}
+
+// probeFiltered is probeBatch with a residual condition: the key matches of
+// each probe row are candidates, and only those the condition accepts count.
+func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32) error {
+	var cp, cb []int64 // candidate pairs, grouped by probe row in order
+	for i, g := range ids {
+		if int(g) >= j.groups || anyNull(keys, i) {
+			continue
+		}
+		for r := j.head[g]; r >= 0; r = j.next[r] {
+			cp, cb = append(cp, int64(i)), append(cb, r)
+		}
+	}
+	accept := make([]bool, len(cp))
+	for start := 0; start < len(cp); start += BatchRows {
+		end := min(len(cp), start+BatchRows)
+		if err := j.evalResidual(ctx, b, cp[start:end], cb[start:end], accept[start:end]); err != nil {
+			return err
+		}
+	}
+	c := 0
+	for i := 0; i < int(b.NumRows()); i++ {
+		found := false
+		for ; c < len(cp) && cp[c] == int64(i); c++ {
+			if !accept[c] {
+				continue
+			}
+			found = true
+			if j.matched != nil {
+				j.matched[cb[c]] = true
+			}
+			if j.kind == JoinSemi || j.kind == JoinAnti {
+				continue
+			}
+			if err := j.emit(ctx, b, int64(i), cb[c]); err != nil {
+				return err
+			}
+		}
+		emitAlone := (j.kind == JoinSemi && found) || (j.kind == JoinAnti && !found) ||
+			(!found && (j.kind == JoinLeft || j.kind == JoinFull))
+		if emitAlone {
+			if err := j.emit(ctx, b, int64(i), -1); err != nil {
+				return err
+			}
+		}
+	}
+	return j.flush(ctx, b)
+}
+
+// evalResidual sets accept[k] for the pairs (probe row p[k], build row r[k]).
+func (j *HashJoin) evalResidual(ctx context.Context, b arrow.RecordBatch, p, r []int64, accept []bool) error {
+	pIdx := indexArray(j.mem, p)
+	defer pIdx.Release()
+	bIdx := indexArray(j.mem, r)
+	defer bIdx.Release()
+	cols := make([]arrow.Array, 0, b.NumCols()+j.buildRec.NumCols())
+	defer func() { releaseArrays(cols) }()
+	for c := 0; c < int(b.NumCols()); c++ {
+		out, err := compute.TakeArray(ctx, b.Column(c), pIdx)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, out)
+	}
+	for c := 0; c < int(j.buildRec.NumCols()); c++ {
+		out, err := compute.TakeArray(ctx, j.buildRec.Column(c), bIdx)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, out)
+	}
+	pairs := array.NewRecordBatch(PairSchema(b.Schema(), j.buildRec.Schema()), cols, int64(len(p)))
+	defer pairs.Release()
+	mask, err := expr.EvalArray(ctx, j.Residual, pairs)
+	if err != nil {
+		return err
+	}
+	defer mask.Release()
+	m := mask.(*array.Boolean)
+	for k := range accept {
+		accept[k] = m.IsValid(k) && m.Value(k)
+	}
+	return nil
 }
 
 // unmatchedBuildRows emits, for right and full joins, the build rows no

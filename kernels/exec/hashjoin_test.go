@@ -41,18 +41,25 @@ var joinSchema = arrow.NewSchema([]arrow.Field{
 // referenceJoin is the nested-loop answer: for each probe row in order, the
 // matching build rows in order; payloads identify rows (-1: null side).
 func referenceJoin(probe, build []joinRow, twoKeys bool, kind JoinKind) [][]any {
+	return referenceJoinWhere(probe, build, twoKeys, kind, func(a, b joinRow) bool { return true })
+}
+
+func referenceJoinWhere(probe, build []joinRow, twoKeys bool, kind JoinKind, cond func(a, b joinRow) bool) [][]any {
 	match := func(a, b joinRow) bool {
+		if kind == JoinCross {
+			return true
+		}
 		if a.k1 == nil || b.k1 == nil || a.k1 != b.k1 {
 			return false
 		}
-		return !twoKeys || (a.k2 != nil && b.k2 != nil && a.k2 == b.k2)
+		return (!twoKeys || (a.k2 != nil && b.k2 != nil && a.k2 == b.k2)) && cond(a, b)
 	}
 	var out [][]any
 	matchedBuild := make([]bool, len(build))
 	for _, p := range probe {
 		found := false
 		for j, b := range build {
-			if kind == JoinCross || match(p, b) {
+			if match(p, b) {
 				found = true
 				matchedBuild[j] = true
 				if kind != JoinSemi && kind != JoinAnti {
@@ -160,5 +167,38 @@ func TestHashJoinLargeOutputIsBatched(t *testing.T) {
 	got, batches := drain(t, ctx, j)
 	if len(got) != 90_000 || batches < 2 {
 		t.Fatalf("%d rows in %d batches", len(got), batches)
+	}
+}
+
+func TestHashJoinResidualCondition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti} {
+		t.Run(kind.String(), func(t *testing.T) {
+			mem, ctx := newMem(t)
+			probeRows, buildRows := joinSides(rng, 120), joinSides(rng, 40)
+			mk := func(rows []joinRow) *Records {
+				var k1, k2, p []any
+				for _, r := range rows {
+					k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
+				}
+				return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
+			}
+			cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
+			if kind == JoinSemi || kind == JoinAnti {
+				cols = cols[:1]
+			}
+			j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, kind, cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pair := PairSchema(joinSchema, joinSchema)
+			// a match needs the probe payload below the build payload
+			j.Residual = call(t, "lt", colExpr(pair, 2), colExpr(pair, 5))
+			got, _ := drain(t, ctx, j)
+			want := referenceJoinWhere(probeRows, buildRows, false, kind, func(a, b joinRow) bool { return a.payload < b.payload })
+			if !sameRows(got, want) {
+				t.Errorf("got %d rows %v\nwant %d rows %v", len(got), head(got), len(want), head(want))
+			}
+		})
 	}
 }

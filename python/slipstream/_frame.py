@@ -203,6 +203,7 @@ class DataFrame:
         left_on: str | Expr | Sequence[str | Expr] | None = None,
         right_on: str | Expr | Sequence[str | Expr] | None = None,
         suffix: str = "_right",
+        filter: Expr | None = None,
     ) -> DataFrame:
         """Join with another DataFrame on equal keys, as polars' ``DataFrame.join``.
 
@@ -220,6 +221,12 @@ class DataFrame:
             Keys with different names (or expressions) on each side.
         suffix : str
             Appended to a right column whose name the left side already has.
+        filter : Expr, optional
+            A further condition a pair of rows must meet to match (a non-equi
+            condition on top of the keys). It sees the columns of both sides,
+            right columns under their suffixed names where names clash. For
+            ``semi`` and ``anti`` it decides whether a left row has a match:
+            ``orders.join(items, on="id", how="anti", filter=col("qty") > 10)``.
 
         Returns
         -------
@@ -265,16 +272,19 @@ class DataFrame:
                     f"left_on has {len(lkeys)} keys and right_on has {len(rkeys)}; "
                     "give as many of each"
                 )
-        return self._derive(
-            join=pb.Join(
-                left=self._node,
-                right=other._node,
-                left_on=[e._pb for e in lkeys],
-                right_on=[e._pb for e in rkeys],
-                how=hows[how],
-                suffix=suffix,
-            )
+        join = pb.Join(
+            left=self._node,
+            right=other._node,
+            left_on=[e._pb for e in lkeys],
+            right_on=[e._pb for e in rkeys],
+            how=hows[how],
+            suffix=suffix,
         )
+        if filter is not None:
+            if not isinstance(filter, Expr):
+                raise TypeError(f"join(filter=) takes an expression, got {type(filter).__name__}")
+            join.filter.CopyFrom(filter._pb)
+        return self._derive(join=join)
 
     # ---------------------------------------------------------------- metadata
 

@@ -141,3 +141,23 @@ def test_join_explain_and_pruning(sides: tuple[sl.DataFrame, sl.DataFrame]) -> N
     assert "HashJoin inner" in text
     # Only the key and the selected column are read from the right table.
     assert "columns=[k, w]" in text
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "semi", "anti", "full"])
+def test_join_filter_is_a_condition_on_pairs(
+    sides: tuple[sl.DataFrame, sl.DataFrame], how: str
+) -> None:
+    left, right = sides
+    cond = "l.v * 10 < r.v"
+    sql = {
+        "inner": f"select l.k, l.s, l.v, r.s as s_right, r.v as v_right, r.w "
+        f"from l join r on l.k = r.k and {cond}",
+        "left": f"select l.k, l.s, l.v, r.s as s_right, r.v as v_right, r.w "
+        f"from l left join r on l.k = r.k and {cond}",
+        "full": f"select l.k, l.s, l.v, r.k as k_right, r.s as s_right, r.v as v_right, r.w "
+        f"from l full join r on l.k = r.k and {cond}",
+        "semi": f"select * from l where exists (select 1 from r where l.k = r.k and {cond})",
+        "anti": f"select * from l where not exists (select 1 from r where l.k = r.k and {cond})",
+    }[how]
+    q = left.join(right, on="k", how=how, filter=col("v") * 10 < col("v_right"))
+    assert_same(q, sql, l=LEFT, r=RIGHT)

@@ -116,9 +116,39 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 		for _, k := range n.RightKeys {
 			used(k, needR)
 		}
+		width := n.Left.Schema().NumFields()
+		if n.Filter != nil {
+			pair := map[int]bool{}
+			used(n.Filter, pair)
+			for i := range pair {
+				if i < width {
+					needL[i] = true
+				} else {
+					needR[i-width] = true
+				}
+			}
+		}
 		left, ml := prune(n.Left, needL)
 		right, mr := prune(n.Right, needR)
 		out := &plan.Join{Left: left, Right: right, LeftKeys: remapAll(n.LeftKeys, ml), RightKeys: remapAll(n.RightKeys, mr), How: n.How}
+		if n.Filter != nil {
+			newWidth := left.Schema().NumFields()
+			out.Filter = plan.Rewrite(n.Filter, func(x plan.Expr) plan.Expr {
+				c, ok := x.(*plan.ColumnRef)
+				if !ok {
+					return x
+				}
+				switch {
+				case c.Index < width && ml != nil:
+					return &plan.ColumnRef{Index: ml[c.Index], Field: c.Field}
+				case c.Index >= width && mr != nil:
+					return &plan.ColumnRef{Index: newWidth + mr[c.Index-width], Field: c.Field}
+				case c.Index >= width:
+					return &plan.ColumnRef{Index: newWidth + c.Index - width, Field: c.Field}
+				}
+				return x
+			})
+		}
 		var m []int
 		if need != nil {
 			m = make([]int, len(n.Output))

@@ -278,6 +278,9 @@ func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
 		build.Close()
 		return nil, err
 	}
+	if n.Filter != nil {
+		j.Residual = Compile(n.Filter)
+	}
 	return j, nil
 }
 

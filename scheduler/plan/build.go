@@ -467,6 +467,29 @@ func (b *builder) join(j *planpb.Join) (Node, error) {
 	if suffix == "" {
 		suffix = "_right"
 	}
+	if j.GetFilter() != nil {
+		// The condition sees both sides; right names that clash take the suffix.
+		leftNames := map[string]bool{}
+		var fields []arrow.Field
+		for _, f := range left.Schema().Fields() {
+			leftNames[f.Name] = true
+			fields = append(fields, f)
+		}
+		for _, f := range right.Schema().Fields() {
+			if leftNames[f.Name] {
+				f.Name += suffix
+			}
+			fields = append(fields, f)
+		}
+		filter, err := b.expr(j.GetFilter(), arrow.NewSchema(fields, nil))
+		if err != nil {
+			return nil, fmt.Errorf("join filter: %w", err)
+		}
+		if filter.Type().ID() != arrow.BOOL {
+			return nil, invalidf("join filter %s is %s, expected boolean", filter, expr.TypeName(filter.Type()))
+		}
+		out.Filter = filter
+	}
 	keyCols := func(keys []Expr) map[int]bool {
 		m := map[int]bool{}
 		for _, k := range keys {

@@ -79,7 +79,11 @@ func line(n Node) string {
 		for i := range on {
 			on[i] = n.LeftKeys[i].String() + " = " + n.RightKeys[i].String()
 		}
-		return fmt.Sprintf("Join %s on=[%s]", n.How, strings.Join(on, ", "))
+		txt := fmt.Sprintf("Join %s on=[%s]", n.How, strings.Join(on, ", "))
+		if n.Filter != nil {
+			txt += " filter=" + n.Filter.String()
+		}
+		return txt
 	}
 	panic(fmt.Sprintf("plan: unknown node %T", n))
 }

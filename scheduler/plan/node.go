@@ -102,6 +102,9 @@ type Join struct {
 	LeftKeys, RightKeys []Expr
 	How                 JoinType
 	Output              []JoinCol
+	// Filter, when set, is a further condition on a pair of rows, over the
+	// left columns followed by the right ones.
+	Filter Expr
 }
 
 // Concat stacks Inputs, in order; Build has made their schemas equal.

@@ -1315,13 +1315,18 @@ func (x *Limit) GetCount() int64 {
 // right columns; full and cross: all of both; semi, anti: the left columns.
 // A right column whose name the left side already has gets the suffix.
 type Join struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Left          *Node                  `protobuf:"bytes,1,opt,name=left,proto3" json:"left,omitempty"`
-	Right         *Node                  `protobuf:"bytes,2,opt,name=right,proto3" json:"right,omitempty"`
-	LeftOn        []*Expr                `protobuf:"bytes,3,rep,name=left_on,json=leftOn,proto3" json:"left_on,omitempty"`
-	RightOn       []*Expr                `protobuf:"bytes,4,rep,name=right_on,json=rightOn,proto3" json:"right_on,omitempty"`
-	How           Join_How               `protobuf:"varint,5,opt,name=how,proto3,enum=slipstream.plan.v1.Join_How" json:"how,omitempty"`
-	Suffix        string                 `protobuf:"bytes,6,opt,name=suffix,proto3" json:"suffix,omitempty"` // default "_right"
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Left    *Node                  `protobuf:"bytes,1,opt,name=left,proto3" json:"left,omitempty"`
+	Right   *Node                  `protobuf:"bytes,2,opt,name=right,proto3" json:"right,omitempty"`
+	LeftOn  []*Expr                `protobuf:"bytes,3,rep,name=left_on,json=leftOn,proto3" json:"left_on,omitempty"`
+	RightOn []*Expr                `protobuf:"bytes,4,rep,name=right_on,json=rightOn,proto3" json:"right_on,omitempty"`
+	How     Join_How               `protobuf:"varint,5,opt,name=how,proto3,enum=slipstream.plan.v1.Join_How" json:"how,omitempty"`
+	Suffix  string                 `protobuf:"bytes,6,opt,name=suffix,proto3" json:"suffix,omitempty"` // default "_right"
+	// filter, when set, is a further condition a pair of rows must meet to
+	// match (a non-equi condition on top of the keys). It sees every column of
+	// both sides, the right ones under their suffixed names where they clash.
+	// For semi and anti joins it decides whether a left row has a match.
+	Filter        *Expr `protobuf:"bytes,7,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1396,6 +1401,13 @@ func (x *Join) GetSuffix() string {
 		return x.Suffix
 	}
 	return ""
+}
+
+func (x *Join) GetFilter() *Expr {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
 }
 
 // Concat stacks its inputs (union all), in order. They must have the same
@@ -2249,14 +2261,15 @@ const file_plan_proto_rawDesc = "" +
 	"\x05Limit\x12.\n" +
 	"\x05input\x18\x01 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05input\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\x12\x14\n" +
-	"\x05count\x18\x03 \x01(\x03R\x05count\"\xe4\x02\n" +
+	"\x05count\x18\x03 \x01(\x03R\x05count\"\x96\x03\n" +
 	"\x04Join\x12,\n" +
 	"\x04left\x18\x01 \x01(\v2\x18.slipstream.plan.v1.NodeR\x04left\x12.\n" +
 	"\x05right\x18\x02 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05right\x121\n" +
 	"\aleft_on\x18\x03 \x03(\v2\x18.slipstream.plan.v1.ExprR\x06leftOn\x123\n" +
 	"\bright_on\x18\x04 \x03(\v2\x18.slipstream.plan.v1.ExprR\arightOn\x12.\n" +
 	"\x03how\x18\x05 \x01(\x0e2\x1c.slipstream.plan.v1.Join.HowR\x03how\x12\x16\n" +
-	"\x06suffix\x18\x06 \x01(\tR\x06suffix\"N\n" +
+	"\x06suffix\x18\x06 \x01(\tR\x06suffix\x120\n" +
+	"\x06filter\x18\a \x01(\v2\x18.slipstream.plan.v1.ExprR\x06filter\"N\n" +
 	"\x03How\x12\t\n" +
 	"\x05INNER\x10\x00\x12\b\n" +
 	"\x04LEFT\x10\x01\x12\t\n" +
@@ -2434,27 +2447,28 @@ var file_plan_proto_depIdxs = []int32{
 	22, // 30: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
 	22, // 31: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
 	2,  // 32: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	9,  // 33: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	23, // 34: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	28, // 35: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	24, // 36: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	25, // 37: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	26, // 38: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	22, // 39: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	22, // 40: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	22, // 41: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	27, // 42: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 43: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 44: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	27, // 45: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	29, // 46: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	30, // 47: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 48: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	49, // [49:49] is the sub-list for method output_type
-	49, // [49:49] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	22, // 33: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	9,  // 34: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	23, // 35: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	28, // 36: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	24, // 37: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	25, // 38: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	26, // 39: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	22, // 40: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	22, // 41: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	22, // 42: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	27, // 43: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 44: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 45: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	27, // 46: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	29, // 47: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	30, // 48: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 49: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }

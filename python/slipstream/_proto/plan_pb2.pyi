@@ -167,7 +167,7 @@ class Limit(_message.Message):
     def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., offset: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class Join(_message.Message):
-    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix")
+    __slots__ = ("left", "right", "left_on", "right_on", "how", "suffix", "filter")
     class How(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         INNER: _ClassVar[Join.How]
@@ -190,13 +190,15 @@ class Join(_message.Message):
     RIGHT_ON_FIELD_NUMBER: _ClassVar[int]
     HOW_FIELD_NUMBER: _ClassVar[int]
     SUFFIX_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     left: Node
     right: Node
     left_on: _containers.RepeatedCompositeFieldContainer[Expr]
     right_on: _containers.RepeatedCompositeFieldContainer[Expr]
     how: Join.How
     suffix: str
-    def __init__(self, left: _Optional[_Union[Node, _Mapping]] = ..., right: _Optional[_Union[Node, _Mapping]] = ..., left_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., right_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., how: _Optional[_Union[Join.How, str]] = ..., suffix: _Optional[str] = ...) -> None: ...
+    filter: Expr
+    def __init__(self, left: _Optional[_Union[Node, _Mapping]] = ..., right: _Optional[_Union[Node, _Mapping]] = ..., left_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., right_on: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., how: _Optional[_Union[Join.How, str]] = ..., suffix: _Optional[str] = ..., filter: _Optional[_Union[Expr, _Mapping]] = ...) -> None: ...
 
 class Concat(_message.Message):
     __slots__ = ("inputs",)
