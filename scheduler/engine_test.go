@@ -65,6 +65,14 @@ func limit(in *pb.Node, n int64) *pb.Node {
 	return &pb.Node{Kind: &pb.Node_Limit{Limit: &pb.Limit{Input: in, Count: n}}}
 }
 func query(n *pb.Node) *pb.Query { return &pb.Query{Root: n} }
+func over(e *pb.Expr, partition []*pb.Expr, order ...*pb.Expr) *pb.Expr {
+	o := &pb.Over{Expr: e, PartitionBy: partition}
+	for _, k := range order {
+		o.OrderBy = append(o.OrderBy, &pb.SortKey{Expr: k})
+	}
+	return &pb.Expr{Kind: &pb.Expr_Over{Over: o}}
+}
+
 func join(l, r *pb.Node, how pb.Join_How, on ...string) *pb.Node {
 	j := &pb.Join{Left: l, Right: r, How: how}
 	for _, k := range on {
@@ -153,6 +161,13 @@ func queries(parquetPath string) map[string]*pb.Query {
 			alias(call("subtract", call("max", col("passengers")), call("min", col("passengers"))), "spread"),
 			alias(call("add", call("count", col("vendor")), lit(1)), "count_plus_one"))),
 		"select_aggregates": query(sel(table("trips"), alias(call("multiply", call("sum", col("fare")), lit(2)), "twice"))),
+		"windows": query(sortBy(withCols(table("trips"),
+			alias(over(call("row_number"), []*pb.Expr{col("vendor")}, col("fare")), "rn"),
+			alias(over(call("rank"), nil, col("vendor")), "vendor_rank"),
+			alias(over(call("sum", col("fare")), []*pb.Expr{col("vendor")}), "vendor_total"),
+			alias(over(call("lag", col("fare")), []*pb.Expr{col("vendor")}, col("passengers")), "prev_fare"),
+			alias(call("subtract", col("fare"), over(call("cum_sum", col("fare")), nil, col("passengers"))), "minus_running"),
+		), false, col("passengers"))),
 		"join_pruned": query(sel(join(table("trips"), agg(table("trips"), []*pb.Expr{col("vendor")}, alias(call("len"), "rides")), pb.Join_LEFT, "vendor"),
 			col("fare"), col("rides"))),
 	}

@@ -34,6 +34,8 @@ func PushBounds(n plan.Node) plan.Node {
 		return &plan.Sort{Input: PushBounds(n.Input), Keys: n.Keys}
 	case *plan.Limit:
 		return &plan.Limit{Input: PushBounds(n.Input), Offset: n.Offset, Count: n.Count}
+	case *plan.Window:
+		return &plan.Window{Input: PushBounds(n.Input), Exprs: n.Exprs}
 	case *plan.Concat:
 		out := &plan.Concat{}
 		for _, in := range n.Inputs {

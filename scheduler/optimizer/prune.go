@@ -92,6 +92,46 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 	case *plan.Project:
 		child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
 		return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
+	case *plan.Window:
+		width := n.Input.Schema().NumFields()
+		needIn := map[int]bool{}
+		for i := 0; i < width; i++ {
+			if need == nil || need[i] {
+				needIn[i] = true
+			}
+		}
+		for _, we := range n.Exprs {
+			for _, e := range windowExprs(we) {
+				used(e, needIn)
+			}
+		}
+		child, m := prune(n.Input, needIn)
+		out := &plan.Window{Input: child}
+		for _, we := range n.Exprs {
+			c := *we
+			c.PartitionBy = remapAll(we.PartitionBy, m)
+			c.OrderBy = nil
+			for _, k := range we.OrderBy {
+				c.OrderBy = append(c.OrderBy, plan.SortKey{Expr: remapExpr(k.Expr, m), Descending: k.Descending, NullsLast: k.NullsLast})
+			}
+			if we.Arg != nil {
+				c.Arg = remapExpr(we.Arg, m)
+			}
+			if we.Agg != nil {
+				c.Agg = remapExpr(we.Agg, m).(*plan.AggCall)
+			}
+			out.Exprs = append(out.Exprs, &c)
+		}
+		if m == nil {
+			return out, nil
+		}
+		newWidth := child.Schema().NumFields()
+		remap := make([]int, width+len(n.Exprs))
+		copy(remap, m)
+		for j := range n.Exprs {
+			remap[width+j] = newWidth + j
+		}
+		return out, remap
 	case *plan.Concat:
 		out := &plan.Concat{}
 		for _, in := range n.Inputs {
@@ -176,6 +216,21 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 		return &plan.Aggregate{Input: child, Keys: remapAll(n.Keys, m), Aggs: remapAll(n.Aggs, m)}, nil
 	}
 	return n, nil
+}
+
+// windowExprs lists the expressions a window expression reads.
+func windowExprs(we *plan.WindowExpr) []plan.Expr {
+	out := append([]plan.Expr{}, we.PartitionBy...)
+	for _, k := range we.OrderBy {
+		out = append(out, k.Expr)
+	}
+	if we.Arg != nil {
+		out = append(out, we.Arg)
+	}
+	if we.Agg != nil {
+		out = append(out, we.Agg)
+	}
+	return out
 }
 
 // withExprs is need plus the columns exprs read; nil (all) stays nil.

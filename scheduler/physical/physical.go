@@ -46,6 +46,8 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 		return p.sort(n, -1)
 	case *plan.Join:
 		return p.join(n)
+	case *plan.Window:
+		return p.window(n)
 	case *plan.Concat:
 		ops := make([]exec.Operator, 0, len(n.Inputs))
 		for _, in := range n.Inputs {
@@ -242,6 +244,62 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 		return nil, err
 	}
 	return p.onePhase(n, in), nil
+}
+
+var windowFuncs = map[string]exec.WindowFunc{
+	"agg": exec.WinAggregate, "row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
+	"lag": exec.WinLag, "lead": exec.WinLead, "cum_sum": exec.WinCumSum, "cum_count": exec.WinCumCount,
+	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax,
+}
+
+// window computes the partition keys, order keys and arguments into extra
+// columns, runs the Window operator over them, then drops them.
+func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
+	in, err := p.Build(n.Input)
+	if err != nil {
+		return nil, err
+	}
+	schema := n.Input.Schema()
+	width := schema.NumFields()
+	pre := make([]plan.Expr, 0, width)
+	for i, f := range schema.Fields() {
+		pre = append(pre, &plan.ColumnRef{Index: i, Field: f})
+	}
+	column := func(e plan.Expr) int {
+		if c, ok := plan.Unalias(e).(*plan.ColumnRef); ok {
+			return c.Index
+		}
+		pre = append(pre, &plan.Alias{Arg: e, Alias: fmt.Sprintf("__w%d", len(pre))})
+		return len(pre) - 1
+	}
+	exprs := make([]exec.WindowExpr, len(n.Exprs))
+	for i, we := range n.Exprs {
+		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out}
+		for _, k := range we.PartitionBy {
+			e.PartitionBy = append(e.PartitionBy, column(k))
+		}
+		for _, k := range we.OrderBy {
+			e.OrderBy = append(e.OrderBy, exec.SortKey{Column: column(k.Expr), Descending: k.Descending, NullsLast: k.NullsLast})
+		}
+		arg := we.Arg
+		if we.Agg != nil {
+			e.Agg, e.AggParams, arg = we.Agg.Fn, we.Agg.Params, we.Agg.Arg
+		}
+		if arg != nil {
+			e.Arg = column(arg)
+		}
+		exprs[i] = e
+	}
+	win := exec.NewWindow(p.Mem, project(in, pre), exprs)
+	out := make([]expr.Expr, 0, width+len(exprs))
+	names := make([]string, 0, width+len(exprs))
+	for i, f := range win.Schema().Fields() {
+		if i < width || i >= len(pre) {
+			out = append(out, &expr.Column{Index: i, Name: f.Name, Type: f.Type})
+			names = append(names, f.Name)
+		}
+	}
+	return exec.NewProject(win, out, names), nil
 }
 
 var joinKinds = map[plan.JoinType]exec.JoinKind{

@@ -84,7 +84,7 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		exprs, err := b.exprs(k.Select.GetExprs(), in.Schema())
+		in, exprs, err := b.exprsWithWindows(k.Select.GetExprs(), in)
 		if err != nil {
 			return nil, err
 		}
@@ -97,19 +97,20 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		added, err := b.exprs(k.WithColumns.GetExprs(), in.Schema())
+		width := in.Schema().NumFields()
+		in, added, err := b.exprsWithWindows(k.WithColumns.GetExprs(), in)
 		if err != nil {
 			return nil, err
 		}
 		if err := uniqueNames(added, "with_columns"); err != nil {
 			return nil, err
 		}
-		out := make([]Expr, in.Schema().NumFields())
-		for i, f := range in.Schema().Fields() {
+		out := make([]Expr, width)
+		for i, f := range in.Schema().Fields()[:width] {
 			out[i] = &ColumnRef{Index: i, Field: f}
 		}
 		for _, e := range added {
-			if idx := in.Schema().FieldIndices(e.Name()); len(idx) > 0 {
+			if idx := in.Schema().FieldIndices(e.Name()); len(idx) > 0 && idx[0] < width {
 				out[idx[0]] = e
 			} else {
 				out = append(out, e)
@@ -244,6 +245,206 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 		return nil, err
 	}
 	return &Project{Input: out, Exprs: post}, nil
+}
+
+// containsOver reports whether a window expression occurs in e.
+func containsOver(e *planpb.Expr) bool {
+	switch k := e.GetKind().(type) {
+	case *planpb.Expr_Over:
+		return true
+	case *planpb.Expr_Alias:
+		return containsOver(k.Alias.GetExpr())
+	case *planpb.Expr_Cast:
+		return containsOver(k.Cast.GetExpr())
+	case *planpb.Expr_Call:
+		for _, a := range k.Call.GetArgs() {
+			if containsOver(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// exprsWithWindows builds exprs over in; when some hold window expressions,
+// it puts a Window over in, whose extra columns those expressions read, and
+// returns it as the new input (the input's columns keep their indices).
+func (b *builder) exprsWithWindows(pes []*planpb.Expr, in Node) (Node, []Expr, error) {
+	windowed := false
+	for _, pe := range pes {
+		windowed = windowed || containsOver(pe)
+	}
+	if !windowed {
+		exprs, err := b.exprs(pes, in.Schema())
+		return in, exprs, err
+	}
+	w := &Window{Input: in}
+	exprs := make([]Expr, len(pes))
+	for i, pe := range pes {
+		e, err := b.overWindows(pe, in.Schema(), w)
+		if err != nil {
+			return nil, nil, err
+		}
+		exprs[i] = e
+	}
+	return w, exprs, nil
+}
+
+// overWindows builds e, turning each Over into a column of w.
+func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr, error) {
+	switch k := e.GetKind().(type) {
+	case *planpb.Expr_Over:
+		we, err := b.window(k.Over, in)
+		if err != nil {
+			return nil, err
+		}
+		we.Name = fmt.Sprintf("__win%d", len(w.Exprs))
+		w.Exprs = append(w.Exprs, we)
+		name := we.Func
+		if we.Agg != nil {
+			name = we.Agg.Name()
+		} else if we.Arg != nil {
+			name = we.Arg.Name()
+		}
+		return &ColumnRef{Index: in.NumFields() + len(w.Exprs) - 1, Field: arrow.Field{Name: name, Type: we.Out, Nullable: true}}, nil
+	case *planpb.Expr_Alias:
+		arg, err := b.overWindows(k.Alias.GetExpr(), in, w)
+		if err != nil {
+			return nil, err
+		}
+		return &Alias{Arg: arg, Alias: k.Alias.GetName()}, nil
+	case *planpb.Expr_Cast:
+		arg, err := b.overWindows(k.Cast.GetExpr(), in, w)
+		if err != nil {
+			return nil, err
+		}
+		to, err := DataType(k.Cast.GetTo())
+		if err != nil {
+			return nil, err
+		}
+		return castTo(arg, to), nil
+	case *planpb.Expr_Call:
+		if !containsOver(e) {
+			return b.expr(e, in)
+		}
+		fn, ok := expr.Lookup(k.Call.GetFunction())
+		if !ok || fn.Kind == expr.Aggregate {
+			return nil, invalidf("%s cannot take a window expression here", k.Call.GetFunction())
+		}
+		args := make([]Expr, len(k.Call.GetArgs()))
+		for i, a := range k.Call.GetArgs() {
+			arg, err := b.overWindows(a, in, w)
+			if err != nil {
+				return nil, err
+			}
+			args[i] = arg
+		}
+		return resolveCall(fn, args)
+	}
+	return b.expr(e, in)
+}
+
+var windowFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
+	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true}
+
+// window builds one Over.
+func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) {
+	we := &WindowExpr{}
+	for _, p := range o.GetPartitionBy() {
+		e, err := b.expr(p, in)
+		if err != nil {
+			return nil, err
+		}
+		we.PartitionBy = append(we.PartitionBy, e)
+	}
+	for _, key := range o.GetOrderBy() {
+		e, err := b.expr(key.GetExpr(), in)
+		if err != nil {
+			return nil, err
+		}
+		if !expr.IsOrderable(e.Type()) {
+			return nil, invalidf("cannot order a window by %s: %s values have no order", e, expr.TypeName(e.Type()))
+		}
+		we.OrderBy = append(we.OrderBy, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
+	}
+	inner := o.GetExpr()
+	for inner.GetAlias() != nil {
+		inner = inner.GetAlias().GetExpr()
+	}
+	call := inner.GetCall()
+	if call == nil {
+		return nil, invalidf("over() applies to an aggregation (col(\"x\").sum()) or a window function (row_number, rank, dense_rank, lag, lead, cum_sum, cum_count, cum_min, cum_max)")
+	}
+	if fn, ok := expr.Lookup(call.GetFunction()); ok && fn.Kind == expr.Aggregate {
+		agg, err := b.aggCall(call, in)
+		if err != nil {
+			return nil, err
+		}
+		we.Func, we.Agg, we.Out = "agg", agg, agg.Out
+		return we, nil
+	}
+	name := call.GetFunction()
+	if !windowFuncs[name] {
+		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
+		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))
+	}
+	we.Func = name
+	args := call.GetArgs()
+	switch name {
+	case "row_number", "rank", "dense_rank":
+		if len(args) != 0 {
+			return nil, invalidf("%s takes no argument: it ranks by the window's order_by", name)
+		}
+		we.Out = arrow.PrimitiveTypes.Int64
+		return we, nil
+	case "lag", "lead":
+		if len(args) < 1 || len(args) > 2 {
+			return nil, invalidf("%s takes a value and an optional constant offset", name)
+		}
+		we.Offset = 1
+		if len(args) == 2 {
+			off, err := b.expr(args[1], in)
+			if err != nil {
+				return nil, err
+			}
+			var n *scalar.Int64
+			if l, ok := off.(*Literal); ok {
+				n, _ = l.Value.(*scalar.Int64)
+			}
+			if n == nil || n.Value < 0 {
+				return nil, invalidf("the offset of %s must be a non-negative integer constant, got %s", name, off)
+			}
+			we.Offset = n.Value
+		}
+	default:
+		if len(args) != 1 {
+			return nil, invalidf("%s takes one argument", name)
+		}
+	}
+	arg, err := b.expr(args[0], in)
+	if err != nil {
+		return nil, err
+	}
+	switch name {
+	case "lag", "lead", "cum_min", "cum_max":
+		if (name == "cum_min" || name == "cum_max") && !expr.IsOrderable(arg.Type()) {
+			return nil, invalidf("%s needs values that can be ordered, got %s", name, expr.TypeName(arg.Type()))
+		}
+		if arg.Type().ID() == arrow.STRING_VIEW {
+			arg = castTo(arg, arrow.BinaryTypes.LargeString)
+		}
+		we.Arg, we.Out = arg, arg.Type()
+	case "cum_count":
+		we.Arg, we.Out = arg, arrow.PrimitiveTypes.Int64
+	case "cum_sum":
+		sum, _ := expr.Lookup("sum")
+		out, casts, err := sum.Resolve([]arrow.DataType{arg.Type()})
+		if err != nil {
+			return nil, fmt.Errorf("cum_sum: %w", err)
+		}
+		we.Arg, we.Out = castTo(arg, casts[0]), out
+	}
+	return we, nil
 }
 
 // isPlainAggregate reports whether e is one aggregate call, maybe aliased.

@@ -72,6 +72,12 @@ func line(n Node) string {
 		return "Sort " + strings.Join(parts, ", ")
 	case *Limit:
 		return fmt.Sprintf("Limit offset=%d count=%d", n.Offset, n.Count)
+	case *Window:
+		parts := make([]string, len(n.Exprs))
+		for i, e := range n.Exprs {
+			parts[i] = e.String() + " AS " + e.Name
+		}
+		return "Window " + strings.Join(parts, ", ")
 	case *Concat:
 		return fmt.Sprintf("Concat inputs=%d", len(n.Inputs))
 	case *Join:

@@ -1,6 +1,9 @@
 package plan
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"slipstream/kernels/exec"
@@ -105,6 +108,59 @@ type Join struct {
 	// Filter, when set, is a further condition on a pair of rows, over the
 	// left columns followed by the right ones.
 	Filter Expr
+}
+
+// WindowExpr computes one column over windows of rows (see Window).
+type WindowExpr struct {
+	// Func is row_number, rank, dense_rank, lag, lead, cum_sum, cum_count,
+	// cum_min, cum_max, or "agg" for Agg over the whole partition.
+	Func        string
+	Agg         *AggCall
+	Arg         Expr
+	Offset      int64
+	PartitionBy []Expr
+	OrderBy     []SortKey
+	Out         arrow.DataType
+	Name        string // for EXPLAIN and the output field
+}
+
+func (w *WindowExpr) String() string {
+	fn := w.Func + "(" + exprList(nonNil(w.Arg)) + ")"
+	if w.Agg != nil {
+		fn = w.Agg.String()
+	}
+	order := make([]string, len(w.OrderBy))
+	for i, k := range w.OrderBy {
+		order[i] = k.Expr.String()
+		if k.Descending {
+			order[i] += " desc"
+		}
+	}
+	return fmt.Sprintf("%s over(partition_by=[%s] order_by=[%s])", fn, exprList(w.PartitionBy), strings.Join(order, ", "))
+}
+
+func nonNil(e Expr) []Expr {
+	if e == nil {
+		return nil
+	}
+	return []Expr{e}
+}
+
+// Window appends one column per expression to its input's columns and
+// keeps the input's rows and their order.
+type Window struct {
+	Input Node
+	Exprs []*WindowExpr
+}
+
+func (*Window) sealed()            {}
+func (w *Window) Children() []Node { return []Node{w.Input} }
+func (w *Window) Schema() *arrow.Schema {
+	fields := append([]arrow.Field{}, w.Input.Schema().Fields()...)
+	for _, e := range w.Exprs {
+		fields = append(fields, arrow.Field{Name: e.Name, Type: e.Out, Nullable: true})
+	}
+	return arrow.NewSchema(fields, nil)
 }
 
 // Concat stacks Inputs, in order; Build has made their schemas equal.

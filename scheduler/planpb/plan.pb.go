@@ -276,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22, 0}
+	return file_plan_proto_rawDescGZIP(), []int{23, 0}
 }
 
 type DataType_TimeUnit int32
@@ -328,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22, 1}
+	return file_plan_proto_rawDescGZIP(), []int{23, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -1466,6 +1466,7 @@ type Expr struct {
 	//	*Expr_Call
 	//	*Expr_Alias
 	//	*Expr_Cast
+	//	*Expr_Over
 	Kind          isExpr_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1553,6 +1554,15 @@ func (x *Expr) GetCast() *Cast {
 	return nil
 }
 
+func (x *Expr) GetOver() *Over {
+	if x != nil {
+		if x, ok := x.Kind.(*Expr_Over); ok {
+			return x.Over
+		}
+	}
+	return nil
+}
+
 type isExpr_Kind interface {
 	isExpr_Kind()
 }
@@ -1577,6 +1587,10 @@ type Expr_Cast struct {
 	Cast *Cast `protobuf:"bytes,5,opt,name=cast,proto3,oneof"`
 }
 
+type Expr_Over struct {
+	Over *Over `protobuf:"bytes,6,opt,name=over,proto3,oneof"`
+}
+
 func (*Expr_Column) isExpr_Kind() {}
 
 func (*Expr_Literal) isExpr_Kind() {}
@@ -1587,6 +1601,76 @@ func (*Expr_Alias) isExpr_Kind() {}
 
 func (*Expr_Cast) isExpr_Kind() {}
 
+func (*Expr_Over) isExpr_Kind() {}
+
+// Over computes expr over windows of rows, as polars' expr.over(): within
+// each partition (rows with equal partition_by values; all rows when empty)
+// in order_by order. expr is an aggregate (sum, mean, min, max, count, len:
+// the partition's value, on every row of it) or a window function:
+// row_number() rank() dense_rank() (ranked by order_by; ties share a rank),
+// lag(x, n) lead(x, n) (n a constant, default 1), cum_sum(x) cum_count(x)
+// cum_min(x) cum_max(x) (over the rows up to and including the current one:
+// ROWS, not RANGE). The result keeps the input's row order.
+type Over struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Expr          *Expr                  `protobuf:"bytes,1,opt,name=expr,proto3" json:"expr,omitempty"`
+	PartitionBy   []*Expr                `protobuf:"bytes,2,rep,name=partition_by,json=partitionBy,proto3" json:"partition_by,omitempty"`
+	OrderBy       []*SortKey             `protobuf:"bytes,3,rep,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Over) Reset() {
+	*x = Over{}
+	mi := &file_plan_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Over) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Over) ProtoMessage() {}
+
+func (x *Over) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Over.ProtoReflect.Descriptor instead.
+func (*Over) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Over) GetExpr() *Expr {
+	if x != nil {
+		return x.Expr
+	}
+	return nil
+}
+
+func (x *Over) GetPartitionBy() []*Expr {
+	if x != nil {
+		return x.PartitionBy
+	}
+	return nil
+}
+
+func (x *Over) GetOrderBy() []*SortKey {
+	if x != nil {
+		return x.OrderBy
+	}
+	return nil
+}
+
 type Column struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1596,7 +1680,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1692,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1705,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Column) GetName() string {
@@ -1645,7 +1729,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1657,7 +1741,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1670,7 +1754,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Call) GetFunction() string {
@@ -1697,7 +1781,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1793,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1806,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -1749,7 +1833,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1761,7 +1845,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1774,7 +1858,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -1804,7 +1888,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +1900,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +1913,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -1890,7 +1974,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +1986,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +1999,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -2075,7 +2159,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2087,7 +2171,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2100,7 +2184,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -2137,7 +2221,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2149,7 +2233,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2162,7 +2246,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -2279,14 +2363,19 @@ const file_plan_proto_rawDesc = "" +
 	"\x04ANTI\x10\x05\x12\t\n" +
 	"\x05CROSS\x10\x06\":\n" +
 	"\x06Concat\x120\n" +
-	"\x06inputs\x18\x01 \x03(\v2\x18.slipstream.plan.v1.NodeR\x06inputs\"\x90\x02\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x18.slipstream.plan.v1.NodeR\x06inputs\"\xc0\x02\n" +
 	"\x04Expr\x124\n" +
 	"\x06column\x18\x01 \x01(\v2\x1a.slipstream.plan.v1.ColumnH\x00R\x06column\x127\n" +
 	"\aliteral\x18\x02 \x01(\v2\x1b.slipstream.plan.v1.LiteralH\x00R\aliteral\x12.\n" +
 	"\x04call\x18\x03 \x01(\v2\x18.slipstream.plan.v1.CallH\x00R\x04call\x121\n" +
 	"\x05alias\x18\x04 \x01(\v2\x19.slipstream.plan.v1.AliasH\x00R\x05alias\x12.\n" +
-	"\x04cast\x18\x05 \x01(\v2\x18.slipstream.plan.v1.CastH\x00R\x04castB\x06\n" +
-	"\x04kind\"\x1c\n" +
+	"\x04cast\x18\x05 \x01(\v2\x18.slipstream.plan.v1.CastH\x00R\x04cast\x12.\n" +
+	"\x04over\x18\x06 \x01(\v2\x18.slipstream.plan.v1.OverH\x00R\x04overB\x06\n" +
+	"\x04kind\"\xa9\x01\n" +
+	"\x04Over\x12,\n" +
+	"\x04expr\x18\x01 \x01(\v2\x18.slipstream.plan.v1.ExprR\x04expr\x12;\n" +
+	"\fpartition_by\x18\x02 \x03(\v2\x18.slipstream.plan.v1.ExprR\vpartitionBy\x126\n" +
+	"\border_by\x18\x03 \x03(\v2\x1b.slipstream.plan.v1.SortKeyR\aorderBy\"\x1c\n" +
 	"\x06Column\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"P\n" +
 	"\x04Call\x12\x1a\n" +
@@ -2379,7 +2468,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -2404,14 +2493,15 @@ var file_plan_proto_goTypes = []any{
 	(*Join)(nil),           // 20: slipstream.plan.v1.Join
 	(*Concat)(nil),         // 21: slipstream.plan.v1.Concat
 	(*Expr)(nil),           // 22: slipstream.plan.v1.Expr
-	(*Column)(nil),         // 23: slipstream.plan.v1.Column
-	(*Call)(nil),           // 24: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 25: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 26: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 27: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 28: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 29: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 30: slipstream.plan.v1.Decimal
+	(*Over)(nil),           // 23: slipstream.plan.v1.Over
+	(*Column)(nil),         // 24: slipstream.plan.v1.Column
+	(*Call)(nil),           // 25: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 26: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 27: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 28: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 29: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 30: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 31: slipstream.plan.v1.Decimal
 }
 var file_plan_proto_depIdxs = []int32{
 	9,  // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
@@ -2449,26 +2539,30 @@ var file_plan_proto_depIdxs = []int32{
 	2,  // 32: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
 	22, // 33: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
 	9,  // 34: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	23, // 35: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	28, // 36: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	24, // 37: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	25, // 38: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	26, // 39: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	22, // 40: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	22, // 41: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	22, // 42: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	27, // 43: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 44: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 45: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	27, // 46: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	29, // 47: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	30, // 48: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 49: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	24, // 35: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	29, // 36: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	25, // 37: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	26, // 38: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	27, // 39: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	23, // 40: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	22, // 41: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	22, // 42: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	17, // 43: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	22, // 44: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	22, // 45: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	22, // 46: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	28, // 47: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 48: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 49: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	28, // 50: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	30, // 51: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	31, // 52: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 53: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -2494,8 +2588,9 @@ func file_plan_proto_init() {
 		(*Expr_Call)(nil),
 		(*Expr_Alias)(nil),
 		(*Expr_Cast)(nil),
+		(*Expr_Over)(nil),
 	}
-	file_plan_proto_msgTypes[23].OneofWrappers = []any{
+	file_plan_proto_msgTypes[24].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -2512,7 +2607,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

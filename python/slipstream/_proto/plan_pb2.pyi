@@ -207,18 +207,30 @@ class Concat(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
 
 class Expr(_message.Message):
-    __slots__ = ("column", "literal", "call", "alias", "cast")
+    __slots__ = ("column", "literal", "call", "alias", "cast", "over")
     COLUMN_FIELD_NUMBER: _ClassVar[int]
     LITERAL_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     CAST_FIELD_NUMBER: _ClassVar[int]
+    OVER_FIELD_NUMBER: _ClassVar[int]
     column: Column
     literal: Literal
     call: Call
     alias: Alias
     cast: Cast
-    def __init__(self, column: _Optional[_Union[Column, _Mapping]] = ..., literal: _Optional[_Union[Literal, _Mapping]] = ..., call: _Optional[_Union[Call, _Mapping]] = ..., alias: _Optional[_Union[Alias, _Mapping]] = ..., cast: _Optional[_Union[Cast, _Mapping]] = ...) -> None: ...
+    over: Over
+    def __init__(self, column: _Optional[_Union[Column, _Mapping]] = ..., literal: _Optional[_Union[Literal, _Mapping]] = ..., call: _Optional[_Union[Call, _Mapping]] = ..., alias: _Optional[_Union[Alias, _Mapping]] = ..., cast: _Optional[_Union[Cast, _Mapping]] = ..., over: _Optional[_Union[Over, _Mapping]] = ...) -> None: ...
+
+class Over(_message.Message):
+    __slots__ = ("expr", "partition_by", "order_by")
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_BY_FIELD_NUMBER: _ClassVar[int]
+    ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    expr: Expr
+    partition_by: _containers.RepeatedCompositeFieldContainer[Expr]
+    order_by: _containers.RepeatedCompositeFieldContainer[SortKey]
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., partition_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_by: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ...) -> None: ...
 
 class Column(_message.Message):
     __slots__ = ("name",)

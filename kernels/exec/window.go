@@ -1,0 +1,429 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"slipstream/kernels"
+	"slipstream/kernels/expr"
+)
+
+// WindowFunc is what a window expression computes on each row.
+type WindowFunc int
+
+const (
+	WinAggregate  WindowFunc = iota // the partition's aggregate, on every row of it
+	WinRowNumber                    // 1, 2, 3, ... in order
+	WinRank                         // ties share a rank; gaps follow ties
+	WinDenseRank                    // ties share a rank; no gaps
+	WinLag                          // the value Offset rows before, in the partition
+	WinLead                         // the value Offset rows after
+	WinCumSum                       // running sums, counts, minima, maxima over
+	WinCumCount                     // the rows up to and including this one; nulls
+	WinCumMin                       // are skipped, and the result is null only
+	WinCumMax                       // before the partition's first value
+)
+
+var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
+
+func (f WindowFunc) String() string { return windowNames[f] }
+
+// WindowExpr is one window computation over input columns.
+type WindowExpr struct {
+	Func        WindowFunc
+	Agg         *expr.Function // WinAggregate
+	AggParams   []scalar.Scalar
+	Arg         int   // input column, -1 for none
+	Offset      int64 // lag and lead
+	PartitionBy []int
+	OrderBy     []SortKey
+	Name        string
+	Type        arrow.DataType
+}
+
+// Window reads its whole input and appends one column per expression,
+// keeping the input's row order.
+type Window struct {
+	input  Operator
+	exprs  []WindowExpr
+	schema *arrow.Schema
+	mem    memory.Allocator
+	out    *array.TableReader
+}
+
+// NewWindow appends a column per expression to input's columns.
+func NewWindow(mem memory.Allocator, input Operator, exprs []WindowExpr) *Window {
+	fields := append([]arrow.Field{}, input.Schema().Fields()...)
+	for _, e := range exprs {
+		fields = append(fields, arrow.Field{Name: e.Name, Type: e.Type, Nullable: true})
+	}
+	return &Window{input: input, exprs: exprs, schema: arrow.NewSchema(fields, nil), mem: mem}
+}
+
+func (w *Window) Schema() *arrow.Schema { return w.schema }
+func (w *Window) Children() []Operator  { return []Operator{w.input} }
+func (w *Window) String() string {
+	parts := make([]string, len(w.exprs))
+	in := w.input.Schema()
+	for i, e := range w.exprs {
+		fn := e.Func.String()
+		if e.Func == WinAggregate {
+			fn = e.Agg.Name
+		}
+		arg := ""
+		if e.Arg >= 0 {
+			arg = in.Field(e.Arg).Name
+		}
+		by := make([]string, len(e.PartitionBy))
+		for k, c := range e.PartitionBy {
+			by[k] = in.Field(c).Name
+		}
+		order := make([]string, len(e.OrderBy))
+		for k, o := range e.OrderBy {
+			order[k] = in.Field(o.Column).Name
+			if o.Descending {
+				order[k] += " desc"
+			}
+		}
+		parts[i] = fmt.Sprintf("%s(%s) over(partition_by=[%s] order_by=[%s]) AS %s", fn, arg, strings.Join(by, ", "), strings.Join(order, ", "), e.Name)
+	}
+	return "Window " + strings.Join(parts, ", ")
+}
+
+func (w *Window) Close() error {
+	if w.out != nil {
+		w.out.Release()
+		w.out = nil
+	}
+	return w.input.Close()
+}
+
+func (w *Window) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if w.out == nil {
+		if err := w.build(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !w.out.Next() {
+		return nil, io.EOF
+	}
+	b := w.out.RecordBatch()
+	b.Retain()
+	return b, nil
+}
+
+func (w *Window) build(ctx context.Context) error {
+	batches, err := Collect(ctx, w.input)
+	if err != nil {
+		return err
+	}
+	defer ReleaseAll(batches)
+	in := w.input.Schema()
+	var n int64
+	for _, b := range batches {
+		n += b.NumRows()
+	}
+	cols := make([]arrow.Array, 0, w.schema.NumFields())
+	defer func() { releaseArrays(cols) }()
+	for c := 0; c < in.NumFields(); c++ {
+		parts := make([]arrow.Array, len(batches))
+		for i, b := range batches {
+			parts[i] = b.Column(c)
+		}
+		var col arrow.Array
+		if len(parts) == 0 {
+			col = array.MakeArrayOfNull(w.mem, in.Field(c).Type, 0)
+		} else if col, err = array.Concatenate(parts, w.mem); err != nil {
+			return err
+		}
+		cols = append(cols, col)
+	}
+	rec := array.NewRecordBatch(in, cols, n)
+	defer rec.Release()
+	for _, e := range w.exprs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		col, err := w.compute(ctx, rec, e)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, col)
+	}
+	whole := array.NewRecordBatch(w.schema, cols, n)
+	defer whole.Release()
+	tbl := array.NewTableFromRecords(w.schema, []arrow.RecordBatch{whole})
+	defer tbl.Release()
+	w.out = array.NewTableReader(tbl, BatchRows)
+	return nil
+}
+
+// ids gives every row the dense id of its values in columns (0 for all rows when none).
+func ids(rec arrow.RecordBatch, columns []int) ([]uint32, int, error) {
+	types := make([]arrow.DataType, len(columns))
+	arrs := make([]arrow.Array, len(columns))
+	for i, c := range columns {
+		types[i], arrs[i] = rec.Column(c).DataType(), rec.Column(c)
+	}
+	g, err := newGrouper(types)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := g.groupIDs(arrs, int(rec.NumRows()))
+	return out, g.n, nil
+}
+
+func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExpr) (arrow.Array, error) {
+	n := int(rec.NumRows())
+	pids, groups, err := ids(rec, e.PartitionBy)
+	if err != nil {
+		return nil, err
+	}
+	if e.Func == WinAggregate {
+		var vals arrow.Array
+		var in arrow.DataType
+		if e.Arg >= 0 {
+			vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
+		}
+		acc := e.Agg.NewAccumulator(in, e.AggParams)
+		acc.Update(vals, pids, groups)
+		per := acc.Finish(w.mem, max(groups, 1))
+		defer per.Release()
+		idx := make([]int64, n)
+		for i, p := range pids {
+			idx[i] = int64(p)
+		}
+		return takeRows(ctx, w.mem, per, idx)
+	}
+	perm, err := w.order(ctx, rec, pids, e.OrderBy)
+	if err != nil {
+		return nil, err
+	}
+	// start[k] is where the partition of sorted position k begins.
+	start := make([]int, n)
+	for k := range perm {
+		if k > 0 && pids[perm[k]] == pids[perm[k-1]] {
+			start[k] = start[k-1]
+		} else {
+			start[k] = k
+		}
+	}
+	end := make([]int, n) // one past the partition's last position
+	for k := n - 1; k >= 0; k-- {
+		if k < n-1 && start[k+1] == start[k] {
+			end[k] = end[k+1]
+		} else {
+			end[k] = k + 1
+		}
+	}
+	switch e.Func {
+	case WinRowNumber, WinRank, WinDenseRank:
+		cols := make([]int, len(e.OrderBy))
+		for i, o := range e.OrderBy {
+			cols[i] = o.Column
+		}
+		oids, _, err := ids(rec, cols)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int64, n)
+		for k, row := range perm {
+			switch {
+			case e.Func == WinRowNumber || k == start[k]:
+				out[row] = int64(k - start[k] + 1)
+			case oids[row] == oids[perm[k-1]]:
+				out[row] = out[perm[k-1]]
+			case e.Func == WinRank:
+				out[row] = int64(k - start[k] + 1)
+			default:
+				out[row] = out[perm[k-1]] + 1
+			}
+		}
+		return expr.FixedWidthArray(w.mem, arrow.PrimitiveTypes.Int64, out, nil, 0), nil
+	case WinLag, WinLead:
+		idx := make([]int64, n)
+		for k, row := range perm {
+			src := k - int(e.Offset)
+			if e.Func == WinLead {
+				src = k + int(e.Offset)
+			}
+			idx[row] = -1
+			if src >= start[k] && src < end[k] {
+				idx[row] = perm[src]
+			}
+		}
+		return takeRows(ctx, w.mem, rec.Column(e.Arg), idx)
+	case WinCumCount:
+		arg := rec.Column(e.Arg)
+		out := make([]int64, n)
+		var count int64
+		for k, row := range perm {
+			if k == start[k] {
+				count = 0
+			}
+			if arg.IsValid(int(row)) {
+				count++
+			}
+			out[row] = count
+		}
+		return expr.FixedWidthArray(w.mem, arrow.PrimitiveTypes.Int64, out, nil, 0), nil
+	case WinCumMin, WinCumMax:
+		arg := rec.Column(e.Arg)
+		less, err := rowLess(arg)
+		if err != nil {
+			return nil, err
+		}
+		idx := make([]int64, n)
+		best := int64(-1)
+		for k, row := range perm {
+			if k == start[k] {
+				best = -1
+			}
+			if arg.IsValid(int(row)) && (best < 0 || (e.Func == WinCumMin && less(int(row), int(best))) || (e.Func == WinCumMax && less(int(best), int(row)))) {
+				best = row
+			}
+			idx[row] = best
+		}
+		return takeRows(ctx, w.mem, arg, idx)
+	case WinCumSum:
+		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
+	}
+	return nil, kernels.Errorf(kernels.Internal, "window function %v", e.Func)
+}
+
+// order sorts the rows by partition id, then by the order keys (stably).
+func (w *Window) order(ctx context.Context, rec arrow.RecordBatch, pids []uint32, orderBy []SortKey) ([]int64, error) {
+	pidArr := expr.FixedWidthArray(w.mem, arrow.PrimitiveTypes.Uint32, pids, nil, 0)
+	defer pidArr.Release()
+	fields := []arrow.Field{{Name: "p", Type: arrow.PrimitiveTypes.Uint32}}
+	cols := []arrow.Array{pidArr}
+	keys := []compute.SortKey{{ColumnIndex: 0, Order: compute.SortOrderAscending}}
+	for i, o := range orderBy {
+		c := rec.Column(o.Column)
+		fields = append(fields, arrow.Field{Name: fmt.Sprintf("o%d", i), Type: c.DataType(), Nullable: true})
+		cols = append(cols, c)
+		k := compute.SortKey{ColumnIndex: i + 1, Order: compute.SortOrderAscending, NullPlacement: compute.SortNullsAtStart}
+		if o.Descending {
+			k.Order = compute.SortOrderDescending
+		}
+		if o.NullsLast {
+			k.NullPlacement = compute.SortNullsAtEnd
+		}
+		keys = append(keys, k)
+	}
+	keyRec := array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	defer keyRec.Release()
+	// sort_indices leaks scratch memory from the allocator it is given
+	// (see sort.go), so it runs on the default one.
+	sorted, err := compute.SortIndicesRecordBatch(expr.WithAllocator(ctx, memory.DefaultAllocator), keyRec, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer sorted.Release()
+	perm := make([]int64, sorted.Len())
+	switch s := sorted.(type) {
+	case *array.Uint64:
+		for i, v := range s.Uint64Values() {
+			perm[i] = int64(v)
+		}
+	case *array.Int64:
+		copy(perm, s.Int64Values())
+	default:
+		return nil, kernels.Errorf(kernels.Internal, "sort indices of type %s", sorted.DataType())
+	}
+	return perm, nil
+}
+
+// takeRows picks rows of values by index; -1 gives null.
+func takeRows(ctx context.Context, mem memory.Allocator, values arrow.Array, idx []int64) (arrow.Array, error) {
+	ia := indexArray(mem, idx)
+	defer ia.Release()
+	return compute.TakeArray(ctx, values, ia)
+}
+
+// rowLess compares two rows of one array (both non-null).
+func rowLess(a arrow.Array) (func(i, j int) bool, error) {
+	switch a := a.(type) {
+	case *array.Int8:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Int16:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Int32:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Int64:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Uint8:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Uint16:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Uint32:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Uint64:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Float32:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Float64:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Date32:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Timestamp:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Decimal128:
+		return func(i, j int) bool { return a.Value(i).Less(a.Value(j)) }, nil
+	case *array.String:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.LargeString:
+		return func(i, j int) bool { return a.Value(i) < a.Value(j) }, nil
+	case *array.Boolean:
+		return func(i, j int) bool { return !a.Value(i) && a.Value(j) }, nil
+	}
+	return nil, kernels.Errorf(kernels.NotSupported, "cum_min/cum_max of %s", expr.TypeName(a.DataType()))
+}
+
+// cumSum is the running sum of a (already int64, uint64, float64 or a
+// decimal) along perm, restarting at each partition start; null until the
+// partition's first value.
+func cumSum(mem memory.Allocator, a arrow.Array, perm []int64, start []int, out arrow.DataType) (arrow.Array, error) {
+	switch a.DataType().ID() {
+	case arrow.INT64:
+		return cumTyped(mem, a, perm, start, out, func(x, y int64) int64 { return x + y }), nil
+	case arrow.UINT64:
+		return cumTyped(mem, a, perm, start, out, func(x, y uint64) uint64 { return x + y }), nil
+	case arrow.FLOAT64:
+		return cumTyped(mem, a, perm, start, out, func(x, y float64) float64 { return x + y }), nil
+	case arrow.DECIMAL128:
+		return cumTyped(mem, a, perm, start, out, decimal128.Num.Add), nil
+	}
+	return nil, kernels.Errorf(kernels.Internal, "cum_sum of %s", expr.TypeName(a.DataType()))
+}
+
+func cumTyped[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm []int64, start []int, out arrow.DataType, add func(T, T) T) arrow.Array {
+	vals := expr.Values[T](a)
+	sums := make([]T, len(perm))
+	seen := make([]bool, len(perm))
+	var acc, zero T
+	has := false
+	for k, row := range perm {
+		if k == start[k] {
+			acc, has = zero, false
+		}
+		if a.IsValid(int(row)) {
+			acc, has = add(acc, vals[row]), true
+		}
+		sums[row], seen[row] = acc, has
+	}
+	v, nulls := expr.ValidityOf(mem, seen)
+	return expr.FixedWidthArray(mem, out, sums, v, nulls)
+}
