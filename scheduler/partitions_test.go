@@ -71,6 +71,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 		"topk":         query(limit(sortBy(table("t"), true, col("v"), col("i")), 17)),
 		"ordered_scan": query(sel(filter(table("t"), call("eq", col("g"), lit(1))), col("i"), alias(call("multiply", col("v"), lit(2)), "v2"))),
 		"head":         query(limit(table("t"), 5)),
+		"first_last":   query(agg(table("t"), []*pb.Expr{col("k")}, alias(call("first", col("i")), "f"), alias(call("last", col("v")), "l"), alias(call("median", col("v")), "m"))),
 		"join_ordered": query(join(table("t"), agg(table("t"), []*pb.Expr{col("k")}, alias(call("len"), "n")), pb.Join_LEFT, "k")),
 		"semi_join":    query(join(table("t"), filter(table("t"), call("gt", col("v"), lit(50))), pb.Join_SEMI, "g")),
 		// A Parquet file of four row groups is split by row group.

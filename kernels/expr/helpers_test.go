@@ -121,6 +121,7 @@ func goValues(arr arrow.Array) []any {
 			continue
 		}
 		switch a := arr.(type) {
+		case *array.Null: // every row null; the array has no bitmap to say so
 		case *array.Int8:
 			out[i] = int64(a.Value(i))
 		case *array.Int16:

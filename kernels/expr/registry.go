@@ -41,6 +41,9 @@ type Function struct {
 	// Mergeable aggregates can run partial per pipeline, then final over the
 	// partial results (physical planning knows how to merge each one).
 	Mergeable bool
+	// OrderSensitive aggregates (first, last) depend on the order of the
+	// rows: physical planning must feed them the input in its order.
+	OrderSensitive bool
 
 	eval func(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 }
@@ -177,14 +180,29 @@ func resolveCompare(in []arrow.DataType) (arrow.DataType, []arrow.DataType, erro
 	return arrow.FixedWidthTypes.Boolean, []arrow.DataType{common, common}, nil
 }
 
-// resolveOrder is resolveCompare for < <= > >=, which Arrow has no boolean
-// kernels for: booleans compare as 0 and 1.
+// resolveOrder is resolveCompare for < <= > >=.
 func resolveOrder(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
-	out, args, err := resolveCompare(in)
-	if err == nil && args[0].ID() == arrow.BOOL {
-		args = []arrow.DataType{arrow.PrimitiveTypes.Uint8, arrow.PrimitiveTypes.Uint8}
+	return resolveCompare(in)
+}
+
+// orderCall is Arrow's comparison for < <= > >=, which has no boolean
+// kernels: booleans compare as 0 and 1 (see boolAsUint8 for why not a cast).
+func orderCall(name string) func(context.Context, []compute.Datum) (compute.Datum, error) {
+	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+		if datumType(args[0]).ID() != arrow.BOOL {
+			return compute.CallFunction(ctx, name, nil, args...)
+		}
+		conv := make([]compute.Datum, len(args))
+		for i, a := range args {
+			d, err := boolAsUint8(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			defer d.Release()
+			conv[i] = d
+		}
+		return compute.CallFunction(ctx, name, nil, conv...)
 	}
-	return out, args, err
 }
 
 func resolveLogic(op string) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
@@ -246,11 +264,11 @@ func init() {
 		{"eq", "==", "equal"}, {"ne", "!=", "not_equal"}, {"lt", "<", "less"},
 		{"le", "<=", "less_equal"}, {"gt", ">", "greater"}, {"ge", ">=", "greater_equal"},
 	} {
-		resolve := resolveCompare
+		resolve, eval := resolveCompare, arrowCall(f.arrow)
 		if f.name != "eq" && f.name != "ne" {
-			resolve = resolveOrder
+			resolve, eval = resolveOrder, orderCall(f.arrow)
 		}
-		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolve, eval: arrowCall(f.arrow)})
+		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolve, eval: eval})
 	}
 	register(&Function{Name: "and", Infix: "&", Arity: 2, Resolve: resolveLogic("and"), eval: arrowCall("and_kleene")})
 	register(&Function{Name: "or", Infix: "|", Arity: 2, Resolve: resolveLogic("or"), eval: arrowCall("or_kleene")})

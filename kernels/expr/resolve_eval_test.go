@@ -1,6 +1,7 @@
 package expr
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -65,13 +66,15 @@ func TestResolveAgreesWithEval(t *testing.T) {
 						continue
 					}
 					accepted++
-					if _, _, err := evalValues(t, ctx, c, b); err != nil {
+					// A column where a constant must be (round's decimals) is
+					// seen only at run time: Resolve knows types, not values.
+					if _, _, err := evalValues(t, ctx, c, b); err != nil && !strings.Contains(err.Error(), "must be a constant") {
 						t.Errorf("%s(%s, %s) resolves but fails: %v", name, TypeName(a.DataType()), TypeName(x.DataType()), err)
 					}
 				}
 			}
 		default:
-			t.Errorf("%s has arity %d", name, fn.Arity)
+			// Three or more arguments: TestResolveAgreesWithEvalWide.
 		}
 	}
 	if accepted < 1000 {

@@ -31,8 +31,8 @@ from ._errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from ._expr import Expr, col, len, lit
-from ._frame import DataFrame, GroupBy, PlanText
+from ._expr import Expr, coalesce, col, concat_str, len, lit, when
+from ._frame import DataFrame, GroupBy, PlanText, concat
 
 # Tracebacks say slipstream.PlanError, the name users import.
 for _cls in (
@@ -72,8 +72,12 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "__version__",
+    "coalesce",
     "col",
+    "concat",
+    "concat_str",
     "connect",
     "len",
     "lit",
+    "when",
 ]

@@ -9,15 +9,34 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import decimal
+import math
 from collections.abc import Iterable
 from typing import Any
 
 from . import _dtypes
 from ._proto import plan_pb2 as pb
 
-__all__ = ["Expr", "col", "len", "lit"]
+__all__ = ["Expr", "coalesce", "col", "concat_str", "len", "lit", "when"]
 
-_AGGREGATES = frozenset({"count", "len", "sum", "min", "max", "mean"})
+_AGGREGATES = frozenset(
+    {
+        "count",
+        "len",
+        "sum",
+        "min",
+        "max",
+        "mean",
+        "n_unique",
+        "std",
+        "var",
+        "median",
+        "quantile",
+        "first",
+        "last",
+        "any",
+        "all",
+    }
+)
 _INFIX = {
     "add": "+",
     "subtract": "-",
@@ -32,6 +51,35 @@ _INFIX = {
     "ge": ">=",
     "and": "&",
     "or": "|",
+}
+# Registry names shown as the polars method that builds them.
+_NAMESPACED: dict[str, tuple[str, list[str]]] = {
+    "contains": ("str.contains", ["literal=True"]),
+    "regexp_matches": ("str.contains", []),
+    "starts_with": ("str.starts_with", []),
+    "ends_with": ("str.ends_with", []),
+    "like": ("str.like", []),
+    "regexp_extract": ("str.extract", []),
+    "lower": ("str.to_lowercase", []),
+    "upper": ("str.to_uppercase", []),
+    "len_chars": ("str.len_chars", []),
+    "len_bytes": ("str.len_bytes", []),
+    "str_slice": ("str.slice", []),
+    "strip_chars": ("str.strip_chars", []),
+    "replace": ("str.replace", ["literal=True"]),
+    "regexp_replace": ("str.replace", []),
+    "replace_all": ("str.replace_all", ["literal=True"]),
+    "regexp_replace_all": ("str.replace_all", []),
+    "year": ("dt.year", []),
+    "month": ("dt.month", []),
+    "day": ("dt.day", []),
+    "weekday": ("dt.weekday", []),
+    "hour": ("dt.hour", []),
+    "minute": ("dt.minute", []),
+    "second": ("dt.second", []),
+    "truncate": ("dt.truncate", []),
+    "offset_by": ("dt.offset_by", []),
+    "days_between": ("dt.days_between", []),
 }
 _EPOCH_DATE = _dt.date(1970, 1, 1)
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -171,9 +219,77 @@ class Expr:
         """Return a boolean expression: true where the value is not null."""
         return self._call("is_not_null")
 
+    # ---------------------------------------------------------------- conditionals
+
+    def is_in(self, values: Iterable[Any]) -> Expr:
+        """Return a boolean expression: true where the value is one of ``values``.
+
+        Nulls follow SQL's ``IN``: a null value gives null, and so does a value
+        found nowhere when ``values`` holds a null.
+
+        Parameters
+        ----------
+        values : iterable of literals or expressions
+            The candidates, e.g. ``[1, 2, 3]`` or ``{"a", "b"}``.
+
+        Examples
+        --------
+        >>> from slipstream import col
+        >>> col("x").is_in([1, 2, 3])
+        <Expr col("x").is_in(1, 2, 3)>
+        """
+        if isinstance(values, (str, bytes, Expr)):
+            raise TypeError("is_in() takes a collection of values, e.g. [1, 2, 3]")
+        items = list(values)
+        if not items:
+            return self.is_null() & False
+        return self._call("is_in", *items)
+
+    def is_between(self, lower_bound: Any, upper_bound: Any, closed: str = "both") -> Expr:
+        """Return a boolean expression: true where the value lies between two bounds.
+
+        Parameters
+        ----------
+        lower_bound, upper_bound : literal or Expr
+            The bounds.
+        closed : {"both", "left", "right", "none"}
+            Which bounds are included.
+
+        Examples
+        --------
+        >>> from slipstream import col
+        >>> col("x").is_between(1, 10, closed="left")
+        <Expr col("x").is_between(1, 10, 'left')>
+        """
+        if closed not in ("both", "left", "right", "none"):
+            raise ValueError(f'closed must be "both", "left", "right" or "none", got {closed!r}')
+        return self._call("is_between", lower_bound, upper_bound, closed)
+
+    def fill_null(self, value: Any) -> Expr:
+        """Replace nulls with ``value`` (a literal or an expression).
+
+        Parameters
+        ----------
+        value : literal or Expr
+            What a null becomes; the result has the common type of both.
+        """
+        return self._call("fill_null", value)
+
+    # ---------------------------------------------------------------- namespaces
+
+    @property
+    def str(self) -> ExprStringNameSpace:
+        """String functions: ``col("s").str.contains("a")`` and so on."""
+        return ExprStringNameSpace(self)
+
+    @property
+    def dt(self) -> ExprDateTimeNameSpace:
+        """Date and time functions: ``col("d").dt.year()`` and so on."""
+        return ExprDateTimeNameSpace(self)
+
     # ---------------------------------------------------------------- naming, types
 
-    def alias(self, name: str) -> Expr:
+    def alias(self, name: builtins.str) -> Expr:
         """Rename the expression's output column.
 
         Parameters
@@ -218,6 +334,280 @@ class Expr:
     def count(self) -> Expr:
         """Number of non-null values (use :func:`slipstream.len` to count rows)."""
         return self._call("count")
+
+    def n_unique(self) -> Expr:
+        """Number of distinct non-null values (SQL's ``COUNT(DISTINCT x)``)."""
+        return self._call("n_unique")
+
+    def std(self, ddof: int = 1) -> Expr:
+        """Standard deviation of the non-null values, as float64.
+
+        Parameters
+        ----------
+        ddof : int
+            Delta degrees of freedom: the divisor is ``n - ddof``; 1 (the
+            default) is the sample standard deviation, 0 the population one.
+            Null when ``n <= ddof``.
+        """
+        return self._call("std", _ddof(ddof))
+
+    def var(self, ddof: int = 1) -> Expr:
+        """Variance of the non-null values, as float64.
+
+        Parameters
+        ----------
+        ddof : int
+            Delta degrees of freedom, as in :meth:`std`.
+        """
+        return self._call("var", _ddof(ddof))
+
+    def median(self) -> Expr:
+        """Median of the non-null values (the mean of the middle two for an even count)."""
+        return self._call("median")
+
+    def quantile(self, quantile: float, interpolation: builtins.str = "linear") -> Expr:
+        """Quantile of the non-null values, as float64.
+
+        Parameters
+        ----------
+        quantile : float
+            Between 0 and 1.
+        interpolation : {"linear"}
+            Interpolate linearly between the two nearest values, as DuckDB's
+            ``quantile_cont`` and polars' ``"linear"``.
+        """
+        if interpolation != "linear":
+            raise ValueError(f'only interpolation="linear" is supported, got {interpolation!r}')
+        if not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
+            raise ValueError(f"quantile must be a number between 0 and 1, got {quantile!r}")
+        return self._call("quantile", float(quantile))
+
+    def first(self) -> Expr:
+        """The first value in input order (null if that value is null)."""
+        return self._call("first")
+
+    def last(self) -> Expr:
+        """The last value in input order (null if that value is null)."""
+        return self._call("last")
+
+    def any(self) -> Expr:
+        """True if any non-null boolean is true (null when there are no values)."""
+        return self._call("any")
+
+    def all(self) -> Expr:
+        """True if every non-null boolean is true (null when there are no values)."""
+        return self._call("all")
+
+    # ---------------------------------------------------------------- numeric
+
+    def abs(self) -> Expr:
+        """Absolute value (keeps the type; decimals stay decimals)."""
+        return self._call("abs")
+
+    def round(self, decimals: int = 0) -> Expr:
+        """Round half away from zero to ``decimals`` digits after the point.
+
+        Parameters
+        ----------
+        decimals : int
+            Digits to keep; negative rounds to tens, hundreds, ... Decimals
+            keep their type, integers stay integers.
+        """
+        if not isinstance(decimals, int) or isinstance(decimals, bool):
+            raise TypeError(f"decimals must be an int, got {type(decimals).__name__}")
+        return self._call("round", decimals)
+
+    def floor(self) -> Expr:
+        """Largest whole number not above the value (decimals keep their type)."""
+        return self._call("floor")
+
+    def ceil(self) -> Expr:
+        """Smallest whole number not below the value (decimals keep their type)."""
+        return self._call("ceil")
+
+    def sqrt(self) -> Expr:
+        """Square root as float64 (NaN for negative values, as numpy and polars)."""
+        return self._call("sqrt")
+
+    def log(self, base: float = math.e) -> Expr:
+        """Logarithm as float64, natural by default (NaN below 0, -inf at 0).
+
+        Parameters
+        ----------
+        base : float
+            The base of the logarithm.
+        """
+        if base == math.e:
+            return self._call("ln")
+        return self._call("log", float(base))
+
+    def exp(self) -> Expr:
+        """``e`` to the power of the value, as float64."""
+        return self._call("exp")
+
+    def pow(self, exponent: Any) -> Expr:
+        """Raise to a power, as float64 (same as ``expr ** exponent``).
+
+        Parameters
+        ----------
+        exponent : literal or Expr
+            The exponent.
+        """
+        return self._call("power", exponent)
+
+    def __pow__(self, exponent: Any) -> Expr:
+        return self._call("power", exponent)
+
+    def __rpow__(self, base: Any) -> Expr:
+        return self._rcall("power", base)
+
+    def __abs__(self) -> Expr:
+        return self._call("abs")
+
+
+class When:
+    """The ``when`` of ``sl.when(cond).then(value)``; call :meth:`then` next."""
+
+    __slots__ = ("_args", "_cond")
+
+    def __init__(self, args: list[tuple[pb.Expr, pb.Expr]], cond: pb.Expr) -> None:
+        self._args = args
+        self._cond = cond
+
+    def then(self, value: Any) -> Then:
+        """The value where the condition holds.
+
+        Parameters
+        ----------
+        value : Expr, str or literal
+            A string is a column name, as in polars; use ``lit("text")`` for text.
+        """
+        return Then([*self._args, (self._cond, _column_or_expr(value)._pb)])
+
+
+class Then(Expr):
+    """``sl.when(...).then(...)``: an expression (null where no condition holds).
+
+    Chain another :meth:`when` or finish with :meth:`otherwise`.
+    """
+
+    __slots__ = ("_args",)
+
+    def __init__(self, args: list[tuple[pb.Expr, pb.Expr]]) -> None:
+        super().__init__(_case_when(args, lit(None)._pb))
+        self._args = args
+
+    def when(self, *predicates: Any) -> When:
+        """Add a condition, tested when the previous ones are not true.
+
+        Parameters
+        ----------
+        *predicates : Expr
+            Boolean expressions, combined with ``&``.
+        """
+        return When(self._args, _all_of(predicates))
+
+    def otherwise(self, value: Any) -> Expr:
+        """The value where no condition holds (instead of null).
+
+        Parameters
+        ----------
+        value : Expr, str or literal
+            A string is a column name, as in polars; use ``lit("text")`` for text.
+        """
+        return Expr(_case_when(self._args, _column_or_expr(value)._pb))
+
+
+def _case_when(branches: list[tuple[pb.Expr, pb.Expr]], otherwise: pb.Expr) -> pb.Expr:
+    # The values first, then the conditions (see case_when in the registry).
+    args = [v for _, v in branches] + [otherwise] + [c for c, _ in branches]
+    return pb.Expr(call=pb.Call(function="case_when", args=args))
+
+
+def _column_or_expr(value: Any) -> Expr:
+    return col(value) if isinstance(value, str) else _to_expr(value)
+
+
+def _all_of(predicates: Iterable[Any]) -> pb.Expr:
+    items = to_exprs(predicates, {}, strings_are_columns=True)
+    if not items:
+        raise TypeError("when() needs at least one condition")
+    out = items[0]
+    for p in items[1:]:
+        out = out & p
+    return out._pb
+
+
+def when(*predicates: Any) -> When:
+    """Start a conditional expression, as ``pl.when``.
+
+    ``sl.when(c1).then(a).when(c2).then(b).otherwise(c)`` is ``a`` where ``c1``
+    is true, else ``b`` where ``c2`` is true, else ``c``; a null condition
+    counts as not true. Without ``otherwise`` the rest is null. All values
+    are cast to their common type.
+
+    Parameters
+    ----------
+    *predicates : Expr
+        Boolean expressions, combined with ``&``.
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> from slipstream import col
+    >>> from slipstream import lit
+    >>> sl.when(col("x") > 0).then(lit("pos")).otherwise(lit("neg"))
+    <Expr when(col("x") > 0).then('pos').otherwise('neg')>
+    """
+    return When([], _all_of(predicates))
+
+
+def coalesce(*exprs: Any) -> Expr:
+    """The first non-null value of the arguments, row by row.
+
+    Parameters
+    ----------
+    *exprs : str, Expr, literal or lists of them
+        Strings are column names, as in polars.
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> sl.coalesce("a", "b", 0)
+    <Expr coalesce(col("a"), col("b"), 0)>
+    """
+    items = to_exprs(exprs, {}, strings_are_columns=True)
+    if not items:
+        raise TypeError("coalesce() needs at least one expression")
+    return items[0]._call("coalesce", *items[1:])
+
+
+def concat_str(
+    exprs: Any, *more_exprs: Any, separator: str = "", ignore_nulls: bool = False
+) -> Expr:
+    """Concatenate columns as text, row by row, as ``pl.concat_str``.
+
+    Parameters
+    ----------
+    exprs, *more_exprs : str, Expr or lists of them
+        Strings are column names; non-text values are formatted as text.
+    separator : str
+        Put between the values.
+    ignore_nulls : bool
+        Skip nulls; by default a null anywhere makes the row null.
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> sl.concat_str(["first", "last"], separator=" ")
+    <Expr concat_str(col("first"), col("last"), separator=' ')>
+    """
+    items = to_exprs([exprs, *more_exprs], {}, strings_are_columns=True)
+    if not items:
+        raise TypeError("concat_str() needs at least one expression")
+    if not isinstance(separator, str):
+        raise TypeError(f"separator must be a str, got {type(separator).__name__}")
+    return items[0]._call("concat_str", *items[1:], separator, bool(ignore_nulls))
 
 
 def col(name: str) -> Expr:
@@ -386,6 +776,244 @@ def is_aggregate(e: pb.Expr) -> bool:
     return e.WhichOneof("kind") == "call" and e.call.function in _AGGREGATES
 
 
+def _ddof(ddof: int) -> int:
+    if not isinstance(ddof, int) or isinstance(ddof, bool) or ddof < 0:
+        raise ValueError(f"ddof must be a non-negative int, got {ddof!r}")
+    return ddof
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+    return value
+
+
+class ExprStringNameSpace:
+    """String functions of an expression (``col("s").str``), named as in polars.
+
+    They work on ``utf8``, ``large_utf8`` and ``string_view`` columns; a null
+    in gives null out.
+    """
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def contains(self, pattern: Any, *, literal: bool = False) -> Expr:
+        """True where the text contains ``pattern``.
+
+        Parameters
+        ----------
+        pattern : str or Expr
+            A regular expression (RE2 syntax), or plain text with ``literal=True``.
+        literal : bool
+            Match ``pattern`` as plain text.
+
+        Examples
+        --------
+        >>> from slipstream import col
+        >>> col("s").str.contains("a.c", literal=True)
+        <Expr col("s").str.contains('a.c', literal=True)>
+        """
+        return self._expr._call("contains" if literal else "regexp_matches", pattern)
+
+    def starts_with(self, prefix: Any) -> Expr:
+        """True where the text starts with ``prefix`` (plain text).
+
+        Parameters
+        ----------
+        prefix : str or Expr
+            The prefix.
+        """
+        return self._expr._call("starts_with", prefix)
+
+    def ends_with(self, suffix: Any) -> Expr:
+        """True where the text ends with ``suffix`` (plain text).
+
+        Parameters
+        ----------
+        suffix : str or Expr
+            The suffix.
+        """
+        return self._expr._call("ends_with", suffix)
+
+    def like(self, pattern: str) -> Expr:
+        """True where the whole text matches a SQL ``LIKE`` pattern.
+
+        ``%`` matches any run of characters, ``_`` exactly one; everything
+        else matches itself, case-sensitively.
+
+        Parameters
+        ----------
+        pattern : str
+            The pattern, e.g. ``"a%b_"``.
+        """
+        return self._expr._call("like", _text(pattern, "pattern"))
+
+    def extract(self, pattern: str, group_index: int = 1) -> Expr:
+        """The text matched by a capture group of a regular expression.
+
+        Parameters
+        ----------
+        pattern : str
+            A regular expression (RE2 syntax).
+        group_index : int
+            Which group; 0 is the whole match. Null where the pattern does not
+            match or the group took no part in the match.
+        """
+        return self._expr._call("regexp_extract", _text(pattern, "pattern"), int(group_index))
+
+    def to_lowercase(self) -> Expr:
+        """The text in lower case (Unicode rules)."""
+        return self._expr._call("lower")
+
+    def to_uppercase(self) -> Expr:
+        """The text in upper case (Unicode rules)."""
+        return self._expr._call("upper")
+
+    def len_chars(self) -> Expr:
+        """Number of characters (Unicode code points), as int64."""
+        return self._expr._call("len_chars")
+
+    def len_bytes(self) -> Expr:
+        """Number of bytes of the UTF-8 text, as int64."""
+        return self._expr._call("len_bytes")
+
+    def slice(self, offset: Any, length: Any = None) -> Expr:
+        """A substring by character position.
+
+        Parameters
+        ----------
+        offset : int or Expr
+            Start, counting from 0; negative counts from the end.
+        length : int, Expr or None
+            Number of characters; ``None`` takes the rest.
+        """
+        # A typed null: an untyped one would take the type of the text.
+        length = lit(None, "int64") if length is None else length
+        return self._expr._call("str_slice", offset, length)
+
+    def strip_chars(self, characters: str | None = None) -> Expr:
+        """Remove leading and trailing characters.
+
+        Parameters
+        ----------
+        characters : str or None
+            The set of characters to remove; ``None`` removes whitespace.
+        """
+        if characters is None:
+            return self._expr._call("strip_chars")
+        return self._expr._call("strip_chars", _text(characters, "characters"))
+
+    def replace(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
+        """Replace the first match of ``pattern`` with ``value``.
+
+        Parameters
+        ----------
+        pattern : str
+            A regular expression (RE2 syntax), or plain text with ``literal=True``.
+        value : str
+            The replacement; ``$1`` / ``${name}`` refer to groups of a regular
+            expression.
+        literal : bool
+            Treat ``pattern`` and ``value`` as plain text.
+        """
+        fn = "replace" if literal else "regexp_replace"
+        return self._expr._call(fn, _text(pattern, "pattern"), _text(value, "value"))
+
+    def replace_all(self, pattern: str, value: str, *, literal: bool = False) -> Expr:
+        """Replace every non-overlapping match of ``pattern`` with ``value``.
+
+        Parameters
+        ----------
+        pattern : str
+            A regular expression (RE2 syntax), or plain text with ``literal=True``.
+        value : str
+            The replacement, as in :meth:`replace`.
+        literal : bool
+            Treat ``pattern`` and ``value`` as plain text.
+        """
+        fn = "replace_all" if literal else "regexp_replace_all"
+        return self._expr._call(fn, _text(pattern, "pattern"), _text(value, "value"))
+
+
+class ExprDateTimeNameSpace:
+    """Date and time functions of an expression (``col("d").dt``), named as in polars.
+
+    They work on ``date32`` and ``timestamp`` columns (a timestamp with a
+    time zone is read in UTC); a null in gives null out.
+    """
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def year(self) -> Expr:
+        """The year, as int32."""
+        return self._expr._call("year")
+
+    def month(self) -> Expr:
+        """The month, 1 to 12, as int8."""
+        return self._expr._call("month")
+
+    def day(self) -> Expr:
+        """The day of the month, 1 to 31, as int8."""
+        return self._expr._call("day")
+
+    def weekday(self) -> Expr:
+        """The ISO day of the week, Monday 1 to Sunday 7, as int8."""
+        return self._expr._call("weekday")
+
+    def hour(self) -> Expr:
+        """The hour, 0 to 23, as int8 (0 for a date)."""
+        return self._expr._call("hour")
+
+    def minute(self) -> Expr:
+        """The minute, 0 to 59, as int8 (0 for a date)."""
+        return self._expr._call("minute")
+
+    def second(self) -> Expr:
+        """The second, 0 to 59, as int8 (0 for a date)."""
+        return self._expr._call("second")
+
+    def truncate(self, every: str) -> Expr:
+        """Round down to the start of a period.
+
+        Parameters
+        ----------
+        every : str
+            A polars duration of one unit: ``"1y"``, ``"1q"``, ``"1mo"``,
+            ``"1w"`` (to Monday), ``"1d"``, ``"1h"``, ``"1m"``, ``"1s"``,
+            ``"1ms"``, ``"1us"``.
+        """
+        return self._expr._call("truncate", _text(every, "every"))
+
+    def offset_by(self, by: str) -> Expr:
+        """Shift by a duration, as polars' ``dt.offset_by``.
+
+        Parameters
+        ----------
+        by : str
+            A polars duration such as ``"3d"``, ``"-2mo"``, ``"1y2mo"``,
+            ``"6h30m"``; units ``y``, ``q``, ``mo``, ``w``, ``d``, ``h``, ``m``,
+            ``s``, ``ms``, ``us``, ``ns``. Months and years keep the day of
+            the month, clamped to the month's last day.
+        """
+        return self._expr._call("offset_by", _text(by, "by"))
+
+    def days_between(self, other: Any) -> Expr:
+        """Whole days from ``other`` to this date, as int64 (``self - other``).
+
+        Parameters
+        ----------
+        other : Expr or datetime.date
+            The earlier date.
+        """
+        return self._expr._call("days_between", other)
+
+
 # ---------------------------------------------------------------- text
 
 
@@ -433,6 +1061,19 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
             return f"-{args[0]}" if top else f"(-{args[0]})"
         if fn == "not" and builtins.len(args) == 1:
             return f"~{args[0]}"
+        if fn == "case_when":
+            args = [expr_to_text(a) for a in e.call.args]
+            k = builtins.len(args) // 2
+            parts = [f"when({args[k + 1 + i]}).then({args[i]})" for i in range(k)]
+            return ".".join(parts) + f".otherwise({args[k]})"
+        if fn == "concat_str" and builtins.len(args) >= 3:
+            extra = ", ignore_nulls=True" if args[-1] == "true" else ""
+            return f"concat_str({', '.join(args[:-2])}, separator={args[-2]}{extra})"
+        if fn == "coalesce":
+            return f"coalesce({', '.join(args)})"
+        if fn in _NAMESPACED and args:
+            method, flags = _NAMESPACED[fn]
+            return f"{args[0]}.{method}({', '.join(args[1:] + flags)})"
         if args:
             return f"{args[0]}.{fn}({', '.join(args[1:])})"
         return f"{fn}()"

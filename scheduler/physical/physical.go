@@ -231,11 +231,16 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 		return nil, err
 	}
 	if parts != nil {
+		mergeable, ordered := true, false
 		for _, e := range n.Aggs {
-			if !plan.Unalias(e).(*plan.AggCall).Fn.Mergeable {
-				// median, n_unique, ...: every pipeline feeds one aggregate.
-				return p.onePhase(n, exec.NewUnion(parts, false)), nil
-			}
+			fn := plan.Unalias(e).(*plan.AggCall).Fn
+			mergeable = mergeable && fn.Mergeable
+			ordered = ordered || fn.OrderSensitive
+		}
+		if !mergeable {
+			// median, n_unique, first, ...: every pipeline feeds one
+			// aggregate; first and last see the rows in input order.
+			return p.onePhase(n, exec.NewUnion(parts, ordered)), nil
 		}
 		return p.twoPhase(n, parts), nil
 	}

@@ -1,0 +1,462 @@
+package expr
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+)
+
+// More aggregates: n_unique, var, std, median, quantile, first, last, any
+// and all. None is mergeable yet: each runs in one phase over all rows.
+// Nulls are skipped (first and last excepted: they return the value of the
+// first or last row, null or not, as polars and DuckDB's first/last do).
+
+func init() {
+	f64 := arrow.PrimitiveTypes.Float64
+	i64 := arrow.PrimitiveTypes.Int64
+	register(&Function{Name: "n_unique", Kind: Aggregate, Arity: 1,
+		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			t := in[0]
+			if t.ID() == arrow.STRING_VIEW {
+				t = arrow.BinaryTypes.LargeString
+			}
+			if !IsOrderable(t) && !IsNull(t) {
+				return nil, nil, invalid("n_unique needs numbers, strings, booleans, dates or timestamps, got %s", TypeName(t))
+			}
+			return i64, []arrow.DataType{t}, nil
+		},
+		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator { return newDistinct(in) }})
+	for _, name := range []string{"var", "std"} {
+		register(&Function{Name: name, Kind: Aggregate, Arity: 1, MaxArity: 2,
+			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+				if !IsNumeric(in[0]) && !IsNull(in[0]) {
+					return nil, nil, invalid("%s needs numbers, got %s", name, TypeName(in[0]))
+				}
+				if len(in) == 2 && !IsInteger(in[1]) && !IsNull(in[1]) {
+					return nil, nil, invalid("%s's ddof must be an integer, got %s", name, TypeName(in[1]))
+				}
+				return f64, []arrow.DataType{f64, i64}[:len(in)], nil
+			},
+			NewAccumulator: func(_ arrow.DataType, params []scalar.Scalar) Accumulator {
+				ddof := int64(1)
+				if len(params) > 0 {
+					ddof, _ = scalarInt(params[0])
+				}
+				return &varAcc{ddof: float64(ddof), sqrt: name == "std"}
+			}})
+	}
+	resolveQuantile := func(name string) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+		return func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			if !IsNumeric(in[0]) && !IsNull(in[0]) {
+				return nil, nil, invalid("%s needs numbers, got %s", name, TypeName(in[0]))
+			}
+			if len(in) == 2 && !IsNumeric(in[1]) && !IsNull(in[1]) {
+				return nil, nil, invalid("%s's quantile must be a number between 0 and 1, got %s", name, TypeName(in[1]))
+			}
+			return f64, repeat(f64, len(in)), nil
+		}
+	}
+	register(&Function{Name: "median", Kind: Aggregate, Arity: 1, Resolve: resolveQuantile("median"),
+		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &quantileAcc{q: 0.5} }})
+	register(&Function{Name: "quantile", Kind: Aggregate, Arity: 2, Resolve: resolveQuantile("quantile"),
+		NewAccumulator: func(_ arrow.DataType, params []scalar.Scalar) Accumulator {
+			q := math.NaN() // null or missing: every group null
+			if len(params) > 0 && params[0].IsValid() {
+				q = params[0].(*scalar.Float64).Value
+			}
+			return &quantileAcc{q: q}
+		}})
+	for _, last := range []bool{false, true} {
+		name := map[bool]string{false: "first", true: "last"}[last]
+		register(&Function{Name: name, Kind: Aggregate, Arity: 1, OrderSensitive: true,
+			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+				t := in[0]
+				if t.ID() == arrow.STRING_VIEW {
+					t = arrow.BinaryTypes.LargeString
+				}
+				if IsNull(t) {
+					t = arrow.FixedWidthTypes.Boolean
+				}
+				if !IsOrderable(t) {
+					return nil, nil, invalid("%s does not support %s yet", name, TypeName(t))
+				}
+				return t, []arrow.DataType{t}, nil
+			},
+			NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator { return newFirstLast(in, last) }})
+	}
+	for _, isAll := range []bool{false, true} {
+		name := map[bool]string{false: "any", true: "all"}[isAll]
+		register(&Function{Name: name, Kind: Aggregate, Arity: 1,
+			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+				if in[0].ID() != arrow.BOOL && !IsNull(in[0]) {
+					return nil, nil, invalid("%s needs booleans, got %s: compare first, e.g. (col(\"x\") > 0).%s()", name, TypeName(in[0]), name)
+				}
+				b := arrow.FixedWidthTypes.Boolean
+				return b, []arrow.DataType{b}, nil
+			},
+			NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &anyAllAcc{all: isAll} }})
+	}
+}
+
+// distinctKey is a value of one group in n_unique's set.
+type distinctKey[T comparable] struct {
+	g uint32
+	v T
+}
+
+// distinctAcc counts the distinct non-null values of each group.
+type distinctAcc[T comparable] struct {
+	read   func(arr arrow.Array) func(i int) T
+	keep   func(T) T
+	seen   map[distinctKey[T]]struct{}
+	counts []int64
+}
+
+func (a *distinctAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.counts = grow(a.counts, ngroups)
+	if values.DataType().ID() == arrow.NULL {
+		return
+	}
+	at := a.read(values)
+	for i, g := range ids {
+		if !values.IsValid(i) {
+			continue
+		}
+		k := distinctKey[T]{g, at(i)}
+		if _, ok := a.seen[k]; ok {
+			continue
+		}
+		if a.keep != nil {
+			k.v = a.keep(k.v)
+		}
+		a.seen[k] = struct{}{}
+		a.counts[g]++
+	}
+}
+
+func (a *distinctAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.counts = grow(a.counts, ngroups)
+	return FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, a.counts, nil, 0)
+}
+
+func fixedDistinct[T interface {
+	comparable
+	arrow.FixedWidthType
+}]() Accumulator {
+	return &distinctAcc[T]{seen: map[distinctKey[T]]struct{}{},
+		read: func(arr arrow.Array) func(int) T {
+			vals := Values[T](arr)
+			return func(i int) T { return vals[i] }
+		}}
+}
+
+// floatDistinct keys floats by their bits, with every NaN one value and
+// -0 equal to 0, as SQL's COUNT(DISTINCT).
+func floatDistinct[T float32 | float64]() Accumulator {
+	return &distinctAcc[uint64]{seen: map[distinctKey[uint64]]struct{}{},
+		read: func(arr arrow.Array) func(int) uint64 {
+			vals := Values[T](arr)
+			return func(i int) uint64 {
+				v := float64(vals[i])
+				switch {
+				case v != v:
+					return math.Float64bits(math.NaN())
+				case v == 0:
+					return 0
+				}
+				return math.Float64bits(v)
+			}
+		}}
+}
+
+func newDistinct(dt arrow.DataType) Accumulator {
+	switch dt.ID() {
+	case arrow.INT8:
+		return fixedDistinct[int8]()
+	case arrow.INT16:
+		return fixedDistinct[int16]()
+	case arrow.INT32, arrow.DATE32:
+		return fixedDistinct[int32]()
+	case arrow.INT64, arrow.TIMESTAMP:
+		return fixedDistinct[int64]()
+	case arrow.UINT8:
+		return fixedDistinct[uint8]()
+	case arrow.UINT16:
+		return fixedDistinct[uint16]()
+	case arrow.UINT32:
+		return fixedDistinct[uint32]()
+	case arrow.UINT64:
+		return fixedDistinct[uint64]()
+	case arrow.FLOAT32:
+		return floatDistinct[float32]()
+	case arrow.FLOAT64:
+		return floatDistinct[float64]()
+	case arrow.DECIMAL128:
+		return fixedDistinct[decimal128.Num]()
+	case arrow.BOOL:
+		return &distinctAcc[bool]{seen: map[distinctKey[bool]]struct{}{},
+			read: func(arr arrow.Array) func(int) bool { return arr.(*array.Boolean).Value }}
+	}
+	// Strings; nulls (the NULL type) never reach read.
+	return &distinctAcc[string]{seen: map[distinctKey[string]]struct{}{}, keep: strings.Clone,
+		read: func(arr arrow.Array) func(int) string {
+			if arr.DataType().ID() == arrow.STRING {
+				v := viewOf[int32](arr)
+				return v.at
+			}
+			v := viewOf[int64](arr)
+			return v.at
+		}}
+}
+
+// varAcc is the variance (or standard deviation) with divisor n - ddof,
+// by Welford's stable update; null when n <= ddof.
+type varAcc struct {
+	ddof         float64
+	sqrt         bool
+	n, mean, m2s []float64
+}
+
+func (a *varAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.n, a.mean, a.m2s = grow(a.n, ngroups), grow(a.mean, ngroups), grow(a.m2s, ngroups)
+	if values.DataType().ID() == arrow.NULL {
+		return
+	}
+	vals := Values[float64](values)
+	for i, g := range ids {
+		if !values.IsValid(i) {
+			continue
+		}
+		x := vals[i]
+		a.n[g]++
+		d := x - a.mean[g]
+		a.mean[g] += d / a.n[g]
+		a.m2s[g] += d * (x - a.mean[g])
+	}
+}
+
+func (a *varAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.n, a.mean, a.m2s = grow(a.n, ngroups), grow(a.mean, ngroups), grow(a.m2s, ngroups)
+	out := make([]float64, ngroups)
+	ok := make([]bool, ngroups)
+	for g := range out {
+		if a.n[g] > a.ddof && a.n[g] > 0 {
+			out[g] = a.m2s[g] / (a.n[g] - a.ddof)
+			if a.sqrt {
+				out[g] = math.Sqrt(out[g])
+			}
+			ok[g] = true
+		}
+	}
+	v, nulls := ValidityOf(mem, ok)
+	return FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
+}
+
+// quantileAcc keeps every value of each group and interpolates linearly
+// between the two nearest ranks, as DuckDB's quantile_cont (the median
+// is q = 0.5). NaN sorts above every number, as in DuckDB.
+type quantileAcc struct {
+	q    float64
+	vals [][]float64
+}
+
+func (a *quantileAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.vals = grow(a.vals, ngroups)
+	if values.DataType().ID() == arrow.NULL {
+		return
+	}
+	vals := Values[float64](values)
+	for i, g := range ids {
+		if values.IsValid(i) {
+			a.vals[g] = append(a.vals[g], vals[i])
+		}
+	}
+}
+
+func (a *quantileAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.vals = grow(a.vals, ngroups)
+	out := make([]float64, ngroups)
+	ok := make([]bool, ngroups)
+	for g, vs := range a.vals {
+		if len(vs) == 0 || !(a.q >= 0 && a.q <= 1) {
+			continue
+		}
+		slices.SortFunc(vs, func(x, y float64) int {
+			switch {
+			case nanGreatest(x, y):
+				return -1
+			case nanGreatest(y, x):
+				return 1
+			}
+			return 0
+		})
+		pos := a.q * float64(len(vs)-1)
+		lo := math.Floor(pos)
+		hi := math.Ceil(pos)
+		x, y := vs[int(lo)], vs[int(hi)]
+		if lo == hi || x == y {
+			out[g] = x
+		} else {
+			out[g] = x + (pos-lo)*(y-x)
+		}
+		ok[g] = true
+		a.vals[g] = nil
+	}
+	v, nulls := ValidityOf(mem, ok)
+	return FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
+}
+
+// firstLast keeps the value of the first (or last) row of each group.
+type firstLast[T any] struct {
+	dt     arrow.DataType
+	last   bool
+	read   func(arr arrow.Array) func(i int) T
+	keep   func(T) T
+	vals   []T
+	set    []bool // the group has its value
+	valid  []bool // and it is not null
+	finish func(mem memory.Allocator, dt arrow.DataType, vals []T, valid []bool) arrow.Array
+}
+
+func (a *firstLast[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.vals, a.set, a.valid = grow(a.vals, ngroups), grow(a.set, ngroups), grow(a.valid, ngroups)
+	at := a.read(values)
+	for i, g := range ids {
+		if a.set[g] && !a.last {
+			continue
+		}
+		a.set[g] = true
+		a.valid[g] = values.IsValid(i)
+		if !a.valid[g] {
+			continue
+		}
+		v := at(i)
+		if a.keep != nil {
+			v = a.keep(v)
+		}
+		a.vals[g] = v
+	}
+}
+
+func (a *firstLast[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.vals, a.set, a.valid = grow(a.vals, ngroups), grow(a.set, ngroups), grow(a.valid, ngroups)
+	return a.finish(mem, a.dt, a.vals, a.valid)
+}
+
+func fixedFirstLast[T arrow.FixedWidthType](dt arrow.DataType, last bool) Accumulator {
+	return &firstLast[T]{dt: dt, last: last,
+		read: func(arr arrow.Array) func(int) T {
+			vals := Values[T](arr)
+			return func(i int) T { return vals[i] }
+		},
+		finish: func(mem memory.Allocator, dt arrow.DataType, vals []T, valid []bool) arrow.Array {
+			v, nulls := ValidityOf(mem, valid)
+			return FixedWidthArray(mem, dt, vals, v, nulls)
+		}}
+}
+
+func newFirstLast(dt arrow.DataType, last bool) Accumulator {
+	switch dt.ID() {
+	case arrow.INT8:
+		return fixedFirstLast[int8](dt, last)
+	case arrow.INT16:
+		return fixedFirstLast[int16](dt, last)
+	case arrow.INT32, arrow.DATE32:
+		return fixedFirstLast[int32](dt, last)
+	case arrow.INT64, arrow.TIMESTAMP:
+		return fixedFirstLast[int64](dt, last)
+	case arrow.UINT8:
+		return fixedFirstLast[uint8](dt, last)
+	case arrow.UINT16:
+		return fixedFirstLast[uint16](dt, last)
+	case arrow.UINT32:
+		return fixedFirstLast[uint32](dt, last)
+	case arrow.UINT64:
+		return fixedFirstLast[uint64](dt, last)
+	case arrow.FLOAT32:
+		return fixedFirstLast[float32](dt, last)
+	case arrow.FLOAT64:
+		return fixedFirstLast[float64](dt, last)
+	case arrow.DECIMAL128:
+		return fixedFirstLast[decimal128.Num](dt, last)
+	case arrow.BOOL:
+		return &firstLast[bool]{dt: dt, last: last,
+			read: func(arr arrow.Array) func(int) bool {
+				if arr.DataType().ID() == arrow.NULL {
+					return func(int) bool { return false }
+				}
+				return arr.(*array.Boolean).Value
+			},
+			finish: func(mem memory.Allocator, dt arrow.DataType, vals []bool, valid []bool) arrow.Array {
+				b := array.NewBooleanBuilder(mem)
+				defer b.Release()
+				b.AppendValues(vals, valid)
+				return b.NewArray()
+			}}
+	}
+	return &firstLast[string]{dt: dt, last: last, keep: strings.Clone,
+		read: func(arr arrow.Array) func(int) string {
+			if arr.DataType().ID() == arrow.STRING {
+				return viewOf[int32](arr).at
+			}
+			return viewOf[int64](arr).at
+		},
+		finish: func(mem memory.Allocator, dt arrow.DataType, vals []string, valid []bool) arrow.Array {
+			b := array.NewBuilder(mem, dt)
+			defer b.Release()
+			sb := b.(array.StringLikeBuilder)
+			for i, v := range vals {
+				if valid[i] {
+					sb.Append(v)
+				} else {
+					sb.AppendNull()
+				}
+			}
+			return b.NewArray()
+		}}
+}
+
+// anyAllAcc is SQL's bool_or (any) or bool_and (all) over non-null values;
+// null for a group with none.
+type anyAllAcc struct {
+	all       bool
+	acc, seen []bool
+}
+
+func (a *anyAllAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	n0 := len(a.acc)
+	a.acc, a.seen = grow(a.acc, ngroups), grow(a.seen, ngroups)
+	for g := n0; g < ngroups; g++ {
+		a.acc[g] = a.all
+	}
+	if values.DataType().ID() == arrow.NULL {
+		return
+	}
+	bits, off := bitsOf(values)
+	for i, g := range ids {
+		if !values.IsValid(i) {
+			continue
+		}
+		a.seen[g] = true
+		v := bits != nil && bitIsSet(bits, off+i)
+		if a.all {
+			a.acc[g] = a.acc[g] && v
+		} else {
+			a.acc[g] = a.acc[g] || v
+		}
+	}
+}
+
+func (a *anyAllAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.acc, a.seen = grow(a.acc, ngroups), grow(a.seen, ngroups)
+	b := array.NewBooleanBuilder(mem)
+	defer b.Release()
+	b.AppendValues(a.acc, a.seen)
+	return b.NewArray()
+}

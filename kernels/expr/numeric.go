@@ -1,0 +1,131 @@
+package expr
+
+import (
+	"context"
+	"math"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+)
+
+// Numeric functions. abs, round, floor and ceil keep the input's type
+// (decimals stay decimals, integers stay integers); sqrt, ln, log, exp and
+// power compute in float64 with IEEE results (NaN for the square root or
+// logarithm of a negative number, -inf for the logarithm of 0), as numpy
+// and polars do. Arrow's kernels do the work where it has them; exp is a
+// loop of ours (Arrow Go has none).
+
+func init() {
+	register(&Function{Name: "abs", Arity: 1, Resolve: resolveKeepNumeric("abs"), eval: arrowCall("abs")})
+	register(&Function{Name: "floor", Arity: 1, Resolve: resolveKeepNumeric("floor"), eval: roundLike("floor")})
+	register(&Function{Name: "ceil", Arity: 1, Resolve: resolveKeepNumeric("ceil"), eval: roundLike("ceil")})
+	register(&Function{Name: "round", Arity: 2, eval: round,
+		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			out, args, err := resolveKeepNumeric("round")(in[:1])
+			if err != nil {
+				return nil, nil, err
+			}
+			// An untyped decimals literal may have taken the type of x.
+			if !IsNull(in[1]) && !IsInteger(in[1]) && !(IsNumeric(in[1]) && IsNumeric(in[0])) {
+				return nil, nil, invalid("round's decimals must be an integer, got %s", TypeName(in[1]))
+			}
+			return out, append(args, arrow.PrimitiveTypes.Int64), nil
+		}})
+	for _, f := range []struct{ name, arrow string }{{"sqrt", "sqrt_unchecked"}, {"ln", "ln_unchecked"}} {
+		register(&Function{Name: f.name, Arity: 1, Resolve: resolveFloat(f.name, 1), eval: arrowCall(f.arrow)})
+	}
+	register(&Function{Name: "exp", Arity: 1, Resolve: resolveFloat("exp", 1), eval: floatLoop(math.Exp)})
+	register(&Function{Name: "log", Arity: 2, Resolve: resolveFloat("log", 2), eval: arrowCall("logb_unchecked")})
+	register(&Function{Name: "power", Arity: 2, Resolve: resolveFloat("power", 2), eval: arrowCall("power_unchecked")})
+}
+
+// resolveKeepNumeric accepts any number and keeps its type.
+func resolveKeepNumeric(name string) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	return func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+		t := in[0]
+		if IsNull(t) {
+			t = arrow.PrimitiveTypes.Float64
+		}
+		if !IsNumeric(t) {
+			return nil, nil, invalid("%s needs a number, got %s", name, TypeName(t))
+		}
+		return t, []arrow.DataType{t}, nil
+	}
+}
+
+// resolveFloat accepts numbers and computes in float64.
+func resolveFloat(name string, n int) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	return func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+		for _, t := range in {
+			if !IsNull(t) && !IsNumeric(t) {
+				return nil, nil, invalid("%s needs numbers, got %s", name, TypeName(t))
+			}
+		}
+		f := arrow.PrimitiveTypes.Float64
+		return f, repeat(f, n), nil
+	}
+}
+
+// roundLike is floor or ceil: integers are already whole.
+func roundLike(name string) func(context.Context, []compute.Datum) (compute.Datum, error) {
+	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+		if IsInteger(datumType(args[0])) {
+			return cloneDatum(args[0]), nil
+		}
+		return compute.CallFunction(ctx, name, nil, args[0])
+	}
+}
+
+// round rounds half away from zero, as SQL does, to decimals digits after
+// the point (negative: to tens, hundreds, ...).
+func round(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+	digits, ok, err := intArg("round", "decimals", args[1])
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nullLike(args[0]), nil
+	}
+	t := datumType(args[0])
+	if IsInteger(t) && digits >= 0 {
+		return cloneDatum(args[0]), nil
+	}
+	if t.ID() == arrow.DECIMAL128 && digits > int64(t.(*arrow.Decimal128Type).Scale) {
+		return cloneDatum(args[0]), nil // already exact to more digits
+	}
+	opts := &compute.RoundOptions{NDigits: digits, Mode: compute.RoundHalfTowardsInfinity}
+	return compute.CallFunction(ctx, "round", opts, args[0])
+}
+
+// floatLoop applies f to every float64 value; nulls stay null.
+func floatLoop(f func(float64) float64) func(context.Context, []compute.Datum) (compute.Datum, error) {
+	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+		_, anyArray := rowCount(args)
+		mem := Allocator(ctx)
+		x, err := asArray(mem, args[0], 1)
+		if err != nil {
+			return nil, err
+		}
+		defer x.Release()
+		in := Values[float64](x)
+		out := make([]float64, len(in))
+		for i, v := range in {
+			out[i] = f(v)
+		}
+		validity, nulls := copyValidity(mem, x)
+		return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, validity, nulls), anyArray)
+	}
+}
+
+// cloneDatum is a new reference to d, for results that are an argument.
+func cloneDatum(d compute.Datum) compute.Datum {
+	switch v := d.(type) {
+	case *compute.ArrayDatum:
+		arr := v.MakeArray()
+		defer arr.Release()
+		return compute.NewDatum(arr)
+	case *compute.ScalarDatum:
+		return compute.NewDatum(v.Value)
+	}
+	return d
+}
