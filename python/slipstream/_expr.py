@@ -464,6 +464,121 @@ class Expr:
     def __abs__(self) -> Expr:
         return self._call("abs")
 
+    # ---------------------------------------------------------------- windows
+
+    def over(
+        self,
+        partition_by: Any = None,
+        *more_by: Any,
+        order_by: Any = None,
+        descending: bool = False,
+        nulls_last: bool = False,
+    ) -> Expr:
+        """Compute this expression within groups of rows, keeping every row.
+
+        As polars' ``Expr.over``: an aggregation gives each row its group's
+        value; a window function (:meth:`rank`, :meth:`shift`, :meth:`cum_sum`,
+        ...) runs within each group in ``order_by`` order. Rows keep their order.
+
+        Parameters
+        ----------
+        partition_by : str, Expr or list of them, optional
+            The group keys; none means one group of all rows.
+        *more_by : str or Expr
+            More group keys.
+        order_by : str, Expr or list of them, optional
+            The order within a group, for window functions.
+        descending, nulls_last : bool
+            Direction and null placement of ``order_by``.
+
+        Examples
+        --------
+        >>> t.with_columns(col("fare").sum().over("vendor").alias("vendor_total"))  # doctest: +SKIP
+        >>> t.with_columns(col("fare").cum_sum().over("vendor", order_by="t"))  # doctest: +SKIP
+        """
+        keys = []
+        for k in ([] if partition_by is None else [partition_by]) + list(more_by):
+            keys.extend(k if isinstance(k, (list, tuple)) else [k])
+        order = (
+            []
+            if order_by is None
+            else (order_by if isinstance(order_by, (list, tuple)) else [order_by])
+        )
+        name, inner = None, self._pb
+        while inner.WhichOneof("kind") == "alias":
+            name, inner = inner.alias.name, inner.alias.expr
+        over = pb.Over()
+        if inner.WhichOneof("kind") == "over":  # rank(), shift(), ... carry their own order
+            over.CopyFrom(inner.over)
+            del over.partition_by[:]
+        else:
+            over.expr.CopyFrom(inner)
+        over.partition_by.extend(_column_or_expr(k)._pb for k in keys)
+        if order:
+            del over.order_by[:]
+            for k in order:
+                over.order_by.append(
+                    pb.SortKey(
+                        expr=_column_or_expr(k)._pb, descending=descending, nulls_last=nulls_last
+                    )
+                )
+        out = Expr(pb.Expr(over=over))
+        return out.alias(name) if name is not None else out
+
+    def _window(
+        self, function: str, *args: Any, order: bool = False, descending: bool = False
+    ) -> Expr:
+        call = pb.Call(function=function, args=[_to_expr(a)._pb for a in args])
+        over = pb.Over(expr=pb.Expr(call=call))
+        if order:
+            over.order_by.append(pb.SortKey(expr=self._pb, descending=descending))
+        return Expr(pb.Expr(over=over))
+
+    def rank(self, method: builtins.str = "min", descending: bool = False) -> Expr:
+        """Rank of each value (1 for the smallest), as SQL's window ranks.
+
+        Parameters
+        ----------
+        method : {"min", "dense", "ordinal"}
+            ``min``: ties share the lowest rank and leave gaps (SQL ``rank``);
+            ``dense``: ties share a rank, no gaps (``dense_rank``);
+            ``ordinal``: 1, 2, 3, ... in order (``row_number``). polars'
+            default, ``average``, is not supported yet.
+        descending : bool
+            Rank the largest value first.
+        """
+        functions = {"min": "rank", "dense": "dense_rank", "ordinal": "row_number"}
+        if method not in functions:
+            raise ValueError(f"rank(method={method!r}): expected one of {', '.join(functions)}")
+        return self._window(functions[method], order=True, descending=descending)
+
+    def shift(self, n: int = 1) -> Expr:
+        """The value ``n`` rows earlier (later when negative); null past the edge.
+
+        Use with :meth:`over` and its ``order_by`` to say which rows come first.
+        """
+        if not isinstance(n, int):
+            raise TypeError("shift() takes an integer")
+        if n >= 0:
+            return self._window("lag", self, n)
+        return self._window("lead", self, -n)
+
+    def cum_sum(self) -> Expr:
+        """Running sum over the rows so far (nulls skipped); see :meth:`over`."""
+        return self._window("cum_sum", self)
+
+    def cum_count(self) -> Expr:
+        """Running count of non-null values over the rows so far."""
+        return self._window("cum_count", self)
+
+    def cum_min(self) -> Expr:
+        """Running minimum over the rows so far (nulls skipped)."""
+        return self._window("cum_min", self)
+
+    def cum_max(self) -> Expr:
+        """Running maximum over the rows so far (nulls skipped)."""
+        return self._window("cum_max", self)
+
 
 class When:
     """The ``when`` of ``sl.when(cond).then(value)``; call :meth:`then` next."""
@@ -1051,6 +1166,12 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
         return f'{expr_to_text(e.alias.expr, top)} AS "{e.alias.name}"'
     if kind == "cast":
         return f"{expr_to_text(e.cast.expr, False)}.cast({_dtypes.to_arrow_type(e.cast.to)})"
+    if kind == "over":
+        o = e.over
+        parts = [expr_to_text(k) for k in o.partition_by]
+        if o.order_by:
+            parts.append("order_by=[" + ", ".join(expr_to_text(k.expr) for k in o.order_by) + "]")
+        return f"{expr_to_text(o.expr, False)}.over({', '.join(parts)})"
     if kind == "call":
         fn = e.call.function
         args = [expr_to_text(a, False) for a in e.call.args]
