@@ -1,6 +1,7 @@
-"""TPC-H at scale factor 0.1: every query written so far (bench/tpch/queries.py)
-equals DuckDB's answer to the standard SQL on the same Parquet files:
-decimals exactly, floats to 1e-9 relative, in order where the query orders."""
+"""TPC-H at scale factor 0.1: each of the 22 queries written with the DataFrame
+API (bench/tpch/queries.py) equals DuckDB's answer to the standard SQL on the
+same Parquet files: decimals exactly, floats to 1e-9 relative, in order where
+the query orders."""
 
 from __future__ import annotations
 
