@@ -194,6 +194,39 @@ class DataFrame:
         """Keep the first ``n`` rows (alias of :meth:`head`)."""
         return self.slice(0, n)
 
+    def unique(
+        self,
+        subset: str | Sequence[str] | None = None,
+        *,
+        keep: str = "any",
+    ) -> DataFrame:
+        """Drop duplicate rows, as polars' ``DataFrame.unique``.
+
+        Parameters
+        ----------
+        subset : str or list of str, optional
+            The columns that make rows duplicates; all columns when None.
+        keep : {"any", "first", "last"}
+            Which row of each duplicate set stays: any one of them, or the
+            first or last in input order. The result's row order is not
+            defined (sort it for a stable order).
+        """
+        if keep not in ("any", "first", "last"):
+            raise ValueError(f"unique(keep={keep!r}): expected 'any', 'first' or 'last'")
+        names = self.columns
+        keys = names if subset is None else ([subset] if isinstance(subset, str) else list(subset))
+        missing = [k for k in keys if k not in names]
+        if missing:
+            raise ValueError(f"unique(subset=): no column {missing[0]!r}; the columns are {names}")
+        rest = [n for n in names if n not in keys]
+        pick = "last" if keep == "last" else "first"
+        node = pb.Aggregate(
+            input=self._node,
+            keys=[col(k)._pb for k in keys],
+            aggs=[getattr(col(n), pick)().alias(n)._pb for n in rest],
+        )
+        return self._derive(aggregate=node).select(*names)
+
     def join(
         self,
         other: DataFrame,

@@ -56,3 +56,17 @@ def test_concat_errors(ab: tuple[sl.DataFrame, sl.DataFrame]) -> None:
     with pytest.raises(ValueError, match="at least one"):
         sl.concat([])
     assert sl.concat([a]) is a
+
+
+def test_unique(cl: sl.Client) -> None:
+    t = pa.table({"k": ["x", "x", None, None, "ü", "x"], "v": [1, 1, 2, 2, 3, 4], "i": range(6)})
+    df = cl.from_arrow(t, name="unique_t", mode="replace")
+    assert_same(df.unique(), "select distinct * from t", t=t)
+    assert_same(df.select("k", "v").unique(), "select distinct k, v from t", t=t)
+    first = "select k, first(v order by i) as v, min(i) as i from t group by k"
+    last = "select k, last(v order by i) as v, max(i) as i from t group by k"
+    assert_same(df.unique("k", keep="first"), first, t=t)
+    assert_same(df.unique(["k"], keep="last"), last, t=t)
+    assert df.unique("k").to_arrow().num_rows == 3
+    with pytest.raises(ValueError, match="no column"):
+        df.unique("nope")
