@@ -168,6 +168,7 @@ func queries(parquetPath string) map[string]*pb.Query {
 			alias(over(call("lag", col("fare")), []*pb.Expr{col("vendor")}, col("passengers")), "prev_fare"),
 			alias(call("subtract", col("fare"), over(call("cum_sum", col("fare")), nil, col("passengers"))), "minus_running"),
 		), false, col("passengers"))),
+		"constant_folding": query(filter(table("trips"), call("gt", col("fare"), call("multiply", lit(5), call("add", lit(1), lit(1)))))),
 		"join_pruned": query(sel(join(table("trips"), agg(table("trips"), []*pb.Expr{col("vendor")}, alias(call("len"), "rides")), pb.Join_LEFT, "vendor"),
 			col("fare"), col("rides"))),
 	}

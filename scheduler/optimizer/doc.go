@@ -1,6 +1,7 @@
 // Package optimizer rewrites logical plans into cheaper equivalent ones.
 // Each rule is a function from plan.Node to plan.Node that keeps the
 // result, its schema included, exactly the same:
+//   - FoldConstants: calls on constants are evaluated once, at planning.
 //   - PruneColumns: scans read only the columns the plan uses.
 //   - PushBounds: simple comparisons in a filter above a scan become
 //     Bounds the scan checks against Parquet row-group statistics.
@@ -10,6 +11,7 @@ import "slipstream/scheduler/plan"
 
 // Optimize applies every rule in order.
 func Optimize(n plan.Node) plan.Node {
+	n = FoldConstants(n)
 	n = PruneColumns(n)
 	n = PushBounds(n)
 	return n
