@@ -174,6 +174,16 @@ func ParquetRowGroups(path string) (int, error) {
 	return pf.NumRowGroups(), nil
 }
 
+// ParquetRows is the number of rows of a Parquet file, from its metadata.
+func ParquetRows(path string) (int64, error) {
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
+		return 0, OpenError(path, err)
+	}
+	defer pf.Close()
+	return pf.NumRows(), nil
+}
+
 // OpenError turns a failure to open path into an error a user can act on.
 func OpenError(path string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {

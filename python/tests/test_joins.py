@@ -161,3 +161,22 @@ def test_join_filter_is_a_condition_on_pairs(
     }[how]
     q = left.join(right, on="k", how=how, filter=col("v") * 10 < col("v_right"))
     assert_same(q, sql, l=LEFT, r=RIGHT)
+
+
+def test_inner_join_built_on_the_smaller_left_side(
+    sides: tuple[sl.DataFrame, sl.DataFrame],
+) -> None:
+    left, right = sides  # RIGHT has fewer rows: as the left input it becomes the build side
+    assert_same(
+        right.join(left, on="k"),
+        "select r.k, r.s, r.v, r.w, l.s as s_right, l.v as v_right from r join l on r.k = l.k",
+        l=LEFT,
+        r=RIGHT,
+    )
+    assert_same(
+        right.join(left, on="k", filter=col("v") > col("v_right") * 10),
+        "select r.k, r.s, r.v, r.w, l.s as s_right, l.v as v_right "
+        "from r join l on r.k = l.k and r.v > l.v * 10",
+        l=LEFT,
+        r=RIGHT,
+    )

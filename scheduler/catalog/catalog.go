@@ -170,6 +170,15 @@ func (c *Catalog) TableSchema(name string) (*arrow.Schema, error) {
 	return t.Schema, nil
 }
 
+// TableRows is the number of rows of a table.
+func (c *Catalog) TableRows(name string) (int64, error) {
+	t, err := c.Table(name)
+	if err != nil {
+		return 0, err
+	}
+	return t.Rows, nil
+}
+
 // TableFiles lists the partition files of a table, in order.
 func (c *Catalog) TableFiles(name string) ([]string, error) {
 	t, err := c.Table(name)

@@ -18,6 +18,7 @@ import (
 // Storage lists the files that hold a stored table.
 type Storage interface {
 	TableFiles(name string) ([]string, error)
+	TableRows(name string) (int64, error)
 }
 
 // Planner builds operators that allocate from Mem.
@@ -313,8 +314,12 @@ var joinKinds = map[plan.JoinType]exec.JoinKind{
 }
 
 // join probes with the left input (its order is kept) and builds a hash
-// table of the right one.
+// table of the right one; an inner join whose left input looks smaller
+// builds on the left instead (its output order is not defined anyway).
 func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
+	if n.How == plan.Inner && p.estimate(n.Left) < p.estimate(n.Right) {
+		return p.swappedJoin(n)
+	}
 	probe, err := p.Build(n.Left)
 	if err != nil {
 		return nil, err
@@ -345,6 +350,109 @@ func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
 		j.Residual = Compile(n.Filter)
 	}
 	return j, nil
+}
+
+// swappedJoin is an inner join that probes with the right input.
+func (p *Planner) swappedJoin(n *plan.Join) (exec.Operator, error) {
+	probe, err := p.Build(n.Right)
+	if err != nil {
+		return nil, err
+	}
+	build, err := p.Build(n.Left)
+	if err != nil {
+		probe.Close()
+		return nil, err
+	}
+	compile := func(keys []plan.Expr) []expr.Expr {
+		out := make([]expr.Expr, len(keys))
+		for i, k := range keys {
+			out[i] = Compile(k)
+		}
+		return out
+	}
+	cols := make([]exec.JoinColumn, len(n.Output))
+	for i, c := range n.Output {
+		cols[i] = exec.JoinColumn{Build: !c.Right, Index: c.Index, Name: c.Field.Name}
+	}
+	j, err := exec.NewHashJoin(p.Mem, probe, build, compile(n.RightKeys), compile(n.LeftKeys), exec.JoinInner, cols)
+	if err != nil {
+		probe.Close()
+		build.Close()
+		return nil, err
+	}
+	if n.Filter != nil {
+		// The residual sees the probe (right) columns first, then the left ones.
+		left, right := n.Left.Schema().NumFields(), n.Right.Schema().NumFields()
+		j.Residual = Compile(plan.Rewrite(n.Filter, func(e plan.Expr) plan.Expr {
+			if c, ok := e.(*plan.ColumnRef); ok {
+				if c.Index < left {
+					return &plan.ColumnRef{Index: right + c.Index, Field: c.Field}
+				}
+				return &plan.ColumnRef{Index: c.Index - left, Field: c.Field}
+			}
+			return e
+		}))
+	}
+	return j, nil
+}
+
+// estimate guesses how many rows n produces, to pick a join's build side:
+// exact for stored tables and Parquet files, rough for the rest.
+func (p *Planner) estimate(n plan.Node) int64 {
+	switch n := n.(type) {
+	case *plan.Scan:
+		if n.Table != "" {
+			rows, err := p.Storage.TableRows(n.Table)
+			if err != nil {
+				return 1 << 40
+			}
+			return rows
+		}
+		if n.Format == exec.Parquet {
+			var rows int64
+			for _, f := range n.Files {
+				r, err := exec.ParquetRows(f)
+				if err != nil {
+					return 1 << 40
+				}
+				rows += r
+			}
+			return rows
+		}
+		return 1 << 40
+	case *plan.Filter:
+		return p.estimate(n.Input) / 4
+	case *plan.Aggregate:
+		if len(n.Keys) == 0 {
+			return 1
+		}
+		return p.estimate(n.Input) / 10
+	case *plan.Limit:
+		if n.Count >= 0 {
+			return min(n.Count, p.estimate(n.Input))
+		}
+	case *plan.Join:
+		l, r := p.estimate(n.Left), p.estimate(n.Right)
+		switch n.How {
+		case plan.Semi, plan.Anti, plan.LeftJoin:
+			return l
+		case plan.RightJoin:
+			return r
+		case plan.Cross:
+			return l * max(r, 1)
+		}
+		return max(l, r)
+	case *plan.Concat:
+		var rows int64
+		for _, in := range n.Inputs {
+			rows += p.estimate(in)
+		}
+		return rows
+	}
+	if c := n.Children(); len(c) == 1 {
+		return p.estimate(c[0])
+	}
+	return 1 << 40
 }
 
 // onePhase aggregates in one operator over the whole input.

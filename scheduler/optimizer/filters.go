@@ -1,0 +1,165 @@
+package optimizer
+
+import (
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"slipstream/kernels/expr"
+	"slipstream/scheduler/plan"
+)
+
+// PushFilters moves each conjunct of a filter as close to the scans as it
+// can go without changing the result: below a Project when it reads only
+// columns the Project passes through; into the left input of an inner,
+// left, semi or anti join when it reads only left columns; into the right
+// input of an inner join when it reads only right columns. Filters that
+// meet are merged.
+func PushFilters(n plan.Node) plan.Node {
+	switch n := n.(type) {
+	case *plan.Filter:
+		if n.Predicate.Type().ID() != arrow.BOOL {
+			return &plan.Filter{Input: PushFilters(n.Input), Predicate: n.Predicate} // lit(None): leave it be
+		}
+		return pushInto(PushFilters(n.Input), conjuncts(n.Predicate))
+	case *plan.Project:
+		return &plan.Project{Input: PushFilters(n.Input), Exprs: n.Exprs}
+	case *plan.Aggregate:
+		return &plan.Aggregate{Input: PushFilters(n.Input), Keys: n.Keys, Aggs: n.Aggs}
+	case *plan.Sort:
+		return &plan.Sort{Input: PushFilters(n.Input), Keys: n.Keys}
+	case *plan.Limit:
+		return &plan.Limit{Input: PushFilters(n.Input), Offset: n.Offset, Count: n.Count}
+	case *plan.Join:
+		j := *n
+		j.Left, j.Right = PushFilters(n.Left), PushFilters(n.Right)
+		return &j
+	case *plan.Window:
+		return &plan.Window{Input: PushFilters(n.Input), Exprs: n.Exprs}
+	case *plan.Concat:
+		c := &plan.Concat{}
+		for _, in := range n.Inputs {
+			c.Inputs = append(c.Inputs, PushFilters(in))
+		}
+		return c
+	}
+	return n
+}
+
+// pushInto places the conjuncts over n, pushing what it can below n.
+func pushInto(n plan.Node, conj []plan.Expr) plan.Node {
+	var keep []plan.Expr
+	switch x := n.(type) {
+	case *plan.Filter:
+		return pushInto(x.Input, append(conjuncts(x.Predicate), conj...))
+	case *plan.Project:
+		var below []plan.Expr
+		for _, c := range conj {
+			if moved, ok := throughProject(c, x); ok {
+				below = append(below, moved)
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(below) > 0 {
+			n = &plan.Project{Input: pushInto(x.Input, below), Exprs: x.Exprs}
+		}
+	case *plan.Join:
+		var left, right []plan.Expr
+		for _, c := range conj {
+			side, moved := joinSide(c, x)
+			switch {
+			case side == sideLeft && x.How != plan.RightJoin && x.How != plan.FullJoin && x.How != plan.Cross:
+				left = append(left, moved)
+			case side == sideRight && x.How == plan.Inner:
+				right = append(right, moved)
+			default:
+				keep = append(keep, c)
+			}
+		}
+		if len(left)+len(right) > 0 {
+			j := *x
+			if len(left) > 0 {
+				j.Left = pushInto(x.Left, left)
+			}
+			if len(right) > 0 {
+				j.Right = pushInto(x.Right, right)
+			}
+			n = &j
+		}
+	default:
+		keep = conj
+	}
+	if len(keep) == 0 {
+		return n
+	}
+	pred := keep[0]
+	for _, c := range keep[1:] {
+		pred = and(pred, c)
+	}
+	return &plan.Filter{Input: n, Predicate: pred}
+}
+
+func and(a, b plan.Expr) plan.Expr {
+	fn, _ := expr.Lookup("and")
+	return &plan.Call{Fn: fn, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean}
+}
+
+// throughProject rewrites c over the Project's input when every column c
+// reads is one the Project passes through unchanged.
+func throughProject(c plan.Expr, p *plan.Project) (plan.Expr, bool) {
+	ok := true
+	out := plan.Rewrite(c, func(e plan.Expr) plan.Expr {
+		ref, isRef := e.(*plan.ColumnRef)
+		if !isRef {
+			return e
+		}
+		src, isCol := plan.Unalias(p.Exprs[ref.Index]).(*plan.ColumnRef)
+		if !isCol {
+			ok = false
+			return e
+		}
+		return &plan.ColumnRef{Index: src.Index, Field: src.Field}
+	})
+	return out, ok
+}
+
+type side int
+
+const (
+	sideNone side = iota
+	sideLeft
+	sideRight
+	sideBoth
+)
+
+// joinSide says which input of j the columns of c all come from, and
+// rewrites c over that input.
+func joinSide(c plan.Expr, j *plan.Join) (side, plan.Expr) {
+	s := sideNone
+	plan.Walk(c, func(e plan.Expr) {
+		if ref, ok := e.(*plan.ColumnRef); ok {
+			col := sideLeft
+			if j.Output[ref.Index].Right {
+				col = sideRight
+			}
+			if s == sideNone {
+				s = col
+			} else if s != col {
+				s = sideBoth
+			}
+		}
+	})
+	if s != sideLeft && s != sideRight {
+		return sideBoth, c
+	}
+	input := j.Left
+	if s == sideRight {
+		input = j.Right
+	}
+	return s, plan.Rewrite(c, func(e plan.Expr) plan.Expr {
+		if ref, ok := e.(*plan.ColumnRef); ok {
+			idx := j.Output[ref.Index].Index
+			return &plan.ColumnRef{Index: idx, Field: input.Schema().Field(idx)}
+		}
+		return e
+	})
+}
