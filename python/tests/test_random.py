@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-import pytest
 from _oracle import assert_same
 
 import slipstream as sl
@@ -181,7 +180,6 @@ def random_case(rng: random.Random, t: sl.DataFrame) -> Case:
     return Case(frame, sql, steps=steps)
 
 
-@pytest.mark.slow
 def test_random_plans_match_duckdb(cl: sl.Client) -> None:
     rng = random.Random(SEED)
     deadline = time.monotonic() + SECONDS / 2  # the cl fixture runs this twice

@@ -317,48 +317,16 @@ var joinKinds = map[plan.JoinType]exec.JoinKind{
 // table of the right one; an inner join whose left input looks smaller
 // builds on the left instead (its output order is not defined anyway).
 func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
-	if n.How == plan.Inner && p.estimate(n.Left) < p.estimate(n.Right) {
-		return p.swappedJoin(n)
+	swap := n.How == plan.Inner && p.estimate(n.Left) < p.estimate(n.Right)
+	probeNode, buildNode, probeKeys, buildKeys := n.Left, n.Right, n.LeftKeys, n.RightKeys
+	if swap {
+		probeNode, buildNode, probeKeys, buildKeys = n.Right, n.Left, n.RightKeys, n.LeftKeys
 	}
-	probe, err := p.Build(n.Left)
+	probe, err := p.Build(probeNode)
 	if err != nil {
 		return nil, err
 	}
-	build, err := p.Build(n.Right)
-	if err != nil {
-		probe.Close()
-		return nil, err
-	}
-	compile := func(keys []plan.Expr) []expr.Expr {
-		out := make([]expr.Expr, len(keys))
-		for i, k := range keys {
-			out[i] = Compile(k)
-		}
-		return out
-	}
-	cols := make([]exec.JoinColumn, len(n.Output))
-	for i, c := range n.Output {
-		cols[i] = exec.JoinColumn{Build: c.Right, Index: c.Index, Name: c.Field.Name}
-	}
-	j, err := exec.NewHashJoin(p.Mem, probe, build, compile(n.LeftKeys), compile(n.RightKeys), joinKinds[n.How], cols)
-	if err != nil {
-		probe.Close()
-		build.Close()
-		return nil, err
-	}
-	if n.Filter != nil {
-		j.Residual = Compile(n.Filter)
-	}
-	return j, nil
-}
-
-// swappedJoin is an inner join that probes with the right input.
-func (p *Planner) swappedJoin(n *plan.Join) (exec.Operator, error) {
-	probe, err := p.Build(n.Right)
-	if err != nil {
-		return nil, err
-	}
-	build, err := p.Build(n.Left)
+	build, err := p.Build(buildNode)
 	if err != nil {
 		probe.Close()
 		return nil, err
@@ -372,26 +340,30 @@ func (p *Planner) swappedJoin(n *plan.Join) (exec.Operator, error) {
 	}
 	cols := make([]exec.JoinColumn, len(n.Output))
 	for i, c := range n.Output {
-		cols[i] = exec.JoinColumn{Build: !c.Right, Index: c.Index, Name: c.Field.Name}
+		cols[i] = exec.JoinColumn{Build: c.Right != swap, Index: c.Index, Name: c.Field.Name}
 	}
-	j, err := exec.NewHashJoin(p.Mem, probe, build, compile(n.RightKeys), compile(n.LeftKeys), exec.JoinInner, cols)
+	j, err := exec.NewHashJoin(p.Mem, probe, build, compile(probeKeys), compile(buildKeys), joinKinds[n.How], cols)
 	if err != nil {
 		probe.Close()
 		build.Close()
 		return nil, err
 	}
 	if n.Filter != nil {
-		// The residual sees the probe (right) columns first, then the left ones.
-		left, right := n.Left.Schema().NumFields(), n.Right.Schema().NumFields()
-		j.Residual = Compile(plan.Rewrite(n.Filter, func(e plan.Expr) plan.Expr {
-			if c, ok := e.(*plan.ColumnRef); ok {
-				if c.Index < left {
-					return &plan.ColumnRef{Index: right + c.Index, Field: c.Field}
+		filter := n.Filter
+		if swap {
+			// The residual sees the probe (right) columns first, then the left ones.
+			left, right := n.Left.Schema().NumFields(), n.Right.Schema().NumFields()
+			filter = plan.Rewrite(filter, func(e plan.Expr) plan.Expr {
+				if c, ok := e.(*plan.ColumnRef); ok {
+					if c.Index < left {
+						return &plan.ColumnRef{Index: right + c.Index, Field: c.Field}
+					}
+					return &plan.ColumnRef{Index: c.Index - left, Field: c.Field}
 				}
-				return &plan.ColumnRef{Index: c.Index - left, Field: c.Field}
-			}
-			return e
-		}))
+				return e
+			})
+		}
+		j.Residual = Compile(filter)
 	}
 	return j, nil
 }
