@@ -171,6 +171,7 @@ func queries(parquetPath string) map[string]*pb.Query {
 		"constant_folding": query(filter(table("trips"), call("gt", col("fare"), call("multiply", lit(5), call("add", lit(1), lit(1)))))),
 		"filter_through_join": query(filter(join(table("trips"), agg(table("trips"), []*pb.Expr{col("vendor")}, alias(call("len"), "rides")), pb.Join_INNER, "vendor"),
 			call("and", call("and", call("gt", col("fare"), lit(10)), call("gt", col("rides"), lit(1))), call("gt", col("fare"), col("rides"))))),
+		"with_columns_pruned": query(agg(withCols(table("trips"), alias(call("multiply", col("fare"), lit(2)), "f2")), []*pb.Expr{col("vendor")}, alias(call("sum", col("f2")), "s"))),
 		"join_pruned": query(sel(join(table("trips"), agg(table("trips"), []*pb.Expr{col("vendor")}, alias(call("len"), "rides")), pb.Join_LEFT, "vendor"),
 			col("fare"), col("rides"))),
 	}

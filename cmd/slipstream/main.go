@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -58,9 +59,10 @@ func main() {
 
 // Config is a node's configuration; it is printed at start.
 type Config struct {
-	Addr      string
-	DataDir   string
-	Advertise string
+	Addr       string
+	DataDir    string
+	Advertise  string
+	CPUProfile string
 }
 
 func (c Config) String() string {
@@ -73,8 +75,19 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8815", "host:port to listen on (port 0 picks a free one)")
 	fs.StringVar(&cfg.DataDir, "data-dir", "slipstream-data", "directory that holds stored tables")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "URI clients use to reach this node (default: grpc://<listening address>)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops (for `go tool pprof`)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	slog.SetDefault(logger)

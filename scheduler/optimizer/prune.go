@@ -90,8 +90,23 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 		child, m := prune(n.Input, need)
 		return &plan.Limit{Input: child, Offset: n.Offset, Count: n.Count}, m
 	case *plan.Project:
-		child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
-		return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
+		if need == nil {
+			child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
+			return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
+		}
+		// Drop the outputs nobody above reads (with_columns passes every
+		// column through; most are not used).
+		var kept []plan.Expr
+		out := make([]int, len(n.Exprs))
+		for i, e := range n.Exprs {
+			out[i] = -1
+			if need[i] {
+				out[i] = len(kept)
+				kept = append(kept, e)
+			}
+		}
+		child, m := prune(n.Input, withExprs(map[int]bool{}, kept...))
+		return &plan.Project{Input: child, Exprs: remapAll(kept, m)}, out
 	case *plan.Window:
 		width := n.Input.Schema().NumFields()
 		needIn := map[int]bool{}
