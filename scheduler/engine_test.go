@@ -215,16 +215,25 @@ func run(t *testing.T, e *Engine, q *pb.Query) string {
 	}
 	defer exec.ReleaseAll(batches)
 	var sb strings.Builder
+	for _, row := range renderRows(batches) {
+		sb.WriteString(row + "\n")
+	}
+	return sb.String()
+}
+
+// renderRows renders each row as its cells joined by " | ".
+func renderRows(batches []arrow.RecordBatch) []string {
+	var rows []string
 	for _, b := range batches {
 		for r := 0; r < int(b.NumRows()); r++ {
 			cells := make([]string, b.NumCols())
 			for c := range cells {
 				cells[c] = b.Column(c).ValueStr(r)
 			}
-			sb.WriteString(strings.Join(cells, " | ") + "\n")
+			rows = append(rows, strings.Join(cells, " | "))
 		}
 	}
-	return sb.String()
+	return rows
 }
 
 func TestPlanErrors(t *testing.T) {

@@ -94,16 +94,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer exec.ReleaseAll(batches)
-		var rows []string
-		for _, b := range batches {
-			for r := 0; r < int(b.NumRows()); r++ {
-				cells := make([]string, b.NumCols())
-				for c := range cells {
-					cells[c] = b.Column(c).ValueStr(r)
-				}
-				rows = append(rows, strings.Join(cells, "|"))
-			}
-		}
+		rows := renderRows(batches)
 		if !ordered {
 			sort.Strings(rows)
 		}

@@ -34,7 +34,7 @@ type HashAggregate struct {
 	schema *arrow.Schema
 	mem    memory.Allocator
 
-	out *array.RecordReader
+	out materialized
 }
 
 // NewHashAggregate builds the output schema from the key fields and aggs.
@@ -70,28 +70,17 @@ func (h *HashAggregate) String() string {
 }
 
 func (h *HashAggregate) Close() error {
-	if h.out != nil {
-		(*h.out).Release()
-		h.out = nil
-	}
+	h.out.release()
 	return h.input.Close()
 }
 
 func (h *HashAggregate) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if h.out == nil {
+	if !h.out.built() {
 		if err := h.build(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if !(*h.out).Next() {
-		return nil, io.EOF
-	}
-	b := (*h.out).RecordBatch()
-	b.Retain()
-	return b, nil
+	return h.out.next(ctx)
 }
 
 func (h *HashAggregate) build(ctx context.Context) error {
@@ -144,19 +133,8 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		cols = append(cols, acc.Finish(h.mem, g.n))
 	}
 	rec := array.NewRecordBatch(h.schema, cols, int64(g.n))
-	for _, c := range cols {
-		c.Release()
-	}
+	releaseArrays(cols)
 	defer rec.Release()
-	slices := make([]arrow.RecordBatch, 0, g.n/BatchRows+1)
-	for start := int64(0); start < rec.NumRows(); start += BatchRows {
-		slices = append(slices, rec.NewSlice(start, min(rec.NumRows(), start+BatchRows)))
-	}
-	r, err := array.NewRecordReader(h.schema, slices)
-	ReleaseAll(slices)
-	if err != nil {
-		return err
-	}
-	h.out = &r
+	h.out.set(h.schema, rec)
 	return nil
 }

@@ -206,28 +206,12 @@ func (j *HashJoin) buildTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer ReleaseAll(batches)
-	cols := make([]arrow.Array, j.build.Schema().NumFields())
-	var rows int64
-	for _, b := range batches {
-		rows += b.NumRows()
+	j.buildRec, err = concatBatches(j.mem, j.build.Schema(), batches)
+	ReleaseAll(batches)
+	if err != nil {
+		return err
 	}
-	for c := range cols {
-		parts := make([]arrow.Array, 0, len(batches))
-		for _, b := range batches {
-			parts = append(parts, b.Column(c))
-		}
-		if len(parts) == 0 {
-			cols[c] = array.MakeArrayOfNull(j.mem, j.build.Schema().Field(c).Type, 0)
-			continue
-		}
-		if cols[c], err = array.Concatenate(parts, j.mem); err != nil {
-			releaseArrays(cols[:c])
-			return err
-		}
-	}
-	j.buildRec = array.NewRecordBatch(j.build.Schema(), cols, rows)
-	releaseArrays(cols)
+	rows := j.buildRec.NumRows()
 	if j.kind == JoinRight || j.kind == JoinFull {
 		j.matched = make([]bool, rows)
 	}

@@ -189,3 +189,65 @@ func projectSchema(s *arrow.Schema, idx []int) *arrow.Schema {
 	}
 	return arrow.NewSchema(fields, nil)
 }
+
+// concatBatches joins batches of one schema into a single batch the caller
+// releases (an empty one when there are none).
+func concatBatches(mem memory.Allocator, schema *arrow.Schema, batches []arrow.RecordBatch) (arrow.RecordBatch, error) {
+	var rows int64
+	for _, b := range batches {
+		rows += b.NumRows()
+	}
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	defer func() { releaseArrays(cols) }()
+	for c := 0; c < schema.NumFields(); c++ {
+		if len(batches) == 0 {
+			cols = append(cols, array.MakeArrayOfNull(mem, schema.Field(c).Type, 0))
+			continue
+		}
+		parts := make([]arrow.Array, len(batches))
+		for i, b := range batches {
+			parts[i] = b.Column(c)
+		}
+		col, err := array.Concatenate(parts, mem)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, col)
+	}
+	return array.NewRecordBatch(schema, cols, rows), nil
+}
+
+// materialized streams, BatchRows at a time, the result an operator built
+// whole (Sort, Window, HashAggregate).
+type materialized struct{ r *array.TableReader }
+
+func (m *materialized) built() bool { return m.r != nil }
+
+// set takes the rows of b (retained; the caller keeps its own reference).
+func (m *materialized) set(schema *arrow.Schema, b ...arrow.RecordBatch) {
+	tbl := array.NewTableFromRecords(schema, b)
+	defer tbl.Release()
+	m.setTable(tbl)
+}
+
+// setTable takes the rows of tbl (retained).
+func (m *materialized) setTable(tbl arrow.Table) { m.r = array.NewTableReader(tbl, BatchRows) }
+
+func (m *materialized) next(ctx context.Context) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if !m.r.Next() {
+		return nil, io.EOF
+	}
+	b := m.r.RecordBatch()
+	b.Retain()
+	return b, nil
+}
+
+func (m *materialized) release() {
+	if m.r != nil {
+		m.r.Release()
+		m.r = nil
+	}
+}

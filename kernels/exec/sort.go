@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -29,7 +28,7 @@ type Sort struct {
 	keys  []SortKey
 	limit int64
 
-	out *array.TableReader
+	out materialized
 }
 
 // NewSort checks that every key column can be ordered.
@@ -65,28 +64,17 @@ func (s *Sort) String() string {
 }
 
 func (s *Sort) Close() error {
-	if s.out != nil {
-		s.out.Release()
-		s.out = nil
-	}
+	s.out.release()
 	return s.input.Close()
 }
 
 func (s *Sort) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if s.out == nil {
+	if !s.out.built() {
 		if err := s.sort(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if !s.out.Next() {
-		return nil, io.EOF
-	}
-	b := s.out.RecordBatch()
-	b.Retain()
-	return b, nil
+	return s.out.next(ctx)
 }
 
 func (s *Sort) sort(ctx context.Context) error {
@@ -108,7 +96,7 @@ func (s *Sort) sort(ctx context.Context) error {
 		}
 	}
 	if tbl.NumRows() == 0 {
-		s.out = array.NewTableReader(tbl, BatchRows)
+		s.out.setTable(tbl)
 		return nil
 	}
 	// Arrow's sort_indices (v18.8.0) never frees its scratch buffers: from
@@ -130,6 +118,6 @@ func (s *Sort) sort(ctx context.Context) error {
 	}
 	defer taken.Release()
 	sorted := taken.(*compute.TableDatum).Value
-	s.out = array.NewTableReader(sorted, BatchRows)
+	s.out.setTable(sorted)
 	return nil
 }

@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -57,7 +56,7 @@ type Window struct {
 	exprs  []WindowExpr
 	schema *arrow.Schema
 	mem    memory.Allocator
-	out    *array.TableReader
+	out    materialized
 }
 
 // NewWindow appends a column per expression to input's columns.
@@ -100,28 +99,17 @@ func (w *Window) String() string {
 }
 
 func (w *Window) Close() error {
-	if w.out != nil {
-		w.out.Release()
-		w.out = nil
-	}
+	w.out.release()
 	return w.input.Close()
 }
 
 func (w *Window) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if w.out == nil {
+	if !w.out.built() {
 		if err := w.build(ctx); err != nil {
 			return nil, err
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if !w.out.Next() {
-		return nil, io.EOF
-	}
-	b := w.out.RecordBatch()
-	b.Retain()
-	return b, nil
+	return w.out.next(ctx)
 }
 
 func (w *Window) build(ctx context.Context) error {
@@ -129,29 +117,15 @@ func (w *Window) build(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer ReleaseAll(batches)
-	in := w.input.Schema()
-	var n int64
-	for _, b := range batches {
-		n += b.NumRows()
+	rec, err := concatBatches(w.mem, w.input.Schema(), batches)
+	ReleaseAll(batches)
+	if err != nil {
+		return err
 	}
-	cols := make([]arrow.Array, 0, w.schema.NumFields())
-	defer func() { releaseArrays(cols) }()
-	for c := 0; c < in.NumFields(); c++ {
-		parts := make([]arrow.Array, len(batches))
-		for i, b := range batches {
-			parts[i] = b.Column(c)
-		}
-		var col arrow.Array
-		if len(parts) == 0 {
-			col = array.MakeArrayOfNull(w.mem, in.Field(c).Type, 0)
-		} else if col, err = array.Concatenate(parts, w.mem); err != nil {
-			return err
-		}
-		cols = append(cols, col)
-	}
-	rec := array.NewRecordBatch(in, cols, n)
 	defer rec.Release()
+	cols := append([]arrow.Array{}, rec.Columns()...)
+	var added []arrow.Array
+	defer func() { releaseArrays(added) }()
 	for _, e := range w.exprs {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -160,13 +134,11 @@ func (w *Window) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		cols = append(cols, col)
+		added = append(added, col)
 	}
-	whole := array.NewRecordBatch(w.schema, cols, n)
+	whole := array.NewRecordBatch(w.schema, append(cols, added...), rec.NumRows())
 	defer whole.Release()
-	tbl := array.NewTableFromRecords(w.schema, []arrow.RecordBatch{whole})
-	defer tbl.Release()
-	w.out = array.NewTableReader(tbl, BatchRows)
+	w.out.set(w.schema, whole)
 	return nil
 }
 
