@@ -70,10 +70,12 @@ func Collect(ctx context.Context, op Operator) ([]arrow.RecordBatch, error) {
 	}
 }
 
-// ReleaseAll releases every batch.
+// ReleaseAll releases every batch (nil entries are skipped).
 func ReleaseAll(bs []arrow.RecordBatch) {
 	for _, b := range bs {
-		b.Release()
+		if b != nil {
+			b.Release()
+		}
 	}
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"runtime"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels/exec"
@@ -27,12 +25,39 @@ type Planner struct {
 	Storage Storage
 	// Partitions is how many pipelines may run at once (default: GOMAXPROCS).
 	Partitions int
+	// Share, when set, is the part of the plan's one scan this task reads
+	// (a distributed stage reads a share of its scan on each node).
+	Share *Share
+	// Exchange returns the streams a stage reads from another stage, in
+	// the order of the other stage's tasks (plan.Exchange).
+	Exchange func(stage int) ([]exec.Operator, error)
+
+	bound map[*plan.Exchange][]exec.Operator
+}
+
+// Share is a part of a scan: files and, for Parquet, the row groups of
+// each (a nil entry: all of that file's groups).
+type Share struct {
+	Files  []string
+	Groups [][]int
+}
+
+// streams returns the operators an Exchange reads.
+func (p *Planner) streams(e *plan.Exchange) ([]exec.Operator, error) {
+	if ops, ok := p.bound[e]; ok {
+		delete(p.bound, e)
+		return ops, nil
+	}
+	if p.Exchange == nil {
+		return nil, fmt.Errorf("physical: no runtime for exchange from stage %d", e.Stage)
+	}
+	return p.Exchange(e.Stage)
 }
 
 // Build makes the operator tree of n. On error nothing is left open.
 func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	switch n := n.(type) {
-	case *plan.Scan, *plan.Filter, *plan.Project:
+	case *plan.Scan, *plan.Filter, *plan.Project, *plan.Exchange:
 		parts, err := p.split(n)
 		if err != nil {
 			return nil, err
@@ -84,6 +109,7 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 type share struct {
 	files  []string
 	groups [][]int
+	stream exec.Operator // the share of an Exchange: one of its streams
 }
 
 // pipeline builds a chain of Filter and Project over a Scan of sh.
@@ -93,6 +119,9 @@ func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 		format := n.Format
 		if n.Table != "" {
 			format = exec.IPC
+		}
+		if sh.files == nil && p.Share != nil {
+			sh.files, sh.groups = p.Share.Files, p.Share.Groups
 		}
 		if sh.files == nil {
 			var err error
@@ -120,6 +149,15 @@ func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 			return nil, err
 		}
 		return project(in, n.Exprs), nil
+	case *plan.Exchange:
+		if sh.stream != nil {
+			return sh.stream, nil
+		}
+		ops, err := p.streams(n)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewUnion(ops, true), nil
 	}
 	return p.Build(n)
 }
@@ -147,19 +185,45 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		}
 		break
 	}
+	if e, ok := scan.(*plan.Exchange); ok {
+		streams, err := p.streams(e)
+		if err != nil {
+			return nil, err
+		}
+		if len(streams) == 0 {
+			return nil, fmt.Errorf("physical: stage %d has no output streams", e.Stage)
+		}
+		parts := make([]exec.Operator, 0, len(streams))
+		for i, st := range streams {
+			op, err := p.pipeline(n, share{stream: st})
+			if err != nil {
+				for _, o := range append(parts, streams[i+1:]...) {
+					o.Close()
+				}
+				return nil, err
+			}
+			parts = append(parts, op)
+		}
+		return parts, nil
+	}
 	s, ok := scan.(*plan.Scan)
 	if !ok {
 		return nil, nil
 	}
-	files, err := p.scanFiles(s)
-	if err != nil {
-		return nil, err
+	files, groups := []string(nil), [][]int(nil)
+	if p.Share != nil {
+		files, groups = p.Share.Files, p.Share.Groups
+	} else {
+		var err error
+		if files, err = p.scanFiles(s); err != nil {
+			return nil, err
+		}
 	}
 	k := p.Partitions
 	if k <= 0 {
 		k = runtime.GOMAXPROCS(0)
 	}
-	shares, err := divide(s, files, k)
+	shares, err := divide(s, files, groups, k)
 	if err != nil || len(shares) < 2 {
 		return nil, err
 	}
@@ -179,18 +243,27 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 
 // divide cuts a scan into at most k contiguous shares: by file when there
 // are enough files, else (Parquet) by row group.
-func divide(s *plan.Scan, files []string, k int) ([]share, error) {
+func divide(s *plan.Scan, files []string, groups [][]int, k int) ([]share, error) {
 	if len(files) >= k || s.Table != "" || s.Format != exec.Parquet {
 		k = min(k, len(files))
 		out := make([]share, k)
 		for i := range out {
 			out[i].files = files[i*len(files)/k : (i+1)*len(files)/k]
+			if groups != nil {
+				out[i].groups = groups[i*len(files)/k : (i+1)*len(files)/k]
+			}
 		}
 		return out, nil
 	}
 	type unit struct{ file, group int }
 	var units []unit
 	for f, path := range files {
+		if groups != nil && groups[f] != nil {
+			for _, g := range groups[f] {
+				units = append(units, unit{f, g})
+			}
+			continue
+		}
 		n, err := exec.ParquetRowGroups(path)
 		if err != nil {
 			return nil, err
@@ -232,18 +305,14 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 		return nil, err
 	}
 	if parts != nil {
-		mergeable, ordered := true, false
-		for _, e := range n.Aggs {
-			fn := plan.Unalias(e).(*plan.AggCall).Fn
-			mergeable = mergeable && fn.Mergeable
-			ordered = ordered || fn.OrderSensitive
-		}
-		if !mergeable {
-			// median, n_unique, first, ...: every pipeline feeds one
+		mergeable, ordered := plan.Mergeable(n)
+		if _, merging := n.Input.(*plan.Exchange); merging || !mergeable {
+			// Over another stage's output (often partial results to merge)
+			// or for median, n_unique, first, ...: every pipeline feeds one
 			// aggregate; first and last see the rows in input order.
 			return p.onePhase(n, exec.NewUnion(parts, ordered)), nil
 		}
-		return p.twoPhase(n, parts), nil
+		return p.twoPhase(n, parts)
 	}
 	in, err := p.Build(n.Input)
 	if err != nil {
@@ -317,7 +386,7 @@ var joinKinds = map[plan.JoinType]exec.JoinKind{
 // table of the right one; an inner join whose left input looks smaller
 // builds on the left instead (its output order is not defined anyway).
 func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
-	swap := n.How == plan.Inner && p.estimate(n.Left) < p.estimate(n.Right)
+	swap := n.How == plan.Inner && p.Estimate(n.Left) < p.Estimate(n.Right)
 	probeNode, buildNode, probeKeys, buildKeys := n.Left, n.Right, n.LeftKeys, n.RightKeys
 	if swap {
 		probeNode, buildNode, probeKeys, buildKeys = n.Right, n.Left, n.RightKeys, n.LeftKeys
@@ -368,9 +437,9 @@ func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
 	return j, nil
 }
 
-// estimate guesses how many rows n produces, to pick a join's build side:
+// Estimate guesses how many rows n produces, to pick a join's build side:
 // exact for stored tables and Parquet files, rough for the rest.
-func (p *Planner) estimate(n plan.Node) int64 {
+func (p *Planner) Estimate(n plan.Node) int64 {
 	switch n := n.(type) {
 	case *plan.Scan:
 		if n.Table != "" {
@@ -393,18 +462,18 @@ func (p *Planner) estimate(n plan.Node) int64 {
 		}
 		return 1 << 40
 	case *plan.Filter:
-		return p.estimate(n.Input) / 4
+		return p.Estimate(n.Input) / 4
 	case *plan.Aggregate:
 		if len(n.Keys) == 0 {
 			return 1
 		}
-		return p.estimate(n.Input) / 10
+		return p.Estimate(n.Input) / 10
 	case *plan.Limit:
 		if n.Count >= 0 {
-			return min(n.Count, p.estimate(n.Input))
+			return min(n.Count, p.Estimate(n.Input))
 		}
 	case *plan.Join:
-		l, r := p.estimate(n.Left), p.estimate(n.Right)
+		l, r := p.Estimate(n.Left), p.Estimate(n.Right)
 		switch n.How {
 		case plan.Semi, plan.Anti, plan.LeftJoin:
 			return l
@@ -417,12 +486,12 @@ func (p *Planner) estimate(n plan.Node) int64 {
 	case *plan.Concat:
 		var rows int64
 		for _, in := range n.Inputs {
-			rows += p.estimate(in)
+			rows += p.Estimate(in)
 		}
 		return rows
 	}
 	if c := n.Children(); len(c) == 1 {
-		return p.estimate(c[0])
+		return p.Estimate(c[0])
 	}
 	return 1 << 40
 }
@@ -447,68 +516,17 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 }
 
 // twoPhase aggregates each partition on its own (partial), then merges the
-// partial results (final): sums of counts, sums of sums, min of mins, max
-// of maxes; a mean is carried as a sum and a count and divided at the end.
-func (p *Planner) twoPhase(n *plan.Aggregate, parts []exec.Operator) exec.Operator {
-	lookup := func(name string) *expr.Function { f, _ := expr.Lookup(name); return f }
-	sum := lookup("sum")
-	nk := len(n.Keys)
-	var partialAggs []plan.Expr
-	// finals[i] lists the partial columns aggregate i is merged from.
-	finals := make([][]int, len(n.Aggs))
-	for i, e := range n.Aggs {
-		call := plan.Unalias(e).(*plan.AggCall)
-		add := func(fn *expr.Function, out arrow.DataType) {
-			finals[i] = append(finals[i], len(partialAggs))
-			partialAggs = append(partialAggs, &plan.Alias{Arg: &plan.AggCall{Fn: fn, Arg: call.Arg, Out: out}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
-		}
-		if call.Fn.Name == "mean" {
-			add(sum, arrow.PrimitiveTypes.Float64)
-			add(lookup("count"), arrow.PrimitiveTypes.Int64)
-			continue
-		}
-		add(call.Fn, call.Out)
-	}
-	partial := &plan.Aggregate{Keys: n.Keys, Aggs: partialAggs}
+// partial results (final), as plan.SplitAggregate describes.
+func (p *Planner) twoPhase(n *plan.Aggregate, parts []exec.Operator) (exec.Operator, error) {
+	partial, final := plan.SplitAggregate(n)
 	partials := make([]exec.Operator, len(parts))
 	for i, part := range parts {
 		partials[i] = p.onePhase(partial, part)
 	}
-	merged := exec.NewUnion(partials, false)
-	keys := make([]int, nk)
-	for i := range keys {
-		keys[i] = i
-	}
-	var finalAggs []exec.Agg
-	for _, e := range partialAggs {
-		call := plan.Unalias(e).(*plan.AggCall)
-		fn := call.Fn
-		if fn.Name == "count" || fn.Name == "len" || fn.Name == "sum" {
-			fn = sum
-		}
-		finalAggs = append(finalAggs, exec.Agg{Fn: fn, Arg: nk + len(finalAggs), Name: e.Name(), Type: call.Out})
-	}
-	final := exec.NewHashAggregate(p.Mem, merged, keys, finalAggs)
-	out := make([]expr.Expr, 0, nk+len(n.Aggs))
-	names := make([]string, 0, nk+len(n.Aggs))
-	schema := final.Schema()
-	colAt := func(i int) expr.Expr {
-		return &expr.Column{Index: i, Name: schema.Field(i).Name, Type: schema.Field(i).Type}
-	}
-	for i, k := range n.Keys {
-		out, names = append(out, colAt(i)), append(names, k.Name())
-	}
-	for i, e := range n.Aggs {
-		names = append(names, e.Name())
-		if len(finals[i]) == 1 {
-			out = append(out, colAt(nk+finals[i][0]))
-			continue
-		}
-		f64 := arrow.PrimitiveTypes.Float64
-		count := &expr.Cast{Arg: colAt(nk + finals[i][1]), To: f64}
-		out = append(out, &expr.Call{Fn: lookup("divide"), Args: []expr.Expr{colAt(nk + finals[i][0]), count}, Type: f64})
-	}
-	return exec.NewProject(final, out, names)
+	in := &plan.Exchange{Stage: -1, Out: partial.Schema()}
+	q := *p
+	q.bound = map[*plan.Exchange][]exec.Operator{in: partials}
+	return q.Build(final(in))
 }
 
 // sort sorts on columns; keys that are expressions are computed into extra

@@ -80,6 +80,8 @@ func line(n Node) string {
 		return "Window " + strings.Join(parts, ", ")
 	case *Concat:
 		return fmt.Sprintf("Concat inputs=%d", len(n.Inputs))
+	case *Exchange:
+		return fmt.Sprintf("Exchange stage=%d", n.Stage)
 	case *Join:
 		on := make([]string, len(n.LeftKeys))
 		for i := range on {

@@ -182,7 +182,7 @@ func (x Join_How) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Join_How.Descriptor instead.
 func (Join_How) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{15, 0}
+	return file_plan_proto_rawDescGZIP(), []int{23, 0}
 }
 
 type DataType_Kind int32
@@ -276,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23, 0}
+	return file_plan_proto_rawDescGZIP(), []int{31, 0}
 }
 
 type DataType_TimeUnit int32
@@ -328,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23, 1}
+	return file_plan_proto_rawDescGZIP(), []int{31, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -492,10 +492,13 @@ func (x *UploadResult) GetTableRows() int64 {
 }
 
 // Ticket is what a DoGet takes: opaque to clients, produced by GetFlightInfo.
+// On a one-node cluster it carries the query, run when it is read; on a
+// cluster it names a result partition held by the node it is sent to.
 type Ticket struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Query         *Query                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
 	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Output        *OutputKey             `protobuf:"bytes,3,opt,name=output,proto3" json:"output,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,6 +547,568 @@ func (x *Ticket) GetPartition() int32 {
 	return 0
 }
 
+func (x *Ticket) GetOutput() *OutputKey {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
+// OutputKey names one bucket of one task attempt's output.
+type OutputKey struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Stage         int32                  `protobuf:"varint,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	Task          int32                  `protobuf:"varint,3,opt,name=task,proto3" json:"task,omitempty"`
+	Attempt       int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	Bucket        int32                  `protobuf:"varint,5,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OutputKey) Reset() {
+	*x = OutputKey{}
+	mi := &file_plan_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OutputKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OutputKey) ProtoMessage() {}
+
+func (x *OutputKey) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OutputKey.ProtoReflect.Descriptor instead.
+func (*OutputKey) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *OutputKey) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *OutputKey) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *OutputKey) GetTask() int32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *OutputKey) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *OutputKey) GetBucket() int32 {
+	if x != nil {
+		return x.Bucket
+	}
+	return 0
+}
+
+// Task is one stage's work on one node.
+type Task struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	QueryId string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Query   *Query                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	Stage   int32                  `protobuf:"varint,3,opt,name=stage,proto3" json:"stage,omitempty"`
+	Task    int32                  `protobuf:"varint,4,opt,name=task,proto3" json:"task,omitempty"`
+	Attempt int32                  `protobuf:"varint,5,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// buckets is how many ways the output is cut (the consumer's task count).
+	Buckets int32 `protobuf:"varint,6,opt,name=buckets,proto3" json:"buckets,omitempty"`
+	// broadcast_rows is the cut's threshold, so every node cuts alike.
+	BroadcastRows int64 `protobuf:"varint,7,opt,name=broadcast_rows,json=broadcastRows,proto3" json:"broadcast_rows,omitempty"`
+	// fingerprint is the coordinator's text of the cut; a node that cuts
+	// differently (its catalog differs) refuses the task.
+	Fingerprint   string   `protobuf:"bytes,8,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Share         *Share   `protobuf:"bytes,9,opt,name=share,proto3" json:"share,omitempty"`
+	Inputs        []*Input `protobuf:"bytes,10,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Compress      bool     `protobuf:"varint,11,opt,name=compress,proto3" json:"compress,omitempty"` // zstd for the shuffle reads of this task
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Task) Reset() {
+	*x = Task{}
+	mi := &file_plan_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Task) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Task) ProtoMessage() {}
+
+func (x *Task) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Task.ProtoReflect.Descriptor instead.
+func (*Task) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Task) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *Task) GetQuery() *Query {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *Task) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *Task) GetTask() int32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *Task) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *Task) GetBuckets() int32 {
+	if x != nil {
+		return x.Buckets
+	}
+	return 0
+}
+
+func (x *Task) GetBroadcastRows() int64 {
+	if x != nil {
+		return x.BroadcastRows
+	}
+	return 0
+}
+
+func (x *Task) GetFingerprint() string {
+	if x != nil {
+		return x.Fingerprint
+	}
+	return ""
+}
+
+func (x *Task) GetShare() *Share {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
+func (x *Task) GetInputs() []*Input {
+	if x != nil {
+		return x.Inputs
+	}
+	return nil
+}
+
+func (x *Task) GetCompress() bool {
+	if x != nil {
+		return x.Compress
+	}
+	return false
+}
+
+// Share is the part of a stage's scan one task reads.
+type Share struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Parts         []string               `protobuf:"bytes,1,rep,name=parts,proto3" json:"parts,omitempty"` // stored table: partition ids, in order
+	Files         []*FileShare           `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"` // files: paths and row groups
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Share) Reset() {
+	*x = Share{}
+	mi := &file_plan_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Share) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Share) ProtoMessage() {}
+
+func (x *Share) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Share.ProtoReflect.Descriptor instead.
+func (*Share) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Share) GetParts() []string {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *Share) GetFiles() []*FileShare {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+type FileShare struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Path          string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	RowGroups     []int32                `protobuf:"varint,2,rep,packed,name=row_groups,json=rowGroups,proto3" json:"row_groups,omitempty"` // Parquet; empty: all
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileShare) Reset() {
+	*x = FileShare{}
+	mi := &file_plan_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileShare) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileShare) ProtoMessage() {}
+
+func (x *FileShare) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileShare.ProtoReflect.Descriptor instead.
+func (*FileShare) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FileShare) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *FileShare) GetRowGroups() []int32 {
+	if x != nil {
+		return x.RowGroups
+	}
+	return nil
+}
+
+// Input lists where the tasks of one input stage left their output.
+type Input struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         int32                  `protobuf:"varint,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	Sources       []*Source              `protobuf:"bytes,2,rep,name=sources,proto3" json:"sources,omitempty"` // in task order
+	Bucket        int32                  `protobuf:"varint,3,opt,name=bucket,proto3" json:"bucket,omitempty"`  // the bucket this task reads of each
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Input) Reset() {
+	*x = Input{}
+	mi := &file_plan_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Input) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Input) ProtoMessage() {}
+
+func (x *Input) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Input.ProtoReflect.Descriptor instead.
+func (*Input) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Input) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *Input) GetSources() []*Source {
+	if x != nil {
+		return x.Sources
+	}
+	return nil
+}
+
+func (x *Input) GetBucket() int32 {
+	if x != nil {
+		return x.Bucket
+	}
+	return 0
+}
+
+type Source struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"` // grpc://host:port of the node holding it
+	Node          string                 `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
+	Task          int32                  `protobuf:"varint,3,opt,name=task,proto3" json:"task,omitempty"`
+	Attempt       int32                  `protobuf:"varint,4,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Source) Reset() {
+	*x = Source{}
+	mi := &file_plan_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Source) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Source) ProtoMessage() {}
+
+func (x *Source) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Source.ProtoReflect.Descriptor instead.
+func (*Source) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Source) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Source) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *Source) GetTask() int32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *Source) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+// TaskResult is the body of run_task's result.
+type TaskResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          int64                  `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Bytes         int64                  `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TaskResult) Reset() {
+	*x = TaskResult{}
+	mi := &file_plan_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TaskResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TaskResult) ProtoMessage() {}
+
+func (x *TaskResult) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
+func (*TaskResult) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TaskResult) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
+func (x *TaskResult) GetBytes() int64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+// StorePart is the cmd of a node-to-node DoPut: keep one partition of an
+// upload in staging until the table's manifest commits it.
+type StorePart struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UploadId      string                 `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	PartId        string                 `protobuf:"bytes,2,opt,name=part_id,json=partId,proto3" json:"part_id,omitempty"`
+	Table         string                 `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorePart) Reset() {
+	*x = StorePart{}
+	mi := &file_plan_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorePart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorePart) ProtoMessage() {}
+
+func (x *StorePart) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorePart.ProtoReflect.Descriptor instead.
+func (*StorePart) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *StorePart) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *StorePart) GetPartId() string {
+	if x != nil {
+		return x.PartId
+	}
+	return ""
+}
+
+func (x *StorePart) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
 type Node struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -565,7 +1130,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plan_proto_msgTypes[4]
+	mi := &file_plan_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +1142,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[4]
+	mi := &file_plan_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +1155,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{4}
+	return file_plan_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Node) GetKind() isNode_Kind {
@@ -764,7 +1329,7 @@ type TableScan struct {
 
 func (x *TableScan) Reset() {
 	*x = TableScan{}
-	mi := &file_plan_proto_msgTypes[5]
+	mi := &file_plan_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -776,7 +1341,7 @@ func (x *TableScan) String() string {
 func (*TableScan) ProtoMessage() {}
 
 func (x *TableScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[5]
+	mi := &file_plan_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -789,7 +1354,7 @@ func (x *TableScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableScan.ProtoReflect.Descriptor instead.
 func (*TableScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{5}
+	return file_plan_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TableScan) GetTable() string {
@@ -812,7 +1377,7 @@ type FileScan struct {
 
 func (x *FileScan) Reset() {
 	*x = FileScan{}
-	mi := &file_plan_proto_msgTypes[6]
+	mi := &file_plan_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -824,7 +1389,7 @@ func (x *FileScan) String() string {
 func (*FileScan) ProtoMessage() {}
 
 func (x *FileScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[6]
+	mi := &file_plan_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -837,7 +1402,7 @@ func (x *FileScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileScan.ProtoReflect.Descriptor instead.
 func (*FileScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{6}
+	return file_plan_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *FileScan) GetPaths() []string {
@@ -871,7 +1436,7 @@ type CsvOptions struct {
 
 func (x *CsvOptions) Reset() {
 	*x = CsvOptions{}
-	mi := &file_plan_proto_msgTypes[7]
+	mi := &file_plan_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -883,7 +1448,7 @@ func (x *CsvOptions) String() string {
 func (*CsvOptions) ProtoMessage() {}
 
 func (x *CsvOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[7]
+	mi := &file_plan_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -896,7 +1461,7 @@ func (x *CsvOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsvOptions.ProtoReflect.Descriptor instead.
 func (*CsvOptions) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{7}
+	return file_plan_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CsvOptions) GetNoHeader() bool {
@@ -924,7 +1489,7 @@ type Select struct {
 
 func (x *Select) Reset() {
 	*x = Select{}
-	mi := &file_plan_proto_msgTypes[8]
+	mi := &file_plan_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1501,7 @@ func (x *Select) String() string {
 func (*Select) ProtoMessage() {}
 
 func (x *Select) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[8]
+	mi := &file_plan_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1514,7 @@ func (x *Select) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Select.ProtoReflect.Descriptor instead.
 func (*Select) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{8}
+	return file_plan_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Select) GetInput() *Node {
@@ -978,7 +1543,7 @@ type WithColumns struct {
 
 func (x *WithColumns) Reset() {
 	*x = WithColumns{}
-	mi := &file_plan_proto_msgTypes[9]
+	mi := &file_plan_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1555,7 @@ func (x *WithColumns) String() string {
 func (*WithColumns) ProtoMessage() {}
 
 func (x *WithColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[9]
+	mi := &file_plan_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1568,7 @@ func (x *WithColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithColumns.ProtoReflect.Descriptor instead.
 func (*WithColumns) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{9}
+	return file_plan_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WithColumns) GetInput() *Node {
@@ -1030,7 +1595,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_plan_proto_msgTypes[10]
+	mi := &file_plan_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1607,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[10]
+	mi := &file_plan_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1620,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{10}
+	return file_plan_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Filter) GetInput() *Node {
@@ -1085,7 +1650,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_plan_proto_msgTypes[11]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1097,7 +1662,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[11]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1110,7 +1675,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{11}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Aggregate) GetInput() *Node {
@@ -1145,7 +1710,7 @@ type SortKey struct {
 
 func (x *SortKey) Reset() {
 	*x = SortKey{}
-	mi := &file_plan_proto_msgTypes[12]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1722,7 @@ func (x *SortKey) String() string {
 func (*SortKey) ProtoMessage() {}
 
 func (x *SortKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[12]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1735,7 @@ func (x *SortKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortKey.ProtoReflect.Descriptor instead.
 func (*SortKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{12}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SortKey) GetExpr() *Expr {
@@ -1205,7 +1770,7 @@ type Sort struct {
 
 func (x *Sort) Reset() {
 	*x = Sort{}
-	mi := &file_plan_proto_msgTypes[13]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1782,7 @@ func (x *Sort) String() string {
 func (*Sort) ProtoMessage() {}
 
 func (x *Sort) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[13]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1795,7 @@ func (x *Sort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sort.ProtoReflect.Descriptor instead.
 func (*Sort) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{13}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Sort) GetInput() *Node {
@@ -1259,7 +1824,7 @@ type Limit struct {
 
 func (x *Limit) Reset() {
 	*x = Limit{}
-	mi := &file_plan_proto_msgTypes[14]
+	mi := &file_plan_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1271,7 +1836,7 @@ func (x *Limit) String() string {
 func (*Limit) ProtoMessage() {}
 
 func (x *Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[14]
+	mi := &file_plan_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1284,7 +1849,7 @@ func (x *Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limit.ProtoReflect.Descriptor instead.
 func (*Limit) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{14}
+	return file_plan_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Limit) GetInput() *Node {
@@ -1333,7 +1898,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1910,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1923,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{15}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Join) GetLeft() *Node {
@@ -1422,7 +1987,7 @@ type Concat struct {
 
 func (x *Concat) Reset() {
 	*x = Concat{}
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1999,7 @@ func (x *Concat) String() string {
 func (*Concat) ProtoMessage() {}
 
 func (x *Concat) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +2012,7 @@ func (x *Concat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Concat.ProtoReflect.Descriptor instead.
 func (*Concat) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{16}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Concat) GetInputs() []*Node {
@@ -1474,7 +2039,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +2051,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +2064,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{17}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -1622,7 +2187,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +2199,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +2212,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -1680,7 +2245,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1692,7 +2257,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1705,7 +2270,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Column) GetName() string {
@@ -1729,7 +2294,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1741,7 +2306,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1754,7 +2319,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Call) GetFunction() string {
@@ -1781,7 +2346,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1793,7 +2358,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1806,7 +2371,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -1833,7 +2398,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +2410,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +2423,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -1888,7 +2453,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +2465,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +2478,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -1974,7 +2539,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1986,7 +2551,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1999,7 +2564,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -2159,7 +2724,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2171,7 +2736,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2184,7 +2749,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -2221,7 +2786,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2798,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2811,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{26}
+	return file_plan_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -2291,10 +2856,54 @@ const file_plan_proto_rawDesc = "" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12!\n" +
 	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12\x1d\n" +
 	"\n" +
-	"table_rows\x18\x03 \x01(\x03R\ttableRows\"W\n" +
+	"table_rows\x18\x03 \x01(\x03R\ttableRows\"\x8e\x01\n" +
 	"\x06Ticket\x12/\n" +
 	"\x05query\x18\x01 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x1c\n" +
-	"\tpartition\x18\x02 \x01(\x05R\tpartition\"\xc5\x04\n" +
+	"\tpartition\x18\x02 \x01(\x05R\tpartition\x125\n" +
+	"\x06output\x18\x03 \x01(\v2\x1d.slipstream.plan.v1.OutputKeyR\x06output\"\x82\x01\n" +
+	"\tOutputKey\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
+	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x18\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x16\n" +
+	"\x06bucket\x18\x05 \x01(\x05R\x06bucket\"\xf9\x02\n" +
+	"\x04Task\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12/\n" +
+	"\x05query\x18\x02 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x14\n" +
+	"\x05stage\x18\x03 \x01(\x05R\x05stage\x12\x12\n" +
+	"\x04task\x18\x04 \x01(\x05R\x04task\x12\x18\n" +
+	"\aattempt\x18\x05 \x01(\x05R\aattempt\x12\x18\n" +
+	"\abuckets\x18\x06 \x01(\x05R\abuckets\x12%\n" +
+	"\x0ebroadcast_rows\x18\a \x01(\x03R\rbroadcastRows\x12 \n" +
+	"\vfingerprint\x18\b \x01(\tR\vfingerprint\x12/\n" +
+	"\x05share\x18\t \x01(\v2\x19.slipstream.plan.v1.ShareR\x05share\x121\n" +
+	"\x06inputs\x18\n" +
+	" \x03(\v2\x19.slipstream.plan.v1.InputR\x06inputs\x12\x1a\n" +
+	"\bcompress\x18\v \x01(\bR\bcompress\"R\n" +
+	"\x05Share\x12\x14\n" +
+	"\x05parts\x18\x01 \x03(\tR\x05parts\x123\n" +
+	"\x05files\x18\x02 \x03(\v2\x1d.slipstream.plan.v1.FileShareR\x05files\">\n" +
+	"\tFileShare\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x1d\n" +
+	"\n" +
+	"row_groups\x18\x02 \x03(\x05R\trowGroups\"k\n" +
+	"\x05Input\x12\x14\n" +
+	"\x05stage\x18\x01 \x01(\x05R\x05stage\x124\n" +
+	"\asources\x18\x02 \x03(\v2\x1a.slipstream.plan.v1.SourceR\asources\x12\x16\n" +
+	"\x06bucket\x18\x03 \x01(\x05R\x06bucket\"d\n" +
+	"\x06Source\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
+	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x18\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"6\n" +
+	"\n" +
+	"TaskResult\x12\x12\n" +
+	"\x04rows\x18\x01 \x01(\x03R\x04rows\x12\x14\n" +
+	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"W\n" +
+	"\tStorePart\x12\x1b\n" +
+	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x17\n" +
+	"\apart_id\x18\x02 \x01(\tR\x06partId\x12\x14\n" +
+	"\x05table\x18\x03 \x01(\tR\x05table\"\xc5\x04\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -2468,7 +3077,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -2479,90 +3088,104 @@ var file_plan_proto_goTypes = []any{
 	(*Upload)(nil),         // 6: slipstream.plan.v1.Upload
 	(*UploadResult)(nil),   // 7: slipstream.plan.v1.UploadResult
 	(*Ticket)(nil),         // 8: slipstream.plan.v1.Ticket
-	(*Node)(nil),           // 9: slipstream.plan.v1.Node
-	(*TableScan)(nil),      // 10: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 11: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 12: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 13: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 14: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 15: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 16: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 17: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 18: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 19: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 20: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 21: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 22: slipstream.plan.v1.Expr
-	(*Over)(nil),           // 23: slipstream.plan.v1.Over
-	(*Column)(nil),         // 24: slipstream.plan.v1.Column
-	(*Call)(nil),           // 25: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 26: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 27: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 28: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 29: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 30: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 31: slipstream.plan.v1.Decimal
+	(*OutputKey)(nil),      // 9: slipstream.plan.v1.OutputKey
+	(*Task)(nil),           // 10: slipstream.plan.v1.Task
+	(*Share)(nil),          // 11: slipstream.plan.v1.Share
+	(*FileShare)(nil),      // 12: slipstream.plan.v1.FileShare
+	(*Input)(nil),          // 13: slipstream.plan.v1.Input
+	(*Source)(nil),         // 14: slipstream.plan.v1.Source
+	(*TaskResult)(nil),     // 15: slipstream.plan.v1.TaskResult
+	(*StorePart)(nil),      // 16: slipstream.plan.v1.StorePart
+	(*Node)(nil),           // 17: slipstream.plan.v1.Node
+	(*TableScan)(nil),      // 18: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 19: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 20: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 21: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 22: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 23: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 24: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 25: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 26: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 27: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 28: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 29: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 30: slipstream.plan.v1.Expr
+	(*Over)(nil),           // 31: slipstream.plan.v1.Over
+	(*Column)(nil),         // 32: slipstream.plan.v1.Column
+	(*Call)(nil),           // 33: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 34: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 35: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 36: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 37: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 38: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 39: slipstream.plan.v1.Decimal
 }
 var file_plan_proto_depIdxs = []int32{
-	9,  // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
+	17, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
 	1,  // 1: slipstream.plan.v1.Upload.mode:type_name -> slipstream.plan.v1.Upload.Mode
 	5,  // 2: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
-	10, // 3: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	11, // 4: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	13, // 5: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	14, // 6: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	15, // 7: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	16, // 8: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	18, // 9: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	19, // 10: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	20, // 11: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	21, // 12: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
-	0,  // 13: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	12, // 14: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	9,  // 15: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	22, // 16: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	9,  // 17: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	22, // 18: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	9,  // 19: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	22, // 20: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	9,  // 21: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	22, // 22: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	22, // 23: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	22, // 24: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	9,  // 25: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	17, // 26: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	9,  // 27: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	9,  // 28: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	9,  // 29: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	22, // 30: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	22, // 31: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
-	2,  // 32: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	22, // 33: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	9,  // 34: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	24, // 35: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	29, // 36: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	25, // 37: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	26, // 38: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	27, // 39: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	23, // 40: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	22, // 41: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	22, // 42: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	17, // 43: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	22, // 44: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	22, // 45: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	22, // 46: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	28, // 47: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 48: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 49: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	28, // 50: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	30, // 51: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	31, // 52: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 53: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	9,  // 3: slipstream.plan.v1.Ticket.output:type_name -> slipstream.plan.v1.OutputKey
+	5,  // 4: slipstream.plan.v1.Task.query:type_name -> slipstream.plan.v1.Query
+	11, // 5: slipstream.plan.v1.Task.share:type_name -> slipstream.plan.v1.Share
+	13, // 6: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
+	12, // 7: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
+	14, // 8: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
+	18, // 9: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	19, // 10: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	21, // 11: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	22, // 12: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	23, // 13: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	24, // 14: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	26, // 15: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	27, // 16: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	28, // 17: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	29, // 18: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	0,  // 19: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	20, // 20: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	17, // 21: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	30, // 22: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	17, // 23: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	30, // 24: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	17, // 25: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	30, // 26: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	17, // 27: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	30, // 28: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	30, // 29: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	30, // 30: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	17, // 31: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	25, // 32: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	17, // 33: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	17, // 34: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	17, // 35: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	30, // 36: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	30, // 37: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 38: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	30, // 39: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	17, // 40: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	32, // 41: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	37, // 42: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	33, // 43: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	34, // 44: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	35, // 45: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	31, // 46: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	30, // 47: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	30, // 48: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	25, // 49: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	30, // 50: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	30, // 51: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	30, // 52: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	36, // 53: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 54: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 55: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	36, // 56: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	38, // 57: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	39, // 58: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 59: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	60, // [60:60] is the sub-list for method output_type
+	60, // [60:60] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -2570,7 +3193,7 @@ func file_plan_proto_init() {
 	if File_plan_proto != nil {
 		return
 	}
-	file_plan_proto_msgTypes[4].OneofWrappers = []any{
+	file_plan_proto_msgTypes[12].OneofWrappers = []any{
 		(*Node_TableScan)(nil),
 		(*Node_FileScan)(nil),
 		(*Node_Select)(nil),
@@ -2582,7 +3205,7 @@ func file_plan_proto_init() {
 		(*Node_Join)(nil),
 		(*Node_Concat)(nil),
 	}
-	file_plan_proto_msgTypes[17].OneofWrappers = []any{
+	file_plan_proto_msgTypes[25].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
@@ -2590,7 +3213,7 @@ func file_plan_proto_init() {
 		(*Expr_Cast)(nil),
 		(*Expr_Over)(nil),
 	}
-	file_plan_proto_msgTypes[24].OneofWrappers = []any{
+	file_plan_proto_msgTypes[32].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -2607,7 +3230,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   27,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

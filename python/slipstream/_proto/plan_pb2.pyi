@@ -49,12 +49,110 @@ class UploadResult(_message.Message):
     def __init__(self, table: _Optional[str] = ..., rows_written: _Optional[int] = ..., table_rows: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("query", "partition")
+    __slots__ = ("query", "partition", "output")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
     query: Query
     partition: int
-    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ...) -> None: ...
+    output: OutputKey
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ..., output: _Optional[_Union[OutputKey, _Mapping]] = ...) -> None: ...
+
+class OutputKey(_message.Message):
+    __slots__ = ("query_id", "stage", "task", "attempt", "bucket")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    stage: int
+    task: int
+    attempt: int
+    bucket: int
+    def __init__(self, query_id: _Optional[str] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ..., bucket: _Optional[int] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ("query_id", "query", "stage", "task", "attempt", "buckets", "broadcast_rows", "fingerprint", "share", "inputs", "compress")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    BROADCAST_ROWS_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    INPUTS_FIELD_NUMBER: _ClassVar[int]
+    COMPRESS_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    query: Query
+    stage: int
+    task: int
+    attempt: int
+    buckets: int
+    broadcast_rows: int
+    fingerprint: str
+    share: Share
+    inputs: _containers.RepeatedCompositeFieldContainer[Input]
+    compress: bool
+    def __init__(self, query_id: _Optional[str] = ..., query: _Optional[_Union[Query, _Mapping]] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ..., buckets: _Optional[int] = ..., broadcast_rows: _Optional[int] = ..., fingerprint: _Optional[str] = ..., share: _Optional[_Union[Share, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., compress: _Optional[bool] = ...) -> None: ...
+
+class Share(_message.Message):
+    __slots__ = ("parts", "files")
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    parts: _containers.RepeatedScalarFieldContainer[str]
+    files: _containers.RepeatedCompositeFieldContainer[FileShare]
+    def __init__(self, parts: _Optional[_Iterable[str]] = ..., files: _Optional[_Iterable[_Union[FileShare, _Mapping]]] = ...) -> None: ...
+
+class FileShare(_message.Message):
+    __slots__ = ("path", "row_groups")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ROW_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    row_groups: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, path: _Optional[str] = ..., row_groups: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class Input(_message.Message):
+    __slots__ = ("stage", "sources", "bucket")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    stage: int
+    sources: _containers.RepeatedCompositeFieldContainer[Source]
+    bucket: int
+    def __init__(self, stage: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[Source, _Mapping]]] = ..., bucket: _Optional[int] = ...) -> None: ...
+
+class Source(_message.Message):
+    __slots__ = ("address", "node", "task", "attempt")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    node: str
+    task: int
+    attempt: int
+    def __init__(self, address: _Optional[str] = ..., node: _Optional[str] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
+
+class TaskResult(_message.Message):
+    __slots__ = ("rows", "bytes")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    BYTES_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    bytes: int
+    def __init__(self, rows: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+
+class StorePart(_message.Message):
+    __slots__ = ("upload_id", "part_id", "table")
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    PART_ID_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    upload_id: str
+    part_id: str
+    table: str
+    def __init__(self, upload_id: _Optional[str] = ..., part_id: _Optional[str] = ..., table: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat")
