@@ -21,6 +21,7 @@ var codeOf = map[kernels.Kind]codes.Code{
 	kernels.ResourceExhausted: codes.ResourceExhausted,
 	kernels.NotSupported:      codes.Unimplemented,
 	kernels.Cancelled:         codes.Canceled,
+	kernels.Unavailable:       codes.Unavailable,
 }
 
 // toStatus turns any error into a gRPC status error with the code its kind maps to.

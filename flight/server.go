@@ -9,12 +9,15 @@ import (
 	"math"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+	"slipstream/kernels/exec"
 
 	"slipstream/kernels"
 	"slipstream/scheduler"
@@ -91,7 +94,10 @@ func scanQuery(table string) *planpb.Query {
 	return &planpb.Query{Root: &planpb.Node{Kind: &planpb.Node_TableScan{TableScan: &planpb.TableScan{Table: table}}}}
 }
 
-func (s *Service) info(q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
+func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
+	if s.engine.Distributed() {
+		return s.distributedInfo(ctx, q, d)
+	}
 	n, err := s.engine.Plan(q)
 	if err != nil {
 		return nil, err
@@ -113,13 +119,41 @@ func (s *Service) info(q *planpb.Query, d *arrowflight.FlightDescriptor, rows in
 	}, nil
 }
 
-// GetFlightInfo plans a query and answers with its schema and endpoints.
-func (s *Service) GetFlightInfo(_ context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+// distributedInfo runs q across the cluster and answers with one endpoint
+// per result partition, located at the node that holds it.
+func (s *Service) distributedInfo(ctx context.Context, q *planpb.Query, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	res, err := s.engine.RunQuery(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	info := &arrowflight.FlightInfo{
+		Schema:           arrowflight.SerializeSchema(res.Schema, s.mem),
+		FlightDescriptor: d,
+		TotalBytes:       -1,
+		AppMetadata:      []byte(res.ID),
+	}
+	for _, p := range res.Parts {
+		ticket, err := proto.Marshal(&planpb.Ticket{Output: p.Key})
+		if err != nil {
+			return nil, err
+		}
+		info.TotalRecords += p.Rows
+		info.Endpoint = append(info.Endpoint, &arrowflight.FlightEndpoint{
+			Ticket:   &arrowflight.Ticket{Ticket: ticket},
+			Location: []*arrowflight.Location{{Uri: p.Node.Addr}},
+		})
+	}
+	return info, nil
+}
+
+// GetFlightInfo plans a query and answers with its schema and endpoints;
+// on a cluster it runs the query first.
+func (s *Service) GetFlightInfo(ctx context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
 	q, err := query(d)
 	if err != nil {
 		return nil, err
 	}
-	return s.info(q, d, -1)
+	return s.info(ctx, q, d, -1)
 }
 
 // GetSchema plans a query and answers with its schema, running nothing.
@@ -138,16 +172,28 @@ func (s *Service) GetSchema(_ context.Context, d *arrowflight.FlightDescriptor) 
 // DoGet runs the query in a ticket and streams its batches.
 func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_DoGetServer) error {
 	var tk planpb.Ticket
-	if err := proto.Unmarshal(t.GetTicket(), &tk); err != nil || tk.GetQuery() == nil {
+	if err := proto.Unmarshal(t.GetTicket(), &tk); err != nil || (tk.GetQuery() == nil && tk.GetOutput() == nil) {
 		return invalid("malformed ticket: pass a ticket from GetFlightInfo unchanged")
 	}
-	op, err := s.engine.Execute(tk.GetQuery())
+	var op exec.Operator
+	var err error
+	if tk.GetOutput() != nil {
+		// A result is read once by a client; a shuffle may be read again
+		// by a retried task, until the query releases it.
+		op, err = s.engine.Outputs().Open(tk.GetOutput(), !tk.GetShuffle())
+	} else {
+		op, err = s.engine.Execute(tk.GetQuery())
+	}
 	if err != nil {
 		return err
 	}
 	defer op.Close()
 	ctx := stream.Context()
-	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem))
+	opts := []ipc.Option{ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem)}
+	if tk.GetCompress() {
+		opts = append(opts, ipc.WithZstd())
+	}
+	w := arrowflight.NewRecordWriter(stream, opts...)
 	defer w.Close()
 	for {
 		b, err := op.Next(ctx)
@@ -165,36 +211,35 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	}
 }
 
-// DoPut stores an uploaded table; it acknowledges only once it is durable.
+// DoPut stores an uploaded table; it acknowledges only once it is durable
+// (on a cluster: once every partition is on its replicas and the manifest
+// is committed). A node-to-node DoPut carries one partition (StorePart).
 func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 	r, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
 	if err != nil {
 		return invalid("cannot read the uploaded stream: %v", err)
 	}
 	defer r.Release()
+	if part, ok := storePartCommand(r.LatestFlightDescriptor()); ok {
+		return s.storePart(stream, r, part)
+	}
 	up, err := uploadCommand(r.LatestFlightDescriptor())
 	if err != nil {
 		return err
 	}
 	mode := map[planpb.Upload_Mode]catalog.Mode{planpb.Upload_CREATE: catalog.Create, planpb.Upload_REPLACE: catalog.Replace, planpb.Upload_APPEND: catalog.Append}[up.GetMode()]
-	u, err := s.engine.Catalog.BeginUpload(up.GetTable(), mode, r.Schema())
-	if err != nil {
-		return err
-	}
-	var written int64
-	for r.Next() {
-		b := r.RecordBatch()
-		if err := u.Write(b); err != nil {
-			u.Abort()
-			return err
+	next := func() (arrow.RecordBatch, error) {
+		if r.Next() {
+			b := r.RecordBatch()
+			b.Retain()
+			return b, nil
 		}
-		written += b.NumRows()
+		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+			return nil, invalid("upload of %q interrupted: %v", up.GetTable(), err)
+		}
+		return nil, nil
 	}
-	if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
-		u.Abort()
-		return invalid("upload of %q interrupted: %v", up.GetTable(), err)
-	}
-	total, err := u.Commit()
+	written, total, err := s.engine.Store(stream.Context(), up.GetTable(), mode, r.Schema(), next)
 	if err != nil {
 		return err
 	}
@@ -204,6 +249,43 @@ func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 		return err
 	}
 	return stream.Send(&arrowflight.PutResult{AppMetadata: meta})
+}
+
+// storePartCommand decodes a node-to-node partition upload, if d is one.
+func storePartCommand(d *arrowflight.FlightDescriptor) (*planpb.StorePart, bool) {
+	if d == nil || d.GetType() != arrowflight.DescriptorCMD {
+		return nil, false
+	}
+	var a anypb.Any
+	if proto.Unmarshal(d.GetCmd(), &a) != nil || !a.MessageIs(&planpb.StorePart{}) {
+		return nil, false
+	}
+	part := &planpb.StorePart{}
+	if a.UnmarshalTo(part) != nil {
+		return nil, false
+	}
+	return part, true
+}
+
+func (s *Service) storePart(stream arrowflight.FlightService_DoPutServer, r *arrowflight.Reader, part *planpb.StorePart) error {
+	w, err := s.engine.Catalog.StagePart(part.GetUploadId(), part.GetPartId(), r.Schema())
+	if err != nil {
+		return err
+	}
+	for r.Next() {
+		if err := w.Write(r.RecordBatch()); err != nil {
+			w.Close()
+			return err
+		}
+	}
+	if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+		w.Close()
+		return invalid("partition %s of %q interrupted: %v", part.GetPartId(), part.GetTable(), err)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return stream.Send(&arrowflight.PutResult{})
 }
 
 func uploadCommand(d *arrowflight.FlightDescriptor) (*planpb.Upload, error) {
@@ -223,11 +305,29 @@ func uploadCommand(d *arrowflight.FlightDescriptor) (*planpb.Upload, error) {
 	return up, nil
 }
 
+// listInfo describes a stored table without running anything.
+func (s *Service) listInfo(name string, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
+	schema, err := s.engine.Catalog.TableSchema(name)
+	if err != nil {
+		return nil, err
+	}
+	ticket, err := proto.Marshal(&planpb.Ticket{Query: scanQuery(name)})
+	if err != nil {
+		return nil, err
+	}
+	ep := &arrowflight.FlightEndpoint{Ticket: &arrowflight.Ticket{Ticket: ticket}}
+	if s.location != "" {
+		ep.Location = []*arrowflight.Location{{Uri: s.location}}
+	}
+	return &arrowflight.FlightInfo{Schema: arrowflight.SerializeSchema(schema, s.mem), FlightDescriptor: d,
+		Endpoint: []*arrowflight.FlightEndpoint{ep}, TotalRecords: rows, TotalBytes: -1}, nil
+}
+
 // ListFlights lists the stored tables.
 func (s *Service) ListFlights(_ *arrowflight.Criteria, stream arrowflight.FlightService_ListFlightsServer) error {
 	for _, t := range s.engine.Catalog.Tables() {
 		d := &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{t.Name}}
-		info, err := s.info(scanQuery(t.Name), d, t.Rows)
+		info, err := s.listInfo(t.Name, d, t.Rows)
 		if kernels.KindOf(err) == kernels.NotFound {
 			continue // dropped meanwhile
 		}
@@ -246,6 +346,13 @@ var actions = []*arrowflight.ActionType{
 	{Type: "list_tables", Description: "stored tables with row counts and schemas (JSON)"},
 	{Type: "drop_table", Description: "body {\"name\": ..., \"if_exists\": false}: remove a table"},
 	{Type: "explain", Description: "body: a serialized Query; result: the plan as text"},
+	{Type: "cluster", Description: "the members of the cluster, their state, address, cores, memory and partitions held (JSON)"},
+	{Type: "query_status", Description: "body: a query id (empty: the latest); its state and the receipt of every task attempt (JSON)"},
+	{Type: "run_task", Description: "node to node: body a serialized Task; runs it and keeps its output"},
+	{Type: "release", Description: "node to node: body {\"query\": id, \"keep\": stage}: forget a query's task outputs"},
+	{Type: "catalog", Description: "node to node: every table manifest this node has (JSON)"},
+	{Type: "commit_table", Description: "node to node: body {\"manifest\": ..., \"upload\": id}: adopt a table manifest"},
+	{Type: "abort_upload", Description: "node to node: body {\"upload\": id}: discard a staged upload"},
 }
 
 // ListActions lists the actions DoAction takes.
@@ -260,15 +367,43 @@ func (s *Service) ListActions(_ *arrowflight.Empty, stream arrowflight.FlightSer
 
 // DoAction runs one small verb.
 func (s *Service) DoAction(a *arrowflight.Action, stream arrowflight.FlightService_DoActionServer) error {
-	body, err := s.action(a)
+	body, err := s.action(stream.Context(), a)
 	if err != nil {
 		return err
 	}
 	return stream.Send(&arrowflight.Result{Body: body})
 }
 
-func (s *Service) action(a *arrowflight.Action) ([]byte, error) {
+func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, error) {
 	switch a.GetType() {
+	case "cluster":
+		return json.Marshal(s.engine.ClusterStatus())
+	case "query_status":
+		return s.engine.Status(string(a.GetBody()))
+	case "run_task":
+		t := &planpb.Task{}
+		if err := proto.Unmarshal(a.GetBody(), t); err != nil {
+			return nil, invalid("run_task takes a serialized Task: %v", err)
+		}
+		res, err := s.engine.RunTask(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(res)
+	case "release":
+		var req struct {
+			Query string `json:"query"`
+			Keep  int32  `json:"keep"`
+		}
+		if err := json.Unmarshal(a.GetBody(), &req); err != nil {
+			return nil, invalid("release takes {\"query\": id, \"keep\": stage}: %v", err)
+		}
+		s.engine.Outputs().Release(req.Query, req.Keep)
+		return []byte("{}"), nil
+	case "catalog":
+		return json.Marshal(s.engine.Catalog.Manifests())
+	case "commit_table", "abort_upload":
+		return []byte("{}"), s.engine.CommitManifest(a.GetBody())
 	case "health":
 		return json.Marshal(map[string]any{"status": "ok", "version": Version, "tables": len(s.engine.Catalog.Tables())})
 	case "list_tables":
@@ -290,7 +425,7 @@ func (s *Service) action(a *arrowflight.Action) ([]byte, error) {
 		if err := json.Unmarshal(a.GetBody(), &req); err != nil {
 			return nil, invalid("drop_table takes a JSON body {\"name\": \"t\", \"if_exists\": false}: %v", err)
 		}
-		dropped, err := s.engine.Catalog.Drop(req.Name)
+		dropped, err := s.engine.Drop(context.Background(), req.Name)
 		if err != nil {
 			return nil, err
 		}

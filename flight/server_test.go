@@ -35,7 +35,7 @@ type testNode struct {
 func startNode(t *testing.T) *testNode {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	cat, err := catalog.Open(t.TempDir(), mem)
+	cat, err := catalog.Open(t.TempDir(), mem, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}

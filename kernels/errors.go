@@ -28,6 +28,8 @@ const (
 	NotSupported
 	// Cancelled: the caller gave up on the work.
 	Cancelled
+	// Unavailable: a node could not be reached, or data it held is gone.
+	Unavailable
 )
 
 func (k Kind) String() string {
@@ -44,6 +46,8 @@ func (k Kind) String() string {
 		return "not supported"
 	case Cancelled:
 		return "cancelled"
+	case Unavailable:
+		return "unavailable"
 	}
 	return "internal"
 }

@@ -20,7 +20,7 @@ import (
 // end-to-end benchmark, without Flight: 10M rows, string and integer keys.
 func BenchmarkGroupBySort(b *testing.B) {
 	mem := memory.NewGoAllocator()
-	cat, err := catalog.Open(filepath.Join(b.TempDir(), "data"), mem)
+	cat, err := catalog.Open(filepath.Join(b.TempDir(), "data"), mem, "n1")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -13,18 +14,40 @@ import (
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/cluster"
 	"slipstream/scheduler/optimizer"
 	"slipstream/scheduler/physical"
 	"slipstream/scheduler/plan"
 	"slipstream/scheduler/planpb"
 )
 
-// Engine plans and runs queries against one node's catalog and files.
+// Engine plans and runs queries on one node: alone against its catalog
+// and files, or as one node of a cluster (see node.go).
 type Engine struct {
 	Catalog *catalog.Catalog
 	Mem     memory.Allocator
 	// Partitions is how many pipelines a query may run at once (0: GOMAXPROCS).
 	Partitions int
+
+	// The cluster; with Members nil the node is alone.
+	Self    cluster.Member
+	Members cluster.Membership
+	Net     Transport
+	// Replication is how many nodes store each partition of an upload
+	// (default 2, at most the number of alive nodes).
+	Replication int
+	// TasksPerNode is how many hash buckets a shuffle makes per alive node
+	// (default 1).
+	TasksPerNode int
+	// BroadcastRows: a join side estimated at or under this many rows is
+	// sent whole to the other side's tasks (default 1M).
+	BroadcastRows int64
+	// Compress shuffle reads with zstd.
+	Compress bool
+
+	once    sync.Once
+	outputs *Outputs
+	queries *registry
 }
 
 // TableSchema implements plan.Resolver.
@@ -121,6 +144,7 @@ func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
 }
 
 func (e *Engine) planner() *physical.Planner {
+	e.init()
 	return &physical.Planner{Mem: e.Mem, Storage: e.Catalog, Partitions: e.Partitions}
 }
 

@@ -86,7 +86,7 @@ func join(l, r *pb.Node, how pb.Join_How, on ...string) *pb.Node {
 func testEngine(t *testing.T, mem memory.Allocator) (*Engine, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cat, err := catalog.Open(filepath.Join(dir, "data"), mem)
+	cat, err := catalog.Open(filepath.Join(dir, "data"), mem, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	defer func(old int64) { catalog.PartRows = old }(catalog.PartRows)
 	catalog.PartRows = 500
-	cat, err := catalog.Open(filepath.Join(t.TempDir(), "data"), mem)
+	cat, err := catalog.Open(filepath.Join(t.TempDir(), "data"), mem, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}

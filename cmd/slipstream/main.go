@@ -11,7 +11,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"slipstream/flight"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/cluster"
 )
 
 var version = "0.1.0"
@@ -29,8 +32,12 @@ const usage = `slipstream: a compute service over Arrow Flight
 
 usage:
   slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--advertise URI]
-  slipstream local --nodes N      (multi-node clusters are not available yet)
+                   [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...] [--encrypt-key KEY]
+  slipstream local --nodes N [--data-dir DIR]   (N node processes on loopback)
   slipstream version
+
+A lone serve is a one-node cluster; --join adds the node to the cluster of
+the node gossiping at HOST:PORT. Run 'slipstream serve -h' for every flag.
 `
 
 func main() {
@@ -45,8 +52,10 @@ func main() {
 			os.Exit(1)
 		}
 	case "local":
-		fmt.Fprintln(os.Stderr, "slipstream local: multi-node clusters are not implemented yet; run `slipstream serve` for a one-node cluster")
-		os.Exit(2)
+		if err := local(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "slipstream local:", err)
+			os.Exit(1)
+		}
 	case "version", "--version", "-v":
 		fmt.Println("slipstream", version)
 	case "help", "--help", "-h":
@@ -59,14 +68,22 @@ func main() {
 
 // Config is a node's configuration; it is printed at start.
 type Config struct {
-	Addr       string
-	DataDir    string
-	Advertise  string
-	CPUProfile string
+	Addr         string
+	DataDir      string
+	Advertise    string
+	CPUProfile   string
+	Name         string
+	Gossip       string
+	Join         string
+	EncryptKey   string
+	Replication  int
+	TasksPerNode int
+	Compress     bool
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("addr=%s data-dir=%s advertise=%s", c.Addr, c.DataDir, c.Advertise)
+	return fmt.Sprintf("name=%s addr=%s data-dir=%s advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v",
+		c.Name, c.Addr, c.DataDir, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "")
 }
 
 func serve(args []string) error {
@@ -76,6 +93,13 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", "slipstream-data", "directory that holds stored tables")
 	fs.StringVar(&cfg.Advertise, "advertise", "", "URI clients use to reach this node (default: grpc://<listening address>)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops (for `go tool pprof`)")
+	fs.StringVar(&cfg.Name, "name", "", "this node's name in the cluster (default: kept in the data directory, made up on first start)")
+	fs.StringVar(&cfg.Gossip, "gossip", "127.0.0.1:0", "host:port for cluster gossip (Serf); port 0 picks a free one")
+	fs.StringVar(&cfg.Join, "join", "", "comma-separated gossip host:port of nodes of the cluster to join")
+	fs.StringVar(&cfg.EncryptKey, "encrypt-key", os.Getenv("SLIPSTREAM_GOSSIP_KEY"), "base64 of a 16, 24 or 32-byte key encrypting gossip; the same on every node (default $SLIPSTREAM_GOSSIP_KEY)")
+	fs.IntVar(&cfg.Replication, "replication", 2, "how many nodes store each partition of an upload (at most the number of nodes)")
+	fs.IntVar(&cfg.TasksPerNode, "tasks-per-node", 1, "hash buckets of a shuffle per alive node")
+	fs.BoolVar(&cfg.Compress, "compress", false, "zstd-compress shuffle data between nodes")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,8 +122,14 @@ func serve(args []string) error {
 		return err
 	}
 	cfg.DataDir = dataDir
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return err
+	}
+	if cfg.Name, err = nodeName(cfg.DataDir, cfg.Name); err != nil {
+		return err
+	}
 	mem := memory.NewGoAllocator()
-	cat, err := catalog.Open(cfg.DataDir, mem)
+	cat, err := catalog.Open(cfg.DataDir, mem, cfg.Name)
 	if err != nil {
 		return err
 	}
@@ -110,13 +140,36 @@ func serve(args []string) error {
 	if cfg.Advertise == "" {
 		cfg.Advertise = "grpc://" + lis.Addr().String()
 	}
+	var join []string
+	if cfg.Join != "" {
+		join = strings.Split(cfg.Join, ",")
+	}
+	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: join, EncryptKey: cfg.EncryptKey,
+		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: memoryBytes(), Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer members.Leave()
+	peers := flight.NewPeers(mem)
+	defer peers.Close()
+	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Self: members.Self(), Members: members, Net: peers,
+		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress}
 	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions()...)
 	srv.InitListener(lis)
-	srv.RegisterFlightService(flight.NewService(&scheduler.Engine{Catalog: cat, Mem: mem}, cfg.Advertise))
+	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
 
 	slog.Info("starting", "version", version, "config", cfg.String(), "tables", len(cat.Tables()))
 	fmt.Printf("slipstream: serving on grpc://%s\n", lis.Addr())
+	fmt.Printf("slipstream: node %s gossip on %s\n", cfg.Name, members.Self().Gossip)
 	os.Stdout.Sync()
+	// Learn the tables of the cluster now, and again whenever a node joins
+	// or comes back: a node that was away may have newer manifests.
+	go func() {
+		engine.SyncCatalog(context.Background())
+		for range members.Changes() {
+			engine.SyncCatalog(context.Background())
+		}
+	}()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -136,4 +189,35 @@ func serve(args []string) error {
 		slog.Warn("queries still running after 10s; stopping anyway")
 	}
 	return nil
+}
+
+// nodeName is the name given, else the one kept in the data directory,
+// else a new one, kept there: a node keeps its name across restarts, and
+// partitions name their holders by it.
+func nodeName(dataDir, given string) (string, error) {
+	file := filepath.Join(dataDir, "node-name")
+	if given != "" {
+		return given, os.WriteFile(file, []byte(given+"\n"), 0o644)
+	}
+	if raw, err := os.ReadFile(file); err == nil && strings.TrimSpace(string(raw)) != "" {
+		return strings.TrimSpace(string(raw)), nil
+	}
+	host, _ := os.Hostname()
+	name := fmt.Sprintf("%s-%s", host, catalog.NewID()[:6])
+	return name, os.WriteFile(file, []byte(name+"\n"), 0o644)
+}
+
+// memoryBytes is the machine's memory, for the cluster's view of capacity.
+func memoryBytes() int64 {
+	raw, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	var kb int64
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(line, "MemTotal:") {
+			fmt.Sscanf(strings.TrimPrefix(line, "MemTotal:"), "%d", &kb)
+		}
+	}
+	return kb * 1024
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/zeebo/xxh3"
 
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
@@ -171,23 +170,23 @@ func hashColumn(a arrow.Array, hashes []uint64) error {
 		}
 	case *array.String:
 		for i := range hashes {
-			value(i, xxh3.HashString(a.Value(i)))
+			value(i, hashString(a.Value(i)))
 		}
 	case *array.LargeString:
 		for i := range hashes {
-			value(i, xxh3.HashString(a.Value(i)))
+			value(i, hashString(a.Value(i)))
 		}
 	case *array.StringView:
 		for i := range hashes {
-			value(i, xxh3.HashString(a.Value(i)))
+			value(i, hashString(a.Value(i)))
 		}
 	case *array.Binary:
 		for i := range hashes {
-			value(i, xxh3.Hash(a.Value(i)))
+			value(i, hashString(string(a.Value(i))))
 		}
 	case *array.LargeBinary:
 		for i := range hashes {
-			value(i, xxh3.Hash(a.Value(i)))
+			value(i, hashString(string(a.Value(i))))
 		}
 	case *array.Null:
 		for i := range hashes {
@@ -197,6 +196,19 @@ func hashColumn(a arrow.Array, hashes []uint64) error {
 		return kernels.Errorf(kernels.NotSupported, "cannot hash-partition on a %s column", expr.TypeName(a.DataType()))
 	}
 	return nil
+}
+
+// hashString hashes bytes eight at a time through mix. Written here
+// because kernels use Arrow alone and Arrow's own hashing is internal.
+func hashString(s string) uint64 {
+	h := uint64(len(s))
+	for len(s) >= 8 {
+		h = mix(h, binary.LittleEndian.Uint64([]byte(s[:8])))
+		s = s[8:]
+	}
+	var tail [8]byte
+	copy(tail[:], s)
+	return mix(h, binary.LittleEndian.Uint64(tail[:]))
 }
 
 // floatBits makes equal floats hash alike: -0 as 0, every NaN as one.

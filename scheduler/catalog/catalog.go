@@ -1,81 +1,88 @@
-// Package catalog stores named tables under the data directory and knows
-// their schemas, partitions and row counts.
+// Package catalog keeps the tables of a cluster as one node sees them:
+// every node holds the manifest of every table (its schema and its
+// partitions, with the nodes that hold each), and the files of the
+// partitions this node holds.
 //
 // Layout (docs/storage.md):
 //
-//	<data-dir>/tables/<id>/manifest.json   name, version, parts and their row counts
-//	<data-dir>/tables/<id>/part-NNNNNN.arrow   Arrow IPC files, one partition each
-//	<data-dir>/tmp/<id>/                   uploads in progress
+//	<data-dir>/tables/<hex of name>.json   the manifest of a table
+//	<data-dir>/parts/<part id>.arrow       Arrow IPC files, one partition each
+//	<data-dir>/tmp/<upload id>/            partitions staged by uploads in progress
 //
-// Invariants: a table is visible only once its manifest is durable (files
-// fsynced, then the manifest written to a temporary name, fsynced and
-// renamed over the old one, then the directory fsynced), so an upload is
-// acknowledged only when a restart would keep it, and a crash at any point
-// leaves either the old table or the new one, never a mix.
+// Invariants: a partition is written to staging and fsynced before any
+// manifest names it; a manifest is written to a temporary name, fsynced and
+// renamed into place, so a crash leaves the old manifest or the new one.
+// A manifest with a higher version replaces a lower one, on every node, in
+// any order: that is how a node that missed a commit catches up.
 package catalog
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
-	"slipstream/kernels/exec"
 )
 
 // PartRows is the number of rows after which an upload starts a new
 // partition (a variable so that tests can make it small).
 var PartRows int64 = 1 << 20
 
+// Part is one partition of a table.
+type Part struct {
+	ID      string   `json:"id"`
+	Rows    int64    `json:"rows"`
+	Holders []string `json:"holders"` // names of the nodes that store it
+}
+
+// Manifest is a table's description, the same on every node.
+type Manifest struct {
+	Name    string `json:"name"`
+	Version int64  `json:"version"`
+	Schema  string `json:"schema"` // base64 of the IPC-serialized schema
+	Parts   []Part `json:"parts"`
+	Dropped bool   `json:"dropped,omitempty"` // a tombstone: the table was dropped
+}
+
 // Table is a stored table as the catalog sees it.
 type Table struct {
 	Name   string
 	Schema *arrow.Schema
 	Rows   int64
-	dir    string
-	m      manifest
+	M      Manifest
 }
 
-type part struct {
-	File string `json:"file"`
-	Rows int64  `json:"rows"`
-}
-
-type manifest struct {
-	Name    string `json:"name"`
-	Version int64  `json:"version"`
-	Parts   []part `json:"parts"`
-}
-
-// Catalog is the set of stored tables of one node. Safe for concurrent use.
+// Catalog is the set of tables as this node knows it. Safe for concurrent use.
 type Catalog struct {
-	dir string
-	mem memory.Allocator
+	dir  string
+	mem  memory.Allocator
+	self string // this node's name, as in Part.Holders
 
-	mu      sync.RWMutex
-	tables  map[string]*Table
-	version int64
+	mu     sync.RWMutex
+	tables map[string]*Table // including tombstones
 }
 
 // Open loads the catalog under dataDir, creating the directory if needed,
-// and removes what unfinished uploads left behind.
-func Open(dataDir string, mem memory.Allocator) (*Catalog, error) {
-	c := &Catalog{dir: dataDir, mem: mem, tables: map[string]*Table{}}
+// and removes what unfinished uploads left behind. self names this node.
+func Open(dataDir string, mem memory.Allocator, self string) (*Catalog, error) {
+	c := &Catalog{dir: dataDir, mem: mem, self: self, tables: map[string]*Table{}}
 	if err := os.RemoveAll(filepath.Join(dataDir, "tmp")); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"tables", "tmp"} {
+	for _, d := range []string{"tables", "parts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
 		}
@@ -85,48 +92,51 @@ func Open(dataDir string, mem memory.Allocator) (*Catalog, error) {
 		return nil, err
 	}
 	for _, e := range entries {
-		dir := filepath.Join(dataDir, "tables", e.Name())
-		t, err := c.load(dir)
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue // a manifest whose rename never happened
+		}
+		raw, err := os.ReadFile(filepath.Join(dataDir, "tables", e.Name()))
 		if err != nil {
-			// A directory without a complete manifest is an interrupted commit.
-			os.RemoveAll(dir)
-			continue
+			return nil, err
 		}
-		c.version = max(c.version, t.m.Version)
-		if old, ok := c.tables[t.Name]; ok {
-			// A crash between a replace's commit and its clean-up: newest wins.
-			if old.m.Version > t.m.Version {
-				os.RemoveAll(dir)
-				continue
-			}
-			os.RemoveAll(old.dir)
+		var m Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", e.Name(), err)
 		}
-		c.tables[t.Name] = t
+		t, err := c.table(m)
+		if err != nil {
+			return nil, fmt.Errorf("manifest %s: %w", e.Name(), err)
+		}
+		c.tables[m.Name] = t
 	}
+	c.collect()
 	return c, nil
 }
 
-func (c *Catalog) load(dir string) (*Table, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+func (c *Catalog) table(m Manifest) (*Table, error) {
+	t := &Table{Name: m.Name, M: m}
+	if m.Dropped {
+		return t, nil
+	}
+	raw, err := base64.StdEncoding.DecodeString(m.Schema)
 	if err != nil {
 		return nil, err
 	}
-	var m manifest
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if t.Schema, err = flight.DeserializeSchema(raw, c.mem); err != nil {
 		return nil, err
 	}
-	if len(m.Parts) == 0 {
-		return nil, errors.New("manifest lists no parts")
-	}
-	schema, err := exec.FileSchema(c.mem, exec.IPC, filepath.Join(dir, m.Parts[0].File), exec.CSVOptions{})
-	if err != nil {
-		return nil, err
-	}
-	t := &Table{Name: m.Name, Schema: schema, dir: dir, m: m}
 	for _, p := range m.Parts {
 		t.Rows += p.Rows
 	}
 	return t, nil
+}
+
+// Self is the name of this node, as partitions' holders name it.
+func (c *Catalog) Self() string { return c.self }
+
+// EncodeSchema is a schema as a Manifest carries it.
+func EncodeSchema(s *arrow.Schema, mem memory.Allocator) string {
+	return base64.StdEncoding.EncodeToString(flight.SerializeSchema(s, mem))
 }
 
 // Tables lists the stored tables by name.
@@ -135,21 +145,37 @@ func (c *Catalog) Tables() []*Table {
 	defer c.mu.RUnlock()
 	out := make([]*Table, 0, len(c.tables))
 	for _, t := range c.tables {
-		out = append(out, t)
+		if !t.M.Dropped {
+			out = append(out, t)
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// Table finds a table, or returns a NotFound error naming the closest names.
+// Manifests lists every manifest, tombstones included (for a node catching up).
+func (c *Catalog) Manifests() []Manifest {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]Manifest, 0, len(c.tables))
+	for _, t := range c.tables {
+		out = append(out, t.M)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Table finds a table, or returns a NotFound error naming the tables there are.
 func (c *Catalog) Table(name string) (*Table, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	t, ok := c.tables[name]
-	if !ok {
+	if !ok || t.M.Dropped {
 		names := make([]string, 0, len(c.tables))
-		for n := range c.tables {
-			names = append(names, n)
+		for n, t := range c.tables {
+			if !t.M.Dropped {
+				names = append(names, n)
+			}
 		}
 		sort.Strings(names)
 		have := "there are no tables yet"
@@ -179,33 +205,145 @@ func (c *Catalog) TableRows(name string) (int64, error) {
 	return t.Rows, nil
 }
 
-// TableFiles lists the partition files of a table, in order.
+// TableFiles lists the partition files of a table, in order; every
+// partition must be held by this node.
 func (c *Catalog) TableFiles(name string) ([]string, error) {
 	t, err := c.Table(name)
 	if err != nil {
 		return nil, err
 	}
-	files := make([]string, len(t.m.Parts))
-	for i, p := range t.m.Parts {
-		files[i] = filepath.Join(t.dir, p.File)
+	ids := make([]string, len(t.M.Parts))
+	for i, p := range t.M.Parts {
+		ids[i] = p.ID
+	}
+	return c.PartFiles(name, ids)
+}
+
+// PartFiles returns the files of the given partitions of a table, which
+// this node must hold.
+func (c *Catalog) PartFiles(table string, ids []string) ([]string, error) {
+	files := make([]string, len(ids))
+	var missing []string
+	for i, id := range ids {
+		files[i] = c.partPath(id)
+		if _, err := os.Stat(files[i]); err != nil {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, kernels.Errorf(kernels.NotFound, "node %s does not hold partitions %s of table %q", c.self, strings.Join(missing, ", "), table)
 	}
 	return files, nil
 }
 
-// Drop removes a table; it reports whether there was one.
-func (c *Catalog) Drop(name string) (bool, error) {
+func (c *Catalog) partPath(id string) string { return filepath.Join(c.dir, "parts", id+".arrow") }
+
+// NextVersion is a version higher than any this node has seen for name:
+// the clock in nanoseconds, so that versions from different coordinators
+// order by time.
+func (c *Catalog) NextVersion(name string) int64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.NextVersionLocked(c.tables[name])
+}
+
+// NextVersionLocked is NextVersion given the table as it is (nil: none).
+func (c *Catalog) NextVersionLocked(old *Table) int64 {
+	v := time.Now().UnixNano()
+	if old != nil && old.M.Version >= v {
+		v = old.M.Version + 1
+	}
+	return v
+}
+
+// Commit adopts m when it is newer than what this node has for its table:
+// partitions this node holds move from the upload's staging into place,
+// the manifest is written durably, and partitions no manifest names any
+// more are removed. It reports whether m was adopted.
+func (c *Catalog) Commit(m Manifest, uploadID string) (bool, error) {
+	adopted := false
+	err := c.Update(m.Name, uploadID, func(old *Table) (*Manifest, error) {
+		if old != nil && old.M.Version >= m.Version {
+			return nil, nil
+		}
+		adopted = true
+		return &m, nil
+	})
+	return adopted && err == nil, err
+}
+
+// Update commits the manifest build returns, given the table as it is now
+// (nil: none), all under the catalog's lock so that concurrent appends on
+// this node each see the other's partitions; a nil manifest changes nothing.
+func (c *Catalog) Update(name, uploadID string, build func(old *Table) (*Manifest, error)) error {
 	c.mu.Lock()
-	t, ok := c.tables[name]
-	delete(c.tables, name)
-	c.mu.Unlock()
-	if !ok {
+	defer c.mu.Unlock()
+	old := c.tables[name]
+	if old != nil && old.M.Dropped {
+		old = nil
+	}
+	m, err := build(old)
+	if err != nil || m == nil {
+		return err
+	}
+	t, err := c.table(*m)
+	if err != nil {
+		return kernels.Errorf(kernels.Invalid, "malformed manifest of %q: %v", m.Name, err)
+	}
+	if uploadID != "" {
+		stage := filepath.Join(c.dir, "tmp", uploadID)
+		for _, p := range m.Parts {
+			src := filepath.Join(stage, p.ID+".arrow")
+			if _, err := os.Stat(src); err != nil {
+				continue // held elsewhere, or committed before
+			}
+			if err := os.Rename(src, c.partPath(p.ID)); err != nil {
+				return err
+			}
+		}
+		if err := syncDir(filepath.Join(c.dir, "parts")); err != nil {
+			return err
+		}
+		os.RemoveAll(stage)
+	}
+	if err := writeFile(filepath.Join(c.dir, "tables"), hex.EncodeToString([]byte(m.Name))+".json", m); err != nil {
+		return err
+	}
+	c.tables[m.Name] = t
+	c.collectLocked()
+	return nil
+}
+
+// collect removes partition files no manifest names.
+func (c *Catalog) collect() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.collectLocked()
+}
+
+func (c *Catalog) collectLocked() {
+	live := map[string]bool{}
+	for _, t := range c.tables {
+		for _, p := range t.M.Parts {
+			live[p.ID+".arrow"] = true
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(c.dir, "parts"))
+	for _, e := range entries {
+		if !live[e.Name()] {
+			os.Remove(filepath.Join(c.dir, "parts", e.Name()))
+		}
+	}
+}
+
+// Drop removes a table on this node by committing a tombstone; it reports
+// whether there was a table.
+func (c *Catalog) Drop(name string) (bool, error) {
+	if _, err := c.Table(name); err != nil {
 		return false, nil
 	}
-	// Remove the manifest first: a crash mid-way must not resurrect the table.
-	if err := os.Remove(filepath.Join(t.dir, "manifest.json")); err != nil {
-		return true, err
-	}
-	return true, os.RemoveAll(t.dir)
+	_, err := c.Commit(Manifest{Name: name, Version: c.NextVersion(name), Dropped: true}, "")
+	return err == nil, err
 }
 
 // CheckName says what is wrong with a table name, if anything.
@@ -224,7 +362,8 @@ func CheckName(name string) error {
 	return nil
 }
 
-func newID() string {
+// NewID is a random identifier for uploads and partitions.
+func NewID() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
@@ -239,13 +378,13 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// writeManifest durably replaces dir's manifest.
-func writeManifest(dir string, m manifest) error {
-	raw, err := json.MarshalIndent(m, "", "  ")
+// writeFile durably replaces dir/name with v as JSON.
+func writeFile(dir, name string, v any) error {
+	raw, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "manifest.json.tmp")
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
@@ -261,7 +400,7 @@ func writeManifest(dir string, m manifest) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, "manifest.json")); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	return syncDir(dir)

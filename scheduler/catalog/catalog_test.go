@@ -48,7 +48,7 @@ func TestCreateReplaceAppendDrop(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	dir := t.TempDir()
-	c, err := Open(dir, mem)
+	c, err := Open(dir, mem, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestCreateReplaceAppendDrop(t *testing.T) {
 		t.Fatalf("append with another schema: %v", err)
 	}
 	// Restart: what was acknowledged is there, in one directory.
-	c2, err := Open(dir, mem)
+	c2, err := Open(dir, mem, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +80,9 @@ func TestCreateReplaceAppendDrop(t *testing.T) {
 	if err != nil || tbl.Rows != 3 || !tbl.Schema.Equal(schema) {
 		t.Fatalf("after restart: %+v %v", tbl, err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(dir, "tables"))
+	entries, _ := os.ReadDir(filepath.Join(dir, "parts"))
 	if len(entries) != 1 {
-		t.Fatalf("replace left %d table directories", len(entries))
+		t.Fatalf("replace left %d partition files, want the 1 of the new contents", len(entries))
 	}
 	if dropped, err := c2.Drop("t"); !dropped || err != nil {
 		t.Fatalf("drop: %v %v", dropped, err)
@@ -90,7 +90,7 @@ func TestCreateReplaceAppendDrop(t *testing.T) {
 	if _, err := c2.Table("t"); kernels.KindOf(err) != kernels.NotFound {
 		t.Fatalf("after drop: %v", err)
 	}
-	c3, _ := Open(dir, mem)
+	c3, _ := Open(dir, mem, "n1")
 	if len(c3.Tables()) != 0 {
 		t.Fatalf("a dropped table came back after restart")
 	}
@@ -100,7 +100,7 @@ func TestEmptyUploadKeepsSchema(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
 	dir := t.TempDir()
-	c, _ := Open(dir, mem)
+	c, _ := Open(dir, mem, "n1")
 	up, err := c.BeginUpload("empty", Create, schema)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +108,7 @@ func TestEmptyUploadKeepsSchema(t *testing.T) {
 	if rows, err := up.Commit(); err != nil || rows != 0 {
 		t.Fatalf("%d %v", rows, err)
 	}
-	c2, _ := Open(dir, mem)
+	c2, _ := Open(dir, mem, "n1")
 	tbl, err := c2.Table("empty")
 	if err != nil || tbl.Rows != 0 || !tbl.Schema.Equal(schema) {
 		t.Fatalf("%+v %v", tbl, err)
@@ -120,7 +120,7 @@ func TestLargeUploadIsPartitioned(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	defer func(old int64) { PartRows = old }(PartRows)
 	PartRows = 1000
-	c, _ := Open(t.TempDir(), mem)
+	c, _ := Open(t.TempDir(), mem, "n1")
 	up, _ := c.BeginUpload("big", Create, schema)
 	for i := 0; i < 5; i++ {
 		b := batch(mem, i*500, 500)
@@ -140,7 +140,7 @@ func TestLargeUploadIsPartitioned(t *testing.T) {
 }
 
 func TestBadNamesAndSchemas(t *testing.T) {
-	c, _ := Open(t.TempDir(), memory.NewGoAllocator())
+	c, _ := Open(t.TempDir(), memory.NewGoAllocator(), "n1")
 	for _, name := range []string{"", "a\x00b", string(make([]byte, 300))} {
 		if _, err := c.BeginUpload(name, Create, schema); kernels.KindOf(err) != kernels.Invalid {
 			t.Errorf("name %q: %v", name, err)
@@ -158,7 +158,7 @@ func TestBadNamesAndSchemas(t *testing.T) {
 func TestConcurrentUploads(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	c, _ := Open(t.TempDir(), mem)
+	c, _ := Open(t.TempDir(), mem, "n1")
 	if _, err := store(t, c, "shared", Create, 1); err != nil {
 		t.Fatal(err)
 	}

@@ -21,65 +21,36 @@ const (
 	Append              // add rows with the same schema
 )
 
-// Upload writes one table's batches into staging; nothing is visible until
-// Commit. Not safe for concurrent use; many uploads may run at once.
-type Upload struct {
-	c      *Catalog
-	name   string
-	mode   Mode
-	schema *arrow.Schema
-	stage  string
-
-	parts []part
-	w     *ipc.FileWriter
-	f     *os.File
-	rows  int64
-}
-
-// BeginUpload checks name, mode and schema, and opens the staging area.
-func (c *Catalog) BeginUpload(name string, mode Mode, schema *arrow.Schema) (*Upload, error) {
+// CheckUpload says what is wrong with uploading schema to name in mode
+// given the table as it is now (nil: none), if anything.
+func CheckUpload(old *Table, name string, mode Mode, schema *arrow.Schema) error {
 	if err := CheckName(name); err != nil {
-		return nil, err
+		return err
 	}
-	if err := checkSchema(schema); err != nil {
-		return nil, err
-	}
-	if err := c.checkMode(name, mode, schema); err != nil {
-		return nil, err
-	}
-	stage := filepath.Join(c.dir, "tmp", newID())
-	if err := os.MkdirAll(stage, 0o755); err != nil {
-		return nil, err
-	}
-	return &Upload{c: c, name: name, mode: mode, schema: schema, stage: stage}, nil
-}
-
-func checkSchema(s *arrow.Schema) error {
 	seen := map[string]bool{}
-	for _, f := range s.Fields() {
+	for _, f := range schema.Fields() {
 		if seen[f.Name] {
 			return kernels.Errorf(kernels.Invalid, "column name %q appears twice; column names must be unique", f.Name)
 		}
 		seen[f.Name] = true
 	}
+	switch {
+	case mode == Create && old != nil:
+		return kernels.Errorf(kernels.AlreadyExists, "table %q already exists; use mode=\"replace\" to overwrite it or mode=\"append\" to add rows", name)
+	case mode == Append && old == nil:
+		return kernels.Errorf(kernels.NotFound, "cannot append to table %q: it does not exist; create it first", name)
+	case mode == Append && !old.Schema.Equal(schema):
+		return kernels.Errorf(kernels.Invalid, "cannot append to table %q: schema differs.\nstored:\n%s\nuploaded:\n%s", name, schemaText(old.Schema), schemaText(schema))
+	}
 	return nil
 }
 
-func (c *Catalog) checkMode(name string, mode Mode, schema *arrow.Schema) error {
+// Current is the table named name, or nil when there is none.
+func (c *Catalog) Current(name string) *Table {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.checkModeLocked(name, mode, schema)
-}
-
-func (c *Catalog) checkModeLocked(name string, mode Mode, schema *arrow.Schema) error {
-	t, exists := c.tables[name]
-	switch {
-	case mode == Create && exists:
-		return kernels.Errorf(kernels.AlreadyExists, "table %q already exists; use mode=\"replace\" to overwrite it or mode=\"append\" to add rows", name)
-	case mode == Append && !exists:
-		return kernels.Errorf(kernels.NotFound, "cannot append to table %q: it does not exist; create it first", name)
-	case mode == Append && !t.Schema.Equal(schema):
-		return kernels.Errorf(kernels.Invalid, "cannot append to table %q: schema differs.\nstored:\n%s\nuploaded:\n%s", name, schemaText(t.Schema), schemaText(schema))
+	if t, ok := c.tables[name]; ok && !t.M.Dropped {
+		return t
 	}
 	return nil
 }
@@ -92,55 +63,118 @@ func schemaText(s *arrow.Schema) string {
 	return out
 }
 
+// PartWriter writes one partition into an upload's staging; nothing is
+// visible until a manifest naming it commits.
+type PartWriter struct {
+	f    *os.File
+	w    *ipc.FileWriter
+	Rows int64
+}
+
+// StagePart opens partition id of upload for writing.
+func (c *Catalog) StagePart(upload, id string, schema *arrow.Schema) (*PartWriter, error) {
+	stage := filepath.Join(c.dir, "tmp", upload)
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(stage, id+".arrow"))
+	if err != nil {
+		return nil, err
+	}
+	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(c.mem))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &PartWriter{f: f, w: w}, nil
+}
+
+// Write appends a batch.
+func (p *PartWriter) Write(b arrow.RecordBatch) error {
+	if err := p.w.Write(b); err != nil {
+		return err
+	}
+	p.Rows += b.NumRows()
+	return nil
+}
+
+// Close finishes the file and makes it durable.
+func (p *PartWriter) Close() error {
+	err := p.w.Close()
+	if err == nil {
+		err = p.f.Sync()
+	}
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Abort discards the staging of an upload.
+func (c *Catalog) Abort(upload string) {
+	os.RemoveAll(filepath.Join(c.dir, "tmp", upload))
+}
+
+// Upload stores a table on this node alone (every partition held here):
+// the one-node path and the tests. Not safe for concurrent use; many
+// uploads may run at once.
+type Upload struct {
+	c      *Catalog
+	id     string
+	name   string
+	mode   Mode
+	schema *arrow.Schema
+	parts  []Part
+	w      *PartWriter
+	rows   int64
+}
+
+// BeginUpload checks name, mode and schema and opens the staging area.
+func (c *Catalog) BeginUpload(name string, mode Mode, schema *arrow.Schema) (*Upload, error) {
+	if err := CheckUpload(c.Current(name), name, mode, schema); err != nil {
+		return nil, err
+	}
+	return &Upload{c: c, id: NewID(), name: name, mode: mode, schema: schema}, nil
+}
+
 // Write appends a batch; it starts a new partition every PartRows rows.
 func (u *Upload) Write(b arrow.RecordBatch) error {
 	if !b.Schema().Equal(u.schema) {
 		return kernels.Errorf(kernels.Invalid, "a batch's schema differs from the stream's schema")
 	}
 	if u.w == nil {
-		if err := u.openPart(); err != nil {
+		if err := u.open(); err != nil {
 			return err
 		}
 	}
 	if err := u.w.Write(b); err != nil {
 		return err
 	}
-	u.parts[len(u.parts)-1].Rows += b.NumRows()
 	u.rows += b.NumRows()
-	if u.parts[len(u.parts)-1].Rows >= PartRows {
-		return u.closePart()
+	if u.w.Rows >= PartRows {
+		return u.close()
 	}
 	return nil
 }
 
-func (u *Upload) openPart() error {
-	p := part{File: fmt.Sprintf("part-%06d.arrow", len(u.parts))}
-	f, err := os.Create(filepath.Join(u.stage, p.File))
+func (u *Upload) open() error {
+	id := NewID()
+	w, err := u.c.StagePart(u.id, id, u.schema)
 	if err != nil {
 		return err
 	}
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(u.schema), ipc.WithAllocator(u.c.mem))
-	if err != nil {
-		f.Close()
-		return err
-	}
-	u.f, u.w = f, w
-	u.parts = append(u.parts, p)
+	u.w = w
+	u.parts = append(u.parts, Part{ID: id, Holders: []string{u.c.self}})
 	return nil
 }
 
-func (u *Upload) closePart() error {
+func (u *Upload) close() error {
 	if u.w == nil {
 		return nil
 	}
 	err := u.w.Close()
-	if err == nil {
-		err = u.f.Sync()
-	}
-	if cerr := u.f.Close(); err == nil {
-		err = cerr
-	}
-	u.w, u.f = nil, nil
+	u.parts[len(u.parts)-1].Rows = u.w.Rows
+	u.w = nil
 	return err
 }
 
@@ -148,84 +182,62 @@ func (u *Upload) closePart() error {
 func (u *Upload) Abort() {
 	if u.w != nil {
 		u.w.Close()
-		u.f.Close()
 		u.w = nil
 	}
-	os.RemoveAll(u.stage)
+	u.c.Abort(u.id)
 }
 
 // Commit makes the upload durable and visible; it returns the table's row count.
 func (u *Upload) Commit() (int64, error) {
-	if len(u.parts) == 0 { // an empty upload still records the schema
-		if err := u.openPart(); err != nil {
+	if len(u.parts) == 0 { // an empty upload still stores a partition
+		if err := u.open(); err != nil {
 			u.Abort()
 			return 0, err
 		}
 	}
-	if err := u.closePart(); err != nil {
+	if err := u.close(); err != nil {
 		u.Abort()
 		return 0, err
 	}
-	if err := syncDir(u.stage); err != nil {
+	var total int64
+	err := u.c.Update(u.name, u.id, func(old *Table) (*Manifest, error) {
+		m, err := NewManifest(old, u.name, u.mode, u.schema, u.parts, u.c)
+		if err == nil {
+			total = rowsOf(m.Parts)
+		}
+		return m, err
+	})
+	if err != nil {
 		u.Abort()
-		return 0, err
 	}
-	c := u.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// Check again under the lock: another upload may have committed meanwhile.
-	if err := c.checkModeLocked(u.name, u.mode, u.schema); err != nil {
-		u.Abort()
-		return 0, err
-	}
-	old, exists := c.tables[u.name]
-	c.version++
-	if u.mode == Append && exists {
-		return u.commitAppend(old)
-	}
-	dir := filepath.Join(c.dir, "tables", newID())
-	if err := os.Rename(u.stage, dir); err != nil {
-		u.Abort()
-		return 0, err
-	}
-	m := manifest{Name: u.name, Version: c.version, Parts: u.parts}
-	if err := writeManifest(dir, m); err != nil {
-		os.RemoveAll(dir)
-		return 0, err
-	}
-	if err := syncDir(filepath.Join(c.dir, "tables")); err != nil {
-		return 0, err
-	}
-	t := &Table{Name: u.name, Schema: u.schema, Rows: u.rows, dir: dir, m: m}
-	c.tables[u.name] = t
-	if exists {
-		os.RemoveAll(old.dir)
-	}
-	return t.Rows, nil
+	return total, err
 }
 
-// commitAppend moves the new parts into the table's directory, then
-// rewrites its manifest; the caller holds c.mu.
-func (u *Upload) commitAppend(t *Table) (int64, error) {
-	m := manifest{Name: t.Name, Version: u.c.version, Parts: append([]part{}, t.m.Parts...)}
-	next := len(t.m.Parts)
-	for _, p := range u.parts {
-		if p.Rows == 0 {
-			continue // appending nothing adds no partition
-		}
-		name := fmt.Sprintf("part-%06d-%s.arrow", next, newID())
-		next++
-		if err := os.Rename(filepath.Join(u.stage, p.File), filepath.Join(t.dir, name)); err != nil {
-			u.Abort()
-			return 0, err
-		}
-		m.Parts = append(m.Parts, part{File: name, Rows: p.Rows})
+// NewManifest is the manifest after storing parts into name in mode,
+// given the table as it is now (checked again: another upload may have
+// committed meanwhile).
+func NewManifest(old *Table, name string, mode Mode, schema *arrow.Schema, parts []Part, c *Catalog) (*Manifest, error) {
+	if err := CheckUpload(old, name, mode, schema); err != nil {
+		return nil, err
 	}
-	os.RemoveAll(u.stage)
-	if err := writeManifest(t.dir, m); err != nil {
-		return 0, err
+	m := &Manifest{Name: name, Version: c.NextVersionLocked(old), Schema: EncodeSchema(schema, c.mem)}
+	if mode == Append {
+		m.Parts = append(m.Parts, old.M.Parts...)
+		for _, p := range parts {
+			if p.Rows > 0 { // appending nothing adds no partition
+				m.Parts = append(m.Parts, p)
+			}
+		}
+		return m, nil
 	}
-	nt := &Table{Name: t.Name, Schema: t.Schema, Rows: t.Rows + u.rows, dir: t.dir, m: m}
-	u.c.tables[t.Name] = nt
-	return nt.Rows, nil
+	m.Parts = parts
+	return m, nil
+}
+
+func rowsOf(parts []Part) int64 {
+	var n int64
+	for _, p := range parts {
+		n += p.Rows
+	}
+	return n
 }

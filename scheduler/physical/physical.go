@@ -596,3 +596,17 @@ func Compile(e plan.Expr) expr.Expr {
 	}
 	panic(fmt.Sprintf("physical: cannot compile %T outside an aggregate", e))
 }
+
+// Divide cuts the files of a scan into at most k contiguous shares, by
+// file or (Parquet) by row group, for the tasks of a distributed stage.
+func Divide(s *plan.Scan, k int) ([]Share, error) {
+	shares, err := divide(s, s.Files, nil, k)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Share, len(shares))
+	for i, sh := range shares {
+		out[i] = Share{Files: sh.files, Groups: sh.groups}
+	}
+	return out, nil
+}

@@ -499,6 +499,8 @@ type Ticket struct {
 	Query         *Query                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
 	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
 	Output        *OutputKey             `protobuf:"bytes,3,opt,name=output,proto3" json:"output,omitempty"`
+	Shuffle       bool                   `protobuf:"varint,4,opt,name=shuffle,proto3" json:"shuffle,omitempty"`   // a node reading a shuffle: keep the output, maybe zstd
+	Compress      bool                   `protobuf:"varint,5,opt,name=compress,proto3" json:"compress,omitempty"` // with shuffle: zstd-compress the stream
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -552,6 +554,20 @@ func (x *Ticket) GetOutput() *OutputKey {
 		return x.Output
 	}
 	return nil
+}
+
+func (x *Ticket) GetShuffle() bool {
+	if x != nil {
+		return x.Shuffle
+	}
+	return false
+}
+
+func (x *Ticket) GetCompress() bool {
+	if x != nil {
+		return x.Compress
+	}
+	return false
 }
 
 // OutputKey names one bucket of one task attempt's output.
@@ -2856,11 +2872,13 @@ const file_plan_proto_rawDesc = "" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12!\n" +
 	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12\x1d\n" +
 	"\n" +
-	"table_rows\x18\x03 \x01(\x03R\ttableRows\"\x8e\x01\n" +
+	"table_rows\x18\x03 \x01(\x03R\ttableRows\"\xc4\x01\n" +
 	"\x06Ticket\x12/\n" +
 	"\x05query\x18\x01 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x125\n" +
-	"\x06output\x18\x03 \x01(\v2\x1d.slipstream.plan.v1.OutputKeyR\x06output\"\x82\x01\n" +
+	"\x06output\x18\x03 \x01(\v2\x1d.slipstream.plan.v1.OutputKeyR\x06output\x12\x18\n" +
+	"\ashuffle\x18\x04 \x01(\bR\ashuffle\x12\x1a\n" +
+	"\bcompress\x18\x05 \x01(\bR\bcompress\"\x82\x01\n" +
 	"\tOutputKey\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +

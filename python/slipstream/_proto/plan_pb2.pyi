@@ -49,14 +49,18 @@ class UploadResult(_message.Message):
     def __init__(self, table: _Optional[str] = ..., rows_written: _Optional[int] = ..., table_rows: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("query", "partition", "output")
+    __slots__ = ("query", "partition", "output", "shuffle", "compress")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    SHUFFLE_FIELD_NUMBER: _ClassVar[int]
+    COMPRESS_FIELD_NUMBER: _ClassVar[int]
     query: Query
     partition: int
     output: OutputKey
-    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ..., output: _Optional[_Union[OutputKey, _Mapping]] = ...) -> None: ...
+    shuffle: bool
+    compress: bool
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ..., output: _Optional[_Union[OutputKey, _Mapping]] = ..., shuffle: _Optional[bool] = ..., compress: _Optional[bool] = ...) -> None: ...
 
 class OutputKey(_message.Message):
     __slots__ = ("query_id", "stage", "task", "attempt", "bucket")

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// local runs N node processes of this binary on loopback as one cluster,
+// prints their addresses, and stops them all on SIGINT or SIGTERM.
+func local(args []string) error {
+	fs := flag.NewFlagSet("local", flag.ContinueOnError)
+	nodes := fs.Int("nodes", 3, "how many node processes to run")
+	dataDir := fs.String("data-dir", "slipstream-local", "directory under which each node keeps its data (n1, n2, ...)")
+	extra := fs.String("serve-args", "", "more flags for every node's serve, space-separated (e.g. \"--replication 3\")")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *nodes < 1 {
+		return fmt.Errorf("--nodes must be at least 1, got %d", *nodes)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	var procs []*exec.Cmd
+	stop := func() {
+		for _, p := range procs {
+			p.Process.Signal(syscall.SIGTERM)
+		}
+		for _, p := range procs {
+			done := make(chan struct{})
+			go func() { p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				p.Process.Kill()
+			}
+		}
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	gossip := ""
+	for i := 1; i <= *nodes; i++ {
+		name := fmt.Sprintf("n%d", i)
+		argv := []string{"serve", "--addr", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--name", name,
+			"--data-dir", filepath.Join(*dataDir, name)}
+		if gossip != "" {
+			argv = append(argv, "--join", gossip)
+		}
+		argv = append(argv, strings.Fields(*extra)...)
+		cmd := exec.Command(self, argv...)
+		cmd.Stderr = os.Stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			stop()
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			stop()
+			return err
+		}
+		procs = append(procs, cmd)
+		lines := bufio.NewScanner(out)
+		addr := ""
+		for lines.Scan() {
+			line := lines.Text()
+			if a, ok := strings.CutPrefix(line, "slipstream: serving on "); ok {
+				addr = a
+			}
+			if rest, ok := strings.CutPrefix(line, "slipstream: node "+name+" gossip on "); ok {
+				if gossip == "" {
+					gossip = rest
+				}
+				break
+			}
+		}
+		if addr == "" {
+			stop()
+			return fmt.Errorf("node %s exited before serving (its log is above)", name)
+		}
+		go func() { // keep draining so the node never blocks on stdout
+			for lines.Scan() {
+			}
+		}()
+		fmt.Printf("slipstream: node %s serving on %s (pid %d)\n", name, addr, cmd.Process.Pid)
+		os.Stdout.Sync()
+	}
+	fmt.Printf("slipstream: cluster of %d nodes ready; gossip at %s; Ctrl-C stops it\n", *nodes, gossip)
+	os.Stdout.Sync()
+	exited := make(chan int, len(procs))
+	for i, p := range procs {
+		go func() { p.Wait(); exited <- i }()
+	}
+	for running := len(procs); running > 0; {
+		select {
+		case <-sig:
+			stop()
+			return nil
+		case i := <-exited:
+			running--
+			fmt.Fprintf(os.Stderr, "slipstream local: node n%d exited; %d still running\n", i+1, running)
+		}
+	}
+	return fmt.Errorf("every node exited")
+}

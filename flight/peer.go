@@ -1,0 +1,242 @@
+package flight
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/scheduler/planpb"
+)
+
+// Peers is the node-to-node client (scheduler.Transport): one Flight
+// connection per node, made on first use.
+type Peers struct {
+	mem memory.Allocator
+
+	mu      sync.Mutex
+	clients map[string]arrowflight.Client
+}
+
+// NewPeers makes a node-to-node client that allocates from mem.
+func NewPeers(mem memory.Allocator) *Peers {
+	return &Peers{mem: mem, clients: map[string]arrowflight.Client{}}
+}
+
+func (p *Peers) client(addr string) (arrowflight.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[addr]; ok {
+		return c, nil
+	}
+	c, err := arrowflight.NewClientWithMiddleware(strings.TrimPrefix(addr, "grpc://"), nil, nil,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+	if err != nil {
+		return nil, kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)
+	}
+	p.clients[addr] = c
+	return c, nil
+}
+
+// Close closes every connection.
+func (p *Peers) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.clients {
+		c.Close()
+	}
+	p.clients = map[string]arrowflight.Client{}
+}
+
+var kindOf = map[codes.Code]kernels.Kind{
+	codes.InvalidArgument:   kernels.Invalid,
+	codes.NotFound:          kernels.NotFound,
+	codes.AlreadyExists:     kernels.AlreadyExists,
+	codes.ResourceExhausted: kernels.ResourceExhausted,
+	codes.Unimplemented:     kernels.NotSupported,
+	codes.Canceled:          kernels.Cancelled,
+	codes.Unavailable:       kernels.Unavailable,
+	// A stream cut by the peer's death can end in these.
+	codes.Aborted:  kernels.Unavailable,
+	codes.Unknown:  kernels.Unavailable,
+	codes.Internal: kernels.Internal,
+}
+
+// fromPeer gives a peer's error the kind its code maps to, keeping its text.
+func fromPeer(addr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, io.EOF) {
+		return kernels.Errorf(kernels.Unavailable, "node %s closed the stream early", addr)
+	}
+	st, ok := status.FromError(err)
+	if !ok {
+		return kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)
+	}
+	k, ok := kindOf[st.Code()]
+	if !ok {
+		k = kernels.Internal
+	}
+	if k == kernels.Internal && strings.Contains(st.Message(), "transport") {
+		k = kernels.Unavailable
+	}
+	if k == kernels.Unavailable {
+		return kernels.Errorf(k, "node %s: %s", addr, st.Message())
+	}
+	return kernels.Errorf(k, "%s", st.Message())
+}
+
+// Action implements scheduler.Transport.
+func (p *Peers) Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+	c, err := p.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := c.DoAction(ctx, &arrowflight.Action{Type: kind, Body: body})
+	if err != nil {
+		return nil, fromPeer(addr, err)
+	}
+	res, err := stream.Recv()
+	if err != nil {
+		return nil, fromPeer(addr, err)
+	}
+	for { // drain to the end so the call completes
+		if _, err := stream.Recv(); err != nil {
+			break
+		}
+	}
+	return res.GetBody(), nil
+}
+
+// StorePart implements scheduler.Transport.
+func (p *Peers) StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
+	c, err := p.client(addr)
+	if err != nil {
+		return err
+	}
+	anyCmd, err := anypb.New(cmd)
+	if err != nil {
+		return err
+	}
+	raw, err := proto.Marshal(anyCmd)
+	if err != nil {
+		return err
+	}
+	stream, err := c.DoPut(ctx)
+	if err != nil {
+		return fromPeer(addr, err)
+	}
+	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(p.mem))
+	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: raw})
+	for _, b := range batches {
+		if err := w.Write(b); err != nil {
+			w.Close()
+			return fromPeer(addr, err)
+		}
+	}
+	if len(batches) == 0 {
+		// The schema message alone would not reach the server before the close.
+		empty := emptyBatch(schema, p.mem)
+		err := w.Write(empty)
+		empty.Release()
+		if err != nil {
+			w.Close()
+			return fromPeer(addr, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fromPeer(addr, err)
+	}
+	if err := stream.CloseSend(); err != nil {
+		return fromPeer(addr, err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		return fromPeer(addr, err)
+	}
+	for {
+		if _, err := stream.Recv(); err != nil {
+			break
+		}
+	}
+	return nil
+}
+
+func emptyBatch(schema *arrow.Schema, mem memory.Allocator) arrow.RecordBatch {
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
+		defer cols[i].Release()
+	}
+	return array.NewRecordBatch(schema, cols, 0)
+}
+
+// Fetch implements scheduler.Transport.
+func (p *Peers) Fetch(ctx context.Context, addr string, key *planpb.OutputKey, compress bool) (exec.Operator, error) {
+	c, err := p.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	tk, err := proto.Marshal(&planpb.Ticket{Output: key, Shuffle: true, Compress: compress})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stream, err := c.DoGet(ctx, &arrowflight.Ticket{Ticket: tk})
+	if err != nil {
+		cancel()
+		return nil, fromPeer(addr, err)
+	}
+	r, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(p.mem))
+	if err != nil {
+		cancel()
+		return nil, fromPeer(addr, err)
+	}
+	return &remote{r: r, cancel: cancel, addr: addr}, nil
+}
+
+// remote streams a task's output from another node.
+type remote struct {
+	r      *arrowflight.Reader
+	cancel context.CancelFunc
+	addr   string
+}
+
+func (r *remote) Schema() *arrow.Schema { return r.r.Schema() }
+func (r *remote) String() string        { return "Fetch " + r.addr }
+func (r *remote) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.r.Next() {
+		b := r.r.RecordBatch()
+		b.Retain()
+		return b, nil
+	}
+	if err := r.r.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fromPeer(r.addr, err)
+	}
+	return nil, io.EOF
+}
+func (r *remote) Close() error {
+	r.r.Release()
+	r.cancel()
+	return nil
+}

@@ -1,0 +1,320 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/planpb"
+)
+
+// Transport is how a node reaches the others (the flight package's
+// node-to-node client). Errors carry kernels kinds; a node that cannot be
+// reached gives kernels.Unavailable.
+type Transport interface {
+	// Action runs a DoAction on the node at addr and returns its one result.
+	Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error)
+	// StorePart sends one partition of an upload to the node at addr,
+	// which stages it durably before answering.
+	StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error
+	// Fetch streams one bucket of a task's output from the node at addr.
+	Fetch(ctx context.Context, addr string, key *planpb.OutputKey, compress bool) (exec.Operator, error)
+}
+
+func (e *Engine) init() {
+	e.once.Do(func() {
+		e.outputs = newOutputs()
+		e.queries = newRegistry()
+		if e.Self.Name == "" {
+			e.Self = cluster.Member{Name: e.Catalog.Self(), State: cluster.Alive}
+		}
+	})
+}
+
+// Outputs is what tasks run on this node left for others to read.
+func (e *Engine) Outputs() *Outputs {
+	e.init()
+	return e.outputs
+}
+
+// Alive lists the nodes that get work, this one included, by name.
+func (e *Engine) Alive() []cluster.Member {
+	e.init()
+	if e.Members == nil {
+		return []cluster.Member{e.Self}
+	}
+	return e.Members.Alive()
+}
+
+// Distributed says whether queries run across nodes: there is more than
+// one alive node, or some table has a partition this node lacks.
+func (e *Engine) Distributed() bool { return len(e.Alive()) > 1 }
+
+func (e *Engine) replication(alive int) int {
+	r := e.Replication
+	if r <= 0 {
+		r = 2
+	}
+	return max(1, min(r, alive))
+}
+
+// Store uploads a table: its rows are cut into partitions of
+// catalog.PartRows, each stored on Replication alive nodes, and the new
+// manifest is committed on every alive node. It returns the rows written
+// and the table's rows after.
+func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, schema *arrow.Schema, next func() (arrow.RecordBatch, error)) (int64, int64, error) {
+	e.init()
+	if err := catalog.CheckUpload(e.Catalog.Current(name), name, mode, schema); err != nil {
+		return 0, 0, err
+	}
+	alive := e.Alive()
+	rf := e.replication(len(alive))
+	upload := catalog.NewID()
+	var (
+		parts   []catalog.Part
+		pending []arrow.RecordBatch
+		rows    int64
+		written int64
+	)
+	defer func() { exec.ReleaseAll(pending) }()
+	start := int(hashString(name) % uint64(len(alive)))
+	flush := func() error {
+		id := catalog.NewID()
+		var holders []string
+		var failed []string
+		for j := 0; j < len(alive) && len(holders) < rf; j++ {
+			node := alive[(start+len(parts)+j)%len(alive)]
+			if err := e.storePart(ctx, node, upload, id, name, schema, pending); err != nil {
+				if kernels.KindOf(err) != kernels.Unavailable {
+					return err
+				}
+				slog.Warn("could not store a partition on a node; trying the next", "node", node.Name, "err", err)
+				failed = append(failed, node.Name)
+				continue
+			}
+			holders = append(holders, node.Name)
+		}
+		if len(holders) == 0 {
+			return kernels.Errorf(kernels.Unavailable, "could not store partition %d of %q: nodes %s are unreachable", len(parts), name, strings.Join(failed, ", "))
+		}
+		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders})
+		exec.ReleaseAll(pending)
+		pending, rows = nil, 0
+		return nil
+	}
+	for {
+		b, err := next()
+		if err != nil {
+			e.abortUpload(alive, upload)
+			return 0, 0, err
+		}
+		if b == nil {
+			break
+		}
+		if !b.Schema().Equal(schema) {
+			b.Release()
+			e.abortUpload(alive, upload)
+			return 0, 0, kernels.Errorf(kernels.Invalid, "a batch's schema differs from the stream's schema")
+		}
+		pending = append(pending, b)
+		rows += b.NumRows()
+		written += b.NumRows()
+		if rows >= catalog.PartRows {
+			if err := flush(); err != nil {
+				e.abortUpload(alive, upload)
+				return 0, 0, err
+			}
+		}
+	}
+	if rows > 0 || len(parts) == 0 { // an empty upload still stores a partition
+		if err := flush(); err != nil {
+			e.abortUpload(alive, upload)
+			return 0, 0, err
+		}
+	}
+	var m *catalog.Manifest
+	err := e.Catalog.Update(name, upload, func(old *catalog.Table) (*catalog.Manifest, error) {
+		var err error
+		m, err = catalog.NewManifest(old, name, mode, schema, parts, e.Catalog)
+		return m, err
+	})
+	if err != nil {
+		e.abortUpload(alive, upload)
+		return 0, 0, err
+	}
+	if err := e.broadcastManifest(ctx, *m, upload); err != nil {
+		return 0, 0, err
+	}
+	var total int64
+	for _, p := range m.Parts {
+		total += p.Rows
+	}
+	return written, total, nil
+}
+
+func (e *Engine) storePart(ctx context.Context, node cluster.Member, upload, id, table string, schema *arrow.Schema, batches []arrow.RecordBatch) error {
+	if node.Name == e.Self.Name {
+		w, err := e.Catalog.StagePart(upload, id, schema)
+		if err != nil {
+			return err
+		}
+		for _, b := range batches {
+			if err := w.Write(b); err != nil {
+				w.Close()
+				return err
+			}
+		}
+		return w.Close()
+	}
+	return e.Net.StorePart(ctx, node.Addr, &planpb.StorePart{UploadId: upload, PartId: id, Table: table}, schema, batches)
+}
+
+func (e *Engine) abortUpload(alive []cluster.Member, upload string) {
+	e.Catalog.Abort(upload)
+	for _, n := range alive {
+		if n.Name != e.Self.Name {
+			body, _ := json.Marshal(commitRequest{Upload: upload})
+			if _, err := e.Net.Action(context.Background(), n.Addr, "abort_upload", body); err != nil {
+				slog.Debug("abort_upload", "node", n.Name, "err", err)
+			}
+		}
+	}
+}
+
+type commitRequest struct {
+	Manifest catalog.Manifest `json:"manifest"`
+	Upload   string           `json:"upload,omitempty"`
+}
+
+// broadcastManifest commits m (already committed here) on every other
+// alive node. A node that misses it catches up when it syncs; the upload
+// fails only when some partition was committed by none of its holders.
+func (e *Engine) broadcastManifest(ctx context.Context, m catalog.Manifest, upload string) error {
+	body, err := json.Marshal(commitRequest{Manifest: m, Upload: upload})
+	if err != nil {
+		return err
+	}
+	committed := map[string]bool{e.Self.Name: true}
+	for _, n := range e.Alive() {
+		if n.Name == e.Self.Name {
+			continue
+		}
+		if _, err := e.Net.Action(ctx, n.Addr, "commit_table", body); err != nil {
+			slog.Warn("a node missed a table's manifest; it will catch up when it syncs", "node", n.Name, "table", m.Name, "err", err)
+			continue
+		}
+		committed[n.Name] = true
+	}
+	var lost []string
+	for i, p := range m.Parts {
+		ok := false
+		for _, h := range p.Holders {
+			ok = ok || committed[h]
+		}
+		if !ok {
+			lost = append(lost, fmt.Sprint(i))
+		}
+	}
+	if len(lost) > 0 {
+		return kernels.Errorf(kernels.Unavailable, "table %q: partitions %s were not committed by any of their holders (nodes went down during the upload); upload again", m.Name, strings.Join(lost, ", "))
+	}
+	return nil
+}
+
+// CommitManifest adopts a manifest another node committed (commit_table).
+func (e *Engine) CommitManifest(body []byte) error {
+	var req commitRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return kernels.Errorf(kernels.Invalid, "commit_table takes {\"manifest\": ..., \"upload\": ...}: %v", err)
+	}
+	if req.Manifest.Name == "" {
+		e.Catalog.Abort(req.Upload)
+		return nil
+	}
+	_, err := e.Catalog.Commit(req.Manifest, req.Upload)
+	return err
+}
+
+// Drop drops a table on every alive node.
+func (e *Engine) Drop(ctx context.Context, name string) (bool, error) {
+	if _, err := e.Catalog.Table(name); err != nil {
+		return false, nil
+	}
+	m := catalog.Manifest{Name: name, Version: e.Catalog.NextVersion(name), Dropped: true}
+	if _, err := e.Catalog.Commit(m, ""); err != nil {
+		return false, err
+	}
+	return true, e.broadcastManifest(ctx, m, "")
+}
+
+// SyncCatalog adopts every manifest an alive node has that is newer than
+// this node's: how a node that joins late, or restarts, learns the catalog.
+func (e *Engine) SyncCatalog(ctx context.Context) {
+	for _, n := range e.Alive() {
+		if n.Name == e.Self.Name {
+			continue
+		}
+		raw, err := e.Net.Action(ctx, n.Addr, "catalog", nil)
+		if err != nil {
+			slog.Debug("catalog sync", "node", n.Name, "err", err)
+			continue
+		}
+		var ms []catalog.Manifest
+		if err := json.Unmarshal(raw, &ms); err != nil {
+			slog.Warn("catalog sync: malformed answer", "node", n.Name, "err", err)
+			continue
+		}
+		for _, m := range ms {
+			if ok, err := e.Catalog.Commit(m, ""); err != nil {
+				slog.Warn("catalog sync", "table", m.Name, "err", err)
+			} else if ok {
+				slog.Info("learned a table from a peer", "table", m.Name, "version", m.Version, "from", n.Name)
+			}
+		}
+	}
+}
+
+// ClusterStatus describes the cluster as this node sees it (cl.cluster()).
+func (e *Engine) ClusterStatus() map[string]any {
+	e.init()
+	members := []cluster.Member{e.Self}
+	if e.Members != nil {
+		members = e.Members.Members()
+	}
+	held := map[string]int{}
+	for _, t := range e.Catalog.Tables() {
+		for _, p := range t.M.Parts {
+			for _, h := range p.Holders {
+				held[h]++
+			}
+		}
+	}
+	type row struct {
+		cluster.Member
+		Partitions int `json:"partitions"`
+	}
+	rows := make([]row, len(members))
+	for i, m := range members {
+		rows[i] = row{m, held[m.Name]}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
+	return map[string]any{"self": e.Self.Name, "members": rows, "replication": e.replication(len(e.Alive()))}
+}
+
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

@@ -1,0 +1,178 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"io"
+	"regexp"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/kernels/expr"
+	"slipstream/scheduler/physical"
+	"slipstream/scheduler/planpb"
+	"slipstream/scheduler/stage"
+)
+
+// cut plans a query and cuts it into stages as every node does alike.
+func (e *Engine) cut(q *planpb.Query, broadcastRows int64) (*stage.Graph, error) {
+	n, err := e.Plan(q)
+	if err != nil {
+		return nil, err
+	}
+	p := e.planner()
+	return stage.Cut(n, stage.Config{BroadcastRows: broadcastRows, Estimate: p.Estimate}), nil
+}
+
+// lost says a task could not read the output of another task: the node
+// holding it is gone or has forgotten it. The coordinator re-runs that
+// task; lostPattern is how it recognizes the error across the wire.
+func lost(node string, stage, task int32, err error) error {
+	return kernels.Errorf(kernels.Unavailable, "lost input: the output of stage %d task %d on node %s could not be read: %v", stage, task, node, err)
+}
+
+var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task (\d+) on node (\S+) could not be read`)
+
+// RunTask runs one task of a stage on this node and keeps its output,
+// cut into t.Buckets buckets, for the tasks that read it.
+func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResult, error) {
+	g, err := e.cut(t.GetQuery(), t.GetBroadcastRows())
+	if err != nil {
+		return nil, err
+	}
+	if got := g.String(); got != t.GetFingerprint() {
+		return nil, kernels.Errorf(kernels.Internal, "node %s cuts the query differently from the coordinator (are the catalogs in sync?):\n%s\nvs the coordinator's\n%s", e.Self.Name, got, t.GetFingerprint())
+	}
+	if int(t.GetStage()) >= len(g.Stages) {
+		return nil, kernels.Errorf(kernels.Invalid, "task names stage %d; the query has %d", t.GetStage(), len(g.Stages))
+	}
+	st := g.Stages[t.GetStage()]
+	p := e.planner()
+	if sh := t.GetShare(); sh != nil && st.Scan != nil {
+		if p.Share, err = e.share(st.Scan.Table, sh); err != nil {
+			return nil, err
+		}
+	}
+	var opened []exec.Operator
+	p.Exchange = func(id int) ([]exec.Operator, error) {
+		ops, err := e.inputs(ctx, t, int32(id))
+		opened = append(opened, ops...)
+		return ops, err
+	}
+	op, err := p.Build(st.Root)
+	if err != nil {
+		for _, o := range opened {
+			o.Close()
+		}
+		return nil, err
+	}
+	defer op.Close()
+	buckets := max(1, int(t.GetBuckets()))
+	keys := make([]expr.Expr, len(st.Keys))
+	for i, k := range st.Keys {
+		keys[i] = physical.Compile(k)
+	}
+	split := exec.NewPartitioner(e.Mem, keys, buckets)
+	out := make([][]arrow.RecordBatch, buckets)
+	release := func() {
+		for _, bs := range out {
+			exec.ReleaseAll(bs)
+		}
+	}
+	res := &planpb.TaskResult{}
+	for {
+		b, err := op.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			release()
+			return nil, err
+		}
+		parts, err := split.Split(ctx, b)
+		b.Release()
+		if err != nil {
+			release()
+			return nil, err
+		}
+		for i, part := range parts {
+			if part != nil {
+				out[i] = append(out[i], part)
+				res.Rows += part.NumRows()
+				res.Bytes += batchBytes(part)
+			}
+		}
+	}
+	for i, bs := range out {
+		e.outputs.put(outputKey{t.GetQueryId(), t.GetStage(), t.GetTask(), t.GetAttempt(), int32(i)}, op.Schema(), bs)
+	}
+	return res, nil
+}
+
+// share turns a task's share into files of this node.
+func (e *Engine) share(table string, sh *planpb.Share) (*physical.Share, error) {
+	if table != "" {
+		files, err := e.Catalog.PartFiles(table, sh.GetParts())
+		if err != nil {
+			return nil, err
+		}
+		return &physical.Share{Files: files}, nil
+	}
+	out := &physical.Share{}
+	for _, f := range sh.GetFiles() {
+		out.Files = append(out.Files, f.GetPath())
+		var groups []int
+		for _, g := range f.GetRowGroups() {
+			groups = append(groups, int(g))
+		}
+		out.Groups = append(out.Groups, groups)
+	}
+	return out, nil
+}
+
+// inputs opens the streams a task reads from one input stage, in the
+// order of that stage's tasks.
+func (e *Engine) inputs(ctx context.Context, t *planpb.Task, id int32) ([]exec.Operator, error) {
+	for _, in := range t.GetInputs() {
+		if in.GetStage() != id {
+			continue
+		}
+		ops := make([]exec.Operator, 0, len(in.GetSources()))
+		for _, src := range in.GetSources() {
+			key := &planpb.OutputKey{QueryId: t.GetQueryId(), Stage: id, Task: src.GetTask(), Attempt: src.GetAttempt(), Bucket: in.GetBucket()}
+			var op exec.Operator
+			var err error
+			if src.GetNode() == e.Self.Name {
+				op, err = e.outputs.Open(key, false)
+			} else {
+				op, err = e.Net.Fetch(ctx, src.GetAddress(), key, t.GetCompress())
+			}
+			if err != nil {
+				for _, o := range ops {
+					o.Close()
+				}
+				return nil, lost(src.GetNode(), id, src.GetTask(), err)
+			}
+			ops = append(ops, &guarded{Operator: op, node: src.GetNode(), stage: id, task: src.GetTask()})
+		}
+		return ops, nil
+	}
+	return nil, kernels.Errorf(kernels.Invalid, "task lists no input for stage %d", id)
+}
+
+// guarded marks the errors of reading another node's output as lost input.
+type guarded struct {
+	exec.Operator
+	node        string
+	stage, task int32
+}
+
+func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	b, err := g.Operator.Next(ctx)
+	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
+		return nil, lost(g.node, g.stage, g.task, err)
+	}
+	return b, err
+}
