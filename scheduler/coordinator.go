@@ -135,10 +135,7 @@ type run struct {
 // fails only on an error of the plan itself or when data is lost for good.
 func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error) {
 	e.init()
-	broadcast := e.BroadcastRows
-	if broadcast <= 0 {
-		broadcast = 250_000
-	}
+	broadcast := e.broadcastRows()
 	g, err := e.cut(q, broadcast)
 	if err != nil {
 		return nil, err
@@ -167,6 +164,13 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 			Key: &planpb.OutputKey{QueryId: res.ID, Stage: int32(t.st.ID), Task: int32(t.index), Attempt: int32(t.attempt)}})
 	}
 	return res, r.finish(nil)
+}
+
+func (e *Engine) broadcastRows() int64 {
+	if e.BroadcastRows > 0 {
+		return e.BroadcastRows
+	}
+	return 250_000
 }
 
 // finish records the end of the query and releases what its stages left

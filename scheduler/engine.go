@@ -19,6 +19,7 @@ import (
 	"slipstream/scheduler/physical"
 	"slipstream/scheduler/plan"
 	"slipstream/scheduler/planpb"
+	"slipstream/scheduler/stage"
 )
 
 // Engine plans and runs queries on one node: alone against its catalog
@@ -156,6 +157,12 @@ func (e *Engine) Explain(q *planpb.Query) (string, error) {
 		return "", err
 	}
 	opt := optimizer.Optimize(n)
+	if e.Distributed() {
+		p := e.planner()
+		g := stage.Cut(opt, stage.Config{BroadcastRows: e.broadcastRows(), Estimate: p.Estimate})
+		return fmt.Sprintf("== logical plan ==\n%s\n== optimized plan ==\n%s\n== stages (%d alive nodes) ==\n%s\n== schema ==\n%s",
+			plan.Explain(n), plan.Explain(opt), len(e.Alive()), g, plan.SchemaString(opt)), nil
+	}
 	op, err := e.planner().Build(opt)
 	if err != nil {
 		return "", err

@@ -100,6 +100,7 @@ func serve(args []string) error {
 	fs.IntVar(&cfg.Replication, "replication", 2, "how many nodes store each partition of an upload (at most the number of nodes)")
 	fs.IntVar(&cfg.TasksPerNode, "tasks-per-node", 1, "hash buckets of a shuffle per alive node")
 	fs.BoolVar(&cfg.Compress, "compress", false, "zstd-compress shuffle data between nodes")
+	fs.Int64Var(&catalog.PartRows, "part-rows", envInt("SLIPSTREAM_PART_ROWS", catalog.PartRows), "rows per partition of an upload (default $SLIPSTREAM_PART_ROWS, else 1048576)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -220,4 +221,12 @@ func memoryBytes() int64 {
 		}
 	}
 	return kb * 1024
+}
+
+func envInt(name string, def int64) int64 {
+	var v int64
+	if _, err := fmt.Sscanf(os.Getenv(name), "%d", &v); err == nil && v > 0 {
+		return v
+	}
+	return def
 }

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 from google.protobuf import any_pb2
 
-from ._errors import SlipstreamError, translate
+from ._errors import SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
 from ._node import LocalNode, _stop
 from ._proto import plan_pb2 as pb
@@ -89,8 +89,14 @@ class Client:
     latest when the interpreter exits).
     """
 
-    def __init__(self, address: str, node: LocalNode | None = None) -> None:
+    def __init__(
+        self, address: str, node: LocalNode | None = None, fallbacks: Sequence[str] = ()
+    ) -> None:
         self.address = _normalize_address(address)
+        # Nodes to turn to, in order, when the one in use is unavailable.
+        self._fallbacks = [
+            _normalize_address(a) for a in fallbacks if _normalize_address(a) != self.address
+        ]
         self._node = node
         self._lock = threading.Lock()
         self._flight = _flight_client(self.address)
@@ -153,11 +159,41 @@ class Client:
                 self._flights.append(client)
             return self._others[uri]
 
+    def _failover(self, fn: Any) -> Any:
+        """Run ``fn()``, moving to another node when the one in use is unavailable.
+
+        The next node given to :func:`connect` that answers becomes the one in
+        use, and ``fn()`` runs again there.
+        """
+        try:
+            return fn()
+        except UnavailableError:
+            if not self._fallbacks:
+                raise
+            last: BaseException | None = None
+            for addr in list(self._fallbacks):
+                candidate = _flight_client(addr)
+                try:
+                    list(candidate.do_action(fl.Action("health", b"")))
+                except Exception as e:
+                    last = e
+                    _quietly(candidate.close)
+                    continue
+                with self._lock:
+                    self._fallbacks.remove(addr)
+                    self._fallbacks.append(self.address)
+                    self.address, self._flight = addr, candidate
+                    self._flights.append(candidate)
+                return fn()
+            raise UnavailableError(
+                f"no node answers: tried {self.address} and {', '.join(self._fallbacks)}"
+            ) from last
+
     def _action(self, kind: str, body: bytes = b"") -> list[bytes]:
         def run() -> list[bytes]:
             return [r.body.to_pybytes() for r in self._flight.do_action(fl.Action(kind, body))]
 
-        return self._call(run)  # type: ignore[no-any-return]
+        return self._failover(lambda: self._call(run))  # type: ignore[no-any-return]
 
     def _json_action(self, kind: str, body: dict[str, Any] | None = None) -> Any:
         payload = json.dumps(body).encode() if body is not None else b""
@@ -174,9 +210,19 @@ class Client:
 
     def _flight_info(self, query: pb.Query) -> fl.FlightInfo:
         desc = fl.FlightDescriptor.for_command(_any(query))
-        return _interruptible(lambda: self._call(self._flight.get_flight_info, desc))
+        return self._failover(
+            lambda: _interruptible(lambda: self._call(self._flight.get_flight_info, desc))
+        )
 
     def _collect(self, query: pb.Query) -> pa.Table:
+        try:
+            return self._collect_once(query)
+        except UnavailableError:
+            # A node holding part of the result died after the query ran:
+            # run it again (on the survivors; it re-reads replicas).
+            return self._collect_once(query)
+
+    def _collect_once(self, query: pb.Query) -> pa.Table:
         info = self._flight_info(query)
         endpoints = list(info.endpoints)
         readers: list[fl.FlightStreamReader] = []
@@ -297,6 +343,30 @@ class Client:
     def health(self) -> dict[str, Any]:
         """Ask the node how it is: ``{"status": "ok", "version": "..."}``."""
         return self._json_action("health")  # type: ignore[no-any-return]
+
+    def cluster(self) -> list[dict[str, Any]]:
+        """The members of the cluster as the connected node sees them.
+
+        Returns
+        -------
+        list of dict
+            One per node, by name: ``name``, ``state`` (``alive``, ``failed``,
+            ``left``, ``leaving``), ``address`` (its Flight URI), ``gossip``,
+            ``cores``, ``memory_bytes`` and ``partitions`` (how many table
+            partitions it holds).
+        """
+        return list(self._json_action("cluster")["members"])
+
+    def query_status(self, query_id: str | None = None) -> dict[str, Any]:
+        """How a query the connected node coordinated ran (default: the latest).
+
+        The answer has the query's ``state``, ``seconds``, its ``stages`` (as
+        text), ``bytes_shuffled`` between nodes, and the ``receipts`` of every
+        task attempt: query, stage, task, attempt, node, state (``done``,
+        ``failed``, or ``lost`` when its node died afterwards), rows, bytes.
+        """
+        results = self._action("query_status", (query_id or "").encode())
+        return json.loads(results[0])  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- uploads
 
@@ -451,19 +521,26 @@ class Client:
 
 
 def connect(
-    address: str | None = None,
+    address: str | Sequence[str] | None = None,
     *,
     data_dir: PathLike | None = None,
+    nodes: int = 1,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
 
     Parameters
     ----------
-    address : str, optional
+    address : str or list of str, optional
         ``"grpc://host:port"`` (or ``"host:port"``) of a running node
-        (``slipstream serve``). Without it, a local node is started from the
-        binary installed with this package, listening on a free loopback port;
-        it stops when the client is closed or the interpreter exits.
+        (``slipstream serve``); any node of a cluster will do. With a list,
+        the first node that answers is used and the others are turned to, in
+        order, when it becomes unavailable. Without an address, a local node
+        is started from the binary installed with this package, listening on
+        a free loopback port; it stops when the client is closed or the
+        interpreter exits.
+    nodes : int, default 1
+        Only without ``address``: how many local node processes to start.
+        More than one makes a cluster on loopback (``slipstream local``).
     data_dir : str or path, optional
         Only without ``address``: where the local node keeps its tables.
         Default: a temporary directory, deleted when the node stops.
@@ -480,18 +557,21 @@ def connect(
     {'status': 'ok', 'version': '...'}
     """
     if address is not None:
-        if data_dir is not None:
-            raise ValueError("data_dir only applies when connect() starts a local node")
-        client = Client(address)
+        if data_dir is not None or nodes != 1:
+            raise ValueError("data_dir and nodes only apply when connect() starts local nodes")
+        addresses = [address] if isinstance(address, str) else list(address)
+        if not addresses:
+            raise ValueError("connect() needs at least one address")
+        client = Client(addresses[0], fallbacks=addresses[1:])
         try:
             client.health()
         except BaseException:
             client.close()
             raise
         return client
-    node = LocalNode(data_dir=data_dir)
+    node = LocalNode(data_dir=data_dir, nodes=nodes)
     try:
-        client = Client(node.address, node)
+        client = Client(node.address, node, fallbacks=node.addresses)
         client.health()
     except BaseException:
         node.stop()

@@ -278,9 +278,14 @@ class DataFrame:
         if other._client is not self._client:
             raise ValueError("join() needs two DataFrames of the same client (the same node)")
         hows = {
-            "inner": pb.Join.INNER, "left": pb.Join.LEFT, "right": pb.Join.RIGHT,
-            "full": pb.Join.FULL, "outer": pb.Join.FULL, "semi": pb.Join.SEMI,
-            "anti": pb.Join.ANTI, "cross": pb.Join.CROSS,
+            "inner": pb.Join.INNER,
+            "left": pb.Join.LEFT,
+            "right": pb.Join.RIGHT,
+            "full": pb.Join.FULL,
+            "outer": pb.Join.FULL,
+            "semi": pb.Join.SEMI,
+            "anti": pb.Join.ANTI,
+            "cross": pb.Join.CROSS,
         }
         if how not in hows:
             raise ValueError(f"how={how!r}: expected one of {', '.join(hows)}")

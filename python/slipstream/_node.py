@@ -20,6 +20,8 @@ from ._errors import UnavailableError
 
 _BINARY = "slipstream.exe" if sys.platform == "win32" else "slipstream"
 _READY_RE = re.compile(r"^slipstream: serving on (grpc(?:\+tcp)?://\S+)\s*$")
+_NODE_RE = re.compile(r"^slipstream: node \S+ serving on (grpc(?:\+tcp)?://\S+)")
+_CLUSTER_RE = re.compile(r"^slipstream: cluster of \d+ nodes ready")
 
 
 def find_binary() -> str:
@@ -51,11 +53,15 @@ def find_binary() -> str:
 class LocalNode:
     """A ``slipstream serve`` child process on a free loopback port.
 
+    With ``nodes > 1``, a ``slipstream local`` process running that many nodes.
+
     Parameters
     ----------
     data_dir : str or Path, optional
         Where the node stores tables. Default: a temporary directory removed
         when the node stops.
+    nodes : int
+        How many node processes (a cluster on loopback when more than one).
     binary : str, optional
         The server binary; default :func:`find_binary`.
     startup_timeout : float
@@ -67,13 +73,19 @@ class LocalNode:
         data_dir: str | os.PathLike[str] | None = None,
         binary: str | None = None,
         startup_timeout: float = 30.0,
+        nodes: int = 1,
     ) -> None:
+        if nodes < 1:
+            raise ValueError(f"nodes must be at least 1, got {nodes}")
+        self.addresses: list[str] = []
         self.binary = binary or find_binary()
         self._tmp = tempfile.mkdtemp(prefix="slipstream-node-")
         self.data_dir = str(data_dir) if data_dir is not None else os.path.join(self._tmp, "data")
         self.log_path = os.path.join(self._tmp, "server.log")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", self.data_dir]
+        if nodes > 1:
+            cmd = [self.binary, "local", "--nodes", str(nodes), "--data-dir", self.data_dir]
         # A new session: Ctrl-C in a terminal or notebook interrupts the client
         # (cancelling its query) without killing the node under it.
         self.proc = subprocess.Popen(
@@ -101,9 +113,14 @@ class LocalNode:
             while True:
                 if b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
-                    m = _READY_RE.match(line.decode("utf-8", "replace"))
+                    text = line.decode("utf-8", "replace")
+                    m = _READY_RE.match(text) or _NODE_RE.match(text)
                     if m:
-                        return m.group(1)
+                        self.addresses.append(m.group(1))
+                        if _READY_RE.match(text):
+                            return m.group(1)
+                    if _CLUSTER_RE.match(text) and self.addresses:
+                        return self.addresses[0]
                     self._log.write(line + b"\n")
                     continue
                 left = deadline - time.monotonic()

@@ -92,9 +92,26 @@ def local_client() -> Iterator[sl.Client]:
         yield c
 
 
-@pytest.fixture(scope="session", params=["local", "remote"])
+@pytest.fixture(scope="session")
+def cluster_client() -> Iterator[sl.Client]:
+    """Three node processes on loopback (``sl.connect(nodes=3)``), with small
+    partitions so that even test tables are spread over every node."""
+    old = os.environ.get("SLIPSTREAM_PART_ROWS")
+    os.environ["SLIPSTREAM_PART_ROWS"] = "700"
+    try:
+        c = sl.connect(nodes=3)
+    finally:
+        if old is None:
+            del os.environ["SLIPSTREAM_PART_ROWS"]
+        else:
+            os.environ["SLIPSTREAM_PART_ROWS"] = old
+    with c:
+        yield c
+
+
+@pytest.fixture(scope="session", params=["local", "cluster"])
 def cl(request: pytest.FixtureRequest) -> sl.Client:
-    """Each query test runs against both kinds of node."""
+    """Each query test runs on one node and on a three-node cluster."""
     return request.getfixturevalue(f"{request.param}_client")  # type: ignore[no-any-return]
 
 

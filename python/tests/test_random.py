@@ -44,15 +44,21 @@ def random_table(rng: random.Random, n: int) -> pa.Table:
     return pa.table(
         {
             "i32": pa.array([maybe(rng.randint(-50, 50)) for _ in range(n)], pa.int32()),
-            "i64": pa.array([maybe(rng.randint(-10**6, 10**6)) for _ in range(n)], pa.int64()),
-            "f64": pa.array([maybe(rng.choice([0.0, -1.5, 2.25, rng.uniform(-1e3, 1e3)]))
-                             for _ in range(n)], pa.float64()),
-            "dec": pa.array([maybe(decimal.Decimal(rng.randint(-10**5, 10**5)).scaleb(-2))
-                             for _ in range(n)], pa.decimal128(9, 2)),
+            "i64": pa.array([maybe(rng.randint(-(10**6), 10**6)) for _ in range(n)], pa.int64()),
+            "f64": pa.array(
+                [maybe(rng.choice([0.0, -1.5, 2.25, rng.uniform(-1e3, 1e3)])) for _ in range(n)],
+                pa.float64(),
+            ),
+            "dec": pa.array(
+                [maybe(decimal.Decimal(rng.randint(-(10**5), 10**5)).scaleb(-2)) for _ in range(n)],
+                pa.decimal128(9, 2),
+            ),
             "s": pa.array([maybe(rng.choice(WORDS)) for _ in range(n)], pa.string()),
             "b": pa.array([maybe(rng.random() < 0.5) for _ in range(n)], pa.bool_()),
-            "d": pa.array([maybe(base + dt.timedelta(days=rng.randint(-30, 30)))
-                           for _ in range(n)], pa.date32()),
+            "d": pa.array(
+                [maybe(base + dt.timedelta(days=rng.randint(-30, 30))) for _ in range(n)],
+                pa.date32(),
+            ),
         }
     )
 
@@ -73,13 +79,13 @@ def literal_for(rng: random.Random, name: str) -> tuple[Any, str]:
         v = rng.randint(-60, 60)
         return v, str(v)
     if name == "i64":
-        v = rng.randint(-10**6, 10**6)
+        v = rng.randint(-(10**6), 10**6)
         return v, str(v)
     if name == "f64":
         v = rng.choice([0.0, -1.5, 100.25])
         return v, repr(v)
     if name == "dec":
-        v = decimal.Decimal(rng.randint(-10**5, 10**5)).scaleb(-2)
+        v = decimal.Decimal(rng.randint(-(10**5), 10**5)).scaleb(-2)
         return v, f"{v}::DECIMAL(9,2)"
     if name == "s":
         v = rng.choice(WORDS)
@@ -112,8 +118,12 @@ def predicate(rng: random.Random, depth: int = 0) -> tuple[sl.Expr, str]:
     sql_op = {"==": "=", "!=": "<>"}.get(op, op)
     c = col(name)
     e = {
-        "==": c == value, "!=": c != value, "<": c < value,
-        "<=": c <= value, ">": c > value, ">=": c >= value,
+        "==": c == value,
+        "!=": c != value,
+        "<": c < value,
+        "<=": c <= value,
+        ">": c > value,
+        ">=": c >= value,
     }[op]
     return e, f"({name} {sql_op} {sql_value})"
 
@@ -198,4 +208,3 @@ def test_random_plans_match_duckdb(cl: sl.Client) -> None:
                 ) from exc
     assert cases >= 10, f"only {cases} cases ran"
     print(f"{cases} random cases agree with DuckDB (seed {SEED})")
-

@@ -309,8 +309,9 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 		if _, merging := n.Input.(*plan.Exchange); merging || !mergeable {
 			// Over another stage's output (often partial results to merge)
 			// or for median, n_unique, first, ...: every pipeline feeds one
-			// aggregate; first and last see the rows in input order.
-			return p.onePhase(n, exec.NewUnion(parts, ordered)), nil
+			// aggregate, in input order, so that first and last are right
+			// and float sums come out the same on every run.
+			return p.onePhase(n, exec.NewUnion(parts, merging || ordered)), nil
 		}
 		return p.twoPhase(n, parts)
 	}

@@ -172,14 +172,9 @@ func (c *cutter) cut(n plan.Node) frag {
 	case *plan.Join:
 		return c.join(n)
 	case *plan.Window:
-		f := c.cut(n.Input)
-		if f.d != Single {
-			if keys := sharedPartition(n.Exprs); keys != nil {
-				f = c.hash(f, keys)
-			} else {
-				f = c.gather(f)
-			}
-		}
+		// A window keeps its input's row order (as in polars), which a hash
+		// exchange would lose: it runs in one task.
+		f := c.gather(c.cut(n.Input))
 		return with(f, &plan.Window{Input: f.n, Exprs: n.Exprs})
 	case *plan.Concat:
 		out := frag{d: Single}
@@ -273,24 +268,4 @@ func (c *cutter) join(n *plan.Join) frag {
 
 func (c *cutter) broadcast(f frag) frag {
 	return frag{n: c.stage(f, Broadcast, nil), d: Single, inputs: []int{len(c.g.Stages) - 1}}
-}
-
-// sharedPartition returns the partition keys every window expression
-// shares, or nil when they differ or one has none.
-func sharedPartition(exprs []*plan.WindowExpr) []plan.Expr {
-	first := exprs[0].PartitionBy
-	if len(first) == 0 {
-		return nil
-	}
-	for _, e := range exprs[1:] {
-		if len(e.PartitionBy) != len(first) {
-			return nil
-		}
-		for i, k := range e.PartitionBy {
-			if k.String() != first[i].String() {
-				return nil
-			}
-		}
-	}
-	return first
 }
