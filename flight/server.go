@@ -180,6 +180,9 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	if tk.GetOutput() != nil {
 		// A result is read once by a client; a shuffle may be read again
 		// by a retried task, until the query releases it.
+		if tk.GetShuffle() && s.engine.Fault != nil {
+			s.engine.Fault("shuffle-read")
+		}
 		op, err = s.engine.Outputs().Open(tk.GetOutput(), !tk.GetShuffle())
 	} else {
 		op, err = s.engine.Execute(tk.GetQuery())

@@ -116,7 +116,7 @@ type task struct {
 	receipt *Receipt
 }
 
-type run struct {
+type queryRun struct {
 	e         *Engine
 	q         *planpb.Query
 	g         *stage.Graph
@@ -145,7 +145,7 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 	if per <= 0 {
 		per = 1
 	}
-	r := &run{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, broadcast: broadcast, dead: map[string]bool{}}
+	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, broadcast: broadcast, dead: map[string]bool{}}
 	r.status = &QueryStatus{ID: catalog.NewID(), State: "running", Started: time.Now(), Stages: r.fp}
 	e.queries.add(r.status)
 	for _, s := range g.Stages {
@@ -167,7 +167,7 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 }
 
 func (e *Engine) broadcastRows() int64 {
-	if e.BroadcastRows > 0 {
+	if e.BroadcastRows != 0 {
 		return e.BroadcastRows
 	}
 	return 250_000
@@ -175,7 +175,7 @@ func (e *Engine) broadcastRows() int64 {
 
 // finish records the end of the query and releases what its stages left
 // on the nodes, except the result.
-func (r *run) finish(err error) error {
+func (r *queryRun) finish(err error) error {
 	r.mu.Lock()
 	r.status.Seconds = time.Since(r.status.Started).Seconds()
 	r.status.State = "done"
@@ -221,7 +221,7 @@ func (r *run) finish(err error) error {
 // makeTasks lists a stage's tasks: one per partition of a stored table
 // (run where a replica is), one per share of a file scan, one per hash
 // bucket, or one on this node.
-func (r *run) makeTasks(s *stage.Stage, alive []cluster.Member) ([]*task, error) {
+func (r *queryRun) makeTasks(s *stage.Stage, alive []cluster.Member) ([]*task, error) {
 	var ts []*task
 	switch s.Driver {
 	case stage.FromScan:
@@ -269,7 +269,7 @@ func (r *run) makeTasks(s *stage.Stage, alive []cluster.Member) ([]*task, error)
 
 // place picks the node for a task's next attempt: the least busy alive
 // node among those that may run it.
-func (r *run) place(t *task, load map[string]int) error {
+func (r *queryRun) place(t *task, load map[string]int) error {
 	var cands []cluster.Member
 	for _, m := range r.e.Alive() {
 		if r.dead[m.Name] {
@@ -304,7 +304,7 @@ func contains(xs []string, x string) bool {
 
 // ensure makes every task of stage id done, its output on a live node,
 // running its inputs first; it re-runs what dead nodes took with them.
-func (r *run) ensure(ctx context.Context, id int) error {
+func (r *queryRun) ensure(ctx context.Context, id int) error {
 	for {
 		for _, in := range r.g.Stages[id].Inputs {
 			if err := r.ensure(ctx, in); err != nil {
@@ -385,7 +385,7 @@ func (r *run) ensure(ctx context.Context, id int) error {
 // lose marks a node dead for this query and every task output it held as
 // lost; with stage and task >= 0 (a task on this node whose output is
 // gone) only that one.
-func (r *run) lose(node string, st, ti int) {
+func (r *queryRun) lose(node string, st, ti int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if node == r.e.Self.Name {
@@ -406,13 +406,13 @@ func (r *run) lose(node string, st, ti int) {
 }
 
 // exec runs one attempt of a task on its node and records its receipt.
-func (r *run) exec(ctx context.Context, t *task) error {
+func (r *queryRun) exec(ctx context.Context, t *task) error {
 	rc := &Receipt{Query: r.status.ID, Stage: t.st.ID, Task: t.index, Attempt: t.attempt, Node: t.node.Name, State: "running"}
 	r.mu.Lock()
 	t.receipt = rc
 	r.status.Receipts = append(r.status.Receipts, rc)
 	pt := &planpb.Task{QueryId: r.status.ID, Query: r.q, Stage: int32(t.st.ID), Task: int32(t.index), Attempt: int32(t.attempt),
-		Buckets: 1, BroadcastRows: r.broadcast, Fingerprint: r.fp, Share: t.share, Compress: r.e.Compress}
+		Buckets: 1, BroadcastRows: r.broadcast, Fingerprint: r.fp, Share: t.share, Compress: r.e.Compress, Coordinator: r.e.Self.Addr}
 	if t.st.Out == stage.Hash {
 		pt.Buckets = int32(r.buckets)
 	}

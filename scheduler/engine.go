@@ -45,6 +45,11 @@ type Engine struct {
 	BroadcastRows int64
 	// Compress shuffle reads with zstd.
 	Compress bool
+	// Fault, when set, is called at named points of a task's life
+	// ("task:<stage>" as a task of that stage writes its output,
+	// "shuffle-read" as another node reads an output): the tests' way to
+	// kill a node at an exact moment.
+	Fault func(point string)
 
 	once    sync.Once
 	outputs *Outputs

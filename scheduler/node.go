@@ -125,15 +125,22 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 			e.abortUpload(alive, upload)
 			return 0, 0, kernels.Errorf(kernels.Invalid, "a batch's schema differs from the stream's schema")
 		}
-		pending = append(pending, b)
-		rows += b.NumRows()
 		written += b.NumRows()
-		if rows >= catalog.PartRows {
-			if err := flush(); err != nil {
-				e.abortUpload(alive, upload)
-				return 0, 0, err
+		// Cut the batch where a partition fills up (slices share memory).
+		for off := int64(0); off < b.NumRows(); {
+			n := min(b.NumRows()-off, catalog.PartRows-rows)
+			pending = append(pending, b.NewSlice(off, off+n))
+			rows += n
+			off += n
+			if rows >= catalog.PartRows {
+				if err := flush(); err != nil {
+					b.Release()
+					e.abortUpload(alive, upload)
+					return 0, 0, err
+				}
 			}
 		}
+		b.Release()
 	}
 	if rows > 0 || len(parts) == 0 { // an empty upload still stores a partition
 		if err := flush(); err != nil {
@@ -260,25 +267,29 @@ func (e *Engine) Drop(ctx context.Context, name string) (bool, error) {
 // this node's: how a node that joins late, or restarts, learns the catalog.
 func (e *Engine) SyncCatalog(ctx context.Context) {
 	for _, n := range e.Alive() {
-		if n.Name == e.Self.Name {
-			continue
+		if n.Name != e.Self.Name {
+			e.syncFrom(ctx, n.Addr)
 		}
-		raw, err := e.Net.Action(ctx, n.Addr, "catalog", nil)
-		if err != nil {
-			slog.Debug("catalog sync", "node", n.Name, "err", err)
-			continue
-		}
-		var ms []catalog.Manifest
-		if err := json.Unmarshal(raw, &ms); err != nil {
-			slog.Warn("catalog sync: malformed answer", "node", n.Name, "err", err)
-			continue
-		}
-		for _, m := range ms {
-			if ok, err := e.Catalog.Commit(m, ""); err != nil {
-				slog.Warn("catalog sync", "table", m.Name, "err", err)
-			} else if ok {
-				slog.Info("learned a table from a peer", "table", m.Name, "version", m.Version, "from", n.Name)
-			}
+	}
+}
+
+// syncFrom adopts the newer manifests of the node at addr.
+func (e *Engine) syncFrom(ctx context.Context, addr string) {
+	raw, err := e.Net.Action(ctx, addr, "catalog", nil)
+	if err != nil {
+		slog.Debug("catalog sync", "node", addr, "err", err)
+		return
+	}
+	var ms []catalog.Manifest
+	if err := json.Unmarshal(raw, &ms); err != nil {
+		slog.Warn("catalog sync: malformed answer", "node", addr, "err", err)
+		return
+	}
+	for _, m := range ms {
+		if ok, err := e.Catalog.Commit(m, ""); err != nil {
+			slog.Warn("catalog sync", "table", m.Name, "err", err)
+		} else if ok {
+			slog.Info("learned a table from a peer", "table", m.Name, "version", m.Version, "from", addr)
 		}
 	}
 }

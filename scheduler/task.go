@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 
@@ -39,6 +40,11 @@ var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task
 // cut into t.Buckets buckets, for the tasks that read it.
 func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResult, error) {
 	g, err := e.cut(t.GetQuery(), t.GetBroadcastRows())
+	if (err != nil || g.String() != t.GetFingerprint()) && t.GetCoordinator() != "" {
+		// This node may have missed a manifest (it joined a moment ago).
+		e.syncFrom(ctx, t.GetCoordinator())
+		g, err = e.cut(t.GetQuery(), t.GetBroadcastRows())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +110,9 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResul
 				res.Bytes += batchBytes(part)
 			}
 		}
+	}
+	if e.Fault != nil {
+		e.Fault(fmt.Sprintf("task:%d", t.GetStage()))
 	}
 	for i, bs := range out {
 		e.outputs.put(outputKey{t.GetQueryId(), t.GetStage(), t.GetTask(), t.GetAttempt(), int32(i)}, op.Schema(), bs)

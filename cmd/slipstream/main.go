@@ -68,17 +68,18 @@ func main() {
 
 // Config is a node's configuration; it is printed at start.
 type Config struct {
-	Addr         string
-	DataDir      string
-	Advertise    string
-	CPUProfile   string
-	Name         string
-	Gossip       string
-	Join         string
-	EncryptKey   string
-	Replication  int
-	TasksPerNode int
-	Compress     bool
+	Addr          string
+	DataDir       string
+	Advertise     string
+	CPUProfile    string
+	Name          string
+	Gossip        string
+	Join          string
+	EncryptKey    string
+	Replication   int
+	TasksPerNode  int
+	Compress      bool
+	BroadcastRows int64
 }
 
 func (c Config) String() string {
@@ -100,6 +101,7 @@ func serve(args []string) error {
 	fs.IntVar(&cfg.Replication, "replication", 2, "how many nodes store each partition of an upload (at most the number of nodes)")
 	fs.IntVar(&cfg.TasksPerNode, "tasks-per-node", 1, "hash buckets of a shuffle per alive node")
 	fs.BoolVar(&cfg.Compress, "compress", false, "zstd-compress shuffle data between nodes")
+	fs.Int64Var(&cfg.BroadcastRows, "broadcast-rows", 250_000, "a join side estimated at or under this many rows is sent whole to every task of the other side")
 	fs.Int64Var(&catalog.PartRows, "part-rows", envInt("SLIPSTREAM_PART_ROWS", catalog.PartRows), "rows per partition of an upload (default $SLIPSTREAM_PART_ROWS, else 1048576)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -154,7 +156,16 @@ func serve(args []string) error {
 	peers := flight.NewPeers(mem)
 	defer peers.Close()
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Self: members.Self(), Members: members, Net: peers,
-		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress}
+		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress, BroadcastRows: cfg.BroadcastRows}
+	if point := os.Getenv("SLIPSTREAM_FAULT"); point != "" {
+		// Testing only: die by SIGKILL, as kill -9 would, on reaching point.
+		engine.Fault = func(at string) {
+			if at == point {
+				slog.Warn("SLIPSTREAM_FAULT reached: killing this node", "point", at)
+				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			}
+		}
+	}
 	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions()...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))

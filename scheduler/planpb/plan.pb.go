@@ -661,10 +661,13 @@ type Task struct {
 	BroadcastRows int64 `protobuf:"varint,7,opt,name=broadcast_rows,json=broadcastRows,proto3" json:"broadcast_rows,omitempty"`
 	// fingerprint is the coordinator's text of the cut; a node that cuts
 	// differently (its catalog differs) refuses the task.
-	Fingerprint   string   `protobuf:"bytes,8,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
-	Share         *Share   `protobuf:"bytes,9,opt,name=share,proto3" json:"share,omitempty"`
-	Inputs        []*Input `protobuf:"bytes,10,rep,name=inputs,proto3" json:"inputs,omitempty"`
-	Compress      bool     `protobuf:"varint,11,opt,name=compress,proto3" json:"compress,omitempty"` // zstd for the shuffle reads of this task
+	Fingerprint string   `protobuf:"bytes,8,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
+	Share       *Share   `protobuf:"bytes,9,opt,name=share,proto3" json:"share,omitempty"`
+	Inputs      []*Input `protobuf:"bytes,10,rep,name=inputs,proto3" json:"inputs,omitempty"`
+	Compress    bool     `protobuf:"varint,11,opt,name=compress,proto3" json:"compress,omitempty"` // zstd for the shuffle reads of this task
+	// coordinator is the address of the node running the query: a node
+	// whose catalog lags (it joined a moment ago) catches up from it.
+	Coordinator   string `protobuf:"bytes,12,opt,name=coordinator,proto3" json:"coordinator,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -774,6 +777,13 @@ func (x *Task) GetCompress() bool {
 		return x.Compress
 	}
 	return false
+}
+
+func (x *Task) GetCoordinator() string {
+	if x != nil {
+		return x.Coordinator
+	}
+	return ""
 }
 
 // Share is the part of a stage's scan one task reads.
@@ -2884,7 +2894,7 @@ const file_plan_proto_rawDesc = "" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x18\n" +
 	"\aattempt\x18\x04 \x01(\x05R\aattempt\x12\x16\n" +
-	"\x06bucket\x18\x05 \x01(\x05R\x06bucket\"\xf9\x02\n" +
+	"\x06bucket\x18\x05 \x01(\x05R\x06bucket\"\x9b\x03\n" +
 	"\x04Task\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12/\n" +
 	"\x05query\x18\x02 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x14\n" +
@@ -2897,7 +2907,8 @@ const file_plan_proto_rawDesc = "" +
 	"\x05share\x18\t \x01(\v2\x19.slipstream.plan.v1.ShareR\x05share\x121\n" +
 	"\x06inputs\x18\n" +
 	" \x03(\v2\x19.slipstream.plan.v1.InputR\x06inputs\x12\x1a\n" +
-	"\bcompress\x18\v \x01(\bR\bcompress\"R\n" +
+	"\bcompress\x18\v \x01(\bR\bcompress\x12 \n" +
+	"\vcoordinator\x18\f \x01(\tR\vcoordinator\"R\n" +
 	"\x05Share\x12\x14\n" +
 	"\x05parts\x18\x01 \x03(\tR\x05parts\x123\n" +
 	"\x05files\x18\x02 \x03(\v2\x1d.slipstream.plan.v1.FileShareR\x05files\">\n" +

@@ -77,7 +77,7 @@ class OutputKey(_message.Message):
     def __init__(self, query_id: _Optional[str] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ..., bucket: _Optional[int] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("query_id", "query", "stage", "task", "attempt", "buckets", "broadcast_rows", "fingerprint", "share", "inputs", "compress")
+    __slots__ = ("query_id", "query", "stage", "task", "attempt", "buckets", "broadcast_rows", "fingerprint", "share", "inputs", "compress", "coordinator")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,7 @@ class Task(_message.Message):
     SHARE_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     COMPRESS_FIELD_NUMBER: _ClassVar[int]
+    COORDINATOR_FIELD_NUMBER: _ClassVar[int]
     query_id: str
     query: Query
     stage: int
@@ -100,7 +101,8 @@ class Task(_message.Message):
     share: Share
     inputs: _containers.RepeatedCompositeFieldContainer[Input]
     compress: bool
-    def __init__(self, query_id: _Optional[str] = ..., query: _Optional[_Union[Query, _Mapping]] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ..., buckets: _Optional[int] = ..., broadcast_rows: _Optional[int] = ..., fingerprint: _Optional[str] = ..., share: _Optional[_Union[Share, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., compress: _Optional[bool] = ...) -> None: ...
+    coordinator: str
+    def __init__(self, query_id: _Optional[str] = ..., query: _Optional[_Union[Query, _Mapping]] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ..., buckets: _Optional[int] = ..., broadcast_rows: _Optional[int] = ..., fingerprint: _Optional[str] = ..., share: _Optional[_Union[Share, _Mapping]] = ..., inputs: _Optional[_Iterable[_Union[Input, _Mapping]]] = ..., compress: _Optional[bool] = ..., coordinator: _Optional[str] = ...) -> None: ...
 
 class Share(_message.Message):
     __slots__ = ("parts", "files")
