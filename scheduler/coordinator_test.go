@@ -1,0 +1,344 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/protobuf/proto"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/cluster"
+	pb "slipstream/scheduler/planpb"
+)
+
+// loopback is a Transport between engines of one process: the scheduler's
+// logic without gossip or sockets. A node in dead answers nothing, as if
+// killed; dieAfter kills a node once it has run that many tasks.
+type loopback struct {
+	mu       sync.Mutex
+	engines  map[string]*Engine // by address
+	dead     map[string]bool
+	dieAfter map[string]int
+}
+
+func (l *loopback) node(addr string) (*Engine, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead[addr] {
+		return nil, kernels.Errorf(kernels.Unavailable, "node %s: connection refused", addr)
+	}
+	return l.engines[addr], nil
+}
+
+func (l *loopback) Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "run_task":
+		t := &pb.Task{}
+		if err := proto.Unmarshal(body, t); err != nil {
+			return nil, err
+		}
+		res, err := e.RunTask(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		if n, ok := l.dieAfter[addr]; ok {
+			if l.dieAfter[addr] = n - 1; n <= 1 {
+				l.dead[addr] = true
+			}
+		}
+		l.mu.Unlock()
+		return proto.Marshal(res)
+	case "commit_table", "abort_upload":
+		return nil, e.CommitManifest(body)
+	case "catalog":
+		return json.Marshal(e.Catalog.Manifests())
+	case "release":
+		var req struct {
+			Query string `json:"query"`
+			Keep  int32  `json:"keep"`
+		}
+		json.Unmarshal(body, &req)
+		e.Outputs().Release(req.Query, req.Keep)
+		return nil, nil
+	}
+	return nil, fmt.Errorf("loopback: unknown action %s", kind)
+}
+
+func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	w, err := e.Catalog.StagePart(cmd.GetUploadId(), cmd.GetPartId(), schema)
+	if err != nil {
+		return err
+	}
+	for _, b := range batches {
+		if err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+func (l *loopback) Fetch(_ context.Context, addr string, key *pb.OutputKey, _ bool) (exec.Operator, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.Outputs().Open(key, false)
+}
+
+// testCluster makes n engines that see each other through fake
+// membership; PartRows is small so that tables spread over all of them.
+func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopback) {
+	t.Helper()
+	old := catalog.PartRows
+	catalog.PartRows = 100
+	t.Cleanup(func() { catalog.PartRows = old })
+	net := &loopback{engines: map[string]*Engine{}, dead: map[string]bool{}, dieAfter: map[string]int{}}
+	var members []cluster.Member
+	for i := 1; i <= n; i++ {
+		members = append(members, cluster.Member{Name: fmt.Sprintf("n%d", i), Addr: fmt.Sprintf("grpc://n%d", i), Cores: 2, State: cluster.Alive})
+	}
+	var engines []*Engine
+	for _, m := range members {
+		cat, err := catalog.Open(filepath.Join(t.TempDir(), m.Name), mem, m.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &Engine{Catalog: cat, Mem: mem, Self: m, Members: cluster.NewFake(m, members...), Net: net, BroadcastRows: -1}
+		net.engines[m.Addr] = e
+		engines = append(engines, e)
+	}
+	return engines, net
+}
+
+// events has 1000 rows: k = i % 37, v = i.
+func storeEvents(t *testing.T, e *Engine, mem memory.Allocator) {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "v", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for i := int64(0); i < 1000; i++ {
+		b.Field(0).(*array.Int64Builder).Append(i % 37)
+		b.Field(1).(*array.Int64Builder).Append(i)
+	}
+	rec := b.NewRecordBatch()
+	sent := false
+	if _, _, err := e.Store(context.Background(), "events", catalog.Create, schema, func() (arrow.RecordBatch, error) {
+		if sent {
+			return nil, nil
+		}
+		sent = true
+		return rec, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// groupedQuery: events grouped by k, sum(v) and count, joined back to
+// events on k (a shuffle of both sides), sorted.
+func groupedQuery() *pb.Query {
+	grouped := agg(table("events"), []*pb.Expr{col("k")}, alias(call("sum", col("v")), "total"), alias(call("len"), "n"))
+	j := join(grouped, table("events"), pb.Join_INNER, "k")
+	again := agg(j, []*pb.Expr{col("k")}, alias(call("max", col("total")), "total"), alias(call("len"), "rows"))
+	return query(sortBy(again, false, col("k")))
+}
+
+// collectResult reads a distributed result from the nodes holding it.
+func collectResult(t *testing.T, net *loopback, res *Result) []string {
+	t.Helper()
+	var rows []string
+	for _, p := range res.Parts {
+		op, err := net.engines[p.Node.Addr].Outputs().Open(p.Key, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := exec.Collect(context.Background(), op)
+		op.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, renderRows(bs)...)
+		exec.ReleaseAll(bs)
+	}
+	return rows
+}
+
+func release(engines []*Engine, id string) {
+	for _, e := range engines {
+		e.Outputs().Release(id, -1)
+	}
+}
+
+func expectedGrouped() []string {
+	var rows []string
+	for k := 0; k < 37; k++ {
+		total, n := 0, 0
+		for i := k; i < 1000; i += 37 {
+			total += i
+			n++
+		}
+		rows = append(rows, fmt.Sprintf("%d | %d | %d", k, total, n))
+	}
+	return rows
+}
+
+func TestDistributedQueryMatchesTheOracle(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	engines, net := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	// Every node learned the manifest; partitions are on two nodes each.
+	for _, e := range engines {
+		tbl, err := e.Catalog.Table("events")
+		if err != nil || tbl.Rows != 1000 || len(tbl.M.Parts) != 10 {
+			t.Fatalf("%s: %+v %v", e.Self.Name, tbl, err)
+		}
+		for _, p := range tbl.M.Parts {
+			if len(p.Holders) != 2 {
+				t.Fatalf("partition %s has holders %v, want 2", p.ID, p.Holders)
+			}
+		}
+	}
+	res, err := engines[1].RunQuery(context.Background(), groupedQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(engines, res.ID)
+	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestDeadNodeTasksAreRerunFromReplicas(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	engines, net := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	net.dieAfter["grpc://n3"] = 2 // dies with shuffle output that others need
+	res, err := engines[0].RunQuery(context.Background(), groupedQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(engines, res.ID)
+	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	raw, err := engines[0].Status(res.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st QueryStatus
+	json.Unmarshal(raw, &st)
+	lost, retried := 0, 0
+	for _, r := range st.Receipts {
+		if r.Node == "n3" && r.State == "lost" {
+			lost++
+		}
+		if r.Attempt > 0 {
+			retried++
+			if r.Node == "n3" {
+				t.Errorf("a retry went to the dead node: %+v", r)
+			}
+		}
+	}
+	if lost == 0 || retried == 0 {
+		t.Fatalf("want lost outputs on n3 and retries; receipts: %s", raw)
+	}
+}
+
+func TestLostPartitionsAreNamed(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	engines, net := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	net.dead["grpc://n2"], net.dead["grpc://n3"] = true, true
+	_, err := engines[0].RunQuery(context.Background(), groupedQuery())
+	if kernels.KindOf(err) != kernels.Unavailable || !strings.Contains(err.Error(), `of table "events" is lost`) {
+		t.Fatalf("want the lost partition named, got %v", err)
+	}
+	for _, e := range engines {
+		e.Outputs().Release("", -1)
+	}
+}
+
+func TestPlanErrorsAreNotRetried(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	engines, _ := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	// v runs to 999: casting it to int8 overflows in the tasks.
+	overflow := &pb.Expr{Kind: &pb.Expr_Cast{Cast: &pb.Cast{Expr: col("v"), To: &pb.DataType{Kind: pb.DataType_INT8}}}}
+	bad := query(sel(table("events"), alias(overflow, "v")))
+	_, err := engines[0].RunQuery(context.Background(), bad)
+	if err == nil || kernels.KindOf(err) == kernels.Unavailable {
+		t.Fatalf("want a plan error, got %v", err)
+	}
+	raw, _ := engines[0].Status("")
+	var st QueryStatus
+	json.Unmarshal(raw, &st)
+	for _, r := range st.Receipts {
+		if r.Attempt > 0 {
+			t.Fatalf("a plan error was retried: %s", raw)
+		}
+	}
+	if st.State != "failed" {
+		t.Fatalf("state %s", st.State)
+	}
+}
+
+func TestStageCut(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	engines, _ := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	g, err := engines[0].cut(groupedQuery(), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var heads []string
+	for _, line := range strings.Split(g.String(), "\n") {
+		if strings.HasPrefix(line, "Stage") {
+			heads = append(heads, line)
+		}
+	}
+	// Partial aggregate where the data is, final per key bucket, both
+	// join sides shuffled on k, the second aggregate's partial where the
+	// join ran, local sorts, then one merge.
+	want := []string{
+		"Stage 0 tasks=scan output=hash(col(k))",
+		"Stage 1 tasks=hash output=hash(col(k))",
+		"Stage 2 tasks=scan output=hash(col(k))",
+		"Stage 3 tasks=hash output=hash(col(k))",
+		"Stage 4 tasks=hash output=gather",
+		"Stage 5 tasks=single output=result",
+	}
+	if strings.Join(heads, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("stages:\n%s", g)
+	}
+	// With a broadcast threshold the small side goes whole to the other.
+	g, _ = engines[0].cut(groupedQuery(), 1<<20)
+	if !strings.Contains(g.String(), "output=broadcast") {
+		t.Fatalf("no broadcast:\n%s", g)
+	}
+}
