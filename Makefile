@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test build venv tools go-test py-test lint bench proto clean
+.PHONY: run test build venv tools go-test py-test lint bench bench-cluster proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -50,6 +50,10 @@ py-test: venv
 ## bench: upload/download throughput and group-by timings against peers
 bench: venv
 	$(PY) bench/bench_e2e.py
+
+## bench-cluster: TPC-H on three local nodes vs one, and a node killed mid-query
+bench-cluster: venv
+	$(PY) bench/bench_cluster.py
 
 ## proto: regenerate Go and Python code from scheduler/planpb/plan.proto
 proto: venv tools

@@ -94,8 +94,10 @@ def main() -> int:
         if name != "slipstream":
             print(f"slipstream / {name}: {geo['slipstream'] / g:.2f}")
     slow = sorted(common, key=lambda q: times["slipstream"][q] / times["duckdb"][q], reverse=True)
-    print("furthest behind DuckDB: " + ", ".join(
-        f"q{q} ({times['slipstream'][q] / times['duckdb'][q]:.1f}x)" for q in slow[:3]))
+    print(
+        "furthest behind DuckDB: "
+        + ", ".join(f"q{q} ({times['slipstream'][q] / times['duckdb'][q]:.1f}x)" for q in slow[:3])
+    )
     return 0
 
 

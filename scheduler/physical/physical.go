@@ -539,7 +539,7 @@ func (p *Planner) sort(n *plan.Sort, limit int64) (exec.Operator, error) {
 	}
 	var in exec.Operator
 	if parts != nil {
-		in = exec.NewUnion(parts, false) // the sort restores an order
+		in = exec.NewUnion(parts, true) // in input order: the sort is stable
 	} else if in, err = p.Build(n.Input); err != nil {
 		return nil, err
 	}
