@@ -148,6 +148,7 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, broadcast: broadcast, dead: map[string]bool{}}
 	r.status = &QueryStatus{ID: catalog.NewID(), State: "running", Started: time.Now(), Stages: r.fp}
 	e.queries.add(r.status)
+	e.cuts.put(r.status.ID, g)
 	for _, s := range g.Stages {
 		ts, err := r.makeTasks(s, alive)
 		if err != nil {

@@ -54,6 +54,7 @@ type Engine struct {
 	once    sync.Once
 	outputs *Outputs
 	queries *registry
+	cuts    cutCache
 }
 
 // TableSchema implements plan.Resolver.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -39,6 +40,9 @@ var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task
 // RunTask runs one task of a stage on this node and keeps its output,
 // cut into t.Buckets buckets, for the tasks that read it.
 func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResult, error) {
+	if g := e.cuts.get(t.GetQueryId()); g != nil {
+		return e.runStage(ctx, t, g)
+	}
 	g, err := e.cut(t.GetQuery(), t.GetBroadcastRows())
 	if (err != nil || g.String() != t.GetFingerprint()) && t.GetCoordinator() != "" {
 		// This node may have missed a manifest (it joined a moment ago).
@@ -51,6 +55,13 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResul
 	if got := g.String(); got != t.GetFingerprint() {
 		return nil, kernels.Errorf(kernels.Internal, "node %s cuts the query differently from the coordinator (are the catalogs in sync?):\n%s\nvs the coordinator's\n%s", e.Self.Name, got, t.GetFingerprint())
 	}
+	e.cuts.put(t.GetQueryId(), g)
+	return e.runStage(ctx, t, g)
+}
+
+// runStage runs task t of a query cut into g.
+func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (*planpb.TaskResult, error) {
+	var err error
 	if int(t.GetStage()) >= len(g.Stages) {
 		return nil, kernels.Errorf(kernels.Invalid, "task names stage %d; the query has %d", t.GetStage(), len(g.Stages))
 	}
@@ -184,4 +195,38 @@ func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, lost(g.node, g.stage, g.task, err)
 	}
 	return b, err
+}
+
+// cutCache keeps the stages of recent queries, so that the tasks of one
+// query on one node plan it once (planning opens files for schemas and row
+// counts).
+type cutCache struct {
+	mu    sync.Mutex
+	order []string
+	m     map[string]*stage.Graph
+}
+
+const cutsKept = 32
+
+func (c *cutCache) get(id string) *stage.Graph {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[id]
+}
+
+func (c *cutCache) put(id string, g *stage.Graph) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*stage.Graph{}
+	}
+	if _, ok := c.m[id]; ok {
+		return
+	}
+	c.m[id] = g
+	c.order = append(c.order, id)
+	if len(c.order) > cutsKept {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
 }

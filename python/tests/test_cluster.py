@@ -209,7 +209,7 @@ def test_results_are_the_same_on_one_and_three_nodes_and_any_partition_count(
         t, d = one.from_arrow(ev, name="events"), one.from_arrow(dm, name="dims")
         same(grouped(t).to_arrow(), want_grouped)
         same(joined(t, d).to_arrow(), want_joined)
-    for per_node, extra in ((1, ()), (3, PARTITIONED)):
+    for per_node, extra in ((1, ()), (3, (*PARTITIONED, "--compress"))):
         for i in (1, 2, 3):
             cluster.add(f"p{per_node}n{i}", *SMALL_PARTS, "--tasks-per-node", str(per_node), *extra)
         with sl.connect(cluster.nodes[f"p{per_node}n2"].address) as cl:
