@@ -131,8 +131,9 @@ def main() -> None:
     ap.add_argument("--queries", default=",".join(str(q) for q in sorted(QUERIES)))
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--kill-query", type=int, default=9)
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "slipstream" / "tpch")
     args = ap.parse_args()
-    data = ensure(args.scale)
+    data = ensure(args.scale, args.cache)
     price_of_distribution(data, [int(q) for q in args.queries.split(",")], args.repeat)
     time_to_recover(data, args.kill_query)
 
