@@ -30,18 +30,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent / "tpch"))
 from data import ensure
 from queries import QUERIES, TABLES
+from run import best_of
 
 import slipstream as sl
 from slipstream._node import find_binary
-
-
-def best_of(repeat: int, run: Any) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def price_of_distribution(data: Path, queries: list[int], repeat: int) -> None:

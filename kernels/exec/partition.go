@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
@@ -94,103 +95,74 @@ func mix(h, v uint64) uint64 {
 	return h ^ (h >> 31)
 }
 
-// hashColumn folds each row's value of a into hashes.
-func hashColumn(a arrow.Array, hashes []uint64) error {
-	value := func(i int, v uint64) {
-		if a.IsNull(i) {
-			v = nullHash
+// valued is an Arrow array of T values.
+type valued[T any] interface {
+	Value(int) T
+	IsNull(int) bool
+}
+
+// hashValues folds bits(value) of each row of a into hashes.
+func hashValues[T any](a valued[T], hashes []uint64, bits func(T) uint64) {
+	for i := range hashes {
+		v := uint64(nullHash)
+		if !a.IsNull(i) {
+			v = bits(a.Value(i))
 		}
 		hashes[i] = mix(hashes[i], v)
 	}
+}
+
+// hashColumn folds each row's value of a into hashes.
+func hashColumn(a arrow.Array, hashes []uint64) error {
 	switch a := a.(type) {
 	case *array.Int8:
-		for i := range hashes {
-			value(i, uint64(int64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v int8) uint64 { return uint64(int64(v)) })
 	case *array.Int16:
-		for i := range hashes {
-			value(i, uint64(int64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v int16) uint64 { return uint64(int64(v)) })
 	case *array.Int32:
-		for i := range hashes {
-			value(i, uint64(int64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v int32) uint64 { return uint64(int64(v)) })
 	case *array.Int64:
-		for i := range hashes {
-			value(i, uint64(a.Value(i)))
-		}
+		hashValues(a, hashes, func(v int64) uint64 { return uint64(v) })
 	case *array.Uint8:
-		for i := range hashes {
-			value(i, uint64(a.Value(i)))
-		}
+		hashValues(a, hashes, func(v uint8) uint64 { return uint64(v) })
 	case *array.Uint16:
-		for i := range hashes {
-			value(i, uint64(a.Value(i)))
-		}
+		hashValues(a, hashes, func(v uint16) uint64 { return uint64(v) })
 	case *array.Uint32:
-		for i := range hashes {
-			value(i, uint64(a.Value(i)))
-		}
+		hashValues(a, hashes, func(v uint32) uint64 { return uint64(v) })
 	case *array.Uint64:
-		for i := range hashes {
-			value(i, a.Value(i))
-		}
+		hashValues(a, hashes, func(v uint64) uint64 { return v })
 	case *array.Float32:
-		for i := range hashes {
-			value(i, floatBits(float64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v float32) uint64 { return floatBits(float64(v)) })
 	case *array.Float64:
-		for i := range hashes {
-			value(i, floatBits(a.Value(i)))
-		}
+		hashValues(a, hashes, floatBits)
 	case *array.Boolean:
-		for i := range hashes {
-			v := uint64(0)
-			if a.Value(i) {
-				v = 1
+		hashValues(a, hashes, func(v bool) uint64 {
+			if v {
+				return 1
 			}
-			value(i, v)
-		}
+			return 0
+		})
 	case *array.Date32:
-		for i := range hashes {
-			value(i, uint64(int64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v arrow.Date32) uint64 { return uint64(int64(v)) })
 	case *array.Date64:
-		for i := range hashes {
-			value(i, uint64(int64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v arrow.Date64) uint64 { return uint64(int64(v)) })
 	case *array.Timestamp:
-		for i := range hashes {
-			value(i, uint64(int64(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v arrow.Timestamp) uint64 { return uint64(int64(v)) })
 	case *array.Decimal128:
-		for i := range hashes {
-			v := a.Value(i)
-			value(i, mix(v.LowBits(), uint64(v.HighBits())))
-		}
+		hashValues(a, hashes, func(v decimal128.Num) uint64 { return mix(v.LowBits(), uint64(v.HighBits())) })
 	case *array.String:
-		for i := range hashes {
-			value(i, hashString(a.Value(i)))
-		}
+		hashValues(a, hashes, hashString)
 	case *array.LargeString:
-		for i := range hashes {
-			value(i, hashString(a.Value(i)))
-		}
+		hashValues(a, hashes, hashString)
 	case *array.StringView:
-		for i := range hashes {
-			value(i, hashString(a.Value(i)))
-		}
+		hashValues(a, hashes, hashString)
 	case *array.Binary:
-		for i := range hashes {
-			value(i, hashString(string(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v []byte) uint64 { return hashString(string(v)) })
 	case *array.LargeBinary:
-		for i := range hashes {
-			value(i, hashString(string(a.Value(i))))
-		}
+		hashValues(a, hashes, func(v []byte) uint64 { return hashString(string(v)) })
 	case *array.Null:
 		for i := range hashes {
-			value(i, nullHash)
+			hashes[i] = mix(hashes[i], nullHash)
 		}
 	default:
 		return kernels.Errorf(kernels.NotSupported, "cannot hash-partition on a %s column", expr.TypeName(a.DataType()))
