@@ -341,17 +341,24 @@ func (r *queryRun) ensure(ctx context.Context, id int) error {
 				limits[t.node.Name] = make(chan struct{}, max(1, t.node.Cores))
 			}
 		}
+		gone := make([]string, len(pending)) // a dead node a task waited on
+		cancels := make([]context.CancelFunc, len(pending))
 		for i, t := range pending {
+			tctx, cancel := context.WithCancel(ctx)
+			cancels[i] = cancel
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer cancel()
 				sem := limits[t.node.Name]
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				errs[i] = r.exec(ctx, t)
+				errs[i] = r.exec(tctx, t)
 			}()
 		}
+		stopWatch := r.watch(pending, gone, cancels)
 		wg.Wait()
+		stopWatch()
 		var hard error
 		for i, err := range errs {
 			if err == nil {
@@ -361,6 +368,11 @@ func (r *queryRun) ensure(ctx context.Context, id int) error {
 				return kernels.Errorf(kernels.Cancelled, "query cancelled: %v", ctx.Err())
 			}
 			t := pending[i]
+			if gone[i] != "" {
+				slog.Warn("the cluster marked a node failed while a task needed it; re-running", "query", r.status.ID, "node", gone[i])
+				r.lose(gone[i], -1, -1)
+				continue
+			}
 			if m := lostPattern.FindStringSubmatch(err.Error()); m != nil {
 				st, _ := strconv.Atoi(m[1])
 				ti, _ := strconv.Atoi(m[2])
@@ -381,6 +393,55 @@ func (r *queryRun) ensure(ctx context.Context, id int) error {
 			return hard
 		}
 	}
+}
+
+// watch cancels, until stopped, every task whose node or input node the
+// cluster marks failed, and records which node in gone: a hung node (no
+// answer, no closed connection) costs the failure-detection time, not a
+// hang.
+func (r *queryRun) watch(pending []*task, gone []string, cancels []context.CancelFunc) (stop func()) {
+	if r.e.Members == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			alive := map[string]bool{}
+			for _, m := range r.e.Members.Alive() {
+				alive[m.Name] = true
+			}
+			r.mu.Lock()
+			for i, t := range pending {
+				if gone[i] != "" {
+					continue
+				}
+				needs := []string{t.node.Name}
+				for _, in := range t.st.Inputs {
+					for _, src := range r.tasks[in] {
+						needs = append(needs, src.node.Name)
+					}
+				}
+				for _, n := range needs {
+					if !alive[n] {
+						gone[i] = n
+						cancels[i]()
+						break
+					}
+				}
+			}
+			r.mu.Unlock()
+		}
+	}()
+	return func() { close(done); <-finished }
 }
 
 // lose marks a node dead for this query and every task output it held as

@@ -158,11 +158,17 @@ func serve(args []string) error {
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Self: members.Self(), Members: members, Net: peers,
 		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress, BroadcastRows: cfg.BroadcastRows}
 	if point := os.Getenv("SLIPSTREAM_FAULT"); point != "" {
-		// Testing only: die by SIGKILL, as kill -9 would, on reaching point.
-		engine.Fault = func(at string) {
-			if at == point {
-				slog.Warn("SLIPSTREAM_FAULT reached: killing this node", "point", at)
-				syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		// Testing only: die by SIGKILL, as kill -9 would, on reaching point;
+		// "stop@<point>" freezes the node instead (SIGSTOP): it hangs
+		// without closing its connections, as a node cut off would.
+		sig, at := syscall.SIGKILL, point
+		if p, ok := strings.CutPrefix(point, "stop@"); ok {
+			sig, at = syscall.SIGSTOP, p
+		}
+		engine.Fault = func(reached string) {
+			if reached == at {
+				slog.Warn("SLIPSTREAM_FAULT reached", "point", point)
+				syscall.Kill(os.Getpid(), sig)
 			}
 		}
 	}

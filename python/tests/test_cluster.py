@@ -293,6 +293,25 @@ def test_kill_9_during_a_shuffle_gives_the_same_answer(cluster: Cluster, point: 
         same(grouped(t).to_arrow(), oracle(GROUPED_SQL, events=ev))
 
 
+def test_a_hung_node_costs_the_failure_detection_time_not_a_hang(cluster: Cluster) -> None:
+    ev, dm = events(), dims()
+    cluster.add("n1", *SMALL_PARTS, *PARTITIONED)
+    cluster.add("n2", *SMALL_PARTS, *PARTITIONED, env={"SLIPSTREAM_FAULT": "stop@task:0"})
+    cluster.add("n3", *SMALL_PARTS, *PARTITIONED)
+    with sl.connect(cluster.nodes["n1"].address) as cl:
+        t, d = cl.from_arrow(ev, name="events"), cl.from_arrow(dm, name="dims")
+        started = time.monotonic()
+        got = joined(t, d).to_arrow()  # n2 freezes (SIGSTOP) inside its first task
+        took = time.monotonic() - started
+        same(got, oracle(JOINED_SQL, events=ev, dims=dm))
+        assert took < 30
+        assert any(
+            r["node"] == "n2" and r["state"] == "failed" for r in cl.query_status()["receipts"]
+        )
+        print(f"\na frozen node cost {took:.2f}s")
+    cluster.nodes["n2"].kill()
+
+
 def test_when_every_replica_is_gone_the_query_fails_fast_naming_what_is_lost(
     cluster: Cluster,
 ) -> None:
