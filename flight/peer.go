@@ -73,10 +73,17 @@ var kindOf = map[codes.Code]kernels.Kind{
 	codes.Unimplemented:     kernels.NotSupported,
 	codes.Canceled:          kernels.Cancelled,
 	codes.Unavailable:       kernels.Unavailable,
-	// A stream cut by the peer's death can end in these.
-	codes.Aborted:  kernels.Unavailable,
-	codes.Unknown:  kernels.Unavailable,
-	codes.Internal: kernels.Internal,
+	codes.DeadlineExceeded:  kernels.Unavailable,
+	codes.Aborted:           kernels.Unavailable,
+	codes.Internal:          kernels.Internal,
+}
+
+// cutStream says whether a status is gRPC's own report of a connection
+// that broke (the peer died mid-stream), not the peer's error.
+func cutStream(st *status.Status) bool {
+	msg := st.Message()
+	return (st.Code() == codes.Internal || st.Code() == codes.Unknown) &&
+		(strings.HasPrefix(msg, "transport: ") || strings.Contains(msg, "RST_STREAM") || strings.Contains(msg, "connection reset"))
 }
 
 // fromPeer gives a peer's error the kind its code maps to, keeping its text.
@@ -95,7 +102,7 @@ func fromPeer(addr string, err error) error {
 	if !ok {
 		k = kernels.Internal
 	}
-	if k == kernels.Internal && strings.Contains(st.Message(), "transport") {
+	if cutStream(st) {
 		k = kernels.Unavailable
 	}
 	if k == kernels.Unavailable {

@@ -54,18 +54,18 @@ type QueryStatus struct {
 type registry struct {
 	mu    sync.Mutex
 	order []string
-	m     map[string]*QueryStatus
+	m     map[string]*queryRun
 }
 
-func newRegistry() *registry { return &registry{m: map[string]*QueryStatus{}} }
+func newRegistry() *registry { return &registry{m: map[string]*queryRun{}} }
 
 const keepQueries = 200
 
-func (r *registry) add(s *QueryStatus) {
+func (r *registry) add(q *queryRun) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.m[s.ID] = s
-	r.order = append(r.order, s.ID)
+	r.m[q.status.ID] = q
+	r.order = append(r.order, q.status.ID)
 	if len(r.order) > keepQueries {
 		delete(r.m, r.order[0])
 		r.order = r.order[1:]
@@ -81,11 +81,13 @@ func (e *Engine) Status(id string) ([]byte, error) {
 	if id == "" && len(r.order) > 0 {
 		id = r.order[len(r.order)-1]
 	}
-	s, ok := r.m[id]
+	q, ok := r.m[id]
 	if !ok {
 		return nil, kernels.Errorf(kernels.NotFound, "no query %q was coordinated by node %s (it keeps the last %d)", id, e.Self.Name, keepQueries)
 	}
-	return json.Marshal(s)
+	q.mu.Lock() // the query may be running
+	defer q.mu.Unlock()
+	return json.Marshal(q.status)
 }
 
 // Result is where a distributed query's output waits: one part per task
@@ -147,7 +149,7 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 	}
 	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, broadcast: broadcast, dead: map[string]bool{}}
 	r.status = &QueryStatus{ID: catalog.NewID(), State: "running", Started: time.Now(), Stages: r.fp}
-	e.queries.add(r.status)
+	e.queries.add(r)
 	e.cuts.put(r.status.ID, g)
 	for _, s := range g.Stages {
 		ts, err := r.makeTasks(s, alive)
@@ -165,6 +167,23 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 			Key: &planpb.OutputKey{QueryId: res.ID, Stage: int32(t.st.ID), Task: int32(t.index), Attempt: int32(t.attempt)}})
 	}
 	return res, r.finish(nil)
+}
+
+// answers says whether the node named name is alive and answers a health
+// check within two seconds.
+func (e *Engine) answers(ctx context.Context, name string) bool {
+	if name == e.Self.Name {
+		return true
+	}
+	for _, m := range e.Alive() {
+		if m.Name == name {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			_, err := e.Net.Action(ctx, m.Addr, "health", nil)
+			return err == nil
+		}
+	}
+	return false
 }
 
 func (e *Engine) broadcastRows() int64 {
@@ -187,14 +206,8 @@ func (r *queryRun) finish(err error) error {
 	if err != nil {
 		keep = -1
 	}
-	nodes := map[string]cluster.Member{}
-	for _, ts := range r.tasks {
-		for _, t := range ts {
-			if t.node.Name != "" && !r.dead[t.node.Name] {
-				nodes[t.node.Name] = t.node
-			}
-		}
-	}
+	// Every alive node: one wrongly thought dead may hold outputs too.
+	nodes := r.e.Alive()
 	for _, ts := range r.tasks[:len(r.tasks)-min(1, len(r.tasks))] {
 		for _, t := range ts {
 			if t.res != nil {
@@ -256,7 +269,7 @@ func (r *queryRun) makeTasks(s *stage.Stage, alive []cluster.Member) ([]*task, e
 				}
 				ps.Files = append(ps.Files, fs)
 			}
-			ts = append(ts, &task{st: s, index: i, share: ps})
+			ts = append(ts, &task{st: s, index: i, share: ps, what: fmt.Sprintf("stage %d task %d", s.ID, i)})
 		}
 	case stage.FromHash:
 		for i := 0; i < r.buckets; i++ {
@@ -280,8 +293,26 @@ func (r *queryRun) place(t *task, load map[string]int) error {
 			cands = append(cands, m)
 		}
 	}
-	if len(cands) == 0 {
+	if len(cands) == 0 && t.holders != nil {
 		return kernels.Errorf(kernels.Unavailable, "%s is lost: the nodes holding it (%s) are all down", t.what, strings.Join(t.holders, ", "))
+	}
+	if len(cands) == 0 {
+		return kernels.Errorf(kernels.Unavailable, "no alive node is left to run stage %d task %d (down: %s)", t.st.ID, t.index, strings.Join(r.deadNodes(), ", "))
+	}
+	// A node where this task failed before (it may lack a partition it
+	// should hold) comes last.
+	tried := map[string]bool{}
+	for _, n := range r.triedOn(t) {
+		tried[n] = true
+	}
+	untried := cands[:0:0]
+	for _, m := range cands {
+		if !tried[m.Name] {
+			untried = append(untried, m)
+		}
+	}
+	if len(untried) > 0 {
+		cands = untried
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return load[cands[i].Name] < load[cands[j].Name] })
 	// Among the least busy, spread tasks by their index.
@@ -292,6 +323,30 @@ func (r *queryRun) place(t *task, load map[string]int) error {
 	t.node = cands[t.index%(best+1)]
 	load[t.node.Name]++
 	return nil
+}
+
+func (r *queryRun) deadNodes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for n := range r.dead {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// triedOn lists the nodes a task's attempts ran on.
+func (r *queryRun) triedOn(t *task) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, rc := range r.status.Receipts {
+		if rc.Stage == t.st.ID && rc.Task == t.index {
+			out = append(out, rc.Node)
+		}
+	}
+	return out
 }
 
 func contains(xs []string, x string) bool {
@@ -327,7 +382,7 @@ func (r *queryRun) ensure(ctx context.Context, id int) error {
 				t.attempt++
 			}
 			if t.attempt >= maxAttempts {
-				return kernels.Errorf(kernels.Unavailable, "stage %d task %d failed %d times; last: %s", id, t.index, t.attempt, t.receipt.Error)
+				return kernels.Errorf(kernels.Unavailable, "stage %d task %d failed %d times (on %s); last: %s", id, t.index, t.attempt, strings.Join(r.triedOn(t), ", "), t.receipt.Error)
 			}
 			if err := r.place(t, load); err != nil {
 				return err
@@ -376,8 +431,12 @@ func (r *queryRun) ensure(ctx context.Context, id int) error {
 			if m := lostPattern.FindStringSubmatch(err.Error()); m != nil {
 				st, _ := strconv.Atoi(m[1])
 				ti, _ := strconv.Atoi(m[2])
-				slog.Warn("a task lost its input; re-running the task that made it", "query", r.status.ID, "stage", st, "task", ti, "node", m[3])
-				r.lose(m[3], st, ti)
+				node := m[3]
+				if r.e.answers(ctx, node) {
+					node = r.e.Self.Name // alive: only that one output is gone
+				}
+				slog.Warn("a task lost its input; re-running the task that made it", "query", r.status.ID, "stage", st, "task", ti, "node", m[3], "err", err)
+				r.lose(node, st, ti)
 				continue
 			}
 			if kernels.KindOf(err) == kernels.Unavailable && t.node.Name != r.e.Self.Name {
@@ -451,8 +510,9 @@ func (r *queryRun) lose(node string, st, ti int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if node == r.e.Self.Name {
-		if st >= 0 && st < len(r.tasks) && ti >= 0 && ti < len(r.tasks[st]) {
+		if st >= 0 && st < len(r.tasks) && ti >= 0 && ti < len(r.tasks[st]) && r.tasks[st][ti].done {
 			r.tasks[st][ti].done = false
+			r.tasks[st][ti].receipt.State = "lost"
 		}
 		return
 	}

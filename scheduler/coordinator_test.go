@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -65,6 +66,8 @@ func (l *loopback) Action(ctx context.Context, addr, kind string, body []byte) (
 		return proto.Marshal(res)
 	case "commit_table", "abort_upload":
 		return nil, e.CommitManifest(body)
+	case "health":
+		return []byte("{}"), nil
 	case "catalog":
 		return json.Marshal(e.Catalog.Manifests())
 	case "release":
@@ -340,5 +343,41 @@ func TestStageCut(t *testing.T) {
 	g, _ = engines[0].cut(groupedQuery(), 1<<20)
 	if !strings.Contains(g.String(), "output=broadcast") {
 		t.Fatalf("no broadcast:\n%s", g)
+	}
+}
+
+// A holder that lacks a partition it is listed for (it missed the commit,
+// or its disk lost the file) sends the task to another replica.
+func TestMissingPartitionFileUsesAnotherReplica(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	engines, net := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	tbl, _ := engines[0].Catalog.Table("events")
+	removed := 0
+	for _, p := range tbl.M.Parts {
+		for _, e := range engines {
+			if e.Self.Name == p.Holders[0] {
+				files, err := e.Catalog.PartFiles("events", []string{p.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Remove(files[0]); err != nil {
+					t.Fatal(err)
+				}
+				removed++
+			}
+		}
+	}
+	if removed != len(tbl.M.Parts) {
+		t.Fatalf("removed %d files", removed)
+	}
+	res, err := engines[2].RunQuery(context.Background(), groupedQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release(engines, res.ID)
+	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"slipstream/scheduler/planpb"
 )
 
-// outputTTL bounds how long a task's output waits to be read: a client
-// that never fetches its result does not hold memory for ever.
+// outputTTL bounds how long the outputs of a query nobody touches (no task
+// written, nothing read) are kept: a client that never fetches its result
+// does not hold memory for ever.
 const outputTTL = 10 * time.Minute
 
 type outputKey struct {
@@ -27,34 +28,48 @@ func keyOf(k *planpb.OutputKey) outputKey {
 type output struct {
 	schema  *arrow.Schema
 	batches []arrow.RecordBatch
-	made    time.Time
 }
 
 // Outputs holds the output of the tasks a node ran, per bucket, until the
 // stages that read it are done (shuffle data) or the client has read it
 // (results).
 type Outputs struct {
-	mu sync.Mutex
-	m  map[outputKey]*output
+	mu      sync.Mutex
+	m       map[outputKey]*output
+	touched map[string]time.Time // by query
 }
 
-func newOutputs() *Outputs { return &Outputs{m: map[outputKey]*output{}} }
+func newOutputs() *Outputs {
+	return &Outputs{m: map[outputKey]*output{}, touched: map[string]time.Time{}}
+}
+
+// sweepLocked forgets the outputs of queries untouched for outputTTL and
+// marks query as touched now.
+func (o *Outputs) sweepLocked(query string) {
+	now := time.Now()
+	o.touched[query] = now
+	for key, out := range o.m {
+		if now.Sub(o.touched[key.query]) > outputTTL {
+			exec.ReleaseAll(out.batches)
+			delete(o.m, key)
+		}
+	}
+	for q, at := range o.touched {
+		if now.Sub(at) > outputTTL {
+			delete(o.touched, q)
+		}
+	}
+}
 
 // put keeps batches (owned from now on) under k.
 func (o *Outputs) put(k outputKey, schema *arrow.Schema, batches []arrow.RecordBatch) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	now := time.Now()
-	for key, out := range o.m {
-		if now.Sub(out.made) > outputTTL {
-			exec.ReleaseAll(out.batches)
-			delete(o.m, key)
-		}
-	}
+	o.sweepLocked(k.query)
 	if old, ok := o.m[k]; ok {
 		exec.ReleaseAll(old.batches)
 	}
-	o.m[k] = &output{schema: schema, batches: batches, made: now}
+	o.m[k] = &output{schema: schema, batches: batches}
 }
 
 // Open streams the batches kept under k; with release, the node forgets
@@ -63,6 +78,7 @@ func (o *Outputs) Open(k *planpb.OutputKey, release bool) (exec.Operator, error)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	key := keyOf(k)
+	o.sweepLocked(key.query)
 	out, ok := o.m[key]
 	if !ok {
 		return nil, kernels.Errorf(kernels.NotFound, "no output for query %s stage %d task %d attempt %d bucket %d on this node (released, expired, or the node restarted)",

@@ -69,7 +69,9 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	p := e.planner()
 	if sh := t.GetShare(); sh != nil && st.Scan != nil {
 		if p.Share, err = e.share(st.Scan.Table, sh); err != nil {
-			return nil, err
+			// This node should hold the partition but does not (it missed
+			// the commit): the coordinator places the task on another holder.
+			return nil, lost(e.Self.Name, t.GetStage(), t.GetTask(), err)
 		}
 	}
 	var opened []exec.Operator

@@ -95,7 +95,7 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.Advertise, "advertise", "", "URI clients use to reach this node (default: grpc://<listening address>)")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops (for `go tool pprof`)")
 	fs.StringVar(&cfg.Name, "name", "", "this node's name in the cluster (default: kept in the data directory, made up on first start)")
-	fs.StringVar(&cfg.Gossip, "gossip", "127.0.0.1:0", "host:port for cluster gossip (Serf); port 0 picks a free one")
+	fs.StringVar(&cfg.Gossip, "gossip", "127.0.0.1:0", "host:port for cluster gossip (Serf); port 0 picks a free one; on several hosts give an address the others can reach")
 	fs.StringVar(&cfg.Join, "join", "", "comma-separated gossip host:port of nodes of the cluster to join")
 	fs.StringVar(&cfg.EncryptKey, "encrypt-key", os.Getenv("SLIPSTREAM_GOSSIP_KEY"), "base64 of a 16, 24 or 32-byte key encrypting gossip; the same on every node (default $SLIPSTREAM_GOSSIP_KEY)")
 	fs.IntVar(&cfg.Replication, "replication", 2, "how many nodes store each partition of an upload (at most the number of nodes)")

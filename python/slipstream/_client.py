@@ -168,8 +168,8 @@ class Client:
         try:
             return fn()
         except UnavailableError:
-            if not self._fallbacks:
-                raise
+            if not self._fallbacks or self._answers(self._flight):
+                raise  # the node is up: the error is about the query (data lost)
             last: BaseException | None = None
             for addr in list(self._fallbacks):
                 candidate = _flight_client(addr)
@@ -188,6 +188,15 @@ class Client:
             raise UnavailableError(
                 f"no node answers: tried {self.address} and {', '.join(self._fallbacks)}"
             ) from last
+
+    @staticmethod
+    def _answers(client: fl.FlightClient) -> bool:
+        try:
+            options = fl.FlightCallOptions(timeout=2)
+            list(client.do_action(fl.Action("health", b""), options))
+        except Exception:
+            return False
+        return True
 
     def _action(self, kind: str, body: bytes = b"") -> list[bytes]:
         def run() -> list[bytes]:
@@ -215,15 +224,15 @@ class Client:
         )
 
     def _collect(self, query: pb.Query) -> pa.Table:
+        info = self._flight_info(query)
         try:
-            return self._collect_once(query)
+            return self._fetch_all(info)
         except UnavailableError:
             # A node holding part of the result died after the query ran:
             # run it again (on the survivors; it re-reads replicas).
-            return self._collect_once(query)
+            return self._fetch_all(self._flight_info(query))
 
-    def _collect_once(self, query: pb.Query) -> pa.Table:
-        info = self._flight_info(query)
+    def _fetch_all(self, info: fl.FlightInfo) -> pa.Table:
         endpoints = list(info.endpoints)
         readers: list[fl.FlightStreamReader] = []
         lock = threading.Lock()

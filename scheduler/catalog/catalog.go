@@ -290,7 +290,17 @@ func (c *Catalog) Update(name, uploadID string, build func(old *Table) (*Manifes
 	if err != nil {
 		return kernels.Errorf(kernels.Invalid, "malformed manifest of %q: %v", m.Name, err)
 	}
-	if uploadID != "" {
+	if uploadID == "" {
+		// A node that missed a commit may still have the partitions staged.
+		for _, p := range m.Parts {
+			if _, err := os.Stat(c.partPath(p.ID)); err == nil {
+				continue
+			}
+			if staged, _ := filepath.Glob(filepath.Join(c.dir, "tmp", "*", p.ID+".arrow")); len(staged) == 1 {
+				os.Rename(staged[0], c.partPath(p.ID))
+			}
+		}
+	} else {
 		stage := filepath.Join(c.dir, "tmp", uploadID)
 		for _, p := range m.Parts {
 			src := filepath.Join(stage, p.ID+".arrow")
