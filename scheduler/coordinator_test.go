@@ -187,6 +187,20 @@ func collectResult(t *testing.T, net *loopback, res *Result) []string {
 	return rows
 }
 
+// runGrouped runs groupedQuery coordinated by e and checks its answer.
+func runGrouped(t *testing.T, engines []*Engine, net *loopback, e *Engine) *Result {
+	t.Helper()
+	res, err := e.RunQuery(context.Background(), groupedQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release(engines, res.ID) })
+	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	return res
+}
+
 func release(engines []*Engine, id string) {
 	for _, e := range engines {
 		e.Outputs().Release(id, -1)
@@ -208,7 +222,7 @@ func expectedGrouped() []string {
 
 func TestDistributedQueryMatchesTheOracle(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
 	engines, net := testCluster(t, 3, mem)
 	storeEvents(t, engines[0], mem)
 	// Every node learned the manifest; partitions are on two nodes each.
@@ -223,30 +237,16 @@ func TestDistributedQueryMatchesTheOracle(t *testing.T) {
 			}
 		}
 	}
-	res, err := engines[1].RunQuery(context.Background(), groupedQuery())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release(engines, res.ID)
-	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
-	}
+	runGrouped(t, engines, net, engines[1])
 }
 
 func TestDeadNodeTasksAreRerunFromReplicas(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
 	engines, net := testCluster(t, 3, mem)
 	storeEvents(t, engines[0], mem)
 	net.dieAfter["grpc://n3"] = 2 // dies with shuffle output that others need
-	res, err := engines[0].RunQuery(context.Background(), groupedQuery())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release(engines, res.ID)
-	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
-	}
+	res := runGrouped(t, engines, net, engines[0])
 	raw, err := engines[0].Status(res.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func TestDeadNodeTasksAreRerunFromReplicas(t *testing.T) {
 
 func TestLostPartitionsAreNamed(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
 	engines, net := testCluster(t, 3, mem)
 	storeEvents(t, engines[0], mem)
 	net.dead["grpc://n2"], net.dead["grpc://n3"] = true, true
@@ -287,7 +287,7 @@ func TestLostPartitionsAreNamed(t *testing.T) {
 
 func TestPlanErrorsAreNotRetried(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
 	engines, _ := testCluster(t, 3, mem)
 	storeEvents(t, engines[0], mem)
 	// v runs to 999: casting it to int8 overflows in the tasks.
@@ -312,7 +312,7 @@ func TestPlanErrorsAreNotRetried(t *testing.T) {
 
 func TestStageCut(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
 	engines, _ := testCluster(t, 3, mem)
 	storeEvents(t, engines[0], mem)
 	g, err := engines[0].cut(groupedQuery(), -1)
@@ -350,7 +350,7 @@ func TestStageCut(t *testing.T) {
 // or its disk lost the file) sends the task to another replica.
 func TestMissingPartitionFileUsesAnotherReplica(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	defer mem.AssertSize(t, 0)
+	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
 	engines, net := testCluster(t, 3, mem)
 	storeEvents(t, engines[0], mem)
 	tbl, _ := engines[0].Catalog.Table("events")
@@ -372,12 +372,5 @@ func TestMissingPartitionFileUsesAnotherReplica(t *testing.T) {
 	if removed != len(tbl.M.Parts) {
 		t.Fatalf("removed %d files", removed)
 	}
-	res, err := engines[2].RunQuery(context.Background(), groupedQuery())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release(engines, res.ID)
-	if got, want := strings.Join(collectResult(t, net, res), "\n"), strings.Join(expectedGrouped(), "\n"); got != want {
-		t.Fatalf("got\n%s\nwant\n%s", got, want)
-	}
+	runGrouped(t, engines, net, engines[2])
 }
