@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
@@ -68,5 +70,31 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	}
 	arr := mask.(*compute.ArrayDatum).MakeArray()
 	defer arr.Release()
+	switch kept := countTrue(arr.(*array.Boolean)); {
+	case kept == int(b.NumRows()):
+		// Every row passes (common: a date bound most batches satisfy):
+		// no copy.
+		b.Retain()
+		return b, nil
+	case kept == 0:
+		return nil, nil
+	}
 	return compute.FilterRecordBatch(ctx, b, arr, compute.DefaultFilterOptions())
+}
+
+// countTrue counts the rows that are true and not null.
+func countTrue(a *array.Boolean) int {
+	data := a.Data()
+	values := data.Buffers()[1].Bytes()
+	if a.NullN() == 0 {
+		return bitutil.CountSetBits(values, data.Offset(), data.Len())
+	}
+	// Null rows may have their value bit set: count true and valid.
+	kept := 0
+	for i := 0; i < a.Len(); i++ {
+		if a.IsValid(i) && a.Value(i) {
+			kept++
+		}
+	}
+	return kept
 }

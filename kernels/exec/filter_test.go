@@ -39,6 +39,8 @@ func TestFilter(t *testing.T) {
 	}{
 		{"c0 > 2 drops null rows and the empty middle batch", gt(2), [][]any{{int64(5), nil}, {int64(3), "ü"}, {int64(9), "f"}}, 2},
 		{"c0 > 100 keeps nothing", gt(100), nil, 0},
+		{"c0 > -100 passes the last batch through whole", gt(-100),
+			[][]any{{int64(1), "a"}, {int64(5), nil}, {int64(3), "ü"}, {int64(2), "c"}, {int64(-7), "e"}, {int64(9), "f"}, {int64(0), nil}}, 3},
 		{"true keeps all", boolLit(true), all, 3},
 		{"false keeps nothing", boolLit(false), nil, 0},
 		{"null keeps nothing", boolLit(nil), nil, 0},

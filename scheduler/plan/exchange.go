@@ -33,11 +33,22 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 	from := make([][]int, len(n.Aggs))
 	for i, e := range n.Aggs {
 		call := Unalias(e).(*AggCall)
+		arg := call.Arg
 		add := func(fn *expr.Function, out arrow.DataType) {
 			from[i] = append(from[i], len(partialAggs))
-			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: call.Arg, Params: call.Params, Out: out}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
+			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: arg, Params: call.Params, Out: out}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
 		}
 		if call.Fn.Name == "mean" {
+			// mean's argument arrives cast to float64; a decimal is summed
+			// exactly instead, with no float conversion per row.
+			if c, ok := arg.(*Cast); ok {
+				if d, ok := c.Arg.Type().(*arrow.Decimal128Type); ok {
+					arg = c.Arg
+					add(sum, &arrow.Decimal128Type{Precision: 38, Scale: d.Scale})
+					add(lookup("count"), arrow.PrimitiveTypes.Int64)
+					continue
+				}
+			}
 			add(sum, f64)
 			add(lookup("count"), arrow.PrimitiveTypes.Int64)
 			continue
@@ -70,6 +81,9 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 		for i, e := range n.Aggs {
 			var v Expr = mcol(nk + from[i][0])
 			if len(from[i]) == 2 {
+				if !arrow.TypeEqual(v.Type(), f64) {
+					v = &Cast{Arg: v, To: f64}
+				}
 				v = &Call{Fn: lookup("divide"), Args: []Expr{v, &Cast{Arg: mcol(nk + from[i][1]), To: f64}}, Out: f64}
 			}
 			out.Exprs = append(out.Exprs, &Alias{Arg: v, Alias: e.Name()})
