@@ -23,6 +23,20 @@ type grouper struct {
 	// parents[j-1][g] is the (prefix id, key j id) pair of combined group g at level j.
 	parents [][][2]uint32
 	n       int
+	frozen  bool
+}
+
+// freeze makes groupIDs a pure lookup: a key not seen before gets noID and
+// nothing is added, so any number of goroutines may look up at once (the
+// probes of a hash join).
+func (g *grouper) freeze() {
+	g.frozen = true
+	for _, d := range g.dicts {
+		d.freeze()
+	}
+	for _, l := range g.levels {
+		l.frozen = true
+	}
 }
 
 func newGrouper(types []arrow.DataType) (*grouper, error) {
@@ -44,12 +58,16 @@ func newGrouper(types []arrow.DataType) (*grouper, error) {
 // groupIDs returns the group id of every row of keys (one array per key).
 func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 	if len(keys) == 0 {
-		g.n = 1
+		if !g.frozen {
+			g.n = 1
+		}
 		return make([]uint32, rows)
 	}
 	ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
 	if len(keys) == 1 {
-		g.n = g.dicts[0].len()
+		if !g.frozen {
+			g.n = g.dicts[0].len()
+		}
 		return ids
 	}
 	next := make([]uint32, 0, rows)
@@ -57,6 +75,13 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 		next = g.dicts[j].encode(keys[j], next[:0])
 		level := g.levels[j-1]
 		for i, a := range ids {
+			if g.frozen {
+				ids[i] = noID
+				if a != noID && next[i] != noID {
+					ids[i] = level.id(uint64(a)<<32 | uint64(next[i]))
+				}
+				continue
+			}
 			id := level.id(uint64(a)<<32 | uint64(next[i]))
 			if int(id) == len(g.parents[j-1]) {
 				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, next[i]})
@@ -64,7 +89,9 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 			ids[i] = id
 		}
 	}
-	g.n = g.levels[len(g.levels)-1].n
+	if !g.frozen {
+		g.n = g.levels[len(g.levels)-1].n
+	}
 	return ids
 }
 
@@ -99,8 +126,10 @@ func (g *grouper) keyColumns(mem memory.Allocator) []arrow.Array {
 
 // keyDict maps the values of one key column to dense ids.
 type keyDict interface {
-	// encode appends the id of every row of arr to out, adding new values.
+	// encode appends the id of every row of arr to out, adding new values
+	// (once frozen: noID for a value not seen, adding nothing).
 	encode(arr arrow.Array, out []uint32) []uint32
+	freeze()
 	len() int
 	// values builds the array of the values with the given ids.
 	values(mem memory.Allocator, ids []uint32) arrow.Array
@@ -152,11 +181,12 @@ type fixedDict[T interface {
 	comparable
 	arrow.FixedWidthType
 }] struct {
-	t     arrow.DataType
-	m     map[T]uint32
-	vals  []T
-	null  uint32 // id of null, noID until one is seen
-	canon func(T) T
+	t      arrow.DataType
+	m      map[T]uint32
+	vals   []T
+	null   uint32 // id of null, noID until one is seen
+	canon  func(T) T
+	frozen bool
 }
 
 func newFixedDict[T interface {
@@ -167,12 +197,13 @@ func newFixedDict[T interface {
 }
 
 func (d *fixedDict[T]) len() int { return len(d.vals) }
+func (d *fixedDict[T]) freeze()  { d.frozen = true }
 
 func (d *fixedDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
 	for i, v := range raw {
 		if arr.IsNull(i) {
-			if d.null == noID {
+			if d.null == noID && !d.frozen {
 				d.null = uint32(len(d.vals))
 				var zero T
 				d.vals = append(d.vals, zero)
@@ -184,7 +215,9 @@ func (d *fixedDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 			v = d.canon(v)
 		}
 		id, ok := d.m[v]
-		if !ok {
+		if !ok && d.frozen {
+			id = noID
+		} else if !ok {
 			id = uint32(len(d.vals))
 			d.m[v] = id
 			d.vals = append(d.vals, v)
@@ -207,11 +240,12 @@ func (d *fixedDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
 
 // intDict keys fixed-width values of up to 64 bits by their bits, in a u64Table.
 type intDict[T uint8 | uint16 | uint32 | uint64] struct {
-	t     arrow.DataType
-	tbl   *u64Table
-	vals  []T
-	null  uint32
-	canon func(T) T
+	t      arrow.DataType
+	tbl    *u64Table
+	vals   []T
+	null   uint32
+	canon  func(T) T
+	frozen bool
 }
 
 func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T] {
@@ -219,13 +253,14 @@ func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T
 }
 
 func (d *intDict[T]) len() int { return len(d.vals) }
+func (d *intDict[T]) freeze()  { d.frozen, d.tbl.frozen = true, true }
 
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
 	hasNulls := arr.NullN() > 0
 	for i, v := range raw {
 		if hasNulls && arr.IsNull(i) {
-			if d.null == noID {
+			if d.null == noID && !d.frozen {
 				d.null = d.tbl.reserve()
 				d.vals = append(d.vals, 0)
 			}
@@ -256,13 +291,15 @@ func (d *intDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
 }
 
 type boolDict struct {
-	ids  [2]uint32
-	null uint32
-	vals []bool
-	n    int
+	ids    [2]uint32
+	null   uint32
+	vals   []bool
+	n      int
+	frozen bool
 }
 
 func (d *boolDict) len() int { return d.n }
+func (d *boolDict) freeze()  { d.frozen = true }
 
 func (d *boolDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	b := arr.(*array.Boolean)
@@ -274,7 +311,7 @@ func (d *boolDict) encode(arr arrow.Array, out []uint32) []uint32 {
 				slot = &d.ids[1]
 			}
 		}
-		if *slot == noID {
+		if *slot == noID && !d.frozen {
 			*slot = uint32(d.n)
 			d.vals = append(d.vals, b.IsValid(i) && b.Value(i))
 			d.n++
@@ -298,13 +335,15 @@ func (d *boolDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 }
 
 type stringDict struct {
-	t    arrow.DataType
-	tbl  *strTable
-	vals []string
-	null uint32
+	t      arrow.DataType
+	tbl    *strTable
+	vals   []string
+	null   uint32
+	frozen bool
 }
 
 func (d *stringDict) len() int { return len(d.vals) }
+func (d *stringDict) freeze()  { d.frozen = true }
 
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	switch a := arr.(type) {
@@ -326,7 +365,7 @@ func encodeStrings[A interface {
 	hasNulls := a.NullN() > 0
 	for i := 0; i < a.Len(); i++ {
 		if hasNulls && a.IsNull(i) {
-			if d.null == noID {
+			if d.null == noID && !d.frozen {
 				d.null = uint32(len(d.vals))
 				d.vals = append(d.vals, "")
 			}
@@ -334,6 +373,10 @@ func encodeStrings[A interface {
 			continue
 		}
 		v := a.Value(i) // aliases the batch: clone before keeping it
+		if d.frozen {
+			out = append(out, d.tbl.lookup(v, d.vals))
+			continue
+		}
 		id, added := d.tbl.find(v, d.vals)
 		if added {
 			d.vals = append(d.vals, strings.Clone(v))

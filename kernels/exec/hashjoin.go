@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -41,9 +43,11 @@ type JoinColumn struct {
 
 // HashJoin reads its whole build input into a hash table on the build keys,
 // then streams the probe input, emitting matches in probe order (and, for
-// each probe row, in build order). A null key matches nothing.
+// each probe row, in build order). A null key matches nothing. Several
+// HashJoins may share one build table (NewHashJoins): each probes its own
+// share of the probe input, in parallel.
 type HashJoin struct {
-	probe, build         Operator
+	probe                Operator
 	probeKeys, buildKeys []expr.Expr
 	kind                 JoinKind
 	cols                 []JoinColumn
@@ -53,13 +57,10 @@ type HashJoin struct {
 	// the probe columns followed by the build columns (PairSchema).
 	Residual expr.Expr
 
-	built     bool
-	buildRec  arrow.RecordBatch // the whole build side, concatenated
-	g         *grouper
-	groups    int     // distinct build keys; probe ids at or above match nothing
-	head      []int64 // first build row of each group, -1: none
-	next      []int64 // next build row of the same group, -1: end
-	matched   []bool  // build rows that found a partner (right and full joins)
+	t         *joinTable
+	shared    bool   // not the first user of t (EXPLAIN shows the build side once)
+	loaded    bool   // t is built
+	matched   []bool // build rows that found a partner (right and full joins)
 	probeDone bool
 	tailDone  bool
 	pending   []arrow.RecordBatch
@@ -67,6 +68,24 @@ type HashJoin struct {
 	// the pairs of the batch being built
 	probeRows []int64 // -1: null probe side
 	buildRows []int64 // -1: null build side
+}
+
+// joinTable is the build side of a hash join, built once by whichever
+// probe needs it first; then frozen, so its probes read it at once.
+type joinTable struct {
+	mem   memory.Allocator
+	build Operator
+	keys  []expr.Expr
+	kind  JoinKind
+	users atomic.Int32 // open HashJoins; the last to close releases it
+
+	once   sync.Once
+	err    error
+	rec    arrow.RecordBatch // the whole build side, concatenated
+	g      *grouper
+	groups int     // distinct build keys; probe ids at or above match nothing
+	head   []int64 // first build row of each group, -1: none
+	next   []int64 // next build row of the same group, -1: end
 }
 
 // NewHashJoin checks that the keys pair up with equal types.
@@ -87,12 +106,39 @@ func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKe
 		}
 		fields[i] = arrow.Field{Name: c.Name, Type: src.Field(c.Index).Type, Nullable: true}
 	}
-	return &HashJoin{probe: probe, build: build, probeKeys: probeKeys, buildKeys: buildKeys, kind: kind,
-		cols: cols, schema: arrow.NewSchema(fields, nil), mem: mem}, nil
+	t := &joinTable{mem: mem, build: build, keys: buildKeys, kind: kind}
+	t.users.Store(1)
+	return &HashJoin{probe: probe, probeKeys: probeKeys, buildKeys: buildKeys, kind: kind,
+		cols: cols, schema: arrow.NewSchema(fields, nil), mem: mem, t: t}, nil
+}
+
+// NewHashJoins makes one HashJoin per probe share, all over one build
+// table, for kinds that keep no state about build rows (not right or full).
+func NewHashJoins(mem memory.Allocator, probes []Operator, build Operator, probeKeys, buildKeys []expr.Expr, kind JoinKind, cols []JoinColumn) ([]*HashJoin, error) {
+	if kind == JoinRight || kind == JoinFull {
+		return nil, kernels.Errorf(kernels.Internal, "a %s join cannot share its build side among probes", kind)
+	}
+	first, err := NewHashJoin(mem, probes[0], build, probeKeys, buildKeys, kind, cols)
+	if err != nil {
+		return nil, err
+	}
+	out := []*HashJoin{first}
+	for _, p := range probes[1:] {
+		j := *first
+		j.probe, j.shared = p, true
+		out = append(out, &j)
+	}
+	first.t.users.Store(int32(len(out)))
+	return out, nil
 }
 
 func (j *HashJoin) Schema() *arrow.Schema { return j.schema }
-func (j *HashJoin) Children() []Operator  { return []Operator{j.probe, j.build} }
+func (j *HashJoin) Children() []Operator {
+	if j.shared {
+		return []Operator{j.probe}
+	}
+	return []Operator{j.probe, j.t.build}
+}
 func (j *HashJoin) String() string {
 	on := make([]string, len(j.probeKeys))
 	for i := range on {
@@ -118,21 +164,29 @@ func PairSchema(probe, build *arrow.Schema) *arrow.Schema {
 func (j *HashJoin) Close() error {
 	ReleaseAll(j.pending)
 	j.pending = nil
-	if j.buildRec != nil {
-		j.buildRec.Release()
-		j.buildRec = nil
-	}
 	err := j.probe.Close()
-	if err2 := j.build.Close(); err == nil {
-		err = err2
+	if j.t != nil && j.t.users.Add(-1) == 0 {
+		if j.t.rec != nil {
+			j.t.rec.Release()
+			j.t.rec = nil
+		}
+		if err2 := j.t.build.Close(); err == nil {
+			err = err2
+		}
 	}
+	j.t = nil
 	return err
 }
 
 func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if !j.built {
-		if err := j.buildTable(ctx); err != nil {
-			return nil, err
+	if !j.loaded {
+		j.t.once.Do(func() { j.t.err = j.t.load(ctx) })
+		if j.t.err != nil {
+			return nil, j.t.err
+		}
+		j.loaded = true
+		if j.kind == JoinRight || j.kind == JoinFull {
+			j.matched = make([]bool, j.t.rec.NumRows())
 		}
 	}
 	for len(j.pending) == 0 {
@@ -200,53 +254,51 @@ func anyNull(keys []arrow.Array, i int) bool {
 	return false
 }
 
-func (j *HashJoin) buildTable(ctx context.Context) error {
-	j.built = true
-	batches, err := Collect(ctx, j.build)
+// load reads the build side and indexes it by key, then freezes the index.
+func (t *joinTable) load(ctx context.Context) error {
+	batches, err := Collect(ctx, t.build)
 	if err != nil {
 		return err
 	}
-	j.buildRec, err = concatBatches(j.mem, j.build.Schema(), batches)
+	t.rec, err = concatBatches(t.mem, t.build.Schema(), batches)
 	ReleaseAll(batches)
 	if err != nil {
 		return err
 	}
-	rows := j.buildRec.NumRows()
-	if j.kind == JoinRight || j.kind == JoinFull {
-		j.matched = make([]bool, rows)
-	}
-	if j.kind == JoinCross {
+	if t.kind == JoinCross {
 		return nil
 	}
-	types := make([]arrow.DataType, len(j.buildKeys))
-	for i, k := range j.buildKeys {
+	types := make([]arrow.DataType, len(t.keys))
+	for i, k := range t.keys {
 		types[i] = k.DataType()
 	}
-	if j.g, err = newGrouper(types); err != nil {
+	if t.g, err = newGrouper(types); err != nil {
 		return err
 	}
-	keys, err := keyArrays(ctx, j.buildKeys, j.buildRec)
+	keys, err := keyArrays(ctx, t.keys, t.rec)
 	if err != nil {
 		return err
 	}
 	defer releaseArrays(keys)
-	ids := j.g.groupIDs(keys, int(rows))
-	j.groups = j.g.n
-	j.head = make([]int64, j.groups)
-	tail := make([]int64, j.groups)
-	for g := range j.head {
-		j.head[g] = -1
+	rows := t.rec.NumRows()
+	ids := t.g.groupIDs(keys, int(rows))
+	t.g.freeze()
+	t.groups = t.g.n
+	t.head = make([]int64, t.groups)
+	tail := make([]int64, t.groups)
+	for g := range t.head {
+		t.head[g] = -1
 	}
-	j.next = make([]int64, rows)
+	t.next = make([]int64, rows)
 	for r, g := range ids {
-		j.next[r] = -1
+		t.next[r] = -1
 		if anyNull(keys, r) {
 			continue
 		}
-		if j.head[g] < 0 {
-			j.head[g] = int64(r)
+		if t.head[g] < 0 {
+			t.head[g] = int64(r)
 		} else {
-			j.next[tail[g]] = int64(r)
+			t.next[tail[g]] = int64(r)
 		}
 		tail[g] = int64(r)
 	}
@@ -257,7 +309,7 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	n := int(b.NumRows())
 	if j.kind == JoinCross {
 		for i := 0; i < n; i++ {
-			for r := int64(0); r < j.buildRec.NumRows(); r++ {
+			for r := int64(0); r < j.t.rec.NumRows(); r++ {
 				if err := j.emit(ctx, b, int64(i), r); err != nil {
 					return err
 				}
@@ -270,14 +322,14 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		return err
 	}
 	defer releaseArrays(keys)
-	ids := j.g.groupIDs(keys, n)
+	ids := j.t.g.groupIDs(keys, n)
 	if j.Residual != nil {
 		return j.probeFiltered(ctx, b, keys, ids)
 	}
 	for i, g := range ids {
 		first := int64(-1)
-		if int(g) < j.groups && !anyNull(keys, i) {
-			first = j.head[g]
+		if int(g) < j.t.groups && !anyNull(keys, i) {
+			first = j.t.head[g]
 		}
 		switch j.kind {
 		case JoinSemi, JoinAnti:
@@ -296,7 +348,7 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 			}
 			continue
 		}
-		for r := first; r >= 0; r = j.next[r] {
+		for r := first; r >= 0; r = j.t.next[r] {
 			if j.matched != nil {
 				j.matched[r] = true
 			}
@@ -313,10 +365,10 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32) error {
 	var cp, cb []int64 // candidate pairs, grouped by probe row in order
 	for i, g := range ids {
-		if int(g) >= j.groups || anyNull(keys, i) {
+		if int(g) >= j.t.groups || anyNull(keys, i) {
 			continue
 		}
-		for r := j.head[g]; r >= 0; r = j.next[r] {
+		for r := j.t.head[g]; r >= 0; r = j.t.next[r] {
 			cp, cb = append(cp, int64(i)), append(cb, r)
 		}
 	}
@@ -362,7 +414,7 @@ func (j *HashJoin) evalResidual(ctx context.Context, b arrow.RecordBatch, p, r [
 	defer pIdx.Release()
 	bIdx := indexArray(j.mem, r)
 	defer bIdx.Release()
-	cols := make([]arrow.Array, 0, b.NumCols()+j.buildRec.NumCols())
+	cols := make([]arrow.Array, 0, b.NumCols()+j.t.rec.NumCols())
 	defer func() { releaseArrays(cols) }()
 	for c := 0; c < int(b.NumCols()); c++ {
 		out, err := compute.TakeArray(ctx, b.Column(c), pIdx)
@@ -371,14 +423,14 @@ func (j *HashJoin) evalResidual(ctx context.Context, b arrow.RecordBatch, p, r [
 		}
 		cols = append(cols, out)
 	}
-	for c := 0; c < int(j.buildRec.NumCols()); c++ {
-		out, err := compute.TakeArray(ctx, j.buildRec.Column(c), bIdx)
+	for c := 0; c < int(j.t.rec.NumCols()); c++ {
+		out, err := compute.TakeArray(ctx, j.t.rec.Column(c), bIdx)
 		if err != nil {
 			return err
 		}
 		cols = append(cols, out)
 	}
-	pairs := array.NewRecordBatch(PairSchema(b.Schema(), j.buildRec.Schema()), cols, int64(len(p)))
+	pairs := array.NewRecordBatch(PairSchema(b.Schema(), j.t.rec.Schema()), cols, int64(len(p)))
 	defer pairs.Release()
 	mask, err := expr.EvalArray(ctx, j.Residual, pairs)
 	if err != nil {
@@ -450,7 +502,7 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 		var err error
 		switch {
 		case c.Build:
-			out, err = compute.TakeArray(ctx, j.buildRec.Column(c.Index), bIdx)
+			out, err = compute.TakeArray(ctx, j.t.rec.Column(c.Index), bIdx)
 		case probe == nil:
 			out = array.MakeArrayOfNull(j.mem, j.schema.Field(i).Type, n)
 		default:

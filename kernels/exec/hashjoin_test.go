@@ -202,3 +202,55 @@ func TestHashJoinResidualCondition(t *testing.T) {
 		})
 	}
 }
+
+// Several probes share one build table (frozen: lookups add nothing), in
+// parallel; together they give what one join over all probe rows gives.
+func TestHashJoinsShareTheBuildSide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinSemi, JoinAnti, JoinCross} {
+		for _, twoKeys := range []bool{false, true} {
+			if kind == JoinCross && twoKeys {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/twoKeys=%v", kind, twoKeys), func(t *testing.T) {
+				mem, ctx := newMem(t)
+				probeRows, buildRows := joinSides(rng, 500), joinSides(rng, 60)
+				mk := func(rows []joinRow) *Records {
+					var k1, k2, p []any
+					for _, r := range rows {
+						k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
+					}
+					return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
+				}
+				var pk, bk []expr.Expr
+				if kind != JoinCross {
+					pk, bk = []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}
+					if twoKeys {
+						pk, bk = append(pk, colExpr(joinSchema, 1)), append(bk, colExpr(joinSchema, 1))
+					}
+				}
+				cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
+				if kind == JoinSemi || kind == JoinAnti {
+					cols = cols[:1]
+				}
+				probes := []Operator{mk(probeRows[:200]), mk(probeRows[200:210]), mk(probeRows[210:])}
+				joins, err := NewHashJoins(mem, probes, mk(buildRows), pk, bk, kind, cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ops := make([]Operator, len(joins))
+				for i, j := range joins {
+					ops[i] = j
+				}
+				got, _ := drain(t, ctx, NewUnion(ops, true))
+				want := referenceJoin(probeRows, buildRows, twoKeys, kind)
+				if !sameRows(got, want) {
+					t.Errorf("got %d rows %v\nwant %d rows %v", len(got), head(got), len(want), head(want))
+				}
+			})
+		}
+	}
+	if _, err := NewHashJoins(nil, []Operator{records(joinSchema)}, records(joinSchema), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, JoinFull, nil); err == nil {
+		t.Fatal("a full join must not share its build side")
+	}
+}

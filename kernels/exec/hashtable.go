@@ -15,6 +15,8 @@ type u64Table struct {
 	slots []uint32 // id+1 of the key in that slot; 0: empty
 	shift uint
 	n     int
+	// frozen: id only looks up (noID for a new key), so readers may share it.
+	frozen bool
 }
 
 func newU64Table() *u64Table {
@@ -53,6 +55,9 @@ func (t *u64Table) id(k uint64) uint32 {
 			return s - 1
 		}
 		i = (i + 1) & mask
+	}
+	if t.frozen {
+		return noID
 	}
 	id := uint32(t.n)
 	t.keys = append(t.keys, k)
@@ -107,6 +112,18 @@ func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
 		t.grow()
 	}
 	return id, true
+}
+
+// lookup returns the id of s in vals, or noID.
+func (t *strTable) lookup(s string, vals []string) uint32 {
+	h := maphash.String(t.seed, s)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; t.slots[i] != 0; i = (i + 1) & mask {
+		if t.slotHash[i] == h && vals[t.slots[i]-1] == s {
+			return t.slots[i] - 1
+		}
+	}
+	return noID
 }
 
 func (t *strTable) grow() {

@@ -71,6 +71,13 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	case *plan.Sort:
 		return p.sort(n, -1)
 	case *plan.Join:
+		parts, err := p.splitJoin(n)
+		if err != nil {
+			return nil, err
+		}
+		if parts != nil {
+			return exec.NewUnion(parts, true), nil
+		}
 		return p.join(n)
 	case *plan.Window:
 		return p.window(n)
@@ -109,11 +116,18 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 type share struct {
 	files  []string
 	groups [][]int
-	stream exec.Operator // the share of an Exchange: one of its streams
+	stream exec.Operator // the chain's leaf already built: a stream of an Exchange, a share of a join
 }
 
 // pipeline builds a chain of Filter and Project over a Scan of sh.
 func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
+	if sh.stream != nil {
+		if _, chain := n.(*plan.Filter); !chain {
+			if _, chain := n.(*plan.Project); !chain {
+				return sh.stream, nil // the share is the chain's leaf, built
+			}
+		}
+	}
 	switch n := n.(type) {
 	case *plan.Scan:
 		format := n.Format
@@ -150,9 +164,6 @@ func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 		}
 		return project(in, n.Exprs), nil
 	case *plan.Exchange:
-		if sh.stream != nil {
-			return sh.stream, nil
-		}
 		ops, err := p.streams(n)
 		if err != nil {
 			return nil, err
@@ -185,6 +196,13 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		}
 		break
 	}
+	if j, ok := scan.(*plan.Join); ok {
+		joins, err := p.splitJoin(j)
+		if err != nil || joins == nil {
+			return nil, err
+		}
+		return p.over(n, joins)
+	}
 	if e, ok := scan.(*plan.Exchange); ok {
 		streams, err := p.streams(e)
 		if err != nil {
@@ -193,18 +211,7 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		if len(streams) == 0 {
 			return nil, fmt.Errorf("physical: stage %d has no output streams", e.Stage)
 		}
-		parts := make([]exec.Operator, 0, len(streams))
-		for i, st := range streams {
-			op, err := p.pipeline(n, share{stream: st})
-			if err != nil {
-				for _, o := range append(parts, streams[i+1:]...) {
-					o.Close()
-				}
-				return nil, err
-			}
-			parts = append(parts, op)
-		}
-		return parts, nil
+		return p.over(n, streams)
 	}
 	s, ok := scan.(*plan.Scan)
 	if !ok {
@@ -234,6 +241,21 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 			for _, o := range parts {
 				o.Close()
 			}
+			return nil, err
+		}
+		parts = append(parts, op)
+	}
+	return parts, nil
+}
+
+// over builds the Filter/Project chain n once over each of streams, which
+// stand for the chain's leaf.
+func (p *Planner) over(n plan.Node, streams []exec.Operator) ([]exec.Operator, error) {
+	parts := make([]exec.Operator, 0, len(streams))
+	for i, st := range streams {
+		op, err := p.pipeline(n, share{stream: st})
+		if err != nil {
+			closeAll(append(parts, streams[i+1:]...))
 			return nil, err
 		}
 		parts = append(parts, op)
@@ -383,40 +405,34 @@ var joinKinds = map[plan.JoinType]exec.JoinKind{
 	plan.Semi: exec.JoinSemi, plan.Anti: exec.JoinAnti, plan.Cross: exec.JoinCross,
 }
 
-// join probes with the left input (its order is kept) and builds a hash
-// table of the right one; an inner join whose left input looks smaller
-// builds on the left instead (its output order is not defined anyway).
-func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
+// joinPlan is how a join runs: which input probes (its order is kept)
+// and which is built into a hash table.
+type joinPlan struct {
+	probe, build         plan.Node
+	probeKeys, buildKeys []expr.Expr
+	kind                 exec.JoinKind
+	cols                 []exec.JoinColumn
+	residual             expr.Expr
+	swapped              bool
+}
+
+// planJoin probes with the left input and builds on the right one; an
+// inner join whose left input looks smaller builds on the left instead
+// (its output order is not defined anyway).
+func (p *Planner) planJoin(n *plan.Join) joinPlan {
 	swap := n.How == plan.Inner && p.Estimate(n.Left) < p.Estimate(n.Right)
-	probeNode, buildNode, probeKeys, buildKeys := n.Left, n.Right, n.LeftKeys, n.RightKeys
+	jp := joinPlan{probe: n.Left, build: n.Right, kind: joinKinds[n.How], swapped: swap}
+	probeKeys, buildKeys := n.LeftKeys, n.RightKeys
 	if swap {
-		probeNode, buildNode, probeKeys, buildKeys = n.Right, n.Left, n.RightKeys, n.LeftKeys
+		jp.probe, jp.build, probeKeys, buildKeys = n.Right, n.Left, n.RightKeys, n.LeftKeys
 	}
-	probe, err := p.Build(probeNode)
-	if err != nil {
-		return nil, err
+	for i := range probeKeys {
+		jp.probeKeys = append(jp.probeKeys, Compile(probeKeys[i]))
+		jp.buildKeys = append(jp.buildKeys, Compile(buildKeys[i]))
 	}
-	build, err := p.Build(buildNode)
-	if err != nil {
-		probe.Close()
-		return nil, err
-	}
-	compile := func(keys []plan.Expr) []expr.Expr {
-		out := make([]expr.Expr, len(keys))
-		for i, k := range keys {
-			out[i] = Compile(k)
-		}
-		return out
-	}
-	cols := make([]exec.JoinColumn, len(n.Output))
+	jp.cols = make([]exec.JoinColumn, len(n.Output))
 	for i, c := range n.Output {
-		cols[i] = exec.JoinColumn{Build: c.Right != swap, Index: c.Index, Name: c.Field.Name}
-	}
-	j, err := exec.NewHashJoin(p.Mem, probe, build, compile(probeKeys), compile(buildKeys), joinKinds[n.How], cols)
-	if err != nil {
-		probe.Close()
-		build.Close()
-		return nil, err
+		jp.cols[i] = exec.JoinColumn{Build: c.Right != swap, Index: c.Index, Name: c.Field.Name}
 	}
 	if n.Filter != nil {
 		filter := n.Filter
@@ -433,9 +449,68 @@ func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
 				return e
 			})
 		}
-		j.Residual = Compile(filter)
+		jp.residual = Compile(filter)
 	}
+	return jp
+}
+
+// join builds a hash join with one probe stream.
+func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
+	jp := p.planJoin(n)
+	probe, err := p.Build(jp.probe)
+	if err != nil {
+		return nil, err
+	}
+	build, err := p.Build(jp.build)
+	if err != nil {
+		probe.Close()
+		return nil, err
+	}
+	j, err := exec.NewHashJoin(p.Mem, probe, build, jp.probeKeys, jp.buildKeys, jp.kind, jp.cols)
+	if err != nil {
+		probe.Close()
+		build.Close()
+		return nil, err
+	}
+	j.Residual = jp.residual
 	return j, nil
+}
+
+// splitJoin builds a join as one probe per share of its probe input, all
+// sharing one build table, or returns nil when the probe input does not
+// split or the join keeps unmatched build rows (right, full).
+func (p *Planner) splitJoin(n *plan.Join) ([]exec.Operator, error) {
+	if n.How == plan.RightJoin || n.How == plan.FullJoin {
+		return nil, nil
+	}
+	jp := p.planJoin(n)
+	probes, err := p.split(jp.probe)
+	if err != nil || probes == nil {
+		return nil, err
+	}
+	build, err := p.Build(jp.build)
+	if err != nil {
+		closeAll(probes)
+		return nil, err
+	}
+	joins, err := exec.NewHashJoins(p.Mem, probes, build, jp.probeKeys, jp.buildKeys, jp.kind, jp.cols)
+	if err != nil {
+		closeAll(probes)
+		build.Close()
+		return nil, err
+	}
+	out := make([]exec.Operator, len(joins))
+	for i, j := range joins {
+		j.Residual = jp.residual
+		out[i] = j
+	}
+	return out, nil
+}
+
+func closeAll(ops []exec.Operator) {
+	for _, o := range ops {
+		o.Close()
+	}
 }
 
 // Estimate guesses how many rows n produces, to pick a join's build side:
