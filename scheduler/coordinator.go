@@ -124,6 +124,7 @@ type queryRun struct {
 	g         *stage.Graph
 	fp        string
 	buckets   int // of hash exchanges: the task count of FromHash stages
+	perNode   int // tasks per node of hash stages and file scans
 	broadcast int64
 	tasks     [][]*task
 	dead      map[string]bool
@@ -147,7 +148,7 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 	if per <= 0 {
 		per = 1
 	}
-	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, broadcast: broadcast, dead: map[string]bool{}}
+	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, perNode: per, broadcast: broadcast, dead: map[string]bool{}}
 	r.status = &QueryStatus{ID: catalog.NewID(), State: "running", Started: time.Now(), Stages: r.fp}
 	e.queries.add(r)
 	e.cuts.put(r.status.ID, g)
@@ -250,11 +251,9 @@ func (r *queryRun) makeTasks(s *stage.Stage, alive []cluster.Member) ([]*task, e
 			}
 			break
 		}
-		cores := 0
-		for _, m := range alive {
-			cores += max(1, m.Cores)
-		}
-		shares, err := physical.Divide(s.Scan, cores)
+		// One task per node: each runs on all its cores, and a broadcast
+		// join side is built once per node, not once per core.
+		shares, err := physical.Divide(s.Scan, len(alive)*r.perNode)
 		if err != nil {
 			return nil, err
 		}
