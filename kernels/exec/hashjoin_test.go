@@ -84,6 +84,22 @@ func referenceJoinWhere(probe, build []joinRow, twoKeys bool, kind JoinKind, con
 	return out
 }
 
+// joinSpec is the keys (k1, and k2 with twoKeys) and the output columns
+// (the payloads) of a test join over joinSchema.
+func joinSpec(kind JoinKind, twoKeys bool) (pk, bk []expr.Expr, cols []JoinColumn) {
+	if kind != JoinCross {
+		pk, bk = []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}
+		if twoKeys {
+			pk, bk = append(pk, colExpr(joinSchema, 1)), append(bk, colExpr(joinSchema, 1))
+		}
+	}
+	cols = []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
+	if kind == JoinSemi || kind == JoinAnti {
+		cols = cols[:1]
+	}
+	return pk, bk, cols
+}
+
 func TestHashJoinMatchesNestedLoops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti, JoinCross} {
@@ -107,17 +123,7 @@ func TestHashJoinMatchesNestedLoops(t *testing.T) {
 						}
 						return records(joinSchema, bs...)
 					}
-					var pk, bk []expr.Expr
-					if kind != JoinCross {
-						pk, bk = []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}
-						if twoKeys {
-							pk, bk = append(pk, colExpr(joinSchema, 1)), append(bk, colExpr(joinSchema, 1))
-						}
-					}
-					cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
-					if kind == JoinSemi || kind == JoinAnti {
-						cols = cols[:1]
-					}
+					pk, bk, cols := joinSpec(kind, twoKeys)
 					j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), pk, bk, kind, cols)
 					if err != nil {
 						t.Fatal(err)
@@ -222,17 +228,7 @@ func TestHashJoinsShareTheBuildSide(t *testing.T) {
 					}
 					return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
 				}
-				var pk, bk []expr.Expr
-				if kind != JoinCross {
-					pk, bk = []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}
-					if twoKeys {
-						pk, bk = append(pk, colExpr(joinSchema, 1)), append(bk, colExpr(joinSchema, 1))
-					}
-				}
-				cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
-				if kind == JoinSemi || kind == JoinAnti {
-					cols = cols[:1]
-				}
+				pk, bk, cols := joinSpec(kind, twoKeys)
 				probes := []Operator{mk(probeRows[:200]), mk(probeRows[200:210]), mk(probeRows[210:])}
 				joins, err := NewHashJoins(mem, probes, mk(buildRows), pk, bk, kind, cols)
 				if err != nil {
