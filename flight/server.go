@@ -94,7 +94,7 @@ func scanQuery(table string) *planpb.Query {
 	return &planpb.Query{Root: &planpb.Node{Kind: &planpb.Node_TableScan{TableScan: &planpb.TableScan{Table: table}}}}
 }
 
-func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
+func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
 	if s.engine.Distributed() {
 		return s.distributedInfo(ctx, q, d)
 	}
@@ -102,7 +102,13 @@ func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.Flig
 	if err != nil {
 		return nil, err
 	}
-	ticket, err := proto.Marshal(&planpb.Ticket{Query: q, Partition: 0})
+	return s.streamingInfo(n.Schema(), q, d, -1)
+}
+
+// streamingInfo answers with one endpoint on this node whose ticket carries
+// q, run when it is read.
+func (s *Service) streamingInfo(schema *arrow.Schema, q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
+	ticket, err := proto.Marshal(&planpb.Ticket{Query: q})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +117,7 @@ func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.Flig
 		ep.Location = []*arrowflight.Location{{Uri: s.location}}
 	}
 	return &arrowflight.FlightInfo{
-		Schema:           arrowflight.SerializeSchema(n.Schema(), s.mem),
+		Schema:           arrowflight.SerializeSchema(schema, s.mem),
 		FlightDescriptor: d,
 		Endpoint:         []*arrowflight.FlightEndpoint{ep},
 		TotalRecords:     rows,
@@ -153,7 +159,7 @@ func (s *Service) GetFlightInfo(ctx context.Context, d *arrowflight.FlightDescri
 	if err != nil {
 		return nil, err
 	}
-	return s.info(ctx, q, d, -1)
+	return s.info(ctx, q, d)
 }
 
 // GetSchema plans a query and answers with its schema, running nothing.
@@ -314,16 +320,7 @@ func (s *Service) listInfo(name string, d *arrowflight.FlightDescriptor, rows in
 	if err != nil {
 		return nil, err
 	}
-	ticket, err := proto.Marshal(&planpb.Ticket{Query: scanQuery(name)})
-	if err != nil {
-		return nil, err
-	}
-	ep := &arrowflight.FlightEndpoint{Ticket: &arrowflight.Ticket{Ticket: ticket}}
-	if s.location != "" {
-		ep.Location = []*arrowflight.Location{{Uri: s.location}}
-	}
-	return &arrowflight.FlightInfo{Schema: arrowflight.SerializeSchema(schema, s.mem), FlightDescriptor: d,
-		Endpoint: []*arrowflight.FlightEndpoint{ep}, TotalRecords: rows, TotalBytes: -1}, nil
+	return s.streamingInfo(schema, scanQuery(name), d, rows)
 }
 
 // ListFlights lists the stored tables.
@@ -428,7 +425,7 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		if err := json.Unmarshal(a.GetBody(), &req); err != nil {
 			return nil, invalid("drop_table takes a JSON body {\"name\": \"t\", \"if_exists\": false}: %v", err)
 		}
-		dropped, err := s.engine.Drop(context.Background(), req.Name)
+		dropped, err := s.engine.Drop(ctx, req.Name)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sort"
 	"strings"
@@ -55,8 +56,8 @@ func (e *Engine) Alive() []cluster.Member {
 	return e.Members.Alive()
 }
 
-// Distributed says whether queries run across nodes: there is more than
-// one alive node, or some table has a partition this node lacks.
+// Distributed says whether queries run across nodes: more than one node
+// is alive. (Alone, a node can read only the partitions it holds.)
 func (e *Engine) Distributed() bool { return len(e.Alive()) > 1 }
 
 func (e *Engine) replication(alive int) int {
@@ -253,14 +254,11 @@ func (e *Engine) CommitManifest(body []byte) error {
 
 // Drop drops a table on every alive node.
 func (e *Engine) Drop(ctx context.Context, name string) (bool, error) {
-	if _, err := e.Catalog.Table(name); err != nil {
-		return false, nil
-	}
-	m := catalog.Manifest{Name: name, Version: e.Catalog.NextVersion(name), Dropped: true}
-	if _, err := e.Catalog.Commit(m, ""); err != nil {
+	tomb, err := e.Catalog.Drop(name)
+	if tomb == nil || err != nil {
 		return false, err
 	}
-	return true, e.broadcastManifest(ctx, m, "")
+	return true, e.broadcastManifest(ctx, *tomb, "")
 }
 
 // SyncCatalog adopts every manifest an alive node has that is newer than
@@ -322,10 +320,7 @@ func (e *Engine) ClusterStatus() map[string]any {
 }
 
 func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
 }

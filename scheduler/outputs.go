@@ -37,17 +37,22 @@ type Outputs struct {
 	mu      sync.Mutex
 	m       map[outputKey]*output
 	touched map[string]time.Time // by query
+	swept   time.Time
 }
 
 func newOutputs() *Outputs {
 	return &Outputs{m: map[outputKey]*output{}, touched: map[string]time.Time{}}
 }
 
-// sweepLocked forgets the outputs of queries untouched for outputTTL and
-// marks query as touched now.
+// sweepLocked marks query as touched now and, at most once a second,
+// forgets the outputs of queries untouched for outputTTL.
 func (o *Outputs) sweepLocked(query string) {
 	now := time.Now()
 	o.touched[query] = now
+	if now.Sub(o.swept) < time.Second {
+		return // a sweep walks every output: not on every call
+	}
+	o.swept = now
 	for key, out := range o.m {
 		if now.Sub(o.touched[key.query]) > outputTTL {
 			exec.ReleaseAll(out.batches)

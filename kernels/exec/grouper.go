@@ -228,14 +228,20 @@ func (d *fixedDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 }
 
 func (d *fixedDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
+	return dictValues(mem, d.t, d.vals, d.null, ids)
+}
+
+// dictValues builds the array of the fixed-width values with the given ids
+// (the id null stands for null).
+func dictValues[T arrow.FixedWidthType](mem memory.Allocator, t arrow.DataType, all []T, null uint32, ids []uint32) arrow.Array {
 	vals := make([]T, len(ids))
 	valid := make([]bool, len(ids))
 	for i, id := range ids {
-		vals[i] = d.vals[id]
-		valid[i] = id != d.null
+		vals[i] = all[id]
+		valid[i] = id != null
 	}
 	validity, nulls := expr.ValidityOf(mem, valid)
-	return expr.FixedWidthArray(mem, d.t, vals, validity, nulls)
+	return expr.FixedWidthArray(mem, t, vals, validity, nulls)
 }
 
 // intDict keys fixed-width values of up to 64 bits by their bits, in a u64Table.
@@ -280,14 +286,7 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 }
 
 func (d *intDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
-	vals := make([]T, len(ids))
-	valid := make([]bool, len(ids))
-	for i, id := range ids {
-		vals[i] = d.vals[id]
-		valid[i] = id != d.null
-	}
-	validity, nulls := expr.ValidityOf(mem, valid)
-	return expr.FixedWidthArray(mem, d.t, vals, validity, nulls)
+	return dictValues(mem, d.t, d.vals, d.null, ids)
 }
 
 type boolDict struct {

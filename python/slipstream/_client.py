@@ -170,13 +170,9 @@ class Client:
         except UnavailableError:
             if not self._fallbacks or self._answers(self._flight):
                 raise  # the node is up: the error is about the query (data lost)
-            last: BaseException | None = None
             for addr in list(self._fallbacks):
                 candidate = _flight_client(addr)
-                try:
-                    list(candidate.do_action(fl.Action("health", b"")))
-                except Exception as e:
-                    last = e
+                if not self._answers(candidate):
                     _quietly(candidate.close)
                     continue
                 with self._lock:
@@ -187,7 +183,7 @@ class Client:
                 return fn()
             raise UnavailableError(
                 f"no node answers: tried {self.address} and {', '.join(self._fallbacks)}"
-            ) from last
+            ) from None
 
     @staticmethod
     def _answers(client: fl.FlightClient) -> bool:

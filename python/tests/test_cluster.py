@@ -337,10 +337,8 @@ def test_a_plan_error_is_not_taken_for_a_dead_node(cluster: Cluster) -> None:
         cluster.add(f"n{i}", *SMALL_PARTS)
     with sl.connect(cluster.nodes["n1"].address) as cl:
         t = cl.from_arrow(events(), name="events")
-        started = time.monotonic()
         with pytest.raises(sl.PlanError, match="cast utf8 to int64"):
             t.select(col("s").cast("int64")).to_arrow()
-        assert time.monotonic() - started < 10
         status = cl.query_status()
         assert status["state"] == "failed"
         assert all(r["attempt"] == 0 for r in status["receipts"])

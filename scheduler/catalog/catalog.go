@@ -346,14 +346,17 @@ func (c *Catalog) collectLocked() {
 	}
 }
 
-// Drop removes a table on this node by committing a tombstone; it reports
-// whether there was a table.
-func (c *Catalog) Drop(name string) (bool, error) {
+// Drop removes a table on this node by committing a tombstone, which it
+// returns (for the other nodes); nil when there was no table.
+func (c *Catalog) Drop(name string) (*Manifest, error) {
 	if _, err := c.Table(name); err != nil {
-		return false, nil
+		return nil, nil
 	}
-	_, err := c.Commit(Manifest{Name: name, Version: c.NextVersion(name), Dropped: true}, "")
-	return err == nil, err
+	tomb := &Manifest{Name: name, Version: c.NextVersion(name), Dropped: true}
+	if _, err := c.Commit(*tomb, ""); err != nil {
+		return nil, err
+	}
+	return tomb, nil
 }
 
 // CheckName says what is wrong with a table name, if anything.

@@ -84,8 +84,8 @@ func TestCreateReplaceAppendDrop(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("replace left %d partition files, want the 1 of the new contents", len(entries))
 	}
-	if dropped, err := c2.Drop("t"); !dropped || err != nil {
-		t.Fatalf("drop: %v %v", dropped, err)
+	if tomb, err := c2.Drop("t"); tomb == nil || !tomb.Dropped || err != nil {
+		t.Fatalf("drop: %v %v", tomb, err)
 	}
 	if _, err := c2.Table("t"); kernels.KindOf(err) != kernels.NotFound {
 		t.Fatalf("after drop: %v", err)

@@ -71,14 +71,15 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	case *plan.Sort:
 		return p.sort(n, -1)
 	case *plan.Join:
-		parts, err := p.splitJoin(n)
+		jp := p.planJoin(n)
+		parts, err := p.splitJoin(jp)
 		if err != nil {
 			return nil, err
 		}
 		if parts != nil {
 			return exec.NewUnion(parts, true), nil
 		}
-		return p.join(n)
+		return p.join(jp)
 	case *plan.Window:
 		return p.window(n)
 	case *plan.Concat:
@@ -197,7 +198,7 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		break
 	}
 	if j, ok := scan.(*plan.Join); ok {
-		joins, err := p.splitJoin(j)
+		joins, err := p.splitJoin(p.planJoin(j))
 		if err != nil || joins == nil {
 			return nil, err
 		}
@@ -455,8 +456,7 @@ func (p *Planner) planJoin(n *plan.Join) joinPlan {
 }
 
 // join builds a hash join with one probe stream.
-func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
-	jp := p.planJoin(n)
+func (p *Planner) join(jp joinPlan) (exec.Operator, error) {
 	probe, err := p.Build(jp.probe)
 	if err != nil {
 		return nil, err
@@ -479,11 +479,10 @@ func (p *Planner) join(n *plan.Join) (exec.Operator, error) {
 // splitJoin builds a join as one probe per share of its probe input, all
 // sharing one build table, or returns nil when the probe input does not
 // split or the join keeps unmatched build rows (right, full).
-func (p *Planner) splitJoin(n *plan.Join) ([]exec.Operator, error) {
-	if n.How == plan.RightJoin || n.How == plan.FullJoin {
+func (p *Planner) splitJoin(jp joinPlan) ([]exec.Operator, error) {
+	if jp.kind == exec.JoinRight || jp.kind == exec.JoinFull {
 		return nil, nil
 	}
-	jp := p.planJoin(n)
 	probes, err := p.split(jp.probe)
 	if err != nil || probes == nil {
 		return nil, err
