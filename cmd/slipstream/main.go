@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -106,6 +107,7 @@ func serve(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	tuneGC()
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -223,6 +225,20 @@ func nodeName(dataDir, given string) (string, error) {
 	host, _ := os.Hostname()
 	name := fmt.Sprintf("%s-%s", host, catalog.NewID()[:6])
 	return name, os.WriteFile(file, []byte(name+"\n"), 0o644)
+}
+
+// tuneGC trades memory for time. A query allocates batch after batch while
+// it holds little, so Go's default (collect whenever the heap doubles) keeps
+// the collector running; a scan ran twice as fast with it at 400. A soft
+// limit at three quarters of the machine's memory makes the collector work
+// harder before memory runs short. GOGC and GOMEMLIMIT, when set, win.
+func tuneGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+	if m := memoryBytes(); m > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(m / 4 * 3)
+	}
 }
 
 // memoryBytes is the machine's memory, for the cluster's view of capacity.

@@ -70,7 +70,8 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	}
 	arr := mask.(*compute.ArrayDatum).MakeArray()
 	defer arr.Release()
-	switch kept := countTrue(arr.(*array.Boolean)); {
+	kept := countTrue(arr.(*array.Boolean))
+	switch {
 	case kept == int(b.NumRows()):
 		// Every row passes (common: a date bound most batches satisfy):
 		// no copy.
@@ -79,7 +80,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	case kept == 0:
 		return nil, nil
 	}
-	return compute.FilterRecordBatch(ctx, b, arr, compute.DefaultFilterOptions())
+	return takeBatch(ctx, expr.Allocator(ctx), b, selectedRows(arr.(*array.Boolean), kept))
 }
 
 // countTrue counts the rows that are true and not null.

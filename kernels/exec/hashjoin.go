@@ -10,7 +10,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
@@ -28,10 +27,27 @@ const (
 	JoinSemi           // probe rows with a match, once each
 	JoinAnti           // probe rows without a match
 	JoinCross          // every pair; no keys
+	// JoinRightSemi and JoinRightAnti are semi and anti joins with the kept
+	// side built: when it is the smaller one, the table is small and the
+	// larger side only streams past it. Rows come out in build order.
+	JoinRightSemi // build rows with a match, once each
+	JoinRightAnti // build rows without a match
 )
 
 func (k JoinKind) String() string {
-	return [...]string{"inner", "left", "right", "full", "semi", "anti", "cross"}[k]
+	return [...]string{"inner", "left", "right", "full", "semi", "anti", "cross", "right_semi", "right_anti"}[k]
+}
+
+// emitsPairs reports whether a match gives a row of both sides (not only a
+// row of one, as semi and anti joins give).
+func (k JoinKind) emitsPairs() bool {
+	return k == JoinInner || k == JoinLeft || k == JoinRight || k == JoinFull || k == JoinCross
+}
+
+// TracksBuild reports whether the join remembers which build rows matched,
+// and so emits build rows after the probe side ends.
+func (k JoinKind) TracksBuild() bool {
+	return k == JoinRight || k == JoinFull || k == JoinRightSemi || k == JoinRightAnti
 }
 
 // JoinColumn is one output column: column Index of the build or the probe input.
@@ -60,7 +76,7 @@ type HashJoin struct {
 	t         *joinTable
 	shared    bool   // not the first user of t (EXPLAIN shows the build side once)
 	loaded    bool   // t is built
-	matched   []bool // build rows that found a partner (right and full joins)
+	matched   []bool // build rows that found a partner (kinds that TracksBuild)
 	probeDone bool
 	tailDone  bool
 	pending   []arrow.RecordBatch
@@ -113,9 +129,9 @@ func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKe
 }
 
 // NewHashJoins makes one HashJoin per probe share, all over one build
-// table, for kinds that keep no state about build rows (not right or full).
+// table, for kinds that keep no state about build rows (not TracksBuild).
 func NewHashJoins(mem memory.Allocator, probes []Operator, build Operator, probeKeys, buildKeys []expr.Expr, kind JoinKind, cols []JoinColumn) ([]*HashJoin, error) {
-	if kind == JoinRight || kind == JoinFull {
+	if kind.TracksBuild() {
 		return nil, kernels.Errorf(kernels.Internal, "a %s join cannot share its build side among probes", kind)
 	}
 	first, err := NewHashJoin(mem, probes[0], build, probeKeys, buildKeys, kind, cols)
@@ -185,7 +201,7 @@ func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, j.t.err
 		}
 		j.loaded = true
-		if j.kind == JoinRight || j.kind == JoinFull {
+		if j.kind.TracksBuild() {
 			j.matched = make([]bool, j.t.rec.NumRows())
 		}
 	}
@@ -210,7 +226,7 @@ func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		case !j.tailDone:
 			j.tailDone = true
-			if err := j.unmatchedBuildRows(ctx); err != nil {
+			if err := j.buildRowsAfterProbe(ctx); err != nil {
 				return nil, err
 			}
 		default:
@@ -339,6 +355,14 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 				}
 			}
 			continue
+		case JoinRightSemi, JoinRightAnti:
+			// A key's rows are all marked at its first match.
+			if first >= 0 && !j.matched[first] {
+				for r := first; r >= 0; r = j.t.next[r] {
+					j.matched[r] = true
+				}
+			}
+			continue
 		}
 		if first < 0 {
 			if j.kind == JoinLeft || j.kind == JoinFull {
@@ -390,7 +414,7 @@ func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys 
 			if j.matched != nil {
 				j.matched[cb[c]] = true
 			}
-			if j.kind == JoinSemi || j.kind == JoinAnti {
+			if !j.kind.emitsPairs() {
 				continue
 			}
 			if err := j.emit(ctx, b, int64(i), cb[c]); err != nil {
@@ -410,21 +434,17 @@ func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys 
 
 // evalResidual sets accept[k] for the pairs (probe row p[k], build row r[k]).
 func (j *HashJoin) evalResidual(ctx context.Context, b arrow.RecordBatch, p, r []int64, accept []bool) error {
-	pIdx := indexArray(j.mem, p)
-	defer pIdx.Release()
-	bIdx := indexArray(j.mem, r)
-	defer bIdx.Release()
 	cols := make([]arrow.Array, 0, b.NumCols()+j.t.rec.NumCols())
 	defer func() { releaseArrays(cols) }()
 	for c := 0; c < int(b.NumCols()); c++ {
-		out, err := compute.TakeArray(ctx, b.Column(c), pIdx)
+		out, err := takeRows(ctx, j.mem, b.Column(c), p)
 		if err != nil {
 			return err
 		}
 		cols = append(cols, out)
 	}
 	for c := 0; c < int(j.t.rec.NumCols()); c++ {
-		out, err := compute.TakeArray(ctx, j.t.rec.Column(c), bIdx)
+		out, err := takeRows(ctx, j.mem, j.t.rec.Column(c), r)
 		if err != nil {
 			return err
 		}
@@ -444,14 +464,17 @@ func (j *HashJoin) evalResidual(ctx context.Context, b arrow.RecordBatch, p, r [
 	return nil
 }
 
-// unmatchedBuildRows emits, for right and full joins, the build rows no
-// probe row matched, with a null probe side.
-func (j *HashJoin) unmatchedBuildRows(ctx context.Context) error {
+// buildRowsAfterProbe emits, once the probe side ends, the build rows the
+// join keeps by whether a probe row matched them: for right, full and right
+// anti joins those no probe row matched (with a null probe side), for right
+// semi joins those one did.
+func (j *HashJoin) buildRowsAfterProbe(ctx context.Context) error {
 	if j.matched == nil {
 		return nil
 	}
+	keep := j.kind == JoinRightSemi // the matched rows; the others keep the unmatched
 	for r, m := range j.matched {
-		if !m {
+		if m == keep {
 			if err := j.emit(ctx, nil, -1, int64(r)); err != nil {
 				return err
 			}
@@ -491,10 +514,6 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 		return nil
 	}
 	defer func() { j.probeRows, j.buildRows = j.probeRows[:0], j.buildRows[:0] }()
-	pIdx := indexArray(j.mem, j.probeRows)
-	defer pIdx.Release()
-	bIdx := indexArray(j.mem, j.buildRows)
-	defer bIdx.Release()
 	cols := make([]arrow.Array, 0, len(j.cols))
 	defer func() { releaseArrays(cols) }()
 	for i, c := range j.cols {
@@ -502,11 +521,11 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 		var err error
 		switch {
 		case c.Build:
-			out, err = compute.TakeArray(ctx, j.t.rec.Column(c.Index), bIdx)
+			out, err = takeRows(ctx, j.mem, j.t.rec.Column(c.Index), j.buildRows)
 		case probe == nil:
 			out = array.MakeArrayOfNull(j.mem, j.schema.Field(i).Type, n)
 		default:
-			out, err = compute.TakeArray(ctx, probe.Column(c.Index), pIdx)
+			out, err = takeRows(ctx, j.mem, probe.Column(c.Index), j.probeRows)
 		}
 		if err != nil {
 			return err

@@ -62,7 +62,7 @@ func referenceJoinWhere(probe, build []joinRow, twoKeys bool, kind JoinKind, con
 			if match(p, b) {
 				found = true
 				matchedBuild[j] = true
-				if kind != JoinSemi && kind != JoinAnti {
+				if kind.emitsPairs() {
 					out = append(out, []any{p.payload, b.payload})
 				}
 			}
@@ -74,11 +74,12 @@ func referenceJoinWhere(probe, build []joinRow, twoKeys bool, kind JoinKind, con
 			out = append(out, []any{p.payload, nil})
 		}
 	}
-	if kind == JoinRight || kind == JoinFull {
-		for j, b := range build {
-			if !matchedBuild[j] {
-				out = append(out, []any{nil, b.payload})
-			}
+	for j, b := range build {
+		switch {
+		case (kind == JoinRight || kind == JoinFull) && !matchedBuild[j]:
+			out = append(out, []any{nil, b.payload})
+		case kind == JoinRightSemi && matchedBuild[j], kind == JoinRightAnti && !matchedBuild[j]:
+			out = append(out, []any{b.payload})
 		}
 	}
 	return out
@@ -93,16 +94,25 @@ func joinSpec(kind JoinKind, twoKeys bool) (pk, bk []expr.Expr, cols []JoinColum
 			pk, bk = append(pk, colExpr(joinSchema, 1)), append(bk, colExpr(joinSchema, 1))
 		}
 	}
-	cols = []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
-	if kind == JoinSemi || kind == JoinAnti {
-		cols = cols[:1]
+	return pk, bk, joinColumns(kind)
+}
+
+// joinColumns is the payloads a join of kind keeps: of both sides, or of
+// the one side a semi or anti join keeps.
+func joinColumns(kind JoinKind) []JoinColumn {
+	cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
+	switch kind {
+	case JoinSemi, JoinAnti:
+		return cols[:1]
+	case JoinRightSemi, JoinRightAnti:
+		return cols[1:]
 	}
-	return pk, bk, cols
+	return cols
 }
 
 func TestHashJoinMatchesNestedLoops(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti, JoinCross} {
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti, JoinCross, JoinRightSemi, JoinRightAnti} {
 		for _, twoKeys := range []bool{false, true} {
 			for _, sizes := range [][2]int{{0, 5}, {5, 0}, {40, 30}, {300, 7}} {
 				if kind == JoinCross && twoKeys {
@@ -178,7 +188,7 @@ func TestHashJoinLargeOutputIsBatched(t *testing.T) {
 
 func TestHashJoinResidualCondition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti} {
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti, JoinRightSemi, JoinRightAnti} {
 		t.Run(kind.String(), func(t *testing.T) {
 			mem, ctx := newMem(t)
 			probeRows, buildRows := joinSides(rng, 120), joinSides(rng, 40)
@@ -189,11 +199,7 @@ func TestHashJoinResidualCondition(t *testing.T) {
 				}
 				return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
 			}
-			cols := []JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "p_right"}}
-			if kind == JoinSemi || kind == JoinAnti {
-				cols = cols[:1]
-			}
-			j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, kind, cols)
+			j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, kind, joinColumns(kind))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,13 +10,19 @@ import (
 // hashed with one multiply, and a lookup touches one or two cache lines.
 
 // u64Table maps uint64 keys to dense ids 0, 1, 2, ... in insertion order.
+// A slot holds its key beside its id, so a lookup misses the cache once,
+// not once for the slot and again for the key.
 type u64Table struct {
-	keys  []uint64
-	slots []uint32 // id+1 of the key in that slot; 0: empty
+	slots []u64Slot
 	shift uint
 	n     int
 	// frozen: id only looks up (noID for a new key), so readers may share it.
 	frozen bool
+}
+
+type u64Slot struct {
+	key uint64
+	id  uint32 // id+1; 0: empty
 }
 
 func newU64Table() *u64Table {
@@ -27,15 +33,15 @@ func newU64Table() *u64Table {
 
 func (t *u64Table) resize(size int) {
 	old := t.slots
-	t.slots = make([]uint32, size)
+	t.slots = make([]u64Slot, size)
 	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	mask := uint64(size - 1)
 	for _, s := range old {
-		if s == 0 {
+		if s.id == 0 {
 			continue
 		}
-		i := (t.keys[s-1] * 0x9E3779B97F4A7C15) >> t.shift
-		for t.slots[i] != 0 {
+		i := (s.key * 0x9E3779B97F4A7C15) >> t.shift
+		for t.slots[i].id != 0 {
 			i = (i + 1) & mask
 		}
 		t.slots[i] = s
@@ -47,12 +53,12 @@ func (t *u64Table) id(k uint64) uint32 {
 	mask := uint64(len(t.slots) - 1)
 	i := (k * 0x9E3779B97F4A7C15) >> t.shift
 	for {
-		s := t.slots[i]
-		if s == 0 {
+		s := &t.slots[i]
+		if s.id == 0 {
 			break
 		}
-		if t.keys[s-1] == k {
-			return s - 1
+		if s.key == k {
+			return s.id - 1
 		}
 		i = (i + 1) & mask
 	}
@@ -60,9 +66,8 @@ func (t *u64Table) id(k uint64) uint32 {
 		return noID
 	}
 	id := uint32(t.n)
-	t.keys = append(t.keys, k)
 	t.n++
-	t.slots[i] = id + 1
+	t.slots[i] = u64Slot{key: k, id: id + 1}
 	if 2*t.n > len(t.slots) {
 		t.resize(2 * len(t.slots))
 	}
@@ -72,7 +77,6 @@ func (t *u64Table) id(k uint64) uint32 {
 // reserve takes the next id for a value that is not a key (null).
 func (t *u64Table) reserve() uint32 {
 	id := uint32(t.n)
-	t.keys = append(t.keys, 0)
 	t.n++
 	return id
 }

@@ -69,20 +69,6 @@ func (p *Partitioner) Split(ctx context.Context, b arrow.RecordBatch) ([]arrow.R
 	return out, nil
 }
 
-// takeBatch copies the given rows of b into a new batch.
-func takeBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, rows []int64) (arrow.RecordBatch, error) {
-	cols := make([]arrow.Array, 0, b.NumCols())
-	defer func() { releaseArrays(cols) }()
-	for _, c := range b.Columns() {
-		t, err := takeRows(ctx, mem, c, rows)
-		if err != nil {
-			return nil, err
-		}
-		cols = append(cols, t)
-	}
-	return array.NewRecordBatch(b.Schema(), cols, int64(len(rows))), nil
-}
-
 const nullHash = 0x9e3779b97f4a7c15
 
 // mix folds v into h (a 64-bit finalizer, as in splitmix64).

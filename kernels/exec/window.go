@@ -318,13 +318,6 @@ func (w *Window) order(ctx context.Context, rec arrow.RecordBatch, pids []uint32
 	return perm, nil
 }
 
-// takeRows picks rows of values by index; -1 gives null.
-func takeRows(ctx context.Context, mem memory.Allocator, values arrow.Array, idx []int64) (arrow.Array, error) {
-	ia := indexArray(mem, idx)
-	defer ia.Release()
-	return compute.TakeArray(ctx, values, ia)
-}
-
 // rowLess compares two rows of one array (both non-null).
 func rowLess(a arrow.Array) (func(i, j int) bool, error) {
 	switch a := a.(type) {

@@ -130,6 +130,10 @@ func (a *countAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 		return // every row is null, though no bitmap says so
 	}
 	if a.rows || values.NullN() == 0 {
+		if ngroups == 1 {
+			a.counts[0] += int64(len(ids))
+			return
+		}
 		for _, g := range ids {
 			a.counts[g]++
 		}
@@ -157,6 +161,15 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
 	vals := Values[T](values)
 	if values.NullN() == 0 {
+		if ngroups == 1 && len(ids) > 0 {
+			// A global sum: a register, not a store per row.
+			sum := a.sums[0]
+			for _, v := range vals[:len(ids)] {
+				sum += v
+			}
+			a.sums[0], a.seen[0] = sum, true
+			return
+		}
 		for i, g := range ids {
 			a.sums[g] += vals[i]
 			a.seen[g] = true
@@ -186,6 +199,21 @@ type decimalSumAcc struct {
 func (a *decimalSumAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
 	vals := Values[decimal128.Num](values)
+	if values.NullN() == 0 {
+		if ngroups == 1 && len(ids) > 0 {
+			sum := a.sums[0]
+			for _, v := range vals[:len(ids)] {
+				sum = sum.Add(v)
+			}
+			a.sums[0], a.seen[0] = sum, true
+			return
+		}
+		for i, g := range ids {
+			a.sums[g] = a.sums[g].Add(vals[i])
+			a.seen[g] = true
+		}
+		return
+	}
 	for i, g := range ids {
 		if values.IsValid(i) {
 			a.sums[g] = a.sums[g].Add(vals[i])

@@ -421,8 +421,15 @@ type joinPlan struct {
 // inner join whose left input looks smaller builds on the left instead
 // (its output order is not defined anyway).
 func (p *Planner) planJoin(n *plan.Join) joinPlan {
-	swap := n.How == plan.Inner && p.Estimate(n.Left) < p.Estimate(n.Right)
+	// Build on the smaller side. A semi or anti join keeps rows of its left
+	// side; built there, it becomes a right semi or anti join.
+	swappable := map[plan.JoinType]exec.JoinKind{plan.Inner: exec.JoinInner, plan.Semi: exec.JoinRightSemi, plan.Anti: exec.JoinRightAnti}
+	swapKind, canSwap := swappable[n.How]
+	swap := canSwap && p.Estimate(n.Left) < p.Estimate(n.Right)
 	jp := joinPlan{probe: n.Left, build: n.Right, kind: joinKinds[n.How], swapped: swap}
+	if swap {
+		jp.kind = swapKind
+	}
 	probeKeys, buildKeys := n.LeftKeys, n.RightKeys
 	if swap {
 		jp.probe, jp.build, probeKeys, buildKeys = n.Right, n.Left, n.RightKeys, n.LeftKeys
@@ -478,9 +485,10 @@ func (p *Planner) join(jp joinPlan) (exec.Operator, error) {
 
 // splitJoin builds a join as one probe per share of its probe input, all
 // sharing one build table, or returns nil when the probe input does not
-// split or the join keeps unmatched build rows (right, full).
+// split or the join tracks which build rows matched (right, full, right
+// semi and right anti joins).
 func (p *Planner) splitJoin(jp joinPlan) ([]exec.Operator, error) {
-	if jp.kind == exec.JoinRight || jp.kind == exec.JoinFull {
+	if jp.kind.TracksBuild() {
 		return nil, nil
 	}
 	probes, err := p.split(jp.probe)

@@ -1,0 +1,202 @@
+package exec
+
+import (
+	"context"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Filters and joins spend much of their time gathering rows. Arrow's take
+// kernel appends value by value through builders and callbacks; these
+// gathers copy with one typed loop per column (docs/design.md). Types they
+// do not know (nested ones) go to Arrow's kernel.
+
+// takeRows gathers rows of arr: row k of the result is row rows[k] of arr,
+// or null where rows[k] is negative.
+func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows []int64) (arrow.Array, error) {
+	n := len(rows)
+	data := arr.Data()
+	validity, nulls := takeValidity(mem, arr, rows)
+	var bufs []*memory.Buffer
+	switch dt := arr.DataType().(type) {
+	case *arrow.NullType:
+		if validity != nil {
+			validity.Release()
+		}
+		return array.NewNull(n), nil
+	case *arrow.BooleanType:
+		out := newBuffer(mem, int(bitutil.BytesForBits(int64(n))))
+		src, off := bufferBytes(data, 1), data.Offset()
+		dst := out.Bytes()
+		clear(dst)
+		for k, r := range rows {
+			if r >= 0 && bitutil.BitIsSet(src, off+int(r)) {
+				bitutil.SetBit(dst, k)
+			}
+		}
+		bufs = []*memory.Buffer{validity, out}
+	case *arrow.StringType, *arrow.BinaryType:
+		bufs = takeVarBinary[int32](mem, data, rows, validity)
+	case *arrow.LargeStringType, *arrow.LargeBinaryType:
+		bufs = takeVarBinary[int64](mem, data, rows, validity)
+	case arrow.FixedWidthDataType:
+		if dt.ID() == arrow.DICTIONARY || dt.ID() == arrow.EXTENSION || len(data.Buffers()) != 2 {
+			break // the values are not the whole story
+		}
+		var out *memory.Buffer
+		switch dt.BitWidth() {
+		case 8:
+			out = gather[uint8](mem, arr, rows)
+		case 16:
+			out = gather[uint16](mem, arr, rows)
+		case 32:
+			out = gather[uint32](mem, arr, rows)
+		case 64:
+			out = gather[uint64](mem, arr, rows)
+		case 128:
+			out = gather[decimal128.Num](mem, arr, rows)
+		}
+		if out != nil {
+			bufs = []*memory.Buffer{validity, out}
+		}
+	}
+	if bufs == nil {
+		if validity != nil {
+			validity.Release()
+		}
+		idx := indexArray(mem, rows)
+		defer idx.Release()
+		return compute.TakeArray(ctx, arr, idx)
+	}
+	out := array.NewData(arr.DataType(), n, bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer out.Release()
+	return array.MakeFromData(out), nil
+}
+
+func newBuffer(mem memory.Allocator, size int) *memory.Buffer {
+	b := memory.NewResizableBuffer(mem)
+	b.Resize(size)
+	return b
+}
+
+// takeValidity is the validity bitmap of the gathered rows and its null
+// count; nil when none is null.
+func takeValidity(mem memory.Allocator, arr arrow.Array, rows []int64) (*memory.Buffer, int) {
+	srcNulls := arr.NullN() > 0
+	missing := false
+	if !srcNulls {
+		for _, r := range rows {
+			if r < 0 {
+				missing = true
+				break
+			}
+		}
+		if !missing {
+			return nil, 0
+		}
+	}
+	out := newBuffer(mem, int(bitutil.BytesForBits(int64(len(rows)))))
+	dst := out.Bytes()
+	clear(dst)
+	nulls := 0
+	for k, r := range rows {
+		if r >= 0 && (!srcNulls || arr.IsValid(int(r))) {
+			bitutil.SetBit(dst, k)
+		} else {
+			nulls++
+		}
+	}
+	return out, nulls
+}
+
+// gather copies the fixed-width values at rows (zero where rows[k] < 0).
+func gather[T uint8 | uint16 | uint32 | uint64 | decimal128.Num](mem memory.Allocator, arr arrow.Array, rows []int64) *memory.Buffer {
+	src := arrow.GetValues[T](arr.Data(), 1)
+	out := newBuffer(mem, len(rows)*int(unsafe.Sizeof(src[0])))
+	dst := arrow.GetData[T](out.Bytes())[:len(rows)]
+	for k, r := range rows {
+		if r >= 0 {
+			dst[k] = src[r]
+		} else {
+			var zero T
+			dst[k] = zero
+		}
+	}
+	return out
+}
+
+// takeVarBinary gathers strings or binaries with offsets of type O: one
+// pass sizes the data, the next copies it.
+func takeVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, rows []int64, validity *memory.Buffer) []*memory.Buffer {
+	offs := arrow.GetData[O](bufferBytes(data, 1))
+	if len(offs) > 0 {
+		offs = offs[data.Offset():]
+	}
+	src := bufferBytes(data, 2)
+	var size int64
+	for _, r := range rows {
+		if r >= 0 {
+			size += int64(offs[r+1] - offs[r])
+		}
+	}
+	offBuf := newBuffer(mem, (len(rows)+1)*int(unsafe.Sizeof(offs[0])))
+	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(rows)+1]
+	valBuf := newBuffer(mem, int(size))
+	dst := valBuf.Bytes()
+	var at O
+	for k, r := range rows {
+		outOffs[k] = at
+		if r >= 0 {
+			at += O(copy(dst[at:], src[offs[r]:offs[r+1]]))
+		}
+	}
+	outOffs[len(rows)] = at
+	return []*memory.Buffer{validity, offBuf, valBuf}
+}
+
+// bufferBytes is buffer i of data, nil when absent (an empty array may have none).
+func bufferBytes(data arrow.ArrayData, i int) []byte {
+	if b := data.Buffers()[i]; b != nil {
+		return b.Bytes()
+	}
+	return nil
+}
+
+// selectedRows lists the rows whose mask is true and not null.
+func selectedRows(mask *array.Boolean, kept int) []int64 {
+	rows := make([]int64, 0, kept)
+	data := mask.Data()
+	values, off := data.Buffers()[1].Bytes(), data.Offset()
+	checkNulls := mask.NullN() > 0
+	for i := 0; i < mask.Len(); i++ {
+		if bitutil.BitIsSet(values, off+i) && (!checkNulls || mask.IsValid(i)) {
+			rows = append(rows, int64(i))
+		}
+	}
+	return rows
+}
+
+// takeBatch copies the given rows of b into a new batch.
+func takeBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, rows []int64) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, 0, b.NumCols())
+	defer func() { releaseArrays(cols) }()
+	for _, c := range b.Columns() {
+		out, err := takeRows(ctx, mem, c, rows)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, out)
+	}
+	return array.NewRecordBatch(b.Schema(), cols, int64(len(rows))), nil
+}
