@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strconv"
 	"sync"
@@ -18,6 +19,7 @@ type Union struct {
 	ordered bool
 
 	started bool
+	drained bool // collectAll read everything
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	chans   []chan item // one per input when ordered, else one shared
@@ -93,6 +95,9 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if u.failed != nil {
 		return nil, u.failed
 	}
+	if u.drained {
+		return nil, io.EOF
+	}
 	if !u.started {
 		u.start(ctx)
 	}
@@ -124,6 +129,43 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return it.b, nil
 		}
 	}
+}
+
+// collectAll collects every input at once, each in its own goroutine, and
+// returns their batches in input order. (Streamed, an ordered union lets
+// the later inputs work only a few batches ahead of the one being read,
+// so a consumer that wants everything anyway would read it almost serially.)
+func (u *Union) collectAll(ctx context.Context) ([]arrow.RecordBatch, error) {
+	u.drained = true
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	parts := make([][]arrow.RecordBatch, len(u.inputs))
+	errs := make([]error, len(u.inputs))
+	var wg sync.WaitGroup
+	for i, in := range u.inputs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if parts[i], errs[i] = Collect(ctx, in); errs[i] != nil {
+				cancel() // the others stop too
+			}
+		}()
+	}
+	wg.Wait()
+	var out []arrow.RecordBatch
+	var first error
+	for i, part := range parts {
+		if errs[i] != nil && (first == nil || errors.Is(first, context.Canceled)) {
+			first = errs[i] // the cause, not a cancellation it caused
+		}
+		out = append(out, part...)
+	}
+	if first != nil {
+		ReleaseAll(out)
+		u.failed = first
+		return nil, first
+	}
+	return out, nil
 }
 
 // Close stops the goroutines, frees what they buffered, and closes the inputs.

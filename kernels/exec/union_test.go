@@ -1,12 +1,16 @@
 package exec
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
@@ -114,5 +118,68 @@ func TestUnionString(t *testing.T) {
 	}
 	if !u.Schema().Equal(ins[0].Schema()) {
 		t.Errorf("schema %s", u.Schema())
+	}
+}
+
+// gated yields its batches only once open is closed.
+type gated struct {
+	*Records
+	open <-chan struct{}
+}
+
+func (g *gated) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.Records.Next(ctx)
+}
+
+// closing closes done when its input ends.
+type closing struct {
+	Operator
+	done chan struct{}
+}
+
+func (c *closing) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	b, err := c.Operator.Next(ctx)
+	if err == io.EOF {
+		close(c.done)
+	}
+	return b, err
+}
+
+// Collecting an ordered union (a join's build side, a sort's input) runs
+// every input to its end at once, not a few batches ahead of the first:
+// here the first input waits for the second to finish, which has more
+// batches than a stream would let it buffer. The order stays input order.
+func TestUnionCollectRunsInputsAtOnce(t *testing.T) {
+	mem, ctx := newMem(t)
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	schema := schemaOf(i64)
+	var later []arrow.RecordBatch
+	for i := 0; i < 3*workAhead; i++ {
+		later = append(later, buildBatch(t, mem, schema, []any{int64(100 + i)}))
+	}
+	done := make(chan struct{})
+	first := &gated{Records: records(schema, buildBatch(t, mem, schema, []any{int64(1)})), open: done}
+	u := NewUnion([]Operator{first, &closing{Operator: records(schema, later...), done: done}}, true)
+	defer u.Close()
+	got, err := Collect(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ReleaseAll(got)
+	var vals []int64
+	for _, b := range got {
+		vals = append(vals, b.Column(0).(*array.Int64).Value(0))
+	}
+	if len(vals) != 1+3*workAhead || vals[0] != 1 || vals[1] != 100 || vals[len(vals)-1] != int64(100+3*workAhead-1) {
+		t.Errorf("rows %v: want 1, then 100 upwards", vals)
+	}
+	if _, err := u.Next(ctx); err != io.EOF {
+		t.Errorf("Next after Collect: %v, want EOF", err)
 	}
 }

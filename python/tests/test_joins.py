@@ -179,3 +179,26 @@ def test_inner_join_built_on_the_smaller_left_side(
         l=LEFT,
         r=RIGHT,
     )
+
+
+@pytest.mark.parametrize("how", ["semi", "anti"])
+def test_semi_and_anti_joins_build_on_the_smaller_kept_side(
+    sides: tuple[sl.DataFrame, sl.DataFrame], how: str
+) -> None:
+    left, right = sides  # RIGHT is the smaller: kept and built, LEFT streams past it
+    q = right.join(left, on="k", how=how)
+    got = q.to_arrow()
+    matched = {2, 3, 7}
+    keep = [(k in matched) == (how == "semi") for k in RIGHT.column("k").to_pylist()]
+    assert got.to_pylist() == RIGHT.filter(pa.array(keep)).to_pylist()  # RIGHT's order
+    text = q.explain()
+    if "== stages" not in text:
+        assert f"HashJoin right_{how}" in text
+    exists = "exists" if how == "semi" else "not exists"
+    assert_same(
+        right.join(left, on="k", how=how, filter=col("v") > col("v_right") * 10),
+        f"select * from r where {exists} "
+        "(select 1 from l where r.k = l.k and r.v > l.v * 10)",
+        l=LEFT,
+        r=RIGHT,
+    )

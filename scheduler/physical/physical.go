@@ -545,7 +545,7 @@ func (p *Planner) Estimate(n plan.Node) int64 {
 		}
 		return 1 << 40
 	case *plan.Filter:
-		return p.Estimate(n.Input) / 4
+		return int64(float64(p.Estimate(n.Input)) * selectivity(n.Predicate))
 	case *plan.Aggregate:
 		if len(n.Keys) == 0 {
 			return 1
@@ -577,6 +577,37 @@ func (p *Planner) Estimate(n plan.Node) int64 {
 		return p.Estimate(c[0])
 	}
 	return 1 << 40
+}
+
+// selectivity guesses the share of rows a predicate keeps, from its shape
+// alone (no statistics): an equality keeps a tenth, a range a third, and
+// conditions combine as if independent. Only the order of the guesses
+// matters: they pick the side a join builds on.
+func selectivity(e plan.Expr) float64 {
+	c, ok := e.(*plan.Call)
+	if !ok {
+		return 0.25
+	}
+	switch c.Fn.Name {
+	case "and":
+		return selectivity(c.Args[0]) * selectivity(c.Args[1])
+	case "or":
+		a, b := selectivity(c.Args[0]), selectivity(c.Args[1])
+		return a + b - a*b
+	case "not":
+		return 1 - selectivity(c.Args[0])
+	case "eq":
+		return 0.1
+	case "ne", "is_not_null":
+		return 0.9
+	case "is_null":
+		return 0.1
+	case "is_in":
+		return min(0.5, 0.1*float64(len(c.Args)-1))
+	case "lt", "le", "gt", "ge":
+		return 1.0 / 3
+	}
+	return 0.25
 }
 
 // onePhase aggregates in one operator over the whole input.
