@@ -119,6 +119,9 @@ func castDatum(ctx context.Context, d compute.Datum, t arrow.DataType) (compute.
 	if arrow.TypeEqual(datumType(d), t) {
 		return d, nil
 	}
+	if widened, ok := widenDecimal(d, t); ok {
+		return widened, nil
+	}
 	defer d.Release()
 	if s, ok := d.(*compute.ScalarDatum); ok && !s.Value.IsValid() {
 		return compute.NewDatum(scalar.MakeNullScalar(t)), nil

@@ -230,7 +230,7 @@ func init() {
 		if f.name == "multiply" {
 			rule = decimalMulType
 		}
-		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolveArith(f.name, rule), eval: arrowCall(f.arrow)})
+		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolveArith(f.name, rule), eval: decimalArith(f.arrow)})
 	}
 	register(&Function{Name: "divide", Infix: "/", Arity: 2, eval: arrowCall("divide_unchecked"),
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
