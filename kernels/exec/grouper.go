@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -264,6 +265,25 @@ func (d *intDict[T]) freeze()  { d.frozen, d.tbl.frozen = true, true }
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
 	hasNulls := arr.NullN() > 0
+	if !hasNulls && d.canon == nil {
+		// The common case in a tight loop: a key found in its first slot
+		// costs one load, and the loads of successive rows overlap.
+		out = slices.Grow(out, len(raw))
+		t := d.tbl
+		for _, v := range raw {
+			k := uint64(v)
+			if s := t.slots[(k*hashMul)>>t.shift]; s.id != 0 && s.key == k {
+				out = append(out, s.id-1)
+				continue
+			}
+			id := t.id(k)
+			if int(id) == len(d.vals) {
+				d.vals = append(d.vals, v)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
 	for i, v := range raw {
 		if hasNulls && arr.IsNull(i) {
 			if d.null == noID && !d.frozen {

@@ -260,6 +260,17 @@ func releaseArrays(as []arrow.Array) {
 	}
 }
 
+// keyNulls reports whether any key array has a null (else anyNull need
+// not be asked row by row).
+func keyNulls(keys []arrow.Array) bool {
+	for _, k := range keys {
+		if k.NullN() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // anyNull reports whether row i has a null key.
 func anyNull(keys []arrow.Array, i int) bool {
 	for _, k := range keys {
@@ -298,6 +309,7 @@ func (t *joinTable) load(ctx context.Context) error {
 	defer releaseArrays(keys)
 	rows := t.rec.NumRows()
 	ids := t.g.groupIDs(keys, int(rows))
+	nulls := keyNulls(keys)
 	t.g.freeze()
 	t.groups = t.g.n
 	t.head = make([]int64, t.groups)
@@ -308,7 +320,7 @@ func (t *joinTable) load(ctx context.Context) error {
 	t.next = make([]int64, rows)
 	for r, g := range ids {
 		t.next[r] = -1
-		if anyNull(keys, r) {
+		if nulls && anyNull(keys, r) {
 			continue
 		}
 		if t.head[g] < 0 {
@@ -339,12 +351,13 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	}
 	defer releaseArrays(keys)
 	ids := j.t.g.groupIDs(keys, n)
+	nulls := keyNulls(keys)
 	if j.Residual != nil {
 		return j.probeFiltered(ctx, b, keys, ids)
 	}
 	for i, g := range ids {
 		first := int64(-1)
-		if int(g) < j.t.groups && !anyNull(keys, i) {
+		if int(g) < j.t.groups && !(nulls && anyNull(keys, i)) {
 			first = j.t.head[g]
 		}
 		switch j.kind {
@@ -388,8 +401,9 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 // each probe row are candidates, and only those the condition accepts count.
 func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32) error {
 	var cp, cb []int64 // candidate pairs, grouped by probe row in order
+	nulls := keyNulls(keys)
 	for i, g := range ids {
-		if int(g) >= j.t.groups || anyNull(keys, i) {
+		if int(g) >= j.t.groups || nulls && anyNull(keys, i) {
 			continue
 		}
 		for r := j.t.head[g]; r >= 0; r = j.t.next[r] {

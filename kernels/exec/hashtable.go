@@ -9,6 +9,10 @@ import (
 // open-addressing tables (linear probing, load at most 1/2): the key is
 // hashed with one multiply, and a lookup touches one or two cache lines.
 
+// hashMul spreads a key over the table: slot = key*hashMul >> shift
+// (Fibonacci hashing).
+const hashMul = 0x9E3779B97F4A7C15
+
 // u64Table maps uint64 keys to dense ids 0, 1, 2, ... in insertion order.
 // A slot holds its key beside its id, so a lookup misses the cache once,
 // not once for the slot and again for the key.
@@ -40,7 +44,7 @@ func (t *u64Table) resize(size int) {
 		if s.id == 0 {
 			continue
 		}
-		i := (s.key * 0x9E3779B97F4A7C15) >> t.shift
+		i := (s.key * hashMul) >> t.shift
 		for t.slots[i].id != 0 {
 			i = (i + 1) & mask
 		}
@@ -51,7 +55,7 @@ func (t *u64Table) resize(size int) {
 // id returns the id of k, adding it if new.
 func (t *u64Table) id(k uint64) uint32 {
 	mask := uint64(len(t.slots) - 1)
-	i := (k * 0x9E3779B97F4A7C15) >> t.shift
+	i := (k * hashMul) >> t.shift
 	for {
 		s := &t.slots[i]
 		if s.id == 0 {
