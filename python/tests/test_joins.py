@@ -202,3 +202,18 @@ def test_semi_and_anti_joins_build_on_the_smaller_kept_side(
         l=LEFT,
         r=RIGHT,
     )
+
+
+def test_a_subplan_used_twice_is_computed_once(sides: tuple[sl.DataFrame, sl.DataFrame]) -> None:
+    left, _ = sides
+    totals = left.group_by("k").agg(col("v").sum().alias("t"))
+    top = totals.join(totals.select(col("t").max().alias("m")), left_on="t", right_on="m")
+    assert_same(
+        top,
+        "with t as (select k, sum(v) as t from l group by k) "
+        "select t.k, t.t from t where t.t = (select max(t) from t)",
+        l=LEFT,
+    )
+    text = top.explain()
+    if "== stages" not in text:
+        assert "Shared (computed once" in text and "Shared (the one above)" in text

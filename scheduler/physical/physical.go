@@ -33,6 +33,12 @@ type Planner struct {
 	Exchange func(stage int) ([]exec.Operator, error)
 
 	bound map[*plan.Exchange][]exec.Operator
+
+	// common holds the fingerprints of the subplans the plan computes more
+	// than once (set on the first Build, from the root); shared their
+	// operators, built once.
+	common map[string]bool
+	shared map[string]*exec.Shared
 }
 
 // Share is a part of a scan: files and, for Parquet, the row groups of
@@ -56,6 +62,81 @@ func (p *Planner) streams(e *plan.Exchange) ([]exec.Operator, error) {
 
 // Build makes the operator tree of n. On error nothing is left open.
 func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
+	if p.common == nil {
+		p.common, p.shared = commonSubplans(n), map[string]*exec.Shared{}
+	}
+	if !shareable(n) || len(p.common) == 0 {
+		return p.build(n)
+	}
+	fp := plan.Fingerprint(n)
+	if !p.common[fp] {
+		return p.build(n)
+	}
+	if s := p.shared[fp]; s != nil {
+		if r, ok := s.Reader(); ok {
+			return r, nil
+		}
+	}
+	op, err := p.build(n)
+	if err != nil {
+		return nil, err
+	}
+	s := exec.NewShared(op)
+	p.shared[fp] = s
+	r, _ := s.Reader()
+	return r, nil
+}
+
+// shareable: the nodes worth computing once when a plan repeats them.
+// Scans and filters are cheaper to run again than to hold.
+func shareable(n plan.Node) bool {
+	switch n.(type) {
+	case *plan.Join, *plan.Aggregate:
+		return true
+	}
+	return false
+}
+
+// commonSubplans finds the shareable subplans root computes more than once,
+// counting a repeat inside a repeated subplan once (it is built once).
+func commonSubplans(root plan.Node) map[string]bool {
+	total := map[string]int{}
+	var count func(n plan.Node)
+	count = func(n plan.Node) {
+		if shareable(n) {
+			total[plan.Fingerprint(n)]++
+		}
+		for _, c := range n.Children() {
+			count(c)
+		}
+	}
+	count(root)
+	uses := map[string]int{}
+	var walk func(n plan.Node)
+	walk = func(n plan.Node) {
+		if shareable(n) {
+			if fp := plan.Fingerprint(n); total[fp] > 1 {
+				uses[fp]++
+				if uses[fp] > 1 {
+					return // built once, at its first use
+				}
+			}
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+	}
+	walk(root)
+	common := map[string]bool{}
+	for fp, k := range uses {
+		if k > 1 {
+			common[fp] = true
+		}
+	}
+	return common
+}
+
+func (p *Planner) build(n plan.Node) (exec.Operator, error) {
 	switch n := n.(type) {
 	case *plan.Scan, *plan.Filter, *plan.Project, *plan.Exchange:
 		parts, err := p.split(n)

@@ -104,3 +104,27 @@ func SchemaString(n Node) string {
 	}
 	return sb.String()
 }
+
+// Fingerprint identifies what n computes: equal fingerprints, equal
+// results. It is Explain with what Explain leaves out (the files a scan
+// reads, the type of every column).
+func Fingerprint(n Node) string {
+	var sb strings.Builder
+	var walk func(n Node)
+	walk = func(n Node) {
+		sb.WriteString(line(n))
+		if s, ok := n.(*Scan); ok {
+			fmt.Fprintf(&sb, " files=%q csv=%+v", s.Files, s.CSV)
+		}
+		sb.WriteString(" -> ")
+		sb.WriteString(n.Schema().String())
+		sb.WriteString(" (")
+		for _, c := range n.Children() {
+			walk(c)
+			sb.WriteString(", ")
+		}
+		sb.WriteString(")")
+	}
+	walk(n)
+	return sb.String()
+}
