@@ -217,3 +217,23 @@ def test_a_subplan_used_twice_is_computed_once(sides: tuple[sl.DataFrame, sl.Dat
     text = top.explain()
     if "== stages" not in text:
         assert "Shared (computed once" in text and "Shared (the one above)" in text
+
+
+def test_a_subplan_whose_uses_need_other_columns_is_computed_once(
+    sides: tuple[sl.DataFrame, sl.DataFrame],
+) -> None:
+    left, right = sides
+    matched = left.join(right, on="k", how="semi")  # one use needs v, the other s
+    means = matched.group_by("k").agg(col("v").mean().alias("mean_v"))
+    q = matched.join(means, on="k").filter(col("v") >= col("mean_v")).select("k", "s")
+    assert_same(
+        q,
+        "with m as (select * from l where exists (select 1 from r where r.k = l.k)) "
+        "select m.k, m.s from m join (select k, avg(v) as mean_v from m group by k) a "
+        "on m.k = a.k where m.v >= a.mean_v",
+        l=LEFT,
+        r=RIGHT,
+    )
+    text = q.explain()
+    if "== stages" not in text:
+        assert "Shared (the one above)" in text

@@ -1,15 +1,56 @@
 package optimizer
 
 import (
+	"maps"
 	"sort"
 
 	"slipstream/scheduler/plan"
 )
 
-// PruneColumns makes every scan read only the columns used above it.
+// PruneColumns makes every scan read only the columns used above it. A
+// subplan the plan repeats (plan.Reusable) is pruned to the columns all its
+// uses need together, so that its copies stay equal and the physical
+// planner computes it once.
 func PruneColumns(n plan.Node) plan.Node {
-	out, _ := prune(n, nil)
+	p := pruner{repeated: plan.Repeated(n)}
+	if len(p.repeated) > 0 {
+		p.needs = map[string]map[int]bool{}
+		p.prune(n, nil) // learn what each repeated subplan must give
+		p.learnt = true
+	}
+	out, _ := p.prune(n, nil)
 	return out
+}
+
+type pruner struct {
+	repeated map[string]bool
+	// needs is, per repeated subplan, the columns its uses need (nil: all).
+	needs  map[string]map[int]bool
+	learnt bool
+}
+
+// common widens need, at a repeated subplan, to what all its uses need.
+func (p *pruner) common(n plan.Node, need map[int]bool) map[int]bool {
+	if len(p.repeated) == 0 || !plan.Reusable(n) {
+		return need
+	}
+	fp := plan.Fingerprint(n)
+	if !p.repeated[fp] {
+		return need
+	}
+	if p.learnt {
+		return p.needs[fp]
+	}
+	all, seen := p.needs[fp]
+	switch {
+	case need == nil:
+		p.needs[fp] = nil
+	case !seen:
+		p.needs[fp] = maps.Clone(need)
+	case all != nil:
+		maps.Copy(all, need)
+	}
+	return need
 }
 
 // used adds the input columns e reads to need.
@@ -45,7 +86,8 @@ func remapAll(es []plan.Expr, m []int) []plan.Expr {
 // prune rewrites n so that it produces at least the output columns in need
 // (nil: all). It returns the new node and where each old output column now
 // is (nil: unchanged); a column not needed maps to -1.
-func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
+func (p *pruner) prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
+	need = p.common(n, need)
 	switch n := n.(type) {
 	case *plan.Scan:
 		if need == nil {
@@ -73,25 +115,25 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 		s.Columns = cols
 		return &s, m
 	case *plan.Filter:
-		child, m := prune(n.Input, withExprs(need, n.Predicate))
+		child, m := p.prune(n.Input, withExprs(need, n.Predicate))
 		return &plan.Filter{Input: child, Predicate: remapExpr(n.Predicate, m)}, m
 	case *plan.Sort:
 		keys := make([]plan.Expr, len(n.Keys))
 		for i, k := range n.Keys {
 			keys[i] = k.Expr
 		}
-		child, m := prune(n.Input, withExprs(need, keys...))
+		child, m := p.prune(n.Input, withExprs(need, keys...))
 		s := &plan.Sort{Input: child}
 		for _, k := range n.Keys {
 			s.Keys = append(s.Keys, plan.SortKey{Expr: remapExpr(k.Expr, m), Descending: k.Descending, NullsLast: k.NullsLast})
 		}
 		return s, m
 	case *plan.Limit:
-		child, m := prune(n.Input, need)
+		child, m := p.prune(n.Input, need)
 		return &plan.Limit{Input: child, Offset: n.Offset, Count: n.Count}, m
 	case *plan.Project:
 		if need == nil {
-			child, m := prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
+			child, m := p.prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))
 			return &plan.Project{Input: child, Exprs: remapAll(n.Exprs, m)}, nil
 		}
 		// Drop the outputs nobody above reads (with_columns passes every
@@ -105,7 +147,7 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 				kept = append(kept, e)
 			}
 		}
-		child, m := prune(n.Input, withExprs(map[int]bool{}, kept...))
+		child, m := p.prune(n.Input, withExprs(map[int]bool{}, kept...))
 		return &plan.Project{Input: child, Exprs: remapAll(kept, m)}, out
 	case *plan.Window:
 		width := n.Input.Schema().NumFields()
@@ -120,7 +162,7 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 				used(e, needIn)
 			}
 		}
-		child, m := prune(n.Input, needIn)
+		child, m := p.prune(n.Input, needIn)
 		out := &plan.Window{Input: child}
 		for _, we := range n.Exprs {
 			c := *we
@@ -150,7 +192,7 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 	case *plan.Concat:
 		out := &plan.Concat{}
 		for _, in := range n.Inputs {
-			child, _ := prune(in, need) // each input is a Project: it keeps its outputs
+			child, _ := p.prune(in, need) // each input is a Project: it keeps its outputs
 			out.Inputs = append(out.Inputs, child)
 		}
 		return out, nil
@@ -183,8 +225,8 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 				}
 			}
 		}
-		left, ml := prune(n.Left, needL)
-		right, mr := prune(n.Right, needR)
+		left, ml := p.prune(n.Left, needL)
+		right, mr := p.prune(n.Right, needR)
 		out := &plan.Join{Left: left, Right: right, LeftKeys: remapAll(n.LeftKeys, ml), RightKeys: remapAll(n.RightKeys, mr), How: n.How}
 		if n.Filter != nil {
 			newWidth := left.Schema().NumFields()
@@ -227,7 +269,7 @@ func prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 		}
 		return out, m
 	case *plan.Aggregate:
-		child, m := prune(n.Input, withExprs(map[int]bool{}, append(append([]plan.Expr{}, n.Keys...), n.Aggs...)...))
+		child, m := p.prune(n.Input, withExprs(map[int]bool{}, append(append([]plan.Expr{}, n.Keys...), n.Aggs...)...))
 		return &plan.Aggregate{Input: child, Keys: remapAll(n.Keys, m), Aggs: remapAll(n.Aggs, m)}, nil
 	}
 	return n, nil

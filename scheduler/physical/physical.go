@@ -65,7 +65,7 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	if p.common == nil {
 		p.common, p.shared = commonSubplans(n), map[string]*exec.Shared{}
 	}
-	if !shareable(n) || len(p.common) == 0 {
+	if !plan.Reusable(n) || len(p.common) == 0 {
 		return p.build(n)
 	}
 	fp := plan.Fingerprint(n)
@@ -87,35 +87,15 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	return r, nil
 }
 
-// shareable: the nodes worth computing once when a plan repeats them.
-// Scans and filters are cheaper to run again than to hold.
-func shareable(n plan.Node) bool {
-	switch n.(type) {
-	case *plan.Join, *plan.Aggregate:
-		return true
-	}
-	return false
-}
-
-// commonSubplans finds the shareable subplans root computes more than once,
+// commonSubplans finds the reusable subplans root computes more than once,
 // counting a repeat inside a repeated subplan once (it is built once).
 func commonSubplans(root plan.Node) map[string]bool {
-	total := map[string]int{}
-	var count func(n plan.Node)
-	count = func(n plan.Node) {
-		if shareable(n) {
-			total[plan.Fingerprint(n)]++
-		}
-		for _, c := range n.Children() {
-			count(c)
-		}
-	}
-	count(root)
+	repeated := plan.Repeated(root)
 	uses := map[string]int{}
 	var walk func(n plan.Node)
 	walk = func(n plan.Node) {
-		if shareable(n) {
-			if fp := plan.Fingerprint(n); total[fp] > 1 {
+		if plan.Reusable(n) {
+			if fp := plan.Fingerprint(n); repeated[fp] {
 				uses[fp]++
 				if uses[fp] > 1 {
 					return // built once, at its first use
@@ -279,6 +259,9 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		break
 	}
 	if j, ok := scan.(*plan.Join); ok {
+		if len(p.common) > 0 && p.common[plan.Fingerprint(j)] {
+			return nil, nil // computed once (Build), then read whole by each use
+		}
 		joins, err := p.splitJoin(p.planJoin(j))
 		if err != nil || joins == nil {
 			return nil, err

@@ -128,3 +128,37 @@ func Fingerprint(n Node) string {
 	walk(n)
 	return sb.String()
 }
+
+// Reusable reports whether n is worth computing once when a plan repeats
+// it: joins and aggregates. Scans and filters are cheaper to run again
+// than to hold.
+func Reusable(n Node) bool {
+	switch n.(type) {
+	case *Join, *Aggregate:
+		return true
+	}
+	return false
+}
+
+// Repeated is the set of fingerprints of the reusable subplans that occur
+// more than once in root.
+func Repeated(root Node) map[string]bool {
+	count := map[string]int{}
+	var walk func(n Node)
+	walk = func(n Node) {
+		if Reusable(n) {
+			count[Fingerprint(n)]++
+		}
+		for _, c := range n.Children() {
+			walk(c)
+		}
+	}
+	walk(root)
+	out := map[string]bool{}
+	for fp, k := range count {
+		if k > 1 {
+			out[fp] = true
+		}
+	}
+	return out
+}
