@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -13,10 +14,15 @@ import (
 	"slipstream/kernels/expr"
 )
 
-// Filter keeps the rows whose predicate is true; null counts as false.
+// Filter keeps the rows whose predicate is true; null counts as false. A
+// predicate a & b & ... is applied one condition at a time: once a
+// condition has dropped most rows, the batch is compacted and the next
+// conditions see only the rows left (a costly condition placed last runs
+// on few rows).
 type Filter struct {
 	input Operator
 	pred  expr.Expr
+	conj  []expr.Expr
 }
 
 // NewFilter checks that pred is boolean.
@@ -24,7 +30,17 @@ func NewFilter(input Operator, pred expr.Expr) (*Filter, error) {
 	if pred.DataType().ID() != arrow.BOOL {
 		return nil, kernels.Errorf(kernels.Invalid, "filter predicate %s is %s, not boolean", pred, expr.TypeName(pred.DataType()))
 	}
-	return &Filter{input: input, pred: pred}, nil
+	if s, ok := input.(*Scan); ok && s.Format == Parquet && s.raw == s.out {
+		s.dictionaries = true // apply expands what it keeps
+	}
+	return &Filter{input: input, pred: pred, conj: splitAnd(pred)}, nil
+}
+
+func splitAnd(e expr.Expr) []expr.Expr {
+	if c, ok := e.(*expr.Call); ok && c.Fn.Name == "and" {
+		return append(splitAnd(c.Args[0]), splitAnd(c.Args[1])...)
+	}
+	return []expr.Expr{e}
 }
 
 func (f *Filter) Schema() *arrow.Schema { return f.input.Schema() }
@@ -56,31 +72,240 @@ func (f *Filter) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBatch, error) {
-	mask, err := f.pred.Eval(ctx, b)
-	if err != nil {
-		return nil, err
-	}
-	defer mask.Release()
-	if s, ok := mask.(*compute.ScalarDatum); ok {
-		if v, ok := s.Value.(*scalar.Boolean); ok && v.IsValid() && v.Value {
-			b.Retain()
-			return b, nil
+	b.Retain()
+	var pending *array.Boolean // rows kept so far, while b is not compacted
+	defer func() {
+		if pending != nil {
+			pending.Release()
 		}
-		return nil, nil
+	}()
+	for _, c := range f.conj {
+		mask, all, err := f.evalMask(ctx, c, &b)
+		if err != nil || (mask == nil && !all) {
+			if b != nil {
+				b.Release()
+			}
+			return nil, err // an error, or no row left
+		}
+		if mask == nil {
+			continue // every row passes
+		}
+		if pending != nil {
+			both, err := compute.CallFunction(ctx, "and_kleene", nil, compute.NewDatumWithoutOwning(pending), compute.NewDatumWithoutOwning(mask))
+			mask.Release()
+			if err != nil {
+				b.Release()
+				return nil, err
+			}
+			mask = both.(*compute.ArrayDatum).MakeArray().(*array.Boolean)
+			both.Release()
+			pending.Release()
+			pending = nil
+		}
+		kept := countTrue(mask)
+		switch {
+		case kept == 0:
+			mask.Release()
+			b.Release()
+			return nil, nil
+		case kept == int(b.NumRows()):
+			mask.Release()
+		case 2*kept < int(b.NumRows()):
+			// Most rows gone: compact, so later conditions see fewer.
+			taken, err := takeBatch(ctx, expr.Allocator(ctx), b, selectedRows(mask, kept))
+			mask.Release()
+			b.Release()
+			if err != nil {
+				return nil, err
+			}
+			b = taken
+		default:
+			pending = mask
+		}
 	}
-	arr := mask.(*compute.ArrayDatum).MakeArray()
-	defer arr.Release()
-	kept := countTrue(arr.(*array.Boolean))
-	switch {
-	case kept == int(b.NumRows()):
-		// Every row passes (common: a date bound most batches satisfy):
-		// no copy.
-		b.Retain()
+	if pending != nil {
+		taken, err := takeBatch(ctx, expr.Allocator(ctx), b, selectedRows(pending, countTrue(pending)))
+		b.Release()
+		if err != nil {
+			return nil, err
+		}
+		b = taken
+	}
+	return f.expand(ctx, b, nil)
+}
+
+// expand turns the dictionary columns of b (all, or those in only) into
+// plain ones, taking ownership of b. The result has the filter's schema
+// once every column is plain.
+func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (arrow.RecordBatch, error) {
+	var cols []arrow.Array
+	for i, c := range b.Columns() {
+		d, ok := c.(*array.Dictionary)
+		if !ok || only != nil && !slices.Contains(only, i) {
+			continue
+		}
+		if cols == nil {
+			cols = slices.Clone(b.Columns())
+			for _, c := range cols {
+				c.Retain()
+			}
+		}
+		plain, err := expandDictionary(ctx, expr.Allocator(ctx), d)
+		if err != nil {
+			releaseArrays(cols)
+			b.Release()
+			return nil, err
+		}
+		cols[i].Release()
+		cols[i] = plain
+	}
+	if cols == nil {
 		return b, nil
-	case kept == 0:
-		return nil, nil
 	}
-	return takeBatch(ctx, expr.Allocator(ctx), b, selectedRows(arr.(*array.Boolean), kept))
+	defer b.Release()
+	defer releaseArrays(cols)
+	schema := f.Schema()
+	for _, c := range cols {
+		if _, ok := c.(*array.Dictionary); ok {
+			schema = nil // still mixed: a schema of the batch's own types
+		}
+	}
+	if schema == nil {
+		fields := slices.Clone(f.Schema().Fields())
+		for i, c := range cols {
+			fields[i].Type = c.DataType()
+		}
+		schema = arrow.NewSchema(fields, nil)
+	}
+	return array.NewRecordBatch(schema, cols, b.NumRows()), nil
+}
+
+// evalMask evaluates the boolean condition c over *b: a mask, or nil with
+// all telling whether every row or no row passes (a scalar result). A
+// condition on one dictionary column is tested on the dictionary's values;
+// any other first expands the dictionary columns it reads (replacing *b).
+func (f *Filter) evalMask(ctx context.Context, c expr.Expr, b *arrow.RecordBatch) (*array.Boolean, bool, error) {
+	cols := columnsOf(c)
+	if len(cols) == 1 {
+		if d, ok := (*b).Column(cols[0]).(*array.Dictionary); ok {
+			return dictionaryMask(ctx, c, cols[0], d)
+		}
+	}
+	expanded, err := f.expand(ctx, *b, cols)
+	if err != nil {
+		*b = nil
+		return nil, false, err
+	}
+	*b = expanded
+	return evalMask(ctx, c, expanded)
+}
+
+// dictionaryMask tests the condition c, which reads only column col, a
+// dictionary array d, on d's distinct values (and once on null, for the
+// null rows) and spreads the answers over the rows.
+func dictionaryMask(ctx context.Context, c expr.Expr, col int, d *array.Dictionary) (*array.Boolean, bool, error) {
+	values := d.Dictionary()
+	one := rebind(c, col)
+	onValues := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "v", Type: values.DataType(), Nullable: true}}, nil), []arrow.Array{values}, int64(values.Len()))
+	defer onValues.Release()
+	answers, all, err := evalMask(ctx, one, onValues)
+	if err != nil || answers == nil && d.NullN() == 0 {
+		return nil, all, err
+	}
+	nullPasses := false
+	if d.NullN() > 0 {
+		null := array.MakeArrayOfNull(expr.Allocator(ctx), values.DataType(), 1)
+		onNull := array.NewRecordBatch(onValues.Schema(), []arrow.Array{null}, 1)
+		null.Release()
+		m, allNull, err := evalMask(ctx, one, onNull)
+		onNull.Release()
+		if err != nil {
+			if answers != nil {
+				answers.Release()
+			}
+			return nil, false, err
+		}
+		nullPasses = allNull || m != nil && m.IsValid(0) && m.Value(0)
+		if m != nil {
+			m.Release()
+		}
+	}
+	pass := func(v int) bool { return all }
+	if answers != nil {
+		defer answers.Release()
+		pass = func(v int) bool { return answers.IsValid(v) && answers.Value(v) }
+	}
+	out := array.NewBooleanBuilder(expr.Allocator(ctx))
+	defer out.Release()
+	out.Reserve(d.Len())
+	idx, fast := d.Indices().(*array.Int32)
+	for k := 0; k < d.Len(); k++ {
+		switch {
+		case d.IsNull(k):
+			out.UnsafeAppend(nullPasses)
+		case fast:
+			out.UnsafeAppend(pass(int(idx.Value(k))))
+		default:
+			out.UnsafeAppend(pass(d.GetValueIndex(k)))
+		}
+	}
+	return out.NewBooleanArray(), false, nil
+}
+
+// columnsOf lists the columns e reads, each once.
+func columnsOf(e expr.Expr) []int {
+	var out []int
+	var walk func(e expr.Expr)
+	walk = func(e expr.Expr) {
+		switch e := e.(type) {
+		case *expr.Column:
+			if !slices.Contains(out, e.Index) {
+				out = append(out, e.Index)
+			}
+		case *expr.Call:
+			for _, a := range e.Args {
+				walk(a)
+			}
+		case *expr.Cast:
+			walk(e.Arg)
+		}
+	}
+	walk(e)
+	return out
+}
+
+// rebind is e reading column 0 where it read column col.
+func rebind(e expr.Expr, col int) expr.Expr {
+	switch e := e.(type) {
+	case *expr.Column:
+		if e.Index == col {
+			return &expr.Column{Index: 0, Name: e.Name, Type: e.Type}
+		}
+	case *expr.Call:
+		args := make([]expr.Expr, len(e.Args))
+		for i, a := range e.Args {
+			args[i] = rebind(a, col)
+		}
+		return &expr.Call{Fn: e.Fn, Args: args, Type: e.Type}
+	case *expr.Cast:
+		return &expr.Cast{Arg: rebind(e.Arg, col), To: e.To}
+	}
+	return e
+}
+
+// evalMask evaluates the boolean condition c over b: a mask, or nil with
+// all telling whether every row or no row passes (a scalar result).
+func evalMask(ctx context.Context, c expr.Expr, b arrow.RecordBatch) (mask *array.Boolean, all bool, err error) {
+	d, err := c.Eval(ctx, b)
+	if err != nil {
+		return nil, false, err
+	}
+	defer d.Release()
+	if s, ok := d.(*compute.ScalarDatum); ok {
+		v, ok := s.Value.(*scalar.Boolean)
+		return nil, ok && v.IsValid() && v.Value, nil
+	}
+	return d.(*compute.ArrayDatum).MakeArray().(*array.Boolean), false, nil
 }
 
 // countTrue counts the rows that are true and not null.

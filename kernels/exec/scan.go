@@ -55,9 +55,13 @@ type Scan struct {
 	out        *arrow.Schema // projected and normalized
 	mem        memory.Allocator
 
-	next    int // next path to open
-	cur     array.RecordReader
-	closers []io.Closer
+	next int // next path to open
+	cur  array.RecordReader
+	// dictionaries: a Filter right above reads this scan; string columns
+	// with small dictionaries come out as dictionary arrays, which the
+	// Filter tests on the dictionary and expands only for the rows kept.
+	dictionaries bool
+	closers      []io.Closer
 
 	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
 	RowGroupsRead, RowGroupsSkipped int
@@ -116,6 +120,9 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			b.Retain()
 			if s.Format != Parquet {
 				b = project(b, s.raw, s.Columns)
+			}
+			if s.dictionaries {
+				return b, nil // the Filter expands and normalizes
 			}
 			return normalizeBatch(ctx, s.mem, s.out, b)
 		}
@@ -217,16 +224,20 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 			// row counts are in the metadata.
 			return rowCounts(pf, groups, s.raw)
 		}
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: BatchRows}, s.mem)
-		if err != nil {
-			return nil, OpenError(path, err)
-		}
 		cols := s.Columns
 		if cols == nil {
 			cols = make([]int, s.fileSchema.NumFields())
 			for i := range cols {
 				cols[i] = i
 			}
+		}
+		props := pqarrow.ArrowReadProperties{BatchSize: BatchRows}
+		if s.dictionaries {
+			readSmallDictionaries(&props, pf, groups[0], s.fileSchema, cols)
+		}
+		fr, err := pqarrow.NewFileReader(pf, props, s.mem)
+		if err != nil {
+			return nil, OpenError(path, err)
 		}
 		return fr.GetRecordReader(ctx, cols, groups)
 	case CSV:
@@ -243,6 +254,30 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		s.closers = append(s.closers, f)
 		return OpenIPC(f, s.mem)
+	}
+}
+
+// readSmallDictionaries asks pqarrow for the dictionary-encoded string
+// columns of a flat file whose dictionaries are small (judged on row group
+// rg) as dictionary arrays. A large dictionary (a comment column) is not
+// worth it: expanding it costs what decoding does.
+func readSmallDictionaries(props *pqarrow.ArrowReadProperties, pf *file.Reader, rg int, fileSchema *arrow.Schema, cols []int) {
+	if pf.MetaData().Schema.NumColumns() != fileSchema.NumFields() {
+		return // nested columns: field and leaf indices differ
+	}
+	meta := pf.MetaData().RowGroup(rg)
+	for _, c := range cols {
+		if id := fileSchema.Field(c).Type.ID(); id != arrow.STRING && id != arrow.LARGE_STRING {
+			continue
+		}
+		cc, err := meta.ColumnChunk(c)
+		if err != nil || !cc.HasDictionaryPage() {
+			continue
+		}
+		// Under a byte of dictionary per row: few distinct values.
+		if dict := cc.DataPageOffset() - cc.DictionaryPageOffset(); dict > 0 && dict < meta.NumRows() {
+			props.SetReadDict(c, true)
+		}
 	}
 }
 

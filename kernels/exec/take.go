@@ -20,6 +20,15 @@ import (
 // takeRows gathers rows of arr: row k of the result is row rows[k] of arr,
 // or null where rows[k] is negative.
 func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows []int64) (arrow.Array, error) {
+	if d, ok := arr.(*array.Dictionary); ok {
+		// The indices move; the dictionary stays as it is.
+		idx, err := takeRows(ctx, mem, d.Indices(), rows)
+		if err != nil {
+			return nil, err
+		}
+		defer idx.Release()
+		return array.NewDictionaryArray(d.DataType(), idx, d.Dictionary()), nil
+	}
 	n := len(rows)
 	data := arr.Data()
 	validity, nulls := takeValidity(mem, arr, rows)
@@ -163,6 +172,23 @@ func takeVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, 
 	}
 	outOffs[len(rows)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}
+}
+
+// expandDictionary is the values of d, row by row, as a plain array.
+func expandDictionary(ctx context.Context, mem memory.Allocator, d *array.Dictionary) (arrow.Array, error) {
+	rows := make([]int64, d.Len())
+	idx, fast := d.Indices().(*array.Int32) // what pqarrow gives
+	for k := range rows {
+		switch {
+		case d.IsNull(k):
+			rows[k] = -1
+		case fast:
+			rows[k] = int64(idx.Value(k))
+		default:
+			rows[k] = int64(d.GetValueIndex(k))
+		}
+	}
+	return takeRows(ctx, mem, d.Dictionary(), rows)
 }
 
 // bufferBytes is buffer i of data, nil when absent (an empty array may have none).

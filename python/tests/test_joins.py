@@ -237,3 +237,22 @@ def test_a_subplan_whose_uses_need_other_columns_is_computed_once(
     text = q.explain()
     if "== stages" not in text:
         assert "Shared (the one above)" in text
+
+
+def test_an_or_over_both_sides_also_filters_each_side(
+    sides: tuple[sl.DataFrame, sl.DataFrame],
+) -> None:
+    left, right = sides
+    cond = ((col("v") > 20) & (col("w") == "two")) | ((col("v") < 15) & (col("w") == "three"))
+    q = left.join(right.select("k", "w"), on="k").filter(cond)
+    assert_same(
+        q,
+        "select l.k, l.s, l.v, r.w from l join r on l.k = r.k "
+        "where (l.v > 20 and r.w = 'two') or (l.v < 15 and r.w = 'three')",
+        l=LEFT,
+        r=RIGHT,
+    )
+    optimized = q.explain().split("== optimized plan ==")[1]
+    # each side gets what the OR implies for it, below the join
+    assert '((col(w) == "two") | (col(w) == "three"))' in optimized
+    assert "((col(v) > 20) | (col(v) < 15))" in optimized

@@ -64,15 +64,26 @@ func pushInto(n plan.Node, conj []plan.Expr) plan.Node {
 		}
 	case *plan.Join:
 		var left, right []plan.Expr
+		leftOK, rightOK := x.How != plan.RightJoin && x.How != plan.FullJoin && x.How != plan.Cross, x.How == plan.Inner
 		for _, c := range conj {
 			side, moved := joinSide(c, x)
 			switch {
-			case side == sideLeft && x.How != plan.RightJoin && x.How != plan.FullJoin && x.How != plan.Cross:
+			case side == sideLeft && leftOK:
 				left = append(left, moved)
-			case side == sideRight && x.How == plan.Inner:
+			case side == sideRight && rightOK:
 				right = append(right, moved)
 			default:
 				keep = append(keep, c)
+				// An OR over both sides still implies a condition on each
+				// side alone, which can go down too (c stays on top).
+				if implied := impliedBy(c, x, sideLeft); implied != nil && leftOK {
+					_, moved := joinSide(implied, x)
+					left = append(left, moved)
+				}
+				if implied := impliedBy(c, x, sideRight); implied != nil && rightOK {
+					_, moved := joinSide(implied, x)
+					right = append(right, moved)
+				}
 			}
 		}
 		if len(left)+len(right) > 0 {
@@ -96,6 +107,55 @@ func pushInto(n plan.Node, conj []plan.Expr) plan.Node {
 		pred = and(pred, c)
 	}
 	return &plan.Filter{Input: n, Predicate: pred}
+}
+
+// impliedBy is, for an OR of conditions c over the output of j, a condition
+// on side s of j alone that holds wherever c does: the OR, over c's
+// disjuncts, of each disjunct's conjuncts that read only side s. For
+// (a1 & b1) | (a2 & b2), with a on the left and b on the right, the left
+// gets a1 | a2. Nil when some disjunct says nothing about side s.
+func impliedBy(c plan.Expr, j *plan.Join, s side) plan.Expr {
+	ds := disjuncts(c)
+	if len(ds) < 2 {
+		return nil
+	}
+	var out plan.Expr
+	for _, d := range ds {
+		var part plan.Expr
+		for _, k := range conjuncts(d) {
+			if ks, _ := joinSide(k, j); ks == s {
+				part = andOrNil(part, k)
+			}
+		}
+		if part == nil {
+			return nil
+		}
+		if out == nil {
+			out = part
+		} else {
+			out = or(out, part)
+		}
+	}
+	return out
+}
+
+func disjuncts(e plan.Expr) []plan.Expr {
+	if c, ok := plan.Unalias(e).(*plan.Call); ok && c.Fn.Name == "or" {
+		return append(disjuncts(c.Args[0]), disjuncts(c.Args[1])...)
+	}
+	return []plan.Expr{e}
+}
+
+func andOrNil(a, b plan.Expr) plan.Expr {
+	if a == nil {
+		return b
+	}
+	return and(a, b)
+}
+
+func or(a, b plan.Expr) plan.Expr {
+	fn, _ := expr.Lookup("or")
+	return &plan.Call{Fn: fn, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean}
 }
 
 func and(a, b plan.Expr) plan.Expr {
