@@ -161,7 +161,7 @@ func newKeyDict(t arrow.DataType) (keyDict, error) {
 	case arrow.BOOL:
 		return &boolDict{ids: [2]uint32{noID, noID}, null: noID}, nil
 	case arrow.STRING, arrow.LARGE_STRING:
-		return &stringDict{t: t, tbl: newStrTable(), null: noID}, nil
+		return &stringDict{t: t, tbl: newStrTable(), null: noID, short: newU64Table()}, nil
 	}
 	return nil, kernels.Errorf(kernels.NotSupported, "cannot group by %s values yet", expr.TypeName(t))
 }
@@ -359,10 +359,24 @@ type stringDict struct {
 	vals   []string
 	null   uint32
 	frozen bool
+	// Strings of up to 7 bytes (flags, codes, modes) are found by their
+	// bytes and length packed into a uint64, without hashing the string:
+	// short maps the packed key to an index into shortIDs, the string's id.
+	short    *u64Table
+	shortIDs []uint32
 }
 
 func (d *stringDict) len() int { return len(d.vals) }
-func (d *stringDict) freeze()  { d.frozen = true }
+func (d *stringDict) freeze()  { d.frozen, d.short.frozen = true, true }
+
+// packShort packs a string of at most 7 bytes, its length in the top byte.
+func packShort(v string) uint64 {
+	k := uint64(len(v)) << 56
+	for i := 0; i < len(v); i++ {
+		k |= uint64(v[i]) << (8 * i)
+	}
+	return k
+}
 
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	switch a := arr.(type) {
@@ -392,6 +406,23 @@ func encodeStrings[A interface {
 			continue
 		}
 		v := a.Value(i) // aliases the batch: clone before keeping it
+		if len(v) <= 7 {
+			sid := d.short.id(packShort(v))
+			switch {
+			case sid == noID: // frozen, and never seen
+				out = append(out, noID)
+			case int(sid) < len(d.shortIDs):
+				out = append(out, d.shortIDs[sid])
+			default: // new: the long way gives it its id
+				id, added := d.tbl.find(v, d.vals)
+				if added {
+					d.vals = append(d.vals, strings.Clone(v))
+				}
+				d.shortIDs = append(d.shortIDs, id)
+				out = append(out, id)
+			}
+			continue
+		}
 		if d.frozen {
 			out = append(out, d.tbl.lookup(v, d.vals))
 			continue

@@ -791,3 +791,29 @@ func TestHashAggregateFloat32Keys(t *testing.T) {
 		t.Errorf("groups %v, want %v", got, want)
 	}
 }
+
+// Short strings (up to 7 bytes) are found by their packed bytes and length,
+// longer ones by hash; both kinds, and near-misses between them, get
+// distinct ids, the same ones again in a frozen lookup.
+func TestGrouperShortAndLongStrings(t *testing.T) {
+	mem, _ := newMem(t)
+	g, err := newGrouper([]arrow.DataType{utf8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := schemaOf(utf8)
+	vals := `[{"c0": ""}, {"c0": "a"}, {"c0": "a\u0000"}, {"c0": "abcdefg"}, {"c0": "abcdefgh"}, {"c0": "ü"},
+		{"c0": null}, {"c0": "abcdefg"}, {"c0": ""}, {"c0": "abcdefgh"}, {"c0": "a"}]`
+	b := batchJSON(t, mem, schema, vals)
+	defer b.Release()
+	ids := append([]uint32(nil), g.groupIDs(b.Columns(), int(b.NumRows()))...)
+	if want := "[0 1 2 3 4 5 6 3 0 4 1]"; fmt.Sprint(ids) != want {
+		t.Errorf("ids %v, want %s", ids, want)
+	}
+	g.freeze()
+	probe := batchJSON(t, mem, schema, `[{"c0": "abcdefgh"}, {"c0": "zz"}, {"c0": "ü"}, {"c0": "abcdefghi"}]`)
+	defer probe.Release()
+	if got := fmt.Sprint(g.groupIDs(probe.Columns(), int(probe.NumRows()))); got != fmt.Sprint([]uint32{4, noID, 5, noID}) {
+		t.Errorf("frozen lookups %s", got)
+	}
+}
