@@ -188,6 +188,9 @@ type fixedDict[T interface {
 	null   uint32 // id of null, noID until one is seen
 	canon  func(T) T
 	frozen bool
+	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
+	direct []uint32
+	lo     uint64
 }
 
 func newFixedDict[T interface {
@@ -253,6 +256,9 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 	null   uint32
 	canon  func(T) T
 	frozen bool
+	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
+	direct []uint32
+	lo     uint64
 }
 
 func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T] {
@@ -260,11 +266,49 @@ func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T
 }
 
 func (d *intDict[T]) len() int { return len(d.vals) }
-func (d *intDict[T]) freeze()  { d.frozen, d.tbl.frozen = true, true }
+// freeze also maps dense keys directly: when the distinct values span a
+// range at most a few times their number (the keys of a dimension table,
+// 1..N), a lookup is one index into an array of ids over that range, not
+// a probe of a hash table many times the size.
+func (d *intDict[T]) freeze() {
+	d.frozen, d.tbl.frozen = true, true
+	if d.canon != nil || len(d.vals) == 0 {
+		return
+	}
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for id, v := range d.vals {
+		if uint32(id) != d.null {
+			lo, hi = min(lo, uint64(v)), max(hi, uint64(v))
+		}
+	}
+	if hi < lo || hi-lo >= uint64(4*len(d.vals)+1024) {
+		return
+	}
+	d.direct, d.lo = make([]uint32, hi-lo+1), lo
+	for i := range d.direct {
+		d.direct[i] = noID
+	}
+	for id, v := range d.vals {
+		if uint32(id) != d.null {
+			d.direct[uint64(v)-lo] = uint32(id)
+		}
+	}
+}
 
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
 	hasNulls := arr.NullN() > 0
+	if !hasNulls && d.direct != nil {
+		out = slices.Grow(out, len(raw))
+		for _, v := range raw {
+			id := uint32(noID)
+			if off := uint64(v) - d.lo; off < uint64(len(d.direct)) {
+				id = d.direct[off]
+			}
+			out = append(out, id)
+		}
+		return out
+	}
 	if !hasNulls && d.canon == nil {
 		// The common case in a tight loop: a key found in its first slot
 		// costs one load, and the loads of successive rows overlap.

@@ -817,3 +817,39 @@ func TestGrouperShortAndLongStrings(t *testing.T) {
 		t.Errorf("frozen lookups %s", got)
 	}
 }
+
+// A frozen dictionary of dense integer keys looks them up in an array over
+// their range; keys outside it, and missing ones inside, find nothing,
+// exactly as with the hash table a sparse set of keys keeps.
+func TestGrouperDenseKeysFrozen(t *testing.T) {
+	mem, _ := newMem(t)
+	schema := schemaOf(i64)
+	for _, build := range []string{
+		`[{"c0": 7}, {"c0": 5}, {"c0": 9}, {"c0": 5}, {"c0": null}]`,       // dense: 5..9
+		`[{"c0": 7}, {"c0": 5}, {"c0": 9000000}, {"c0": 5}, {"c0": null}]`, // sparse
+		`[{"c0": -7}, {"c0": -5}, {"c0": -9}, {"c0": -5}, {"c0": null}]`,   // dense, negative
+	} {
+		g, err := newGrouper([]arrow.DataType{i64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := batchJSON(t, mem, schema, build)
+		ids := append([]uint32(nil), g.groupIDs(b.Columns(), int(b.NumRows()))...)
+		g.freeze()
+		// the same keys again, no nulls (the direct path), then keys not there
+		again := batchJSON(t, mem, schema, strings.ReplaceAll(strings.ReplaceAll(build, `, {"c0": null}`, ""), " ", ""))
+		got := g.groupIDs(again.Columns(), int(again.NumRows()))
+		if fmt.Sprint(got) != fmt.Sprint(ids[:4]) {
+			t.Errorf("%s: frozen ids %v, want %v", build, got, ids[:4])
+		}
+		missing := batchJSON(t, mem, schema, `[{"c0": 6}, {"c0": 4}, {"c0": 10}, {"c0": -6}, {"c0": -9223372036854775808}]`)
+		for _, id := range g.groupIDs(missing.Columns(), int(missing.NumRows())) {
+			if id != noID {
+				t.Errorf("%s: a key never seen found id %d", build, id)
+			}
+		}
+		b.Release()
+		again.Release()
+		missing.Release()
+	}
+}
