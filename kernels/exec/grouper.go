@@ -266,6 +266,7 @@ func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T
 }
 
 func (d *intDict[T]) len() int { return len(d.vals) }
+
 // freeze also maps dense keys directly: when the distinct values span a
 // range at most a few times their number (the keys of a dimension table,
 // 1..N), a lookup is one index into an array of ids over that range, not
