@@ -188,9 +188,6 @@ type fixedDict[T interface {
 	null   uint32 // id of null, noID until one is seen
 	canon  func(T) T
 	frozen bool
-	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
-	direct []uint32
-	lo     uint64
 }
 
 func newFixedDict[T interface {
