@@ -241,7 +241,9 @@ func tuneGC() {
 	}
 }
 
-// memoryBytes is the machine's memory, for the cluster's view of capacity.
+// memoryBytes is the memory this node may use, for the cluster's view of
+// capacity and the collector's limit: the machine's, or the container's
+// (cgroup v2 memory.max) when that is lower.
 func memoryBytes() int64 {
 	raw, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
@@ -253,7 +255,14 @@ func memoryBytes() int64 {
 			fmt.Sscanf(strings.TrimPrefix(line, "MemTotal:"), "%d", &kb)
 		}
 	}
-	return kb * 1024
+	total := kb * 1024
+	if raw, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
+		var limit int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(string(raw)), "%d", &limit); err == nil && limit > 0 && limit < total {
+			return limit // "max" (no limit) does not parse
+		}
+	}
+	return total
 }
 
 func envInt(name string, def int64) int64 {

@@ -80,7 +80,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 		}
 	}()
 	for _, c := range f.conj {
-		mask, all, err := f.evalMask(ctx, c, &b)
+		mask, all, err := f.maskOf(ctx, c, &b)
 		if err != nil || (mask == nil && !all) {
 			if b != nil {
 				b.Release()
@@ -141,8 +141,8 @@ func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (a
 	var cols []arrow.Array
 	for i, c := range b.Columns() {
 		d, ok := c.(*array.Dictionary)
-		if !ok || only != nil && !slices.Contains(only, i) {
-			continue
+		if !ok || only != nil && !slices.Contains(only, i) || f.Schema().Field(i).Type.ID() == arrow.DICTIONARY {
+			continue // plain, not asked for, or a dictionary in the file's own schema
 		}
 		if cols == nil {
 			cols = slices.Clone(b.Columns())
@@ -165,9 +165,10 @@ func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (a
 	defer b.Release()
 	defer releaseArrays(cols)
 	schema := f.Schema()
-	for _, c := range cols {
-		if _, ok := c.(*array.Dictionary); ok {
-			schema = nil // still mixed: a schema of the batch's own types
+	for i, c := range cols {
+		if !arrow.TypeEqual(c.DataType(), schema.Field(i).Type) {
+			schema = nil // some still read as dictionaries: the batch's own types
+			break
 		}
 	}
 	if schema == nil {
@@ -180,11 +181,11 @@ func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (a
 	return array.NewRecordBatch(schema, cols, b.NumRows()), nil
 }
 
-// evalMask evaluates the boolean condition c over *b: a mask, or nil with
+// maskOf evaluates the boolean condition c over *b: a mask, or nil with
 // all telling whether every row or no row passes (a scalar result). A
 // condition on one dictionary column is tested on the dictionary's values;
 // any other first expands the dictionary columns it reads (replacing *b).
-func (f *Filter) evalMask(ctx context.Context, c expr.Expr, b *arrow.RecordBatch) (*array.Boolean, bool, error) {
+func (f *Filter) maskOf(ctx context.Context, c expr.Expr, b *arrow.RecordBatch) (*array.Boolean, bool, error) {
 	cols := columnsOf(c)
 	if len(cols) == 1 {
 		if d, ok := (*b).Column(cols[0]).(*array.Dictionary); ok {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -89,5 +90,56 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 				t.Errorf("%d rows %v\nwant %d rows %v", len(g), head(g), len(w), head(w))
 			}
 		})
+	}
+}
+
+// A column the file itself stores as a dictionary (a pandas category)
+// stays one through the filter, whose schema says so.
+func TestFilterKeepsTheFilesOwnDictionaries(t *testing.T) {
+	mem, ctx := newMem(t)
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: utf8}
+	schema := arrow.NewSchema([]arrow.Field{{Name: "cat", Type: dictType, Nullable: true}, {Name: "n", Type: i64}}, nil)
+	bld := array.NewRecordBuilder(mem, schema)
+	defer bld.Release()
+	cat := bld.Field(0).(*array.BinaryDictionaryBuilder)
+	for i := 0; i < 100; i++ {
+		if i%9 == 0 {
+			cat.AppendNull()
+		} else if err := cat.AppendString([]string{"red", "green", "blue"}[i%3]); err != nil {
+			t.Fatal(err)
+		}
+		bld.Field(1).(*array.Int64Builder).Append(int64(i))
+	}
+	rec := bld.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), "cat.parquet")
+	writeParquet(t, mem, path, rec, 50)
+	fileSchema, err := FileSchema(mem, Parquet, path, CSVOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileSchema.Field(0).Type.ID() != arrow.DICTIONARY {
+		t.Skipf("the file reads back as %s, not a dictionary", fileSchema.Field(0).Type)
+	}
+	pred := call(t, "gt", colExpr(fileSchema, 1), &expr.Literal{Value: scalar.NewInt64Scalar(40)})
+	f, err := NewFilter(NewScan(mem, Parquet, []string{path}, fileSchema, nil, nil, CSVOptions{}), pred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := Collect(ctx, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ReleaseAll(got)
+	rows := 0
+	for _, b := range got {
+		rows += int(b.NumRows())
+		if !b.Schema().Equal(f.Schema()) || b.Column(0).DataType().ID() != arrow.DICTIONARY {
+			t.Errorf("batch schema %s, want %s", b.Schema(), f.Schema())
+		}
+	}
+	if rows != 59 {
+		t.Errorf("%d rows, want 59 (n > 40)", rows)
 	}
 }

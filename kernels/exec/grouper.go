@@ -314,8 +314,8 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 		t := d.tbl
 		for _, v := range raw {
 			k := uint64(v)
-			if s := t.slots[(k*hashMul)>>t.shift]; s.id != 0 && s.key == k {
-				out = append(out, s.id-1)
+			if id, ok := t.atFirstSlot(k); ok {
+				out = append(out, id)
 				continue
 			}
 			id := t.id(k)

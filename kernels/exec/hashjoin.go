@@ -353,7 +353,7 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	ids := j.t.g.groupIDs(keys, n)
 	nulls := keyNulls(keys)
 	if j.Residual != nil {
-		return j.probeFiltered(ctx, b, keys, ids)
+		return j.probeFiltered(ctx, b, keys, ids, nulls)
 	}
 	for i, g := range ids {
 		first := int64(-1)
@@ -399,9 +399,8 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 
 // probeFiltered is probeBatch with a residual condition: the key matches of
 // each probe row are candidates, and only those the condition accepts count.
-func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32) error {
+func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) error {
 	var cp, cb []int64 // candidate pairs, grouped by probe row in order
-	nulls := keyNulls(keys)
 	for i, g := range ids {
 		if int(g) >= j.t.groups || nulls && anyNull(keys, i) {
 			continue

@@ -52,6 +52,14 @@ func (t *u64Table) resize(size int) {
 	}
 }
 
+// atFirstSlot returns the id of k when k sits in its first slot (the
+// common case, cheap enough to inline in a loop); else false, and id,
+// which probes further, decides.
+func (t *u64Table) atFirstSlot(k uint64) (uint32, bool) {
+	s := t.slots[(k*hashMul)>>t.shift]
+	return s.id - 1, s.id != 0 && s.key == k
+}
+
 // id returns the id of k, adding it if new.
 func (t *u64Table) id(k uint64) uint32 {
 	mask := uint64(len(t.slots) - 1)

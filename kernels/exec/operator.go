@@ -52,7 +52,7 @@ func Explain(op Operator) string {
 // Collect drains op into a slice of batches the caller releases. It does
 // not close op.
 func Collect(ctx context.Context, op Operator) ([]arrow.RecordBatch, error) {
-	if u, ok := op.(*Union); ok && u.ordered && !u.started {
+	if u, ok := op.(*Union); ok && u.ordered && !u.started && !u.drained {
 		return u.collectAll(ctx)
 	}
 	var out []arrow.RecordBatch

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"math"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -51,7 +52,9 @@ func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows [
 		}
 		bufs = []*memory.Buffer{validity, out}
 	case *arrow.StringType, *arrow.BinaryType:
-		bufs = takeVarBinary[int32](mem, data, rows, validity)
+		if varBinarySize[int32](data, rows) <= math.MaxInt32 { // else Arrow's take says it does not fit
+			bufs = takeVarBinary[int32](mem, data, rows, validity)
+		}
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
 		bufs = takeVarBinary[int64](mem, data, rows, validity)
 	case arrow.FixedWidthDataType:
@@ -153,12 +156,7 @@ func takeVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, 
 		offs = offs[data.Offset():]
 	}
 	src := bufferBytes(data, 2)
-	var size int64
-	for _, r := range rows {
-		if r >= 0 {
-			size += int64(offs[r+1] - offs[r])
-		}
-	}
+	size := varBinarySize[O](data, rows)
 	offBuf := newBuffer(mem, (len(rows)+1)*int(unsafe.Sizeof(offs[0])))
 	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(rows)+1]
 	valBuf := newBuffer(mem, int(size))
@@ -189,6 +187,21 @@ func expandDictionary(ctx context.Context, mem memory.Allocator, d *array.Dictio
 		}
 	}
 	return takeRows(ctx, mem, d.Dictionary(), rows)
+}
+
+// varBinarySize is the bytes of the strings or binaries at rows.
+func varBinarySize[O int32 | int64](data arrow.ArrayData, rows []int64) int64 {
+	offs := arrow.GetData[O](bufferBytes(data, 1))
+	if len(offs) > 0 {
+		offs = offs[data.Offset():]
+	}
+	var size int64
+	for _, r := range rows {
+		if r >= 0 {
+			size += int64(offs[r+1] - offs[r])
+		}
+	}
+	return size
 }
 
 // bufferBytes is buffer i of data, nil when absent (an empty array may have none).

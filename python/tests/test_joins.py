@@ -256,3 +256,26 @@ def test_an_or_over_both_sides_also_filters_each_side(
     # each side gets what the OR implies for it, below the join
     assert '((col(w) == "two") | (col(w) == "three"))' in optimized
     assert "((col(v) > 20) | (col(v) < 15))" in optimized
+
+
+def test_subplans_that_differ_only_in_a_window_offset_are_not_shared(
+    sides: tuple[sl.DataFrame, sl.DataFrame],
+) -> None:
+    left, _ = sides
+    rows = left.filter(col("v").is_not_null())
+
+    def shifted(by: int) -> sl.DataFrame:  # the same names whatever the offset
+        lagged = rows.with_columns(col("v").shift(by).over("k", order_by="v").alias("p"))
+        return lagged.group_by("k").agg(col("p").sum().alias("total"))
+
+    q = shifted(1).join(shifted(2), on="k")
+    assert_same(
+        q,
+        "with r as (select * from l where v is not null), "
+        "a as (select k, sum(p) as total from (select k, lag(v, 1) over "
+        "(partition by k order by v) as p from r) group by k), "
+        "b as (select k, sum(p) as total from (select k, lag(v, 2) over "
+        "(partition by k order by v) as p from r) group by k) "
+        "select a.k, a.total, b.total as total_right from a join b on a.k = b.k",
+        l=LEFT,
+    )

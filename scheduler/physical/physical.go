@@ -609,7 +609,9 @@ func (p *Planner) Estimate(n plan.Node) int64 {
 		}
 		return 1 << 40
 	case *plan.Filter:
-		return int64(float64(p.Estimate(n.Input)) * selectivity(n.Predicate))
+		// At least a thousandth: a guess far too low could broadcast a
+		// large side to every task of a cluster.
+		return int64(float64(p.Estimate(n.Input)) * max(selectivity(n.Predicate), 0.001))
 	case *plan.Aggregate:
 		if len(n.Keys) == 0 {
 			return 1

@@ -106,17 +106,33 @@ func SchemaString(n Node) string {
 }
 
 // Fingerprint identifies what n computes: equal fingerprints, equal
-// results. It is Explain with what Explain leaves out (the files a scan
-// reads, the type of every column).
+// results. It is Explain with what Explain leaves out: the files a scan
+// reads, every expression again with column positions and the types of
+// literals and calls, and the type of every output column.
 func Fingerprint(n Node) string {
 	var sb strings.Builder
 	var walk func(n Node)
 	walk = func(n Node) {
 		sb.WriteString(line(n))
-		if s, ok := n.(*Scan); ok {
-			fmt.Fprintf(&sb, " files=%q csv=%+v", s.Files, s.CSV)
+		switch n := n.(type) {
+		case *Scan:
+			fmt.Fprintf(&sb, " files=%q columns=%v csv=%+v", n.Files, n.Columns, n.CSV)
+		case *Join:
+			fmt.Fprintf(&sb, " output=%v", n.Output)
+		case *Window:
+			for _, w := range n.Exprs {
+				fmt.Fprintf(&sb, " %s/%d/%s/%s", w.Func, w.Offset, w.Name, w.Out)
+				for _, k := range w.OrderBy {
+					fmt.Fprintf(&sb, "/%v%v", k.Descending, k.NullsLast)
+				}
+			}
 		}
-		sb.WriteString(" -> ")
+		sb.WriteString(" {")
+		for _, e := range nodeExprs(n) {
+			exprKey(&sb, e)
+			sb.WriteString("; ")
+		}
+		sb.WriteString("} -> ")
 		sb.WriteString(n.Schema().String())
 		sb.WriteString(" (")
 		for _, c := range n.Children() {
@@ -127,6 +143,77 @@ func Fingerprint(n Node) string {
 	}
 	walk(n)
 	return sb.String()
+}
+
+// nodeExprs lists the expressions a node evaluates.
+func nodeExprs(n Node) []Expr {
+	switch n := n.(type) {
+	case *Project:
+		return n.Exprs
+	case *Filter:
+		return []Expr{n.Predicate}
+	case *Aggregate:
+		return append(append([]Expr{}, n.Keys...), n.Aggs...)
+	case *Sort:
+		out := make([]Expr, len(n.Keys))
+		for i, k := range n.Keys {
+			out[i] = k.Expr
+		}
+		return out
+	case *Join:
+		return append(append(append([]Expr{}, n.LeftKeys...), n.RightKeys...), nonNil(n.Filter)...)
+	case *Window:
+		var out []Expr
+		for _, w := range n.Exprs {
+			out = append(append(out, nonNil(w.Arg)...), w.PartitionBy...)
+			if w.Agg != nil {
+				out = append(out, w.Agg)
+			}
+			for _, k := range w.OrderBy {
+				out = append(out, k.Expr)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// exprKey writes e with column positions and the types of literals and
+// calls, which String leaves out.
+func exprKey(sb *strings.Builder, e Expr) {
+	args := func(es ...Expr) {
+		sb.WriteByte('(')
+		for _, a := range es {
+			if a != nil {
+				exprKey(sb, a)
+			}
+			sb.WriteByte(',')
+		}
+		sb.WriteByte(')')
+	}
+	switch e := e.(type) {
+	case *ColumnRef:
+		fmt.Fprintf(sb, "#%d", e.Index)
+	case *Literal:
+		fmt.Fprintf(sb, "%s:%s", e.Value, e.Value.DataType())
+	case *Call:
+		sb.WriteString(e.Fn.Name)
+		args(e.Args...)
+		fmt.Fprintf(sb, ":%s", e.Out)
+	case *Cast:
+		sb.WriteString("cast")
+		args(e.Arg)
+		fmt.Fprintf(sb, ":%s", e.To)
+	case *Alias:
+		args(e.Arg)
+		fmt.Fprintf(sb, " as %q", e.Alias)
+	case *AggCall:
+		sb.WriteString(e.Fn.Name)
+		args(e.Arg)
+		fmt.Fprintf(sb, "%v:%s", e.Params, e.Out)
+	default:
+		sb.WriteString(e.String())
+	}
 }
 
 // Reusable reports whether n is worth computing once when a plan repeats

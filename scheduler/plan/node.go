@@ -129,11 +129,17 @@ func (w *WindowExpr) String() string {
 	if w.Agg != nil {
 		fn = w.Agg.String()
 	}
+	if w.Func == "lag" || w.Func == "lead" {
+		fn = fmt.Sprintf("%s(%s, %d)", w.Func, exprList(nonNil(w.Arg)), w.Offset)
+	}
 	order := make([]string, len(w.OrderBy))
 	for i, k := range w.OrderBy {
 		order[i] = k.Expr.String()
 		if k.Descending {
 			order[i] += " desc"
+		}
+		if k.NullsLast {
+			order[i] += " nulls_last"
 		}
 	}
 	return fmt.Sprintf("%s over(partition_by=[%s] order_by=[%s])", fn, exprList(w.PartitionBy), strings.Join(order, ", "))
