@@ -76,7 +76,6 @@ type HashJoin struct {
 	t         *joinTable
 	shared    bool   // not the first user of t (EXPLAIN shows the build side once)
 	loaded    bool   // t is built
-	matched   []bool // build rows that found a partner (kinds that TracksBuild)
 	probeDone bool
 	tailDone  bool
 	pending   []arrow.RecordBatch
@@ -102,6 +101,12 @@ type joinTable struct {
 	groups int     // distinct build keys; probe ids at or above match nothing
 	head   []int64 // first build row of each group, -1: none
 	next   []int64 // next build row of the same group, -1: end
+
+	// For kinds that TracksBuild: matched[r] is 1 once a probe row matched
+	// build row r (set atomically: several probes may share the table), and
+	// probing counts the probes not done; the last one emits the build rows.
+	matched []uint32
+	probing atomic.Int32
 }
 
 // NewHashJoin checks that the keys pair up with equal types.
@@ -124,14 +129,17 @@ func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKe
 	}
 	t := &joinTable{mem: mem, build: build, keys: buildKeys, kind: kind}
 	t.users.Store(1)
+	t.probing.Store(1)
 	return &HashJoin{probe: probe, probeKeys: probeKeys, buildKeys: buildKeys, kind: kind,
 		cols: cols, schema: arrow.NewSchema(fields, nil), mem: mem, t: t}, nil
 }
 
 // NewHashJoins makes one HashJoin per probe share, all over one build
-// table, for kinds that keep no state about build rows (not TracksBuild).
+// table. Right and full joins cannot: their unmatched build rows must come
+// after every pair, in one stream. Right semi and right anti joins can:
+// the probes only mark rows, and the last to finish emits them.
 func NewHashJoins(mem memory.Allocator, probes []Operator, build Operator, probeKeys, buildKeys []expr.Expr, kind JoinKind, cols []JoinColumn) ([]*HashJoin, error) {
-	if kind.TracksBuild() {
+	if kind == JoinRight || kind == JoinFull {
 		return nil, kernels.Errorf(kernels.Internal, "a %s join cannot share its build side among probes", kind)
 	}
 	first, err := NewHashJoin(mem, probes[0], build, probeKeys, buildKeys, kind, cols)
@@ -145,6 +153,7 @@ func NewHashJoins(mem memory.Allocator, probes []Operator, build Operator, probe
 		out = append(out, &j)
 	}
 	first.t.users.Store(int32(len(out)))
+	first.t.probing.Store(int32(len(out)))
 	return out, nil
 }
 
@@ -201,9 +210,6 @@ func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, j.t.err
 		}
 		j.loaded = true
-		if j.kind.TracksBuild() {
-			j.matched = make([]bool, j.t.rec.NumRows())
-		}
 	}
 	for len(j.pending) == 0 {
 		if err := ctx.Err(); err != nil {
@@ -226,8 +232,10 @@ func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 		case !j.tailDone:
 			j.tailDone = true
-			if err := j.buildRowsAfterProbe(ctx); err != nil {
-				return nil, err
+			if j.kind.TracksBuild() && j.t.probing.Add(-1) == 0 {
+				if err := j.buildRowsAfterProbe(ctx); err != nil {
+					return nil, err
+				}
 			}
 		default:
 			return nil, io.EOF
@@ -291,6 +299,9 @@ func (t *joinTable) load(ctx context.Context) error {
 	ReleaseAll(batches)
 	if err != nil {
 		return err
+	}
+	if t.kind.TracksBuild() {
+		t.matched = make([]uint32, t.rec.NumRows())
 	}
 	if t.kind == JoinCross {
 		return nil
@@ -370,9 +381,9 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 			continue
 		case JoinRightSemi, JoinRightAnti:
 			// A key's rows are all marked at its first match.
-			if first >= 0 && !j.matched[first] {
+			if first >= 0 && atomic.LoadUint32(&j.t.matched[first]) == 0 {
 				for r := first; r >= 0; r = j.t.next[r] {
-					j.matched[r] = true
+					atomic.StoreUint32(&j.t.matched[r], 1)
 				}
 			}
 			continue
@@ -386,8 +397,8 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 			continue
 		}
 		for r := first; r >= 0; r = j.t.next[r] {
-			if j.matched != nil {
-				j.matched[r] = true
+			if j.t.matched != nil {
+				atomic.StoreUint32(&j.t.matched[r], 1)
 			}
 			if err := j.emit(ctx, b, int64(i), r); err != nil {
 				return err
@@ -424,8 +435,8 @@ func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys 
 				continue
 			}
 			found = true
-			if j.matched != nil {
-				j.matched[cb[c]] = true
+			if j.t.matched != nil {
+				atomic.StoreUint32(&j.t.matched[cb[c]], 1)
 			}
 			if !j.kind.emitsPairs() {
 				continue
@@ -482,12 +493,12 @@ func (j *HashJoin) evalResidual(ctx context.Context, b arrow.RecordBatch, p, r [
 // anti joins those no probe row matched (with a null probe side), for right
 // semi joins those one did.
 func (j *HashJoin) buildRowsAfterProbe(ctx context.Context) error {
-	if j.matched == nil {
-		return nil
+	keep := uint32(0) // the unmatched rows; right semi joins keep the matched
+	if j.kind == JoinRightSemi {
+		keep = 1
 	}
-	keep := j.kind == JoinRightSemi // the matched rows; the others keep the unmatched
-	for r, m := range j.matched {
-		if m == keep {
+	for r := range j.t.matched {
+		if atomic.LoadUint32(&j.t.matched[r]) == keep {
 			if err := j.emit(ctx, nil, -1, int64(r)); err != nil {
 				return err
 			}

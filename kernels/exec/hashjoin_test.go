@@ -216,10 +216,12 @@ func TestHashJoinResidualCondition(t *testing.T) {
 }
 
 // Several probes share one build table (frozen: lookups add nothing), in
-// parallel; together they give what one join over all probe rows gives.
+// parallel; together they give what one join over all probe rows gives
+// (right semi and right anti joins: the build rows the probes together
+// matched, or did not, emitted once, by the last probe to finish).
 func TestHashJoinsShareTheBuildSide(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinSemi, JoinAnti, JoinCross} {
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinSemi, JoinAnti, JoinCross, JoinRightSemi, JoinRightAnti} {
 		for _, twoKeys := range []bool{false, true} {
 			if kind == JoinCross && twoKeys {
 				continue

@@ -549,10 +549,10 @@ func (p *Planner) join(jp joinPlan) (exec.Operator, error) {
 
 // splitJoin builds a join as one probe per share of its probe input, all
 // sharing one build table, or returns nil when the probe input does not
-// split or the join tracks which build rows matched (right, full, right
-// semi and right anti joins).
+// split or the join keeps its unmatched build rows after every pair (right,
+// full).
 func (p *Planner) splitJoin(jp joinPlan) ([]exec.Operator, error) {
-	if jp.kind.TracksBuild() {
+	if jp.kind == exec.JoinRight || jp.kind == exec.JoinFull {
 		return nil, nil
 	}
 	probes, err := p.split(jp.probe)
