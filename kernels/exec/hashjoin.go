@@ -74,8 +74,8 @@ type HashJoin struct {
 	Residual expr.Expr
 
 	t         *joinTable
-	shared    bool   // not the first user of t (EXPLAIN shows the build side once)
-	loaded    bool   // t is built
+	shared    bool // not the first user of t (EXPLAIN shows the build side once)
+	loaded    bool // t is built
 	probeDone bool
 	tailDone  bool
 	pending   []arrow.RecordBatch
