@@ -12,7 +12,8 @@ import (
 // uses need together, so that its copies stay equal and the physical
 // planner computes it once.
 func PruneColumns(n plan.Node) plan.Node {
-	p := pruner{repeated: plan.Repeated(n)}
+	fps := plan.Fingerprints{}
+	p := pruner{repeated: plan.Repeated(n, fps), fps: fps}
 	if len(p.repeated) > 0 {
 		p.needs = map[string]map[int]bool{}
 		p.prune(n, nil) // learn what each repeated subplan must give
@@ -24,6 +25,7 @@ func PruneColumns(n plan.Node) plan.Node {
 
 type pruner struct {
 	repeated map[string]bool
+	fps      plan.Fingerprints
 	// needs is, per repeated subplan, the columns its uses need (nil: all).
 	needs  map[string]map[int]bool
 	learnt bool
@@ -34,7 +36,7 @@ func (p *pruner) common(n plan.Node, need map[int]bool) map[int]bool {
 	if len(p.repeated) == 0 || !plan.Reusable(n) {
 		return need
 	}
-	fp := plan.Fingerprint(n)
+	fp := p.fps.Of(n)
 	if !p.repeated[fp] {
 		return need
 	}

@@ -39,6 +39,7 @@ type Planner struct {
 	// operators, built once.
 	common map[string]bool
 	shared map[string]*exec.Shared
+	fps    plan.Fingerprints
 }
 
 // Share is a part of a scan: files and, for Parquet, the row groups of
@@ -63,12 +64,13 @@ func (p *Planner) streams(e *plan.Exchange) ([]exec.Operator, error) {
 // Build makes the operator tree of n. On error nothing is left open.
 func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	if p.common == nil {
-		p.common, p.shared = commonSubplans(n), map[string]*exec.Shared{}
+		p.fps = plan.Fingerprints{}
+		p.common, p.shared = commonSubplans(n, p.fps), map[string]*exec.Shared{}
 	}
 	if !plan.Reusable(n) || len(p.common) == 0 {
 		return p.build(n)
 	}
-	fp := plan.Fingerprint(n)
+	fp := p.fps.Of(n)
 	if !p.common[fp] {
 		return p.build(n)
 	}
@@ -89,13 +91,13 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 
 // commonSubplans finds the reusable subplans root computes more than once,
 // counting a repeat inside a repeated subplan once (it is built once).
-func commonSubplans(root plan.Node) map[string]bool {
-	repeated := plan.Repeated(root)
+func commonSubplans(root plan.Node, fps plan.Fingerprints) map[string]bool {
+	repeated := plan.Repeated(root, fps)
 	uses := map[string]int{}
 	var walk func(n plan.Node)
 	walk = func(n plan.Node) {
 		if plan.Reusable(n) {
-			if fp := plan.Fingerprint(n); repeated[fp] {
+			if fp := fps.Of(n); repeated[fp] {
 				uses[fp]++
 				if uses[fp] > 1 {
 					return // built once, at its first use
@@ -259,7 +261,7 @@ func (p *Planner) split(n plan.Node) ([]exec.Operator, error) {
 		break
 	}
 	if j, ok := scan.(*plan.Join); ok {
-		if len(p.common) > 0 && p.common[plan.Fingerprint(j)] {
+		if len(p.common) > 0 && p.common[p.fps.Of(j)] {
 			return nil, nil // computed once (Build), then read whole by each use
 		}
 		joins, err := p.splitJoin(p.planJoin(j))

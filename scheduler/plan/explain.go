@@ -105,44 +105,48 @@ func SchemaString(n Node) string {
 	return sb.String()
 }
 
-// Fingerprint identifies what n computes: equal fingerprints, equal
-// results. It is Explain with what Explain leaves out: the files a scan
-// reads, every expression again with column positions and the types of
-// literals and calls, and the type of every output column.
-func Fingerprint(n Node) string {
+// Fingerprints remembers the fingerprint of every node of a plan it was
+// asked about (a node's includes its children's: computed once each).
+type Fingerprints map[Node]string
+
+// Of is the fingerprint of n, which identifies what n computes: equal
+// fingerprints, equal results. It is Explain with what Explain leaves out:
+// the files a scan reads, every expression again with column positions and
+// the types of literals and calls, and the type of every output column.
+func (fps Fingerprints) Of(n Node) string {
+	if fp, ok := fps[n]; ok {
+		return fp
+	}
 	var sb strings.Builder
-	var walk func(n Node)
-	walk = func(n Node) {
-		sb.WriteString(line(n))
-		switch n := n.(type) {
-		case *Scan:
-			fmt.Fprintf(&sb, " files=%q columns=%v csv=%+v", n.Files, n.Columns, n.CSV)
-		case *Join:
-			fmt.Fprintf(&sb, " output=%v", n.Output)
-		case *Window:
-			for _, w := range n.Exprs {
-				fmt.Fprintf(&sb, " %s/%d/%s/%s", w.Func, w.Offset, w.Name, w.Out)
-				for _, k := range w.OrderBy {
-					fmt.Fprintf(&sb, "/%v%v", k.Descending, k.NullsLast)
-				}
+	sb.WriteString(line(n))
+	switch n := n.(type) {
+	case *Scan:
+		fmt.Fprintf(&sb, " files=%q columns=%v csv=%+v", n.Files, n.Columns, n.CSV)
+	case *Join:
+		fmt.Fprintf(&sb, " output=%v", n.Output)
+	case *Window:
+		for _, w := range n.Exprs {
+			fmt.Fprintf(&sb, " %s/%d/%s/%s", w.Func, w.Offset, w.Name, w.Out)
+			for _, k := range w.OrderBy {
+				fmt.Fprintf(&sb, "/%v%v", k.Descending, k.NullsLast)
 			}
 		}
-		sb.WriteString(" {")
-		for _, e := range nodeExprs(n) {
-			exprKey(&sb, e)
-			sb.WriteString("; ")
-		}
-		sb.WriteString("} -> ")
-		sb.WriteString(n.Schema().String())
-		sb.WriteString(" (")
-		for _, c := range n.Children() {
-			walk(c)
-			sb.WriteString(", ")
-		}
-		sb.WriteString(")")
 	}
-	walk(n)
-	return sb.String()
+	sb.WriteString(" {")
+	for _, e := range nodeExprs(n) {
+		exprKey(&sb, e)
+		sb.WriteString("; ")
+	}
+	sb.WriteString("} -> ")
+	sb.WriteString(n.Schema().String())
+	sb.WriteString(" (")
+	for _, c := range n.Children() {
+		sb.WriteString(fps.Of(c))
+		sb.WriteString(", ")
+	}
+	sb.WriteString(")")
+	fps[n] = sb.String()
+	return fps[n]
 }
 
 // nodeExprs lists the expressions a node evaluates.
@@ -229,12 +233,12 @@ func Reusable(n Node) bool {
 
 // Repeated is the set of fingerprints of the reusable subplans that occur
 // more than once in root.
-func Repeated(root Node) map[string]bool {
+func Repeated(root Node, fps Fingerprints) map[string]bool {
 	count := map[string]int{}
 	var walk func(n Node)
 	walk = func(n Node) {
 		if Reusable(n) {
-			count[Fingerprint(n)]++
+			count[fps.Of(n)]++
 		}
 		for _, c := range n.Children() {
 			walk(c)
