@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"slipstream/kernels"
@@ -173,22 +176,66 @@ func intersect(a, b []int) []int {
 
 // ParquetRowGroups is the number of row groups of a Parquet file.
 func ParquetRowGroups(path string) (int, error) {
-	pf, err := file.OpenParquetFile(path, false)
+	meta, err := parquetFooter(path)
 	if err != nil {
-		return 0, OpenError(path, err)
+		return 0, err
 	}
-	defer pf.Close()
-	return pf.NumRowGroups(), nil
+	return meta.NumRowGroups(), nil
 }
 
 // ParquetRows is the number of rows of a Parquet file, from its metadata.
 func ParquetRows(path string) (int64, error) {
+	meta, err := parquetFooter(path)
+	if err != nil {
+		return 0, err
+	}
+	return meta.GetNumRows(), nil
+}
+
+// footers caches the parsed footers of Parquet files by path, size and
+// modification time: planning a query asks for a file's row count and row
+// groups several times (and a query is planned for GetFlightInfo and again
+// for DoGet), and each scan opens the file again; parsing lineitem's footer
+// once per ask cost tens of milliseconds a query.
+var footers struct {
+	sync.Mutex
+	m map[footerKey]*metadata.FileMetaData
+}
+
+type footerKey struct {
+	path  string
+	size  int64
+	mtime time.Time
+}
+
+// footerCacheSize bounds the cache; past it, it starts again empty.
+const footerCacheSize = 4096
+
+func parquetFooter(path string) (*metadata.FileMetaData, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, OpenError(path, err)
+	}
+	key := footerKey{path, st.Size(), st.ModTime()}
+	footers.Lock()
+	meta, ok := footers.m[key]
+	footers.Unlock()
+	if ok {
+		return meta, nil
+	}
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
-		return 0, OpenError(path, err)
+		return nil, OpenError(path, err)
 	}
-	defer pf.Close()
-	return pf.NumRows(), nil
+	meta = pf.MetaData()
+	pf.Close()
+	footers.Lock()
+	defer footers.Unlock()
+	if footers.m == nil || len(footers.m) >= footerCacheSize {
+		footers.m = map[footerKey]*metadata.FileMetaData{}
+	}
+	footers.m[key] = meta
+	return meta, nil
 }
 
 // OpenError turns a failure to open path into an error a user can act on.
@@ -202,7 +249,11 @@ func OpenError(path string, err error) error {
 func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error) {
 	switch s.Format {
 	case Parquet:
-		pf, err := file.OpenParquetFile(path, false)
+		meta, err := parquetFooter(path)
+		if err != nil {
+			return nil, err
+		}
+		pf, err := file.OpenParquetFile(path, false, file.WithMetadata(meta))
 		if err != nil {
 			return nil, OpenError(path, err)
 		}

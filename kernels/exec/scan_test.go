@@ -671,3 +671,31 @@ func TestScanCloseEarly(t *testing.T) {
 	s := NewScan(mem, IPC, []string{ipcPath}, ipcSchema, nil, nil, CSVOptions{})
 	s.Close()
 }
+
+// Footers are cached by path, size and modification time: a file written
+// again under the same name is read afresh.
+func TestParquetFooterCacheSeesRewrites(t *testing.T) {
+	mem, ctx := newMem(t)
+	path := filepath.Join(t.TempDir(), "again.parquet")
+	schema := schemaOf(i64)
+	for _, rows := range []int{3, 5} {
+		vals := make([]any, rows)
+		for i := range vals {
+			vals[i] = int64(i)
+		}
+		rec := buildBatch(t, mem, schema, vals)
+		writeParquet(t, mem, path, rec, 2)
+		rec.Release()
+		if got, err := ParquetRows(path); err != nil || got != int64(rows) {
+			t.Fatalf("ParquetRows = %d, %v; want %d", got, err, rows)
+		}
+		s := NewScan(mem, Parquet, []string{path}, schema, nil, nil, CSVOptions{})
+		got, _ := drain(t, ctx, s)
+		if len(got) != rows {
+			t.Errorf("scan read %d rows, want %d", len(got), rows)
+		}
+	}
+	if _, err := ParquetRows(filepath.Join(t.TempDir(), "gone.parquet")); kernels.KindOf(err) != kernels.NotFound {
+		t.Errorf("a missing file: %v, want a not-found error", err)
+	}
+}
