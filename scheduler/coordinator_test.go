@@ -133,6 +133,18 @@ func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopbac
 }
 
 // events has 1000 rows: k = i % 37, v = i.
+// eventsCluster is three engines on a loopback network with the events
+// table stored, allocating from a checked allocator that must be empty when
+// the test ends (after its results are released).
+func eventsCluster(t *testing.T) ([]*Engine, *loopback, memory.Allocator) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	engines, net := testCluster(t, 3, mem)
+	storeEvents(t, engines[0], mem)
+	return engines, net, mem
+}
+
 func storeEvents(t *testing.T, e *Engine, mem memory.Allocator) {
 	t.Helper()
 	schema := arrow.NewSchema([]arrow.Field{
@@ -221,10 +233,7 @@ func expectedGrouped() []string {
 }
 
 func TestDistributedQueryMatchesTheOracle(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
-	engines, net := testCluster(t, 3, mem)
-	storeEvents(t, engines[0], mem)
+	engines, net, _ := eventsCluster(t)
 	// Every node learned the manifest; partitions are on two nodes each.
 	for _, e := range engines {
 		tbl, err := e.Catalog.Table("events")
@@ -241,10 +250,7 @@ func TestDistributedQueryMatchesTheOracle(t *testing.T) {
 }
 
 func TestDeadNodeTasksAreRerunFromReplicas(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
-	engines, net := testCluster(t, 3, mem)
-	storeEvents(t, engines[0], mem)
+	engines, net, _ := eventsCluster(t)
 	net.dieAfter["grpc://n3"] = 2 // dies with shuffle output that others need
 	res := runGrouped(t, engines, net, engines[0])
 	raw, err := engines[0].Status(res.ID)
@@ -271,10 +277,7 @@ func TestDeadNodeTasksAreRerunFromReplicas(t *testing.T) {
 }
 
 func TestLostPartitionsAreNamed(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
-	engines, net := testCluster(t, 3, mem)
-	storeEvents(t, engines[0], mem)
+	engines, net, _ := eventsCluster(t)
 	net.dead["grpc://n2"], net.dead["grpc://n3"] = true, true
 	_, err := engines[0].RunQuery(context.Background(), groupedQuery())
 	if kernels.KindOf(err) != kernels.Unavailable || !strings.Contains(err.Error(), `of table "events" is lost`) {
@@ -286,10 +289,7 @@ func TestLostPartitionsAreNamed(t *testing.T) {
 }
 
 func TestPlanErrorsAreNotRetried(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
-	engines, _ := testCluster(t, 3, mem)
-	storeEvents(t, engines[0], mem)
+	engines, _, _ := eventsCluster(t)
 	// v runs to 999: casting it to int8 overflows in the tasks.
 	overflow := &pb.Expr{Kind: &pb.Expr_Cast{Cast: &pb.Cast{Expr: col("v"), To: &pb.DataType{Kind: pb.DataType_INT8}}}}
 	bad := query(sel(table("events"), alias(overflow, "v")))
@@ -311,10 +311,7 @@ func TestPlanErrorsAreNotRetried(t *testing.T) {
 }
 
 func TestStageCut(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
-	engines, _ := testCluster(t, 3, mem)
-	storeEvents(t, engines[0], mem)
+	engines, _, _ := eventsCluster(t)
 	g, err := engines[0].cut(groupedQuery(), -1)
 	if err != nil {
 		t.Fatal(err)
@@ -349,10 +346,7 @@ func TestStageCut(t *testing.T) {
 // A holder that lacks a partition it is listed for (it missed the commit,
 // or its disk lost the file) sends the task to another replica.
 func TestMissingPartitionFileUsesAnotherReplica(t *testing.T) {
-	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	t.Cleanup(func() { mem.AssertSize(t, 0) }) // after the results are released
-	engines, net := testCluster(t, 3, mem)
-	storeEvents(t, engines[0], mem)
+	engines, net, _ := eventsCluster(t)
 	tbl, _ := engines[0].Catalog.Table("events")
 	removed := 0
 	for _, p := range tbl.M.Parts {

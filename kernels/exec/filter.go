@@ -239,15 +239,11 @@ func dictionaryMask(ctx context.Context, c expr.Expr, col int, d *array.Dictiona
 	out := array.NewBooleanBuilder(expr.Allocator(ctx))
 	defer out.Release()
 	out.Reserve(d.Len())
-	idx, fast := d.Indices().(*array.Int32)
-	for k := 0; k < d.Len(); k++ {
-		switch {
-		case d.IsNull(k):
+	for _, v := range dictionaryRows(d) {
+		if v < 0 {
 			out.UnsafeAppend(nullPasses)
-		case fast:
-			out.UnsafeAppend(pass(int(idx.Value(k))))
-		default:
-			out.UnsafeAppend(pass(d.GetValueIndex(k)))
+		} else {
+			out.UnsafeAppend(pass(int(v)))
 		}
 	}
 	return out.NewBooleanArray(), false, nil

@@ -119,7 +119,7 @@ func TestFilterKeepsTheFilesOwnDictionaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	if fileSchema.Field(0).Type.ID() != arrow.DICTIONARY {
-		t.Skipf("the file reads back as %s, not a dictionary", fileSchema.Field(0).Type)
+		t.Fatalf("the file reads back as %s, not a dictionary: the test tests nothing", fileSchema.Field(0).Type)
 	}
 	pred := call(t, "gt", colExpr(fileSchema, 1), &expr.Literal{Value: scalar.NewInt64Scalar(40)})
 	f, err := NewFilter(NewScan(mem, Parquet, []string{path}, fileSchema, nil, nil, CSVOptions{}), pred)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels/expr"
 )
@@ -85,6 +86,19 @@ func referenceJoinWhere(probe, build []joinRow, twoKeys bool, kind JoinKind, con
 	return out
 }
 
+// joinInput is a join input holding rows, in batches of batchRows.
+func joinInput(t *testing.T, mem memory.Allocator, rows []joinRow, batchRows int) *Records {
+	var bs []arrow.RecordBatch
+	for start := 0; start < len(rows); start += max(batchRows, 1) {
+		var k1, k2, p []any
+		for _, r := range rows[start:min(len(rows), start+batchRows)] {
+			k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
+		}
+		bs = append(bs, buildBatch(t, mem, joinSchema, k1, k2, p))
+	}
+	return records(joinSchema, bs...)
+}
+
 // joinSpec is the keys (k1, and k2 with twoKeys) and the output columns
 // (the payloads) of a test join over joinSchema.
 func joinSpec(kind JoinKind, twoKeys bool) (pk, bk []expr.Expr, cols []JoinColumn) {
@@ -122,17 +136,7 @@ func TestHashJoinMatchesNestedLoops(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					mem, ctx := newMem(t)
 					probeRows, buildRows := joinSides(rng, sizes[0]), joinSides(rng, sizes[1])
-					mk := func(rows []joinRow) *Records {
-						var bs []arrow.RecordBatch
-						for start := 0; start < len(rows); start += 17 {
-							var k1, k2, p []any
-							for _, r := range rows[start:min(len(rows), start+17)] {
-								k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
-							}
-							bs = append(bs, buildBatch(t, mem, joinSchema, k1, k2, p))
-						}
-						return records(joinSchema, bs...)
-					}
+					mk := func(rows []joinRow) *Records { return joinInput(t, mem, rows, 17) }
 					pk, bk, cols := joinSpec(kind, twoKeys)
 					j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), pk, bk, kind, cols)
 					if err != nil {
@@ -171,14 +175,7 @@ func TestHashJoinLargeOutputIsBatched(t *testing.T) {
 	for i := range rows {
 		rows[i] = joinRow{int64(1), "x", int64(i)}
 	}
-	mk := func() *Records {
-		var k1, k2, p []any
-		for _, r := range rows {
-			k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
-		}
-		return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
-	}
-	j, _ := NewHashJoin(mem, mk(), mk(), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, JoinInner,
+	j, _ := NewHashJoin(mem, joinInput(t, mem, rows, len(rows)), joinInput(t, mem, rows, len(rows)), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, JoinInner,
 		[]JoinColumn{{Index: 2, Name: "p"}, {Build: true, Index: 2, Name: "q"}})
 	got, batches := drain(t, ctx, j)
 	if len(got) != 90_000 || batches < 2 {
@@ -192,14 +189,7 @@ func TestHashJoinResidualCondition(t *testing.T) {
 		t.Run(kind.String(), func(t *testing.T) {
 			mem, ctx := newMem(t)
 			probeRows, buildRows := joinSides(rng, 120), joinSides(rng, 40)
-			mk := func(rows []joinRow) *Records {
-				var k1, k2, p []any
-				for _, r := range rows {
-					k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
-				}
-				return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
-			}
-			j, err := NewHashJoin(mem, mk(probeRows), mk(buildRows), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, kind, joinColumns(kind))
+			j, err := NewHashJoin(mem, joinInput(t, mem, probeRows, len(probeRows)), joinInput(t, mem, buildRows, len(buildRows)), []expr.Expr{colExpr(joinSchema, 0)}, []expr.Expr{colExpr(joinSchema, 0)}, kind, joinColumns(kind))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -229,13 +219,7 @@ func TestHashJoinsShareTheBuildSide(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/twoKeys=%v", kind, twoKeys), func(t *testing.T) {
 				mem, ctx := newMem(t)
 				probeRows, buildRows := joinSides(rng, 500), joinSides(rng, 60)
-				mk := func(rows []joinRow) *Records {
-					var k1, k2, p []any
-					for _, r := range rows {
-						k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
-					}
-					return records(joinSchema, buildBatch(t, mem, joinSchema, k1, k2, p))
-				}
+				mk := func(rows []joinRow) *Records { return joinInput(t, mem, rows, len(rows)) }
 				pk, bk, cols := joinSpec(kind, twoKeys)
 				probes := []Operator{mk(probeRows[:200]), mk(probeRows[200:210]), mk(probeRows[210:])}
 				joins, err := NewHashJoins(mem, probes, mk(buildRows), pk, bk, kind, cols)

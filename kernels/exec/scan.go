@@ -406,16 +406,15 @@ func (f *ipcFile) Err() error                     { return f.err }
 func FileSchema(mem memory.Allocator, format Format, path string, opts CSVOptions) (*arrow.Schema, error) {
 	switch format {
 	case Parquet:
-		pf, err := file.OpenParquetFile(path, false)
+		meta, err := parquetFooter(path)
+		if err != nil {
+			return nil, err
+		}
+		s, err := pqarrow.FromParquet(meta.Schema, &pqarrow.ArrowReadProperties{}, meta.KeyValueMetadata())
 		if err != nil {
 			return nil, OpenError(path, err)
 		}
-		defer pf.Close()
-		fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{}, mem)
-		if err != nil {
-			return nil, OpenError(path, err)
-		}
-		return fr.Schema()
+		return s, nil
 	case CSV:
 		return InferCSV(path, opts)
 	default:

@@ -174,6 +174,12 @@ func takeVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, 
 
 // expandDictionary is the values of d, row by row, as a plain array.
 func expandDictionary(ctx context.Context, mem memory.Allocator, d *array.Dictionary) (arrow.Array, error) {
+	return takeRows(ctx, mem, d.Dictionary(), dictionaryRows(d))
+}
+
+// dictionaryRows is, for each row of d, the index of its value in the
+// dictionary, or -1 for a null row.
+func dictionaryRows(d *array.Dictionary) []int64 {
 	rows := make([]int64, d.Len())
 	idx, fast := d.Indices().(*array.Int32) // what pqarrow gives
 	for k := range rows {
@@ -186,7 +192,7 @@ func expandDictionary(ctx context.Context, mem memory.Allocator, d *array.Dictio
 			rows[k] = int64(d.GetValueIndex(k))
 		}
 	}
-	return takeRows(ctx, mem, d.Dictionary(), rows)
+	return rows
 }
 
 // varBinarySize is the bytes of the strings or binaries at rows.

@@ -65,7 +65,7 @@ func (p *Planner) streams(e *plan.Exchange) ([]exec.Operator, error) {
 func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	if p.common == nil {
 		p.fps = plan.Fingerprints{}
-		p.common, p.shared = commonSubplans(n, p.fps), map[string]*exec.Shared{}
+		p.common, p.shared = plan.Repeated(n, p.fps), map[string]*exec.Shared{}
 	}
 	if !plan.Reusable(n) || len(p.common) == 0 {
 		return p.build(n)
@@ -87,35 +87,6 @@ func (p *Planner) Build(n plan.Node) (exec.Operator, error) {
 	p.shared[fp] = s
 	r, _ := s.Reader()
 	return r, nil
-}
-
-// commonSubplans finds the reusable subplans root computes more than once,
-// counting a repeat inside a repeated subplan once (it is built once).
-func commonSubplans(root plan.Node, fps plan.Fingerprints) map[string]bool {
-	repeated := plan.Repeated(root, fps)
-	uses := map[string]int{}
-	var walk func(n plan.Node)
-	walk = func(n plan.Node) {
-		if plan.Reusable(n) {
-			if fp := fps.Of(n); repeated[fp] {
-				uses[fp]++
-				if uses[fp] > 1 {
-					return // built once, at its first use
-				}
-			}
-		}
-		for _, c := range n.Children() {
-			walk(c)
-		}
-	}
-	walk(root)
-	common := map[string]bool{}
-	for fp, k := range uses {
-		if k > 1 {
-			common[fp] = true
-		}
-	}
-	return common
 }
 
 func (p *Planner) build(n plan.Node) (exec.Operator, error) {

@@ -231,14 +231,30 @@ func Reusable(n Node) bool {
 	return false
 }
 
-// Repeated is the set of fingerprints of the reusable subplans that occur
-// more than once in root.
+// Repeated is the set of fingerprints of the reusable subplans root
+// computes more than once. A repeat inside a repeated subplan counts once:
+// that subplan is computed once.
 func Repeated(root Node, fps Fingerprints) map[string]bool {
-	count := map[string]int{}
+	total := map[string]int{}
+	var count func(n Node)
+	count = func(n Node) {
+		if Reusable(n) {
+			total[fps.Of(n)]++
+		}
+		for _, c := range n.Children() {
+			count(c)
+		}
+	}
+	count(root)
+	uses := map[string]int{}
 	var walk func(n Node)
 	walk = func(n Node) {
 		if Reusable(n) {
-			count[fps.Of(n)]++
+			if fp := fps.Of(n); total[fp] > 1 {
+				if uses[fp]++; uses[fp] > 1 {
+					return // computed once, at its first use
+				}
+			}
 		}
 		for _, c := range n.Children() {
 			walk(c)
@@ -246,7 +262,7 @@ func Repeated(root Node, fps Fingerprints) map[string]bool {
 	}
 	walk(root)
 	out := map[string]bool{}
-	for fp, k := range count {
+	for fp, k := range uses {
 		if k > 1 {
 			out[fp] = true
 		}
