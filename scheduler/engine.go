@@ -138,7 +138,7 @@ func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return optimizer.Optimize(n), nil
+	return optimizer.Optimize(n, e.planner().Estimator()), nil
 }
 
 // Execute plans q and returns the root operator; the caller closes it.
@@ -162,7 +162,7 @@ func (e *Engine) Explain(q *planpb.Query) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	opt := optimizer.Optimize(n)
+	opt := optimizer.Optimize(n, e.planner().Estimator())
 	if e.Distributed() {
 		p := e.planner()
 		g := stage.Cut(opt, stage.Config{BroadcastRows: e.broadcastRows(), Estimate: p.Estimate})

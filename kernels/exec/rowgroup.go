@@ -2,6 +2,8 @@ package exec
 
 import (
 	"fmt"
+	"math"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -166,4 +168,149 @@ func excludes(op string, lo, hi, v any) bool {
 		return less(hi, v)
 	}
 	return false
+}
+
+// IntRange is the least and the greatest value of an integer column of
+// Parquet files, from their row groups' statistics.
+type IntRange struct {
+	Lo, Hi int64
+	col    *schema.Column
+}
+
+// Span is how many values the range holds: a bound on distinct values.
+func (r IntRange) Span() int64 {
+	if r.Hi-r.Lo < 0 || r.Hi-r.Lo == math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return r.Hi - r.Lo + 1
+}
+
+// Value reads v in the range's domain (as a Bound's value is read).
+func (r IntRange) Value(v scalar.Scalar) (int64, bool) { return intBound(r.col, v) }
+
+// ParquetIntRange is the range of column col (an index in the file
+// schema) over Parquet files. ok is false for other than signed integer
+// columns (dates and timestamps included) and when a row group has no
+// statistics.
+func ParquetIntRange(paths []string, col int) (r IntRange, ok bool) {
+	first := true
+	for _, path := range paths {
+		meta, err := parquetFooter(path)
+		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
+			return r, false
+		}
+		r.col = meta.Schema.Column(col)
+		if r.col.SortOrder() != schema.SortSIGNED {
+			return r, false
+		}
+		for g := 0; g < meta.NumRowGroups(); g++ {
+			cc, err := meta.RowGroup(g).ColumnChunk(col)
+			if err != nil {
+				return r, false
+			}
+			if set, err := cc.StatsSet(); err != nil || !set {
+				return r, false
+			}
+			st, err := cc.Statistics()
+			if err != nil || st == nil || !st.HasMinMax() {
+				return r, false
+			}
+			var lo, hi int64
+			switch st := st.(type) {
+			case *metadata.Int32Statistics:
+				lo, hi = int64(st.Min()), int64(st.Max())
+			case *metadata.Int64Statistics:
+				lo, hi = st.Min(), st.Max()
+			default:
+				return r, false
+			}
+			if first {
+				r.Lo, r.Hi, first = lo, hi, false
+			}
+			r.Lo, r.Hi = min(r.Lo, lo), max(r.Hi, hi)
+		}
+	}
+	return r, !first
+}
+
+// smallDictionary is the largest dictionary page, compressed, that
+// ParquetDictionaryValues reads: big enough for thousands of short
+// strings, small enough that planning stays quick.
+const smallDictionary = 64 << 10
+
+var dictCounts struct {
+	sync.Mutex
+	m map[dictKey]int64
+}
+
+type dictKey struct {
+	meta *metadata.FileMetaData // the footer cache's: one per file version
+	col  int
+}
+
+// ParquetDictionaryValues counts the distinct values of column col (an
+// index in the file schema) of Parquet files from their dictionary pages:
+// the most any of the row groups read holds (the first, middle and last of
+// each of the first eight files). ok is false when a chunk read has no
+// dictionary or one too large to count cheaply: then the column has many
+// values. Counts are kept per file version.
+func ParquetDictionaryValues(paths []string, col int) (values int64, ok bool) {
+	for _, path := range paths[:min(len(paths), 8)] {
+		meta, err := parquetFooter(path)
+		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
+			return 0, false
+		}
+		key := dictKey{meta, col}
+		dictCounts.Lock()
+		n, seen := dictCounts.m[key]
+		dictCounts.Unlock()
+		if !seen {
+			n = dictionaryValues(path, meta, col)
+			dictCounts.Lock()
+			if dictCounts.m == nil || len(dictCounts.m) >= footerCacheSize {
+				dictCounts.m = map[dictKey]int64{}
+			}
+			dictCounts.m[key] = n
+			dictCounts.Unlock()
+		}
+		if n < 0 {
+			return 0, false
+		}
+		values = max(values, n)
+	}
+	return values, len(paths) > 0
+}
+
+// dictionaryValues reads the dictionary page headers of one file's first,
+// middle and last row groups; -1 when one cannot be counted.
+func dictionaryValues(path string, meta *metadata.FileMetaData, col int) int64 {
+	groups := meta.NumRowGroups()
+	if groups == 0 {
+		return 0
+	}
+	pf, err := file.OpenParquetFile(path, false, file.WithMetadata(meta))
+	if err != nil {
+		return -1
+	}
+	defer pf.Close()
+	var most int64
+	for _, g := range []int{0, groups / 2, groups - 1} {
+		cc, err := meta.RowGroup(g).ColumnChunk(col)
+		if err != nil || !cc.HasDictionaryPage() {
+			return -1
+		}
+		if size := cc.DataPageOffset() - cc.DictionaryPageOffset(); size <= 0 || size > smallDictionary {
+			return -1
+		}
+		pages, err := pf.RowGroup(g).GetColumnPageReader(col)
+		if err != nil || !pages.Next() {
+			return -1
+		}
+		dict, isDict := pages.Page().(*file.DictionaryPage)
+		if !isDict {
+			return -1
+		}
+		most = max(most, int64(dict.NumValues()))
+	}
+	return most
 }

@@ -3,17 +3,23 @@
 // result, its schema included, exactly the same:
 //   - FoldConstants: calls on constants are evaluated once, at planning.
 //   - PushFilters: filters move below projections and into join inputs.
+//   - ReorderJoins: runs of inner joins are joined in the order guessed
+//     cheapest (then PushFilters again, for the conditions it lifted).
 //   - PruneColumns: scans read only the columns the plan uses.
 //   - PushBounds: simple comparisons in a filter above a scan become
 //     Bounds the scan checks against Parquet row-group statistics.
 package optimizer
 
-import "slipstream/scheduler/plan"
+import (
+	"slipstream/scheduler/cardinality"
+	"slipstream/scheduler/plan"
+)
 
-// Optimize applies every rule in order.
-func Optimize(n plan.Node) plan.Node {
+// Optimize applies every rule in order; est guesses sizes for ReorderJoins.
+func Optimize(n plan.Node, est *cardinality.Estimator) plan.Node {
 	n = FoldConstants(n)
 	n = PushFilters(n)
+	n = PushFilters(ReorderJoins(n, est))
 	n = PruneColumns(n)
 	n = PushBounds(n)
 	return n

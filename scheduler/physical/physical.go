@@ -10,6 +10,7 @@ import (
 
 	"slipstream/kernels/exec"
 	"slipstream/kernels/expr"
+	"slipstream/scheduler/cardinality"
 	"slipstream/scheduler/plan"
 )
 
@@ -557,96 +558,18 @@ func closeAll(ops []exec.Operator) {
 	}
 }
 
-// Estimate guesses how many rows n produces, to pick a join's build side:
-// exact for stored tables and Parquet files, rough for the rest.
+// Estimate guesses how many rows n produces (see package cardinality).
 func (p *Planner) Estimate(n plan.Node) int64 {
-	switch n := n.(type) {
-	case *plan.Scan:
-		if n.Table != "" {
-			rows, err := p.Storage.TableRows(n.Table)
-			if err != nil {
-				return 1 << 40
-			}
-			return rows
-		}
-		if n.Format == exec.Parquet {
-			var rows int64
-			for _, f := range n.Files {
-				r, err := exec.ParquetRows(f)
-				if err != nil {
-					return 1 << 40
-				}
-				rows += r
-			}
-			return rows
-		}
-		return 1 << 40
-	case *plan.Filter:
-		// At least a thousandth: a guess far too low could broadcast a
-		// large side to every task of a cluster.
-		return int64(float64(p.Estimate(n.Input)) * max(selectivity(n.Predicate), 0.001))
-	case *plan.Aggregate:
-		if len(n.Keys) == 0 {
-			return 1
-		}
-		return p.Estimate(n.Input) / 10
-	case *plan.Limit:
-		if n.Count >= 0 {
-			return min(n.Count, p.Estimate(n.Input))
-		}
-	case *plan.Join:
-		l, r := p.Estimate(n.Left), p.Estimate(n.Right)
-		switch n.How {
-		case plan.Semi, plan.Anti, plan.LeftJoin:
-			return l
-		case plan.RightJoin:
-			return r
-		case plan.Cross:
-			return l * max(r, 1)
-		}
-		return max(l, r)
-	case *plan.Concat:
-		var rows int64
-		for _, in := range n.Inputs {
-			rows += p.Estimate(in)
-		}
-		return rows
-	}
-	if c := n.Children(); len(c) == 1 {
-		return p.Estimate(c[0])
-	}
-	return 1 << 40
+	return p.Estimator().Rows(n)
 }
 
-// selectivity guesses the share of rows a predicate keeps, from its shape
-// alone (no statistics): an equality keeps a tenth, a range a third, and
-// conditions combine as if independent. Only the order of the guesses
-// matters: they pick the side a join builds on.
-func selectivity(e plan.Expr) float64 {
-	c, ok := e.(*plan.Call)
-	if !ok {
-		return 0.25
+// Estimator guesses sizes from the row counts of p's stored tables and files.
+func (p *Planner) Estimator() *cardinality.Estimator {
+	e := &cardinality.Estimator{}
+	if p.Storage != nil {
+		e.TableRows = p.Storage.TableRows
 	}
-	switch c.Fn.Name {
-	case "and":
-		return selectivity(c.Args[0]) * selectivity(c.Args[1])
-	case "or":
-		a, b := selectivity(c.Args[0]), selectivity(c.Args[1])
-		return a + b - a*b
-	case "not":
-		return 1 - selectivity(c.Args[0])
-	case "eq":
-		return 0.1
-	case "ne", "is_not_null":
-		return 0.9
-	case "is_null":
-		return 0.1
-	case "is_in":
-		return min(0.5, 0.1*float64(len(c.Args)-1))
-	case "lt", "le", "gt", "ge":
-		return 1.0 / 3
-	}
-	return 0.25
+	return e
 }
 
 // onePhase aggregates in one operator over the whole input.

@@ -227,3 +227,29 @@ func schemaOf(exprs []Expr) *arrow.Schema {
 	}
 	return arrow.NewSchema(fields, nil)
 }
+
+// WithChildren is n with its children replaced, in the order Children
+// gives them; n itself is not changed.
+func WithChildren(n Node, children []Node) Node {
+	switch n := n.(type) {
+	case *Project:
+		return &Project{Input: children[0], Exprs: n.Exprs}
+	case *Filter:
+		return &Filter{Input: children[0], Predicate: n.Predicate}
+	case *Aggregate:
+		return &Aggregate{Input: children[0], Keys: n.Keys, Aggs: n.Aggs}
+	case *Sort:
+		return &Sort{Input: children[0], Keys: n.Keys}
+	case *Limit:
+		return &Limit{Input: children[0], Offset: n.Offset, Count: n.Count}
+	case *Window:
+		return &Window{Input: children[0], Exprs: n.Exprs}
+	case *Join:
+		j := *n
+		j.Left, j.Right = children[0], children[1]
+		return &j
+	case *Concat:
+		return &Concat{Inputs: children}
+	}
+	return n // no children
+}
