@@ -49,7 +49,7 @@ func pushInto(n plan.Node, conj []plan.Expr) plan.Node {
 	var keep []plan.Expr
 	switch x := n.(type) {
 	case *plan.Filter:
-		return pushInto(x.Input, append(conjuncts(x.Predicate), conj...))
+		return pushInto(x.Input, distinct(append(conjuncts(x.Predicate), conj...)))
 	case *plan.Project:
 		var below []plan.Expr
 		for _, c := range conj {
@@ -134,6 +134,20 @@ func impliedBy(c plan.Expr, j *plan.Join, s side) plan.Expr {
 			out = part
 		} else {
 			out = or(out, part)
+		}
+	}
+	return out
+}
+
+// distinct drops repeated conditions (an implied one, derived again when
+// filters are pushed a second time).
+func distinct(conj []plan.Expr) []plan.Expr {
+	seen := map[string]bool{}
+	out := conj[:0:0]
+	for _, c := range conj {
+		if k := plan.ExprKey(c); !seen[k] {
+			seen[k] = true
+			out = append(out, c)
 		}
 	}
 	return out

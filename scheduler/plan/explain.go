@@ -182,6 +182,13 @@ func nodeExprs(n Node) []Expr {
 	return nil
 }
 
+// ExprKey identifies what e computes: equal keys, equal results.
+func ExprKey(e Expr) string {
+	var sb strings.Builder
+	exprKey(&sb, e)
+	return sb.String()
+}
+
 // exprKey writes e with column positions and the types of literals and
 // calls, which String leaves out.
 func exprKey(sb *strings.Builder, e Expr) {
