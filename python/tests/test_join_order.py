@@ -156,6 +156,11 @@ def test_reordered_joins_match_duckdb(frames: dict[str, sl.DataFrame], build, sq
     assert got.schema.names == build(frames).schema.names
 
 
+def _optimized(q: sl.DataFrame) -> str:
+    """The optimized plan of ``q``'s EXPLAIN."""
+    return q.explain().split("== optimized plan ==\n")[1].split("\n== ")[0]
+
+
 def _deepest_join(optimized: str) -> str:
     joins = [(len(line) - len(line.lstrip()), line.strip()) for line in optimized.splitlines()]
     return max((j for j in joins if j[1].startswith("Join")), key=lambda j: j[0])[1]
@@ -163,7 +168,7 @@ def _deepest_join(optimized: str) -> str:
 
 def test_the_filtered_small_table_is_joined_first(frames: dict[str, sl.DataFrame]) -> None:
     q = CASES[0][1](frames)
-    optimized = q.explain().split("== optimized plan ==")[1].split("==")[0]
+    optimized = _optimized(q)
     # written last, dim_c (filtered) meets dim_a before either meets the fact table
     assert re.search(r"col\((a_grp|c_grp)\) = col\((a_grp|c_grp)\)", _deepest_join(optimized))
 
@@ -188,3 +193,97 @@ def test_a_join_run_written_in_any_order_gives_the_same_rows(
     ]
     assert len(results[0]) > N  # dim_b's repeated keys multiply the fact's rows
     assert results[0] == results[1] == results[2]
+
+
+SALES = pa.table(
+    {
+        "item": pa.array([None if i % 97 == 0 else i % 1000 for i in range(20_000)], pa.int64()),
+        "store": pa.array([i % 13 for i in range(20_000)], pa.int64()),
+        "qty": pa.array([(i * 7) % 50 for i in range(20_000)], pa.int64()),
+    }
+)
+ITEMS = pa.table(
+    {
+        "i_id": pa.array(range(0, 2000, 2), pa.int32()),  # int32 against the int64 item
+        "i_name": [f"name{i % 40} ü" for i in range(1000)],
+    }
+)
+
+PICKED = "(select * from items where i_name = 'name3 ü')"
+TOTALS = "(select item, store, sum(qty) as total from sales group by item, store)"
+
+GROUP_CASES: list[tuple[str, Query, str, bool]] = [
+    (
+        "inner",
+        lambda s, i: i.filter(col("i_name") == "name3 ü").join(
+            s.group_by("item", "store").agg(col("qty").sum().alias("total")),
+            left_on="i_id",
+            right_on="item",
+        ),
+        f"select i_id, i_name, store, total from {PICKED} p join {TOTALS} t on p.i_id = t.item",
+        True,
+    ),
+    (
+        "groups_kept_by_a_semi_join",
+        lambda s, i: s.group_by("item")
+        .agg(col("qty").max().alias("most"))
+        .filter(col("most") > 10)
+        .join(i.filter(col("i_name") == "name3 ü"), left_on="item", right_on="i_id", how="semi"),
+        f"select item, max(qty) as most from sales where item in (select i_id from {PICKED}) "
+        "group by item having max(qty) > 10",
+        True,
+    ),
+    (
+        "right_side_of_a_left_join",
+        lambda s, i: i.filter(col("i_name") == "name3 ü").join(
+            s.group_by("item").agg(sl.len().alias("n")), left_on="i_id", right_on="item", how="left"
+        ),
+        f"select i_id, i_name, n from {PICKED} p left join "
+        "(select item, count(*) as n from sales group by item) t on p.i_id = t.item",
+        True,
+    ),
+    (
+        "anti",
+        lambda s, i: i.filter(col("i_name") == "name3 ü").join(
+            s.filter(col("store") == 1).group_by("item").agg(sl.len().alias("n")),
+            left_on="i_id",
+            right_on="item",
+            how="anti",
+        ),
+        f"select * from {PICKED} p where not exists "
+        "(select 1 from sales where store = 1 and item = p.i_id)",
+        True,
+    ),
+    (
+        # every group of the left side stays: no key may be pushed down
+        "left_side_of_a_left_join",
+        lambda s, i: s.group_by("item")
+        .agg(sl.len().alias("n"))
+        .join(i.filter(col("i_name") == "name3 ü"), left_on="item", right_on="i_id", how="left"),
+        "select item, n, i_name from (select item, count(*) as n from sales group by item) t "
+        f"left join {PICKED} p on t.item = p.i_id",
+        False,
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def sales(cl: sl.Client, tmp_path_factory) -> tuple[sl.DataFrame, sl.DataFrame]:
+    """Parquet files: their statistics count the key values the rule needs."""
+    root: Path = tmp_path_factory.mktemp("groups")
+    pq.write_table(SALES, root / "sales.parquet", row_group_size=5000)
+    pq.write_table(ITEMS, root / "items.parquet")
+    return cl.read_parquet(root / "sales.parquet"), cl.read_parquet(root / "items.parquet")
+
+
+@pytest.mark.parametrize(
+    ("build", "sql", "pushed"), [pytest.param(b, s, p, id=n) for n, b, s, p in GROUP_CASES]
+)
+def test_groups_are_computed_only_for_the_keys_a_join_keeps(
+    sales: tuple[sl.DataFrame, sl.DataFrame], build, sql: str, pushed: bool
+) -> None:
+    q = build(*sales)
+    assert_same(q, sql, sales=SALES, items=ITEMS)
+    optimized = _optimized(q)
+    below_aggregate = optimized.split("Aggregate", 1)[1]
+    assert ("Join semi" in below_aggregate) == pushed, optimized

@@ -93,7 +93,7 @@ func (e *Estimator) scanRows(n *plan.Scan) int64 {
 
 func (e *Estimator) joinRows(n *plan.Join) int64 {
 	l, r := e.Rows(n.Left), e.Rows(n.Right)
-	if n.How == plan.Semi || n.How == plan.Anti {
+	if n.How == plan.Anti {
 		return l
 	}
 	matched := clamp(float64(l) * float64(r))
@@ -109,6 +109,8 @@ func (e *Estimator) joinRows(n *plan.Join) int64 {
 		matched = JoinRows(left, right)
 	}
 	switch n.How {
+	case plan.Semi:
+		return min(l, matched)
 	case plan.LeftJoin:
 		return max(l, matched)
 	case plan.RightJoin:

@@ -5,6 +5,8 @@
 //   - PushFilters: filters move below projections and into join inputs.
 //   - ReorderJoins: runs of inner joins are joined in the order guessed
 //     cheapest (then PushFilters again, for the conditions it lifted).
+//   - FilterGroups: an aggregate below a join computes only the groups
+//     whose keys the other side of the join holds, when those are few.
 //   - PruneColumns: scans read only the columns the plan uses.
 //   - PushBounds: simple comparisons in a filter above a scan become
 //     Bounds the scan checks against Parquet row-group statistics.
@@ -20,6 +22,7 @@ func Optimize(n plan.Node, est *cardinality.Estimator) plan.Node {
 	n = FoldConstants(n)
 	n = PushFilters(n)
 	n = PushFilters(ReorderJoins(n, est))
+	n = FilterGroups(n, est)
 	n = PruneColumns(n)
 	n = PushBounds(n)
 	return n
