@@ -223,7 +223,7 @@ func (g *joinGraph) reorderable() bool {
 			}
 		}
 	}
-	if reached != 1<<n-1 {
+	if reached != 1<<n-1 || !g.counted() {
 		return false
 	}
 	for i, leaf := range g.leaves {
@@ -232,13 +232,7 @@ func (g *joinGraph) reorderable() bool {
 	}
 	for _, c := range g.classes {
 		for i, m := range c.members {
-			local := plan.Rewrite(m.key, func(x plan.Expr) plan.Expr {
-				if ref, ok := x.(*plan.ColumnRef); ok {
-					return &plan.ColumnRef{Index: g.cols[ref.Index].index, Field: ref.Field}
-				}
-				return x
-			})
-			stat := g.est.ExprColumn(g.leaves[m.leaf], local)
+			stat := g.est.ExprColumn(g.leaves[m.leaf], g.local(m.key))
 			// Two leaves may read the same table: the bound on distinct
 			// combinations holds within one leaf only.
 			stat.From = [2]any{m.leaf, stat.From}
@@ -246,6 +240,29 @@ func (g *joinGraph) reorderable() bool {
 		}
 	}
 	return true
+}
+
+// counted says whether statistics count the values of every key (Parquet
+// files have them). Without, a column's values are guessed as its table's
+// rows, every key looks unique, and a join of two foreign keys (many rows
+// to many) would look small: the order as written is safer.
+func (g *joinGraph) counted() bool {
+	for _, m := range g.all {
+		if !g.est.ExprColumn(g.leaves[m.leaf], g.local(m.key)).Counted {
+			return false
+		}
+	}
+	return true
+}
+
+// local is key, over the global columns, rewritten over its leaf's.
+func (g *joinGraph) local(key plan.Expr) plan.Expr {
+	return plan.Rewrite(key, func(x plan.Expr) plan.Expr {
+		if ref, ok := x.(*plan.ColumnRef); ok {
+			return &plan.ColumnRef{Index: g.cols[ref.Index].index, Field: ref.Field}
+		}
+		return x
+	})
 }
 
 // leaves is the set of leaves holding a member of c, as bits.

@@ -1,22 +1,37 @@
 package optimizer
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"slipstream/kernels/exec"
 
 	"slipstream/kernels/expr"
 	"slipstream/scheduler/cardinality"
 	"slipstream/scheduler/plan"
 )
 
-// star is a fact table of a million rows, two dimensions and a tiny
-// third one, as stored tables whose sizes the estimator knows.
-var starRows = map[string]int64{"fact": 1_000_000, "dim_a": 1000, "dim_b": 100, "dim_c": 10}
+// star is a fact table of 20000 rows, two dimensions and a tiny third
+// one, as Parquet files whose statistics the estimator reads.
+var starRows = map[string]int{"fact": 20000, "dim_a": 1000, "dim_b": 100, "dim_c": 10}
 
-func table(name string, cols ...string) *plan.Scan {
+// table writes (once per test) a Parquet file of starRows[name] rows:
+// column i of row r holds r, or r modulo 7 for a column named *_grp, or a
+// name for a column named *name.
+func table(t *testing.T, name string, cols ...string) *plan.Scan {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		fields[i] = arrow.Field{Name: c, Type: arrow.PrimitiveTypes.Int64}
@@ -24,7 +39,39 @@ func table(name string, cols ...string) *plan.Scan {
 			fields[i].Type = arrow.BinaryTypes.String
 		}
 	}
-	return &plan.Scan{Table: name, FileSchema: arrow.NewSchema(fields, nil)}
+	schema := arrow.NewSchema(fields, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	for r := 0; r < starRows[name]; r++ {
+		for i, c := range cols {
+			switch {
+			case strings.HasSuffix(c, "name"):
+				b.Field(i).(*array.StringBuilder).Append(fmt.Sprintf("name %d", r%5))
+			case strings.HasSuffix(c, "_grp"):
+				b.Field(i).(*array.Int64Builder).Append(int64(r % 7))
+			default:
+				b.Field(i).(*array.Int64Builder).Append(int64(r))
+			}
+		}
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	path := filepath.Join(t.TempDir(), name+".parquet")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := pqarrow.NewFileWriter(schema, f, parquet.NewWriterProperties(parquet.WithAllocator(mem)), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &plan.Scan{Files: []string{path}, Format: exec.Parquet, FileSchema: schema}
 }
 
 func colOf(n plan.Node, name string) *plan.ColumnRef {
@@ -56,9 +103,7 @@ func compare(op string, a, b plan.Expr) plan.Expr {
 	return &plan.Call{Fn: fn, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean}
 }
 
-func starEstimator() *cardinality.Estimator {
-	return &cardinality.Estimator{TableRows: func(name string) (int64, error) { return starRows[name], nil }}
-}
+func starEstimator() *cardinality.Estimator { return &cardinality.Estimator{} }
 
 // deepestJoin is the most indented Join line of an EXPLAIN.
 func deepestJoin(n plan.Node) string {
@@ -73,10 +118,10 @@ func deepestJoin(n plan.Node) string {
 }
 
 func TestTheSmallFilteredDimensionIsJoinedFirst(t *testing.T) {
-	dimC := table("dim_c", "c_grp", "c_name")
+	dimC := table(t, "dim_c", "c_grp", "c_name")
 	onlyOne := &plan.Filter{Input: dimC, Predicate: compare("eq", colOf(dimC, "c_name"), &plan.Literal{Value: scalar.NewStringScalar("x")})}
 	written := innerJoin(
-		innerJoin(innerJoin(table("fact", "f_a", "f_b", "v"), table("dim_b", "b_id", "b_name"), "f_b", "b_id"), table("dim_a", "a_id", "a_grp"), "f_a", "a_id"),
+		innerJoin(innerJoin(table(t, "fact", "f_a", "f_b", "v"), table(t, "dim_b", "b_id", "b_name"), "f_b", "b_id"), table(t, "dim_a", "a_id", "a_grp"), "f_a", "a_id"),
 		onlyOne, "a_grp", "c_grp")
 	got := Optimize(written, starEstimator())
 	if !sameColumns(got, written) {
@@ -88,7 +133,7 @@ func TestTheSmallFilteredDimensionIsJoinedFirst(t *testing.T) {
 }
 
 func TestAConditionOverTwoInputsGoesBackAboveTheirJoin(t *testing.T) {
-	written := innerJoin(innerJoin(table("fact", "f_a", "f_b", "v"), table("dim_b", "b_id", "b_name"), "f_b", "b_id"), table("dim_a", "a_id", "a_grp"), "f_a", "a_id")
+	written := innerJoin(innerJoin(table(t, "fact", "f_a", "f_b", "v"), table(t, "dim_b", "b_id", "b_name"), "f_b", "b_id"), table(t, "dim_a", "a_id", "a_grp"), "f_a", "a_id")
 	cond := &plan.Filter{Input: written, Predicate: compare("lt", colOf(written, "f_b"), colOf(written, "a_grp"))}
 	got := Optimize(cond, starEstimator())
 	text := plan.Explain(got)
@@ -107,8 +152,22 @@ func TestAConditionOverTwoInputsGoesBackAboveTheirJoin(t *testing.T) {
 	}
 }
 
+func TestKeysWithoutStatisticsAreLeftAsWritten(t *testing.T) {
+	// stored tables: no statistics count their keys' values
+	stored := func(name string, cols ...string) *plan.Scan {
+		s := table(t, name, cols...)
+		s.Table, s.Files = name, nil
+		return s
+	}
+	rows := &cardinality.Estimator{TableRows: func(name string) (int64, error) { return int64(starRows[name]), nil }}
+	written := innerJoin(innerJoin(stored("fact", "f_a", "f_b"), stored("dim_b", "b_id", "b_name"), "f_b", "b_id"), stored("dim_a", "a_id", "a_grp"), "f_a", "a_id")
+	if got, want := plan.Explain(ReorderJoins(written, rows)), plan.Explain(written); got != want {
+		t.Errorf("reordered without statistics:\n%s\nwas\n%s", got, want)
+	}
+}
+
 func TestTwoInputsAreLeftAsWritten(t *testing.T) {
-	written := innerJoin(table("dim_a", "a_id", "a_grp"), table("fact", "f_a", "f_b", "v"), "a_id", "f_a")
+	written := innerJoin(table(t, "dim_a", "a_id", "a_grp"), table(t, "fact", "f_a", "f_b", "v"), "a_id", "f_a")
 	if got, want := plan.Explain(ReorderJoins(written, starEstimator())), plan.Explain(written); got != want {
 		t.Errorf("reordered two inputs:\n%s\nwas\n%s", got, want)
 	}
@@ -116,8 +175,8 @@ func TestTwoInputsAreLeftAsWritten(t *testing.T) {
 
 func TestInputsNotConnectedByKeysAreLeftAsWritten(t *testing.T) {
 	// dim_c meets the others only through a cross join: the run is two inputs
-	ab := innerJoin(table("fact", "f_a", "f_b", "v"), table("dim_a", "a_id", "a_grp"), "f_a", "a_id")
-	c := table("dim_c", "c_grp", "c_name")
+	ab := innerJoin(table(t, "fact", "f_a", "f_b", "v"), table(t, "dim_a", "a_id", "a_grp"), "f_a", "a_id")
+	c := table(t, "dim_c", "c_grp", "c_name")
 	cross := &plan.Join{Left: ab, Right: c, How: plan.Cross}
 	for i, f := range ab.Schema().Fields() {
 		cross.Output = append(cross.Output, plan.JoinCol{Index: i, Field: f})
@@ -125,7 +184,7 @@ func TestInputsNotConnectedByKeysAreLeftAsWritten(t *testing.T) {
 	for i, f := range c.Schema().Fields() {
 		cross.Output = append(cross.Output, plan.JoinCol{Right: true, Index: i, Field: f})
 	}
-	written := innerJoin(cross, table("dim_b", "b_id", "b_name"), "f_b", "b_id")
+	written := innerJoin(cross, table(t, "dim_b", "b_id", "b_name"), "f_b", "b_id")
 	got := ReorderJoins(written, starEstimator())
 	if !sameColumns(got, written) {
 		t.Fatalf("schema changed")
