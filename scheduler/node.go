@@ -107,7 +107,11 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		if len(holders) == 0 {
 			return kernels.Errorf(kernels.Unavailable, "could not store partition %d of %q: nodes %s are unreachable", len(parts), name, strings.Join(failed, ", "))
 		}
-		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders})
+		var ranges catalog.Ranges
+		for _, b := range pending {
+			ranges.Add(b)
+		}
+		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List()})
 		exec.ReleaseAll(pending)
 		pending, rows = nil, 0
 		return nil

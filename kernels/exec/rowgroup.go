@@ -174,7 +174,29 @@ func excludes(op string, lo, hi, v any) bool {
 // Parquet files, from their row groups' statistics.
 type IntRange struct {
 	Lo, Hi int64
-	col    *schema.Column
+	read   func(scalar.Scalar) (int64, bool)
+}
+
+// NewIntRange is the range lo..hi of a column of Arrow type t (a stored
+// table's, from its manifest): signed integers, dates and timestamps.
+func NewIntRange(lo, hi int64, t arrow.DataType) IntRange {
+	return IntRange{Lo: lo, Hi: hi, read: func(v scalar.Scalar) (int64, bool) {
+		if !v.IsValid() {
+			return 0, false
+		}
+		switch t.ID() {
+		case arrow.INT8, arrow.INT16, arrow.INT32, arrow.INT64:
+			switch v.(type) {
+			case *scalar.Int8, *scalar.Int16, *scalar.Int32, *scalar.Int64:
+				return scalarInt(v)
+			}
+			return 0, false
+		}
+		if !arrow.TypeEqual(v.DataType(), t) {
+			return 0, false // another unit
+		}
+		return scalarInt(v)
+	}}
 }
 
 // Span is how many values the range holds: a bound on distinct values.
@@ -186,7 +208,7 @@ func (r IntRange) Span() int64 {
 }
 
 // Value reads v in the range's domain (as a Bound's value is read).
-func (r IntRange) Value(v scalar.Scalar) (int64, bool) { return intBound(r.col, v) }
+func (r IntRange) Value(v scalar.Scalar) (int64, bool) { return r.read(v) }
 
 // ParquetIntRange is the range of column col (an index in the file
 // schema) over Parquet files. ok is false for other than signed integer
@@ -199,10 +221,11 @@ func ParquetIntRange(paths []string, col int) (r IntRange, ok bool) {
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return r, false
 		}
-		r.col = meta.Schema.Column(col)
-		if r.col.SortOrder() != schema.SortSIGNED {
+		desc := meta.Schema.Column(col)
+		if desc.SortOrder() != schema.SortSIGNED {
 			return r, false
 		}
+		r.read = func(v scalar.Scalar) (int64, bool) { return intBound(desc, v) }
 		for g := 0; g < meta.NumRowGroups(); g++ {
 			cc, err := meta.RowGroup(g).ColumnChunk(col)
 			if err != nil {

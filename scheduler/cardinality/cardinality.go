@@ -23,6 +23,9 @@ const Unknown int64 = 1 << 40
 type Estimator struct {
 	// TableRows is the row count of a stored table.
 	TableRows func(name string) (int64, error)
+	// TableRange, when set, is the range of an integer-stored column of a
+	// stored table (ok false when unknown).
+	TableRange func(name string, col int) (lo, hi int64, ok bool)
 }
 
 // Rows guesses how many rows n produces: exact for stored tables and
@@ -177,8 +180,20 @@ func (e *Estimator) Column(n plan.Node, i int) Column {
 	return Column{Distinct: rows, From: n, FromRows: rows}
 }
 
-// intRange is the range of column i of a scan, from Parquet statistics.
+// intRange is the range of column i of a scan, from a stored table's
+// manifest or Parquet statistics.
 func (e *Estimator) intRange(n *plan.Scan, i int) (exec.IntRange, bool) {
+	if n.Table != "" && e.TableRange != nil {
+		col := i
+		if n.Columns != nil {
+			col = n.Columns[i]
+		}
+		lo, hi, ok := e.TableRange(n.Table, col)
+		if !ok {
+			return exec.IntRange{}, false
+		}
+		return exec.NewIntRange(lo, hi, n.FileSchema.Field(col).Type), true
+	}
 	col, ok := parquetColumn(n, i)
 	if !ok {
 		return exec.IntRange{}, false

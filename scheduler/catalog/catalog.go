@@ -46,6 +46,7 @@ type Part struct {
 	ID      string   `json:"id"`
 	Rows    int64    `json:"rows"`
 	Holders []string `json:"holders"` // names of the nodes that store it
+	Ranges  []Range  `json:"ranges,omitempty"`
 }
 
 // Manifest is a table's description, the same on every node.

@@ -66,9 +66,10 @@ func schemaText(s *arrow.Schema) string {
 // PartWriter writes one partition into an upload's staging; nothing is
 // visible until a manifest naming it commits.
 type PartWriter struct {
-	f    *os.File
-	w    *ipc.FileWriter
-	Rows int64
+	f      *os.File
+	w      *ipc.FileWriter
+	Rows   int64
+	Ranges Ranges
 }
 
 // StagePart opens partition id of upload for writing.
@@ -95,6 +96,7 @@ func (p *PartWriter) Write(b arrow.RecordBatch) error {
 		return err
 	}
 	p.Rows += b.NumRows()
+	p.Ranges.Add(b)
 	return nil
 }
 
@@ -174,6 +176,7 @@ func (u *Upload) close() error {
 	}
 	err := u.w.Close()
 	u.parts[len(u.parts)-1].Rows = u.w.Rows
+	u.parts[len(u.parts)-1].Ranges = u.w.Ranges.List()
 	u.w = nil
 	return err
 }

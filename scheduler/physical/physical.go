@@ -569,6 +569,11 @@ func (p *Planner) Estimator() *cardinality.Estimator {
 	if p.Storage != nil {
 		e.TableRows = p.Storage.TableRows
 	}
+	if r, ok := p.Storage.(interface {
+		TableRange(name string, col int) (lo, hi int64, ok bool)
+	}); ok {
+		e.TableRange = r.TableRange
+	}
 	return e
 }
 
