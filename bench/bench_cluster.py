@@ -47,8 +47,8 @@ def price_of_distribution(data: Path, queries: list[int], repeat: int) -> None:
     ratios = []
     for q in queries:
         build = QUERIES[q][0]
-        t1 = best_of(repeat, lambda b=build: b(frames["one"], sl).to_arrow())
-        t3 = best_of(repeat, lambda b=build: b(frames["three"], sl).to_arrow())
+        t1, _ = best_of(repeat, lambda b=build: b(frames["one"], sl).to_arrow())
+        t3, _ = best_of(repeat, lambda b=build: b(frames["three"], sl).to_arrow())
         shuffled = three.query_status()["bytes_shuffled"] / 1e6
         ratios.append(t3 / t1)
         print(f"{'q' + str(q):>5} {t1:9.3f} {t3:10.3f} {t3 / t1:6.2f} {shuffled:12.1f}", flush=True)

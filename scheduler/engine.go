@@ -7,9 +7,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -54,8 +56,20 @@ type Engine struct {
 	once    sync.Once
 	outputs *Outputs
 	queries *registry
-	cuts    cutCache
+	cuts    recent[*stage.Graph]
+	plans   recent[planned]
 }
+
+// planned is an optimized plan and when it was made.
+type planned struct {
+	n  plan.Node
+	at time.Time
+}
+
+// plansFresh is how long a plan is reused: a client asks GetFlightInfo,
+// then DoGet with the same query a moment later, and each plans it.
+// Files a plan reads could change meanwhile; the window keeps that small.
+const plansFresh = 5 * time.Second
 
 // TableSchema implements plan.Resolver.
 func (e *Engine) TableSchema(name string) (*arrow.Schema, error) { return e.Catalog.TableSchema(name) }
@@ -132,13 +146,25 @@ func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOpt
 	return files, schema, nil
 }
 
-// Plan builds, checks and optimizes a query.
+// Plan builds, checks and optimizes a query. The same query planned in
+// the last few seconds, with no table changed since, reuses that plan.
 func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
+	key, err := proto.MarshalOptions{Deterministic: true}.Marshal(q)
+	if err == nil && e.Catalog != nil {
+		key = fmt.Appendf(key, "@%d", e.Catalog.Generation())
+		if p, ok := e.plans.get(string(key)); ok && time.Since(p.at) < plansFresh {
+			return p.n, nil
+		}
+	}
 	n, err := plan.Build(q, e)
 	if err != nil {
 		return nil, err
 	}
-	return optimizer.Optimize(n, e.planner().Estimator()), nil
+	n = optimizer.Optimize(n, e.planner().Estimator())
+	if key != nil && e.Catalog != nil {
+		e.plans.put(string(key), planned{n: n, at: time.Now()})
+	}
+	return n, nil
 }
 
 // Execute plans q and returns the root operator; the caller closes it.

@@ -316,3 +316,37 @@ func TestPushedBoundsSkipRowGroups(t *testing.T) {
 		t.Fatalf("%d scans read %d and skipped %d row groups, want 1 and 3", scans, read, skipped)
 	}
 }
+
+func TestARecentPlanIsReusedUntilATableChanges(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	e, _ := testEngine(t, mem)
+	q := query(filter(table("trips"), call("gt", col("fare"), lit(10))))
+	first, err := e.Plan(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GetFlightInfo then DoGet: the second asks again with an equal query
+	if again, _ := e.Plan(query(filter(table("trips"), call("gt", col("fare"), lit(10))))); again != first {
+		t.Error("the same query was planned again")
+	}
+	if other, _ := e.Plan(query(filter(table("trips"), call("gt", col("fare"), lit(11))))); other == first {
+		t.Error("another query got the first one's plan")
+	}
+	// replacing the table with one of another schema: the old plan would read a column that is gone
+	schema := arrow.NewSchema([]arrow.Field{{Name: "fare", Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, nil)
+	up, err := e.Catalog.BeginUpload("trips", catalog.Replace, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := e.Plan(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == first || after.Schema().NumFields() != 1 {
+		t.Errorf("after the table changed, the plan is the old one: %s", after.Schema())
+	}
+}

@@ -40,7 +40,7 @@ var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task
 // RunTask runs one task of a stage on this node and keeps its output,
 // cut into t.Buckets buckets, for the tasks that read it.
 func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResult, error) {
-	if g := e.cuts.get(t.GetQueryId()); g != nil {
+	if g, ok := e.cuts.get(t.GetQueryId()); ok {
 		return e.runStage(ctx, t, g)
 	}
 	g, err := e.cut(t.GetQuery(), t.GetBroadcastRows())
@@ -199,35 +199,37 @@ func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	return b, err
 }
 
-// cutCache keeps the stages of recent queries, so that the tasks of one
-// query on one node plan it once (planning opens files for schemas and row
-// counts).
-type cutCache struct {
+// recent keeps the last values put, by key: the stages of recent queries
+// (so that the tasks of one query on one node plan it once: planning opens
+// files for schemas and row counts), the plans of recent queries. A key
+// put again keeps its first value.
+type recent[V any] struct {
 	mu    sync.Mutex
 	order []string
-	m     map[string]*stage.Graph
+	m     map[string]V
 }
 
-const cutsKept = 32
+const recentKept = 32
 
-func (c *cutCache) get(id string) *stage.Graph {
+func (c *recent[V]) get(key string) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.m[id]
+	v, ok := c.m[key]
+	return v, ok
 }
 
-func (c *cutCache) put(id string, g *stage.Graph) {
+func (c *recent[V]) put(key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[string]*stage.Graph{}
+		c.m = map[string]V{}
 	}
-	if _, ok := c.m[id]; ok {
+	if _, ok := c.m[key]; ok {
 		return
 	}
-	c.m[id] = g
-	c.order = append(c.order, id)
-	if len(c.order) > cutsKept {
+	c.m[key] = v
+	c.order = append(c.order, key)
+	if len(c.order) > recentKept {
 		delete(c.m, c.order[0])
 		c.order = c.order[1:]
 	}

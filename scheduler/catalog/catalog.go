@@ -74,6 +74,9 @@ type Catalog struct {
 
 	mu     sync.RWMutex
 	tables map[string]*Table // including tombstones
+	// generation counts the manifests applied, so that what was planned
+	// against the tables can tell they changed.
+	generation uint64
 }
 
 // Open loads the catalog under dataDir, creating the directory if needed,
@@ -321,8 +324,16 @@ func (c *Catalog) Update(name, uploadID string, build func(old *Table) (*Manifes
 		return err
 	}
 	c.tables[m.Name] = t
+	c.generation++
 	c.collectLocked()
 	return nil
+}
+
+// Generation changes whenever a table does.
+func (c *Catalog) Generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.generation
 }
 
 // collect removes partition files no manifest names.
