@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,10 +10,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/cockroachdb/datadriven"
 
+	"slipstream/internal/parquettest"
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
@@ -124,20 +122,7 @@ func testEngine(t *testing.T, mem memory.Allocator) (*Engine, string) {
 	prec := array.NewRecordBatch(ps, []arrow.Array{idArr}, 400)
 	defer prec.Release()
 	path := filepath.Join(dir, "ids.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pqarrow.NewFileWriter(ps, f, parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(100), parquet.WithAllocator(mem)), pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(prec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	parquettest.Write(t, mem, path, prec, 100)
 	// Two pipelines whatever the machine, so that plans are the same everywhere.
 	return &Engine{Catalog: cat, Mem: mem, Partitions: 2}, path
 }

@@ -323,10 +323,8 @@ limit 100
 """
 
 
-def q21(t: Tables, m: Any = sl) -> Any:
-    # exists / not exists with a condition beyond the key: join(filter=).
-    late = t["lineitem"].filter(m.col("l_receiptdate") > m.col("l_commitdate"))
-    other_supplier = m.col("l_suppkey") != m.col("s_suppkey")
+def _late_saudi_lines(t: Tables, m: Any, late: Any) -> Any:
+    """q21's late lines of Saudi suppliers on finished orders."""
     return (
         t["supplier"]
         .join(
@@ -340,6 +338,15 @@ def q21(t: Tables, m: Any = sl) -> Any:
             left_on="l_orderkey",
             right_on="o_orderkey",
         )
+    )
+
+
+def q21(t: Tables, m: Any = sl) -> Any:
+    # exists / not exists with a condition beyond the key: join(filter=).
+    late = t["lineitem"].filter(m.col("l_receiptdate") > m.col("l_commitdate"))
+    other_supplier = m.col("l_suppkey") != m.col("s_suppkey")
+    return (
+        _late_saudi_lines(t, m, late)
         .join(
             t["lineitem"].select("l_orderkey", "l_suppkey"),
             on="l_orderkey",
@@ -376,18 +383,7 @@ def q21_grouped(t: Tables, m: Any = sl) -> Any:
         .filter(m.col("late_suppliers") == 1)
     )
     return (
-        t["supplier"]
-        .join(
-            t["nation"].filter(m.col("n_name") == "SAUDI ARABIA"),
-            left_on="s_nationkey",
-            right_on="n_nationkey",
-        )
-        .join(late, left_on="s_suppkey", right_on="l_suppkey")
-        .join(
-            t["orders"].filter(m.col("o_orderstatus") == "F"),
-            left_on="l_orderkey",
-            right_on="o_orderkey",
-        )
+        _late_saudi_lines(t, m, late)
         .join(several, on="l_orderkey", how="semi")
         .join(late_alone, on="l_orderkey", how="semi")
         .group_by("s_name")

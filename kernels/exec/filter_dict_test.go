@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"slipstream/internal/parquettest"
 	"slipstream/kernels/expr"
 )
 
@@ -42,7 +43,7 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 	rec := buildBatch(t, mem, schema, cols...)
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "modes.parquet")
-	writeParquet(t, mem, path, rec, 1000)
+	parquettest.Write(t, mem, path, rec, 1000)
 
 	// The file's string columns with small dictionaries are read as such.
 	pf, err := file.OpenParquetFile(path, false)
@@ -113,7 +114,7 @@ func TestFilterKeepsTheFilesOwnDictionaries(t *testing.T) {
 	rec := bld.NewRecordBatch()
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "cat.parquet")
-	writeParquet(t, mem, path, rec, 50)
+	parquettest.Write(t, mem, path, rec, 50)
 	fileSchema, err := FileSchema(mem, Parquet, path, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
-	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"slipstream/internal/parquettest"
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
 )
@@ -71,33 +70,13 @@ func pqColumns() [][]any {
 	return cols
 }
 
-func writeParquet(t *testing.T, mem memory.Allocator, path string, rec arrow.RecordBatch, groupLen int64) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(groupLen), parquet.WithAllocator(mem), parquet.WithStats(true))
-	w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // parquetFile writes the test file and returns its path and schema as
 // FileSchema reads it.
 func parquetFile(t *testing.T, mem memory.Allocator, dir, name string) (string, *arrow.Schema) {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	rec := buildBatch(t, mem, pqSchema, pqColumns()...)
-	writeParquet(t, mem, path, rec, pqGroupLen)
+	parquettest.Write(t, mem, path, rec, pqGroupLen)
 	rec.Release()
 	pf, err := file.OpenParquetFile(path, false)
 	if err != nil {
@@ -324,7 +303,7 @@ func TestParquetScanValuesAndProjection(t *testing.T) {
 	// Several files: one skipped whole, the next still read.
 	other := filepath.Join(dir, "b.parquet")
 	rec := buildBatch(t, mem, pqSchema, pqColumns()...)
-	writeParquet(t, mem, other, rec, 50)
+	parquettest.Write(t, mem, other, rec, 50)
 	rec.Release()
 	s = NewScan(mem, Parquet, []string{path, other, path}, schema, []int{0},
 		[]Bound{{Column: 0, Op: "lt", Value: scalar.NewInt64Scalar(10)}}, CSVOptions{})
@@ -684,7 +663,7 @@ func TestParquetFooterCacheSeesRewrites(t *testing.T) {
 			vals[i] = int64(i)
 		}
 		rec := buildBatch(t, mem, schema, vals)
-		writeParquet(t, mem, path, rec, 2)
+		parquettest.Write(t, mem, path, rec, 2)
 		rec.Release()
 		if got, err := ParquetRows(path); err != nil || got != int64(rows) {
 			t.Fatalf("ParquetRows = %d, %v; want %d", got, err, rows)

@@ -3,7 +3,6 @@ package cardinality
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,9 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"slipstream/internal/parquettest"
 	"slipstream/kernels/exec"
 	"slipstream/kernels/expr"
 	"slipstream/scheduler/plan"
@@ -42,21 +40,7 @@ func statsFile(t *testing.T) *plan.Scan {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "stats.parquet")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(500), parquet.WithAllocator(mem), parquet.WithStats(true))
-	w, err := pqarrow.NewFileWriter(schema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	parquettest.Write(t, mem, path, rec, 500)
 	return &plan.Scan{Files: []string{path}, Format: exec.Parquet, FileSchema: schema}
 }
 

@@ -17,15 +17,7 @@ import (
 // an aggregate, which the physical planner computes once; so it must be
 // one, or a plain read of a file or table.
 func FilterGroups(n plan.Node, est *cardinality.Estimator) plan.Node {
-	children := n.Children()
-	if len(children) == 0 {
-		return n
-	}
-	kids := make([]plan.Node, len(children))
-	for i, c := range children {
-		kids[i] = FilterGroups(c, est)
-	}
-	n = plan.WithChildren(n, kids)
+	n = plan.MapChildren(n, func(c plan.Node) plan.Node { return FilterGroups(c, est) })
 	j, ok := n.(*plan.Join)
 	if !ok || len(j.LeftKeys) == 0 {
 		return n

@@ -34,15 +34,7 @@ func ReorderJoins(n plan.Node, est *cardinality.Estimator) plan.Node {
 			return g.reorder(n, out)
 		}
 	}
-	children := n.Children()
-	if len(children) == 0 {
-		return n
-	}
-	kids := make([]plan.Node, len(children))
-	for i, c := range children {
-		kids[i] = ReorderJoins(c, est)
-	}
-	return plan.WithChildren(n, kids)
+	return plan.MapChildren(n, func(c plan.Node) plan.Node { return ReorderJoins(c, est) })
 }
 
 // inRun says whether n is a join, or a filter over one, that a run takes in.

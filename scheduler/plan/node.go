@@ -228,6 +228,20 @@ func schemaOf(exprs []Expr) *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
+// MapChildren is n with f applied to each of its children (n itself when
+// it has none); n is not changed.
+func MapChildren(n Node, f func(Node) Node) Node {
+	children := n.Children()
+	if len(children) == 0 {
+		return n
+	}
+	mapped := make([]Node, len(children))
+	for i, c := range children {
+		mapped[i] = f(c)
+	}
+	return WithChildren(n, mapped)
+}
+
 // WithChildren is n with its children replaced, in the order Children
 // gives them; n itself is not changed.
 func WithChildren(n Node, children []Node) Node {
