@@ -162,7 +162,7 @@ func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
 	}
 	n = optimizer.Optimize(n, e.planner().Estimator())
 	if key != nil && e.Catalog != nil {
-		e.plans.put(string(key), planned{n: n, at: time.Now()})
+		e.plans.set(string(key), planned{n: n, at: time.Now()})
 	}
 	return n, nil
 }

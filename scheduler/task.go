@@ -201,8 +201,7 @@ func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
 
 // recent keeps the last values put, by key: the stages of recent queries
 // (so that the tasks of one query on one node plan it once: planning opens
-// files for schemas and row counts), the plans of recent queries. A key
-// put again keeps its first value.
+// files for schemas and row counts), the plans of recent queries.
 type recent[V any] struct {
 	mu    sync.Mutex
 	order []string
@@ -218,13 +217,22 @@ func (c *recent[V]) get(key string) (V, bool) {
 	return v, ok
 }
 
-func (c *recent[V]) put(key string, v V) {
+// put keeps v under key unless the key has a value already.
+func (c *recent[V]) put(key string, v V) { c.store(key, v, false) }
+
+// set keeps v under key, replacing any value.
+func (c *recent[V]) set(key string, v V) { c.store(key, v, true) }
+
+func (c *recent[V]) store(key string, v V, replace bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]V{}
 	}
 	if _, ok := c.m[key]; ok {
+		if replace {
+			c.m[key] = v
+		}
 		return
 	}
 	c.m[key] = v

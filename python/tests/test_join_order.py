@@ -139,6 +139,17 @@ CASES: list[tuple[str, Query, str]] = [
         "join dim_c on f_a % 7 = c_grp where f_id < 200 group by c_name",
     ),
     (
+        # f_a = a_id and f_b = a_id: two columns of the fact table in one key
+        # class, which no join compares with each other
+        "two_columns_of_one_table_equal_one_key",
+        lambda t: t["fact"]
+        .join(t["dim_a"], left_on=["f_a", "f_b"], right_on=["a_id", "a_id"])
+        .join(t["dim_b"], left_on="f_b", right_on="b_id")
+        .select("f_id", "a_grp", "b_tag"),
+        "select f_id, a_grp, b_tag from fact join dim_a on f_a = a_id and f_b = a_id "
+        "join dim_b on f_b = b_id",
+    ),
+    (
         "empty_input",
         lambda t: t["fact"]
         .join(t["dim_a"].filter(col("a_id") < 0), left_on="f_a", right_on="a_id")

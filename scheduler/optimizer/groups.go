@@ -43,6 +43,10 @@ func FilterGroups(n plan.Node, est *cardinality.Estimator) plan.Node {
 	return &out
 }
 
+// maxFilterRows bounds the other side a join's keys come from: read
+// twice, it is held in memory whole.
+const maxFilterRows = 1 << 20
+
 // onceComputed says whether a second use of n costs little: the physical
 // planner computes a repeated join or aggregate once, and a read is cheap.
 func onceComputed(n plan.Node) bool {
@@ -103,6 +107,10 @@ func filterGroups(x plan.Node, keys []plan.Expr, other plan.Node, otherKeys []pl
 			}
 		}
 		if in := est.Rows(agg.Input); est.Rows(semi) > in/2 {
+			return nil, false
+		}
+		// The other side, read twice, is held in memory whole.
+		if est.Rows(other) > maxFilterRows {
 			return nil, false
 		}
 		return &plan.Aggregate{Input: semi, Keys: agg.Keys, Aggs: agg.Aggs}, true

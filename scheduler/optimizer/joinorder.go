@@ -205,6 +205,20 @@ func (g *joinGraph) reorderable() bool {
 		}
 		byRoot[r].members = append(byRoot[r].members, m)
 	}
+	// A join picks one member of a class on each side, so two members in
+	// one leaf (a.x = b.y and a.z = b.y) would never be compared: that
+	// equality becomes a condition, which filter pushdown puts in the leaf.
+	eq, _ := expr.Lookup("eq")
+	for _, c := range g.classes {
+		first := map[int]plan.Expr{}
+		for _, m := range c.members {
+			if f, ok := first[m.leaf]; ok {
+				g.conds = append(g.conds, &plan.Call{Fn: eq, Args: []plan.Expr{f, m.key}, Out: arrow.FixedWidthTypes.Boolean})
+			} else {
+				first[m.leaf] = m.key
+			}
+		}
+	}
 	reached := uint(1)
 	for changed := true; changed; {
 		changed = false
