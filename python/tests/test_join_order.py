@@ -8,7 +8,10 @@ range of their integer columns; other keys keep the order written."""
 
 from __future__ import annotations
 
+import os
+import random
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from _oracle import assert_same
+from test_random import random_table
 
 import slipstream as sl
 from slipstream import col
@@ -79,33 +83,39 @@ Query = Callable[[dict[str, sl.DataFrame]], sl.DataFrame]
 CASES: list[tuple[str, Query, str]] = [
     (
         "fact_first",
-        lambda t: t["fact"]
-        .join(t["dim_b"], left_on="f_b", right_on="b_id")
-        .join(t["dim_a"], left_on="f_a", right_on="a_id")
-        .join(t["dim_c"].filter(col("c_name") == "three"), left_on="a_grp", right_on="c_grp")
-        .select("f_id", "b_tag", "a_grp", "note", "note_right", "c_name"),
+        lambda t: (
+            t["fact"]
+            .join(t["dim_b"], left_on="f_b", right_on="b_id")
+            .join(t["dim_a"], left_on="f_a", right_on="a_id")
+            .join(t["dim_c"].filter(col("c_name") == "three"), left_on="a_grp", right_on="c_grp")
+            .select("f_id", "b_tag", "a_grp", "note", "note_right", "c_name")
+        ),
         "select f_id, b_tag, a_grp, fact.note, dim_a.note as note_right, c_name "
         "from fact join dim_b on f_b = b_id join dim_a on f_a = a_id "
         "join dim_c on a_grp = c_grp where c_name = 'three'",
     ),
     (
         "dimensions_first",
-        lambda t: t["dim_c"]
-        .join(t["dim_a"], left_on="c_grp", right_on="a_grp")
-        .join(t["fact"], left_on="a_id", right_on="f_a", suffix="_fact")
-        .join(t["dim_b"], left_on="f_b", right_on="b_id"),
+        lambda t: (
+            t["dim_c"]
+            .join(t["dim_a"], left_on="c_grp", right_on="a_grp")
+            .join(t["fact"], left_on="a_id", right_on="f_a", suffix="_fact")
+            .join(t["dim_b"], left_on="f_b", right_on="b_id")
+        ),
         "select c_grp, c_name, a_id, dim_a.note, f_id, f_b, f_val, fact.note as note_fact, b_tag "
         "from dim_c join dim_a on c_grp = a_grp join fact on a_id = f_a join dim_b on f_b = b_id",
     ),
     (
         "condition_over_three_tables",
-        lambda t: t["fact"]
-        .join(t["dim_a"], left_on="f_a", right_on="a_id")
-        .join(t["dim_b"], left_on="f_b", right_on="b_id")
-        .join(t["dim_c"], left_on="a_grp", right_on="c_grp")
-        .filter(((col("b_tag") == "tag1") & (col("c_name") == "six")) | (col("f_val") < 3))
-        .group_by("c_name", "b_tag")
-        .agg(col("f_val").sum().alias("total"), sl.len().alias("rows")),
+        lambda t: (
+            t["fact"]
+            .join(t["dim_a"], left_on="f_a", right_on="a_id")
+            .join(t["dim_b"], left_on="f_b", right_on="b_id")
+            .join(t["dim_c"], left_on="a_grp", right_on="c_grp")
+            .filter(((col("b_tag") == "tag1") & (col("c_name") == "six")) | (col("f_val") < 3))
+            .group_by("c_name", "b_tag")
+            .agg(col("f_val").sum().alias("total"), sl.len().alias("rows"))
+        ),
         "select c_name, b_tag, sum(f_val) as total, count(*) as rows "
         "from fact join dim_a on f_a = a_id join dim_b on f_b = b_id join dim_c on a_grp = c_grp "
         "where (b_tag = 'tag1' and c_name = 'six') or f_val < 3 group by c_name, b_tag",
@@ -113,28 +123,32 @@ CASES: list[tuple[str, Query, str]] = [
     (
         # the last join's keys come from two tables (f_b from fact, a_grp from dim_a)
         "keys_from_two_tables",
-        lambda t: t["dim_a"]
-        .join(t["fact"], left_on="a_id", right_on="f_a")
-        .join(
-            t["dim_b"].with_columns((col("b_id") % 7).alias("b_grp")),
-            left_on=["f_b", "a_grp"],
-            right_on=["b_id", "b_grp"],
-        )
-        .join(t["dim_c"], left_on="a_grp", right_on="c_grp")
-        .select("f_id", "a_id", "b_tag", "c_name"),
+        lambda t: (
+            t["dim_a"]
+            .join(t["fact"], left_on="a_id", right_on="f_a")
+            .join(
+                t["dim_b"].with_columns((col("b_id") % 7).alias("b_grp")),
+                left_on=["f_b", "a_grp"],
+                right_on=["b_id", "b_grp"],
+            )
+            .join(t["dim_c"], left_on="a_grp", right_on="c_grp")
+            .select("f_id", "a_id", "b_tag", "c_name")
+        ),
         "select f_id, a_id, b_tag, c_name from dim_a join fact on a_id = f_a "
         "join dim_b on f_b = b_id and a_grp = b_id % 7 join dim_c on a_grp = c_grp",
     ),
     (
         # f_grp = a_grp and f_grp = c_grp: dim_a and dim_c may meet first
         "same_key_three_ways",
-        lambda t: t["fact"]
-        .with_columns((col("f_a") % 7).alias("f_grp"))
-        .join(t["dim_a"], left_on="f_grp", right_on="a_grp")
-        .join(t["dim_c"], left_on="f_grp", right_on="c_grp")
-        .filter(col("f_id") < 200)
-        .group_by("c_name")
-        .agg(sl.len().alias("rows")),
+        lambda t: (
+            t["fact"]
+            .with_columns((col("f_a") % 7).alias("f_grp"))
+            .join(t["dim_a"], left_on="f_grp", right_on="a_grp")
+            .join(t["dim_c"], left_on="f_grp", right_on="c_grp")
+            .filter(col("f_id") < 200)
+            .group_by("c_name")
+            .agg(sl.len().alias("rows"))
+        ),
         "select c_name, count(*) as rows from fact join dim_a on f_a % 7 = a_grp "
         "join dim_c on f_a % 7 = c_grp where f_id < 200 group by c_name",
     ),
@@ -142,19 +156,23 @@ CASES: list[tuple[str, Query, str]] = [
         # f_a = a_id and f_b = a_id: two columns of the fact table in one key
         # class, which no join compares with each other
         "two_columns_of_one_table_equal_one_key",
-        lambda t: t["fact"]
-        .join(t["dim_a"], left_on=["f_a", "f_b"], right_on=["a_id", "a_id"])
-        .join(t["dim_b"], left_on="f_b", right_on="b_id")
-        .select("f_id", "a_grp", "b_tag"),
+        lambda t: (
+            t["fact"]
+            .join(t["dim_a"], left_on=["f_a", "f_b"], right_on=["a_id", "a_id"])
+            .join(t["dim_b"], left_on="f_b", right_on="b_id")
+            .select("f_id", "a_grp", "b_tag")
+        ),
         "select f_id, a_grp, b_tag from fact join dim_a on f_a = a_id and f_b = a_id "
         "join dim_b on f_b = b_id",
     ),
     (
         "empty_input",
-        lambda t: t["fact"]
-        .join(t["dim_a"].filter(col("a_id") < 0), left_on="f_a", right_on="a_id")
-        .join(t["dim_b"], left_on="f_b", right_on="b_id")
-        .join(t["dim_c"], left_on="a_grp", right_on="c_grp"),
+        lambda t: (
+            t["fact"]
+            .join(t["dim_a"].filter(col("a_id") < 0), left_on="f_a", right_on="a_id")
+            .join(t["dim_b"], left_on="f_b", right_on="b_id")
+            .join(t["dim_c"], left_on="a_grp", right_on="c_grp")
+        ),
         "select f_id, f_a, f_b, f_val, fact.note, a_grp, dim_a.note as note_right, b_tag, c_name "
         "from fact join dim_a on f_a = a_id join dim_b on f_b = b_id "
         "join dim_c on a_grp = c_grp where a_id < 0",
@@ -219,15 +237,15 @@ def test_a_join_run_written_in_any_order_gives_the_same_rows(
 ) -> None:
     t = frames
     orders = [
-        t["fact"].join(t["dim_a"], left_on="f_a", right_on="a_id").join(
-            t["dim_b"], left_on="f_b", right_on="b_id"
-        ),
-        t["dim_b"].join(t["fact"], left_on="b_id", right_on="f_b").join(
-            t["dim_a"], left_on="f_a", right_on="a_id"
-        ),
-        t["dim_a"].join(t["fact"], left_on="a_id", right_on="f_a").join(
-            t["dim_b"], left_on="f_b", right_on="b_id"
-        ),
+        t["fact"]
+        .join(t["dim_a"], left_on="f_a", right_on="a_id")
+        .join(t["dim_b"], left_on="f_b", right_on="b_id"),
+        t["dim_b"]
+        .join(t["fact"], left_on="b_id", right_on="f_b")
+        .join(t["dim_a"], left_on="f_a", right_on="a_id"),
+        t["dim_a"]
+        .join(t["fact"], left_on="a_id", right_on="f_a")
+        .join(t["dim_b"], left_on="f_b", right_on="b_id"),
     ]
     results = [
         sorted(q.select("f_id", "b_tag", "a_grp").to_arrow().to_pylist(), key=str) for q in orders
@@ -266,10 +284,12 @@ GROUP_CASES: list[tuple[str, Query, str, bool]] = [
     ),
     (
         "groups_kept_by_a_semi_join",
-        lambda s, i: s.group_by("item")
-        .agg(col("qty").max().alias("most"))
-        .filter(col("most") > 10)
-        .join(i.filter(col("i_name") == "name3 ü"), left_on="item", right_on="i_id", how="semi"),
+        lambda s, i: (
+            s.group_by("item")
+            .agg(col("qty").max().alias("most"))
+            .filter(col("most") > 10)
+            .join(i.filter(col("i_name") == "name3 ü"), left_on="item", right_on="i_id", how="semi")
+        ),
         f"select item, max(qty) as most from sales where item in (select i_id from {PICKED}) "
         "group by item having max(qty) > 10",
         True,
@@ -298,9 +318,11 @@ GROUP_CASES: list[tuple[str, Query, str, bool]] = [
     (
         # every group of the left side stays: no key may be pushed down
         "left_side_of_a_left_join",
-        lambda s, i: s.group_by("item")
-        .agg(sl.len().alias("n"))
-        .join(i.filter(col("i_name") == "name3 ü"), left_on="item", right_on="i_id", how="left"),
+        lambda s, i: (
+            s.group_by("item")
+            .agg(sl.len().alias("n"))
+            .join(i.filter(col("i_name") == "name3 ü"), left_on="item", right_on="i_id", how="left")
+        ),
         "select item, n, i_name from (select item, count(*) as n from sales group by item) t "
         f"left join {PICKED} p on t.item = p.i_id",
         False,
@@ -328,3 +350,70 @@ def test_groups_are_computed_only_for_the_keys_a_join_keeps(
     optimized = _optimized(q)
     below_aggregate = optimized.split("Aggregate", 1)[1]
     assert ("Join semi" in below_aggregate) == pushed, optimized
+
+
+JOIN_SECONDS = float(os.environ.get("SLIPSTREAM_RANDOM_SECONDS", "15"))
+# key columns that can meet: both integers (cast to a common type), or the same type
+MEETS = [("i32", "i32"), ("i32", "i64"), ("i64", "i32"), ("i64", "i64"), ("d", "d"), ("s", "s")]
+
+
+def test_random_join_runs_match_duckdb(cl: sl.Client, tmp_path: Path) -> None:
+    """Random chains of three to five inner joins over random tables (nulls,
+    duplicates, unicode), stored or as Parquet files, each joined to a table
+    already in the chain on a random pair of columns, maybe filtered, against
+    DuckDB. Longer: SLIPSTREAM_RANDOM_SECONDS=600 SLIPSTREAM_RANDOM_SEED=7."""
+    rng = random.Random(int(os.environ.get("SLIPSTREAM_RANDOM_SEED", "20261122")))
+    deadline, cases = time.monotonic() + JOIN_SECONDS, 0
+    while time.monotonic() < deadline or cases < 5:
+        k = rng.randint(3, 5)
+        tables = {}
+        for i in range(k):
+            raw = random_table(rng, rng.randint(15, 60))
+            tables[f"t{i}"] = raw.rename_columns([f"t{i}_{c}" for c in raw.column_names])
+        if rng.random() < 0.5:
+            frames = {
+                n: cl.from_arrow(v, name=f"jr_{n}", mode="replace") for n, v in tables.items()
+            }
+        else:
+            frames = {}
+            for n, v in tables.items():
+                pq.write_table(v, tmp_path / f"{n}.parquet")
+                frames[n] = cl.read_parquet(tmp_path / f"{n}.parquet")
+        q, sql, present, steps = frames["t0"], "t0", set(tables["t0"].column_names), ["t0"]
+        for i in range(1, k):
+            # one key pair, or two; the second's left side may come from
+            # another table, its right side may be the first's column again
+            lefts, rights = [], []
+            j = rng.randrange(i)
+            for n in range(1 if rng.random() < 0.6 else 2):
+                if n == 1 and rng.random() < 0.5:
+                    j = rng.randrange(i)
+                pairs = [(a, b) for a, b in MEETS if f"t{j}_{a}" in present]
+                if n == 1 and rng.random() < 0.5:  # the first right column again
+                    again = rights[0].split("_", 1)[1]
+                    pairs = [(a, b) for a, b in pairs if b == again] or pairs
+                a, b = rng.choice(pairs)
+                lefts.append(f"t{j}_{a}")
+                rights.append(f"t{i}_{b}")
+            q = q.join(frames[f"t{i}"], left_on=lefts, right_on=rights)
+            on = " AND ".join(f"{lc} = t{i}.{rc}" for lc, rc in zip(lefts, rights, strict=True))
+            sql += f" JOIN t{i} ON {on}"
+            present |= set(tables[f"t{i}"].column_names) - set(rights)
+            steps.append(f"t{i} on {on}")
+        where = ""
+        if rng.random() < 0.5:
+            c = rng.choice(sorted(c for c in present if c.endswith("_i32")))
+            v = rng.randint(-50, 50)
+            q = q.filter(col(c) > v)
+            where = f" WHERE {c} > {v}"
+            steps.append(f"{c} > {v}")
+        shown = sorted(rng.sample(sorted(present), min(4, len(present))))
+        q = q.select(*shown)
+        query = f"SELECT {', '.join(shown)} FROM {sql}{where}"
+        try:
+            assert_same(q, query, **tables)
+        except AssertionError as exc:
+            raise AssertionError(
+                f"case {cases}: {' | '.join(steps)}\nSQL: {query}\n{exc}"
+            ) from None
+        cases += 1
