@@ -56,36 +56,38 @@ func (rs *Ranges) List() []Range {
 
 // intRange is the range of an integer-stored column's set values.
 func intRange(c arrow.Array) (lo, hi int64, ok bool) {
-	var vals func(i int) int64
 	switch a := c.(type) {
 	case *array.Int8:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
+		return rangeOf(a.Int8Values(), a)
 	case *array.Int16:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
+		return rangeOf(a.Int16Values(), a)
 	case *array.Int32:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
+		return rangeOf(a.Int32Values(), a)
 	case *array.Int64:
-		vals = func(i int) int64 { return a.Value(i) }
+		return rangeOf(a.Int64Values(), a)
 	case *array.Date32:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
+		return rangeOf(a.Date32Values(), a)
 	case *array.Date64:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
+		return rangeOf(a.Date64Values(), a)
 	case *array.Timestamp:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
+		return rangeOf(a.TimestampValues(), a)
 	case *array.Duration:
-		vals = func(i int) int64 { return int64(a.Value(i)) }
-	default:
-		return 0, 0, false
+		return rangeOf(a.DurationValues(), a)
 	}
-	for i := 0; i < c.Len(); i++ {
-		if c.IsNull(i) {
+	return 0, 0, false
+}
+
+func rangeOf[T ~int8 | ~int16 | ~int32 | ~int64](vals []T, a arrow.Array) (lo, hi int64, ok bool) {
+	nulls := a.NullN() > 0
+	for i, v := range vals {
+		if nulls && a.IsNull(i) {
 			continue
 		}
-		v := vals(i)
+		x := int64(v)
 		if !ok {
-			lo, hi, ok = v, v, true
+			lo, hi, ok = x, x, true
 		}
-		lo, hi = min(lo, v), max(hi, v)
+		lo, hi = min(lo, x), max(hi, x)
 	}
 	return lo, hi, ok
 }
