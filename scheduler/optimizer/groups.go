@@ -45,7 +45,7 @@ func FilterGroups(n plan.Node, est *cardinality.Estimator) plan.Node {
 
 // maxFilterRows bounds the other side a join's keys come from: read
 // twice, it is held in memory whole.
-const maxFilterRows = 1 << 20
+const maxFilterRows = 4 << 20
 
 // onceComputed says whether a second use of n costs little: the physical
 // planner computes a repeated join or aggregate once, and a read is cheap.
