@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -423,14 +424,50 @@ func packShort(v string) uint64 {
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	switch a := arr.(type) {
 	case *array.String:
+		if a.NullN() == 0 {
+			return encodePacked(d, a.ValueOffsets(), a.ValueBytes(), out)
+		}
 		return encodeStrings(d, a, out)
 	case *array.LargeString:
+		if a.NullN() == 0 {
+			return encodePacked(d, a.ValueOffsets(), a.ValueBytes(), out)
+		}
 		return encodeStrings(d, a, out)
 	}
 	return encodeStrings(d, arr.(interface {
 		arrow.Array
 		Value(int) string
 	}), out)
+}
+
+// encodePacked encodes strings without nulls straight from their offsets
+// and bytes (which start at the first offset): a short string already seen
+// costs its packing and one slot.
+func encodePacked[O int32 | int64](d *stringDict, offsets []O, data []byte, out []uint32) []uint32 {
+	if len(offsets) < 2 {
+		return out
+	}
+	out = slices.Grow(out, len(offsets)-1)
+	base := offsets[0]
+	for i := 0; i+1 < len(offsets); i++ {
+		lo, hi := offsets[i]-base, offsets[i+1]-base
+		if hi-lo <= 7 {
+			k := uint64(hi-lo) << 56
+			for j := lo; j < hi; j++ {
+				k |= uint64(data[j]) << (8 * (j - lo))
+			}
+			if sid, ok := d.short.atFirstSlot(k); ok && int(sid) < len(d.shortIDs) {
+				out = append(out, d.shortIDs[sid])
+				continue
+			}
+		}
+		var v string
+		if hi > lo {
+			v = unsafe.String(&data[lo], int(hi-lo)) // aliases the batch: idOf clones what it keeps
+		}
+		out = append(out, d.idOf(v))
+	}
+	return out
 }
 
 func encodeStrings[A interface {
@@ -447,35 +484,38 @@ func encodeStrings[A interface {
 			out = append(out, d.null)
 			continue
 		}
-		v := a.Value(i) // aliases the batch: clone before keeping it
-		if len(v) <= 7 {
-			sid := d.short.id(packShort(v))
-			switch {
-			case sid == noID: // frozen, and never seen
-				out = append(out, noID)
-			case int(sid) < len(d.shortIDs):
-				out = append(out, d.shortIDs[sid])
-			default: // new: the long way gives it its id
-				id, added := d.tbl.find(v, d.vals)
-				if added {
-					d.vals = append(d.vals, strings.Clone(v))
-				}
-				d.shortIDs = append(d.shortIDs, id)
-				out = append(out, id)
-			}
-			continue
+		out = append(out, d.idOf(a.Value(i)))
+	}
+	return out
+}
+
+// idOf is the id of v (noID when frozen and never seen), added if new. v
+// may alias a batch: it is cloned before it is kept.
+func (d *stringDict) idOf(v string) uint32 {
+	if len(v) <= 7 {
+		sid := d.short.id(packShort(v))
+		switch {
+		case sid == noID: // frozen, and never seen
+			return noID
+		case int(sid) < len(d.shortIDs):
+			return d.shortIDs[sid]
 		}
-		if d.frozen {
-			out = append(out, d.tbl.lookup(v, d.vals))
-			continue
-		}
+		// new: the long way gives it its id
 		id, added := d.tbl.find(v, d.vals)
 		if added {
 			d.vals = append(d.vals, strings.Clone(v))
 		}
-		out = append(out, id)
+		d.shortIDs = append(d.shortIDs, id)
+		return id
 	}
-	return out
+	if d.frozen {
+		return d.tbl.lookup(v, d.vals)
+	}
+	id, added := d.tbl.find(v, d.vals)
+	if added {
+		d.vals = append(d.vals, strings.Clone(v))
+	}
+	return id
 }
 
 func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {

@@ -818,6 +818,31 @@ func TestGrouperShortAndLongStrings(t *testing.T) {
 	}
 }
 
+// Strings without nulls are encoded from their offsets and bytes: a slice
+// (whose offsets do not start at zero) and large strings give the same ids.
+func TestGrouperStringsWithoutNullsSliced(t *testing.T) {
+	mem, _ := newMem(t)
+	for _, typ := range []arrow.DataType{utf8, arrow.BinaryTypes.LargeString} {
+		g, err := newGrouper([]arrow.DataType{typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := batchJSON(t, mem, schemaOf(typ), `[{"c0": "skipped"}, {"c0": "x"}, {"c0": ""}, {"c0": "abcdefgh"},
+			{"c0": "ü"}, {"c0": ""}, {"c0": "abcdefgh"}, {"c0": "x"}, {"c0": "tail"}]`)
+		sliced := b.NewSlice(1, 8)
+		want := "[0 1 2 3 1 2 0]"
+		if ids := fmt.Sprint(g.groupIDs(sliced.Columns(), 7)); ids != want {
+			t.Errorf("%s: ids %s, want %s", typ, ids, want)
+		}
+		g.freeze()
+		if ids := fmt.Sprint(g.groupIDs(sliced.Columns(), 7)); ids != want {
+			t.Errorf("%s frozen: ids %s, want %s", typ, ids, want)
+		}
+		sliced.Release()
+		b.Release()
+	}
+}
+
 // A frozen dictionary of dense integer keys looks them up in an array over
 // their range; keys outside it, and missing ones inside, find nothing,
 // exactly as with the hash table a sparse set of keys keeps.
