@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -283,8 +284,35 @@ func TestLostPartitionsAreNamed(t *testing.T) {
 	if kernels.KindOf(err) != kernels.Unavailable || !strings.Contains(err.Error(), `of table "events" is lost`) {
 		t.Fatalf("want the lost partition named, got %v", err)
 	}
+	// A failed query releases its stages' outputs in the background;
+	// tasks cancelled on other nodes may store theirs a moment later.
+	waitReleased(t, engines)
+}
+
+// waitReleased waits, a few seconds at most, until no engine holds an
+// output, then releases what is left (a late task's, which the outputs'
+// TTL would release in time) so that the allocator check sees none.
+func waitReleased(t *testing.T, engines []*Engine) {
+	t.Helper()
+	held := func() (n int) {
+		for _, e := range engines {
+			e.Outputs().mu.Lock()
+			n += len(e.Outputs().m)
+			e.Outputs().mu.Unlock()
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Second); held() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	for _, e := range engines {
-		e.Outputs().Release("", -1)
+		o := e.Outputs()
+		o.mu.Lock()
+		for k, out := range o.m {
+			exec.ReleaseAll(out.batches)
+			delete(o.m, k)
+		}
+		o.mu.Unlock()
 	}
 }
 

@@ -3,7 +3,6 @@ package exec
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -213,10 +212,9 @@ func (r IntRange) Value(v scalar.Scalar) (int64, bool) { return r.read(v) }
 // ParquetIntRange is the range of column col (an index in the file
 // schema) over Parquet files. ok is false for other than signed integer
 // columns (dates and timestamps included) and when a row group has no
-// statistics.
+// statistics. Each file's range is kept per file version.
 func ParquetIntRange(paths []string, col int) (r IntRange, ok bool) {
-	first := true
-	for _, path := range paths {
+	for i, path := range paths {
 		meta, err := parquetFooter(path)
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return r, false
@@ -225,35 +223,63 @@ func ParquetIntRange(paths []string, col int) (r IntRange, ok bool) {
 		if desc.SortOrder() != schema.SortSIGNED {
 			return r, false
 		}
-		r.read = func(v scalar.Scalar) (int64, bool) { return intBound(desc, v) }
-		for g := 0; g < meta.NumRowGroups(); g++ {
-			cc, err := meta.RowGroup(g).ColumnChunk(col)
-			if err != nil {
-				return r, false
-			}
-			if set, err := cc.StatsSet(); err != nil || !set {
-				return r, false
-			}
-			st, err := cc.Statistics()
-			if err != nil || st == nil || !st.HasMinMax() {
-				return r, false
-			}
-			var lo, hi int64
-			switch st := st.(type) {
-			case *metadata.Int32Statistics:
-				lo, hi = int64(st.Min()), int64(st.Max())
-			case *metadata.Int64Statistics:
-				lo, hi = st.Min(), st.Max()
-			default:
-				return r, false
-			}
-			if first {
-				r.Lo, r.Hi, first = lo, hi, false
-			}
-			r.Lo, r.Hi = min(r.Lo, lo), max(r.Hi, hi)
+		f, _ := fileRanges.get(fileColumn{meta, col}, func() (fileRange, error) { return rangeOfFile(meta, col), nil })
+		if !f.ok {
+			return r, false
 		}
+		if i == 0 {
+			r.Lo, r.Hi = f.lo, f.hi
+		}
+		r.Lo, r.Hi = min(r.Lo, f.lo), max(r.Hi, f.hi)
+		r.read = func(v scalar.Scalar) (int64, bool) { return intBound(desc, v) }
 	}
-	return r, !first
+	return r, len(paths) > 0
+}
+
+type fileRange struct {
+	lo, hi int64
+	ok     bool
+}
+
+var fileRanges boundedCache[fileColumn, fileRange]
+
+// rangeOfFile reads one file's range of column col from every row group's
+// statistics.
+func rangeOfFile(meta *metadata.FileMetaData, col int) (r fileRange) {
+	for g := 0; g < meta.NumRowGroups(); g++ {
+		cc, err := meta.RowGroup(g).ColumnChunk(col)
+		if err != nil {
+			return fileRange{}
+		}
+		if set, err := cc.StatsSet(); err != nil || !set {
+			return fileRange{}
+		}
+		st, err := cc.Statistics()
+		if err != nil || st == nil || !st.HasMinMax() {
+			return fileRange{}
+		}
+		var lo, hi int64
+		switch st := st.(type) {
+		case *metadata.Int32Statistics:
+			lo, hi = int64(st.Min()), int64(st.Max())
+		case *metadata.Int64Statistics:
+			lo, hi = st.Min(), st.Max()
+		default:
+			return fileRange{}
+		}
+		if !r.ok {
+			r = fileRange{lo, hi, true}
+		}
+		r.lo, r.hi = min(r.lo, lo), max(r.hi, hi)
+	}
+	return r
+}
+
+// fileColumn is one column of one file version (the footer cache's
+// metadata stands for the version): what planning reads of it is kept.
+type fileColumn struct {
+	meta *metadata.FileMetaData
+	col  int
 }
 
 // smallDictionary is the largest dictionary page, compressed, that
@@ -261,15 +287,7 @@ func ParquetIntRange(paths []string, col int) (r IntRange, ok bool) {
 // strings, small enough that planning stays quick.
 const smallDictionary = 64 << 10
 
-var dictCounts struct {
-	sync.Mutex
-	m map[dictKey]int64
-}
-
-type dictKey struct {
-	meta *metadata.FileMetaData // the footer cache's: one per file version
-	col  int
-}
+var dictCounts boundedCache[fileColumn, int64]
 
 // ParquetDictionaryValues counts the distinct values of column col (an
 // index in the file schema) of Parquet files from their dictionary pages:
@@ -283,19 +301,7 @@ func ParquetDictionaryValues(paths []string, col int) (values int64, ok bool) {
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return 0, false
 		}
-		key := dictKey{meta, col}
-		dictCounts.Lock()
-		n, seen := dictCounts.m[key]
-		dictCounts.Unlock()
-		if !seen {
-			n = dictionaryValues(path, meta, col)
-			dictCounts.Lock()
-			if dictCounts.m == nil || len(dictCounts.m) >= footerCacheSize {
-				dictCounts.m = map[dictKey]int64{}
-			}
-			dictCounts.m[key] = n
-			dictCounts.Unlock()
-		}
+		n, _ := dictCounts.get(fileColumn{meta, col}, func() (int64, error) { return dictionaryValues(path, meta, col), nil })
 		if n < 0 {
 			return 0, false
 		}

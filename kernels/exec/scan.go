@@ -197,10 +197,7 @@ func ParquetRows(path string) (int64, error) {
 // groups several times (and a query is planned for GetFlightInfo and again
 // for DoGet), and each scan opens the file again; parsing lineitem's footer
 // once per ask cost tens of milliseconds a query.
-var footers struct {
-	sync.Mutex
-	m map[footerKey]*metadata.FileMetaData
-}
+var footers boundedCache[footerKey, *metadata.FileMetaData]
 
 type footerKey struct {
 	path  string
@@ -208,34 +205,49 @@ type footerKey struct {
 	mtime time.Time
 }
 
-// footerCacheSize bounds the cache; past it, it starts again empty.
-const footerCacheSize = 4096
+// cacheSize bounds each planning cache; past it, it starts again empty.
+const cacheSize = 4096
 
 func parquetFooter(path string) (*metadata.FileMetaData, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, OpenError(path, err)
 	}
-	key := footerKey{path, st.Size(), st.ModTime()}
-	footers.Lock()
-	meta, ok := footers.m[key]
-	footers.Unlock()
-	if ok {
-		return meta, nil
+	return footers.get(footerKey{path, st.Size(), st.ModTime()}, func() (*metadata.FileMetaData, error) {
+		pf, err := file.OpenParquetFile(path, false)
+		if err != nil {
+			return nil, OpenError(path, err)
+		}
+		defer pf.Close()
+		return pf.MetaData(), nil
+	})
+}
+
+// boundedCache keeps values by key for planning, at most cacheSize.
+type boundedCache[K comparable, V any] struct {
+	sync.Mutex
+	m map[K]V
+}
+
+// get is the value of key, read (and kept, unless read fails) if missing.
+func (c *boundedCache[K, V]) get(key K, read func() (V, error)) (V, error) {
+	c.Lock()
+	v, seen := c.m[key]
+	c.Unlock()
+	if seen {
+		return v, nil
 	}
-	pf, err := file.OpenParquetFile(path, false)
+	v, err := read()
 	if err != nil {
-		return nil, OpenError(path, err)
+		return v, err
 	}
-	meta = pf.MetaData()
-	pf.Close()
-	footers.Lock()
-	defer footers.Unlock()
-	if footers.m == nil || len(footers.m) >= footerCacheSize {
-		footers.m = map[footerKey]*metadata.FileMetaData{}
+	c.Lock()
+	defer c.Unlock()
+	if c.m == nil || len(c.m) >= cacheSize {
+		c.m = map[K]V{}
 	}
-	footers.m[key] = meta
-	return meta, nil
+	c.m[key] = v
+	return v, nil
 }
 
 // OpenError turns a failure to open path into an error a user can act on.

@@ -1,9 +1,10 @@
 // Package cardinality guesses how many rows a plan produces and how many
-// distinct values its columns hold. It knows only row counts (stored
-// tables' manifests, Parquet footers) and the shape of each filter, no
-// column statistics, so its guesses are rough; they are used to order
-// joins, to pick the side a hash join builds on and what a cluster
-// broadcasts, where only their order matters.
+// distinct values its columns hold, from row counts (stored tables'
+// manifests, Parquet footers), integer ranges (manifests, Parquet
+// statistics), the values Parquet dictionary pages hold, and the shape of
+// each filter. Its guesses are rough; they are used to order joins, to
+// pick the side a hash join builds on and what a cluster broadcasts, where
+// only their order matters.
 package cardinality
 
 import (
@@ -19,18 +20,41 @@ import (
 // any real input, so it is never taken for the small side.
 const Unknown int64 = 1 << 40
 
-// Estimator guesses row counts. The zero value knows files only.
+// Estimator guesses row counts. The zero value knows files only. It
+// remembers what it guessed for each node (plans do not change: planning
+// asks about the same subplans again and again), so it serves one
+// planning, and one goroutine.
 type Estimator struct {
 	// TableRows is the row count of a stored table.
 	TableRows func(name string) (int64, error)
 	// TableRange, when set, is the range of an integer-stored column of a
 	// stored table (ok false when unknown).
 	TableRange func(name string, col int) (lo, hi int64, ok bool)
+
+	rows map[plan.Node]int64
+	cols map[nodeColumn]Column
+}
+
+type nodeColumn struct {
+	n plan.Node
+	i int
 }
 
 // Rows guesses how many rows n produces: exact for stored tables and
 // Parquet files, rough for the rest.
 func (e *Estimator) Rows(n plan.Node) int64 {
+	if r, ok := e.rows[n]; ok {
+		return r
+	}
+	r := e.guessRows(n)
+	if e.rows == nil {
+		e.rows = map[plan.Node]int64{}
+	}
+	e.rows[n] = r
+	return r
+}
+
+func (e *Estimator) guessRows(n plan.Node) int64 {
 	switch n := n.(type) {
 	case *plan.Scan:
 		return e.scanRows(n)
@@ -138,10 +162,24 @@ type Column struct {
 }
 
 // Column describes column i of n. A column's distinct values are guessed
-// as the rows of the table it is read from, or fewer when Parquet
-// statistics bound an integer column's values (nation keys: 25): right for
-// a key, often too many for anything else (JoinRows allows for that).
+// as the rows of the table it is read from, or fewer when statistics count
+// them (an integer column's range, nation keys: 25; a Parquet string
+// column's dictionaries): right for a key, often too many for anything
+// else (JoinRows allows for that).
 func (e *Estimator) Column(n plan.Node, i int) Column {
+	key := nodeColumn{n, i}
+	if c, ok := e.cols[key]; ok {
+		return c
+	}
+	c := e.guessColumn(n, i)
+	if e.cols == nil {
+		e.cols = map[nodeColumn]Column{}
+	}
+	e.cols[key] = c
+	return c
+}
+
+func (e *Estimator) guessColumn(n plan.Node, i int) Column {
 	switch n := n.(type) {
 	case *plan.Scan:
 		rows := e.Rows(n)
@@ -184,10 +222,7 @@ func (e *Estimator) Column(n plan.Node, i int) Column {
 // manifest or Parquet statistics.
 func (e *Estimator) intRange(n *plan.Scan, i int) (exec.IntRange, bool) {
 	if n.Table != "" && e.TableRange != nil {
-		col := i
-		if n.Columns != nil {
-			col = n.Columns[i]
-		}
+		col := storedColumn(n, i)
 		lo, hi, ok := e.TableRange(n.Table, col)
 		if !ok {
 			return exec.IntRange{}, false
@@ -222,10 +257,15 @@ func parquetColumn(n *plan.Scan, i int) (int, bool) {
 			return 0, false
 		}
 	}
+	return storedColumn(n, i), true
+}
+
+// storedColumn is the index in the data as stored of column i of a scan.
+func storedColumn(n *plan.Scan, i int) int {
 	if n.Columns != nil {
-		return n.Columns[i], true
+		return n.Columns[i]
 	}
-	return i, true
+	return i
 }
 
 // ExprColumn describes expression x over n: a column, maybe cast, is that

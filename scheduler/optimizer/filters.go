@@ -172,6 +172,11 @@ func or(a, b plan.Expr) plan.Expr {
 	return &plan.Call{Fn: fn, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean}
 }
 
+func eq(a, b plan.Expr) plan.Expr {
+	fn, _ := expr.Lookup("eq")
+	return &plan.Call{Fn: fn, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean}
+}
+
 func and(a, b plan.Expr) plan.Expr {
 	fn, _ := expr.Lookup("and")
 	return &plan.Call{Fn: fn, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean}

@@ -17,7 +17,16 @@ import (
 // an aggregate, which the physical planner computes once; so it must be
 // one, or a plain read of a file or table.
 func FilterGroups(n plan.Node, est *cardinality.Estimator) plan.Node {
-	n = plan.MapChildren(n, func(c plan.Node) plan.Node { return FilterGroups(c, est) })
+	return groupFilter{est: est, fps: plan.Fingerprints{}}.rewrite(n)
+}
+
+type groupFilter struct {
+	est *cardinality.Estimator
+	fps plan.Fingerprints // one for the pass: a node's is computed once
+}
+
+func (f groupFilter) rewrite(n plan.Node) plan.Node {
+	n = plan.MapChildren(n, f.rewrite)
 	j, ok := n.(*plan.Join)
 	if !ok || len(j.LeftKeys) == 0 {
 		return n
@@ -25,22 +34,22 @@ func FilterGroups(n plan.Node, est *cardinality.Estimator) plan.Node {
 	// Which sides lose the rows whose keys the other side lacks.
 	left := j.How == plan.Inner || j.How == plan.Semi || j.How == plan.RightJoin
 	right := j.How == plan.Inner || j.How == plan.Semi || j.How == plan.Anti || j.How == plan.LeftJoin
+	// One side at most: the other side's copy inside the rewritten side
+	// must stay equal to it, to be computed once.
 	out := *j
-	changed := false
 	if left && onceComputed(j.Right) {
-		if x, ok := filterGroups(j.Left, j.LeftKeys, j.Right, j.RightKeys, est); ok {
-			out.Left, changed = x, true
+		if x, ok := f.filter(j.Left, j.LeftKeys, j.Right, j.RightKeys); ok {
+			out.Left = x
+			return &out
 		}
 	}
 	if right && onceComputed(j.Left) {
-		if x, ok := filterGroups(j.Right, j.RightKeys, j.Left, j.LeftKeys, est); ok {
-			out.Right, changed = x, true
+		if x, ok := f.filter(j.Right, j.RightKeys, j.Left, j.LeftKeys); ok {
+			out.Right = x
+			return &out
 		}
 	}
-	if !changed {
-		return n
-	}
-	return &out
+	return n
 }
 
 // maxFilterRows bounds the other side a join's keys come from: read
@@ -64,11 +73,12 @@ func onceComputed(n plan.Node) bool {
 	return false
 }
 
-// filterGroups rewrites x, whose columns keys (of a join) must equal
+// filter rewrites x, whose columns keys (of a join) must equal
 // otherKeys over other, so that the aggregate below x computes only groups
 // other holds. ok is false when there is no such aggregate, no key is one
 // of its group keys, or the guess is that few groups would go.
-func filterGroups(x plan.Node, keys []plan.Expr, other plan.Node, otherKeys []plan.Expr, est *cardinality.Estimator) (plan.Node, bool) {
+func (f groupFilter) filter(x plan.Node, keys []plan.Expr, other plan.Node, otherKeys []plan.Expr) (plan.Node, bool) {
+	est := f.est
 	var refs []keyRef
 	for i, k := range keys {
 		var cast *plan.Cast
@@ -81,8 +91,7 @@ func filterGroups(x plan.Node, keys []plan.Expr, other plan.Node, otherKeys []pl
 		}
 	}
 	return groupsOf(x, refs, func(agg *plan.Aggregate, refs []keyRef) (plan.Node, bool) {
-		fps := plan.Fingerprints{}
-		if fps.Of(agg.Input) == fps.Of(other) {
+		if f.fps.Of(agg.Input) == f.fps.Of(other) {
 			return nil, false // grouped rows joined back to their groups: all keys are there
 		}
 		semi := &plan.Join{Left: agg.Input, Right: other, How: plan.Semi}
@@ -130,24 +139,21 @@ type keyRef struct {
 // group key positions) in the aggregate's place.
 func groupsOf(x plan.Node, refs []keyRef, rewrite func(*plan.Aggregate, []keyRef) (plan.Node, bool)) (plan.Node, bool) {
 	switch n := x.(type) {
-	case *plan.Filter:
-		in, ok := groupsOf(n.Input, refs, rewrite)
-		if !ok {
-			return nil, false
-		}
-		return &plan.Filter{Input: in, Predicate: n.Predicate}, true
-	case *plan.Project:
-		var below []keyRef
-		for _, r := range refs {
-			if ref, ok := plan.Unalias(n.Exprs[r.col]).(*plan.ColumnRef); ok {
-				below = append(below, keyRef{col: ref.Index, key: r.key, cast: r.cast})
+	case *plan.Filter, *plan.Project:
+		below := refs
+		if p, ok := n.(*plan.Project); ok {
+			below = nil
+			for _, r := range refs {
+				if ref, ok := plan.Unalias(p.Exprs[r.col]).(*plan.ColumnRef); ok {
+					below = append(below, keyRef{col: ref.Index, key: r.key, cast: r.cast})
+				}
 			}
 		}
-		in, ok := groupsOf(n.Input, below, rewrite)
+		in, ok := groupsOf(n.Children()[0], below, rewrite)
 		if !ok {
 			return nil, false
 		}
-		return &plan.Project{Input: in, Exprs: n.Exprs}, true
+		return plan.WithChildren(n, []plan.Node{in}), true
 	case *plan.Aggregate:
 		var group []keyRef
 		for _, r := range refs {

@@ -1,13 +1,10 @@
 package optimizer
 
 import (
-	"fmt"
 	"math/bits"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"slipstream/kernels/expr"
 	"slipstream/scheduler/cardinality"
 	"slipstream/scheduler/plan"
 )
@@ -78,6 +75,7 @@ type member struct {
 // keyClass is a set of members known equal to each other.
 type keyClass struct {
 	members []member
+	set     uint // the leaves holding a member, as bits
 }
 
 // flatten adds n's leaves, keys and conditions to g and returns the global
@@ -85,16 +83,16 @@ type keyClass struct {
 func (g *joinGraph) flatten(n plan.Node) []int {
 	if f, ok := n.(*plan.Filter); ok && inRun(n) {
 		in := g.flatten(f.Input)
-		g.conds = append(g.conds, toGlobal(f.Predicate, in))
+		g.conds = append(g.conds, remapExpr(f.Predicate, in))
 		return in
 	}
 	if j, ok := n.(*plan.Join); ok && inRun(n) {
 		l, r := g.flatten(j.Left), g.flatten(j.Right)
 		for i := range j.LeftKeys {
-			g.addEdge(toGlobal(j.LeftKeys[i], l), toGlobal(j.RightKeys[i], r))
+			g.addEdge(remapExpr(j.LeftKeys[i], l), remapExpr(j.RightKeys[i], r))
 		}
 		if j.Filter != nil {
-			g.conds = append(g.conds, toGlobal(j.Filter, append(append([]int{}, l...), r...)))
+			g.conds = append(g.conds, remapExpr(j.Filter, append(append([]int{}, l...), r...)))
 		}
 		out := make([]int, len(j.Output))
 		for i, c := range j.Output {
@@ -118,22 +116,12 @@ func (g *joinGraph) flatten(n plan.Node) []int {
 	return cols
 }
 
-func toGlobal(e plan.Expr, cols []int) plan.Expr {
-	return plan.Rewrite(e, func(x plan.Expr) plan.Expr {
-		if c, ok := x.(*plan.ColumnRef); ok {
-			return &plan.ColumnRef{Index: cols[c.Index], Field: c.Field}
-		}
-		return x
-	})
-}
-
 // addEdge records that a must equal b. A key that does not read exactly
 // one leaf cannot be a member of a class: the pair becomes a condition.
 func (g *joinGraph) addEdge(a, b plan.Expr) {
 	la, lb := g.leafOf(a), g.leafOf(b)
 	if la < 0 || lb < 0 || la == lb {
-		eq, _ := expr.Lookup("eq")
-		g.conds = append(g.conds, &plan.Call{Fn: eq, Args: []plan.Expr{a, b}, Out: arrow.FixedWidthTypes.Boolean})
+		g.conds = append(g.conds, eq(a, b))
 		return
 	}
 	ia, ib := g.member(la, a), g.member(lb, b)
@@ -160,21 +148,15 @@ func (g *joinGraph) leafOf(e plan.Expr) int {
 
 // member is the index of the member key of leaf, added if new.
 func (g *joinGraph) member(leaf int, key plan.Expr) int {
-	var id strings.Builder
-	fmt.Fprintf(&id, "%d:%s", leaf, key)
-	plan.Walk(key, func(x plan.Expr) {
-		if c, ok := x.(*plan.ColumnRef); ok {
-			fmt.Fprintf(&id, ",%d", c.Index)
-		}
-	})
+	id := plan.ExprKey(key) // over global columns: names the leaf too
 	if g.members == nil {
 		g.members = map[string]int{}
 	}
-	if i, ok := g.members[id.String()]; ok {
+	if i, ok := g.members[id]; ok {
 		return i
 	}
 	i := len(g.all)
-	g.members[id.String()] = i
+	g.members[id] = i
 	g.all = append(g.all, member{leaf: leaf, key: key})
 	g.parent = append(g.parent, i)
 	return i
@@ -208,76 +190,56 @@ func (g *joinGraph) reorderable() bool {
 	// A join picks one member of a class on each side, so two members in
 	// one leaf (a.x = b.y and a.z = b.y) would never be compared: that
 	// equality becomes a condition, which filter pushdown puts in the leaf.
-	eq, _ := expr.Lookup("eq")
 	for _, c := range g.classes {
 		first := map[int]plan.Expr{}
 		for _, m := range c.members {
 			if f, ok := first[m.leaf]; ok {
-				g.conds = append(g.conds, &plan.Call{Fn: eq, Args: []plan.Expr{f, m.key}, Out: arrow.FixedWidthTypes.Boolean})
+				g.conds = append(g.conds, eq(f, m.key))
 			} else {
 				first[m.leaf] = m.key
 			}
+			c.set |= 1 << m.leaf
 		}
 	}
 	reached := uint(1)
 	for changed := true; changed; {
 		changed = false
 		for _, c := range g.classes {
-			if s := c.leaves(); s&reached != 0 && s&^reached != 0 {
+			if s := c.set; s&reached != 0 && s&^reached != 0 {
 				reached |= s
 				changed = true
 			}
 		}
 	}
-	if reached != 1<<n-1 || !g.counted() {
+	if reached != 1<<n-1 {
 		return false
 	}
-	for i, leaf := range g.leaves {
-		g.leaves[i] = ReorderJoins(leaf, g.est)
-		g.rows = append(g.rows, g.est.Rows(g.leaves[i]))
+	local := make([]int, len(g.cols)) // global column -> its index in its leaf
+	for i, c := range g.cols {
+		local[i] = c.index
 	}
 	for _, c := range g.classes {
 		for i, m := range c.members {
-			stat := g.est.ExprColumn(g.leaves[m.leaf], g.local(m.key))
+			stat := g.est.ExprColumn(g.leaves[m.leaf], remapExpr(m.key, local))
+			// Only keys whose values statistics count (Parquet files,
+			// stored integers): without, a column's values are guessed as
+			// its table's rows, every key looks unique, and a join of two
+			// foreign keys (many rows to many) would look small; the order
+			// as written is safer.
+			if !stat.Counted {
+				return false
+			}
 			// Two leaves may read the same table: the bound on distinct
 			// combinations holds within one leaf only.
 			stat.From = [2]any{m.leaf, stat.From}
 			c.members[i].stat = stat
 		}
 	}
-	return true
-}
-
-// counted says whether statistics count the values of every key (Parquet
-// files have them). Without, a column's values are guessed as its table's
-// rows, every key looks unique, and a join of two foreign keys (many rows
-// to many) would look small: the order as written is safer.
-func (g *joinGraph) counted() bool {
-	for _, m := range g.all {
-		if !g.est.ExprColumn(g.leaves[m.leaf], g.local(m.key)).Counted {
-			return false
-		}
+	for i, leaf := range g.leaves {
+		g.leaves[i] = ReorderJoins(leaf, g.est)
+		g.rows = append(g.rows, g.est.Rows(g.leaves[i]))
 	}
 	return true
-}
-
-// local is key, over the global columns, rewritten over its leaf's.
-func (g *joinGraph) local(key plan.Expr) plan.Expr {
-	return plan.Rewrite(key, func(x plan.Expr) plan.Expr {
-		if ref, ok := x.(*plan.ColumnRef); ok {
-			return &plan.ColumnRef{Index: g.cols[ref.Index].index, Field: ref.Field}
-		}
-		return x
-	})
-}
-
-// leaves is the set of leaves holding a member of c, as bits.
-func (c *keyClass) leaves() uint {
-	var s uint
-	for _, m := range c.members {
-		s |= 1 << m.leaf
-	}
-	return s
 }
 
 // choice is the best way found to join a set of leaves.
@@ -318,11 +280,11 @@ func (g *joinGraph) reorder(n plan.Node, out []int) plan.Node {
 		}
 	}
 	tree, cols := g.build(best, uint(len(best)-1))
-	pos := positions(cols)
+	pos := g.positions(cols)
 	if len(g.conds) > 0 {
-		pred := toLocal(g.conds[0], pos)
+		pred := remapExpr(g.conds[0], pos)
 		for _, c := range g.conds[1:] {
-			pred = and(pred, toLocal(c, pos))
+			pred = and(pred, remapExpr(c, pos))
 		}
 		tree = &plan.Filter{Input: tree, Predicate: pred}
 	}
@@ -337,7 +299,7 @@ func (g *joinGraph) reorder(n plan.Node, out []int) plan.Node {
 func (g *joinGraph) crossing(a, b uint) []*keyClass {
 	var out []*keyClass
 	for _, c := range g.classes {
-		if s := c.leaves(); s&a != 0 && s&b != 0 {
+		if s := c.set; s&a != 0 && s&b != 0 {
 			out = append(out, c)
 		}
 	}
@@ -371,10 +333,10 @@ func (g *joinGraph) build(best []choice, s uint) (plan.Node, []int) {
 	left, lcols := g.build(best, c.left)
 	right, rcols := g.build(best, c.right)
 	j := &plan.Join{Left: left, Right: right, How: plan.Inner}
-	lpos, rpos := positions(lcols), positions(rcols)
+	lpos, rpos := g.positions(lcols), g.positions(rcols)
 	for _, k := range g.crossing(c.left, c.right) {
-		j.LeftKeys = append(j.LeftKeys, toLocal(k.in(c.left).key, lpos))
-		j.RightKeys = append(j.RightKeys, toLocal(k.in(c.right).key, rpos))
+		j.LeftKeys = append(j.LeftKeys, remapExpr(k.in(c.left).key, lpos))
+		j.RightKeys = append(j.RightKeys, remapExpr(k.in(c.right).key, rpos))
 	}
 	for i, col := range lcols {
 		j.Output = append(j.Output, plan.JoinCol{Index: i, Field: g.cols[col].field})
@@ -395,19 +357,11 @@ func (c *keyClass) in(s uint) member {
 	panic("optimizer: key class has no member in the set")
 }
 
-func positions(cols []int) map[int]int {
-	pos := make(map[int]int, len(cols))
+// positions maps each global column of cols to its position there.
+func (g *joinGraph) positions(cols []int) []int {
+	pos := make([]int, len(g.cols))
 	for i, c := range cols {
 		pos[c] = i
 	}
 	return pos
-}
-
-func toLocal(e plan.Expr, pos map[int]int) plan.Expr {
-	return plan.Rewrite(e, func(x plan.Expr) plan.Expr {
-		if c, ok := x.(*plan.ColumnRef); ok {
-			return &plan.ColumnRef{Index: pos[c.Index], Field: c.Field}
-		}
-		return x
-	})
 }

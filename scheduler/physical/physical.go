@@ -41,6 +41,7 @@ type Planner struct {
 	common map[string]bool
 	shared map[string]*exec.Shared
 	fps    plan.Fingerprints
+	est    *cardinality.Estimator
 }
 
 // Share is a part of a scan: files and, for Parquet, the row groups of
@@ -563,18 +564,22 @@ func (p *Planner) Estimate(n plan.Node) int64 {
 	return p.Estimator().Rows(n)
 }
 
-// Estimator guesses sizes from the row counts of p's stored tables and files.
+// Estimator guesses sizes from the row counts and statistics of p's stored
+// tables and files; one per planner, which remembers its guesses.
 func (p *Planner) Estimator() *cardinality.Estimator {
-	e := &cardinality.Estimator{}
+	if p.est != nil {
+		return p.est
+	}
+	p.est = &cardinality.Estimator{}
 	if p.Storage != nil {
-		e.TableRows = p.Storage.TableRows
+		p.est.TableRows = p.Storage.TableRows
 	}
 	if r, ok := p.Storage.(interface {
 		TableRange(name string, col int) (lo, hi int64, ok bool)
 	}); ok {
-		e.TableRange = r.TableRange
+		p.est.TableRange = r.TableRange
 	}
-	return e
+	return p.est
 }
 
 // onePhase aggregates in one operator over the whole input.
