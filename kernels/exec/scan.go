@@ -21,6 +21,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"slipstream/kernels"
+	"slipstream/kernels/pqread"
 )
 
 // Format is a file format a scan reads.
@@ -297,6 +298,11 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		props := pqarrow.ArrowReadProperties{BatchSize: BatchRows}
 		if s.dictionaries {
 			readSmallDictionaries(&props, pf, groups[0], s.fileSchema, cols)
+		}
+		if sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata()); err == nil {
+			if r, ok := pqread.Open(pf, projectSchema(sc, cols), cols, groups, s.mem, BatchRows); ok {
+				return r, nil
+			}
 		}
 		fr, err := pqarrow.NewFileReader(pf, props, s.mem)
 		if err != nil {

@@ -1,0 +1,364 @@
+// Package pqread reads the columns of flat Parquet files straight into the
+// Arrow arrays the engine computes on.
+//
+// pqarrow, arrow-go's Parquet reader, reads every layout Parquet has, but
+// on the common one (flat columns, PLAIN or dictionary pages) it spends
+// more than the rest of a scan: decimals stored as integers pass through
+// an integer copy before widening, a chunk's dictionary is decoded lazily
+// and grown by append, and every batch's values go through a record
+// reader's buffers. This package decodes such pages itself: a chunk's
+// dictionary once, in the output type, then one gather per batch. It still
+// uses arrow-go for everything below the page (headers, decompression).
+// Open says whether it can read a file's columns; when it cannot, the
+// caller uses pqarrow.
+package pqread
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/schema"
+)
+
+// Reader is an array.RecordReader over some columns of some row groups of
+// one file, in batches of at most batchRows rows within one row group.
+type Reader struct {
+	refs      atomic.Int64
+	pf        *file.Reader
+	schema    *arrow.Schema
+	cols      []*column
+	groups    []int
+	mem       memory.Allocator
+	batchRows int64
+
+	g    int   // groups[g] is the next row group
+	left int64 // rows of the current row group not read
+	cur  arrow.RecordBatch
+	err  error
+}
+
+// Open returns a reader of the leaf columns cols (of a flat file, so also
+// the fields of its Arrow schema) of the row groups groups, whose batches
+// have schema sc; or false when some column is not one this package reads.
+func Open(pf *file.Reader, sc *arrow.Schema, cols, groups []int, mem memory.Allocator, batchRows int) (*Reader, bool) {
+	md := pf.MetaData()
+	if md.Schema.Root().NumFields() != md.Schema.NumColumns() || len(cols) != sc.NumFields() || len(cols) == 0 {
+		return nil, false
+	}
+	r := &Reader{pf: pf, schema: sc, groups: groups, mem: mem, batchRows: int64(batchRows)}
+	for i, leaf := range cols {
+		if leaf < 0 || leaf >= md.Schema.NumColumns() {
+			return nil, false
+		}
+		descr := md.Schema.Column(leaf)
+		if descr.MaxRepetitionLevel() != 0 || descr.MaxDefinitionLevel() > 1 || len(descr.ColumnPath()) != 1 {
+			return nil, false
+		}
+		s := sinkFor(descr, sc.Field(i).Type)
+		if s == nil {
+			return nil, false
+		}
+		for _, g := range groups {
+			cc, err := md.RowGroup(g).ColumnChunk(leaf)
+			if err != nil || cc.CryptoMetadata() != nil {
+				return nil, false
+			}
+			for _, e := range cc.Encodings() {
+				if e != parquet.Encodings.Plain && e != parquet.Encodings.RLE && e != parquet.Encodings.RLEDict && e != parquet.Encodings.PlainDict {
+					return nil, false
+				}
+			}
+		}
+		r.cols = append(r.cols, &column{leaf: leaf, defined: descr.MaxDefinitionLevel() == 1, sink: s})
+	}
+	r.refs.Add(1)
+	return r, true
+}
+
+// sinkFor is the sink reading a column of descr as typ, or nil.
+func sinkFor(descr *schema.Column, typ arrow.DataType) sink {
+	phys := descr.PhysicalType()
+	switch typ.ID() {
+	case arrow.INT32, arrow.DATE32:
+		if phys == parquet.Types.Int32 {
+			return &fixedSink[uint32]{typ: typ, size: 4, conv: le32}
+		}
+	case arrow.FLOAT32:
+		if phys == parquet.Types.Float {
+			return &fixedSink[uint32]{typ: typ, size: 4, conv: le32}
+		}
+	case arrow.INT64:
+		if phys == parquet.Types.Int64 {
+			return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
+		}
+	case arrow.FLOAT64:
+		if phys == parquet.Types.Double {
+			return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
+		}
+	case arrow.TIMESTAMP:
+		// as stored only when the file's unit is the type's
+		lt, ok := descr.LogicalType().(interface{ TimeUnit() schema.TimeUnitType })
+		units := map[arrow.TimeUnit]schema.TimeUnitType{arrow.Millisecond: schema.TimeUnitMillis,
+			arrow.Microsecond: schema.TimeUnitMicros, arrow.Nanosecond: schema.TimeUnitNanos}
+		if u, known := units[typ.(*arrow.TimestampType).Unit]; phys == parquet.Types.Int64 && ok && known && lt.TimeUnit() == u {
+			return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
+		}
+	case arrow.DECIMAL128:
+		switch phys {
+		case parquet.Types.Int32:
+			return &fixedSink[decimal128.Num]{typ: typ, size: 4, conv: decimalOf32}
+		case parquet.Types.Int64:
+			return &fixedSink[decimal128.Num]{typ: typ, size: 8, conv: decimalOf64}
+		}
+	case arrow.STRING, arrow.BINARY:
+		if phys == parquet.Types.ByteArray {
+			return &binarySink{typ: typ}
+		}
+	case arrow.DICTIONARY:
+		dt := typ.(*arrow.DictionaryType)
+		v := dt.ValueType.ID()
+		if phys == parquet.Types.ByteArray && dt.IndexType.ID() == arrow.INT32 && (v == arrow.STRING || v == arrow.BINARY) {
+			return &dictSink{typ: dt}
+		}
+	}
+	return nil
+}
+
+func (r *Reader) Schema() *arrow.Schema          { return r.schema }
+func (r *Reader) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *Reader) Record() arrow.RecordBatch      { return r.cur }
+func (r *Reader) Err() error                     { return r.err }
+func (r *Reader) Retain()                        { r.refs.Add(1) }
+
+func (r *Reader) Release() {
+	if r.refs.Add(-1) != 0 {
+		return
+	}
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	for _, c := range r.cols {
+		c.close()
+		if d, ok := c.sink.(*dictSink); ok {
+			d.release()
+		}
+	}
+}
+
+func (r *Reader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.err != nil {
+		return false
+	}
+	for r.left == 0 {
+		if r.g >= len(r.groups) {
+			return false
+		}
+		rg := r.pf.RowGroup(r.groups[r.g])
+		r.g++
+		r.left = rg.NumRows()
+		for _, c := range r.cols {
+			c.close()
+			if c.pages, r.err = rg.GetColumnPageReader(c.leaf); r.err != nil {
+				return false
+			}
+			c.sink.startChunk()
+			c.hasDict, c.left = false, 0
+		}
+	}
+	n := min(r.batchRows, r.left)
+	arrs := make([]arrow.Array, 0, len(r.cols))
+	defer func() {
+		for _, a := range arrs {
+			a.Release()
+		}
+	}()
+	for _, c := range r.cols {
+		a, err := c.read(r.mem, int(n))
+		if err != nil {
+			r.err = err
+			return false
+		}
+		arrs = append(arrs, a)
+	}
+	r.left -= n
+	r.cur = array.NewRecordBatch(r.schema, arrs, n)
+	return true
+}
+
+// column reads one column chunk after another.
+type column struct {
+	leaf    int
+	defined bool // optional: definition levels say which rows have a value
+	sink    sink
+	pages   file.PageReader
+	hasDict bool // the chunk's dictionary page was read
+
+	// the current data page: left values (null or not) not read; their
+	// levels, and their values (dictionary indices or PLAIN bytes)
+	left         int
+	defs         hybrid
+	dictEncoded  bool
+	ids          hybrid
+	plain        []byte
+	levels, idsv []uint32
+}
+
+func (c *column) close() {
+	if c.pages != nil {
+		c.pages.Close()
+		c.pages = nil
+	}
+}
+
+// read reads the next rows rows as an array.
+func (c *column) read(mem memory.Allocator, rows int) (arrow.Array, error) {
+	arr, validity, err := c.decode(mem, rows)
+	if validity != nil {
+		validity.Release() // the array holds its own reference
+	}
+	return arr, err
+}
+
+func (c *column) decode(mem memory.Allocator, rows int) (arrow.Array, *memory.Buffer, error) {
+	c.sink.begin(mem, rows)
+	var validity *memory.Buffer
+	var bitmap []byte
+	if c.defined {
+		validity = memory.NewResizableBuffer(mem)
+		validity.Resize(int(bitutil.BytesForBits(int64(rows))))
+		bitmap = validity.Bytes()
+		clear(bitmap)
+	}
+	nulls := 0
+	for row := 0; row < rows; {
+		if c.left == 0 {
+			if err := c.nextPage(); err != nil {
+				c.sink.finish(validity, 0).Release()
+				return nil, validity, err
+			}
+			continue
+		}
+		k := min(rows-row, c.left)
+		m := k
+		var levels []uint32
+		if c.defined {
+			c.levels = grow(c.levels, k)
+			levels = c.levels
+			if err := c.defs.decode(levels); err != nil {
+				c.sink.finish(validity, 0).Release()
+				return nil, validity, err
+			}
+			m = 0
+			for i, l := range levels {
+				if l == 1 {
+					bitutil.SetBit(bitmap, row+i)
+					m++
+				}
+			}
+			nulls += k - m
+			if m == k {
+				levels = nil
+			}
+		}
+		var err error
+		if c.dictEncoded {
+			c.idsv = grow(c.idsv, m)
+			if err = c.ids.decode(c.idsv); err == nil {
+				err = c.sink.fromDict(c.idsv, levels)
+			}
+		} else {
+			c.plain, err = c.sink.fromPlain(c.plain, m, levels)
+		}
+		if err != nil {
+			c.sink.finish(validity, 0).Release()
+			return nil, validity, err
+		}
+		row += k
+		c.left -= k
+	}
+	if validity != nil && nulls == 0 {
+		validity.Release()
+		validity = nil
+	}
+	return c.sink.finish(validity, nulls), validity, nil
+}
+
+// nextPage moves to the next data page, taking in a dictionary page first.
+func (c *column) nextPage() error {
+	for {
+		if !c.pages.Next() {
+			if err := c.pages.Err(); err != nil {
+				return err
+			}
+			return unsupported("column chunk %d ends before its row group does (corrupt file?)", c.leaf)
+		}
+		var data []byte
+		switch p := c.pages.Page().(type) {
+		case *file.DictionaryPage:
+			if err := c.sink.dictionary(p.Data(), int(p.NumValues())); err != nil {
+				return err
+			}
+			c.hasDict = true
+			continue
+		case *file.DataPageV1:
+			data = p.Data()
+			if c.defined {
+				if parquet.Encoding(p.DefinitionLevelEncoding()) != parquet.Encodings.RLE {
+					return unsupported("definition levels in %s encoding", parquet.Encoding(p.DefinitionLevelEncoding()))
+				}
+				if len(data) < 4 {
+					return errTruncated
+				}
+				n := binary.LittleEndian.Uint32(data)
+				if uint64(n) > uint64(len(data)-4) {
+					return errTruncated
+				}
+				c.defs.reset(data[4:4+n], 1)
+				data = data[4+n:]
+			}
+		case *file.DataPageV2:
+			data = p.Data()
+			rep, def := int(p.RepetitionLevelByteLen()), int(p.DefinitionLevelByteLen())
+			if rep+def > len(data) {
+				return errTruncated
+			}
+			c.defs.reset(data[rep:rep+def], 1)
+			data = data[rep+def:]
+		default:
+			continue
+		}
+		c.left = int(c.pages.Page().NumValues())
+		switch enc := parquet.Encoding(c.pages.Page().Encoding()); enc {
+		case parquet.Encodings.Plain:
+			c.dictEncoded, c.plain = false, data
+		case parquet.Encodings.RLEDict, parquet.Encodings.PlainDict:
+			if !c.hasDict {
+				return unsupported("a dictionary-encoded page in column chunk %d, which has no dictionary", c.leaf)
+			}
+			c.dictEncoded = true
+			if len(data) == 0 { // no values: every row null
+				c.ids.reset(nil, 0)
+				break
+			}
+			if data[0] > 32 {
+				return unsupported("dictionary indices %d bits wide", data[0])
+			}
+			c.ids.reset(data[1:], uint(data[0]))
+		default:
+			return unsupported("data pages in %s encoding", enc)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,282 @@
+package pqread
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+)
+
+// table makes rows rows of every type the reader handles, nullable (about
+// one null in five) and not, with repeats so dictionaries form.
+func table(mem memory.Allocator, rows int, seed uint64) arrow.RecordBatch {
+	r := rand.New(rand.NewPCG(seed, 7))
+	fields := []arrow.Field{
+		{Name: "i32", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "i64", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "f32", Type: arrow.PrimitiveTypes.Float32, Nullable: true},
+		{Name: "f64", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "day", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+		{Name: "ts_us", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+		{Name: "ts_ns", Type: &arrow.TimestampType{Unit: arrow.Nanosecond}, Nullable: true},
+		{Name: "dec9", Type: &arrow.Decimal128Type{Precision: 9, Scale: 2}, Nullable: true},
+		{Name: "dec18", Type: &arrow.Decimal128Type{Precision: 18, Scale: 4}},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "flag", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "bin", Type: arrow.BinaryTypes.Binary, Nullable: true},
+		{Name: "none", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+	}
+	b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
+	defer b.Release()
+	words := []string{"", "a", "ß", "日本語", "TRUCK", "a somewhat longer value, past any inline limit"}
+	for i := 0; i < rows; i++ {
+		null := func() bool { return r.IntN(5) == 0 }
+		small := r.IntN(50) // few distinct values: dictionary pages
+		if null() {
+			b.Field(0).AppendNull()
+		} else {
+			b.Field(0).(*array.Int32Builder).Append(int32(small) - 25)
+		}
+		b.Field(1).(*array.Int64Builder).Append(r.Int64() >> r.IntN(64))
+		if null() {
+			b.Field(2).AppendNull()
+		} else {
+			b.Field(2).(*array.Float32Builder).Append(float32(r.NormFloat64()))
+		}
+		if null() {
+			b.Field(3).AppendNull()
+		} else {
+			b.Field(3).(*array.Float64Builder).Append(float64(small) / 3)
+		}
+		if null() {
+			b.Field(4).AppendNull()
+		} else {
+			b.Field(4).(*array.Date32Builder).Append(arrow.Date32(8000 + r.IntN(3000)))
+		}
+		if null() {
+			b.Field(5).AppendNull()
+		} else {
+			b.Field(5).(*array.TimestampBuilder).Append(arrow.Timestamp(r.Int64N(1 << 50)))
+		}
+		if null() {
+			b.Field(6).AppendNull()
+		} else {
+			b.Field(6).(*array.TimestampBuilder).Append(arrow.Timestamp(-r.Int64N(1 << 60)))
+		}
+		if null() {
+			b.Field(7).AppendNull()
+		} else {
+			b.Field(7).(*array.Decimal128Builder).Append(decimal128.FromI64(r.Int64N(2e9) - 1e9))
+		}
+		b.Field(8).(*array.Decimal128Builder).Append(decimal128.FromI64(r.Int64N(2e17) - 1e17))
+		if null() {
+			b.Field(9).AppendNull()
+		} else {
+			b.Field(9).(*array.StringBuilder).Append(fmt.Sprintf("%s-%d", words[r.IntN(len(words))], r.IntN(rows)))
+		}
+		if null() {
+			b.Field(10).AppendNull()
+		} else {
+			b.Field(10).(*array.StringBuilder).Append(words[small%len(words)])
+		}
+		if null() {
+			b.Field(11).AppendNull()
+		} else {
+			b.Field(11).(*array.BinaryBuilder).Append([]byte{byte(small), 0, byte(r.IntN(256))}[:r.IntN(4)])
+		}
+		b.Field(12).AppendNull()
+	}
+	return b.NewRecordBatch()
+}
+
+type layout struct {
+	name  string
+	props []parquet.WriterProperty
+}
+
+var layouts = []layout{
+	{"dictionary", nil},
+	{"plain", []parquet.WriterProperty{parquet.WithDictionaryDefault(false)}},
+	// a dictionary that fills up: later pages of a chunk are PLAIN
+	{"dictionary overflow", []parquet.WriterProperty{parquet.WithDictionaryPageSizeLimit(300), parquet.WithDataPageSize(512)}},
+	{"v2 pages, snappy", []parquet.WriterProperty{parquet.WithDataPageVersion(parquet.DataPageV2), parquet.WithCompression(compress.Codecs.Snappy), parquet.WithDataPageSize(2048)}},
+	{"v1 pages, zstd, small pages", []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithDataPageSize(700)}},
+	{"v2 pages, uncompressed, plain", []parquet.WriterProperty{parquet.WithDataPageVersion(parquet.DataPageV2), parquet.WithDictionaryDefault(false), parquet.WithDataPageSize(1000)}},
+}
+
+func write(t *testing.T, rec arrow.RecordBatch, groupRows int64, props []parquet.WriterProperty) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	// decimals of up to 18 digits as INT32 / INT64, as most writers store them
+	props = append([]parquet.WriterProperty{parquet.WithMaxRowGroupLength(groupRows), parquet.WithStoreDecimalAsInteger(true)}, props...)
+	w, err := pqarrow.NewFileWriter(rec.Schema(), &buf, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// readAll reads every batch of rr as one array per column.
+func readAll(t *testing.T, mem memory.Allocator, rr array.RecordReader) []arrow.Array {
+	t.Helper()
+	var chunks [][]arrow.Array
+	for rr.Next() {
+		b := rr.RecordBatch()
+		for i, c := range b.Columns() {
+			if len(chunks) <= i {
+				chunks = append(chunks, nil)
+			}
+			c.Retain()
+			chunks[i] = append(chunks[i], c)
+		}
+	}
+	if rr.Err() != nil {
+		t.Fatal(rr.Err())
+	}
+	out := make([]arrow.Array, len(chunks))
+	for i, cs := range chunks {
+		var err error
+		if out[i], err = array.Concatenate(cs, mem); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			c.Release()
+		}
+	}
+	return out
+}
+
+// TestSameAsPqarrow reads files of every layout with this package and with
+// pqarrow, whole and in part, and compares every value and null.
+func TestSameAsPqarrow(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec := table(memory.NewGoAllocator(), 5000, 1)
+	defer rec.Release()
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			data := write(t, rec, 1800, l.props)
+			pf, err := file.NewParquetReader(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pf.Close()
+			props := pqarrow.ArrowReadProperties{BatchSize: 333}
+			props.SetReadDict(10, true) // flag: as a dictionary array
+			sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cols := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {9, 7}, {10}} {
+				for _, groups := range [][]int{{0, 1, 2}, {1}, {0, 2}} {
+					fields := make([]arrow.Field, len(cols))
+					for i, c := range cols {
+						fields[i] = sc.Field(c)
+					}
+					r, ok := Open(pf, arrow.NewSchema(fields, nil), cols, groups, mem, 333)
+					if !ok {
+						t.Fatalf("columns %v: not read", cols)
+					}
+					got := readAll(t, mem, r)
+					r.Release()
+					fr, err := pqarrow.NewFileReader(pf, props, memory.NewGoAllocator())
+					if err != nil {
+						t.Fatal(err)
+					}
+					rr, err := fr.GetRecordReader(context.Background(), cols, groups)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want := readAll(t, memory.NewGoAllocator(), rr)
+					rr.Release()
+					for i := range cols {
+						if !array.Equal(got[i], want[i]) {
+							t.Errorf("columns %v, row groups %v: %s differs:\n got %v\nwant %v", cols, groups, fields[i].Name, got[i], want[i])
+						}
+						got[i].Release()
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestOtherLayoutsAreLeftToPqarrow: columns this package does not read
+// make Open say so, rather than read them wrong.
+func TestOtherLayoutsAreLeftToPqarrow(t *testing.T) {
+	mem := memory.NewGoAllocator()
+	fields := []arrow.Field{
+		{Name: "wide", Type: &arrow.Decimal128Type{Precision: 30, Scale: 2}, Nullable: true},
+		{Name: "large", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+		{Name: "list", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+		{Name: "ok", Type: arrow.PrimitiveTypes.Int32},
+	}
+	b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
+	defer b.Release()
+	b.Field(0).(*array.Decimal128Builder).Append(decimal128.FromI64(1))
+	b.Field(1).(*array.LargeStringBuilder).Append("x")
+	lb := b.Field(2).(*array.ListBuilder)
+	lb.Append(true)
+	lb.ValueBuilder().(*array.Int32Builder).Append(3)
+	b.Field(3).(*array.Int32Builder).Append(4)
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	pf, err := file.NewParquetReader(bytes.NewReader(write(t, rec, 10, []parquet.WriterProperty{parquet.WithStoreDecimalAsInteger(false)})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &pqarrow.ArrowReadProperties{}, pf.MetaData().KeyValueMetadata())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []int{0, 1} {
+		if _, ok := Open(pf, arrow.NewSchema([]arrow.Field{sc.Field(c)}, nil), []int{c}, []int{0}, mem, 10); ok {
+			t.Errorf("%s: read, though this package does not read it", sc.Field(c).Name)
+		}
+	}
+	if _, ok := Open(pf, arrow.NewSchema([]arrow.Field{sc.Field(2)}, nil), []int{2}, []int{0}, mem, 10); ok {
+		t.Error("a list column: read, though this package does not read it")
+	}
+}
+
+// TestHybridRuns decodes hand-made runs: an RLE run, a bit-packed run cut
+// short of its padding, and a zero-width run.
+func TestHybridRuns(t *testing.T) {
+	// RLE: 5 x 7 (width 3: one byte); bit-packed: one group of 8 values of
+	// width 3 (0..7 = 0b_111_110_101_100_011_010_001_000 in 3 bytes)
+	data := []byte{5 << 1, 7, 1<<1 | 1, 0b10001000, 0b11000110, 0b11111010}
+	var h hybrid
+	h.reset(data, 3)
+	out := make([]uint32, 24)
+	if err := h.decode(out[:13]); err != nil {
+		t.Fatal(err)
+	}
+	want := []uint32{7, 7, 7, 7, 7, 0, 1, 2, 3, 4, 5, 6, 7}
+	if fmt.Sprint(out[:13]) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", out[:13], want)
+	}
+	if err := h.decode(out[:1]); err == nil {
+		t.Error("reading past the end: no error")
+	}
+	h.reset([]byte{3<<1 | 1}, 0)
+	if err := h.decode(out[:24]); err != nil || out[0] != 0 || out[23] != 0 {
+		t.Errorf("width 0: %v %v", out[:24], err)
+	}
+}
