@@ -257,6 +257,11 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
 	direct []uint32
 	lo     uint64
+	// present, once frozen and not dense but within a range under 64 times
+	// the number of keys: bit v-lo is set for every key v. A probe that
+	// misses (most, in a selective join) is answered by this bitmap, small
+	// enough for the cache, without touching the table many times larger.
+	present []uint64
 }
 
 func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T] {
@@ -280,7 +285,19 @@ func (d *intDict[T]) freeze() {
 			lo, hi = min(lo, uint64(v)), max(hi, uint64(v))
 		}
 	}
-	if hi < lo || hi-lo >= uint64(4*len(d.vals)+1024) {
+	if hi < lo {
+		return
+	}
+	if span := hi - lo; span >= uint64(4*len(d.vals)+1024) {
+		if span < uint64(64*len(d.vals)) {
+			d.lo, d.present = lo, make([]uint64, span/64+1)
+			for id, v := range d.vals {
+				if uint32(id) != d.null {
+					off := uint64(v) - lo
+					d.present[off/64] |= 1 << (off % 64)
+				}
+			}
+		}
 		return
 	}
 	d.direct, d.lo = make([]uint32, hi-lo+1), lo
@@ -315,6 +332,12 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 		t := d.tbl
 		for _, v := range raw {
 			k := uint64(v)
+			if d.present != nil {
+				if off := k - d.lo; off/64 >= uint64(len(d.present)) || d.present[off/64]&(1<<(off%64)) == 0 {
+					out = append(out, noID)
+					continue
+				}
+			}
 			if id, ok := t.atFirstSlot(k); ok {
 				out = append(out, id)
 				continue
