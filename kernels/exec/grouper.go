@@ -24,9 +24,16 @@ type grouper struct {
 	levels []*u64Table // levels[j-1] combines ids of keys 0..j-1 with key j
 	// parents[j-1][g] is the (prefix id, key j id) pair of combined group g at level j.
 	parents [][][2]uint32
-	n       int
-	frozen  bool
+	// first[j-1][a] is the first pair seen at level j with prefix id a.
+	// Keys that a previous key determines (a customer's name, phone and
+	// address after its key) pair each prefix with one id only, so most
+	// rows find their group here, by index, without hashing the pair.
+	first  [][]firstPair
+	n      int
+	frozen bool
 }
+
+type firstPair struct{ next, id uint32 }
 
 // freeze makes groupIDs a pure lookup: a key not seen before gets noID and
 // nothing is added, so any number of goroutines may look up at once (the
@@ -53,6 +60,7 @@ func newGrouper(types []arrow.DataType) (*grouper, error) {
 	for range max(0, len(types)-1) {
 		g.levels = append(g.levels, newU64Table())
 		g.parents = append(g.parents, nil)
+		g.first = append(g.first, nil)
 	}
 	return g, nil
 }
@@ -75,20 +83,34 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 	next := make([]uint32, 0, rows)
 	for j := 1; j < len(keys); j++ {
 		next = g.dicts[j].encode(keys[j], next[:0])
-		level := g.levels[j-1]
+		level, first := g.levels[j-1], g.first[j-1]
 		for i, a := range ids {
+			b := next[i]
+			if int(a) < len(first) && first[a].next == b && b != noID { // noID: unset
+				ids[i] = first[a].id
+				continue
+			}
 			if g.frozen {
 				ids[i] = noID
-				if a != noID && next[i] != noID {
-					ids[i] = level.id(uint64(a)<<32 | uint64(next[i]))
+				if a != noID && b != noID {
+					ids[i] = level.id(uint64(a)<<32 | uint64(b))
 				}
 				continue
 			}
-			id := level.id(uint64(a)<<32 | uint64(next[i]))
+			id := level.id(uint64(a)<<32 | uint64(b))
 			if int(id) == len(g.parents[j-1]) {
-				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, next[i]})
+				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, b})
+			}
+			for int(a) >= len(first) {
+				first = append(first, firstPair{next: noID})
+			}
+			if first[a].next == noID {
+				first[a] = firstPair{b, id}
 			}
 			ids[i] = id
+		}
+		if !g.frozen { // frozen: probes read it at once
+			g.first[j-1] = first
 		}
 	}
 	if !g.frozen {

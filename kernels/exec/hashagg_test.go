@@ -891,3 +891,69 @@ func TestGrouperDenseKeysFrozen(t *testing.T) {
 		missing.Release()
 	}
 }
+
+// Group ids of keys partly determined by the first (most prefixes pair with
+// one value, some with several) equal those of a map from the whole row,
+// across batches, and a frozen grouper finds exactly the rows it saw.
+func TestGrouperDependentKeys(t *testing.T) {
+	mem, _ := newMem(t)
+	g, err := newGrouper([]arrow.DataType{i64, i64, i64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := schemaOf(i64, i64, i64)
+	rng := rand.New(rand.NewSource(3))
+	want := map[[3]int64]uint32{}
+	row := func() [3]int64 {
+		k := rng.Int63n(300)
+		r := [3]int64{k, k * 7, k % 5}
+		if rng.Intn(10) == 0 {
+			r[1] = rng.Int63n(4) // a few prefixes pair with other values
+		}
+		return r
+	}
+	batch := func(rows [][3]int64) arrow.RecordBatch {
+		parts := make([]string, len(rows))
+		for i, r := range rows {
+			parts[i] = fmt.Sprintf(`{"c0": %d, "c1": %d, "c2": %d}`, r[0], r[1], r[2])
+		}
+		return batchJSON(t, mem, schema, "["+strings.Join(parts, ",")+"]")
+	}
+	for range 3 {
+		rows := make([][3]int64, 500)
+		for i := range rows {
+			rows[i] = row()
+		}
+		b := batch(rows)
+		for i, id := range g.groupIDs(b.Columns(), len(rows)) {
+			if w, seen := want[rows[i]]; !seen {
+				want[rows[i]] = id
+			} else if w != id {
+				t.Fatalf("row %v: id %d, earlier %d", rows[i], id, w)
+			}
+		}
+		b.Release()
+	}
+	if g.n != len(want) {
+		t.Fatalf("%d groups, want %d", g.n, len(want))
+	}
+	g.freeze()
+	probe := make([][3]int64, 400)
+	for i := range probe {
+		probe[i] = row()
+		if i%3 == 0 {
+			probe[i][2]++ // mostly unseen
+		}
+	}
+	b := batch(probe)
+	defer b.Release()
+	for i, id := range g.groupIDs(b.Columns(), len(probe)) {
+		w, seen := want[probe[i]]
+		if !seen {
+			w = noID
+		}
+		if id != w {
+			t.Errorf("frozen probe %v: id %d, want %d", probe[i], id, w)
+		}
+	}
+}

@@ -93,16 +93,21 @@ func (t *u64Table) reserve() uint32 {
 	return id
 }
 
-// strTable finds strings among the values the caller keeps by id.
+// strTable finds strings among the values the caller keeps by id. A slot
+// holds the string's hash beside its id: one cache miss per lookup.
 type strTable struct {
-	seed     maphash.Seed
-	slots    []uint32 // id+1; 0: empty
-	slotHash []uint64
-	n        int
+	seed  maphash.Seed
+	slots []strSlot
+	n     int
+}
+
+type strSlot struct {
+	hash uint64
+	id   uint32 // id+1; 0: empty
 }
 
 func newStrTable() *strTable {
-	return &strTable{seed: maphash.MakeSeed(), slots: make([]uint32, 1<<10), slotHash: make([]uint64, 1<<10)}
+	return &strTable{seed: maphash.MakeSeed(), slots: make([]strSlot, 1<<10)}
 }
 
 // find returns the id of s in vals, or inserts s under id len(vals) and
@@ -113,16 +118,16 @@ func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
 	i := h & mask
 	for {
 		slot := t.slots[i]
-		if slot == 0 {
+		if slot.id == 0 {
 			break
 		}
-		if t.slotHash[i] == h && vals[slot-1] == s {
-			return slot - 1, false
+		if slot.hash == h && vals[slot.id-1] == s {
+			return slot.id - 1, false
 		}
 		i = (i + 1) & mask
 	}
 	id = uint32(len(vals))
-	t.slots[i], t.slotHash[i] = id+1, h
+	t.slots[i] = strSlot{h, id + 1}
 	t.n++
 	if 2*t.n > len(t.slots) {
 		t.grow()
@@ -134,26 +139,26 @@ func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
 func (t *strTable) lookup(s string, vals []string) uint32 {
 	h := maphash.String(t.seed, s)
 	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; t.slots[i] != 0; i = (i + 1) & mask {
-		if t.slotHash[i] == h && vals[t.slots[i]-1] == s {
-			return t.slots[i] - 1
+	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
+		if t.slots[i].hash == h && vals[t.slots[i].id-1] == s {
+			return t.slots[i].id - 1
 		}
 	}
 	return noID
 }
 
 func (t *strTable) grow() {
-	oldSlots, oldHash := t.slots, t.slotHash
-	t.slots, t.slotHash = make([]uint32, 2*len(oldSlots)), make([]uint64, 2*len(oldSlots))
+	old := t.slots
+	t.slots = make([]strSlot, 2*len(old))
 	mask := uint64(len(t.slots) - 1)
-	for j, slot := range oldSlots {
-		if slot == 0 {
+	for _, slot := range old {
+		if slot.id == 0 {
 			continue
 		}
-		i := oldHash[j] & mask
-		for t.slots[i] != 0 {
+		i := slot.hash & mask
+		for t.slots[i].id != 0 {
 			i = (i + 1) & mask
 		}
-		t.slots[i], t.slotHash[i] = slot, oldHash[j]
+		t.slots[i] = slot
 	}
 }
