@@ -2,6 +2,7 @@
 package parquettest
 
 import (
+	"io"
 	"os"
 	"testing"
 
@@ -20,15 +21,21 @@ func Write(t testing.TB, mem memory.Allocator, path string, rec arrow.RecordBatc
 		t.Fatal(err)
 	}
 	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithMaxRowGroupLength(groupLen), parquet.WithAllocator(mem), parquet.WithStats(true))
-	w, err := pqarrow.NewFileWriter(rec.Schema(), f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)))
+	WriteTo(t, f, rec, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem)),
+		parquet.WithMaxRowGroupLength(groupLen), parquet.WithAllocator(mem), parquet.WithStats(true))
+}
+
+// WriteTo writes rec to w as Parquet with the properties given.
+func WriteTo(t testing.TB, w io.Writer, rec arrow.RecordBatch, arrowProps pqarrow.ArrowWriterProperties, props ...parquet.WriterProperty) {
+	t.Helper()
+	fw, err := pqarrow.NewFileWriter(rec.Schema(), w, parquet.NewWriterProperties(props...), arrowProps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Write(rec); err != nil {
+	if err := fw.Write(rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Close(); err != nil {
+	if err := fw.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

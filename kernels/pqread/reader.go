@@ -82,33 +82,28 @@ func Open(pf *file.Reader, sc *arrow.Schema, cols, groups []int, mem memory.Allo
 	return r, true
 }
 
+// asStored are the Arrow types whose values are a column's 4- or 8-byte
+// values as the file holds them, with the physical type that holds them.
+var asStored = map[arrow.Type]parquet.Type{arrow.INT32: parquet.Types.Int32, arrow.DATE32: parquet.Types.Int32,
+	arrow.FLOAT32: parquet.Types.Float, arrow.INT64: parquet.Types.Int64, arrow.FLOAT64: parquet.Types.Double}
+
+// timeUnits pairs Arrow's timestamp units with Parquet's.
+var timeUnits = map[arrow.TimeUnit]schema.TimeUnitType{arrow.Millisecond: schema.TimeUnitMillis,
+	arrow.Microsecond: schema.TimeUnitMicros, arrow.Nanosecond: schema.TimeUnitNanos}
+
 // sinkFor is the sink reading a column of descr as typ, or nil.
 func sinkFor(descr *schema.Column, typ arrow.DataType) sink {
 	phys := descr.PhysicalType()
 	switch typ.ID() {
-	case arrow.INT32, arrow.DATE32:
-		if phys == parquet.Types.Int32 {
-			return &fixedSink[uint32]{typ: typ, size: 4, conv: le32}
-		}
-	case arrow.FLOAT32:
-		if phys == parquet.Types.Float {
-			return &fixedSink[uint32]{typ: typ, size: 4, conv: le32}
-		}
-	case arrow.INT64:
-		if phys == parquet.Types.Int64 {
-			return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
-		}
-	case arrow.FLOAT64:
-		if phys == parquet.Types.Double {
-			return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
+	case arrow.INT32, arrow.DATE32, arrow.FLOAT32, arrow.INT64, arrow.FLOAT64:
+		if asStored[typ.ID()] == phys {
+			return storedSink(typ, phys)
 		}
 	case arrow.TIMESTAMP:
 		// as stored only when the file's unit is the type's
 		lt, ok := descr.LogicalType().(interface{ TimeUnit() schema.TimeUnitType })
-		units := map[arrow.TimeUnit]schema.TimeUnitType{arrow.Millisecond: schema.TimeUnitMillis,
-			arrow.Microsecond: schema.TimeUnitMicros, arrow.Nanosecond: schema.TimeUnitNanos}
-		if u, known := units[typ.(*arrow.TimestampType).Unit]; phys == parquet.Types.Int64 && ok && known && lt.TimeUnit() == u {
-			return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
+		if u, known := timeUnits[typ.(*arrow.TimestampType).Unit]; phys == parquet.Types.Int64 && ok && known && lt.TimeUnit() == u {
+			return storedSink(typ, phys)
 		}
 	case arrow.DECIMAL128:
 		switch phys {
@@ -129,6 +124,14 @@ func sinkFor(descr *schema.Column, typ arrow.DataType) sink {
 		}
 	}
 	return nil
+}
+
+// storedSink reads 4- or 8-byte values as the file holds them.
+func storedSink(typ arrow.DataType, phys parquet.Type) sink {
+	if phys == parquet.Types.Int32 || phys == parquet.Types.Float {
+		return &fixedSink[uint32]{typ: typ, size: 4, conv: le32}
+	}
+	return &fixedSink[uint64]{typ: typ, size: 8, conv: le64}
 }
 
 func (r *Reader) Schema() *arrow.Schema          { return r.schema }

@@ -15,6 +15,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"slipstream/internal/parquettest"
 )
 
 // table makes rows rows of every type the reader handles, nullable (about
@@ -119,16 +121,7 @@ func write(t *testing.T, rec arrow.RecordBatch, groupRows int64, props []parquet
 	var buf bytes.Buffer
 	// decimals of up to 18 digits as INT32 / INT64, as most writers store them
 	props = append([]parquet.WriterProperty{parquet.WithMaxRowGroupLength(groupRows), parquet.WithStoreDecimalAsInteger(true)}, props...)
-	w, err := pqarrow.NewFileWriter(rec.Schema(), &buf, parquet.NewWriterProperties(props...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	parquettest.WriteTo(t, &buf, rec, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()), props...)
 	return buf.Bytes()
 }
 
