@@ -49,6 +49,7 @@ type Reader struct {
 // have schema sc; or false when some column is not one this package reads.
 func Open(pf *file.Reader, sc *arrow.Schema, cols, groups []int, mem memory.Allocator, batchRows int) (*Reader, bool) {
 	md := pf.MetaData()
+	// as many fields as leaves: each field is one leaf, so leaf i is field i
 	if md.Schema.Root().NumFields() != md.Schema.NumColumns() || len(cols) != sc.NumFields() || len(cols) == 0 {
 		return nil, false
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -224,7 +225,7 @@ func (s *binarySink) dictionary(page []byte, n int) error {
 func (s *binarySink) begin(mem memory.Allocator, rows int) {
 	s.mem = mem
 	s.out.reset()
-	s.out.off = grow(s.out.off, rows+1)[:1]
+	s.out.off = slices.Grow(s.out.off, rows)
 }
 
 func (s *binarySink) fromDict(ids []uint32, levels []uint32) error {

@@ -13,7 +13,6 @@ import (
 
 	"slipstream/internal/parquettest"
 	"slipstream/kernels/exec"
-
 	"slipstream/kernels/expr"
 	"slipstream/scheduler/cardinality"
 	"slipstream/scheduler/plan"
