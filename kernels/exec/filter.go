@@ -12,6 +12,7 @@ import (
 
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
+	"slipstream/kernels/pqread"
 )
 
 // Filter keeps the rows whose predicate is true; null counts as false. A
@@ -23,6 +24,7 @@ type Filter struct {
 	input Operator
 	pred  expr.Expr
 	conj  []expr.Expr
+	scan  *Scan // the input, when it is a Parquet scan that reads columns late
 }
 
 // NewFilter checks that pred is boolean.
@@ -30,10 +32,18 @@ func NewFilter(input Operator, pred expr.Expr) (*Filter, error) {
 	if pred.DataType().ID() != arrow.BOOL {
 		return nil, kernels.Errorf(kernels.Invalid, "filter predicate %s is %s, not boolean", pred, expr.TypeName(pred.DataType()))
 	}
+	f := &Filter{input: input, pred: pred, conj: splitAnd(pred)}
 	if s, ok := input.(*Scan); ok && s.Format == Parquet && s.raw == s.out {
 		s.dictionaries = true // apply expands what it keeps
+		tested := columnsOf(pred)
+		for i := range s.out.NumFields() {
+			if !slices.Contains(tested, i) {
+				s.late = append(s.late, i) // apply has them read for the rows kept
+			}
+		}
+		f.scan = s
 	}
-	return &Filter{input: input, pred: pred, conj: splitAnd(pred)}, nil
+	return f, nil
 }
 
 func splitAnd(e expr.Expr) []expr.Expr {
@@ -72,6 +82,11 @@ func (f *Filter) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBatch, error) {
+	var late *pqread.Reader // reads the columns b leaves out, for the rows kept
+	if f.scan != nil {
+		late = f.scan.filling
+	}
+	var rows []int64 // which of the input's rows b holds, once compacted
 	b.Retain()
 	var pending *array.Boolean // rows kept so far, while b is not compacted
 	defer func() {
@@ -112,26 +127,78 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 			mask.Release()
 		case 2*kept < int(b.NumRows()):
 			// Most rows gone: compact, so later conditions see fewer.
-			taken, err := takeBatch(ctx, expr.Allocator(ctx), b, selectedRows(mask, kept))
+			sel := selectedRows(mask, kept)
+			taken, err := takeBatch(ctx, expr.Allocator(ctx), b, sel)
 			mask.Release()
 			b.Release()
 			if err != nil {
 				return nil, err
 			}
-			b = taken
+			b, rows = taken, compose(rows, sel)
 		default:
 			pending = mask
 		}
 	}
 	if pending != nil {
-		taken, err := takeBatch(ctx, expr.Allocator(ctx), b, selectedRows(pending, countTrue(pending)))
+		sel := selectedRows(pending, countTrue(pending))
+		taken, err := takeBatch(ctx, expr.Allocator(ctx), b, sel)
 		b.Release()
 		if err != nil {
 			return nil, err
 		}
-		b = taken
+		b, rows = taken, compose(rows, sel)
+	}
+	if late != nil {
+		var err error
+		if b, err = f.fillLate(late, b, rows); err != nil {
+			return nil, err
+		}
 	}
 	return f.expand(ctx, b, nil)
+}
+
+// compose is the input rows that rows of a batch of the input rows from
+// stand for (from nil: the input's own rows).
+func compose(from, rows []int64) []int64 {
+	if from == nil {
+		return rows
+	}
+	for i, r := range rows {
+		rows[i] = from[r]
+	}
+	return rows
+}
+
+// fillLate puts the scan's late columns, read at the input rows rows (nil:
+// all), in place of the null arrays b holds for them, taking ownership of
+// b.
+func (f *Filter) fillLate(late *pqread.Reader, b arrow.RecordBatch, rows []int64) (arrow.RecordBatch, error) {
+	defer b.Release()
+	filled, err := late.Fill(rows)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseArrays(filled)
+	cols := slices.Clone(b.Columns())
+	for k, i := range f.scan.late {
+		cols[i] = filled[k]
+	}
+	return array.NewRecordBatch(batchSchema(f.Schema(), cols), cols, b.NumRows()), nil
+}
+
+// batchSchema is schema with the types of cols: schema itself when they
+// are its types.
+func batchSchema(schema *arrow.Schema, cols []arrow.Array) *arrow.Schema {
+	for i, c := range cols {
+		if !arrow.TypeEqual(c.DataType(), schema.Field(i).Type) {
+			fields := slices.Clone(schema.Fields())
+			for i, c := range cols {
+				fields[i].Type = c.DataType()
+			}
+			return arrow.NewSchema(fields, nil)
+		}
+	}
+	return schema
 }
 
 // expand turns the dictionary columns of b (all, or those in only) into
@@ -164,21 +231,8 @@ func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (a
 	}
 	defer b.Release()
 	defer releaseArrays(cols)
-	schema := f.Schema()
-	for i, c := range cols {
-		if !arrow.TypeEqual(c.DataType(), schema.Field(i).Type) {
-			schema = nil // some still read as dictionaries: the batch's own types
-			break
-		}
-	}
-	if schema == nil {
-		fields := slices.Clone(f.Schema().Fields())
-		for i, c := range cols {
-			fields[i].Type = c.DataType()
-		}
-		schema = arrow.NewSchema(fields, nil)
-	}
-	return array.NewRecordBatch(schema, cols, b.NumRows()), nil
+	// some may still be dictionaries: then the batch's own types
+	return array.NewRecordBatch(batchSchema(f.Schema(), cols), cols, b.NumRows()), nil
 }
 
 // maskOf evaluates the boolean condition c over *b: a mask, or nil with

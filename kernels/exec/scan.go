@@ -65,7 +65,13 @@ type Scan struct {
 	// with small dictionaries come out as dictionary arrays, which the
 	// Filter tests on the dictionary and expands only for the rows kept.
 	dictionaries bool
-	closers      []io.Closer
+	// late: the columns such a Filter does not test. A Parquet file read
+	// by pqread leaves them out of its batches (null arrays in their
+	// place) until the Filter has chosen its rows; then filling reads
+	// them for those rows only.
+	late    []int
+	filling *pqread.Reader // the reader of the last batch, if it left out late
+	closers []io.Closer
 
 	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
 	RowGroupsRead, RowGroupsSkipped int
@@ -122,6 +128,10 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if s.cur.Next() {
 			b := s.cur.RecordBatch()
 			b.Retain()
+			s.filling, _ = s.cur.(*pqread.Reader)
+			if s.late == nil {
+				s.filling = nil
+			}
 			if s.Format != Parquet {
 				b = project(b, s.raw, s.Columns)
 			}
@@ -142,6 +152,7 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 func (s *Scan) closeCurrent() {
+	s.filling = nil
 	if s.cur != nil {
 		s.cur.Release()
 		s.cur = nil
@@ -301,6 +312,7 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		if sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata()); err == nil {
 			if r, ok := pqread.Open(pf, projectSchema(sc, cols), cols, groups, s.mem, BatchRows); ok {
+				r.SetLate(s.late)
 				return r, nil
 			}
 		}

@@ -31,15 +31,13 @@ func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows [
 		return array.NewDictionaryArray(d.DataType(), idx, d.Dictionary()), nil
 	}
 	n := len(rows)
+	if arr.DataType().ID() == arrow.NULL {
+		return array.NewNull(n), nil
+	}
 	data := arr.Data()
 	validity, nulls := takeValidity(mem, arr, rows)
 	var bufs []*memory.Buffer
 	switch dt := arr.DataType().(type) {
-	case *arrow.NullType:
-		if validity != nil {
-			validity.Release()
-		}
-		return array.NewNull(n), nil
 	case *arrow.BooleanType:
 		out := newBuffer(mem, int(bitutil.BytesForBits(int64(n))))
 		src, off := bufferBytes(data, 1), data.Offset()

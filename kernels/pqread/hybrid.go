@@ -50,6 +50,26 @@ func (h *hybrid) decode(out []uint32) error {
 	return nil
 }
 
+// skip passes over the next n values.
+func (h *hybrid) skip(n int) error {
+	for n > 0 {
+		switch {
+		case h.rle > 0:
+			k := min(h.rle, n)
+			n, h.rle = n-k, h.rle-k
+		case h.packed > 0:
+			k := min(h.packed, n)
+			h.bit += uint64(k) * uint64(h.width)
+			n, h.packed = n-k, h.packed-k
+		default:
+			if err := h.header(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // header starts the next run.
 func (h *hybrid) header() error {
 	hdr, n := binary.Uvarint(h.data)

@@ -15,6 +15,8 @@ package pqread
 
 import (
 	"encoding/binary"
+	"errors"
+	"slices"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -42,6 +44,15 @@ type Reader struct {
 	left int64 // rows of the current row group not read
 	cur  arrow.RecordBatch
 	err  error
+
+	// late columns are read by Fill, for the rows a filter keeps; until
+	// then a batch holds a null array in their place (schema lateSchema).
+	// unread says the late columns have not read the current batch's
+	// pending rows.
+	late       []bool
+	lateSchema *arrow.Schema
+	pending    int
+	unread     bool
 }
 
 // Open returns a reader of the leaf columns cols (of a flat file, so also
@@ -165,6 +176,11 @@ func (r *Reader) Next() bool {
 	if r.err != nil {
 		return false
 	}
+	if r.unread {
+		if r.err = r.skipLate(); r.err != nil {
+			return false
+		}
+	}
 	for r.left == 0 {
 		if r.g >= len(r.groups) {
 			return false
@@ -188,8 +204,12 @@ func (r *Reader) Next() bool {
 			a.Release()
 		}
 	}()
-	for _, c := range r.cols {
-		a, err := c.read(r.mem, int(n))
+	for i, c := range r.cols {
+		if r.late != nil && r.late[i] {
+			arrs = append(arrs, array.NewNull(int(n)))
+			continue
+		}
+		a, err := c.read(r.mem, int(n), nil)
 		if err != nil {
 			r.err = err
 			return false
@@ -197,8 +217,82 @@ func (r *Reader) Next() bool {
 		arrs = append(arrs, a)
 	}
 	r.left -= n
+	if r.late != nil {
+		r.pending, r.unread = int(n), true
+		r.cur = array.NewRecordBatch(r.lateSchema, arrs, n)
+		return true
+	}
 	r.cur = array.NewRecordBatch(r.schema, arrs, n)
 	return true
+}
+
+// SetLate makes the columns cols (indices into the schema) late: Next
+// leaves them out of its batches, holding a null array in their place,
+// and Fill reads them for the rows a filter keeps. It must be called
+// before the first Next.
+func (r *Reader) SetLate(cols []int) {
+	if len(cols) == 0 {
+		return
+	}
+	r.late = make([]bool, len(r.cols))
+	fields := slices.Clone(r.schema.Fields())
+	for _, i := range cols {
+		r.late[i] = true
+		fields[i].Type = arrow.Null
+	}
+	md := r.schema.Metadata()
+	r.lateSchema = arrow.NewSchema(fields, &md)
+}
+
+// Fill reads the late columns of the current batch at rows (ascending row
+// numbers in the batch; nil for every row), in the order of the schema.
+// Rows of late columns that Fill is not asked for are skipped: only the
+// kept rows are gathered and widened.
+func (r *Reader) Fill(rows []int64) ([]arrow.Array, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	if !r.unread {
+		return nil, errors.New("parquet: no batch whose late columns are unread")
+	}
+	n := r.pending
+	r.unread = false
+	var out []arrow.Array
+	for i, c := range r.cols {
+		if !r.late[i] {
+			continue
+		}
+		a, err := c.read(r.mem, n, rows)
+		if err != nil {
+			releaseAll(out)
+			r.err = err
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// skipLate passes over the late columns' rows of a batch no Fill read.
+func (r *Reader) skipLate() error {
+	n := r.pending
+	r.unread = false
+	for i, c := range r.cols {
+		if r.late[i] {
+			a, err := c.read(r.mem, n, []int64{})
+			if err != nil {
+				return err
+			}
+			a.Release()
+		}
+	}
+	return nil
+}
+
+func releaseAll(arrs []arrow.Array) {
+	for _, a := range arrs {
+		a.Release()
+	}
 }
 
 // column reads one column chunk after another.
@@ -217,6 +311,12 @@ type column struct {
 	ids          hybrid
 	plain        []byte
 	levels, idsv []uint32
+
+	// scratch of pick: the values the picked rows hold, their levels, and
+	// their PLAIN bytes
+	vals       []int
+	pickLevels []uint32
+	scratch    []byte
 }
 
 func (c *column) close() {
@@ -226,31 +326,39 @@ func (c *column) close() {
 	}
 }
 
-// read reads the next rows rows as an array.
-func (c *column) read(mem memory.Allocator, rows int) (arrow.Array, error) {
-	arr, validity, err := c.decode(mem, rows)
+// read reads the next rows rows as an array: all of them, or with sel
+// (ascending row numbers below rows) only those.
+func (c *column) read(mem memory.Allocator, rows int, sel []int64) (arrow.Array, error) {
+	arr, validity, err := c.decode(mem, rows, sel)
 	if validity != nil {
 		validity.Release() // the array holds its own reference
 	}
 	return arr, err
 }
 
-func (c *column) decode(mem memory.Allocator, rows int) (arrow.Array, *memory.Buffer, error) {
-	c.sink.begin(mem, rows)
+func (c *column) decode(mem memory.Allocator, rows int, sel []int64) (arrow.Array, *memory.Buffer, error) {
+	all, outRows := sel == nil, rows
+	if !all {
+		outRows = len(sel)
+	}
+	c.sink.begin(mem, outRows)
 	var validity *memory.Buffer
 	var bitmap []byte
 	if c.defined {
 		validity = memory.NewResizableBuffer(mem)
-		validity.Resize(int(bitutil.BytesForBits(int64(rows))))
+		validity.Resize(int(bitutil.BytesForBits(int64(outRows))))
 		bitmap = validity.Bytes()
 		clear(bitmap)
 	}
-	nulls := 0
+	fail := func(err error) (arrow.Array, *memory.Buffer, error) {
+		c.sink.finish(validity, 0).Release()
+		return nil, validity, err
+	}
+	nulls, out := 0, 0 // null rows and rows written
 	for row := 0; row < rows; {
 		if c.left == 0 {
 			if err := c.nextPage(); err != nil {
-				c.sink.finish(validity, 0).Release()
-				return nil, validity, err
+				return fail(err)
 			}
 			continue
 		}
@@ -261,33 +369,42 @@ func (c *column) decode(mem memory.Allocator, rows int) (arrow.Array, *memory.Bu
 			c.levels = grow(c.levels, k)
 			levels = c.levels
 			if err := c.defs.decode(levels); err != nil {
-				c.sink.finish(validity, 0).Release()
-				return nil, validity, err
+				return fail(err)
 			}
-			m = 0
-			for i, l := range levels {
-				if l == 1 {
-					bitutil.SetBit(bitmap, row+i)
-					m++
-				}
-			}
-			nulls += k - m
+			m = countOnes(levels)
 			if m == k {
 				levels = nil
 			}
 		}
 		var err error
-		if c.dictEncoded {
-			c.idsv = grow(c.idsv, m)
-			if err = c.ids.decode(c.idsv); err == nil {
-				err = c.sink.fromDict(c.idsv, levels)
+		if all {
+			if c.dictEncoded {
+				c.idsv = grow(c.idsv, m)
+				if err = c.ids.decode(c.idsv); err == nil {
+					err = c.sink.fromDict(c.idsv, levels)
+				}
+			} else {
+				c.plain, err = c.sink.fromPlain(c.plain, m, levels)
 			}
+			if levels != nil {
+				nulls += setValid(bitmap, out, levels)
+			} else if bitmap != nil {
+				bitutil.SetBitsTo(bitmap, int64(out), int64(k), true)
+			}
+			out += k
 		} else {
-			c.plain, err = c.sink.fromPlain(c.plain, m, levels)
+			n := 0 // sel[:n] are among these k rows
+			for n < len(sel) && sel[n] < int64(row+k) {
+				n++
+			}
+			var w int
+			w, err = c.pick(sel[:n], row, m, levels, bitmap, out)
+			nulls += n - w
+			out += n
+			sel = sel[n:]
 		}
 		if err != nil {
-			c.sink.finish(validity, 0).Release()
-			return nil, validity, err
+			return fail(err)
 		}
 		row += k
 		c.left -= k
@@ -297,6 +414,114 @@ func (c *column) decode(mem memory.Allocator, rows int) (arrow.Array, *memory.Bu
 		validity = nil
 	}
 	return c.sink.finish(validity, nulls), validity, nil
+}
+
+// pick hands the sink only the rows picks (numbered from the batch's
+// start, which is row rows before the page's next value) of the page's
+// next rows, m of which hold a value (levels nil when all do). It marks
+// the picked rows with a value valid in bitmap from bit out, and says how
+// many have one.
+func (c *column) pick(picks []int64, row, m int, levels []uint32, bitmap []byte, out int) (int, error) {
+	// which values the picked rows hold, and their levels
+	c.vals = c.vals[:0]
+	var pl []uint32
+	if levels == nil {
+		for _, p := range picks {
+			c.vals = append(c.vals, int(p)-row)
+		}
+		if bitmap != nil {
+			bitutil.SetBitsTo(bitmap, int64(out), int64(len(picks)), true)
+		}
+	} else {
+		c.pickLevels = grow(c.pickLevels, len(picks))
+		pl = c.pickLevels
+		v, r := 0, 0
+		for i, p := range picks {
+			p := int(p) - row
+			for ; r < p; r++ {
+				v += int(levels[r])
+			}
+			pl[i] = levels[p]
+			if levels[p] == 1 {
+				c.vals = append(c.vals, v)
+				bitutil.SetBit(bitmap, out+i)
+			}
+		}
+		if len(c.vals) == len(picks) {
+			pl = nil
+		}
+	}
+	var err error
+	if c.dictEncoded {
+		if len(picks) == 0 {
+			return 0, c.ids.skip(m)
+		}
+		c.idsv = grow(c.idsv, m)
+		if err = c.ids.decode(c.idsv); err != nil {
+			return 0, err
+		}
+		ids := c.idsv[:0]
+		for _, v := range c.vals { // in place: v >= its position
+			ids = append(ids, c.idsv[v])
+		}
+		err = c.sink.fromDict(ids, pl)
+	} else {
+		var picked []byte
+		if picked, c.plain, err = c.pickPlain(c.plain, m); err == nil {
+			_, err = c.sink.fromPlain(picked, len(c.vals), pl)
+		}
+	}
+	return len(c.vals), err
+}
+
+// pickPlain copies the PLAIN values c.vals of the next m values of data
+// into c.scratch, and returns them and what follows the m values.
+func (c *column) pickPlain(data []byte, m int) (picked, rest []byte, err error) {
+	c.scratch = c.scratch[:0]
+	if size := c.sink.plainSize(); size > 0 {
+		if len(data) < m*size {
+			return nil, nil, errTruncated
+		}
+		for _, v := range c.vals {
+			c.scratch = append(c.scratch, data[v*size:(v+1)*size]...)
+		}
+		return c.scratch, data[m*size:], nil
+	}
+	j := 0
+	for v := range m {
+		start := data
+		var err error
+		if _, data, err = plainValue(data); err != nil {
+			return nil, nil, err
+		}
+		if j < len(c.vals) && c.vals[j] == v {
+			c.scratch = append(c.scratch, start[:len(start)-len(data)]...)
+			j++
+		}
+	}
+	return c.scratch, data, nil
+}
+
+// setValid marks valid the rows of levels that have a value, from bit
+// out of bitmap, and says how many rows are null.
+func setValid(bitmap []byte, out int, levels []uint32) int {
+	nulls := 0
+	for i, l := range levels {
+		if l == 1 {
+			bitutil.SetBit(bitmap, out+i)
+		} else {
+			nulls++
+		}
+	}
+	return nulls
+}
+
+func countOnes(levels []uint32) int {
+	m := 0
+	for _, l := range levels {
+		m += int(l)
+	}
+	return m
 }
 
 // nextPage moves to the next data page, taking in a dictionary page first.

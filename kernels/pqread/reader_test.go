@@ -9,6 +9,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -272,4 +273,139 @@ func TestHybridRuns(t *testing.T) {
 	if err := h.decode(out[:24]); err != nil || out[0] != 0 || out[23] != 0 {
 		t.Errorf("width 0: %v %v", out[:24], err)
 	}
+}
+
+// TestLateColumns reads some columns eagerly and the rest late, for rows
+// chosen batch by batch (none, all, sparse, dense, the last), and skips
+// some batches' late columns altogether; each value must be the one
+// pqarrow reads at that row.
+func TestLateColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	rec := table(memory.NewGoAllocator(), 5000, 2)
+	defer rec.Release()
+	ctx := context.Background()
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			pf, err := file.NewParquetReader(bytes.NewReader(write(t, rec, 1800, l.props)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pf.Close()
+			props := pqarrow.ArrowReadProperties{BatchSize: 333}
+			props.SetReadDict(10, true)
+			sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fr, err := pqarrow.NewFileReader(pf, props, memory.NewGoAllocator())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cols := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+			groups := []int{0, 2}
+			rr, err := fr.GetRecordReader(ctx, cols, groups)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := readAll(t, memory.NewGoAllocator(), rr)
+			rr.Release()
+
+			r, ok := Open(pf, sc, cols, groups, mem, 333)
+			if !ok {
+				t.Fatal("not read")
+			}
+			defer r.Release()
+			late := []int{1, 2, 3, 5, 7, 8, 9, 10, 11, 12}
+			r.SetLate(late)
+			rnd := rand.New(rand.NewPCG(3, 4))
+			start := 0
+			for batch := 0; r.Next(); batch++ {
+				b := r.RecordBatch()
+				n := int(b.NumRows())
+				for _, c := range []int{0, 4, 6} {
+					if w := array.NewSlice(want[c], int64(start), int64(start+n)); !array.Equal(b.Column(c), w) {
+						t.Errorf("batch %d, eager %s differs", batch, sc.Field(c).Name)
+						w.Release()
+					} else {
+						w.Release()
+					}
+				}
+				var sel []int64
+				switch batch % 6 {
+				case 0: // not filled: the next Next skips these rows
+					start += n
+					continue
+				case 1:
+					sel = nil
+				case 2:
+					sel = []int64{}
+				case 3:
+					sel = []int64{int64(n - 1)}
+				case 4:
+					for i := range n {
+						if rnd.IntN(10) < 8 {
+							sel = append(sel, int64(i))
+						}
+					}
+				case 5:
+					for i := 0; i < n; i += 1 + rnd.IntN(40) {
+						sel = append(sel, int64(i))
+					}
+				}
+				got, err := r.Fill(sel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := r.Fill(sel); err == nil {
+					t.Error("a second Fill of one batch: no error")
+				}
+				for k, c := range late {
+					w := array.NewSlice(want[c], int64(start), int64(start+n))
+					if sel != nil {
+						idx := array.NewInt64Data(array.NewData(arrow.PrimitiveTypes.Int64, len(sel), []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(sel))}, nil, 0, 0))
+						taken, err := compute.TakeArray(ctx, w, idx)
+						idx.Release()
+						if err != nil {
+							t.Fatal(err)
+						}
+						w.Release()
+						w = taken
+					}
+					if !sameValues(got[k], w) {
+						t.Errorf("batch %d (selection %d), late %s differs:\n got %v\nwant %v", batch, batch%6, sc.Field(c).Name, got[k], w)
+					}
+					w.Release()
+					got[k].Release()
+				}
+				start += n
+			}
+			if r.Err() != nil {
+				t.Fatal(r.Err())
+			}
+			if start != int(want[0].Len()) {
+				t.Errorf("read %d rows, want %d", start, want[0].Len())
+			}
+			for _, w := range want {
+				w.Release()
+			}
+		})
+	}
+}
+
+// sameValues compares a and b row by row; dictionary arrays by the values
+// their rows stand for, whatever the order of their dictionaries.
+func sameValues(a, b arrow.Array) bool {
+	if _, ok := a.(*array.Dictionary); !ok {
+		return array.Equal(a, b)
+	}
+	if a.Len() != b.Len() {
+		return false
+	}
+	for i := range a.Len() {
+		if a.IsNull(i) != b.IsNull(i) || a.ValueStr(i) != b.ValueStr(i) {
+			return false
+		}
+	}
+	return true
 }

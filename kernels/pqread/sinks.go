@@ -28,6 +28,9 @@ type sink interface {
 	// when levels is nil) from data and returns what follows.
 	fromPlain(data []byte, m int, levels []uint32) ([]byte, error)
 	finish(validity *memory.Buffer, nulls int) arrow.Array
+	// plainSize is the bytes of a PLAIN value, or 0 for byte arrays
+	// (each after its length).
+	plainSize() int
 }
 
 var errIndex = errors.New("parquet: dictionary index out of range (corrupt page?)")
@@ -114,6 +117,10 @@ func (s *fixedSink[T]) finish(validity *memory.Buffer, nulls int) arrow.Array {
 	s.buf, s.out = nil, nil
 	return array.MakeFromData(data)
 }
+
+func (s *fixedSink[T]) plainSize() int { return s.size }
+func (s *binarySink) plainSize() int   { return 0 }
+func (s *dictSink) plainSize() int     { return 0 }
 
 func le32(dst []uint32, src []byte) {
 	for i := range dst {
