@@ -361,6 +361,9 @@ func evalMask(ctx context.Context, c expr.Expr, b arrow.RecordBatch) (mask *arra
 
 // countTrue counts the rows that are true and not null.
 func countTrue(a *array.Boolean) int {
+	if a.Len() == 0 {
+		return 0
+	}
 	data := a.Data()
 	values := data.Buffers()[1].Bytes()
 	if a.NullN() == 0 {

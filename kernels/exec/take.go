@@ -2,7 +2,9 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -219,15 +221,46 @@ func bufferBytes(data arrow.ArrayData, i int) []byte {
 // selectedRows lists the rows whose mask is true and not null.
 func selectedRows(mask *array.Boolean, kept int) []int64 {
 	rows := make([]int64, 0, kept)
+	if mask.Len() == 0 {
+		return rows
+	}
 	data := mask.Data()
-	values, off := data.Buffers()[1].Bytes(), data.Offset()
-	checkNulls := mask.NullN() > 0
-	for i := 0; i < mask.Len(); i++ {
-		if bitutil.BitIsSet(values, off+i) && (!checkNulls || mask.IsValid(i)) {
-			rows = append(rows, int64(i))
+	values, off, n := data.Buffers()[1].Bytes(), data.Offset(), mask.Len()
+	var valid []byte
+	if mask.NullN() > 0 {
+		valid = data.Buffers()[0].Bytes()
+	}
+	// 64 rows at a time: most words of a selective mask are 0
+	for i := 0; i < n; i += 64 {
+		k := min(64, n-i)
+		w := bitsAt(values, off+i, k)
+		if valid != nil {
+			w &= bitsAt(valid, off+i, k)
+		}
+		for ; w != 0; w &= w - 1 {
+			rows = append(rows, int64(i+bits.TrailingZeros64(w)))
 		}
 	}
 	return rows
+}
+
+// bitsAt is the k (at most 64) bits of bitmap from bit start, the first
+// the lowest.
+func bitsAt(bitmap []byte, start, k int) uint64 {
+	var w uint64
+	if b := start / 8; start%8 == 0 && b+8 <= len(bitmap) {
+		w = binary.LittleEndian.Uint64(bitmap[b:])
+	} else {
+		for j := range k {
+			if bitutil.BitIsSet(bitmap, start+j) {
+				w |= 1 << j
+			}
+		}
+	}
+	if k < 64 {
+		w &= 1<<k - 1
+	}
+	return w
 }
 
 // takeBatch copies the given rows of b into a new batch.

@@ -1,12 +1,15 @@
 package exec
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // takeRows must give what Arrow's own take kernel gives, for every type it
@@ -75,5 +78,44 @@ func TestTakeRowsFromEmpty(t *testing.T) {
 		}
 		got.Release()
 		empty.Release()
+	}
+}
+
+// selectedRows reads masks 64 rows at a time; it must list exactly the
+// true, non-null rows of masks of any length, offset and null layout
+// (null rows may have their value bit set, and bits past the end may be).
+func TestSelectedRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	randomBits := func(n int) *memory.Buffer {
+		b := make([]byte, n/8+9)
+		for i := range b {
+			b[i] = byte(r.Uint32())
+		}
+		return memory.NewBufferBytes(b)
+	}
+	for _, n := range []int{0, 1, 63, 64, 65, 200, 1000} {
+		for _, nulls := range []bool{false, true} {
+			for _, off := range []int{0, 3, 8, 64} {
+				var valid *memory.Buffer
+				nullCount := 0
+				if nulls {
+					valid, nullCount = randomBits(n+off), array.UnknownNullCount
+				}
+				data := array.NewData(boo, n, []*memory.Buffer{valid, randomBits(n + off)}, nil, nullCount, off)
+				mask := array.NewBooleanData(data)
+				data.Release()
+				var want []int64
+				for i := range mask.Len() {
+					if mask.IsValid(i) && mask.Value(i) {
+						want = append(want, int64(i))
+					}
+				}
+				got := selectedRows(mask, countTrue(mask))
+				if fmt.Sprint(got) != fmt.Sprint(want) || len(want) != countTrue(mask) {
+					t.Errorf("%d rows from %d, nulls %v: got %v, want %v", n, off, nulls, got, want)
+				}
+				mask.Release()
+			}
+		}
 	}
 }
