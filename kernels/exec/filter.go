@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels"
@@ -24,7 +25,9 @@ type Filter struct {
 	input Operator
 	pred  expr.Expr
 	conj  []expr.Expr
-	scan  *Scan // the input, when it is a Parquet scan that reads columns late
+	// conjCols[i] lists the columns conj[i] reads
+	conjCols [][]int
+	scan     *Scan // the input, when it is a Parquet scan that reads columns late
 }
 
 // NewFilter checks that pred is boolean.
@@ -35,13 +38,13 @@ func NewFilter(input Operator, pred expr.Expr) (*Filter, error) {
 	f := &Filter{input: input, pred: pred, conj: splitAnd(pred)}
 	if s, ok := input.(*Scan); ok && s.Format == Parquet && s.raw == s.out {
 		s.dictionaries = true // apply expands what it keeps
-		tested := columnsOf(pred)
 		for i := range s.out.NumFields() {
-			if !slices.Contains(tested, i) {
-				s.late = append(s.late, i) // apply has them read for the rows kept
-			}
+			s.late = append(s.late, i) // apply has each read when needed
 		}
 		f.scan = s
+	}
+	for _, c := range f.conj {
+		f.conjCols = append(f.conjCols, columnsOf(c))
 	}
 	return f, nil
 }
@@ -82,9 +85,16 @@ func (f *Filter) Next(ctx context.Context) (arrow.RecordBatch, error) {
 }
 
 func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBatch, error) {
-	var late *pqread.Reader // reads the columns b leaves out, for the rows kept
-	if f.scan != nil {
-		late = f.scan.filling
+	// late reads the columns b leaves out (all, at first): each when a
+	// condition first needs it, for the rows left then, and the others at
+	// the end, for the rows kept.
+	var late *pqread.Reader
+	var unread []bool
+	if f.scan != nil && f.scan.filling != nil {
+		late, unread = f.scan.filling, make([]bool, b.NumCols())
+		for _, i := range f.scan.late {
+			unread[i] = true
+		}
 	}
 	var rows []int64 // which of the input's rows b holds, once compacted
 	b.Retain()
@@ -94,7 +104,13 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 			pending.Release()
 		}
 	}()
-	for _, c := range f.conj {
+	for i, c := range f.conj {
+		if late != nil {
+			var err error
+			if b, err = f.fillColumns(late, b, f.conjCols[i], rows, unread); err != nil {
+				return nil, err
+			}
+		}
 		mask, all, err := f.maskOf(ctx, c, &b)
 		if err != nil || (mask == nil && !all) {
 			if b != nil {
@@ -150,7 +166,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	}
 	if late != nil {
 		var err error
-		if b, err = f.fillLate(late, b, rows); err != nil {
+		if b, err = f.fillColumns(late, b, f.scan.late, rows, unread); err != nil {
 			return nil, err
 		}
 	}
@@ -169,21 +185,31 @@ func compose(from, rows []int64) []int64 {
 	return rows
 }
 
-// fillLate puts the scan's late columns, read at the input rows rows (nil:
-// all), in place of the null arrays b holds for them, taking ownership of
-// b.
-func (f *Filter) fillLate(late *pqread.Reader, b arrow.RecordBatch, rows []int64) (arrow.RecordBatch, error) {
+// fillColumns has late read those of the columns cols of b that are still
+// unread (null arrays), at the input rows rows (nil: all), and puts them in
+// place, taking ownership of b.
+func (f *Filter) fillColumns(late *pqread.Reader, b arrow.RecordBatch, cols []int, rows []int64, unread []bool) (arrow.RecordBatch, error) {
+	var need []int
+	for _, i := range cols {
+		if unread[i] {
+			need = append(need, i)
+			unread[i] = false
+		}
+	}
+	if len(need) == 0 {
+		return b, nil
+	}
 	defer b.Release()
-	filled, err := late.Fill(rows)
+	filled, err := late.Fill(need, rows)
 	if err != nil {
 		return nil, err
 	}
 	defer releaseArrays(filled)
-	cols := slices.Clone(b.Columns())
-	for k, i := range f.scan.late {
-		cols[i] = filled[k]
+	arrs := slices.Clone(b.Columns())
+	for k, i := range need {
+		arrs[i] = filled[k]
 	}
-	return array.NewRecordBatch(batchSchema(f.Schema(), cols), cols, b.NumRows()), nil
+	return array.NewRecordBatch(batchSchema(f.Schema(), arrs), arrs, b.NumRows()), nil
 }
 
 // batchSchema is schema with the types of cols: schema itself when they
@@ -285,22 +311,47 @@ func dictionaryMask(ctx context.Context, c expr.Expr, col int, d *array.Dictiona
 			m.Release()
 		}
 	}
-	pass := func(v int) bool { return all }
-	if answers != nil {
-		defer answers.Release()
-		pass = func(v int) bool { return answers.IsValid(v) && answers.Value(v) }
-	}
-	out := array.NewBooleanBuilder(expr.Allocator(ctx))
-	defer out.Release()
-	out.Reserve(d.Len())
-	for _, v := range dictionaryRows(d) {
-		if v < 0 {
-			out.UnsafeAppend(nullPasses)
-		} else {
-			out.UnsafeAppend(pass(int(v)))
+	// passes[v] is 1 when dictionary value v passes; the last, for null rows
+	passes := make([]byte, values.Len()+1)
+	for v := range values.Len() {
+		if all || answers != nil && answers.IsValid(v) && answers.Value(v) {
+			passes[v] = 1
 		}
 	}
-	return out.NewBooleanArray(), false, nil
+	if answers != nil {
+		answers.Release()
+	}
+	if nullPasses {
+		passes[values.Len()] = 1
+	}
+	n := d.Len()
+	buf := newBuffer(expr.Allocator(ctx), int(bitutil.BytesForBits(int64(n))))
+	bitmap := buf.Bytes()
+	clear(bitmap)
+	rows := dictionaryRows(d)
+	pass := func(v int64) byte {
+		if v < 0 {
+			return passes[len(passes)-1] // a null row
+		}
+		return passes[v]
+	}
+	i := 0
+	for ; i+8 <= n; i += 8 { // a byte of the mask at a time
+		var b byte
+		for j, v := range rows[i : i+8] {
+			b |= pass(v) << j
+		}
+		bitmap[i/8] = b
+	}
+	for ; i < n; i++ {
+		if pass(rows[i]) == 1 {
+			bitutil.SetBit(bitmap, i)
+		}
+	}
+	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	buf.Release()
+	defer data.Release()
+	return array.NewBooleanData(data), false, nil
 }
 
 // columnsOf lists the columns e reads, each once.

@@ -17,7 +17,8 @@ import (
 
 // A Filter right over a Parquet scan reads low-cardinality string columns
 // as dictionaries, tests conditions on one such column on its distinct
-// values, and expands only the rows kept. Its answers must be those of the
+// values, and expands only the rows kept; the columns it does not test it
+// reads only for the rows kept. Its answers must be those of the
 // same Filter over the same rows held plainly in memory, nulls included.
 func TestFilterOverDictionaryColumns(t *testing.T) {
 	mem, ctx := newMem(t)
@@ -37,7 +38,11 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 		}
 		cols[0] = append(cols[0], mode)
 		cols[1] = append(cols[1], []string{"x", "y"}[i%2])
-		cols[2] = append(cols[2], int64(i))
+		var n any = int64(i)
+		if i%13 == 0 {
+			n = nil
+		}
+		cols[2] = append(cols[2], n)
 		cols[3] = append(cols[3], fmt.Sprintf("%d-note", i))
 	}
 	rec := buildBatch(t, mem, schema, cols...)
@@ -69,6 +74,8 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 		"dict then or": call(t, "and", call(t, "eq", flag, str("y")), call(t, "or", call(t, "eq", mode, str("AIR")), call(t, "is_null", mode))),
 		"plain column": call(t, "and", call(t, "starts_with", note, str("1")), call(t, "eq", mode, str("SHIP"))),
 		"none":         call(t, "eq", mode, str("no such mode")),
+		// kept: 4 in 5, then under half (compacted), then a column not read yet
+		"three columns": call(t, "and", call(t, "and", call(t, "ne", mode, str("SHIP")), call(t, "lt", n, &expr.Literal{Value: scalar.NewInt64Scalar(1000)})), call(t, "starts_with", note, str("2"))),
 	}
 	for name, pred := range preds {
 		t.Run(name, func(t *testing.T) {
@@ -77,8 +84,8 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !scan.dictionaries {
-				t.Fatal("the scan under the filter does not read dictionaries")
+			if !scan.dictionaries || len(scan.late) == 0 {
+				t.Fatal("the scan under the filter does not read dictionaries, or reads every column before filtering")
 			}
 			rec.Retain()
 			want, err := NewFilter(records(schema, rec), pred)

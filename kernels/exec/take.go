@@ -181,7 +181,13 @@ func expandDictionary(ctx context.Context, mem memory.Allocator, d *array.Dictio
 // dictionary, or -1 for a null row.
 func dictionaryRows(d *array.Dictionary) []int64 {
 	rows := make([]int64, d.Len())
-	idx, fast := d.Indices().(*array.Int32) // what pqarrow gives
+	idx, fast := d.Indices().(*array.Int32) // what the Parquet readers give
+	if fast && d.NullN() == 0 {
+		for k, v := range idx.Int32Values() {
+			rows[k] = int64(v)
+		}
+		return rows
+	}
 	for k := range rows {
 		switch {
 		case d.IsNull(k):

@@ -15,7 +15,7 @@ package pqread
 
 import (
 	"encoding/binary"
-	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 
@@ -47,12 +47,12 @@ type Reader struct {
 
 	// late columns are read by Fill, for the rows a filter keeps; until
 	// then a batch holds a null array in their place (schema lateSchema).
-	// unread says the late columns have not read the current batch's
+	// unread[i] says late column i has not read the current batch's
 	// pending rows.
 	late       []bool
 	lateSchema *arrow.Schema
 	pending    int
-	unread     bool
+	unread     []bool
 }
 
 // Open returns a reader of the leaf columns cols (of a flat file, so also
@@ -176,7 +176,7 @@ func (r *Reader) Next() bool {
 	if r.err != nil {
 		return false
 	}
-	if r.unread {
+	if r.late != nil {
 		if r.err = r.skipLate(); r.err != nil {
 			return false
 		}
@@ -218,7 +218,8 @@ func (r *Reader) Next() bool {
 	}
 	r.left -= n
 	if r.late != nil {
-		r.pending, r.unread = int(n), true
+		r.pending = int(n)
+		copy(r.unread, r.late)
 		r.cur = array.NewRecordBatch(r.lateSchema, arrs, n)
 		return true
 	}
@@ -234,7 +235,7 @@ func (r *Reader) SetLate(cols []int) {
 	if len(cols) == 0 {
 		return
 	}
-	r.late = make([]bool, len(r.cols))
+	r.late, r.unread = make([]bool, len(r.cols)), make([]bool, len(r.cols))
 	fields := slices.Clone(r.schema.Fields())
 	for _, i := range cols {
 		r.late[i] = true
@@ -244,25 +245,23 @@ func (r *Reader) SetLate(cols []int) {
 	r.lateSchema = arrow.NewSchema(fields, &md)
 }
 
-// Fill reads the late columns of the current batch at rows (ascending row
-// numbers in the batch; nil for every row), in the order of the schema.
-// Rows of late columns that Fill is not asked for are skipped: only the
-// kept rows are gathered and widened.
-func (r *Reader) Fill(rows []int64) ([]arrow.Array, error) {
+// Fill reads the late columns cols (indices into the schema) of the
+// current batch at rows (ascending row numbers in the batch; nil for every
+// row), one array per column. Each late column reads a batch once; rows it
+// is not asked for are passed over, not gathered and widened, and the next
+// Next passes over the batches of columns no Fill read.
+func (r *Reader) Fill(cols []int, rows []int64) ([]arrow.Array, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	if !r.unread {
-		return nil, errors.New("parquet: no batch whose late columns are unread")
-	}
-	n := r.pending
-	r.unread = false
-	var out []arrow.Array
-	for i, c := range r.cols {
-		if !r.late[i] {
-			continue
+	out := make([]arrow.Array, 0, len(cols))
+	for _, i := range cols {
+		if i < 0 || i >= len(r.cols) || !r.unread[i] {
+			releaseAll(out)
+			return nil, fmt.Errorf("parquet: column %d is not a late column unread in this batch", i)
 		}
-		a, err := c.read(r.mem, n, rows)
+		r.unread[i] = false
+		a, err := r.cols[i].read(r.mem, r.pending, rows)
 		if err != nil {
 			releaseAll(out)
 			r.err = err
@@ -273,13 +272,13 @@ func (r *Reader) Fill(rows []int64) ([]arrow.Array, error) {
 	return out, nil
 }
 
-// skipLate passes over the late columns' rows of a batch no Fill read.
+// skipLate passes over the rows of the last batch of the late columns no
+// Fill read.
 func (r *Reader) skipLate() error {
-	n := r.pending
-	r.unread = false
 	for i, c := range r.cols {
-		if r.late[i] {
-			a, err := c.read(r.mem, n, []int64{})
+		if r.unread[i] {
+			r.unread[i] = false
+			a, err := c.read(r.mem, r.pending, []int64{})
 			if err != nil {
 				return err
 			}
@@ -422,6 +421,20 @@ func (c *column) decode(mem memory.Allocator, rows int, sel []int64) (arrow.Arra
 // the picked rows with a value valid in bitmap from bit out, and says how
 // many have one.
 func (c *column) pick(picks []int64, row, m int, levels []uint32, bitmap []byte, out int) (int, error) {
+	if levels == nil && c.dictEncoded && len(picks) > 0 { // the common case, in one pass
+		if bitmap != nil {
+			bitutil.SetBitsTo(bitmap, int64(out), int64(len(picks)), true)
+		}
+		c.idsv = grow(c.idsv, m)
+		if err := c.ids.decode(c.idsv); err != nil {
+			return 0, err
+		}
+		ids := c.idsv[:0]
+		for _, p := range picks { // in place: p-row is at least its position
+			ids = append(ids, c.idsv[int(p)-row])
+		}
+		return len(picks), c.sink.fromDict(ids, nil)
+	}
 	// which values the picked rows hold, and their levels
 	c.vals = c.vals[:0]
 	var pl []uint32

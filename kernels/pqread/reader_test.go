@@ -353,30 +353,44 @@ func TestLateColumns(t *testing.T) {
 						sel = append(sel, int64(i))
 					}
 				}
-				got, err := r.Fill(sel)
-				if err != nil {
-					t.Fatal(err)
+				// the first late columns at sel, the others at every other row of sel
+				var sel2 []int64
+				if sel != nil {
+					sel2 = []int64{}
+					for i := 0; i < len(sel); i += 2 {
+						sel2 = append(sel2, sel[i])
+					}
 				}
-				if _, err := r.Fill(sel); err == nil {
-					t.Error("a second Fill of one batch: no error")
-				}
-				for k, c := range late {
-					w := array.NewSlice(want[c], int64(start), int64(start+n))
-					if sel != nil {
-						idx := array.NewInt64Data(array.NewData(arrow.PrimitiveTypes.Int64, len(sel), []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(sel))}, nil, 0, 0))
-						taken, err := compute.TakeArray(ctx, w, idx)
-						idx.Release()
-						if err != nil {
-							t.Fatal(err)
+				for part, cols := range [][]int{late[:4], late[4:]} {
+					at := sel
+					if part == 1 {
+						at = sel2
+					}
+					got, err := r.Fill(cols, at)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := r.Fill(cols[:1], at); err == nil {
+						t.Error("a second Fill of one column of one batch: no error")
+					}
+					for k, c := range cols {
+						w := array.NewSlice(want[c], int64(start), int64(start+n))
+						if at != nil {
+							idx := array.NewInt64Data(array.NewData(arrow.PrimitiveTypes.Int64, len(at), []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(at))}, nil, 0, 0))
+							taken, err := compute.TakeArray(ctx, w, idx)
+							idx.Release()
+							if err != nil {
+								t.Fatal(err)
+							}
+							w.Release()
+							w = taken
+						}
+						if !sameValues(got[k], w) {
+							t.Errorf("batch %d (selection %d), late %s differs:\n got %v\nwant %v", batch, batch%6, sc.Field(c).Name, got[k], w)
 						}
 						w.Release()
-						w = taken
+						got[k].Release()
 					}
-					if !sameValues(got[k], w) {
-						t.Errorf("batch %d (selection %d), late %s differs:\n got %v\nwant %v", batch, batch%6, sc.Field(c).Name, got[k], w)
-					}
-					w.Release()
-					got[k].Release()
 				}
 				start += n
 			}
