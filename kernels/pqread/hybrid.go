@@ -70,6 +70,36 @@ func (h *hybrid) skip(n int) error {
 	return nil
 }
 
+// gather passes over the next n values, reading into out[k] the value
+// picks[k]-base of them (picks ascending): a few values of many cost their
+// runs' headers and one load each, not an unpacking of every value.
+func (h *hybrid) gather(n int, picks []int64, base int64, out []uint32) error {
+	k, pos := 0, base // pos: the number, counted from base, of the next value
+	for n > 0 {
+		switch {
+		case h.rle > 0:
+			run := min(h.rle, n)
+			for ; k < len(picks) && picks[k] < pos+int64(run); k++ {
+				out[k] = h.val
+			}
+			pos, n, h.rle = pos+int64(run), n-run, h.rle-run
+		case h.packed > 0:
+			run := min(h.packed, n)
+			for ; k < len(picks) && picks[k] < pos+int64(run); k++ {
+				bit := h.bit + uint64(picks[k]-pos)*uint64(h.width)
+				unpack(out[k:k+1], h.run, bit, h.width)
+			}
+			h.bit += uint64(run) * uint64(h.width)
+			pos, n, h.packed = pos+int64(run), n-run, h.packed-run
+		default:
+			if err := h.header(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // header starts the next run.
 func (h *hybrid) header() error {
 	hdr, n := binary.Uvarint(h.data)

@@ -425,6 +425,13 @@ func (c *column) pick(picks []int64, row, m int, levels []uint32, bitmap []byte,
 		if bitmap != nil {
 			bitutil.SetBitsTo(bitmap, int64(out), int64(len(picks)), true)
 		}
+		if 8*len(picks) < m { // few: read just those
+			c.idsv = grow(c.idsv, len(picks))
+			if err := c.ids.gather(m, picks, int64(row), c.idsv); err != nil {
+				return 0, err
+			}
+			return len(picks), c.sink.fromDict(c.idsv, nil)
+		}
 		c.idsv = grow(c.idsv, m)
 		if err := c.ids.decode(c.idsv); err != nil {
 			return 0, err

@@ -269,6 +269,18 @@ func TestHybridRuns(t *testing.T) {
 	if err := h.decode(out[:1]); err == nil {
 		t.Error("reading past the end: no error")
 	}
+	// gather: some values of the same runs, counted from a base of 100
+	h.reset(data, 3)
+	picked := make([]uint32, 5)
+	if err := h.gather(13, []int64{100, 104, 105, 109, 112}, 100, picked); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(picked) != fmt.Sprint([]uint32{7, 7, 0, 4, 7}) {
+		t.Errorf("gather: got %v, want [7 7 0 4 7]", picked)
+	}
+	if err := h.gather(1, []int64{0}, 0, picked); err == nil {
+		t.Error("gathering past the end: no error")
+	}
 	h.reset([]byte{3<<1 | 1}, 0)
 	if err := h.decode(out[:24]); err != nil || out[0] != 0 || out[23] != 0 {
 		t.Errorf("width 0: %v %v", out[:24], err)

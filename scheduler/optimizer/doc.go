@@ -3,6 +3,8 @@
 // result, its schema included, exactly the same:
 //   - FoldConstants: calls on constants are evaluated once, at planning.
 //   - PushFilters: filters move below projections and into join inputs.
+//   - PushSemiJoins: a semi or anti join on one side's columns of an
+//     inner join moves below it, into that side.
 //   - ReorderJoins: runs of inner joins are joined in the order guessed
 //     cheapest (then PushFilters again, for the conditions it lifted).
 //   - FilterGroups: an aggregate below a join computes only the groups
@@ -20,7 +22,7 @@ import (
 // Optimize applies every rule in order; est guesses sizes for ReorderJoins.
 func Optimize(n plan.Node, est *cardinality.Estimator) plan.Node {
 	n = FoldConstants(n)
-	n = PushFilters(n)
+	n = PushSemiJoins(PushFilters(n))
 	n = PushFilters(ReorderJoins(n, est))
 	n = FilterGroups(n, est)
 	n = PruneColumns(n)
