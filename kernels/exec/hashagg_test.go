@@ -957,3 +957,61 @@ func TestGrouperDependentKeys(t *testing.T) {
 		}
 	}
 }
+
+// Keys in runs (a file sorted by its key): ids equal those of a map, across
+// batches that start inside a run, building and frozen, where a run of a
+// key not seen stays unseen and the key after it is found.
+func TestGrouperSortedKeys(t *testing.T) {
+	mem, _ := newMem(t)
+	schema := schemaOf(i64)
+	g, err := newGrouper([]arrow.DataType{i64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(5))
+	var keys []int64
+	for k := int64(1); len(keys) < 3000; k += 1 + rng.Int63n(30) { // spread: a bitmap, no direct map
+		for range 1 + rng.Intn(7) {
+			keys = append(keys, k)
+		}
+	}
+	batch := func(keys []int64) arrow.RecordBatch {
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = fmt.Sprintf(`{"c0": %d}`, k)
+		}
+		return batchJSON(t, mem, schema, "["+strings.Join(parts, ",")+"]")
+	}
+	want := map[int64]uint32{}
+	for start := 0; start < len(keys); start += 777 {
+		part := keys[start:min(start+777, len(keys))]
+		b := batch(part)
+		for i, id := range g.groupIDs(b.Columns(), len(part)) {
+			if w, seen := want[part[i]]; !seen {
+				if int(id) != len(want) {
+					t.Fatalf("key %d: new id %d, want %d", part[i], id, len(want))
+				}
+				want[part[i]] = id
+			} else if w != id {
+				t.Fatalf("key %d: id %d, earlier %d", part[i], id, w)
+			}
+		}
+		b.Release()
+	}
+	g.freeze()
+	if g.dicts[0].(*intDict[uint64]).present == nil {
+		t.Fatal("no bitmap of the keys")
+	}
+	probe := []int64{keys[0], keys[0], -1, -1, keys[5], keys[5], keys[5] + 1, keys[5] + 1, keys[len(keys)-1]}
+	b := batch(probe)
+	defer b.Release()
+	for i, id := range g.groupIDs(b.Columns(), len(probe)) {
+		w, seen := want[probe[i]]
+		if !seen {
+			w = noID
+		}
+		if id != w {
+			t.Errorf("frozen probe %d: id %d, want %d", probe[i], id, w)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"fmt"
+	"regexp"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -94,4 +96,42 @@ func TestStringFunctions(t *testing.T) {
 		{name: "not_a_string", fn: "lower", args: []fnArg{c(i64, `[1]`)}, errHas: "lower needs a string, got int64"},
 		{name: "pattern_not_a_string", fn: "contains", args: []fnArg{s, li(1)}, errHas: "argument 2 of contains must be a string, got int64"},
 	})
+}
+
+// A pattern of literals joined by .* is matched without the regexp
+// package; its answers must be the package's, newlines, repeats, overlaps
+// and unicode included. Other patterns keep the package's matcher.
+func TestLiteralChainMatchesAsRegexp(t *testing.T) {
+	chains := map[string][]string{
+		"special.*requests": {"special", "requests"},
+		"ü":                 {"ü"},
+		"a.*a.*a":           {"a", "a", "a"},
+		"aa.*aa":            {"aa", "aa"},
+		"x.*":               nil, // ends in .*
+		"(?s)a.*b":          nil, // . matches newlines
+		"(?i)a.*b":          nil,
+		"a.+b":              nil,
+		"^a.*b":             nil,
+		"a\\n.*b":           nil,
+		"":                  nil,
+	}
+	texts := []string{"", "special requests", "specialrequests", "requests special", "special\nrequests",
+		"special x\nspecial y requests", "a", "aa", "aaa", "aaaa", "a\na\na", "aXaYa", "ü", "xü", "x", "ab", "a\nb",
+		"special requests\n", "\nspecial requests", "carefully special packages sleep. requests"}
+	for p, want := range chains {
+		lits, ok := literalChain(p)
+		if ok != (want != nil) || ok && fmt.Sprint(lits) != fmt.Sprint(want) {
+			t.Errorf("%q: chain %q %v, want %q", p, lits, ok, want)
+		}
+		match, err := regexMatcher(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		re := regexp.MustCompile(p)
+		for _, s := range texts {
+			if got := match(s); got != re.MatchString(s) {
+				t.Errorf("%q on %q: %v, the regexp package says %v", p, s, got, !got)
+			}
+		}
+	}
 }
