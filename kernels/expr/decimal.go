@@ -139,9 +139,9 @@ func (o decimalOperand) validity(mem memory.Allocator, other decimalOperand) (*m
 	return bothValid(mem, a, b)
 }
 
-// widenDecimal casts a decimal128 array to a type of the same scale and at
-// least its precision without a copy: every value already fits, in the
-// same bits. It takes ownership of d when ok.
+// widenDecimal casts a decimal128 array to a type of the same scale without
+// a copy, when the type's precision is at least the array's or every value
+// fits it: the values stay the same bits. It takes ownership of d when ok.
 func widenDecimal(d compute.Datum, t arrow.DataType) (compute.Datum, bool) {
 	a, ok := d.(*compute.ArrayDatum)
 	if !ok {
@@ -149,10 +149,23 @@ func widenDecimal(d compute.Datum, t arrow.DataType) (compute.Datum, bool) {
 	}
 	from, ok1 := a.Type().(*arrow.Decimal128Type)
 	to, ok2 := t.(*arrow.Decimal128Type)
-	if !ok1 || !ok2 || from.Scale != to.Scale || from.Precision > to.Precision {
+	if !ok1 || !ok2 || from.Scale != to.Scale {
 		return nil, false
 	}
 	v := a.Value
+	if from.Precision > to.Precision {
+		// Narrower (arithmetic keeping a product within 38 digits): the
+		// same values when every one fits; else Arrow's cast, which says
+		// which does not.
+		arr := a.MakeArray()
+		defer arr.Release()
+		vals := Values[decimal128.Num](arr)
+		for i, x := range vals {
+			if !x.FitsInPrecision(to.Precision) && arr.IsValid(i) {
+				return nil, false
+			}
+		}
+	}
 	out := array.NewData(to, v.Len(), v.Buffers(), nil, v.NullN(), v.Offset())
 	d.Release()
 	return &compute.ArrayDatum{Value: out}, true

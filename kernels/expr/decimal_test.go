@@ -123,3 +123,39 @@ func TestDecimalWidenMatchesArrowCast(t *testing.T) {
 		t.Error("values of 15 digits cast to 4 digits: no error")
 	}
 }
+
+// A cast to fewer digits at the same scale keeps the values when they all
+// fit (a null row's value, whatever it is, does not count), as Arrow's
+// cast does, and fails when one does not.
+func TestDecimalNarrowCast(t *testing.T) {
+	_, ctx := newMem(t)
+	from := &arrow.Decimal128Type{Precision: 32, Scale: 4}
+	to := &arrow.Decimal128Type{Precision: 21, Scale: 4}
+	big := decimal128.GetScaleMultiplier(25)
+	vals := []decimal128.Num{decimal128.FromI64(-123456789), big, decimal128.GetScaleMultiplier(21).Sub(decimal128.FromI64(1)), decimal128.FromI64(0)}
+	buf := memory.NewBufferBytes(arrow.Decimal128Traits.CastToBytes(vals))
+	valid := memory.NewBufferBytes([]byte{0b1101}) // row 1, the 25-digit value, is null
+	data := array.NewData(from, len(vals), []*memory.Buffer{valid, buf}, nil, 1, 0)
+	a := array.MakeFromData(data)
+	data.Release()
+	defer a.Release()
+	got, err := castDatum(ctx, compute.NewDatum(a), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	g := got.(*compute.ArrayDatum).MakeArray()
+	defer g.Release()
+	if !arrow.TypeEqual(g.DataType(), to) || g.NullN() != 1 || fmt.Sprint(g) != "[-12345.6789 (null) 99999999999999999.9999 0]" {
+		t.Errorf("got %s %v", g.DataType(), g)
+	}
+	all := array.NewSlice(a, 2, 4) // fits
+	defer all.Release()
+	if _, err := castDatum(ctx, compute.NewDatum(all), to); err != nil {
+		t.Error(err)
+	}
+	vals[0] = big // now a valid row holds 25 digits
+	if _, err := castDatum(ctx, compute.NewDatum(a), to); err == nil {
+		t.Error("a 25-digit value cast to 21 digits: no error")
+	}
+}
