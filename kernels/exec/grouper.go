@@ -279,10 +279,11 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
 	direct []uint32
 	lo     uint64
-	// present, once frozen and not dense but within a range under 64 times
-	// the number of keys: bit v-lo is set for every key v. A probe that
-	// misses (most, in a selective join) is answered by this bitmap, small
-	// enough for the cache, without touching the table many times larger.
+	// present, once frozen and not dense but within a range under 256
+	// times the number of keys: bit v-lo is set for every key v. A probe
+	// that misses (most, in a selective join) is answered by this bitmap,
+	// smaller than the table (whose slots take 256 to 512 bits a key), and
+	// so more of it in the cache.
 	present []uint64
 }
 
@@ -296,6 +297,9 @@ func (d *intDict[T]) len() int { return len(d.vals) }
 // range at most a few times their number (the keys of a dimension table,
 // 1..N), a lookup is one index into an array of ids over that range, not
 // a probe of a hash table many times the size.
+// bitmapSpan bounds, per key, the range a frozen key set keeps a bitmap of.
+const bitmapSpan = 256
+
 func (d *intDict[T]) freeze() {
 	d.frozen, d.tbl.frozen = true, true
 	if d.canon != nil || len(d.vals) == 0 {
@@ -311,7 +315,7 @@ func (d *intDict[T]) freeze() {
 		return
 	}
 	if span := hi - lo; span >= uint64(4*len(d.vals)+1024) {
-		if span < uint64(64*len(d.vals)) {
+		if span < uint64(bitmapSpan*len(d.vals)) {
 			d.lo, d.present = lo, make([]uint64, span/64+1)
 			for id, v := range d.vals {
 				if uint32(id) != d.null {
