@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,9 +99,12 @@ type joinTable struct {
 	err    error
 	rec    arrow.RecordBatch // the whole build side, concatenated
 	g      *grouper
-	groups int     // distinct build keys; probe ids at or above match nothing
-	head   []int64 // first build row of each group, -1: none
-	next   []int64 // next build row of the same group, -1: end
+	groups int // distinct build keys; probe ids at or above match nothing
+	// rows[start[g]:start[g+1]] are the build rows of group g, in build
+	// order: a probe reads its matches in sequence, not by chasing links
+	// from row to row across the table.
+	start []int64
+	rows  []int64
 
 	// For kinds that TracksBuild: matched[r] is 1 once a probe row matched
 	// build row r (set atomically: several probes may share the table), and
@@ -323,25 +327,34 @@ func (t *joinTable) load(ctx context.Context) error {
 	nulls := keyNulls(keys)
 	t.g.freeze()
 	t.groups = t.g.n
-	t.head = make([]int64, t.groups)
-	tail := make([]int64, t.groups)
-	for g := range t.head {
-		t.head[g] = -1
-	}
-	t.next = make([]int64, rows)
+	// A counting sort of the rows by group; a row with a null key is in none.
+	t.start = make([]int64, t.groups+1)
 	for r, g := range ids {
-		t.next[r] = -1
-		if nulls && anyNull(keys, r) {
-			continue
+		if !(nulls && anyNull(keys, r)) {
+			t.start[g+1]++
 		}
-		if t.head[g] < 0 {
-			t.head[g] = int64(r)
-		} else {
-			t.next[tail[g]] = int64(r)
+	}
+	for g := range t.groups {
+		t.start[g+1] += t.start[g]
+	}
+	t.rows = make([]int64, t.start[t.groups])
+	pos := slices.Clone(t.start[:t.groups])
+	for r, g := range ids {
+		if !(nulls && anyNull(keys, r)) {
+			t.rows[pos[g]] = int64(r)
+			pos[g]++
 		}
-		tail[g] = int64(r)
 	}
 	return nil
+}
+
+// matches are the build rows of group id g (a probe row with a null key
+// matches none, whatever its id).
+func (t *joinTable) matches(g uint32) []int64 {
+	if int(g) >= t.groups {
+		return nil
+	}
+	return t.rows[t.start[g]:t.start[g+1]]
 }
 
 func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
@@ -367,13 +380,13 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		return j.probeFiltered(ctx, b, keys, ids, nulls)
 	}
 	for i, g := range ids {
-		first := int64(-1)
-		if int(g) < j.t.groups && !(nulls && anyNull(keys, i)) {
-			first = j.t.head[g]
+		matches := j.t.matches(g)
+		if nulls && anyNull(keys, i) {
+			matches = nil
 		}
 		switch j.kind {
 		case JoinSemi, JoinAnti:
-			if (first >= 0) == (j.kind == JoinSemi) {
+			if (len(matches) > 0) == (j.kind == JoinSemi) {
 				if err := j.emit(ctx, b, int64(i), -1); err != nil {
 					return err
 				}
@@ -381,14 +394,14 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 			continue
 		case JoinRightSemi, JoinRightAnti:
 			// A key's rows are all marked at its first match.
-			if first >= 0 && atomic.LoadUint32(&j.t.matched[first]) == 0 {
-				for r := first; r >= 0; r = j.t.next[r] {
+			if len(matches) > 0 && atomic.LoadUint32(&j.t.matched[matches[0]]) == 0 {
+				for _, r := range matches {
 					atomic.StoreUint32(&j.t.matched[r], 1)
 				}
 			}
 			continue
 		}
-		if first < 0 {
+		if len(matches) == 0 {
 			if j.kind == JoinLeft || j.kind == JoinFull {
 				if err := j.emit(ctx, b, int64(i), -1); err != nil {
 					return err
@@ -396,16 +409,34 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 			}
 			continue
 		}
-		for r := first; r >= 0; r = j.t.next[r] {
-			if j.t.matched != nil {
+		if j.t.matched != nil {
+			for _, r := range matches {
 				atomic.StoreUint32(&j.t.matched[r], 1)
 			}
-			if err := j.emit(ctx, b, int64(i), r); err != nil {
+		}
+		if err := j.emitMatches(ctx, b, int64(i), matches); err != nil {
+			return err
+		}
+	}
+	return j.flush(ctx, b)
+}
+
+// emitMatches pairs probe row p with each of the build rows rs.
+func (j *HashJoin) emitMatches(ctx context.Context, probe arrow.RecordBatch, p int64, rs []int64) error {
+	for len(rs) > 0 {
+		k := min(len(rs), BatchRows-len(j.probeRows))
+		for range k {
+			j.probeRows = append(j.probeRows, p)
+		}
+		j.buildRows = append(j.buildRows, rs[:k]...)
+		rs = rs[k:]
+		if len(j.probeRows) >= BatchRows {
+			if err := j.flush(ctx, probe); err != nil {
 				return err
 			}
 		}
 	}
-	return j.flush(ctx, b)
+	return nil
 }
 
 // probeFiltered is probeBatch with a residual condition: the key matches of
@@ -413,10 +444,10 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 func (j *HashJoin) probeFiltered(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) error {
 	var cp, cb []int64 // candidate pairs, grouped by probe row in order
 	for i, g := range ids {
-		if int(g) >= j.t.groups || nulls && anyNull(keys, i) {
+		if nulls && anyNull(keys, i) {
 			continue
 		}
-		for r := j.t.head[g]; r >= 0; r = j.t.next[r] {
+		for _, r := range j.t.matches(g) {
 			cp, cb = append(cp, int64(i)), append(cb, r)
 		}
 	}

@@ -242,3 +242,26 @@ func TestHashJoinsShareTheBuildSide(t *testing.T) {
 		t.Fatal("a full join must not share its build side")
 	}
 }
+
+// A key matching more build rows than a batch holds: each probe row's
+// pairs, in build order, run across output batches.
+func TestHashJoinManyMatchesPerKey(t *testing.T) {
+	mem, ctx := newMem(t)
+	build := make([]joinRow, 70000)
+	for i := range build {
+		build[i] = joinRow{int64(1 + i%2), "a", int64(i)}
+	}
+	probe := []joinRow{{int64(1), "a", 0}, {int64(3), "a", 1}, {int64(2), "a", 2}, {int64(1), "a", 3}}
+	for _, kind := range []JoinKind{JoinInner, JoinLeft} {
+		pk, bk, cols := joinSpec(kind, false)
+		j, err := NewHashJoin(mem, joinInput(t, mem, probe, 3), joinInput(t, mem, build, 10000), pk, bk, kind, cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, batches := drain(t, ctx, j)
+		want := referenceJoin(probe, build, false, kind)
+		if !sameRows(got, want) || batches < 2 {
+			t.Errorf("%s: got %d rows in %d batches, want %d rows", kind, len(got), batches, len(want))
+		}
+	}
+}
