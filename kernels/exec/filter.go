@@ -13,7 +13,6 @@ import (
 
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
-	"slipstream/kernels/pqread"
 )
 
 // Filter keeps the rows whose predicate is true; null counts as false. A
@@ -36,11 +35,8 @@ func NewFilter(input Operator, pred expr.Expr) (*Filter, error) {
 		return nil, kernels.Errorf(kernels.Invalid, "filter predicate %s is %s, not boolean", pred, expr.TypeName(pred.DataType()))
 	}
 	f := &Filter{input: input, pred: pred, conj: splitAnd(pred)}
-	if s, ok := input.(*Scan); ok && s.Format == Parquet && s.raw == s.out {
+	if s := lateScan(input); s != nil {
 		s.dictionaries = true // apply expands what it keeps
-		for i := range s.out.NumFields() {
-			s.late = append(s.late, i) // apply has each read when needed
-		}
 		f.scan = s
 	}
 	for _, c := range f.conj {
@@ -88,14 +84,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	// late reads the columns b leaves out (all, at first): each when a
 	// condition first needs it, for the rows left then, and the others at
 	// the end, for the rows kept.
-	var late *pqread.Reader
-	var unread []bool
-	if f.scan != nil && f.scan.filling != nil {
-		late, unread = f.scan.filling, make([]bool, b.NumCols())
-		for _, i := range f.scan.late {
-			unread[i] = true
-		}
-	}
+	late := f.scan.late(b)
 	var rows []int64 // which of the input's rows b holds, once compacted
 	b.Retain()
 	var pending *array.Boolean // rows kept so far, while b is not compacted
@@ -107,7 +96,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	for i, c := range f.conj {
 		if late != nil {
 			var err error
-			if b, err = f.fillColumns(late, b, f.conjCols[i], rows, unread); err != nil {
+			if b, err = late.fill(b, f.conjCols[i], rows); err != nil {
 				return nil, err
 			}
 		}
@@ -166,7 +155,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	}
 	if late != nil {
 		var err error
-		if b, err = f.fillColumns(late, b, f.scan.late, rows, unread); err != nil {
+		if b, err = late.fill(b, late.all(), rows); err != nil {
 			return nil, err
 		}
 	}
@@ -183,48 +172,6 @@ func compose(from, rows []int64) []int64 {
 		rows[i] = from[r]
 	}
 	return rows
-}
-
-// fillColumns has late read those of the columns cols of b that are still
-// unread (null arrays), at the input rows rows (nil: all), and puts them in
-// place, taking ownership of b.
-func (f *Filter) fillColumns(late *pqread.Reader, b arrow.RecordBatch, cols []int, rows []int64, unread []bool) (arrow.RecordBatch, error) {
-	var need []int
-	for _, i := range cols {
-		if unread[i] {
-			need = append(need, i)
-			unread[i] = false
-		}
-	}
-	if len(need) == 0 {
-		return b, nil
-	}
-	defer b.Release()
-	filled, err := late.Fill(need, rows)
-	if err != nil {
-		return nil, err
-	}
-	defer releaseArrays(filled)
-	arrs := slices.Clone(b.Columns())
-	for k, i := range need {
-		arrs[i] = filled[k]
-	}
-	return array.NewRecordBatch(batchSchema(f.Schema(), arrs), arrs, b.NumRows()), nil
-}
-
-// batchSchema is schema with the types of cols: schema itself when they
-// are its types.
-func batchSchema(schema *arrow.Schema, cols []arrow.Array) *arrow.Schema {
-	for i, c := range cols {
-		if !arrow.TypeEqual(c.DataType(), schema.Field(i).Type) {
-			fields := slices.Clone(schema.Fields())
-			for i, c := range cols {
-				fields[i].Type = c.DataType()
-			}
-			return arrow.NewSchema(fields, nil)
-		}
-	}
-	return schema
 }
 
 // expand turns the dictionary columns of b (all, or those in only) into

@@ -84,7 +84,7 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !scan.dictionaries || len(scan.late) == 0 {
+			if !scan.dictionaries || !scan.readLate {
 				t.Fatal("the scan under the filter does not read dictionaries, or reads every column before filtering")
 			}
 			rec.Retain()

@@ -74,6 +74,13 @@ type HashJoin struct {
 	// the probe columns followed by the build columns (PairSchema).
 	Residual expr.Expr
 
+	// scan is the probe input when it reads columns late (inner, semi,
+	// right semi and right anti joins over a Parquet scan): keyCols are
+	// read for every row, outCols (the probe columns the output takes)
+	// only for rows with a match.
+	scan             *Scan
+	keyCols, outCols []int
+
 	t         *joinTable
 	shared    bool // not the first user of t (EXPLAIN shows the build side once)
 	loaded    bool // t is built
@@ -134,8 +141,32 @@ func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKe
 	t := &joinTable{mem: mem, build: build, keys: buildKeys, kind: kind}
 	t.users.Store(1)
 	t.probing.Store(1)
-	return &HashJoin{probe: probe, probeKeys: probeKeys, buildKeys: buildKeys, kind: kind,
-		cols: cols, schema: arrow.NewSchema(fields, nil), mem: mem, t: t}, nil
+	j := &HashJoin{probe: probe, probeKeys: probeKeys, buildKeys: buildKeys, kind: kind,
+		cols: cols, schema: arrow.NewSchema(fields, nil), mem: mem, t: t}
+	for _, k := range probeKeys {
+		for _, c := range columnsOf(k) {
+			if !slices.Contains(j.keyCols, c) {
+				j.keyCols = append(j.keyCols, c)
+			}
+		}
+	}
+	for _, c := range cols {
+		if !c.Build && !slices.Contains(j.outCols, c.Index) {
+			j.outCols = append(j.outCols, c.Index)
+		}
+	}
+	j.scan = j.lateProbe(probe)
+	return j, nil
+}
+
+// lateProbe is probe, set to read columns late, when the join can choose
+// its probe rows before it needs every column; else nil.
+func (j *HashJoin) lateProbe(probe Operator) *Scan {
+	switch j.kind {
+	case JoinInner, JoinSemi, JoinRightSemi, JoinRightAnti:
+		return lateScan(probe)
+	}
+	return nil
 }
 
 // NewHashJoins makes one HashJoin per probe share, all over one build
@@ -153,7 +184,7 @@ func NewHashJoins(mem memory.Allocator, probes []Operator, build Operator, probe
 	out := []*HashJoin{first}
 	for _, p := range probes[1:] {
 		j := *first
-		j.probe, j.shared = p, true
+		j.probe, j.shared, j.scan = p, true, first.lateProbe(p)
 		out = append(out, &j)
 	}
 	first.t.users.Store(int32(len(out)))
@@ -369,13 +400,35 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		}
 		return j.flush(ctx, b)
 	}
+	// A probe scan that reads columns late: the keys first, the columns
+	// the output takes only for the rows that match.
+	late := j.scan.late(b)
+	b.Retain()
+	defer func() { b.Release() }()
+	var err error
+	if late != nil {
+		cols := j.keyCols
+		if j.Residual != nil {
+			cols = late.all() // the condition reads any column, of candidate pairs
+		}
+		if b, err = late.fill(b, cols, nil); err != nil {
+			b = array.NewRecordBatch(j.probe.Schema(), nil, 0) // released by the defer
+			return err
+		}
+	}
 	keys, err := keyArrays(ctx, j.probeKeys, b)
 	if err != nil {
 		return err
 	}
-	defer releaseArrays(keys)
+	defer func() { releaseArrays(keys) }()
 	ids := j.t.g.groupIDs(keys, n)
 	nulls := keyNulls(keys)
+	if late != nil && j.Residual == nil && (j.kind == JoinInner || j.kind == JoinSemi) {
+		if b, keys, ids, err = j.keepMatched(ctx, late, b, keys, ids, nulls); err != nil {
+			return err
+		}
+		nulls = keyNulls(keys)
+	}
 	if j.Residual != nil {
 		return j.probeFiltered(ctx, b, keys, ids, nulls)
 	}
@@ -419,6 +472,41 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		}
 	}
 	return j.flush(ctx, b)
+}
+
+// keepMatched narrows a probe batch whose other columns are unread to the
+// rows with a match, then reads the columns the output takes for those
+// rows only. It takes ownership of b and keys and returns their
+// replacements, and the ids of the rows kept.
+func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []arrow.Array, []uint32, error) {
+	var sel []int64
+	for i, g := range ids {
+		if len(j.t.matches(g)) > 0 && !(nulls && anyNull(keys, i)) {
+			sel = append(sel, int64(i))
+		}
+	}
+	if len(sel) == len(ids) {
+		filled, err := late.fill(b, j.outCols, nil)
+		if err != nil {
+			return array.NewRecordBatch(j.probe.Schema(), nil, 0), keys, ids, err
+		}
+		return filled, keys, ids, nil
+	}
+	kept := make([]uint32, len(sel))
+	for k, i := range sel {
+		kept[k] = ids[i]
+	}
+	releaseArrays(keys)
+	taken, err := takeBatch(ctx, j.mem, b, sel)
+	b.Release()
+	if err != nil {
+		return array.NewRecordBatch(j.probe.Schema(), nil, 0), nil, nil, err
+	}
+	if taken, err = late.fill(taken, j.outCols, sel); err != nil {
+		return array.NewRecordBatch(j.probe.Schema(), nil, 0), nil, nil, err
+	}
+	keys, err = keyArrays(ctx, j.probeKeys, taken)
+	return taken, keys, kept, err
 }
 
 // emitMatches pairs probe row p with each of the build rows rs.

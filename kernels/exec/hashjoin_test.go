@@ -3,11 +3,14 @@ package exec
 import (
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
+	"slipstream/internal/parquettest"
 	"slipstream/kernels/expr"
 )
 
@@ -262,6 +265,50 @@ func TestHashJoinManyMatchesPerKey(t *testing.T) {
 		want := referenceJoin(probe, build, false, kind)
 		if !sameRows(got, want) || batches < 2 {
 			t.Errorf("%s: got %d rows in %d batches, want %d rows", kind, len(got), batches, len(want))
+		}
+	}
+}
+
+// A join probing with a Parquet scan reads the probe keys first and the
+// other columns only for the rows that match; its answers must be those
+// of the same join over the same rows in memory, for every kind, with a
+// condition beyond the keys too, nulls and all.
+func TestHashJoinProbingAParquetScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	probeRows, buildRows := joinSides(rng, 5000), joinSides(rng, 40)
+	mem, ctx := newMem(t)
+	var k1, k2, p []any
+	for _, r := range probeRows {
+		k1, k2, p = append(k1, r.k1), append(k2, r.k2), append(p, r.payload)
+	}
+	rec := buildBatch(t, mem, joinSchema, k1, k2, p)
+	path := filepath.Join(t.TempDir(), "probe.parquet")
+	parquettest.Write(t, mem, path, rec, 1500)
+	rec.Release()
+	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinSemi, JoinAnti, JoinRightSemi, JoinRightAnti} {
+		for _, residual := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/residual=%v", kind, residual), func(t *testing.T) {
+				pk, bk, cols := joinSpec(kind, true)
+				scan := NewScan(mem, Parquet, []string{path}, joinSchema, nil, nil, CSVOptions{})
+				j, err := NewHashJoin(mem, scan, joinInput(t, mem, buildRows, 7), pk, bk, kind, cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := referenceJoin(probeRows, buildRows, true, kind)
+				if residual {
+					// probe payload below the build payload plus 2500
+					j.Residual = call(t, "lt", colExpr(PairSchema(joinSchema, joinSchema), 2),
+						call(t, "add", colExpr(PairSchema(joinSchema, joinSchema), 5), &expr.Literal{Value: scalar.NewInt64Scalar(2500)}))
+					want = referenceJoinWhere(probeRows, buildRows, true, kind, func(a, b joinRow) bool { return a.payload < b.payload+2500 })
+				}
+				if late := j.scan != nil; late != (kind != JoinLeft && kind != JoinAnti) {
+					t.Errorf("reads the probe late: %v", late)
+				}
+				got, _ := drain(t, ctx, j)
+				if !sameRows(got, want) {
+					t.Errorf("got %d rows %v\nwant %d rows %v", len(got), head(got), len(want), head(want))
+				}
+			})
 		}
 	}
 }

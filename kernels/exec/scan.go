@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,13 +66,14 @@ type Scan struct {
 	// with small dictionaries come out as dictionary arrays, which the
 	// Filter tests on the dictionary and expands only for the rows kept.
 	dictionaries bool
-	// late: the columns such a Filter does not test. A Parquet file read
-	// by pqread leaves them out of its batches (null arrays in their
-	// place) until the Filter has chosen its rows; then filling reads
-	// them for those rows only.
-	late    []int
-	filling *pqread.Reader // the reader of the last batch, if it left out late
-	closers []io.Closer
+	// readLate: the operator right above (a Filter, or a join's probe)
+	// chooses rows before it needs every column. A Parquet file read by
+	// pqread then leaves all columns out of its batches (null arrays in
+	// their place), and the operator has each read (lateBatch.fill) when
+	// it needs it, for the rows it still holds then.
+	readLate bool
+	filling  *pqread.Reader // the reader of the last batch, if it left columns out
+	closers  []io.Closer
 
 	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
 	RowGroupsRead, RowGroupsSkipped int
@@ -129,14 +131,14 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			b := s.cur.RecordBatch()
 			b.Retain()
 			s.filling, _ = s.cur.(*pqread.Reader)
-			if s.late == nil {
+			if !s.readLate {
 				s.filling = nil
 			}
 			if s.Format != Parquet {
 				b = project(b, s.raw, s.Columns)
 			}
-			if s.dictionaries {
-				return b, nil // the Filter expands and normalizes
+			if s.dictionaries || s.filling != nil {
+				return b, nil // the operator above fills, expands and normalizes
 			}
 			return normalizeBatch(ctx, s.mem, s.out, b)
 		}
@@ -149,6 +151,90 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, fmt.Errorf("read %s: %w", s.Paths[s.next-1], err)
 		}
 	}
+}
+
+// lateScan is input when it is a Parquet scan that can leave its columns
+// unread until the operator above needs them, set to do so; else nil.
+func lateScan(input Operator) *Scan {
+	s, ok := input.(*Scan)
+	if !ok || s.Format != Parquet || s.raw != s.out {
+		return nil // other formats, or types to normalize
+	}
+	s.readLate = true
+	return s
+}
+
+// lateBatch tracks which columns of the last batch of a scan that reads
+// them late are still unread (null arrays in b).
+type lateBatch struct {
+	r      *pqread.Reader
+	unread []bool
+	schema *arrow.Schema // the batch's types once read
+}
+
+// late is the lateBatch of the batch s returned last, or nil when that
+// batch holds every column.
+func (s *Scan) late(b arrow.RecordBatch) *lateBatch {
+	if s == nil || s.filling == nil {
+		return nil
+	}
+	l := &lateBatch{r: s.filling, unread: make([]bool, b.NumCols()), schema: s.out}
+	for i := range l.unread {
+		l.unread[i] = true
+	}
+	return l
+}
+
+// fill has those of the columns cols of b still unread read for the rows
+// rows of the scan's batch (ascending; nil: all, when b is that batch),
+// which are the rows b holds, and puts them in place, taking ownership of
+// b. Each column is read once: a later fill of it does nothing.
+func (l *lateBatch) fill(b arrow.RecordBatch, cols []int, rows []int64) (arrow.RecordBatch, error) {
+	var need []int
+	for _, i := range cols {
+		if l.unread[i] {
+			need = append(need, i)
+			l.unread[i] = false
+		}
+	}
+	if len(need) == 0 {
+		return b, nil
+	}
+	defer b.Release()
+	filled, err := l.r.Fill(need, rows)
+	if err != nil {
+		return nil, err
+	}
+	defer releaseArrays(filled)
+	arrs := slices.Clone(b.Columns())
+	for k, i := range need {
+		arrs[i] = filled[k]
+	}
+	return array.NewRecordBatch(batchSchema(l.schema, arrs), arrs, b.NumRows()), nil
+}
+
+// all lists every column of the batch, for a fill of whatever is unread.
+func (l *lateBatch) all() []int {
+	out := make([]int, len(l.unread))
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// batchSchema is schema with the types of cols: schema itself when they
+// are its types.
+func batchSchema(schema *arrow.Schema, cols []arrow.Array) *arrow.Schema {
+	for i, c := range cols {
+		if !arrow.TypeEqual(c.DataType(), schema.Field(i).Type) {
+			fields := slices.Clone(schema.Fields())
+			for i, c := range cols {
+				fields[i].Type = c.DataType()
+			}
+			return arrow.NewSchema(fields, nil)
+		}
+	}
+	return schema
 }
 
 func (s *Scan) closeCurrent() {
@@ -312,7 +398,13 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		if sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata()); err == nil {
 			if r, ok := pqread.Open(pf, projectSchema(sc, cols), cols, groups, s.mem, BatchRows); ok {
-				r.SetLate(s.late)
+				if s.readLate {
+					all := make([]int, len(cols))
+					for i := range all {
+						all[i] = i
+					}
+					r.SetLate(all)
+				}
 				return r, nil
 			}
 		}
