@@ -27,6 +27,11 @@ type Filter struct {
 	// conjCols[i] lists the columns conj[i] reads
 	conjCols [][]int
 	scan     *Scan // the input, when it is a Parquet scan that reads columns late
+	// handOff: the operator above (a join's probe) reads the columns no
+	// condition read, for the rows it keeps of those the Filter keeps;
+	// last is their lateBatch, for the batch Next returned last.
+	handOff bool
+	last    *lateBatch
 }
 
 // NewFilter checks that pred is boolean.
@@ -85,7 +90,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	// condition first needs it, for the rows left then, and the others at
 	// the end, for the rows kept.
 	late := f.scan.late(b)
-	var rows []int64 // which of the input's rows b holds, once compacted
+	f.last = nil
 	b.Retain()
 	var pending *array.Boolean // rows kept so far, while b is not compacted
 	defer func() {
@@ -96,7 +101,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	for i, c := range f.conj {
 		if late != nil {
 			var err error
-			if b, err = late.fill(b, f.conjCols[i], rows); err != nil {
+			if b, err = late.fill(ctx, b, f.conjCols[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -139,7 +144,10 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 			if err != nil {
 				return nil, err
 			}
-			b, rows = taken, compose(rows, sel)
+			b = taken
+			if late != nil {
+				late.narrow(sel)
+			}
 		default:
 			pending = mask
 		}
@@ -151,27 +159,21 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 		if err != nil {
 			return nil, err
 		}
-		b, rows = taken, compose(rows, sel)
+		b = taken
+		if late != nil {
+			late.narrow(sel)
+		}
 	}
-	if late != nil {
+	switch {
+	case late != nil && f.handOff:
+		late.plain, f.last = true, late // the join above reads the rest
+	case late != nil:
 		var err error
-		if b, err = late.fill(b, late.all(), rows); err != nil {
+		if b, err = late.fill(ctx, b, late.all()); err != nil {
 			return nil, err
 		}
 	}
 	return f.expand(ctx, b, nil)
-}
-
-// compose is the input rows that rows of a batch of the input rows from
-// stand for (from nil: the input's own rows).
-func compose(from, rows []int64) []int64 {
-	if from == nil {
-		return rows
-	}
-	for i, r := range rows {
-		rows[i] = from[r]
-	}
-	return rows
 }
 
 // expand turns the dictionary columns of b (all, or those in only) into

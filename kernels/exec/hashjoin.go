@@ -74,11 +74,11 @@ type HashJoin struct {
 	// the probe columns followed by the build columns (PairSchema).
 	Residual expr.Expr
 
-	// scan is the probe input when it reads columns late (inner, semi,
-	// right semi and right anti joins over a Parquet scan): keyCols are
-	// read for every row, outCols (the probe columns the output takes)
-	// only for rows with a match.
-	scan             *Scan
+	// late is the probe input when it reads columns late (inner, semi,
+	// right semi and right anti joins over a Parquet scan, or a Filter
+	// over one): keyCols are read for every row, outCols (the probe
+	// columns the output takes) only for rows with a match.
+	late             Operator
 	keyCols, outCols []int
 
 	t         *joinTable
@@ -155,16 +155,36 @@ func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKe
 			j.outCols = append(j.outCols, c.Index)
 		}
 	}
-	j.scan = j.lateProbe(probe)
+	j.late = j.lateProbe(probe)
 	return j, nil
 }
 
-// lateProbe is probe, set to read columns late, when the join can choose
-// its probe rows before it needs every column; else nil.
-func (j *HashJoin) lateProbe(probe Operator) *Scan {
+// lateProbe is probe, set to leave columns unread, when the join can
+// choose its probe rows before it needs every column and probe is a scan
+// that can, or a Filter over one; else nil.
+func (j *HashJoin) lateProbe(probe Operator) Operator {
 	switch j.kind {
 	case JoinInner, JoinSemi, JoinRightSemi, JoinRightAnti:
-		return lateScan(probe)
+	default:
+		return nil
+	}
+	if f, ok := probe.(*Filter); ok && f.scan != nil {
+		f.handOff = true
+		return f
+	}
+	if s := lateScan(probe); s != nil {
+		return s
+	}
+	return nil
+}
+
+// lateOf is the lateBatch of probe batch b, or nil when b holds every column.
+func (j *HashJoin) lateOf(b arrow.RecordBatch) *lateBatch {
+	switch p := j.late.(type) {
+	case *Scan:
+		return p.late(b)
+	case *Filter:
+		return p.last
 	}
 	return nil
 }
@@ -184,7 +204,7 @@ func NewHashJoins(mem memory.Allocator, probes []Operator, build Operator, probe
 	out := []*HashJoin{first}
 	for _, p := range probes[1:] {
 		j := *first
-		j.probe, j.shared, j.scan = p, true, first.lateProbe(p)
+		j.probe, j.shared, j.late = p, true, first.lateProbe(p)
 		out = append(out, &j)
 	}
 	first.t.users.Store(int32(len(out)))
@@ -402,7 +422,7 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	}
 	// A probe scan that reads columns late: the keys first, the columns
 	// the output takes only for the rows that match.
-	late := j.scan.late(b)
+	late := j.lateOf(b)
 	b.Retain()
 	defer func() { b.Release() }()
 	var err error
@@ -411,7 +431,7 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		if j.Residual != nil {
 			cols = late.all() // the condition reads any column, of candidate pairs
 		}
-		if b, err = late.fill(b, cols, nil); err != nil {
+		if b, err = late.fill(ctx, b, cols); err != nil {
 			b = array.NewRecordBatch(j.probe.Schema(), nil, 0) // released by the defer
 			return err
 		}
@@ -486,7 +506,7 @@ func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.Rec
 		}
 	}
 	if len(sel) == len(ids) {
-		filled, err := late.fill(b, j.outCols, nil)
+		filled, err := late.fill(ctx, b, j.outCols)
 		if err != nil {
 			return array.NewRecordBatch(j.probe.Schema(), nil, 0), keys, ids, err
 		}
@@ -502,7 +522,8 @@ func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.Rec
 	if err != nil {
 		return array.NewRecordBatch(j.probe.Schema(), nil, 0), nil, nil, err
 	}
-	if taken, err = late.fill(taken, j.outCols, sel); err != nil {
+	late.narrow(sel)
+	if taken, err = late.fill(ctx, taken, j.outCols); err != nil {
 		return array.NewRecordBatch(j.probe.Schema(), nil, 0), nil, nil, err
 	}
 	keys, err = keyArrays(ctx, j.probeKeys, taken)

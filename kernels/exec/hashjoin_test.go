@@ -285,24 +285,44 @@ func TestHashJoinProbingAParquetScan(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "probe.parquet")
 	parquettest.Write(t, mem, path, rec, 1500)
 	rec.Release()
+	// the probe filtered first: payloads not a multiple of 3 (kept: 2 in 3)
+	var notThirds []joinRow
+	for _, r := range probeRows {
+		if r.payload%3 != 0 {
+			notThirds = append(notThirds, r)
+		}
+	}
+	three := &expr.Literal{Value: scalar.NewInt64Scalar(3)}
+	zero := &expr.Literal{Value: scalar.NewInt64Scalar(0)}
 	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinSemi, JoinAnti, JoinRightSemi, JoinRightAnti} {
-		for _, residual := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/residual=%v", kind, residual), func(t *testing.T) {
+		for _, variant := range []string{"scan", "residual", "filter"} {
+			t.Run(fmt.Sprintf("%s/%s", kind, variant), func(t *testing.T) {
 				pk, bk, cols := joinSpec(kind, true)
-				scan := NewScan(mem, Parquet, []string{path}, joinSchema, nil, nil, CSVOptions{})
-				j, err := NewHashJoin(mem, scan, joinInput(t, mem, buildRows, 7), pk, bk, kind, cols)
+				var probe Operator = NewScan(mem, Parquet, []string{path}, joinSchema, nil, nil, CSVOptions{})
+				rows := probeRows
+				if variant == "filter" {
+					f, err := NewFilter(probe, call(t, "ne", call(t, "modulo", colExpr(joinSchema, 2), three), zero))
+					if err != nil {
+						t.Fatal(err)
+					}
+					probe, rows = f, notThirds
+				}
+				j, err := NewHashJoin(mem, probe, joinInput(t, mem, buildRows, 7), pk, bk, kind, cols)
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := referenceJoin(probeRows, buildRows, true, kind)
-				if residual {
+				want := referenceJoin(rows, buildRows, true, kind)
+				if variant == "residual" {
 					// probe payload below the build payload plus 2500
 					j.Residual = call(t, "lt", colExpr(PairSchema(joinSchema, joinSchema), 2),
 						call(t, "add", colExpr(PairSchema(joinSchema, joinSchema), 5), &expr.Literal{Value: scalar.NewInt64Scalar(2500)}))
-					want = referenceJoinWhere(probeRows, buildRows, true, kind, func(a, b joinRow) bool { return a.payload < b.payload+2500 })
+					want = referenceJoinWhere(rows, buildRows, true, kind, func(a, b joinRow) bool { return a.payload < b.payload+2500 })
 				}
-				if late := j.scan != nil; late != (kind != JoinLeft && kind != JoinAnti) {
+				if late := j.late != nil; late != (kind != JoinLeft && kind != JoinAnti) {
 					t.Errorf("reads the probe late: %v", late)
+				}
+				if f, ok := probe.(*Filter); ok && f.handOff != (j.late != nil) {
+					t.Errorf("the filter hands its unread columns on: %v", f.handOff)
 				}
 				got, _ := drain(t, ctx, j)
 				if !sameRows(got, want) {

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"slipstream/kernels"
+	"slipstream/kernels/expr"
 	"slipstream/kernels/pqread"
 )
 
@@ -165,11 +166,16 @@ func lateScan(input Operator) *Scan {
 }
 
 // lateBatch tracks which columns of the last batch of a scan that reads
-// them late are still unread (null arrays in b).
+// them late are still unread (null arrays in the batch at hand), and which
+// of the scan batch's rows the batch at hand holds.
 type lateBatch struct {
 	r      *pqread.Reader
 	unread []bool
 	schema *arrow.Schema // the batch's types once read
+	rows   []int64       // the scan batch's rows held, ascending; nil: all
+	// plain: fill expands dictionary arrays (string columns a Filter reads
+	// as such) into the schema's plain types.
+	plain bool
 }
 
 // late is the lateBatch of the batch s returned last, or nil when that
@@ -185,11 +191,23 @@ func (s *Scan) late(b arrow.RecordBatch) *lateBatch {
 	return l
 }
 
-// fill has those of the columns cols of b still unread read for the rows
-// rows of the scan's batch (ascending; nil: all, when b is that batch),
-// which are the rows b holds, and puts them in place, taking ownership of
+// narrow records that the batch at hand now holds only its rows sel.
+func (l *lateBatch) narrow(sel []int64) {
+	if l.rows == nil {
+		l.rows = slices.Clone(sel)
+		return
+	}
+	rows := make([]int64, len(sel))
+	for i, r := range sel {
+		rows[i] = l.rows[r]
+	}
+	l.rows = rows
+}
+
+// fill has those of the columns cols of b, the batch at hand, still unread
+// read for the rows b holds, and puts them in place, taking ownership of
 // b. Each column is read once: a later fill of it does nothing.
-func (l *lateBatch) fill(b arrow.RecordBatch, cols []int, rows []int64) (arrow.RecordBatch, error) {
+func (l *lateBatch) fill(ctx context.Context, b arrow.RecordBatch, cols []int) (arrow.RecordBatch, error) {
 	var need []int
 	for _, i := range cols {
 		if l.unread[i] {
@@ -201,11 +219,23 @@ func (l *lateBatch) fill(b arrow.RecordBatch, cols []int, rows []int64) (arrow.R
 		return b, nil
 	}
 	defer b.Release()
-	filled, err := l.r.Fill(need, rows)
+	filled, err := l.r.Fill(need, l.rows)
 	if err != nil {
 		return nil, err
 	}
-	defer releaseArrays(filled)
+	defer func() { releaseArrays(filled) }()
+	if l.plain {
+		for k, a := range filled {
+			if d, ok := a.(*array.Dictionary); ok && l.schema.Field(need[k]).Type.ID() != arrow.DICTIONARY {
+				plain, err := expandDictionary(ctx, expr.Allocator(ctx), d)
+				if err != nil {
+					return nil, err
+				}
+				a.Release()
+				filled[k] = plain
+			}
+		}
+	}
 	arrs := slices.Clone(b.Columns())
 	for k, i := range need {
 		arrs[i] = filled[k]
