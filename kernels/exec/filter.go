@@ -327,19 +327,30 @@ func columnsOf(e expr.Expr) []int {
 
 // rebind is e reading column 0 where it read column col.
 func rebind(e expr.Expr, col int) expr.Expr {
-	switch e := e.(type) {
-	case *expr.Column:
-		if e.Index == col {
-			return &expr.Column{Index: 0, Name: e.Name, Type: e.Type}
+	return rewriteExpr(e, func(x expr.Expr) expr.Expr {
+		if c, ok := x.(*expr.Column); ok && c.Index == col {
+			return &expr.Column{Index: 0, Name: c.Name, Type: c.Type}
 		}
+		return nil
+	})
+}
+
+// rewriteExpr rebuilds e top-down: a node for which f gives an expression
+// is replaced by it whole; calls and casts are rebuilt over their
+// rewritten arguments; other nodes stay.
+func rewriteExpr(e expr.Expr, f func(expr.Expr) expr.Expr) expr.Expr {
+	if r := f(e); r != nil {
+		return r
+	}
+	switch e := e.(type) {
 	case *expr.Call:
 		args := make([]expr.Expr, len(e.Args))
 		for i, a := range e.Args {
-			args[i] = rebind(a, col)
+			args[i] = rewriteExpr(a, f)
 		}
 		return &expr.Call{Fn: e.Fn, Args: args, Type: e.Type}
 	case *expr.Cast:
-		return &expr.Cast{Arg: rebind(e.Arg, col), To: e.To}
+		return &expr.Cast{Arg: rewriteExpr(e.Arg, f), To: e.To}
 	}
 	return e
 }

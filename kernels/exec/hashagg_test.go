@@ -947,15 +947,7 @@ func TestGrouperDependentKeys(t *testing.T) {
 	}
 	b := batch(probe)
 	defer b.Release()
-	for i, id := range g.groupIDs(b.Columns(), len(probe)) {
-		w, seen := want[probe[i]]
-		if !seen {
-			w = noID
-		}
-		if id != w {
-			t.Errorf("frozen probe %v: id %d, want %d", probe[i], id, w)
-		}
-	}
+	checkFrozenIDs(t, g.groupIDs(b.Columns(), len(probe)), probe, want)
 }
 
 // Keys in runs (a file sorted by its key): ids equal those of a map, across
@@ -1005,13 +997,20 @@ func TestGrouperSortedKeys(t *testing.T) {
 	probe := []int64{keys[0], keys[0], -1, -1, keys[5], keys[5], keys[5] + 1, keys[5] + 1, keys[len(keys)-1]}
 	b := batch(probe)
 	defer b.Release()
-	for i, id := range g.groupIDs(b.Columns(), len(probe)) {
+	checkFrozenIDs(t, g.groupIDs(b.Columns(), len(probe)), probe, want)
+}
+
+// checkFrozenIDs checks the ids a frozen grouper gave the rows probe: the
+// id seen when building (want), or noID for a key never seen.
+func checkFrozenIDs[K comparable](t *testing.T, ids []uint32, probe []K, want map[K]uint32) {
+	t.Helper()
+	for i, id := range ids {
 		w, seen := want[probe[i]]
 		if !seen {
 			w = noID
 		}
 		if id != w {
-			t.Errorf("frozen probe %d: id %d, want %d", probe[i], id, w)
+			t.Errorf("frozen probe %v: id %d, want %d", probe[i], id, w)
 		}
 	}
 }

@@ -109,26 +109,22 @@ func (p *Project) shareCommonCalls(inputCols int) {
 	for k, key := range keys {
 		column[key] = inputCols + k
 	}
-	var rewrite func(e expr.Expr, root bool) expr.Expr
-	rewrite = func(e expr.Expr, root bool) expr.Expr {
-		k := callKey(e)
-		if k == nil {
-			return e
-		}
-		if c, ok := column[*k]; ok && !root {
-			return &expr.Column{Index: c, Name: *k, Type: e.DataType()}
-		}
-		switch e := e.(type) {
-		case *expr.Call:
-			args := make([]expr.Expr, len(e.Args))
-			for i, a := range e.Args {
-				args[i] = rewrite(a, false)
+	shared := func(e expr.Expr) expr.Expr {
+		if k := callKey(e); k != nil {
+			if c, ok := column[*k]; ok {
+				return &expr.Column{Index: c, Name: *k, Type: e.DataType()}
 			}
-			return &expr.Call{Fn: e.Fn, Args: args, Type: e.Type}
-		case *expr.Cast:
-			return &expr.Cast{Arg: rewrite(e.Arg, false), To: e.To}
 		}
-		return e
+		return nil
+	}
+	rewrite := func(e expr.Expr, root bool) expr.Expr {
+		return rewriteExpr(e, func(x expr.Expr) expr.Expr {
+			if root { // a shared call computes itself, reading the ones inside it
+				root = false
+				return nil
+			}
+			return shared(x)
+		})
 	}
 	for _, key := range keys {
 		p.shared = append(p.shared, rewrite(first[key], true))

@@ -307,15 +307,7 @@ func likeMatcher(p string) (func(string) bool, error) {
 		if len(s) < len(first)+len(last) || !strings.HasPrefix(s, first) || !strings.HasSuffix(s, last) {
 			return false
 		}
-		s = s[len(first) : len(s)-len(last)]
-		for _, m := range middle {
-			i := strings.Index(s, m)
-			if i < 0 {
-				return false
-			}
-			s = s[i+len(m):]
-		}
-		return true
+		return inOrder(s[len(first):len(s)-len(last)], middle)
 	}, nil
 }
 
