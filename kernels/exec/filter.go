@@ -89,7 +89,7 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 	// late reads the columns b leaves out (all, at first): each when a
 	// condition first needs it, for the rows left then, and the others at
 	// the end, for the rows kept.
-	late := f.scan.late(b)
+	late := f.scan.late()
 	f.last = nil
 	b.Retain()
 	var pending *array.Boolean // rows kept so far, while b is not compacted
@@ -182,21 +182,23 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (arrow.RecordBatch, error) {
 	var cols []arrow.Array
 	for i, c := range b.Columns() {
-		d, ok := c.(*array.Dictionary)
-		if !ok || only != nil && !slices.Contains(only, i) || f.Schema().Field(i).Type.ID() == arrow.DICTIONARY {
-			continue // plain, not asked for, or a dictionary in the file's own schema
+		if only != nil && !slices.Contains(only, i) {
+			continue
+		}
+		plain, err := plainOf(ctx, c, f.Schema().Field(i).Type)
+		if err != nil {
+			releaseArrays(cols)
+			b.Release()
+			return nil, err
+		}
+		if plain == nil {
+			continue
 		}
 		if cols == nil {
 			cols = slices.Clone(b.Columns())
 			for _, c := range cols {
 				c.Retain()
 			}
-		}
-		plain, err := expandDictionary(ctx, expr.Allocator(ctx), d)
-		if err != nil {
-			releaseArrays(cols)
-			b.Release()
-			return nil, err
 		}
 		cols[i].Release()
 		cols[i] = plain
@@ -208,6 +210,16 @@ func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (a
 	defer releaseArrays(cols)
 	// some may still be dictionaries: then the batch's own types
 	return array.NewRecordBatch(batchSchema(f.Schema(), cols), cols, b.NumRows()), nil
+}
+
+// plainOf is a, a dictionary array read for a column of type want that is
+// not one, expanded to want's plain values; nil when a needs no expanding.
+func plainOf(ctx context.Context, a arrow.Array, want arrow.DataType) (arrow.Array, error) {
+	d, ok := a.(*array.Dictionary)
+	if !ok || want.ID() == arrow.DICTIONARY {
+		return nil, nil // plain, or a dictionary in the file's own schema
+	}
+	return expandDictionary(ctx, expr.Allocator(ctx), d)
 }
 
 // maskOf evaluates the boolean condition c over *b: a mask, or nil with
@@ -306,23 +318,25 @@ func dictionaryMask(ctx context.Context, c expr.Expr, col int, d *array.Dictiona
 // columnsOf lists the columns e reads, each once.
 func columnsOf(e expr.Expr) []int {
 	var out []int
-	var walk func(e expr.Expr)
-	walk = func(e expr.Expr) {
-		switch e := e.(type) {
-		case *expr.Column:
-			if !slices.Contains(out, e.Index) {
-				out = append(out, e.Index)
-			}
-		case *expr.Call:
-			for _, a := range e.Args {
-				walk(a)
-			}
-		case *expr.Cast:
-			walk(e.Arg)
+	walkExpr(e, func(x expr.Expr) {
+		if c, ok := x.(*expr.Column); ok && !slices.Contains(out, c.Index) {
+			out = append(out, c.Index)
 		}
-	}
-	walk(e)
+	})
 	return out
+}
+
+// walkExpr calls f on e and, below calls and casts, on their arguments.
+func walkExpr(e expr.Expr, f func(expr.Expr)) {
+	f(e)
+	switch e := e.(type) {
+	case *expr.Call:
+		for _, a := range e.Args {
+			walkExpr(a, f)
+		}
+	case *expr.Cast:
+		walkExpr(e.Arg, f)
+	}
 }
 
 // rebind is e reading column 0 where it read column col.

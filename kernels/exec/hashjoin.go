@@ -182,7 +182,7 @@ func (j *HashJoin) lateProbe(probe Operator) Operator {
 func (j *HashJoin) lateOf(b arrow.RecordBatch) *lateBatch {
 	switch p := j.late.(type) {
 	case *Scan:
-		return p.late(b)
+		return p.late()
 	case *Filter:
 		return p.last
 	}
@@ -424,7 +424,11 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	// the output takes only for the rows that match.
 	late := j.lateOf(b)
 	b.Retain()
-	defer func() { b.Release() }()
+	defer func() {
+		if b != nil { // nil after a failed fill, which released it
+			b.Release()
+		}
+	}()
 	var err error
 	if late != nil {
 		cols := j.keyCols
@@ -432,7 +436,6 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 			cols = late.all() // the condition reads any column, of candidate pairs
 		}
 		if b, err = late.fill(ctx, b, cols); err != nil {
-			b = array.NewRecordBatch(j.probe.Schema(), nil, 0) // released by the defer
 			return err
 		}
 	}
@@ -440,14 +443,14 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	if err != nil {
 		return err
 	}
-	defer func() { releaseArrays(keys) }()
+	defer releaseArrays(keys)
 	ids := j.t.g.groupIDs(keys, n)
 	nulls := keyNulls(keys)
 	if late != nil && j.Residual == nil && (j.kind == JoinInner || j.kind == JoinSemi) {
-		if b, keys, ids, err = j.keepMatched(ctx, late, b, keys, ids, nulls); err != nil {
+		if b, ids, err = j.keepMatched(ctx, late, b, keys, ids, nulls); err != nil {
 			return err
 		}
-		nulls = keyNulls(keys)
+		nulls = false // the rows kept have no null key; keys now stands for other rows
 	}
 	if j.Residual != nil {
 		return j.probeFiltered(ctx, b, keys, ids, nulls)
@@ -496,38 +499,30 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 
 // keepMatched narrows a probe batch whose other columns are unread to the
 // rows with a match, then reads the columns the output takes for those
-// rows only. It takes ownership of b and keys and returns their
-// replacements, and the ids of the rows kept.
-func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []arrow.Array, []uint32, error) {
+// rows only. It takes ownership of b and returns its replacement (nil on
+// an error) and the ids of the rows kept.
+func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []uint32, error) {
 	var sel []int64
 	for i, g := range ids {
 		if len(j.t.matches(g)) > 0 && !(nulls && anyNull(keys, i)) {
 			sel = append(sel, int64(i))
 		}
 	}
-	if len(sel) == len(ids) {
-		filled, err := late.fill(ctx, b, j.outCols)
-		if err != nil {
-			return array.NewRecordBatch(j.probe.Schema(), nil, 0), keys, ids, err
+	if len(sel) < len(ids) {
+		kept := make([]uint32, len(sel))
+		for k, i := range sel {
+			kept[k] = ids[i]
 		}
-		return filled, keys, ids, nil
+		taken, err := takeBatch(ctx, j.mem, b, sel)
+		b.Release()
+		if err != nil {
+			return nil, nil, err
+		}
+		b, ids = taken, kept
+		late.narrow(sel)
 	}
-	kept := make([]uint32, len(sel))
-	for k, i := range sel {
-		kept[k] = ids[i]
-	}
-	releaseArrays(keys)
-	taken, err := takeBatch(ctx, j.mem, b, sel)
-	b.Release()
-	if err != nil {
-		return array.NewRecordBatch(j.probe.Schema(), nil, 0), nil, nil, err
-	}
-	late.narrow(sel)
-	if taken, err = late.fill(ctx, taken, j.outCols); err != nil {
-		return array.NewRecordBatch(j.probe.Schema(), nil, 0), nil, nil, err
-	}
-	keys, err = keyArrays(ctx, j.probeKeys, taken)
-	return taken, keys, kept, err
+	b, err := late.fill(ctx, b, j.outCols)
+	return b, ids, err
 }
 
 // emitMatches pairs probe row p with each of the build rows rs.

@@ -39,15 +39,14 @@ func NewProject(input Operator, exprs []expr.Expr, names []string) *Project {
 }
 
 // callKey identifies a call or cast by what it computes (its function, its
-// arguments' keys, its type); nil for other expressions, which cost nothing
-// to repeat.
-func callKey(e expr.Expr) *string {
+// arguments' keys, its type); false for other expressions, which cost
+// nothing to repeat.
+func callKey(e expr.Expr) (string, bool) {
 	switch e.(type) {
 	case *expr.Call, *expr.Cast:
-		k := exprKey(e)
-		return &k
+		return exprKey(e), true
 	}
-	return nil
+	return "", false
 }
 
 // exprKey is e's text with columns by index, not name (two columns may
@@ -74,25 +73,13 @@ func exprKey(e expr.Expr) string {
 func (p *Project) shareCommonCalls(inputCols int) {
 	seen := map[string]int{}
 	first := map[string]expr.Expr{}
-	var count func(e expr.Expr)
-	count = func(e expr.Expr) {
-		k := callKey(e)
-		if k == nil {
-			return
-		}
-		seen[*k]++
-		first[*k] = e
-		switch e := e.(type) {
-		case *expr.Call:
-			for _, a := range e.Args {
-				count(a)
-			}
-		case *expr.Cast:
-			count(e.Arg)
-		}
-	}
 	for _, e := range p.exprs {
-		count(e)
+		walkExpr(e, func(x expr.Expr) {
+			if k, ok := callKey(x); ok {
+				seen[k]++
+				first[k] = x
+			}
+		})
 	}
 	var keys []string
 	for k, n := range seen {
@@ -110,9 +97,9 @@ func (p *Project) shareCommonCalls(inputCols int) {
 		column[key] = inputCols + k
 	}
 	shared := func(e expr.Expr) expr.Expr {
-		if k := callKey(e); k != nil {
-			if c, ok := column[*k]; ok {
-				return &expr.Column{Index: c, Name: *k, Type: e.DataType()}
+		if k, ok := callKey(e); ok {
+			if c, ok := column[k]; ok {
+				return &expr.Column{Index: c, Name: k, Type: e.DataType()}
 			}
 		}
 		return nil

@@ -22,7 +22,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"slipstream/kernels"
-	"slipstream/kernels/expr"
 	"slipstream/kernels/pqread"
 )
 
@@ -169,10 +168,9 @@ func lateScan(input Operator) *Scan {
 // them late are still unread (null arrays in the batch at hand), and which
 // of the scan batch's rows the batch at hand holds.
 type lateBatch struct {
-	r      *pqread.Reader
-	unread []bool
-	schema *arrow.Schema // the batch's types once read
-	rows   []int64       // the scan batch's rows held, ascending; nil: all
+	r      *pqread.Reader // says which columns are unread
+	schema *arrow.Schema  // the batch's types once read
+	rows   []int64        // the scan batch's rows held, ascending; nil: all
 	// plain: fill expands dictionary arrays (string columns a Filter reads
 	// as such) into the schema's plain types.
 	plain bool
@@ -180,15 +178,11 @@ type lateBatch struct {
 
 // late is the lateBatch of the batch s returned last, or nil when that
 // batch holds every column.
-func (s *Scan) late(b arrow.RecordBatch) *lateBatch {
+func (s *Scan) late() *lateBatch {
 	if s == nil || s.filling == nil {
 		return nil
 	}
-	l := &lateBatch{r: s.filling, unread: make([]bool, b.NumCols()), schema: s.out}
-	for i := range l.unread {
-		l.unread[i] = true
-	}
-	return l
+	return &lateBatch{r: s.filling, schema: s.out}
 }
 
 // narrow records that the batch at hand now holds only its rows sel.
@@ -210,9 +204,8 @@ func (l *lateBatch) narrow(sel []int64) {
 func (l *lateBatch) fill(ctx context.Context, b arrow.RecordBatch, cols []int) (arrow.RecordBatch, error) {
 	var need []int
 	for _, i := range cols {
-		if l.unread[i] {
+		if l.r.Unread(i) && !slices.Contains(need, i) {
 			need = append(need, i)
-			l.unread[i] = false
 		}
 	}
 	if len(need) == 0 {
@@ -226,11 +219,11 @@ func (l *lateBatch) fill(ctx context.Context, b arrow.RecordBatch, cols []int) (
 	defer func() { releaseArrays(filled) }()
 	if l.plain {
 		for k, a := range filled {
-			if d, ok := a.(*array.Dictionary); ok && l.schema.Field(need[k]).Type.ID() != arrow.DICTIONARY {
-				plain, err := expandDictionary(ctx, expr.Allocator(ctx), d)
-				if err != nil {
-					return nil, err
-				}
+			plain, err := plainOf(ctx, a, l.schema.Field(need[k]).Type)
+			if err != nil {
+				return nil, err
+			}
+			if plain != nil {
 				a.Release()
 				filled[k] = plain
 			}
@@ -245,7 +238,7 @@ func (l *lateBatch) fill(ctx context.Context, b arrow.RecordBatch, cols []int) (
 
 // all lists every column of the batch, for a fill of whatever is unread.
 func (l *lateBatch) all() []int {
-	out := make([]int, len(l.unread))
+	out := make([]int, l.schema.NumFields())
 	for i := range out {
 		out[i] = i
 	}

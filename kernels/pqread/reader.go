@@ -272,6 +272,9 @@ func (r *Reader) Fill(cols []int, rows []int64) ([]arrow.Array, error) {
 	return out, nil
 }
 
+// Unread says whether late column i has not yet read the current batch.
+func (r *Reader) Unread(i int) bool { return r.unread != nil && r.unread[i] }
+
 // skipLate passes over the rows of the last batch of the late columns no
 // Fill read.
 func (r *Reader) skipLate() error {
