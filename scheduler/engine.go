@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
+	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
@@ -29,6 +30,9 @@ import (
 type Engine struct {
 	Catalog *catalog.Catalog
 	Mem     memory.Allocator
+	// Memory is the node's budget: every query runs in an account of it
+	// and its operators spill or fail within it (nil: no limit).
+	Memory *budget.Pool
 	// Partitions is how many pipelines a query may run at once (0: GOMAXPROCS).
 	Partitions int
 
@@ -167,18 +171,54 @@ func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
 	return n, nil
 }
 
-// Execute plans q and returns the root operator; the caller closes it.
+// Execute plans q and returns the root operator; the caller closes it,
+// which ends the query's memory account (and removes its spill files).
 func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
 	n, err := e.Plan(q)
 	if err != nil {
 		return nil, err
 	}
-	return e.planner().Build(n)
+	p, acct := e.queryPlanner("query")
+	op, err := p.Build(n)
+	if err != nil {
+		acct.Close()
+		return nil, err
+	}
+	return &accounted{Operator: op, acct: acct}, nil
+}
+
+// queryPlanner is a planner whose operators allocate from, and spill
+// within, a new account of the node's budget; the caller closes it.
+func (e *Engine) queryPlanner(name string) (*physical.Planner, *budget.Query) {
+	p := e.planner()
+	acct := e.Memory.Begin(name)
+	p.Mem, p.Budget = acct, acct
+	return p, acct
 }
 
 func (e *Engine) planner() *physical.Planner {
 	e.init()
 	return &physical.Planner{Mem: e.Mem, Storage: e.Catalog, Partitions: e.Partitions}
+}
+
+// accounted closes a query's account after its operators.
+type accounted struct {
+	exec.Operator
+	acct *budget.Query
+}
+
+func (a *accounted) Close() error {
+	err := a.Operator.Close()
+	a.acct.Close()
+	return err
+}
+
+// Children shows the operators under the account in EXPLAIN.
+func (a *accounted) Children() []exec.Operator {
+	if p, ok := a.Operator.(exec.Parent); ok {
+		return p.Children()
+	}
+	return nil
 }
 
 // Explain renders the logical plan as given, the optimized plan, the

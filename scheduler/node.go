@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slipstream/kernels/budget"
 	"sort"
 	"strings"
 
@@ -37,6 +38,9 @@ func (e *Engine) init() {
 		e.queries = newRegistry()
 		if e.Self.Name == "" {
 			e.Self = cluster.Member{Name: e.Catalog.Self(), State: cluster.Alive}
+		}
+		if e.Memory == nil { // no limit; allocations go to Mem, as tests check them
+			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
 	})
 }

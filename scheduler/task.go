@@ -66,7 +66,8 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 		return nil, kernels.Errorf(kernels.Invalid, "task names stage %d; the query has %d", t.GetStage(), len(g.Stages))
 	}
 	st := g.Stages[t.GetStage()]
-	p := e.planner()
+	p, acct := e.queryPlanner(fmt.Sprintf("%s-s%d-t%d", t.GetQueryId(), t.GetStage(), t.GetTask()))
+	defer acct.Close()
 	if sh := t.GetShare(); sh != nil && st.Scan != nil {
 		if p.Share, err = e.share(st.Scan.Table, sh); err != nil {
 			// This node should hold the partition but does not (it missed

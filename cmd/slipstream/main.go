@@ -19,9 +19,9 @@ import (
 	"time"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/flight"
+	"slipstream/kernels/budget"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
@@ -81,11 +81,14 @@ type Config struct {
 	TasksPerNode  int
 	Compress      bool
 	BroadcastRows int64
+	MemoryLimit   string
+	SpillDir      string
+	SpillLimit    string
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("name=%s addr=%s data-dir=%s advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v",
-		c.Name, c.Addr, c.DataDir, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "")
+	return fmt.Sprintf("name=%s addr=%s data-dir=%s advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v memory-limit=%s spill-dir=%s spill-limit=%s",
+		c.Name, c.Addr, c.DataDir, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "", c.MemoryLimit, c.SpillDir, c.SpillLimit)
 }
 
 func serve(args []string) error {
@@ -104,10 +107,12 @@ func serve(args []string) error {
 	fs.BoolVar(&cfg.Compress, "compress", false, "zstd-compress shuffle data between nodes")
 	fs.Int64Var(&cfg.BroadcastRows, "broadcast-rows", 250_000, "a join side estimated at or under this many rows is sent whole to every task of the other side")
 	fs.Int64Var(&catalog.PartRows, "part-rows", envInt("SLIPSTREAM_PART_ROWS", catalog.PartRows), "rows per partition of an upload (default $SLIPSTREAM_PART_ROWS, else 1048576)")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", os.Getenv("SLIPSTREAM_MEMORY_LIMIT"), "memory the node may use, such as 4GiB (default $SLIPSTREAM_MEMORY_LIMIT, else 80% of the cgroup limit or of physical memory); queries spill or fail within it")
+	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
+	fs.StringVar(&cfg.SpillLimit, "spill-limit", "", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	tuneGC()
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -133,7 +138,11 @@ func serve(args []string) error {
 	if cfg.Name, err = nodeName(cfg.DataDir, cfg.Name); err != nil {
 		return err
 	}
-	mem := memory.NewGoAllocator()
+	pool, err := memoryPool(&cfg)
+	if err != nil {
+		return err
+	}
+	mem := pool.Allocator()
 	cat, err := catalog.Open(cfg.DataDir, mem, cfg.Name)
 	if err != nil {
 		return err
@@ -150,14 +159,14 @@ func serve(args []string) error {
 		join = strings.Split(cfg.Join, ",")
 	}
 	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: join, EncryptKey: cfg.EncryptKey,
-		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: memoryBytes(), Logger: logger})
+		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: pool.Limit(), Logger: logger})
 	if err != nil {
 		return err
 	}
 	defer members.Leave()
 	peers := flight.NewPeers(mem)
 	defer peers.Close()
-	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Self: members.Self(), Members: members, Net: peers,
+	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Memory: pool, Self: members.Self(), Members: members, Net: peers,
 		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress, BroadcastRows: cfg.BroadcastRows}
 	if point := os.Getenv("SLIPSTREAM_FAULT"); point != "" {
 		// Testing only: die by SIGKILL, as kill -9 would, on reaching point;
@@ -227,42 +236,64 @@ func nodeName(dataDir, given string) (string, error) {
 	return name, os.WriteFile(file, []byte(name+"\n"), 0o644)
 }
 
-// tuneGC trades memory for time. A query allocates batch after batch while
-// it holds little, so Go's default (collect whenever the heap doubles) keeps
-// the collector running; a scan ran twice as fast with it at 400. A soft
-// limit at three quarters of the machine's memory makes the collector work
-// harder before memory runs short. GOGC and GOMEMLIMIT, when set, win.
-func tuneGC() {
+// memoryPool makes the node's budget from the flags, fills in their
+// defaults in cfg, and tells Go's collector the limit.
+//
+// The node's memory limit (default 80% of what the process may use) is
+// what its resident memory should stay near. Queries' data (Arrow buffers
+// and the operators' tables) may take 60% of it; the rest is for what the
+// budget does not see (the runtime, gRPC buffers, garbage not yet
+// collected). A query allocates batch after batch while it holds little,
+// so Go's default (collect whenever the heap doubles) keeps the collector
+// running; a scan ran twice as fast with GOGC at 400, and the soft limit
+// makes the collector work harder before the limit is reached.
+// GOGC and GOMEMLIMIT, when set, win.
+func memoryPool(cfg *Config) (*budget.Pool, error) {
+	var limit int64
+	if cfg.MemoryLimit != "" {
+		var err error
+		if limit, err = budget.ParseBytes(cfg.MemoryLimit); err != nil {
+			return nil, fmt.Errorf("--memory-limit: %w", err)
+		}
+		if limit < 16<<20 {
+			return nil, fmt.Errorf("--memory-limit %s is below the 16MiB a node needs to run", cfg.MemoryLimit)
+		}
+	} else if avail := budget.Available(); avail > 0 {
+		limit = avail / 10 * 8
+	} else {
+		limit = 4 << 30
+	}
+	cfg.MemoryLimit = budget.FormatBytes(limit)
+	if cfg.SpillDir == "" {
+		cfg.SpillDir = filepath.Join(cfg.DataDir, "spill")
+	}
+	spillDir, err := filepath.Abs(cfg.SpillDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.SpillDir = spillDir
+	if err := os.MkdirAll(spillDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--spill-dir: %w", err)
+	}
+	var spillLimit int64
+	if cfg.SpillLimit != "" {
+		if spillLimit, err = budget.ParseBytes(cfg.SpillLimit); err != nil {
+			return nil, fmt.Errorf("--spill-limit: %w", err)
+		}
+	} else {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(spillDir, &st); err == nil {
+			spillLimit = int64(st.Bavail) * st.Bsize / 2
+		}
+	}
+	cfg.SpillLimit = budget.FormatBytes(spillLimit)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
-	if m := memoryBytes(); m > 0 && os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(m / 4 * 3)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
 	}
-}
-
-// memoryBytes is the memory this node may use, for the cluster's view of
-// capacity and the collector's limit: the machine's, or the container's
-// (cgroup v2 memory.max) when that is lower.
-func memoryBytes() int64 {
-	raw, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	var kb int64
-	for _, line := range strings.Split(string(raw), "\n") {
-		if strings.HasPrefix(line, "MemTotal:") {
-			fmt.Sscanf(strings.TrimPrefix(line, "MemTotal:"), "%d", &kb)
-		}
-	}
-	total := kb * 1024
-	if raw, err := os.ReadFile("/sys/fs/cgroup/memory.max"); err == nil {
-		var limit int64
-		if _, err := fmt.Sscanf(strings.TrimSpace(string(raw)), "%d", &limit); err == nil && limit > 0 && limit < total {
-			return limit // "max" (no limit) does not parse
-		}
-	}
-	return total
+	return budget.NewPool(budget.Options{Limit: limit / 10 * 6, SpillDir: spillDir, SpillLimit: spillLimit})
 }
 
 func envInt(name string, def int64) int64 {

@@ -155,6 +155,7 @@ type keyDict interface {
 	encode(arr arrow.Array, out []uint32) []uint32
 	freeze()
 	len() int
+	bytes() int64
 	// values builds the array of the values with the given ids.
 	values(mem memory.Allocator, ids []uint32) arrow.Array
 }
@@ -456,6 +457,7 @@ type stringDict struct {
 	// short maps the packed key to an index into shortIDs, the string's id.
 	short    *u64Table
 	shortIDs []uint32
+	held     int64 // bytes of the strings in vals
 }
 
 func (d *stringDict) len() int { return len(d.vals) }
@@ -553,6 +555,7 @@ func (d *stringDict) idOf(v string) uint32 {
 		id, added := d.tbl.find(v, d.vals)
 		if added {
 			d.vals = append(d.vals, strings.Clone(v))
+			d.held += int64(len(v))
 		}
 		d.shortIDs = append(d.shortIDs, id)
 		return id
@@ -563,6 +566,7 @@ func (d *stringDict) idOf(v string) uint32 {
 	id, added := d.tbl.find(v, d.vals)
 	if added {
 		d.vals = append(d.vals, strings.Clone(v))
+		d.held += int64(len(v))
 	}
 	return id
 }
@@ -582,4 +586,36 @@ func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 		}
 	}
 	return bld.NewArray()
+}
+
+// bytes is about what the grouper holds in Go memory (its tables, the key
+// values it keeps): what a HashAggregate reserves in its query's budget.
+func (g *grouper) bytes() int64 {
+	var n int64
+	for _, d := range g.dicts {
+		n += d.bytes()
+	}
+	for j, l := range g.levels {
+		n += int64(len(l.slots))*16 + int64(cap(g.parents[j]))*8 + int64(cap(g.first[j]))*8
+	}
+	return n
+}
+
+// Bytes of each dictionary: slots and kept values (a map entry of a
+// fixedDict is about three times its key).
+func (d *fixedDict[T]) bytes() int64 {
+	var v T
+	w := int64(unsafe.Sizeof(v))
+	return int64(len(d.m))*(3*w+8) + int64(cap(d.vals))*w
+}
+
+func (d *intDict[T]) bytes() int64 {
+	var v T
+	return int64(len(d.tbl.slots))*16 + int64(cap(d.vals))*int64(unsafe.Sizeof(v)) + int64(cap(d.direct))*4 + int64(cap(d.present))*8
+}
+
+func (d *boolDict) bytes() int64 { return 64 }
+
+func (d *stringDict) bytes() int64 {
+	return int64(len(d.tbl.slots))*16 + int64(cap(d.vals))*16 + d.held + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4
 }

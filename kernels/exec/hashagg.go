@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
+	"slipstream/kernels/budget"
 	"slipstream/kernels/expr"
 )
 
@@ -33,8 +34,15 @@ type HashAggregate struct {
 	aggs   []Agg
 	schema *arrow.Schema
 	mem    memory.Allocator
+	// res, when set, bounds the grouper and accumulators: past the query's
+	// share of memory the aggregate spills the rows of new groups
+	// (aggspill.go). level counts the rounds of spilling above this one.
+	res   *budget.Reservation
+	level int
 
-	out materialized
+	out   materialized
+	parts []*budget.SpillFile // spilled partitions not yet aggregated
+	sub   *HashAggregate      // the partition being aggregated
 }
 
 // NewHashAggregate builds the output schema from the key fields and aggs.
@@ -71,6 +79,15 @@ func (h *HashAggregate) String() string {
 
 func (h *HashAggregate) Close() error {
 	h.out.release()
+	if h.sub != nil {
+		h.sub.Close()
+		h.sub = nil
+	}
+	removeRuns(h.parts)
+	h.parts = nil
+	if h.res != nil {
+		h.res.Free()
+	}
 	return h.input.Close()
 }
 
@@ -80,7 +97,11 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
-	return h.out.next(ctx)
+	b, err := h.out.next(ctx)
+	if err != io.EOF {
+		return b, err
+	}
+	return h.nextPartition(ctx)
 }
 
 func (h *HashAggregate) build(ctx context.Context) error {
@@ -101,6 +122,12 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		accs[i] = a.Fn.NewAccumulator(in, a.Params)
 	}
 	keyArrs := make([]arrow.Array, len(h.keys))
+	var sp *aggSpill
+	defer func() {
+		if sp != nil {
+			sp.abort()
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -116,14 +143,35 @@ func (h *HashAggregate) build(ctx context.Context) error {
 			keyArrs[i] = b.Column(k)
 		}
 		ids := g.groupIDs(keyArrs, int(b.NumRows()))
-		for i, a := range h.aggs {
-			var vals arrow.Array
-			if a.Arg >= 0 {
-				vals = b.Column(a.Arg)
+		if sp != nil {
+			// Frozen: the rows of groups not in memory go to disk.
+			if b, ids, err = sp.split(ctx, b, keyArrs, ids); err != nil {
+				return err
 			}
-			accs[i].Update(vals, ids, g.n)
 		}
-		b.Release()
+		if b != nil {
+			for i, a := range h.aggs {
+				var vals arrow.Array
+				if a.Arg >= 0 {
+					vals = b.Column(a.Arg)
+				}
+				accs[i].Update(vals, ids, g.n)
+			}
+			b.Release()
+		}
+		if h.res != nil {
+			if sp, err = h.account(g, accs, sp); err != nil {
+				return err
+			}
+		}
+	}
+	if sp != nil {
+		parts, err := sp.finish()
+		sp = nil
+		if err != nil {
+			return err
+		}
+		h.parts = parts
 	}
 	if len(h.keys) == 0 {
 		g.n = 1
@@ -136,5 +184,8 @@ func (h *HashAggregate) build(ctx context.Context) error {
 	releaseArrays(cols)
 	defer rec.Release()
 	h.out.set(h.schema, rec)
+	if h.res != nil { // the groups are now Arrow arrays, counted at the allocator
+		h.res.Resize(0)
+	}
 	return nil
 }

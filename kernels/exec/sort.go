@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
+	"slipstream/kernels/budget"
 	"slipstream/kernels/expr"
 )
 
@@ -27,8 +28,13 @@ type Sort struct {
 	input Operator
 	keys  []SortKey
 	limit int64
+	// res, when set, bounds what the sort holds: past the query's share of
+	// memory it writes its input as sorted runs to spill files and merges
+	// them (sortspill.go).
+	res *budget.Reservation
 
-	out materialized
+	out    materialized
+	merged *runMerge
 }
 
 // NewSort checks that every key column can be ordered.
@@ -63,25 +69,71 @@ func (s *Sort) String() string {
 	return txt
 }
 
+// SetBudget makes the sort hold its input within q's share of memory,
+// spilling sorted runs when it would go over.
+func (s *Sort) SetBudget(q *budget.Query) {
+	if q != nil {
+		s.res = q.Reserve(s.name())
+	}
+}
+
+func (s *Sort) name() string {
+	if s.limit >= 0 {
+		return "TopK"
+	}
+	return "Sort"
+}
+
 func (s *Sort) Close() error {
 	s.out.release()
+	if s.merged != nil {
+		s.merged.close()
+		s.merged = nil
+	}
+	if s.res != nil {
+		s.res.Free()
+	}
 	return s.input.Close()
 }
 
 func (s *Sort) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.merged != nil {
+		return s.merged.next(ctx)
+	}
 	if !s.out.built() {
 		if err := s.sort(ctx); err != nil {
 			return nil, err
+		}
+		if s.merged != nil {
+			return s.merged.next(ctx)
 		}
 	}
 	return s.out.next(ctx)
 }
 
 func (s *Sort) sort(ctx context.Context) error {
-	batches, err := Collect(ctx, s.input)
+	var batches []arrow.RecordBatch
+	var err error
+	if s.res != nil {
+		batches, err = s.collectWithin(ctx)
+		if err != nil || s.merged != nil {
+			return err
+		}
+	} else if batches, err = Collect(ctx, s.input); err != nil {
+		return err
+	}
+	tbl, err := s.sortBatches(ctx, batches)
 	if err != nil {
 		return err
 	}
+	defer tbl.Release()
+	s.out.setTable(tbl)
+	return nil
+}
+
+// sortBatches sorts batches (released here) into a table, the first
+// s.limit rows only for a top-k.
+func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (arrow.Table, error) {
 	tbl := array.NewTableFromRecords(s.input.Schema(), batches)
 	ReleaseAll(batches)
 	defer tbl.Release()
@@ -96,15 +148,15 @@ func (s *Sort) sort(ctx context.Context) error {
 		}
 	}
 	if tbl.NumRows() == 0 {
-		s.out.setTable(tbl)
-		return nil
+		tbl.Retain()
+		return tbl, nil
 	}
 	// Arrow's sort_indices (v18.8.0) never frees its scratch buffers: from
 	// the Go allocator the GC reclaims them, from the query's allocator they
 	// would stay counted forever. The indices are temporary either way.
 	idx, err := compute.SortIndicesTable(expr.WithAllocator(ctx, memory.DefaultAllocator), tbl, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { idx.Release() }()
 	if s.limit >= 0 && s.limit < int64(idx.Len()) {
@@ -112,12 +164,15 @@ func (s *Sort) sort(ctx context.Context) error {
 		idx.Release()
 		idx = top
 	}
+	if s.res != nil { // count the sorted copy in the query's budget
+		ctx = expr.WithAllocator(ctx, s.res.Query())
+	}
 	taken, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(tbl), compute.NewDatumWithoutOwning(idx))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer taken.Release()
 	sorted := taken.(*compute.TableDatum).Value
-	s.out.setTable(sorted)
-	return nil
+	sorted.Retain()
+	return sorted, nil
 }

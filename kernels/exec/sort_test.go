@@ -17,10 +17,14 @@ import (
 // sortInput is 300 rows with many ties: c0 int64, c1 utf8, c2 date32,
 // c3 decimal(7,2), c4 bool, c5 large_utf8, c6 the row's input position.
 func sortInput(t *testing.T, mem memory.Allocator) (*arrow.Schema, [][]any, []arrow.RecordBatch) {
+	return sortInputN(t, mem, 300, 1, 120, 250)
+}
+
+// sortInputN is sortInput with n rows cut into batches at cuts.
+func sortInputN(t *testing.T, mem memory.Allocator, n int, cuts ...int) (*arrow.Schema, [][]any, []arrow.RecordBatch) {
 	schema := schemaOf(i64, utf8, d32, dec(7, 2), boo, lstr, i64)
 	rng := rand.New(rand.NewSource(42))
 	strs := []any{"b", "a", "ä", "Z", "", "ab", "日本", nil}
-	const n = 300
 	cols := make([][]any, 7)
 	for c := range cols {
 		cols[c] = make([]any, n)
@@ -49,7 +53,7 @@ func sortInput(t *testing.T, mem memory.Allocator) (*arrow.Schema, [][]any, []ar
 			rows[i][c] = cols[c][i]
 		}
 	}
-	return schema, rows, splitBatches(t, mem, schema, cols, 1, 120, 250)
+	return schema, rows, splitBatches(t, mem, schema, cols, cuts...)
 }
 
 // compareValues orders two non-null values of one column.

@@ -376,3 +376,18 @@ func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
 			return b.NewArray()
 		}}
 }
+
+// Sized is an Accumulator that says how much memory it holds, for those
+// whose state grows with the values (n_unique, median, quantile); the
+// others hold a few words a group.
+type Sized interface {
+	Bytes() int64
+}
+
+// AccumulatorBytes is about what acc holds for ngroups groups.
+func AccumulatorBytes(acc Accumulator, ngroups int) int64 {
+	if s, ok := acc.(Sized); ok {
+		return s.Bytes()
+	}
+	return int64(ngroups) * 24
+}

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -116,6 +117,12 @@ type distinctAcc[T comparable] struct {
 	keep   func(T) T
 	seen   map[distinctKey[T]]struct{}
 	counts []int64
+	held   int64 // bytes of the strings kept
+}
+
+func (a *distinctAcc[T]) Bytes() int64 {
+	var k distinctKey[T]
+	return int64(len(a.seen))*(2*int64(unsafe.Sizeof(k))+8) + a.held + int64(cap(a.counts))*8
 }
 
 func (a *distinctAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
@@ -134,6 +141,9 @@ func (a *distinctAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 		}
 		if a.keep != nil {
 			k.v = a.keep(k.v)
+			if s, ok := any(k.v).(string); ok {
+				a.held += int64(len(s))
+			}
 		}
 		a.seen[k] = struct{}{}
 		a.counts[g]++
@@ -264,7 +274,10 @@ func (a *varAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 type quantileAcc struct {
 	q    float64
 	vals [][]float64
+	n    int64 // values held
 }
+
+func (a *quantileAcc) Bytes() int64 { return a.n*8 + int64(cap(a.vals))*24 }
 
 func (a *quantileAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 	a.vals = grow(a.vals, ngroups)
@@ -275,6 +288,7 @@ func (a *quantileAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 	for i, g := range ids {
 		if values.IsValid(i) {
 			a.vals[g] = append(a.vals[g], vals[i])
+			a.n++
 		}
 	}
 }

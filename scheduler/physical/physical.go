@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
 	"slipstream/kernels/expr"
 	"slipstream/scheduler/cardinality"
@@ -22,7 +23,10 @@ type Storage interface {
 
 // Planner builds operators that allocate from Mem.
 type Planner struct {
-	Mem     memory.Allocator
+	Mem memory.Allocator
+	// Budget, when set, is the query's account: sorts and aggregates
+	// spill within it.
+	Budget  *budget.Query
 	Storage Storage
 	// Partitions is how many pipelines may run at once (default: GOMAXPROCS).
 	Partitions int
@@ -598,7 +602,9 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 			pre = append(pre, &plan.Alias{Arg: call.Arg, Alias: fmt.Sprintf("__agg%d", i)})
 		}
 	}
-	return exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
+	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
+	agg.SetBudget(p.Budget)
+	return agg
 }
 
 // twoPhase aggregates each partition on its own (partial), then merges the
@@ -652,6 +658,7 @@ func (p *Planner) sort(n *plan.Sort, limit int64) (exec.Operator, error) {
 		in.Close()
 		return nil, err
 	}
+	s.SetBudget(p.Budget)
 	if len(extra) == 0 {
 		return s, nil
 	}

@@ -1,0 +1,107 @@
+package budget
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+)
+
+func TestParseBytes(t *testing.T) {
+	for in, want := range map[string]int64{
+		"4GiB": 4 << 30, "512MiB": 512 << 20, "1.5g": 3 << 29, "2000000000": 2e9, "10 MB": 1e7, "0": 0, "64k": 64 << 10,
+	} {
+		if got, err := ParseBytes(in); err != nil || got != want {
+			t.Errorf("ParseBytes(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "lots", "-1GiB", "4 GiBs", "NaN", "1e30"} {
+		if _, err := ParseBytes(bad); err == nil {
+			t.Errorf("ParseBytes(%q) took it", bad)
+		}
+	}
+}
+
+// TestAccountsCannotDrift: Arrow buffers and reservations of concurrent
+// queries add up in the pool and return to zero when released and closed.
+func TestAccountsCannotDrift(t *testing.T) {
+	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := NewPool(Options{Limit: 1 << 30, Base: checked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			q := p.Begin("q")
+			r := q.Reserve("op")
+			for j := range 200 {
+				b := memory.NewResizableBuffer(q)
+				b.Resize(100 + i*j)
+				s := memory.SliceBuffer(b, 0, 10) // a slice counts nothing more
+				r.Resize(int64(j))
+				s.Release()
+				b.Release()
+			}
+			q.Close()
+		}()
+	}
+	wg.Wait()
+	if p.Used() != 0 {
+		t.Errorf("pool counts %d bytes after every query ended", p.Used())
+	}
+	checked.AssertSize(t, 0)
+}
+
+// TestFairShare: alone a query may take the whole pool; with another
+// running it is held to half, and the other can still reserve.
+func TestFairShare(t *testing.T) {
+	p, _ := NewPool(Options{Limit: 1000})
+	big := p.Begin("big").Reserve("op")
+	if err := big.TryResize(900); err != nil {
+		t.Fatalf("a lone query could not take 90%%: %v", err)
+	}
+	small := p.Begin("small").Reserve("op")
+	if err := small.TryResize(200); kernels.KindOf(err) != kernels.ResourceExhausted {
+		t.Fatalf("the node is full, yet: %v", err)
+	}
+	if err := big.TryResize(950); err == nil {
+		t.Fatal("a query over its half grew further")
+	}
+	big.Resize(400) // it spilled
+	if err := small.TryResize(450); err != nil {
+		t.Fatalf("the small query could not take its share: %v", err)
+	}
+}
+
+func TestSpillFilesGoWithTheQuery(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "old-query"), 0o700)
+	p, err := NewPool(Options{Limit: 1 << 30, SpillDir: dir, SpillLimit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("a crashed node's spill folder survived the start: %v", left)
+	}
+	q := p.Begin("q")
+	w, err := q.Reserve("op").Spill(nil)
+	if err == nil {
+		w.Abort()
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("spill folder left after Close: %v", left)
+	}
+	if p.Spilled() != 0 {
+		t.Fatalf("pool counts %d spilled bytes", p.Spilled())
+	}
+}

@@ -1,0 +1,345 @@
+package budget
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+)
+
+// Pool is one node's memory budget and spill space, shared by its queries.
+type Pool struct {
+	limit      int64
+	spillDir   string
+	spillLimit int64 // 0: spilling is off
+	base       memory.Allocator
+
+	used    atomic.Int64 // Arrow bytes of every query and of the node, plus reservations
+	spilled atomic.Int64 // bytes in spill files now
+
+	mu      sync.Mutex
+	queries map[*Query]struct{}
+	nextID  int64
+	node    *Query // the node's own allocations (uploads, catalog); never closed
+}
+
+// Options configure a Pool.
+type Options struct {
+	// Limit is the memory the node's queries may hold, in bytes (> 0).
+	Limit int64
+	// SpillDir holds one folder per query that spills; it is emptied when
+	// the pool is made (what is there was left by a node that crashed).
+	SpillDir string
+	// SpillLimit bounds the bytes of spill files of the node at once; 0
+	// turns spilling off (an operator over its share then fails).
+	SpillLimit int64
+	// Base allocates the Arrow buffers the pool counts (default Go's;
+	// tests give Arrow's checked allocator).
+	Base memory.Allocator
+}
+
+// NewPool makes a node's pool and clears its spill directory.
+func NewPool(o Options) (*Pool, error) {
+	if o.Limit <= 0 {
+		return nil, fmt.Errorf("memory limit must be positive, got %d", o.Limit)
+	}
+	if o.Base == nil {
+		o.Base = memory.NewGoAllocator()
+	}
+	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit,
+		base: o.Base, queries: map[*Query]struct{}{}}
+	if o.SpillDir != "" {
+		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {
+			return nil, fmt.Errorf("spill directory: %w", err)
+		}
+		entries, err := os.ReadDir(o.SpillDir)
+		if err != nil {
+			return nil, fmt.Errorf("spill directory: %w", err)
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(o.SpillDir, e.Name())); err != nil {
+				return nil, fmt.Errorf("clearing spill directory: %w", err)
+			}
+		}
+	}
+	p.node = &Query{pool: p, id: "node"}
+	return p, nil
+}
+
+// Limit is the pool's size in bytes.
+func (p *Pool) Limit() int64 { return p.limit }
+
+// Used is what the node holds now: Arrow buffers and reservations.
+func (p *Pool) Used() int64 { return p.used.Load() }
+
+// Spilled is the bytes in the node's spill files now.
+func (p *Pool) Spilled() int64 { return p.spilled.Load() }
+
+// SpillDir is where queries spill ("" when spilling is off).
+func (p *Pool) SpillDir() string { return p.spillDir }
+
+// Allocator counts the node's own Arrow buffers (uploads, the catalog) in
+// the pool.
+func (p *Pool) Allocator() memory.Allocator { return p.node }
+
+// Begin starts accounting for a query (or a task of one). The caller
+// closes it when the query ends, however it ends.
+func (p *Pool) Begin(name string) *Query {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextID++
+	q := &Query{pool: p, id: fmt.Sprintf("%d-%s", p.nextID, sanitize(name))}
+	p.queries[q] = struct{}{}
+	return q
+}
+
+// share is what one query may hold while others run: an equal part of
+// the pool, so one huge query cannot starve a small one.
+func (p *Pool) share() int64 {
+	p.mu.Lock()
+	n := len(p.queries)
+	p.mu.Unlock()
+	return p.limit / int64(max(1, n))
+}
+
+// Stats is what the pool reports for status and metrics.
+type Stats struct {
+	Limit, Used, Spilled, SpillLimit int64
+	Queries                          int
+}
+
+// Stats reads the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	n := len(p.queries)
+	p.mu.Unlock()
+	return Stats{Limit: p.limit, Used: p.used.Load(), Spilled: p.spilled.Load(), SpillLimit: p.spillLimit, Queries: n}
+}
+
+// Query is the account of one query (or task) in its node's pool: the
+// Arrow buffers its operators allocate (it is their allocator), the
+// memory they reserve outside Arrow, and its spill files.
+type Query struct {
+	pool *Pool
+	id   string
+
+	arrow    atomic.Int64 // live Arrow bytes allocated through this query
+	reserved atomic.Int64
+	peak     atomic.Int64
+
+	mu       sync.Mutex
+	ops      []*Reservation
+	dir      string // made on the first spill
+	files    int
+	spilled  int64 // bytes written to spill files, in all
+	closed   bool
+	onDisk   int64 // bytes of this query's spill files still on disk
+	disabled bool  // spilling turned off for this query (tests, negative controls)
+}
+
+// ID names the query in its spill folder and in errors.
+func (q *Query) ID() string { return q.id }
+
+// Limit is the node's limit (what a query may hold when alone).
+func (q *Query) Limit() int64 { return q.pool.limit }
+
+// Used is what the query holds now.
+func (q *Query) Used() int64 { return q.arrow.Load() + q.reserved.Load() }
+
+// Peak is the most the query held at once.
+func (q *Query) Peak() int64 { return q.peak.Load() }
+
+// Spilled is the bytes the query wrote to spill files.
+func (q *Query) Spilled() int64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.spilled
+}
+
+// CanSpill says whether operators of this query may spill.
+func (q *Query) CanSpill() bool { return q.pool.spillDir != "" && q.pool.spillLimit > 0 && !q.disabled }
+
+// DisableSpilling makes every operator of q fail instead of spilling.
+func (q *Query) DisableSpilling() { q.disabled = true }
+
+func (q *Query) add(n int64) {
+	u := q.arrow.Load() + q.reserved.Load()
+	for {
+		p := q.peak.Load()
+		if u <= p || q.peak.CompareAndSwap(p, u) {
+			break
+		}
+	}
+	q.pool.used.Add(n)
+}
+
+// Within says whether the query may hold extra more bytes: the node has
+// room for them and the query stays within its share of the pool.
+func (q *Query) Within(extra int64) bool {
+	if q.pool.used.Load()+extra > q.pool.limit {
+		return false
+	}
+	return q == q.pool.node || q.Used()+extra <= q.pool.share()
+}
+
+// Exhausted is the error of an operator that cannot go on within the
+// budget; what names the operator and what it needed.
+func (q *Query) Exhausted(what string) error {
+	hint := "raise --memory-limit"
+	if !q.CanSpill() {
+		hint = "raise --memory-limit, or give a --spill-dir and --spill-limit so that it can spill"
+	}
+	return kernels.Errorf(kernels.ResourceExhausted, "%s: the query holds %s of the node's memory limit of %s (%d queries share it); %s",
+		what, FormatBytes(q.Used()), FormatBytes(q.pool.limit), q.pool.Stats().Queries, hint)
+}
+
+// Reserve opens a reservation for memory an operator keeps outside Arrow
+// buffers (hash tables, accumulators); name says whose it is.
+func (q *Query) Reserve(name string) *Reservation {
+	r := &Reservation{q: q, Name: name}
+	q.mu.Lock()
+	q.ops = append(q.ops, r)
+	q.mu.Unlock()
+	return r
+}
+
+// Operators lists each reservation's name, peak and spilled bytes, for
+// EXPLAIN ANALYZE and the query's status.
+func (q *Query) Operators() []OperatorStats {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := make([]OperatorStats, len(q.ops))
+	for i, r := range q.ops {
+		out[i] = OperatorStats{Name: r.Name, Peak: r.peak.Load(), Spilled: r.spilled.Load()}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// OperatorStats are one operator's memory figures.
+type OperatorStats struct {
+	Name          string
+	Peak, Spilled int64
+}
+
+// Close ends the query: its reservations return to zero and its spill
+// folder is removed. Arrow buffers still held (results being read) keep
+// counting until they are released. Close may be called more than once.
+func (q *Query) Close() error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	ops, dir, onDisk := q.ops, q.dir, q.onDisk
+	q.onDisk = 0
+	q.mu.Unlock()
+	for _, r := range ops {
+		r.Free()
+	}
+	q.pool.mu.Lock()
+	delete(q.pool.queries, q)
+	q.pool.mu.Unlock()
+	q.pool.spilled.Add(-onDisk)
+	if dir != "" {
+		return os.RemoveAll(dir)
+	}
+	return nil
+}
+
+// Allocate implements memory.Allocator: every Arrow buffer of the query is
+// counted once, when it is made, however many slices share it.
+func (q *Query) Allocate(size int) []byte {
+	b := q.pool.base.Allocate(size)
+	q.arrow.Add(int64(len(b)))
+	q.add(int64(len(b)))
+	return b
+}
+
+// Reallocate implements memory.Allocator.
+func (q *Query) Reallocate(size int, b []byte) []byte {
+	old := len(b)
+	nb := q.pool.base.Reallocate(size, b)
+	d := int64(len(nb) - old)
+	q.arrow.Add(d)
+	q.add(d)
+	return nb
+}
+
+// Free implements memory.Allocator.
+func (q *Query) Free(b []byte) {
+	n := int64(len(b))
+	q.pool.base.Free(b)
+	q.arrow.Add(-n)
+	q.pool.used.Add(-n)
+}
+
+// Reservation is one operator's claim on memory outside Arrow buffers.
+// Its methods are safe for one goroutine at a time (its operator's).
+type Reservation struct {
+	q       *Query
+	Name    string
+	size    int64
+	peak    atomic.Int64
+	spilled atomic.Int64
+}
+
+// Query is the account the reservation belongs to.
+func (r *Reservation) Query() *Query { return r.q }
+
+// Size is what the reservation holds now.
+func (r *Reservation) Size() int64 { return r.size }
+
+// TryResize sets the reservation to n bytes. Growing fails (and changes
+// nothing) when the query would go over its share or the node over its
+// limit; the operator then spills, or fails with the error returned.
+func (r *Reservation) TryResize(n int64) error {
+	if n > r.size && !r.q.Within(n-r.size) {
+		return r.q.Exhausted(r.Name)
+	}
+	r.Resize(n)
+	return nil
+}
+
+// Resize sets the reservation to n bytes whatever the budget says: for
+// memory already allocated, or freed.
+func (r *Reservation) Resize(n int64) {
+	d := n - r.size
+	r.size = n
+	r.q.reserved.Add(d)
+	r.q.add(d)
+	if n > r.peak.Load() {
+		r.peak.Store(n)
+	}
+}
+
+// Free returns all the reservation holds.
+func (r *Reservation) Free() { r.Resize(0) }
+
+// NotePeak records that the operator held n bytes (Arrow buffers it
+// keeps, counted at the allocator, not reserved here).
+func (r *Reservation) NotePeak(n int64) {
+	if n > r.peak.Load() {
+		r.peak.Store(n)
+	}
+}
+
+func sanitize(s string) string {
+	out := []byte(s)
+	for i, c := range out {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			out[i] = '_'
+		}
+	}
+	if len(out) > 40 {
+		out = out[:40]
+	}
+	return string(out)
+}

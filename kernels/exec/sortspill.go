@@ -1,0 +1,406 @@
+package exec
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"slipstream/kernels/budget"
+)
+
+// A sort over its share of memory writes what it holds as a sorted run
+// (a spill file) and goes on; at the end it merges the runs, at most
+// mergeFanIn at a time, each contributing one batch to memory.
+const (
+	// minRunBytes: a sort holding less does not spill even when its query
+	// is over its share (the memory is held elsewhere; runs of a batch
+	// each would only multiply files).
+	minRunBytes = 4 << 20
+	mergeFanIn  = 16
+	// topKCompactRows: a top-k of at most this many rows keeps only its
+	// best k rows plus a few batches, sorting as it goes, and never spills.
+	topKCompactRows = 1 << 20
+)
+
+// collectWithin reads the input, spilling sorted runs while the query is
+// over its share. It returns the batches held when nothing was spilled;
+// otherwise it sets s.merged and returns nil.
+func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
+	q := s.res.Query()
+	var held []arrow.RecordBatch
+	var bytes, rows int64
+	var runs []*budget.SpillFile
+	fail := func(err error) ([]arrow.RecordBatch, error) {
+		ReleaseAll(held)
+		removeRuns(runs)
+		return nil, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		b, err := s.input.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
+		held = append(held, b)
+		bytes += batchSize(b)
+		rows += b.NumRows()
+		s.res.NotePeak(bytes)
+		if s.limit >= 0 && s.limit <= topKCompactRows && rows >= s.limit+8*BatchRows {
+			if held, err = s.keepTop(ctx, held); err != nil {
+				return fail(err)
+			}
+			bytes, rows = sizeOf(held)
+			continue
+		}
+		if q.Within(0) || bytes < min(minRunBytes, q.Limit()/16) {
+			continue
+		}
+		if !q.CanSpill() {
+			return fail(q.Exhausted(fmt.Sprintf("%s holding %s", s.name(), budget.FormatBytes(bytes))))
+		}
+		run, err := s.writeRun(ctx, held)
+		held = nil
+		if err != nil {
+			return fail(err)
+		}
+		runs = append(runs, run)
+		bytes, rows = 0, 0
+	}
+	if len(runs) == 0 {
+		return held, nil
+	}
+	if len(held) > 0 {
+		run, err := s.writeRun(ctx, held)
+		held = nil
+		if err != nil {
+			return fail(err)
+		}
+		runs = append(runs, run)
+	}
+	order, err := newRowOrder(s.input.Schema(), s.keys)
+	if err != nil {
+		return fail(err)
+	}
+	// Merge down to one pass of at most mergeFanIn runs.
+	for len(runs) > mergeFanIn {
+		m, err := newRunMerge(s.input.Schema(), order, runs[:mergeFanIn], -1, q)
+		if err != nil {
+			return fail(err)
+		}
+		run, err := s.writeStream(ctx, m.next)
+		m.close()
+		runs = runs[mergeFanIn:]
+		if err != nil {
+			return fail(err)
+		}
+		// The merged run holds the earliest rows: first, so ties keep input order.
+		runs = append([]*budget.SpillFile{run}, runs...)
+	}
+	m, err := newRunMerge(s.input.Schema(), order, runs, s.limit, q)
+	if err != nil {
+		return fail(err)
+	}
+	s.merged = m
+	return nil, nil
+}
+
+// keepTop sorts held (released) and keeps its first s.limit rows.
+func (s *Sort) keepTop(ctx context.Context, held []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
+	tbl, err := s.sortBatches(ctx, held)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	return tableBatches(tbl), nil
+}
+
+// writeRun sorts held (released) into a new spill file.
+func (s *Sort) writeRun(ctx context.Context, held []arrow.RecordBatch) (*budget.SpillFile, error) {
+	tbl, err := s.sortBatches(ctx, held)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	r := array.NewTableReader(tbl, BatchRows)
+	defer r.Release()
+	return s.writeStream(ctx, func(context.Context) (arrow.RecordBatch, error) {
+		if !r.Next() {
+			return nil, io.EOF
+		}
+		b := r.RecordBatch()
+		b.Retain()
+		return b, nil
+	})
+}
+
+// writeStream writes every batch next gives to a new spill file.
+func (s *Sort) writeStream(ctx context.Context, next func(context.Context) (arrow.RecordBatch, error)) (*budget.SpillFile, error) {
+	w, err := s.res.Spill(s.input.Schema())
+	if err != nil {
+		return nil, err
+	}
+	for {
+		b, err := next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			w.Abort()
+			return nil, err
+		}
+		err = w.Write(b)
+		b.Release()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return w.Finish()
+}
+
+func removeRuns(runs []*budget.SpillFile) {
+	for _, r := range runs {
+		r.Remove()
+	}
+}
+
+// tableBatches are tbl's rows as batches of at most BatchRows (retained).
+func tableBatches(tbl arrow.Table) []arrow.RecordBatch {
+	r := array.NewTableReader(tbl, BatchRows)
+	defer r.Release()
+	var out []arrow.RecordBatch
+	for r.Next() {
+		b := r.RecordBatch()
+		b.Retain()
+		out = append(out, b)
+	}
+	return out
+}
+
+func sizeOf(bs []arrow.RecordBatch) (bytes, rows int64) {
+	for _, b := range bs {
+		bytes += batchSize(b)
+		rows += b.NumRows()
+	}
+	return bytes, rows
+}
+
+// batchSize is the bytes of b's buffers (a buffer shared by two columns
+// counts twice: an estimate, for deciding when to spill).
+func batchSize(b arrow.RecordBatch) int64 {
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil {
+				n += int64(buf.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+	}
+	for _, c := range b.Columns() {
+		walk(c.Data())
+	}
+	return n
+}
+
+// runMerge merges sorted runs into one sorted stream.
+type runMerge struct {
+	schema  *arrow.Schema
+	order   *rowOrder
+	q       *budget.Query
+	limit   int64 // rows still to give; -1: all
+	files   []*budget.SpillFile
+	cursors []*runCursor
+	live    cursorHeap
+	chunks  []arrow.RecordBatch // every batch a cursor is on or was on since the last output
+}
+
+type runCursor struct {
+	r     *budget.SpillReader
+	b     arrow.RecordBatch
+	row   int
+	chunk int
+}
+
+func newRunMerge(schema *arrow.Schema, order *rowOrder, files []*budget.SpillFile, limit int64, q *budget.Query) (*runMerge, error) {
+	m := &runMerge{schema: schema, order: order, q: q, limit: limit, files: files}
+	m.live.m = m
+	for _, f := range files {
+		r, err := f.Open()
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		c := &runCursor{r: r}
+		m.cursors = append(m.cursors, c)
+		if err := m.advance(c); err != nil {
+			m.close()
+			return nil, err
+		}
+		if c.b != nil {
+			m.live.idx = append(m.live.idx, len(m.cursors)-1)
+		}
+	}
+	heap.Init(&m.live)
+	return m, nil
+}
+
+// advance moves c to its next non-empty batch (c.b nil at the end).
+func (m *runMerge) advance(c *runCursor) error {
+	for {
+		b, err := c.r.Next()
+		if err != nil {
+			return err
+		}
+		c.b, c.row = b, 0
+		if b == nil {
+			return nil
+		}
+		if b.NumRows() > 0 {
+			c.chunk = len(m.chunks)
+			m.chunks = append(m.chunks, b)
+			return nil
+		}
+		b.Release()
+	}
+}
+
+func (m *runMerge) next(ctx context.Context) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m.limit == 0 || m.live.Len() == 0 {
+		return nil, io.EOF
+	}
+	want := int64(BatchRows)
+	if m.limit >= 0 && m.limit < want {
+		want = m.limit
+	}
+	type pick struct{ chunk, row int }
+	picks := make([]pick, 0, want)
+	for int64(len(picks)) < want && m.live.Len() > 0 {
+		c := m.cursors[m.live.idx[0]]
+		picks = append(picks, pick{c.chunk, c.row})
+		c.row++
+		if c.row < int(c.b.NumRows()) {
+			heap.Fix(&m.live, 0)
+			continue
+		}
+		if err := m.advance(c); err != nil {
+			return nil, err
+		}
+		if c.b == nil {
+			heap.Pop(&m.live)
+		} else {
+			heap.Fix(&m.live, 0)
+		}
+	}
+	if m.limit > 0 {
+		m.limit -= int64(len(picks))
+	}
+	// Each chunk gave a contiguous range of rows: concatenate those ranges,
+	// then gather them in merged order.
+	lo := make([]int, len(m.chunks))
+	hi := make([]int, len(m.chunks))
+	for i := range lo {
+		lo[i] = -1
+	}
+	for _, p := range picks {
+		if lo[p.chunk] < 0 {
+			lo[p.chunk] = p.row
+		}
+		hi[p.chunk] = p.row + 1
+	}
+	start := make([]int64, len(m.chunks))
+	var parts []arrow.RecordBatch
+	var total int64
+	for i, b := range m.chunks {
+		start[i] = total
+		if lo[i] < 0 {
+			continue
+		}
+		parts = append(parts, b.NewSlice(int64(lo[i]), int64(hi[i])))
+		total += int64(hi[i] - lo[i])
+	}
+	rows := make([]int64, len(picks))
+	for k, p := range picks {
+		rows[k] = start[p.chunk] + int64(p.row-lo[p.chunk])
+	}
+	joined, err := concatBatches(m.q, m.schema, parts)
+	ReleaseAll(parts)
+	if err != nil {
+		return nil, err
+	}
+	out, err := takeBatch(ctx, m.q, joined, rows)
+	joined.Release()
+	if err != nil {
+		return nil, err
+	}
+	m.dropPassedChunks()
+	return out, nil
+}
+
+// dropPassedChunks releases the batches no cursor is on any more.
+func (m *runMerge) dropPassedChunks() {
+	current := map[arrow.RecordBatch]bool{}
+	var kept []arrow.RecordBatch
+	for _, c := range m.cursors {
+		if c.b != nil {
+			current[c.b] = true
+			c.chunk = len(kept)
+			kept = append(kept, c.b)
+		}
+	}
+	for _, b := range m.chunks {
+		if !current[b] {
+			b.Release()
+		}
+	}
+	m.chunks = kept
+}
+
+func (m *runMerge) close() {
+	for _, c := range m.cursors {
+		c.r.Close()
+		c.b = nil
+	}
+	ReleaseAll(m.chunks)
+	m.chunks = nil
+	removeRuns(m.files)
+	m.files = nil
+}
+
+// cursorHeap orders the live cursors by their current row; ties go to the
+// earlier run, so the merge is stable as the sort of each run is.
+type cursorHeap struct {
+	m   *runMerge
+	idx []int
+}
+
+func (h *cursorHeap) Len() int { return len(h.idx) }
+func (h *cursorHeap) Less(i, j int) bool {
+	a, b := h.m.cursors[h.idx[i]], h.m.cursors[h.idx[j]]
+	if c := h.m.order.compare(a.b, a.row, b.b, b.row); c != 0 {
+		return c < 0
+	}
+	return h.idx[i] < h.idx[j]
+}
+func (h *cursorHeap) Swap(i, j int) { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
+func (h *cursorHeap) Push(x any)    { h.idx = append(h.idx, x.(int)) }
+func (h *cursorHeap) Pop() any {
+	x := h.idx[len(h.idx)-1]
+	h.idx = h.idx[:len(h.idx)-1]
+	return x
+}

@@ -1,0 +1,260 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"math/rand"
+	"os"
+	"sort"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+	"slipstream/kernels/budget"
+)
+
+// tinyPool is a pool whose limit forces every operator that holds data to
+// spill; spilling is off when spill is false (the negative controls).
+func tinyPool(t *testing.T, mem memory.Allocator, limit int64, spill bool) *budget.Pool {
+	t.Helper()
+	o := budget.Options{Limit: limit, Base: mem}
+	if spill {
+		o.SpillDir, o.SpillLimit = t.TempDir(), 1<<30
+	}
+	p, err := budget.NewPool(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// spillInput is 20,000 rows of sortInput's kinds in batches of 500,
+// made in base memory and handed out as copies allocated from mem (the
+// query), one batch at a time, as a scan would.
+func spillInput(t *testing.T, base, mem memory.Allocator) (*arrow.Schema, [][]any, Operator) {
+	const n = 20_000
+	var cuts []int
+	for c := 500; c < n; c += 500 {
+		cuts = append(cuts, c)
+	}
+	schema, rows, batches := sortInputN(t, base, n, cuts...)
+	return schema, rows, &copying{Records: records(schema, batches...), mem: mem}
+}
+
+// copying hands out copies of its batches allocated from mem.
+type copying struct {
+	*Records
+	mem memory.Allocator
+}
+
+func (c *copying) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	b, err := c.Records.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Release()
+	rows := make([]int64, b.NumRows())
+	for i := range rows {
+		rows[i] = int64(i)
+	}
+	return takeBatch(ctx, c.mem, b, rows)
+}
+
+// finished checks that a closed query holds nothing and left no file.
+func finished(t *testing.T, p *budget.Pool, q *budget.Query) {
+	t.Helper()
+	q.Close()
+	if p.Used() != 0 {
+		t.Errorf("the pool still counts %d bytes after the query closed", p.Used())
+	}
+	if p.Spilled() != 0 {
+		t.Errorf("the pool still counts %d spilled bytes", p.Spilled())
+	}
+	if dir := p.SpillDir(); dir != "" {
+		if left, _ := os.ReadDir(dir); len(left) != 0 {
+			t.Errorf("spill folder not removed: %v", left)
+		}
+	}
+}
+
+func TestSortSpillsSameAnswer(t *testing.T) {
+	for i, keys := range sortKeySets {
+		for _, limit := range []int64{-1, 5, 15_000} {
+			t.Run(fmt.Sprint(i, "/", limit), func(t *testing.T) {
+				mem, ctx := newMem(t)
+				pool := tinyPool(t, mem, 96<<10, true)
+				q := pool.Begin("sort")
+				_, rows, in := spillInput(t, mem, q) // as a scan would, through the query's allocator
+				op, err := NewSort(in, keys, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				op.SetBudget(q)
+				got, _ := drain(t, ctx, op)
+				want := referenceSort(rows, keys)
+				if limit >= 0 {
+					want = want[:min(int(limit), len(want))]
+				}
+				if !sameRows(got, want) {
+					for r := range min(len(got), len(want)) {
+						if !sameRows(got[r:r+1], want[r:r+1]) {
+							t.Fatalf("row %d: got %v, want %v", r, got[r], want[r])
+						}
+					}
+					t.Fatalf("got %d rows, want %d", len(got), len(want))
+				}
+				if limit < 0 && q.Spilled() == 0 {
+					t.Error("the sort did not spill: the test does not exercise spilling")
+				}
+				finished(t, pool, q)
+			})
+		}
+	}
+}
+
+func TestSortWithoutSpillingFailsAlone(t *testing.T) {
+	mem, ctx := newMem(t)
+	pool := tinyPool(t, mem, 96<<10, false)
+	q := pool.Begin("sort")
+	_, _, in := spillInput(t, mem, q)
+	op, err := NewSort(in, sortKeySets[0], -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.SetBudget(q)
+	_, err = op.Next(ctx)
+	if kernels.KindOf(err) != kernels.ResourceExhausted {
+		t.Fatalf("got %v, want a resource exhausted error", err)
+	}
+	t.Log(err)
+	op.Close()
+	finished(t, pool, q)
+}
+
+// TestSortSpillFloats: the merge of spilled runs orders NaN and nulls as
+// the in-memory sort does, in both directions.
+func TestSortSpillFloats(t *testing.T) {
+	for _, key := range []SortKey{{Column: 0}, {Column: 0, Descending: true}, {Column: 0, NullsLast: true}, {Column: 0, Descending: true, NullsLast: true}} {
+		t.Run(fmt.Sprint(key), func(t *testing.T) {
+			mem, ctx := newMem(t)
+			pool := tinyPool(t, mem, 64<<10, true)
+			q := pool.Begin("sort")
+			schema := schemaOf(f64, i64)
+			rng := rand.New(rand.NewSource(7))
+			var batches, copies []arrow.RecordBatch
+			for b := 0; b < 40; b++ {
+				vals, pos := make([]any, 500), make([]any, 500)
+				for i := range vals {
+					switch rng.Intn(10) {
+					case 0:
+						vals[i] = math.NaN()
+					case 1:
+					default:
+						vals[i] = float64(rng.Intn(50)) - 25
+					}
+					pos[i] = int64(b*500 + i)
+				}
+				batches = append(batches, buildBatch(t, q, schema, vals, pos))
+				copies = append(copies, buildBatch(t, mem, schema, vals, pos))
+			}
+			spilled, err := NewSort(records(schema, batches...), []SortKey{key}, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spilled.SetBudget(q)
+			got, _ := drain(t, ctx, spilled)
+			inMemory, _ := NewSort(records(schema, copies...), []SortKey{key}, -1)
+			want, _ := drain(t, ctx, inMemory)
+			if q.Spilled() == 0 {
+				t.Error("nothing spilled")
+			}
+			if !sameRows(got, want) {
+				for r := range want {
+					if !sameRows(got[r:r+1], want[r:r+1]) {
+						t.Fatalf("row %d: got %v, want %v", r, got[r], want[r])
+					}
+				}
+			}
+			finished(t, pool, q)
+		})
+	}
+}
+
+// drainReleasing reads op's rows batch by batch, releasing each, as a
+// client reading a result does; it closes op.
+func drainReleasing(t *testing.T, ctx context.Context, op Operator) [][]any {
+	t.Helper()
+	defer op.Close()
+	var rows [][]any
+	for {
+		b, err := op.Next(ctx)
+		if err == io.EOF {
+			return rows
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		rows = append(rows, rowsOf([]arrow.RecordBatch{b})...)
+		b.Release()
+	}
+}
+
+// rowSet is rows as sorted text, for results whose order is free.
+func rowSet(rows [][]any) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprint(r...)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestHashAggregateSpillsSameAnswer(t *testing.T) {
+	specs := []aggSpec{{"len", -1}, {"sum", 0}, {"n_unique", 1}, {"median", 0}, {"first", 5}, {"last", 1}, {"count", 3}}
+	for _, keys := range [][]int{{6}, {1, 6}, {2, 6, 1}} {
+		t.Run(fmt.Sprint(keys), func(t *testing.T) {
+			mem, ctx := newMem(t)
+			pool := tinyPool(t, mem, 512<<10, true)
+			q := pool.Begin("agg")
+			_, _, in := spillInput(t, mem, q)
+			op := hashAgg(t, q, in, keys, specs)
+			op.SetBudget(q)
+			got := drainReleasing(t, ctx, op)
+			_, _, ref := spillInput(t, mem, mem)
+			want, _ := drain(t, ctx, hashAgg(t, mem, ref, keys, specs))
+			if q.Spilled() == 0 {
+				t.Error("the aggregate did not spill: the test does not exercise spilling")
+			}
+			g, w := rowSet(got), rowSet(want)
+			if len(g) != len(w) {
+				t.Fatalf("got %d groups, want %d", len(g), len(w))
+			}
+			for i := range g {
+				if g[i] != w[i] {
+					t.Fatalf("group %d: got %s, want %s", i, g[i], w[i])
+				}
+			}
+			finished(t, pool, q)
+		})
+	}
+}
+
+func TestHashAggregateWithoutSpillingFailsAlone(t *testing.T) {
+	mem, ctx := newMem(t)
+	pool := tinyPool(t, mem, 512<<10, false)
+	q := pool.Begin("agg")
+	_, _, in := spillInput(t, mem, q)
+	op := hashAgg(t, q, in, []int{6}, []aggSpec{{"sum", 0}})
+	op.SetBudget(q)
+	_, err := op.Next(ctx)
+	if kernels.KindOf(err) != kernels.ResourceExhausted {
+		t.Fatalf("got %v, want a resource exhausted error", err)
+	}
+	t.Log(err)
+	op.Close()
+	finished(t, pool, q)
+}
