@@ -38,7 +38,7 @@ from slipstream._node import find_binary
 
 def price_of_distribution(data: Path, queries: list[int], repeat: int) -> None:
     files = {t: str(data / f"{t}.parquet") for t in TABLES}
-    one, three = sl.connect(), sl.connect(nodes=3)
+    one, three = sl.connect(allow_paths=[data]), sl.connect(nodes=3, allow_paths=[data])
     frames = {
         name: {t: cl.read_parquet(p) for t, p in files.items()}
         for name, cl in (("one", one), ("three", three))
@@ -64,7 +64,7 @@ NODE_LINE = re.compile(r"^slipstream: node (\S+) serving on (\S+) \(pid (\d+)\)"
 def time_to_recover(data: Path, query: int) -> None:
     tmp = tempfile.mkdtemp(prefix="slipstream-bench-")
     proc = subprocess.Popen(
-        [find_binary(), "local", "--nodes", "3", "--data-dir", tmp],
+        [find_binary(), "local", "--nodes", "3", "--data-dir", tmp, "--allow-path", str(data)],
         stdout=subprocess.PIPE,
         stderr=open(os.path.join(tmp, "log"), "wb"),  # noqa: SIM115
         text=True,

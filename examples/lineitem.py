@@ -91,7 +91,8 @@ def main() -> int:
     path = generate(args.scale_factor, args.cache_dir)
 
     started = time.perf_counter()
-    with sl.connect() as cl:
+    # The node reads files only under allow_paths: the cache, wherever --cache-dir put it.
+    with sl.connect(allow_paths=[path.parent]) as cl:
         print(f"local node at {cl.address} (started in {time.perf_counter() - started:.2f}s)")
         if args.scan:
             lineitem = cl.read_parquet(str(path.resolve()))

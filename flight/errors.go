@@ -22,6 +22,7 @@ var codeOf = map[kernels.Kind]codes.Code{
 	kernels.NotSupported:      codes.Unimplemented,
 	kernels.Cancelled:         codes.Canceled,
 	kernels.Unavailable:       codes.Unavailable,
+	kernels.PermissionDenied:  codes.PermissionDenied,
 }
 
 // toStatus turns any error into a gRPC status error with the code its kind maps to.

@@ -76,6 +76,7 @@ var kindOf = map[codes.Code]kernels.Kind{
 	codes.DeadlineExceeded:  kernels.Unavailable,
 	codes.Aborted:           kernels.Unavailable,
 	codes.Internal:          kernels.Internal,
+	codes.PermissionDenied:  kernels.PermissionDenied,
 }
 
 // cutStream says whether a status is gRPC's own report of a connection

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"slipstream/kernels/fsroot"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
 	pb "slipstream/scheduler/planpb"
@@ -35,17 +36,23 @@ type testNode struct {
 func startNode(t *testing.T) *testNode {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-	cat, err := catalog.Open(t.TempDir(), mem, "n1")
+	dir := t.TempDir()
+	cat, err := catalog.Open(dir, mem, "n1")
 	if err != nil {
 		t.Fatal(err)
 	}
+	roots, err := fsroot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { roots.Close() })
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions()...)
 	srv.InitListener(lis)
-	srv.RegisterFlightService(NewService(&scheduler.Engine{Catalog: cat, Mem: mem}, "grpc://"+lis.Addr().String()))
+	srv.RegisterFlightService(NewService(&scheduler.Engine{Catalog: cat, Mem: mem, Roots: roots}, "grpc://"+lis.Addr().String()))
 	go srv.Serve()
 	client, err := arrowflight.NewClientWithMiddleware(lis.Addr().String(), nil, nil,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -178,6 +185,10 @@ func TestErrorsCarryCodesAndServerStaysUp(t *testing.T) {
 	}
 	if _, _, err := n.query(t, scan("nope")); code(err) != codes.NotFound {
 		t.Errorf("unknown table: %v", err)
+	}
+	outside := &pb.Query{Root: &pb.Node{Kind: &pb.Node_FileScan{FileScan: &pb.FileScan{Paths: []string{"/etc/passwd"}, Format: pb.FileFormat_CSV}}}}
+	if _, _, err := n.query(t, outside); code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "--allow-path") {
+		t.Errorf("a file outside the allowed directories: %v", err)
 	}
 	_, err := n.client.GetFlightInfo(context.Background(), &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: []byte("\xff\xffgarbage")})
 	if code(err) != codes.InvalidArgument {

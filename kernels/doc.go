@@ -7,6 +7,8 @@
 //     type-checks against and the executor dispatches from.
 //   - exec: pull-based operators (scan, filter, project, hash aggregate,
 //     sort, limit) that stream arrow.RecordBatch values.
+//   - fsroot: the directories users' files may be read from, each an
+//     *os.Root; scans open their files through it.
 //
 // This package holds the error kinds every layer shares (errors.go).
 package kernels

@@ -30,6 +30,9 @@ const (
 	Cancelled
 	// Unavailable: a node could not be reached, or data it held is gone.
 	Unavailable
+	// PermissionDenied: the request is refused, e.g. a file outside the
+	// directories the server may read.
+	PermissionDenied
 )
 
 func (k Kind) String() string {
@@ -48,6 +51,8 @@ func (k Kind) String() string {
 		return "cancelled"
 	case Unavailable:
 		return "unavailable"
+	case PermissionDenied:
+		return "permission denied"
 	}
 	return "internal"
 }

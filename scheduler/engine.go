@@ -1,8 +1,8 @@
 package scheduler
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -16,6 +16,7 @@ import (
 	"slipstream/kernels"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
+	"slipstream/kernels/fsroot"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
 	"slipstream/scheduler/optimizer"
@@ -51,6 +52,9 @@ type Engine struct {
 	BroadcastRows int64
 	// Compress shuffle reads with zstd.
 	Compress bool
+	// Roots are the directories users' file scans (read_parquet, ...) may
+	// read; nil allows any path (tests that build an Engine directly).
+	Roots *fsroot.Roots
 	// Fault, when set, is called at named points of a task's life
 	// ("task:<stage>" as a task of that stage writes its output,
 	// "shuffle-read" as another node reads an output): the tests' way to
@@ -84,12 +88,20 @@ var extensions = map[exec.Format][]string{
 	exec.IPC:     {".arrow", ".feather", ".ipc", ".arrows"},
 }
 
+// FileRoots implements plan.Resolver.
+func (e *Engine) FileRoots() *fsroot.Roots { return e.Roots }
+
 // FileSchema implements plan.Resolver: it expands globs and directories
-// and checks that every file has the same schema.
+// and checks that every file has the same schema. Every lookup goes
+// through e.Roots: a path outside them is PermissionDenied.
 func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOptions) ([]string, *arrow.Schema, error) {
 	var files []string
 	for _, p := range paths {
-		matches, err := filepath.Glob(p)
+		matches, err := e.Roots.Glob(p)
+		var refused *kernels.Error
+		if errors.As(err, &refused) {
+			return nil, nil, err // outside the roots
+		}
 		if err != nil {
 			return nil, nil, kernels.Errorf(kernels.Invalid, "bad path pattern %q: %v", p, err)
 		}
@@ -98,7 +110,7 @@ func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOpt
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
-			st, err := os.Stat(m)
+			st, err := e.Roots.Stat(m)
 			if err != nil {
 				return nil, nil, exec.OpenError(m, err)
 			}
@@ -106,7 +118,7 @@ func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOpt
 				files = append(files, m)
 				continue
 			}
-			entries, err := os.ReadDir(m)
+			entries, err := e.Roots.ReadDir(m)
 			if err != nil {
 				return nil, nil, exec.OpenError(m, err)
 			}
@@ -128,9 +140,9 @@ func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOpt
 		var s *arrow.Schema
 		var err error
 		if format == exec.CSV {
-			s, err = exec.InferCSV(f, opts)
+			s, err = exec.InferCSV(e.Roots, f, opts)
 		} else {
-			s, err = exec.FileSchema(e.Mem, format, f, opts)
+			s, err = exec.FileSchema(e.Mem, e.Roots, format, f, opts)
 		}
 		if err != nil {
 			return nil, nil, err

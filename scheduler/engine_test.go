@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"slipstream/internal/parquettest"
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
+	"slipstream/kernels/fsroot"
 	"slipstream/scheduler/catalog"
 	pb "slipstream/scheduler/planpb"
 )
@@ -333,5 +335,56 @@ func TestARecentPlanIsReusedUntilATableChanges(t *testing.T) {
 	}
 	if after == first || after.Schema().NumFields() != 1 {
 		t.Errorf("after the table changed, the plan is the old one: %s", after.Schema())
+	}
+}
+
+// With Roots set, file scans read only under them: a file elsewhere, a link
+// leading out, and a file swapped for such a link after planning are all
+// refused, naming --allow-path.
+func TestFileScansStayUnderRoots(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	e, path := testEngine(t, mem)
+	roots, err := fsroot.Open(filepath.Dir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer roots.Close()
+	e.Roots = roots
+	if got := run(t, e, query(agg(parquetScan(path), nil, alias(call("len"), "n")))); got != "400\n" {
+		t.Fatalf("the allowed file: %q", got)
+	}
+	outside := filepath.Join(t.TempDir(), "ids.parquet")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(outside, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(filepath.Dir(path), "link.parquet")
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{outside, link, filepath.Dir(path) + "/../*/ids.parquet", filepath.Dir(path) + "/*.parquet"} {
+		_, err := e.Execute(query(parquetScan(p)))
+		if kernels.KindOf(err) != kernels.PermissionDenied || !strings.Contains(err.Error(), "--allow-path") {
+			t.Errorf("%s: %v, want permission denied naming --allow-path", p, err)
+		}
+	}
+	// Planned while the file is inside; swapped for a link out before the
+	// scan opens it.
+	op, err := e.Execute(query(parquetScan(path)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if err := os.Rename(link, path); err != nil {
+		t.Fatal(err)
+	}
+	batches, err := exec.Collect(context.Background(), op)
+	exec.ReleaseAll(batches)
+	if kernels.KindOf(err) != kernels.PermissionDenied {
+		t.Errorf("a file swapped for a link out after planning: %v, want permission denied", err)
 	}
 }

@@ -73,7 +73,7 @@ def engines(data: Path) -> dict[str, Callable[[int], Callable[[], object]]]:
     import polars as pl
 
     files = {t: str(data / f"{t}.parquet") for t in TABLES}
-    cl = sl.connect()
+    cl = sl.connect(allow_paths=[data])  # the node reads files only under allow_paths
     sl_frames = {t: cl.read_parquet(p) for t, p in files.items()}
     con = duckdb.connect()
     con.execute(f"SET threads = {THREADS}")

@@ -14,12 +14,15 @@ import (
 )
 
 // local runs N node processes of this binary on loopback as one cluster,
-// prints their addresses, and stops them all on SIGINT or SIGTERM.
+// prints their addresses, and stops them all on SIGINT or SIGTERM. The
+// nodes listen and gossip on 127.0.0.1 only, so they need no --insecure.
 func local(args []string) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 3, "how many node processes to run")
 	dataDir := fs.String("data-dir", "slipstream-local", "directory under which each node keeps its data (n1, n2, ...)")
 	extra := fs.String("serve-args", "", "more flags for every node's serve, space-separated (e.g. \"--replication 3\")")
+	var allow pathList
+	fs.Var(&allow, "allow-path", "a directory whose files every node may read (repeatable, or comma-separated; default: each node's data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -54,6 +57,9 @@ func local(args []string) error {
 			"--data-dir", filepath.Join(*dataDir, name)}
 		if gossip != "" {
 			argv = append(argv, "--join", gossip)
+		}
+		for _, p := range allow {
+			argv = append(argv, "--allow-path", p)
 		}
 		argv = append(argv, strings.Fields(*extra)...)
 		cmd := exec.Command(self, argv...)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 
 	"slipstream/flight"
 	"slipstream/kernels/budget"
+	"slipstream/kernels/fsroot"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
@@ -32,13 +34,18 @@ var version = "0.1.0"
 const usage = `slipstream: a compute service over Arrow Flight
 
 usage:
-  slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--advertise URI]
-                   [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...] [--encrypt-key KEY]
-  slipstream local --nodes N [--data-dir DIR]   (N node processes on loopback)
+  slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
+                   [--advertise URI] [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...]
+                   [--encrypt-key KEY]
+  slipstream local --nodes N [--data-dir DIR] [--allow-path DIR]...   (N node processes on loopback)
   slipstream version
 
 A lone serve is a one-node cluster; --join adds the node to the cluster of
 the node gossiping at HOST:PORT. Run 'slipstream serve -h' for every flag.
+
+No authentication exists yet, so a node listens on loopback only unless
+--insecure is given, and reads files (read_parquet, ...) only under the
+directories given with --allow-path (default: its --data-dir).
 `
 
 func main() {
@@ -81,14 +88,92 @@ type Config struct {
 	TasksPerNode  int
 	Compress      bool
 	BroadcastRows int64
-	MemoryLimit   string
-	SpillDir      string
-	SpillLimit    string
+	// Insecure lets the node listen (and gossip) beyond loopback although
+	// no authentication is configured.
+	Insecure bool
+	// AllowPaths are the directories users' file scans may read.
+	AllowPaths  []string
+	MemoryLimit string
+	SpillDir    string
+	SpillLimit  string
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("name=%s addr=%s data-dir=%s advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v memory-limit=%s spill-dir=%s spill-limit=%s",
-		c.Name, c.Addr, c.DataDir, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "", c.MemoryLimit, c.SpillDir, c.SpillLimit)
+	return fmt.Sprintf("name=%s addr=%s data-dir=%s allow-path=%s insecure=%v advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v memory-limit=%s spill-dir=%s spill-limit=%s",
+		c.Name, c.Addr, c.DataDir, strings.Join(c.AllowPaths, ","), c.Insecure, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "", c.MemoryLimit, c.SpillDir, c.SpillLimit)
+}
+
+// pathList is a repeatable flag whose values may also be comma-separated
+// (a value naming an existing directory is taken whole, commas and all).
+type pathList []string
+
+func (l *pathList) String() string { return strings.Join(*l, ",") }
+func (l *pathList) Set(v string) error {
+	if st, err := os.Stat(v); err == nil && st.IsDir() {
+		*l = append(*l, v)
+		return nil
+	}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// loopback reports whether every address host:port can bind is a
+// loopback one: "localhost", 127.x.x.x and ::1 are; an empty host,
+// 0.0.0.0 and :: (every interface) are not; a host name must resolve to
+// loopback addresses only.
+func loopback(hostport string) (bool, error) {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false, fmt.Errorf("bad address %q (want host:port): %w", hostport, err)
+	}
+	if host == "" {
+		return false, nil
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.Unmap().IsLoopback(), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return false, fmt.Errorf("cannot resolve %q: %w", host, err)
+	}
+	for _, ip := range ips {
+		if !ip.Unmap().IsLoopback() {
+			return false, nil
+		}
+	}
+	return len(ips) > 0, nil
+}
+
+// checkExposure refuses to listen beyond loopback while nothing
+// authenticates callers, unless --insecure is given. Gossip beyond loopback
+// is allowed when encrypted (--encrypt-key: only holders of the key can
+// join the cluster), else it too needs --insecure.
+func checkExposure(cfg Config) error {
+	local, err := loopback(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr: %w", err)
+	}
+	if !local && !cfg.Insecure {
+		return fmt.Errorf("--addr %s is not a loopback address and no authentication is configured; bind to 127.0.0.1 or pass --insecure to serve anyone who can reach the port", cfg.Addr)
+	}
+	gossip := cfg.Gossip
+	if gossip == "" {
+		gossip = cluster.DefaultBind
+	}
+	local, err = loopback(gossip)
+	if err != nil {
+		return fmt.Errorf("--gossip: %w", err)
+	}
+	if !local && cfg.EncryptKey == "" && !cfg.Insecure {
+		return fmt.Errorf("--gossip %s is not a loopback address and gossip is not encrypted; pass --encrypt-key (the same key on every node), bind it to 127.0.0.1, or pass --insecure to let anyone who can reach the port join the cluster", gossip)
+	}
+	return nil
 }
 
 func serve(args []string) error {
@@ -110,7 +195,12 @@ func serve(args []string) error {
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", os.Getenv("SLIPSTREAM_MEMORY_LIMIT"), "memory the node may use, such as 4GiB (default $SLIPSTREAM_MEMORY_LIMIT, else 80% of the cgroup limit or of physical memory); queries spill or fail within it")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
 	fs.StringVar(&cfg.SpillLimit, "spill-limit", "", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
+	fs.Var((*pathList)(&cfg.AllowPaths), "allow-path", "a directory whose files read_parquet/read_csv/read_ipc may read (repeatable, or comma-separated; each must exist; default: the data directory)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := checkExposure(cfg); err != nil {
 		return err
 	}
 	if cfg.CPUProfile != "" {
@@ -138,6 +228,15 @@ func serve(args []string) error {
 	if cfg.Name, err = nodeName(cfg.DataDir, cfg.Name); err != nil {
 		return err
 	}
+	if len(cfg.AllowPaths) == 0 {
+		cfg.AllowPaths = []string{cfg.DataDir}
+	}
+	roots, err := fsroot.Open(cfg.AllowPaths...)
+	if err != nil {
+		return fmt.Errorf("--allow-path: %w", err)
+	}
+	defer roots.Close()
+	cfg.AllowPaths = roots.Dirs()
 	pool, err := memoryPool(&cfg)
 	if err != nil {
 		return err
@@ -150,6 +249,10 @@ func serve(args []string) error {
 	lis, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
+	}
+	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure {
+		lis.Close() // checkExposure resolved the name otherwise; never serve on it
+		return fmt.Errorf("--addr %s bound %s, not a loopback address, and no authentication is configured; pass --insecure to serve anyone who can reach the port", cfg.Addr, lis.Addr())
 	}
 	if cfg.Advertise == "" {
 		cfg.Advertise = "grpc://" + lis.Addr().String()
@@ -167,7 +270,8 @@ func serve(args []string) error {
 	peers := flight.NewPeers(mem)
 	defer peers.Close()
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Memory: pool, Self: members.Self(), Members: members, Net: peers,
-		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress, BroadcastRows: cfg.BroadcastRows}
+		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress, BroadcastRows: cfg.BroadcastRows,
+		Roots: roots}
 	if point := os.Getenv("SLIPSTREAM_FAULT"); point != "" {
 		// Testing only: die by SIGKILL, as kill -9 would, on reaching point;
 		// "stop@<point>" freezes the node instead (SIGSTOP): it hangs
@@ -188,6 +292,13 @@ func serve(args []string) error {
 	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
 
 	slog.Info("starting", "version", version, "config", cfg.String(), "tables", len(cat.Tables()))
+	if cfg.Insecure {
+		slog.Warn("INSECURE: --insecure is set and no authentication is configured: anyone who can reach this node can read, replace and drop every table and read every file under the allowed paths",
+			"addr", lis.Addr().String(), "gossip", members.Self().Gossip, "gossip-encrypted", cfg.EncryptKey != "", "allow-path", roots.String())
+	} else {
+		slog.Info("no authentication is configured, so this node listens on loopback only (--insecure lifts this)", "addr", lis.Addr().String())
+	}
+	slog.Info("files are read only under the allowed paths (--allow-path)", "allow-path", roots.String())
 	fmt.Printf("slipstream: serving on grpc://%s\n", lis.Addr())
 	fmt.Printf("slipstream: node %s gossip on %s\n", cfg.Name, members.Self().Gossip)
 	os.Stdout.Sync()

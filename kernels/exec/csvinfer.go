@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"slipstream/kernels"
+	"slipstream/kernels/fsroot"
 )
 
 // InferRows is how many data rows of a CSV file decide its column types.
@@ -79,9 +79,10 @@ func widen(a, b csvKind) csvKind {
 // InferCSV reads the header and up to InferRows rows of a CSV file and
 // gives each column the narrowest type all its non-empty values parse as:
 // int64, float64, bool, date32, timestamp[us], else utf8. Without a header
-// the columns are named column_1, column_2, ...
-func InferCSV(path string, opts CSVOptions) (*arrow.Schema, error) {
-	f, err := os.Open(path)
+// the columns are named column_1, column_2, ... The file is opened through
+// roots (nil: anywhere).
+func InferCSV(roots *fsroot.Roots, path string, opts CSVOptions) (*arrow.Schema, error) {
+	f, err := roots.Open(path)
 	if err != nil {
 		return nil, OpenError(path, err)
 	}

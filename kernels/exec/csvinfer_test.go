@@ -26,7 +26,7 @@ func TestInferCSVLooksPastTheFirstRow(t *testing.T) {
 		"0.5,100.5,-2,false,2024-02-29,2024-02-29T11:30:00,ü,",
 		"1,7,3,,1999-12-31,,3,",
 	)
-	s, err := InferCSV(path, CSVOptions{})
+	s, err := InferCSV(nil, path, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,8 +61,8 @@ func TestInferCSVLooksPastTheFirstRow(t *testing.T) {
 
 func TestWidenCSVAcrossFiles(t *testing.T) {
 	dir := t.TempDir()
-	a, _ := InferCSV(writeCSV(t, dir, "a.csv", "x,y", "1,a"), CSVOptions{})
-	b, _ := InferCSV(writeCSV(t, dir, "b.csv", "x,y", "2.5,3"), CSVOptions{})
+	a, _ := InferCSV(nil, writeCSV(t, dir, "a.csv", "x,y", "1,a"), CSVOptions{})
+	b, _ := InferCSV(nil, writeCSV(t, dir, "b.csv", "x,y", "2.5,3"), CSVOptions{})
 	w, err := WidenCSV(a, b)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestWidenCSVAcrossFiles(t *testing.T) {
 	if !arrow.TypeEqual(w.Field(0).Type, arrow.PrimitiveTypes.Float64) || !arrow.TypeEqual(w.Field(1).Type, arrow.BinaryTypes.String) {
 		t.Errorf("widened to %s", w)
 	}
-	c, _ := InferCSV(writeCSV(t, dir, "c.csv", "x,z", "1,2"), CSVOptions{})
+	c, _ := InferCSV(nil, writeCSV(t, dir, "c.csv", "x,z", "1,2"), CSVOptions{})
 	if _, err := WidenCSV(a, c); err == nil || !strings.Contains(err.Error(), `"y" vs "z"`) {
 		t.Errorf("different names: %v", err)
 	}
@@ -78,14 +78,14 @@ func TestWidenCSVAcrossFiles(t *testing.T) {
 
 func TestInferCSVNoHeaderAndRaggedLines(t *testing.T) {
 	dir := t.TempDir()
-	s, err := InferCSV(writeCSV(t, dir, "n.csv", "1;x", "2;y"), CSVOptions{NoHeader: true, Delimiter: ';'})
+	s, err := InferCSV(nil, writeCSV(t, dir, "n.csv", "1;x", "2;y"), CSVOptions{NoHeader: true, Delimiter: ';'})
 	if err != nil || s.Field(0).Name != "column_1" || s.Field(1).Name != "column_2" || s.Field(0).Type.ID() != arrow.INT64 {
 		t.Fatalf("%v %v", s, err)
 	}
-	if _, err := InferCSV(writeCSV(t, dir, "r.csv", "a,b", "1,2", "3"), CSVOptions{}); err == nil || !strings.Contains(err.Error(), "line 3 has 1 fields") {
+	if _, err := InferCSV(nil, writeCSV(t, dir, "r.csv", "a,b", "1,2", "3"), CSVOptions{}); err == nil || !strings.Contains(err.Error(), "line 3 has 1 fields") {
 		t.Errorf("ragged: %v", err)
 	}
-	if _, err := InferCSV(writeCSV(t, dir, "e.csv", ""), CSVOptions{}); err == nil {
+	if _, err := InferCSV(nil, writeCSV(t, dir, "e.csv", ""), CSVOptions{}); err == nil {
 		t.Error("empty file: no error")
 	}
 }

@@ -122,7 +122,7 @@ func TestFilterKeepsTheFilesOwnDictionaries(t *testing.T) {
 	defer rec.Release()
 	path := filepath.Join(t.TempDir(), "cat.parquet")
 	parquettest.Write(t, mem, path, rec, 50)
-	fileSchema, err := FileSchema(mem, Parquet, path, CSVOptions{})
+	fileSchema, err := FileSchema(mem, nil, Parquet, path, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/schema"
+
+	"slipstream/kernels/fsroot"
 )
 
 // Bound is a simple predicate `column op value` that every row a query
@@ -213,9 +215,9 @@ func (r IntRange) Value(v scalar.Scalar) (int64, bool) { return r.read(v) }
 // schema) over Parquet files. ok is false for other than signed integer
 // columns (dates and timestamps included) and when a row group has no
 // statistics. Each file's range is kept per file version.
-func ParquetIntRange(paths []string, col int) (r IntRange, ok bool) {
+func ParquetIntRange(roots *fsroot.Roots, paths []string, col int) (r IntRange, ok bool) {
 	for i, path := range paths {
-		meta, err := parquetFooter(path)
+		meta, err := parquetFooter(roots, path)
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return r, false
 		}
@@ -295,13 +297,13 @@ var dictCounts boundedCache[fileColumn, int64]
 // each of the first eight files). ok is false when a chunk read has no
 // dictionary or one too large to count cheaply: then the column has many
 // values. Counts are kept per file version.
-func ParquetDictionaryValues(paths []string, col int) (values int64, ok bool) {
+func ParquetDictionaryValues(roots *fsroot.Roots, paths []string, col int) (values int64, ok bool) {
 	for _, path := range paths[:min(len(paths), 8)] {
-		meta, err := parquetFooter(path)
+		meta, err := parquetFooter(roots, path)
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return 0, false
 		}
-		n, _ := dictCounts.get(fileColumn{meta, col}, func() (int64, error) { return dictionaryValues(path, meta, col), nil })
+		n, _ := dictCounts.get(fileColumn{meta, col}, func() (int64, error) { return dictionaryValues(roots, path, meta, col), nil })
 		if n < 0 {
 			return 0, false
 		}
@@ -312,12 +314,12 @@ func ParquetDictionaryValues(paths []string, col int) (values int64, ok bool) {
 
 // dictionaryValues reads the dictionary page headers of one file's first,
 // middle and last row groups; -1 when one cannot be counted.
-func dictionaryValues(path string, meta *metadata.FileMetaData, col int) int64 {
+func dictionaryValues(roots *fsroot.Roots, path string, meta *metadata.FileMetaData, col int) int64 {
 	groups := meta.NumRowGroups()
 	if groups == 0 {
 		return 0
 	}
-	pf, err := file.OpenParquetFile(path, false, file.WithMetadata(meta))
+	pf, err := openParquet(roots, path, file.WithMetadata(meta))
 	if err != nil {
 		return -1
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"slipstream/kernels"
+	"slipstream/kernels/fsroot"
 	"slipstream/kernels/pqread"
 )
 
@@ -54,6 +55,10 @@ type Scan struct {
 	// RowGroups, when set, lists for each path the Parquet row groups this
 	// scan reads (nil for a path: all of them); see ParquetRowGroups.
 	RowGroups [][]int
+	// Roots, when set, are the directories Paths may be read from: each
+	// file is opened through them, so a symbolic link swapped in after
+	// planning cannot lead out (nil: anywhere, as for stored tables).
+	Roots *fsroot.Roots
 
 	fileSchema *arrow.Schema
 	raw        *arrow.Schema // projected, as the files hold it
@@ -295,9 +300,10 @@ func intersect(a, b []int) []int {
 	return out
 }
 
-// ParquetRowGroups is the number of row groups of a Parquet file.
-func ParquetRowGroups(path string) (int, error) {
-	meta, err := parquetFooter(path)
+// ParquetRowGroups is the number of row groups of a Parquet file, opened
+// through roots (nil: anywhere).
+func ParquetRowGroups(roots *fsroot.Roots, path string) (int, error) {
+	meta, err := parquetFooter(roots, path)
 	if err != nil {
 		return 0, err
 	}
@@ -305,8 +311,8 @@ func ParquetRowGroups(path string) (int, error) {
 }
 
 // ParquetRows is the number of rows of a Parquet file, from its metadata.
-func ParquetRows(path string) (int64, error) {
-	meta, err := parquetFooter(path)
+func ParquetRows(roots *fsroot.Roots, path string) (int64, error) {
+	meta, err := parquetFooter(roots, path)
 	if err != nil {
 		return 0, err
 	}
@@ -329,19 +335,34 @@ type footerKey struct {
 // cacheSize bounds each planning cache; past it, it starts again empty.
 const cacheSize = 4096
 
-func parquetFooter(path string) (*metadata.FileMetaData, error) {
-	st, err := os.Stat(path)
+func parquetFooter(roots *fsroot.Roots, path string) (*metadata.FileMetaData, error) {
+	st, err := roots.Stat(path)
 	if err != nil {
 		return nil, OpenError(path, err)
 	}
 	return footers.get(footerKey{path, st.Size(), st.ModTime()}, func() (*metadata.FileMetaData, error) {
-		pf, err := file.OpenParquetFile(path, false)
+		pf, err := openParquet(roots, path)
 		if err != nil {
 			return nil, OpenError(path, err)
 		}
 		defer pf.Close()
 		return pf.MetaData(), nil
 	})
+}
+
+// openParquet opens a Parquet file through roots (nil: anywhere); closing
+// the reader closes the file.
+func openParquet(roots *fsroot.Roots, path string, opts ...file.ReadOption) (*file.Reader, error) {
+	f, err := roots.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	pf, err := file.NewParquetReader(f, opts...)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return pf, nil
 }
 
 // boundedCache keeps values by key for planning, at most cacheSize.
@@ -371,8 +392,14 @@ func (c *boundedCache[K, V]) get(key K, read func() (V, error)) (V, error) {
 	return v, nil
 }
 
-// OpenError turns a failure to open path into an error a user can act on.
+// OpenError turns a failure to open path into an error a user can act on;
+// an error that already has a kind (a path outside the allowed
+// directories) keeps it.
 func OpenError(path string, err error) error {
+	var known *kernels.Error
+	if errors.As(err, &known) {
+		return err
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return kernels.Errorf(kernels.NotFound, "file %s does not exist", path)
 	}
@@ -382,11 +409,11 @@ func OpenError(path string, err error) error {
 func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error) {
 	switch s.Format {
 	case Parquet:
-		meta, err := parquetFooter(path)
+		meta, err := parquetFooter(s.Roots, path)
 		if err != nil {
 			return nil, err
 		}
-		pf, err := file.OpenParquetFile(path, false, file.WithMetadata(meta))
+		pf, err := openParquet(s.Roots, path, file.WithMetadata(meta))
 		if err != nil {
 			return nil, OpenError(path, err)
 		}
@@ -437,14 +464,14 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		return fr.GetRecordReader(ctx, cols, groups)
 	case CSV:
-		f, err := os.Open(path)
+		f, err := s.Roots.Open(path)
 		if err != nil {
 			return nil, OpenError(path, err)
 		}
 		s.closers = append(s.closers, f)
 		return csv.NewReader(f, s.fileSchema, s.CSV.readerOptions(s.mem)...), nil
 	default:
-		f, err := os.Open(path)
+		f, err := s.Roots.Open(path)
 		if err != nil {
 			return nil, OpenError(path, err)
 		}
@@ -546,12 +573,13 @@ func (f *ipcFile) RecordBatch() arrow.RecordBatch { return f.cur }
 func (f *ipcFile) Record() arrow.RecordBatch      { return f.cur }
 func (f *ipcFile) Err() error                     { return f.err }
 
-// FileSchema reads the schema of one file without reading its data. For
-// CSV the types are inferred from the first rows.
-func FileSchema(mem memory.Allocator, format Format, path string, opts CSVOptions) (*arrow.Schema, error) {
+// FileSchema reads the schema of one file, opened through roots (nil:
+// anywhere), without reading its data. For CSV the types are inferred from
+// the first rows.
+func FileSchema(mem memory.Allocator, roots *fsroot.Roots, format Format, path string, opts CSVOptions) (*arrow.Schema, error) {
 	switch format {
 	case Parquet:
-		meta, err := parquetFooter(path)
+		meta, err := parquetFooter(roots, path)
 		if err != nil {
 			return nil, err
 		}
@@ -561,9 +589,9 @@ func FileSchema(mem memory.Allocator, format Format, path string, opts CSVOption
 		}
 		return s, nil
 	case CSV:
-		return InferCSV(path, opts)
+		return InferCSV(roots, path, opts)
 	default:
-		f, err := os.Open(path)
+		f, err := roots.Open(path)
 		if err != nil {
 			return nil, OpenError(path, err)
 		}

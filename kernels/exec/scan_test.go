@@ -17,6 +17,7 @@ import (
 	"slipstream/internal/parquettest"
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
+	"slipstream/kernels/fsroot"
 )
 
 // The Parquet test file: 100 rows in 4 row groups of 25, every column
@@ -86,7 +87,7 @@ func parquetFile(t *testing.T, mem memory.Allocator, dir, name string) (string, 
 		t.Fatalf("wrote %d row groups, want %d", pf.NumRowGroups(), pqRows/pqGroupLen)
 	}
 	pf.Close()
-	schema, err := FileSchema(mem, Parquet, path, CSVOptions{})
+	schema, err := FileSchema(mem, nil, Parquet, path, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestIPCScan(t *testing.T) {
 			mem, ctx := newMem(t)
 			dir := t.TempDir()
 			path, written := writeIPC(t, mem, dir, "t.arrow", stream, 3)
-			schema, err := FileSchema(mem, IPC, path, CSVOptions{})
+			schema, err := FileSchema(mem, nil, IPC, path, CSVOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -508,7 +509,7 @@ func TestCSVScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := CSVOptions{Delimiter: ';'}
-	schema, err := FileSchema(mem, CSV, path, opts)
+	schema, err := FileSchema(mem, nil, CSV, path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,7 +539,7 @@ func TestCSVScan(t *testing.T) {
 	}
 
 	// The default comma splits nothing here: one column.
-	one, err := FileSchema(mem, CSV, path, CSVOptions{})
+	one, err := FileSchema(mem, nil, CSV, path, CSVOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +561,7 @@ func TestCSVNoHeaderAndErrors(t *testing.T) {
 	if !sameRows(rows, [][]any{{int64(1), "x"}, {int64(2), nil}}) {
 		t.Errorf("got %v", rows)
 	}
-	inferred, err := FileSchema(mem, CSV, path, opts)
+	inferred, err := FileSchema(mem, nil, CSV, path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +585,7 @@ func TestCSVNoHeaderAndErrors(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := FileSchema(mem, CSV, empty, CSVOptions{}); err == nil || kernels.KindOf(err) != kernels.Invalid {
+	if _, err := FileSchema(mem, nil, CSV, empty, CSVOptions{}); err == nil || kernels.KindOf(err) != kernels.Invalid {
 		t.Errorf("schema of an empty CSV file: want an invalid-argument error, got %v", err)
 	}
 }
@@ -606,7 +607,7 @@ func TestScanMissingAndBadFiles(t *testing.T) {
 			if kernels.KindOf(err) != kernels.NotFound || !strings.Contains(err.Error(), "nope") {
 				t.Errorf("scan of a missing file: want not found naming it, got %v (%v)", err, kernels.KindOf(err))
 			}
-			_, err = FileSchema(mem, format, missing, CSVOptions{})
+			_, err = FileSchema(mem, nil, format, missing, CSVOptions{})
 			if kernels.KindOf(err) != kernels.NotFound {
 				t.Errorf("schema of a missing file: want not found, got %v", err)
 			}
@@ -619,7 +620,7 @@ func TestScanMissingAndBadFiles(t *testing.T) {
 			if kernels.KindOf(err) != kernels.Invalid || !strings.Contains(err.Error(), "garbage") {
 				t.Errorf("scan of a garbage file: want invalid argument naming it, got %v (%v)", err, kernels.KindOf(err))
 			}
-			if _, err = FileSchema(mem, format, garbage, CSVOptions{}); kernels.KindOf(err) != kernels.Invalid {
+			if _, err = FileSchema(mem, nil, format, garbage, CSVOptions{}); kernels.KindOf(err) != kernels.Invalid {
 				t.Errorf("schema of a garbage file: want invalid argument, got %v", err)
 			}
 		})
@@ -665,7 +666,7 @@ func TestParquetFooterCacheSeesRewrites(t *testing.T) {
 		rec := buildBatch(t, mem, schema, vals)
 		parquettest.Write(t, mem, path, rec, 2)
 		rec.Release()
-		if got, err := ParquetRows(path); err != nil || got != int64(rows) {
+		if got, err := ParquetRows(nil, path); err != nil || got != int64(rows) {
 			t.Fatalf("ParquetRows = %d, %v; want %d", got, err, rows)
 		}
 		s := NewScan(mem, Parquet, []string{path}, schema, nil, nil, CSVOptions{})
@@ -674,7 +675,63 @@ func TestParquetFooterCacheSeesRewrites(t *testing.T) {
 			t.Errorf("scan read %d rows, want %d", len(got), rows)
 		}
 	}
-	if _, err := ParquetRows(filepath.Join(t.TempDir(), "gone.parquet")); kernels.KindOf(err) != kernels.NotFound {
+	if _, err := ParquetRows(nil, filepath.Join(t.TempDir(), "gone.parquet")); kernels.KindOf(err) != kernels.NotFound {
 		t.Errorf("a missing file: %v, want a not-found error", err)
+	}
+}
+
+// A scan with Roots opens its files through them: a file swapped for a
+// link leading out after planning is refused, not read.
+func TestScanOpensFilesThroughRoots(t *testing.T) {
+	mem, ctx := newMem(t)
+	allowed, outside := t.TempDir(), t.TempDir()
+	roots, err := fsroot.Open(allowed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer roots.Close()
+	write := map[Format]func(dir string) string{
+		Parquet: func(dir string) string { p, _ := parquetFile(t, mem, dir, "t.parquet"); return p },
+		IPC:     func(dir string) string { p, _ := writeIPC(t, mem, dir, "t.arrow", false, 2); return p },
+		CSV:     func(dir string) string { return writeCSV(t, dir, "t.csv", "x,y", "1,a", "2,b") },
+	}
+	for _, format := range []Format{Parquet, CSV, IPC} {
+		t.Run(format.String(), func(t *testing.T) {
+			path, out := write[format](allowed), write[format](outside)
+			schema, err := FileSchema(mem, roots, format, path, CSVOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewScan(mem, format, []string{path}, schema, nil, nil, CSVOptions{})
+			s.Roots = roots
+			if rows, _ := drain(t, ctx, s); len(rows) == 0 {
+				t.Fatal("read nothing from the allowed file")
+			}
+			if _, err := FileSchema(mem, roots, format, out, CSVOptions{}); kernels.KindOf(err) != kernels.PermissionDenied {
+				t.Errorf("schema of a file outside: %v, want permission denied", err)
+			}
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(out, path); err != nil {
+				t.Fatal(err)
+			}
+			s = NewScan(mem, format, []string{path}, schema, nil, nil, CSVOptions{})
+			s.Roots = roots
+			b, err := s.Next(ctx)
+			s.Close()
+			if b != nil {
+				b.Release()
+			}
+			if kernels.KindOf(err) != kernels.PermissionDenied || !strings.Contains(err.Error(), "--allow-path") {
+				t.Errorf("scan of a file swapped for a link out: %v (%v), want permission denied", err, kernels.KindOf(err))
+			}
+		})
+	}
+	if _, err := ParquetRows(roots, filepath.Join(outside, "t.parquet")); kernels.KindOf(err) != kernels.PermissionDenied {
+		t.Errorf("ParquetRows outside: %v", err)
+	}
+	if _, ok := ParquetDictionaryValues(roots, []string{filepath.Join(outside, "t.parquet")}, 2); ok {
+		t.Error("ParquetDictionaryValues read a file outside")
 	}
 }

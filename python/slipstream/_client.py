@@ -490,7 +490,10 @@ class Client:
             Paths on the *server's* file system; globs such as
             ``"data/*.parquet"`` are allowed. Every file must have the same schema.
             A relative path is relative to the server's working directory
-            (for ``connect()`` without an address: this process's).
+            (for ``connect()`` without an address: this process's). The
+            server reads only under the directories it allows (``--allow-path``;
+            ``connect(allow_paths=...)``); a path elsewhere, or a symbolic link
+            leading out of them, raises :class:`PermissionDeniedError`.
         """
         return self._scan(source, pb.PARQUET)
 
@@ -530,6 +533,7 @@ def connect(
     *,
     data_dir: PathLike | None = None,
     nodes: int = 1,
+    allow_paths: Sequence[PathLike] | None = None,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
 
@@ -549,6 +553,15 @@ def connect(
     data_dir : str or path, optional
         Only without ``address``: where the local node keeps its tables.
         Default: a temporary directory, deleted when the node stops.
+    allow_paths : list of str or path, optional
+        Only without ``address``: the directories whose files the local node
+        may read with ``read_parquet``, ``read_csv`` and ``read_ipc`` (its
+        ``--allow-path``); each must exist. A path elsewhere raises
+        :class:`PermissionDeniedError`. Default: the user's own files, i.e.
+        the home directory, the current working directory and
+        ``tempfile.gettempdir()``. An empty list allows only the node's data
+        directory. A node started with ``slipstream serve`` reads only under
+        its ``--allow-path`` directories (default: its ``--data-dir``).
 
     Returns
     -------
@@ -562,8 +575,10 @@ def connect(
     {'status': 'ok', 'version': '...'}
     """
     if address is not None:
-        if data_dir is not None or nodes != 1:
-            raise ValueError("data_dir and nodes only apply when connect() starts local nodes")
+        if data_dir is not None or nodes != 1 or allow_paths is not None:
+            raise ValueError(
+                "data_dir, nodes and allow_paths only apply when connect() starts local nodes"
+            )
         addresses = [address] if isinstance(address, str) else list(address)
         if not addresses:
             raise ValueError("connect() needs at least one address")
@@ -574,7 +589,7 @@ def connect(
             client.close()
             raise
         return client
-    node = LocalNode(data_dir=data_dir, nodes=nodes)
+    node = LocalNode(data_dir=data_dir, nodes=nodes, allow_paths=allow_paths)
     try:
         client = Client(node.address, node, fallbacks=node.addresses)
         client.health()

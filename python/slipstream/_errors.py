@@ -21,6 +21,7 @@ __all__ = [
     "CancelledError",
     "InternalError",
     "NotFoundError",
+    "PermissionDeniedError",
     "PlanError",
     "ResourceExhaustedError",
     "SlipstreamError",
@@ -104,6 +105,17 @@ class UnauthenticatedError(SlipstreamError):
     code = "UNAUTHENTICATED"
 
 
+class PermissionDeniedError(SlipstreamError, PermissionError):
+    """The server refused the request, e.g. a file outside the directories it may read.
+
+    A node reads files (``read_parquet``, ``read_csv``, ``read_ipc``) only under
+    the directories it was started with (``slipstream serve --allow-path DIR``;
+    ``connect(allow_paths=...)`` for a local node); the message names them.
+    """
+
+    code = "PERMISSION_DENIED"
+
+
 # The phrase pyarrow (Arrow C++ FromGrpcStatus) writes before the server's
 # message, for each gRPC code. Measured with pyarrow 26 against a gRPC server
 # aborting with every code.
@@ -146,7 +158,7 @@ _CLASSES: dict[str, type[SlipstreamError]] = {
     "ABORTED": InternalError,
     "UNKNOWN": InternalError,
     "UNAUTHENTICATED": UnauthenticatedError,
-    "PERMISSION_DENIED": UnauthenticatedError,
+    "PERMISSION_DENIED": PermissionDeniedError,
     "UNIMPLEMENTED": NotSupportedError,
 }
 

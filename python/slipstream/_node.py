@@ -13,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,29 @@ def find_binary() -> str:
     )
 
 
+def default_allow_paths() -> list[str]:
+    """The directories a local node may read files from by default: the user's own.
+
+    The home directory, the current working directory and
+    :func:`tempfile.gettempdir`, those of them that exist; never the root of
+    the file system (a home directory of ``/`` would allow every file).
+
+    Returns
+    -------
+    list of str
+        Absolute paths, without repeats.
+    """
+    found: list[str] = []
+    for get in (lambda: str(Path.home()), os.getcwd, tempfile.gettempdir):
+        try:
+            path = os.path.abspath(get())
+        except (OSError, RuntimeError, KeyError):  # no home, or a deleted working directory
+            continue
+        if os.path.isdir(path) and path not in found and os.path.dirname(path) != path:
+            found.append(path)
+    return found
+
+
 class LocalNode:
     """A ``slipstream serve`` child process on a free loopback port.
 
@@ -66,6 +90,12 @@ class LocalNode:
         The server binary; default :func:`find_binary`.
     startup_timeout : float
         Seconds to wait for the node to announce its address.
+    allow_paths : list of str or Path, optional
+        The directories whose files the node may read (``read_parquet``,
+        ``read_csv``, ``read_ipc``; ``slipstream serve --allow-path``); each
+        must exist. Default: the user's own files, see
+        :func:`default_allow_paths`. An empty list allows only the node's
+        data directory.
     """
 
     def __init__(
@@ -74,11 +104,18 @@ class LocalNode:
         binary: str | None = None,
         startup_timeout: float = 30.0,
         nodes: int = 1,
+        allow_paths: Sequence[str | os.PathLike[str]] | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, got {nodes}")
+        if isinstance(allow_paths, (str, os.PathLike)):
+            raise TypeError("allow_paths takes a list of directories, not one path")
         self.addresses: list[str] = []
         self.binary = binary or find_binary()
+        if allow_paths is None:
+            self.allow_paths = default_allow_paths()
+        else:
+            self.allow_paths = [os.path.abspath(os.fspath(p)) for p in allow_paths]
         self._tmp = tempfile.mkdtemp(prefix="slipstream-node-")
         self.data_dir = str(data_dir) if data_dir is not None else os.path.join(self._tmp, "data")
         self.log_path = os.path.join(self._tmp, "server.log")
@@ -86,6 +123,8 @@ class LocalNode:
         cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", self.data_dir]
         if nodes > 1:
             cmd = [self.binary, "local", "--nodes", str(nodes), "--data-dir", self.data_dir]
+        for path in self.allow_paths:
+            cmd += ["--allow-path", path]
         # A new session: Ctrl-C in a terminal or notebook interrupts the client
         # (cancelling its query) without killing the node under it.
         self.proc = subprocess.Popen(

@@ -22,13 +22,19 @@ READY = re.compile(r"^slipstream: serving on (grpc://127\.0\.0\.1:\d+)$")
 
 
 class ServerProcess:
-    """``slipstream serve`` started the way a user would, on a free port."""
+    """``slipstream serve`` started the way a user would, on a free port.
 
-    def __init__(self, data_dir: Path, log_path: Path) -> None:
+    ``allow`` are its ``--allow-path`` directories (default: its data directory).
+    """
+
+    def __init__(self, data_dir: Path, log_path: Path, allow: list[Path] | None = None) -> None:
         self.data_dir = data_dir
         self.log = open(log_path, "ab")  # noqa: SIM115
+        cmd = [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)]
+        for path in allow or []:
+            cmd += ["--allow-path", str(path)]
         self.proc = subprocess.Popen(
-            [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)],
+            cmd,
             stdout=subprocess.PIPE,
             stderr=self.log,
             stdin=subprocess.DEVNULL,
@@ -72,9 +78,10 @@ class ServerProcess:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A ``slipstream serve`` process shared by the session."""
+    """A ``slipstream serve`` process shared by the session; it may read the
+    session's temporary directories (where tests write their files)."""
     root = tmp_path_factory.mktemp("server")
-    s = ServerProcess(root / "data", root / "server.log")
+    s = ServerProcess(root / "data", root / "server.log", allow=[tmp_path_factory.getbasetemp()])
     yield s
     s.stop()
 

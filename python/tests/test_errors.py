@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as fl
@@ -100,9 +101,14 @@ def test_unknown_table(cl: sl.Client) -> None:
         cl.table("no_such_table").explain()
 
 
-def test_missing_file(cl: sl.Client) -> None:
+def test_missing_file(cl: sl.Client, tmp_path: Path) -> None:
     with pytest.raises(sl.NotFoundError, match=r"missing\.parquet"):
+        cl.read_parquet(tmp_path / "missing.parquet").to_arrow()
+    # Outside the directories the node may read, whether it exists or not.
+    with pytest.raises(sl.PermissionDeniedError, match="--allow-path") as info:
         cl.read_parquet("/definitely/missing.parquet").to_arrow()
+    assert info.value.code == "PERMISSION_DENIED"
+    assert isinstance(info.value, PermissionError)
 
 
 def test_unknown_function(cl: sl.Client, trips: sl.DataFrame) -> None:

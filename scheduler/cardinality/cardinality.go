@@ -109,7 +109,7 @@ func (e *Estimator) scanRows(n *plan.Scan) int64 {
 	}
 	var rows int64
 	for _, f := range n.Files {
-		r, err := exec.ParquetRows(f)
+		r, err := exec.ParquetRows(n.Roots, f)
 		if err != nil {
 			return Unknown
 		}
@@ -233,7 +233,7 @@ func (e *Estimator) intRange(n *plan.Scan, i int) (exec.IntRange, bool) {
 	if !ok {
 		return exec.IntRange{}, false
 	}
-	return exec.ParquetIntRange(n.Files, col)
+	return exec.ParquetIntRange(n.Roots, n.Files, col)
 }
 
 // dictionaryValues counts the values of column i of a scan from Parquet
@@ -243,7 +243,7 @@ func (e *Estimator) dictionaryValues(n *plan.Scan, i int) (int64, bool) {
 	if !ok {
 		return 0, false
 	}
-	return exec.ParquetDictionaryValues(n.Files, col)
+	return exec.ParquetDictionaryValues(n.Roots, n.Files, col)
 }
 
 // parquetColumn is the file column of column i of a scan of Parquet files

@@ -185,6 +185,7 @@ func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 			}
 		}
 		s := exec.NewScan(p.Mem, format, sh.files, n.FileSchema, n.Columns, n.Bounds, n.CSV)
+		s.Roots = n.Roots
 		s.RowGroups = sh.groups
 		return s, nil
 	case *plan.Filter:
@@ -330,7 +331,7 @@ func divide(s *plan.Scan, files []string, groups [][]int, k int) ([]share, error
 			}
 			continue
 		}
-		n, err := exec.ParquetRowGroups(path)
+		n, err := exec.ParquetRowGroups(s.Roots, path)
 		if err != nil {
 			return nil, err
 		}

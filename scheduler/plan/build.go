@@ -18,6 +18,7 @@ import (
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
 	"slipstream/kernels/expr"
+	"slipstream/kernels/fsroot"
 	"slipstream/scheduler/planpb"
 )
 
@@ -29,6 +30,8 @@ type Resolver interface {
 	// FileSchema expands globs in paths and returns the matching files and
 	// their common schema, or a NotFound / Invalid error.
 	FileSchema(paths []string, format exec.Format, csv exec.CSVOptions) ([]string, *arrow.Schema, error)
+	// FileRoots are the directories files may be read from (nil: anywhere).
+	FileRoots() *fsroot.Roots
 }
 
 func invalidf(format string, args ...any) error {
@@ -72,7 +75,7 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Scan{Files: files, Format: format, CSV: opts, FileSchema: s}, nil
+		return &Scan{Files: files, Roots: b.r.FileRoots(), Format: format, CSV: opts, FileSchema: s}, nil
 	case *planpb.Node_Select:
 		for _, e := range k.Select.GetExprs() {
 			if containsAggregate(e) {

@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"slipstream/kernels/exec"
+	"slipstream/kernels/fsroot"
 )
 
 // Node is a logical plan node. The set is closed: only this package
@@ -21,6 +22,9 @@ type Node interface {
 type Scan struct {
 	Table string // a stored table; or, when empty, the files below
 	Files []string
+	// Roots are the directories Files were found under and may be read
+	// from (nil: anywhere); every read of them goes through Roots.
+	Roots *fsroot.Roots
 	// Format and CSV apply to Files.
 	Format exec.Format
 	CSV    exec.CSVOptions
