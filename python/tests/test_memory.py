@@ -70,6 +70,8 @@ class Node:
             "127.0.0.1:0",
             "--data-dir",
             str(root / "data"),
+            "--allow-path",
+            tempfile.gettempdir(),
             *flags,
         ]
         if self.cgroup is not None:
