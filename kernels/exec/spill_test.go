@@ -116,23 +116,33 @@ func TestSortSpillsSameAnswer(t *testing.T) {
 	}
 }
 
-func TestSortWithoutSpillingFailsAlone(t *testing.T) {
+// failsWithoutSpilling: over a pool with spilling off, the operator
+// built over the query's input fails with ResourceExhausted and leaves
+// nothing behind (the negative control of the spill tests).
+func failsWithoutSpilling(t *testing.T, limit int64, build func(q *budget.Query, in Operator) Operator) {
 	mem, ctx := newMem(t)
-	pool := tinyPool(t, mem, 96<<10, false)
-	q := pool.Begin("sort")
+	pool := tinyPool(t, mem, limit, false)
+	q := pool.Begin("negative")
 	_, _, in := spillInput(t, mem, q)
-	op, err := NewSort(in, sortKeySets[0], -1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op.SetBudget(q)
-	_, err = op.Next(ctx)
+	op := build(q, in)
+	_, err := op.Next(ctx)
 	if kernels.KindOf(err) != kernels.ResourceExhausted {
 		t.Fatalf("got %v, want a resource exhausted error", err)
 	}
 	t.Log(err)
 	op.Close()
 	finished(t, pool, q)
+}
+
+func TestSortWithoutSpillingFailsAlone(t *testing.T) {
+	failsWithoutSpilling(t, 96<<10, func(q *budget.Query, in Operator) Operator {
+		op, err := NewSort(in, sortKeySets[0], -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op.SetBudget(q)
+		return op
+	})
 }
 
 // TestSortSpillFloats: the merge of spilled runs orders NaN and nulls as
@@ -244,17 +254,9 @@ func TestHashAggregateSpillsSameAnswer(t *testing.T) {
 }
 
 func TestHashAggregateWithoutSpillingFailsAlone(t *testing.T) {
-	mem, ctx := newMem(t)
-	pool := tinyPool(t, mem, 512<<10, false)
-	q := pool.Begin("agg")
-	_, _, in := spillInput(t, mem, q)
-	op := hashAgg(t, q, in, []int{6}, []aggSpec{{"sum", 0}})
-	op.SetBudget(q)
-	_, err := op.Next(ctx)
-	if kernels.KindOf(err) != kernels.ResourceExhausted {
-		t.Fatalf("got %v, want a resource exhausted error", err)
-	}
-	t.Log(err)
-	op.Close()
-	finished(t, pool, q)
+	failsWithoutSpilling(t, 512<<10, func(q *budget.Query, in Operator) Operator {
+		op := hashAgg(t, q, in, []int{6}, []aggSpec{{"sum", 0}})
+		op.SetBudget(q)
+		return op
+	})
 }
