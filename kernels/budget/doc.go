@@ -7,7 +7,7 @@
 // accumulators) is claimed with a Reservation. A query may hold up to an
 // equal share of the pool while others run, so one huge query cannot
 // starve a small one; an operator that would go over spills to files in
-// the query's folder under the spill directory (Arrow IPC, zstd), or, when
+// the query's folder under the spill directory (Arrow IPC, LZ4 frames), or, when
 // it cannot, fails its query alone with kernels.ResourceExhausted.
 //
 // Closing a Query frees its reservations and removes its spill folder;

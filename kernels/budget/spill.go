@@ -13,8 +13,8 @@ import (
 )
 
 // SpillWriter writes batches an operator cannot hold to a file of its
-// query's spill folder: an Arrow IPC stream with zstd-compressed bodies
-// (Arrow's codec, which is klauspost/compress's zstd).
+// query's spill folder: an Arrow IPC stream with LZ4-frame bodies (Arrow's
+// codec; its zstd costs several times the CPU, see docs/design.md).
 type SpillWriter struct {
 	r    *Reservation
 	path string
@@ -53,7 +53,7 @@ func (r *Reservation) Spill(schema *arrow.Schema) (*SpillWriter, error) {
 	}
 	cw := &countingWriter{f: f, r: r}
 	buf := bufio.NewWriterSize(cw, 1<<20)
-	w := ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithZstd(), ipc.WithAllocator(q))
+	w := ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithLZ4(), ipc.WithAllocator(q))
 	return &SpillWriter{r: r, path: path, f: f, buf: buf, cw: cw, w: w}, nil
 }
 

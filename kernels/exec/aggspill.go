@@ -13,18 +13,12 @@ import (
 
 // A HashAggregate over its share of memory freezes its groups: from then
 // on a row of a group it holds is folded in memory as before, and a row of
-// any other group is written, by a hash of its keys, to one of
-// aggPartitions spill files. A group is then wholly in memory or wholly on
-// disk, whatever its aggregates (n_unique and median included), so the
-// groups in memory are final, and each file is aggregated alone afterwards
-// by a new HashAggregate, which spills again, with other hash bits, if its
-// part still does not fit.
-const (
-	aggPartitions = 16
-	// maxSpillLevels bounds the rounds: a part that does not fit after
-	// this many is one group (or a few) with more rows than memory holds.
-	maxSpillLevels = 6
-)
+// any other group is written, by a hash of its keys, to one of spillParts
+// files. A group is then wholly in memory or wholly on disk, whatever its
+// aggregates (n_unique and median included), so the groups in memory are
+// final, and each file is aggregated alone afterwards by a new
+// HashAggregate, which spills again, with other hash bits, if its part
+// still does not fit.
 
 // SetBudget makes the aggregate hold its groups within q's share of
 // memory, spilling when it would go over.
@@ -70,13 +64,12 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		size += expr.AccumulatorBytes(a, g.n)
 	}
 	h.res.Resize(size)
-	return &aggSpill{h: h, files: make([]*budget.SpillWriter, aggPartitions), frozenAt: size}, nil
+	return &aggSpill{partWriter: newPartWriter(h.res, q, h.input.Schema(), h.level), frozenAt: size}, nil
 }
 
 // aggSpill writes the rows of the groups not in memory to partition files.
 type aggSpill struct {
-	h        *HashAggregate
-	files    []*budget.SpillWriter
+	*partWriter
 	frozenAt int64 // what the groups held when frozen
 }
 
@@ -96,53 +89,13 @@ func (s *aggSpill) split(ctx context.Context, b arrow.RecordBatch, keys []arrow.
 		return b, ids, nil
 	}
 	defer b.Release()
-	hashes := make([]uint64, len(unknown))
-	seed := uint64(s.h.level+1) * 0x9e3779b97f4a7c15
-	for i := range hashes {
-		hashes[i] = seed
-	}
-	for _, k := range keys {
-		sub, err := takeRows(ctx, s.h.res.Query(), k, unknown)
-		if err != nil {
-			return nil, nil, err
-		}
-		err = hashColumn(sub, hashes)
-		sub.Release()
-		if err != nil {
-			return nil, nil, err
-		}
-	}
-	byPart := make([][]int64, aggPartitions)
-	for i, h := range hashes {
-		p := (h >> 7) % aggPartitions
-		byPart[p] = append(byPart[p], unknown[i])
-	}
-	for p, rows := range byPart {
-		if len(rows) == 0 {
-			continue
-		}
-		if s.files[p] == nil {
-			w, err := s.h.res.Spill(s.h.input.Schema())
-			if err != nil {
-				return nil, nil, err
-			}
-			s.files[p] = w
-		}
-		part, err := takeBatch(ctx, s.h.res.Query(), b, rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		err = s.files[p].Write(part)
-		part.Release()
-		if err != nil {
-			s.files[p] = nil
-			return nil, nil, err
-		}
+	if err := s.write(ctx, b, keys, unknown); err != nil {
+		return nil, nil, err
 	}
 	if len(known) == 0 {
 		return nil, nil, nil
 	}
-	kept, err := takeBatch(ctx, s.h.res.Query(), b, known)
+	kept, err := takeBatch(ctx, s.mem, b, known)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -151,34 +104,6 @@ func (s *aggSpill) split(ctx context.Context, b arrow.RecordBatch, keys []arrow.
 		keptIDs[i] = ids[r]
 	}
 	return kept, keptIDs, nil
-}
-
-// finish closes the files and returns the partitions written.
-func (s *aggSpill) finish() ([]*budget.SpillFile, error) {
-	var out []*budget.SpillFile
-	for i, w := range s.files {
-		if w == nil {
-			continue
-		}
-		s.files[i] = nil
-		f, err := w.Finish()
-		if err != nil {
-			removeRuns(out)
-			s.abort()
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-func (s *aggSpill) abort() {
-	for i, w := range s.files {
-		if w != nil {
-			w.Abort()
-			s.files[i] = nil
-		}
-	}
 }
 
 // nextPartition streams the groups of the spilled partitions, one
@@ -198,48 +123,12 @@ func (h *HashAggregate) nextPartition(ctx context.Context) (arrow.RecordBatch, e
 		}
 		f := h.parts[0]
 		h.parts = h.parts[1:]
-		sub := NewHashAggregate(h.mem, &spillScan{schema: h.input.Schema(), file: f}, h.keys, h.aggs)
+		if f == nil {
+			continue
+		}
+		sub := NewHashAggregate(h.mem, &spillScan{schema: h.input.Schema(), files: []*budget.SpillFile{f}}, h.keys, h.aggs)
 		sub.level = h.level + 1
 		sub.SetBudget(h.res.Query())
 		h.sub = sub
 	}
-}
-
-// spillScan reads a spill file back as an operator; Close removes it.
-type spillScan struct {
-	schema *arrow.Schema
-	file   *budget.SpillFile
-	r      *budget.SpillReader
-}
-
-func (s *spillScan) Schema() *arrow.Schema { return s.schema }
-func (s *spillScan) String() string        { return "SpillScan" }
-func (s *spillScan) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if s.r == nil {
-		r, err := s.file.Open()
-		if err != nil {
-			return nil, err
-		}
-		s.r = r
-	}
-	b, err := s.r.Next()
-	if err != nil {
-		return nil, err
-	}
-	if b == nil {
-		return nil, io.EOF
-	}
-	return b, nil
-}
-
-func (s *spillScan) Close() error {
-	if s.r != nil {
-		s.r.Close()
-		s.r = nil
-	}
-	s.file.Remove()
-	return nil
 }

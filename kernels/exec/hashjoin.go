@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
+	"slipstream/kernels/budget"
 	"slipstream/kernels/expr"
 )
 
@@ -91,6 +92,12 @@ type HashJoin struct {
 	// the pairs of the batch being built
 	probeRows []int64 // -1: null probe side
 	buildRows []int64 // -1: null build side
+
+	// When the build side spilled (joinspill.go): the probe side's parts,
+	// the next part to join, and the join of the part at hand.
+	probeParts [][]*budget.SpillFile
+	part       int
+	sub        *HashJoin
 }
 
 // joinTable is the build side of a hash join, built once by whichever
@@ -118,6 +125,19 @@ type joinTable struct {
 	// probing counts the probes not done; the last one emits the build rows.
 	matched []uint32
 	probing atomic.Int32
+
+	// res, when set, bounds the table: past the query's share of memory
+	// the build side is written to parts and joined part by part
+	// (joinspill.go). level counts the rounds of spilling above this one.
+	res   *budget.Reservation
+	level int
+	// parts are the build side's parts once spilled (nil where empty);
+	// probeParts gathers the probes' parts of a join that TracksBuild,
+	// which the last probe to finish joins.
+	parts      []*budget.SpillFile
+	spilled    bool
+	mu         sync.Mutex
+	probeParts [][]*budget.SpillFile
 }
 
 // NewHashJoin checks that the keys pair up with equal types.
@@ -245,11 +265,9 @@ func (j *HashJoin) Close() error {
 	ReleaseAll(j.pending)
 	j.pending = nil
 	err := j.probe.Close()
+	j.closeParts()
 	if j.t != nil && j.t.users.Add(-1) == 0 {
-		if j.t.rec != nil {
-			j.t.rec.Release()
-			j.t.rec = nil
-		}
+		j.t.release()
 		if err2 := j.t.build.Close(); err == nil {
 			err = err2
 		}
@@ -265,6 +283,9 @@ func (j *HashJoin) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return nil, j.t.err
 		}
 		j.loaded = true
+	}
+	if j.t.spilled {
+		return j.nextSpilled(ctx)
 	}
 	for len(j.pending) == 0 {
 		if err := ctx.Err(); err != nil {
@@ -344,10 +365,18 @@ func anyNull(keys []arrow.Array, i int) bool {
 	return false
 }
 
-// load reads the build side and indexes it by key, then freezes the index.
+// load reads the build side and indexes it by key, then freezes the
+// index; or, when the build side does not fit the budget, writes it to
+// parts (t.spilled).
 func (t *joinTable) load(ctx context.Context) error {
-	batches, err := Collect(ctx, t.build)
-	if err != nil {
+	var batches []arrow.RecordBatch
+	var err error
+	if t.res != nil {
+		batches, err = t.collectWithin(ctx)
+	} else {
+		batches, err = Collect(ctx, t.build)
+	}
+	if err != nil || t.spilled {
 		return err
 	}
 	t.rec, err = concatBatches(t.mem, t.build.Schema(), batches)
@@ -396,6 +425,7 @@ func (t *joinTable) load(ctx context.Context) error {
 			pos[g]++
 		}
 	}
+	t.reserveIndex()
 	return nil
 }
 

@@ -169,7 +169,9 @@ func (s *Sort) writeStream(ctx context.Context, next func(context.Context) (arro
 
 func removeRuns(runs []*budget.SpillFile) {
 	for _, r := range runs {
-		r.Remove()
+		if r != nil {
+			r.Remove()
+		}
 	}
 }
 

@@ -53,6 +53,17 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6M rows whose id, k and s columns take about 3x the limit in memory."""
+    n = 6_000_000
+    ids = np.random.default_rng(5).permutation(n)
+    s = pa.array(np.char.add("a longer comment of row number ", ids.astype(str)))
+    path = tmp_path_factory.mktemp("wide") / "wide.parquet"
+    pq.write_table(pa.table({"id": ids, "k": ids % 1000, "s": s}), path, row_group_size=256_000)
+    return path
+
+
 class Node:
     """``slipstream serve`` with a memory limit, maybe inside a cgroup."""
 
@@ -177,13 +188,34 @@ def test_sort_whole_input_spills(node: Node, data: Path) -> None:
     _within(node, "sort of the whole input")
 
 
+def _self_join(df: sl.DataFrame) -> sl.DataFrame:
+    """A join whose build side is the whole input, summed so that the
+    answer is small and every build column is used."""
+    return df.join(df, on="id").select(
+        sl.len().alias("n"),
+        col("s_right").str.len_bytes().sum().alias("b"),
+        col("k_right").sum().alias("k"),
+    )
+
+
+def test_join_build_side_three_times_the_limit_spills(node: Node, wide: Path) -> None:
+    got = _self_join(node.client.read_parquet(str(wide))).to_arrow()
+    want = _oracle(
+        f"SELECT count(*) AS n, sum(strlen(b.s)) AS b, sum(b.k) AS k "
+        f"FROM '{wide}' a JOIN '{wide}' b USING (id)",
+        [],
+    )
+    assert got.to_pylist() == want.to_pylist()
+    _within(node, "join with a build side of 3x the limit")
+
+
 def test_without_spilling_the_query_fails_alone(tmp_path: Path, data: Path) -> None:
     """The negative control: the same queries with --spill-limit 0 fail
     with ResourceExhaustedError, and the node goes on serving."""
     n = Node(tmp_path, "--memory-limit", f"{LIMIT_MIB}MiB", "--spill-limit", "0")
     try:
         df = n.client.read_parquet(str(data))
-        for q in (_group_by(df), df.sort("s", "id")):
+        for q in (_group_by(df), df.sort("s", "id"), _self_join(df)):
             with pytest.raises(sl.ResourceExhaustedError, match="memory-limit"):
                 q.to_arrow()
         small = df.filter(col("id") < 10).select("id").sort("id").to_arrow()

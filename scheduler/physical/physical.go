@@ -524,6 +524,7 @@ func (p *Planner) join(jp joinPlan) (exec.Operator, error) {
 		return nil, err
 	}
 	j.Residual = jp.residual
+	j.SetBudget(p.Budget)
 	return j, nil
 }
 
@@ -553,6 +554,7 @@ func (p *Planner) splitJoin(jp joinPlan) ([]exec.Operator, error) {
 	out := make([]exec.Operator, len(joins))
 	for i, j := range joins {
 		j.Residual = jp.residual
+		j.SetBudget(p.Budget) // one reservation: they share the table
 		out[i] = j
 	}
 	return out, nil
