@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels"
+	"slipstream/kernels/budget"
 	"slipstream/kernels/expr"
 )
 
@@ -57,6 +58,12 @@ type Window struct {
 	schema *arrow.Schema
 	mem    memory.Allocator
 	out    materialized
+	// res, when set, bounds what the window holds: past the query's share
+	// it computes part by part from disk (windowspill.go), and spilled
+	// streams that result back in input order. level counts the rounds.
+	res     *budget.Reservation
+	level   int
+	spilled *Sort
 }
 
 // NewWindow appends a column per expression to input's columns.
@@ -100,21 +107,37 @@ func (w *Window) String() string {
 
 func (w *Window) Close() error {
 	w.out.release()
+	if w.spilled != nil {
+		w.spilled.Close()
+		w.spilled = nil
+	}
+	if w.res != nil {
+		w.res.Free()
+	}
 	return w.input.Close()
 }
 
 func (w *Window) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if !w.out.built() {
+	if !w.out.built() && w.spilled == nil {
 		if err := w.build(ctx); err != nil {
 			return nil, err
 		}
+	}
+	if w.spilled != nil {
+		return w.nextSpilled(ctx)
 	}
 	return w.out.next(ctx)
 }
 
 func (w *Window) build(ctx context.Context) error {
-	batches, err := Collect(ctx, w.input)
-	if err != nil {
+	var batches []arrow.RecordBatch
+	var err error
+	if w.res != nil {
+		batches, err = w.collectWithin(ctx)
+	} else {
+		batches, err = Collect(ctx, w.input)
+	}
+	if err != nil || w.spilled != nil {
 		return err
 	}
 	rec, err := concatBatches(w.mem, w.input.Schema(), batches)

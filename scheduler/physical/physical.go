@@ -434,6 +434,7 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 		exprs[i] = e
 	}
 	win := exec.NewWindow(p.Mem, project(in, pre), exprs)
+	win.SetBudget(p.Budget)
 	out := make([]expr.Expr, 0, width+len(exprs))
 	names := make([]string, 0, width+len(exprs))
 	for i, f := range win.Schema().Fields() {
