@@ -102,4 +102,3 @@ func TestWindowThatCannotSpillFailsAlone(t *testing.T) {
 		})
 	}
 }
-
