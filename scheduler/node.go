@@ -34,7 +34,6 @@ type Transport interface {
 
 func (e *Engine) init() {
 	e.once.Do(func() {
-		e.outputs = newOutputs()
 		e.queries = newRegistry()
 		if e.Self.Name == "" {
 			e.Self = cluster.Member{Name: e.Catalog.Self(), State: cluster.Alive}
@@ -42,6 +41,7 @@ func (e *Engine) init() {
 		if e.Memory == nil { // no limit; allocations go to Mem, as tests check them
 			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
+		e.outputs = newOutputs(e.Memory.Node())
 	})
 }
 

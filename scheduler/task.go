@@ -94,13 +94,8 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	for i, k := range st.Keys {
 		keys[i] = physical.Compile(k)
 	}
-	split := exec.NewPartitioner(e.Mem, keys, buckets)
-	out := make([][]arrow.RecordBatch, buckets)
-	release := func() {
-		for _, bs := range out {
-			exec.ReleaseAll(bs)
-		}
-	}
+	outs := e.outputs.newTaskOutput(op.Schema(), buckets)
+	split := exec.NewPartitioner(e.outputs.Allocator(), keys, buckets)
 	res := &planpb.TaskResult{}
 	for {
 		b, err := op.Next(ctx)
@@ -108,28 +103,36 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 			break
 		}
 		if err != nil {
-			release()
+			outs.abort()
 			return nil, err
 		}
 		parts, err := split.Split(ctx, b)
 		b.Release()
 		if err != nil {
-			release()
+			outs.abort()
 			return nil, err
 		}
 		for i, part := range parts {
-			if part != nil {
-				out[i] = append(out[i], part)
-				res.Rows += part.NumRows()
-				res.Bytes += batchBytes(part)
+			if part == nil {
+				continue
+			}
+			res.Rows += part.NumRows()
+			res.Bytes += batchBytes(part)
+			if err := outs.add(i, part); err != nil {
+				exec.ReleaseAll(parts[i+1:])
+				outs.abort()
+				return nil, err
 			}
 		}
 	}
 	if e.Fault != nil {
 		e.Fault(fmt.Sprintf("task:%d", t.GetStage()))
 	}
-	for i, bs := range out {
-		e.outputs.put(outputKey{t.GetQueryId(), t.GetStage(), t.GetTask(), t.GetAttempt(), int32(i)}, op.Schema(), bs)
+	err = outs.keep(func(i int) outputKey {
+		return outputKey{t.GetQueryId(), t.GetStage(), t.GetTask(), t.GetAttempt(), int32(i)}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return res, nil
 }

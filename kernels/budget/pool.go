@@ -88,6 +88,11 @@ func (p *Pool) SpillDir() string { return p.spillDir }
 // the pool.
 func (p *Pool) Allocator() memory.Allocator { return p.node }
 
+// Node is the node's own account: what outlives a query (task outputs
+// held for other nodes) is allocated, reserved and spilled through it.
+// It is never closed; its spill files go when their owner removes them.
+func (p *Pool) Node() *Query { return p.node }
+
 // Begin starts accounting for a query (or a task of one). The caller
 // closes it when the query ends, however it ends.
 func (p *Pool) Begin(name string) *Query {

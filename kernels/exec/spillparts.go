@@ -136,6 +136,12 @@ func (w *partWriter) abort() {
 	}
 }
 
+// NewSpillScan reads spill files back as an operator; Close removes them
+// unless keep.
+func NewSpillScan(schema *arrow.Schema, files []*budget.SpillFile, keep bool) Operator {
+	return &spillScan{schema: schema, files: files, keep: keep}
+}
+
 // spillScan reads spill files back, one after the other, as an operator.
 // Close removes them, unless keep (files several readers share, removed
 // by their owner).
