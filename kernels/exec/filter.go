@@ -32,6 +32,7 @@ type Filter struct {
 	// last is their lateBatch, for the batch Next returned last.
 	handOff bool
 	last    *lateBatch
+	claimed bool // a join reads the columns handed off
 }
 
 // NewFilter checks that pred is boolean.
@@ -40,10 +41,7 @@ func NewFilter(input Operator, pred expr.Expr) (*Filter, error) {
 		return nil, kernels.Errorf(kernels.Invalid, "filter predicate %s is %s, not boolean", pred, expr.TypeName(pred.DataType()))
 	}
 	f := &Filter{input: input, pred: pred, conj: splitAnd(pred)}
-	if s := lateScan(input); s != nil {
-		s.dictionaries = true // apply expands what it keeps
-		f.scan = s
-	}
+	f.scan = lateScan(input, f)
 	for _, c := range f.conj {
 		f.conjCols = append(f.conjCols, columnsOf(c))
 	}
@@ -58,11 +56,19 @@ func splitAnd(e expr.Expr) []expr.Expr {
 }
 
 func (f *Filter) Schema() *arrow.Schema { return f.input.Schema() }
-func (f *Filter) String() string        { return "Filter " + f.pred.String() }
+func (f *Filter) String() string {
+	if f.handOff {
+		return "Filter " + f.pred.String() + " hand_off_late"
+	}
+	return "Filter " + f.pred.String()
+}
 func (f *Filter) Children() []Operator  { return []Operator{f.input} }
 func (f *Filter) Close() error          { return f.input.Close() }
 
 func (f *Filter) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if f.handOff && !f.claimed {
+		return nil, kernels.Errorf(kernels.Internal, "%s hands unread columns on, but no join probe reads them (a plan error)", f)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err

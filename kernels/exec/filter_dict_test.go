@@ -80,6 +80,7 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 	for name, pred := range preds {
 		t.Run(name, func(t *testing.T) {
 			scan := NewScan(mem, Parquet, []string{path}, schema, nil, nil, CSVOptions{})
+			ReadLate(scan, false)
 			got, err := NewFilter(scan, pred)
 			if err != nil {
 				t.Fatal(err)
@@ -130,7 +131,9 @@ func TestFilterKeepsTheFilesOwnDictionaries(t *testing.T) {
 		t.Fatalf("the file reads back as %s, not a dictionary: the test tests nothing", fileSchema.Field(0).Type)
 	}
 	pred := call(t, "gt", colExpr(fileSchema, 1), &expr.Literal{Value: scalar.NewInt64Scalar(40)})
-	f, err := NewFilter(NewScan(mem, Parquet, []string{path}, fileSchema, nil, nil, CSVOptions{}), pred)
+	scan := NewScan(mem, Parquet, []string{path}, fileSchema, nil, nil, CSVOptions{})
+	ReadLate(scan, false)
+	f, err := NewFilter(scan, pred)
 	if err != nil {
 		t.Fatal(err)
 	}

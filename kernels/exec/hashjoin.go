@@ -176,23 +176,26 @@ func NewHashJoin(mem memory.Allocator, probe, build Operator, probeKeys, buildKe
 		}
 	}
 	j.late = j.lateProbe(probe)
+	if j.late != nil && !kind.ReadsProbeLate() {
+		return nil, kernels.Errorf(kernels.Internal, "a %s join cannot read its probe late (a plan error)", kind)
+	}
 	return j, nil
 }
 
-// lateProbe is probe, set to leave columns unread, when the join can
-// choose its probe rows before it needs every column and probe is a scan
-// that can, or a Filter over one; else nil.
+// ReadsProbeLate says whether a join of kind k can choose its probe rows
+// before it needs every probe column (and so read them late).
+func (k JoinKind) ReadsProbeLate() bool {
+	return k == JoinInner || k == JoinSemi || k == JoinRightSemi || k == JoinRightAnti
+}
+
+// lateProbe is probe when the planner set it to read columns late
+// (ReadLate), claimed by the join; else nil.
 func (j *HashJoin) lateProbe(probe Operator) Operator {
-	switch j.kind {
-	case JoinInner, JoinSemi, JoinRightSemi, JoinRightAnti:
-	default:
-		return nil
-	}
-	if f, ok := probe.(*Filter); ok && f.scan != nil {
-		f.handOff = true
+	if f, ok := probe.(*Filter); ok && f.handOff {
+		f.claimed = true
 		return f
 	}
-	if s := lateScan(probe); s != nil {
+	if s := lateScan(probe, j); s != nil {
 		return s
 	}
 	return nil

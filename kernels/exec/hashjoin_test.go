@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/internal/parquettest"
+	"slipstream/kernels"
 	"slipstream/kernels/expr"
 )
 
@@ -301,11 +303,15 @@ func TestHashJoinProbingAParquetScan(t *testing.T) {
 				var probe Operator = NewScan(mem, Parquet, []string{path}, joinSchema, nil, nil, CSVOptions{})
 				rows := probeRows
 				if variant == "filter" {
+					ReadLate(probe, false)
 					f, err := NewFilter(probe, call(t, "ne", call(t, "modulo", colExpr(joinSchema, 2), three), zero))
 					if err != nil {
 						t.Fatal(err)
 					}
 					probe, rows = f, notThirds
+				}
+				if kind.ReadsProbeLate() { // as the planner decides
+					ReadLate(probe, true)
 				}
 				j, err := NewHashJoin(mem, probe, joinInput(t, mem, buildRows, 7), pk, bk, kind, cols)
 				if err != nil {
@@ -331,4 +337,57 @@ func TestHashJoinProbingAParquetScan(t *testing.T) {
 			})
 		}
 	}
+}
+
+// Late reads are a plan decision shown in EXPLAIN; a scan set to read
+// late with no operator above that reads its columns fails loudly
+// instead of handing out batches with columns missing.
+func TestLateReadsAreExplicit(t *testing.T) {
+	mem, ctx := newMem(t)
+	rec := buildBatch(t, mem, joinSchema, []any{int64(1), nil}, []any{"a", "ü"}, []any{int64(1), int64(2)})
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	parquettest.Write(t, mem, path, rec, 1)
+	rec.Release()
+	scan := func() *Scan { return NewScan(mem, Parquet, []string{path}, joinSchema, nil, nil, CSVOptions{}) }
+
+	s := scan()
+	if !ReadLate(s, false) {
+		t.Fatal("a Parquet scan can read late")
+	}
+	f, err := NewFilter(s, call(t, "is_not_null", colExpr(joinSchema, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, bk, cols := joinSpec(JoinInner, false)
+	ReadLate(f, true)
+	j, err := NewHashJoin(mem, f, joinInput(t, mem, []joinRow{{int64(1), "a", 9}}, 1), pk, bk, JoinInner, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Explain(j)
+	for _, want := range []string{"hand_off_late", "read_late dictionaries"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("EXPLAIN does not show %q:\n%s", want, plan)
+		}
+	}
+	got, _ := drain(t, ctx, j)
+	if !sameRows(got, [][]any{{int64(1), int64(9)}}) {
+		t.Errorf("got %v", got)
+	}
+
+	orphan := scan()
+	ReadLate(orphan, true) // but nothing that reads late is built over it
+	_, err = orphan.Next(ctx)
+	if kernels.KindOf(err) != kernels.Internal || !strings.Contains(err.Error(), "read columns late") {
+		t.Errorf("a late scan with no reader: got %v", err)
+	}
+	orphan.Close()
+
+	probe := scan()
+	ReadLate(probe, true)
+	pk, bk, cols = joinSpec(JoinLeft, false)
+	if _, err := NewHashJoin(mem, probe, joinInput(t, mem, nil, 1), pk, bk, JoinLeft, cols); err == nil {
+		t.Error("a left join took a probe set to read late")
+	}
+	probe.Close()
 }

@@ -151,12 +151,14 @@ func TestHashJoinSpillsALateProbe(t *testing.T) {
 			probe := func(a memory.Allocator) Operator {
 				var op Operator = NewScan(a, Parquet, []string{path}, joinSchema, nil, nil, CSVOptions{})
 				if variant == "filter" {
+					ReadLate(op, false)
 					f, err := NewFilter(op, call(t, "ne", call(t, "modulo", colExpr(joinSchema, 2), three), zero))
 					if err != nil {
 						t.Fatal(err)
 					}
 					op = f
 				}
+				ReadLate(op, true)
 				return op
 			}
 			j, err := NewHashJoin(q, probe(q), spilledJoinInput(t, mem, q, buildRows), pk, bk, JoinInner, cols)

@@ -67,17 +67,21 @@ type Scan struct {
 
 	next int // next path to open
 	cur  array.RecordReader
-	// dictionaries: a Filter right above reads this scan; string columns
-	// with small dictionaries come out as dictionary arrays, which the
-	// Filter tests on the dictionary and expands only for the rows kept.
-	dictionaries bool
-	// readLate: the operator right above (a Filter, or a join's probe)
-	// chooses rows before it needs every column. A Parquet file read by
-	// pqread then leaves all columns out of its batches (null arrays in
-	// their place), and the operator has each read (lateBatch.fill) when
-	// it needs it, for the rows it still holds then.
-	readLate bool
-	filling  *pqread.Reader // the reader of the last batch, if it left columns out
+	// Late reads are a plan decision (ReadLate sets them; EXPLAIN shows
+	// them). dictionaries: a Filter right above reads this scan; string
+	// columns with small dictionaries come out as dictionary arrays, which
+	// the Filter tests on the dictionary and expands only for the rows
+	// kept. readLate: the operator right above (a Filter, or a join's
+	// probe) chooses rows before it needs every column. A Parquet file
+	// read by pqread then leaves all columns out of its batches (null
+	// arrays in their place), and the operator has each read
+	// (lateBatch.fill) when it needs it, for the rows it still holds then.
+	// lateReader is that operator, once built over the scan: a scan set to
+	// read late with no such operator above fails rather than hand out
+	// batches that do not match its schema.
+	dictionaries, readLate bool
+	lateReader             Operator
+	filling                *pqread.Reader // the reader of the last batch, if it left columns out
 	closers  []io.Closer
 
 	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
@@ -102,6 +106,12 @@ func (s *Scan) String() string {
 	if s.RowGroups != nil {
 		txt += fmt.Sprintf(" row_groups=%v", s.RowGroups)
 	}
+	if s.readLate {
+		txt += " read_late"
+	}
+	if s.dictionaries {
+		txt += " dictionaries"
+	}
 	if len(s.Bounds) > 0 {
 		b := make([]string, len(s.Bounds))
 		for i, x := range s.Bounds {
@@ -113,6 +123,9 @@ func (s *Scan) String() string {
 }
 
 func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	if s.readLate && s.lateReader == nil {
+		return nil, kernels.Errorf(kernels.Internal, "%s is set to read columns late, but no Filter or join probe reads it (a plan error)", s)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -158,14 +171,34 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 }
 
-// lateScan is input when it is a Parquet scan that can leave its columns
-// unread until the operator above needs them, set to do so; else nil.
-func lateScan(input Operator) *Scan {
+// ReadLate sets input, about to become the input of a Filter (or, with
+// forJoin, the probe of a HashJoin whose kind ReadsProbeLate), to leave
+// columns unread until that operator needs them, when input can: a
+// Parquet scan with nothing to normalize, or, for a join, a Filter over
+// one, which then hands the columns it did not read on to the join. The
+// physical planner decides; it reports whether input was set.
+func ReadLate(input Operator, forJoin bool) bool {
+	if f, ok := input.(*Filter); ok && forJoin && f.scan != nil {
+		f.handOff = true
+		return true
+	}
 	s, ok := input.(*Scan)
 	if !ok || s.Format != Parquet || s.raw != s.out {
-		return nil // other formats, or types to normalize
+		return false // other formats, or types to normalize
 	}
 	s.readLate = true
+	s.dictionaries = !forJoin // a Filter expands what it keeps
+	return true
+}
+
+// lateScan is input when it is a scan set to read late; the caller, the
+// operator built over it, claims it.
+func lateScan(input Operator, reader Operator) *Scan {
+	s, ok := input.(*Scan)
+	if !ok || !s.readLate {
+		return nil
+	}
+	s.lateReader = reader
 	return s
 }
 

@@ -231,6 +231,7 @@ func TestParquetRowGroupSkipping(t *testing.T) {
 					pred = call(t, "and", pred, c)
 				}
 			}
+			ReadLate(s, false)
 			f, err := NewFilter(s, pred)
 			if err != nil {
 				t.Fatal(err)

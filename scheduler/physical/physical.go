@@ -193,6 +193,7 @@ func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 		if err != nil {
 			return nil, err
 		}
+		exec.ReadLate(in, false)
 		f, err := exec.NewFilter(in, Compile(n.Predicate))
 		if err != nil {
 			in.Close()
@@ -518,6 +519,9 @@ func (p *Planner) join(jp joinPlan) (exec.Operator, error) {
 		probe.Close()
 		return nil, err
 	}
+	if jp.kind.ReadsProbeLate() {
+		exec.ReadLate(probe, true)
+	}
 	j, err := exec.NewHashJoin(p.Mem, probe, build, jp.probeKeys, jp.buildKeys, jp.kind, jp.cols)
 	if err != nil {
 		probe.Close()
@@ -545,6 +549,11 @@ func (p *Planner) splitJoin(jp joinPlan) ([]exec.Operator, error) {
 	if err != nil {
 		closeAll(probes)
 		return nil, err
+	}
+	if jp.kind.ReadsProbeLate() {
+		for _, probe := range probes {
+			exec.ReadLate(probe, true)
+		}
 	}
 	joins, err := exec.NewHashJoins(p.Mem, probes, build, jp.probeKeys, jp.buildKeys, jp.kind, jp.cols)
 	if err != nil {
