@@ -62,8 +62,8 @@ func (f *Filter) String() string {
 	}
 	return "Filter " + f.pred.String()
 }
-func (f *Filter) Children() []Operator  { return []Operator{f.input} }
-func (f *Filter) Close() error          { return f.input.Close() }
+func (f *Filter) Children() []Operator { return []Operator{f.input} }
+func (f *Filter) Close() error         { return f.input.Close() }
 
 func (f *Filter) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if f.handOff && !f.claimed {

@@ -82,7 +82,7 @@ type Scan struct {
 	dictionaries, readLate bool
 	lateReader             Operator
 	filling                *pqread.Reader // the reader of the last batch, if it left columns out
-	closers  []io.Closer
+	closers                []io.Closer
 
 	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
 	RowGroupsRead, RowGroupsSkipped int
