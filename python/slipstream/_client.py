@@ -534,6 +534,8 @@ def connect(
     data_dir: PathLike | None = None,
     nodes: int = 1,
     allow_paths: Sequence[PathLike] | None = None,
+    memory_limit: str | int | None = None,
+    spill_limit: str | int | None = None,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
 
@@ -562,6 +564,18 @@ def connect(
         ``tempfile.gettempdir()``. An empty list allows only the node's data
         directory. A node started with ``slipstream serve`` reads only under
         its ``--allow-path`` directories (default: its ``--data-dir``).
+    memory_limit : str or int, optional
+        Only without ``address``: the memory each local node's queries may
+        use, as ``"4GiB"``, ``"512MB"`` or a number of bytes (its
+        ``--memory-limit``). Past it, sorts, aggregates, joins and windows
+        spill to disk under the node's data directory; a query that cannot
+        fit even so raises :class:`ResourceExhaustedError`. Default: 80% of
+        the memory the process may use (its cgroup's limit, else physical
+        memory).
+    spill_limit : str or int, optional
+        Only without ``address``: the most disk each local node's spill
+        files may take (``--spill-limit``); ``0`` turns spilling off.
+        Default: half the free space of the data directory's disk.
 
     Returns
     -------
@@ -575,9 +589,11 @@ def connect(
     {'status': 'ok', 'version': '...'}
     """
     if address is not None:
-        if data_dir is not None or nodes != 1 or allow_paths is not None:
+        local_only = (data_dir, allow_paths, memory_limit, spill_limit)
+        if nodes != 1 or any(v is not None for v in local_only):
             raise ValueError(
-                "data_dir, nodes and allow_paths only apply when connect() starts local nodes"
+                "data_dir, nodes, allow_paths, memory_limit and spill_limit only apply when "
+                "connect() starts local nodes (a running node takes them as serve flags)"
             )
         addresses = [address] if isinstance(address, str) else list(address)
         if not addresses:
@@ -589,7 +605,13 @@ def connect(
             client.close()
             raise
         return client
-    node = LocalNode(data_dir=data_dir, nodes=nodes, allow_paths=allow_paths)
+    node = LocalNode(
+        data_dir=data_dir,
+        nodes=nodes,
+        allow_paths=allow_paths,
+        memory_limit=memory_limit,
+        spill_limit=spill_limit,
+    )
     try:
         client = Client(node.address, node, fallbacks=node.addresses)
         client.health()

@@ -25,6 +25,26 @@ _NODE_RE = re.compile(r"^slipstream: node \S+ serving on (grpc(?:\+tcp)?://\S+)"
 _CLUSTER_RE = re.compile(r"^slipstream: cluster of \d+ nodes ready")
 
 
+_SIZE_RE = re.compile(r"^\s*\d+(\.\d+)?\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def _size(name: str, value: str | int) -> str:
+    """``value`` as a size the node's flags take ("4GiB", "512MB", bytes)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"{name} takes a size such as '4GiB' or a number of bytes, not {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"{name} must not be negative, got {value}")
+        return str(value)
+    if not _SIZE_RE.match(value):
+        raise ValueError(
+            f"{name}={value!r} is not a size: write a number of bytes with an optional "
+            "unit, such as '4GiB', '512MiB' or '2000000000' (KiB, MiB, GiB are powers of "
+            "1024; KB, MB, GB of 1000)"
+        )
+    return value.strip()
+
+
 def find_binary() -> str:
     """Locate the ``slipstream`` server binary.
 
@@ -105,9 +125,16 @@ class LocalNode:
         startup_timeout: float = 30.0,
         nodes: int = 1,
         allow_paths: Sequence[str | os.PathLike[str]] | None = None,
+        memory_limit: str | int | None = None,
+        spill_limit: str | int | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, got {nodes}")
+        serve_flags: list[str] = []
+        if memory_limit is not None:
+            serve_flags += ["--memory-limit", _size("memory_limit", memory_limit)]
+        if spill_limit is not None:
+            serve_flags += ["--spill-limit", _size("spill_limit", spill_limit)]
         if isinstance(allow_paths, (str, os.PathLike)):
             raise TypeError("allow_paths takes a list of directories, not one path")
         self.addresses: list[str] = []
@@ -121,8 +148,11 @@ class LocalNode:
         self.log_path = os.path.join(self._tmp, "server.log")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", self.data_dir]
+        cmd += serve_flags
         if nodes > 1:
             cmd = [self.binary, "local", "--nodes", str(nodes), "--data-dir", self.data_dir]
+            if serve_flags:
+                cmd += ["--serve-args", " ".join(serve_flags)]
         for path in self.allow_paths:
             cmd += ["--allow-path", path]
         # A new session: Ctrl-C in a terminal or notebook interrupts the client

@@ -119,3 +119,32 @@ def test_installed_package_ships_the_binary() -> None:
     assert binary.is_file() and os.access(binary, os.X_OK)
     if "SLIPSTREAM_BIN" not in os.environ:
         assert find_binary() == str(binary)
+
+
+def test_connect_sets_the_local_nodes_memory_limit(tmp_path: Path) -> None:
+    """memory_limit and spill_limit reach the local node: with spilling off,
+    a sort of more than the limit fails alone, and the node goes on."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    path = tmp_path / "floats.parquet"
+    pq.write_table(pa.table({"x": rng.random(3_000_000), "i": np.arange(3_000_000)}), path)
+    with sl.connect(memory_limit="40MiB", spill_limit=0, allow_paths=[tmp_path]) as cl:
+        df = cl.read_parquet(str(path))
+        with pytest.raises(sl.ResourceExhaustedError, match="memory-limit"):
+            df.sort("x").to_arrow()
+        small = df.filter(sl.col("i") < 3).select("i").sort("i").to_arrow()
+        assert small.to_pydict() == {"i": [0, 1, 2]}
+    with sl.connect(memory_limit=256 << 20, allow_paths=[tmp_path]) as cl:
+        got = cl.read_parquet(str(path)).sort("x").select("i").to_arrow()
+        assert got.num_rows == 3_000_000
+
+
+def test_connect_checks_sizes() -> None:
+    with pytest.raises(ValueError, match=r"not a size.*4GiB"):
+        sl.connect(memory_limit="four gigs")
+    with pytest.raises(TypeError, match="memory_limit"):
+        sl.connect(memory_limit=4.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="memory_limit"):
+        sl.connect("grpc://127.0.0.1:1", memory_limit="1GiB")
