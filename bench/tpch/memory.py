@@ -48,6 +48,7 @@ import pickle, sys, time, duckdb, pyarrow.ipc as ipc
 files, limit, tmp, threads = pickle.loads(bytes.fromhex(sys.argv[1]))
 con = duckdb.connect()
 con.execute(f"SET threads = {threads}")
+con.execute("SET enable_progress_bar = false")
 con.execute(f"SET memory_limit = '{limit}'")
 con.execute(f"SET temp_directory = '{tmp}'")
 for t, p in files.items():
