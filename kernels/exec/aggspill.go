@@ -50,6 +50,13 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 	if err == nil {
 		return nil, nil
 	}
+	if h.level > 0 && size <= q.Limit()/2 {
+		// A part that fits in half the limit is held even when others
+		// hold the rest (they spill on their own): splitting it again
+		// would not free what they hold.
+		h.res.Resize(size)
+		return nil, nil
+	}
 	switch {
 	case !q.CanSpill():
 		return nil, err

@@ -80,8 +80,12 @@ func (t *joinTable) collectWithin(ctx context.Context) ([]arrow.RecordBatch, err
 		rows += b.NumRows()
 		t.res.NotePeak(bytes)
 		// Indexing needs room for a concatenated copy and the index.
-		if q.Within(bytes+rows*joinIndexBytes) || bytes < min(minRunBytes, q.Limit()/16) {
+		need := bytes + rows*joinIndexBytes
+		if q.Within(need) || bytes < min(minRunBytes, q.Limit()/16) {
 			continue
+		}
+		if t.level > 0 && 2*need <= q.Limit() {
+			continue // a part that fits in half the limit: as for aggregates
 		}
 		switch {
 		case !q.CanSpill():

@@ -209,6 +209,29 @@ def test_join_build_side_three_times_the_limit_spills(node: Node, wide: Path) ->
     _within(node, "join with a build side of 3x the limit")
 
 
+def test_cluster_node_short_of_memory_is_not_dead(tmp_path: Path) -> None:
+    """A task over its node's budget fails its query with ResourceExhausted;
+    no node is taken for dead, tasks are not re-run everywhere, and the
+    cluster answers the next query. With spilling on, the same query runs."""
+    rng = np.random.default_rng(1)
+    path = tmp_path / "f.parquet"
+    n = 3_000_000
+    pq.write_table(pa.table({"x": rng.random(n), "i": np.arange(n)}), path)
+    for spill_limit, fails in ((0, True), (None, False)):
+        with sl.connect(
+            nodes=3, memory_limit="40MiB", spill_limit=spill_limit, allow_paths=[tmp_path]
+        ) as cl:
+            q = cl.read_parquet(str(path)).group_by("i").agg(col("x").sum())
+            if fails:
+                with pytest.raises(sl.ResourceExhaustedError, match="memory-limit"):
+                    q.to_arrow()
+            else:
+                assert q.to_arrow().num_rows == n
+            assert [m["state"] for m in cl.cluster()] == ["alive"] * 3
+            small = cl.read_parquet(str(path)).filter(col("i") < 3).select("i").sort("i")
+            assert small.to_arrow().column("i").to_pylist() == [0, 1, 2]
+
+
 def test_without_spilling_the_query_fails_alone(tmp_path: Path, data: Path) -> None:
     """The negative control: the same queries with --spill-limit 0 fail
     with ResourceExhaustedError, and the node goes on serving."""
