@@ -209,6 +209,36 @@ def test_join_build_side_three_times_the_limit_spills(node: Node, wide: Path) ->
     _within(node, "join with a build side of 3x the limit")
 
 
+def test_a_huge_query_does_not_starve_a_small_one(node: Node, data: Path) -> None:
+    """While a group-by several times the limit spills, small queries on the
+    same node keep answering, and both answers are right."""
+    import threading
+
+    box: dict[str, object] = {}
+
+    def huge() -> None:
+        try:
+            box["got"] = _group_by(node.client.read_parquet(str(data))).to_arrow()
+        except BaseException as e:  # reported below
+            box["error"] = e
+
+    worker = threading.Thread(target=huge)
+    worker.start()
+    df = node.client.read_parquet(str(data))
+    small = 0
+    while worker.is_alive() or small == 0:
+        got = df.filter(col("id") < 1000).group_by("k").agg(col("v").sum()).to_arrow()
+        assert got.num_rows == 500
+        small += 1
+    worker.join()
+    assert "error" not in box, box.get("error")
+    got = box["got"]
+    assert isinstance(got, pa.Table)
+    _same(got, _oracle(_group_by_sql(data), ["id"]), ["id"])
+    print(f"small queries answered while the huge one ran: {small}")
+    assert small >= 2
+
+
 def test_cluster_node_short_of_memory_is_not_dead(tmp_path: Path) -> None:
     """A task over its node's budget fails its query with ResourceExhausted;
     no node is taken for dead, tasks are not re-run everywhere, and the
