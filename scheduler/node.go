@@ -42,6 +42,7 @@ func (e *Engine) init() {
 			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
 		e.outputs = newOutputs(e.Memory.Node())
+		exec.CountCachesIn(e.Memory.Node()) // one node per process; in tests, the last made
 	})
 }
 

@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"math"
+	"strconv"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -217,7 +218,7 @@ func (r IntRange) Value(v scalar.Scalar) (int64, bool) { return r.read(v) }
 // statistics. Each file's range is kept per file version.
 func ParquetIntRange(roots *fsroot.Roots, paths []string, col int) (r IntRange, ok bool) {
 	for i, path := range paths {
-		meta, err := parquetFooter(roots, path)
+		meta, version, err := parquetFooterVersion(roots, path)
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return r, false
 		}
@@ -225,7 +226,7 @@ func ParquetIntRange(roots *fsroot.Roots, paths []string, col int) (r IntRange, 
 		if desc.SortOrder() != schema.SortSIGNED {
 			return r, false
 		}
-		f, _ := fileRanges.get(fileColumn{meta, col}, func() (fileRange, error) { return rangeOfFile(meta, col), nil })
+		f, _ := fileRanges.get(columnKey(version, col), func() (fileRange, error) { return rangeOfFile(meta, col), nil })
 		if !f.ok {
 			return r, false
 		}
@@ -243,7 +244,8 @@ type fileRange struct {
 	ok     bool
 }
 
-var fileRanges boundedCache[fileColumn, fileRange]
+var fileRanges = sizedCache[fileRange]{name: "parquet-column-ranges", maxCost: 4 << 20, counters: 500_000,
+	size: func(fileRange) int64 { return 64 }}
 
 // rangeOfFile reads one file's range of column col from every row group's
 // statistics.
@@ -277,19 +279,17 @@ func rangeOfFile(meta *metadata.FileMetaData, col int) (r fileRange) {
 	return r
 }
 
-// fileColumn is one column of one file version (the footer cache's
-// metadata stands for the version): what planning reads of it is kept.
-type fileColumn struct {
-	meta *metadata.FileMetaData
-	col  int
-}
+// columnKey names one column of one file version: what planning reads
+// of it is kept.
+func columnKey(version string, col int) string { return version + "\x00" + strconv.Itoa(col) }
 
 // smallDictionary is the largest dictionary page, compressed, that
 // ParquetDictionaryValues reads: big enough for thousands of short
 // strings, small enough that planning stays quick.
 const smallDictionary = 64 << 10
 
-var dictCounts boundedCache[fileColumn, int64]
+var dictCounts = sizedCache[int64]{name: "parquet-dictionary-counts", maxCost: 4 << 20, counters: 500_000,
+	size: func(int64) int64 { return 48 }}
 
 // ParquetDictionaryValues counts the distinct values of column col (an
 // index in the file schema) of Parquet files from their dictionary pages:
@@ -299,11 +299,11 @@ var dictCounts boundedCache[fileColumn, int64]
 // values. Counts are kept per file version.
 func ParquetDictionaryValues(roots *fsroot.Roots, paths []string, col int) (values int64, ok bool) {
 	for _, path := range paths[:min(len(paths), 8)] {
-		meta, err := parquetFooter(roots, path)
+		meta, version, err := parquetFooterVersion(roots, path)
 		if err != nil || col < 0 || col >= meta.Schema.NumColumns() {
 			return 0, false
 		}
-		n, _ := dictCounts.get(fileColumn{meta, col}, func() (int64, error) { return dictionaryValues(roots, path, meta, col), nil })
+		n, _ := dictCounts.get(columnKey(version, col), func() (int64, error) { return dictionaryValues(roots, path, meta, col), nil })
 		if n < 0 {
 			return 0, false
 		}

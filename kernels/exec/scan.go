@@ -9,8 +9,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -357,23 +355,32 @@ func ParquetRows(roots *fsroot.Roots, path string) (int64, error) {
 // groups several times (and a query is planned for GetFlightInfo and again
 // for DoGet), and each scan opens the file again; parsing lineitem's footer
 // once per ask cost tens of milliseconds a query.
-var footers boundedCache[footerKey, *metadata.FileMetaData]
+// A decoded footer takes several times its encoded size in memory.
+var footers = sizedCache[*metadata.FileMetaData]{name: "parquet-footers", maxCost: 64 << 20, counters: 100_000,
+	size: func(m *metadata.FileMetaData) int64 { return 4*int64(m.Size()) + 4096 }}
 
-type footerKey struct {
-	path  string
-	size  int64
-	mtime time.Time
-}
-
-// cacheSize bounds each planning cache; past it, it starts again empty.
-const cacheSize = 4096
-
-func parquetFooter(roots *fsroot.Roots, path string) (*metadata.FileMetaData, error) {
+// fileVersion names one version of a file (path, size, modification
+// time): what is cached of a file is kept per version.
+func fileVersion(roots *fsroot.Roots, path string) (string, error) {
 	st, err := roots.Stat(path)
 	if err != nil {
-		return nil, OpenError(path, err)
+		return "", OpenError(path, err)
 	}
-	return footers.get(footerKey{path, st.Size(), st.ModTime()}, func() (*metadata.FileMetaData, error) {
+	return fmt.Sprintf("%s\x00%d\x00%d", path, st.Size(), st.ModTime().UnixNano()), nil
+}
+
+func parquetFooter(roots *fsroot.Roots, path string) (*metadata.FileMetaData, error) {
+	meta, _, err := parquetFooterVersion(roots, path)
+	return meta, err
+}
+
+// parquetFooterVersion is the file's footer and the version it is of.
+func parquetFooterVersion(roots *fsroot.Roots, path string) (*metadata.FileMetaData, string, error) {
+	version, err := fileVersion(roots, path)
+	if err != nil {
+		return nil, "", err
+	}
+	meta, err := footers.get(version, func() (*metadata.FileMetaData, error) {
 		pf, err := openParquet(roots, path)
 		if err != nil {
 			return nil, OpenError(path, err)
@@ -381,6 +388,7 @@ func parquetFooter(roots *fsroot.Roots, path string) (*metadata.FileMetaData, er
 		defer pf.Close()
 		return pf.MetaData(), nil
 	})
+	return meta, version, err
 }
 
 // openParquet opens a Parquet file through roots (nil: anywhere); closing
@@ -396,33 +404,6 @@ func openParquet(roots *fsroot.Roots, path string, opts ...file.ReadOption) (*fi
 		return nil, err
 	}
 	return pf, nil
-}
-
-// boundedCache keeps values by key for planning, at most cacheSize.
-type boundedCache[K comparable, V any] struct {
-	sync.Mutex
-	m map[K]V
-}
-
-// get is the value of key, read (and kept, unless read fails) if missing.
-func (c *boundedCache[K, V]) get(key K, read func() (V, error)) (V, error) {
-	c.Lock()
-	v, seen := c.m[key]
-	c.Unlock()
-	if seen {
-		return v, nil
-	}
-	v, err := read()
-	if err != nil {
-		return v, err
-	}
-	c.Lock()
-	defer c.Unlock()
-	if c.m == nil || len(c.m) >= cacheSize {
-		c.m = map[K]V{}
-	}
-	c.m[key] = v
-	return v, nil
 }
 
 // OpenError turns a failure to open path into an error a user can act on;

@@ -1,0 +1,100 @@
+package exec
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/dgraph-io/ristretto/v2"
+
+	"slipstream/kernels/budget"
+)
+
+// The planning caches (Parquet footers, per-file column ranges and
+// dictionary counts) are process-wide, like the files they describe. Each
+// keeps its values within a byte budget with ristretto (admission by how
+// often a key is asked for, eviction by cost), and what it holds is
+// reserved in the node's memory budget once CountCachesIn names the
+// node's account.
+
+var cacheAccount atomic.Pointer[budget.Query]
+
+// CountCachesIn counts what the caches hold in q (the node's own account).
+func CountCachesIn(q *budget.Query) { cacheAccount.Store(q) }
+
+// sizedCache keeps values by key, at most maxCost bytes of them (as size
+// estimates them).
+type sizedCache[V any] struct {
+	name     string
+	maxCost  int64
+	counters int64 // about ten times the items it holds when full
+	size     func(V) int64
+
+	once sync.Once
+	c    *ristretto.Cache[string, V]
+
+	mu    sync.Mutex
+	bytes int64
+	res   *budget.Reservation
+}
+
+func (c *sizedCache[V]) init() {
+	c.once.Do(func() {
+		var err error
+		c.c, err = ristretto.NewCache(&ristretto.Config[string, V]{
+			NumCounters:        c.counters,
+			MaxCost:            c.maxCost,
+			BufferItems:        64,
+			IgnoreInternalCost: true, // the costs are the values' own sizes
+			OnEvict:            func(it *ristretto.Item[V]) { c.account(-it.Cost) },
+			OnReject:           func(it *ristretto.Item[V]) { c.account(-it.Cost) },
+		})
+		if err != nil {
+			panic("cache " + c.name + ": " + err.Error()) // only for a bad Config
+		}
+	})
+}
+
+// account moves what the cache holds by d bytes and reserves it. Two
+// goroutines that read the same missing key both set it, so the count may
+// run ahead of the truth: it is kept within [0, maxCost].
+func (c *sizedCache[V]) account(d int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bytes = min(max(c.bytes+d, 0), c.maxCost)
+	q := cacheAccount.Load()
+	if q == nil {
+		return
+	}
+	if c.res == nil || c.res.Query() != q {
+		if c.res != nil {
+			c.res.Free()
+		}
+		c.res = q.Reserve("Cache " + c.name)
+	}
+	c.res.Resize(c.bytes)
+}
+
+// get is the value of key, read (and offered to the cache, unless read
+// fails) when missing.
+func (c *sizedCache[V]) get(key string, read func() (V, error)) (V, error) {
+	c.init()
+	if v, ok := c.c.Get(key); ok {
+		return v, nil
+	}
+	v, err := read()
+	if err != nil {
+		return v, err
+	}
+	cost := max(c.size(v), 1)
+	if c.c.Set(key, v, cost) {
+		c.account(cost)
+	}
+	return v, nil
+}
+
+// held is what the cache holds, in bytes (for tests and status).
+func (c *sizedCache[V]) held() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
+}
