@@ -9,12 +9,14 @@ import (
 	"os"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
 	"slipstream/kernels/budget"
+	"slipstream/kernels/expr"
 )
 
 // tinyPool is a pool whose limit forces every operator that holds data to
@@ -259,4 +261,77 @@ func TestHashAggregateWithoutSpillingFailsAlone(t *testing.T) {
 		op.SetBudget(q)
 		return op
 	})
+}
+
+// Cancelled while spilling, every spilling operator stops, and once it is
+// closed its query holds no memory, and no spill file is left.
+func TestCancelWhileSpillingFreesEverything(t *testing.T) {
+	sum, _ := expr.Lookup("sum")
+	i64col := func(in Operator) expr.Expr { return colExpr(in.Schema(), 0) }
+	builds := map[string]func(q *budget.Query, in Operator) Operator{
+		"sort": func(q *budget.Query, in Operator) Operator {
+			s, _ := NewSort(in, []SortKey{{Column: 0, Descending: true}}, -1)
+			s.SetBudget(q)
+			return s
+		},
+		"aggregate": func(q *budget.Query, in Operator) Operator {
+			h := hashAgg(t, q, in, []int{0}, []aggSpec{{"sum", 0}})
+			h.SetBudget(q)
+			return h
+		},
+		"join": func(q *budget.Query, in Operator) Operator {
+			probe := newEndless(q, true)
+			j, err := NewHashJoin(q, probe, in, []expr.Expr{i64col(probe)}, []expr.Expr{i64col(in)}, JoinInner, []JoinColumn{{Index: 0, Name: "x"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.SetBudget(q)
+			return j
+		},
+		"window": func(q *budget.Query, in Operator) Operator {
+			w := NewWindow(q, in, []WindowExpr{{Func: WinAggregate, Agg: sum, Arg: 0, PartitionBy: []int{0}, Name: "s", Type: i64}})
+			w.SetBudget(q)
+			return w
+		},
+	}
+	for name, build := range builds {
+		t.Run(name, func(t *testing.T) {
+			mem, ctx := newMem(t)
+			pool := tinyPool(t, mem, 256<<10, true)
+			q := pool.Begin(name)
+			op := build(q, newEndless(q, true))
+			ctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() {
+				_, err := op.Next(ctx)
+				done <- err
+			}()
+			deadline := time.Now().Add(60 * time.Second)
+			for q.Spilled() == 0 && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			if q.Spilled() == 0 {
+				cancel()
+				<-done
+				t.Fatal("nothing spilled in 60s: the test does not exercise spilling")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if kernels.KindOf(err) != kernels.Cancelled {
+					t.Errorf("Next after cancel: %v, want a cancellation", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Next did not return within 5s of the cancel")
+			}
+			op.Close()
+			if q.Used() != 0 {
+				t.Errorf("after Close the query still holds %d bytes", q.Used())
+			}
+			if n := q.Spilled(); n == 0 {
+				t.Error("the query forgot what it spilled")
+			}
+			finished(t, pool, q)
+		})
+	}
 }
