@@ -144,10 +144,7 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 		return nil, err
 	}
 	alive := e.Alive()
-	per := e.TasksPerNode
-	if per <= 0 {
-		per = 1
-	}
+	per := e.conf().TasksPerNode
 	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, perNode: per, broadcast: broadcast, dead: map[string]bool{}}
 	r.status = &QueryStatus{ID: catalog.NewID(), State: "running", Started: time.Now(), Stages: r.fp}
 	e.queries.add(r)
@@ -187,12 +184,7 @@ func (e *Engine) answers(ctx context.Context, name string) bool {
 	return false
 }
 
-func (e *Engine) broadcastRows() int64 {
-	if e.BroadcastRows != 0 {
-		return e.BroadcastRows
-	}
-	return 250_000
-}
+func (e *Engine) broadcastRows() int64 { return e.conf().BroadcastRows }
 
 // finish records the end of the query and releases what its stages left
 // on the nodes, except the result.
@@ -533,7 +525,7 @@ func (r *queryRun) exec(ctx context.Context, t *task) error {
 	t.receipt = rc
 	r.status.Receipts = append(r.status.Receipts, rc)
 	pt := &planpb.Task{QueryId: r.status.ID, Query: r.q, Stage: int32(t.st.ID), Task: int32(t.index), Attempt: int32(t.attempt),
-		Buckets: 1, BroadcastRows: r.broadcast, Fingerprint: r.fp, Share: t.share, Compress: r.e.Compress, Coordinator: r.e.Self.Addr}
+		Buckets: 1, BroadcastRows: r.broadcast, Fingerprint: r.fp, Share: t.share, Compress: r.e.conf().Compress, Coordinator: r.e.Self.Addr}
 	if t.st.Out == stage.Hash {
 		pt.Buckets = int32(r.buckets)
 	}

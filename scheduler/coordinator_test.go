@@ -20,6 +20,7 @@ import (
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/config"
 	pb "slipstream/scheduler/planpb"
 )
 
@@ -110,11 +111,9 @@ func (l *loopback) Fetch(_ context.Context, addr string, key *pb.OutputKey, _ bo
 
 // testCluster makes n engines that see each other through fake
 // membership; PartRows is small so that tables spread over all of them.
+// Broadcast joins are off, so that joins shuffle.
 func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopback) {
 	t.Helper()
-	old := catalog.PartRows
-	catalog.PartRows = 100
-	t.Cleanup(func() { catalog.PartRows = old })
 	net := &loopback{engines: map[string]*Engine{}, dead: map[string]bool{}, dieAfter: map[string]int{}}
 	var members []cluster.Member
 	for i := 1; i <= n; i++ {
@@ -126,7 +125,8 @@ func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopbac
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &Engine{Catalog: cat, Mem: mem, Self: m, Members: cluster.NewFake(m, members...), Net: net, BroadcastRows: -1}
+		e := &Engine{Catalog: cat, Mem: mem, Self: m, Members: cluster.NewFake(m, members...), Net: net,
+			Config: config.Node{BroadcastRows: -1, PartRows: 100}}
 		net.engines[m.Addr] = e
 		engines = append(engines, e)
 	}

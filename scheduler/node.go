@@ -16,6 +16,7 @@ import (
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/config"
 	"slipstream/scheduler/planpb"
 )
 
@@ -39,6 +40,7 @@ func (e *Engine) init() {
 		if e.Self.Name == "" {
 			e.Self = cluster.Member{Name: e.Catalog.Self(), State: cluster.Alive}
 		}
+		e.Config.EnsureDefaults()
 		if e.Memory == nil { // no limit; allocations go to Mem, as tests check them
 			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
@@ -64,16 +66,18 @@ func (e *Engine) Alive() []cluster.Member {
 // is alive. (Alone, a node can read only the partitions it holds.)
 func (e *Engine) Distributed() bool { return len(e.Alive()) > 1 }
 
+// conf is the node's configuration, its defaults filled in.
+func (e *Engine) conf() *config.Node {
+	e.init()
+	return &e.Config
+}
+
 func (e *Engine) replication(alive int) int {
-	r := e.Replication
-	if r <= 0 {
-		r = 2
-	}
-	return max(1, min(r, alive))
+	return max(1, min(e.conf().Replication, alive))
 }
 
 // Store uploads a table: its rows are cut into partitions of
-// catalog.PartRows, each stored on Replication alive nodes, and the new
+// Config.PartRows rows, each stored on Replication alive nodes, and the new
 // manifest is committed on every alive node. It returns the rows written
 // and the table's rows after.
 func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, schema *arrow.Schema, next func() (arrow.RecordBatch, error)) (int64, int64, error) {
@@ -91,6 +95,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		written int64
 	)
 	defer func() { exec.ReleaseAll(pending) }()
+	partRows := e.conf().PartRows
 	start := int(hashString(name) % uint64(len(alive)))
 	flush := func() error {
 		id := catalog.NewID()
@@ -137,11 +142,11 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		written += b.NumRows()
 		// Cut the batch where a partition fills up (slices share memory).
 		for off := int64(0); off < b.NumRows(); {
-			n := min(b.NumRows()-off, catalog.PartRows-rows)
+			n := min(b.NumRows()-off, partRows-rows)
 			pending = append(pending, b.NewSlice(off, off+n))
 			rows += n
 			off += n
-			if rows >= catalog.PartRows {
+			if rows >= partRows {
 				if err := flush(); err != nil {
 					b.Release()
 					e.abortUpload(alive, upload)
