@@ -396,3 +396,51 @@ func TestMissingPartitionFileUsesAnotherReplica(t *testing.T) {
 	}
 	runGrouped(t, engines, net, engines[2])
 }
+
+// A query cancelled while its tasks run ends at once as cancelled, says so
+// in its status, and leaves no output behind on any node.
+func TestCancelledQueryStopsAndReleases(t *testing.T) {
+	engines, _, _ := eventsCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	for _, e := range engines {
+		e.Fault = func(point string) {
+			if point == "task:1" { // the first shuffle read has begun
+				once.Do(cancel)
+			}
+		}
+	}
+	_, err := engines[0].RunQuery(ctx, groupedQuery())
+	if kernels.KindOf(err) != kernels.Cancelled {
+		t.Fatalf("want Cancelled, got %v", err)
+	}
+	raw, _ := engines[0].Status("")
+	var st QueryStatus
+	json.Unmarshal(raw, &st)
+	if st.State != "cancelled" || !strings.Contains(st.Error, "cancelled") {
+		t.Fatalf("status: %s", raw)
+	}
+	done := 0
+	for _, p := range st.Progress {
+		done += p.Done
+	}
+	if len(st.Progress) != 6 || done == 0 || st.Progress[5].Done != 0 {
+		t.Fatalf("progress: %+v", st.Progress)
+	}
+	// Every attempt has returned; the release runs in the background.
+	held := func() (n int) {
+		for _, e := range engines {
+			e.Outputs().mu.Lock()
+			n += len(e.Outputs().m)
+			e.Outputs().mu.Unlock()
+		}
+		return n
+	}
+	for deadline := time.Now().Add(2 * time.Second); held() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := held(); n > 0 {
+		t.Fatalf("%d outputs left after the cancel", n)
+	}
+}

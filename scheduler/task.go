@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,11 +29,44 @@ func (e *Engine) cut(q *planpb.Query, broadcastRows int64) (*stage.Graph, error)
 	return stage.Cut(n, stage.Config{BroadcastRows: broadcastRows, Estimate: p.Estimate}), nil
 }
 
-// lost says a task could not read the output of another task: the node
-// holding it is gone or has forgotten it. The coordinator re-runs that
-// task; lostPattern is how it recognizes the error across the wire.
+// LostInput says a task could not read the output of task Task of stage
+// Stage on node Node: the node is gone, or has forgotten it (or, with the
+// task's own stage and number, the node lacks the partition the task
+// reads). The coordinator re-runs the task that made it. Its kind is
+// Unavailable; it crosses the network as a typed detail (flight).
+type LostInput struct {
+	Node        string
+	Stage, Task int32
+	// Cause is why the output could not be read.
+	Cause string
+}
+
+var errLostInput = &kernels.Error{Kind: kernels.Unavailable, Msg: "lost input"}
+
+func (e *LostInput) Error() string {
+	return fmt.Sprintf("lost input: the output of stage %d task %d on node %s could not be read: %s", e.Stage, e.Task, e.Node, e.Cause)
+}
+
+// Unwrap gives the error its kind, Unavailable.
+func (e *LostInput) Unwrap() error { return errLostInput }
+
 func lost(node string, stage, task int32, err error) error {
-	return kernels.Errorf(kernels.Unavailable, "lost input: the output of stage %d task %d on node %s could not be read: %v", stage, task, node, err)
+	return &LostInput{Node: node, Stage: stage, Task: task, Cause: err.Error()}
+}
+
+// lostInputOf finds the LostInput in err, if any.
+func lostInputOf(err error) *LostInput {
+	var li *LostInput
+	if errors.As(err, &li) {
+		return li
+	}
+	// Until the transport carries it typed: the text across the wire.
+	if m := lostPattern.FindStringSubmatch(err.Error()); m != nil {
+		st, _ := strconv.Atoi(m[1])
+		ti, _ := strconv.Atoi(m[2])
+		return &LostInput{Node: m[3], Stage: int32(st), Task: int32(ti), Cause: err.Error()}
+	}
+	return nil
 }
 
 var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task (\d+) on node (\S+) could not be read`)
