@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
 	"slipstream/scheduler/catalog"
@@ -287,7 +287,6 @@ func (r *queryRun) finish(err error, release *releaseOutputs) {
 		return
 	}
 	id, keep := r.status.ID, int32(release.keep)
-	body, _ := json.Marshal(map[string]any{"query": id, "keep": keep})
 	go func() {
 		for _, name := range release.nodes {
 			if name == r.e.Self.Name {
@@ -297,7 +296,7 @@ func (r *queryRun) finish(err error, release *releaseOutputs) {
 			// A node that is down answers nothing; one that hangs must not
 			// hold this goroutine for ever.
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if _, err := r.e.Net.Action(ctx, r.members[name].Addr, "release", body); err != nil {
+			if err := r.e.Net.Release(ctx, r.members[name].Addr, id, keep); err != nil {
 				slog.Debug("release", "node", name, "err", err)
 			}
 			cancel()
@@ -393,19 +392,13 @@ func (r *queryRun) exec(ctx, query context.Context, c runTask) coreEvent {
 	if c.node == r.e.Self.Name {
 		res, err = r.e.RunTask(ctx, pt)
 	} else {
-		var body, raw []byte
-		if body, err = proto.Marshal(pt); err == nil {
-			if raw, err = r.e.Net.Action(ctx, r.members[c.node].Addr, "run_task", body); err == nil {
-				res = &planpb.TaskResult{}
-				err = proto.Unmarshal(raw, res)
-			}
-		}
+		res, err = r.e.Net.RunTask(ctx, r.members[c.node].Addr, pt)
 	}
 	secs := time.Since(start).Seconds()
 	if err == nil {
 		return taskDone{id: c.id, rows: res.GetRows(), bytes: res.GetBytes(), seconds: secs}
 	}
-	if li := lostInputOf(err); li != nil {
+	if li := (*LostInput)(nil); errors.As(err, &li) {
 		alive := r.e.answers(query, li.Node)
 		slog.Warn("a task lost its input; re-running the task that made it", "query", r.status.ID, "stage", li.Stage, "task", li.Task, "node", li.Node, "answers", alive, "err", err)
 		return inputLost{id: c.id, stage: int(li.Stage), task: int(li.Task), node: li.Node, alive: alive, err: err, seconds: secs}
@@ -427,8 +420,7 @@ func (e *Engine) answers(ctx context.Context, name string) bool {
 		if m.Name == name {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			_, err := e.Net.Action(ctx, m.Addr, "health", nil)
-			return err == nil
+			return e.Net.Health(ctx, m.Addr) == nil
 		}
 	}
 	return false

@@ -14,7 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -43,45 +42,62 @@ func (l *loopback) node(addr string) (*Engine, error) {
 	return l.engines[addr], nil
 }
 
-func (l *loopback) Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+func (l *loopback) RunTask(ctx context.Context, addr string, t *pb.Task) (*pb.TaskResult, error) {
 	e, err := l.node(addr)
 	if err != nil {
 		return nil, err
 	}
-	switch kind {
-	case "run_task":
-		t := &pb.Task{}
-		if err := proto.Unmarshal(body, t); err != nil {
-			return nil, err
-		}
-		res, err := e.RunTask(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		l.mu.Lock()
-		if n, ok := l.dieAfter[addr]; ok {
-			if l.dieAfter[addr] = n - 1; n <= 1 {
-				l.dead[addr] = true
-			}
-		}
-		l.mu.Unlock()
-		return proto.Marshal(res)
-	case "commit_table", "abort_upload":
-		return nil, e.CommitManifest(body)
-	case "health":
-		return []byte("{}"), nil
-	case "catalog":
-		return json.Marshal(e.Catalog.Manifests())
-	case "release":
-		var req struct {
-			Query string `json:"query"`
-			Keep  int32  `json:"keep"`
-		}
-		json.Unmarshal(body, &req)
-		e.Outputs().Release(req.Query, req.Keep)
-		return nil, nil
+	res, err := e.RunTask(ctx, t)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("loopback: unknown action %s", kind)
+	l.mu.Lock()
+	if n, ok := l.dieAfter[addr]; ok {
+		if l.dieAfter[addr] = n - 1; n <= 1 {
+			l.dead[addr] = true
+		}
+	}
+	l.mu.Unlock()
+	return res, nil
+}
+
+func (l *loopback) Release(_ context.Context, addr, query string, keep int32) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	e.Outputs().Release(query, keep)
+	return nil
+}
+
+func (l *loopback) Commit(_ context.Context, addr string, m catalog.Manifest, upload string) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	return e.CommitManifest(m, upload)
+}
+
+func (l *loopback) Abort(_ context.Context, addr, upload string) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	e.Catalog.Abort(upload)
+	return nil
+}
+
+func (l *loopback) Manifests(_ context.Context, addr string) ([]catalog.Manifest, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.Catalog.Manifests(), nil
+}
+
+func (l *loopback) Health(_ context.Context, addr string) error {
+	_, err := l.node(addr)
+	return err
 }
 
 func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -19,19 +18,6 @@ import (
 	"slipstream/scheduler/config"
 	"slipstream/scheduler/planpb"
 )
-
-// Transport is how a node reaches the others (the flight package's
-// node-to-node client). Errors carry kernels kinds; a node that cannot be
-// reached gives kernels.Unavailable.
-type Transport interface {
-	// Action runs a DoAction on the node at addr and returns its one result.
-	Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error)
-	// StorePart sends one partition of an upload to the node at addr,
-	// which stages it durably before answering.
-	StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error
-	// Fetch streams one bucket of a task's output from the node at addr.
-	Fetch(ctx context.Context, addr string, key *planpb.OutputKey, compress bool) (exec.Operator, error)
-}
 
 func (e *Engine) init() {
 	e.once.Do(func() {
@@ -203,33 +189,23 @@ func (e *Engine) abortUpload(alive []cluster.Member, upload string) {
 	e.Catalog.Abort(upload)
 	for _, n := range alive {
 		if n.Name != e.Self.Name {
-			body, _ := json.Marshal(commitRequest{Upload: upload})
-			if _, err := e.Net.Action(context.Background(), n.Addr, "abort_upload", body); err != nil {
+			if err := e.Net.Abort(context.Background(), n.Addr, upload); err != nil {
 				slog.Debug("abort_upload", "node", n.Name, "err", err)
 			}
 		}
 	}
 }
 
-type commitRequest struct {
-	Manifest catalog.Manifest `json:"manifest"`
-	Upload   string           `json:"upload,omitempty"`
-}
-
 // broadcastManifest commits m (already committed here) on every other
 // alive node. A node that misses it catches up when it syncs; the upload
 // fails only when some partition was committed by none of its holders.
 func (e *Engine) broadcastManifest(ctx context.Context, m catalog.Manifest, upload string) error {
-	body, err := json.Marshal(commitRequest{Manifest: m, Upload: upload})
-	if err != nil {
-		return err
-	}
 	committed := map[string]bool{e.Self.Name: true}
 	for _, n := range e.Alive() {
 		if n.Name == e.Self.Name {
 			continue
 		}
-		if _, err := e.Net.Action(ctx, n.Addr, "commit_table", body); err != nil {
+		if err := e.Net.Commit(ctx, n.Addr, m, upload); err != nil {
 			slog.Warn("a node missed a table's manifest; it will catch up when it syncs", "node", n.Name, "table", m.Name, "err", err)
 			continue
 		}
@@ -251,17 +227,9 @@ func (e *Engine) broadcastManifest(ctx context.Context, m catalog.Manifest, uplo
 	return nil
 }
 
-// CommitManifest adopts a manifest another node committed (commit_table).
-func (e *Engine) CommitManifest(body []byte) error {
-	var req commitRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return kernels.Errorf(kernels.Invalid, "commit_table takes {\"manifest\": ..., \"upload\": ...}: %v", err)
-	}
-	if req.Manifest.Name == "" {
-		e.Catalog.Abort(req.Upload)
-		return nil
-	}
-	_, err := e.Catalog.Commit(req.Manifest, req.Upload)
+// CommitManifest adopts a manifest another node committed (Transport.Commit).
+func (e *Engine) CommitManifest(m catalog.Manifest, upload string) error {
+	_, err := e.Catalog.Commit(m, upload)
 	return err
 }
 
@@ -286,14 +254,9 @@ func (e *Engine) SyncCatalog(ctx context.Context) {
 
 // syncFrom adopts the newer manifests of the node at addr.
 func (e *Engine) syncFrom(ctx context.Context, addr string) {
-	raw, err := e.Net.Action(ctx, addr, "catalog", nil)
+	ms, err := e.Net.Manifests(ctx, addr)
 	if err != nil {
 		slog.Debug("catalog sync", "node", addr, "err", err)
-		return
-	}
-	var ms []catalog.Manifest
-	if err := json.Unmarshal(raw, &ms); err != nil {
-		slog.Warn("catalog sync: malformed answer", "node", addr, "err", err)
 		return
 	}
 	for _, m := range ms {

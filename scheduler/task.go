@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"strconv"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -29,47 +27,9 @@ func (e *Engine) cut(q *planpb.Query, broadcastRows int64) (*stage.Graph, error)
 	return stage.Cut(n, stage.Config{BroadcastRows: broadcastRows, Estimate: p.Estimate}), nil
 }
 
-// LostInput says a task could not read the output of task Task of stage
-// Stage on node Node: the node is gone, or has forgotten it (or, with the
-// task's own stage and number, the node lacks the partition the task
-// reads). The coordinator re-runs the task that made it. Its kind is
-// Unavailable; it crosses the network as a typed detail (flight).
-type LostInput struct {
-	Node        string
-	Stage, Task int32
-	// Cause is why the output could not be read.
-	Cause string
-}
-
-var errLostInput = &kernels.Error{Kind: kernels.Unavailable, Msg: "lost input"}
-
-func (e *LostInput) Error() string {
-	return fmt.Sprintf("lost input: the output of stage %d task %d on node %s could not be read: %s", e.Stage, e.Task, e.Node, e.Cause)
-}
-
-// Unwrap gives the error its kind, Unavailable.
-func (e *LostInput) Unwrap() error { return errLostInput }
-
 func lost(node string, stage, task int32, err error) error {
 	return &LostInput{Node: node, Stage: stage, Task: task, Cause: err.Error()}
 }
-
-// lostInputOf finds the LostInput in err, if any.
-func lostInputOf(err error) *LostInput {
-	var li *LostInput
-	if errors.As(err, &li) {
-		return li
-	}
-	// Until the transport carries it typed: the text across the wire.
-	if m := lostPattern.FindStringSubmatch(err.Error()); m != nil {
-		st, _ := strconv.Atoi(m[1])
-		ti, _ := strconv.Atoi(m[2])
-		return &LostInput{Node: m[3], Stage: int32(st), Task: int32(ti), Cause: err.Error()}
-	}
-	return nil
-}
-
-var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task (\d+) on node (\S+) could not be read`)
 
 // RunTask runs one task of a stage on this node and keeps its output,
 // cut into t.Buckets buckets, for the tasks that read it.
