@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -37,7 +38,7 @@ const usage = `slipstream: a compute service over Arrow Flight
 usage:
   slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
                    [--advertise URI] [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...]
-                   [--encrypt-key KEY] [--print-config]
+                   [--encrypt-key KEY] [--config FILE] [--print-config]
   slipstream local --nodes N [--data-dir DIR] [--allow-path DIR]...   (N node processes on loopback)
   slipstream version
 
@@ -131,20 +132,48 @@ func checkExposure(cfg config.Node) error {
 }
 
 // serveConfig reads serve's configuration: the defaults, then the
-// environment, then the flags; printOnly says --print-config was given.
+// environment, then the file given with --config (in --print-config's
+// form), then the other flags; printOnly says --print-config was given.
 func serveConfig(args []string, getenv func(string) string) (cfg config.Node, printOnly bool, err error) {
 	cfg = config.Default()
 	if err := cfg.FromEnv(getenv); err != nil {
 		return cfg, false, err
 	}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	cfg.RegisterFlags(fs)
-	fs.BoolVar(&printOnly, "print-config", false, "print the configuration these flags and the environment give, as the node would log it at start, and exit")
-	if err := fs.Parse(args); err != nil {
+	var file string
+	flags := func(c *config.Node) *flag.FlagSet {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		c.RegisterFlags(fs)
+		fs.BoolVar(&printOnly, "print-config", false, "print the configuration the defaults, environment, --config file and flags give, as the node logs it at start, and exit")
+		fs.StringVar(&file, "config", "", "a `FILE` of settings in --print-config's form (flag = value lines); the flags given win")
+		return fs
+	}
+	// A first pass finds --config and the flags given.
+	scratch := cfg
+	first := flags(&scratch)
+	if err := first.Parse(args); err != nil {
 		return cfg, false, err
 	}
-	if fs.NArg() > 0 {
-		return cfg, false, fmt.Errorf("unexpected arguments %q (every setting is a flag; see slipstream serve -h)", fs.Args())
+	if first.NArg() > 0 {
+		return cfg, false, fmt.Errorf("unexpected arguments %q (every setting is a flag; see slipstream serve -h)", first.Args())
+	}
+	if file != "" {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, false, fmt.Errorf("--config: %w", err)
+		}
+		if err := cfg.Parse(string(text)); err != nil {
+			return cfg, false, fmt.Errorf("--config %s: %w", file, err)
+		}
+		first.Visit(func(f *flag.Flag) {
+			if f.Name == "allow-path" {
+				cfg.AllowPaths = nil // the flags' list replaces the file's
+			}
+		})
+	}
+	second := flags(&cfg)
+	second.SetOutput(io.Discard) // the first pass reported any error
+	if err := second.Parse(args); err != nil {
+		return cfg, false, err
 	}
 	if err := cfg.Resolve(); err != nil {
 		return cfg, false, err

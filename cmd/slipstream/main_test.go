@@ -128,3 +128,41 @@ func TestPrintConfig(t *testing.T) {
 		t.Errorf("a bad flag was accepted: %v", err)
 	}
 }
+
+// A configuration printed by --print-config serves again with --config;
+// the flags given win over the file.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := serveConfig([]string{"--data-dir", filepath.Join(dir, "data"), "--replication", "3", "--allow-path", dir, "--memory-limit", "1GiB"}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "node.conf")
+	if err := os.WriteFile(file, []byte(cfg.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := serveConfig([]string{"--config", file}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != cfg.String() {
+		t.Errorf("served from the file:\n%s\nprinted:\n%s", again, cfg)
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	over, _, err := serveConfig([]string{"--config", file, "--replication", "1", "--allow-path", other}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if over.Replication != 1 || strings.Join(over.AllowPaths, ",") != other || over.MemoryLimit != 1<<30 {
+		t.Errorf("flags over the file: %+v", over)
+	}
+	if err := os.WriteFile(file, []byte("replicas = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := serveConfig([]string{"--config", file}, os.Getenv); err == nil || !strings.Contains(err.Error(), "--config "+file+": line 1") {
+		t.Errorf("a bad file: %v", err)
+	}
+}

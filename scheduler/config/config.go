@@ -5,14 +5,17 @@
 // default of its own.
 //
 // The life of a Node: Default (or a zero Node, then EnsureDefaults), then
-// FromEnv and the flags, then Resolve (values taken from the machine:
+// FromEnv, a file (Parse) and the flags, then Resolve (values taken from the machine:
 // memory, disk, the node's kept name), then Validate. String is what
-// `slipstream serve --print-config` prints and what the node logs at start.
+// `slipstream serve --print-config` prints and what the node logs at start;
+// Parse reads it back (`slipstream serve --config FILE`).
 package config
 
 import (
 	"encoding/base64"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -256,6 +259,9 @@ func (c *Node) Validate() error {
 	return nil
 }
 
+// hiddenKey is printed in place of the gossip key.
+const hiddenKey = "(set, not shown)"
+
 // field is one printed setting: its flag's name and its value (a
 // string, []string, bool or integer).
 type field struct {
@@ -266,7 +272,7 @@ type field struct {
 func (c *Node) fields() []field {
 	key := ""
 	if c.EncryptKey != "" {
-		key = "(set, not shown)"
+		key = hiddenKey
 	}
 	size := func(n int64) string {
 		if n == Auto {
@@ -350,4 +356,72 @@ func Bytes(n int64) string {
 		}
 	}
 	return fmt.Sprintf("%dB", n)
+}
+
+// Parse sets c's settings from text in String's form: `flag = value`
+// lines (blank lines and lines starting with # are skipped). A setting the
+// text does not name keeps its value, and so does the hidden gossip key.
+func (c *Node) Parse(text string) error {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	c.RegisterFlags(fs)
+	for i, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, raw, ok := strings.Cut(line, "=")
+		name, raw = strings.TrimSpace(name), strings.TrimSpace(raw)
+		if !ok || fs.Lookup(name) == nil {
+			return fmt.Errorf("line %d: %q is not a setting (want `flag = value`, as --print-config prints)", i+1, line)
+		}
+		var err error
+		switch {
+		case name == "encrypt-key" && raw == strconv.Quote(hiddenKey):
+			continue
+		case strings.HasPrefix(raw, "["):
+			var list []string
+			if list, err = parseList(raw); err == nil {
+				switch name {
+				case "allow-path":
+					c.AllowPaths = list
+				case "join":
+					c.Join = list
+				default:
+					err = fmt.Errorf("%s takes one value, not a list", name)
+				}
+			}
+		case strings.HasPrefix(raw, `"`):
+			var v string
+			if v, err = strconv.Unquote(raw); err == nil {
+				err = fs.Set(name, v)
+			}
+		default:
+			err = fs.Set(name, raw)
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %s: %v", i+1, name, err)
+		}
+	}
+	return nil
+}
+
+// parseList reads ["a", "b"].
+func parseList(raw string) ([]string, error) {
+	rest := strings.TrimSpace(strings.TrimPrefix(raw, "["))
+	out := []string{}
+	for !strings.HasPrefix(rest, "]") {
+		q, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			return nil, fmt.Errorf("bad list %s: want quoted strings in brackets", raw)
+		}
+		v, _ := strconv.Unquote(q)
+		out = append(out, v)
+		rest = strings.TrimSpace(rest[len(q):])
+		rest = strings.TrimSpace(strings.TrimPrefix(rest, ","))
+	}
+	if strings.TrimSpace(rest[1:]) != "" {
+		return nil, fmt.Errorf("bad list %s: text after the closing bracket", raw)
+	}
+	return out, nil
 }

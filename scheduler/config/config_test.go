@@ -163,3 +163,43 @@ func TestEnsureDefaultsKeepsWhatIsSet(t *testing.T) {
 		t.Errorf("%+v", c)
 	}
 }
+
+// The printed form reads back as the same configuration (the hidden key
+// aside), so a printed configuration can be kept in a file and served.
+func TestStringParsesBack(t *testing.T) {
+	c, err := parse(t, nil, "--name", "n 1", "--addr", "127.0.0.1:0", "--allow-path", "/a, /b", "--join", "h:1,h:2",
+		"--memory-limit", "3GiB", "--spill-limit", "0", "--broadcast-rows", "-1", "--compress", "--insecure", "--advertise", `grpc://"odd"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []Node{Default(), c} {
+		text := src.String()
+		var back Node
+		if err := back.Parse(text); err != nil {
+			t.Fatalf("%v\n%s", err, text)
+		}
+		if got := back.String(); got != text {
+			t.Errorf("round trip:\n%s\nvs\n%s", got, text)
+		}
+	}
+	// A partial file changes only what it names; the key is kept.
+	d := Default()
+	d.EncryptKey = "MDEyMzQ1Njc4OWFiY2RlZg=="
+	err = d.Parse("# kept by hand\nreplication = 3\n\nencrypt-key = \"(set, not shown)\"\nallow-path = [\"/x\"]\n")
+	if err != nil || d.Replication != 3 || d.EncryptKey == "" || strings.Join(d.AllowPaths, ",") != "/x" || d.PartRows != DefaultPartRows {
+		t.Errorf("partial: %+v %v", d, err)
+	}
+	for text, want := range map[string]string{
+		"replicas = 3":               `line 1: "replicas = 3" is not a setting`,
+		"replication = many":         "line 1: replication",
+		"x\nmemory-limit = \"lots\"": "line 1",
+		"memory-limit = \"lots\"":    `"lots" is not a size`,
+		"join = [\"a:1\"":            "bad list",
+		"replication = [\"2\"]":      "takes one value",
+	} {
+		var n Node
+		if err := n.Parse(text); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", text, err, want)
+		}
+	}
+}

@@ -14,7 +14,7 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "host:port to listen on (port 0 picks a free one)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory that holds stored tables")
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "URI clients use to reach this node (default: grpc://<listening address>)")
-	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile to this file until the node stops (for `go tool pprof`)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile to this `FILE` until the node stops (for go tool pprof)")
 	fs.StringVar(&c.Name, "name", c.Name, "this node's name in the cluster (default: kept in the data directory, made up on first start)")
 	fs.StringVar(&c.Gossip, "gossip", c.Gossip, "host:port for cluster gossip (Serf); port 0 picks a free one; on several hosts give an address the others can reach")
 	fs.Var((*commaList)(&c.Join), "join", "comma-separated gossip host:port of nodes of the cluster to join")
