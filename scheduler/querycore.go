@@ -15,7 +15,7 @@ import (
 // it events (a task done, failed or short of an input; a node failed; a
 // cancel) and carries out the commands it answers with (run a task,
 // cancel an attempt, release outputs, finish). The same events in the
-// same order give the same commands, which is how testdata/core/*
+// same order give the same commands, which is how testdata/querycore/*
 // transcripts test it (core_test.go), the way etcd's raft tests its state
 // machine apart from its node.
 //

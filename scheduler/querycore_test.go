@@ -12,7 +12,7 @@ import (
 	"slipstream/kernels"
 )
 
-// TestQueryCore runs the transcripts in testdata/core: a cluster, a query's
+// TestQueryCore runs the transcripts in testdata/querycore: a cluster, a query's
 // stages, then events one by one, each answered by the commands the core
 // gives. Rewrite the expected output with -rewrite.
 //
@@ -30,7 +30,7 @@ import (
 //	status             progress per stage and every receipt
 //	result             where the result parts wait
 func TestQueryCore(t *testing.T) {
-	datadriven.Walk(t, "testdata/core", func(t *testing.T, path string) {
+	datadriven.Walk(t, "testdata/querycore", func(t *testing.T, path string) {
 		var (
 			nodes       []coreNode
 			self        = "n1"
