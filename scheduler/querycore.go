@@ -122,10 +122,10 @@ func (finishQuery) isCommand()    {}
 // each of its tasks, in task order.
 type taskInput struct {
 	stage   int
-	sources []source
+	sources []taskSource
 }
 
-type source struct {
+type taskSource struct {
 	task, attempt int
 	node          string
 }
@@ -152,10 +152,10 @@ type taskSpec struct {
 type taskState int
 
 const (
-	pending taskState = iota // to be placed
-	queued                   // placed, waiting for a slot on its node
-	running
-	done
+	statePending taskState = iota // to be placed
+	stateQueued                   // placed, waiting for a slot on its node
+	stateRunning
+	stateDone
 )
 
 type coreTask struct {
@@ -168,9 +168,9 @@ type coreTask struct {
 	lastErr      string
 }
 
-// attempt is a started attempt that has not reported yet: it takes a slot
+// liveAttempt is a started attempt that has not reported yet: it takes a slot
 // on its node until it does, cancelled or not.
-type attempt struct {
+type liveAttempt struct {
 	task      *coreTask
 	node      string
 	reads     map[string]bool // the nodes it reads from
@@ -189,7 +189,7 @@ type queryCore struct {
 	tasks       [][]*coreTask
 	queue       map[string][]*coreTask
 	busy        map[string]int // attempts taking slots, by node
-	live        map[attemptID]*attempt
+	live        map[attemptID]*liveAttempt
 	receipts    []*Receipt
 	over        bool
 	err         error
@@ -201,7 +201,7 @@ type queryCore struct {
 // result).
 func newQueryCore(id, self string, nodes []coreNode, stages []stageSpec, maxAttempts int) *queryCore {
 	c := &queryCore{id: id, self: self, maxAttempts: maxAttempts, cores: map[string]int{}, dead: map[string]bool{},
-		stages: stages, queue: map[string][]*coreTask{}, busy: map[string]int{}, live: map[attemptID]*attempt{}}
+		stages: stages, queue: map[string][]*coreTask{}, busy: map[string]int{}, live: map[attemptID]*liveAttempt{}}
 	c.nodes = append(c.nodes, nodes...)
 	sort.Slice(c.nodes, func(i, j int) bool { return c.nodes[i].name < c.nodes[j].name })
 	for _, n := range c.nodes {
@@ -240,7 +240,7 @@ func (c *queryCore) flush() []coreCommand {
 
 // report ends a started attempt: it frees its slot and says whether the
 // event about it still counts.
-func (c *queryCore) report(id attemptID) (*attempt, bool) {
+func (c *queryCore) report(id attemptID) (*liveAttempt, bool) {
 	a, ok := c.live[id]
 	if !ok {
 		return nil, false
@@ -258,7 +258,7 @@ func (c *queryCore) apply(ev coreEvent) {
 			return
 		}
 		t := a.task
-		t.state = done
+		t.state = stateDone
 		rc := t.receipt
 		rc.State, rc.Rows, rc.Bytes, rc.Seconds = "done", ev.rows, ev.bytes, ev.seconds
 	case taskFailed:
@@ -283,7 +283,7 @@ func (c *queryCore) apply(ev coreEvent) {
 			return
 		}
 		if ev.stage >= 0 && ev.stage < len(c.tasks) && ev.task >= 0 && ev.task < len(c.tasks[ev.stage]) {
-			if src := c.tasks[ev.stage][ev.task]; src.state == done && src.node == ev.node {
+			if src := c.tasks[ev.stage][ev.task]; src.state == stateDone && src.node == ev.node {
 				c.loseOutput(src)
 			}
 		}
@@ -296,13 +296,13 @@ func (c *queryCore) apply(ev coreEvent) {
 
 // failed records a failed attempt; the task waits to be placed again.
 func (c *queryCore) failed(t *coreTask, err error, seconds float64) {
-	t.state = pending
+	t.state = statePending
 	t.lastErr = err.Error()
 	t.receipt.State, t.receipt.Error, t.receipt.Seconds = "failed", err.Error(), seconds
 }
 
 func (c *queryCore) loseOutput(t *coreTask) {
-	t.state = pending
+	t.state = statePending
 	t.receipt.State = "lost"
 }
 
@@ -318,20 +318,20 @@ func (c *queryCore) markDead(node, why string) {
 	c.dead[node] = true
 	for _, ts := range c.tasks {
 		for _, t := range ts {
-			if t.state == done && t.node == node {
+			if t.state == stateDone && t.node == node {
 				c.loseOutput(t)
 			}
 		}
 	}
-	c.cancelWhere(func(a *attempt) bool { return a.node == node || a.reads[node] }, why)
+	c.cancelWhere(func(a *liveAttempt) bool { return a.node == node || a.reads[node] }, why)
 	for _, t := range c.queue[node] {
-		t.state = pending
+		t.state = statePending
 	}
 	delete(c.queue, node)
 }
 
 // cancelWhere cancels the live attempts that match, in attempt order.
-func (c *queryCore) cancelWhere(match func(*attempt) bool, why string) {
+func (c *queryCore) cancelWhere(match func(*liveAttempt) bool, why string) {
 	ids := make([]attemptID, 0, len(c.live))
 	for id, a := range c.live {
 		if !a.cancelled && match(a) {
@@ -352,7 +352,7 @@ func (c *queryCore) cancelWhere(match func(*attempt) bool, why string) {
 		a := c.live[id]
 		a.cancelled = true
 		t := a.task
-		t.state = pending
+		t.state = statePending
 		t.lastErr = "cancelled: " + why
 		t.receipt.State, t.receipt.Error = "failed", t.lastErr
 		c.out = append(c.out, cancelTask{id: id, node: a.node, why: why})
@@ -373,7 +373,7 @@ func (c *queryCore) finish(err error) {
 			why = "the query was cancelled"
 		}
 	}
-	c.cancelWhere(func(*attempt) bool { return true }, why)
+	c.cancelWhere(func(*liveAttempt) bool { return true }, why)
 	var nodes []string
 	for _, n := range c.nodes {
 		nodes = append(nodes, n.name) // the dead too: one wrongly taken for dead may hold outputs
@@ -383,7 +383,7 @@ func (c *queryCore) finish(err error) {
 
 func (c *queryCore) complete(stage int) bool {
 	for _, t := range c.tasks[stage] {
-		if t.state != done {
+		if t.state != stateDone {
 			return false
 		}
 	}
@@ -427,7 +427,7 @@ func (c *queryCore) schedule() {
 			continue
 		}
 		for _, t := range c.tasks[s] {
-			if t.state != pending {
+			if t.state != statePending {
 				continue
 			}
 			if t.attempts >= c.maxAttempts {
@@ -446,7 +446,7 @@ func (c *queryCore) schedule() {
 			t := c.queue[n.name][0]
 			c.queue[n.name] = c.queue[n.name][1:]
 			if !c.ready(t.stage) { // an input was lost while it waited
-				t.state = pending
+				t.state = statePending
 				continue
 			}
 			c.launch(t)
@@ -523,7 +523,7 @@ func (c *queryCore) place(t *coreTask) error {
 		best++
 	}
 	t.node = cands[t.index%(best+1)]
-	t.state = queued
+	t.state = stateQueued
 	c.queue[t.node] = append(c.queue[t.node], t)
 	return nil
 }
@@ -532,15 +532,15 @@ func (c *queryCore) place(t *coreTask) error {
 func (c *queryCore) launch(t *coreTask) {
 	id := attemptID{t.stage, t.index, t.attempts}
 	t.attempts++
-	t.state = running
+	t.state = stateRunning
 	t.receipt = &Receipt{Query: c.id, Stage: t.stage, Task: t.index, Attempt: id.Attempt, Node: t.node, State: "running"}
 	c.receipts = append(c.receipts, t.receipt)
-	a := &attempt{task: t, node: t.node, reads: map[string]bool{}}
+	a := &liveAttempt{task: t, node: t.node, reads: map[string]bool{}}
 	cmd := runTask{id: id, node: t.node}
 	for _, in := range c.stages[t.stage].inputs {
 		ti := taskInput{stage: in}
 		for _, src := range c.tasks[in] {
-			ti.sources = append(ti.sources, source{task: src.index, attempt: src.attempts - 1, node: src.node})
+			ti.sources = append(ti.sources, taskSource{task: src.index, attempt: src.attempts - 1, node: src.node})
 			a.reads[src.node] = true
 		}
 		cmd.inputs = append(cmd.inputs, ti)
@@ -588,9 +588,9 @@ func (c *queryCore) progress() []StageProgress {
 		for _, t := range ts {
 			p.Attempts += t.attempts
 			switch t.state {
-			case done:
+			case stateDone:
 				p.Done++
-			case running:
+			case stateRunning:
 				p.Running++
 			}
 		}
@@ -604,7 +604,7 @@ func (c *queryCore) shuffled() int64 {
 	var n int64
 	for _, ts := range c.tasks[:max(0, len(c.tasks)-1)] {
 		for _, t := range ts {
-			if t.state == done {
+			if t.state == stateDone {
 				n += t.receipt.Bytes
 			}
 		}
