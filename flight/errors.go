@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"slipstream/kernels"
+	"slipstream/scheduler"
+	"slipstream/scheduler/planpb"
 )
 
 var codeOf = map[kernels.Kind]codes.Code{
@@ -25,10 +27,20 @@ var codeOf = map[kernels.Kind]codes.Code{
 	kernels.PermissionDenied:  codes.PermissionDenied,
 }
 
-// toStatus turns any error into a gRPC status error with the code its kind maps to.
+// toStatus turns any error into a gRPC status error with the code its kind
+// maps to; a lost input carries a planpb.LostInput in its details.
 func toStatus(err error) error {
 	if err == nil {
 		return nil
+	}
+	var li *scheduler.LostInput
+	if errors.As(err, &li) {
+		st := status.New(codes.Unavailable, err.Error())
+		detailed, derr := st.WithDetails(&planpb.LostInput{Node: li.Node, Stage: li.Stage, Task: li.Task, Cause: li.Cause})
+		if derr != nil {
+			return st.Err()
+		}
+		return detailed.Err()
 	}
 	var ke *kernels.Error
 	if !errors.As(err, &ke) {

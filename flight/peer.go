@@ -2,6 +2,7 @@ package flight
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -22,8 +23,12 @@ import (
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
+	"slipstream/scheduler"
+	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/planpb"
 )
+
+var _ scheduler.Transport = (*Peers)(nil)
 
 // Peers is the node-to-node client (scheduler.Transport): one Flight
 // connection per node, made on first use.
@@ -87,7 +92,8 @@ func cutStream(st *status.Status) bool {
 		(strings.HasPrefix(msg, "transport: ") || strings.Contains(msg, "RST_STREAM") || strings.Contains(msg, "connection reset"))
 }
 
-// fromPeer gives a peer's error the kind its code maps to, keeping its text.
+// fromPeer gives a peer's error the kind its code maps to, keeping its
+// text; a lost input comes back as the *scheduler.LostInput it was.
 func fromPeer(addr string, err error) error {
 	if err == nil {
 		return nil
@@ -106,32 +112,109 @@ func fromPeer(addr string, err error) error {
 	if cutStream(st) {
 		k = kernels.Unavailable
 	}
+	for _, d := range st.Details() {
+		if li, ok := d.(*planpb.LostInput); ok {
+			return &scheduler.LostInput{Node: li.GetNode(), Stage: li.GetStage(), Task: li.GetTask(), Cause: li.GetCause()}
+		}
+	}
 	if k == kernels.Unavailable {
 		return kernels.Errorf(k, "node %s: %s", addr, st.Message())
 	}
 	return kernels.Errorf(k, "%s", st.Message())
 }
 
-// Action implements scheduler.Transport.
-func (p *Peers) Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+// The node-to-node actions. Each body and result is a planpb message (a
+// catalog manifest inside one is its JSON, as the catalog stores it);
+// Peers sends them, Service.nodeAction serves them.
+const (
+	actRunTask = "run_task"     // Task -> TaskResult
+	actRelease = "release"      // Release -> nothing
+	actCatalog = "catalog"      // nothing -> Manifests
+	actCommit  = "commit_table" // CommitTable -> nothing
+	actAbort   = "abort_upload" // CommitTable{upload_id} -> nothing
+	actHealth  = "health"       // nothing -> JSON, for clients too
+)
+
+// action runs a DoAction on the node at addr: req (nil: an empty body)
+// in, the first result into resp (nil: ignored).
+func (p *Peers) action(ctx context.Context, addr, kind string, req, resp proto.Message) error {
 	c, err := p.client(addr)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	var body []byte
+	if req != nil {
+		if body, err = proto.Marshal(req); err != nil {
+			return err
+		}
 	}
 	stream, err := c.DoAction(ctx, &arrowflight.Action{Type: kind, Body: body})
 	if err != nil {
-		return nil, fromPeer(addr, err)
+		return fromPeer(addr, err)
 	}
 	res, err := stream.Recv()
 	if err != nil {
-		return nil, fromPeer(addr, err)
+		return fromPeer(addr, err)
 	}
 	for { // drain to the end so the call completes
 		if _, err := stream.Recv(); err != nil {
 			break
 		}
 	}
-	return res.GetBody(), nil
+	if resp != nil {
+		if err := proto.Unmarshal(res.GetBody(), resp); err != nil {
+			return kernels.Errorf(kernels.Internal, "node %s answered %s with a malformed %s: %v", addr, kind, resp.ProtoReflect().Descriptor().Name(), err)
+		}
+	}
+	return nil
+}
+
+// RunTask implements scheduler.Transport.
+func (p *Peers) RunTask(ctx context.Context, addr string, t *planpb.Task) (*planpb.TaskResult, error) {
+	res := &planpb.TaskResult{}
+	if err := p.action(ctx, addr, actRunTask, t, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Release implements scheduler.Transport.
+func (p *Peers) Release(ctx context.Context, addr, query string, keep int32) error {
+	return p.action(ctx, addr, actRelease, &planpb.Release{QueryId: query, Keep: keep}, nil)
+}
+
+// Commit implements scheduler.Transport.
+func (p *Peers) Commit(ctx context.Context, addr string, m catalog.Manifest, upload string) error {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return p.action(ctx, addr, actCommit, &planpb.CommitTable{Manifest: raw, UploadId: upload}, nil)
+}
+
+// Abort implements scheduler.Transport.
+func (p *Peers) Abort(ctx context.Context, addr, upload string) error {
+	return p.action(ctx, addr, actAbort, &planpb.CommitTable{UploadId: upload}, nil)
+}
+
+// Manifests implements scheduler.Transport.
+func (p *Peers) Manifests(ctx context.Context, addr string) ([]catalog.Manifest, error) {
+	var res planpb.Manifests
+	if err := p.action(ctx, addr, actCatalog, nil, &res); err != nil {
+		return nil, err
+	}
+	out := make([]catalog.Manifest, len(res.GetManifests()))
+	for i, raw := range res.GetManifests() {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, kernels.Errorf(kernels.Internal, "node %s sent a malformed manifest: %v", addr, err)
+		}
+	}
+	return out, nil
+}
+
+// Health implements scheduler.Transport.
+func (p *Peers) Health(ctx context.Context, addr string) error {
+	return p.action(ctx, addr, actHealth, nil, nil)
 }
 
 // StorePart implements scheduler.Transport.

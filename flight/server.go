@@ -348,11 +348,11 @@ var actions = []*arrowflight.ActionType{
 	{Type: "explain", Description: "body: a serialized Query; result: the plan as text"},
 	{Type: "cluster", Description: "the members of the cluster, their state, address, cores, memory and partitions held (JSON)"},
 	{Type: "query_status", Description: "body: a query id (empty: the latest); its state and the receipt of every task attempt (JSON)"},
-	{Type: "run_task", Description: "node to node: body a serialized Task; runs it and keeps its output"},
-	{Type: "release", Description: "node to node: body {\"query\": id, \"keep\": stage}: forget a query's task outputs"},
-	{Type: "catalog", Description: "node to node: every table manifest this node has (JSON)"},
-	{Type: "commit_table", Description: "node to node: body {\"manifest\": ..., \"upload\": id}: adopt a table manifest"},
-	{Type: "abort_upload", Description: "node to node: body {\"upload\": id}: discard a staged upload"},
+	{Type: actRunTask, Description: "node to node: body a serialized Task; runs it and keeps its output; result a serialized TaskResult"},
+	{Type: actRelease, Description: "node to node: body a serialized Release: forget a query's task outputs"},
+	{Type: actCatalog, Description: "node to node: result a serialized Manifests, every table manifest this node has"},
+	{Type: actCommit, Description: "node to node: body a serialized CommitTable: adopt a table manifest"},
+	{Type: actAbort, Description: "node to node: body a serialized CommitTable naming an upload: discard its staging"},
 }
 
 // ListActions lists the actions DoAction takes.
@@ -380,31 +380,9 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		return json.Marshal(s.engine.ClusterStatus())
 	case "query_status":
 		return s.engine.Status(string(a.GetBody()))
-	case "run_task":
-		t := &planpb.Task{}
-		if err := proto.Unmarshal(a.GetBody(), t); err != nil {
-			return nil, invalid("run_task takes a serialized Task: %v", err)
-		}
-		res, err := s.engine.RunTask(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		return proto.Marshal(res)
-	case "release":
-		var req struct {
-			Query string `json:"query"`
-			Keep  int32  `json:"keep"`
-		}
-		if err := json.Unmarshal(a.GetBody(), &req); err != nil {
-			return nil, invalid("release takes {\"query\": id, \"keep\": stage}: %v", err)
-		}
-		s.engine.Outputs().Release(req.Query, req.Keep)
-		return []byte("{}"), nil
-	case "catalog":
-		return json.Marshal(s.engine.Catalog.Manifests())
-	case "commit_table", "abort_upload":
-		return []byte("{}"), s.engine.CommitManifest(a.GetBody())
-	case "health":
+	case actRunTask, actRelease, actCatalog, actCommit, actAbort:
+		return s.nodeAction(ctx, a.GetType(), a.GetBody())
+	case actHealth:
 		return json.Marshal(map[string]any{"status": "ok", "version": Version, "tables": len(s.engine.Catalog.Tables())})
 	case "list_tables":
 		type tableInfo struct {
@@ -447,4 +425,53 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		names[i] = x.Type
 	}
 	return nil, invalid("unknown action %q; actions: %s", a.GetType(), strings.Join(names, ", "))
+}
+
+// nodeAction serves the node-to-node actions (see peer.go): planpb
+// messages in and out.
+func (s *Service) nodeAction(ctx context.Context, kind string, body []byte) ([]byte, error) {
+	switch kind {
+	case actRunTask:
+		t := &planpb.Task{}
+		if err := proto.Unmarshal(body, t); err != nil {
+			return nil, invalid("%s takes a serialized Task: %v", kind, err)
+		}
+		res, err := s.engine.RunTask(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(res)
+	case actRelease:
+		req := &planpb.Release{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			return nil, invalid("%s takes a serialized Release: %v", kind, err)
+		}
+		s.engine.Outputs().Release(req.GetQueryId(), req.GetKeep())
+		return nil, nil
+	case actCatalog:
+		res := &planpb.Manifests{}
+		for _, m := range s.engine.Catalog.Manifests() {
+			raw, err := json.Marshal(m)
+			if err != nil {
+				return nil, err
+			}
+			res.Manifests = append(res.Manifests, raw)
+		}
+		return proto.Marshal(res)
+	case actCommit, actAbort:
+		req := &planpb.CommitTable{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			return nil, invalid("%s takes a serialized CommitTable: %v", kind, err)
+		}
+		if kind == actAbort {
+			s.engine.Catalog.Abort(req.GetUploadId())
+			return nil, nil
+		}
+		var m catalog.Manifest
+		if err := json.Unmarshal(req.GetManifest(), &m); err != nil {
+			return nil, invalid("%s: malformed manifest: %v", kind, err)
+		}
+		return nil, s.engine.CommitManifest(m, req.GetUploadId())
+	}
+	return nil, invalid("unknown node-to-node action %q", kind)
 }

@@ -30,6 +30,7 @@ import (
 type testNode struct {
 	client arrowflight.Client
 	mem    *memory.CheckedAllocator
+	addr   string // grpc://host:port
 }
 
 // startNode runs a real Flight server on a loopback port.
@@ -65,7 +66,7 @@ func startNode(t *testing.T) *testNode {
 		srv.Shutdown()
 		mem.AssertSize(t, 0)
 	})
-	return &testNode{client: client, mem: mem}
+	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String()}
 }
 
 func wrap(t *testing.T, m proto.Message) []byte {

@@ -14,12 +14,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/config"
 	pb "slipstream/scheduler/planpb"
 )
 
@@ -42,45 +42,62 @@ func (l *loopback) node(addr string) (*Engine, error) {
 	return l.engines[addr], nil
 }
 
-func (l *loopback) Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+func (l *loopback) RunTask(ctx context.Context, addr string, t *pb.Task) (*pb.TaskResult, error) {
 	e, err := l.node(addr)
 	if err != nil {
 		return nil, err
 	}
-	switch kind {
-	case "run_task":
-		t := &pb.Task{}
-		if err := proto.Unmarshal(body, t); err != nil {
-			return nil, err
-		}
-		res, err := e.RunTask(ctx, t)
-		if err != nil {
-			return nil, err
-		}
-		l.mu.Lock()
-		if n, ok := l.dieAfter[addr]; ok {
-			if l.dieAfter[addr] = n - 1; n <= 1 {
-				l.dead[addr] = true
-			}
-		}
-		l.mu.Unlock()
-		return proto.Marshal(res)
-	case "commit_table", "abort_upload":
-		return nil, e.CommitManifest(body)
-	case "health":
-		return []byte("{}"), nil
-	case "catalog":
-		return json.Marshal(e.Catalog.Manifests())
-	case "release":
-		var req struct {
-			Query string `json:"query"`
-			Keep  int32  `json:"keep"`
-		}
-		json.Unmarshal(body, &req)
-		e.Outputs().Release(req.Query, req.Keep)
-		return nil, nil
+	res, err := e.RunTask(ctx, t)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("loopback: unknown action %s", kind)
+	l.mu.Lock()
+	if n, ok := l.dieAfter[addr]; ok {
+		if l.dieAfter[addr] = n - 1; n <= 1 {
+			l.dead[addr] = true
+		}
+	}
+	l.mu.Unlock()
+	return res, nil
+}
+
+func (l *loopback) Release(_ context.Context, addr, query string, keep int32) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	e.Outputs().Release(query, keep)
+	return nil
+}
+
+func (l *loopback) Commit(_ context.Context, addr string, m catalog.Manifest, upload string) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	return e.CommitManifest(m, upload)
+}
+
+func (l *loopback) Abort(_ context.Context, addr, upload string) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	e.Catalog.Abort(upload)
+	return nil
+}
+
+func (l *loopback) Manifests(_ context.Context, addr string) ([]catalog.Manifest, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.Catalog.Manifests(), nil
+}
+
+func (l *loopback) Health(_ context.Context, addr string) error {
+	_, err := l.node(addr)
+	return err
 }
 
 func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
@@ -110,11 +127,9 @@ func (l *loopback) Fetch(_ context.Context, addr string, key *pb.OutputKey, _ bo
 
 // testCluster makes n engines that see each other through fake
 // membership; PartRows is small so that tables spread over all of them.
+// Broadcast joins are off, so that joins shuffle.
 func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopback) {
 	t.Helper()
-	old := catalog.PartRows
-	catalog.PartRows = 100
-	t.Cleanup(func() { catalog.PartRows = old })
 	net := &loopback{engines: map[string]*Engine{}, dead: map[string]bool{}, dieAfter: map[string]int{}}
 	var members []cluster.Member
 	for i := 1; i <= n; i++ {
@@ -126,7 +141,8 @@ func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopbac
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := &Engine{Catalog: cat, Mem: mem, Self: m, Members: cluster.NewFake(m, members...), Net: net, BroadcastRows: -1}
+		e := &Engine{Catalog: cat, Mem: mem, Self: m, Members: cluster.NewFake(m, members...), Net: net,
+			Config: config.Node{BroadcastRows: -1, PartRows: 100}}
 		net.engines[m.Addr] = e
 		engines = append(engines, e)
 	}
@@ -395,4 +411,52 @@ func TestMissingPartitionFileUsesAnotherReplica(t *testing.T) {
 		t.Fatalf("removed %d files", removed)
 	}
 	runGrouped(t, engines, net, engines[2])
+}
+
+// A query cancelled while its tasks run ends at once as cancelled, says so
+// in its status, and leaves no output behind on any node.
+func TestCancelledQueryStopsAndReleases(t *testing.T) {
+	engines, _, _ := eventsCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var once sync.Once
+	for _, e := range engines {
+		e.Fault = func(point string) {
+			if point == "task:1" { // the first shuffle read has begun
+				once.Do(cancel)
+			}
+		}
+	}
+	_, err := engines[0].RunQuery(ctx, groupedQuery())
+	if kernels.KindOf(err) != kernels.Cancelled {
+		t.Fatalf("want Cancelled, got %v", err)
+	}
+	raw, _ := engines[0].Status("")
+	var st QueryStatus
+	json.Unmarshal(raw, &st)
+	if st.State != "cancelled" || !strings.Contains(st.Error, "cancelled") {
+		t.Fatalf("status: %s", raw)
+	}
+	done := 0
+	for _, p := range st.Progress {
+		done += p.Done
+	}
+	if len(st.Progress) != 6 || done == 0 || st.Progress[5].Done != 0 {
+		t.Fatalf("progress: %+v", st.Progress)
+	}
+	// Every attempt has returned; the release runs in the background.
+	held := func() (n int) {
+		for _, e := range engines {
+			e.Outputs().mu.Lock()
+			n += len(e.Outputs().m)
+			e.Outputs().mu.Unlock()
+		}
+		return n
+	}
+	for deadline := time.Now().Add(2 * time.Second); held() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := held(); n > 0 {
+		t.Fatalf("%d outputs left after the cancel", n)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"slipstream/kernels/fsroot"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/config"
 	"slipstream/scheduler/optimizer"
 	"slipstream/scheduler/physical"
 	"slipstream/scheduler/plan"
@@ -41,17 +42,10 @@ type Engine struct {
 	Self    cluster.Member
 	Members cluster.Membership
 	Net     Transport
-	// Replication is how many nodes store each partition of an upload
-	// (default 2, at most the number of alive nodes).
-	Replication int
-	// TasksPerNode is how many hash buckets a shuffle makes per alive node
-	// (default 1).
-	TasksPerNode int
-	// BroadcastRows: a join side estimated at or under this many rows is
-	// sent whole to the other side's tasks (default 1M).
-	BroadcastRows int64
-	// Compress shuffle reads with zstd.
-	Compress bool
+	// Config is the node's configuration; the scheduler reads Replication,
+	// TasksPerNode, BroadcastRows, PartRows and Compress (zero fields take
+	// their defaults).
+	Config config.Node
 	// Roots are the directories users' file scans (read_parquet, ...) may
 	// read; nil allows any path (tests that build an Engine directly).
 	Roots *fsroot.Roots

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -16,21 +15,9 @@ import (
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/config"
 	"slipstream/scheduler/planpb"
 )
-
-// Transport is how a node reaches the others (the flight package's
-// node-to-node client). Errors carry kernels kinds; a node that cannot be
-// reached gives kernels.Unavailable.
-type Transport interface {
-	// Action runs a DoAction on the node at addr and returns its one result.
-	Action(ctx context.Context, addr, kind string, body []byte) ([]byte, error)
-	// StorePart sends one partition of an upload to the node at addr,
-	// which stages it durably before answering.
-	StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error
-	// Fetch streams one bucket of a task's output from the node at addr.
-	Fetch(ctx context.Context, addr string, key *planpb.OutputKey, compress bool) (exec.Operator, error)
-}
 
 func (e *Engine) init() {
 	e.once.Do(func() {
@@ -38,6 +25,7 @@ func (e *Engine) init() {
 		if e.Self.Name == "" {
 			e.Self = cluster.Member{Name: e.Catalog.Self(), State: cluster.Alive}
 		}
+		e.Config.EnsureDefaults()
 		if e.Memory == nil { // no limit; allocations go to Mem, as tests check them
 			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
@@ -65,16 +53,18 @@ func (e *Engine) Alive() []cluster.Member {
 // is alive. (Alone, a node can read only the partitions it holds.)
 func (e *Engine) Distributed() bool { return len(e.Alive()) > 1 }
 
+// conf is the node's configuration, its defaults filled in.
+func (e *Engine) conf() *config.Node {
+	e.init()
+	return &e.Config
+}
+
 func (e *Engine) replication(alive int) int {
-	r := e.Replication
-	if r <= 0 {
-		r = 2
-	}
-	return max(1, min(r, alive))
+	return max(1, min(e.conf().Replication, alive))
 }
 
 // Store uploads a table: its rows are cut into partitions of
-// catalog.PartRows, each stored on Replication alive nodes, and the new
+// Config.PartRows rows, each stored on Replication alive nodes, and the new
 // manifest is committed on every alive node. It returns the rows written
 // and the table's rows after.
 func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, schema *arrow.Schema, next func() (arrow.RecordBatch, error)) (int64, int64, error) {
@@ -92,6 +82,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		written int64
 	)
 	defer func() { exec.ReleaseAll(pending) }()
+	partRows := e.conf().PartRows
 	start := int(hashString(name) % uint64(len(alive)))
 	flush := func() error {
 		id := catalog.NewID()
@@ -138,11 +129,11 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		written += b.NumRows()
 		// Cut the batch where a partition fills up (slices share memory).
 		for off := int64(0); off < b.NumRows(); {
-			n := min(b.NumRows()-off, catalog.PartRows-rows)
+			n := min(b.NumRows()-off, partRows-rows)
 			pending = append(pending, b.NewSlice(off, off+n))
 			rows += n
 			off += n
-			if rows >= catalog.PartRows {
+			if rows >= partRows {
 				if err := flush(); err != nil {
 					b.Release()
 					e.abortUpload(alive, upload)
@@ -199,33 +190,23 @@ func (e *Engine) abortUpload(alive []cluster.Member, upload string) {
 	e.Catalog.Abort(upload)
 	for _, n := range alive {
 		if n.Name != e.Self.Name {
-			body, _ := json.Marshal(commitRequest{Upload: upload})
-			if _, err := e.Net.Action(context.Background(), n.Addr, "abort_upload", body); err != nil {
+			if err := e.Net.Abort(context.Background(), n.Addr, upload); err != nil {
 				slog.Debug("abort_upload", "node", n.Name, "err", err)
 			}
 		}
 	}
 }
 
-type commitRequest struct {
-	Manifest catalog.Manifest `json:"manifest"`
-	Upload   string           `json:"upload,omitempty"`
-}
-
 // broadcastManifest commits m (already committed here) on every other
 // alive node. A node that misses it catches up when it syncs; the upload
 // fails only when some partition was committed by none of its holders.
 func (e *Engine) broadcastManifest(ctx context.Context, m catalog.Manifest, upload string) error {
-	body, err := json.Marshal(commitRequest{Manifest: m, Upload: upload})
-	if err != nil {
-		return err
-	}
 	committed := map[string]bool{e.Self.Name: true}
 	for _, n := range e.Alive() {
 		if n.Name == e.Self.Name {
 			continue
 		}
-		if _, err := e.Net.Action(ctx, n.Addr, "commit_table", body); err != nil {
+		if err := e.Net.Commit(ctx, n.Addr, m, upload); err != nil {
 			slog.Warn("a node missed a table's manifest; it will catch up when it syncs", "node", n.Name, "table", m.Name, "err", err)
 			continue
 		}
@@ -247,17 +228,9 @@ func (e *Engine) broadcastManifest(ctx context.Context, m catalog.Manifest, uplo
 	return nil
 }
 
-// CommitManifest adopts a manifest another node committed (commit_table).
-func (e *Engine) CommitManifest(body []byte) error {
-	var req commitRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return kernels.Errorf(kernels.Invalid, "commit_table takes {\"manifest\": ..., \"upload\": ...}: %v", err)
-	}
-	if req.Manifest.Name == "" {
-		e.Catalog.Abort(req.Upload)
-		return nil
-	}
-	_, err := e.Catalog.Commit(req.Manifest, req.Upload)
+// CommitManifest adopts a manifest another node committed (Transport.Commit).
+func (e *Engine) CommitManifest(m catalog.Manifest, upload string) error {
+	_, err := e.Catalog.Commit(m, upload)
 	return err
 }
 
@@ -282,14 +255,9 @@ func (e *Engine) SyncCatalog(ctx context.Context) {
 
 // syncFrom adopts the newer manifests of the node at addr.
 func (e *Engine) syncFrom(ctx context.Context, addr string) {
-	raw, err := e.Net.Action(ctx, addr, "catalog", nil)
+	ms, err := e.Net.Manifests(ctx, addr)
 	if err != nil {
 		slog.Debug("catalog sync", "node", addr, "err", err)
-		return
-	}
-	var ms []catalog.Manifest
-	if err := json.Unmarshal(raw, &ms); err != nil {
-		slog.Warn("catalog sync: malformed answer", "node", addr, "err", err)
 		return
 	}
 	for _, m := range ms {

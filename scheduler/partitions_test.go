@@ -24,8 +24,6 @@ import (
 func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	defer func(old int64) { catalog.PartRows = old }(catalog.PartRows)
-	catalog.PartRows = 500
 	cat, err := catalog.Open(filepath.Join(t.TempDir(), "data"), mem, "n1")
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +35,7 @@ func TestPartitionCountDoesNotChangeResults(t *testing.T) {
 		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
 	}, nil)
 	up, _ := cat.BeginUpload("t", catalog.Create, schema)
+	up.PartRows = 500
 	b := array.NewRecordBuilder(mem, schema)
 	for r := 0; r < 3000; r++ {
 		keys := []string{"α", "b", "c", "", "dé"}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -28,14 +27,9 @@ func (e *Engine) cut(q *planpb.Query, broadcastRows int64) (*stage.Graph, error)
 	return stage.Cut(n, stage.Config{BroadcastRows: broadcastRows, Estimate: p.Estimate}), nil
 }
 
-// lost says a task could not read the output of another task: the node
-// holding it is gone or has forgotten it. The coordinator re-runs that
-// task; lostPattern is how it recognizes the error across the wire.
 func lost(node string, stage, task int32, err error) error {
-	return kernels.Errorf(kernels.Unavailable, "lost input: the output of stage %d task %d on node %s could not be read: %v", stage, task, node, err)
+	return &LostInput{Node: node, Stage: stage, Task: task, Cause: err.Error()}
 }
-
-var lostPattern = regexp.MustCompile(`lost input: the output of stage (\d+) task (\d+) on node (\S+) could not be read`)
 
 // RunTask runs one task of a stage on this node and keeps its output,
 // cut into t.Buckets buckets, for the tasks that read it.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"slipstream/scheduler/config"
 )
 
 // local runs N node processes of this binary on loopback as one cluster,
@@ -21,7 +23,7 @@ func local(args []string) error {
 	nodes := fs.Int("nodes", 3, "how many node processes to run")
 	dataDir := fs.String("data-dir", "slipstream-local", "directory under which each node keeps its data (n1, n2, ...)")
 	extra := fs.String("serve-args", "", "more flags for every node's serve, space-separated (e.g. \"--replication 3\")")
-	var allow pathList
+	var allow config.PathList
 	fs.Var(&allow, "allow-path", "a directory whose files every node may read (repeatable, or comma-separated; default: each node's data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -27,6 +28,7 @@ import (
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
+	"slipstream/scheduler/config"
 )
 
 var version = "0.1.0"
@@ -36,7 +38,7 @@ const usage = `slipstream: a compute service over Arrow Flight
 usage:
   slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
                    [--advertise URI] [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...]
-                   [--encrypt-key KEY]
+                   [--encrypt-key KEY] [--config FILE] [--print-config]
   slipstream local --nodes N [--data-dir DIR] [--allow-path DIR]...   (N node processes on loopback)
   slipstream version
 
@@ -74,53 +76,6 @@ func main() {
 	}
 }
 
-// Config is a node's configuration; it is printed at start.
-type Config struct {
-	Addr          string
-	DataDir       string
-	Advertise     string
-	CPUProfile    string
-	Name          string
-	Gossip        string
-	Join          string
-	EncryptKey    string
-	Replication   int
-	TasksPerNode  int
-	Compress      bool
-	BroadcastRows int64
-	// Insecure lets the node listen (and gossip) beyond loopback although
-	// no authentication is configured.
-	Insecure bool
-	// AllowPaths are the directories users' file scans may read.
-	AllowPaths  []string
-	MemoryLimit string
-	SpillDir    string
-	SpillLimit  string
-}
-
-func (c Config) String() string {
-	return fmt.Sprintf("name=%s addr=%s data-dir=%s allow-path=%s insecure=%v advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v memory-limit=%s spill-dir=%s spill-limit=%s",
-		c.Name, c.Addr, c.DataDir, strings.Join(c.AllowPaths, ","), c.Insecure, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "", c.MemoryLimit, c.SpillDir, c.SpillLimit)
-}
-
-// pathList is a repeatable flag whose values may also be comma-separated
-// (a value naming an existing directory is taken whole, commas and all).
-type pathList []string
-
-func (l *pathList) String() string { return strings.Join(*l, ",") }
-func (l *pathList) Set(v string) error {
-	if st, err := os.Stat(v); err == nil && st.IsDir() {
-		*l = append(*l, v)
-		return nil
-	}
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			*l = append(*l, p)
-		}
-	}
-	return nil
-}
-
 // loopback reports whether every address host:port can bind is a
 // loopback one: "localhost", 127.x.x.x and ::1 are; an empty host,
 // 0.0.0.0 and :: (every interface) are not; a host name must resolve to
@@ -154,7 +109,7 @@ func loopback(hostport string) (bool, error) {
 // authenticates callers, unless --insecure is given. Gossip beyond loopback
 // is allowed when encrypted (--encrypt-key: only holders of the key can
 // join the cluster), else it too needs --insecure.
-func checkExposure(cfg Config) error {
+func checkExposure(cfg config.Node) error {
 	local, err := loopback(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
@@ -176,29 +131,64 @@ func checkExposure(cfg Config) error {
 	return nil
 }
 
+// serveConfig reads serve's configuration: the defaults, then the
+// environment, then the file given with --config (in --print-config's
+// form), then the other flags; printOnly says --print-config was given.
+func serveConfig(args []string, getenv func(string) string) (cfg config.Node, printOnly bool, err error) {
+	cfg = config.Default()
+	if err := cfg.FromEnv(getenv); err != nil {
+		return cfg, false, err
+	}
+	var file string
+	flags := func(c *config.Node) *flag.FlagSet {
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		c.RegisterFlags(fs)
+		fs.BoolVar(&printOnly, "print-config", false, "print the configuration the defaults, environment, --config file and flags give, as the node logs it at start, and exit")
+		fs.StringVar(&file, "config", "", "a `FILE` of settings in --print-config's form (flag = value lines); the flags given win")
+		return fs
+	}
+	// A first pass finds --config and the flags given.
+	scratch := cfg
+	first := flags(&scratch)
+	if err := first.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	if first.NArg() > 0 {
+		return cfg, false, fmt.Errorf("unexpected arguments %q (every setting is a flag; see slipstream serve -h)", first.Args())
+	}
+	if file != "" {
+		text, err := os.ReadFile(file)
+		if err != nil {
+			return cfg, false, fmt.Errorf("--config: %w", err)
+		}
+		if err := cfg.Parse(string(text)); err != nil {
+			return cfg, false, fmt.Errorf("--config %s: %w", file, err)
+		}
+		first.Visit(func(f *flag.Flag) {
+			if f.Name == "allow-path" {
+				cfg.AllowPaths = nil // the flags' list replaces the file's
+			}
+		})
+	}
+	second := flags(&cfg)
+	second.SetOutput(io.Discard) // the first pass reported any error
+	if err := second.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	if err := cfg.Resolve(); err != nil {
+		return cfg, false, err
+	}
+	return cfg, printOnly, cfg.Validate()
+}
+
 func serve(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var cfg Config
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8815", "host:port to listen on (port 0 picks a free one)")
-	fs.StringVar(&cfg.DataDir, "data-dir", "slipstream-data", "directory that holds stored tables")
-	fs.StringVar(&cfg.Advertise, "advertise", "", "URI clients use to reach this node (default: grpc://<listening address>)")
-	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile to this file until the node stops (for `go tool pprof`)")
-	fs.StringVar(&cfg.Name, "name", "", "this node's name in the cluster (default: kept in the data directory, made up on first start)")
-	fs.StringVar(&cfg.Gossip, "gossip", "127.0.0.1:0", "host:port for cluster gossip (Serf); port 0 picks a free one; on several hosts give an address the others can reach")
-	fs.StringVar(&cfg.Join, "join", "", "comma-separated gossip host:port of nodes of the cluster to join")
-	fs.StringVar(&cfg.EncryptKey, "encrypt-key", os.Getenv("SLIPSTREAM_GOSSIP_KEY"), "base64 of a 16, 24 or 32-byte key encrypting gossip; the same on every node (default $SLIPSTREAM_GOSSIP_KEY)")
-	fs.IntVar(&cfg.Replication, "replication", 2, "how many nodes store each partition of an upload (at most the number of nodes)")
-	fs.IntVar(&cfg.TasksPerNode, "tasks-per-node", 1, "hash buckets of a shuffle per alive node")
-	fs.BoolVar(&cfg.Compress, "compress", false, "zstd-compress shuffle data between nodes")
-	fs.Int64Var(&cfg.BroadcastRows, "broadcast-rows", 250_000, "a join side estimated at or under this many rows is sent whole to every task of the other side")
-	fs.Int64Var(&catalog.PartRows, "part-rows", envInt("SLIPSTREAM_PART_ROWS", catalog.PartRows), "rows per partition of an upload (default $SLIPSTREAM_PART_ROWS, else 1048576)")
-	fs.StringVar(&cfg.MemoryLimit, "memory-limit", os.Getenv("SLIPSTREAM_MEMORY_LIMIT"), "memory the node may use, such as 4GiB (default $SLIPSTREAM_MEMORY_LIMIT, else 80% of the cgroup limit or of physical memory); queries spill or fail within it")
-	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
-	fs.StringVar(&cfg.SpillLimit, "spill-limit", "", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
-	fs.BoolVar(&cfg.Insecure, "insecure", false, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
-	fs.Var((*pathList)(&cfg.AllowPaths), "allow-path", "a directory whose files read_parquet/read_csv/read_ipc may read (repeatable, or comma-separated; each must exist; default: the data directory)")
-	if err := fs.Parse(args); err != nil {
+	cfg, printOnly, err := serveConfig(args, os.Getenv)
+	if err != nil {
 		return err
+	}
+	if printOnly {
+		fmt.Print(cfg.String())
+		return nil
 	}
 	if err := checkExposure(cfg); err != nil {
 		return err
@@ -217,19 +207,11 @@ func serve(args []string) error {
 	slog.SetDefault(logger)
 	flight.Version = version
 
-	dataDir, err := filepath.Abs(cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	cfg.DataDir = dataDir
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return err
 	}
 	if cfg.Name, err = nodeName(cfg.DataDir, cfg.Name); err != nil {
 		return err
-	}
-	if len(cfg.AllowPaths) == 0 {
-		cfg.AllowPaths = []string{cfg.DataDir}
 	}
 	roots, err := fsroot.Open(cfg.AllowPaths...)
 	if err != nil {
@@ -237,7 +219,7 @@ func serve(args []string) error {
 	}
 	defer roots.Close()
 	cfg.AllowPaths = roots.Dirs()
-	pool, err := memoryPool(&cfg)
+	pool, err := memoryPool(cfg)
 	if err != nil {
 		return err
 	}
@@ -257,11 +239,7 @@ func serve(args []string) error {
 	if cfg.Advertise == "" {
 		cfg.Advertise = "grpc://" + lis.Addr().String()
 	}
-	var join []string
-	if cfg.Join != "" {
-		join = strings.Split(cfg.Join, ",")
-	}
-	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: join, EncryptKey: cfg.EncryptKey,
+	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: cfg.Join, EncryptKey: cfg.EncryptKey,
 		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: pool.Limit(), Logger: logger})
 	if err != nil {
 		return err
@@ -270,8 +248,7 @@ func serve(args []string) error {
 	peers := flight.NewPeers(mem)
 	defer peers.Close()
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Memory: pool, Self: members.Self(), Members: members, Net: peers,
-		Replication: cfg.Replication, TasksPerNode: cfg.TasksPerNode, Compress: cfg.Compress, BroadcastRows: cfg.BroadcastRows,
-		Roots: roots}
+		Config: cfg, Roots: roots}
 	if point := os.Getenv("SLIPSTREAM_FAULT"); point != "" {
 		// Testing only: die by SIGKILL, as kill -9 would, on reaching point;
 		// "stop@<point>" freezes the node instead (SIGSTOP): it hangs
@@ -291,7 +268,7 @@ func serve(args []string) error {
 	srv.InitListener(lis)
 	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
 
-	slog.Info("starting", "version", version, "config", cfg.String(), "tables", len(cat.Tables()))
+	slog.Info("starting", "version", version, "tables", len(cat.Tables()), "config", cfg)
 	if cfg.Insecure {
 		slog.Warn("INSECURE: --insecure is set and no authentication is configured: anyone who can reach this node can read, replace and drop every table and read every file under the allowed paths",
 			"addr", lis.Addr().String(), "gossip", members.Self().Gossip, "gossip-encrypted", cfg.EncryptKey != "", "allow-path", roots.String())
@@ -335,7 +312,7 @@ func serve(args []string) error {
 // else a new one, kept there: a node keeps its name across restarts, and
 // partitions name their holders by it.
 func nodeName(dataDir, given string) (string, error) {
-	file := filepath.Join(dataDir, "node-name")
+	file := filepath.Join(dataDir, config.NameFile)
 	if given != "" {
 		return given, os.WriteFile(file, []byte(given+"\n"), 0o644)
 	}
@@ -347,8 +324,8 @@ func nodeName(dataDir, given string) (string, error) {
 	return name, os.WriteFile(file, []byte(name+"\n"), 0o644)
 }
 
-// memoryPool makes the node's budget from the flags, fills in their
-// defaults in cfg, and tells Go's collector the limit.
+// memoryPool makes the node's budget from cfg (resolved: the limits are
+// sizes, the spill directory absolute) and tells Go's collector the limit.
 //
 // The node's memory limit (default 80% of what the process may use) is
 // what its resident memory should stay near. Queries' data (Arrow buffers
@@ -359,58 +336,15 @@ func nodeName(dataDir, given string) (string, error) {
 // running; a scan ran twice as fast with GOGC at 400, and the soft limit
 // makes the collector work harder before the limit is reached.
 // GOGC and GOMEMLIMIT, when set, win.
-func memoryPool(cfg *Config) (*budget.Pool, error) {
-	var limit int64
-	if cfg.MemoryLimit != "" {
-		var err error
-		if limit, err = budget.ParseBytes(cfg.MemoryLimit); err != nil {
-			return nil, fmt.Errorf("--memory-limit: %w", err)
-		}
-		if limit < 16<<20 {
-			return nil, fmt.Errorf("--memory-limit %s is below the 16MiB a node needs to run", cfg.MemoryLimit)
-		}
-	} else if avail := budget.Available(); avail > 0 {
-		limit = avail / 10 * 8
-	} else {
-		limit = 4 << 30
-	}
-	cfg.MemoryLimit = budget.FormatBytes(limit)
-	if cfg.SpillDir == "" {
-		cfg.SpillDir = filepath.Join(cfg.DataDir, "spill")
-	}
-	spillDir, err := filepath.Abs(cfg.SpillDir)
-	if err != nil {
-		return nil, err
-	}
-	cfg.SpillDir = spillDir
-	if err := os.MkdirAll(spillDir, 0o700); err != nil {
+func memoryPool(cfg config.Node) (*budget.Pool, error) {
+	if err := os.MkdirAll(cfg.SpillDir, 0o700); err != nil {
 		return nil, fmt.Errorf("--spill-dir: %w", err)
 	}
-	var spillLimit int64
-	if cfg.SpillLimit != "" {
-		if spillLimit, err = budget.ParseBytes(cfg.SpillLimit); err != nil {
-			return nil, fmt.Errorf("--spill-limit: %w", err)
-		}
-	} else {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(spillDir, &st); err == nil {
-			spillLimit = int64(st.Bavail) * st.Bsize / 2
-		}
-	}
-	cfg.SpillLimit = budget.FormatBytes(spillLimit)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(limit)
+		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	return budget.NewPool(budget.Options{Limit: limit / 10 * 6, SpillDir: spillDir, SpillLimit: spillLimit})
-}
-
-func envInt(name string, def int64) int64 {
-	var v int64
-	if _, err := fmt.Sscanf(os.Getenv(name), "%d", &v); err == nil && v > 0 {
-		return v
-	}
-	return def
+	return budget.NewPool(budget.Options{Limit: cfg.MemoryLimit / 10 * 6, SpillDir: cfg.SpillDir, SpillLimit: cfg.SpillLimit})
 }

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"slipstream/scheduler/config"
 )
 
 func TestLoopback(t *testing.T) {
@@ -37,22 +39,22 @@ func TestLoopback(t *testing.T) {
 
 func TestExposureNeedsInsecure(t *testing.T) {
 	for _, c := range []struct {
-		cfg  Config
+		cfg  config.Node
 		want string // "" when allowed
 	}{
-		{Config{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0"}, ""},
-		{Config{Addr: "localhost:8815", Gossip: "[::1]:0"}, ""},
-		{Config{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0"}, "no authentication is configured; bind to 127.0.0.1 or pass --insecure"},
-		{Config{Addr: ":8815", Gossip: "127.0.0.1:0"}, "--insecure"},
-		{Config{Addr: "10.1.2.3:8815", Gossip: "127.0.0.1:0"}, "--insecure"},
-		{Config{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0", Insecure: true}, ""},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0"}, ""},
+		{config.Node{Addr: "localhost:8815", Gossip: "[::1]:0"}, ""},
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0"}, "no authentication is configured; bind to 127.0.0.1 or pass --insecure"},
+		{config.Node{Addr: ":8815", Gossip: "127.0.0.1:0"}, "--insecure"},
+		{config.Node{Addr: "10.1.2.3:8815", Gossip: "127.0.0.1:0"}, "--insecure"},
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0", Insecure: true}, ""},
 		// Gossip beyond loopback: encrypted, or --insecure.
-		{Config{Addr: "127.0.0.1:8815", Gossip: "0.0.0.0:7946"}, "--encrypt-key"},
-		{Config{Addr: "127.0.0.1:8815", Gossip: ""}, "--encrypt-key"}, // the default bind is every interface
-		{Config{Addr: "127.0.0.1:8815", Gossip: "10.0.0.1:7946", EncryptKey: "k"}, ""},
-		{Config{Addr: "127.0.0.1:8815", Gossip: "10.0.0.1:7946", Insecure: true}, ""},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "0.0.0.0:7946"}, "--encrypt-key"},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: ""}, "--encrypt-key"}, // the default bind is every interface
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "10.0.0.1:7946", EncryptKey: "k"}, ""},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "10.0.0.1:7946", Insecure: true}, ""},
 		// An encrypted gossip does not make the Flight port safe.
-		{Config{Addr: "10.0.0.1:8815", Gossip: "10.0.0.1:7946", EncryptKey: "k"}, "--insecure"},
+		{config.Node{Addr: "10.0.0.1:8815", Gossip: "10.0.0.1:7946", EncryptKey: "k"}, "--insecure"},
 	} {
 		err := checkExposure(c.cfg)
 		switch {
@@ -86,7 +88,7 @@ func TestPathList(t *testing.T) {
 	if err := os.Mkdir(withComma, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var l pathList
+	var l config.PathList
 	for _, v := range []string{"/x", "/y, /z", withComma, ""} {
 		if err := l.Set(v); err != nil {
 			t.Fatal(err)
@@ -94,5 +96,73 @@ func TestPathList(t *testing.T) {
 	}
 	if want := []string{"/x", "/y", "/z", withComma}; !slices.Equal(l, want) {
 		t.Errorf("got %q, want %q", l, want)
+	}
+}
+
+// --print-config prints the configuration the flags and environment give,
+// resolved as at start, and creates nothing.
+func TestPrintConfig(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	env := map[string]string{"SLIPSTREAM_PART_ROWS": "700", "SLIPSTREAM_MEMORY_LIMIT": "2GiB"}
+	cfg, printOnly, err := serveConfig([]string{"--print-config", "--data-dir", dir, "--replication", "3"}, func(k string) string { return env[k] })
+	if err != nil || !printOnly {
+		t.Fatalf("%v %v", printOnly, err)
+	}
+	got := cfg.String()
+	for _, want := range []string{"replication = 3\n", "part-rows = 700\n", `memory-limit = "2GiB"`, `data-dir = "` + dir + `"`,
+		`spill-dir = "` + filepath.Join(dir, "spill") + `"`, `allow-path = ["` + dir + `"]`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, `spill-limit = "auto"`) {
+		t.Errorf("spill limit not resolved:\n%s", got)
+	}
+	if err := serve([]string{"--print-config", "--data-dir", dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("--print-config created the data directory: %v", err)
+	}
+	if _, _, err := serveConfig([]string{"--replication", "0"}, os.Getenv); err == nil || !strings.Contains(err.Error(), "--replication") {
+		t.Errorf("a bad flag was accepted: %v", err)
+	}
+}
+
+// A configuration printed by --print-config serves again with --config;
+// the flags given win over the file.
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _, err := serveConfig([]string{"--data-dir", filepath.Join(dir, "data"), "--replication", "3", "--allow-path", dir, "--memory-limit", "1GiB"}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "node.conf")
+	if err := os.WriteFile(file, []byte(cfg.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := serveConfig([]string{"--config", file}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.String() != cfg.String() {
+		t.Errorf("served from the file:\n%s\nprinted:\n%s", again, cfg)
+	}
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	over, _, err := serveConfig([]string{"--config", file, "--replication", "1", "--allow-path", other}, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if over.Replication != 1 || strings.Join(over.AllowPaths, ",") != other || over.MemoryLimit != 1<<30 {
+		t.Errorf("flags over the file: %+v", over)
+	}
+	if err := os.WriteFile(file, []byte("replicas = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := serveConfig([]string{"--config", file}, os.Getenv); err == nil || !strings.Contains(err.Error(), "--config "+file+": line 1") {
+		t.Errorf("a bad file: %v", err)
 	}
 }

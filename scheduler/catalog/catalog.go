@@ -37,10 +37,6 @@ import (
 	"slipstream/kernels"
 )
 
-// PartRows is the number of rows after which an upload starts a new
-// partition (a variable so that tests can make it small).
-var PartRows int64 = 1 << 20
-
 // Part is one partition of a table.
 type Part struct {
 	ID      string   `json:"id"`

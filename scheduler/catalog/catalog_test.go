@@ -118,10 +118,9 @@ func TestEmptyUploadKeepsSchema(t *testing.T) {
 func TestLargeUploadIsPartitioned(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	defer func(old int64) { PartRows = old }(PartRows)
-	PartRows = 1000
 	c, _ := Open(t.TempDir(), mem, "n1")
 	up, _ := c.BeginUpload("big", Create, schema)
+	up.PartRows = 1000
 	for i := 0; i < 5; i++ {
 		b := batch(mem, i*500, 500)
 		if err := up.Write(b); err != nil {

@@ -11,13 +11,12 @@ import (
 func TestPartitionsKeepTheRangeOfIntegerColumns(t *testing.T) {
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	defer func(old int64) { PartRows = old }(PartRows)
-	PartRows = 1000
 	c, _ := Open(t.TempDir(), mem, "n1")
 	up, err := c.BeginUpload("ranged", Create, schema)
 	if err != nil {
 		t.Fatal(err)
 	}
+	up.PartRows = 1000
 	for i := 0; i < 5; i++ { // ids -200..2299 over three partitions
 		b := batch(mem, i*500-200, 500)
 		if err := up.Write(b); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"slipstream/kernels"
 	"slipstream/kernels/expr"
+	"slipstream/scheduler/config"
 )
 
 // Mode says what an upload does to an existing table.
@@ -121,6 +122,10 @@ func (c *Catalog) Abort(upload string) {
 // the one-node path and the tests. Not safe for concurrent use; many
 // uploads may run at once.
 type Upload struct {
+	// PartRows is the rows after which the upload starts a new partition
+	// (config.DefaultPartRows unless changed before the first Write).
+	PartRows int64
+
 	c      *Catalog
 	id     string
 	name   string
@@ -136,10 +141,10 @@ func (c *Catalog) BeginUpload(name string, mode Mode, schema *arrow.Schema) (*Up
 	if err := CheckUpload(c.Current(name), name, mode, schema); err != nil {
 		return nil, err
 	}
-	return &Upload{c: c, id: NewID(), name: name, mode: mode, schema: schema}, nil
+	return &Upload{PartRows: config.DefaultPartRows, c: c, id: NewID(), name: name, mode: mode, schema: schema}, nil
 }
 
-// Write appends a batch; it starts a new partition every PartRows rows.
+// Write appends a batch; it starts a new partition every u.PartRows rows.
 func (u *Upload) Write(b arrow.RecordBatch) error {
 	if !b.Schema().Equal(u.schema) {
 		return kernels.Errorf(kernels.Invalid, "a batch's schema differs from the stream's schema")
@@ -153,7 +158,7 @@ func (u *Upload) Write(b arrow.RecordBatch) error {
 		return err
 	}
 	u.rows += b.NumRows()
-	if u.w.Rows >= PartRows {
+	if u.w.Rows >= u.PartRows {
 		return u.close()
 	}
 	return nil

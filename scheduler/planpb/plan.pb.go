@@ -182,7 +182,7 @@ func (x Join_How) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Join_How.Descriptor instead.
 func (Join_How) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23, 0}
+	return file_plan_proto_rawDescGZIP(), []int{27, 0}
 }
 
 type DataType_Kind int32
@@ -276,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31, 0}
+	return file_plan_proto_rawDescGZIP(), []int{35, 0}
 }
 
 type DataType_TimeUnit int32
@@ -328,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31, 1}
+	return file_plan_proto_rawDescGZIP(), []int{35, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -1135,6 +1135,232 @@ func (x *StorePart) GetTable() string {
 	return ""
 }
 
+// Release is the body of "release": forget a query's task outputs, except
+// those of stage keep (-1: all).
+type Release struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	QueryId       string                 `protobuf:"bytes,1,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
+	Keep          int32                  `protobuf:"varint,2,opt,name=keep,proto3" json:"keep,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Release) Reset() {
+	*x = Release{}
+	mi := &file_plan_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Release) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Release) ProtoMessage() {}
+
+func (x *Release) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Release.ProtoReflect.Descriptor instead.
+func (*Release) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Release) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
+}
+
+func (x *Release) GetKeep() int32 {
+	if x != nil {
+		return x.Keep
+	}
+	return 0
+}
+
+// CommitTable is the body of "commit_table": adopt a table manifest and
+// move the upload's staged partitions into place; with no manifest (the
+// body of "abort_upload"), discard the upload's staging.
+type CommitTable struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manifest      []byte                 `protobuf:"bytes,1,opt,name=manifest,proto3" json:"manifest,omitempty"` // the manifest's JSON, as the catalog stores it
+	UploadId      string                 `protobuf:"bytes,2,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitTable) Reset() {
+	*x = CommitTable{}
+	mi := &file_plan_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitTable) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitTable) ProtoMessage() {}
+
+func (x *CommitTable) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitTable.ProtoReflect.Descriptor instead.
+func (*CommitTable) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *CommitTable) GetManifest() []byte {
+	if x != nil {
+		return x.Manifest
+	}
+	return nil
+}
+
+func (x *CommitTable) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+// Manifests is the result of "catalog": every table manifest a node has.
+type Manifests struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Manifests     [][]byte               `protobuf:"bytes,1,rep,name=manifests,proto3" json:"manifests,omitempty"` // each the manifest's JSON
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Manifests) Reset() {
+	*x = Manifests{}
+	mi := &file_plan_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Manifests) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Manifests) ProtoMessage() {}
+
+func (x *Manifests) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Manifests.ProtoReflect.Descriptor instead.
+func (*Manifests) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Manifests) GetManifests() [][]byte {
+	if x != nil {
+		return x.Manifests
+	}
+	return nil
+}
+
+// LostInput is the detail of an UNAVAILABLE error (in the gRPC status):
+// a task could not read the output of task `task` of stage `stage` on node
+// `node` (with the task's own stage and number: that node lacks the
+// partition the task reads). The coordinator re-runs the task that made it.
+type LostInput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          string                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	Stage         int32                  `protobuf:"varint,2,opt,name=stage,proto3" json:"stage,omitempty"`
+	Task          int32                  `protobuf:"varint,3,opt,name=task,proto3" json:"task,omitempty"`
+	Cause         string                 `protobuf:"bytes,4,opt,name=cause,proto3" json:"cause,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LostInput) Reset() {
+	*x = LostInput{}
+	mi := &file_plan_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LostInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LostInput) ProtoMessage() {}
+
+func (x *LostInput) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LostInput.ProtoReflect.Descriptor instead.
+func (*LostInput) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LostInput) GetNode() string {
+	if x != nil {
+		return x.Node
+	}
+	return ""
+}
+
+func (x *LostInput) GetStage() int32 {
+	if x != nil {
+		return x.Stage
+	}
+	return 0
+}
+
+func (x *LostInput) GetTask() int32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *LostInput) GetCause() string {
+	if x != nil {
+		return x.Cause
+	}
+	return ""
+}
+
 type Node struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -1156,7 +1382,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plan_proto_msgTypes[12]
+	mi := &file_plan_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1168,7 +1394,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[12]
+	mi := &file_plan_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1181,7 +1407,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{12}
+	return file_plan_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Node) GetKind() isNode_Kind {
@@ -1355,7 +1581,7 @@ type TableScan struct {
 
 func (x *TableScan) Reset() {
 	*x = TableScan{}
-	mi := &file_plan_proto_msgTypes[13]
+	mi := &file_plan_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1367,7 +1593,7 @@ func (x *TableScan) String() string {
 func (*TableScan) ProtoMessage() {}
 
 func (x *TableScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[13]
+	mi := &file_plan_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1380,7 +1606,7 @@ func (x *TableScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableScan.ProtoReflect.Descriptor instead.
 func (*TableScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{13}
+	return file_plan_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *TableScan) GetTable() string {
@@ -1403,7 +1629,7 @@ type FileScan struct {
 
 func (x *FileScan) Reset() {
 	*x = FileScan{}
-	mi := &file_plan_proto_msgTypes[14]
+	mi := &file_plan_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1415,7 +1641,7 @@ func (x *FileScan) String() string {
 func (*FileScan) ProtoMessage() {}
 
 func (x *FileScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[14]
+	mi := &file_plan_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1428,7 +1654,7 @@ func (x *FileScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileScan.ProtoReflect.Descriptor instead.
 func (*FileScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{14}
+	return file_plan_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FileScan) GetPaths() []string {
@@ -1462,7 +1688,7 @@ type CsvOptions struct {
 
 func (x *CsvOptions) Reset() {
 	*x = CsvOptions{}
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1474,7 +1700,7 @@ func (x *CsvOptions) String() string {
 func (*CsvOptions) ProtoMessage() {}
 
 func (x *CsvOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1487,7 +1713,7 @@ func (x *CsvOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsvOptions.ProtoReflect.Descriptor instead.
 func (*CsvOptions) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{15}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CsvOptions) GetNoHeader() bool {
@@ -1515,7 +1741,7 @@ type Select struct {
 
 func (x *Select) Reset() {
 	*x = Select{}
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1527,7 +1753,7 @@ func (x *Select) String() string {
 func (*Select) ProtoMessage() {}
 
 func (x *Select) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1540,7 +1766,7 @@ func (x *Select) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Select.ProtoReflect.Descriptor instead.
 func (*Select) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{16}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Select) GetInput() *Node {
@@ -1569,7 +1795,7 @@ type WithColumns struct {
 
 func (x *WithColumns) Reset() {
 	*x = WithColumns{}
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1581,7 +1807,7 @@ func (x *WithColumns) String() string {
 func (*WithColumns) ProtoMessage() {}
 
 func (x *WithColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1594,7 +1820,7 @@ func (x *WithColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithColumns.ProtoReflect.Descriptor instead.
 func (*WithColumns) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{17}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WithColumns) GetInput() *Node {
@@ -1621,7 +1847,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1859,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1872,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Filter) GetInput() *Node {
@@ -1676,7 +1902,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1914,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1927,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Aggregate) GetInput() *Node {
@@ -1736,7 +1962,7 @@ type SortKey struct {
 
 func (x *SortKey) Reset() {
 	*x = SortKey{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1748,7 +1974,7 @@ func (x *SortKey) String() string {
 func (*SortKey) ProtoMessage() {}
 
 func (x *SortKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1761,7 +1987,7 @@ func (x *SortKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortKey.ProtoReflect.Descriptor instead.
 func (*SortKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SortKey) GetExpr() *Expr {
@@ -1796,7 +2022,7 @@ type Sort struct {
 
 func (x *Sort) Reset() {
 	*x = Sort{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +2034,7 @@ func (x *Sort) String() string {
 func (*Sort) ProtoMessage() {}
 
 func (x *Sort) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +2047,7 @@ func (x *Sort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sort.ProtoReflect.Descriptor instead.
 func (*Sort) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Sort) GetInput() *Node {
@@ -1850,7 +2076,7 @@ type Limit struct {
 
 func (x *Limit) Reset() {
 	*x = Limit{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2088,7 @@ func (x *Limit) String() string {
 func (*Limit) ProtoMessage() {}
 
 func (x *Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2101,7 @@ func (x *Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limit.ProtoReflect.Descriptor instead.
 func (*Limit) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Limit) GetInput() *Node {
@@ -1924,7 +2150,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2162,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2175,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Join) GetLeft() *Node {
@@ -2013,7 +2239,7 @@ type Concat struct {
 
 func (x *Concat) Reset() {
 	*x = Concat{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2251,7 @@ func (x *Concat) String() string {
 func (*Concat) ProtoMessage() {}
 
 func (x *Concat) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2264,7 @@ func (x *Concat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Concat.ProtoReflect.Descriptor instead.
 func (*Concat) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Concat) GetInputs() []*Node {
@@ -2065,7 +2291,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2077,7 +2303,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2090,7 +2316,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -2213,7 +2439,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2451,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2464,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{26}
+	return file_plan_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -2271,7 +2497,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2283,7 +2509,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2296,7 +2522,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{27}
+	return file_plan_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Column) GetName() string {
@@ -2320,7 +2546,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2332,7 +2558,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2345,7 +2571,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{28}
+	return file_plan_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Call) GetFunction() string {
@@ -2372,7 +2598,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2610,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2623,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{29}
+	return file_plan_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -2424,7 +2650,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2436,7 +2662,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2449,7 +2675,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{30}
+	return file_plan_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -2479,7 +2705,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2491,7 +2717,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2504,7 +2730,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31}
+	return file_plan_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -2565,7 +2791,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2803,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2816,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{32}
+	return file_plan_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -2750,7 +2976,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2762,7 +2988,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2775,7 +3001,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{33}
+	return file_plan_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -2812,7 +3038,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2824,7 +3050,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2837,7 +3063,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34}
+	return file_plan_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -2932,7 +3158,20 @@ const file_plan_proto_rawDesc = "" +
 	"\tStorePart\x12\x1b\n" +
 	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x17\n" +
 	"\apart_id\x18\x02 \x01(\tR\x06partId\x12\x14\n" +
-	"\x05table\x18\x03 \x01(\tR\x05table\"\xc5\x04\n" +
+	"\x05table\x18\x03 \x01(\tR\x05table\"8\n" +
+	"\aRelease\x12\x19\n" +
+	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
+	"\x04keep\x18\x02 \x01(\x05R\x04keep\"F\n" +
+	"\vCommitTable\x12\x1a\n" +
+	"\bmanifest\x18\x01 \x01(\fR\bmanifest\x12\x1b\n" +
+	"\tupload_id\x18\x02 \x01(\tR\buploadId\")\n" +
+	"\tManifests\x12\x1c\n" +
+	"\tmanifests\x18\x01 \x03(\fR\tmanifests\"_\n" +
+	"\tLostInput\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
+	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
+	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x14\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xc5\x04\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -3106,7 +3345,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -3125,32 +3364,36 @@ var file_plan_proto_goTypes = []any{
 	(*Source)(nil),         // 14: slipstream.plan.v1.Source
 	(*TaskResult)(nil),     // 15: slipstream.plan.v1.TaskResult
 	(*StorePart)(nil),      // 16: slipstream.plan.v1.StorePart
-	(*Node)(nil),           // 17: slipstream.plan.v1.Node
-	(*TableScan)(nil),      // 18: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 19: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 20: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 21: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 22: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 23: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 24: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 25: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 26: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 27: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 28: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 29: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 30: slipstream.plan.v1.Expr
-	(*Over)(nil),           // 31: slipstream.plan.v1.Over
-	(*Column)(nil),         // 32: slipstream.plan.v1.Column
-	(*Call)(nil),           // 33: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 34: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 35: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 36: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 37: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 38: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 39: slipstream.plan.v1.Decimal
+	(*Release)(nil),        // 17: slipstream.plan.v1.Release
+	(*CommitTable)(nil),    // 18: slipstream.plan.v1.CommitTable
+	(*Manifests)(nil),      // 19: slipstream.plan.v1.Manifests
+	(*LostInput)(nil),      // 20: slipstream.plan.v1.LostInput
+	(*Node)(nil),           // 21: slipstream.plan.v1.Node
+	(*TableScan)(nil),      // 22: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 23: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 24: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 25: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 26: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 27: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 28: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 29: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 30: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 31: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 32: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 33: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 34: slipstream.plan.v1.Expr
+	(*Over)(nil),           // 35: slipstream.plan.v1.Over
+	(*Column)(nil),         // 36: slipstream.plan.v1.Column
+	(*Call)(nil),           // 37: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 38: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 39: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 40: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 41: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 42: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 43: slipstream.plan.v1.Decimal
 }
 var file_plan_proto_depIdxs = []int32{
-	17, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
+	21, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
 	1,  // 1: slipstream.plan.v1.Upload.mode:type_name -> slipstream.plan.v1.Upload.Mode
 	5,  // 2: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
 	9,  // 3: slipstream.plan.v1.Ticket.output:type_name -> slipstream.plan.v1.OutputKey
@@ -3159,56 +3402,56 @@ var file_plan_proto_depIdxs = []int32{
 	13, // 6: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
 	12, // 7: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
 	14, // 8: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
-	18, // 9: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	19, // 10: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	21, // 11: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	22, // 12: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	23, // 13: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	24, // 14: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	26, // 15: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	27, // 16: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	28, // 17: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	29, // 18: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	22, // 9: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	23, // 10: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	25, // 11: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	26, // 12: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	27, // 13: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	28, // 14: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	30, // 15: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	31, // 16: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	32, // 17: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	33, // 18: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
 	0,  // 19: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	20, // 20: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	17, // 21: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	30, // 22: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	17, // 23: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	30, // 24: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	17, // 25: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	30, // 26: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	17, // 27: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	30, // 28: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	30, // 29: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	30, // 30: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	17, // 31: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	25, // 32: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	17, // 33: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	17, // 34: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	17, // 35: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	30, // 36: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	30, // 37: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	24, // 20: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	21, // 21: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	34, // 22: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	21, // 23: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	34, // 24: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	21, // 25: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	34, // 26: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	21, // 27: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	34, // 28: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	34, // 29: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	34, // 30: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	21, // 31: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	29, // 32: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	21, // 33: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	21, // 34: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	21, // 35: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	34, // 36: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	34, // 37: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
 	2,  // 38: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	30, // 39: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	17, // 40: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	32, // 41: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	37, // 42: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	33, // 43: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	34, // 44: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	35, // 45: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	31, // 46: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	30, // 47: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	30, // 48: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	25, // 49: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	30, // 50: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	30, // 51: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	30, // 52: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	36, // 53: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	34, // 39: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	21, // 40: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	36, // 41: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	41, // 42: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	37, // 43: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	38, // 44: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	39, // 45: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	35, // 46: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	34, // 47: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	34, // 48: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	29, // 49: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	34, // 50: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	34, // 51: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	34, // 52: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	40, // 53: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
 	3,  // 54: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
 	4,  // 55: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	36, // 56: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	38, // 57: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	39, // 58: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	40, // 56: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	42, // 57: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	43, // 58: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
 	4,  // 59: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
 	60, // [60:60] is the sub-list for method output_type
 	60, // [60:60] is the sub-list for method input_type
@@ -3222,7 +3465,7 @@ func file_plan_proto_init() {
 	if File_plan_proto != nil {
 		return
 	}
-	file_plan_proto_msgTypes[12].OneofWrappers = []any{
+	file_plan_proto_msgTypes[16].OneofWrappers = []any{
 		(*Node_TableScan)(nil),
 		(*Node_FileScan)(nil),
 		(*Node_Select)(nil),
@@ -3234,7 +3477,7 @@ func file_plan_proto_init() {
 		(*Node_Join)(nil),
 		(*Node_Concat)(nil),
 	}
-	file_plan_proto_msgTypes[25].OneofWrappers = []any{
+	file_plan_proto_msgTypes[29].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
@@ -3242,7 +3485,7 @@ func file_plan_proto_init() {
 		(*Expr_Cast)(nil),
 		(*Expr_Over)(nil),
 	}
-	file_plan_proto_msgTypes[32].OneofWrappers = []any{
+	file_plan_proto_msgTypes[36].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -3259,7 +3502,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   35,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -160,6 +160,40 @@ class StorePart(_message.Message):
     table: str
     def __init__(self, upload_id: _Optional[str] = ..., part_id: _Optional[str] = ..., table: _Optional[str] = ...) -> None: ...
 
+class Release(_message.Message):
+    __slots__ = ("query_id", "keep")
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    query_id: str
+    keep: int
+    def __init__(self, query_id: _Optional[str] = ..., keep: _Optional[int] = ...) -> None: ...
+
+class CommitTable(_message.Message):
+    __slots__ = ("manifest", "upload_id")
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    manifest: bytes
+    upload_id: str
+    def __init__(self, manifest: _Optional[bytes] = ..., upload_id: _Optional[str] = ...) -> None: ...
+
+class Manifests(_message.Message):
+    __slots__ = ("manifests",)
+    MANIFESTS_FIELD_NUMBER: _ClassVar[int]
+    manifests: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, manifests: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class LostInput(_message.Message):
+    __slots__ = ("node", "stage", "task", "cause")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    stage: int
+    task: int
+    cause: str
+    def __init__(self, node: _Optional[str] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., cause: _Optional[str] = ...) -> None: ...
+
 class Node(_message.Message):
     __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat")
     TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]

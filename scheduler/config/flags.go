@@ -1,0 +1,87 @@
+package config
+
+import (
+	"flag"
+	"os"
+	"strings"
+
+	"slipstream/kernels/budget"
+)
+
+// RegisterFlags binds c's fields to the flags of `slipstream serve`; the
+// values c holds (defaults, the environment's) are the flags' defaults.
+func (c *Node) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Addr, "addr", c.Addr, "host:port to listen on (port 0 picks a free one)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory that holds stored tables")
+	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "URI clients use to reach this node (default: grpc://<listening address>)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile to this `FILE` until the node stops (for go tool pprof)")
+	fs.StringVar(&c.Name, "name", c.Name, "this node's name in the cluster (default: kept in the data directory, made up on first start)")
+	fs.StringVar(&c.Gossip, "gossip", c.Gossip, "host:port for cluster gossip (Serf); port 0 picks a free one; on several hosts give an address the others can reach")
+	fs.Var((*commaList)(&c.Join), "join", "comma-separated gossip host:port of nodes of the cluster to join")
+	fs.StringVar(&c.EncryptKey, "encrypt-key", c.EncryptKey, "base64 of a 16, 24 or 32-byte key encrypting gossip; the same on every node (default $"+EnvGossipKey+")")
+	fs.IntVar(&c.Replication, "replication", c.Replication, "how many nodes store each partition of an upload (at most the number of nodes)")
+	fs.IntVar(&c.TasksPerNode, "tasks-per-node", c.TasksPerNode, "hash buckets of a shuffle per alive node")
+	fs.BoolVar(&c.Compress, "compress", c.Compress, "zstd-compress shuffle data between nodes")
+	fs.Int64Var(&c.BroadcastRows, "broadcast-rows", c.BroadcastRows, "a join side estimated at or under this many rows is sent whole to every task of the other side (negative: never)")
+	fs.Int64Var(&c.PartRows, "part-rows", c.PartRows, "rows per partition of an upload (default $"+EnvPartRows+", else 1048576)")
+	fs.Var((*size)(&c.MemoryLimit), "memory-limit", "memory the node may use, such as 4GiB (default $"+EnvMemoryLimit+", else 80% of the cgroup limit or of physical memory); queries spill or fail within it")
+	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
+	fs.Var((*size)(&c.SpillLimit), "spill-limit", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
+	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
+	fs.Var((*PathList)(&c.AllowPaths), "allow-path", "a directory whose files read_parquet/read_csv/read_ipc may read (repeatable, or comma-separated; each must exist; default: the data directory)")
+}
+
+// size is a byte-size flag ("4GiB"); "auto" (or empty) sets Auto.
+type size int64
+
+func (s *size) String() string {
+	if s == nil || *s == Auto {
+		return ""
+	}
+	return Bytes(int64(*s))
+}
+
+func (s *size) Set(v string) error {
+	if v = strings.TrimSpace(v); v == "" || strings.EqualFold(v, "auto") {
+		*s = Auto
+		return nil
+	}
+	n, err := budget.ParseBytes(v)
+	if err != nil {
+		return err
+	}
+	*s = size(n)
+	return nil
+}
+
+// commaList is a flag of comma-separated values.
+type commaList []string
+
+func (l *commaList) String() string { return strings.Join(*l, ",") }
+func (l *commaList) Set(v string) error {
+	*l = nil
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+// PathList is a repeatable flag whose values may also be comma-separated
+// (a value naming an existing directory is taken whole, commas and all).
+type PathList []string
+
+func (l *PathList) String() string { return strings.Join(*l, ",") }
+func (l *PathList) Set(v string) error {
+	if st, err := os.Stat(v); err == nil && st.IsDir() {
+		*l = append(*l, v)
+		return nil
+	}
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
