@@ -50,6 +50,12 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 	if err == nil {
 		return nil, nil
 	}
+	if size < min(minRunBytes, q.Limit()/16) {
+		// Small groups (a total, a few keys) are not what fills memory:
+		// held over the share rather than split or failed.
+		h.res.Resize(size)
+		return nil, nil
+	}
 	if h.level > 0 && size <= q.Limit()/2 {
 		// A part that fits in half the limit is held even when others
 		// hold the rest (they spill on their own): splitting it again
