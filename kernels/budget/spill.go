@@ -12,6 +12,11 @@ import (
 	"slipstream/kernels"
 )
 
+// spillBuffer is each spill file's write or read buffer. An operator that
+// spills by hash keeps 16 files open and a merge reads 16 runs at once,
+// so the buffers (outside the budget) stay small beside a limit.
+const spillBuffer = 256 << 10
+
 // SpillWriter writes batches an operator cannot hold to a file of its
 // query's spill folder: an Arrow IPC stream with LZ4-frame bodies (Arrow's
 // codec; its zstd costs several times the CPU, see docs/design.md).
@@ -52,7 +57,7 @@ func (r *Reservation) Spill(schema *arrow.Schema) (*SpillWriter, error) {
 		return nil, kernels.Errorf(kernels.ResourceExhausted, "cannot write spill file %s: %v", path, err)
 	}
 	cw := &countingWriter{f: f, r: r}
-	buf := bufio.NewWriterSize(cw, 1<<20)
+	buf := bufio.NewWriterSize(cw, spillBuffer)
 	w := ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithLZ4(), ipc.WithAllocator(q))
 	return &SpillWriter{r: r, path: path, f: f, buf: buf, cw: cw, w: w}, nil
 }
@@ -116,7 +121,7 @@ func (s *SpillFile) Open() (*SpillReader, error) {
 	if err != nil {
 		return nil, kernels.Errorf(kernels.Internal, "reading spill file back: %v", err)
 	}
-	r, err := ipc.NewReader(bufio.NewReaderSize(f, 1<<20), ipc.WithAllocator(s.q))
+	r, err := ipc.NewReader(bufio.NewReaderSize(f, spillBuffer), ipc.WithAllocator(s.q))
 	if err != nil {
 		f.Close()
 		return nil, kernels.Errorf(kernels.Internal, "reading spill file %s back: %v", s.path, err)

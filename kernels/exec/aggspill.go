@@ -46,8 +46,11 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		}
 		return sp, nil
 	}
-	err := h.res.TryResize(size)
+	// Finishing turns the groups into output arrays while they are still
+	// held: room for both, or freeze now.
+	err := h.res.TryResize(2 * size)
 	if err == nil {
+		h.res.Resize(size)
 		return nil, nil
 	}
 	if size < min(minRunBytes, q.Limit()/16) {

@@ -62,7 +62,8 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 			bytes, rows = sizeOf(held)
 			continue
 		}
-		if q.Within(0) || bytes < min(minRunBytes, q.Limit()/16) {
+		// Sorting a run makes a sorted copy of it: room for both.
+		if q.Within(bytes) || bytes < min(minRunBytes, q.Limit()/16) {
 			continue
 		}
 		if !q.CanSpill() {
