@@ -83,7 +83,7 @@ func join(l, r *pb.Node, how pb.Join_How, on ...string) *pb.Node {
 
 // testEngine stores a small "trips" table and writes a Parquet file of
 // four row groups whose "id" column runs 0..399.
-func testEngine(t *testing.T, mem memory.Allocator) (*Engine, string) {
+func testEngine(t testing.TB, mem memory.Allocator) (*Engine, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cat, err := catalog.Open(filepath.Join(dir, "data"), mem, "n1")

@@ -43,6 +43,9 @@ func Build(q *planpb.Query, r Resolver) (Node, error) {
 	if q.GetRoot() == nil {
 		return nil, invalidf("the query has no plan: Query.root is empty")
 	}
+	if err := checkShape(q); err != nil {
+		return nil, err
+	}
 	b := &builder{r: r}
 	return b.node(q.GetRoot())
 }
