@@ -66,6 +66,7 @@ type Engine struct {
 	queries *registry
 	cuts    recent[*stage.Graph]
 	plans   recent[planned]
+	runs    localRuns // queries run on this node alone, for query_status
 }
 
 // planned is an optimized plan and when it was made.
@@ -196,7 +197,7 @@ func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
 		acct.Close()
 		return nil, err
 	}
-	return &accounted{Operator: op, acct: acct}, nil
+	return e.track(op, acct), nil
 }
 
 // queryPlanner is a planner whose operators allocate from, and spill

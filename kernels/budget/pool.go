@@ -212,20 +212,38 @@ func (q *Query) Reserve(name string) *Reservation {
 // Operators lists each reservation's name, peak and spilled bytes, for
 // EXPLAIN ANALYZE and the query's status.
 func (q *Query) Operators() []OperatorStats {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := make([]OperatorStats, len(q.ops))
-	for i, r := range q.ops {
-		out[i] = OperatorStats{Name: r.Name, Peak: r.peak.Load(), Spilled: r.spilled.Load()}
+	rs := q.Reservations()
+	out := make([]OperatorStats, len(rs))
+	for i, r := range rs {
+		out[i] = r.Stats()
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// OperatorStats are one operator's memory figures.
+// Reservations are the query's reservations in the order they were made
+// (freed ones included: their peak and spilled bytes stay).
+func (q *Query) Reservations() []*Reservation {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]*Reservation(nil), q.ops...)
+}
+
+// OperatorStats are one operator's memory figures. By convention Name is
+// the operator's one-line EXPLAIN text, so that a figure can be read
+// against the plan.
 type OperatorStats struct {
-	Name          string
-	Peak, Spilled int64
+	Name    string `json:"operator"`
+	Peak    int64  `json:"peak_bytes"`
+	Spilled int64  `json:"spilled_bytes"`
+}
+
+// Add folds o into s: the larger peak, the sum of spilled bytes (the
+// rounds of one operator, which run one after the other).
+func (s OperatorStats) Add(o OperatorStats) OperatorStats {
+	s.Peak = max(s.Peak, o.Peak)
+	s.Spilled += o.Spilled
+	return s
 }
 
 // Close ends the query: its reservations return to zero and its spill
@@ -318,6 +336,12 @@ func (r *Reservation) Resize(n int64) {
 	if n > r.peak.Load() {
 		r.peak.Store(n)
 	}
+}
+
+// Stats are the reservation's name, the most it held (or was noted to
+// hold) and the bytes it wrote to spill files.
+func (r *Reservation) Stats() OperatorStats {
+	return OperatorStats{Name: r.Name, Peak: r.peak.Load(), Spilled: r.spilled.Load()}
 }
 
 // Free returns all the reservation holds.

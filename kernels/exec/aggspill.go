@@ -30,8 +30,27 @@ const (
 // memory, spilling when it would go over.
 func (h *HashAggregate) SetBudget(q *budget.Query) {
 	if q != nil {
-		h.res = q.Reserve(fmt.Sprintf("HashAggregate#%d", h.level))
+		name := h.String()
+		if h.level > 0 {
+			name = fmt.Sprintf("%s (spilled part, round %d)", name, h.level)
+		}
+		h.res = q.Reserve(name)
 	}
+}
+
+// Memory implements MemoryUser: the aggregate's own figures with those of
+// the rounds that re-aggregated its spilled parts (the larger peak, the
+// sum of bytes spilled).
+func (h *HashAggregate) Memory() budget.OperatorStats {
+	var s budget.OperatorStats
+	if h.res != nil {
+		s = h.res.Stats()
+	}
+	s = s.Add(h.below)
+	if h.sub != nil {
+		s = s.Add(h.sub.Memory())
+	}
+	return s
 }
 
 // account reserves what the grouper and accumulators hold; past the
@@ -190,6 +209,7 @@ func (h *HashAggregate) nextPartition(ctx context.Context) (arrow.RecordBatch, e
 			if err != io.EOF {
 				return b, err
 			}
+			h.below = h.below.Add(h.sub.Memory())
 			h.sub.Close()
 			h.sub = nil
 		}

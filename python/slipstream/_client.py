@@ -209,8 +209,13 @@ class Client:
         desc = fl.FlightDescriptor.for_command(_any(query))
         return self._call(lambda: self._flight.get_schema(desc).schema)  # type: ignore[no-any-return]
 
-    def _explain(self, query: pb.Query) -> str:
-        results = self._action("explain", query.SerializeToString())
+    def _explain(self, query: pb.Query, analyze: bool = False) -> str:
+        kind = "explain_analyze" if analyze else "explain"
+        body = query.SerializeToString()
+        if analyze:  # runs the query: interruptible as a collect is
+            results = _interruptible(lambda: self._action(kind, body))
+        else:
+            results = self._action(kind, body)
         return b"".join(results).decode("utf-8")
 
     def _flight_info(self, query: pb.Query) -> fl.FlightInfo:
@@ -365,9 +370,18 @@ class Client:
     def query_status(self, query_id: str | None = None) -> dict[str, Any]:
         """How a query the connected node coordinated ran (default: the latest).
 
-        The answer has the query's ``state``, ``seconds``, its ``stages`` (as
-        text), ``bytes_shuffled`` between nodes, and the ``receipts`` of every
-        task attempt: query, stage, task, attempt, node, state (``done``,
+        Every answer has the query's ``id``, ``state``, ``started`` and
+        ``seconds``. A query that ran on the connected node alone (a single
+        node) also has its ``rows``, ``peak_bytes`` and ``spilled_bytes``
+        (memory held at most, bytes written to spill files), its ``plan``
+        with those figures per operator (as in ``explain(analyze=True)``),
+        and ``operators``: for each operator that held memory, its
+        ``operator`` (its line in the plan), ``peak_bytes`` and
+        ``spilled_bytes``; its ``state`` is ``running``, ``done``, ``failed``
+        or ``stopped`` (closed before its end, e.g. cancelled). A query
+        coordinated across a cluster has its ``stages`` (as text),
+        ``bytes_shuffled`` between nodes, and the ``receipts`` of every task
+        attempt: query, stage, task, attempt, node, state (``done``,
         ``failed``, or ``lost`` when its node died afterwards), rows, bytes.
         """
         results = self._action("query_status", (query_id or "").encode())

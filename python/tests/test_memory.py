@@ -205,3 +205,64 @@ def test_spill_folder_is_emptied(tmp_path: Path, data: Path) -> None:
         assert list((tmp_path / "data" / "spill").iterdir()) == []
     finally:
         n.stop()
+
+
+# ------------------------------------------------------------ explain(analyze=True)
+
+_FIGURES = re.compile(r"^\s*(?P<op>\S.*?)  peak=(?P<peak>\S+) spilled=(?P<spilled>\S+)$", re.M)
+_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def _bytes(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)([KMGT]?i?B)", text)
+    assert m, f"not a size: {text!r}"
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _figures(plan: str, operator: str) -> tuple[float, float]:
+    """The peak and spilled bytes on the plan line of ``operator``."""
+    for m in _FIGURES.finditer(plan):
+        if m.group("op").startswith(operator):
+            return _bytes(m.group("peak")), _bytes(m.group("spilled"))
+    raise AssertionError(f"no {operator} line with figures in:\n{plan}")
+
+
+def test_explain_analyze_shows_what_spilled(node: Node, data: Path) -> None:
+    df = node.client.read_parquet(str(data))
+    for q, operator in ((_group_by(df), "HashAggregate keys=[id]"), (df.sort("s", "id"), "Sort s")):
+        plan = q.explain(analyze=True)
+        peak, spilled = _figures(plan, operator)
+        assert peak > 0 and spilled > 0, plan
+        assert f"rows={ROWS} " in plan, plan
+        status = node.client.query_status()
+        assert status["state"] == "done" and status["rows"] == ROWS
+        assert status["spilled_bytes"] >= spilled > 0
+        ops = [o for o in status["operators"] if o["operator"].startswith(operator)]
+        assert ops and sum(o["spilled_bytes"] for o in ops) > 0, status["operators"]
+        assert status["plan"] in plan
+    # The same node without pressure: a small sort holds its rows, spills nothing.
+    small = df.filter(col("id") < 50_000).sort("s")
+    plan = small.explain(analyze=True)
+    peak, spilled = _figures(plan, "Sort s")
+    assert peak > 0 and spilled == 0, plan
+    assert "rows=50000 " in plan
+    assert node.client.query_status()["spilled_bytes"] == 0
+
+
+def test_query_status_of_a_collected_query(node: Node, data: Path) -> None:
+    got = node.client.read_parquet(str(data)).sort("s", "id").head(3).to_arrow()
+    assert got.num_rows == 3
+    status = node.client.query_status()
+    assert status["state"] == "done" and status["rows"] == 3
+    (topk,) = status["operators"]
+    assert topk["operator"].startswith("TopK k=3") and topk["peak_bytes"] > 0
+    assert node.client.query_status(status["id"]) == status
+    with pytest.raises(sl.NotFoundError):
+        node.client.query_status("no-such-query")
+
+
+def test_explain_analyze_on_a_cluster_is_refused(cluster_client: sl.Client) -> None:
+    df = cluster_client.from_arrow(pa.table({"a": [3, 1, 2]}), name="analyze_me", mode="replace")
+    with pytest.raises(sl.NotSupportedError, match="one node"):
+        df.sort("a").explain(analyze=True)
+    assert "Sort" in df.sort("a").explain()
