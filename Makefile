@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test build venv tools go-test py-test lint bench bench-cluster proto clean
+.PHONY: run test test-spill build venv tools go-test py-test lint bench bench-venv bench-tpch bench-highcard bench-cluster proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -46,6 +46,12 @@ go-test: venv tools
 
 py-test: venv
 	$(PY) -m pytest -q
+
+## test-spill: the Python suite with every node at a tiny --memory-limit, so that every
+## query that can spill does (TEST_MEMORY_LIMIT=24MiB by default; not part of `make test`)
+TEST_MEMORY_LIMIT ?= 24MiB
+test-spill: venv
+	SLIPSTREAM_TEST_MEMORY_LIMIT=$(TEST_MEMORY_LIMIT) $(PY) -m pytest -q
 
 ## bench: upload/download throughput and group-by timings against peers
 bench: venv

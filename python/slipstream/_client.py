@@ -548,6 +548,9 @@ def connect(
     data_dir: PathLike | None = None,
     nodes: int = 1,
     allow_paths: Sequence[PathLike] | None = None,
+    memory_limit: str | int | None = None,
+    spill_dir: PathLike | None = None,
+    spill_limit: str | int | None = None,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
 
@@ -576,6 +579,19 @@ def connect(
         ``tempfile.gettempdir()``. An empty list allows only the node's data
         directory. A node started with ``slipstream serve`` reads only under
         its ``--allow-path`` directories (default: its ``--data-dir``).
+    memory_limit : str or int, optional
+        Only without ``address``: the memory each local node may use
+        (``--memory-limit``), in bytes or as a size such as ``"4GiB"``;
+        queries over it spill to disk, and one that cannot fails alone with
+        :class:`ResourceExhaustedError`. Default: 80% of the memory the
+        process may use (the cgroup's limit, else physical memory).
+    spill_dir : str or path, optional
+        Only without ``address`` and with one node: where spill files go
+        (``--spill-dir``). Default: a folder under the data directory.
+    spill_limit : str or int, optional
+        Only without ``address``: the most bytes of spill files at once
+        (``--spill-limit``); 0 turns spilling off. Default: half the free
+        space of the spill directory's disk.
 
     Returns
     -------
@@ -589,9 +605,11 @@ def connect(
     {'status': 'ok', 'version': '...'}
     """
     if address is not None:
-        if data_dir is not None or nodes != 1 or allow_paths is not None:
+        local_only = (data_dir, allow_paths, memory_limit, spill_dir, spill_limit)
+        if nodes != 1 or any(x is not None for x in local_only):
             raise ValueError(
-                "data_dir, nodes and allow_paths only apply when connect() starts local nodes"
+                "data_dir, nodes, allow_paths, memory_limit, spill_dir and spill_limit only "
+                "apply when connect() starts local nodes"
             )
         addresses = [address] if isinstance(address, str) else list(address)
         if not addresses:
@@ -603,7 +621,14 @@ def connect(
             client.close()
             raise
         return client
-    node = LocalNode(data_dir=data_dir, nodes=nodes, allow_paths=allow_paths)
+    node = LocalNode(
+        data_dir=data_dir,
+        nodes=nodes,
+        allow_paths=allow_paths,
+        memory_limit=memory_limit,
+        spill_dir=spill_dir,
+        spill_limit=spill_limit,
+    )
     try:
         client = Client(node.address, node, fallbacks=node.addresses)
         client.health()

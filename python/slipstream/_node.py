@@ -51,6 +51,18 @@ def find_binary() -> str:
     )
 
 
+def _size(value: str | int, name: str) -> str:
+    """A byte count or size text for a node flag (checked by the node itself)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(
+            f"{name} takes a number of bytes or a size such as '4GiB', got {type(value).__name__}"
+        )
+    text = str(value).strip()
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"{name} takes a number of bytes or a size such as '4GiB', got {value!r}")
+    return text
+
+
 def default_allow_paths() -> list[str]:
     """The directories a local node may read files from by default: the user's own.
 
@@ -96,6 +108,15 @@ class LocalNode:
         must exist. Default: the user's own files, see
         :func:`default_allow_paths`. An empty list allows only the node's
         data directory.
+    memory_limit : str or int, optional
+        The memory each node may use (``--memory-limit``): bytes, or a size
+        such as ``"4GiB"``. Default: 80% of what the process may use.
+    spill_dir : str or Path, optional
+        Where queries over their memory write spill files (``--spill-dir``;
+        one node only). Default: a folder under the data directory.
+    spill_limit : str or int, optional
+        The most bytes of spill files at once (``--spill-limit``); 0 turns
+        spilling off. Default: half the free space of that disk.
     """
 
     def __init__(
@@ -105,9 +126,17 @@ class LocalNode:
         startup_timeout: float = 30.0,
         nodes: int = 1,
         allow_paths: Sequence[str | os.PathLike[str]] | None = None,
+        memory_limit: str | int | None = None,
+        spill_dir: str | os.PathLike[str] | None = None,
+        spill_limit: str | int | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, got {nodes}")
+        if spill_dir is not None and nodes > 1:
+            raise ValueError(
+                "spill_dir applies to one node; the nodes of a cluster each spill "
+                "under their own data directory"
+            )
         if isinstance(allow_paths, (str, os.PathLike)):
             raise TypeError("allow_paths takes a list of directories, not one path")
         self.addresses: list[str] = []
@@ -125,6 +154,17 @@ class LocalNode:
             cmd = [self.binary, "local", "--nodes", str(nodes), "--data-dir", self.data_dir]
         for path in self.allow_paths:
             cmd += ["--allow-path", path]
+        serve: list[str] = []
+        if memory_limit is not None:
+            serve += ["--memory-limit", _size(memory_limit, "memory_limit")]
+        if spill_limit is not None:
+            serve += ["--spill-limit", _size(spill_limit, "spill_limit")]
+        if spill_dir is not None:
+            serve += ["--spill-dir", os.path.abspath(os.fspath(spill_dir))]
+        if nodes > 1 and serve:
+            cmd += ["--serve-args", " ".join(serve)]
+        else:
+            cmd += serve
         # A new session: Ctrl-C in a terminal or notebook interrupts the client
         # (cancelling its query) without killing the node under it.
         self.proc = subprocess.Popen(

@@ -20,6 +20,23 @@ from slipstream._node import find_binary
 
 READY = re.compile(r"^slipstream: serving on (grpc://127\.0\.0\.1:\d+)$")
 
+# The tiny-limit mode (`make test-spill`): every node the suite starts gets
+# this --memory-limit, so that every query that can spill does. The fixtures
+# pass it; nodes that tests start themselves (sl.connect(), `slipstream
+# serve`) read it from SLIPSTREAM_MEMORY_LIMIT, set below for the session.
+TEST_MEMORY_LIMIT = os.environ.get("SLIPSTREAM_TEST_MEMORY_LIMIT", "").strip() or None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_MEMORY_LIMIT:
+        os.environ["SLIPSTREAM_MEMORY_LIMIT"] = TEST_MEMORY_LIMIT
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if TEST_MEMORY_LIMIT:
+        return f"tiny-limit mode: every node runs with --memory-limit {TEST_MEMORY_LIMIT}"
+    return None
+
 
 class ServerProcess:
     """``slipstream serve`` started the way a user would, on a free port.
@@ -33,6 +50,8 @@ class ServerProcess:
         cmd = [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)]
         for path in allow or []:
             cmd += ["--allow-path", str(path)]
+        if TEST_MEMORY_LIMIT:
+            cmd += ["--memory-limit", TEST_MEMORY_LIMIT]
         self.proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
@@ -95,7 +114,7 @@ def remote_client(server: ServerProcess) -> Iterator[sl.Client]:
 @pytest.fixture(scope="session")
 def local_client() -> Iterator[sl.Client]:
     """A node started by ``sl.connect()`` from the installed binary."""
-    with sl.connect() as c:
+    with sl.connect(memory_limit=TEST_MEMORY_LIMIT) as c:
         yield c
 
 
@@ -106,7 +125,7 @@ def cluster_client() -> Iterator[sl.Client]:
     old = os.environ.get("SLIPSTREAM_PART_ROWS")
     os.environ["SLIPSTREAM_PART_ROWS"] = "700"
     try:
-        c = sl.connect(nodes=3)
+        c = sl.connect(nodes=3, memory_limit=TEST_MEMORY_LIMIT)
     finally:
         if old is None:
             del os.environ["SLIPSTREAM_PART_ROWS"]

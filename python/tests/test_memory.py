@@ -214,9 +214,9 @@ _UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40
 
 
 def _bytes(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)([KMGT]?i?B)", text)
+    m = re.fullmatch(r"([\d.]+)([KMGT]?i?B)?", text)
     assert m, f"not a size: {text!r}"
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    return float(m.group(1)) * _UNITS[m.group(2) or "B"]
 
 
 def _figures(plan: str, operator: str) -> tuple[float, float]:
@@ -266,3 +266,32 @@ def test_explain_analyze_on_a_cluster_is_refused(cluster_client: sl.Client) -> N
     with pytest.raises(sl.NotSupportedError, match="one node"):
         df.sort("a").explain(analyze=True)
     assert "Sort" in df.sort("a").explain()
+
+
+# ------------------------------------------------------------ memory_limit on local nodes
+
+
+def test_connect_starts_a_node_with_a_memory_limit(tmp_path: Path) -> None:
+    with sl.connect(memory_limit="64MiB", spill_dir=tmp_path / "spill") as cl:
+        (member,) = cl.cluster()
+        # The queries' share of the limit: it is what the node's budget holds.
+        assert 0 < member["memory_bytes"] <= 64 << 20
+        assert (tmp_path / "spill").is_dir()
+    with pytest.raises(sl.UnavailableError, match="memory-limit"):
+        sl.connect(memory_limit="lots")
+    with pytest.raises(ValueError, match="spill_dir applies to one node"):
+        sl.connect(nodes=2, spill_dir=tmp_path)
+    with pytest.raises(ValueError, match="memory_limit"):
+        sl.connect("grpc://127.0.0.1:1", memory_limit="1GiB")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SLIPSTREAM_TEST_MEMORY_LIMIT"),
+    reason="checks the tiny-limit mode (make test-spill)",
+)
+def test_tiny_limit_mode_reaches_every_node(cl: sl.Client) -> None:
+    limit = _bytes(os.environ["SLIPSTREAM_TEST_MEMORY_LIMIT"].replace(" ", ""))
+    members = cl.cluster()
+    assert members
+    for m in members:
+        assert 0 < m["memory_bytes"] <= limit, m
