@@ -25,8 +25,10 @@ import (
 // ended and, for each operator that held memory in the query's budget,
 // the most it held and the bytes it spilled.
 type LocalStatus struct {
-	ID      string    `json:"id"`
-	State   string    `json:"state"` // running, done, failed, stopped (closed before its end: cancelled)
+	ID string `json:"id"`
+	// State is running, done, failed, cancelled (by its caller), or
+	// stopped (closed before its end without an error).
+	State   string    `json:"state"`
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
 	Rows    int64     `json:"rows"`
@@ -161,7 +163,10 @@ func (t *tracked) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if t.state == "" {
 			t.state = "done"
 		}
-	case t.state == "":
+	case t.state != "":
+	case ctx.Err() != nil:
+		t.state, t.err = "cancelled", err
+	default:
 		t.state, t.err = "failed", err
 	}
 	return b, err

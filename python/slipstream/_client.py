@@ -378,7 +378,7 @@ class Client:
         and ``operators``: for each operator that held memory, its
         ``operator`` (its line in the plan), ``peak_bytes`` and
         ``spilled_bytes``; its ``state`` is ``running``, ``done``, ``failed``
-        or ``stopped`` (closed before its end, e.g. cancelled). A query
+        ``cancelled`` or ``stopped`` (closed before its end). A query
         coordinated across a cluster has its ``stages`` (as text),
         ``bytes_shuffled`` between nodes, and the ``receipts`` of every task
         attempt: query, stage, task, attempt, node, state (``done``,

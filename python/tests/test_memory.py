@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +89,9 @@ class Node:
         line = self.proc.stdout.readline().decode()
         m = re.search(r"(grpc://\S+)", line)
         assert m, f"node did not start: {line!r}"
-        self.client = sl.connect(m.group(1))
+        self.address = m.group(1)
+        self.spill = root / "data" / "spill"
+        self.client = sl.connect(self.address)
 
     def peak_rss(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -295,3 +300,95 @@ def test_tiny_limit_mode_reaches_every_node(cl: sl.Client) -> None:
     assert members
     for m in members:
         assert 0 < m["memory_bytes"] <= limit, m
+
+
+# ------------------------------------------------------------ cancel and crash mid-spill
+
+# A client in its own process, as a user's script or notebook would be.
+_CLIENT = """
+import sys
+import slipstream as sl
+cl = sl.connect(sys.argv[1])
+print("collecting", flush=True)
+cl.read_parquet(sys.argv[2]).sort("s", "id").to_arrow()
+print("finished", flush=True)
+"""
+
+
+def _spill_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def _start_spilling(node: Node, data: Path) -> subprocess.Popen[str]:
+    """A client process whose sort is writing spill files on ``node``."""
+    client = subprocess.Popen(
+        [sys.executable, "-c", _CLIENT, node.address, str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _spill_files(node.spill):
+        if client.poll() is not None:
+            raise AssertionError(f"the client ended before the node spilled: {client.stderr}")
+        if time.monotonic() > deadline:
+            client.kill()
+            raise AssertionError("the sort wrote no spill file within 60 s")
+        time.sleep(0.02)
+    return client
+
+
+def _until(what: str, ok: object, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "client killed"])
+def test_cancelled_mid_spill_the_node_frees_everything(node: Node, data: Path, how: str) -> None:
+    """Ctrl-C in the client (which cancels its stream) or a client that dies:
+    the node stops the query, empties its spill folder and goes on."""
+    client = _start_spilling(node, data)
+    client.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+    _, err = client.communicate(timeout=15)
+    if how == "ctrl-c":
+        assert "KeyboardInterrupt" in err
+    _until("the spill folder is emptied", lambda: not _spill_files(node.spill))
+    _until(
+        "the query is recorded as cancelled",
+        lambda: node.client.query_status()["state"] == "cancelled",
+    )
+    status = node.client.query_status()
+    assert status["spilled_bytes"] > 0 and status["rows"] == 0
+    assert node.client.health()["status"] == "ok"
+    df = node.client.read_parquet(str(data))
+    small = df.filter(col("id") < 5).sort("id").to_arrow()
+    assert small.column("id").to_pylist() == [0, 1, 2, 3, 4]
+
+
+def test_killed_mid_spill_the_node_restarts_clean(tmp_path: Path, data: Path) -> None:
+    """kill -9 while spilling leaves spill files; the restarted node removes
+    them before serving, keeps its tables, and runs spilling queries."""
+    node = Node(tmp_path, "--memory-limit", f"{LIMIT_MIB}MiB")
+    try:
+        node.client.from_arrow(pa.table({"x": [1, 2, 3]}), name="kept")
+        client = _start_spilling(node, data)
+        node.proc.send_signal(signal.SIGKILL)
+        node.proc.wait(10)
+        client.communicate(timeout=30)
+        assert client.returncode != 0
+        assert _spill_files(node.spill), "the crash left no spill file: nothing is tested"
+    finally:
+        node.stop()
+    node = Node(tmp_path, "--memory-limit", f"{LIMIT_MIB}MiB")
+    try:
+        assert node.spill.is_dir() and list(node.spill.iterdir()) == []
+        assert node.client.table("kept").to_arrow().column("x").to_pylist() == [1, 2, 3]
+        got = _group_by(node.client.read_parquet(str(data))).to_arrow()
+        _same(got, _oracle(_group_by_sql(data), ["id"]), ["id"])
+        assert node.client.query_status()["spilled_bytes"] > 0
+        assert _spill_files(node.spill) == []
+    finally:
+        node.stop()
