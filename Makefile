@@ -47,11 +47,13 @@ go-test: venv tools
 py-test: venv
 	$(PY) -m pytest -q
 
-## test-spill: the Python suite with every node at a tiny --memory-limit, so that every
-## query that can spill does (TEST_MEMORY_LIMIT=24MiB by default; not part of `make test`)
+## test-spill: the Python suite with every node at a tiny --memory-limit and
+## --operator-memory, so that every operator that can spill does (not part of `make test`)
 TEST_MEMORY_LIMIT ?= 24MiB
+TEST_OPERATOR_MEMORY ?= 64KiB
 test-spill: venv
-	SLIPSTREAM_TEST_MEMORY_LIMIT=$(TEST_MEMORY_LIMIT) $(PY) -m pytest -q
+	SLIPSTREAM_TEST_MEMORY_LIMIT=$(TEST_MEMORY_LIMIT) SLIPSTREAM_TEST_OPERATOR_MEMORY=$(TEST_OPERATOR_MEMORY) \
+		$(PY) -m pytest -q
 
 ## bench: upload/download throughput and group-by timings against peers
 bench: venv

@@ -92,15 +92,16 @@ type Config struct {
 	// no authentication is configured.
 	Insecure bool
 	// AllowPaths are the directories users' file scans may read.
-	AllowPaths  []string
-	MemoryLimit string
-	SpillDir    string
-	SpillLimit  string
+	AllowPaths     []string
+	MemoryLimit    string
+	OperatorMemory string
+	SpillDir       string
+	SpillLimit     string
 }
 
 func (c Config) String() string {
-	return fmt.Sprintf("name=%s addr=%s data-dir=%s allow-path=%s insecure=%v advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v memory-limit=%s spill-dir=%s spill-limit=%s",
-		c.Name, c.Addr, c.DataDir, strings.Join(c.AllowPaths, ","), c.Insecure, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "", c.MemoryLimit, c.SpillDir, c.SpillLimit)
+	return fmt.Sprintf("name=%s addr=%s data-dir=%s allow-path=%s insecure=%v advertise=%s gossip=%s join=%s replication=%d tasks-per-node=%d compress=%v encrypted=%v memory-limit=%s operator-memory=%s spill-dir=%s spill-limit=%s",
+		c.Name, c.Addr, c.DataDir, strings.Join(c.AllowPaths, ","), c.Insecure, c.Advertise, c.Gossip, c.Join, c.Replication, c.TasksPerNode, c.Compress, c.EncryptKey != "", c.MemoryLimit, c.OperatorMemory, c.SpillDir, c.SpillLimit)
 }
 
 // pathList is a repeatable flag whose values may also be comma-separated
@@ -193,6 +194,7 @@ func serve(args []string) error {
 	fs.Int64Var(&cfg.BroadcastRows, "broadcast-rows", 250_000, "a join side estimated at or under this many rows is sent whole to every task of the other side")
 	fs.Int64Var(&catalog.PartRows, "part-rows", envInt("SLIPSTREAM_PART_ROWS", catalog.PartRows), "rows per partition of an upload (default $SLIPSTREAM_PART_ROWS, else 1048576)")
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", os.Getenv("SLIPSTREAM_MEMORY_LIMIT"), "memory the node may use, such as 4GiB (default $SLIPSTREAM_MEMORY_LIMIT, else 80% of the cgroup limit or of physical memory); queries spill or fail within it")
+	fs.StringVar(&cfg.OperatorMemory, "operator-memory", os.Getenv("SLIPSTREAM_OPERATOR_MEMORY"), "most memory one operator (a sort, an aggregate's table) may hold before it spills, such as 64KiB, however much room its query has (default $SLIPSTREAM_OPERATOR_MEMORY, else no limit but the query's share); small values make every operator that can spill do so (tests)")
 	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
 	fs.StringVar(&cfg.SpillLimit, "spill-limit", "", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
@@ -398,13 +400,23 @@ func memoryPool(cfg *Config) (*budget.Pool, error) {
 		}
 	}
 	cfg.SpillLimit = budget.FormatBytes(spillLimit)
+	var opLimit int64
+	if cfg.OperatorMemory != "" {
+		if opLimit, err = budget.ParseBytes(cfg.OperatorMemory); err != nil {
+			return nil, fmt.Errorf("--operator-memory: %w", err)
+		}
+		if opLimit <= 0 {
+			return nil, fmt.Errorf("--operator-memory %s: give a positive size, or leave it out for no limit", cfg.OperatorMemory)
+		}
+		cfg.OperatorMemory = budget.FormatBytes(opLimit)
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
 	}
-	return budget.NewPool(budget.Options{Limit: limit / 10 * 6, SpillDir: spillDir, SpillLimit: spillLimit})
+	return budget.NewPool(budget.Options{Limit: limit / 10 * 6, SpillDir: spillDir, SpillLimit: spillLimit, OperatorLimit: opLimit})
 }
 
 func envInt(name string, def int64) int64 {

@@ -62,7 +62,11 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 			bytes, rows = sizeOf(held)
 			continue
 		}
-		if q.Within(0) || bytes < min(minRunBytes, q.Limit()/16) {
+		minRun := min(minRunBytes, q.Limit()/16)
+		if lim := q.OperatorLimit(); lim > 0 {
+			minRun = min(minRun, lim)
+		}
+		if (q.Within(0) && !s.res.OverLimit(bytes)) || bytes < minRun {
 			continue
 		}
 		if !q.CanSpill() {

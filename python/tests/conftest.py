@@ -20,21 +20,34 @@ from slipstream._node import find_binary
 
 READY = re.compile(r"^slipstream: serving on (grpc://127\.0\.0\.1:\d+)$")
 
-# The tiny-limit mode (`make test-spill`): every node the suite starts gets
-# this --memory-limit, so that every query that can spill does. The fixtures
-# pass it; nodes that tests start themselves (sl.connect(), `slipstream
-# serve`) read it from SLIPSTREAM_MEMORY_LIMIT, set below for the session.
+# The tiny-limit mode (`make test-spill`): every node the suite starts runs
+# with --memory-limit $SLIPSTREAM_TEST_MEMORY_LIMIT and --operator-memory
+# $SLIPSTREAM_TEST_OPERATOR_MEMORY (default 64KiB), so that every operator
+# that can spill does, even on the suite's small tables (a memory limit alone
+# cannot go low enough for that: a node needs 16MiB to run). The fixtures
+# pass the memory limit; every node, those that tests start themselves
+# included, reads both from SLIPSTREAM_MEMORY_LIMIT and
+# SLIPSTREAM_OPERATOR_MEMORY, set below for the session.
 TEST_MEMORY_LIMIT = os.environ.get("SLIPSTREAM_TEST_MEMORY_LIMIT", "").strip() or None
+TEST_OPERATOR_MEMORY = (
+    os.environ.get("SLIPSTREAM_TEST_OPERATOR_MEMORY", "").strip() or "64KiB"
+    if TEST_MEMORY_LIMIT
+    else None
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if TEST_MEMORY_LIMIT:
+    if TEST_MEMORY_LIMIT and TEST_OPERATOR_MEMORY:
         os.environ["SLIPSTREAM_MEMORY_LIMIT"] = TEST_MEMORY_LIMIT
+        os.environ["SLIPSTREAM_OPERATOR_MEMORY"] = TEST_OPERATOR_MEMORY
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     if TEST_MEMORY_LIMIT:
-        return f"tiny-limit mode: every node runs with --memory-limit {TEST_MEMORY_LIMIT}"
+        return (
+            f"tiny-limit mode: every node runs with --memory-limit {TEST_MEMORY_LIMIT} "
+            f"--operator-memory {TEST_OPERATOR_MEMORY}"
+        )
     return None
 
 
@@ -50,8 +63,8 @@ class ServerProcess:
         cmd = [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)]
         for path in allow or []:
             cmd += ["--allow-path", str(path)]
-        if TEST_MEMORY_LIMIT:
-            cmd += ["--memory-limit", TEST_MEMORY_LIMIT]
+        if TEST_MEMORY_LIMIT and TEST_OPERATOR_MEMORY:
+            cmd += ["--memory-limit", TEST_MEMORY_LIMIT, "--operator-memory", TEST_OPERATOR_MEMORY]
         self.proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,

@@ -81,7 +81,9 @@ class Node:
             # Enter the cgroup before exec, so that every byte is counted.
             procs = self.cgroup / "cgroup.procs"
             cmd = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *cmd]
-        env = {k: v for k, v in os.environ.items() if k != "SLIPSTREAM_MEMORY_LIMIT"}
+        # Its own limits, also in the suite's tiny-limit mode.
+        mode = ("SLIPSTREAM_MEMORY_LIMIT", "SLIPSTREAM_OPERATOR_MEMORY")
+        env = {k: v for k, v in os.environ.items() if k not in mode}
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, env=env
         )
@@ -294,12 +296,15 @@ def test_connect_starts_a_node_with_a_memory_limit(tmp_path: Path) -> None:
     not os.environ.get("SLIPSTREAM_TEST_MEMORY_LIMIT"),
     reason="checks the tiny-limit mode (make test-spill)",
 )
-def test_tiny_limit_mode_reaches_every_node(cl: sl.Client) -> None:
+def test_tiny_limit_mode_reaches_every_node(cl: sl.Client, t: sl.DataFrame) -> None:
     limit = _bytes(os.environ["SLIPSTREAM_TEST_MEMORY_LIMIT"].replace(" ", ""))
     members = cl.cluster()
     assert members
     for m in members:
         assert 0 < m["memory_bytes"] <= limit, m
+    if len(members) == 1:  # and its small sorts spill
+        plan = t.sort("i64").explain(analyze=True)
+        assert _figures(plan, "Sort i64")[1] > 0, plan
 
 
 # ------------------------------------------------------------ cancel and crash mid-spill
