@@ -55,12 +55,27 @@ test-spill: venv
 	SLIPSTREAM_TEST_MEMORY_LIMIT=$(TEST_MEMORY_LIMIT) SLIPSTREAM_TEST_OPERATOR_MEMORY=$(TEST_OPERATOR_MEMORY) \
 		$(PY) -m pytest -q
 
+## bench-venv: .venv with the peers the benchmarks compare with (the `bench` extra)
+bench-venv: $(VENV)/.bench-installed
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install -q ".[dev,bench]"
+	touch $@
+
 ## bench: upload/download throughput and group-by timings against peers
-bench: venv
+bench: bench-venv
 	$(PY) bench/bench_e2e.py
 
+## bench-tpch: TPC-H SF1 on a local node against DuckDB, polars and DataFusion (2 threads each)
+bench-tpch: bench-venv
+	$(PY) bench/tpch/run.py --check
+
+## bench-highcard: high-cardinality group-bys, joins and sorts against DuckDB and polars
+## (10^7 rows; HIGHCARD_ARGS="--rows 100000000" for 10^8)
+bench-highcard: bench-venv
+	$(PY) bench/highcard.py $(HIGHCARD_ARGS)
+
 ## bench-cluster: TPC-H on three local nodes vs one, and a node killed mid-query
-bench-cluster: venv
+bench-cluster: bench-venv
 	$(PY) bench/bench_cluster.py
 
 ## proto: regenerate Go and Python code from scheduler/planpb/plan.proto
