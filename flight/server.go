@@ -347,8 +347,9 @@ var actions = []*arrowflight.ActionType{
 	{Type: "drop_table", Description: "body {\"name\": ..., \"if_exists\": false}: remove a table"},
 	{Type: "explain", Description: "body: a serialized Query; result: the plan as text"},
 	{Type: "cluster", Description: "the members of the cluster, their state, address, cores, memory and partitions held (JSON)"},
-	{Type: "explain_analyze", Description: "body: a serialized Query; runs it on this node, dropping its rows; result: the plan with each operator's peak memory and bytes spilled, as text"},
+	{Type: "explain_analyze", Description: "body: a serialized Query; runs it, dropping its rows; result: the plan with each operator's peak memory and bytes spilled (on a cluster: by stage, over its tasks), as text"},
 	{Type: "query_status", Description: "body: a query id (empty: the latest); its state, and the receipt of every task attempt (a cluster query) or each operator's peak memory and bytes spilled (a query run on this node alone) (JSON)"},
+	{Type: "task_memory", Description: "node to node: body a query id; the peak memory and bytes spilled of each task of it this node ran, by operator (JSON)"},
 	{Type: "run_task", Description: "node to node: body a serialized Task; runs it and keeps its output"},
 	{Type: "release", Description: "node to node: body {\"query\": id, \"keep\": stage}: forget a query's task outputs"},
 	{Type: "catalog", Description: "node to node: every table manifest this node has (JSON)"},
@@ -380,7 +381,9 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 	case "cluster":
 		return json.Marshal(s.engine.ClusterStatus())
 	case "query_status":
-		return s.engine.QueryStatus(string(a.GetBody()))
+		return s.engine.QueryStatus(ctx, string(a.GetBody()))
+	case "task_memory":
+		return json.Marshal(s.engine.TaskMemory(string(a.GetBody())))
 	case "run_task":
 		t := &planpb.Task{}
 		if err := proto.Unmarshal(a.GetBody(), t); err != nil {

@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"slipstream/kernels"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
@@ -34,11 +35,11 @@ type LocalStatus struct {
 	Rows    int64     `json:"rows"`
 	// Plan is the physical plan, each operator that held memory followed
 	// by peak=… spilled=… (set when the query ends).
-	Plan      string                 `json:"plan"`
-	Peak      int64                  `json:"peak_bytes"`
-	Spilled   int64                  `json:"spilled_bytes"`
-	Operators []budget.OperatorStats `json:"operators"`
-	Error     string                 `json:"error,omitempty"`
+	Plan      string            `json:"plan"`
+	Peak      int64             `json:"peak_bytes"`
+	Spilled   int64             `json:"spilled_bytes"`
+	Operators []OperatorFigures `json:"operators"` // folded by name (stage 0)
+	Error     string            `json:"error,omitempty"`
 }
 
 // localRun is one query run on this node alone.
@@ -117,14 +118,14 @@ func (run *localRun) snapshot() LocalStatus {
 	s := run.status
 	if s.State == "running" {
 		s.Seconds = time.Since(s.Started).Seconds()
-		s.Peak, s.Spilled, s.Operators = run.acct.Peak(), run.acct.Spilled(), run.acct.Operators()
+		s.Peak, s.Spilled, s.Operators = run.acct.Peak(), run.acct.Spilled(), fold([]OperatorFigures{}, 0, run.acct.Operators())
 	}
 	return s
 }
 
 // finish records how the run ended, once its operators are closed.
 func (run *localRun) finish(rows int64, state string, err error) {
-	ops := run.acct.Operators()
+	ops := fold([]OperatorFigures{}, 0, run.acct.Operators())
 	txt := run.explain()
 	run.mu.Lock()
 	defer run.mu.Unlock()
@@ -184,18 +185,37 @@ func (t *tracked) Close() error {
 
 // QueryStatus reports a query this node coordinated on the cluster or
 // ran alone (id "": the latest of either).
-func (e *Engine) QueryStatus(id string) ([]byte, error) {
+func (e *Engine) QueryStatus(ctx context.Context, id string) ([]byte, error) {
 	e.init()
 	run, ok := e.runs.get(id)
 	if id == "" && ok {
 		if started, any := e.latestCoordinated(); any && started.After(run.snapshot().Started) {
-			return e.Status("")
+			return e.coordinatedStatus(ctx, "")
 		}
 	}
 	if !ok {
-		return e.Status(id)
+		return e.coordinatedStatus(ctx, id)
 	}
 	return json.Marshal(run.snapshot())
+}
+
+// coordinatedStatus is the status of a cluster query with the memory
+// figures of its tasks on every node: the largest task's peak_bytes, the
+// spilled_bytes of all, and its operators by stage.
+func (e *Engine) coordinatedStatus(ctx context.Context, id string) ([]byte, error) {
+	raw, err := e.Status(id)
+	if err != nil {
+		return nil, err
+	}
+	var st map[string]any
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, err
+	}
+	qid, _ := st["id"].(string)
+	mem := e.clusterMemory(ctx, qid)
+	st["peak_bytes"], st["spilled_bytes"] = mem.peak(), mem.spilled()
+	st["operators"] = mem.operators()
+	return json.Marshal(st)
 }
 
 // latestCoordinated is when the latest query this node coordinated started.
@@ -213,13 +233,11 @@ func (e *Engine) latestCoordinated() (time.Time, bool) {
 	return q.status.Started, true
 }
 
-// ExplainAnalyze runs q on this node, dropping its rows, and renders its
-// plans with, for each operator that held memory, the most it held and
-// the bytes it spilled, and the run's totals.
+// ExplainAnalyze runs q, dropping its rows, and renders its plans with,
+// for each operator that held memory, the most it held and the bytes it
+// spilled, and the run's totals. On a cluster the figures are gathered
+// from the tasks on every node, by stage.
 func (e *Engine) ExplainAnalyze(ctx context.Context, q *planpb.Query) (string, error) {
-	if e.Distributed() {
-		return "", kernels.Errorf(kernels.NotSupported, "explain(analyze=True) runs a query on one node only for now; this node is one of %d: run it on a single node, or read query_status() after collecting it", len(e.Alive()))
-	}
 	given, err := plan.Build(q, e)
 	if err != nil {
 		return "", err
@@ -227,6 +245,9 @@ func (e *Engine) ExplainAnalyze(ctx context.Context, q *planpb.Query) (string, e
 	opt, err := e.Plan(q)
 	if err != nil {
 		return "", err
+	}
+	if e.Distributed() {
+		return e.explainAnalyzeCluster(ctx, given, opt, q)
 	}
 	op, err := e.Execute(q)
 	if err != nil {
@@ -248,4 +269,218 @@ func (e *Engine) ExplainAnalyze(ctx context.Context, q *planpb.Query) (string, e
 	s := t.run.snapshot()
 	return fmt.Sprintf("== logical plan ==\n%s\n== optimized plan ==\n%s\n== physical plan (analyzed) ==\n%s\n== run ==\nid=%s rows=%d seconds=%.3f peak=%s spilled=%s\n== schema ==\n%s",
 		plan.Explain(given), plan.Explain(opt), s.Plan, s.ID, s.Rows, s.Seconds, bytesText(s.Peak), bytesText(s.Spilled), plan.SchemaString(opt)), nil
+}
+
+// explainAnalyzeCluster runs q across the cluster, drops its result and
+// renders its stages with the memory figures of their tasks.
+func (e *Engine) explainAnalyzeCluster(ctx context.Context, given, opt plan.Node, q *planpb.Query) (string, error) {
+	started := time.Now()
+	res, err := e.RunQuery(ctx, q)
+	if err != nil {
+		return "", err
+	}
+	secs := time.Since(started).Seconds()
+	var rows int64
+	for _, p := range res.Parts {
+		rows += p.Rows
+	}
+	e.releaseEverywhere(ctx, res.ID)
+	mem := e.clusterMemory(ctx, res.ID)
+	stages := ""
+	if g, ok := e.cuts.get(res.ID); ok {
+		stages = g.String()
+	}
+	return fmt.Sprintf("== logical plan ==\n%s\n== optimized plan ==\n%s\n== stages (%d alive nodes) ==\n%s\n== memory by stage (analyzed) ==\n%s== run ==\nid=%s rows=%d seconds=%.3f peak=%s spilled=%s (peak: the largest task's)\n== schema ==\n%s",
+		plan.Explain(given), plan.Explain(opt), len(e.Alive()), stages, mem.text(), res.ID, rows, secs, bytesText(mem.peak()), bytesText(mem.spilled()), plan.SchemaString(opt)), nil
+}
+
+// releaseEverywhere drops a query's outputs on every alive node.
+func (e *Engine) releaseEverywhere(ctx context.Context, id string) {
+	body, _ := json.Marshal(map[string]any{"query": id, "keep": -1})
+	for _, m := range e.Alive() {
+		if m.Name == e.Self.Name {
+			e.Outputs().Release(id, -1)
+			continue
+		}
+		e.Net.Action(ctx, m.Addr, "release", body)
+	}
+}
+
+// TaskMemory is what one task attempt of a cluster query held and spilled.
+type TaskMemory struct {
+	Stage     int32                  `json:"stage"`
+	Task      int32                  `json:"task"`
+	Attempt   int32                  `json:"attempt"`
+	Node      string                 `json:"node"`
+	Peak      int64                  `json:"peak_bytes"`
+	Spilled   int64                  `json:"spilled_bytes"`
+	Operators []budget.OperatorStats `json:"operators"`
+}
+
+// taskAccounts keeps the accounts of the tasks this node ran, by query,
+// for the last keepQueries queries; its zero value is ready.
+type taskAccounts struct {
+	mu    sync.Mutex
+	order []string
+	m     map[string][]taskAccount
+}
+
+type taskAccount struct {
+	stage, task, attempt int32
+	acct                 *budget.Query
+}
+
+// add records the account of a task attempt (figures are read from it
+// later, while it runs or after it is closed).
+func (r *taskAccounts) add(t *planpb.Task, acct *budget.Query) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = map[string][]taskAccount{}
+	}
+	id := t.GetQueryId()
+	if _, ok := r.m[id]; !ok {
+		r.order = append(r.order, id)
+		if len(r.order) > keepQueries {
+			delete(r.m, r.order[0])
+			r.order = r.order[1:]
+		}
+	}
+	r.m[id] = append(r.m[id], taskAccount{t.GetStage(), t.GetTask(), t.GetAttempt(), acct})
+}
+
+// TaskMemory lists the figures of the tasks of query id this node ran.
+func (e *Engine) TaskMemory(id string) []TaskMemory {
+	r := &e.taskAccts
+	r.mu.Lock()
+	accts := append([]taskAccount(nil), r.m[id]...)
+	r.mu.Unlock()
+	out := make([]TaskMemory, 0, len(accts))
+	for _, a := range accts {
+		out = append(out, TaskMemory{Stage: a.stage, Task: a.task, Attempt: a.attempt, Node: e.Self.Name,
+			Peak: a.acct.Peak(), Spilled: a.acct.Spilled(), Operators: a.acct.Operators()})
+	}
+	return out
+}
+
+// queryMemory is the figures of a cluster query's tasks, from every node
+// that answered.
+type queryMemory struct {
+	tasks  []TaskMemory
+	silent []string // nodes that did not answer
+}
+
+// clusterMemory asks every alive node for the figures of query id's tasks.
+func (e *Engine) clusterMemory(ctx context.Context, id string) queryMemory {
+	var mem queryMemory
+	for _, m := range e.Alive() {
+		if m.Name == e.Self.Name {
+			mem.tasks = append(mem.tasks, e.TaskMemory(id)...)
+			continue
+		}
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		raw, err := e.Net.Action(actx, m.Addr, "task_memory", []byte(id))
+		cancel()
+		var got []TaskMemory
+		if err == nil {
+			err = json.Unmarshal(raw, &got)
+		}
+		if err != nil {
+			mem.silent = append(mem.silent, m.Name)
+			continue
+		}
+		mem.tasks = append(mem.tasks, got...)
+	}
+	sort.Slice(mem.tasks, func(i, j int) bool {
+		a, b := mem.tasks[i], mem.tasks[j]
+		if a.Stage != b.Stage {
+			return a.Stage < b.Stage
+		}
+		if a.Task != b.Task {
+			return a.Task < b.Task
+		}
+		return a.Attempt < b.Attempt
+	})
+	return mem
+}
+
+func (m queryMemory) peak() int64 {
+	var p int64
+	for _, t := range m.tasks {
+		p = max(p, t.Peak)
+	}
+	return p
+}
+
+func (m queryMemory) spilled() int64 {
+	var s int64
+	for _, t := range m.tasks {
+		s += t.Spilled
+	}
+	return s
+}
+
+// OperatorFigures are the figures of the operators of one name (in one
+// stage of a cluster query) folded together: parallel pipelines, the
+// tasks of a stage, the rounds of a spilled aggregate. Peak is the
+// largest, Spilled the sum, Count how many were folded.
+type OperatorFigures struct {
+	Stage int32 `json:"stage"`
+	budget.OperatorStats
+	Count int `json:"count"`
+}
+
+// fold adds ops (of stage) to out, one entry per stage and name.
+func fold(out []OperatorFigures, stage int32, ops []budget.OperatorStats) []OperatorFigures {
+	for _, o := range ops {
+		i := slices.IndexFunc(out, func(f OperatorFigures) bool { return f.Stage == stage && f.Name == o.Name })
+		if i < 0 {
+			i = len(out)
+			out = append(out, OperatorFigures{Stage: stage, OperatorStats: budget.OperatorStats{Name: o.Name}})
+		}
+		out[i].Count++
+		out[i].OperatorStats = out[i].OperatorStats.Add(o)
+	}
+	return out
+}
+
+// operators folds the tasks' operators by stage and name.
+func (m queryMemory) operators() []OperatorFigures {
+	out := []OperatorFigures{}
+	for _, t := range m.tasks {
+		out = fold(out, t.Stage, t.Operators)
+	}
+	return out
+}
+
+// text renders the figures by stage: each stage's tasks, then each of its
+// operators that held memory.
+func (m queryMemory) text() string {
+	var sb strings.Builder
+	ops := m.operators()
+	seen := map[int32]bool{}
+	for _, t := range m.tasks {
+		if seen[t.Stage] {
+			continue
+		}
+		seen[t.Stage] = true
+		var n int
+		var peak, spilled int64
+		for _, u := range m.tasks {
+			if u.Stage == t.Stage {
+				n++
+				peak, spilled = max(peak, u.Peak), spilled+u.Spilled
+			}
+		}
+		fmt.Fprintf(&sb, "stage %d: %d task attempts, largest peak=%s spilled=%s\n", t.Stage, n, bytesText(peak), bytesText(spilled))
+		for _, o := range ops {
+			if o.Stage == t.Stage {
+				fmt.Fprintf(&sb, "  %s  peak=%s spilled=%s\n", o.Name, bytesText(o.Peak), bytesText(o.Spilled))
+			}
+		}
+	}
+	if len(m.silent) > 0 {
+		fmt.Fprintf(&sb, "(no figures from %s: did not answer)\n", strings.Join(m.silent, ", "))
+	}
+	return sb.String()
 }

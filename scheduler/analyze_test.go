@@ -50,7 +50,7 @@ func TestExplainAnalyzeShowsEachOperatorsMemory(t *testing.T) {
 	}
 
 	// The run is the node's latest query: its status lists the operators.
-	raw, err := e.QueryStatus("")
+	raw, err := e.QueryStatus(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +71,10 @@ func TestExplainAnalyzeShowsEachOperatorsMemory(t *testing.T) {
 	if len(names) != 2 || !strings.HasPrefix(names[0], "HashAggregate keys=[vendor]") || !strings.HasPrefix(names[1], "Sort total desc") {
 		t.Errorf("operators %q: want the aggregate and the sort, named by their EXPLAIN lines", names)
 	}
-	if again, err := e.QueryStatus(st.ID); err != nil || string(again) != string(raw) {
+	if again, err := e.QueryStatus(context.Background(), st.ID); err != nil || string(again) != string(raw) {
 		t.Errorf("status by id: %s, %v", again, err)
 	}
-	if _, err := e.QueryStatus("no-such-query"); err == nil {
+	if _, err := e.QueryStatus(context.Background(), "no-such-query"); err == nil {
 		t.Error("status of an unknown query: no error")
 	}
 	mem.AssertSize(t, 0)

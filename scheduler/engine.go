@@ -66,7 +66,12 @@ type Engine struct {
 	queries *registry
 	cuts    recent[*stage.Graph]
 	plans   recent[planned]
-	runs    localRuns // queries run on this node alone, for query_status
+
+	// The memory figures of queries, for explain(analyze=True) and
+	// query_status (analyze.go): the queries run on this node alone, and
+	// the accounts of the tasks of cluster queries run here.
+	runs      localRuns
+	taskAccts taskAccounts
 }
 
 // planned is an optimized plan and when it was made.

@@ -370,16 +370,18 @@ class Client:
     def query_status(self, query_id: str | None = None) -> dict[str, Any]:
         """How a query the connected node coordinated ran (default: the latest).
 
-        Every answer has the query's ``id``, ``state``, ``started`` and
-        ``seconds``. A query that ran on the connected node alone (a single
-        node) also has its ``rows``, ``peak_bytes`` and ``spilled_bytes``
-        (memory held at most, bytes written to spill files), its ``plan``
-        with those figures per operator (as in ``explain(analyze=True)``),
-        and ``operators``: for each operator that held memory, its
-        ``operator`` (its line in the plan), ``peak_bytes`` and
-        ``spilled_bytes``; its ``state`` is ``running``, ``done``, ``failed``
-        ``cancelled`` or ``stopped`` (closed before its end). A query
-        coordinated across a cluster has its ``stages`` (as text),
+        Every answer has the query's ``id``, ``state``, ``started``,
+        ``seconds``, ``peak_bytes`` (the most it held; on a cluster, its
+        largest task's), ``spilled_bytes`` (written to spill files) and
+        ``operators``: for each operator that held memory, its ``operator``
+        (its line in the plan), ``stage``, ``peak_bytes``, ``spilled_bytes``
+        and ``count`` (how many of that name were folded together: parallel
+        pipelines, the tasks of a stage, the rounds of a spilled aggregate).
+        A query that ran on the connected node alone also has its ``rows``
+        and its ``plan`` with those figures per operator (as in
+        ``explain(analyze=True)``); its ``state`` is ``running``, ``done``,
+        ``failed``, ``cancelled`` or ``stopped`` (closed before its end). A
+        query coordinated across a cluster has its ``stages`` (as text),
         ``bytes_shuffled`` between nodes, and the ``receipts`` of every task
         attempt: query, stage, task, attempt, node, state (``done``,
         ``failed``, or ``lost`` when its node died afterwards), rows, bytes.

@@ -342,12 +342,12 @@ class DataFrame:
         Parameters
         ----------
         analyze : bool, default False
-            Run the query first (on the node, dropping its rows) and show,
-            after each operator that holds memory (sorts, aggregates), the
-            most it held and the bytes it spilled to disk
-            (``peak=12.0MiB spilled=0B``), then the run's rows, seconds and
-            totals. Its figures stay in :meth:`Client.query_status`. On a
-            cluster this raises :class:`~slipstream.NotSupportedError`.
+            Run the query first (dropping its rows) and show, after each
+            operator that holds memory (sorts, aggregates), the most it held
+            and the bytes it spilled to disk (``peak=12.0MiB spilled=0B``),
+            then the run's rows, seconds and totals. On a cluster the figures
+            are by stage, folded over its tasks on every node (the largest
+            peak, the sum spilled). They stay in :meth:`Client.query_status`.
 
         Returns
         -------

@@ -268,11 +268,27 @@ def test_query_status_of_a_collected_query(node: Node, data: Path) -> None:
         node.client.query_status("no-such-query")
 
 
-def test_explain_analyze_on_a_cluster_is_refused(cluster_client: sl.Client) -> None:
-    df = cluster_client.from_arrow(pa.table({"a": [3, 1, 2]}), name="analyze_me", mode="replace")
-    with pytest.raises(sl.NotSupportedError, match="one node"):
-        df.sort("a").explain(analyze=True)
-    assert "Sort" in df.sort("a").explain()
+def test_explain_analyze_on_a_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a cluster the figures come from the tasks on every node, by stage."""
+    rng = np.random.default_rng(5)
+    n = 200_000
+    rows = pa.table({"k": rng.integers(0, n, n), "s": [f"text {i}" for i in range(n)]})
+    # Every node's --operator-memory: their aggregates spill on this small table.
+    monkeypatch.setenv("SLIPSTREAM_OPERATOR_MEMORY", "256KiB")
+    with sl.connect(nodes=2, data_dir=tmp_path) as cl:
+        df = cl.from_arrow(rows, name="spread")
+        plan = df.group_by("k").agg(col("s").max().alias("m")).explain(analyze=True)
+        assert "== memory by stage (analyzed) ==" in plan
+        peak, spilled = _figures(plan, "HashAggregate keys=[k]")
+        assert peak > 0 and spilled > 0, plan
+        status = cl.query_status()
+        assert status["state"] == "done" and status["receipts"]
+        assert status["spilled_bytes"] > 0
+        aggs = [o for o in status["operators"] if o["operator"].startswith("HashAggregate")]
+        assert aggs and all(o["count"] >= 1 and o["stage"] >= 0 for o in aggs), status["operators"]
+        # Without pressure nothing spills.
+        plan = df.filter(col("k") < 100).group_by("k").len().explain(analyze=True)
+        assert _figures(plan, "HashAggregate keys=[k]")[1] == 0, plan
 
 
 # ------------------------------------------------------------ memory_limit on local nodes
