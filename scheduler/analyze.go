@@ -129,6 +129,7 @@ func (run *localRun) finish(rows int64, state string, err error) {
 	txt := run.explain()
 	run.mu.Lock()
 	defer run.mu.Unlock()
+	run.lines = nil // the text stays; the closed operators may go
 	s := &run.status
 	s.State, s.Rows, s.Plan = state, rows, txt
 	s.Seconds = time.Since(s.Started).Seconds()
