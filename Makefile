@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test build venv tools go-test py-test lint bench bench-cluster bench-memory proto clean
+.PHONY: run test test-spill build venv tools go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-memory proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -47,16 +47,39 @@ go-test: venv tools
 py-test: venv
 	$(PY) -m pytest -q
 
+## test-spill: the Python suite with every node at a tiny --memory-limit and
+## --operator-memory, so that every operator that can spill does (not part of `make test`)
+TEST_MEMORY_LIMIT ?= 24MiB
+TEST_OPERATOR_MEMORY ?= 64KiB
+test-spill: venv
+	SLIPSTREAM_TEST_MEMORY_LIMIT=$(TEST_MEMORY_LIMIT) SLIPSTREAM_TEST_OPERATOR_MEMORY=$(TEST_OPERATOR_MEMORY) \
+		$(PY) -m pytest -q
+
+## bench-venv: .venv with the peers the benchmarks compare with (the `bench` extra)
+bench-venv: $(VENV)/.bench-installed
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(PY) -m pip install -q ".[dev,bench]"
+	touch $@
+
 ## bench: upload/download throughput and group-by timings against peers
-bench: venv
+bench: bench-venv
 	$(PY) bench/bench_e2e.py
 
+## bench-tpch: TPC-H SF1 on a local node against DuckDB, polars and DataFusion (2 threads each)
+bench-tpch: bench-venv
+	$(PY) bench/tpch/run.py --check
+
+## bench-highcard: high-cardinality group-bys, joins and sorts against DuckDB and polars
+## (10^7 rows; HIGHCARD_ARGS="--rows 100000000" for 10^8)
+bench-highcard: bench-venv
+	$(PY) bench/highcard.py $(HIGHCARD_ARGS)
+
 ## bench-cluster: TPC-H on three local nodes vs one, and a node killed mid-query
-bench-cluster: venv
+bench-cluster: bench-venv
 	$(PY) bench/bench_cluster.py
 
 ## bench-memory: TPC-H SF10 at --memory-limit 2GiB and 4GiB against DuckDB at the same limit
-bench-memory: venv
+bench-memory: bench-venv
 	$(PY) bench/tpch/memory.py --scale 10 --limits 2GiB,4GiB
 
 ## proto: regenerate Go and Python code from scheduler/planpb/plan.proto

@@ -133,40 +133,67 @@ const (
 	actCommit  = "commit_table" // CommitTable -> nothing
 	actAbort   = "abort_upload" // CommitTable{upload_id} -> nothing
 	actHealth  = "health"       // nothing -> JSON, for clients too
+	// actTaskMemory: query id -> JSON, the memory figures of the tasks
+	// of a query the node ran (EXPLAIN ANALYZE, query status).
+	actTaskMemory = "task_memory"
 )
 
 // action runs a DoAction on the node at addr: req (nil: an empty body)
 // in, the first result into resp (nil: ignored).
 func (p *Peers) action(ctx context.Context, addr, kind string, req, resp proto.Message) error {
-	c, err := p.client(addr)
-	if err != nil {
-		return err
-	}
 	var body []byte
 	if req != nil {
+		var err error
 		if body, err = proto.Marshal(req); err != nil {
 			return err
 		}
 	}
+	res, err := p.rawAction(ctx, addr, kind, body)
+	if err != nil {
+		return err
+	}
+	if resp != nil {
+		if err := proto.Unmarshal(res, resp); err != nil {
+			return kernels.Errorf(kernels.Internal, "node %s answered %s with a malformed %s: %v", addr, kind, resp.ProtoReflect().Descriptor().Name(), err)
+		}
+	}
+	return nil
+}
+
+// rawAction runs a DoAction on the node at addr and returns the body of
+// its first result.
+func (p *Peers) rawAction(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+	c, err := p.client(addr)
+	if err != nil {
+		return nil, err
+	}
 	stream, err := c.DoAction(ctx, &arrowflight.Action{Type: kind, Body: body})
 	if err != nil {
-		return fromPeer(addr, err)
+		return nil, fromPeer(addr, err)
 	}
 	res, err := stream.Recv()
 	if err != nil {
-		return fromPeer(addr, err)
+		return nil, fromPeer(addr, err)
 	}
 	for { // drain to the end so the call completes
 		if _, err := stream.Recv(); err != nil {
 			break
 		}
 	}
-	if resp != nil {
-		if err := proto.Unmarshal(res.GetBody(), resp); err != nil {
-			return kernels.Errorf(kernels.Internal, "node %s answered %s with a malformed %s: %v", addr, kind, resp.ProtoReflect().Descriptor().Name(), err)
-		}
+	return res.GetBody(), nil
+}
+
+// TaskMemory implements scheduler.Transport.
+func (p *Peers) TaskMemory(ctx context.Context, addr, query string) ([]scheduler.TaskMemory, error) {
+	raw, err := p.rawAction(ctx, addr, actTaskMemory, []byte(query))
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	var out []scheduler.TaskMemory
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, kernels.Errorf(kernels.Internal, "node %s answered %s with malformed JSON: %v", addr, actTaskMemory, err)
+	}
+	return out, nil
 }
 
 // RunTask implements scheduler.Transport.

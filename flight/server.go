@@ -347,7 +347,9 @@ var actions = []*arrowflight.ActionType{
 	{Type: "drop_table", Description: "body {\"name\": ..., \"if_exists\": false}: remove a table"},
 	{Type: "explain", Description: "body: a serialized Query; result: the plan as text"},
 	{Type: "cluster", Description: "the members of the cluster, their state, address, cores, memory and partitions held (JSON)"},
-	{Type: "query_status", Description: "body: a query id (empty: the latest); its state and the receipt of every task attempt (JSON)"},
+	{Type: "explain_analyze", Description: "body: a serialized Query; runs it, dropping its rows; result: the plan with each operator's peak memory and bytes spilled (on a cluster: by stage, over its tasks), as text"},
+	{Type: "query_status", Description: "body: a query id (empty: the latest); its state, progress, the receipt of every task attempt (a cluster query) and each operator's peak memory and bytes spilled (JSON)"},
+	{Type: "task_memory", Description: "node to node: body a query id; the peak memory and bytes spilled of each task of it this node ran, by operator (JSON)"},
 	{Type: actRunTask, Description: "node to node: body a serialized Task; runs it and keeps its output; result a serialized TaskResult"},
 	{Type: actRelease, Description: "node to node: body a serialized Release: forget a query's task outputs"},
 	{Type: actCatalog, Description: "node to node: result a serialized Manifests, every table manifest this node has"},
@@ -379,7 +381,9 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 	case "cluster":
 		return json.Marshal(s.engine.ClusterStatus())
 	case "query_status":
-		return s.engine.Status(string(a.GetBody()))
+		return s.engine.QueryStatus(ctx, string(a.GetBody()))
+	case actTaskMemory:
+		return json.Marshal(s.engine.TaskMemory(string(a.GetBody())))
 	case actRunTask, actRelease, actCatalog, actCommit, actAbort:
 		return s.nodeAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
@@ -418,6 +422,13 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 			return nil, invalid("explain takes a serialized Query: %v", err)
 		}
 		txt, err := s.engine.Explain(q)
+		return []byte(txt), err
+	case "explain_analyze":
+		q := &planpb.Query{}
+		if err := proto.Unmarshal(a.GetBody(), q); err != nil {
+			return nil, invalid("explain_analyze takes a serialized Query: %v", err)
+		}
+		txt, err := s.engine.ExplainAnalyze(ctx, q)
 		return []byte(txt), err
 	}
 	names := make([]string, len(actions))

@@ -100,6 +100,14 @@ func (l *loopback) Health(_ context.Context, addr string) error {
 	return err
 }
 
+func (l *loopback) TaskMemory(_ context.Context, addr, query string) ([]TaskMemory, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.TaskMemory(query), nil
+}
+
 func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
 	e, err := l.node(addr)
 	if err != nil {

@@ -60,6 +60,12 @@ type Engine struct {
 	queries *registry
 	cuts    recent[*stage.Graph]
 	plans   recent[planned]
+
+	// The memory figures of queries, for explain(analyze=True) and
+	// query_status (analyze.go): the queries run on this node alone, and
+	// the accounts of the tasks of cluster queries run here.
+	runs      localRuns
+	taskAccts taskAccounts
 }
 
 // planned is an optimized plan and when it was made.
@@ -190,7 +196,7 @@ func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
 		acct.Close()
 		return nil, err
 	}
-	return &accounted{Operator: op, acct: acct}, nil
+	return e.track(op, acct), nil
 }
 
 // queryPlanner is a planner whose operators allocate from, and spill

@@ -62,6 +62,7 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	st := g.Stages[t.GetStage()]
 	p, acct := e.queryPlanner(fmt.Sprintf("%s-s%d-t%d", t.GetQueryId(), t.GetStage(), t.GetTask()))
 	defer acct.Close()
+	e.taskAccts.add(t, acct) // for explain(analyze=True) and query_status
 	if sh := t.GetShare(); sh != nil && st.Scan != nil {
 		if p.Share, err = e.share(st.Scan.Table, sh); err != nil {
 			// This node should hold the partition but does not (it missed

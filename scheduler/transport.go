@@ -38,6 +38,9 @@ type Transport interface {
 	Manifests(ctx context.Context, addr string) ([]catalog.Manifest, error)
 	// Health says whether the node answers.
 	Health(ctx context.Context, addr string) error
+	// TaskMemory is the memory figures of the tasks of a query the node
+	// ran (EXPLAIN ANALYZE and query status on a cluster).
+	TaskMemory(ctx context.Context, addr, query string) ([]TaskMemory, error)
 }
 
 // LostInput says a task could not read the output of task Task of stage

@@ -80,6 +80,35 @@ func TestFairShare(t *testing.T) {
 	}
 }
 
+func TestOperatorLimit(t *testing.T) {
+	p, err := NewPool(Options{Limit: 1 << 30, OperatorLimit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Begin("q").Reserve("Sort x")
+	if err := r.TryResize(1000); err != nil {
+		t.Fatalf("at the operator limit: %v", err)
+	}
+	err = r.TryResize(1001)
+	if kernels.KindOf(err) != kernels.ResourceExhausted || r.Size() != 1000 {
+		t.Fatalf("past the operator limit with the pool nearly empty: %v, size %d", err, r.Size())
+	}
+	if !r.OverLimit(1001) || r.OverLimit(1000) {
+		t.Error("OverLimit disagrees with TryResize")
+	}
+	other := p.Begin("q2").Reserve("Sort y")
+	if err := other.TryResize(900); err != nil {
+		t.Fatalf("each operator has its own limit: %v", err)
+	}
+	if _, err := NewPool(Options{Limit: 1, OperatorLimit: -1}); err == nil {
+		t.Error("a negative operator limit was taken")
+	}
+	unlimited, _ := NewPool(Options{Limit: 1 << 30})
+	if unlimited.Begin("q").Reserve("op").OverLimit(1 << 29) {
+		t.Error("no operator limit, yet over it")
+	}
+}
+
 func TestSpillFilesGoWithTheQuery(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "old-query"), 0o700)

@@ -18,6 +18,7 @@ type Pool struct {
 	limit      int64
 	spillDir   string
 	spillLimit int64 // 0: spilling is off
+	opLimit    int64 // 0: an operator may hold its query's share
 	base       memory.Allocator
 
 	used    atomic.Int64 // Arrow bytes of every query and of the node, plus reservations
@@ -39,6 +40,11 @@ type Options struct {
 	// SpillLimit bounds the bytes of spill files of the node at once; 0
 	// turns spilling off (an operator over its share then fails).
 	SpillLimit int64
+	// OperatorLimit, when positive, is the most one operator (one
+	// reservation, or a sort's batches) may hold before it spills, however
+	// much room its query has. Small values make every operator that can
+	// spill do so, on small data too (the tiny-limit mode of the tests).
+	OperatorLimit int64
 	// Base allocates the Arrow buffers the pool counts (default Go's;
 	// tests give Arrow's checked allocator).
 	Base memory.Allocator
@@ -52,7 +58,10 @@ func NewPool(o Options) (*Pool, error) {
 	if o.Base == nil {
 		o.Base = memory.NewGoAllocator()
 	}
-	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit,
+	if o.OperatorLimit < 0 {
+		return nil, fmt.Errorf("operator memory limit must not be negative, got %d", o.OperatorLimit)
+	}
+	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, opLimit: o.OperatorLimit,
 		base: o.Base, queries: map[*Query]struct{}{}}
 	if o.SpillDir != "" {
 		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {
@@ -154,6 +163,10 @@ func (q *Query) ID() string { return q.id }
 // Limit is the node's limit (what a query may hold when alone).
 func (q *Query) Limit() int64 { return q.pool.limit }
 
+// OperatorLimit is the most one operator may hold before it spills (0:
+// no limit beyond the query's share).
+func (q *Query) OperatorLimit() int64 { return q.pool.opLimit }
+
 // Used is what the query holds now.
 func (q *Query) Used() int64 { return q.arrow.Load() + q.reserved.Load() }
 
@@ -197,8 +210,11 @@ func (q *Query) Within(extra int64) bool {
 // budget; what names the operator and what it needed.
 func (q *Query) Exhausted(what string) error {
 	hint := "raise --memory-limit"
+	if q.pool.opLimit > 0 {
+		hint = "raise --operator-memory (" + FormatBytes(q.pool.opLimit) + ") or --memory-limit"
+	}
 	if !q.CanSpill() {
-		hint = "raise --memory-limit, or give a --spill-dir and --spill-limit so that it can spill"
+		hint += ", or give a --spill-dir and --spill-limit so that it can spill"
 	}
 	return kernels.Errorf(kernels.ResourceExhausted, "%s: the query holds %s of the node's memory limit of %s (%d queries share it); %s",
 		what, FormatBytes(q.Used()), FormatBytes(q.pool.limit), q.pool.Stats().Queries, hint)
@@ -217,20 +233,38 @@ func (q *Query) Reserve(name string) *Reservation {
 // Operators lists each reservation's name, peak and spilled bytes, for
 // EXPLAIN ANALYZE and the query's status.
 func (q *Query) Operators() []OperatorStats {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := make([]OperatorStats, len(q.ops))
-	for i, r := range q.ops {
-		out[i] = OperatorStats{Name: r.Name, Peak: r.peak.Load(), Spilled: r.spilled.Load()}
+	rs := q.Reservations()
+	out := make([]OperatorStats, len(rs))
+	for i, r := range rs {
+		out[i] = r.Stats()
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
 
-// OperatorStats are one operator's memory figures.
+// Reservations are the query's reservations in the order they were made
+// (freed ones included: their peak and spilled bytes stay).
+func (q *Query) Reservations() []*Reservation {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]*Reservation(nil), q.ops...)
+}
+
+// OperatorStats are one operator's memory figures. By convention Name is
+// the operator's one-line EXPLAIN text, so that a figure can be read
+// against the plan.
 type OperatorStats struct {
-	Name          string
-	Peak, Spilled int64
+	Name    string `json:"operator"`
+	Peak    int64  `json:"peak_bytes"`
+	Spilled int64  `json:"spilled_bytes"`
+}
+
+// Add folds o into s: the larger peak, the sum of spilled bytes (the
+// rounds of one operator, which run one after the other).
+func (s OperatorStats) Add(o OperatorStats) OperatorStats {
+	s.Peak = max(s.Peak, o.Peak)
+	s.Spilled += o.Spilled
+	return s
 }
 
 // Close ends the query: its reservations return to zero and its spill
@@ -303,10 +337,11 @@ func (r *Reservation) Query() *Query { return r.q }
 func (r *Reservation) Size() int64 { return r.size }
 
 // TryResize sets the reservation to n bytes. Growing fails (and changes
-// nothing) when the query would go over its share or the node over its
-// limit; the operator then spills, or fails with the error returned.
+// nothing) when the query would go over its share, the node over its
+// limit, or the operator over the operator limit; the operator then
+// spills, or fails with the error returned.
 func (r *Reservation) TryResize(n int64) error {
-	if n > r.size && !r.q.Within(n-r.size) {
+	if n > r.size && (!r.q.Within(n-r.size) || r.OverLimit(n)) {
 		return r.q.Exhausted(r.Name)
 	}
 	r.Resize(n)
@@ -323,6 +358,18 @@ func (r *Reservation) Resize(n int64) {
 	if n > r.peak.Load() {
 		r.peak.Store(n)
 	}
+}
+
+// Stats are the reservation's name, the most it held (or was noted to
+// hold) and the bytes it wrote to spill files.
+func (r *Reservation) Stats() OperatorStats {
+	return OperatorStats{Name: r.Name, Peak: r.peak.Load(), Spilled: r.spilled.Load()}
+}
+
+// OverLimit says whether an operator holding n bytes is over the
+// operator limit (never when there is none).
+func (r *Reservation) OverLimit(n int64) bool {
+	return r.q.pool.opLimit > 0 && n > r.q.pool.opLimit
 }
 
 // Free returns all the reservation holds.

@@ -24,8 +24,27 @@ import (
 // memory, spilling when it would go over.
 func (h *HashAggregate) SetBudget(q *budget.Query) {
 	if q != nil {
-		h.res = q.Reserve(fmt.Sprintf("HashAggregate#%d", h.level))
+		name := h.String()
+		if h.level > 0 {
+			name = fmt.Sprintf("%s (spilled part, round %d)", name, h.level)
+		}
+		h.res = q.Reserve(name)
 	}
+}
+
+// Memory implements MemoryUser: the aggregate's own figures with those of
+// the rounds that re-aggregated its spilled parts (the larger peak, the
+// sum of bytes spilled).
+func (h *HashAggregate) Memory() budget.OperatorStats {
+	var s budget.OperatorStats
+	if h.res != nil {
+		s = h.res.Stats()
+	}
+	s = s.Add(h.below)
+	if h.sub != nil {
+		s = s.Add(h.sub.Memory())
+	}
+	return s
 }
 
 // account reserves what the grouper and accumulators hold; past the
@@ -53,13 +72,13 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		h.res.Resize(size)
 		return nil, nil
 	}
-	if size < min(minRunBytes, q.Limit()/16) {
+	if size < minHold(q) {
 		// Small groups (a total, a few keys) are not what fills memory:
 		// held over the share rather than split or failed.
 		h.res.Resize(size)
 		return nil, nil
 	}
-	if h.level > 0 && size <= q.Limit()/2 {
+	if h.level > 0 && size <= q.Limit()/2 && !h.res.OverLimit(size) {
 		// A part that fits in half the limit is held even when others
 		// hold the rest (they spill on their own): splitting it again
 		// would not free what they hold.
@@ -131,6 +150,7 @@ func (h *HashAggregate) nextPartition(ctx context.Context) (arrow.RecordBatch, e
 			if err != io.EOF {
 				return b, err
 			}
+			h.below = h.below.Add(h.sub.Memory())
 			h.sub.Close()
 			h.sub = nil
 		}

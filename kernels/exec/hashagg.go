@@ -41,8 +41,9 @@ type HashAggregate struct {
 	level int
 
 	out   materialized
-	parts []*budget.SpillFile // spilled partitions not yet aggregated
-	sub   *HashAggregate      // the partition being aggregated
+	parts []*budget.SpillFile  // spilled partitions not yet aggregated
+	sub   *HashAggregate       // the partition being aggregated
+	below budget.OperatorStats // the memory figures of the parts aggregated
 }
 
 // NewHashAggregate builds the output schema from the key fields and aggs.
@@ -80,6 +81,7 @@ func (h *HashAggregate) String() string {
 func (h *HashAggregate) Close() error {
 	h.out.release()
 	if h.sub != nil {
+		h.below = h.below.Add(h.sub.Memory())
 		h.sub.Close()
 		h.sub = nil
 	}

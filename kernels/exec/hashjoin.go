@@ -98,6 +98,9 @@ type HashJoin struct {
 	probeParts [][]*budget.SpillFile
 	part       int
 	sub        *HashJoin
+	// below folds the memory figures of the part joins done; closed keeps
+	// the table's own once it is released.
+	below, closed budget.OperatorStats
 }
 
 // joinTable is the build side of a hash join, built once by whichever
@@ -269,6 +272,9 @@ func (j *HashJoin) Close() error {
 	j.pending = nil
 	err := j.probe.Close()
 	j.closeParts()
+	if j.t != nil && j.t.res != nil {
+		j.closed = j.t.res.Stats()
+	}
 	if j.t != nil && j.t.users.Add(-1) == 0 {
 		j.t.release()
 		if err2 := j.t.build.Close(); err == nil {

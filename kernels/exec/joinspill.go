@@ -37,8 +37,38 @@ const joinIndexBytes = 40
 // memory, joining part by part from disk when it would go over.
 func (j *HashJoin) SetBudget(q *budget.Query) {
 	if q != nil && j.t.res == nil {
-		j.t.res = q.Reserve(fmt.Sprintf("HashJoin#%d", j.t.level))
+		name := j.String()
+		if j.t.level > 0 {
+			name = fmt.Sprintf("%s (spilled part, round %d)", name, j.t.level)
+		}
+		j.t.res = q.Reserve(name)
 	}
+}
+
+// Memory implements MemoryUser: the table's figures with those of the
+// joins of its parts (the larger peak, the sum of bytes spilled).
+func (j *HashJoin) Memory() budget.OperatorStats {
+	var s budget.OperatorStats
+	if j.t != nil && j.t.res != nil {
+		s = j.t.res.Stats()
+	} else {
+		s = j.closed
+	}
+	s = s.Add(j.below)
+	if j.sub != nil {
+		s = s.Add(j.sub.Memory())
+	}
+	return s
+}
+
+// minHold is what an operator of q holds before it may spill: less would
+// only make many small files (the memory is held elsewhere).
+func minHold(q *budget.Query) int64 {
+	n := min(minRunBytes, q.Limit()/16)
+	if lim := q.OperatorLimit(); lim > 0 {
+		n = min(n, lim)
+	}
+	return n
 }
 
 // collectWithin reads the build side; once what it holds would not fit
@@ -81,10 +111,10 @@ func (t *joinTable) collectWithin(ctx context.Context) ([]arrow.RecordBatch, err
 		t.res.NotePeak(bytes)
 		// Indexing needs room for a concatenated copy and the index.
 		need := bytes + rows*joinIndexBytes
-		if q.Within(need) || bytes < min(minRunBytes, q.Limit()/16) {
+		if (q.Within(need) && !t.res.OverLimit(need)) || bytes < minHold(q) {
 			continue
 		}
-		if t.level > 0 && 2*need <= q.Limit() {
+		if t.level > 0 && 2*need <= q.Limit() && !t.res.OverLimit(need) {
 			continue // a part that fits in half the limit: as for aggregates
 		}
 		switch {
@@ -168,6 +198,7 @@ func (j *HashJoin) nextSpilled(ctx context.Context) (arrow.RecordBatch, error) {
 			if err != io.EOF {
 				return b, err
 			}
+			j.below = j.below.Add(j.sub.Memory())
 			err = j.sub.Close()
 			j.sub = nil
 			if err != nil {

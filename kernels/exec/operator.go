@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels/budget"
 )
 
 // BatchRows is the number of rows operators aim for in a batch they build.
@@ -31,14 +33,32 @@ type Parent interface {
 	Children() []Operator
 }
 
+// MemoryUser is an operator that holds memory in its query's budget (a
+// budget.Reservation named by its EXPLAIN line): EXPLAIN ANALYZE shows
+// the most it held and the bytes it spilled. Memory may be called after
+// the operator is closed (its figures stay).
+type MemoryUser interface {
+	Memory() budget.OperatorStats
+}
+
 // Explain renders the operator tree, one operator per line, indented.
 func Explain(op Operator) string {
 	var sb strings.Builder
-	var walk func(op Operator, depth int)
-	walk = func(op Operator, depth int) {
+	Walk(op, func(op Operator, depth int) {
 		sb.WriteString(strings.Repeat("  ", depth))
 		sb.WriteString(op.String())
 		sb.WriteByte('\n')
+	})
+	return sb.String()
+}
+
+// Walk calls fn for op and every operator under it, parents first, with
+// its depth in the tree (EXPLAIN's order). Call it before the operators
+// are closed.
+func Walk(op Operator, fn func(op Operator, depth int)) {
+	var walk func(op Operator, depth int)
+	walk = func(op Operator, depth int) {
+		fn(op, depth)
 		if p, ok := op.(Parent); ok {
 			for _, c := range p.Children() {
 				walk(c, depth+1)
@@ -46,7 +66,6 @@ func Explain(op Operator) string {
 		}
 	}
 	walk(op, 0)
-	return sb.String()
 }
 
 // Collect drains op into a slice of batches the caller releases. It does

@@ -73,8 +73,16 @@ func (s *Sort) String() string {
 // spilling sorted runs when it would go over.
 func (s *Sort) SetBudget(q *budget.Query) {
 	if q != nil {
-		s.res = q.Reserve(s.name())
+		s.res = q.Reserve(s.String())
 	}
+}
+
+// Memory implements MemoryUser.
+func (s *Sort) Memory() budget.OperatorStats {
+	if s.res == nil {
+		return budget.OperatorStats{}
+	}
+	return s.res.Stats()
 }
 
 func (s *Sort) name() string {

@@ -63,7 +63,7 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 			continue
 		}
 		// Sorting a run makes a sorted copy of it: room for both.
-		if q.Within(bytes) || bytes < min(minRunBytes, q.Limit()/16) {
+		if (q.Within(bytes) && !s.res.OverLimit(bytes)) || bytes < minHold(q) {
 			continue
 		}
 		if !q.CanSpill() {

@@ -118,6 +118,48 @@ func TestSortSpillsSameAnswer(t *testing.T) {
 	}
 }
 
+// TestOperatorLimitForcesSpilling: with room to spare in the pool, a
+// sort and an aggregate over their operator limit spill all the same,
+// and answer as in memory (the tests' tiny-limit mode relies on it).
+func TestOperatorLimitForcesSpilling(t *testing.T) {
+	mem, ctx := newMem(t)
+	pool, err := budget.NewPool(budget.Options{Limit: 1 << 30, Base: mem, SpillDir: t.TempDir(), SpillLimit: 1 << 30, OperatorLimit: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := pool.Begin("sort")
+	_, rows, in := spillInput(t, mem, q)
+	s, err := NewSort(in, sortKeySets[0], -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetBudget(q)
+	got, _ := drain(t, ctx, s)
+	if !sameRows(got, referenceSort(rows, sortKeySets[0])) {
+		t.Error("the sort over its operator limit answered differently")
+	}
+	if st := s.Memory(); st.Spilled == 0 || st.Name != s.String() {
+		t.Errorf("sort figures %+v: want bytes spilled, named by its EXPLAIN line", st)
+	}
+	finished(t, pool, q)
+
+	q = pool.Begin("agg")
+	_, _, in = spillInput(t, mem, q)
+	specs := []aggSpec{{"sum", 0}, {"n_unique", 1}}
+	agg := hashAgg(t, q, in, []int{6}, specs)
+	agg.SetBudget(q)
+	g := rowSet(drainReleasing(t, ctx, agg))
+	_, _, ref := spillInput(t, mem, mem)
+	want, _ := drain(t, ctx, hashAgg(t, mem, ref, []int{6}, specs))
+	if w := rowSet(want); fmt.Sprint(g) != fmt.Sprint(w) {
+		t.Errorf("the aggregate over its operator limit: %d groups, want %d (or different values)", len(g), len(w))
+	}
+	if st := agg.Memory(); st.Spilled == 0 || st.Peak == 0 {
+		t.Errorf("aggregate figures %+v: want a peak and bytes spilled", st)
+	}
+	finished(t, pool, q)
+}
+
 // failsWithoutSpilling: over a pool with spilling off, the operator
 // built over the query's input fails with ResourceExhausted and leaves
 // nothing behind (the negative control of the spill tests).

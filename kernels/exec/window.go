@@ -64,6 +64,7 @@ type Window struct {
 	res     *budget.Reservation
 	level   int
 	spilled *Sort
+	below   budget.OperatorStats // figures kept once spilled is closed
 }
 
 // NewWindow appends a column per expression to input's columns.
@@ -108,6 +109,7 @@ func (w *Window) String() string {
 func (w *Window) Close() error {
 	w.out.release()
 	if w.spilled != nil {
+		w.below = w.below.Add(w.partsMemory())
 		w.spilled.Close()
 		w.spilled = nil
 	}

@@ -37,8 +37,39 @@ const (
 // computing part by part from disk when it would go over.
 func (w *Window) SetBudget(q *budget.Query) {
 	if q != nil {
-		w.res = q.Reserve(fmt.Sprintf("Window#%d", w.level))
+		name := w.String()
+		if w.level > 0 {
+			name = fmt.Sprintf("%s (spilled part, round %d)", name, w.level)
+		}
+		w.res = q.Reserve(name)
 	}
+}
+
+// Memory implements MemoryUser: the window's figures with those of the
+// windows of its parts and of the sort that puts their rows back in order.
+func (w *Window) Memory() budget.OperatorStats {
+	var s budget.OperatorStats
+	if w.res != nil {
+		s = w.res.Stats()
+	}
+	return s.Add(w.below).Add(w.partsMemory())
+}
+
+// partsMemory is the figures of the part windows and of the sort over
+// them, while they are open.
+func (w *Window) partsMemory() budget.OperatorStats {
+	var s budget.OperatorStats
+	if w.spilled == nil {
+		return s
+	}
+	s = w.spilled.Memory()
+	if p, ok := w.spilled.input.(*windowParts); ok {
+		s = s.Add(p.below)
+		if p.sub != nil {
+			s = s.Add(p.sub.Memory())
+		}
+	}
+	return s
 }
 
 // splitBy is the partition columns every expression shares: rows equal on
@@ -105,14 +136,14 @@ func (w *Window) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error)
 		rows += b.NumRows()
 		w.res.NotePeak(bytes)
 		need := bytes + rows*(windowRowBytes+windowResultBytes*int64(len(w.exprs)))
-		if q.Within(need) || bytes < min(minRunBytes, q.Limit()/16) {
+		if (q.Within(need) && !w.res.OverLimit(bytes)) || bytes < minHold(q) {
 			continue
 		}
 		// A part is computed while the sort above holds the parts done,
 		// which spills on its own when over: a part that fits in half the
 		// limit goes on in memory rather than split again (a partition
 		// cannot be split, and the null key is one partition).
-		if w.level > 0 && need <= q.Limit()/2 {
+		if w.level > 0 && need <= q.Limit()/2 && !w.res.OverLimit(bytes) {
 			continue
 		}
 		switch {
@@ -189,6 +220,7 @@ type windowParts struct {
 	schema    *arrow.Schema
 	parts     []*budget.SpillFile
 	sub       *Window
+	below     budget.OperatorStats // the figures of the parts computed
 }
 
 func (p *windowParts) Schema() *arrow.Schema { return p.schema }
@@ -201,6 +233,7 @@ func (p *windowParts) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			if err != io.EOF {
 				return b, err
 			}
+			p.below = p.below.Add(p.sub.Memory())
 			p.sub.Close()
 			p.sub = nil
 		}

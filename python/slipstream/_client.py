@@ -209,8 +209,13 @@ class Client:
         desc = fl.FlightDescriptor.for_command(_any(query))
         return self._call(lambda: self._flight.get_schema(desc).schema)  # type: ignore[no-any-return]
 
-    def _explain(self, query: pb.Query) -> str:
-        results = self._action("explain", query.SerializeToString())
+    def _explain(self, query: pb.Query, analyze: bool = False) -> str:
+        kind = "explain_analyze" if analyze else "explain"
+        body = query.SerializeToString()
+        if analyze:  # runs the query: interruptible as a collect is
+            results = _interruptible(lambda: self._action(kind, body))
+        else:
+            results = self._action(kind, body)
         return b"".join(results).decode("utf-8")
 
     def _flight_info(self, query: pb.Query) -> fl.FlightInfo:
@@ -365,9 +370,20 @@ class Client:
     def query_status(self, query_id: str | None = None) -> dict[str, Any]:
         """How a query the connected node coordinated ran (default: the latest).
 
-        The answer has the query's ``state``, ``seconds``, its ``stages`` (as
-        text), ``bytes_shuffled`` between nodes, and the ``receipts`` of every
-        task attempt: query, stage, task, attempt, node, state (``done``,
+        Every answer has the query's ``id``, ``state``, ``started``,
+        ``seconds``, ``peak_bytes`` (the most it held; on a cluster, its
+        largest task's), ``spilled_bytes`` (written to spill files) and
+        ``operators``: for each operator that held memory, its ``operator``
+        (its line in the plan), ``stage``, ``peak_bytes``, ``spilled_bytes``
+        and ``count`` (how many of that name were folded together: parallel
+        pipelines, the tasks of a stage, the rounds of a spilled aggregate).
+        A query that ran on the connected node alone also has its ``rows``
+        and its ``plan`` with those figures per operator (as in
+        ``explain(analyze=True)``); its ``state`` is ``running``, ``done``,
+        ``failed``, ``cancelled`` or ``stopped`` (closed before its end). A
+        query coordinated across a cluster has its ``stages`` (as text),
+        ``bytes_shuffled`` between nodes, and the ``receipts`` of every task
+        attempt: query, stage, task, attempt, node, state (``done``,
         ``failed``, or ``lost`` when its node died afterwards), rows, bytes.
         """
         results = self._action("query_status", (query_id or "").encode())
@@ -535,6 +551,7 @@ def connect(
     nodes: int = 1,
     allow_paths: Sequence[PathLike] | None = None,
     memory_limit: str | int | None = None,
+    spill_dir: PathLike | None = None,
     spill_limit: str | int | None = None,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
@@ -565,17 +582,18 @@ def connect(
         directory. A node started with ``slipstream serve`` reads only under
         its ``--allow-path`` directories (default: its ``--data-dir``).
     memory_limit : str or int, optional
-        Only without ``address``: the memory each local node's queries may
-        use, as ``"4GiB"``, ``"512MB"`` or a number of bytes (its
-        ``--memory-limit``). Past it, sorts, aggregates, joins and windows
-        spill to disk under the node's data directory; a query that cannot
-        fit even so raises :class:`ResourceExhaustedError`. Default: 80% of
-        the memory the process may use (its cgroup's limit, else physical
-        memory).
+        Only without ``address``: the memory each local node may use
+        (``--memory-limit``), in bytes or as a size such as ``"4GiB"``;
+        queries over it spill to disk, and one that cannot fails alone with
+        :class:`ResourceExhaustedError`. Default: 80% of the memory the
+        process may use (the cgroup's limit, else physical memory).
+    spill_dir : str or path, optional
+        Only without ``address`` and with one node: where spill files go
+        (``--spill-dir``). Default: a folder under the data directory.
     spill_limit : str or int, optional
-        Only without ``address``: the most disk each local node's spill
-        files may take (``--spill-limit``); ``0`` turns spilling off.
-        Default: half the free space of the data directory's disk.
+        Only without ``address``: the most bytes of spill files at once
+        (``--spill-limit``); 0 turns spilling off. Default: half the free
+        space of the spill directory's disk.
 
     Returns
     -------
@@ -589,11 +607,11 @@ def connect(
     {'status': 'ok', 'version': '...'}
     """
     if address is not None:
-        local_only = (data_dir, allow_paths, memory_limit, spill_limit)
-        if nodes != 1 or any(v is not None for v in local_only):
+        local_only = (data_dir, allow_paths, memory_limit, spill_dir, spill_limit)
+        if nodes != 1 or any(x is not None for x in local_only):
             raise ValueError(
-                "data_dir, nodes, allow_paths, memory_limit and spill_limit only apply when "
-                "connect() starts local nodes (a running node takes them as serve flags)"
+                "data_dir, nodes, allow_paths, memory_limit, spill_dir and spill_limit only "
+                "apply when connect() starts local nodes"
             )
         addresses = [address] if isinstance(address, str) else list(address)
         if not addresses:
@@ -610,6 +628,7 @@ def connect(
         nodes=nodes,
         allow_paths=allow_paths,
         memory_limit=memory_limit,
+        spill_dir=spill_dir,
         spill_limit=spill_limit,
     )
     try:

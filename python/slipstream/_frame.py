@@ -336,9 +336,25 @@ class DataFrame:
         """The result's column names (asks the server, does not run the query)."""
         return list(self.schema.names)
 
-    def explain(self) -> PlanText:
-        """Return the server's logical and physical plan as text (prints nicely as is)."""
-        return PlanText(self._client._explain(self._query()))
+    def explain(self, analyze: bool = False) -> PlanText:
+        """Return the server's logical and physical plan as text (prints nicely as is).
+
+        Parameters
+        ----------
+        analyze : bool, default False
+            Run the query first (dropping its rows) and show, after each
+            operator that holds memory (sorts, aggregates), the most it held
+            and the bytes it spilled to disk (``peak=12.0MiB spilled=0B``),
+            then the run's rows, seconds and totals. On a cluster the figures
+            are by stage, folded over its tasks on every node (the largest
+            peak, the sum spilled). They stay in :meth:`Client.query_status`.
+
+        Returns
+        -------
+        PlanText
+            The plan; a ``str``.
+        """
+        return PlanText(self._client._explain(self._query(), analyze=analyze))
 
     # ---------------------------------------------------------------- results
 

@@ -116,6 +116,15 @@ class LocalNode:
         must exist. Default: the user's own files, see
         :func:`default_allow_paths`. An empty list allows only the node's
         data directory.
+    memory_limit : str or int, optional
+        The memory each node may use (``--memory-limit``): bytes, or a size
+        such as ``"4GiB"``. Default: 80% of what the process may use.
+    spill_dir : str or Path, optional
+        Where queries over their memory write spill files (``--spill-dir``;
+        one node only). Default: a folder under the data directory.
+    spill_limit : str or int, optional
+        The most bytes of spill files at once (``--spill-limit``); 0 turns
+        spilling off. Default: half the free space of that disk.
     """
 
     def __init__(
@@ -126,15 +135,23 @@ class LocalNode:
         nodes: int = 1,
         allow_paths: Sequence[str | os.PathLike[str]] | None = None,
         memory_limit: str | int | None = None,
+        spill_dir: str | os.PathLike[str] | None = None,
         spill_limit: str | int | None = None,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, got {nodes}")
+        if spill_dir is not None and nodes > 1:
+            raise ValueError(
+                "spill_dir applies to one node; the nodes of a cluster each spill "
+                "under their own data directory"
+            )
         serve_flags: list[str] = []
         if memory_limit is not None:
             serve_flags += ["--memory-limit", _size("memory_limit", memory_limit)]
         if spill_limit is not None:
             serve_flags += ["--spill-limit", _size("spill_limit", spill_limit)]
+        if spill_dir is not None:
+            serve_flags += ["--spill-dir", os.path.abspath(os.fspath(spill_dir))]
         if isinstance(allow_paths, (str, os.PathLike)):
             raise TypeError("allow_paths takes a list of directories, not one path")
         self.addresses: list[str] = []

@@ -20,6 +20,36 @@ from slipstream._node import find_binary
 
 READY = re.compile(r"^slipstream: serving on (grpc://127\.0\.0\.1:\d+)$")
 
+# The tiny-limit mode (`make test-spill`): every node the suite starts runs
+# with --memory-limit $SLIPSTREAM_TEST_MEMORY_LIMIT and --operator-memory
+# $SLIPSTREAM_TEST_OPERATOR_MEMORY (default 64KiB), so that every operator
+# that can spill does, even on the suite's small tables (a memory limit alone
+# cannot go low enough for that: a node needs 16MiB to run). The fixtures
+# pass the memory limit; every node, those that tests start themselves
+# included, reads both from SLIPSTREAM_MEMORY_LIMIT and
+# SLIPSTREAM_OPERATOR_MEMORY, set below for the session.
+TEST_MEMORY_LIMIT = os.environ.get("SLIPSTREAM_TEST_MEMORY_LIMIT", "").strip() or None
+TEST_OPERATOR_MEMORY = (
+    os.environ.get("SLIPSTREAM_TEST_OPERATOR_MEMORY", "").strip() or "64KiB"
+    if TEST_MEMORY_LIMIT
+    else None
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_MEMORY_LIMIT and TEST_OPERATOR_MEMORY:
+        os.environ["SLIPSTREAM_MEMORY_LIMIT"] = TEST_MEMORY_LIMIT
+        os.environ["SLIPSTREAM_OPERATOR_MEMORY"] = TEST_OPERATOR_MEMORY
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if TEST_MEMORY_LIMIT:
+        return (
+            f"tiny-limit mode: every node runs with --memory-limit {TEST_MEMORY_LIMIT} "
+            f"--operator-memory {TEST_OPERATOR_MEMORY}"
+        )
+    return None
+
 
 class ServerProcess:
     """``slipstream serve`` started the way a user would, on a free port.
@@ -33,6 +63,8 @@ class ServerProcess:
         cmd = [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)]
         for path in allow or []:
             cmd += ["--allow-path", str(path)]
+        if TEST_MEMORY_LIMIT and TEST_OPERATOR_MEMORY:
+            cmd += ["--memory-limit", TEST_MEMORY_LIMIT, "--operator-memory", TEST_OPERATOR_MEMORY]
         self.proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
@@ -95,7 +127,7 @@ def remote_client(server: ServerProcess) -> Iterator[sl.Client]:
 @pytest.fixture(scope="session")
 def local_client() -> Iterator[sl.Client]:
     """A node started by ``sl.connect()`` from the installed binary."""
-    with sl.connect() as c:
+    with sl.connect(memory_limit=TEST_MEMORY_LIMIT) as c:
         yield c
 
 
@@ -106,7 +138,7 @@ def cluster_client() -> Iterator[sl.Client]:
     old = os.environ.get("SLIPSTREAM_PART_ROWS")
     os.environ["SLIPSTREAM_PART_ROWS"] = "700"
     try:
-        c = sl.connect(nodes=3)
+        c = sl.connect(nodes=3, memory_limit=TEST_MEMORY_LIMIT)
     finally:
         if old is None:
             del os.environ["SLIPSTREAM_PART_ROWS"]

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,7 +94,9 @@ class Node:
             # Enter the cgroup before exec, so that every byte is counted.
             procs = self.cgroup / "cgroup.procs"
             cmd = ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *cmd]
-        env = {k: v for k, v in os.environ.items() if k != "SLIPSTREAM_MEMORY_LIMIT"}
+        # Its own limits, also in the suite's tiny-limit mode.
+        mode = ("SLIPSTREAM_MEMORY_LIMIT", "SLIPSTREAM_OPERATOR_MEMORY")
+        env = {k: v for k, v in os.environ.items() if k not in mode}
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL, env=env
         )
@@ -99,7 +104,9 @@ class Node:
         line = self.proc.stdout.readline().decode()
         m = re.search(r"(grpc://\S+)", line)
         assert m, f"node did not start: {line!r}"
-        self.client = sl.connect(m.group(1))
+        self.address = m.group(1)
+        self.spill = root / "data" / "spill"
+        self.client = sl.connect(self.address)
 
     def peak_rss(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -292,3 +299,201 @@ def test_spill_folder_is_emptied(tmp_path: Path, data: Path) -> None:
         assert list((tmp_path / "data" / "spill").iterdir()) == []
     finally:
         n.stop()
+
+
+# ------------------------------------------------------------ explain(analyze=True)
+
+_FIGURES = re.compile(r"^\s*(?P<op>\S.*?)  peak=(?P<peak>\S+) spilled=(?P<spilled>\S+)$", re.M)
+_UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
+
+
+def _bytes(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)([KMGT]?i?B)?", text)
+    assert m, f"not a size: {text!r}"
+    return float(m.group(1)) * _UNITS[m.group(2) or "B"]
+
+
+def _figures(plan: str, operator: str) -> tuple[float, float]:
+    """The peak and spilled bytes on the plan line of ``operator``."""
+    for m in _FIGURES.finditer(plan):
+        if m.group("op").startswith(operator):
+            return _bytes(m.group("peak")), _bytes(m.group("spilled"))
+    raise AssertionError(f"no {operator} line with figures in:\n{plan}")
+
+
+def test_explain_analyze_shows_what_spilled(node: Node, data: Path) -> None:
+    df = node.client.read_parquet(str(data))
+    for q, operator in ((_group_by(df), "HashAggregate keys=[id]"), (df.sort("s", "id"), "Sort s")):
+        plan = q.explain(analyze=True)
+        peak, spilled = _figures(plan, operator)
+        assert peak > 0 and spilled > 0, plan
+        assert f"rows={ROWS} " in plan, plan
+        status = node.client.query_status()
+        assert status["state"] == "done" and status["rows"] == ROWS
+        assert status["spilled_bytes"] >= spilled * 0.99 > 0  # the plan rounds its figures
+        ops = [o for o in status["operators"] if o["operator"].startswith(operator)]
+        assert ops and sum(o["spilled_bytes"] for o in ops) > 0, status["operators"]
+        assert status["plan"] in plan
+    # The same node without pressure: a small sort holds its rows, spills nothing.
+    small = df.filter(col("id") < 50_000).sort("s")
+    plan = small.explain(analyze=True)
+    peak, spilled = _figures(plan, "Sort s")
+    assert peak > 0 and spilled == 0, plan
+    assert "rows=50000 " in plan
+    assert node.client.query_status()["spilled_bytes"] == 0
+
+
+def test_query_status_of_a_collected_query(node: Node, data: Path) -> None:
+    got = node.client.read_parquet(str(data)).sort("s", "id").head(3).to_arrow()
+    assert got.num_rows == 3
+    status = node.client.query_status()
+    assert status["state"] == "done" and status["rows"] == 3
+    (topk,) = status["operators"]
+    assert topk["operator"].startswith("TopK k=3") and topk["peak_bytes"] > 0
+    assert node.client.query_status(status["id"]) == status
+    with pytest.raises(sl.NotFoundError):
+        node.client.query_status("no-such-query")
+
+
+def test_explain_analyze_on_a_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a cluster the figures come from the tasks on every node, by stage."""
+    rng = np.random.default_rng(5)
+    n = 200_000
+    rows = pa.table({"k": rng.integers(0, n, n), "s": [f"text {i}" for i in range(n)]})
+    # Every node's --operator-memory: their aggregates spill on this small table.
+    monkeypatch.setenv("SLIPSTREAM_OPERATOR_MEMORY", "256KiB")
+    with sl.connect(nodes=2, data_dir=tmp_path) as cl:
+        df = cl.from_arrow(rows, name="spread")
+        plan = df.group_by("k").agg(col("s").max().alias("m")).explain(analyze=True)
+        assert "== memory by stage (analyzed) ==" in plan
+        peak, spilled = _figures(plan, "HashAggregate keys=[k]")
+        assert peak > 0 and spilled > 0, plan
+        status = cl.query_status()
+        assert status["state"] == "done" and status["receipts"]
+        assert status["spilled_bytes"] > 0
+        aggs = [o for o in status["operators"] if o["operator"].startswith("HashAggregate")]
+        assert aggs and all(o["count"] >= 1 and o["stage"] >= 0 for o in aggs), status["operators"]
+        # Without pressure nothing spills.
+        plan = df.filter(col("k") < 100).group_by("k").len().explain(analyze=True)
+        assert _figures(plan, "HashAggregate keys=[k]")[1] == 0, plan
+
+
+# ------------------------------------------------------------ memory_limit on local nodes
+
+
+def test_connect_starts_a_node_with_a_memory_limit(tmp_path: Path) -> None:
+    with sl.connect(memory_limit="64MiB", spill_dir=tmp_path / "spill") as cl:
+        (member,) = cl.cluster()
+        # The queries' share of the limit: it is what the node's budget holds.
+        assert 0 < member["memory_bytes"] <= 64 << 20
+        assert (tmp_path / "spill").is_dir()
+    with pytest.raises(ValueError, match="spill_dir applies to one node"):
+        sl.connect(nodes=2, spill_dir=tmp_path)
+    # sizes and remote addresses: test_lifecycle.py
+
+
+@pytest.mark.skipif(
+    not os.environ.get("SLIPSTREAM_TEST_MEMORY_LIMIT"),
+    reason="checks the tiny-limit mode (make test-spill)",
+)
+def test_tiny_limit_mode_reaches_every_node(cl: sl.Client, t: sl.DataFrame) -> None:
+    limit = _bytes(os.environ["SLIPSTREAM_TEST_MEMORY_LIMIT"].replace(" ", ""))
+    members = cl.cluster()
+    assert members
+    for m in members:
+        assert 0 < m["memory_bytes"] <= limit, m
+    if len(members) == 1:  # and its small sorts spill
+        plan = t.sort("i64").explain(analyze=True)
+        assert _figures(plan, "Sort i64")[1] > 0, plan
+
+
+# ------------------------------------------------------------ cancel and crash mid-spill
+
+# A client in its own process, as a user's script or notebook would be.
+_CLIENT = """
+import sys
+import slipstream as sl
+cl = sl.connect(sys.argv[1])
+print("collecting", flush=True)
+cl.read_parquet(sys.argv[2]).sort("s", "id").to_arrow()
+print("finished", flush=True)
+"""
+
+
+def _spill_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def _start_spilling(node: Node, data: Path) -> subprocess.Popen[str]:
+    """A client process whose sort is writing spill files on ``node``."""
+    client = subprocess.Popen(
+        [sys.executable, "-c", _CLIENT, node.address, str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _spill_files(node.spill):
+        if client.poll() is not None:
+            raise AssertionError(f"the client ended before the node spilled: {client.stderr}")
+        if time.monotonic() > deadline:
+            client.kill()
+            raise AssertionError("the sort wrote no spill file within 60 s")
+        time.sleep(0.02)
+    return client
+
+
+def _until(what: str, ok: object, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not ok():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "client killed"])
+def test_cancelled_mid_spill_the_node_frees_everything(node: Node, data: Path, how: str) -> None:
+    """Ctrl-C in the client (which cancels its stream) or a client that dies:
+    the node stops the query, empties its spill folder and goes on."""
+    client = _start_spilling(node, data)
+    client.send_signal(signal.SIGINT if how == "ctrl-c" else signal.SIGKILL)
+    _, err = client.communicate(timeout=15)
+    if how == "ctrl-c":
+        assert "KeyboardInterrupt" in err
+    _until("the spill folder is emptied", lambda: not _spill_files(node.spill))
+    _until(
+        "the query is recorded as cancelled",
+        lambda: node.client.query_status()["state"] == "cancelled",
+    )
+    status = node.client.query_status()
+    assert status["spilled_bytes"] > 0 and status["rows"] == 0
+    assert node.client.health()["status"] == "ok"
+    df = node.client.read_parquet(str(data))
+    small = df.filter(col("id") < 5).sort("id").to_arrow()
+    assert small.column("id").to_pylist() == [0, 1, 2, 3, 4]
+
+
+def test_killed_mid_spill_the_node_restarts_clean(tmp_path: Path, data: Path) -> None:
+    """kill -9 while spilling leaves spill files; the restarted node removes
+    them before serving, keeps its tables, and runs spilling queries."""
+    node = Node(tmp_path, "--memory-limit", f"{LIMIT_MIB}MiB")
+    try:
+        node.client.from_arrow(pa.table({"x": [1, 2, 3]}), name="kept")
+        client = _start_spilling(node, data)
+        node.proc.send_signal(signal.SIGKILL)
+        node.proc.wait(10)
+        client.communicate(timeout=30)
+        assert client.returncode != 0
+        assert _spill_files(node.spill), "the crash left no spill file: nothing is tested"
+    finally:
+        node.stop()
+    node = Node(tmp_path, "--memory-limit", f"{LIMIT_MIB}MiB")
+    try:
+        assert node.spill.is_dir() and list(node.spill.iterdir()) == []
+        assert node.client.table("kept").to_arrow().column("x").to_pylist() == [1, 2, 3]
+        got = _group_by(node.client.read_parquet(str(data))).to_arrow()
+        _same(got, _oracle(_group_by_sql(data), ["id"]), ["id"])
+        assert node.client.query_status()["spilled_bytes"] > 0
+        assert _spill_files(node.spill) == []
+    finally:
+        node.stop()

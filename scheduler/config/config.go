@@ -49,6 +49,8 @@ const (
 	EnvGossipKey   = "SLIPSTREAM_GOSSIP_KEY"
 	EnvPartRows    = "SLIPSTREAM_PART_ROWS"
 	EnvMemoryLimit = "SLIPSTREAM_MEMORY_LIMIT"
+	// EnvOperatorMemory gives --operator-memory (the suite's tiny-limit mode).
+	EnvOperatorMemory = "SLIPSTREAM_OPERATOR_MEMORY"
 )
 
 // Node is the configuration of one node. Field comments name the flag.
@@ -97,6 +99,12 @@ type Node struct {
 	// $SLIPSTREAM_MEMORY_LIMIT); Auto: 80% of the cgroup's or machine's
 	// memory, found by Resolve.
 	MemoryLimit int64
+	// OperatorMemory, when positive, is the most one operator may hold
+	// before it spills, however much room its query has
+	// (--operator-memory, $SLIPSTREAM_OPERATOR_MEMORY); 0: no limit but
+	// the query's share. Small values make every operator that can spill
+	// do so on small data (tests).
+	OperatorMemory int64
 	// SpillDir is where queries write spill files (--spill-dir); empty:
 	// <DataDir>/spill.
 	SpillDir string
@@ -160,6 +168,13 @@ func (c *Node) FromEnv(getenv func(string) string) error {
 			return fmt.Errorf("$%s: %w", EnvMemoryLimit, err)
 		}
 		c.MemoryLimit = n
+	}
+	if v := getenv(EnvOperatorMemory); v != "" {
+		n, err := budget.ParseBytes(v)
+		if err != nil {
+			return fmt.Errorf("$%s: %w", EnvOperatorMemory, err)
+		}
+		c.OperatorMemory = n
 	}
 	return nil
 }
@@ -253,6 +268,9 @@ func (c *Node) Validate() error {
 	if c.MemoryLimit != Auto && c.MemoryLimit < MinMemoryLimit {
 		return fmt.Errorf("--memory-limit %s is below the %s a node needs to run", Bytes(c.MemoryLimit), Bytes(MinMemoryLimit))
 	}
+	if c.OperatorMemory < 0 {
+		return fmt.Errorf("--operator-memory %d: want a size, or 0 for no limit but the query's share", c.OperatorMemory)
+	}
 	if c.SpillLimit < 0 && c.SpillLimit != Auto {
 		return fmt.Errorf("--spill-limit %d: want a size (0 turns spilling off)", c.SpillLimit)
 	}
@@ -304,6 +322,7 @@ func (c *Node) fields() []field {
 		{"part-rows", c.PartRows},
 		{"compress", c.Compress},
 		{"memory-limit", size(c.MemoryLimit)},
+		{"operator-memory", Bytes(c.OperatorMemory)},
 		{"spill-dir", c.SpillDir},
 		{"spill-limit", size(c.SpillLimit)},
 		{"cpuprofile", c.CPUProfile},

@@ -25,6 +25,7 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.BroadcastRows, "broadcast-rows", c.BroadcastRows, "a join side estimated at or under this many rows is sent whole to every task of the other side (negative: never)")
 	fs.Int64Var(&c.PartRows, "part-rows", c.PartRows, "rows per partition of an upload (default $"+EnvPartRows+", else 1048576)")
 	fs.Var((*size)(&c.MemoryLimit), "memory-limit", "memory the node may use, such as 4GiB (default $"+EnvMemoryLimit+", else 80% of the cgroup limit or of physical memory); queries spill or fail within it")
+	fs.Var((*size)(&c.OperatorMemory), "operator-memory", "most memory one operator (a sort, an aggregate's or join's table) may hold before it spills, such as 64KiB, however much room its query has (default $"+EnvOperatorMemory+", else 0: no limit but the query's share); small values make every operator that can spill do so (tests)")
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
 	fs.Var((*size)(&c.SpillLimit), "spill-limit", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
