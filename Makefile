@@ -61,6 +61,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install -q ".[dev,bench]"
 	touch $@
 
+## fuzz: each fuzz target for FUZZTIME (default 60s); the seed corpus runs in `make test`
+FUZZTIME ?= 60s
+fuzz: tools
+	go test ./scheduler -run '^$$' -fuzz FuzzQuery -fuzztime $(FUZZTIME)
+
 ## bench: upload/download throughput and group-by timings against peers
 bench: bench-venv
 	$(PY) bench/bench_e2e.py
