@@ -85,6 +85,12 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		h.res.Resize(size)
 		return nil, nil
 	}
+	if (len(h.keys) == 0 || h.level >= maxSpillLevels) && q.Within(size-h.res.Size()) {
+		// It cannot split, and only --operator-memory says no: the
+		// query has room for it.
+		h.res.Resize(size)
+		return nil, nil
+	}
 	switch {
 	case !q.CanSpill():
 		return nil, err

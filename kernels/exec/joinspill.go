@@ -117,6 +117,9 @@ func (t *joinTable) collectWithin(ctx context.Context) ([]arrow.RecordBatch, err
 		if t.level > 0 && 2*need <= q.Limit() && !t.res.OverLimit(need) {
 			continue // a part that fits in half the limit: as for aggregates
 		}
+		if t.level >= maxSpillLevels && q.Within(need) {
+			continue // it cannot split, and only --operator-memory says no
+		}
 		switch {
 		case !q.CanSpill():
 			return fail(q.Exhausted(fmt.Sprintf("%s holding a build side of %s", t.res.Name, budget.FormatBytes(bytes))))

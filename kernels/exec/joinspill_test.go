@@ -58,13 +58,13 @@ func sameRowSet(t *testing.T, got, want [][]any) {
 // beyond the keys; the query holds nothing and no file afterwards.
 func TestHashJoinSpillsSameAnswer(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
-	probeRows, buildRows := wideJoinSides(rng, 12_000), wideJoinSides(rng, 20_000)
+	probeRows, buildRows := wideJoinSides(rng, 5_000), wideJoinSides(rng, 8_000)
 	pair := PairSchema(joinSchema, joinSchema)
 	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinRight, JoinFull, JoinSemi, JoinAnti, JoinRightSemi, JoinRightAnti} {
 		for _, variant := range []string{"keys", "residual"} {
 			t.Run(fmt.Sprintf("%s/%s", kind, variant), func(t *testing.T) {
 				mem, ctx := newMem(t)
-				pool := tinyPool(t, mem, 256<<10, true)
+				pool := tinyPool(t, mem, 96<<10, true)
 				q := pool.Begin("join")
 				pk, bk, cols := joinSpec(kind, true)
 				make := func(a memory.Allocator, probe, build Operator) *HashJoin {
@@ -95,14 +95,14 @@ func TestHashJoinSpillsSameAnswer(t *testing.T) {
 // right semi and right anti joins hand theirs to the last probe.
 func TestHashJoinsShareASpilledBuildSide(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	probeRows, buildRows := wideJoinSides(rng, 9_000), wideJoinSides(rng, 20_000)
+	probeRows, buildRows := wideJoinSides(rng, 4_000), wideJoinSides(rng, 8_000)
 	for _, kind := range []JoinKind{JoinInner, JoinLeft, JoinSemi, JoinAnti, JoinRightSemi, JoinRightAnti} {
 		t.Run(kind.String(), func(t *testing.T) {
 			mem, ctx := newMem(t)
-			pool := tinyPool(t, mem, 256<<10, true)
+			pool := tinyPool(t, mem, 96<<10, true)
 			q := pool.Begin("join")
 			pk, bk, cols := joinSpec(kind, false)
-			probes := []Operator{spilledJoinInput(t, mem, q, probeRows[:4000]), spilledJoinInput(t, mem, q, probeRows[4000:4010]), spilledJoinInput(t, mem, q, probeRows[4010:])}
+			probes := []Operator{spilledJoinInput(t, mem, q, probeRows[:2000]), spilledJoinInput(t, mem, q, probeRows[2000:2010]), spilledJoinInput(t, mem, q, probeRows[2010:])}
 			joins, err := NewHashJoins(q, probes, spilledJoinInput(t, mem, q, buildRows), pk, bk, kind, cols)
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +131,7 @@ func TestHashJoinsShareASpilledBuildSide(t *testing.T) {
 // read whole when the join spills it.
 func TestHashJoinSpillsALateProbe(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
-	probeRows, buildRows := wideJoinSides(rng, 6_000), wideJoinSides(rng, 20_000)
+	probeRows, buildRows := wideJoinSides(rng, 4_000), wideJoinSides(rng, 8_000)
 	mem, ctx := newMem(t)
 	var k1, k2, p []any
 	for _, r := range probeRows {
@@ -145,7 +145,7 @@ func TestHashJoinSpillsALateProbe(t *testing.T) {
 	zero := &expr.Literal{Value: scalar.NewInt64Scalar(0)}
 	for _, variant := range []string{"scan", "filter"} {
 		t.Run(variant, func(t *testing.T) {
-			pool := tinyPool(t, mem, 256<<10, true)
+			pool := tinyPool(t, mem, 96<<10, true)
 			q := pool.Begin("join")
 			pk, bk, cols := joinSpec(JoinInner, true)
 			probe := func(a memory.Allocator) Operator {

@@ -146,6 +146,9 @@ func (w *Window) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error)
 		if w.level > 0 && need <= q.Limit()/2 && !w.res.OverLimit(bytes) {
 			continue
 		}
+		if (w.level >= maxSpillLevels || len(w.splitBy()) == 0) && q.Within(need) {
+			continue // it cannot split, and only --operator-memory says no
+		}
 		switch {
 		case !q.CanSpill():
 			return fail(q.Exhausted(fmt.Sprintf("%s holding %s", w.res.Name, budget.FormatBytes(bytes))))

@@ -128,6 +128,7 @@ broadcast-rows = 250000
 part-rows = 1048576
 compress = true
 memory-limit = "3GiB"
+operator-memory = "0B"
 spill-dir = ""
 spill-limit = "auto"
 cpuprofile = ""
