@@ -210,6 +210,9 @@ func (e *Engine) Cancel(id, why string) CancelResult {
 		r.cancelWhy = why
 		if r.cancel != nil {
 			r.cancel(kernels.Errorf(kernels.Cancelled, "query cancelled: %s", why))
+			if r.status.State == queryRunning {
+				r.status.State = queryCancelling // until every node has stopped its tasks
+			}
 		} else {
 			// Not started yet (planning, or waiting for DoGet): it is refused when it starts.
 			r.status.State, r.status.Error = queryCancelled, "query cancelled: "+why
