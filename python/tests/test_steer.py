@@ -13,6 +13,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.flight as fl
@@ -317,3 +318,42 @@ def test_text_bar_on_a_terminal(steer: sl.Client, monkeypatch: pytest.MonkeyPatc
     finally:
         sl.config(progress=True)
     assert quiet.getvalue() == ""
+
+
+_NOTEBOOK_CELL = """
+import slipstream as sl
+from slipstream import _progress
+shown = []
+_show = _progress.HtmlBar.show
+_progress.HtmlBar.show = lambda self, event: (shown.append(event), _show(self, event))[1]
+cl = sl.connect({address!r})
+joined = cl.table("big").join(cl.table("small"), left_on="b", right_on="d")
+q = joined.filter((sl.col("a") * sl.col("c")) % 7 > sl.col("b") % 5).select(sl.len())
+try:
+    q.to_arrow(timeout=2.5)
+except sl.QueryTimeoutError:
+    print("timed out")
+print("bar updates", len(shown), shown[-1].describe() if shown else "")
+"""
+
+
+@pytest.mark.parametrize("steer", ["one"], indirect=True)  # the bar is the client's
+def test_progress_bar_in_a_notebook(steer: sl.Client, tmp_path: Path) -> None:
+    """In Jupyter (without ipywidgets) a long query shows an HTML bar, collapsed at the end."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(_NOTEBOOK_CELL.format(address=steer.address)))
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    outputs = nb.cells[0].outputs
+    texts = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "timed out" in texts and "bar updates" in texts and "tasks " in texts, outputs
+    updates = int(texts.split("bar updates", 1)[1].split()[0])
+    assert updates >= 2, texts
+    displays = [o for o in outputs if o.output_type == "display_data"]
+    assert len(displays) == 1, outputs  # one bar, updated in place
+    assert displays[0].data.get("text/html", "") == ""  # collapsed once the query ended
