@@ -391,11 +391,13 @@ class DataFrame:
         return self.to_arrow_async(progress=progress, timeout=timeout)
 
     def to_batches(
-        self, *, progress: Progress = None, timeout: float | None = None
+        self, *, progress: Progress = False, timeout: float | None = None
     ) -> Iterator[pa.RecordBatch]:
         """Run the query and yield record batches as they arrive, in result order.
 
-        Stopping early (``break``) cancels the query on its node.
+        Stopping early (``break``) cancels the query on its node. ``progress``
+        and ``timeout`` as in :meth:`to_arrow`, but no bar by default: the
+        caller's own loop runs between batches.
         """
         _, batches = self._client._stream(self._query(), progress=progress, timeout=timeout)
         return batches
@@ -428,9 +430,12 @@ class DataFrame:
         return result
 
     def to_reader(
-        self, *, progress: Progress = None, timeout: float | None = None
+        self, *, progress: Progress = False, timeout: float | None = None
     ) -> pa.RecordBatchReader:
-        """Run the query and return a ``pyarrow.RecordBatchReader`` over its batches."""
+        """Run the query and return a ``pyarrow.RecordBatchReader`` over its batches.
+
+        As :meth:`to_batches`.
+        """
         schema, batches = self._client._stream(self._query(), progress=progress, timeout=timeout)
         return pa.RecordBatchReader.from_batches(schema, batches)
 

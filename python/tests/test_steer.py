@@ -187,6 +187,22 @@ def test_timeout_cancels(steer: sl.Client) -> None:
     assert_stopped(steer, steer.last_query_id or "", started + 1)
 
 
+def test_stopping_a_stream_early_cancels(steer: sl.Client) -> None:
+    if len(steer.cluster()) == 1:
+        # Streamed as it is computed (308M rows): stopping early stops it.
+        df = steer.table("big").join(steer.table("small"), left_on="b", right_on="d")
+    else:
+        # A cluster holds the result on the nodes until read: stopping drops it.
+        df = steer.table("big").filter(col("a") >= 0)
+    stream = df.to_batches()
+    first = next(stream)
+    assert first.num_rows > 0
+    query_id = steer.last_query_id or ""
+    stream.close()  # as a `break` out of the loop, or garbage collection, does
+    status = wait_state(steer, query_id, "cancelled", within=2)
+    assert status["state"] == "cancelled", status
+
+
 def _cancel_flight_info(client: fl.FlightClient, info: fl.FlightInfo) -> bytes:
     """Flight's CancelFlightInfo, as any Flight client sends it (pyarrow has no helper)."""
     raw = info.serialize()
