@@ -103,6 +103,7 @@ func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.Flig
 	}
 	n, err := s.engine.Plan(q)
 	if err != nil {
+		s.engine.Failed(id, err)
 		return nil, err
 	}
 	info, err := s.streamingInfoID(n.Schema(), q, d, -1, id)

@@ -102,6 +102,25 @@ func (e *Engine) Track(id string) (string, error) {
 	return id, nil
 }
 
+// Failed records that a query registered by Track failed before it ran
+// (its plan is wrong): its status says so instead of waiting.
+func (e *Engine) Failed(id string, err error) {
+	e.init()
+	r, ok := e.queries.get(id)
+	if !ok || r.local == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.status.State == queryReady {
+		r.status.State, r.status.Error = queryFailed, err.Error()
+		if kernels.KindOf(err) == kernels.Cancelled {
+			r.status.State = queryCancelled
+		}
+		r.status.Seconds = time.Since(r.status.Started).Seconds()
+	}
+}
+
 // LocalRun is a query streamed by this node alone, as DoGet runs it.
 type LocalRun struct {
 	r   *queryRun

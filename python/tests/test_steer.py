@@ -138,6 +138,10 @@ def test_every_result_names_its_query(steer: sl.Client) -> None:
     steer.table("few").to_pandas()
     assert steer.last_query_id != query_id
     assert steer.queries()[0]["id"] == steer.last_query_id  # newest first
+    with pytest.raises(sl.PlanError):
+        steer.table("few").select(col("nope")).to_arrow()
+    failed = steer.query_status(steer.last_query_id)
+    assert failed["state"] == "failed" and "nope" in failed["error"]
     assert steer.cancel("no-such-query") == "unknown"
     assert steer.cancel(query_id) in ("not_cancellable", "cancelled")
 
