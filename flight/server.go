@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
-	"slipstream/kernels/exec"
 
 	"slipstream/kernels"
 	"slipstream/scheduler"
@@ -98,17 +97,31 @@ func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.Flig
 	if s.engine.Distributed() {
 		return s.distributedInfo(ctx, q, d)
 	}
-	n, err := s.engine.Plan(q)
+	id, err := s.engine.Track(queryIDFrom(ctx))
 	if err != nil {
 		return nil, err
 	}
-	return s.streamingInfo(n.Schema(), q, d, -1)
+	n, err := s.engine.Plan(q)
+	if err != nil {
+		s.engine.Failed(id, err)
+		return nil, err
+	}
+	info, err := s.streamingInfoID(n.Schema(), q, d, -1, id)
+	if info != nil {
+		info.AppMetadata = []byte(id)
+	}
+	return info, err
 }
 
 // streamingInfo answers with one endpoint on this node whose ticket carries
 // q, run when it is read.
 func (s *Service) streamingInfo(schema *arrow.Schema, q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64) (*arrowflight.FlightInfo, error) {
-	ticket, err := proto.Marshal(&planpb.Ticket{Query: q})
+	return s.streamingInfoID(schema, q, d, rows, "")
+}
+
+// streamingInfoID is streamingInfo whose ticket runs the query as id.
+func (s *Service) streamingInfoID(schema *arrow.Schema, q *planpb.Query, d *arrowflight.FlightDescriptor, rows int64, id string) (*arrowflight.FlightInfo, error) {
+	ticket, err := proto.Marshal(&planpb.Ticket{Query: q, QueryId: id})
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +141,7 @@ func (s *Service) streamingInfo(schema *arrow.Schema, q *planpb.Query, d *arrowf
 // distributedInfo runs q across the cluster and answers with one endpoint
 // per result partition, located at the node that holds it.
 func (s *Service) distributedInfo(ctx context.Context, q *planpb.Query, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
-	res, err := s.engine.RunQuery(ctx, q)
+	res, err := s.engine.RunQueryID(ctx, queryIDFrom(ctx), q)
 	if err != nil {
 		return nil, err
 	}
@@ -181,18 +194,15 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	if err := proto.Unmarshal(t.GetTicket(), &tk); err != nil || (tk.GetQuery() == nil && tk.GetOutput() == nil) {
 		return invalid("malformed ticket: pass a ticket from GetFlightInfo unchanged")
 	}
-	var op exec.Operator
-	var err error
-	if tk.GetOutput() != nil {
-		// A result is read once by a client; a shuffle may be read again
-		// by a retried task, until the query releases it.
-		if tk.GetShuffle() && s.engine.Fault != nil {
-			s.engine.Fault("shuffle-read")
-		}
-		op, err = s.engine.Outputs().Open(tk.GetOutput(), !tk.GetShuffle())
-	} else {
-		op, err = s.engine.Execute(tk.GetQuery())
+	if tk.GetOutput() == nil {
+		return s.doGetQuery(&tk, stream)
 	}
+	// A result is read once by a client; a shuffle may be read again
+	// by a retried task, until the query releases it.
+	if tk.GetShuffle() && s.engine.Fault != nil {
+		s.engine.Fault("shuffle-read")
+	}
+	op, err := s.engine.Outputs().Open(tk.GetOutput(), !tk.GetShuffle())
 	if err != nil {
 		return err
 	}
@@ -359,7 +369,7 @@ var actions = []*arrowflight.ActionType{
 
 // ListActions lists the actions DoAction takes.
 func (s *Service) ListActions(_ *arrowflight.Empty, stream arrowflight.FlightService_ListActionsServer) error {
-	for _, a := range actions {
+	for _, a := range append(actions[:len(actions):len(actions)], steerActions...) {
 		if err := stream.Send(a); err != nil {
 			return err
 		}
@@ -377,6 +387,9 @@ func (s *Service) DoAction(a *arrowflight.Action, stream arrowflight.FlightServi
 }
 
 func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, error) {
+	if body, ok, err := s.steerAction(a); ok {
+		return body, err
+	}
 	switch a.GetType() {
 	case "cluster":
 		return json.Marshal(s.engine.ClusterStatus())
@@ -457,8 +470,9 @@ func (s *Service) nodeAction(ctx context.Context, kind string, body []byte) ([]b
 		if err := proto.Unmarshal(body, req); err != nil {
 			return nil, invalid("%s takes a serialized Release: %v", kind, err)
 		}
-		s.engine.Outputs().Release(req.GetQueryId(), req.GetKeep())
-		return nil, nil
+		// Stops the query's tasks here and waits for them (bounded by the
+		// caller's deadline) before forgetting its outputs.
+		return nil, s.engine.ReleaseQuery(ctx, req.GetQueryId(), req.GetKeep())
 	case actCatalog:
 		res := &planpb.Manifests{}
 		for _, m := range s.engine.Catalog.Manifests() {

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"slipstream/kernels"
-	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
 	"slipstream/scheduler/physical"
 	"slipstream/scheduler/planpb"
@@ -39,59 +37,36 @@ type Receipt struct {
 
 // QueryStatus is what the query_status action reports.
 type QueryStatus struct {
-	ID       string     `json:"id"`
-	State    string     `json:"state"` // running, done, failed, cancelled
-	Started  time.Time  `json:"started"`
+	ID string `json:"id"`
+	// State is planning, ready (one node: waiting for its result to be
+	// read), running, cancelling, done, failed or cancelled.
+	State   string    `json:"state"`
+	Started time.Time `json:"started"`
+	// Seconds is how long it has run (while it runs) or ran.
 	Seconds  float64    `json:"seconds"`
 	Stages   string     `json:"stages"`
 	Shuffled int64      `json:"bytes_shuffled"`
 	Error    string     `json:"error,omitempty"`
 	Receipts []*Receipt `json:"receipts"`
-	// Progress counts the tasks of each stage done and running.
+	// Progress counts the tasks of each stage done and running (a query
+	// run by one node alone is one stage of one task).
 	Progress []StageProgress `json:"progress"`
-}
-
-type registry struct {
-	mu    sync.Mutex
-	order []string
-	m     map[string]*queryRun
-}
-
-func newRegistry() *registry { return &registry{m: map[string]*queryRun{}} }
-
-const keepQueries = 200
-
-func (r *registry) add(q *queryRun) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.m[q.status.ID] = q
-	r.order = append(r.order, q.status.ID)
-	if len(r.order) > keepQueries {
-		delete(r.m, r.order[0])
-		r.order = r.order[1:]
-	}
-}
-
-// Status reports a query this node coordinated (id "" : the latest).
-func (e *Engine) Status(id string) ([]byte, error) {
-	e.init()
-	r := e.queries
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if id == "" && len(r.order) > 0 {
-		id = r.order[len(r.order)-1]
-	}
-	q, ok := r.m[id]
-	if !ok {
-		return nil, kernels.Errorf(kernels.NotFound, "no query %q was coordinated by node %s (it keeps the last %d)", id, e.Self.Name, keepQueries)
-	}
-	q.mu.Lock() // the query may be running
-	defer q.mu.Unlock()
-	st := *q.status
-	if q.core != nil {
-		st.Receipts, st.Progress = q.core.receipts, q.core.progress()
-	}
-	return json.Marshal(st)
+	// Nodes is how many nodes it runs on; Stage the first stage with tasks
+	// running (else the first not complete); Tasks and TasksDone are summed
+	// over the stages.
+	Nodes     int `json:"nodes"`
+	Stage     int `json:"stage"`
+	Tasks     int `json:"tasks"`
+	TasksDone int `json:"tasks_done"`
+	// RowsRead and BytesRead are what finished tasks read (stored
+	// partitions and shuffle outputs); Spilled the bytes finished tasks
+	// (one node alone: the query, live) wrote to spill files; RowsOut and
+	// BytesOut the result sent so far by a query run by one node alone.
+	RowsRead  int64 `json:"rows_read"`
+	BytesRead int64 `json:"bytes_read"`
+	Spilled   int64 `json:"spilled_bytes"`
+	RowsOut   int64 `json:"rows_out"`
+	BytesOut  int64 `json:"bytes_out"`
 }
 
 // Result is where a distributed query's output waits: one part per task
@@ -128,6 +103,16 @@ type queryRun struct {
 	mu     sync.Mutex
 	core   *queryCore
 	status *QueryStatus
+	// cancel stops the query while it runs (nil before it starts and once
+	// it ended); cancelWhy is the client's reason.
+	cancel    context.CancelCauseFunc
+	cancelWhy string
+	// resultDropped: a cancel after the query was done dropped its result.
+	resultDropped bool
+	// read sums what the finished tasks read and spilled.
+	read struct{ rows, bytes, spilled int64 }
+	// local is set for a query this node runs alone (queries.go).
+	local *streamedRun
 }
 
 // RunQuery runs q across the alive nodes, this node coordinating, and
@@ -135,18 +120,46 @@ type queryRun struct {
 // re-run elsewhere, with the tasks whose output died with it; a query
 // fails only on an error of the plan itself or when data is lost for good.
 func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error) {
+	return e.RunQueryID(ctx, "", q)
+}
+
+// RunQueryID is RunQuery with the query's id chosen by the caller (""
+// makes one): Cancel(id) stops it, from planning on.
+func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*Result, error) {
 	e.init()
+	if id == "" {
+		id = newQueryID()
+	}
+	if why, ok := e.queries.wasCancelled(id); ok {
+		return nil, kernels.Errorf(kernels.Cancelled, "query %s was cancelled: %s", id, why)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	r := &queryRun{e: e, q: q, members: map[string]cluster.Member{}, cancel: cancel}
+	r.status = &QueryStatus{ID: id, State: queryPlanning, Started: time.Now()}
+	e.queries.add(r)
+	fail := func(err error) (*Result, error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.cancel = nil
+		r.status.Seconds = time.Since(r.status.Started).Seconds()
+		r.status.State, r.status.Error = queryFailed, err.Error()
+		if ctx.Err() != nil || kernels.KindOf(err) == kernels.Cancelled {
+			r.status.State = queryCancelled
+		}
+		return nil, err
+	}
 	broadcast := e.broadcastRows()
 	g, err := e.cut(q, broadcast)
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
 	alive := e.Alive()
 	per := e.conf().TasksPerNode
-	r := &queryRun{e: e, q: q, g: g, fp: g.String(), buckets: len(alive) * per, perNode: per, broadcast: broadcast,
-		members: map[string]cluster.Member{}}
-	r.status = &QueryStatus{ID: catalog.NewID(), State: "running", Started: time.Now(), Stages: r.fp}
-	e.queries.add(r)
+	r.mu.Lock()
+	r.g, r.fp, r.buckets, r.perNode, r.broadcast = g, g.String(), len(alive)*per, per, broadcast
+	r.status.Stages = r.fp
+	r.mu.Unlock()
 	e.cuts.put(r.status.ID, g)
 	var nodes []coreNode
 	for _, m := range alive {
@@ -157,16 +170,22 @@ func (e *Engine) RunQuery(ctx context.Context, q *planpb.Query) (*Result, error)
 	for _, s := range g.Stages {
 		spec, shares, err := r.makeTasks(s, alive)
 		if err != nil {
-			r.mu.Lock()
-			r.status.State, r.status.Error = "failed", err.Error()
-			r.mu.Unlock()
-			return nil, err
+			return fail(err)
 		}
 		specs = append(specs, spec)
 		r.shares = append(r.shares, shares)
 	}
 	r.mu.Lock()
+	if r.status.State != queryPlanning || ctx.Err() != nil { // cancelled while planning
+		r.mu.Unlock()
+		cause := context.Cause(ctx)
+		if kernels.KindOf(cause) != kernels.Cancelled {
+			cause = kernels.Errorf(kernels.Cancelled, "query cancelled: %v", cause)
+		}
+		return fail(cause)
+	}
 	r.core = newQueryCore(r.status.ID, e.Self.Name, nodes, specs, maxAttempts)
+	r.status.State = queryRunning
 	r.mu.Unlock()
 	if err := r.run(ctx); err != nil {
 		return nil, err
@@ -270,38 +289,36 @@ func (r *queryRun) run(ctx context.Context) error {
 }
 
 // finish records the end of the query and has every node forget the
-// query's outputs but those release keeps.
+// query's outputs but those release keeps. A query that failed or was
+// cancelled says so only once every node has stopped its tasks and freed
+// what they held (until then it is cancelling); a done query's release
+// runs behind the answer.
 func (r *queryRun) finish(err error, release *releaseOutputs) {
 	r.mu.Lock()
-	r.status.Seconds = time.Since(r.status.Started).Seconds()
-	r.status.State = "done"
-	if err != nil {
-		r.status.State, r.status.Error = "failed", err.Error()
-		if kernels.KindOf(err) == kernels.Cancelled {
-			r.status.State = "cancelled"
-		}
-	}
+	r.cancel = nil
 	r.status.Shuffled = r.core.shuffled()
-	r.mu.Unlock()
-	if release == nil {
-		return
-	}
-	id, keep := r.status.ID, int32(release.keep)
-	go func() {
-		for _, name := range release.nodes {
-			if name == r.e.Self.Name {
-				r.e.outputs.Release(id, keep)
-				continue
+	final := queryDone
+	if err != nil {
+		final, r.status.Error = queryFailed, err.Error()
+		if kernels.KindOf(err) == kernels.Cancelled {
+			final = queryCancelled
+			if r.cancelWhy != "" {
+				r.status.Error = "query cancelled: " + r.cancelWhy
 			}
-			// A node that is down answers nothing; one that hangs must not
-			// hold this goroutine for ever.
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := r.e.Net.Release(ctx, r.members[name].Addr, id, keep); err != nil {
-				slog.Debug("release", "node", name, "err", err)
-			}
-			cancel()
 		}
-	}()
+		r.status.State = queryCancelling
+	}
+	r.mu.Unlock()
+	if release != nil && err != nil {
+		r.releaseEverywhere(context.Background(), int32(release.keep))
+	}
+	r.mu.Lock()
+	r.status.State = final
+	r.status.Seconds = time.Since(r.status.Started).Seconds()
+	r.mu.Unlock()
+	if release != nil && err == nil {
+		go r.releaseEverywhere(context.Background(), int32(release.keep))
+	}
 }
 
 // makeTasks describes a stage's tasks to the core, with the share of the
@@ -396,6 +413,11 @@ func (r *queryRun) exec(ctx, query context.Context, c runTask) coreEvent {
 	}
 	secs := time.Since(start).Seconds()
 	if err == nil {
+		r.mu.Lock()
+		r.read.rows += res.GetRowsRead()
+		r.read.bytes += res.GetBytesRead()
+		r.read.spilled += res.GetSpilledBytes()
+		r.mu.Unlock()
 		return taskDone{id: c.id, rows: res.GetRows(), bytes: res.GetBytes(), seconds: secs}
 	}
 	if li := (*LostInput)(nil); errors.As(err, &li) {

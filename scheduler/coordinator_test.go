@@ -66,8 +66,7 @@ func (l *loopback) Release(_ context.Context, addr, query string, keep int32) er
 	if err != nil {
 		return err
 	}
-	e.Outputs().Release(query, keep)
-	return nil
+	return e.ReleaseQuery(context.Background(), query, keep)
 }
 
 func (l *loopback) Commit(_ context.Context, addr string, m catalog.Manifest, upload string) error {

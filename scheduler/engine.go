@@ -58,6 +58,7 @@ type Engine struct {
 	once    sync.Once
 	outputs *Outputs
 	queries *registry
+	tasks   taskRuns
 	cuts    recent[*stage.Graph]
 	plans   recent[planned]
 

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -34,6 +36,11 @@ func lost(node string, stage, task int32, err error) error {
 // RunTask runs one task of a stage on this node and keeps its output,
 // cut into t.Buckets buckets, for the tasks that read it.
 func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResult, error) {
+	ctx, finish, err := e.startTask(ctx, t.GetQueryId())
+	if err != nil {
+		return nil, err
+	}
+	defer finish()
 	if g, ok := e.cuts.get(t.GetQueryId()); ok {
 		return e.runStage(ctx, t, g)
 	}
@@ -63,16 +70,21 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	p, acct := e.queryPlanner(fmt.Sprintf("%s-s%d-t%d", t.GetQueryId(), t.GetStage(), t.GetTask()))
 	defer acct.Close()
 	e.taskAccts.add(t, acct) // for explain(analyze=True) and query_status
+	res := &planpb.TaskResult{}
 	if sh := t.GetShare(); sh != nil && st.Scan != nil {
 		if p.Share, err = e.share(st.Scan.Table, sh); err != nil {
 			// This node should hold the partition but does not (it missed
 			// the commit): the coordinator places the task on another holder.
 			return nil, lost(e.Self.Name, t.GetStage(), t.GetTask(), err)
 		}
+		if st.Scan.Table != "" {
+			res.RowsRead, res.BytesRead = e.partsRead(st.Scan.Table, sh.GetParts(), p.Share.Files)
+		}
 	}
 	var opened []exec.Operator
+	var read counted
 	p.Exchange = func(id int) ([]exec.Operator, error) {
-		ops, err := e.inputs(ctx, t, int32(id))
+		ops, err := e.inputs(ctx, t, int32(id), &read)
 		opened = append(opened, ops...)
 		return ops, err
 	}
@@ -91,7 +103,6 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	}
 	outs := e.outputs.newTaskOutput(op.Schema(), buckets)
 	split := exec.NewPartitioner(e.outputs.Allocator(), keys, buckets)
-	res := &planpb.TaskResult{}
 	for {
 		b, err := op.Next(ctx)
 		if errors.Is(err, io.EOF) {
@@ -129,6 +140,9 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	if err != nil {
 		return nil, err
 	}
+	res.RowsRead += read.rows.Load()
+	res.BytesRead += read.bytes.Load()
+	res.SpilledBytes = acct.Spilled()
 	return res, nil
 }
 
@@ -155,7 +169,7 @@ func (e *Engine) share(table string, sh *planpb.Share) (*physical.Share, error) 
 
 // inputs opens the streams a task reads from one input stage, in the
 // order of that stage's tasks.
-func (e *Engine) inputs(ctx context.Context, t *planpb.Task, id int32) ([]exec.Operator, error) {
+func (e *Engine) inputs(ctx context.Context, t *planpb.Task, id int32, read *counted) ([]exec.Operator, error) {
 	for _, in := range t.GetInputs() {
 		if in.GetStage() != id {
 			continue
@@ -176,7 +190,7 @@ func (e *Engine) inputs(ctx context.Context, t *planpb.Task, id int32) ([]exec.O
 				}
 				return nil, lost(src.GetNode(), id, src.GetTask(), err)
 			}
-			ops = append(ops, &guarded{Operator: op, node: src.GetNode(), stage: id, task: src.GetTask()})
+			ops = append(ops, &guarded{Operator: op, node: src.GetNode(), stage: id, task: src.GetTask(), read: read})
 		}
 		return ops, nil
 	}
@@ -184,10 +198,12 @@ func (e *Engine) inputs(ctx context.Context, t *planpb.Task, id int32) ([]exec.O
 }
 
 // guarded marks the errors of reading another node's output as lost input.
+// It counts what it reads in read.
 type guarded struct {
 	exec.Operator
 	node        string
 	stage, task int32
+	read        *counted
 }
 
 func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
@@ -195,7 +211,37 @@ func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if err != nil && !errors.Is(err, io.EOF) && ctx.Err() == nil {
 		return nil, lost(g.node, g.stage, g.task, err)
 	}
+	if b != nil && g.read != nil {
+		g.read.rows.Add(b.NumRows())
+		g.read.bytes.Add(batchBytes(b))
+	}
 	return b, err
+}
+
+// counted is what a task read from its inputs (the streams of an
+// exchange may be read by several goroutines).
+type counted struct{ rows, bytes atomic.Int64 }
+
+// partsRead is the rows of a task's stored partitions, and the bytes of
+// their files.
+func (e *Engine) partsRead(table string, parts []string, files []string) (rows, bytes int64) {
+	if tbl, err := e.Catalog.Table(table); err == nil {
+		want := map[string]bool{}
+		for _, id := range parts {
+			want[id] = true
+		}
+		for _, p := range tbl.M.Parts {
+			if want[p.ID] {
+				rows += p.Rows
+			}
+		}
+	}
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			bytes += st.Size()
+		}
+	}
+	return rows, bytes
 }
 
 // recent keeps the last values put, by key: the stages of recent queries

@@ -27,6 +27,7 @@ from ._errors import (
     NotSupportedError,
     PermissionDeniedError,
     PlanError,
+    QueryTimeoutError,
     ResourceExhaustedError,
     SlipstreamError,
     UnauthenticatedError,
@@ -34,6 +35,8 @@ from ._errors import (
 )
 from ._expr import Expr, coalesce, col, concat_str, len, lit, when
 from ._frame import DataFrame, GroupBy, PlanText, concat
+from ._progress import QueryProgress, config
+from ._query import QueryHandle
 
 # Tracebacks say slipstream.PlanError, the name users import.
 for _cls in (
@@ -43,6 +46,9 @@ for _cls in (
     NotFoundError,
     PermissionDeniedError,
     PlanError,
+    QueryHandle,
+    QueryProgress,
+    QueryTimeoutError,
     ResourceExhaustedError,
     SlipstreamError,
     UnauthenticatedError,
@@ -69,6 +75,9 @@ __all__ = [
     "PermissionDeniedError",
     "PlanError",
     "PlanText",
+    "QueryHandle",
+    "QueryProgress",
+    "QueryTimeoutError",
     "ResourceExhaustedError",
     "SlipstreamError",
     "TableInfo",
@@ -79,6 +88,7 @@ __all__ = [
     "col",
     "concat",
     "concat_str",
+    "config",
     "connect",
     "len",
     "lit",

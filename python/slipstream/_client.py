@@ -20,6 +20,7 @@ from ._errors import SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
 from ._node import LocalNode, _stop
 from ._proto import plan_pb2 as pb
+from ._query import Progress, QueryHandle, Run, with_query_id
 
 if TYPE_CHECKING:
     import pandas
@@ -110,6 +111,8 @@ class Client:
         else:
             self._finalizer = weakref.finalize(self, _close, flights, None, None, None)
         self._flights = flights
+        #: The id of the query this client started last (``None`` before any).
+        self.last_query_id: str | None = None
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -218,35 +221,84 @@ class Client:
             results = self._action(kind, body)
         return b"".join(results).decode("utf-8")
 
-    def _flight_info(self, query: pb.Query) -> fl.FlightInfo:
+    def _flight_info(self, query: pb.Query, run: Run) -> fl.FlightInfo:
         desc = fl.FlightDescriptor.for_command(_any(query))
-        return self._failover(
-            lambda: _interruptible(lambda: self._call(self._flight.get_flight_info, desc))
+
+        def call() -> fl.FlightInfo:
+            run.flight = self._flight  # after a failover: the node that now coordinates it
+            return _interruptible(
+                lambda: self._call(run.flight.get_flight_info, desc, run.options()), run
+            )
+
+        return self._failover(call)
+
+    def _run(
+        self,
+        work: Any,
+        *,
+        progress: Progress = None,
+        timeout: float | None = None,
+        query_id: str | None = None,
+    ) -> Any:
+        """Run ``work(run)`` as one query.
+
+        On Ctrl-C, a cancel or the timeout, the query is cancelled on every
+        node before the exception is raised.
+        """
+        run = Run(self, progress=progress, timeout=timeout, query_id=query_id)
+        self.last_query_id = run.query_id
+        return self._finish(run, work)
+
+    def _finish(self, run: Run, work: Any) -> Any:
+        try:
+            result = work(run)
+        except BaseException as e:
+            raise run.end(e) from None  # type: ignore[misc]
+        run.end(None)
+        return result
+
+    def _collect(
+        self,
+        query: pb.Query,
+        *,
+        progress: Progress = None,
+        timeout: float | None = None,
+    ) -> pa.Table:
+        return self._run(
+            lambda run: self._collect_run(query, run), progress=progress, timeout=timeout
         )
 
-    def _collect(self, query: pb.Query) -> pa.Table:
-        info = self._flight_info(query)
+    def _collect_async(
+        self, query: pb.Query, *, progress: Progress = None, timeout: float | None = None
+    ) -> QueryHandle:
+        run = Run(self, progress=progress, timeout=timeout)
+        self.last_query_id = run.query_id
+        return QueryHandle(run, lambda r: self._finish(r, lambda r2: self._collect_run(query, r2)))
+
+    def _collect_run(self, query: pb.Query, run: Run) -> pa.Table:
+        info = self._flight_info(query, run)
         try:
-            return self._fetch_all(info)
+            table = self._fetch_all(info, run)
         except UnavailableError:
             # A node holding part of the result died after the query ran:
             # run it again (on the survivors; it re-reads replicas).
-            return self._fetch_all(self._flight_info(query))
+            table = self._fetch_all(self._flight_info(query, run.again()), run)
+        return with_query_id(table, run.query_id)
 
-    def _fetch_all(self, info: fl.FlightInfo) -> pa.Table:
+    def _fetch_all(self, info: fl.FlightInfo, run: Run) -> pa.Table:
         endpoints = list(info.endpoints)
         readers: list[fl.FlightStreamReader] = []
         lock = threading.Lock()
 
         def fetch(ep: fl.FlightEndpoint) -> pa.Table:
             client = self._client_for(ep.locations[0] if ep.locations else None)
-            reader = self._call(client.do_get, ep.ticket)
+            reader = self._call(client.do_get, ep.ticket, run.options())
             with lock:
                 readers.append(reader)
-            return self._call(reader.read_all)  # type: ignore[no-any-return]
+            return self._call(_read_all, reader)  # type: ignore[no-any-return]
 
         try:
-            tables = _parallel_map(fetch, endpoints, _MAX_FETCH_THREADS)
+            tables = _parallel_map(fetch, endpoints, _MAX_FETCH_THREADS, run)
         except BaseException:
             with lock:  # stop the other streams: the server sees the calls cancelled
                 for r in readers:
@@ -258,11 +310,18 @@ class Client:
             return tables[0]
         return pa.concat_tables(tables)
 
-    def _stream(self, query: pb.Query) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        info = self._flight_info(query)
-        return info.schema, self._batches(list(info.endpoints))
+    def _stream(
+        self, query: pb.Query, *, progress: Progress = None, timeout: float | None = None
+    ) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
+        run = Run(self, progress=progress, timeout=timeout)
+        self.last_query_id = run.query_id
+        try:
+            info = self._flight_info(query, run)
+        except BaseException as e:
+            raise run.end(e) from None  # type: ignore[misc]
+        return info.schema, self._batches(list(info.endpoints), run)
 
-    def _batches(self, endpoints: list[fl.FlightEndpoint]) -> Iterator[pa.RecordBatch]:
+    def _batches(self, endpoints: list[fl.FlightEndpoint], run: Run) -> Iterator[pa.RecordBatch]:
         """Yield the batches of each endpoint in order, read ahead by a daemon thread.
 
         The reading thread keeps at most a few batches ahead. When the consumer
@@ -286,7 +345,7 @@ class Client:
             try:
                 for ep in endpoints:
                     client = self._client_for(ep.locations[0] if ep.locations else None)
-                    reader = self._call(client.do_get, ep.ticket)
+                    reader = self._call(client.do_get, ep.ticket, run.options())
                     current[:] = [reader]
                     for chunk in reader:
                         if chunk.data is not None and not put(("batch", chunk.data)):
@@ -296,19 +355,34 @@ class Client:
                 put(("error", translate(e)))
 
         threading.Thread(target=produce, name="slipstream-stream", daemon=True).start()
+        error: BaseException | None = None
+        kind = ""
         try:
             while True:
-                kind, value = ahead.get()
+                try:
+                    kind, value = ahead.get(timeout=0.05)
+                except queue.Empty:
+                    run.check()
+                    continue
                 if kind == "batch":
                     yield value
                 elif kind == "error":
                     raise value
                 else:
                     return
+        except BaseException as e:
+            error = e
+            raise
         finally:
             stop.set()
             for r in current:
                 _quietly(r.cancel)
+            if error is None and kind != "end":
+                # The consumer stopped early (break, close, garbage collection).
+                error = GeneratorExit()
+            end = run.end(error)
+            if end is not None and error is not None and end is not error:
+                raise end from None
 
     # ---------------------------------------------------------------- tables
 
@@ -368,26 +442,62 @@ class Client:
         return list(self._json_action("cluster")["members"])
 
     def query_status(self, query_id: str | None = None) -> dict[str, Any]:
-        """How a query the connected node coordinated ran (default: the latest).
+        """How a query the connected node coordinates is doing, or did (default: the latest).
 
-        Every answer has the query's ``id``, ``state``, ``started``,
-        ``seconds``, ``peak_bytes`` (the most it held; on a cluster, its
-        largest task's), ``spilled_bytes`` (written to spill files) and
-        ``operators``: for each operator that held memory, its ``operator``
-        (its line in the plan), ``stage``, ``peak_bytes``, ``spilled_bytes``
-        and ``count`` (how many of that name were folded together: parallel
-        pipelines, the tasks of a stage, the rounds of a spilled aggregate).
-        A query that ran on the connected node alone also has its ``rows``
-        and its ``plan`` with those figures per operator (as in
-        ``explain(analyze=True)``); its ``state`` is ``running``, ``done``,
-        ``failed``, ``cancelled`` or ``stopped`` (closed before its end). A
-        query coordinated across a cluster has its ``stages`` (as text),
-        ``bytes_shuffled`` between nodes, and the ``receipts`` of every task
-        attempt: query, stage, task, attempt, node, state (``done``,
-        ``failed``, or ``lost`` when its node died afterwards), rows, bytes.
+        Every collected result names its query: ``cl.last_query_id``, the
+        ``query_id`` of a :class:`QueryHandle`, and a result table's schema
+        metadata ``b"slipstream.query_id"``.
+
+        The answer has the query's ``state`` (``planning``, ``ready``,
+        ``running``, ``cancelling``, ``done``, ``failed``, ``cancelled``),
+        ``seconds`` (so far, while it runs), its ``stages`` (as text), the
+        ``progress`` of each stage (``tasks``, ``done``, ``running``,
+        ``attempts``), the ``stage`` it is in, ``tasks`` and ``tasks_done``
+        over all stages, ``nodes``, ``rows_read`` and ``bytes_read`` (stored
+        partitions and shuffles read by finished tasks), ``spilled_bytes``,
+        ``rows_out`` and ``bytes_out`` (the result sent, for a query run by
+        one node alone), ``bytes_shuffled`` between nodes, and the
+        ``receipts`` of every task attempt: query, stage, task, attempt, node,
+        state (``done``, ``failed``, or ``lost`` when its node died
+        afterwards), rows, bytes.
+
+        Memory: ``peak_bytes`` (the most it held; on a cluster, its largest
+        task's) and ``operators``: for each operator that held memory, its
+        ``operator`` (its line in the plan), ``stage``, ``peak_bytes``,
+        ``spilled_bytes`` and ``count`` (how many of that name were folded
+        together: parallel pipelines, the tasks of a stage, the rounds of a
+        spilled aggregate). A query run by the connected node alone also has
+        its ``plan`` with those figures per operator (as in
+        ``explain(analyze=True)``).
         """
         results = self._action("query_status", (query_id or "").encode())
         return json.loads(results[0])  # type: ignore[no-any-return]
+
+    def queries(self) -> list[dict[str, Any]]:
+        """The queries the connected node coordinates, running and recent, newest first.
+
+        Each has ``id``, ``state``, ``started``, ``seconds``, ``nodes``,
+        ``tasks``, ``tasks_done``, ``tasks_running`` and ``error`` if any; see
+        :meth:`query_status` for one query's details. A node keeps the last 200.
+        """
+        return list(self._json_action("queries")["queries"])
+
+    def cancel(self, query_id: str) -> str:
+        """Cancel a query the connected node coordinates, on every node it runs on.
+
+        Returns
+        -------
+        str
+            ``"cancelled"``; ``"not_cancellable"`` when it had already ended;
+            ``"unknown"`` when the node does not know it (should it arrive,
+            it is refused). A call waiting for the query raises
+            :class:`CancelledError`.
+        """
+        return str(self._json_action_text("cancel_query", query_id)["result"])
+
+    def _json_action_text(self, kind: str, body: str) -> Any:
+        results = self._action(kind, body.encode())
+        return json.loads(results[0])
 
     # ---------------------------------------------------------------- uploads
 
@@ -655,28 +765,47 @@ def _quietly(fn: Any) -> None:
         fn()
 
 
-def _interruptible(fn: Any) -> Any:
+def _interruptible(fn: Any, run: Run | None = None) -> Any:
     """Run ``fn`` in a daemon thread so that Ctrl-C in the caller never waits on it.
 
     pyarrow's Flight calls block in C++ without checking for signals; here the
     calling thread waits on a queue (which Ctrl-C interrupts) and abandons the
-    call on KeyboardInterrupt.
+    call on KeyboardInterrupt, or when ``run`` is cancelled or times out
+    (``run.check()`` raises; the caller then cancels the query on its node).
     """
-    if threading.current_thread() is not threading.main_thread():
+    if run is None and threading.current_thread() is not threading.main_thread():
         return fn()
     box: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
 
-    def run() -> None:
+    def work() -> None:
         try:
             box.put((True, fn()))
         except BaseException as e:
             box.put((False, e))
 
-    threading.Thread(target=run, name="slipstream-call", daemon=True).start()
-    ok, value = box.get()
+    threading.Thread(target=work, name="slipstream-call", daemon=True).start()
+    while True:
+        try:
+            ok, value = box.get(timeout=0.05)
+            break
+        except queue.Empty:
+            if run is not None:
+                run.check()
     if ok:
         return value
     raise _reraisable(value)
+
+
+def _read_all(reader: fl.FlightStreamReader) -> pa.Table:
+    """``reader.read_all()`` without its signal handling.
+
+    pyarrow's ``read_all`` turns any ``ArrowCancelled`` — such as a stream the
+    server cancelled because the query was — into a simulated Ctrl-C in the
+    main thread, even when it runs on another thread; reading chunk by chunk
+    does not.
+    """
+    batches = [chunk.data for chunk in reader if chunk.data is not None]
+    return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 def _reraisable(err: BaseException) -> BaseException:
@@ -684,7 +813,7 @@ def _reraisable(err: BaseException) -> BaseException:
     return err.with_traceback(None) if isinstance(err, SlipstreamError) else err
 
 
-def _parallel_map(fn: Any, items: list[Any], max_threads: int) -> list[Any]:
+def _parallel_map(fn: Any, items: list[Any], max_threads: int, run: Run | None = None) -> list[Any]:
     """``[fn(x) for x in items]`` on daemon threads; interruptible; first error wins."""
     if not items:
         return []
@@ -711,7 +840,13 @@ def _parallel_map(fn: Any, items: list[Any], max_threads: int) -> list[Any]:
         threading.Thread(target=worker, name="slipstream-fetch", daemon=True).start()
     try:
         for _ in items:
-            _, err = done.get()
+            while True:
+                try:
+                    _, err = done.get(timeout=0.05)
+                    break
+                except queue.Empty:
+                    if run is not None:
+                        run.check()
             if err is not None:
                 raise _reraisable(err)
     finally:

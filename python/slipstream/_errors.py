@@ -23,6 +23,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "PlanError",
+    "QueryTimeoutError",
     "ResourceExhaustedError",
     "SlipstreamError",
     "UnauthenticatedError",
@@ -82,9 +83,21 @@ class UnavailableError(SlipstreamError):
 
 
 class CancelledError(SlipstreamError):
-    """The query was cancelled."""
+    """The query was cancelled, and the client did not ask for it in this call.
+
+    Raised by :meth:`QueryHandle.result` after :meth:`QueryHandle.cancel`, by a
+    call whose query someone else cancelled (``cl.cancel(query_id)``, Flight's
+    ``CancelFlightInfo`` from another client), and, as
+    :class:`QueryTimeoutError`, when a call's ``timeout=`` passes. A Ctrl-C
+    cancels the query on every node too, but raises ``KeyboardInterrupt``, as
+    Python users expect.
+    """
 
     code = "CANCELLED"
+
+
+class QueryTimeoutError(CancelledError, TimeoutError):
+    """The query ran past the call's ``timeout=``; it was cancelled on every node."""
 
 
 class InternalError(SlipstreamError):

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import polars
 
     from ._client import Client
+    from ._query import Progress, QueryHandle
 
 __all__ = ["DataFrame", "GroupBy", "PlanText", "concat"]
 
@@ -358,36 +359,100 @@ class DataFrame:
 
     # ---------------------------------------------------------------- results
 
-    def to_arrow(self) -> pa.Table:
-        """Run the query and return the result as a ``pyarrow.Table``."""
-        return self._client._collect(self._query())
+    def to_arrow(self, *, progress: Progress = None, timeout: float | None = None) -> pa.Table:
+        """Run the query and return the result as a ``pyarrow.Table``.
 
-    def to_batches(self) -> Iterator[pa.RecordBatch]:
-        """Run the query and yield record batches as they arrive, in result order."""
-        _, batches = self._client._stream(self._query())
+        Parameters
+        ----------
+        progress : bool or callable, optional
+            ``True`` shows a progress bar once the query has run about a
+            second (a widget in Jupyter, a text bar on a terminal); ``False``
+            shows none; a function is called with a
+            :class:`~slipstream.QueryProgress` about four times a second and
+            once at the end (``final=True``). Default: ``sl.config(progress=)``.
+        timeout : float, optional
+            Seconds the query may take; past them it is cancelled on every
+            node and :class:`~slipstream.QueryTimeoutError` is raised.
+
+        Returns
+        -------
+        pyarrow.Table
+            Its schema metadata ``b"slipstream.query_id"`` names the query
+            (also ``cl.last_query_id``) for :meth:`Client.query_status`.
+
+        Notes
+        -----
+        Ctrl-C (``KeyboardInterrupt``) at any point — planning, running,
+        downloading — cancels the query on every node, then raises.
+        """
+        return self._client._collect(self._query(), progress=progress, timeout=timeout)
+
+    def to_arrow_async(
+        self, *, progress: Progress = False, timeout: float | None = None
+    ) -> QueryHandle:
+        """Start the query in the background and return a :class:`~slipstream.QueryHandle`.
+
+        ``handle.result()`` waits for the ``pyarrow.Table``; ``handle.cancel()``
+        cancels the query on every node (``result()`` then raises
+        :class:`~slipstream.CancelledError`); ``handle.query_id`` names it from
+        the start. ``progress`` and ``timeout`` as in :meth:`to_arrow` (no bar
+        by default: the caller is not waiting).
+        """
+        return self._client._collect_async(self._query(), progress=progress, timeout=timeout)
+
+    def collect_async(
+        self, *, progress: Progress = False, timeout: float | None = None
+    ) -> QueryHandle:
+        """Alias of :meth:`to_arrow_async`."""
+        return self.to_arrow_async(progress=progress, timeout=timeout)
+
+    def to_batches(
+        self, *, progress: Progress = False, timeout: float | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Run the query and yield record batches as they arrive, in result order.
+
+        Stopping early (``break``) cancels the query on its node. ``progress``
+        and ``timeout`` as in :meth:`to_arrow`, but no bar by default: the
+        caller's own loop runs between batches.
+        """
+        _, batches = self._client._stream(self._query(), progress=progress, timeout=timeout)
         return batches
 
-    def to_pandas(self, **kwargs: Any) -> pandas.DataFrame:
+    def to_pandas(
+        self, *, progress: Progress = None, timeout: float | None = None, **kwargs: Any
+    ) -> pandas.DataFrame:
         """Run the query and return a pandas DataFrame.
 
         Parameters
         ----------
+        progress, timeout
+            As in :meth:`to_arrow`.
         **kwargs
             Passed to ``pyarrow.Table.to_pandas``.
         """
-        return self.to_arrow().to_pandas(**kwargs)
+        return self.to_arrow(progress=progress, timeout=timeout).to_pandas(**kwargs)
 
-    def to_polars(self) -> polars.DataFrame:
-        """Run the query and return a polars DataFrame."""
+    def to_polars(
+        self, *, progress: Progress = None, timeout: float | None = None
+    ) -> polars.DataFrame:
+        """Run the query and return a polars DataFrame.
+
+        ``progress`` and ``timeout`` as in :meth:`to_arrow`.
+        """
         import polars as pl
 
-        result = pl.from_arrow(self.to_arrow(), rechunk=False)
+        result = pl.from_arrow(self.to_arrow(progress=progress, timeout=timeout), rechunk=False)
         assert isinstance(result, pl.DataFrame)
         return result
 
-    def to_reader(self) -> pa.RecordBatchReader:
-        """Run the query and return a ``pyarrow.RecordBatchReader`` over its batches."""
-        schema, batches = self._client._stream(self._query())
+    def to_reader(
+        self, *, progress: Progress = False, timeout: float | None = None
+    ) -> pa.RecordBatchReader:
+        """Run the query and return a ``pyarrow.RecordBatchReader`` over its batches.
+
+        As :meth:`to_batches`.
+        """
+        schema, batches = self._client._stream(self._query(), progress=progress, timeout=timeout)
         return pa.RecordBatchReader.from_batches(schema, batches)
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:

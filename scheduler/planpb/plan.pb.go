@@ -495,12 +495,15 @@ func (x *UploadResult) GetTableRows() int64 {
 // On a one-node cluster it carries the query, run when it is read; on a
 // cluster it names a result partition held by the node it is sent to.
 type Ticket struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Query         *Query                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
-	Partition     int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
-	Output        *OutputKey             `protobuf:"bytes,3,opt,name=output,proto3" json:"output,omitempty"`
-	Shuffle       bool                   `protobuf:"varint,4,opt,name=shuffle,proto3" json:"shuffle,omitempty"`   // a node reading a shuffle: keep the output, maybe zstd
-	Compress      bool                   `protobuf:"varint,5,opt,name=compress,proto3" json:"compress,omitempty"` // with shuffle: zstd-compress the stream
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Query     *Query                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	Partition int32                  `protobuf:"varint,2,opt,name=partition,proto3" json:"partition,omitempty"`
+	Output    *OutputKey             `protobuf:"bytes,3,opt,name=output,proto3" json:"output,omitempty"`
+	Shuffle   bool                   `protobuf:"varint,4,opt,name=shuffle,proto3" json:"shuffle,omitempty"`   // a node reading a shuffle: keep the output, maybe zstd
+	Compress  bool                   `protobuf:"varint,5,opt,name=compress,proto3" json:"compress,omitempty"` // with shuffle: zstd-compress the stream
+	// The id of the query a ticket with a query runs as (query_status,
+	// cancel_query, CancelFlightInfo); empty: the node makes one.
+	QueryId       string `protobuf:"bytes,6,opt,name=query_id,json=queryId,proto3" json:"query_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -568,6 +571,13 @@ func (x *Ticket) GetCompress() bool {
 		return x.Compress
 	}
 	return false
+}
+
+func (x *Ticket) GetQueryId() string {
+	if x != nil {
+		return x.QueryId
+	}
+	return ""
 }
 
 // OutputKey names one bucket of one task attempt's output.
@@ -1022,9 +1032,15 @@ func (x *Source) GetAttempt() int32 {
 
 // TaskResult is the body of run_task's result.
 type TaskResult struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rows          int64                  `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
-	Bytes         int64                  `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rows  int64                  `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	Bytes int64                  `protobuf:"varint,2,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	// What the task read: rows and bytes of the stored partitions it
+	// scanned and of the shuffle outputs it fetched (reads of users' files
+	// are not counted), and the bytes its operators wrote to spill files.
+	RowsRead      int64 `protobuf:"varint,3,opt,name=rows_read,json=rowsRead,proto3" json:"rows_read,omitempty"`
+	BytesRead     int64 `protobuf:"varint,4,opt,name=bytes_read,json=bytesRead,proto3" json:"bytes_read,omitempty"`
+	SpilledBytes  int64 `protobuf:"varint,5,opt,name=spilled_bytes,json=spilledBytes,proto3" json:"spilled_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1069,6 +1085,27 @@ func (x *TaskResult) GetRows() int64 {
 func (x *TaskResult) GetBytes() int64 {
 	if x != nil {
 		return x.Bytes
+	}
+	return 0
+}
+
+func (x *TaskResult) GetRowsRead() int64 {
+	if x != nil {
+		return x.RowsRead
+	}
+	return 0
+}
+
+func (x *TaskResult) GetBytesRead() int64 {
+	if x != nil {
+		return x.BytesRead
+	}
+	return 0
+}
+
+func (x *TaskResult) GetSpilledBytes() int64 {
+	if x != nil {
+		return x.SpilledBytes
 	}
 	return 0
 }
@@ -3108,13 +3145,14 @@ const file_plan_proto_rawDesc = "" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12!\n" +
 	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12\x1d\n" +
 	"\n" +
-	"table_rows\x18\x03 \x01(\x03R\ttableRows\"\xc4\x01\n" +
+	"table_rows\x18\x03 \x01(\x03R\ttableRows\"\xdf\x01\n" +
 	"\x06Ticket\x12/\n" +
 	"\x05query\x18\x01 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x1c\n" +
 	"\tpartition\x18\x02 \x01(\x05R\tpartition\x125\n" +
 	"\x06output\x18\x03 \x01(\v2\x1d.slipstream.plan.v1.OutputKeyR\x06output\x12\x18\n" +
 	"\ashuffle\x18\x04 \x01(\bR\ashuffle\x12\x1a\n" +
-	"\bcompress\x18\x05 \x01(\bR\bcompress\"\x82\x01\n" +
+	"\bcompress\x18\x05 \x01(\bR\bcompress\x12\x19\n" +
+	"\bquery_id\x18\x06 \x01(\tR\aqueryId\"\x82\x01\n" +
 	"\tOutputKey\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
@@ -3150,11 +3188,15 @@ const file_plan_proto_rawDesc = "" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x18\n" +
-	"\aattempt\x18\x04 \x01(\x05R\aattempt\"6\n" +
+	"\aattempt\x18\x04 \x01(\x05R\aattempt\"\x97\x01\n" +
 	"\n" +
 	"TaskResult\x12\x12\n" +
 	"\x04rows\x18\x01 \x01(\x03R\x04rows\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"W\n" +
+	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\x12\x1b\n" +
+	"\trows_read\x18\x03 \x01(\x03R\browsRead\x12\x1d\n" +
+	"\n" +
+	"bytes_read\x18\x04 \x01(\x03R\tbytesRead\x12#\n" +
+	"\rspilled_bytes\x18\x05 \x01(\x03R\fspilledBytes\"W\n" +
 	"\tStorePart\x12\x1b\n" +
 	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x17\n" +
 	"\apart_id\x18\x02 \x01(\tR\x06partId\x12\x14\n" +

@@ -49,18 +49,20 @@ class UploadResult(_message.Message):
     def __init__(self, table: _Optional[str] = ..., rows_written: _Optional[int] = ..., table_rows: _Optional[int] = ...) -> None: ...
 
 class Ticket(_message.Message):
-    __slots__ = ("query", "partition", "output", "shuffle", "compress")
+    __slots__ = ("query", "partition", "output", "shuffle", "compress", "query_id")
     QUERY_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
     SHUFFLE_FIELD_NUMBER: _ClassVar[int]
     COMPRESS_FIELD_NUMBER: _ClassVar[int]
+    QUERY_ID_FIELD_NUMBER: _ClassVar[int]
     query: Query
     partition: int
     output: OutputKey
     shuffle: bool
     compress: bool
-    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ..., output: _Optional[_Union[OutputKey, _Mapping]] = ..., shuffle: _Optional[bool] = ..., compress: _Optional[bool] = ...) -> None: ...
+    query_id: str
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., partition: _Optional[int] = ..., output: _Optional[_Union[OutputKey, _Mapping]] = ..., shuffle: _Optional[bool] = ..., compress: _Optional[bool] = ..., query_id: _Optional[str] = ...) -> None: ...
 
 class OutputKey(_message.Message):
     __slots__ = ("query_id", "stage", "task", "attempt", "bucket")
@@ -143,12 +145,18 @@ class Source(_message.Message):
     def __init__(self, address: _Optional[str] = ..., node: _Optional[str] = ..., task: _Optional[int] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class TaskResult(_message.Message):
-    __slots__ = ("rows", "bytes")
+    __slots__ = ("rows", "bytes", "rows_read", "bytes_read", "spilled_bytes")
     ROWS_FIELD_NUMBER: _ClassVar[int]
     BYTES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_READ_FIELD_NUMBER: _ClassVar[int]
+    BYTES_READ_FIELD_NUMBER: _ClassVar[int]
+    SPILLED_BYTES_FIELD_NUMBER: _ClassVar[int]
     rows: int
     bytes: int
-    def __init__(self, rows: _Optional[int] = ..., bytes: _Optional[int] = ...) -> None: ...
+    rows_read: int
+    bytes_read: int
+    spilled_bytes: int
+    def __init__(self, rows: _Optional[int] = ..., bytes: _Optional[int] = ..., rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ..., spilled_bytes: _Optional[int] = ...) -> None: ...
 
 class StorePart(_message.Message):
     __slots__ = ("upload_id", "part_id", "table")
