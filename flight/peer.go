@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -19,7 +18,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -215,68 +213,6 @@ func (p *Peers) Manifests(ctx context.Context, addr string) ([]catalog.Manifest,
 // Health implements scheduler.Transport.
 func (p *Peers) Health(ctx context.Context, addr string) error {
 	return p.action(ctx, addr, actHealth, nil, nil)
-}
-
-// StorePart implements scheduler.Transport.
-func (p *Peers) StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
-	c, err := p.client(addr)
-	if err != nil {
-		return err
-	}
-	anyCmd, err := anypb.New(cmd)
-	if err != nil {
-		return err
-	}
-	raw, err := proto.Marshal(anyCmd)
-	if err != nil {
-		return err
-	}
-	stream, err := c.DoPut(ctx)
-	if err != nil {
-		return fromPeer(addr, err)
-	}
-	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(p.mem))
-	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: raw})
-	for _, b := range batches {
-		if err := w.Write(b); err != nil {
-			w.Close()
-			return fromPeer(addr, err)
-		}
-	}
-	if len(batches) == 0 {
-		// The schema message alone would not reach the server before the close.
-		empty := emptyBatch(schema, p.mem)
-		err := w.Write(empty)
-		empty.Release()
-		if err != nil {
-			w.Close()
-			return fromPeer(addr, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fromPeer(addr, err)
-	}
-	if err := stream.CloseSend(); err != nil {
-		return fromPeer(addr, err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		return fromPeer(addr, err)
-	}
-	for {
-		if _, err := stream.Recv(); err != nil {
-			break
-		}
-	}
-	return nil
-}
-
-func emptyBatch(schema *arrow.Schema, mem memory.Allocator) arrow.RecordBatch {
-	cols := make([]arrow.Array, schema.NumFields())
-	for i, f := range schema.Fields() {
-		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
-		defer cols[i].Release()
-	}
-	return array.NewRecordBatch(schema, cols, 0)
 }
 
 // Fetch implements scheduler.Transport.

@@ -80,6 +80,10 @@ type Node struct {
 	// Replication is how many nodes store each partition of an upload, at
 	// most the number of alive nodes (--replication).
 	Replication int
+	// MinReplicas is how many nodes must hold a partition durably before
+	// an upload is acknowledged (--min-replicas); 0 ("auto"): Replication,
+	// or every alive node when fewer are alive.
+	MinReplicas int
 	// TasksPerNode is how many hash buckets a shuffle makes, and how many
 	// shares a file scan is cut into, per alive node (--tasks-per-node).
 	TasksPerNode int
@@ -244,6 +248,12 @@ func (c *Node) Validate() error {
 	if c.Replication < 1 {
 		return fmt.Errorf("--replication %d: want at least 1", c.Replication)
 	}
+	if c.MinReplicas < 0 {
+		return fmt.Errorf("--min-replicas %d: want at least 1, or auto", c.MinReplicas)
+	}
+	if c.MinReplicas > c.Replication {
+		return fmt.Errorf("--min-replicas %d exceeds --replication %d: an upload cannot wait for more copies than it makes", c.MinReplicas, c.Replication)
+	}
 	if c.TasksPerNode < 1 {
 		return fmt.Errorf("--tasks-per-node %d: want at least 1", c.TasksPerNode)
 	}
@@ -299,6 +309,7 @@ func (c *Node) fields() []field {
 		{"join", join},
 		{"encrypt-key", key},
 		{"replication", c.Replication},
+		{"min-replicas", (*autoInt)(&c.MinReplicas).String()},
 		{"tasks-per-node", c.TasksPerNode},
 		{"broadcast-rows", c.BroadcastRows},
 		{"part-rows", c.PartRows},
