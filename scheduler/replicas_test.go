@@ -191,3 +191,26 @@ func TestDamagedCopyErrorNamesTheFile(t *testing.T) {
 		t.Fatalf("want a NotFound naming %s as damaged, got %v", path, err)
 	}
 }
+
+// A holder missing a partition whose other holder is down fails the query
+// at once, naming the partition and its holders, without retrying it.
+func TestNoGoodCopyLeftFailsAtOnce(t *testing.T) {
+	engines, net, _ := eventsCluster(t)
+	nodes := byName(engines)
+	tbl, _ := engines[0].Catalog.Table("events")
+	p := tbl.M.Parts[0]
+	os.Remove(nodes[p.Holders[0]].Catalog.Dir() + "/parts/" + p.ID + ".arrow")
+	net.dead[nodes[p.Holders[1]].Self.Addr] = true
+	coord := engines[0]
+	for _, e := range engines {
+		if e.Self.Name != p.Holders[1] {
+			coord = e
+		}
+	}
+	_, err := coord.RunQuery(context.Background(), groupedQuery())
+	if kernels.KindOf(err) != kernels.Unavailable || !strings.Contains(err.Error(), `partition 0 of table "events" is lost`) ||
+		!strings.Contains(err.Error(), p.Holders[0]) || !strings.Contains(err.Error(), p.Holders[1]) {
+		t.Fatalf("want partition 0 named lost with its holders, got %v", err)
+	}
+	waitReleased(t, engines)
+}
