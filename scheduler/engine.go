@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -60,6 +61,9 @@ type Engine struct {
 	queries *registry
 	cuts    recent[*stage.Graph]
 	plans   recent[planned]
+
+	// repairsLeft and repaired count this node's repairs (replicas.go).
+	repairsLeft, repaired atomic.Int64
 }
 
 // planned is an optimized plan and when it was made.

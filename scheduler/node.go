@@ -4,6 +4,7 @@ import (
 	"context"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slipstream/kernels/budget"
 	"sort"
 
@@ -255,7 +256,9 @@ func (e *Engine) ClusterStatus() map[string]any {
 		rows[i] = row{m, held[m.Name]}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	return map[string]any{"self": e.Self.Name, "members": rows, "replication": e.replication(len(e.Alive()))}
+	out := map[string]any{"self": e.Self.Name, "members": rows, "replication": e.replication(len(e.Alive()))}
+	maps.Copy(out, e.replicaStatus())
+	return out
 }
 
 func hashString(s string) uint64 {

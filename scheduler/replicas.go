@@ -133,6 +133,54 @@ func refused(table string, i int, id string, holders []string, failed map[string
 		table, i, id, held, w, failedText)
 }
 
+// UnderReplicated is a partition with fewer copies on alive nodes than
+// the replication asks for (cl.cluster().under_replicated).
+type UnderReplicated struct {
+	Table     string   `json:"table"`
+	Partition int      `json:"partition"`
+	ID        string   `json:"id"`
+	Holders   []string `json:"holders"`
+	Alive     []string `json:"alive_holders"`
+}
+
+// replicaStatus is the replication part of ClusterStatus: the minimum
+// copies an upload waits for now, the partitions with fewer than
+// min(--replication, nodes known) copies on alive nodes, and this node's
+// own repairs: copies it lacks and has not yet fetched, damaged copies
+// found since start, copies repaired since start.
+func (e *Engine) replicaStatus() map[string]any {
+	alive := map[string]bool{}
+	for _, m := range e.Alive() {
+		alive[m.Name] = true
+	}
+	known := 1
+	if e.Members != nil {
+		known = len(e.Members.Members())
+	}
+	want := min(e.conf().Replication, known)
+	under := []UnderReplicated{}
+	for _, t := range e.Catalog.Tables() {
+		for i, p := range t.M.Parts {
+			var up []string
+			for _, h := range p.Holders {
+				if alive[h] {
+					up = append(up, h)
+				}
+			}
+			if len(up) < want {
+				under = append(under, UnderReplicated{Table: t.Name, Partition: i, ID: p.ID, Holders: p.Holders, Alive: append([]string{}, up...)})
+			}
+		}
+	}
+	return map[string]any{
+		"min_replicas":     e.minReplicas(e.replication(len(alive))),
+		"under_replicated": under,
+		"repairs_pending":  e.repairsLeft.Load(),
+		"damaged_found":    e.Catalog.DamagedFound(),
+		"repaired":         e.repaired.Load(),
+	}
+}
+
 // Repair fetches from another holder every copy this node should hold
 // but lacks or holds damaged (full: read every file to check it; else
 // trust the files verified before and unchanged since). It returns how
@@ -141,6 +189,7 @@ func (e *Engine) Repair(ctx context.Context, full bool) (repaired, left int) {
 	e.init()
 	for _, ref := range e.Catalog.Reconcile(full) {
 		if ctx.Err() != nil {
+			e.repairsLeft.Store(int64(left + 1))
 			return repaired, left + 1
 		}
 		if err := e.repairPart(ctx, ref); err != nil {
@@ -149,8 +198,10 @@ func (e *Engine) Repair(ctx context.Context, full bool) (repaired, left int) {
 			continue
 		}
 		repaired++
+		e.repaired.Add(1)
 		slog.Info("repaired a partition from a replica", "table", ref.Table, "part", ref.Part.ID, "problem", ref.Problem)
 	}
+	e.repairsLeft.Store(int64(left))
 	return repaired, left
 }
 

@@ -214,3 +214,45 @@ func TestNoGoodCopyLeftFailsAtOnce(t *testing.T) {
 	}
 	waitReleased(t, engines)
 }
+
+// The cluster's status lists the partitions with fewer copies on alive
+// nodes than the replication asks for, and a node's own pending repairs.
+func TestStatusShowsUnderReplicatedPartitions(t *testing.T) {
+	engines, _, _ := eventsCluster(t)
+	status := func() []UnderReplicated { return engines[0].ClusterStatus()["under_replicated"].([]UnderReplicated) }
+	if got := status(); len(got) != 0 {
+		t.Fatalf("nothing is under-replicated yet: %+v", got)
+	}
+	engines[0].Members.(*cluster.Fake).Fail("n3")
+	tbl, _ := engines[0].Catalog.Table("events")
+	want := 0
+	for _, p := range tbl.M.Parts {
+		if strings.Contains(strings.Join(p.Holders, ","), "n3") {
+			want++
+		}
+	}
+	got := status()
+	if len(got) != want || want == 0 {
+		t.Fatalf("%d partitions under-replicated, want the %d n3 holds: %+v", len(got), want, got)
+	}
+	for _, u := range got {
+		if len(u.Alive) != 1 || u.Table != "events" {
+			t.Fatalf("%+v", u)
+		}
+	}
+	// n2 loses a copy: its status says so until it repairs it.
+	n2 := byName(engines)["n2"]
+	p := tbl.M.Parts[0]
+	for _, q := range tbl.M.Parts {
+		if q.Holders[0] == "n2" || q.Holders[1] == "n2" {
+			p = q
+			break
+		}
+	}
+	os.Remove(n2.Catalog.Dir() + "/parts/" + p.ID + ".arrow")
+	n2.Members.(*cluster.Fake).Fail("n1")
+	n2.Members.(*cluster.Fake).Fail("n3")
+	if _, left := n2.Repair(context.Background(), false); left != 1 || n2.ClusterStatus()["repairs_pending"] != int64(1) {
+		t.Fatalf("with its replicas down n2 should have one repair pending: %v", n2.ClusterStatus()["repairs_pending"])
+	}
+}

@@ -203,6 +203,12 @@ def test_a_restarted_node_fetches_the_copies_it_lost(nodes: Cluster) -> None:
         for f in files[::2]:
             f.unlink()
         files[1].write_bytes(b"\0" * len(saved[files[1]]))  # damaged while down
+        # While n2 is down, the cluster shows its partitions under-replicated.
+        under = wait_for(
+            "n2's partitions shown under-replicated",
+            lambda: [u for u in cl.cluster().under_replicated if "n2" in u["holders"]],
+        )
+        assert all(u["table"] == "t" and "n2" not in u["alive_holders"] for u in under)
         n2.restart()
         wait_for(
             "n2 to fetch its lost copies",
@@ -210,6 +216,11 @@ def test_a_restarted_node_fetches_the_copies_it_lost(nodes: Cluster) -> None:
             timeout=60,
         )
         assert "repaired a partition" in n2.log_text()
+        wait_for("nothing under-replicated", lambda: not cl.cluster().under_replicated)
+        with sl.connect(n2.address) as c2:
+            view = c2.cluster()
+            assert view.repairs_pending == 0 and view.repaired >= len(files[::2]) + 1
+            assert view.min_replicas == 2
     # n2 alone with n1 down serves what it held.
     nodes.nodes["n1"].kill()
     with sl.connect(nodes.nodes["n2"].address) as c2:
