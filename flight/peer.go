@@ -35,11 +35,12 @@ type Peers struct {
 
 	mu      sync.Mutex
 	clients map[string]arrowflight.Client
+	conns   map[string]*grpc.ClientConn // the connection under each client (reconnect.go)
 }
 
 // NewPeers makes a node-to-node client that allocates from mem.
 func NewPeers(mem memory.Allocator) *Peers {
-	return &Peers{mem: mem, clients: map[string]arrowflight.Client{}}
+	return &Peers{mem: mem, clients: map[string]arrowflight.Client{}, conns: map[string]*grpc.ClientConn{}}
 }
 
 func (p *Peers) client(addr string) (arrowflight.Client, error) {
@@ -48,13 +49,14 @@ func (p *Peers) client(addr string) (arrowflight.Client, error) {
 	if c, ok := p.clients[addr]; ok {
 		return c, nil
 	}
-	c, err := arrowflight.NewClientWithMiddleware(strings.TrimPrefix(addr, "grpc://"), nil, nil,
+	conn, err := grpc.NewClient(strings.TrimPrefix(addr, "grpc://"),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)
 	}
-	p.clients[addr] = c
+	c := arrowflight.NewClientFromConn(conn, nil)
+	p.clients[addr], p.conns[addr] = c, conn
 	return c, nil
 }
 
@@ -66,6 +68,7 @@ func (p *Peers) Close() {
 		c.Close()
 	}
 	p.clients = map[string]arrowflight.Client{}
+	p.conns = map[string]*grpc.ClientConn{}
 }
 
 var kindOf = map[codes.Code]kernels.Kind{
@@ -134,8 +137,18 @@ const (
 )
 
 // action runs a DoAction on the node at addr: req (nil: an empty body)
-// in, the first result into resp (nil: ignored).
+// in, the first result into resp (nil: ignored). A call refused by a
+// connection that is down is made once more if the node answers again
+// within a second (it restarted; see reconnect.go).
 func (p *Peers) action(ctx context.Context, addr, kind string, req, resp proto.Message) error {
+	err := p.action1(ctx, addr, kind, req, resp)
+	if err != nil && kernels.KindOf(err) == kernels.Unavailable && p.reconnected(ctx, addr) {
+		err = p.action1(ctx, addr, kind, req, resp)
+	}
+	return err
+}
+
+func (p *Peers) action1(ctx context.Context, addr, kind string, req, resp proto.Message) error {
 	c, err := p.client(addr)
 	if err != nil {
 		return err
