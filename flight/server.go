@@ -342,8 +342,8 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		return s.engine.Status(string(a.GetBody()))
 	case actRunTask, actRelease, actCatalog, actCommit, actAbort:
 		return s.nodeAction(ctx, a.GetType(), a.GetBody())
-	case actStorePart, actFetchPart:
-		return s.replicaAction(a.GetType(), a.GetBody())
+	case actStorePart, actFetchPart, actCopyPart:
+		return s.replicaAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
 		return json.Marshal(map[string]any{"status": "ok", "version": Version, "tables": len(s.engine.Catalog.Tables())})
 	case "list_tables":

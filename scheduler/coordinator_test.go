@@ -116,6 +116,14 @@ func (l *loopback) FetchPart(_ context.Context, addr, table, id string) ([]byte,
 	return e.Catalog.ReadPart(table, id)
 }
 
+func (l *loopback) CopyPart(ctx context.Context, addr string, cmd *pb.StorePart) error {
+	e, err := l.node(addr)
+	if err != nil {
+		return err
+	}
+	return e.CopyPartFrom(ctx, cmd)
+}
+
 func (l *loopback) Fetch(_ context.Context, addr string, key *pb.OutputKey, _ bool) (exec.Operator, error) {
 	e, err := l.node(addr)
 	if err != nil {

@@ -64,6 +64,7 @@ type Engine struct {
 
 	// repairsLeft and repaired count this node's repairs (replicas.go).
 	repairsLeft, repaired atomic.Int64
+	repl                  replicator // re-replication (rereplicate.go)
 }
 
 // planned is an optimized plan and when it was made.

@@ -172,7 +172,12 @@ func (e *Engine) replicaStatus() map[string]any {
 			}
 		}
 	}
+	e.repl.mu.Lock()
+	copying, copied := e.repl.copying, e.repl.copied
+	e.repl.mu.Unlock()
 	return map[string]any{
+		"re_replicating":   copying,
+		"re_replicated":    copied,
 		"min_replicas":     e.minReplicas(e.replication(len(alive))),
 		"under_replicated": under,
 		"repairs_pending":  e.repairsLeft.Load(),
@@ -237,7 +242,8 @@ func (e *Engine) repairPart(ctx context.Context, ref catalog.PartRef) error {
 }
 
 // Maintain keeps this node's catalog and copies in step with the cluster
-// until ctx ends: it syncs the catalog and checks every copy it should
+// until ctx ends (and drives re-replication when it is the node to,
+// rereplicate.go, every retryRepair): it syncs the catalog and checks every copy it should
 // hold (reading each file) at start, then syncs on every membership
 // change and every syncEvery (a commit sent while this node was not yet
 // seen alive reaches it so), and repairs whatever is found missing or
@@ -259,6 +265,7 @@ func (e *Engine) Maintain(ctx context.Context, changes <-chan struct{}) {
 			e.SyncCatalog(ctx)
 		case <-e.Catalog.RepairWanted():
 		case <-tick.C:
+			e.Replicate(ctx)
 			if left == 0 {
 				continue
 			}

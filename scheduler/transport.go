@@ -31,6 +31,10 @@ type Transport interface {
 	// FetchPart is the node's copy of a partition and its checksum (for a
 	// node repairing its own); NotFound when it holds no good copy.
 	FetchPart(ctx context.Context, addr, table, id string) ([]byte, string, error)
+	// CopyPart has the node fetch a copy of a partition from the node at
+	// cmd.Source, check it and stage it durably under cmd.UploadId
+	// (re-replication; a manifest naming the node commits it).
+	CopyPart(ctx context.Context, addr string, cmd *planpb.StorePart) error
 	// Commit has the node adopt a table manifest and move the upload's
 	// staged partitions into place.
 	Commit(ctx context.Context, addr string, m catalog.Manifest, upload string) error

@@ -29,6 +29,12 @@ class ClusterView(list[dict[str, Any]]):
     damaged_found, repaired : int
         Damaged copies the connected node found, and copies it repaired,
         since it started.
+    re_replicating : str
+        The copy the connected node is making of a partition of a node gone
+        for longer than ``--repair-grace`` (empty: none; the first alive node
+        by name drives re-replication).
+    re_replicated : int
+        Such copies the connected node has made since it started.
     """
 
     def __init__(self, status: dict[str, Any]) -> None:
@@ -39,3 +45,5 @@ class ClusterView(list[dict[str, Any]]):
         self.repairs_pending: int = status.get("repairs_pending", 0)
         self.damaged_found: int = status.get("damaged_found", 0)
         self.repaired: int = status.get("repaired", 0)
+        self.re_replicating: str = status.get("re_replicating", "")
+        self.re_replicated: int = status.get("re_replicated", 0)

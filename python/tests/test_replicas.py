@@ -131,9 +131,12 @@ def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None
             # Refused uploads are not visible, not even in part.
             for name in refused:
                 assert name.startswith("append") or name not in names
+        if down == "n1":  # the first node joined no one when it started
+            nodes.nodes[down].args += ["--join", ask.gossip]
         nodes.nodes[down].restart()
-        with sl.connect(ask.address) as cl:
-            wait_for(f"{down} alive again", lambda cl=cl: alive(cl) == ["n1", "n2", "n3"])
+        for n in nodes.nodes.values():  # every node sees every other again
+            with sl.connect(n.address) as cl:
+                wait_for(f"{n.name} to see all alive", lambda cl=cl: len(alive(cl)) == 3)
 
 
 def test_an_upload_is_refused_when_too_few_nodes_can_hold_it(nodes: Cluster) -> None:
@@ -225,3 +228,22 @@ def test_a_restarted_node_fetches_the_copies_it_lost(nodes: Cluster) -> None:
     nodes.nodes["n1"].kill()
     with sl.connect(nodes.nodes["n2"].address) as c2:
         assert read_summary(c2.table("t")) == summary(data)
+
+
+def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> None:
+    for i in (1, 2, 3):
+        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s")
+    data = batch(9, rows=30_000)
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        cl.from_arrow(data, name="t")
+        nodes.nodes["n3"].kill()  # for good
+        wait_for("n3's partitions shown under-replicated", lambda: cl.cluster().under_replicated)
+        wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=60)
+        view = cl.cluster()
+        assert view.re_replicated > 0
+        assert "re-replicated a partition" in nodes.nodes["n1"].log_text()
+        assert read_summary(cl.table("t")) == summary(data)
+    # Every partition is now on n1 and n2: either alone reads it whole.
+    nodes.nodes["n2"].kill()
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        assert read_summary(cl.table("t")) == summary(data)

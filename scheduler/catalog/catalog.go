@@ -215,8 +215,9 @@ func (c *Catalog) TableRows(name string) (int64, error) {
 	return t.Rows, nil
 }
 
-// TableFiles lists the partition files of a table, in order; every
-// partition must be held by this node.
+// TableFiles lists the partition files of a table, in order, for a node
+// that is alone; every partition must be held by this node. A partition
+// only other nodes hold is Unavailable, naming it and its holders.
 func (c *Catalog) TableFiles(name string) ([]string, error) {
 	t, err := c.Table(name)
 	if err != nil {
@@ -225,6 +226,10 @@ func (c *Catalog) TableFiles(name string) ([]string, error) {
 	ids := make([]string, len(t.M.Parts))
 	for i, p := range t.M.Parts {
 		ids[i] = p.ID
+		if len(p.Holders) > 0 && !contains(p.Holders, c.self) {
+			return nil, kernels.Errorf(kernels.Unavailable, "partition %d of table %q is held by %s, which this node (%s, alone) cannot reach",
+				i, name, strings.Join(p.Holders, ", "), c.self)
+		}
 	}
 	return c.PartFiles(name, ids)
 }

@@ -156,6 +156,13 @@ func (c *Catalog) part(table, id string) (Part, bool) {
 	return Part{}, false
 }
 
+// PartChecksum is the checksum the manifest records for partition id of
+// table ("" when unknown).
+func (c *Catalog) PartChecksum(table, id string) string {
+	p, _ := c.part(table, id)
+	return p.Checksum
+}
+
 // stamp identifies a version of a file cheaply: a copy verified under one
 // stamp is not read again until it changes.
 type stamp struct {

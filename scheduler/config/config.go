@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"slipstream/kernels/budget"
 )
@@ -37,6 +38,7 @@ const (
 	DefaultDataDir       = "slipstream-data"
 	DefaultGossip        = "127.0.0.1:0"
 	DefaultReplication   = 2
+	DefaultRepairGrace   = time.Minute
 	DefaultTasksPerNode  = 1
 	DefaultBroadcastRows = 250_000
 	DefaultPartRows      = 1 << 20
@@ -84,6 +86,9 @@ type Node struct {
 	// an upload is acknowledged (--min-replicas); 0 ("auto"): Replication,
 	// or every alive node when fewer are alive.
 	MinReplicas int
+	// RepairGrace is how long a node holding partitions may be gone before
+	// its partitions are copied to other nodes (--repair-grace).
+	RepairGrace time.Duration
 	// TasksPerNode is how many hash buckets a shuffle makes, and how many
 	// shares a file scan is cut into, per alive node (--tasks-per-node).
 	TasksPerNode int
@@ -120,6 +125,7 @@ func Default() Node {
 		DataDir:       DefaultDataDir,
 		Gossip:        DefaultGossip,
 		Replication:   DefaultReplication,
+		RepairGrace:   DefaultRepairGrace,
 		TasksPerNode:  DefaultTasksPerNode,
 		BroadcastRows: DefaultBroadcastRows,
 		PartRows:      DefaultPartRows,
@@ -133,6 +139,9 @@ func Default() Node {
 func (c *Node) EnsureDefaults() {
 	if c.Replication == 0 {
 		c.Replication = DefaultReplication
+	}
+	if c.RepairGrace == 0 {
+		c.RepairGrace = DefaultRepairGrace
 	}
 	if c.TasksPerNode == 0 {
 		c.TasksPerNode = DefaultTasksPerNode
@@ -254,6 +263,9 @@ func (c *Node) Validate() error {
 	if c.MinReplicas > c.Replication {
 		return fmt.Errorf("--min-replicas %d exceeds --replication %d: an upload cannot wait for more copies than it makes", c.MinReplicas, c.Replication)
 	}
+	if c.RepairGrace < 0 {
+		return fmt.Errorf("--repair-grace %s: want a duration such as 1m (0: the default)", c.RepairGrace)
+	}
 	if c.TasksPerNode < 1 {
 		return fmt.Errorf("--tasks-per-node %d: want at least 1", c.TasksPerNode)
 	}
@@ -310,6 +322,7 @@ func (c *Node) fields() []field {
 		{"encrypt-key", key},
 		{"replication", c.Replication},
 		{"min-replicas", (*autoInt)(&c.MinReplicas).String()},
+		{"repair-grace", c.RepairGrace.String()},
 		{"tasks-per-node", c.TasksPerNode},
 		{"broadcast-rows", c.BroadcastRows},
 		{"part-rows", c.PartRows},

@@ -1078,7 +1078,9 @@ func (x *TaskResult) GetBytes() int64 {
 // partition file (Arrow IPC file bytes), the same on every holder, and
 // `checksum` its CRC-32C ("crc32c:<8 hex digits>"), checked by the
 // receiver. The same message asks "fetch_part" for a holder's copy (table
-// and part_id) and is its answer (data and checksum).
+// and part_id) and is its answer (data and checksum), and asks "copy_part"
+// to fetch a copy from the node at `source` and stage it under upload_id
+// (re-replication).
 type StorePart struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UploadId      string                 `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
@@ -1086,6 +1088,7 @@ type StorePart struct {
 	Table         string                 `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
 	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
 	Checksum      string                 `protobuf:"bytes,5,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	Source        string                 `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1151,6 +1154,13 @@ func (x *StorePart) GetData() []byte {
 func (x *StorePart) GetChecksum() string {
 	if x != nil {
 		return x.Checksum
+	}
+	return ""
+}
+
+func (x *StorePart) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -3174,13 +3184,14 @@ const file_plan_proto_rawDesc = "" +
 	"\n" +
 	"TaskResult\x12\x12\n" +
 	"\x04rows\x18\x01 \x01(\x03R\x04rows\x12\x14\n" +
-	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"\x87\x01\n" +
+	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\"\x9f\x01\n" +
 	"\tStorePart\x12\x1b\n" +
 	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x17\n" +
 	"\apart_id\x18\x02 \x01(\tR\x06partId\x12\x14\n" +
 	"\x05table\x18\x03 \x01(\tR\x05table\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1a\n" +
-	"\bchecksum\x18\x05 \x01(\tR\bchecksum\"8\n" +
+	"\bchecksum\x18\x05 \x01(\tR\bchecksum\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"8\n" +
 	"\aRelease\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
 	"\x04keep\x18\x02 \x01(\x05R\x04keep\"F\n" +
