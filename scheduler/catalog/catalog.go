@@ -370,9 +370,10 @@ func (c *Catalog) collectLocked() {
 	}
 	entries, _ := os.ReadDir(filepath.Join(c.dir, "parts"))
 	for _, e := range entries {
-		if !live[e.Name()] {
-			os.Remove(filepath.Join(c.dir, "parts", e.Name()))
+		if live[e.Name()] || writing(e) {
+			continue
 		}
+		os.Remove(filepath.Join(c.dir, "parts", e.Name()))
 	}
 }
 

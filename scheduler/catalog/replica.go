@@ -328,6 +328,16 @@ func (c *Catalog) adoptStaged(id string) {
 	}
 }
 
+// writing says whether e is a repaired copy being written (InstallPart's
+// temporary file, touched in the last minute), which collection spares.
+func writing(e os.DirEntry) bool {
+	if !strings.HasSuffix(e.Name(), ".tmp") {
+		return false
+	}
+	info, err := e.Info()
+	return err == nil && time.Since(info.ModTime()) < time.Minute
+}
+
 // removeOldStaging removes the staging of uploads untouched for longer
 // than StagingTTL (their coordinator died or gave up without an abort).
 func removeOldStaging(dir string) {
