@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -19,7 +18,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -37,11 +35,12 @@ type Peers struct {
 
 	mu      sync.Mutex
 	clients map[string]arrowflight.Client
+	conns   map[string]*grpc.ClientConn // the connection under each client (reconnect.go)
 }
 
 // NewPeers makes a node-to-node client that allocates from mem.
 func NewPeers(mem memory.Allocator) *Peers {
-	return &Peers{mem: mem, clients: map[string]arrowflight.Client{}}
+	return &Peers{mem: mem, clients: map[string]arrowflight.Client{}, conns: map[string]*grpc.ClientConn{}}
 }
 
 func (p *Peers) client(addr string) (arrowflight.Client, error) {
@@ -50,13 +49,14 @@ func (p *Peers) client(addr string) (arrowflight.Client, error) {
 	if c, ok := p.clients[addr]; ok {
 		return c, nil
 	}
-	c, err := arrowflight.NewClientWithMiddleware(strings.TrimPrefix(addr, "grpc://"), nil, nil,
+	conn, err := grpc.NewClient(strings.TrimPrefix(addr, "grpc://"),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)
 	}
-	p.clients[addr] = c
+	c := arrowflight.NewClientFromConn(conn, nil)
+	p.clients[addr], p.conns[addr] = c, conn
 	return c, nil
 }
 
@@ -68,6 +68,7 @@ func (p *Peers) Close() {
 		c.Close()
 	}
 	p.clients = map[string]arrowflight.Client{}
+	p.conns = map[string]*grpc.ClientConn{}
 }
 
 var kindOf = map[codes.Code]kernels.Kind{
@@ -161,8 +162,18 @@ func (p *Peers) action(ctx context.Context, addr, kind string, req, resp proto.M
 }
 
 // rawAction runs a DoAction on the node at addr and returns the body of
-// its first result.
+// its first result. A call refused by a connection that is down is made
+// once more if the node answers again within a second (it restarted; see
+// reconnect.go).
 func (p *Peers) rawAction(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
+	res, err := p.rawAction1(ctx, addr, kind, body)
+	if err != nil && kernels.KindOf(err) == kernels.Unavailable && p.reconnected(ctx, addr) {
+		res, err = p.rawAction1(ctx, addr, kind, body)
+	}
+	return res, err
+}
+
+func (p *Peers) rawAction1(ctx context.Context, addr, kind string, body []byte) ([]byte, error) {
 	c, err := p.client(addr)
 	if err != nil {
 		return nil, err
@@ -242,68 +253,6 @@ func (p *Peers) Manifests(ctx context.Context, addr string) ([]catalog.Manifest,
 // Health implements scheduler.Transport.
 func (p *Peers) Health(ctx context.Context, addr string) error {
 	return p.action(ctx, addr, actHealth, nil, nil)
-}
-
-// StorePart implements scheduler.Transport.
-func (p *Peers) StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
-	c, err := p.client(addr)
-	if err != nil {
-		return err
-	}
-	anyCmd, err := anypb.New(cmd)
-	if err != nil {
-		return err
-	}
-	raw, err := proto.Marshal(anyCmd)
-	if err != nil {
-		return err
-	}
-	stream, err := c.DoPut(ctx)
-	if err != nil {
-		return fromPeer(addr, err)
-	}
-	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(schema), ipc.WithAllocator(p.mem))
-	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: raw})
-	for _, b := range batches {
-		if err := w.Write(b); err != nil {
-			w.Close()
-			return fromPeer(addr, err)
-		}
-	}
-	if len(batches) == 0 {
-		// The schema message alone would not reach the server before the close.
-		empty := emptyBatch(schema, p.mem)
-		err := w.Write(empty)
-		empty.Release()
-		if err != nil {
-			w.Close()
-			return fromPeer(addr, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return fromPeer(addr, err)
-	}
-	if err := stream.CloseSend(); err != nil {
-		return fromPeer(addr, err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		return fromPeer(addr, err)
-	}
-	for {
-		if _, err := stream.Recv(); err != nil {
-			break
-		}
-	}
-	return nil
-}
-
-func emptyBatch(schema *arrow.Schema, mem memory.Allocator) arrow.RecordBatch {
-	cols := make([]arrow.Array, schema.NumFields())
-	for i, f := range schema.Fields() {
-		cols[i] = array.MakeArrayOfNull(mem, f.Type, 0)
-		defer cols[i].Release()
-	}
-	return array.NewRecordBatch(schema, cols, 0)
 }
 
 // Fetch implements scheduler.Transport.

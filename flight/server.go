@@ -231,17 +231,14 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 }
 
 // DoPut stores an uploaded table; it acknowledges only once it is durable
-// (on a cluster: once every partition is on its replicas and the manifest
-// is committed). A node-to-node DoPut carries one partition (StorePart).
+// (on a cluster: once every partition is durable on enough replicas and
+// the manifest is committed).
 func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 	r, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
 	if err != nil {
 		return invalid("cannot read the uploaded stream: %v", err)
 	}
 	defer r.Release()
-	if part, ok := storePartCommand(r.LatestFlightDescriptor()); ok {
-		return s.storePart(stream, r, part)
-	}
 	up, err := uploadCommand(r.LatestFlightDescriptor())
 	if err != nil {
 		return err
@@ -268,43 +265,6 @@ func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 		return err
 	}
 	return stream.Send(&arrowflight.PutResult{AppMetadata: meta})
-}
-
-// storePartCommand decodes a node-to-node partition upload, if d is one.
-func storePartCommand(d *arrowflight.FlightDescriptor) (*planpb.StorePart, bool) {
-	if d == nil || d.GetType() != arrowflight.DescriptorCMD {
-		return nil, false
-	}
-	var a anypb.Any
-	if proto.Unmarshal(d.GetCmd(), &a) != nil || !a.MessageIs(&planpb.StorePart{}) {
-		return nil, false
-	}
-	part := &planpb.StorePart{}
-	if a.UnmarshalTo(part) != nil {
-		return nil, false
-	}
-	return part, true
-}
-
-func (s *Service) storePart(stream arrowflight.FlightService_DoPutServer, r *arrowflight.Reader, part *planpb.StorePart) error {
-	w, err := s.engine.Catalog.StagePart(part.GetUploadId(), part.GetPartId(), r.Schema())
-	if err != nil {
-		return err
-	}
-	for r.Next() {
-		if err := w.Write(r.RecordBatch()); err != nil {
-			w.Close()
-			return err
-		}
-	}
-	if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
-		w.Close()
-		return invalid("partition %s of %q interrupted: %v", part.GetPartId(), part.GetTable(), err)
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return stream.Send(&arrowflight.PutResult{})
 }
 
 func uploadCommand(d *arrowflight.FlightDescriptor) (*planpb.Upload, error) {
@@ -399,6 +359,8 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		return json.Marshal(s.engine.TaskMemory(string(a.GetBody())))
 	case actRunTask, actRelease, actCatalog, actCommit, actAbort:
 		return s.nodeAction(ctx, a.GetType(), a.GetBody())
+	case actStorePart, actFetchPart, actCopyPart:
+		return s.replicaAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
 		return json.Marshal(map[string]any{"status": "ok", "version": Version, "tables": len(s.engine.Catalog.Tables())})
 	case "list_tables":

@@ -107,21 +107,28 @@ func (l *loopback) TaskMemory(_ context.Context, addr, query string) ([]TaskMemo
 	return e.TaskMemory(query), nil
 }
 
-func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error {
+func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart) error {
 	e, err := l.node(addr)
 	if err != nil {
 		return err
 	}
-	w, err := e.Catalog.StagePart(cmd.GetUploadId(), cmd.GetPartId(), schema)
+	return e.Catalog.StageBytes(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), cmd.GetData(), cmd.GetChecksum())
+}
+
+func (l *loopback) FetchPart(_ context.Context, addr, table, id string) ([]byte, string, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, "", err
+	}
+	return e.Catalog.ReadPart(table, id)
+}
+
+func (l *loopback) CopyPart(ctx context.Context, addr string, cmd *pb.StorePart) error {
+	e, err := l.node(addr)
 	if err != nil {
 		return err
 	}
-	for _, b := range batches {
-		if err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	return w.Close()
+	return e.CopyPartFrom(ctx, cmd)
 }
 
 func (l *loopback) Fetch(_ context.Context, addr string, key *pb.OutputKey, _ bool) (exec.Operator, error) {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -67,6 +68,10 @@ type Engine struct {
 	// the accounts of the tasks of cluster queries run here.
 	runs      localRuns
 	taskAccts taskAccounts
+
+	// repairsLeft and repaired count this node's repairs (replicas.go).
+	repairsLeft, repaired atomic.Int64
+	repl                  replicator // re-replication (rereplicate.go)
 }
 
 // planned is an optimized plan and when it was made.

@@ -2,12 +2,11 @@ package scheduler
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"slipstream/kernels/budget"
 	"sort"
-	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -64,8 +63,11 @@ func (e *Engine) replication(alive int) int {
 }
 
 // Store uploads a table: its rows are cut into partitions of
-// Config.PartRows rows, each stored on Replication alive nodes, and the new
-// manifest is committed on every alive node. It returns the rows written
+// Config.PartRows rows, each encoded once and stored durably on
+// Replication alive nodes (replicas.go); when some partition is durable on
+// fewer than the minimum (Config.MinReplicas) the upload is refused with
+// Unavailable and nothing of it becomes visible. Otherwise the new manifest
+// is committed here, then on every alive node. It returns the rows written
 // and the table's rows after.
 func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, schema *arrow.Schema, next func() (arrow.RecordBatch, error)) (int64, int64, error) {
 	e.init()
@@ -84,30 +86,23 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 	defer func() { exec.ReleaseAll(pending) }()
 	partRows := e.conf().PartRows
 	start := int(hashString(name) % uint64(len(alive)))
+	w := e.minReplicas(rf)
 	flush := func() error {
 		id := catalog.NewID()
-		var holders []string
-		var failed []string
-		for j := 0; j < len(alive) && len(holders) < rf; j++ {
-			node := alive[(start+len(parts)+j)%len(alive)]
-			if err := e.storePart(ctx, node, upload, id, name, schema, pending); err != nil {
-				if kernels.KindOf(err) != kernels.Unavailable {
-					return err
-				}
-				slog.Warn("could not store a partition on a node; trying the next", "node", node.Name, "err", err)
-				failed = append(failed, node.Name)
-				continue
-			}
-			holders = append(holders, node.Name)
+		data, sum, err := catalog.EncodePart(schema, pending, e.Mem)
+		if err != nil {
+			return err
 		}
-		if len(holders) == 0 {
-			return kernels.Errorf(kernels.Unavailable, "could not store partition %d of %q: nodes %s are unreachable", len(parts), name, strings.Join(failed, ", "))
+		cmd := &planpb.StorePart{UploadId: upload, PartId: id, Table: name, Data: data, Checksum: sum}
+		holders, failed := e.storeCopies(ctx, rotate(alive, start+len(parts)), rf, cmd)
+		if len(holders) < w {
+			return refused(name, len(parts), id, holders, failed, w)
 		}
 		var ranges catalog.Ranges
 		for _, b := range pending {
 			ranges.Add(b)
 		}
-		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List()})
+		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum})
 		exec.ReleaseAll(pending)
 		pending, rows = nil, 0
 		return nil
@@ -169,23 +164,6 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 	return written, total, nil
 }
 
-func (e *Engine) storePart(ctx context.Context, node cluster.Member, upload, id, table string, schema *arrow.Schema, batches []arrow.RecordBatch) error {
-	if node.Name == e.Self.Name {
-		w, err := e.Catalog.StagePart(upload, id, schema)
-		if err != nil {
-			return err
-		}
-		for _, b := range batches {
-			if err := w.Write(b); err != nil {
-				w.Close()
-				return err
-			}
-		}
-		return w.Close()
-	}
-	return e.Net.StorePart(ctx, node.Addr, &planpb.StorePart{UploadId: upload, PartId: id, Table: table}, schema, batches)
-}
-
 func (e *Engine) abortUpload(alive []cluster.Member, upload string) {
 	e.Catalog.Abort(upload)
 	for _, n := range alive {
@@ -197,33 +175,18 @@ func (e *Engine) abortUpload(alive []cluster.Member, upload string) {
 	}
 }
 
-// broadcastManifest commits m (already committed here) on every other
-// alive node. A node that misses it catches up when it syncs; the upload
-// fails only when some partition was committed by none of its holders.
+// broadcastManifest commits m (already committed here, which is what
+// makes it visible) on every other alive node. A node that misses it
+// catches up when it syncs: every holder the manifest names has its copy
+// durably staged, and moves it into place when the manifest reaches it.
 func (e *Engine) broadcastManifest(ctx context.Context, m catalog.Manifest, upload string) error {
-	committed := map[string]bool{e.Self.Name: true}
 	for _, n := range e.Alive() {
 		if n.Name == e.Self.Name {
 			continue
 		}
 		if err := e.Net.Commit(ctx, n.Addr, m, upload); err != nil {
 			slog.Warn("a node missed a table's manifest; it will catch up when it syncs", "node", n.Name, "table", m.Name, "err", err)
-			continue
 		}
-		committed[n.Name] = true
-	}
-	var lost []string
-	for i, p := range m.Parts {
-		ok := false
-		for _, h := range p.Holders {
-			ok = ok || committed[h]
-		}
-		if !ok {
-			lost = append(lost, fmt.Sprint(i))
-		}
-	}
-	if len(lost) > 0 {
-		return kernels.Errorf(kernels.Unavailable, "table %q: partitions %s were not committed by any of their holders (nodes went down during the upload); upload again", m.Name, strings.Join(lost, ", "))
 	}
 	return nil
 }
@@ -293,7 +256,9 @@ func (e *Engine) ClusterStatus() map[string]any {
 		rows[i] = row{m, held[m.Name]}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Name < rows[j].Name })
-	return map[string]any{"self": e.Self.Name, "members": rows, "replication": e.replication(len(e.Alive()))}
+	out := map[string]any{"self": e.Self.Name, "members": rows, "replication": e.replication(len(e.Alive()))}
+	maps.Copy(out, e.replicaStatus())
+	return out
 }
 
 func hashString(s string) uint64 {

@@ -166,6 +166,7 @@ type coreTask struct {
 	attempts     int    // attempts started
 	receipt      *Receipt
 	lastErr      string
+	lacking      []string // holders that answered they have no good copy of its partition
 }
 
 // liveAttempt is a started attempt that has not reported yet: it takes a slot
@@ -278,6 +279,11 @@ func (c *queryCore) apply(ev coreEvent) {
 			return
 		}
 		c.failed(a.task, ev.err, ev.seconds)
+		if ev.node == a.node && ev.stage == a.task.stage && ev.task == a.task.index {
+			// The node lacks the partition the task reads: not retried there.
+			a.task.lacking = append(a.task.lacking, ev.node)
+			return
+		}
 		if !ev.alive {
 			c.markDead(ev.node, fmt.Sprintf("node %s lost an input and does not answer", ev.node))
 			return
@@ -484,6 +490,16 @@ func (c *queryCore) deadNodes() []string {
 	return out
 }
 
+// lostPartition is the error of a task whose partition no live holder
+// has a good copy of.
+func lostPartition(t *coreTask) error {
+	if len(t.lacking) == 0 {
+		return kernels.Errorf(kernels.Unavailable, "%s is lost: the nodes holding it (%s) are all down", t.spec.what, strings.Join(t.spec.holders, ", "))
+	}
+	return kernels.Errorf(kernels.Unavailable, "%s is lost: of the nodes holding it (%s), %s answered without a good copy and the rest are down",
+		t.spec.what, strings.Join(t.spec.holders, ", "), strings.Join(t.lacking, ", "))
+}
+
 // place queues t on the least busy live node that may run it.
 func (c *queryCore) place(t *coreTask) error {
 	var cands []string
@@ -491,12 +507,12 @@ func (c *queryCore) place(t *coreTask) error {
 		if c.dead[n.name] {
 			continue
 		}
-		if t.spec.holders == nil || contains(t.spec.holders, n.name) {
+		if (t.spec.holders == nil || contains(t.spec.holders, n.name)) && !contains(t.lacking, n.name) {
 			cands = append(cands, n.name)
 		}
 	}
 	if len(cands) == 0 && t.spec.holders != nil {
-		return kernels.Errorf(kernels.Unavailable, "%s is lost: the nodes holding it (%s) are all down", t.spec.what, strings.Join(t.spec.holders, ", "))
+		return lostPartition(t)
 	}
 	if len(cands) == 0 {
 		return kernels.Errorf(kernels.Unavailable, "no alive node is left to run stage %d task %d (down: %s)", t.stage, t.index, strings.Join(c.deadNodes(), ", "))

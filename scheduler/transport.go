@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
@@ -26,9 +24,17 @@ type Transport interface {
 	Release(ctx context.Context, addr, query string, keep int32) error
 	// Fetch streams one bucket of a task's output from the node.
 	Fetch(ctx context.Context, addr string, key *planpb.OutputKey, compress bool) (exec.Operator, error)
-	// StorePart sends one partition of an upload to the node, which
-	// stages it durably before answering.
-	StorePart(ctx context.Context, addr string, cmd *planpb.StorePart, schema *arrow.Schema, batches []arrow.RecordBatch) error
+	// StorePart sends one partition file of an upload (cmd.Data, with its
+	// checksum) to the node, which checks it and stages it durably before
+	// answering.
+	StorePart(ctx context.Context, addr string, cmd *planpb.StorePart) error
+	// FetchPart is the node's copy of a partition and its checksum (for a
+	// node repairing its own); NotFound when it holds no good copy.
+	FetchPart(ctx context.Context, addr, table, id string) ([]byte, string, error)
+	// CopyPart has the node fetch a copy of a partition from the node at
+	// cmd.Source, check it and stage it durably under cmd.UploadId
+	// (re-replication; a manifest naming the node commits it).
+	CopyPart(ctx context.Context, addr string, cmd *planpb.StorePart) error
 	// Commit has the node adopt a table manifest and move the upload's
 	// staged partitions into place.
 	Commit(ctx context.Context, addr string, m catalog.Manifest, upload string) error

@@ -280,13 +280,12 @@ func serve(args []string) error {
 	fmt.Printf("slipstream: node %s gossip on %s\n", cfg.Name, members.Self().Gossip)
 	os.Stdout.Sync()
 	// Learn the tables of the cluster now, and again whenever a node joins
-	// or comes back: a node that was away may have newer manifests.
-	go func() {
-		engine.SyncCatalog(context.Background())
-		for range members.Changes() {
-			engine.SyncCatalog(context.Background())
-		}
-	}()
+	// or comes back (a node that was away may have newer manifests); check
+	// every copy this node should hold and repair what is missing or
+	// damaged from a replica.
+	maintain, stopMaintain := context.WithCancel(context.Background())
+	defer stopMaintain()
+	go engine.Maintain(maintain, members.Changes())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 from google.protobuf import any_pb2
 
+from ._cluster import ClusterView
 from ._errors import SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
 from ._node import LocalNode, _stop
@@ -428,18 +429,20 @@ class Client:
         """Ask the node how it is: ``{"status": "ok", "version": "..."}``."""
         return self._json_action("health")  # type: ignore[no-any-return]
 
-    def cluster(self) -> list[dict[str, Any]]:
+    def cluster(self) -> ClusterView:
         """The members of the cluster as the connected node sees them.
 
         Returns
         -------
-        list of dict
-            One per node, by name: ``name``, ``state`` (``alive``, ``failed``,
-            ``left``, ``leaving``), ``address`` (its Flight URI), ``gossip``,
-            ``cores``, ``memory_bytes`` and ``partitions`` (how many table
-            partitions it holds).
+        ClusterView
+            A list of dicts, one per node, by name: ``name``, ``state``
+            (``alive``, ``failed``, ``left``, ``leaving``), ``address`` (its
+            Flight URI), ``gossip``, ``cores``, ``memory_bytes`` and
+            ``partitions`` (how many table partitions it holds); its
+            attributes say how replication stands: ``under_replicated``
+            partitions, ``min_replicas``, ``repairs_pending`` and more.
         """
-        return list(self._json_action("cluster")["members"])
+        return ClusterView(self._json_action("cluster"))
 
     def query_status(self, query_id: str | None = None) -> dict[str, Any]:
         """How a query the connected node coordinates is doing, or did (default: the latest).

@@ -21,6 +21,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,8 +42,11 @@ import (
 type Part struct {
 	ID      string   `json:"id"`
 	Rows    int64    `json:"rows"`
-	Holders []string `json:"holders"` // names of the nodes that store it
+	Holders []string `json:"holders"` // names of the nodes whose copy is durable
 	Ranges  []Range  `json:"ranges,omitempty"`
+	// Checksum is the CRC-32C of the partition file (Checksum), the same
+	// on every holder; empty in manifests written before checksums.
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // Manifest is a table's description, the same on every node.
@@ -73,15 +77,21 @@ type Catalog struct {
 	// generation counts the manifests applied, so that what was planned
 	// against the tables can tell they changed.
 	generation uint64
+
+	vmu      sync.Mutex
+	verified map[string]stamp // partition id -> the file version that passed its checksum
+	damaged  int              // damaged copies found since start
+	repair   chan struct{}    // signalled when a copy is found missing or damaged
 }
 
 // Open loads the catalog under dataDir, creating the directory if needed,
-// and removes what unfinished uploads left behind. self names this node.
+// and removes what unfinished uploads left behind long ago (StagingTTL:
+// a staged copy is durable, and a manifest naming it may still reach this
+// node). self names this node.
 func Open(dataDir string, mem memory.Allocator, self string) (*Catalog, error) {
-	c := &Catalog{dir: dataDir, mem: mem, self: self, tables: map[string]*Table{}}
-	if err := os.RemoveAll(filepath.Join(dataDir, "tmp")); err != nil {
-		return nil, err
-	}
+	c := &Catalog{dir: dataDir, mem: mem, self: self, tables: map[string]*Table{},
+		verified: map[string]stamp{}, repair: make(chan struct{}, 1)}
+	removeOldStaging(dataDir)
 	for _, d := range []string{"tables", "parts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, d), 0o755); err != nil {
 			return nil, fmt.Errorf("data directory %s: %w", dataDir, err)
@@ -205,8 +215,9 @@ func (c *Catalog) TableRows(name string) (int64, error) {
 	return t.Rows, nil
 }
 
-// TableFiles lists the partition files of a table, in order; every
-// partition must be held by this node.
+// TableFiles lists the partition files of a table, in order, for a node
+// that is alone; every partition must be held by this node. A partition
+// only other nodes hold is Unavailable, naming it and its holders.
 func (c *Catalog) TableFiles(name string) ([]string, error) {
 	t, err := c.Table(name)
 	if err != nil {
@@ -215,22 +226,38 @@ func (c *Catalog) TableFiles(name string) ([]string, error) {
 	ids := make([]string, len(t.M.Parts))
 	for i, p := range t.M.Parts {
 		ids[i] = p.ID
+		if len(p.Holders) > 0 && !contains(p.Holders, c.self) {
+			return nil, kernels.Errorf(kernels.Unavailable, "partition %d of table %q is held by %s, which this node (%s, alone) cannot reach",
+				i, name, strings.Join(p.Holders, ", "), c.self)
+		}
 	}
 	return c.PartFiles(name, ids)
 }
 
 // PartFiles returns the files of the given partitions of a table, which
-// this node must hold.
+// this node must hold, each checked against its checksum (a copy verified
+// before and unchanged since is trusted). A missing copy is a NotFound
+// error; a damaged one is removed, queued for repair and returned as a
+// *Damaged naming the file.
 func (c *Catalog) PartFiles(table string, ids []string) ([]string, error) {
 	files := make([]string, len(ids))
 	var missing []string
 	for i, id := range ids {
 		files[i] = c.partPath(id)
-		if _, err := os.Stat(files[i]); err != nil {
+		p, ok := c.part(table, id)
+		if !ok {
+			p = Part{ID: id}
+		}
+		if err := c.verify(table, p, true); err != nil {
+			var d *Damaged
+			if errors.As(err, &d) {
+				return nil, d
+			}
 			missing = append(missing, id)
 		}
 	}
 	if len(missing) > 0 {
+		c.wantRepair()
 		return nil, kernels.Errorf(kernels.NotFound, "node %s does not hold partitions %s of table %q", c.self, strings.Join(missing, ", "), table)
 	}
 	return files, nil
@@ -293,12 +320,7 @@ func (c *Catalog) Update(name, uploadID string, build func(old *Table) (*Manifes
 	if uploadID == "" {
 		// A node that missed a commit may still have the partitions staged.
 		for _, p := range m.Parts {
-			if _, err := os.Stat(c.partPath(p.ID)); err == nil {
-				continue
-			}
-			if staged, _ := filepath.Glob(filepath.Join(c.dir, "tmp", "*", p.ID+".arrow")); len(staged) == 1 {
-				os.Rename(staged[0], c.partPath(p.ID))
-			}
+			c.adoptStaged(p.ID)
 		}
 	} else {
 		stage := filepath.Join(c.dir, "tmp", uploadID)
@@ -348,9 +370,10 @@ func (c *Catalog) collectLocked() {
 	}
 	entries, _ := os.ReadDir(filepath.Join(c.dir, "parts"))
 	for _, e := range entries {
-		if !live[e.Name()] {
-			os.Remove(filepath.Join(c.dir, "parts", e.Name()))
+		if live[e.Name()] || writing(e) {
+			continue
 		}
+		os.Remove(filepath.Join(c.dir, "parts", e.Name()))
 	}
 }
 

@@ -2,6 +2,9 @@ package catalog
 
 import (
 	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -68,6 +71,7 @@ func schemaText(s *arrow.Schema) string {
 // visible until a manifest naming it commits.
 type PartWriter struct {
 	f      *os.File
+	sum    hash.Hash32
 	w      *ipc.FileWriter
 	Rows   int64
 	Ranges Ranges
@@ -83,12 +87,13 @@ func (c *Catalog) StagePart(upload, id string, schema *arrow.Schema) (*PartWrite
 	if err != nil {
 		return nil, err
 	}
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(c.mem))
+	sum := crc32.New(castagnoli)
+	w, err := ipc.NewFileWriter(io.MultiWriter(f, sum), ipc.WithSchema(schema), ipc.WithAllocator(c.mem))
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &PartWriter{f: f, w: w}, nil
+	return &PartWriter{f: f, sum: sum, w: w}, nil
 }
 
 // Write appends a batch.
@@ -100,6 +105,9 @@ func (p *PartWriter) Write(b arrow.RecordBatch) error {
 	p.Ranges.Add(b)
 	return nil
 }
+
+// Checksum is the checksum of the file written (once closed).
+func (p *PartWriter) Checksum() string { return fmt.Sprintf("crc32c:%08x", p.sum.Sum32()) }
 
 // Close finishes the file and makes it durable.
 func (p *PartWriter) Close() error {
@@ -182,6 +190,7 @@ func (u *Upload) close() error {
 	err := u.w.Close()
 	u.parts[len(u.parts)-1].Rows = u.w.Rows
 	u.parts[len(u.parts)-1].Ranges = u.w.Ranges.List()
+	u.parts[len(u.parts)-1].Checksum = u.w.Checksum()
 	u.w = nil
 	return err
 }

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"slipstream/kernels/budget"
 )
@@ -37,6 +38,7 @@ const (
 	DefaultDataDir       = "slipstream-data"
 	DefaultGossip        = "127.0.0.1:0"
 	DefaultReplication   = 2
+	DefaultRepairGrace   = time.Minute
 	DefaultTasksPerNode  = 1
 	DefaultBroadcastRows = 250_000
 	DefaultPartRows      = 1 << 20
@@ -82,6 +84,13 @@ type Node struct {
 	// Replication is how many nodes store each partition of an upload, at
 	// most the number of alive nodes (--replication).
 	Replication int
+	// MinReplicas is how many nodes must hold a partition durably before
+	// an upload is acknowledged (--min-replicas); 0 ("auto"): Replication,
+	// or every alive node when fewer are alive.
+	MinReplicas int
+	// RepairGrace is how long a node holding partitions may be gone before
+	// its partitions are copied to other nodes (--repair-grace).
+	RepairGrace time.Duration
 	// TasksPerNode is how many hash buckets a shuffle makes, and how many
 	// shares a file scan is cut into, per alive node (--tasks-per-node).
 	TasksPerNode int
@@ -124,6 +133,7 @@ func Default() Node {
 		DataDir:       DefaultDataDir,
 		Gossip:        DefaultGossip,
 		Replication:   DefaultReplication,
+		RepairGrace:   DefaultRepairGrace,
 		TasksPerNode:  DefaultTasksPerNode,
 		BroadcastRows: DefaultBroadcastRows,
 		PartRows:      DefaultPartRows,
@@ -137,6 +147,9 @@ func Default() Node {
 func (c *Node) EnsureDefaults() {
 	if c.Replication == 0 {
 		c.Replication = DefaultReplication
+	}
+	if c.RepairGrace == 0 {
+		c.RepairGrace = DefaultRepairGrace
 	}
 	if c.TasksPerNode == 0 {
 		c.TasksPerNode = DefaultTasksPerNode
@@ -259,6 +272,15 @@ func (c *Node) Validate() error {
 	if c.Replication < 1 {
 		return fmt.Errorf("--replication %d: want at least 1", c.Replication)
 	}
+	if c.MinReplicas < 0 {
+		return fmt.Errorf("--min-replicas %d: want at least 1, or auto", c.MinReplicas)
+	}
+	if c.MinReplicas > c.Replication {
+		return fmt.Errorf("--min-replicas %d exceeds --replication %d: an upload cannot wait for more copies than it makes", c.MinReplicas, c.Replication)
+	}
+	if c.RepairGrace < 0 {
+		return fmt.Errorf("--repair-grace %s: want a duration such as 1m (0: the default)", c.RepairGrace)
+	}
 	if c.TasksPerNode < 1 {
 		return fmt.Errorf("--tasks-per-node %d: want at least 1", c.TasksPerNode)
 	}
@@ -317,6 +339,8 @@ func (c *Node) fields() []field {
 		{"join", join},
 		{"encrypt-key", key},
 		{"replication", c.Replication},
+		{"min-replicas", (*autoInt)(&c.MinReplicas).String()},
+		{"repair-grace", c.RepairGrace.String()},
 		{"tasks-per-node", c.TasksPerNode},
 		{"broadcast-rows", c.BroadcastRows},
 		{"part-rows", c.PartRows},

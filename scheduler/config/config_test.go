@@ -56,6 +56,9 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		want string
 	}{
 		{nil, []string{"--replication", "0"}, "--replication 0"},
+		{nil, []string{"--min-replicas", "3"}, "--min-replicas 3 exceeds --replication 2"},
+		{nil, []string{"--min-replicas", "0"}, "want a positive number or auto"},
+		{nil, []string{"--repair-grace", "-1s"}, "--repair-grace -1s"},
 		{nil, []string{"--tasks-per-node", "-2"}, "--tasks-per-node -2"},
 		{nil, []string{"--part-rows", "0"}, "--part-rows 0"},
 		{nil, []string{"--memory-limit", "1MiB"}, "--memory-limit 1MiB is below the 16MiB"},
@@ -123,6 +126,8 @@ gossip = "127.0.0.1:0"
 join = []
 encrypt-key = "(set, not shown)"
 replication = 2
+min-replicas = "auto"
+repair-grace = "1m0s"
 tasks-per-node = 1
 broadcast-rows = 250000
 part-rows = 1048576

@@ -2,7 +2,9 @@ package config
 
 import (
 	"flag"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"slipstream/kernels/budget"
@@ -20,6 +22,8 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*commaList)(&c.Join), "join", "comma-separated gossip host:port of nodes of the cluster to join")
 	fs.StringVar(&c.EncryptKey, "encrypt-key", c.EncryptKey, "base64 of a 16, 24 or 32-byte key encrypting gossip; the same on every node (default $"+EnvGossipKey+")")
 	fs.IntVar(&c.Replication, "replication", c.Replication, "how many nodes store each partition of an upload (at most the number of nodes)")
+	fs.Var((*autoInt)(&c.MinReplicas), "min-replicas", "how many nodes must hold each partition durably before an upload is acknowledged, at most --replication (default auto: --replication, or every alive node when fewer are alive)")
+	fs.DurationVar(&c.RepairGrace, "repair-grace", c.RepairGrace, "how long a node holding partitions may be gone before its partitions are copied to other nodes")
 	fs.IntVar(&c.TasksPerNode, "tasks-per-node", c.TasksPerNode, "hash buckets of a shuffle per alive node")
 	fs.BoolVar(&c.Compress, "compress", c.Compress, "zstd-compress shuffle data between nodes")
 	fs.Int64Var(&c.BroadcastRows, "broadcast-rows", c.BroadcastRows, "a join side estimated at or under this many rows is sent whole to every task of the other side (negative: never)")
@@ -52,6 +56,29 @@ func (s *size) Set(v string) error {
 		return err
 	}
 	*s = size(n)
+	return nil
+}
+
+// autoInt is a count flag whose zero is written "auto".
+type autoInt int
+
+func (a *autoInt) String() string {
+	if a == nil || *a == 0 {
+		return "auto"
+	}
+	return strconv.Itoa(int(*a))
+}
+
+func (a *autoInt) Set(v string) error {
+	if v = strings.TrimSpace(v); v == "" || strings.EqualFold(v, "auto") {
+		*a = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return fmt.Errorf("want a positive number or auto, got %q", v)
+	}
+	*a = autoInt(n)
 	return nil
 }
 

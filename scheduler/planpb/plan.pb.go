@@ -1110,13 +1110,22 @@ func (x *TaskResult) GetSpilledBytes() int64 {
 	return 0
 }
 
-// StorePart is the cmd of a node-to-node DoPut: keep one partition of an
-// upload in staging until the table's manifest commits it.
+// StorePart is the body of "store_part": keep one partition of an upload
+// durably in staging until the table's manifest commits it. `data` is the
+// partition file (Arrow IPC file bytes), the same on every holder, and
+// `checksum` its CRC-32C ("crc32c:<8 hex digits>"), checked by the
+// receiver. The same message asks "fetch_part" for a holder's copy (table
+// and part_id) and is its answer (data and checksum), and asks "copy_part"
+// to fetch a copy from the node at `source` and stage it under upload_id
+// (re-replication).
 type StorePart struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UploadId      string                 `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
 	PartId        string                 `protobuf:"bytes,2,opt,name=part_id,json=partId,proto3" json:"part_id,omitempty"`
 	Table         string                 `protobuf:"bytes,3,opt,name=table,proto3" json:"table,omitempty"`
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`
+	Checksum      string                 `protobuf:"bytes,5,opt,name=checksum,proto3" json:"checksum,omitempty"`
+	Source        string                 `protobuf:"bytes,6,opt,name=source,proto3" json:"source,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1168,6 +1177,27 @@ func (x *StorePart) GetPartId() string {
 func (x *StorePart) GetTable() string {
 	if x != nil {
 		return x.Table
+	}
+	return ""
+}
+
+func (x *StorePart) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *StorePart) GetChecksum() string {
+	if x != nil {
+		return x.Checksum
+	}
+	return ""
+}
+
+func (x *StorePart) GetSource() string {
+	if x != nil {
+		return x.Source
 	}
 	return ""
 }
@@ -3196,11 +3226,14 @@ const file_plan_proto_rawDesc = "" +
 	"\trows_read\x18\x03 \x01(\x03R\browsRead\x12\x1d\n" +
 	"\n" +
 	"bytes_read\x18\x04 \x01(\x03R\tbytesRead\x12#\n" +
-	"\rspilled_bytes\x18\x05 \x01(\x03R\fspilledBytes\"W\n" +
+	"\rspilled_bytes\x18\x05 \x01(\x03R\fspilledBytes\"\x9f\x01\n" +
 	"\tStorePart\x12\x1b\n" +
 	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x17\n" +
 	"\apart_id\x18\x02 \x01(\tR\x06partId\x12\x14\n" +
-	"\x05table\x18\x03 \x01(\tR\x05table\"8\n" +
+	"\x05table\x18\x03 \x01(\tR\x05table\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1a\n" +
+	"\bchecksum\x18\x05 \x01(\tR\bchecksum\x12\x16\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"8\n" +
 	"\aRelease\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
 	"\x04keep\x18\x02 \x01(\x05R\x04keep\"F\n" +

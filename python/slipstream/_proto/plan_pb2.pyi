@@ -159,14 +159,20 @@ class TaskResult(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., bytes: _Optional[int] = ..., rows_read: _Optional[int] = ..., bytes_read: _Optional[int] = ..., spilled_bytes: _Optional[int] = ...) -> None: ...
 
 class StorePart(_message.Message):
-    __slots__ = ("upload_id", "part_id", "table")
+    __slots__ = ("upload_id", "part_id", "table", "data", "checksum", "source")
     UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
     PART_ID_FIELD_NUMBER: _ClassVar[int]
     TABLE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CHECKSUM_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     upload_id: str
     part_id: str
     table: str
-    def __init__(self, upload_id: _Optional[str] = ..., part_id: _Optional[str] = ..., table: _Optional[str] = ...) -> None: ...
+    data: bytes
+    checksum: str
+    source: str
+    def __init__(self, upload_id: _Optional[str] = ..., part_id: _Optional[str] = ..., table: _Optional[str] = ..., data: _Optional[bytes] = ..., checksum: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Release(_message.Message):
     __slots__ = ("query_id", "keep")

@@ -1,0 +1,158 @@
+"""The price of durability: upload throughput on three local nodes with one
+durable copy per partition (W=1) and with two (W=2, the default); and the
+time from a node's permanent loss to full replication.
+
+    python bench/bench_replicas.py                     # 8 M rows, 3 uploads each
+    python bench/bench_replicas.py --rows 2000000 --repeat 5
+
+Each configuration starts its own ``slipstream local --nodes 3`` (same
+binary, same machine, one after the other) with ``--replication W
+--min-replicas W``, uploads the same table --repeat times through one node
+and prints the best MB/s (Arrow bytes of the table over the time until the
+upload is acknowledged, i.e. every partition fsynced on W nodes). Then, on
+a W=2 cluster with ``--repair-grace 1s``, it kills n3 with SIGKILL for good
+and times until ``cl.cluster().under_replicated`` is empty: in total (failure
+detection and the grace included) and while copying (MB/s of the files n3
+held, over the time from the first copy to the last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+import slipstream as sl
+from slipstream._node import find_binary
+
+NODE = re.compile(r"^slipstream: node (\S+) serving on (\S+) \(pid (\d+)\)$")
+READY = re.compile(r"^slipstream: cluster of \d+ nodes ready")
+
+
+def table(rows: int) -> pa.Table:
+    rng = np.random.default_rng(1)
+    return pa.table(
+        {
+            "id": pa.array(np.arange(rows), pa.int64()),
+            "x": pa.array(rng.random(rows)),
+            "k": pa.array(rng.integers(0, 1000, rows), pa.int32()),
+            "s": pa.array(rng.choice(["alpha", "beta", "gamma", "delta"], rows)),
+        }
+    )
+
+
+class Local:
+    """``slipstream local --nodes 3`` with extra serve flags."""
+
+    def __init__(self, data: Path, flags: list[str]) -> None:
+        cmd = [find_binary(), "local", "--nodes", "3", "--data-dir", str(data)]
+        cmd += ["--serve-args", " ".join(flags)]
+        self.log = open(data.parent / f"{data.name}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL
+        )
+        self.nodes: dict[str, tuple[str, int]] = {}
+        assert self.proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        buf, deadline = b"", time.monotonic() + 60
+        while True:
+            if b"\n" not in buf:
+                if time.monotonic() > deadline or not sel.select(5):
+                    raise RuntimeError("the local cluster did not start")
+                buf += os.read(self.proc.stdout.fileno(), 4096)
+                continue
+            line, buf = buf.split(b"\n", 1)
+            text = line.decode()
+            if m := NODE.match(text):
+                self.nodes[m.group(1)] = (m.group(2), int(m.group(3)))
+            if READY.match(text):
+                break
+        self.address = next(iter(self.nodes.values()))[0]
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def upload_throughput(root: Path, w: int, data: pa.Table, repeat: int) -> float:
+    local = Local(root / f"w{w}", ["--replication", str(w), "--min-replicas", str(w)])
+    try:
+        with sl.connect(local.address) as cl:
+            while len([m for m in cl.cluster() if m["state"] == "alive"]) < 3:
+                time.sleep(0.2)
+            best = float("inf")
+            for i in range(repeat):
+                start = time.perf_counter()
+                cl.from_arrow(data, name=f"t{i}")
+                best = min(best, time.perf_counter() - start)
+        return data.nbytes / 1e6 / best
+    finally:
+        local.stop()
+
+
+def re_replication(root: Path, data: pa.Table) -> None:
+    local = Local(root / "loss", ["--repair-grace", "1s"])
+    try:
+        with sl.connect(local.address) as cl:  # n1: it drives re-replication
+            while len([m for m in cl.cluster() if m["state"] == "alive"]) < 3:
+                time.sleep(0.2)
+            cl.from_arrow(data, name="t")
+            lost = sum(f.stat().st_size for f in (root / "loss" / "n3" / "parts").glob("*.arrow"))
+            os.kill(local.nodes["n3"][1], signal.SIGKILL)
+            killed = time.perf_counter()
+            first = None
+            while True:
+                view = cl.cluster()
+                if first is None and (view.re_replicated > 0 or view.re_replicating):
+                    first = time.perf_counter()
+                if not view.under_replicated and first is not None:
+                    break
+                time.sleep(0.05)
+            done = time.perf_counter()
+        print(
+            f"n3 lost for good holding {lost / 1e6:.0f} MB: fully replicated again after "
+            f"{done - killed:.1f} s (failure detection and the 1 s grace included); "
+            f"copying {lost / 1e6 / max(done - first, 1e-3):.1f} MB/s"
+        )
+    finally:
+        local.stop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=8_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    data = table(args.rows)
+    root = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
+    try:
+        print(f"upload of {args.rows:,} rows ({data.nbytes / 1e6:.0f} MB) to three local nodes")
+        print(f"{'copies':>6} {'MB/s':>8}")
+        rates = {}
+        for w in (1, 2):
+            rates[w] = upload_throughput(root, w, data, args.repeat)
+            print(f"{'W=' + str(w):>6} {rates[w]:8.1f}", flush=True)
+        print(f"W=2 / W=1 throughput: {rates[2] / rates[1]:.2f}")
+        re_replication(root, data)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

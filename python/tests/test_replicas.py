@@ -1,0 +1,249 @@
+"""Acknowledged means replicated: real node processes killed mid-upload,
+copies damaged and removed on disk, and what a user sees afterwards.
+
+An upload is acknowledged only when every partition is durable on
+``--min-replicas`` nodes; a read goes to each holder in turn; a node repairs
+its missing or damaged copies from a replica.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from test_cluster import Cluster, alive, wait_for
+
+import slipstream as sl
+from slipstream import col
+
+PARTS = ("--part-rows", "2000")
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(tmp_path)
+    yield c
+    c.stop()
+
+
+def batch(seed: int, rows: int = 9_000) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table(
+        {
+            "id": pa.array(np.arange(rows) + seed * 1_000_000, pa.int64()),
+            "v": pa.array(rng.integers(-1000, 1000, rows), pa.int64()),
+        }
+    )
+
+
+def summary(t: pa.Table) -> tuple[int, int, int]:
+    return (t.num_rows, pc.sum(t["id"]).as_py() or 0, pc.sum(t["v"]).as_py() or 0)
+
+
+def read_summary(df: sl.DataFrame) -> tuple[int, int, int]:
+    got = df.select(
+        sl.len().alias("n"), col("id").sum().alias("ids"), col("v").sum().alias("vs")
+    ).to_arrow()
+    return (got["n"][0].as_py(), got["ids"][0].as_py() or 0, got["vs"][0].as_py() or 0)
+
+
+def part_files(node_dir: Path) -> list[Path]:
+    return sorted((node_dir / "parts").glob("*.arrow"))
+
+
+def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None:
+    """The issue's scenario: uploads and appends through n1 while n2 or n3
+    is killed with SIGKILL at a random moment and restarted, several rounds.
+    Afterwards every acknowledged upload is whole with any one node down,
+    and a refused one is not visible at all."""
+    for i in (1, 2, 3):
+        nodes.add(f"n{i}", *PARTS)
+    rng = random.Random(17)
+    acked: dict[str, tuple[int, int, int]] = {}
+    refused: list[str] = []
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        wait_for("three nodes alive", lambda: alive(cl) == ["n1", "n2", "n3"])
+        cl.from_arrow(batch(0), name="log")
+        acked["log"] = summary(batch(0))
+        for rnd in range(4):
+            victim = nodes.nodes[("n2", "n3")[rnd % 2]]
+            stop = threading.Event()
+            errors: list[BaseException] = []
+
+            def upload(
+                rnd: int = rnd,
+                stop: threading.Event = stop,
+                errors: list[BaseException] = errors,
+            ) -> None:
+                i = 0
+                while not stop.is_set():
+                    name, data = f"r{rnd}_{i}", batch(rnd * 100 + i)
+                    try:
+                        if i % 3 == 2:  # an append to one table, acknowledged or not
+                            cl.from_arrow(data, name="log", mode="append")
+                            old = acked["log"]
+                            new = summary(data)
+                            acked["log"] = (old[0] + new[0], old[1] + new[1], old[2] + new[2])
+                        else:
+                            cl.from_arrow(data, name=name)
+                            acked[name] = summary(data)
+                    except sl.UnavailableError as e:
+                        refused.append(name if i % 3 != 2 else f"append {name}")
+                        assert "refused" in str(e), e
+                    except BaseException as e:  # reported below
+                        errors.append(e)
+                        return
+                    i += 1
+
+            th = threading.Thread(target=upload)
+            th.start()
+            time.sleep(rng.uniform(0.2, 1.5))
+            victim.kill()
+            time.sleep(rng.uniform(0.5, 2.0))
+            victim.restart()
+            time.sleep(rng.uniform(0.2, 1.0))
+            stop.set()
+            th.join(60)
+            assert not errors, errors
+            wait_for("every node alive again", lambda: alive(cl) == ["n1", "n2", "n3"])
+        assert len(acked) > 10, f"too few uploads were acknowledged to test anything: {acked}"
+        print(f"\n{len(acked)} tables acknowledged, refused: {refused}")
+
+    for down in ("n1", "n2", "n3"):
+        nodes.nodes[down].kill()
+        ask = nodes.nodes["n2" if down == "n1" else "n1"]
+        with sl.connect(ask.address) as cl:
+            wait_for(
+                f"{ask.name} to know every acknowledged table",
+                lambda cl=cl: {t.name for t in cl.tables()} >= set(acked),
+            )
+            names = {t.name for t in cl.tables()}
+            assert names == set(acked), f"with {down} down: visible {names ^ set(acked)}"
+            for name, want in acked.items():
+                assert read_summary(cl.table(name)) == want, f"{name} with {down} down"
+            # Refused uploads are not visible, not even in part.
+            for name in refused:
+                assert name.startswith("append") or name not in names
+        if down == "n1":  # the first node joined no one when it started
+            nodes.nodes[down].args += ["--join", ask.gossip]
+        nodes.nodes[down].restart()
+        for n in nodes.nodes.values():  # every node sees every other again
+            with sl.connect(n.address) as cl:
+                wait_for(f"{n.name} to see all alive", lambda cl=cl: len(alive(cl)) == 3)
+
+
+def test_an_upload_is_refused_when_too_few_nodes_can_hold_it(nodes: Cluster) -> None:
+    for i in (1, 2, 3):
+        nodes.add(f"n{i}", *PARTS, "--min-replicas", "2")
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        cl.from_arrow(batch(1), name="kept")
+        nodes.nodes["n2"].kill()
+        nodes.nodes["n3"].kill()
+        for _ in range(2):  # before and after the cluster notices
+            with pytest.raises(sl.UnavailableError, match=r"refused: partition 0 .* 2 copies"):
+                cl.from_arrow(batch(2), name="lost")
+            with pytest.raises(sl.UnavailableError, match="refused"):
+                cl.from_arrow(batch(3), name="kept", mode="append")
+            wait_for("n2 and n3 marked failed", lambda: alive(cl) == ["n1"])
+        assert [t.name for t in cl.tables()] == ["kept"]
+
+
+def test_flipped_bits_are_detected_reported_and_repaired(nodes: Cluster) -> None:
+    for i in (1, 2, 3):
+        nodes.add(f"n{i}", *PARTS)
+    data = batch(5, rows=40_000)
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        t = cl.from_arrow(data, name="t")
+        n2_dir = nodes.root / "n2"
+        files = part_files(n2_dir)
+        assert files, "n2 holds no partition"
+        original = {f: f.read_bytes() for f in files}
+        rng = random.Random(3)
+        for f in files:
+            raw = bytearray(original[f])
+            pos = rng.randrange(len(raw))
+            raw[pos] ^= 1 << rng.randrange(8)
+            f.write_bytes(bytes(raw))
+        # With n3 down, what n2 shares with n3 has no good copy left: the
+        # query fails at once, naming a partition and both holders.
+        nodes.nodes["n3"].kill()
+        with pytest.raises(sl.UnavailableError, match=r"partition \d+ of table \"t\" is lost.*n2"):
+            read_summary(t)
+        log = nodes.nodes["n2"].log_text()
+        assert "damaged" in log and str(n2_dir / "parts") in log
+        # n3 comes back: n2 repairs every damaged copy from a replica.
+        nodes.nodes["n3"].restart()
+        wait_for(
+            "n2's copies repaired",
+            lambda: all(f.exists() and f.read_bytes() == original[f] for f in files),
+            timeout=60,
+        )
+        assert read_summary(t) == summary(data)
+        # Each damaged copy was repaired, whether a read or a check found it.
+        nodes.nodes["n1"].kill()
+        with sl.connect(nodes.nodes["n2"].address) as c2:
+            assert read_summary(c2.table("t")) == summary(data)
+
+
+def test_a_restarted_node_fetches_the_copies_it_lost(nodes: Cluster) -> None:
+    for i in (1, 2, 3):
+        nodes.add(f"n{i}", *PARTS)
+    data = batch(7, rows=20_000)
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        cl.from_arrow(data, name="t")
+        n2 = nodes.nodes["n2"]
+        n2.kill()
+        files = part_files(nodes.root / "n2")
+        assert len(files) >= 2
+        saved = {f: f.read_bytes() for f in files}
+        for f in files[::2]:
+            f.unlink()
+        files[1].write_bytes(b"\0" * len(saved[files[1]]))  # damaged while down
+        # While n2 is down, the cluster shows its partitions under-replicated.
+        under = wait_for(
+            "n2's partitions shown under-replicated",
+            lambda: [u for u in cl.cluster().under_replicated if "n2" in u["holders"]],
+        )
+        assert all(u["table"] == "t" and "n2" not in u["alive_holders"] for u in under)
+        n2.restart()
+        wait_for(
+            "n2 to fetch its lost copies",
+            lambda: all(f.exists() and f.read_bytes() == saved[f] for f in files),
+            timeout=60,
+        )
+        assert "repaired a partition" in n2.log_text()
+        wait_for("nothing under-replicated", lambda: not cl.cluster().under_replicated)
+        with sl.connect(n2.address) as c2:
+            view = c2.cluster()
+            assert view.repairs_pending == 0 and view.repaired >= len(files[::2]) + 1
+            assert view.min_replicas == 2
+    # n2 alone with n1 down serves what it held.
+    nodes.nodes["n1"].kill()
+    with sl.connect(nodes.nodes["n2"].address) as c2:
+        assert read_summary(c2.table("t")) == summary(data)
+
+
+def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> None:
+    for i in (1, 2, 3):
+        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s")
+    data = batch(9, rows=30_000)
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        cl.from_arrow(data, name="t")
+        nodes.nodes["n3"].kill()  # for good
+        wait_for("n3's partitions shown under-replicated", lambda: cl.cluster().under_replicated)
+        wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=60)
+        view = cl.cluster()
+        assert view.re_replicated > 0
+        assert "re-replicated a partition" in nodes.nodes["n1"].log_text()
+        assert read_summary(cl.table("t")) == summary(data)
+    # Every partition is now on n1 and n2: either alone reads it whole.
+    nodes.nodes["n2"].kill()
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        assert read_summary(cl.table("t")) == summary(data)

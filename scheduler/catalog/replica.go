@@ -1,0 +1,362 @@
+package catalog
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels"
+)
+
+// Copies of partitions: how a partition file is encoded once and stored
+// byte for byte on each holder, how its checksum is kept and checked, and
+// how a node finds the copies it should hold but lacks.
+//
+// Every partition file carries a CRC-32C of its bytes, recorded in the
+// manifest (Part.Checksum). A copy is checked when it is staged (against
+// the sum the uploader computed), when it is copied to another node (by the
+// sender and by the receiver), when a task reads it (PartFiles) and when a
+// node reconciles its copies with the catalog (Reconcile).
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Checksum is the checksum of a partition file's bytes, as a manifest
+// records it.
+func Checksum(data []byte) string {
+	return fmt.Sprintf("crc32c:%08x", crc32.Checksum(data, castagnoli))
+}
+
+// StagingTTL is how long a staged partition that no manifest has named
+// is kept: an upload's coordinator that died leaves its holders' staging
+// behind, and a holder that restarts must keep what it staged until the
+// manifest naming it reaches it.
+const StagingTTL = time.Hour
+
+// EncodePart writes batches as one partition file: Arrow IPC file bytes
+// and their checksum. Every holder stores exactly these bytes.
+func EncodePart(schema *arrow.Schema, batches []arrow.RecordBatch, mem memory.Allocator) ([]byte, string, error) {
+	var buf bytes.Buffer
+	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, "", err
+	}
+	for _, b := range batches {
+		if err := w.Write(b); err != nil {
+			w.Close()
+			return nil, "", err
+		}
+	}
+	if err := w.Close(); err != nil {
+		return nil, "", err
+	}
+	data := buf.Bytes()
+	return data, Checksum(data), nil
+}
+
+// Damaged says a copy of a partition fails its checksum. Its kind is
+// NotFound: the node does not hold a good copy.
+type Damaged struct {
+	Node, Table, Part, File string
+	Want, Got               string
+}
+
+func (e *Damaged) Error() string {
+	return fmt.Sprintf("node %s: the copy of partition %s of table %q is damaged: file %s has checksum %s, the manifest says %s",
+		e.Node, e.Part, e.Table, e.File, e.Got, e.Want)
+}
+
+var errNotHeld = &kernels.Error{Kind: kernels.NotFound, Msg: "partition not held"}
+
+// Unwrap gives the error its kind, NotFound.
+func (e *Damaged) Unwrap() error { return errNotHeld }
+
+// StageBytes stores data, a partition file whose checksum must be sum,
+// into an upload's staging durably (file and directories fsynced).
+func (c *Catalog) StageBytes(upload, id, table string, data []byte, sum string) error {
+	if err := checkID(upload); err != nil {
+		return err
+	}
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if got := Checksum(data); got != sum {
+		return kernels.Errorf(kernels.Invalid, "partition %s of %q arrived damaged: checksum %s, the sender computed %s", id, table, got, sum)
+	}
+	stage := filepath.Join(c.dir, "tmp", upload)
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return err
+	}
+	if err := writeDurably(stage, id+".arrow", data); err != nil {
+		return err
+	}
+	return syncDir(filepath.Join(c.dir, "tmp"))
+}
+
+// checkID refuses an identifier that could name a path outside the data
+// directory (ids are hex from NewID).
+func checkID(id string) error {
+	if id == "" || strings.ContainsAny(id, `/\.`) {
+		return kernels.Errorf(kernels.Invalid, "bad upload or partition id %q: want the hex of catalog.NewID", id)
+	}
+	return nil
+}
+
+// writeDurably writes data to dir/name through a temporary name, fsyncs
+// it, renames it into place and fsyncs dir.
+func writeDurably(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// part finds partition id of table in the manifest this node has.
+func (c *Catalog) part(table, id string) (Part, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.tables[table]
+	if !ok || t.M.Dropped {
+		return Part{}, false
+	}
+	for _, p := range t.M.Parts {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Part{}, false
+}
+
+// PartChecksum is the checksum the manifest records for partition id of
+// table ("" when unknown).
+func (c *Catalog) PartChecksum(table, id string) string {
+	p, _ := c.part(table, id)
+	return p.Checksum
+}
+
+// stamp identifies a version of a file cheaply: a copy verified under one
+// stamp is not read again until it changes.
+type stamp struct {
+	size  int64
+	mtime time.Time
+}
+
+// verify checks the file of partition p of table against its checksum
+// (a part without one, from before checksums, passes). With cached, a file
+// verified before and unchanged since is not read again. A damaged copy is
+// removed, reported in the log, queued for repair and returned as *Damaged.
+func (c *Catalog) verify(table string, p Part, cached bool) error {
+	path := c.partPath(p.ID)
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if p.Checksum == "" {
+		return nil
+	}
+	now := stamp{st.Size(), st.ModTime()}
+	c.vmu.Lock()
+	ok := c.verified[p.ID] == now
+	c.vmu.Unlock()
+	if ok && cached {
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	h := crc32.New(castagnoli)
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	got := fmt.Sprintf("crc32c:%08x", h.Sum32())
+	if got != p.Checksum {
+		d := &Damaged{Node: c.self, Table: table, Part: p.ID, File: path, Want: p.Checksum, Got: got}
+		slog.Error("a stored partition is damaged; removing it and repairing it from a replica", "err", d)
+		os.Remove(path)
+		c.vmu.Lock()
+		delete(c.verified, p.ID)
+		c.damaged++
+		c.vmu.Unlock()
+		c.wantRepair()
+		return d
+	}
+	c.vmu.Lock()
+	c.verified[p.ID] = now
+	c.vmu.Unlock()
+	return nil
+}
+
+// DamagedFound is how many damaged copies this node has found since it started.
+func (c *Catalog) DamagedFound() int {
+	c.vmu.Lock()
+	defer c.vmu.Unlock()
+	return c.damaged
+}
+
+// RepairWanted is signalled when a copy this node should hold is found
+// missing or damaged.
+func (c *Catalog) RepairWanted() <-chan struct{} { return c.repair }
+
+func (c *Catalog) wantRepair() {
+	select {
+	case c.repair <- struct{}{}:
+	default:
+	}
+}
+
+// ReadPart is the bytes of partition id of table, checked against the
+// manifest's checksum, for a node that repairs its copy. A node without a
+// good copy answers NotFound (a *Damaged when its copy failed the check).
+func (c *Catalog) ReadPart(table, id string) ([]byte, string, error) {
+	p, ok := c.part(table, id)
+	if !ok {
+		return nil, "", kernels.Errorf(kernels.NotFound, "node %s knows no partition %s of table %q", c.self, id, table)
+	}
+	data, err := os.ReadFile(c.partPath(id))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, "", kernels.Errorf(kernels.NotFound, "node %s does not hold partition %s of table %q", c.self, id, table)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	sum := Checksum(data)
+	if p.Checksum != "" && sum != p.Checksum {
+		c.verify(table, p, false) // removes and reports it
+		return nil, "", &Damaged{Node: c.self, Table: table, Part: id, File: c.partPath(id), Want: p.Checksum, Got: sum}
+	}
+	return data, sum, nil
+}
+
+// InstallPart stores a copy of partition id of table fetched from another
+// holder, once its bytes match the manifest's checksum.
+func (c *Catalog) InstallPart(table, id string, data []byte) error {
+	if err := checkID(id); err != nil {
+		return err
+	}
+	p, ok := c.part(table, id)
+	if !ok {
+		return kernels.Errorf(kernels.NotFound, "table %q has no partition %s any more", table, id)
+	}
+	if got := Checksum(data); p.Checksum != "" && got != p.Checksum {
+		return kernels.Errorf(kernels.Unavailable, "the copy of partition %s of table %q fetched for repair is damaged: checksum %s, want %s", id, table, got, p.Checksum)
+	}
+	if err := writeDurably(filepath.Join(c.dir, "parts"), id+".arrow", data); err != nil {
+		return err
+	}
+	if st, err := os.Stat(c.partPath(id)); err == nil {
+		c.vmu.Lock()
+		c.verified[id] = stamp{st.Size(), st.ModTime()}
+		c.vmu.Unlock()
+	}
+	return nil
+}
+
+// PartRef names one partition of a table and the nodes holding it.
+type PartRef struct {
+	Table   string
+	Part    Part
+	Problem string // "missing" or "damaged"
+}
+
+// Reconcile checks every copy the catalog says this node holds: a file
+// that is missing (staged copies are moved into place first) or fails its
+// checksum is listed, for repair. full reads every file; otherwise copies
+// verified before and unchanged since are trusted.
+func (c *Catalog) Reconcile(full bool) []PartRef {
+	var want []PartRef
+	for _, t := range c.Tables() {
+		for _, p := range t.M.Parts {
+			if !contains(p.Holders, c.self) {
+				continue
+			}
+			c.adoptStaged(p.ID)
+			err := c.verify(t.Name, p, !full)
+			switch {
+			case err == nil:
+			case errors.As(err, new(*Damaged)):
+				want = append(want, PartRef{Table: t.Name, Part: p, Problem: "damaged"})
+			default:
+				want = append(want, PartRef{Table: t.Name, Part: p, Problem: "missing"})
+			}
+		}
+	}
+	return want
+}
+
+// adoptStaged moves a staged copy of partition id into place if there is
+// one and none is in place: a holder that missed an upload's commit.
+func (c *Catalog) adoptStaged(id string) {
+	if _, err := os.Stat(c.partPath(id)); err == nil {
+		return
+	}
+	if staged, _ := filepath.Glob(filepath.Join(c.dir, "tmp", "*", id+".arrow")); len(staged) == 1 {
+		if os.Rename(staged[0], c.partPath(id)) == nil {
+			syncDir(filepath.Join(c.dir, "parts"))
+		}
+	}
+}
+
+// writing says whether e is a repaired copy being written (InstallPart's
+// temporary file, touched in the last minute), which collection spares.
+func writing(e os.DirEntry) bool {
+	if !strings.HasSuffix(e.Name(), ".tmp") {
+		return false
+	}
+	info, err := e.Info()
+	return err == nil && time.Since(info.ModTime()) < time.Minute
+}
+
+// removeOldStaging removes the staging of uploads untouched for longer
+// than StagingTTL (their coordinator died or gave up without an abort).
+func removeOldStaging(dir string) {
+	entries, _ := os.ReadDir(filepath.Join(dir, "tmp"))
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > StagingTTL {
+			os.RemoveAll(filepath.Join(dir, "tmp", e.Name()))
+		}
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// Dir is the data directory.
+func (c *Catalog) Dir() string { return c.dir }
