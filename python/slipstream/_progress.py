@@ -68,6 +68,9 @@ class QueryProgress:
     stage, stages : int
         The stage running now (0-based) and how many the query has; a query
         one node runs alone is one stage.
+    stage_name : str
+        The stage's top operator (``Aggregate``, ``HashJoin``, ``Sort``...);
+        empty for a query one node runs alone.
     tasks, tasks_done, tasks_running : int
         Tasks over every stage.
     rows_read, bytes_read : int
@@ -91,6 +94,7 @@ class QueryProgress:
     state: str
     stage: int
     stages: int
+    stage_name: str
     tasks: int
     tasks_done: int
     tasks_running: int
@@ -108,11 +112,13 @@ class QueryProgress:
         cls, query_id: str, status: dict[str, Any], elapsed: float, final: bool = False
     ) -> QueryProgress:
         progress = status.get("progress") or []
+        stage = max(0, int(status.get("stage", 0)))
         return cls(
             query_id=query_id,
             state=str(status.get("state", "running")),
-            stage=max(0, int(status.get("stage", 0))),
+            stage=stage,
             stages=len(progress),
+            stage_name=_stage_name(str(status.get("stages", "")), stage),
             tasks=int(status.get("tasks", 0)),
             tasks_done=int(status.get("tasks_done", 0)),
             tasks_running=sum(int(p.get("running", 0)) for p in progress),
@@ -134,6 +140,8 @@ class QueryProgress:
     def describe(self) -> str:
         """One line: stage, tasks, rows and bytes, spilled bytes, elapsed time."""
         parts = [f"stage {self.stage + 1}/{max(self.stages, 1)}"]
+        if self.stage_name:
+            parts[0] += f" {self.stage_name}"
         parts.append(f"tasks {self.tasks_done}/{self.tasks}")
         if self.rows_read or self.bytes_read:
             parts.append(f"read {_count(self.rows_read)} rows, {_size(self.bytes_read)}")
@@ -145,6 +153,20 @@ class QueryProgress:
         if self.state not in ("running", "ready"):
             parts.append(self.state)
         return " · ".join(parts)
+
+
+def _stage_name(stages: str, stage: int) -> str:
+    """The top operator of a stage in the server's text of the stages.
+
+    The text is ``Stage <n> tasks=... output=...`` followed by the stage's
+    operators, indented, the top one first.
+    """
+    lines = stages.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(f"Stage {stage} ") and i + 1 < len(lines):
+            words = lines[i + 1].split()
+            return words[0] if words else ""
+    return ""
 
 
 def _count(n: int) -> str:

@@ -299,6 +299,8 @@ def test_progress_callback(steer: sl.Client) -> None:
         assert done == sorted(done) and done[-1] > done[0], done  # tasks finish as it runs
         assert running[-1].rows_read > 0 and running[-1].bytes_read > 0
         assert running[-1].nodes == 3 and running[-1].stages == 3
+        assert running[-1].stage_name  # the stage's top operator, from the server's stages
+        assert running[-1].stage_name in running[-1].describe()
 
 
 def test_progress_callback_to_the_end(steer: sl.Client) -> None:
