@@ -451,6 +451,9 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	n := int(b.NumRows())
 	if j.kind == JoinCross {
 		for i := 0; i < n; i++ {
+			if err := ctx.Err(); err != nil { // a probe row may pair with a whole table
+				return err
+			}
 			for r := int64(0); r < j.t.rec.NumRows(); r++ {
 				if err := j.emit(ctx, b, int64(i), r); err != nil {
 					return err
