@@ -7,13 +7,13 @@ import (
 	"io"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
+	"slipstream/kernels/exec"
 	"slipstream/scheduler"
 	"slipstream/scheduler/planpb"
 )
@@ -151,7 +151,7 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		if err != nil {
 			return err
 		}
-		rows, bytes := b.NumRows(), batchSize(b)
+		rows, bytes := b.NumRows(), exec.BatchBytes(b)
 		err = w.Write(b)
 		b.Release()
 		if err != nil {
@@ -159,24 +159,4 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		}
 		run.Sent(rows, bytes)
 	}
-}
-
-// batchSize is the bytes of a batch's buffers.
-func batchSize(b arrow.RecordBatch) int64 {
-	var n int64
-	var walk func(d arrow.ArrayData)
-	walk = func(d arrow.ArrayData) {
-		for _, buf := range d.Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-		for _, c := range d.Children() {
-			walk(c)
-		}
-	}
-	for _, c := range b.Columns() {
-		walk(c.Data())
-	}
-	return n
 }

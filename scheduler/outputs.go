@@ -144,7 +144,7 @@ func (o *Outputs) Bytes() int64 {
 	var n int64
 	for _, out := range o.m {
 		for _, b := range out.batches {
-			n += batchBytes(b)
+			n += exec.BatchBytes(b)
 		}
 	}
 	return n
@@ -173,7 +173,7 @@ func (t *taskOutput) add(i int, b arrow.RecordBatch) error {
 		return w.Write(b)
 	}
 	t.buckets[i] = append(t.buckets[i], b)
-	t.held += batchBytes(b)
+	t.held += exec.BatchBytes(b)
 	acct := t.o.acct
 	if acct.Within(0) || !acct.CanSpill() || t.held < min(4<<20, acct.Limit()/64) {
 		return nil
@@ -249,16 +249,4 @@ func (t *taskOutput) abort() {
 			t.files[i] = nil
 		}
 	}
-}
-
-func batchBytes(b arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range b.Columns() {
-		for _, buf := range c.Data().Buffers() {
-			if buf != nil {
-				n += int64(buf.Len())
-			}
-		}
-	}
-	return n
 }

@@ -123,7 +123,7 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 				continue
 			}
 			res.Rows += part.NumRows()
-			res.Bytes += batchBytes(part)
+			res.Bytes += exec.BatchBytes(part)
 			if err := outs.add(i, part); err != nil {
 				exec.ReleaseAll(parts[i+1:])
 				outs.abort()
@@ -213,7 +213,7 @@ func (g *guarded) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	if b != nil && g.read != nil {
 		g.read.rows.Add(b.NumRows())
-		g.read.bytes.Add(batchBytes(b))
+		g.read.bytes.Add(exec.BatchBytes(b))
 	}
 	return b, err
 }

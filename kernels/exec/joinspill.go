@@ -106,7 +106,7 @@ func (t *joinTable) collectWithin(ctx context.Context) ([]arrow.RecordBatch, err
 			continue
 		}
 		held = append(held, b)
-		bytes += batchSize(b)
+		bytes += BatchBytes(b)
 		rows += b.NumRows()
 		t.res.NotePeak(bytes)
 		// Indexing needs room for a concatenated copy and the index.
@@ -172,7 +172,7 @@ func (t *joinTable) reserveIndex() {
 		n += t.g.bytes()
 	}
 	t.res.Resize(n)
-	t.res.NotePeak(n + batchSize(t.rec))
+	t.res.NotePeak(n + BatchBytes(t.rec))
 }
 
 // release frees the table: its batch, its reservation, its parts.

@@ -52,7 +52,7 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 			return fail(err)
 		}
 		held = append(held, b)
-		bytes += batchSize(b)
+		bytes += BatchBytes(b)
 		rows += b.NumRows()
 		s.res.NotePeak(bytes)
 		if s.limit >= 0 && s.limit <= topKCompactRows && rows >= s.limit+8*BatchRows {
@@ -191,15 +191,15 @@ func tableBatches(tbl arrow.Table) []arrow.RecordBatch {
 
 func sizeOf(bs []arrow.RecordBatch) (bytes, rows int64) {
 	for _, b := range bs {
-		bytes += batchSize(b)
+		bytes += BatchBytes(b)
 		rows += b.NumRows()
 	}
 	return bytes, rows
 }
 
-// batchSize is the bytes of b's buffers (a buffer shared by two columns
+// BatchBytes is the bytes of b's buffers (a buffer shared by two columns
 // counts twice: an estimate, for deciding when to spill).
-func batchSize(b arrow.RecordBatch) int64 {
+func BatchBytes(b arrow.RecordBatch) int64 {
 	var n int64
 	var walk func(d arrow.ArrayData)
 	walk = func(d arrow.ArrayData) {

@@ -132,7 +132,7 @@ func (w *Window) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error)
 			continue
 		}
 		held = append(held, b)
-		bytes += batchSize(b)
+		bytes += BatchBytes(b)
 		rows += b.NumRows()
 		w.res.NotePeak(bytes)
 		need := bytes + rows*(windowRowBytes+windowResultBytes*int64(len(w.exprs)))
