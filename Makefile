@@ -40,6 +40,7 @@ lint: venv tools
 	@test -z "$$(gofmt -l cmd flight scheduler kernels internal)" || { echo "gofmt needed:"; gofmt -l cmd flight scheduler kernels internal; exit 1; }
 	$(TOOLS)/staticcheck ./...
 	$(VENV)/bin/ruff check python bench examples notebooks
+	$(VENV)/bin/ruff format --check python bench examples notebooks
 
 go-test: venv tools
 	PATH=$(TOOLS):$$PATH SLIPSTREAM_PYTHON=$(CURDIR)/$(PY) go test -race -count=1 ./...

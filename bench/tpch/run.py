@@ -141,8 +141,10 @@ def main() -> int:
         slow = sorted(common, key=ratio.__getitem__, reverse=True)
         print("furthest behind DuckDB: " + ", ".join(f"q{q} ({ratio[q]:.1f}x)" for q in slow[:5]))
     if args.check:
-        print(f"results equal to DuckDB's: {len(numbers) - len(wrong)} of {len(numbers)}"
-              + (f"; wrong: {', '.join(f'q{q}' for q in wrong)}" if wrong else ""))
+        print(
+            f"results equal to DuckDB's: {len(numbers) - len(wrong)} of {len(numbers)}"
+            + (f"; wrong: {', '.join(f'q{q}' for q in wrong)}" if wrong else "")
+        )
     return 1 if wrong else 0
 
 

@@ -197,8 +197,7 @@ def test_semi_and_anti_joins_build_on_the_smaller_kept_side(
     exists = "exists" if how == "semi" else "not exists"
     assert_same(
         right.join(left, on="k", how=how, filter=col("v") > col("v_right") * 10),
-        f"select * from r where {exists} "
-        "(select 1 from l where r.k = l.k and r.v > l.v * 10)",
+        f"select * from r where {exists} (select 1 from l where r.k = l.k and r.v > l.v * 10)",
         l=LEFT,
         r=RIGHT,
     )
