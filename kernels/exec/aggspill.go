@@ -24,11 +24,7 @@ import (
 // memory, spilling when it would go over.
 func (h *HashAggregate) SetBudget(q *budget.Query) {
 	if q != nil {
-		name := h.String()
-		if h.level > 0 {
-			name = fmt.Sprintf("%s (spilled part, round %d)", name, h.level)
-		}
-		h.res = q.Reserve(name)
+		h.res = q.Reserve(partName(h, h.level))
 	}
 }
 

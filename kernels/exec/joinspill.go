@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -37,11 +36,7 @@ const joinIndexBytes = 40
 // memory, joining part by part from disk when it would go over.
 func (j *HashJoin) SetBudget(q *budget.Query) {
 	if q != nil && j.t.res == nil {
-		name := j.String()
-		if j.t.level > 0 {
-			name = fmt.Sprintf("%s (spilled part, round %d)", name, j.t.level)
-		}
-		j.t.res = q.Reserve(name)
+		j.t.res = q.Reserve(partName(j, j.t.level))
 	}
 }
 
@@ -75,74 +70,17 @@ func minHold(q *budget.Query) int64 {
 // the budget with its index, it writes it, and the rest, to parts (and
 // sets t.spilled).
 func (t *joinTable) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
-	q := t.res.Query()
-	var held []arrow.RecordBatch
-	var bytes, rows int64
-	var w *partWriter
-	fail := func(err error) ([]arrow.RecordBatch, error) {
-		ReleaseAll(held)
-		if w != nil {
-			w.abort()
-		}
-		return nil, err
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return fail(err)
-		}
-		b, err := t.build.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if w != nil {
-			err = t.writePart(ctx, w, b)
-			b.Release()
-			if err != nil {
-				return fail(err)
-			}
-			continue
-		}
-		held = append(held, b)
-		bytes += BatchBytes(b)
-		rows += b.NumRows()
-		t.res.NotePeak(bytes)
+	c := holdOrSplit{res: t.res, level: t.level, schema: t.build.Schema(),
 		// Indexing needs room for a concatenated copy and the index.
-		need := bytes + rows*joinIndexBytes
-		if (q.Within(need) && !t.res.OverLimit(need)) || bytes < minHold(q) {
-			continue
-		}
-		if t.level > 0 && 2*need <= q.Limit() && !t.res.OverLimit(need) {
-			continue // a part that fits in half the limit: as for aggregates
-		}
-		if t.level >= maxSpillLevels && q.Within(need) {
-			continue // it cannot split, and only --operator-memory says no
-		}
-		switch {
-		case !q.CanSpill():
-			return fail(q.Exhausted(fmt.Sprintf("%s holding a build side of %s", t.res.Name, budget.FormatBytes(bytes))))
-		case t.kind == JoinCross:
-			return fail(q.Exhausted(fmt.Sprintf("%s: a cross join's build side of %s does not fit, and without keys it cannot be split", t.res.Name, budget.FormatBytes(bytes))))
-		case t.level >= maxSpillLevels:
-			return fail(q.Exhausted(fmt.Sprintf("%s: a part of the build side still does not fit after %d rounds of spilling (one key with more rows than fit, or the query's other operators hold its memory)", t.res.Name, t.level)))
-		}
-		w = newPartWriter(t.res, q, t.build.Schema(), t.level)
-		for _, h := range held {
-			if err := t.writePart(ctx, w, h); err != nil {
-				return fail(err)
-			}
-		}
-		ReleaseAll(held)
-		held, bytes, rows = nil, 0, 0
+		need: func(bytes, rows int64) int64 { return bytes + rows*joinIndexBytes },
+		what: "a build side", oneKey: "one key with more rows than fit",
+		write: func(w *partWriter, b arrow.RecordBatch) error { return t.writePart(ctx, w, b) }}
+	if t.kind == JoinCross {
+		c.cannotSplit = "a cross join has no keys to split it by"
 	}
-	if w == nil {
-		return held, nil
-	}
-	parts, err := w.finish()
-	if err != nil {
-		return nil, err
+	held, parts, err := c.collect(ctx, t.build)
+	if err != nil || parts == nil {
+		return held, err
 	}
 	t.parts, t.spilled = parts, true
 	if t.kind.TracksBuild() {

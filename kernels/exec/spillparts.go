@@ -2,6 +2,8 @@ package exec
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -192,4 +194,118 @@ func (s *spillScan) Close() error {
 		removeRuns(s.files)
 	}
 	return nil
+}
+
+// holdOrSplit is how a join's build side and a window's input are read
+// within the budget: held while they fit, and from the first batch that
+// would not, written with everything held to parts by hash.
+type holdOrSplit struct {
+	res    *budget.Reservation
+	level  int           // rounds of spilling above this one
+	schema *arrow.Schema // of the batches write sends
+	// need is what holding bytes and rows would take in all (copies and
+	// indexes made from them).
+	need func(bytes, rows int64) int64
+	// cannotSplit, when set, says why the input cannot be split by hash
+	// (a cross join has no keys; a window no shared partition_by).
+	cannotSplit string
+	// what names the input in errors; oneKey says what a part that never
+	// fits is ("one key with more rows than fit").
+	what, oneKey string
+	// write sends batch b (the caller keeps it) to w.
+	write func(w *partWriter, b arrow.RecordBatch) error
+}
+
+// collect reads in: it returns every batch when they fit, or else the
+// parts they were written to (nil entries where none went).
+func (c holdOrSplit) collect(ctx context.Context, in Operator) ([]arrow.RecordBatch, []*budget.SpillFile, error) {
+	q := c.res.Query()
+	var held []arrow.RecordBatch
+	var bytes, rows int64
+	var w *partWriter
+	fail := func(err error) ([]arrow.RecordBatch, []*budget.SpillFile, error) {
+		ReleaseAll(held)
+		if w != nil {
+			w.abort()
+		}
+		return nil, nil, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
+		b, err := in.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if w != nil {
+			err = c.write(w, b)
+			b.Release()
+			if err != nil {
+				return fail(err)
+			}
+			continue
+		}
+		held = append(held, b)
+		bytes += BatchBytes(b)
+		rows += b.NumRows()
+		c.res.NotePeak(bytes)
+		if err := c.hold(q, bytes, c.need(bytes, rows)); err == nil {
+			continue
+		} else if err != errSplit {
+			return fail(err)
+		}
+		w = newPartWriter(c.res, q, c.schema, c.level)
+		for _, h := range held {
+			if err := c.write(w, h); err != nil {
+				return fail(err)
+			}
+		}
+		ReleaseAll(held)
+		held, bytes, rows = nil, 0, 0
+	}
+	if w == nil {
+		return held, nil, nil
+	}
+	parts, err := w.finish()
+	return nil, parts, err
+}
+
+// errSplit is hold's answer when the input should go to parts.
+var errSplit = errors.New("split")
+
+// hold says whether holding bytes (needing need in all) may go on (nil),
+// should be split (errSplit), or cannot go on (the error to fail with).
+func (c holdOrSplit) hold(q *budget.Query, bytes, need int64) error {
+	switch {
+	case q.Within(need) && !c.res.OverLimit(need), bytes < minHold(q):
+		return nil
+	case c.level > 0 && 2*need <= q.Limit() && !c.res.OverLimit(need):
+		// A part that fits in half the limit is held even when others
+		// hold the rest (they spill on their own): splitting it again
+		// would not free what they hold.
+		return nil
+	case (c.level >= maxSpillLevels || c.cannotSplit != "") && q.Within(need):
+		return nil // it cannot split, and only --operator-memory says no
+	case !q.CanSpill():
+		return q.Exhausted(fmt.Sprintf("%s holding %s of %s", c.res.Name, c.what, budget.FormatBytes(bytes)))
+	case c.cannotSplit != "":
+		return q.Exhausted(fmt.Sprintf("%s: %s of %s does not fit, and %s", c.res.Name, c.what, budget.FormatBytes(bytes), c.cannotSplit))
+	case c.level >= maxSpillLevels:
+		return q.Exhausted(fmt.Sprintf("%s: a part of %s still does not fit after %d rounds of spilling (%s, or the query's other operators hold its memory)", c.res.Name, c.what, c.level, c.oneKey))
+	}
+	return errSplit
+}
+
+// partName names the reservation of op, an operator working on a part
+// spilled level rounds above it (level 0: the operator itself), by its
+// EXPLAIN line.
+func partName(op fmt.Stringer, level int) string {
+	if level == 0 {
+		return op.String()
+	}
+	return fmt.Sprintf("%s (spilled part, round %d)", op, level)
 }

@@ -2,8 +2,6 @@ package exec
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"slices"
 
@@ -37,11 +35,7 @@ const (
 // computing part by part from disk when it would go over.
 func (w *Window) SetBudget(q *budget.Query) {
 	if q != nil {
-		name := w.String()
-		if w.level > 0 {
-			name = fmt.Sprintf("%s (spilled part, round %d)", name, w.level)
-		}
-		w.res = q.Reserve(name)
+		w.res = q.Reserve(partName(w, w.level))
 	}
 }
 
@@ -91,87 +85,29 @@ func (w *Window) splitBy() []int {
 // w.spilled to the sort that streams the result.
 func (w *Window) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 	q := w.res.Query()
-	var held []arrow.RecordBatch
-	var bytes, rows, seq int64
-	var pw *partWriter
-	fail := func(err error) ([]arrow.RecordBatch, error) {
-		ReleaseAll(held)
-		if pw != nil {
-			pw.abort()
-		}
-		return nil, err
-	}
 	seqSchema := withSeqSchema(w.input.Schema())
-	write := func(b arrow.RecordBatch) error {
-		sb := withSeq(q, seqSchema, b, seq)
-		defer sb.Release()
-		seq += b.NumRows()
-		keys := make([]arrow.Array, 0, len(w.splitBy()))
-		for _, c := range w.splitBy() {
-			keys = append(keys, b.Column(c))
-		}
-		return pw.write(ctx, sb, keys, nil)
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return fail(err)
-		}
-		b, err := w.input.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fail(err)
-		}
-		if pw != nil {
-			err = write(b)
-			b.Release()
-			if err != nil {
-				return fail(err)
+	var seq int64
+	c := holdOrSplit{res: w.res, level: w.level, schema: seqSchema,
+		need: func(bytes, rows int64) int64 {
+			return bytes + rows*(windowRowBytes+windowResultBytes*int64(len(w.exprs)))
+		},
+		what: "its input", oneKey: "one window partition with more rows than fit",
+		write: func(pw *partWriter, b arrow.RecordBatch) error {
+			sb := withSeq(q, seqSchema, b, seq)
+			defer sb.Release()
+			seq += b.NumRows()
+			keys := make([]arrow.Array, 0, len(w.splitBy()))
+			for _, c := range w.splitBy() {
+				keys = append(keys, b.Column(c))
 			}
-			continue
-		}
-		held = append(held, b)
-		bytes += BatchBytes(b)
-		rows += b.NumRows()
-		w.res.NotePeak(bytes)
-		need := bytes + rows*(windowRowBytes+windowResultBytes*int64(len(w.exprs)))
-		if (q.Within(need) && !w.res.OverLimit(bytes)) || bytes < minHold(q) {
-			continue
-		}
-		// A part is computed while the sort above holds the parts done,
-		// which spills on its own when over: a part that fits in half the
-		// limit goes on in memory rather than split again (a partition
-		// cannot be split, and the null key is one partition).
-		if w.level > 0 && need <= q.Limit()/2 && !w.res.OverLimit(bytes) {
-			continue
-		}
-		if (w.level >= maxSpillLevels || len(w.splitBy()) == 0) && q.Within(need) {
-			continue // it cannot split, and only --operator-memory says no
-		}
-		switch {
-		case !q.CanSpill():
-			return fail(q.Exhausted(fmt.Sprintf("%s holding %s", w.res.Name, budget.FormatBytes(bytes))))
-		case len(w.splitBy()) == 0:
-			return fail(q.Exhausted(fmt.Sprintf("%s: a window over the whole input (no partition_by shared by its expressions) of %s cannot be split", w.res.Name, budget.FormatBytes(bytes))))
-		case w.level >= maxSpillLevels:
-			return fail(q.Exhausted(fmt.Sprintf("%s: a part of the input still does not fit after %d rounds of spilling (one window partition with more rows than fit, or the query's other operators hold its memory)", w.res.Name, w.level)))
-		}
-		pw = newPartWriter(w.res, q, seqSchema, w.level)
-		for _, h := range held {
-			if err := write(h); err != nil {
-				return fail(err)
-			}
-		}
-		ReleaseAll(held)
-		held, bytes, rows = nil, 0, 0
+			return pw.write(ctx, sb, keys, nil)
+		}}
+	if len(w.splitBy()) == 0 {
+		c.cannotSplit = "a window over the whole input (no partition_by shared by its expressions) cannot be split"
 	}
-	if pw == nil {
-		return held, nil
-	}
-	parts, err := pw.finish()
-	if err != nil {
-		return nil, err
+	held, parts, err := c.collect(ctx, w.input)
+	if err != nil || parts == nil {
+		return held, err
 	}
 	wp := &windowParts{w: w, seqSchema: seqSchema, parts: parts}
 	wp.schema = NewWindow(w.mem, &spillScan{schema: seqSchema}, w.exprs).Schema()
