@@ -66,6 +66,9 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 FUZZTIME ?= 60s
 fuzz: tools
 	go test ./scheduler -run '^$$' -fuzz FuzzQuery -fuzztime $(FUZZTIME)
+	go test ./flight -run '^$$' -fuzz FuzzUpload -fuzztime $(FUZZTIME)
+	go test ./flight -run '^$$' -fuzz FuzzTicket -fuzztime $(FUZZTIME)
+	go test ./kernels/exec -run '^$$' -fuzz FuzzFileScan -fuzztime $(FUZZTIME)
 
 ## bench: upload/download throughput and group-by timings against peers
 bench: bench-venv

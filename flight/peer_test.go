@@ -75,7 +75,7 @@ func TestLostInputTravelsTyped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions()...)
+	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions(0)...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(&lostServer{})
 	go srv.Serve()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -19,8 +20,11 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"slipstream/kernels"
+	"slipstream/kernels/budget"
+	"slipstream/kernels/exec"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
+	"slipstream/scheduler/config"
 	"slipstream/scheduler/planpb"
 )
 
@@ -42,13 +46,19 @@ func NewService(engine *scheduler.Engine, location string) *Service {
 }
 
 // ServerOptions are the gRPC options every Slipstream server uses: no
-// message-size trap, panics recovered, errors mapped to codes.
-func ServerOptions() []grpc.ServerOption {
+// message-size trap, panics recovered, errors mapped to codes, and at
+// most maxClientCalls calls open per client connection
+// (--max-client-streams; 0: the default).
+func ServerOptions(maxClientCalls int) []grpc.ServerOption {
+	if maxClientCalls <= 0 {
+		maxClientCalls = config.DefaultClientStreams
+	}
+	calls := &clientCalls{max: maxClientCalls, open: map[string]int{}}
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(math.MaxInt32),
 		grpc.MaxSendMsgSize(math.MaxInt32),
-		grpc.ChainUnaryInterceptor(unaryGuard),
-		grpc.ChainStreamInterceptor(streamGuard),
+		grpc.ChainUnaryInterceptor(unaryGuard, calls.unary),
+		grpc.ChainStreamInterceptor(streamGuard, calls.stream),
 	}
 }
 
@@ -234,9 +244,19 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 // (on a cluster: once every partition is durable on enough replicas and
 // the manifest is committed).
 func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
-	r, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(s.mem))
+	// The stream is decoded with an allocator that refuses buffers bigger
+	// than a batch may be, and each batch is validated before it is
+	// stored: an upload is input from outside the node.
+	maxBatch := s.engine.Settings().MaxBatchSize
+	mem := budget.Untrusted(s.mem, maxBatch, "--max-batch-size")
+	defer func() {
+		if n := mem.Settle(); n > 0 {
+			slog.Warn("freed what a failed decode of an upload dropped", "bytes", n)
+		}
+	}()
+	r, err := arrowflight.NewRecordReader(verifiedStream{stream}, ipc.WithAllocator(mem))
 	if err != nil {
-		return invalid("cannot read the uploaded stream: %v", err)
+		return uploadError("cannot read the uploaded stream", err)
 	}
 	defer r.Release()
 	up, err := uploadCommand(r.LatestFlightDescriptor())
@@ -244,14 +264,24 @@ func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 		return err
 	}
 	mode := map[planpb.Upload_Mode]catalog.Mode{planpb.Upload_CREATE: catalog.Create, planpb.Upload_REPLACE: catalog.Replace, planpb.Upload_APPEND: catalog.Append}[up.GetMode()]
+	batches := 0
 	next := func() (arrow.RecordBatch, error) {
 		if r.Next() {
 			b := r.RecordBatch()
+			batches++
+			what := fmt.Sprintf("uploaded batch %d of %q", batches, up.GetTable())
+			if n := exec.BatchBytes(b); n > maxBatch {
+				return nil, kernels.Errorf(kernels.ResourceExhausted, "%s holds %s, more than the node's --max-batch-size of %s; send smaller batches",
+					what, budget.FormatBytes(n), budget.FormatBytes(maxBatch))
+			}
+			if err := exec.ValidateBatch(b, what); err != nil {
+				return nil, err
+			}
 			b.Retain()
 			return b, nil
 		}
 		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return nil, invalid("upload of %q interrupted: %v", up.GetTable(), err)
+			return nil, uploadError(fmt.Sprintf("upload of %q interrupted", up.GetTable()), err)
 		}
 		return nil, nil
 	}
@@ -265,6 +295,32 @@ func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 		return err
 	}
 	return stream.Send(&arrowflight.PutResult{AppMetadata: meta})
+}
+
+// verifiedStream checks the metadata of each uploaded message before
+// Arrow's reader reads it (exec.VerifyIPCMessage says why).
+type verifiedStream struct {
+	arrowflight.FlightService_DoPutServer
+}
+
+func (v verifiedStream) Recv() (*arrowflight.FlightData, error) {
+	d, err := v.FlightService_DoPutServer.Recv()
+	if err == nil && len(d.GetDataHeader()) > 0 {
+		if err := exec.VerifyIPCMessage(d.GetDataHeader()); err != nil {
+			return nil, err
+		}
+	}
+	return d, err
+}
+
+// uploadError reports a stream that could not be decoded: with the kind
+// of a refusal the decoder met (a buffer over --max-batch-size), else as
+// invalid input.
+func uploadError(what string, err error) error {
+	if k := kernels.KindOf(err); k != kernels.Internal {
+		return kernels.Errorf(k, "%s: %v", what, err)
+	}
+	return invalid("%s: %v", what, err)
 }
 
 func uploadCommand(d *arrowflight.FlightDescriptor) (*planpb.Upload, error) {

@@ -34,7 +34,14 @@ type testNode struct {
 }
 
 // startNode runs a real Flight server on a loopback port.
-func startNode(t *testing.T) *testNode {
+func startNode(t testing.TB) *testNode {
+	t.Helper()
+	return startNodeWith(t, 0)
+}
+
+// startNodeWith runs a node that lets one client have maxCalls calls open
+// at once (0: the default).
+func startNodeWith(t testing.TB, maxCalls int) *testNode {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	dir := t.TempDir()
@@ -51,7 +58,7 @@ func startNode(t *testing.T) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions()...)
+	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions(maxCalls)...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(NewService(&scheduler.Engine{Catalog: cat, Mem: mem, Roots: roots}, "grpc://"+lis.Addr().String()))
 	go srv.Serve()
@@ -69,7 +76,7 @@ func startNode(t *testing.T) *testNode {
 	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String()}
 }
 
-func wrap(t *testing.T, m proto.Message) []byte {
+func wrap(t testing.TB, m proto.Message) []byte {
 	a, err := anypb.New(m)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +97,7 @@ func ints(n int) arrow.RecordBatch {
 	return array.NewRecordBatch(s, []arrow.Array{arr}, int64(n))
 }
 
-func (n *testNode) put(t *testing.T, table string, mode pb.Upload_Mode, rec arrow.RecordBatch) (*pb.UploadResult, error) {
+func (n *testNode) put(t testing.TB, table string, mode pb.Upload_Mode, rec arrow.RecordBatch) (*pb.UploadResult, error) {
 	stream, err := n.client.DoPut(context.Background())
 	if err != nil {
 		t.Fatal(err)

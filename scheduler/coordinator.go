@@ -137,7 +137,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 	defer cancel(nil)
 	r := &queryRun{e: e, q: q, members: map[string]cluster.Member{}, cancel: cancel}
 	r.status = &QueryStatus{ID: id, State: queryPlanning, Started: time.Now()}
-	e.queries.add(r)
+	e.register(r)
 	fail := func(err error) (*Result, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -155,7 +155,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 		return fail(err)
 	}
 	alive := e.Alive()
-	per := e.conf().TasksPerNode
+	per := e.Settings().TasksPerNode
 	r.mu.Lock()
 	r.g, r.fp, r.buckets, r.perNode, r.broadcast = g, g.String(), len(alive)*per, per, broadcast
 	r.status.Stages = r.fp
@@ -388,7 +388,7 @@ func contains(xs []string, x string) bool {
 func (r *queryRun) exec(ctx, query context.Context, c runTask) coreEvent {
 	st := r.g.Stages[c.id.Stage]
 	pt := &planpb.Task{QueryId: r.status.ID, Query: r.q, Stage: int32(c.id.Stage), Task: int32(c.id.Task), Attempt: int32(c.id.Attempt),
-		Buckets: 1, BroadcastRows: r.broadcast, Fingerprint: r.fp, Share: r.shares[c.id.Stage][c.id.Task], Compress: r.e.conf().Compress,
+		Buckets: 1, BroadcastRows: r.broadcast, Fingerprint: r.fp, Share: r.shares[c.id.Stage][c.id.Task], Compress: r.e.Settings().Compress,
 		Coordinator: r.e.Self.Addr}
 	if st.Out == stage.Hash {
 		pt.Buckets = int32(r.buckets)
@@ -448,4 +448,4 @@ func (e *Engine) answers(ctx context.Context, name string) bool {
 	return false
 }
 
-func (e *Engine) broadcastRows() int64 { return e.conf().BroadcastRows }
+func (e *Engine) broadcastRows() int64 { return e.Settings().BroadcastRows }

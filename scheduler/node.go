@@ -52,14 +52,14 @@ func (e *Engine) Alive() []cluster.Member {
 // is alive. (Alone, a node can read only the partitions it holds.)
 func (e *Engine) Distributed() bool { return len(e.Alive()) > 1 }
 
-// conf is the node's configuration, its defaults filled in.
-func (e *Engine) conf() *config.Node {
+// Settings is the node's configuration, its defaults filled in.
+func (e *Engine) Settings() *config.Node {
 	e.init()
 	return &e.Config
 }
 
 func (e *Engine) replication(alive int) int {
-	return max(1, min(e.conf().Replication, alive))
+	return max(1, min(e.Settings().Replication, alive))
 }
 
 // Store uploads a table: its rows are cut into partitions of
@@ -84,7 +84,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		written int64
 	)
 	defer func() { exec.ReleaseAll(pending) }()
-	partRows := e.conf().PartRows
+	partRows := e.Settings().PartRows
 	start := int(hashString(name) % uint64(len(alive)))
 	w := e.minReplicas(rf)
 	flush := func() error {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -66,6 +67,19 @@ func (r *registry) add(q *queryRun) {
 	}
 }
 
+// register adds a query to the node's registry and, when the node has a
+// --max-query-time, cancels it once that time is up (a query that ended
+// by then is left as it is; one whose result is still held loses it).
+func (e *Engine) register(r *queryRun) {
+	e.queries.add(r)
+	if d := e.Settings().MaxQueryTime; d > 0 {
+		id := r.status.ID
+		time.AfterFunc(d, func() {
+			e.Cancel(id, fmt.Sprintf("it ran longer than the node's --max-query-time of %s", d))
+		})
+	}
+}
+
 func (r *registry) get(id string) (*queryRun, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -98,7 +112,7 @@ func (e *Engine) Track(id string) (string, error) {
 	}
 	r := &queryRun{e: e, local: &streamedRun{}}
 	r.status = &QueryStatus{ID: id, State: queryReady, Started: time.Now()}
-	e.queries.add(r)
+	e.register(r)
 	return id, nil
 }
 
@@ -180,7 +194,7 @@ func (e *Engine) StartLocal(ctx context.Context, id string) (*LocalRun, error) {
 	if !ok || r.local == nil {
 		r = &queryRun{e: e, local: &streamedRun{}}
 		r.status = &QueryStatus{ID: id, Started: time.Now()}
-		e.queries.add(r)
+		e.register(r)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

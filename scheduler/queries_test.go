@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"slipstream/kernels"
+	"slipstream/scheduler/cluster"
 )
 
 func statusOf(t *testing.T, e *Engine, id string) QueryStatus {
@@ -125,5 +126,29 @@ func TestCancelAfterDoneDropsTheResult(t *testing.T) {
 	}
 	if n := heldOutputs(engines); n != 0 {
 		t.Fatalf("%d outputs left", n)
+	}
+}
+
+// A query still waiting past the node's --max-query-time is cancelled with
+// a reason naming the setting, and refused when it would start.
+func TestMaxQueryTimeCancels(t *testing.T) {
+	e := &Engine{Self: cluster.Member{Name: "n1"}}
+	e.Config.MaxQueryTime = 50 * time.Millisecond
+	id, err := e.Track("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for statusOf(t, e, id).State != "cancelled" {
+		if time.Now().After(deadline) {
+			t.Fatalf("still %+v 10s after its time was up", statusOf(t, e, id))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := statusOf(t, e, id); !strings.Contains(st.Error, "--max-query-time of 50ms") {
+		t.Errorf("status error %q does not name the limit", st.Error)
+	}
+	if _, err := e.StartLocal(context.Background(), id); kernels.KindOf(err) != kernels.Cancelled {
+		t.Errorf("StartLocal after the time was up: %v", err)
 	}
 }

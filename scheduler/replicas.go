@@ -34,7 +34,7 @@ import (
 // (Replication, or the alive nodes when fewer; so at least two whenever
 // two nodes are alive and Replication is at least two).
 func (e *Engine) minReplicas(rf int) int {
-	if w := e.conf().MinReplicas; w > 0 {
+	if w := e.Settings().MinReplicas; w > 0 {
 		return w
 	}
 	return rf
@@ -157,7 +157,7 @@ func (e *Engine) replicaStatus() map[string]any {
 	if e.Members != nil {
 		known = len(e.Members.Members())
 	}
-	want := min(e.conf().Replication, known)
+	want := min(e.Settings().Replication, known)
 	under := []UnderReplicated{}
 	for _, t := range e.Catalog.Tables() {
 		for i, p := range t.M.Parts {

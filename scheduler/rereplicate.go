@@ -173,7 +173,7 @@ func (e *Engine) Replicate(ctx context.Context) int {
 		names[i] = m.Name
 	}
 	sort.Strings(names)
-	gone := e.goneNodes(time.Now(), e.conf().RepairGrace)
+	gone := e.goneNodes(time.Now(), e.Settings().RepairGrace)
 	if len(names) == 0 || names[0] != e.Self.Name || len(gone) == 0 {
 		return 0
 	}

@@ -264,7 +264,7 @@ func serve(args []string) error {
 			}
 		}
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions()...)
+	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions(cfg.MaxClientStreams)...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
 

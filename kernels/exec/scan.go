@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"slipstream/kernels"
+	"slipstream/kernels/budget"
 	"slipstream/kernels/fsroot"
 	"slipstream/kernels/pqread"
 )
@@ -163,6 +164,10 @@ func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if err != nil && !errors.Is(err, io.EOF) {
 			if s.Format == CSV {
 				return nil, kernels.Errorf(kernels.Invalid, "read %s: %v (CSV column types are inferred from the first %d rows; this value does not fit the type inferred for its column)", s.Paths[s.next-1], err, InferRows)
+			}
+			if kernels.KindOf(err) == kernels.Internal {
+				// A reader's own error: the file's bytes are not what they claim.
+				return nil, kernels.Errorf(kernels.Invalid, "cannot read %s: %v", s.Paths[s.next-1], err)
 			}
 			return nil, fmt.Errorf("read %s: %w", s.Paths[s.next-1], err)
 		}
@@ -540,18 +545,51 @@ func (o CSVOptions) readerOptions(mem memory.Allocator) []csv.Option {
 }
 
 // OpenIPC reads an Arrow IPC file, or failing that an IPC stream, from f.
+// The file is a user's, so it is read as untrusted input: no buffer may
+// declare more than the node's memory limit, and every batch is validated
+// before an operator sees it.
 func OpenIPC(f *os.File, mem memory.Allocator) (array.RecordReader, error) {
-	if fr, err := ipc.NewFileReader(f, ipc.WithAllocator(mem)); err == nil {
-		return &ipcFile{r: fr}, nil
+	if q, ok := mem.(*budget.Query); ok {
+		mem = budget.Untrusted(mem, q.Limit(), "--memory-limit")
+	}
+	if err := verifyIPCFile(f); err != nil {
+		return nil, kernels.Errorf(kernels.Invalid, "cannot read %s: %v", f.Name(), err)
+	}
+	if fr, err := ipc.NewFileReader(f, ipc.WithAllocator(mem), ipc.WithMetadataSizeLimit(MaxIPCMetadata)); err == nil {
+		return &validated{RecordReader: &ipcFile{r: fr}, name: f.Name()}, nil
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
-	r, err := ipc.NewReader(f, ipc.WithAllocator(mem))
+	r, err := ipc.NewReader(f, ipc.WithAllocator(mem), ipc.WithMetadataSizeLimit(MaxIPCMetadata))
 	if err != nil {
 		return nil, OpenError(f.Name(), fmt.Errorf("not an Arrow IPC file or stream: %w", err))
 	}
-	return r, nil
+	return &validated{RecordReader: r, name: f.Name()}, nil
+}
+
+// validated checks each batch of a reader with ValidateBatch.
+type validated struct {
+	array.RecordReader
+	name string
+	n    int
+	err  error
+}
+
+func (v *validated) Next() bool {
+	if v.err != nil || !v.RecordReader.Next() {
+		return false
+	}
+	v.n++
+	v.err = ValidateBatch(v.RecordReader.RecordBatch(), fmt.Sprintf("%s, batch %d", v.name, v.n))
+	return v.err == nil
+}
+
+func (v *validated) Err() error {
+	if v.err != nil {
+		return v.err
+	}
+	return v.RecordReader.Err()
 }
 
 // ipcFile adapts ipc.FileReader, which reads by index, to array.RecordReader.

@@ -42,6 +42,8 @@ const (
 	DefaultTasksPerNode  = 1
 	DefaultBroadcastRows = 250_000
 	DefaultPartRows      = 1 << 20
+	DefaultMaxBatchSize  = 512 << 20
+	DefaultClientStreams = 256
 	// MinMemoryLimit is the least memory a node runs with.
 	MinMemoryLimit = 16 << 20
 )
@@ -122,6 +124,16 @@ type Node struct {
 	// (--spill-limit).
 	SpillLimit int64
 
+	// MaxBatchSize is the most bytes one uploaded record batch, or one
+	// batch of a user's IPC file, may decode to (--max-batch-size).
+	MaxBatchSize int64
+	// MaxQueryTime, when positive, is the longest a query may run before
+	// the node cancels it (--max-query-time); 0: no limit.
+	MaxQueryTime time.Duration
+	// MaxClientStreams is the most calls one client connection may have
+	// open at once (--max-client-streams).
+	MaxClientStreams int
+
 	// CPUProfile is a file to write a CPU profile to (--cpuprofile).
 	CPUProfile string
 }
@@ -129,16 +141,18 @@ type Node struct {
 // Default is a node's configuration before the environment and flags.
 func Default() Node {
 	return Node{
-		Addr:          DefaultAddr,
-		DataDir:       DefaultDataDir,
-		Gossip:        DefaultGossip,
-		Replication:   DefaultReplication,
-		RepairGrace:   DefaultRepairGrace,
-		TasksPerNode:  DefaultTasksPerNode,
-		BroadcastRows: DefaultBroadcastRows,
-		PartRows:      DefaultPartRows,
-		MemoryLimit:   Auto,
-		SpillLimit:    Auto,
+		Addr:             DefaultAddr,
+		DataDir:          DefaultDataDir,
+		Gossip:           DefaultGossip,
+		Replication:      DefaultReplication,
+		RepairGrace:      DefaultRepairGrace,
+		TasksPerNode:     DefaultTasksPerNode,
+		BroadcastRows:    DefaultBroadcastRows,
+		PartRows:         DefaultPartRows,
+		MaxBatchSize:     DefaultMaxBatchSize,
+		MaxClientStreams: DefaultClientStreams,
+		MemoryLimit:      Auto,
+		SpillLimit:       Auto,
 	}
 }
 
@@ -159,6 +173,12 @@ func (c *Node) EnsureDefaults() {
 	}
 	if c.PartRows == 0 {
 		c.PartRows = DefaultPartRows
+	}
+	if c.MaxBatchSize == 0 {
+		c.MaxBatchSize = DefaultMaxBatchSize
+	}
+	if c.MaxClientStreams == 0 {
+		c.MaxClientStreams = DefaultClientStreams
 	}
 }
 
@@ -293,6 +313,15 @@ func (c *Node) Validate() error {
 	if c.OperatorMemory < 0 {
 		return fmt.Errorf("--operator-memory %d: want a size, or 0 for no limit but the query's share", c.OperatorMemory)
 	}
+	if c.MaxBatchSize < 1<<20 {
+		return fmt.Errorf("--max-batch-size %s: want at least 1MiB", Bytes(c.MaxBatchSize))
+	}
+	if c.MaxQueryTime < 0 {
+		return fmt.Errorf("--max-query-time %s: want a duration such as 1h, or 0 for no limit", c.MaxQueryTime)
+	}
+	if c.MaxClientStreams < 1 {
+		return fmt.Errorf("--max-client-streams %d: want at least 1", c.MaxClientStreams)
+	}
 	if c.SpillLimit < 0 && c.SpillLimit != Auto {
 		return fmt.Errorf("--spill-limit %d: want a size (0 turns spilling off)", c.SpillLimit)
 	}
@@ -349,6 +378,9 @@ func (c *Node) fields() []field {
 		{"operator-memory", Bytes(c.OperatorMemory)},
 		{"spill-dir", c.SpillDir},
 		{"spill-limit", size(c.SpillLimit)},
+		{"max-batch-size", Bytes(c.MaxBatchSize)},
+		{"max-query-time", c.MaxQueryTime.String()},
+		{"max-client-streams", c.MaxClientStreams},
 		{"cpuprofile", c.CPUProfile},
 	}
 }

@@ -136,6 +136,9 @@ memory-limit = "3GiB"
 operator-memory = "0B"
 spill-dir = ""
 spill-limit = "auto"
+max-batch-size = "512MiB"
+max-query-time = "0s"
+max-client-streams = 256
 cpuprofile = ""
 `
 	if got != want {

@@ -32,6 +32,9 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*size)(&c.OperatorMemory), "operator-memory", "most memory one operator (a sort, an aggregate's or join's table) may hold before it spills, such as 64KiB, however much room its query has (default $"+EnvOperatorMemory+", else 0: no limit but the query's share); small values make every operator that can spill do so (tests)")
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
 	fs.Var((*size)(&c.SpillLimit), "spill-limit", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
+	fs.Var((*size)(&c.MaxBatchSize), "max-batch-size", "most bytes one uploaded record batch (or one batch of an IPC file read_ipc reads) may decode to; larger ones are refused")
+	fs.DurationVar(&c.MaxQueryTime, "max-query-time", c.MaxQueryTime, "cancel a query that runs longer than this, such as 1h (0: no limit)")
+	fs.IntVar(&c.MaxClientStreams, "max-client-streams", c.MaxClientStreams, "most calls one client connection may have open at once; more are refused with ResourceExhausted")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
 	fs.Var((*PathList)(&c.AllowPaths), "allow-path", "a directory whose files read_parquet/read_csv/read_ipc may read (repeatable, or comma-separated; each must exist; default: the data directory)")
 }
