@@ -25,6 +25,7 @@ import (
 	"slipstream/scheduler/physical"
 	"slipstream/scheduler/plan"
 	"slipstream/scheduler/planpb"
+	"slipstream/scheduler/sql"
 	"slipstream/scheduler/stage"
 )
 
@@ -92,6 +93,11 @@ var extensions = map[exec.Format][]string{
 	exec.Parquet: {".parquet", ".pq"},
 	exec.CSV:     {".csv", ".tsv", ".txt"},
 	exec.IPC:     {".arrow", ".feather", ".ipc", ".arrows"},
+}
+
+// SQL implements plan.Resolver: it compiles SQL text into plan nodes.
+func (e *Engine) SQL(s *planpb.Sql) (*planpb.Node, error) {
+	return sql.Compile(s.GetQuery(), s.GetTables(), e)
 }
 
 // FileRoots implements plan.Resolver.

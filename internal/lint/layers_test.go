@@ -33,7 +33,7 @@ func rank(pkg string) int {
 var allowedThirdParty = map[int][]string{
 	0: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
 	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
-	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/"},
+	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/", "github.com/pganalyze/pg_query_go/v6"}, // the SQL parser
 	3: {"github.com/apache/arrow-go/v18/", "github.com/dgraph-io/ristretto/v2"}, // caches counted in the budget
 }
 

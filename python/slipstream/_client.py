@@ -8,7 +8,7 @@ import os
 import queue
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -386,6 +386,27 @@ class Client:
                 raise end from None
 
     # ---------------------------------------------------------------- tables
+
+    def sql(self, query: str, tables: Mapping[str, DataFrame] | None = None) -> DataFrame:
+        """Return a lazy :class:`DataFrame` of a SQL query.
+
+        The query is written in the SQL DuckDB and DataFusion users write (a
+        Postgres-family dialect) and may read stored tables by name and files
+        with ``read_parquet('path')``, ``read_csv('path')`` and
+        ``read_ipc('path')``. The node compiles it into the same plan as the
+        DataFrame API, so the result chains like any other frame::
+
+            top = cl.sql("SELECT vendor, sum(fare) AS total FROM trips GROUP BY vendor")
+            top.sort("total", descending=True).limit(3).to_pandas()
+
+        ``tables`` names frames the query may read as tables (they hide
+        stored tables of the same name), as polars' ``SQLContext`` does.
+
+        A syntax error names the line and column, with a caret under the
+        token; what is not supported yet says which feature.
+        """
+        given = {name: frame._node for name, frame in (tables or {}).items()}
+        return DataFrame(self, pb.Node(sql=pb.Sql(query=query, tables=given)))
 
     def table(self, name: str) -> DataFrame:
         """Return a lazy :class:`DataFrame` over the stored table ``name``.

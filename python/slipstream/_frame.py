@@ -187,6 +187,16 @@ class DataFrame:
         count = -1 if length is None else length
         return self._derive(limit=pb.Limit(input=self._node, offset=offset, count=count))
 
+    def sql(self, query: str, *, table_name: str = "self") -> DataFrame:
+        """Run a SQL query over this frame, as polars' ``LazyFrame.sql``.
+
+        The frame is the table ``self`` (or ``table_name``) in the query;
+        stored tables may be read by name too::
+
+            trips.filter(col("fare") > 10).sql("SELECT vendor, count(*) FROM self GROUP BY 1")
+        """
+        return self._derive(sql=pb.Sql(query=query, tables={table_name: self._node}))
+
     def head(self, n: int = 5) -> DataFrame:
         """Keep the first ``n`` rows."""
         return self.slice(0, n)

@@ -49,3 +49,21 @@ def test_a_query_written_for_a_peer_matches_duckdb(number: int, frames: dict, ta
     sql = QUERIES[number][1]
     result = assert_same(POLARS[number](frames), sql, ordered="order by" in sql, **tables)
     assert result.num_rows > 0
+
+
+# The queries whose standard text needs subqueries in expressions (IN,
+# EXISTS, scalar), which the SQL front end does not compile yet.
+NEEDS_SUBQUERIES = {2, 4, 11, 15, 16, 17, 18, 20, 21, 22}
+
+
+@pytest.mark.parametrize("number", sorted(QUERIES), ids=lambda n: f"q{n}")
+def test_tpch_sql_text_matches_duckdb(
+    number: int, cl: sl.Client, frames: dict, tables: dict
+) -> None:
+    sql = QUERIES[number][1]
+    query = cl.sql(sql, tables=frames)
+    if number in NEEDS_SUBQUERIES:
+        with pytest.raises(sl.SlipstreamError, match="not supported yet"):
+            query.to_arrow()
+        return
+    assert_same(query, sql, ordered="order by" in sql, **tables)

@@ -32,6 +32,8 @@ type Resolver interface {
 	FileSchema(paths []string, format exec.Format, csv exec.CSVOptions) ([]string, *arrow.Schema, error)
 	// FileRoots are the directories files may be read from (nil: anywhere).
 	FileRoots() *fsroot.Roots
+	// SQL compiles a query written in SQL into plan nodes (scheduler/sql).
+	SQL(s *planpb.Sql) (*planpb.Node, error)
 }
 
 func invalidf(format string, args ...any) error {
@@ -54,6 +56,12 @@ type builder struct{ r Resolver }
 
 func (b *builder) node(n *planpb.Node) (Node, error) {
 	switch k := n.GetKind().(type) {
+	case *planpb.Node_Sql:
+		compiled, err := b.r.SQL(k.Sql)
+		if err != nil {
+			return nil, err
+		}
+		return b.node(compiled)
 	case *planpb.Node_TableScan:
 		name := k.TableScan.GetTable()
 		s, err := b.r.TableSchema(name)

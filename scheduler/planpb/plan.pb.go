@@ -182,7 +182,7 @@ func (x Join_How) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Join_How.Descriptor instead.
 func (Join_How) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{27, 0}
+	return file_plan_proto_rawDescGZIP(), []int{28, 0}
 }
 
 type DataType_Kind int32
@@ -276,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{35, 0}
+	return file_plan_proto_rawDescGZIP(), []int{36, 0}
 }
 
 type DataType_TimeUnit int32
@@ -328,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{35, 1}
+	return file_plan_proto_rawDescGZIP(), []int{36, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -1442,6 +1442,7 @@ type Node struct {
 	//	*Node_Limit
 	//	*Node_Join
 	//	*Node_Concat
+	//	*Node_Sql
 	Kind          isNode_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1574,6 +1575,15 @@ func (x *Node) GetConcat() *Concat {
 	return nil
 }
 
+func (x *Node) GetSql() *Sql {
+	if x != nil {
+		if x, ok := x.Kind.(*Node_Sql); ok {
+			return x.Sql
+		}
+	}
+	return nil
+}
+
 type isNode_Kind interface {
 	isNode_Kind()
 }
@@ -1618,6 +1628,10 @@ type Node_Concat struct {
 	Concat *Concat `protobuf:"bytes,10,opt,name=concat,proto3,oneof"`
 }
 
+type Node_Sql struct {
+	Sql *Sql `protobuf:"bytes,11,opt,name=sql,proto3,oneof"`
+}
+
 func (*Node_TableScan) isNode_Kind() {}
 
 func (*Node_FileScan) isNode_Kind() {}
@@ -1638,6 +1652,65 @@ func (*Node_Join) isNode_Kind() {}
 
 func (*Node_Concat) isNode_Kind() {}
 
+func (*Node_Sql) isNode_Kind() {}
+
+// Sql is a query written in SQL (a Postgres-family dialect, as DuckDB and
+// DataFusion users write it), compiled by the node into the other kinds
+// of node. tables names further inputs the text may read as tables (a
+// DataFrame's `.sql("... FROM self")`); they hide stored tables of the
+// same name.
+type Sql struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Query         string                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	Tables        map[string]*Node       `protobuf:"bytes,2,rep,name=tables,proto3" json:"tables,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sql) Reset() {
+	*x = Sql{}
+	mi := &file_plan_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sql) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sql) ProtoMessage() {}
+
+func (x *Sql) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sql.ProtoReflect.Descriptor instead.
+func (*Sql) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Sql) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *Sql) GetTables() map[string]*Node {
+	if x != nil {
+		return x.Tables
+	}
+	return nil
+}
+
 // TableScan reads a stored table.
 type TableScan struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1648,7 +1721,7 @@ type TableScan struct {
 
 func (x *TableScan) Reset() {
 	*x = TableScan{}
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1733,7 @@ func (x *TableScan) String() string {
 func (*TableScan) ProtoMessage() {}
 
 func (x *TableScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1746,7 @@ func (x *TableScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableScan.ProtoReflect.Descriptor instead.
 func (*TableScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{17}
+	return file_plan_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *TableScan) GetTable() string {
@@ -1696,7 +1769,7 @@ type FileScan struct {
 
 func (x *FileScan) Reset() {
 	*x = FileScan{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1781,7 @@ func (x *FileScan) String() string {
 func (*FileScan) ProtoMessage() {}
 
 func (x *FileScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1794,7 @@ func (x *FileScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileScan.ProtoReflect.Descriptor instead.
 func (*FileScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FileScan) GetPaths() []string {
@@ -1755,7 +1828,7 @@ type CsvOptions struct {
 
 func (x *CsvOptions) Reset() {
 	*x = CsvOptions{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +1840,7 @@ func (x *CsvOptions) String() string {
 func (*CsvOptions) ProtoMessage() {}
 
 func (x *CsvOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +1853,7 @@ func (x *CsvOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsvOptions.ProtoReflect.Descriptor instead.
 func (*CsvOptions) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CsvOptions) GetNoHeader() bool {
@@ -1808,7 +1881,7 @@ type Select struct {
 
 func (x *Select) Reset() {
 	*x = Select{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1820,7 +1893,7 @@ func (x *Select) String() string {
 func (*Select) ProtoMessage() {}
 
 func (x *Select) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1833,7 +1906,7 @@ func (x *Select) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Select.ProtoReflect.Descriptor instead.
 func (*Select) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Select) GetInput() *Node {
@@ -1862,7 +1935,7 @@ type WithColumns struct {
 
 func (x *WithColumns) Reset() {
 	*x = WithColumns{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1874,7 +1947,7 @@ func (x *WithColumns) String() string {
 func (*WithColumns) ProtoMessage() {}
 
 func (x *WithColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1887,7 +1960,7 @@ func (x *WithColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithColumns.ProtoReflect.Descriptor instead.
 func (*WithColumns) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WithColumns) GetInput() *Node {
@@ -1914,7 +1987,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +1999,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2012,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Filter) GetInput() *Node {
@@ -1969,7 +2042,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2054,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2067,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Aggregate) GetInput() *Node {
@@ -2029,7 +2102,7 @@ type SortKey struct {
 
 func (x *SortKey) Reset() {
 	*x = SortKey{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2041,7 +2114,7 @@ func (x *SortKey) String() string {
 func (*SortKey) ProtoMessage() {}
 
 func (x *SortKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2054,7 +2127,7 @@ func (x *SortKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortKey.ProtoReflect.Descriptor instead.
 func (*SortKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SortKey) GetExpr() *Expr {
@@ -2089,7 +2162,7 @@ type Sort struct {
 
 func (x *Sort) Reset() {
 	*x = Sort{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2174,7 @@ func (x *Sort) String() string {
 func (*Sort) ProtoMessage() {}
 
 func (x *Sort) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2187,7 @@ func (x *Sort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sort.ProtoReflect.Descriptor instead.
 func (*Sort) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Sort) GetInput() *Node {
@@ -2143,7 +2216,7 @@ type Limit struct {
 
 func (x *Limit) Reset() {
 	*x = Limit{}
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2155,7 +2228,7 @@ func (x *Limit) String() string {
 func (*Limit) ProtoMessage() {}
 
 func (x *Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2168,7 +2241,7 @@ func (x *Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limit.ProtoReflect.Descriptor instead.
 func (*Limit) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{26}
+	return file_plan_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Limit) GetInput() *Node {
@@ -2217,7 +2290,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2229,7 +2302,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2242,7 +2315,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{27}
+	return file_plan_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Join) GetLeft() *Node {
@@ -2306,7 +2379,7 @@ type Concat struct {
 
 func (x *Concat) Reset() {
 	*x = Concat{}
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2318,7 +2391,7 @@ func (x *Concat) String() string {
 func (*Concat) ProtoMessage() {}
 
 func (x *Concat) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2331,7 +2404,7 @@ func (x *Concat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Concat.ProtoReflect.Descriptor instead.
 func (*Concat) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{28}
+	return file_plan_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Concat) GetInputs() []*Node {
@@ -2358,7 +2431,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2370,7 +2443,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2383,7 +2456,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{29}
+	return file_plan_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -2506,7 +2579,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2591,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2604,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{30}
+	return file_plan_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -2564,7 +2637,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2576,7 +2649,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2589,7 +2662,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31}
+	return file_plan_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Column) GetName() string {
@@ -2613,7 +2686,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2625,7 +2698,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2638,7 +2711,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{32}
+	return file_plan_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Call) GetFunction() string {
@@ -2665,7 +2738,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2750,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2763,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{33}
+	return file_plan_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -2717,7 +2790,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +2802,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +2815,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34}
+	return file_plan_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -2772,7 +2845,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2784,7 +2857,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2797,7 +2870,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{35}
+	return file_plan_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -2858,7 +2931,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2870,7 +2943,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2883,7 +2956,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{36}
+	return file_plan_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -3043,7 +3116,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3055,7 +3128,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3068,7 +3141,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{37}
+	return file_plan_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -3105,7 +3178,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3117,7 +3190,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3130,7 +3203,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38}
+	return file_plan_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -3246,7 +3319,7 @@ const file_plan_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x14\n" +
-	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xc5\x04\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xf2\x04\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -3259,8 +3332,15 @@ const file_plan_proto_rawDesc = "" +
 	"\x05limit\x18\b \x01(\v2\x19.slipstream.plan.v1.LimitH\x00R\x05limit\x12.\n" +
 	"\x04join\x18\t \x01(\v2\x18.slipstream.plan.v1.JoinH\x00R\x04join\x124\n" +
 	"\x06concat\x18\n" +
-	" \x01(\v2\x1a.slipstream.plan.v1.ConcatH\x00R\x06concatB\x06\n" +
-	"\x04kind\"!\n" +
+	" \x01(\v2\x1a.slipstream.plan.v1.ConcatH\x00R\x06concat\x12+\n" +
+	"\x03sql\x18\v \x01(\v2\x17.slipstream.plan.v1.SqlH\x00R\x03sqlB\x06\n" +
+	"\x04kind\"\xad\x01\n" +
+	"\x03Sql\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\x12;\n" +
+	"\x06tables\x18\x02 \x03(\v2#.slipstream.plan.v1.Sql.TablesEntryR\x06tables\x1aS\n" +
+	"\vTablesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
+	"\x05value\x18\x02 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05value:\x028\x01\"!\n" +
 	"\tTableScan\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\"\x8a\x01\n" +
 	"\bFileScan\x12\x14\n" +
@@ -3420,7 +3500,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -3444,28 +3524,30 @@ var file_plan_proto_goTypes = []any{
 	(*Manifests)(nil),      // 19: slipstream.plan.v1.Manifests
 	(*LostInput)(nil),      // 20: slipstream.plan.v1.LostInput
 	(*Node)(nil),           // 21: slipstream.plan.v1.Node
-	(*TableScan)(nil),      // 22: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 23: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 24: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 25: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 26: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 27: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 28: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 29: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 30: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 31: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 32: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 33: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 34: slipstream.plan.v1.Expr
-	(*Over)(nil),           // 35: slipstream.plan.v1.Over
-	(*Column)(nil),         // 36: slipstream.plan.v1.Column
-	(*Call)(nil),           // 37: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 38: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 39: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 40: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 41: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 42: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 43: slipstream.plan.v1.Decimal
+	(*Sql)(nil),            // 22: slipstream.plan.v1.Sql
+	(*TableScan)(nil),      // 23: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 24: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 25: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 26: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 27: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 28: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 29: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 30: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 31: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 32: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 33: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 34: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 35: slipstream.plan.v1.Expr
+	(*Over)(nil),           // 36: slipstream.plan.v1.Over
+	(*Column)(nil),         // 37: slipstream.plan.v1.Column
+	(*Call)(nil),           // 38: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 39: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 40: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 41: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 42: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 43: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 44: slipstream.plan.v1.Decimal
+	nil,                    // 45: slipstream.plan.v1.Sql.TablesEntry
 }
 var file_plan_proto_depIdxs = []int32{
 	21, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
@@ -3477,62 +3559,65 @@ var file_plan_proto_depIdxs = []int32{
 	13, // 6: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
 	12, // 7: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
 	14, // 8: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
-	22, // 9: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	23, // 10: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	25, // 11: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	26, // 12: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	27, // 13: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	28, // 14: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	30, // 15: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	31, // 16: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	32, // 17: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	33, // 18: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
-	0,  // 19: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	24, // 20: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	21, // 21: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	34, // 22: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	21, // 23: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	34, // 24: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	21, // 25: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	34, // 26: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	21, // 27: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	34, // 28: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	34, // 29: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	34, // 30: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	21, // 31: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	29, // 32: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	21, // 33: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	21, // 34: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	21, // 35: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	34, // 36: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	34, // 37: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
-	2,  // 38: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	34, // 39: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	21, // 40: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	36, // 41: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	41, // 42: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	37, // 43: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	38, // 44: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	39, // 45: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	35, // 46: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	34, // 47: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	34, // 48: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	29, // 49: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	34, // 50: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	34, // 51: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	34, // 52: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	40, // 53: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 54: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 55: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	40, // 56: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	42, // 57: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	43, // 58: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 59: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	60, // [60:60] is the sub-list for method output_type
-	60, // [60:60] is the sub-list for method input_type
-	60, // [60:60] is the sub-list for extension type_name
-	60, // [60:60] is the sub-list for extension extendee
-	0,  // [0:60] is the sub-list for field type_name
+	23, // 9: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	24, // 10: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	26, // 11: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	27, // 12: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	28, // 13: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	29, // 14: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	31, // 15: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	32, // 16: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	33, // 17: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	34, // 18: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	22, // 19: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
+	45, // 20: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
+	0,  // 21: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	25, // 22: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	21, // 23: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	35, // 24: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	21, // 25: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	35, // 26: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	21, // 27: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	35, // 28: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	21, // 29: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	35, // 30: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	35, // 31: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	35, // 32: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	21, // 33: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	30, // 34: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	21, // 35: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	21, // 36: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	21, // 37: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	35, // 38: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	35, // 39: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 40: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	35, // 41: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	21, // 42: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	37, // 43: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	42, // 44: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	38, // 45: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	39, // 46: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	40, // 47: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	36, // 48: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	35, // 49: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	35, // 50: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	30, // 51: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	35, // 52: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	35, // 53: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	35, // 54: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	41, // 55: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 56: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 57: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	41, // 58: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	43, // 59: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	44, // 60: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 61: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	21, // 62: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
+	63, // [63:63] is the sub-list for method output_type
+	63, // [63:63] is the sub-list for method input_type
+	63, // [63:63] is the sub-list for extension type_name
+	63, // [63:63] is the sub-list for extension extendee
+	0,  // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -3551,8 +3636,9 @@ func file_plan_proto_init() {
 		(*Node_Limit)(nil),
 		(*Node_Join)(nil),
 		(*Node_Concat)(nil),
+		(*Node_Sql)(nil),
 	}
-	file_plan_proto_msgTypes[29].OneofWrappers = []any{
+	file_plan_proto_msgTypes[30].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
@@ -3560,7 +3646,7 @@ func file_plan_proto_init() {
 		(*Expr_Cast)(nil),
 		(*Expr_Over)(nil),
 	}
-	file_plan_proto_msgTypes[36].OneofWrappers = []any{
+	file_plan_proto_msgTypes[37].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -3577,7 +3663,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   39,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,96 @@
+// Package sql compiles SQL text into the logical plan the DataFrame API
+// builds (planpb nodes), so that everything the optimizer, the cluster and
+// the kernels do applies to SQL unchanged. It has no execution of its own.
+//
+// The text is parsed by PostgreSQL's own grammar (pg_query_go, which links
+// libpg_query): the dialect DuckDB and DataFusion users write. The binder
+// here resolves names against the tables' schemas and turns the parse tree
+// into nodes; what it does not support yet is refused with NotSupported
+// naming the feature.
+package sql
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+	"github.com/pganalyze/pg_query_go/v6/parser"
+
+	"slipstream/kernels"
+	"slipstream/scheduler/plan"
+	pb "slipstream/scheduler/planpb"
+)
+
+// Compile turns one SQL query into a plan node. tables are further inputs
+// the query may read by name (they hide stored tables of that name); r
+// gives the schemas of stored tables and files.
+func Compile(text string, tables map[string]*pb.Node, r plan.Resolver) (*pb.Node, error) {
+	tree, err := pg.Parse(groupByAll.ReplaceAllString(text, `$1"*"$2`))
+	if err != nil {
+		return nil, syntaxError(text, err)
+	}
+	stmts := tree.GetStmts()
+	if len(stmts) != 1 {
+		return nil, kernels.Errorf(kernels.Invalid, "SQL: want one statement, got %d", len(stmts))
+	}
+	c := &compiler{text: text, r: r, ctes: map[string]*pb.Node{}}
+	for name, n := range tables {
+		c.ctes[strings.ToLower(name)] = n
+	}
+	stmt := stmts[0].GetStmt()
+	switch {
+	case stmt.GetSelectStmt() != nil:
+		return c.query(stmt.GetSelectStmt())
+	case stmt.GetExplainStmt() != nil:
+		return nil, notSupported("EXPLAIN in SQL text (use the query's explain())")
+	}
+	return nil, notSupported(statementName(stmt) + " statements")
+}
+
+func notSupported(what string) error {
+	return kernels.Errorf(kernels.NotSupported, "SQL: %s are not supported yet", what)
+}
+
+// groupByAll finds DuckDB's GROUP BY ALL, which Postgres' grammar reads
+// as a quantifier wanting a list. It becomes GROUP BY "*", a name of the
+// same length (error positions stay true) that no column has.
+var groupByAll = regexp.MustCompile(`(?i)(\bgroup\s+by\s+)all\b(\s*(?:order|having|limit|offset|union|intersect|except|window|\)|;|$))`)
+
+// statementName names a statement kind for an error: "CreateStmt" gives
+// "CREATE".
+func statementName(n *pg.Node) string {
+	s := fmt.Sprintf("%T", n.GetNode())
+	s = strings.TrimPrefix(s, "*pg_query.Node_")
+	s = strings.TrimSuffix(s, "Stmt")
+	return strings.ToUpper(s)
+}
+
+// syntaxError shows where the parser stopped: line, column and a caret
+// under the token.
+func syntaxError(text string, err error) error {
+	var pe *parser.Error
+	if !errors.As(err, &pe) || pe.Cursorpos <= 0 || pe.Cursorpos > len(text)+1 {
+		return kernels.Errorf(kernels.Invalid, "SQL syntax error: %v", err)
+	}
+	pos := pe.Cursorpos - 1 // a byte offset, from 1
+	start := strings.LastIndexByte(text[:pos], '\n') + 1
+	end := strings.IndexByte(text[start:], '\n')
+	if end < 0 {
+		end = len(text) - start
+	}
+	line := strings.Count(text[:start], "\n") + 1
+	col := len([]rune(text[start:pos]))
+	return kernels.Errorf(kernels.Invalid, "SQL syntax error at line %d, column %d: %s\n  %s\n  %s^",
+		line, col+1, pe.Message, text[start:start+end], strings.Repeat(" ", col))
+}
+
+// compiler compiles one query and the subqueries in it.
+type compiler struct {
+	text string
+	r    plan.Resolver
+	ctes map[string]*pb.Node // WITH names and given tables, lower case
+	// hidden counts the hidden key columns of joins, to name them apart.
+	hidden int
+}
