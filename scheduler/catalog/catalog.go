@@ -265,6 +265,16 @@ func (c *Catalog) PartFiles(table string, ids []string) ([]string, error) {
 
 func (c *Catalog) partPath(id string) string { return filepath.Join(c.dir, "parts", id+".arrow") }
 
+// PartBytes is the size of this node's file of partition id, unchecked
+// (the dashboard); ok is false when the node has none.
+func (c *Catalog) PartBytes(id string) (int64, bool) {
+	fi, err := os.Stat(c.partPath(id))
+	if err != nil {
+		return 0, false
+	}
+	return fi.Size(), true
+}
+
 // NextVersion is a version higher than any this node has seen for name:
 // the clock in nanoseconds, so that versions from different coordinators
 // order by time.
