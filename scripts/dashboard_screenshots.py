@@ -28,10 +28,10 @@ from slipstream import col  # noqa: E402
 
 
 def shoot(driver: object, url: str, out: Path, ready: str, settle: float = 1.5) -> None:
-    """Open url, wait for the element ready, let it refresh once, save a PNG."""
+    """Open url, wait until the script ready is true, let it refresh once, save a PNG."""
     driver.get(url)  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 30
-    while not driver.execute_script(f"return !!document.querySelector({ready!r})"):  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120
+    while not driver.execute_script("return " + ready):  # type: ignore[attr-defined]
         if time.monotonic() > deadline:
             raise SystemExit(f"{url}: {ready} never appeared")
         time.sleep(0.2)
@@ -40,13 +40,18 @@ def shoot(driver: object, url: str, out: Path, ready: str, settle: float = 1.5) 
     print("wrote", out.relative_to(ROOT))
 
 
+def js(selector: str) -> str:
+    """A script expression: the element selector finds."""
+    return f"document.querySelector({selector!r})"
+
+
 def main() -> None:
     """Start the cluster, give it work, and shoot every page."""
     why = missing()
     if why:
         raise SystemExit(f"cannot take screenshots: {why}")
     docs = ROOT / "docs"
-    os.environ["SLIPSTREAM_PART_ROWS"] = "20000"
+    os.environ["SLIPSTREAM_PART_ROWS"] = "5000"
     with sl.connect(nodes=3) as cl:
         n = 200_000
         trips = pa.table(
@@ -73,14 +78,17 @@ def main() -> None:
         assert url
         driver = chrome(1280, 860)
         try:
-            shoot(driver, url + "#cluster", docs / "dashboard-cluster.png", "#members")
-            shoot(driver, url + "#queries", docs / "dashboard-queries.png", "#queries")
-            time.sleep(2)
-            shoot(
-                driver, url + "#query/" + handle.query_id, docs / "dashboard-query.png", "#timeline"
-            )
-            shoot(driver, url + "#tables", docs / "dashboard-tables.png", "section.table")
-            shoot(driver, url + "#config", docs / "dashboard-config.png", "#config")
+            # The slow query is shot once a few of its tasks are done.
+            bars = "[...document.querySelectorAll('#stages .bar')]"
+            pages = [
+                ("#cluster", "cluster", "!!" + js("#members")),
+                ("#queries", "queries", "!!" + js("#queries")),
+                ("#query/" + handle.query_id, "query", bars + ".some(b => b.dataset.done > 2)"),
+                ("#tables", "tables", "!!" + js("section.table")),
+                ("#config", "config", "!!" + js("#config")),
+            ]
+            for view, name, ready in pages:
+                shoot(driver, url + view, docs / f"dashboard-{name}.png", ready)
         finally:
             handle.cancel()
             driver.quit()

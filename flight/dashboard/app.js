@@ -157,14 +157,15 @@ function stages(q) {
   return el("ol", {class: "stages", id: "stages"}, items);
 }
 
-// stageTitles names each stage by its top operator: the line under
-// "Stage N ..." in the stages text.
+// stageTitles names each stage by its top operator (the line under
+// "Stage N ..." in the stages text) and how its tasks are cut and where
+// its output goes (the rest of that line).
 function stageTitles(text) {
   const out = {};
   const lines = String(text || "").split("\n");
   lines.forEach((line, i) => {
-    const m = /^Stage\s+(\d+)\b/.exec(line);
-    if (m && i + 1 < lines.length) out[m[1]] = lines[i + 1].trim();
+    const m = /^Stage\s+(\d+)\s*(.*)$/.exec(line);
+    if (m && i + 1 < lines.length) out[m[1]] = lines[i + 1].trim() + (m[2] ? " · " + m[2] : "");
   });
   return out;
 }
@@ -178,10 +179,16 @@ function timeline(q) {
   const total = Math.max(q.seconds || 0, ...receipts.map((r) => (r.start || 0) + (r.seconds || 0)), 0.001);
   const nodes = [...new Set(receipts.map((r) => r.node))].sort();
   const rows = nodes.map((n) => {
-    const lane = el("div", {class: "lane"});
-    for (const r of receipts.filter((x) => x.node === n)) {
+    // Attempts that overlap in time go on separate lines of the node's row.
+    const ends = [];
+    const bars = [];
+    const mine = receipts.filter((x) => x.node === n).sort((a, b) => (a.start || 0) - (b.start || 0));
+    for (const r of mine) {
       const start = r.start || 0;
       const len = r.state === "running" ? Math.max(0, (q.seconds || 0) - start) : (r.seconds || 0);
+      let line = ends.findIndex((end) => end <= start);
+      if (line < 0) line = ends.push(0) - 1;
+      ends[line] = start + Math.max(len, total / 200);
       const mark = r.state === "failed" ? "✕ " : r.state === "lost" ? "lost " : r.attempt > 0 ? "retry " : "";
       const b = el("div", {class: "attempt st-" + r.state.replace(/[^a-z]/g, ""), "data-state": r.state,
         title: "stage " + r.stage + " task " + r.task + " attempt " + r.attempt + ": " + r.state +
@@ -189,8 +196,11 @@ function timeline(q) {
       mark + r.stage + "." + r.task);
       b.style.left = (start / total * 100).toFixed(2) + "%";
       b.style.width = Math.max(0.5, len / total * 100).toFixed(2) + "%";
-      lane.append(b);
+      b.style.top = (line * 21 + 1) + "px";
+      bars.push(b);
     }
+    const lane = el("div", {class: "lane"}, bars);
+    lane.style.height = (Math.max(1, ends.length) * 21) + "px";
     return el("div", {class: "tl-row", "data-node": n}, el("div", {class: "tl-node"}, n), lane);
   });
   return el("div", {class: "timeline", id: "timeline"}, rows,
