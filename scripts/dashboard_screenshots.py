@@ -6,12 +6,14 @@ Starts a three-node cluster on loopback, uploads two tables, runs a few
 queries and one slow query, and saves each page as headless Chromium shows
 it (the same browser setup as python/tests/test_dashboard.py):
 docs/dashboard-cluster.png, -queries.png, -query.png, -tables.png,
--config.png.
+-config.png; then kills node n3 with SIGKILL while the slow query runs:
+-query-node-killed.png and -cluster-node-killed.png.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -89,9 +91,37 @@ def main() -> None:
             ]
             for view, name, ready in pages:
                 shoot(driver, url + view, docs / f"dashboard-{name}.png", ready)
+            # kill -9 of n3 during the query: its attempts marked, their work retried.
+            os.kill(node_pid(cl, "n3"), signal.SIGKILL)
+            retried = (
+                "[...document.querySelectorAll('.attempt')].some(a => /^retry/.test(a.textContent))"
+            )
+            query = "#query/" + handle.query_id
+            shoot(driver, url + query, docs / "dashboard-query-node-killed.png", retried)
+            failed = js('#members tr[data-member="n3"][data-state="failed"]')
+            shoot(
+                driver, url + "#cluster", docs / "dashboard-cluster-node-killed.png", "!!" + failed
+            )
         finally:
             handle.cancel()
             driver.quit()
+
+
+def node_pid(cl: sl.Client, name: str) -> int:
+    """The pid of node name among the children of ``slipstream local``."""
+    assert cl._node is not None
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        named = b"--name" in argv and argv[argv.index(b"--name") + 1 :][:1] == [name.encode()]
+        if parent == cl._node.proc.pid and named:
+            return int(entry)
+    raise SystemExit(f"no node process named {name}")
 
 
 if __name__ == "__main__":

@@ -249,11 +249,48 @@ def node_pid(cl: sl.Client, name: str) -> int:
     raise AssertionError(f"no node process named {name}")
 
 
+def attempts(driver: Any) -> list[tuple[str, str, str]]:
+    """The query page's task attempts: (node, state, label)."""
+    rows = driver.execute_script(
+        "return [...document.querySelectorAll('#timeline .tl-row')].flatMap(r =>"
+        " [...r.querySelectorAll('.attempt')].map(a => [r.dataset.node, a.dataset.state,"
+        " a.textContent]))"
+    )
+    return [tuple(r) for r in rows or []]
+
+
 # Last: it leaves the cluster one node short.
-def test_killed_node_is_marked_failed(cluster: sl.Client, browser: Any) -> None:
+def test_killed_node_is_marked_failed_and_its_tasks_retried(
+    cluster: sl.Client, browser: Any
+) -> None:
     open_page(browser, cluster.dashboard_url + "#cluster")
     wait_for("three alive members", lambda: list(members(browser).values()) == ["alive"] * 3)
-    os.kill(node_pid(cluster, "n3"), signal.SIGKILL)
+    handle = long_query(cluster).to_arrow_async()
+    try:
+        open_page(browser, cluster.dashboard_url + "#query/" + handle.query_id)
+        # Once n3 has finished a task (its output is held there), kill it.
+        wait_for(
+            "a task done on n3",
+            lambda: ("n3", "done") in [(n, s) for n, s, _ in attempts(browser)],
+            within=120,
+        )
+        os.kill(node_pid(cluster, "n3"), signal.SIGKILL)
+        # Its attempts are marked failed or lost, and their work retried elsewhere.
+        seen = wait_for(
+            "n3's attempts marked and retried",
+            lambda: (
+                (a := attempts(browser))
+                and any(n == "n3" and s in ("failed", "lost") for n, s, _ in a)
+                and any(n != "n3" and label.startswith("retry") for n, _, label in a)
+                and a
+            ),
+            within=120,
+        )
+        marked = [label for n, s, label in seen if n == "n3" and s in ("failed", "lost")]
+        assert all(label.startswith(("✕", "lost")) for label in marked), marked
+    finally:
+        handle.cancel()
+    open_page(browser, cluster.dashboard_url + "#cluster")
     seen = wait_for(
         "n3 failed", lambda: members(browser).get("n3") == "failed" and members(browser)
     )
