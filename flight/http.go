@@ -206,10 +206,12 @@ type tableView struct {
 	Rows    int64        `json:"rows"`
 	Version int64        `json:"version"`
 	Columns []columnView `json:"columns"`
-	// Bytes sums the partition files this node holds (a partition held
-	// elsewhere only is not counted: see Parts).
-	Bytes int64      `json:"bytes_here"`
-	Parts []partView `json:"partitions"`
+	// Bytes is the size of one copy of every partition (-1: unknown, a
+	// table stored before sizes were kept and not all held here);
+	// BytesHere sums the copies this node holds.
+	Bytes     int64      `json:"bytes"`
+	BytesHere int64      `json:"bytes_here"`
+	Parts     []partView `json:"partitions"`
 }
 
 type columnView struct {
@@ -222,8 +224,10 @@ type partView struct {
 	ID      string   `json:"id"`
 	Rows    int64    `json:"rows"`
 	Holders []string `json:"holders"`
-	// Bytes is the size of this node's copy (-1: it holds none).
+	// Bytes is the size of a copy (-1: unknown); Here says this node
+	// holds one.
 	Bytes int64 `json:"bytes"`
+	Here  bool  `json:"here"`
 }
 
 func (s *Service) apiTables(context.Context, *http.Request) (any, error) {
@@ -238,9 +242,17 @@ func (s *Service) apiTables(context.Context, *http.Request) (any, error) {
 			if pv.Holders == nil {
 				pv.Holders = []string{}
 			}
+			if p.Bytes > 0 {
+				pv.Bytes = p.Bytes
+			}
 			if n, ok := s.engine.Catalog.PartBytes(p.ID); ok {
-				pv.Bytes = n
-				v.Bytes += n
+				pv.Bytes, pv.Here = n, true
+				v.BytesHere += n
+			}
+			if pv.Bytes < 0 || v.Bytes < 0 {
+				v.Bytes = -1
+			} else {
+				v.Bytes += pv.Bytes
 			}
 			v.Parts = append(v.Parts, pv)
 		}

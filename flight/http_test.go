@@ -164,7 +164,8 @@ func TestHTTPAPI(t *testing.T) {
 	if tv.Name != hostileTable || tv.Rows != 3 || len(tv.Columns) != 1 || tv.Columns[0].Name != hostileColumn || tv.Columns[0].Type != "int64" {
 		t.Fatalf("table view: %+v", tv)
 	}
-	if len(tv.Parts) != 1 || len(tv.Parts[0].Holders) != 1 || tv.Parts[0].Holders[0] != "n1" || tv.Parts[0].Bytes <= 0 || tv.Bytes != tv.Parts[0].Bytes {
+	if len(tv.Parts) != 1 || len(tv.Parts[0].Holders) != 1 || tv.Parts[0].Holders[0] != "n1" || tv.Parts[0].Bytes <= 0 ||
+		!tv.Parts[0].Here || tv.Bytes != tv.Parts[0].Bytes || tv.BytesHere != tv.Bytes {
 		t.Fatalf("partition placement: %+v", tv.Parts)
 	}
 

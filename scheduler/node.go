@@ -104,7 +104,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		for _, b := range pending {
 			ranges.Add(b)
 		}
-		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum})
+		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum, Bytes: int64(len(data))})
 		exec.ReleaseAll(pending)
 		pending, rows = nil, 0
 		return nil

@@ -215,14 +215,14 @@ async function viewTables() {
     el("p", {class: "summary"},
       el("span", {}, x.rows + " rows"),
       el("span", {}, x.partitions.length + " partitions"),
-      el("span", {}, bytes(x.bytes_here) + " on " + t.node),
-      el("span", {}, "version " + x.version)),
+      el("span", {}, bytes(x.bytes) + " (one copy of each partition)"),
+      el("span", {}, bytes(x.bytes_here) + " on " + t.node)),
     el("p", {class: "columns"}, x.columns.map((c) => el("span", {class: "col"},
       el("span", {class: "cname"}, c.name), el("span", {class: "muted"}, ": " + c.type + (c.nullable ? "" : " not null"))))),
-    table(["partition", "rows", "held by", "size here"], x.partitions.map((p) => el("tr", {},
+    table(["partition", "rows", "size", "held by"], x.partitions.map((p) => el("tr", {},
       el("td", {class: "mono"}, p.id), el("td", {class: "num"}, p.rows),
-      el("td", {}, p.holders.map((h) => el("span", {class: "chip"}, h))),
-      el("td", {class: "num"}, bytes(p.bytes))))))),
+      el("td", {class: "num"}, bytes(p.bytes)),
+      el("td", {}, p.holders.map((h) => el("span", {class: "chip" + (h === t.node ? " here" : "")}, h)))))))),
   ];
 }
 

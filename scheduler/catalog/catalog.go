@@ -47,6 +47,9 @@ type Part struct {
 	// Checksum is the CRC-32C of the partition file (Checksum), the same
 	// on every holder; empty in manifests written before checksums.
 	Checksum string `json:"checksum,omitempty"`
+	// Bytes is the size of the partition file, the same on every holder
+	// (0 in manifests written before it was kept).
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // Manifest is a table's description, the same on every node.
