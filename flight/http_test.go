@@ -278,6 +278,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		"slipstream_upload_bytes_total 8000",
 		`slipstream_cluster_members{state="alive"} 1`,
 		`slipstream_memory_bytes{kind="limit"}`,
+		`slipstream_memory_bytes{kind="reserved"}`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(text, want) {

@@ -54,7 +54,7 @@ func (e *Engine) newMetrics() *metrics {
 		metric.WithDescription("how long the queries this node coordinated ran, by how they ended"),
 		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900))
 	mem, _ := m.Int64ObservableGauge("slipstream.memory", metric.WithUnit("By"),
-		metric.WithDescription("the node's memory pool: kind=used (Arrow buffers and reservations) or limit"))
+		metric.WithDescription("the node's memory pool: kind=used (Arrow buffers and reservations), reserved (the reservations alone: operators' tables) or limit"))
 	spillNow, _ := m.Int64ObservableGauge("slipstream.spill.on_disk", metric.WithUnit("By"),
 		metric.WithDescription("bytes of the node's spill files on disk now"))
 	members, _ := m.Int64ObservableGauge("slipstream.cluster.members", metric.WithUnit("{node}"),
@@ -63,6 +63,7 @@ func (e *Engine) newMetrics() *metrics {
 		st := e.Memory.Stats()
 		o.ObserveInt64(mem, st.Used, metric.WithAttributes(attrKind.String("used")))
 		o.ObserveInt64(mem, st.Limit, metric.WithAttributes(attrKind.String("limit")))
+		o.ObserveInt64(mem, st.Reserved, metric.WithAttributes(attrKind.String("reserved")))
 		o.ObserveInt64(spillNow, st.Spilled)
 		count := map[cluster.State]int64{cluster.Alive: 0, cluster.Failed: 0, cluster.Leaving: 0, cluster.Left: 0}
 		all := []cluster.Member{e.Self}

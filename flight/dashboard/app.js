@@ -57,6 +57,12 @@ function bar(done, total, label, extra) {
     "aria-valuenow": done, "aria-valuemax": total}, fill, el("span", {class: "label"}, label));
 }
 
+// webLink is a link to url when it is a web address (never javascript: or
+// data:), else the text alone.
+function webLink(url, text) {
+  return /^https?:\/\//.test(String(url || "")) ? el("a", {href: url}, text) : document.createTextNode(String(text));
+}
+
 function table(head, rows, attrs) {
   return el("table", attrs || {},
     el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
@@ -75,7 +81,7 @@ async function getJSON(path) {
 async function viewCluster() {
   const c = await getJSON("/api/cluster");
   const rows = (c.members || []).map((m) => el("tr", {"data-member": m.name, "data-state": m.state},
-    el("td", {}, m.name, m.self ? el("span", {class: "muted"}, " (this node)") : null),
+    el("td", {}, webLink(m.dashboard, m.name), m.self ? el("span", {class: "muted"}, " (this node)") : null),
     el("td", {}, badge(m.state)),
     el("td", {class: "mono"}, m.address),
     el("td", {class: "num"}, m.cores),
