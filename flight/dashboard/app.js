@@ -72,7 +72,11 @@ function table(head, rows, attrs) {
 async function getJSON(path) {
   const r = await fetch(path, {cache: "no-store"});
   const body = await r.json().catch(() => ({error: "the node answered " + r.status + " with no JSON"}));
-  if (!r.ok) throw new Error(body.error || ("HTTP " + r.status));
+  if (!r.ok) {
+    const e = new Error(body.error || ("HTTP " + r.status));
+    e.status = r.status; // the node answered: it is up, the request was wrong
+    throw e;
+  }
   return body;
 }
 
@@ -265,8 +269,14 @@ async function refresh() {
     live.className = "muted";
   } catch (e) {
     if (gen !== generation) return;
-    live.textContent = "cannot reach the node: " + e.message;
-    live.className = "error";
+    if (e.status) {
+      document.getElementById("main").replaceChildren(el("p", {class: "error", id: "problem"}, e.message));
+      live.textContent = "live · " + new Date().toLocaleTimeString();
+      live.className = "muted";
+    } else {
+      live.textContent = "cannot reach the node: " + e.message;
+      live.className = "error";
+    }
   }
   timer = setTimeout(refresh, POLL_MS);
 }

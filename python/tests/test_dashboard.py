@@ -189,6 +189,17 @@ def test_names_with_markup_are_shown_as_text(cluster: sl.Client, browser: Any) -
     assert browser.execute_script("return window.__xss") is None
 
 
+def test_unknown_query_says_so(cluster: sl.Client, browser: Any) -> None:
+    open_page(browser, cluster.dashboard_url + "#query/no-such-query")
+    text = wait_for(
+        "an error naming the query",
+        lambda: browser.execute_script(
+            "const p = document.getElementById('problem'); return p && p.textContent"
+        ),
+    )
+    assert 'no query "no-such-query"' in text, text
+
+
 def scrape(cl: sl.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     from prometheus_client.parser import text_string_to_metric_families
 
