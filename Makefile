@@ -7,7 +7,8 @@ PY    := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools
 STATICCHECK_VERSION := v0.8.2
 PROTOC_GEN_GO_VERSION := v1.36.12
-GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
+GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null) \
+	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
 .PHONY: run test test-spill build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory proto clean
