@@ -187,6 +187,22 @@ def test_names_with_markup_are_shown_as_text(cluster: sl.Client, browser: Any) -
     assert browser.execute_script("return window.__xss") is None
     time.sleep(1.5)  # a refresh or two later, still nothing
     assert browser.execute_script("return window.__xss") is None
+    # A query of it: its plan names the table and the column, as text too.
+    assert cluster.table(HOSTILE_TABLE).to_arrow().num_rows == 3
+    open_page(browser, cluster.dashboard_url + "#query/" + str(cluster.last_query_id))
+    plan = wait_for(
+        "the query's plan",
+        lambda: browser.execute_script(
+            "const p = document.querySelector('pre.plan'); return p && p.textContent"
+        ),
+    )
+    assert HOSTILE_TABLE in plan and HOSTILE_COLUMN in plan, plan
+    assert HOSTILE_TABLE in browser.find_element("css selector", "pre.plan").text
+    assert (
+        browser.execute_script("return document.querySelectorAll('main img, main script').length")
+        == 0
+    )
+    assert browser.execute_script("return window.__xss") is None
 
 
 def test_unknown_query_says_so(cluster: sl.Client, browser: Any) -> None:
