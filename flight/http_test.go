@@ -289,3 +289,20 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Log(text)
 	}
 }
+
+func TestDashboardURL(t *testing.T) {
+	for _, c := range []struct{ addr, advertise, want string }{
+		{"127.0.0.1:8080", "grpc://127.0.0.1:8815", "http://127.0.0.1:8080/"},
+		{"0.0.0.0:8080", "grpc://node1.example:8815", "http://node1.example:8080/"},
+		{"[::]:8080", "grpc://10.0.0.5:8815", "http://10.0.0.5:8080/"},
+		{"[::1]:8080", "grpc://[::1]:8815", "http://[::1]:8080/"},
+	} {
+		addr, err := net.ResolveTCPAddr("tcp", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DashboardURL(addr, c.advertise); got != c.want {
+			t.Errorf("DashboardURL(%s, %s) = %s, want %s", c.addr, c.advertise, got, c.want)
+		}
+	}
+}
