@@ -97,6 +97,19 @@ def test_dashboard_url_and_link(cluster: sl.Client, remote_client: sl.Client) ->
     assert "href" not in remote_client._repr_html_()
 
 
+def test_link_is_escaped_and_only_for_web_addresses(
+    remote_client: sl.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evil = 'http://x/"><script>alert(1)</script>'
+    monkeypatch.setattr(remote_client, "health", lambda: {"dashboard": evil})
+    shown = remote_client._repr_html_()
+    assert "<script>" not in shown and '"><' not in shown
+    assert 'href="http://x/&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in shown
+    monkeypatch.setattr(remote_client, "health", lambda: {"dashboard": "javascript:alert(1)"})
+    assert remote_client.dashboard_url is None
+    assert "href" not in remote_client._repr_html_()
+
+
 def test_cluster_page_shows_the_three_members(cluster: sl.Client, browser: Any) -> None:
     open_page(browser, cluster.dashboard_url + "#cluster")
     seen = wait_for("three alive members", lambda: len(members(browser)) == 3 and members(browser))
