@@ -169,7 +169,7 @@ func (s *Service) apiCluster(ctx context.Context, _ *http.Request) (any, error) 
 		}
 		name, _ := m["name"].(string)
 		if name == s.engine.Self.Name {
-			maps(m, s.nodeInfo())
+			mergeInfo(m, s.nodeInfo())
 			m["self"] = true
 			continue
 		}
@@ -183,7 +183,7 @@ func (s *Service) apiCluster(ctx context.Context, _ *http.Request) (any, error) 
 			body, err := peers.rawAction(ctx, addr, actHealth, nil)
 			var info map[string]any
 			if err == nil && json.Unmarshal(body, &info) == nil {
-				maps(m, info)
+				mergeInfo(m, info)
 			}
 		}()
 	}
@@ -191,8 +191,8 @@ func (s *Service) apiCluster(ctx context.Context, _ *http.Request) (any, error) 
 	return out, nil
 }
 
-// maps copies info's memory figures and dashboard into member m.
-func maps(m, info map[string]any) {
+// mergeInfo copies info's memory figures and dashboard into member m.
+func mergeInfo(m, info map[string]any) {
 	for _, k := range []string{"memory_used", "memory_limit", "spill_on_disk", "dashboard", "version"} {
 		if v, ok := info[k]; ok {
 			m[k] = v
