@@ -7,17 +7,18 @@ PY    := $(VENV)/bin/python
 TOOLS := $(CURDIR)/.tools
 STATICCHECK_VERSION := v0.8.2
 PROTOC_GEN_GO_VERSION := v1.36.12
-GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
+GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null) \
+	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill build venv tools go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory proto clean
+.PHONY: run test test-spill build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
 	$(PY) examples/lineitem.py
 
 ## test: go vet, staticcheck, go tests (race), generated-code check, ruff, pytest
-test: venv tools lint go-test py-test
+test: venv tools browser lint go-test py-test
 
 build:
 	go build -o bin/slipstream ./cmd/slipstream
@@ -34,6 +35,12 @@ $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+
+## browser: Debian's chromium and chromium-driver, which the dashboard's test drives
+## (python/tests/test_dashboard.py skips, saying why, when they cannot be installed)
+browser:
+	@command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium chromium-driver; } \
+		|| echo "make browser: could not install chromium and chromium-driver; the dashboard's browser test will be skipped"
 
 lint: venv tools
 	go vet ./...

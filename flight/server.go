@@ -38,6 +38,8 @@ type Service struct {
 	mem    memory.Allocator
 	// location is the URI clients use to reach this node (grpc://host:port).
 	location string
+	// dashboard is the URL of this node's dashboard ("": no HTTP port).
+	dashboard string
 }
 
 // NewService serves engine's data; location is this node's advertised URI.
@@ -418,7 +420,7 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 	case actStorePart, actFetchPart, actCopyPart:
 		return s.replicaAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
-		return json.Marshal(map[string]any{"status": "ok", "version": Version, "tables": len(s.engine.Catalog.Tables())})
+		return json.Marshal(s.nodeInfo())
 	case "list_tables":
 		type tableInfo struct {
 			Name   string `json:"name"`

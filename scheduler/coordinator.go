@@ -32,7 +32,9 @@ type Receipt struct {
 	Rows    int64   `json:"rows"`
 	Bytes   int64   `json:"bytes"`
 	Seconds float64 `json:"seconds"`
-	Error   string  `json:"error,omitempty"`
+	// Start is when the attempt started, in seconds after the query did.
+	Start float64 `json:"start"`
+	Error string  `json:"error,omitempty"`
 }
 
 // QueryStatus is what the query_status action reports.
@@ -113,6 +115,8 @@ type queryRun struct {
 	read struct{ rows, bytes, spilled int64 }
 	// local is set for a query this node runs alone (queries.go).
 	local *streamedRun
+	// metered: its end was counted in the node's metrics (metrics.go).
+	metered bool
 }
 
 // RunQuery runs q across the alive nodes, this node coordinating, and
@@ -147,6 +151,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 		if ctx.Err() != nil || kernels.KindOf(err) == kernels.Cancelled {
 			r.status.State = queryCancelled
 		}
+		e.metrics.queryEnded(r)
 		return nil, err
 	}
 	broadcast := e.broadcastRows()
@@ -225,6 +230,9 @@ func (r *queryRun) run(ctx context.Context) error {
 		for _, c := range cmds {
 			switch c := c.(type) {
 			case runTask:
+				r.mu.Lock()
+				r.core.started(c.id, time.Since(r.status.Started).Seconds())
+				r.mu.Unlock()
 				actx, cancel := context.WithCancel(ctx)
 				cancels[c.id] = cancel
 				wg.Add(1)
@@ -315,6 +323,7 @@ func (r *queryRun) finish(err error, release *releaseOutputs) {
 	r.mu.Lock()
 	r.status.State = final
 	r.status.Seconds = time.Since(r.status.Started).Seconds()
+	r.e.metrics.queryEnded(r)
 	r.mu.Unlock()
 	if release != nil && err == nil {
 		go r.releaseEverywhere(context.Background(), int32(release.keep))

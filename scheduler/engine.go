@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
@@ -56,8 +57,11 @@ type Engine struct {
 	// "shuffle-read" as another node reads an output): the tests' way to
 	// kill a node at an exact moment.
 	Fault func(point string)
+	// MeterProvider receives the node's metrics (metrics.go); nil: none.
+	MeterProvider metric.MeterProvider
 
 	once    sync.Once
+	metrics *metrics
 	outputs *Outputs
 	queries *registry
 	tasks   taskRuns

@@ -29,6 +29,7 @@ func (e *Engine) init() {
 			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
 		e.outputs = newOutputs(e.Memory.Node())
+		e.metrics = e.newMetrics()
 		exec.CountCachesIn(e.Memory.Node()) // one node per process; in tests, the last made
 	})
 }
@@ -82,6 +83,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		pending []arrow.RecordBatch
 		rows    int64
 		written int64
+		bytes   int64
 	)
 	defer func() { exec.ReleaseAll(pending) }()
 	partRows := e.Settings().PartRows
@@ -102,7 +104,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		for _, b := range pending {
 			ranges.Add(b)
 		}
-		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum})
+		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum, Bytes: int64(len(data))})
 		exec.ReleaseAll(pending)
 		pending, rows = nil, 0
 		return nil
@@ -122,6 +124,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 			return 0, 0, kernels.Errorf(kernels.Invalid, "a batch's schema differs from the stream's schema")
 		}
 		written += b.NumRows()
+		bytes += exec.BatchBytes(b)
 		// Cut the batch where a partition fills up (slices share memory).
 		for off := int64(0); off < b.NumRows(); {
 			n := min(b.NumRows()-off, partRows-rows)
@@ -161,6 +164,7 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 	for _, p := range m.Parts {
 		total += p.Rows
 	}
+	e.metrics.uploaded(written, bytes)
 	return written, total, nil
 }
 

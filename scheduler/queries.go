@@ -59,6 +59,9 @@ func (r *registry) add(q *queryRun) {
 	id := q.status.ID
 	if _, ok := r.m[id]; !ok {
 		r.order = append(r.order, id)
+		if q.e != nil {
+			q.e.metrics.queryStarted()
+		}
 	}
 	r.m[id] = q
 	if len(r.order) > keepQueries {
@@ -132,6 +135,7 @@ func (e *Engine) Failed(id string, err error) {
 			r.status.State = queryCancelled
 		}
 		r.status.Seconds = time.Since(r.status.Started).Seconds()
+		e.metrics.queryEnded(r)
 	}
 }
 
@@ -181,6 +185,7 @@ func (l *LocalRun) End(err error) {
 	default:
 		r.status.State, r.status.Error = queryFailed, err.Error()
 	}
+	r.e.metrics.queryEnded(r)
 }
 
 // StartLocal marks the query id (registered by Track, or new) running,
@@ -250,6 +255,7 @@ func (e *Engine) Cancel(id, why string) CancelResult {
 			// Not started yet (planning, or waiting for DoGet): it is refused when it starts.
 			r.status.State, r.status.Error = queryCancelled, "query cancelled: "+why
 			r.status.Seconds = time.Since(r.status.Started).Seconds()
+			e.metrics.queryEnded(r)
 		}
 		r.mu.Unlock()
 		return Cancelled
@@ -338,7 +344,12 @@ func (r *queryRun) snapshot() QueryStatus {
 	}
 	st.Nodes = 1
 	if r.core != nil {
-		st.Receipts, st.Progress = r.core.receipts, r.core.progress()
+		st.Progress = r.core.progress()
+		st.Receipts = make([]*Receipt, len(r.core.receipts))
+		for i, rc := range r.core.receipts { // copies: the core changes its own under r.mu
+			c := *rc
+			st.Receipts[i] = &c
+		}
 		st.Nodes = len(r.members)
 		st.RowsRead, st.BytesRead, st.Spilled = r.read.rows, r.read.bytes, r.read.spilled
 	}

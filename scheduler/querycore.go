@@ -251,6 +251,14 @@ func (c *queryCore) report(id attemptID) (*liveAttempt, bool) {
 	return a, !a.cancelled
 }
 
+// started records when attempt id started, in seconds after the query
+// did (the runner's clock, for the dashboard's timeline).
+func (c *queryCore) started(id attemptID, at float64) {
+	if a, ok := c.live[id]; ok && a.task.receipt != nil {
+		a.task.receipt.Start = at
+	}
+}
+
 func (c *queryCore) apply(ev coreEvent) {
 	switch ev := ev.(type) {
 	case taskDone:

@@ -17,7 +17,8 @@ import (
 
 // local runs N node processes of this binary on loopback as one cluster,
 // prints their addresses, and stops them all on SIGINT or SIGTERM. The
-// nodes listen and gossip on 127.0.0.1 only, so they need no --insecure.
+// nodes listen and gossip on 127.0.0.1 only, so they need no --insecure;
+// each serves its dashboard on a free loopback port.
 func local(args []string) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 3, "how many node processes to run")
@@ -55,7 +56,7 @@ func local(args []string) error {
 	gossip := ""
 	for i := 1; i <= *nodes; i++ {
 		name := fmt.Sprintf("n%d", i)
-		argv := []string{"serve", "--addr", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--name", name,
+		argv := []string{"serve", "--addr", "127.0.0.1:0", "--gossip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--name", name,
 			"--data-dir", filepath.Join(*dataDir, name)}
 		if gossip != "" {
 			argv = append(argv, "--join", gossip)
@@ -77,9 +78,12 @@ func local(args []string) error {
 		}
 		procs = append(procs, cmd)
 		lines := bufio.NewScanner(out)
-		addr := ""
+		addr, dashboard := "", ""
 		for lines.Scan() {
 			line := lines.Text()
+			if u, ok := strings.CutPrefix(line, "slipstream: dashboard on "); ok {
+				dashboard = u
+			}
 			if a, ok := strings.CutPrefix(line, "slipstream: serving on "); ok {
 				addr = a
 			}
@@ -98,7 +102,7 @@ func local(args []string) error {
 			for lines.Scan() {
 			}
 		}()
-		fmt.Printf("slipstream: node %s serving on %s (pid %d)\n", name, addr, cmd.Process.Pid)
+		fmt.Printf("slipstream: node %s serving on %s (pid %d), dashboard %s\n", name, addr, cmd.Process.Pid, dashboard)
 		os.Stdout.Sync()
 	}
 	fmt.Printf("slipstream: cluster of %d nodes ready; gossip at %s; Ctrl-C stops it\n", *nodes, gossip)

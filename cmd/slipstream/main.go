@@ -4,11 +4,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -36,7 +38,7 @@ var version = "0.1.0"
 const usage = `slipstream: a compute service over Arrow Flight
 
 usage:
-  slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
+  slipstream serve [--addr HOST:PORT] [--http HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
                    [--advertise URI] [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...]
                    [--encrypt-key KEY] [--config FILE] [--print-config]
   slipstream local --nodes N [--data-dir DIR] [--allow-path DIR]...   (N node processes on loopback)
@@ -116,6 +118,15 @@ func checkExposure(cfg config.Node) error {
 	}
 	if !local && !cfg.Insecure {
 		return fmt.Errorf("--addr %s is not a loopback address and no authentication is configured; bind to 127.0.0.1 or pass --insecure to serve anyone who can reach the port", cfg.Addr)
+	}
+	if cfg.HTTP != "" {
+		local, err := loopback(cfg.HTTP)
+		if err != nil {
+			return fmt.Errorf("--http: %w", err)
+		}
+		if !local && !cfg.Insecure {
+			return fmt.Errorf("--http %s is not a loopback address and no authentication is configured; bind to 127.0.0.1 or pass --insecure to show the dashboard to anyone who can reach the port", cfg.HTTP)
+		}
 	}
 	gossip := cfg.Gossip
 	if gossip == "" {
@@ -247,8 +258,13 @@ func serve(args []string) error {
 	defer members.Leave()
 	peers := flight.NewPeers(mem)
 	defer peers.Close()
+	metrics, err := flight.NewMetrics()
+	if err != nil {
+		return err
+	}
+	defer metrics.Shutdown(context.Background())
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Memory: pool, Self: members.Self(), Members: members, Net: peers,
-		Config: cfg, Roots: roots}
+		Config: cfg, Roots: roots, MeterProvider: metrics.Provider()}
 	if point := os.Getenv("SLIPSTREAM_FAULT"); point != "" {
 		// Testing only: die by SIGKILL, as kill -9 would, on reaching point;
 		// "stop@<point>" freezes the node instead (SIGSTOP): it hangs
@@ -266,7 +282,15 @@ func serve(args []string) error {
 	}
 	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions(cfg.MaxClientStreams)...)
 	srv.InitListener(lis)
-	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
+	svc := flight.NewService(engine, cfg.Advertise)
+	srv.RegisterFlightService(svc)
+	if cfg.HTTP != "" {
+		stopHTTP, err := serveHTTP(cfg, svc, metrics)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
+	}
 
 	slog.Info("starting", "version", version, "tables", len(cat.Tables()), "config", cfg)
 	if cfg.Insecure {
@@ -305,6 +329,34 @@ func serve(args []string) error {
 		slog.Warn("queries still running after 10s; stopping anyway")
 	}
 	return nil
+}
+
+// serveHTTP starts the dashboard and /metrics on --http (printed as
+// "slipstream: dashboard on URL", before the serving line that clients
+// wait for); the function returned stops it.
+func serveHTTP(cfg config.Node, svc *flight.Service, metrics *flight.Metrics) (func(), error) {
+	lis, err := net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("--http: %w", err)
+	}
+	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure {
+		lis.Close()
+		return nil, fmt.Errorf("--http %s bound %s, not a loopback address, and no authentication is configured; pass --insecure to show the dashboard to anyone who can reach the port", cfg.HTTP, lis.Addr())
+	}
+	url := flight.DashboardURL(lis.Addr(), cfg.Advertise)
+	svc.SetDashboard(url)
+	hs := &http.Server{Handler: svc.HTTPHandler(metrics), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("the HTTP port stopped", "err", err)
+		}
+	}()
+	fmt.Printf("slipstream: dashboard on %s\n", url)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	}, nil
 }
 
 // nodeName is the name given, else the one kept in the data directory,

@@ -55,6 +55,11 @@ func TestExposureNeedsInsecure(t *testing.T) {
 		{config.Node{Addr: "127.0.0.1:8815", Gossip: "10.0.0.1:7946", Insecure: true}, ""},
 		// An encrypted gossip does not make the Flight port safe.
 		{config.Node{Addr: "10.0.0.1:8815", Gossip: "10.0.0.1:7946", EncryptKey: "k"}, "--insecure"},
+		// The dashboard's port follows the Flight port's rule.
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: "127.0.0.1:0"}, ""},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: "0.0.0.0:8080"}, "--http 0.0.0.0:8080 is not a loopback address and no authentication is configured"},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: ":8080"}, "--insecure"},
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "0.0.0.0:0", HTTP: "0.0.0.0:8080", Insecure: true}, ""},
 	} {
 		err := checkExposure(c.cfg)
 		switch {

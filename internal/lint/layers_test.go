@@ -32,8 +32,11 @@ func rank(pkg string) int {
 // (the standard library is always allowed).
 var allowedThirdParty = map[int][]string{
 	0: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
-	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
-	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/", "github.com/pganalyze/pg_query_go/v6"}, // the SQL parser
+	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/",
+		"go.opentelemetry.io/otel", "github.com/prometheus/client_golang/"}, // metrics: the SDK and its Prometheus exporter
+	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/",
+		"go.opentelemetry.io/otel/metric", "go.opentelemetry.io/otel/attribute", // metrics: the API only
+		"github.com/pganalyze/pg_query_go/v6"}, // the SQL parser
 	3: {"github.com/apache/arrow-go/v18/", "github.com/dgraph-io/ristretto/v2"}, // caches counted in the budget
 }
 

@@ -122,18 +122,24 @@ func (p *Pool) share() int64 {
 	return p.limit / int64(max(1, n))
 }
 
-// Stats is what the pool reports for status and metrics.
+// Stats is what the pool reports for status and metrics. Used is Arrow
+// buffers and reservations; Reserved the reservations alone (operators'
+// tables and other memory outside Arrow).
 type Stats struct {
-	Limit, Used, Spilled, SpillLimit int64
-	Queries                          int
+	Limit, Used, Reserved, Spilled, SpillLimit int64
+	Queries                                    int
 }
 
 // Stats reads the pool's counters.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	n := len(p.queries)
+	reserved := p.node.reserved.Load()
+	for q := range p.queries {
+		reserved += q.reserved.Load()
+	}
 	p.mu.Unlock()
-	return Stats{Limit: p.limit, Used: p.used.Load(), Spilled: p.spilled.Load(), SpillLimit: p.spillLimit, Queries: n}
+	return Stats{Limit: p.limit, Used: p.used.Load(), Reserved: reserved, Spilled: p.spilled.Load(), SpillLimit: p.spillLimit, Queries: n}
 }
 
 // Query is the account of one query (or task) in its node's pool: the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 import queue
@@ -136,6 +137,33 @@ class Client:
         where = "local node" if self._node is not None else "node"
         state = "closed" if self.closed else "open"
         return f"<slipstream.Client {where} {self.address} ({state})>"
+
+    def _repr_html_(self) -> str:
+        where = "local node" if self._node is not None else "node"
+        text = f"slipstream.Client: {where} {html.escape(self.address)}"
+        if self.closed:
+            return text + " (closed)"
+        url = None
+        with contextlib.suppress(Exception):
+            url = self.dashboard_url
+        if url is None:
+            return text
+        return f'{text} · <a href="{html.escape(url, quote=True)}" target="_blank">dashboard</a>'
+
+    @property
+    def dashboard_url(self) -> str | None:
+        """The address of the connected node's dashboard, or None when it has no HTTP port.
+
+        A node serves its dashboard and Prometheus ``/metrics`` on the port
+        given with ``slipstream serve --http``; nodes started by
+        :func:`connect` (and ``slipstream local``) serve them on a free
+        loopback port. In Jupyter, the client itself renders as a link to it.
+        """
+        url = self.health().get("dashboard")
+        # Only a web address is a link (never a javascript: or data: URL).
+        if isinstance(url, str) and url.startswith(("http://", "https://")):
+            return url
+        return None
 
     @property
     def data_dir(self) -> str | None:
@@ -447,7 +475,11 @@ class Client:
         return bool(result and result.get("dropped"))
 
     def health(self) -> dict[str, Any]:
-        """Ask the node how it is: ``{"status": "ok", "version": "..."}``."""
+        """Ask the node how it is: ``{"status": "ok", "version": "...", ...}``.
+
+        Also its ``name``, ``tables``, ``memory_used`` and ``memory_limit``
+        (its memory pool, in bytes) and ``dashboard`` when it has an HTTP port.
+        """
         return self._json_action("health")  # type: ignore[no-any-return]
 
     def cluster(self) -> ClusterView:

@@ -164,7 +164,8 @@ class LocalNode:
         self.data_dir = str(data_dir) if data_dir is not None else os.path.join(self._tmp, "data")
         self.log_path = os.path.join(self._tmp, "server.log")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--data-dir", self.data_dir]
+        cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--http", "127.0.0.1:0"]
+        cmd += ["--data-dir", self.data_dir]
         cmd += serve_flags
         if nodes > 1:
             cmd = [self.binary, "local", "--nodes", str(nodes), "--data-dir", self.data_dir]

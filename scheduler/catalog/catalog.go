@@ -47,6 +47,9 @@ type Part struct {
 	// Checksum is the CRC-32C of the partition file (Checksum), the same
 	// on every holder; empty in manifests written before checksums.
 	Checksum string `json:"checksum,omitempty"`
+	// Bytes is the size of the partition file, the same on every holder
+	// (0 in manifests written before it was kept).
+	Bytes int64 `json:"bytes,omitempty"`
 }
 
 // Manifest is a table's description, the same on every node.
@@ -264,6 +267,16 @@ func (c *Catalog) PartFiles(table string, ids []string) ([]string, error) {
 }
 
 func (c *Catalog) partPath(id string) string { return filepath.Join(c.dir, "parts", id+".arrow") }
+
+// PartBytes is the size of this node's file of partition id, unchecked
+// (the dashboard); ok is false when the node has none.
+func (c *Catalog) PartBytes(id string) (int64, bool) {
+	fi, err := os.Stat(c.partPath(id))
+	if err != nil {
+		return 0, false
+	}
+	return fi.Size(), true
+}
 
 // NextVersion is a version higher than any this node has seen for name:
 // the clock in nanoseconds, so that versions from different coordinators

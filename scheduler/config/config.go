@@ -64,6 +64,9 @@ type Node struct {
 	Name string
 	// Addr is the host:port the Flight service listens on (--addr).
 	Addr string
+	// HTTP is the host:port of the dashboard and /metrics (--http);
+	// empty: no HTTP port.
+	HTTP string
 	// Advertise is the URI clients use to reach the node (--advertise);
 	// empty: grpc://<the address it listens on>.
 	Advertise string
@@ -267,7 +270,11 @@ const NameFile = "node-name"
 
 // Validate says what is wrong with c, naming the flag to fix.
 func (c *Node) Validate() error {
-	for _, a := range []struct{ flag, v string }{{"--addr", c.Addr}, {"--gossip", c.Gossip}} {
+	addrs := []struct{ flag, v string }{{"--addr", c.Addr}, {"--gossip", c.Gossip}}
+	if c.HTTP != "" {
+		addrs = append(addrs, struct{ flag, v string }{"--http", c.HTTP})
+	}
+	for _, a := range addrs {
 		if _, _, err := net.SplitHostPort(a.v); err != nil {
 			return fmt.Errorf("%s %q: want host:port: %v", a.flag, a.v, err)
 		}
@@ -360,6 +367,7 @@ func (c *Node) fields() []field {
 	return []field{
 		{"name", c.Name},
 		{"addr", c.Addr},
+		{"http", c.HTTP},
 		{"advertise", c.Advertise},
 		{"data-dir", c.DataDir},
 		{"allow-path", allow},

@@ -118,6 +118,7 @@ func TestStringShowsEverySettingButTheKey(t *testing.T) {
 	got := c.String()
 	want := `name = "n1"
 addr = "127.0.0.1:8815"
+http = ""
 advertise = ""
 data-dir = "slipstream-data"
 allow-path = ["/data/a b"]

@@ -14,6 +14,7 @@ import (
 // values c holds (defaults, the environment's) are the flags' defaults.
 func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Addr, "addr", c.Addr, "host:port to listen on (port 0 picks a free one)")
+	fs.StringVar(&c.HTTP, "http", c.HTTP, "host:port of the dashboard and Prometheus /metrics (port 0 picks a free one; default: none); loopback only unless --insecure, as --addr")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "directory that holds stored tables")
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "URI clients use to reach this node (default: grpc://<listening address>)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", c.CPUProfile, "write a CPU profile to this `FILE` until the node stops (for go tool pprof)")
