@@ -42,9 +42,11 @@ func NewService(engine *scheduler.Engine, location string) *Service {
 }
 
 // ServerOptions are the gRPC options every Slipstream server uses: no
-// message-size trap, panics recovered, errors mapped to codes.
+// message-size trap, panics recovered, errors mapped to codes, calls traced
+// (trace.go).
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
+		serverTracing(),
 		grpc.MaxRecvMsgSize(math.MaxInt32),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.ChainUnaryInterceptor(unaryGuard),
@@ -97,7 +99,7 @@ func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.Flig
 	if s.engine.Distributed() {
 		return s.distributedInfo(ctx, q, d)
 	}
-	id, err := s.engine.Track(queryIDFrom(ctx))
+	id, err := s.engine.Track(ctx, queryIDFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

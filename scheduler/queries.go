@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"slipstream/kernels"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
@@ -88,7 +90,8 @@ type streamedRun struct {
 
 // Track registers a query that this node runs alone, streaming its result
 // from DoGet: id "" makes an id. Its state is ready until Started.
-func (e *Engine) Track(id string) (string, error) {
+// ctx is the request's (its trace is the query's).
+func (e *Engine) Track(ctx context.Context, id string) (string, error) {
 	e.init()
 	if id == "" {
 		id = newQueryID()
@@ -97,7 +100,8 @@ func (e *Engine) Track(id string) (string, error) {
 		return id, kernels.Errorf(kernels.Cancelled, "query %s was cancelled: %s", id, why)
 	}
 	r := &queryRun{e: e, local: &streamedRun{}}
-	r.status = &QueryStatus{ID: id, State: queryReady, Started: time.Now()}
+	r.status = &QueryStatus{ID: id, TraceID: TraceID(ctx), State: queryReady, Started: time.Now()}
+	r.log = queryLog(id, r.status.TraceID)
 	e.queries.add(r)
 	return id, nil
 }
@@ -111,13 +115,17 @@ func (e *Engine) Failed(id string, err error) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.status.State == queryReady {
+	ready := r.status.State == queryReady
+	if ready {
 		r.status.State, r.status.Error = queryFailed, err.Error()
 		if kernels.KindOf(err) == kernels.Cancelled {
 			r.status.State = queryCancelled
 		}
 		r.status.Seconds = time.Since(r.status.Started).Seconds()
+	}
+	r.mu.Unlock()
+	if ready {
+		r.traceEnd(err)
 	}
 }
 
@@ -156,7 +164,6 @@ func (l *LocalRun) End(err error) {
 	}
 	r.local.mu.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.cancel = nil
 	r.status.Seconds = time.Since(r.status.Started).Seconds()
 	switch {
@@ -164,9 +171,14 @@ func (l *LocalRun) End(err error) {
 		r.status.State = queryDone
 	case kernels.KindOf(err) == kernels.Cancelled || l.ctx.Err() != nil:
 		r.status.State, r.status.Error = queryCancelled, err.Error()
+		if kernels.KindOf(err) != kernels.Cancelled {
+			err = kernels.Errorf(kernels.Cancelled, "%v", err)
+		}
 	default:
 		r.status.State, r.status.Error = queryFailed, err.Error()
 	}
+	r.mu.Unlock()
+	r.traceEnd(err)
 }
 
 // StartLocal marks the query id (registered by Track, or new) running,
@@ -187,6 +199,9 @@ func (e *Engine) StartLocal(ctx context.Context, id string) (*LocalRun, error) {
 	if r.status.State == queryCancelled {
 		return nil, kernels.Errorf(kernels.Cancelled, "query %s was cancelled", id)
 	}
+	ctx, r.span = e.tracer().Start(ctx, "query", trace.WithAttributes(attrQuery.String(id), attrNode.String(e.Self.Name)))
+	r.status.TraceID = TraceID(ctx)
+	r.log = queryLog(id, r.status.TraceID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	r.cancel = cancel
 	r.status.State, r.status.Error = queryRunning, ""

@@ -31,9 +31,13 @@ func rank(pkg string) int {
 // allowedThirdParty lists, per layer, the only outside modules it may use
 // (the standard library is always allowed).
 var allowedThirdParty = map[int][]string{
-	0: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
-	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
-	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/"},
+	// The binary sets up tracing: otel's SDK and its OTLP exporter.
+	0: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/", "go.opentelemetry.io/otel"},
+	// Traced gRPC calls (otelgrpc).
+	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/", "go.opentelemetry.io/otel",
+		"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"},
+	// Spans of queries, stages and tasks: otel's API.
+	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/", "go.opentelemetry.io/otel"},
 	3: {"github.com/apache/arrow-go/v18/", "github.com/dgraph-io/ristretto/v2"}, // caches counted in the budget
 }
 
@@ -77,6 +81,14 @@ func TestLayers(t *testing.T) {
 			}
 			if strings.HasSuffix(path, "_test.go") && p == "github.com/cockroachdb/datadriven" {
 				continue // golden-file tests may use it anywhere
+			}
+			if strings.HasPrefix(p, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(p, "go.opentelemetry.io/otel/exporters") {
+				// Which spans are kept and where they go is the binary's
+				// choice; tests collect spans in memory.
+				if !strings.HasPrefix(pkg, "slipstream/cmd") && !strings.HasSuffix(path, "_test.go") {
+					t.Errorf("%s imports %s: only cmd (and tests) may set up otel's SDK and exporters", path, p)
+				}
+				continue
 			}
 			if strings.Contains(p, "hashicorp/serf") && !strings.HasPrefix(pkg, "slipstream/scheduler/cluster") {
 				t.Errorf("%s imports %s: only scheduler/cluster may touch Serf", path, p)
