@@ -1,0 +1,73 @@
+"""A tiny OTLP/HTTP trace receiver: it accepts exports and counts (or keeps) them.
+
+Slipstream nodes export spans with OTLP over HTTP (``--otlp-endpoint``). This
+receiver answers every ``POST /v1/traces`` as a collector does (200, an empty
+ExportTraceServiceResponse), so the export path is real — spans encoded,
+batched and sent — without a collector to install. The tracing tests read the
+bodies it keeps; the tracing-overhead benchmark only counts them.
+
+Run alone it prints its URL and serves until Ctrl-C::
+
+    python bench/otlp_sink.py
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class OTLPSink:
+    """An OTLP/HTTP receiver on a free loopback port; ``url`` is its base URL."""
+
+    def __init__(self, keep: bool = False) -> None:
+        self.keep = keep
+        self.bodies: list[bytes] = []
+        self.requests = 0
+        self.bytes = 0
+        self._lock = threading.Lock()
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path != "/v1/traces":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                with sink._lock:
+                    sink.requests += 1
+                    sink.bytes += len(body)
+                    if sink.keep:
+                        sink.bodies.append(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def received(self) -> list[bytes]:
+        """The bodies received so far (with ``keep=True``)."""
+        with self._lock:
+            return list(self.bodies)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+if __name__ == "__main__":
+    sink = OTLPSink()
+    print(f"OTLP/HTTP receiver at {sink.url} (Ctrl-C stops it)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print(f"received {sink.requests} exports, {sink.bytes} bytes")
+        sink.close()
