@@ -69,7 +69,7 @@ func startNode(t *testing.T) *testNode {
 	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String()}
 }
 
-func wrap(t *testing.T, m proto.Message) []byte {
+func wrap(t testing.TB, m proto.Message) []byte {
 	a, err := anypb.New(m)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func ints(n int) arrow.RecordBatch {
 	return array.NewRecordBatch(s, []arrow.Array{arr}, int64(n))
 }
 
-func (n *testNode) put(t *testing.T, table string, mode pb.Upload_Mode, rec arrow.RecordBatch) (*pb.UploadResult, error) {
+func (n *testNode) put(t testing.TB, table string, mode pb.Upload_Mode, rec arrow.RecordBatch) (*pb.UploadResult, error) {
 	stream, err := n.client.DoPut(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func (n *testNode) put(t *testing.T, table string, mode pb.Upload_Mode, rec arro
 	return out, proto.Unmarshal(res.GetAppMetadata(), out)
 }
 
-func (n *testNode) query(t *testing.T, q *pb.Query) (int64, int64, error) {
+func (n *testNode) query(t testing.TB, q *pb.Query) (int64, int64, error) {
 	info, err := n.client.GetFlightInfo(context.Background(), &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: wrap(t, q)})
 	if err != nil {
 		return 0, 0, err

@@ -146,7 +146,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &queryRun{e: e, q: q, members: map[string]cluster.Member{}, cancel: cancel, span: span}
-	r.status = &QueryStatus{ID: id, TraceID: TraceID(ctx), State: queryPlanning, Started: time.Now()}
+	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), State: queryPlanning, Started: time.Now()}
 	r.log = queryLog(id, r.status.TraceID)
 	e.queries.add(r)
 	fail := func(err error) (*Result, error) {

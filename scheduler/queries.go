@@ -3,7 +3,6 @@ package scheduler
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -100,7 +99,7 @@ func (e *Engine) Track(ctx context.Context, id string) (string, error) {
 		return id, kernels.Errorf(kernels.Cancelled, "query %s was cancelled: %s", id, why)
 	}
 	r := &queryRun{e: e, local: &streamedRun{}}
-	r.status = &QueryStatus{ID: id, TraceID: TraceID(ctx), State: queryReady, Started: time.Now()}
+	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), State: queryReady, Started: time.Now()}
 	r.log = queryLog(id, r.status.TraceID)
 	e.queries.add(r)
 	return id, nil
@@ -200,7 +199,7 @@ func (e *Engine) StartLocal(ctx context.Context, id string) (*LocalRun, error) {
 		return nil, kernels.Errorf(kernels.Cancelled, "query %s was cancelled", id)
 	}
 	ctx, r.span = e.tracer().Start(ctx, "query", trace.WithAttributes(attrQuery.String(id), attrNode.String(e.Self.Name)))
-	r.status.TraceID = TraceID(ctx)
+	r.status.TraceID = traceID(ctx)
 	r.log = queryLog(id, r.status.TraceID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	r.cancel = cancel
@@ -491,7 +490,7 @@ func (r *queryRun) releaseEverywhere(ctx context.Context, keep int32) {
 				err = r.e.Net.Release(ctx, r.members[name].Addr, id, keep)
 			}
 			if err != nil {
-				logRelease(id, name, err)
+				r.log.Debug("release", "node", name, "err", err)
 			}
 		}()
 	}
@@ -500,10 +499,6 @@ func (r *queryRun) releaseEverywhere(ctx context.Context, keep int32) {
 
 // newQueryID makes a query id.
 func newQueryID() string { return catalog.NewID() }
-
-func logRelease(query, node string, err error) {
-	slog.Debug("release", "query", query, "node", node, "err", err)
-}
 
 // ExecuteLocal is Execute for a query streamed by this node alone under
 // run: its memory account reports the query's spilled bytes.

@@ -78,7 +78,7 @@ func (e *Engine) endTask(ctx context.Context, span trace.Span, t *planpb.Task, r
 	}
 	endSpan(span, err)
 	if err != nil && !cancelled(err) {
-		queryLog(t.GetQueryId(), TraceID(ctx)).Info("task failed", "stage", t.GetStage(), "task", t.GetTask(), "attempt", t.GetAttempt(), "err", err)
+		queryLog(t.GetQueryId(), traceID(ctx)).Info("task failed", "stage", t.GetStage(), "task", t.GetTask(), "attempt", t.GetAttempt(), "err", err)
 	}
 }
 

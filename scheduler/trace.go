@@ -76,8 +76,8 @@ func cancelled(err error) bool {
 	return kernels.KindOf(err) == kernels.Cancelled || errors.Is(err, context.Canceled)
 }
 
-// TraceID is the id of the trace ctx's span belongs to ("" when none).
-func TraceID(ctx context.Context) string {
+// traceID is the id of the trace ctx's span belongs to ("" when none).
+func traceID(ctx context.Context) string {
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		return sc.TraceID().String()
 	}

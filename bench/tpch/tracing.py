@@ -71,6 +71,11 @@ def main() -> int:
     p.add_argument("--queries", help="comma-separated query numbers (default: all written)")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--nodes", type=int, default=1, help="nodes of each deployment")
+    p.add_argument(
+        "--control",
+        action="store_true",
+        help="trace neither deployment: the ratio then shows how much two equal runs differ here",
+    )
     args = p.parse_args()
     numbers = sorted(QUERIES) if not args.queries else [int(q) for q in args.queries.split(",")]
     data = ensure(args.scale, args.cache)
@@ -78,11 +83,12 @@ def main() -> int:
 
     sink = OTLPSink()
     off = sl.connect(nodes=args.nodes, allow_paths=[data])
-    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
+    if not args.control:
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink.url
     try:
         on = sl.connect(nodes=args.nodes, allow_paths=[data])
     finally:
-        del os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
+        os.environ.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
     frames = {
         "off": {t: off.read_parquet(f) for t, f in files.items()},
         "on": {t: on.read_parquet(f) for t, f in files.items()},
@@ -104,7 +110,8 @@ def main() -> int:
         return best
 
     nodes = "one node" if args.nodes == 1 else f"{args.nodes} nodes"
-    print(f"TPC-H SF{args.scale:g} on {nodes}, best of {args.repeat}; seconds")
+    control = " (control: tracing off on both)" if args.control else ""
+    print(f"TPC-H SF{args.scale:g} on {nodes}, best of {args.repeat}; seconds{control}")
     print(f"query {'off':>10}{'on':>10}{'on/off':>10}")
     times: dict[str, dict[int, float]] = {"off": {}, "on": {}}
     for i, q in enumerate(numbers):
@@ -120,17 +127,18 @@ def main() -> int:
     print(f"node CPU{cpu['off']:8.1f}{cpu['on']:10.1f}{cpu['on'] / cpu['off']:10.3f}")
     # The node exports in batches every 5 s: wait for the last one.
     deadline = time.monotonic() + 15
-    while sink.requests == 0 and time.monotonic() < deadline:
+    while sink.requests == 0 and not args.control and time.monotonic() < deadline:
         time.sleep(0.1)
     on.close()  # a node flushes what is left as it stops
     off.close()
     print(
         f"tracing on / off: {total['on'] / total['off']:.3f} (total time), "
         f"{cpu['on'] / cpu['off']:.3f} (node CPU); "
-        f"the receiver got {sink.requests} exports, {sink.bytes} bytes"
+        f"the receiver got {sink.requests} exports, {sink.spans} spans "
+        f"({sink.spans / (len(numbers) * args.repeat):.0f} a query), {sink.bytes} bytes"
     )
     sink.close()
-    return 0 if sink.requests else 1
+    return 0 if sink.requests or args.control else 1
 
 
 if __name__ == "__main__":

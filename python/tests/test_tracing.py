@@ -139,6 +139,7 @@ def test_traceparent_joins_the_cluster_trace(traced: Traced) -> None:
 
     wait_for(every_node_exported, f"spans of trace {trace_id} from n1, n2 and n3")
     assert any(raw in b and b"slipstream.query_id" in b for b in traced.sink.received())
+    assert traced.sink.spans > 0
 
 
 def test_active_opentelemetry_span_joins(traced: Traced) -> None:
