@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory proto clean
+.PHONY: run test test-spill build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-tracing proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -101,6 +101,11 @@ bench-replicas: venv
 ## bench-memory: TPC-H SF10 at --memory-limit 2GiB and 4GiB against DuckDB at the same limit
 bench-memory: bench-venv
 	$(PY) bench/tpch/memory.py --scale 10 --limits 2GiB,4GiB
+
+## bench-tracing: TPC-H SF1 on a node exporting every span over OTLP and on one with tracing off,
+## query by query; prints the ratio (TRACING_ARGS="--nodes 3" for local clusters of three)
+bench-tracing: venv
+	$(PY) bench/tpch/tracing.py $(TRACING_ARGS)
 
 ## proto: regenerate Go and Python code from scheduler/planpb/plan.proto
 proto: venv tools

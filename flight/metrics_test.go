@@ -1,6 +1,7 @@
 package flight
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -36,7 +37,7 @@ func BenchmarkQueryMetrics(b *testing.B) {
 			bad := errors.New("plan failed")
 			b.ReportAllocs()
 			for range b.N {
-				id, err := e.Track("")
+				id, err := e.Track(context.Background(), "")
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -50,7 +50,7 @@ func (p *Peers) client(addr string) (arrowflight.Client, error) {
 		return c, nil
 	}
 	conn, err := grpc.NewClient(strings.TrimPrefix(addr, "grpc://"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), clientTracing(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)

@@ -120,7 +120,7 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		id = queryIDFrom(stream.Context())
 	}
 	if id == "" {
-		if id, err = s.engine.Track(""); err != nil {
+		if id, err = s.engine.Track(stream.Context(), ""); err != nil {
 			return err
 		}
 	}

@@ -48,15 +48,16 @@ func NewService(engine *scheduler.Engine, location string) *Service {
 }
 
 // ServerOptions are the gRPC options every Slipstream server uses: no
-// message-size trap, panics recovered, errors mapped to codes, and at
-// most maxClientCalls calls open per client connection
-// (--max-client-streams; 0: the default).
+// message-size trap, panics recovered, errors mapped to codes, calls
+// traced (trace.go), and at most maxClientCalls calls open per client
+// connection (--max-client-streams; 0: the default).
 func ServerOptions(maxClientCalls int) []grpc.ServerOption {
 	if maxClientCalls <= 0 {
 		maxClientCalls = config.DefaultClientStreams
 	}
 	calls := &clientCalls{max: maxClientCalls, open: map[string]int{}}
 	return []grpc.ServerOption{
+		serverTracing(),
 		grpc.MaxRecvMsgSize(math.MaxInt32),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.ChainUnaryInterceptor(unaryGuard, calls.unary),
@@ -109,7 +110,7 @@ func (s *Service) info(ctx context.Context, q *planpb.Query, d *arrowflight.Flig
 	if s.engine.Distributed() {
 		return s.distributedInfo(ctx, q, d)
 	}
-	id, err := s.engine.Track(queryIDFrom(ctx))
+	id, err := s.engine.Track(ctx, queryIDFrom(ctx))
 	if err != nil {
 		return nil, err
 	}

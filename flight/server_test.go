@@ -117,7 +117,7 @@ func (n *testNode) put(t testing.TB, table string, mode pb.Upload_Mode, rec arro
 	return out, proto.Unmarshal(res.GetAppMetadata(), out)
 }
 
-func (n *testNode) query(t *testing.T, q *pb.Query) (int64, int64, error) {
+func (n *testNode) query(t testing.TB, q *pb.Query) (int64, int64, error) {
 	info, err := n.client.GetFlightInfo(context.Background(), &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: wrap(t, q)})
 	if err != nil {
 		return 0, 0, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"go.opentelemetry.io/otel/trace"
 
 	"slipstream/kernels"
 	"slipstream/scheduler/cluster"
@@ -40,6 +41,9 @@ type Receipt struct {
 // QueryStatus is what the query_status action reports.
 type QueryStatus struct {
 	ID string `json:"id"`
+	// TraceID is the id of the query's trace (the client's, when its
+	// request carried a traceparent header); empty when none.
+	TraceID string `json:"trace_id,omitempty"`
 	// State is planning, ready (one node: waiting for its result to be
 	// read), running, cancelling, done, failed or cancelled.
 	State   string    `json:"state"`
@@ -117,6 +121,11 @@ type queryRun struct {
 	local *streamedRun
 	// metered: its end was counted in the node's metrics (metrics.go).
 	metered bool
+	// span is the query's span, stages its stages' (trace.go); log the
+	// logger of lines about the query.
+	span   trace.Span
+	stages *stageSpans
+	log    *slog.Logger
 }
 
 // RunQuery runs q across the alive nodes, this node coordinating, and
@@ -137,14 +146,15 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 	if why, ok := e.queries.wasCancelled(id); ok {
 		return nil, kernels.Errorf(kernels.Cancelled, "query %s was cancelled: %s", id, why)
 	}
+	ctx, span := e.tracer().Start(ctx, "query", trace.WithAttributes(attrQuery.String(id), attrNode.String(e.Self.Name)))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	r := &queryRun{e: e, q: q, members: map[string]cluster.Member{}, cancel: cancel}
-	r.status = &QueryStatus{ID: id, State: queryPlanning, Started: time.Now()}
+	r := &queryRun{e: e, q: q, members: map[string]cluster.Member{}, cancel: cancel, span: span}
+	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), State: queryPlanning, Started: time.Now()}
+	r.log = queryLog(id, r.status.TraceID)
 	e.register(r)
 	fail := func(err error) (*Result, error) {
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		r.cancel = nil
 		r.status.Seconds = time.Since(r.status.Started).Seconds()
 		r.status.State, r.status.Error = queryFailed, err.Error()
@@ -152,6 +162,8 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 			r.status.State = queryCancelled
 		}
 		e.metrics.queryEnded(r)
+		r.mu.Unlock()
+		r.traceEnd(err)
 		return nil, err
 	}
 	broadcast := e.broadcastRows()
@@ -191,6 +203,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 	}
 	r.core = newQueryCore(r.status.ID, e.Self.Name, nodes, specs, maxAttempts)
 	r.status.State = queryRunning
+	r.stages = &stageSpans{ctx: ctx, spans: map[int]trace.Span{}, last: map[int]time.Time{}}
 	r.mu.Unlock()
 	if err := r.run(ctx); err != nil {
 		return nil, err
@@ -234,6 +247,7 @@ func (r *queryRun) run(ctx context.Context) error {
 				r.core.started(c.id, time.Since(r.status.Started).Seconds())
 				r.mu.Unlock()
 				actx, cancel := context.WithCancel(ctx)
+				actx = trace.ContextWithSpan(actx, r.stages.start(r, c.id.Stage))
 				cancels[c.id] = cancel
 				wg.Add(1)
 				go func() {
@@ -258,6 +272,7 @@ func (r *queryRun) run(ctx context.Context) error {
 		var evs []coreEvent
 		select {
 		case ev := <-events:
+			r.stages.reported(ev)
 			evs = append(evs, ev)
 		case <-ctx.Done():
 		case <-tick:
@@ -268,7 +283,7 @@ func (r *queryRun) run(ctx context.Context) error {
 			for name := range r.members {
 				if !alive[name] && !failed[name] {
 					failed[name] = true
-					slog.Warn("the cluster marked a node failed while the query used it; re-running its work", "query", r.status.ID, "node", name)
+					r.log.Warn("the cluster marked a node failed while the query used it; re-running its work", "node", name)
 					evs = append(evs, nodeFailed{node: name})
 				}
 			}
@@ -288,6 +303,7 @@ func (r *queryRun) run(ctx context.Context) error {
 	// so that the release comes after their last output.
 	go func() { wg.Wait(); close(events) }()
 	for ev := range events {
+		r.stages.reported(ev)
 		r.mu.Lock()
 		r.core.step(ev) // the query is over: only late receipts
 		r.mu.Unlock()
@@ -317,16 +333,18 @@ func (r *queryRun) finish(err error, release *releaseOutputs) {
 		r.status.State = queryCancelling
 	}
 	r.mu.Unlock()
+	bg := trace.ContextWithSpan(context.Background(), r.span) // the release is the query's, but outlives its cancel
 	if release != nil && err != nil {
-		r.releaseEverywhere(context.Background(), int32(release.keep))
+		r.releaseEverywhere(bg, int32(release.keep))
 	}
 	r.mu.Lock()
 	r.status.State = final
 	r.status.Seconds = time.Since(r.status.Started).Seconds()
 	r.e.metrics.queryEnded(r)
 	r.mu.Unlock()
+	r.traceEnd(err)
 	if release != nil && err == nil {
-		go r.releaseEverywhere(context.Background(), int32(release.keep))
+		go r.releaseEverywhere(bg, int32(release.keep))
 	}
 }
 
@@ -431,12 +449,12 @@ func (r *queryRun) exec(ctx, query context.Context, c runTask) coreEvent {
 	}
 	if li := (*LostInput)(nil); errors.As(err, &li) {
 		alive := r.e.answers(query, li.Node)
-		slog.Warn("a task lost its input; re-running the task that made it", "query", r.status.ID, "stage", li.Stage, "task", li.Task, "node", li.Node, "answers", alive, "err", err)
+		r.log.Warn("a task lost its input; re-running the task that made it", "stage", li.Stage, "task", li.Task, "node", li.Node, "answers", alive, "err", err)
 		return inputLost{id: c.id, stage: int(li.Stage), task: int(li.Task), node: li.Node, alive: alive, err: err, seconds: secs}
 	}
 	unreachable := kernels.KindOf(err) == kernels.Unavailable && c.node != r.e.Self.Name && ctx.Err() == nil
 	if unreachable {
-		slog.Warn("a node is unreachable; re-running its tasks elsewhere", "query", r.status.ID, "node", c.node, "err", err)
+		r.log.Warn("a node is unreachable; re-running its tasks elsewhere", "node", c.node, "err", err)
 	}
 	return taskFailed{id: c.id, err: err, unreachable: unreachable, seconds: secs}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
@@ -52,6 +53,9 @@ type Engine struct {
 	// Roots are the directories users' file scans (read_parquet, ...) may
 	// read; nil allows any path (tests that build an Engine directly).
 	Roots *fsroot.Roots
+	// Tracing makes the spans of queries, stages and tasks (trace.go);
+	// nil: the global provider (otel.SetTracerProvider).
+	Tracing trace.TracerProvider
 	// Fault, when set, is called at named points of a task's life
 	// ("task:<stage>" as a task of that stage writes its output,
 	// "shuffle-read" as another node reads an output): the tests' way to

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sort"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 
 	"slipstream/kernels"
 	"slipstream/kernels/budget"
@@ -105,7 +106,8 @@ type streamedRun struct {
 
 // Track registers a query that this node runs alone, streaming its result
 // from DoGet: id "" makes an id. Its state is ready until Started.
-func (e *Engine) Track(id string) (string, error) {
+// ctx is the request's (its trace is the query's).
+func (e *Engine) Track(ctx context.Context, id string) (string, error) {
 	e.init()
 	if id == "" {
 		id = newQueryID()
@@ -114,7 +116,8 @@ func (e *Engine) Track(id string) (string, error) {
 		return id, kernels.Errorf(kernels.Cancelled, "query %s was cancelled: %s", id, why)
 	}
 	r := &queryRun{e: e, local: &streamedRun{}}
-	r.status = &QueryStatus{ID: id, State: queryReady, Started: time.Now()}
+	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), State: queryReady, Started: time.Now()}
+	r.log = queryLog(id, r.status.TraceID)
 	e.register(r)
 	return id, nil
 }
@@ -128,14 +131,18 @@ func (e *Engine) Failed(id string, err error) {
 		return
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.status.State == queryReady {
+	ready := r.status.State == queryReady
+	if ready {
 		r.status.State, r.status.Error = queryFailed, err.Error()
 		if kernels.KindOf(err) == kernels.Cancelled {
 			r.status.State = queryCancelled
 		}
 		r.status.Seconds = time.Since(r.status.Started).Seconds()
 		e.metrics.queryEnded(r)
+	}
+	r.mu.Unlock()
+	if ready {
+		r.traceEnd(err)
 	}
 }
 
@@ -174,7 +181,6 @@ func (l *LocalRun) End(err error) {
 	}
 	r.local.mu.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.cancel = nil
 	r.status.Seconds = time.Since(r.status.Started).Seconds()
 	switch {
@@ -182,10 +188,15 @@ func (l *LocalRun) End(err error) {
 		r.status.State = queryDone
 	case kernels.KindOf(err) == kernels.Cancelled || l.ctx.Err() != nil:
 		r.status.State, r.status.Error = queryCancelled, err.Error()
+		if kernels.KindOf(err) != kernels.Cancelled {
+			err = kernels.Errorf(kernels.Cancelled, "%v", err)
+		}
 	default:
 		r.status.State, r.status.Error = queryFailed, err.Error()
 	}
 	r.e.metrics.queryEnded(r)
+	r.mu.Unlock()
+	r.traceEnd(err)
 }
 
 // StartLocal marks the query id (registered by Track, or new) running,
@@ -206,6 +217,9 @@ func (e *Engine) StartLocal(ctx context.Context, id string) (*LocalRun, error) {
 	if r.status.State == queryCancelled {
 		return nil, kernels.Errorf(kernels.Cancelled, "query %s was cancelled", id)
 	}
+	ctx, r.span = e.tracer().Start(ctx, "query", trace.WithAttributes(attrQuery.String(id), attrNode.String(e.Self.Name)))
+	r.status.TraceID = traceID(ctx)
+	r.log = queryLog(id, r.status.TraceID)
 	ctx, cancel := context.WithCancelCause(ctx)
 	r.cancel = cancel
 	r.status.State, r.status.Error = queryRunning, ""
@@ -501,7 +515,7 @@ func (r *queryRun) releaseEverywhere(ctx context.Context, keep int32) {
 				err = r.e.Net.Release(ctx, r.members[name].Addr, id, keep)
 			}
 			if err != nil {
-				logRelease(id, name, err)
+				r.log.Debug("release", "node", name, "err", err)
 			}
 		}()
 	}
@@ -510,10 +524,6 @@ func (r *queryRun) releaseEverywhere(ctx context.Context, keep int32) {
 
 // newQueryID makes a query id.
 func newQueryID() string { return catalog.NewID() }
-
-func logRelease(query, node string, err error) {
-	slog.Debug("release", "query", query, "node", node, "err", err)
-}
 
 // ExecuteLocal is Execute for a query streamed by this node alone under
 // run: its memory account reports the query's spilled bytes.

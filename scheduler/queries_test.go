@@ -134,7 +134,7 @@ func TestCancelAfterDoneDropsTheResult(t *testing.T) {
 func TestMaxQueryTimeCancels(t *testing.T) {
 	e := &Engine{Self: cluster.Member{Name: "n1"}}
 	e.Config.MaxQueryTime = 50 * time.Millisecond
-	id, err := e.Track("")
+	id, err := e.Track(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}

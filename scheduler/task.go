@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"go.opentelemetry.io/otel/trace"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -35,7 +36,11 @@ func lost(node string, stage, task int32, err error) error {
 
 // RunTask runs one task of a stage on this node and keeps its output,
 // cut into t.Buckets buckets, for the tasks that read it.
-func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResult, error) {
+func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (res *planpb.TaskResult, err error) {
+	ctx, span := e.tracer().Start(ctx, fmt.Sprintf("task %d/%d", t.GetStage(), t.GetTask()), trace.WithAttributes(
+		attrQuery.String(t.GetQueryId()), attrStage.Int(int(t.GetStage())), attrPartition.Int(int(t.GetTask())),
+		attrAttempt.Int(int(t.GetAttempt())), attrNode.String(e.Self.Name)))
+	defer func() { e.endTask(ctx, span, t, res, err) }()
 	ctx, finish, err := e.startTask(ctx, t.GetQueryId())
 	if err != nil {
 		return nil, err
@@ -58,6 +63,23 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (*planpb.TaskResul
 	}
 	e.cuts.put(t.GetQueryId(), g)
 	return e.runStage(ctx, t, g)
+}
+
+// endTask ends a task attempt's span with what it wrote and read; an
+// attempt whose context was cancelled (the coordinator gave up on it) is
+// marked cancelled, whatever error that caused.
+func (e *Engine) endTask(ctx context.Context, span trace.Span, t *planpb.Task, res *planpb.TaskResult, err error) {
+	if err != nil && ctx.Err() != nil && !cancelled(err) {
+		err = kernels.Errorf(kernels.Cancelled, "attempt cancelled: %v", err)
+	}
+	if res != nil && span.IsRecording() {
+		span.SetAttributes(attrRowsOut.Int64(res.GetRows()), attrBytesOut.Int64(res.GetBytes()), attrRowsRead.Int64(res.GetRowsRead()),
+			attrBytesRead.Int64(res.GetBytesRead()), attrSpilled.Int64(res.GetSpilledBytes()))
+	}
+	endSpan(span, err)
+	if err != nil && !cancelled(err) {
+		queryLog(t.GetQueryId(), traceID(ctx)).Info("task failed", "stage", t.GetStage(), "task", t.GetTask(), "attempt", t.GetAttempt(), "err", err)
+	}
 }
 
 // runStage runs task t of a query cut into g.

@@ -214,7 +214,7 @@ func serve(args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := newLogger(cfg.LogFormat, os.Stderr)
 	slog.SetDefault(logger)
 	flight.Version = version
 
@@ -250,6 +250,17 @@ func serve(args []string) error {
 	if cfg.Advertise == "" {
 		cfg.Advertise = "grpc://" + lis.Addr().String()
 	}
+	flushTraces, err := setupTracing(cfg, version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := flushTraces(ctx); err != nil {
+			slog.Warn("could not export the last spans", "err", err)
+		}
+	}()
 	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: cfg.Join, EncryptKey: cfg.EncryptKey,
 		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: pool.Limit(), Logger: logger})
 	if err != nil {

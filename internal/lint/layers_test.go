@@ -31,12 +31,14 @@ func rank(pkg string) int {
 // allowedThirdParty lists, per layer, the only outside modules it may use
 // (the standard library is always allowed).
 var allowedThirdParty = map[int][]string{
-	0: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/"},
-	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/",
-		"go.opentelemetry.io/otel", "github.com/prometheus/client_golang/"}, // metrics: the SDK and its Prometheus exporter
-	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/",
-		"go.opentelemetry.io/otel/metric", "go.opentelemetry.io/otel/attribute", // metrics: the API only
-		"github.com/pganalyze/pg_query_go/v6"}, // the SQL parser
+	// The binary sets up tracing: otel's SDK and its OTLP exporter.
+	0: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/", "go.opentelemetry.io/otel"},
+	// Traced gRPC calls (otelgrpc); metrics: the SDK and its Prometheus exporter.
+	1: {"github.com/apache/arrow-go/v18/", "google.golang.org/grpc", "google.golang.org/protobuf/", "go.opentelemetry.io/otel",
+		"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc", "github.com/prometheus/client_golang/"},
+	// Spans of queries, stages and tasks and the metrics' instruments: otel's API; the SQL parser.
+	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/", "go.opentelemetry.io/otel",
+		"github.com/pganalyze/pg_query_go/v6"},
 	3: {"github.com/apache/arrow-go/v18/", "github.com/dgraph-io/ristretto/v2"}, // caches counted in the budget
 }
 
@@ -80,6 +82,17 @@ func TestLayers(t *testing.T) {
 			}
 			if strings.HasSuffix(path, "_test.go") && p == "github.com/cockroachdb/datadriven" {
 				continue // golden-file tests may use it anywhere
+			}
+			// The HTTP side serves /metrics (ARCHITECTURE.md: flight owns it).
+			metricsInFlight := strings.HasPrefix(pkg, "slipstream/flight") &&
+				(strings.HasPrefix(p, "go.opentelemetry.io/otel/sdk/metric") || strings.HasPrefix(p, "go.opentelemetry.io/otel/exporters/prometheus"))
+			if !metricsInFlight && (strings.HasPrefix(p, "go.opentelemetry.io/otel/sdk") || strings.HasPrefix(p, "go.opentelemetry.io/otel/exporters")) {
+				// Which spans are kept and where they go is the binary's
+				// choice; tests collect spans in memory.
+				if !strings.HasPrefix(pkg, "slipstream/cmd") && !strings.HasSuffix(path, "_test.go") {
+					t.Errorf("%s imports %s: only cmd (and tests) may set up otel's SDK and exporters", path, p)
+				}
+				continue
 			}
 			if strings.Contains(p, "hashicorp/serf") && !strings.HasPrefix(pkg, "slipstream/scheduler/cluster") {
 				t.Errorf("%s imports %s: only scheduler/cluster may touch Serf", path, p)

@@ -37,6 +37,7 @@ from ._expr import Expr, coalesce, col, concat_str, len, lit, when
 from ._frame import DataFrame, GroupBy, PlanText, concat
 from ._progress import QueryProgress, config
 from ._query import QueryHandle
+from ._trace import traceparent
 
 # Tracebacks say slipstream.PlanError, the name users import.
 for _cls in (
@@ -92,5 +93,6 @@ __all__ = [
     "connect",
     "len",
     "lit",
+    "traceparent",
     "when",
 ]

@@ -1,7 +1,8 @@
 """One query's run from the client: its id, deadline, cancel and progress.
 
 Every query the client runs gets an id made here, sent in the
-``x-slipstream-query-id`` header of its ``GetFlightInfo`` (and ``DoGet``), so
+``x-slipstream-query-id`` header of its ``GetFlightInfo`` (and ``DoGet``, with
+the caller's ``traceparent``: _trace.py), so
 the client can follow it (``query_status``) and cancel it (``cancel_query``)
 on the node coordinating it before any call returns — in planning, while
 tasks run on a cluster, or while the result downloads.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from . import _progress
+from . import _progress, _trace
 from ._errors import CancelledError, NotFoundError, QueryTimeoutError, translate
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class Run:
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self._cancelled = threading.Event()
         self._reason = ""
+        # The caller's trace context, read in the caller's thread (_trace.py).
+        self.trace_headers = _trace.trace_headers()
         self.monitor: _progress.Monitor | None = None
         if progress is None:
             progress = bool(_progress.config()["progress"])
@@ -94,7 +97,8 @@ class Run:
 
     def options(self, timeout: float | None = None) -> fl.FlightCallOptions:
         return fl.FlightCallOptions(
-            timeout=timeout, headers=[(QUERY_ID_HEADER, self.query_id.encode())]
+            timeout=timeout,
+            headers=[(QUERY_ID_HEADER, self.query_id.encode()), *self.trace_headers],
         )
 
     def status(self) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,6 +56,17 @@ const (
 	EnvMemoryLimit = "SLIPSTREAM_MEMORY_LIMIT"
 	// EnvOperatorMemory gives --operator-memory (the suite's tiny-limit mode).
 	EnvOperatorMemory = "SLIPSTREAM_OPERATOR_MEMORY"
+	// EnvOTLPEndpoint and EnvOTLPTracesEndpoint are OpenTelemetry's
+	// standard variables naming a collector: a base URL (to which
+	// /v1/traces is added) and the full URL of its traces endpoint.
+	EnvOTLPEndpoint       = "OTEL_EXPORTER_OTLP_ENDPOINT"
+	EnvOTLPTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+)
+
+// Log formats (--log-format).
+const (
+	LogText = "text"
+	LogJSON = "json"
 )
 
 // Node is the configuration of one node. Field comments name the flag.
@@ -139,6 +151,15 @@ type Node struct {
 
 	// CPUProfile is a file to write a CPU profile to (--cpuprofile).
 	CPUProfile string
+	// LogFormat is how log lines are written to stderr: text or json
+	// (--log-format).
+	LogFormat string
+	// OTLPEndpoint is the URL of an OTLP/HTTP collector's traces endpoint
+	// that receives the node's spans, such as http://127.0.0.1:4318 (a URL
+	// with no path gets /v1/traces) (--otlp-endpoint,
+	// $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, $OTEL_EXPORTER_OTLP_ENDPOINT);
+	// empty: no span is recorded.
+	OTLPEndpoint string
 }
 
 // Default is a node's configuration before the environment and flags.
@@ -156,6 +177,7 @@ func Default() Node {
 		MaxClientStreams: DefaultClientStreams,
 		MemoryLimit:      Auto,
 		SpillLimit:       Auto,
+		LogFormat:        LogText,
 	}
 }
 
@@ -204,6 +226,12 @@ func (c *Node) FromEnv(getenv func(string) string) error {
 			return fmt.Errorf("$%s: %w", EnvMemoryLimit, err)
 		}
 		c.MemoryLimit = n
+	}
+	if v := getenv(EnvOTLPEndpoint); v != "" {
+		c.OTLPEndpoint = strings.TrimSuffix(v, "/") + "/v1/traces" // the standard's rule for the base URL
+	}
+	if v := getenv(EnvOTLPTracesEndpoint); v != "" {
+		c.OTLPEndpoint = v
 	}
 	if v := getenv(EnvOperatorMemory); v != "" {
 		n, err := budget.ParseBytes(v)
@@ -332,6 +360,18 @@ func (c *Node) Validate() error {
 	if c.SpillLimit < 0 && c.SpillLimit != Auto {
 		return fmt.Errorf("--spill-limit %d: want a size (0 turns spilling off)", c.SpillLimit)
 	}
+	if c.LogFormat != LogText && c.LogFormat != LogJSON {
+		return fmt.Errorf("--log-format %q: want %s or %s", c.LogFormat, LogText, LogJSON)
+	}
+	if c.OTLPEndpoint != "" {
+		u, err := url.Parse(c.OTLPEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--otlp-endpoint %q: want the URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318", c.OTLPEndpoint)
+		}
+		if u.User != nil {
+			return fmt.Errorf("--otlp-endpoint: the URL holds credentials, which would be printed and logged; give them in $OTEL_EXPORTER_OTLP_HEADERS instead")
+		}
+	}
 	return nil
 }
 
@@ -390,6 +430,8 @@ func (c *Node) fields() []field {
 		{"max-query-time", c.MaxQueryTime.String()},
 		{"max-client-streams", c.MaxClientStreams},
 		{"cpuprofile", c.CPUProfile},
+		{"log-format", c.LogFormat},
+		{"otlp-endpoint", c.OTLPEndpoint},
 	}
 }
 

@@ -49,6 +49,26 @@ func TestFlagsWinOverTheEnvironmentWhichWinsOverDefaults(t *testing.T) {
 	}
 }
 
+// The collector's URL comes from OpenTelemetry's variables, the traces
+// endpoint's winning, and --otlp-endpoint wins over both.
+func TestOTLPEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, nil, ""},
+		{map[string]string{EnvOTLPEndpoint: "http://c:4318/"}, nil, "http://c:4318/v1/traces"},
+		{map[string]string{EnvOTLPEndpoint: "http://c:4318", EnvOTLPTracesEndpoint: "http://t:4318/traces"}, nil, "http://t:4318/traces"},
+		{map[string]string{EnvOTLPEndpoint: "http://c:4318"}, []string{"--otlp-endpoint", "http://f:4318"}, "http://f:4318"},
+	} {
+		c, err := parse(t, tc.env, tc.args...)
+		if err != nil || c.OTLPEndpoint != tc.want {
+			t.Errorf("%v %v: %q, %v; want %q", tc.env, tc.args, c.OTLPEndpoint, err, tc.want)
+		}
+	}
+}
+
 func TestValidateNamesTheFlag(t *testing.T) {
 	for _, tc := range []struct {
 		env  map[string]string
@@ -56,6 +76,9 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		want string
 	}{
 		{nil, []string{"--replication", "0"}, "--replication 0"},
+		{nil, []string{"--log-format", "xml"}, `--log-format "xml": want text or json`},
+		{nil, []string{"--otlp-endpoint", "127.0.0.1:4318"}, "want the URL of an OTLP/HTTP collector"},
+		{nil, []string{"--otlp-endpoint", "https://user:secret@collector:4318"}, "$OTEL_EXPORTER_OTLP_HEADERS"},
 		{nil, []string{"--min-replicas", "3"}, "--min-replicas 3 exceeds --replication 2"},
 		{nil, []string{"--min-replicas", "0"}, "want a positive number or auto"},
 		{nil, []string{"--repair-grace", "-1s"}, "--repair-grace -1s"},
@@ -141,6 +164,8 @@ max-batch-size = "512MiB"
 max-query-time = "0s"
 max-client-streams = 256
 cpuprofile = ""
+log-format = "text"
+otlp-endpoint = ""
 `
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
