@@ -36,6 +36,13 @@ type testNode struct {
 // startNode runs a real Flight server on a loopback port.
 func startNode(t *testing.T) *testNode {
 	t.Helper()
+	return startNodeWith(t, nil)
+}
+
+// startNodeWith runs a real Flight server with more server options
+// (auth's interceptors).
+func startNodeWith(t *testing.T, more []grpc.ServerOption) *testNode {
+	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	dir := t.TempDir()
 	cat, err := catalog.Open(dir, mem, "n1")
@@ -51,7 +58,7 @@ func startNode(t *testing.T) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions()...)
+	srv := arrowflight.NewServerWithMiddleware(nil, append(ServerOptions(), more...)...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(NewService(&scheduler.Engine{Catalog: cat, Mem: mem, Roots: roots}, "grpc://"+lis.Addr().String()))
 	go srv.Serve()

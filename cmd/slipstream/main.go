@@ -66,6 +66,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "slipstream local:", err)
 			os.Exit(1)
 		}
+	case "token":
+		if err := token(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "slipstream token:", err)
+			os.Exit(1)
+		}
 	case "version", "--version", "-v":
 		fmt.Println("slipstream", version)
 	case "help", "--help", "-h":
@@ -106,15 +111,16 @@ func loopback(hostport string) (bool, error) {
 }
 
 // checkExposure refuses to listen beyond loopback while nothing
-// authenticates callers, unless --insecure is given. Gossip beyond loopback
+// authenticates callers (no tokens, no TLS client certificates), unless
+// --insecure is given. Gossip beyond loopback
 // is allowed when encrypted (--encrypt-key: only holders of the key can
 // join the cluster), else it too needs --insecure.
-func checkExposure(cfg config.Node) error {
+func checkExposure(cfg config.Node, authOn bool) error {
 	local, err := loopback(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	if !local && !cfg.Insecure {
+	if !local && !cfg.Insecure && !authOn && !cfg.TLS() {
 		return fmt.Errorf("--addr %s is not a loopback address and no authentication is configured; bind to 127.0.0.1 or pass --insecure to serve anyone who can reach the port", cfg.Addr)
 	}
 	gossip := cfg.Gossip
@@ -190,7 +196,17 @@ func serve(args []string) error {
 		fmt.Print(cfg.String())
 		return nil
 	}
-	if err := checkExposure(cfg); err != nil {
+	nodeToken, err := readNodeToken(cfg.NodeTokenFile)
+	if err != nil {
+		return err
+	}
+	var auth *flight.Auth
+	if cfg.AuthFile != "" || nodeToken != "" {
+		if auth, err = flight.NewAuth(cfg.AuthFile, nodeToken); err != nil {
+			return err
+		}
+	}
+	if err := checkExposure(cfg, auth != nil); err != nil {
 		return err
 	}
 	if cfg.CPUProfile != "" {
@@ -232,7 +248,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure {
+	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure && auth == nil && !cfg.TLS() {
 		lis.Close() // checkExposure resolved the name otherwise; never serve on it
 		return fmt.Errorf("--addr %s bound %s, not a loopback address, and no authentication is configured; pass --insecure to serve anyone who can reach the port", cfg.Addr, lis.Addr())
 	}
@@ -246,6 +262,7 @@ func serve(args []string) error {
 	}
 	defer members.Leave()
 	peers := flight.NewPeers(mem)
+	peers.Secure(nodeToken, nil)
 	defer peers.Close()
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Memory: pool, Self: members.Self(), Members: members, Net: peers,
 		Config: cfg, Roots: roots}
@@ -264,15 +281,22 @@ func serve(args []string) error {
 			}
 		}
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions()...)
+	opts := flight.ServerOptions()
+	if auth != nil {
+		opts = append(opts, auth.ServerOptions()...)
+	}
+	srv := arrowflight.NewServerWithMiddleware(nil, opts...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
 
 	slog.Info("starting", "version", version, "tables", len(cat.Tables()), "config", cfg)
-	if cfg.Insecure {
+	switch {
+	case auth != nil:
+		slog.Info("every call needs a token (authorization: Bearer, or Basic on Handshake)", "auth", cfg.AuthFile, "node-token", nodeToken != "")
+	case cfg.Insecure:
 		slog.Warn("INSECURE: --insecure is set and no authentication is configured: anyone who can reach this node can read, replace and drop every table and read every file under the allowed paths",
 			"addr", lis.Addr().String(), "gossip", members.Self().Gossip, "gossip-encrypted", cfg.EncryptKey != "", "allow-path", roots.String())
-	} else {
+	default:
 		slog.Info("no authentication is configured, so this node listens on loopback only (--insecure lifts this)", "addr", lis.Addr().String())
 	}
 	slog.Info("files are read only under the allowed paths (--allow-path)", "allow-path", roots.String())
@@ -305,6 +329,28 @@ func serve(args []string) error {
 		slog.Warn("queries still running after 10s; stopping anyway")
 	}
 	return nil
+}
+
+// readNodeToken is the token this node presents to the others:
+// $SLIPSTREAM_NODE_TOKEN, else the contents of --node-token-file, else "".
+// The variable is cleared so that nothing this process starts inherits it.
+func readNodeToken(file string) (string, error) {
+	if tok := strings.TrimSpace(os.Getenv(config.EnvNodeToken)); tok != "" {
+		os.Unsetenv(config.EnvNodeToken)
+		return tok, nil
+	}
+	if file == "" {
+		return "", nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--node-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(raw))
+	if tok == "" {
+		return "", fmt.Errorf("--node-token-file %s is empty; put a token made with slipstream token create --role admin in it", file)
+	}
+	return tok, nil
 }
 
 // nodeName is the name given, else the one kept in the data directory,

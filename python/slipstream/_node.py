@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import selectors
 import shutil
 import signal
@@ -97,6 +98,10 @@ def default_allow_paths() -> list[str]:
 class LocalNode:
     """A ``slipstream serve`` child process on a free loopback port.
 
+    The node accepts one random token, :attr:`token` (its role is admin),
+    passed to it in the environment: another user of the machine cannot
+    call it.
+
     With ``nodes > 1``, a ``slipstream local`` process running that many nodes.
 
     Parameters
@@ -172,10 +177,15 @@ class LocalNode:
                 cmd += ["--serve-args", " ".join(serve_flags)]
         for path in self.allow_paths:
             cmd += ["--allow-path", path]
+        # The node accepts only this random token, handed over in its
+        # environment (readable by this user alone, unlike a command line).
+        self.token = "sst_" + secrets.token_urlsafe(32)
+        env = dict(os.environ, SLIPSTREAM_NODE_TOKEN=self.token)
         # A new session: Ctrl-C in a terminal or notebook interrupts the client
         # (cancelling its query) without killing the node under it.
         self.proc = subprocess.Popen(
             cmd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._log,

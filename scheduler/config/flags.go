@@ -32,6 +32,11 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*size)(&c.OperatorMemory), "operator-memory", "most memory one operator (a sort, an aggregate's or join's table) may hold before it spills, such as 64KiB, however much room its query has (default $"+EnvOperatorMemory+", else 0: no limit but the query's share); small values make every operator that can spill do so (tests)")
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
 	fs.Var((*size)(&c.SpillLimit), "spill-limit", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
+	fs.StringVar(&c.AuthFile, "auth", c.AuthFile, "a TOML `FILE` of tokens (slipstream token create); every call then needs one, and the node may listen beyond loopback; re-read when it changes")
+	fs.StringVar(&c.NodeTokenFile, "node-token-file", c.NodeTokenFile, "a `FILE` holding the admin token this node presents to the other nodes (default $"+EnvNodeToken+"; with TLS the node's certificate serves instead)")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "the node's TLS certificate (PEM); with --tls-key and --tls-ca the node serves grpc+tls:// and nodes verify each other's certificates")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the private key of --tls-cert (PEM)")
+	fs.StringVar(&c.TLSCA, "tls-ca", c.TLSCA, "the cluster's CA certificate (PEM): nodes and client certificates must be signed by it")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
 	fs.Var((*PathList)(&c.AllowPaths), "allow-path", "a directory whose files read_parquet/read_csv/read_ipc may read (repeatable, or comma-separated; each must exist; default: the data directory)")
 }
