@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"slipstream/flight"
 	"slipstream/kernels/budget"
@@ -36,18 +39,24 @@ var version = "0.1.0"
 const usage = `slipstream: a compute service over Arrow Flight
 
 usage:
-  slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
+  slipstream serve [--addr HOST:PORT] [--data-dir DIR] [--allow-path DIR]...
+                   [--auth FILE] [--node-token-file FILE]
+                   [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--insecure]
                    [--advertise URI] [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...]
                    [--encrypt-key KEY] [--config FILE] [--print-config]
   slipstream local --nodes N [--data-dir DIR] [--allow-path DIR]...   (N node processes on loopback)
+  slipstream token create|list|revoke ...   (the tokens file of --auth; token -h)
+  slipstream certs --out DIR --hosts n1,n2  (a development CA and certificates)
   slipstream version
 
 A lone serve is a one-node cluster; --join adds the node to the cluster of
 the node gossiping at HOST:PORT. Run 'slipstream serve -h' for every flag.
 
-No authentication exists yet, so a node listens on loopback only unless
---insecure is given, and reads files (read_parquet, ...) only under the
-directories given with --allow-path (default: its --data-dir).
+With --auth every call needs a token (reader, writer or admin); with TLS
+(--tls-*) nodes verify each other's certificates and gossip must be
+encrypted (--encrypt-key). Without either, a node listens on loopback only
+unless --insecure is given. Files (read_parquet, ...) are read only under
+the directories given with --allow-path (default: its --data-dir).
 `
 
 func main() {
@@ -64,6 +73,11 @@ func main() {
 	case "local":
 		if err := local(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "slipstream local:", err)
+			os.Exit(1)
+		}
+	case "certs":
+		if err := certs(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "slipstream certs:", err)
 			os.Exit(1)
 		}
 	case "token":
@@ -209,6 +223,12 @@ func serve(args []string) error {
 	if err := checkExposure(cfg, auth != nil); err != nil {
 		return err
 	}
+	var tlsServer, tlsPeers *tls.Config
+	if cfg.TLS() {
+		if tlsServer, tlsPeers, err = flight.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA, auth == nil, time.Now()); err != nil {
+			return err
+		}
+	}
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -252,17 +272,25 @@ func serve(args []string) error {
 		lis.Close() // checkExposure resolved the name otherwise; never serve on it
 		return fmt.Errorf("--addr %s bound %s, not a loopback address, and no authentication is configured; pass --insecure to serve anyone who can reach the port", cfg.Addr, lis.Addr())
 	}
-	if cfg.Advertise == "" {
-		cfg.Advertise = "grpc://" + lis.Addr().String()
+	scheme := "grpc://"
+	if cfg.TLS() {
+		scheme = "grpc+tls://"
 	}
-	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: cfg.Join, EncryptKey: cfg.EncryptKey,
+	if cfg.Advertise == "" {
+		cfg.Advertise = scheme + lis.Addr().String()
+	}
+	gossip, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: cfg.Join, EncryptKey: cfg.EncryptKey,
 		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: pool.Limit(), Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer members.Leave()
+	defer gossip.Leave()
 	peers := flight.NewPeers(mem)
-	peers.Secure(nodeToken, nil)
+	peers.Secure(nodeToken, tlsPeers)
+	var members cluster.Membership = gossip
+	if cfg.TLS() {
+		members = flight.Trust(gossip, peers) // work only for nodes with a certificate of the CA
+	}
 	defer peers.Close()
 	engine := &scheduler.Engine{Catalog: cat, Mem: mem, Memory: pool, Self: members.Self(), Members: members, Net: peers,
 		Config: cfg, Roots: roots}
@@ -285,6 +313,9 @@ func serve(args []string) error {
 	if auth != nil {
 		opts = append(opts, auth.ServerOptions()...)
 	}
+	if tlsServer != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsServer)))
+	}
 	srv := arrowflight.NewServerWithMiddleware(nil, opts...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(flight.NewService(engine, cfg.Advertise))
@@ -300,7 +331,10 @@ func serve(args []string) error {
 		slog.Info("no authentication is configured, so this node listens on loopback only (--insecure lifts this)", "addr", lis.Addr().String())
 	}
 	slog.Info("files are read only under the allowed paths (--allow-path)", "allow-path", roots.String())
-	fmt.Printf("slipstream: serving on grpc://%s\n", lis.Addr())
+	if cfg.TLS() {
+		slog.Info("Flight is served over TLS; node-to-node calls are mutual TLS", "cert", cfg.TLSCert, "ca", cfg.TLSCA, "client-certificates", map[bool]string{true: "required", false: "verified when given"}[auth == nil])
+	}
+	fmt.Printf("slipstream: serving on %s%s\n", scheme, lis.Addr())
 	fmt.Printf("slipstream: node %s gossip on %s\n", cfg.Name, members.Self().Gossip)
 	os.Stdout.Sync()
 	// Learn the tables of the cluster now, and again whenever a node joins

@@ -4,11 +4,16 @@ role (``PermissionDenied``), keeps serving good clients, and never logs a token.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import re
 import selectors
 import signal
+import socket
+import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -19,6 +24,7 @@ import pyarrow.flight as fl
 import pytest
 
 import slipstream as sl
+from slipstream import col
 from slipstream._errors import translate
 from slipstream._node import find_binary
 
@@ -39,6 +45,7 @@ class Node:
     proc: subprocess.Popen[bytes]
     address: str
     log: Path
+    gossip: str = ""
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -68,7 +75,7 @@ def start(
     buf = b""
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
-        while b"\n" not in buf:
+        while buf.count(b"\n") < 2:
             left = deadline - time.monotonic()
             if left <= 0 or proc.poll() is not None:
                 proc.kill()
@@ -79,10 +86,10 @@ def start(
                     proc.wait(5)
                     raise AssertionError(f"node exited: {log.read_text()[-2000:]}")
                 buf += chunk
-    line = buf.split(b"\n", 1)[0].decode()
+    line, second = buf.decode().split("\n")[:2]
     m = READY.match(line)
     assert m, line
-    return Node(proc, m.group(1), log)
+    return Node(proc, m.group(1), log, gossip=second.rsplit(" ", 1)[1])
 
 
 def bearer(token: str) -> fl.FlightCallOptions:
@@ -330,6 +337,211 @@ def test_served_beyond_loopback_with_auth_only(tmp_path: Path) -> None:
     try:
         port = node.address.rsplit(":", 1)[1]
         with sl.connect(f"grpc://127.0.0.1:{port}", token=tok) as cl:
+            assert cl.health()["status"] == "ok"
+    finally:
+        assert node.stop() == 0
+
+
+# ---------------------------------------------------------------- TLS and mutual TLS
+
+
+@dataclass
+class TlsCluster:
+    nodes: list[Node]
+    certs: Path
+    other: Path
+    tokens_file: Path
+    tokens: dict[str, str]
+    env: dict[str, str]
+    base: Path
+
+    def connect(self, **kw: object) -> sl.Client:
+        kw.setdefault("token", self.tokens["ada"])
+        kw.setdefault("tls_root_certs", self.certs / "ca.crt")
+        return sl.connect(self.nodes[0].address, **kw)  # type: ignore[arg-type]
+
+
+def tls_flags(certs: Path, host: str) -> list[str]:
+    return [
+        "--tls-cert", str(certs / f"{host}.crt"),
+        "--tls-key", str(certs / f"{host}.key"),
+        "--tls-ca", str(certs / "ca.crt"),
+    ]  # fmt: skip
+
+
+def wait_members(cl: sl.Client, want: dict[str, str], timeout: float = 30) -> None:
+    """Wait until the node sees each named member in the given state."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = {m["name"]: m["state"] for m in cl.cluster()}
+        if all(seen.get(k) == v for k, v in want.items()):
+            return
+        assert time.monotonic() < deadline, f"members {seen}, want {want}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsCluster]:
+    base = tmp_path_factory.mktemp("tls")
+    certs, other = base / "certs", base / "other"
+    slipstream("certs", "--out", str(certs), "--hosts", "n1,n2,n3")
+    slipstream("certs", "--out", str(other), "--hosts", "rogue")
+    file = base / "tokens.toml"
+    tokens = {
+        name: slipstream(
+            "token", "create", "--name", name, "--role", role, "--auth", str(file)
+        ).strip()
+        for name, role in [("ada", "admin"), ("rita", "reader")]
+    }
+    env = dict(os.environ, SLIPSTREAM_GOSSIP_KEY=base64.b64encode(os.urandom(32)).decode())
+    nodes: list[Node] = []
+    try:
+        for i, host in enumerate(["n1", "n2", "n3"]):
+            join = ["--join", nodes[0].gossip] if nodes else []
+            flags = ["--name", host, "--gossip", "127.0.0.1:0", "--auth", str(file), *join]
+            flags += tls_flags(certs, host)
+            nodes.append(start(base / host, base / f"{host}.log", *flags, env=env))
+            assert nodes[i].address.startswith("grpc+tls://127.0.0.1:")
+        c = TlsCluster(nodes, certs, other, file, tokens, env, base)
+        with c.connect() as cl:
+            wait_members(cl, {"n1": "alive", "n2": "alive", "n3": "alive"})
+        yield c
+    finally:
+        for n in nodes:
+            assert n.stop() == 0
+    for n in nodes:
+        log = n.log.read_text()
+        assert "Flight is served over TLS" in log
+        for tok in tokens.values():
+            assert tok not in log and tok[4:20] not in log
+
+
+def test_tls_cluster_runs_queries(tls_cluster: TlsCluster) -> None:
+    data = pa.table({"k": [i % 10 for i in range(30_000)], "v": list(range(30_000))})
+    with tls_cluster.connect() as cl:
+        cl.from_arrow(data, name="tls_t", mode="replace")
+        got = cl.table("tls_t").group_by("k").agg(col("v").sum().alias("s")).sort("k").to_arrow()
+        want = [sum(v for v in range(30_000) if v % 10 == k) for k in range(10)]
+        assert got.column("s").to_pylist() == want
+        info = cl.cluster()
+        assert {m["name"] for m in info if m["state"] == "alive"} == {"n1", "n2", "n3"}
+        assert sum(m["partitions"] for m in info) >= 2  # partitions sent to other nodes over mTLS
+    # a reader's token over TLS, through Basic and bearer
+    with tls_cluster.connect(
+        token=None, username="rita", password=tls_cluster.tokens["rita"]
+    ) as cl:
+        assert cl.table("tls_t").to_arrow().num_rows == 30_000
+        with pytest.raises(sl.PermissionDeniedError, match="needs role writer"):
+            cl.drop("tls_t")
+
+
+def test_node_from_another_ca_gets_no_work(tls_cluster: TlsCluster) -> None:
+    c = tls_cluster
+    flags = ["--name", "rogue", "--gossip", "127.0.0.1:0", "--join", c.nodes[0].gossip]
+    flags += ["--auth", str(c.tokens_file), *tls_flags(c.other, "rogue")]
+    flags[-1] = str(c.other / "ca.crt")
+    rogue = start(c.base / "rogue", c.base / "rogue.log", *flags, env=c.env)
+    try:
+        with c.connect() as cl:
+            # it gossips (it has the key), but fails the certificate check
+            wait_members(cl, {"rogue": "untrusted", "n2": "alive", "n3": "alive"})
+            data = pa.table({"x": list(range(5000))})
+            cl.from_arrow(data, name="after_rogue", mode="replace")
+            got = cl.table("after_rogue").select(col("x").sum().alias("s")).to_arrow()
+            assert got["s"][0].as_py() == sum(range(5000))
+            held = {m["name"]: m["partitions"] for m in cl.cluster()}
+            assert held["rogue"] == 0
+        # with its own certificate it cannot call a node's node-to-node actions
+        with open(c.other / "rogue.crt", "rb") as f1, open(c.other / "rogue.key", "rb") as f2:
+            raw = fl.FlightClient(
+                c.nodes[1].address,
+                tls_root_certs=(c.certs / "ca.crt").read_bytes(),
+                cert_chain=f1.read(),
+                private_key=f2.read(),
+            )
+        with pytest.raises(Exception) as info:
+            list(raw.do_action(fl.Action("catalog", b"")))
+        assert not isinstance(info.value, AssertionError)
+        raw.close()
+    finally:
+        assert rogue.stop() == 0
+    assert "failed the TLS check" in c.nodes[0].log.read_text()
+
+
+def test_tls_errors_name_the_problem(tls_cluster: TlsCluster, tmp_path: Path) -> None:
+    c = tls_cluster
+    with pytest.raises(sl.UnavailableError, match="not signed by the CA in tls_root_certs"):
+        c.connect(tls_root_certs=c.other / "ca.crt")
+    # a node refuses to start with an expired certificate
+    old = tmp_path / "old"
+    slipstream("certs", "--out", str(old), "--hosts", "n1", "--days", "-1")
+    out = subprocess.run(
+        [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"),
+         "--auth", str(c.tokens_file), *tls_flags(old, "n1")],
+        capture_output=True, text=True, timeout=30, env=c.env, check=False,
+    )  # fmt: skip
+    assert out.returncode != 0 and "expired at" in out.stderr, out.stderr
+    # TLS wants gossip encrypted
+    out = subprocess.run(
+        [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(tmp_path / "d"),
+         *tls_flags(c.certs, "n1")],
+        capture_output=True, text=True, timeout=30, check=False,
+        env={k: v for k, v in c.env.items() if k != "SLIPSTREAM_GOSSIP_KEY"},
+    )  # fmt: skip
+    assert out.returncode != 0 and "--encrypt-key" in out.stderr, out.stderr
+    # a certificate that expired while its server ran: the client names it
+    with expired_tls_server(old) as port, pytest.raises(sl.UnavailableError, match="has expired"):
+        sl.connect(f"grpc+tls://127.0.0.1:{port}", token="x", tls_root_certs=old / "ca.crt")
+
+
+@contextlib.contextmanager
+def expired_tls_server(certs: Path) -> Iterator[int]:
+    """A TLS listener presenting an expired node certificate (a node refuses to
+    start with one, so this stands for a node whose certificate expired while it ran)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(certs / "n1.crt", certs / "n1.key")
+    ctx.set_alpn_protocols(["h2"])
+    sock = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True):
+                pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(5)
+        sock.close()
+
+
+def test_tls_without_tokens_wants_client_certificates(tls_cluster: TlsCluster) -> None:
+    c = tls_cluster
+    node = start(
+        c.base / "certonly", c.base / "certonly.log", "--addr", "0.0.0.0:0",
+        *tls_flags(c.certs, "n1"), env=c.env,
+    )  # fmt: skip
+    try:
+        address = "grpc+tls://127.0.0.1:" + node.address.rsplit(":", 1)[1]
+        with pytest.raises(sl.SlipstreamError):
+            sl.connect(address, tls_root_certs=c.certs / "ca.crt")
+        with sl.connect(
+            address,
+            tls_root_certs=c.certs / "ca.crt",
+            tls_cert_chain=c.certs / "client.crt",
+            tls_private_key=c.certs / "client.key",
+        ) as cl:
             assert cl.health()["status"] == "ok"
     finally:
         assert node.stop() == 0
