@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill build venv tools go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory proto clean
+.PHONY: run test test-spill build venv tools go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-auth proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -87,6 +87,10 @@ bench-cluster: bench-venv
 ## bench-replicas: upload throughput on three local nodes with one durable copy and with two
 bench-replicas: venv
 	$(PY) bench/bench_replicas.py
+
+## bench-auth: download throughput with no auth, with tokens, and with TLS and tokens
+bench-auth: venv
+	$(PY) bench/bench_auth.py
 
 ## bench-memory: TPC-H SF10 at --memory-limit 2GiB and 4GiB against DuckDB at the same limit
 bench-memory: bench-venv
