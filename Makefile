@@ -10,7 +10,7 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name '*_test.go' 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill build venv tools go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-auth proto clean
+.PHONY: run test test-spill test-secure build venv tools go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-auth proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -47,6 +47,11 @@ go-test: venv tools
 
 py-test: venv
 	$(PY) -m pytest -q
+
+## test-secure: the Python suite with the nodes connect() starts serving TLS and calling
+## each other with mutual TLS, tokens on every call (not part of `make test`)
+test-secure: venv
+	SLIPSTREAM_TEST_TLS=1 $(PY) -m pytest -q
 
 ## test-spill: the Python suite with every node at a tiny --memory-limit and
 ## --operator-memory, so that every operator that can spill does (not part of `make test`)

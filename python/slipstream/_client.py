@@ -688,6 +688,7 @@ def connect(
     tls_root_certs: PathOrPem | None = None,
     tls_cert_chain: PathOrPem | None = None,
     tls_private_key: PathOrPem | None = None,
+    tls: bool = False,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
 
@@ -744,6 +745,10 @@ def connect(
     tls_cert_chain, tls_private_key : str, path or bytes, optional
         A client certificate and its key (both or neither), for nodes that
         require one (TLS without ``--auth``).
+    tls : bool, default False
+        Only without ``address``: serve the local nodes over TLS with
+        certificates of a CA made for them, nodes calling each other with
+        mutual TLS (as a cluster on a network would).
 
     Returns
     -------
@@ -758,10 +763,10 @@ def connect(
     """
     if address is not None:
         local_only = (data_dir, allow_paths, memory_limit, spill_dir, spill_limit)
-        if nodes != 1 or any(x is not None for x in local_only):
+        if nodes != 1 or tls or any(x is not None for x in local_only):
             raise ValueError(
-                "data_dir, nodes, allow_paths, memory_limit, spill_dir and spill_limit only "
-                "apply when connect() starts local nodes"
+                "data_dir, nodes, allow_paths, memory_limit, spill_dir, spill_limit and tls "
+                "only apply when connect() starts local nodes"
             )
         addresses = [address] if isinstance(address, str) else list(address)
         if not addresses:
@@ -798,11 +803,11 @@ def connect(
         memory_limit=memory_limit,
         spill_dir=spill_dir,
         spill_limit=spill_limit,
+        tls=tls,
     )
     try:
-        client = Client(
-            node.address, node, fallbacks=node.addresses, creds=Credentials(token=node.token)
-        )
+        creds = Credentials.make(node.token, node.tls_root_certs, None, None)
+        client = Client(node.address, node, fallbacks=node.addresses, creds=creds)
         client.health()
     except BaseException:
         node.stop()
