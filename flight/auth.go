@@ -150,6 +150,9 @@ func NewAuth(path, nodeToken string) (*Auth, error) {
 	if err := a.reload(); err != nil {
 		return nil, err
 	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o022 != 0 {
+		slog.Warn("the tokens file is writable by other users, who could add tokens of their own; chmod 600 it", "path", path, "mode", st.Mode().Perm().String())
+	}
 	if nodeToken != "" {
 		id, err := a.identify(nodeToken)
 		if err != nil {

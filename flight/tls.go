@@ -96,22 +96,28 @@ type Trusted struct {
 
 	mu       sync.Mutex
 	verdicts map[string]verdict // by Flight address
+	checking map[string]bool    // a check under way in the background
 }
 
 type verdict struct {
 	trusted bool
-	at      time.Time
+	next    time.Time // when to check again; zero: never
 	why     string
 }
 
 // untrustedRecheck is how often a member that failed the check is tried
-// again (its certificate may have been fixed).
-const untrustedRecheck = 30 * time.Second
+// again (its certificate may have been fixed); unansweredRecheck how often
+// one that did not answer is (it is taken for trusted meanwhile: whether
+// it is up is the failure detector's business).
+const (
+	untrustedRecheck  = 30 * time.Second
+	unansweredRecheck = 5 * time.Second
+)
 
 // Trust wraps members: new members are checked before a change is passed
 // on.
 func Trust(members cluster.Membership, peers *Peers) *Trusted {
-	t := &Trusted{Membership: members, peers: peers, changes: make(chan struct{}, 1), verdicts: map[string]verdict{}}
+	t := &Trusted{Membership: members, peers: peers, changes: make(chan struct{}, 1), verdicts: map[string]verdict{}, checking: map[string]bool{}}
 	go func() {
 		for range members.Changes() {
 			for _, m := range members.Alive() {
@@ -152,36 +158,53 @@ func (t *Trusted) Members() []cluster.Member {
 	return ms
 }
 
-// trusted checks m once (again after untrustedRecheck when it failed).
-// Only a failed TLS check distrusts: a node that does not answer yet is
-// left to the usual failure handling.
+// trusted checks m when first seen, and again in the background when its
+// verdict is due (see untrustedRecheck). Only a failed TLS check
+// distrusts.
 func (t *Trusted) trusted(m cluster.Member) bool {
 	if m.Name == t.Self().Name {
 		return true
 	}
 	t.mu.Lock()
 	v, seen := t.verdicts[m.Addr]
-	t.mu.Unlock()
-	if seen && (v.trusted || time.Since(v.at) < untrustedRecheck) {
-		return v.trusted
+	due := seen && !v.next.IsZero() && !time.Now().Before(v.next) && !t.checking[m.Addr]
+	if due {
+		t.checking[m.Addr] = true
 	}
+	t.mu.Unlock()
+	if !seen {
+		return t.check(m).trusted
+	}
+	if due {
+		go t.check(m)
+	}
+	return v.trusted
+}
+
+// check makes a health call to m with this node's certificate and keeps
+// the verdict.
+func (t *Trusted) check(m cluster.Member) verdict {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := t.peers.Health(ctx, m.Addr)
-	v = verdict{trusted: true, at: time.Now()}
-	if err != nil && tlsFailure(err) {
-		v = verdict{trusted: false, at: time.Now(), why: err.Error()}
+	var v verdict
+	switch {
+	case err == nil:
+		v = verdict{trusted: true}
+	case tlsFailure(err):
+		v = verdict{trusted: false, next: time.Now().Add(untrustedRecheck), why: err.Error()}
+	default:
+		v = verdict{trusted: true, next: time.Now().Add(unansweredRecheck)}
 	}
 	t.mu.Lock()
 	old, had := t.verdicts[m.Addr]
-	if err == nil || !v.trusted {
-		t.verdicts[m.Addr] = v
-	}
+	t.verdicts[m.Addr] = v
+	delete(t.checking, m.Addr)
 	t.mu.Unlock()
 	if !v.trusted && (!had || old.trusted || old.why != v.why) {
 		slog.Warn("a member failed the TLS check and gets no work", "node", m.Name, "addr", m.Addr, "err", v.why)
 	}
-	return v.trusted
+	return v
 }
 
 // tlsFailure says an error is a failed certificate check, as gRPC reports it.

@@ -18,10 +18,13 @@ import (
 	"time"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+
+	"slipstream/scheduler/cluster"
 )
 
 // testCA makes certificates for tests, written as PEM files under dir.
@@ -147,5 +150,50 @@ func TestNodeCertificateIsAdmin(t *testing.T) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A member whose Flight port fails the mutual TLS check is not alive for
+// work; one that passes is.
+func TestTrustedMembersPassedTheCheck(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, dir)
+	other := newTestCA(t, t.TempDir())
+	soon := time.Now().Add(time.Hour)
+	serveTLS := func(certFile, keyFile, caFile string) string {
+		server, _, err := LoadTLS(certFile, keyFile, caFile, true, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "grpc+tls://" + strings.TrimPrefix(startNodeWith(t, []grpc.ServerOption{grpc.Creds(credentials.NewTLS(server))}).addr, "grpc://")
+	}
+	goodCrt, goodKey := ca.issue("n2", NodeUnit, soon)
+	good := serveTLS(goodCrt, goodKey, filepath.Join(dir, "ca.crt"))
+	rogueCrt, rogueKey := other.issue("rogue", NodeUnit, soon)
+	rogue := serveTLS(rogueCrt, rogueKey, filepath.Join(other.dir, "ca.crt"))
+
+	selfCrt, selfKey := ca.issue("n1", NodeUnit, soon)
+	_, peersTLS, err := LoadTLS(selfCrt, selfKey, filepath.Join(dir, "ca.crt"), true, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := NewPeers(memory.NewGoAllocator())
+	peers.Secure("", peersTLS)
+	t.Cleanup(peers.Close)
+	fake := cluster.NewFake(cluster.Member{Name: "n1", Addr: "grpc+tls://127.0.0.1:1", State: cluster.Alive},
+		cluster.Member{Name: "n2", Addr: good, State: cluster.Alive},
+		cluster.Member{Name: "rogue", Addr: rogue, State: cluster.Alive})
+	trusted := Trust(fake, peers)
+	var names []string
+	for _, m := range trusted.Alive() {
+		names = append(names, m.Name)
+	}
+	if strings.Join(names, ",") != "n1,n2" {
+		t.Errorf("alive for work: %v, want n1,n2", names)
+	}
+	for _, m := range trusted.Members() {
+		if want := map[string]cluster.State{"n1": cluster.Alive, "n2": cluster.Alive, "rogue": Untrusted}[m.Name]; m.State != want {
+			t.Errorf("%s: state %s, want %s", m.Name, m.State, want)
+		}
 	}
 }
