@@ -8,20 +8,29 @@ served three ways, one after the other in one run, same binary and machine:
 
     python bench/bench_auth.py                       # 10 M rows, best of 5
     python bench/bench_auth.py --rows 2000000 --repeat 5
+    python bench/bench_auth.py --tpch 1 --nodes 3    # TPC-H SF1 instead, see below
 
 Each node gets the same table (an int64, a float64 and a short string column),
 uploaded once; the three download it in turn, ``--repeat`` rounds, and each
 keeps its best time. Printed: MB/s (Arrow bytes of the table over the time) and each
 configuration's time as a ratio to ``open``.
+
+With ``--tpch SCALE``: the TPC-H queries (``bench/tpch``, data read in place
+with read_parquet) on ``sl.connect(nodes=N)`` — tokens on every call, node
+tokens between nodes — and on ``sl.connect(nodes=N, tls=True)`` — also TLS,
+mutual TLS between nodes — query after query in turn; per-query seconds and
+the geometric means' ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import math
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,7 +73,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--tpch", type=float, help="run TPC-H at this scale factor instead")
+    ap.add_argument("--nodes", type=int, default=1, help="nodes per cluster (--tpch)")
     args = ap.parse_args()
+    if args.tpch:
+        bench_tpch(args.tpch, args.nodes, min(args.repeat, 2))
+        return
     binary = find_binary()
     data = table(args.rows)
     mb = data.nbytes / 1e6
@@ -120,6 +134,41 @@ def main() -> None:
                 proc.wait(30)
         for name in ("auth", "tls+auth"):
             print(f"  {name} / open: {times[name] / times['open']:.2f}x the time")
+
+
+def bench_tpch(scale: float, nodes: int, repeat: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "tpch"))
+    from data import ensure
+    from queries import QUERIES, TABLES
+
+    data = ensure(scale, Path.home() / ".cache" / "slipstream" / "tpch")
+    print(f"TPC-H SF{scale:g} on {nodes} node(s), best of {repeat}; seconds")
+    clients = {
+        "auth": sl.connect(nodes=nodes, allow_paths=[data]),
+        "tls+auth": sl.connect(nodes=nodes, allow_paths=[data], tls=True),
+    }
+    try:
+        frames = {
+            name: {t: cl.read_parquet(str(data / f"{t}.parquet")) for t in TABLES}
+            for name, cl in clients.items()
+        }
+        times: dict[str, list[float]] = {name: [] for name in clients}
+        print("query " + "".join(f"{name:>10}" for name in clients))
+        for q in sorted(QUERIES):
+            for name in clients:
+                best = float("inf")
+                for _ in range(repeat):
+                    start = time.perf_counter()
+                    QUERIES[q][0](frames[name], sl).to_arrow()
+                    best = min(best, time.perf_counter() - start)
+                times[name].append(best)
+            print(f"q{q:<5}" + "".join(f"{times[n][-1]:10.3f}" for n in clients), flush=True)
+        geo = {n: math.exp(sum(math.log(t) for t in ts) / len(ts)) for n, ts in times.items()}
+        print("geomean" + "".join(f"{g:10.3f}" for g in geo.values()))
+        print(f"  tls+auth / auth: {geo['tls+auth'] / geo['auth']:.2f}x the time")
+    finally:
+        for cl in clients.values():
+            cl.close()
 
 
 if __name__ == "__main__":

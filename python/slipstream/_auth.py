@@ -148,6 +148,9 @@ def diagnose_tls(address: str, creds: Credentials, timeout: float = 5.0) -> str 
             hint = "the node's certificate was refused"
         return f"TLS with {url.hostname}:{url.port} failed: {hint} ({why})"
     except ssl.SSLError as e:
-        return f"TLS with {url.hostname}:{url.port} failed: {e.reason or e}"
+        return (
+            f"TLS with {url.hostname}:{url.port} failed: {e.reason or e} "
+            "(is the node serving TLS, with --tls-cert?)"
+        )
     except OSError:
         return None
