@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-tracing proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-tracing bench-auth proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -55,6 +55,11 @@ go-test: venv tools
 py-test: venv
 	$(PY) -m pytest -q
 
+## test-secure: the Python suite with the nodes connect() starts serving TLS and calling
+## each other with mutual TLS, tokens on every call (not part of `make test`)
+test-secure: venv
+	SLIPSTREAM_TEST_TLS=1 $(PY) -m pytest -q
+
 ## test-spill: the Python suite with every node at a tiny --memory-limit and
 ## --operator-memory, so that every operator that can spill does (not part of `make test`)
 TEST_MEMORY_LIMIT ?= 24MiB
@@ -97,6 +102,10 @@ bench-cluster: bench-venv
 ## bench-replicas: upload throughput on three local nodes with one durable copy and with two
 bench-replicas: venv
 	$(PY) bench/bench_replicas.py
+
+## bench-auth: download throughput with no auth, with tokens, and with TLS and tokens
+bench-auth: venv
+	$(PY) bench/bench_auth.py
 
 ## bench-memory: TPC-H SF10 at --memory-limit 2GiB and 4GiB against DuckDB at the same limit
 bench-memory: bench-venv

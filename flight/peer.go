@@ -2,6 +2,7 @@ package flight
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -32,6 +34,10 @@ var _ scheduler.Transport = (*Peers)(nil)
 // connection per node, made on first use.
 type Peers struct {
 	mem memory.Allocator
+	// token is the node token sent on every call (auth without TLS);
+	// tls, when set, dials with the node's certificate (see tls.go).
+	token string
+	tls   *tls.Config
 
 	mu      sync.Mutex
 	clients map[string]arrowflight.Client
@@ -49,9 +55,15 @@ func (p *Peers) client(addr string) (arrowflight.Client, error) {
 	if c, ok := p.clients[addr]; ok {
 		return c, nil
 	}
-	conn, err := grpc.NewClient(strings.TrimPrefix(addr, "grpc://"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()), clientTracing(),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32)))
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), clientTracing(),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32))}
+	if p.tls != nil {
+		opts[0] = grpc.WithTransportCredentials(credentials.NewTLS(p.tls))
+	}
+	if p.token != "" {
+		opts = append(opts, grpc.WithPerRPCCredentials(bearer(p.token)))
+	}
+	conn, err := grpc.NewClient(hostPort(addr), opts...)
 	if err != nil {
 		return nil, kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)
 	}
@@ -59,6 +71,32 @@ func (p *Peers) client(addr string) (arrowflight.Client, error) {
 	p.clients[addr], p.conns[addr] = c, conn
 	return c, nil
 }
+
+// Secure makes every call to another node carry token (a node token, when
+// auth is on) and, with tlsCfg, go over TLS with the node's certificate.
+// Call it before the first call.
+func (p *Peers) Secure(token string, tlsCfg *tls.Config) {
+	p.token, p.tls = token, tlsCfg
+}
+
+// hostPort is the host:port of a Flight URI.
+func hostPort(uri string) string {
+	for _, scheme := range []string{"grpc://", "grpc+tcp://", "grpc+tls://"} {
+		if rest, ok := strings.CutPrefix(uri, scheme); ok {
+			return rest
+		}
+	}
+	return uri
+}
+
+// bearer sends a token on every call.
+type bearer string
+
+func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+func (bearer) RequireTransportSecurity() bool { return false }
 
 // Close closes every connection.
 func (p *Peers) Close() {

@@ -39,9 +39,10 @@ func startNode(t testing.TB) *testNode {
 	return startNodeWith(t, 0)
 }
 
-// startNodeWith runs a node that lets one client have maxCalls calls open
-// at once (0: the default).
-func startNodeWith(t testing.TB, maxCalls int) *testNode {
+// startNodeWith runs a real Flight server that lets one client have
+// maxCalls calls open at once (0: the default), with more server options
+// (auth's interceptors).
+func startNodeWith(t testing.TB, maxCalls int, more ...grpc.ServerOption) *testNode {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	dir := t.TempDir()
@@ -58,7 +59,7 @@ func startNodeWith(t testing.TB, maxCalls int) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, ServerOptions(maxCalls)...)
+	srv := arrowflight.NewServerWithMiddleware(nil, append(ServerOptions(maxCalls), more...)...)
 	srv.InitListener(lis)
 	srv.RegisterFlightService(NewService(&scheduler.Engine{Catalog: cat, Mem: mem, Roots: roots}, "grpc://"+lis.Addr().String()))
 	go srv.Serve()

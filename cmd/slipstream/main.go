@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,8 @@ import (
 	"time"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"slipstream/flight"
 	"slipstream/kernels/budget"
@@ -38,18 +41,24 @@ var version = "0.1.0"
 const usage = `slipstream: a compute service over Arrow Flight
 
 usage:
-  slipstream serve [--addr HOST:PORT] [--http HOST:PORT] [--data-dir DIR] [--allow-path DIR]... [--insecure]
+  slipstream serve [--addr HOST:PORT] [--http HOST:PORT] [--data-dir DIR] [--allow-path DIR]...
+                   [--auth FILE] [--node-token-file FILE]
+                   [--tls-cert FILE --tls-key FILE --tls-ca FILE] [--insecure]
                    [--advertise URI] [--name NAME] [--gossip HOST:PORT] [--join HOST:PORT,...]
                    [--encrypt-key KEY] [--config FILE] [--print-config]
   slipstream local --nodes N [--data-dir DIR] [--allow-path DIR]...   (N node processes on loopback)
+  slipstream token create|list|revoke ...   (the tokens file of --auth; token -h)
+  slipstream certs --out DIR --hosts n1,n2  (a development CA and certificates)
   slipstream version
 
 A lone serve is a one-node cluster; --join adds the node to the cluster of
 the node gossiping at HOST:PORT. Run 'slipstream serve -h' for every flag.
 
-No authentication exists yet, so a node listens on loopback only unless
---insecure is given, and reads files (read_parquet, ...) only under the
-directories given with --allow-path (default: its --data-dir).
+With --auth every call needs a token (reader, writer or admin); with TLS
+(--tls-*) nodes verify each other's certificates and gossip must be
+encrypted (--encrypt-key). Without either, a node listens on loopback only
+unless --insecure is given. Files (read_parquet, ...) are read only under
+the directories given with --allow-path (default: its --data-dir).
 `
 
 func main() {
@@ -66,6 +75,16 @@ func main() {
 	case "local":
 		if err := local(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "slipstream local:", err)
+			os.Exit(1)
+		}
+	case "certs":
+		if err := certs(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "slipstream certs:", err)
+			os.Exit(1)
+		}
+	case "token":
+		if err := token(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "slipstream token:", err)
 			os.Exit(1)
 		}
 	case "version", "--version", "-v":
@@ -108,15 +127,16 @@ func loopback(hostport string) (bool, error) {
 }
 
 // checkExposure refuses to listen beyond loopback while nothing
-// authenticates callers, unless --insecure is given. Gossip beyond loopback
+// authenticates callers (no tokens, no TLS client certificates), unless
+// --insecure is given. Gossip beyond loopback
 // is allowed when encrypted (--encrypt-key: only holders of the key can
 // join the cluster), else it too needs --insecure.
-func checkExposure(cfg config.Node) error {
+func checkExposure(cfg config.Node, authOn bool) error {
 	local, err := loopback(cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("--addr: %w", err)
 	}
-	if !local && !cfg.Insecure {
+	if !local && !cfg.Insecure && !authOn && !cfg.TLS() {
 		return fmt.Errorf("--addr %s is not a loopback address and no authentication is configured; bind to 127.0.0.1 or pass --insecure to serve anyone who can reach the port", cfg.Addr)
 	}
 	if cfg.HTTP != "" {
@@ -201,8 +221,24 @@ func serve(args []string) error {
 		fmt.Print(cfg.String())
 		return nil
 	}
-	if err := checkExposure(cfg); err != nil {
+	nodeToken, err := readNodeToken(cfg.NodeTokenFile)
+	if err != nil {
 		return err
+	}
+	var auth *flight.Auth
+	if cfg.AuthFile != "" || nodeToken != "" {
+		if auth, err = flight.NewAuth(cfg.AuthFile, nodeToken); err != nil {
+			return err
+		}
+	}
+	if err := checkExposure(cfg, auth != nil); err != nil {
+		return err
+	}
+	var tlsServer, tlsPeers *tls.Config
+	if cfg.TLS() {
+		if tlsServer, tlsPeers, err = flight.LoadTLS(cfg.TLSCert, cfg.TLSKey, cfg.TLSCA, auth == nil, time.Now()); err != nil {
+			return err
+		}
 	}
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -243,12 +279,13 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure {
+	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure && auth == nil && !cfg.TLS() {
 		lis.Close() // checkExposure resolved the name otherwise; never serve on it
 		return fmt.Errorf("--addr %s bound %s, not a loopback address, and no authentication is configured; pass --insecure to serve anyone who can reach the port", cfg.Addr, lis.Addr())
 	}
-	if cfg.Advertise == "" {
-		cfg.Advertise = "grpc://" + lis.Addr().String()
+	scheme := "grpc://"
+	if cfg.TLS() {
+		scheme = "grpc+tls://"
 	}
 	flushTraces, err := setupTracing(cfg, version)
 	if err != nil {
@@ -261,13 +298,21 @@ func serve(args []string) error {
 			slog.Warn("could not export the last spans", "err", err)
 		}
 	}()
-	members, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: cfg.Join, EncryptKey: cfg.EncryptKey,
+	if cfg.Advertise == "" {
+		cfg.Advertise = scheme + lis.Addr().String()
+	}
+	gossip, err := cluster.Start(cluster.Config{Name: cfg.Name, Bind: cfg.Gossip, Join: cfg.Join, EncryptKey: cfg.EncryptKey,
 		Addr: cfg.Advertise, Cores: runtime.GOMAXPROCS(0), MemoryBytes: pool.Limit(), Logger: logger})
 	if err != nil {
 		return err
 	}
-	defer members.Leave()
+	defer gossip.Leave()
 	peers := flight.NewPeers(mem)
+	peers.Secure(nodeToken, tlsPeers)
+	var members cluster.Membership = gossip
+	if cfg.TLS() {
+		members = flight.Trust(gossip, peers) // work only for nodes with a certificate of the CA
+	}
 	defer peers.Close()
 	metrics, err := flight.NewMetrics()
 	if err != nil {
@@ -291,7 +336,14 @@ func serve(args []string) error {
 			}
 		}
 	}
-	srv := arrowflight.NewServerWithMiddleware(nil, flight.ServerOptions(cfg.MaxClientStreams)...)
+	opts := flight.ServerOptions(cfg.MaxClientStreams)
+	if auth != nil {
+		opts = append(opts, auth.ServerOptions()...)
+	}
+	if tlsServer != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsServer)))
+	}
+	srv := arrowflight.NewServerWithMiddleware(nil, opts...)
 	srv.InitListener(lis)
 	svc := flight.NewService(engine, cfg.Advertise)
 	srv.RegisterFlightService(svc)
@@ -304,14 +356,20 @@ func serve(args []string) error {
 	}
 
 	slog.Info("starting", "version", version, "tables", len(cat.Tables()), "config", cfg)
-	if cfg.Insecure {
+	switch {
+	case auth != nil:
+		slog.Info("every call needs a token (authorization: Bearer, or Basic on Handshake)", "auth", cfg.AuthFile, "node-token", nodeToken != "")
+	case cfg.Insecure:
 		slog.Warn("INSECURE: --insecure is set and no authentication is configured: anyone who can reach this node can read, replace and drop every table and read every file under the allowed paths",
 			"addr", lis.Addr().String(), "gossip", members.Self().Gossip, "gossip-encrypted", cfg.EncryptKey != "", "allow-path", roots.String())
-	} else {
+	default:
 		slog.Info("no authentication is configured, so this node listens on loopback only (--insecure lifts this)", "addr", lis.Addr().String())
 	}
 	slog.Info("files are read only under the allowed paths (--allow-path)", "allow-path", roots.String())
-	fmt.Printf("slipstream: serving on grpc://%s\n", lis.Addr())
+	if cfg.TLS() {
+		slog.Info("Flight is served over TLS; node-to-node calls are mutual TLS", "cert", cfg.TLSCert, "ca", cfg.TLSCA, "client-certificates", map[bool]string{true: "required", false: "verified when given"}[auth == nil])
+	}
+	fmt.Printf("slipstream: serving on %s%s\n", scheme, lis.Addr())
 	fmt.Printf("slipstream: node %s gossip on %s\n", cfg.Name, members.Self().Gossip)
 	os.Stdout.Sync()
 	// Learn the tables of the cluster now, and again whenever a node joins
@@ -368,6 +426,28 @@ func serveHTTP(cfg config.Node, svc *flight.Service, metrics *flight.Metrics) (f
 		defer cancel()
 		hs.Shutdown(ctx)
 	}, nil
+}
+
+// readNodeToken is the token this node presents to the others:
+// $SLIPSTREAM_NODE_TOKEN, else the contents of --node-token-file, else "".
+// The variable is cleared so that nothing this process starts inherits it.
+func readNodeToken(file string) (string, error) {
+	if tok := strings.TrimSpace(os.Getenv(config.EnvNodeToken)); tok != "" {
+		os.Unsetenv(config.EnvNodeToken)
+		return tok, nil
+	}
+	if file == "" {
+		return "", nil
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--node-token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(raw))
+	if tok == "" {
+		return "", fmt.Errorf("--node-token-file %s is empty; put a token made with slipstream token create --role admin in it", file)
+	}
+	return tok, nil
 }
 
 // nodeName is the name given, else the one kept in the data directory,

@@ -61,7 +61,26 @@ func TestExposureNeedsInsecure(t *testing.T) {
 		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: ":8080"}, "--insecure"},
 		{config.Node{Addr: "0.0.0.0:8815", Gossip: "0.0.0.0:0", HTTP: "0.0.0.0:8080", Insecure: true}, ""},
 	} {
-		err := checkExposure(c.cfg)
+		err := checkExposure(c.cfg, false)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v: refused: %v", c.cfg, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v: got %v, want an error containing %q", c.cfg, err, c.want)
+		}
+	}
+	// Tokens (--auth, a node token) or TLS lift the loopback rule for
+	// the Flight port; gossip beyond loopback still needs its key.
+	for _, c := range []struct {
+		cfg    config.Node
+		authOn bool
+		want   string
+	}{
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0"}, true, ""},
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0", TLSCert: "c", TLSKey: "k", TLSCA: "ca"}, false, ""},
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "0.0.0.0:7946"}, true, "--encrypt-key"},
+	} {
+		err := checkExposure(c.cfg, c.authOn)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%+v: refused: %v", c.cfg, err)

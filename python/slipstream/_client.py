@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 from google.protobuf import any_pb2
 
+from ._auth import Credentials, PathOrPem, diagnose_tls, flight_client
 from ._cluster import ClusterView
 from ._errors import SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
@@ -46,17 +47,6 @@ def _any(message: Any) -> bytes:
     wrapped = any_pb2.Any()
     wrapped.Pack(message)  # type_url = type.googleapis.com/slipstream.plan.v1.<Message>
     return wrapped.SerializeToString()
-
-
-def _flight_client(location: str) -> fl.FlightClient:
-    # No 4 MiB trap: unlimited gRPC message sizes both ways.
-    return fl.FlightClient(
-        location,
-        generic_options=[
-            ("grpc.max_receive_message_length", -1),
-            ("grpc.max_send_message_length", -1),
-        ],
-    )
 
 
 def _normalize_address(address: str) -> str:
@@ -93,16 +83,22 @@ class Client:
     """
 
     def __init__(
-        self, address: str, node: LocalNode | None = None, fallbacks: Sequence[str] = ()
+        self,
+        address: str,
+        node: LocalNode | None = None,
+        fallbacks: Sequence[str] = (),
+        creds: Credentials | None = None,
     ) -> None:
         self.address = _normalize_address(address)
+        # The token and TLS settings every call, to every node, presents.
+        self._creds = creds or Credentials()
         # Nodes to turn to, in order, when the one in use is unavailable.
         self._fallbacks = [
             _normalize_address(a) for a in fallbacks if _normalize_address(a) != self.address
         ]
         self._node = node
         self._lock = threading.Lock()
-        self._flight = _flight_client(self.address)
+        self._flight = flight_client(self.address, self._creds)
         self._others: dict[str, fl.FlightClient] = {}
         flights = [self._flight]
         if node is not None:
@@ -166,6 +162,16 @@ class Client:
         return None
 
     @property
+    def token(self) -> str | None:
+        """The bearer token this client sends (``None`` when it sends none).
+
+        For a node started by :func:`connect` it is the node's random token:
+        give it to other Flight clients of that node as
+        ``authorization: Bearer <token>``.
+        """
+        return self._creds.token
+
+    @property
     def data_dir(self) -> str | None:
         """The data directory of the local node this client started (None for remote nodes)."""
         return self._node.data_dir if self._node is not None else None
@@ -186,7 +192,7 @@ class Client:
             return self._flight
         with self._lock:
             if uri not in self._others:
-                client = _flight_client(uri)
+                client = flight_client(uri, self._creds)
                 self._others[uri] = client
                 self._flights.append(client)
             return self._others[uri]
@@ -203,7 +209,7 @@ class Client:
             if not self._fallbacks or self._answers(self._flight):
                 raise  # the node is up: the error is about the query (data lost)
             for addr in list(self._fallbacks):
-                candidate = _flight_client(addr)
+                candidate = flight_client(addr, self._creds)
                 if not self._answers(candidate):
                     _quietly(candidate.close)
                     continue
@@ -225,6 +231,16 @@ class Client:
         except Exception:
             return False
         return True
+
+    def _handshake(self, username: str, password: str) -> None:
+        """Basic credentials on Flight's Handshake; the bearer it answers is used from then on."""
+        key, value = self._call(self._flight.authenticate_basic_token, username, password)
+        scheme, _, bearer = value.decode().partition(" ")
+        if key.lower() != b"authorization" or scheme.lower() != "bearer" or not bearer:
+            raise UnavailableError(
+                f"the node at {self.address} answered the handshake without a bearer token"
+            )
+        self._creds.set_token(bearer)
 
     def _action(self, kind: str, body: bytes = b"") -> list[bytes]:
         def run() -> list[bytes]:
@@ -719,6 +735,13 @@ def connect(
     memory_limit: str | int | None = None,
     spill_dir: PathLike | None = None,
     spill_limit: str | int | None = None,
+    token: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    tls_root_certs: PathOrPem | None = None,
+    tls_cert_chain: PathOrPem | None = None,
+    tls_private_key: PathOrPem | None = None,
+    tls: bool = False,
 ) -> Client:
     """Connect to a Slipstream node, or start one.
 
@@ -760,6 +783,25 @@ def connect(
         Only without ``address``: the most bytes of spill files at once
         (``--spill-limit``); 0 turns spilling off. Default: half the free
         space of the spill directory's disk.
+    token : str, optional
+        Only with ``address``: the token to send on every call
+        (``authorization: Bearer``), from ``slipstream token create``. A node
+        started by ``connect()`` itself gets a random token, handed to this
+        client (never on a command line).
+    username, password : str, optional
+        Only with ``address``, instead of ``token``: Basic credentials for the
+        Flight handshake (the token's name and the token); the node answers
+        with the bearer used from then on.
+    tls_root_certs : str, path or bytes, optional
+        The CA certificate (a PEM file, or its bytes) that signed the nodes'
+        certificates, for ``grpc+tls://`` addresses. Default: the system's.
+    tls_cert_chain, tls_private_key : str, path or bytes, optional
+        A client certificate and its key (both or neither), for nodes that
+        require one (TLS without ``--auth``).
+    tls : bool, default False
+        Only without ``address``: serve the local nodes over TLS with
+        certificates of a CA made for them, nodes calling each other with
+        mutual TLS (as a cluster on a network would).
 
     Returns
     -------
@@ -774,21 +816,39 @@ def connect(
     """
     if address is not None:
         local_only = (data_dir, allow_paths, memory_limit, spill_dir, spill_limit)
-        if nodes != 1 or any(x is not None for x in local_only):
+        if nodes != 1 or tls or any(x is not None for x in local_only):
             raise ValueError(
-                "data_dir, nodes, allow_paths, memory_limit, spill_dir and spill_limit only "
-                "apply when connect() starts local nodes"
+                "data_dir, nodes, allow_paths, memory_limit, spill_dir, spill_limit and tls "
+                "only apply when connect() starts local nodes"
             )
         addresses = [address] if isinstance(address, str) else list(address)
         if not addresses:
             raise ValueError("connect() needs at least one address")
-        client = Client(addresses[0], fallbacks=addresses[1:])
+        if token is not None and (username is not None or password is not None):
+            raise ValueError("give token=, or username= and password=, not both")
+        if (username is None) != (password is None):
+            raise ValueError("username= and password= go together (the token's name and the token)")
+        creds = Credentials.make(token, tls_root_certs, tls_cert_chain, tls_private_key)
+        client = Client(addresses[0], fallbacks=addresses[1:], creds=creds)
         try:
+            if username is not None and password is not None:
+                client._handshake(username, password)
             client.health()
+        except UnavailableError as e:
+            client.close()
+            why = diagnose_tls(client.address, creds)
+            if why is not None:
+                raise UnavailableError(why, e.code) from None
+            raise
         except BaseException:
             client.close()
             raise
         return client
+    if any(x is not None for x in (token, username, password, tls_root_certs)):
+        raise ValueError(
+            "token, username, password and the TLS settings apply to an address; "
+            "a node started by connect() makes its own token"
+        )
     node = LocalNode(
         data_dir=data_dir,
         nodes=nodes,
@@ -796,9 +856,11 @@ def connect(
         memory_limit=memory_limit,
         spill_dir=spill_dir,
         spill_limit=spill_limit,
+        tls=tls,
     )
     try:
-        client = Client(node.address, node, fallbacks=node.addresses)
+        creds = Credentials.make(node.token, node.tls_root_certs, None, None)
+        client = Client(node.address, node, fallbacks=node.addresses, creds=creds)
         client.health()
     except BaseException:
         node.stop()

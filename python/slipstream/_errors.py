@@ -214,7 +214,12 @@ def translate(exc: BaseException) -> BaseException:
     raised by our own code, ...) and those already translated are returned
     unchanged.
     """
-    if isinstance(exc, SlipstreamError) or not isinstance(exc, pa.ArrowException):
+    if isinstance(exc, SlipstreamError):
+        return exc
+    # pyarrow raises some statuses of unary calls (UNAUTHENTICATED on
+    # GetSchema) as a plain OSError carrying Flight's phrase.
+    flight_os_error = isinstance(exc, OSError) and _PHRASE_RE.search(str(exc)) is not None
+    if not isinstance(exc, pa.ArrowException) and not flight_os_error:
         return exc
     code, message = parse_flight_error(exc)
     cls = _CLASSES.get(code, SlipstreamError)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
+import secrets
 import selectors
 import shutil
 import signal
@@ -20,8 +22,8 @@ from typing import Any
 from ._errors import UnavailableError
 
 _BINARY = "slipstream.exe" if sys.platform == "win32" else "slipstream"
-_READY_RE = re.compile(r"^slipstream: serving on (grpc(?:\+tcp)?://\S+)\s*$")
-_NODE_RE = re.compile(r"^slipstream: node \S+ serving on (grpc(?:\+tcp)?://\S+)")
+_READY_RE = re.compile(r"^slipstream: serving on (grpc(?:\+tcp|\+tls)?://\S+)\s*$")
+_NODE_RE = re.compile(r"^slipstream: node \S+ serving on (grpc(?:\+tcp|\+tls)?://\S+)")
 _CLUSTER_RE = re.compile(r"^slipstream: cluster of \d+ nodes ready")
 
 
@@ -97,6 +99,10 @@ def default_allow_paths() -> list[str]:
 class LocalNode:
     """A ``slipstream serve`` child process on a free loopback port.
 
+    The node accepts one random token, :attr:`token` (its role is admin),
+    passed to it in the environment: another user of the machine cannot
+    call it.
+
     With ``nodes > 1``, a ``slipstream local`` process running that many nodes.
 
     Parameters
@@ -125,6 +131,10 @@ class LocalNode:
     spill_limit : str or int, optional
         The most bytes of spill files at once (``--spill-limit``); 0 turns
         spilling off. Default: half the free space of that disk.
+    tls : bool
+        Serve over TLS with certificates of a CA made for this node
+        (``slipstream certs``), nodes calling each other with mutual TLS and
+        gossip encrypted; :attr:`tls_root_certs` is the CA's certificate.
     """
 
     def __init__(
@@ -137,6 +147,7 @@ class LocalNode:
         memory_limit: str | int | None = None,
         spill_dir: str | os.PathLike[str] | None = None,
         spill_limit: str | int | None = None,
+        tls: bool = False,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"nodes must be at least 1, got {nodes}")
@@ -161,6 +172,20 @@ class LocalNode:
         else:
             self.allow_paths = [os.path.abspath(os.fspath(p)) for p in allow_paths]
         self._tmp = tempfile.mkdtemp(prefix="slipstream-node-")
+        env = dict(os.environ)
+        self.tls_root_certs: str | None = None
+        if tls:
+            certs = os.path.join(self._tmp, "certs")
+            subprocess.run(
+                [self.binary, "certs", "--out", certs, "--hosts", "localhost"],
+                capture_output=True,
+                check=True,
+            )
+            self.tls_root_certs = os.path.join(certs, "ca.crt")
+            serve_flags += ["--tls-cert", os.path.join(certs, "localhost.crt")]
+            serve_flags += ["--tls-key", os.path.join(certs, "localhost.key")]
+            serve_flags += ["--tls-ca", self.tls_root_certs]
+            env["SLIPSTREAM_GOSSIP_KEY"] = base64.b64encode(secrets.token_bytes(32)).decode()
         self.data_dir = str(data_dir) if data_dir is not None else os.path.join(self._tmp, "data")
         self.log_path = os.path.join(self._tmp, "server.log")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
@@ -173,10 +198,15 @@ class LocalNode:
                 cmd += ["--serve-args", " ".join(serve_flags)]
         for path in self.allow_paths:
             cmd += ["--allow-path", path]
+        # The node accepts only this random token, handed over in its
+        # environment (readable by this user alone, unlike a command line).
+        self.token = "sst_" + secrets.token_urlsafe(32)
+        env["SLIPSTREAM_NODE_TOKEN"] = self.token
         # A new session: Ctrl-C in a terminal or notebook interrupts the client
         # (cancelling its query) without killing the node under it.
         self.proc = subprocess.Popen(
             cmd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -36,6 +36,12 @@ TEST_OPERATOR_MEMORY = (
 )
 
 
+# The secure mode (`make test-secure`): the nodes connect() starts serve over
+# TLS, call each other with mutual TLS and gossip encrypted (they always
+# need a token).
+TEST_TLS = os.environ.get("SLIPSTREAM_TEST_TLS", "") not in ("", "0")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if TEST_MEMORY_LIMIT and TEST_OPERATOR_MEMORY:
         os.environ["SLIPSTREAM_MEMORY_LIMIT"] = TEST_MEMORY_LIMIT
@@ -43,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
+    if TEST_TLS:
+        return "secure mode: local nodes serve TLS, call each other with mutual TLS"
     if TEST_MEMORY_LIMIT:
         return (
             f"tiny-limit mode: every node runs with --memory-limit {TEST_MEMORY_LIMIT} "
@@ -127,7 +135,7 @@ def remote_client(server: ServerProcess) -> Iterator[sl.Client]:
 @pytest.fixture(scope="session")
 def local_client() -> Iterator[sl.Client]:
     """A node started by ``sl.connect()`` from the installed binary."""
-    with sl.connect(memory_limit=TEST_MEMORY_LIMIT) as c:
+    with sl.connect(memory_limit=TEST_MEMORY_LIMIT, tls=TEST_TLS) as c:
         yield c
 
 
@@ -138,7 +146,7 @@ def cluster_client() -> Iterator[sl.Client]:
     old = os.environ.get("SLIPSTREAM_PART_ROWS")
     os.environ["SLIPSTREAM_PART_ROWS"] = "700"
     try:
-        c = sl.connect(nodes=3, memory_limit=TEST_MEMORY_LIMIT)
+        c = sl.connect(nodes=3, memory_limit=TEST_MEMORY_LIMIT, tls=TEST_TLS)
     finally:
         if old is None:
             del os.environ["SLIPSTREAM_PART_ROWS"]

@@ -12,6 +12,7 @@ from google.protobuf import any_pb2
 
 import slipstream as sl
 from slipstream import col
+from slipstream._auth import flight_client
 from slipstream._errors import translate
 from slipstream._proto import plan_pb2 as pb
 
@@ -121,7 +122,7 @@ def test_unknown_function(cl: sl.Client, trips: sl.DataFrame) -> None:
 
 
 def _raw(cl: sl.Client) -> fl.FlightClient:
-    return fl.connect(cl.address)
+    return flight_client(cl.address, cl._creds)  # a plain pyarrow client with cl's token
 
 
 @pytest.mark.parametrize(

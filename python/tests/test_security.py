@@ -1,6 +1,6 @@
-"""Safe defaults while nothing authenticates callers: a node reads files only
-under its ``--allow-path`` directories, and listens beyond loopback only with
-``--insecure``."""
+"""Safe defaults: a node reads files only under its ``--allow-path``
+directories, and without tokens or TLS listens beyond loopback only with
+``--insecure`` (tokens and TLS: test_auth.py)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ import pytest
 
 import slipstream as sl
 from slipstream import col
+from slipstream._auth import flight_client
 
 CLOCK = os.sysconf("SC_CLK_TCK")
 
@@ -226,7 +227,7 @@ CANCEL_STATUS_CANCELLED = b"\x08\x01"  # CancelFlightInfoResult{status = CANCELL
 
 
 def test_cancel_flight_info_from_plain_pyarrow(steer: sl.Client) -> None:
-    client = fl.FlightClient(steer.address)
+    client = flight_client(steer.address, steer._creds)  # plain pyarrow, with the token
     try:
         if len(steer.cluster()) == 1:
             # One node: GetFlightInfo plans, DoGet runs; cancel while it streams.
@@ -266,7 +267,9 @@ def test_cancel_flight_info_from_plain_pyarrow(steer: sl.Client) -> None:
             time.sleep(0.5)
             ep = info.endpoints[0]
             with pytest.raises(pa.ArrowKeyError, match="no output for query"):
-                for _ in fl.FlightClient(ep.locations[0]).do_get(ep.ticket):
+                for _ in flight_client(ep.locations[0].uri.decode(), steer._creds).do_get(
+                    ep.ticket
+                ):
                     pass
     finally:
         client.close()
@@ -349,7 +352,7 @@ from slipstream import _progress
 shown = []
 _show = _progress.HtmlBar.show
 _progress.HtmlBar.show = lambda self, event: (shown.append(event), _show(self, event))[1]
-cl = sl.connect({address!r})
+cl = sl.connect({address!r}, token={token!r})
 joined = cl.table("big").join(cl.table("small"), left_on="b", right_on="d")
 q = joined.filter((sl.col("a") * sl.col("c")) % 7 > sl.col("b") % 5).select(sl.len())
 try:
@@ -367,7 +370,9 @@ def test_progress_bar_in_a_notebook(steer: sl.Client, tmp_path: Path) -> None:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.cells.append(nbformat.v4.new_code_cell(_NOTEBOOK_CELL.format(address=steer.address)))
+    nb.cells.append(
+        nbformat.v4.new_code_cell(_NOTEBOOK_CELL.format(address=steer.address, token=steer.token))
+    )
     client = nbclient.NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     )

@@ -51,7 +51,11 @@ const (
 
 // Environment variables that give defaults to flags.
 const (
-	EnvGossipKey   = "SLIPSTREAM_GOSSIP_KEY"
+	EnvGossipKey = "SLIPSTREAM_GOSSIP_KEY"
+	// EnvNodeToken is the token a node presents to other nodes; without
+	// --auth it is the one token the node accepts (how sl.connect() starts
+	// a node). Never printed.
+	EnvNodeToken   = "SLIPSTREAM_NODE_TOKEN"
 	EnvPartRows    = "SLIPSTREAM_PART_ROWS"
 	EnvMemoryLimit = "SLIPSTREAM_MEMORY_LIMIT"
 	// EnvOperatorMemory gives --operator-memory (the suite's tiny-limit mode).
@@ -97,6 +101,18 @@ type Node struct {
 	// EncryptKey is base64 of the key that encrypts gossip (--encrypt-key,
 	// $SLIPSTREAM_GOSSIP_KEY). It is never printed.
 	EncryptKey string
+
+	// AuthFile is the TOML file of the tokens callers authenticate with
+	// (--auth; `slipstream token create` writes it); re-read when it
+	// changes. Empty: no tokens file.
+	AuthFile string
+	// NodeTokenFile holds the token this node presents to the other nodes
+	// (--node-token-file; $SLIPSTREAM_NODE_TOKEN gives the token itself).
+	NodeTokenFile string
+	// TLSCert and TLSKey are the node's certificate and key, TLSCA the
+	// cluster's CA certificate (--tls-cert, --tls-key, --tls-ca): all three
+	// or none.
+	TLSCert, TLSKey, TLSCA string
 
 	// Replication is how many nodes store each partition of an upload, at
 	// most the number of alive nodes (--replication).
@@ -321,6 +337,12 @@ func (c *Node) Validate() error {
 			return fmt.Errorf("--encrypt-key decodes to %d bytes; want 16, 24 or 32", n)
 		}
 	}
+	if tls := c.TLSCert + c.TLSKey + c.TLSCA; tls != "" && (c.TLSCert == "" || c.TLSKey == "" || c.TLSCA == "") {
+		return fmt.Errorf("TLS needs all three of --tls-cert, --tls-key and --tls-ca (got cert %q, key %q, ca %q)", c.TLSCert, c.TLSKey, c.TLSCA)
+	}
+	if c.TLS() && c.EncryptKey == "" {
+		return fmt.Errorf("with TLS on, gossip must be encrypted too: pass --encrypt-key (or $%s), the same base64 key on every node", EnvGossipKey)
+	}
 	if c.DataDir == "" {
 		return fmt.Errorf("--data-dir is empty")
 	}
@@ -375,6 +397,9 @@ func (c *Node) Validate() error {
 	return nil
 }
 
+// TLS says whether the node serves Flight over TLS.
+func (c *Node) TLS() bool { return c.TLSCert != "" }
+
 // hiddenKey is printed in place of the gossip key.
 const hiddenKey = "(set, not shown)"
 
@@ -415,6 +440,11 @@ func (c *Node) fields() []field {
 		{"gossip", c.Gossip},
 		{"join", join},
 		{"encrypt-key", key},
+		{"auth", c.AuthFile},
+		{"node-token-file", c.NodeTokenFile},
+		{"tls-cert", c.TLSCert},
+		{"tls-key", c.TLSKey},
+		{"tls-ca", c.TLSCA},
 		{"replication", c.Replication},
 		{"min-replicas", (*autoInt)(&c.MinReplicas).String()},
 		{"repair-grace", c.RepairGrace.String()},

@@ -1,0 +1,214 @@
+package flight
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"slipstream/scheduler/cluster"
+)
+
+// TLS and mutual TLS. A node serves Flight over TLS with its certificate
+// (--tls-cert, --tls-key) and trusts one CA, the cluster's (--tls-ca).
+// Calls between nodes are mutual: the caller presents its node certificate
+// (organizational unit NodeUnit, signed by the CA), which the callee takes
+// for a node (role admin; auth.go), and checks the callee's certificate is
+// a node's too. A member of the gossip whose Flight port fails that check
+// gets no work (Trusted).
+
+// LoadTLS reads a node's certificate, key and CA and checks them: the
+// certificate must be valid now, signed by the CA and a node's. It returns
+// the server's TLS settings — client certificates verified when given
+// (required when requireClients, i.e. no tokens authenticate callers) —
+// and the settings the node dials other nodes with.
+func LoadTLS(certFile, keyFile, caFile string, requireClients bool, now time.Time) (server, peers *tls.Config, err error) {
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", certFile, keyFile, err)
+	}
+	leaf := pair.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return nil, nil, fmt.Errorf("--tls-cert %s: %w", certFile, err)
+		}
+	}
+	if now.After(leaf.NotAfter) {
+		return nil, nil, fmt.Errorf("--tls-cert %s expired at %s; make a new one (slipstream certs)", certFile, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(leaf.NotBefore) {
+		return nil, nil, fmt.Errorf("--tls-cert %s is not valid before %s (check the clock)", certFile, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", caFile)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return nil, nil, fmt.Errorf("--tls-cert %s is not a server certificate signed by --tls-ca %s: %w", certFile, caFile, err)
+	}
+	if !isNodeCert(leaf) {
+		return nil, nil, fmt.Errorf("--tls-cert %s is not a node certificate (its subject has no OU=%s); make one with slipstream certs", certFile, NodeUnit)
+	}
+	server = &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		MinVersion:   tls.VersionTLS12,
+	}
+	if requireClients {
+		server.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	peers = &tls.Config{
+		Certificates: []tls.Certificate{pair},
+		RootCAs:      pool,
+		MinVersion:   tls.VersionTLS12,
+		// The other end must be a node, not merely hold a certificate of
+		// the CA (a client's, say).
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !isNodeCert(cs.PeerCertificates[0]) {
+				return fmt.Errorf("the certificate of %s is not a node certificate (no OU=%s)", cs.ServerName, NodeUnit)
+			}
+			return nil
+		},
+	}
+	return server, peers, nil
+}
+
+// Untrusted is the state of a member whose Flight port failed the TLS
+// check: it may gossip, but gets no work.
+const Untrusted cluster.State = "untrusted"
+
+// Trusted is a membership whose alive members are only the nodes that
+// passed a mutual TLS check (a health call with this node's certificate).
+type Trusted struct {
+	cluster.Membership
+	peers   *Peers
+	changes chan struct{}
+
+	mu       sync.Mutex
+	verdicts map[string]verdict // by Flight address
+	checking map[string]bool    // a check under way in the background
+}
+
+type verdict struct {
+	trusted bool
+	next    time.Time // when to check again; zero: never
+	why     string
+}
+
+// untrustedRecheck is how often a member that failed the check is tried
+// again (its certificate may have been fixed); unansweredRecheck how often
+// one that did not answer is (it is taken for trusted meanwhile: whether
+// it is up is the failure detector's business).
+const (
+	untrustedRecheck  = 30 * time.Second
+	unansweredRecheck = 5 * time.Second
+)
+
+// Trust wraps members: new members are checked before a change is passed
+// on.
+func Trust(members cluster.Membership, peers *Peers) *Trusted {
+	t := &Trusted{Membership: members, peers: peers, changes: make(chan struct{}, 1), verdicts: map[string]verdict{}, checking: map[string]bool{}}
+	go func() {
+		for range members.Changes() {
+			for _, m := range members.Alive() {
+				t.trusted(m)
+			}
+			select {
+			case t.changes <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return t
+}
+
+// Changes implements cluster.Membership.
+func (t *Trusted) Changes() <-chan struct{} { return t.changes }
+
+// Alive implements cluster.Membership: alive and trusted.
+func (t *Trusted) Alive() []cluster.Member {
+	var out []cluster.Member
+	for _, m := range t.Membership.Alive() {
+		if t.trusted(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Members implements cluster.Membership; an alive member that failed the
+// check is Untrusted.
+func (t *Trusted) Members() []cluster.Member {
+	ms := t.Membership.Members()
+	for i, m := range ms {
+		if m.State == cluster.Alive && !t.trusted(m) {
+			ms[i].State = Untrusted
+		}
+	}
+	return ms
+}
+
+// trusted checks m when first seen, and again in the background when its
+// verdict is due (see untrustedRecheck). Only a failed TLS check
+// distrusts.
+func (t *Trusted) trusted(m cluster.Member) bool {
+	if m.Name == t.Self().Name {
+		return true
+	}
+	t.mu.Lock()
+	v, seen := t.verdicts[m.Addr]
+	due := seen && !v.next.IsZero() && !time.Now().Before(v.next) && !t.checking[m.Addr]
+	if due {
+		t.checking[m.Addr] = true
+	}
+	t.mu.Unlock()
+	if !seen {
+		return t.check(m).trusted
+	}
+	if due {
+		go t.check(m)
+	}
+	return v.trusted
+}
+
+// check makes a health call to m with this node's certificate and keeps
+// the verdict.
+func (t *Trusted) check(m cluster.Member) verdict {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := t.peers.Health(ctx, m.Addr)
+	var v verdict
+	switch {
+	case err == nil:
+		v = verdict{trusted: true}
+	case tlsFailure(err):
+		v = verdict{trusted: false, next: time.Now().Add(untrustedRecheck), why: err.Error()}
+	default:
+		v = verdict{trusted: true, next: time.Now().Add(unansweredRecheck)}
+	}
+	t.mu.Lock()
+	old, had := t.verdicts[m.Addr]
+	t.verdicts[m.Addr] = v
+	delete(t.checking, m.Addr)
+	t.mu.Unlock()
+	if !v.trusted && (!had || old.trusted || old.why != v.why) {
+		slog.Warn("a member failed the TLS check and gets no work", "node", m.Name, "addr", m.Addr, "err", v.why)
+	}
+	return v
+}
+
+// tlsFailure says an error is a failed certificate check, as gRPC reports it.
+func tlsFailure(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "x509:") || strings.Contains(msg, "tls:") || strings.Contains(msg, "not a node certificate")
+}
