@@ -173,11 +173,12 @@ func (e *Engine) replicaStatus() map[string]any {
 		}
 	}
 	e.repl.mu.Lock()
-	copying, copied := e.repl.copying, e.repl.copied
+	copying, copied, moved := e.repl.copying, e.repl.copied, e.repl.moved
 	e.repl.mu.Unlock()
 	return map[string]any{
 		"re_replicating":   copying,
 		"re_replicated":    copied,
+		"rebalanced":       moved,
 		"min_replicas":     e.minReplicas(e.replication(len(alive))),
 		"under_replicated": under,
 		"repairs_pending":  e.repairsLeft.Load(),
@@ -242,8 +243,8 @@ func (e *Engine) repairPart(ctx context.Context, ref catalog.PartRef) error {
 }
 
 // Maintain keeps this node's catalog and copies in step with the cluster
-// until ctx ends (and drives re-replication when it is the node to,
-// rereplicate.go, every retryRepair): it syncs the catalog and checks every copy it should
+// until ctx ends (and drives re-replication and rebalancing when it is the
+// node to, rereplicate.go, and removes copies moved away, every retryRepair): it syncs the catalog and checks every copy it should
 // hold (reading each file) at start, then syncs on every membership
 // change and every syncEvery (a commit sent while this node was not yet
 // seen alive reaches it so), and repairs whatever is found missing or
@@ -266,6 +267,7 @@ func (e *Engine) Maintain(ctx context.Context, changes <-chan struct{}) {
 		case <-e.Catalog.RepairWanted():
 		case <-tick.C:
 			e.Replicate(ctx)
+			e.DropSurplus(surplusKeep)
 			if left == 0 {
 				continue
 			}

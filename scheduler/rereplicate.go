@@ -38,14 +38,19 @@ import (
 
 // copyJob copies one partition of a table from Source to Target, which
 // replaces Gone among its holders.
+// Move marks a rebalancing move (rebalance.go): Gone is Source, alive.
 type copyJob struct {
 	Table          string
 	Part           catalog.Part
 	Source, Target string
 	Gone           string
+	Move           bool
 }
 
 func (j copyJob) String() string {
+	if j.Move {
+		return fmt.Sprintf("partition %s of %q: %s -> %s (moving)", j.Part.ID, j.Table, j.Source, j.Target)
+	}
 	return fmt.Sprintf("partition %s of %q: %s -> %s (replacing %s)", j.Part.ID, j.Table, j.Source, j.Target, j.Gone)
 }
 
@@ -113,12 +118,13 @@ type replicator struct {
 	mu        sync.Mutex
 	downSince map[string]time.Time // holders not alive, since when this node saw them so
 	copying   string               // the copy in progress, for the status
-	copied    int64
+	copied    int64                // re-replications made
+	moved     int64                // rebalancing moves made
 }
 
 // goneNodes notes which holders are not alive and returns those down for
-// longer than grace.
-func (e *Engine) goneNodes(now time.Time, grace time.Duration) map[string]bool {
+// longer than grace, and how many are down at all.
+func (e *Engine) goneNodes(now time.Time, grace time.Duration) (map[string]bool, int) {
 	alive := map[string]bool{}
 	for _, m := range e.Alive() {
 		alive[m.Name] = true
@@ -155,7 +161,7 @@ func (e *Engine) goneNodes(now time.Time, grace time.Duration) map[string]bool {
 			delete(r.downSince, n)
 		}
 	}
-	return gone
+	return gone, len(seen)
 }
 
 // copiesPerRound bounds the copies one round of Replicate makes.
@@ -163,8 +169,8 @@ const copiesPerRound = 16
 
 // Replicate runs one round of re-replication if this node drives it (the
 // first alive node by name): it copies the partitions of nodes gone for
-// longer than Config.RepairGrace, one at a time. It returns the copies
-// made.
+// longer than Config.RepairGrace, one at a time; when no holder is down it
+// evens out placement instead (rebalance.go). It returns the copies made.
 func (e *Engine) Replicate(ctx context.Context) int {
 	e.init()
 	alive := e.Alive()
@@ -173,22 +179,32 @@ func (e *Engine) Replicate(ctx context.Context) int {
 		names[i] = m.Name
 	}
 	sort.Strings(names)
-	gone := e.goneNodes(time.Now(), e.conf().RepairGrace)
-	if len(names) == 0 || names[0] != e.Self.Name || len(gone) == 0 {
+	gone, down := e.goneNodes(time.Now(), e.conf().RepairGrace)
+	if len(names) == 0 || names[0] != e.Self.Name {
 		return 0
 	}
 	want := e.replication(len(alive))
+	var jobs []copyJob
+	if len(gone) > 0 {
+		jobs = planCopies(e.Catalog.Tables(), names, gone, want, copiesPerRound)
+	} else if down == 0 {
+		jobs = planMoves(e.Catalog.Tables(), names, want, copiesPerRound)
+	}
 	done := 0
-	for _, j := range planCopies(e.Catalog.Tables(), names, gone, want, copiesPerRound) {
+	for _, j := range jobs {
 		if ctx.Err() != nil {
 			break
 		}
 		if err := e.copyPart(ctx, j); err != nil {
-			slog.Warn("re-replication: a copy failed; it is tried again next round", "copy", j.String(), "err", err)
+			slog.Warn("re-replication or rebalancing: a copy failed; it is tried again next round", "copy", j.String(), "err", err)
 			continue
 		}
 		done++
-		slog.Info("re-replicated a partition", "copy", j.String())
+		if j.Move {
+			slog.Info("moved a partition to even out placement", "copy", j.String())
+		} else {
+			slog.Info("re-replicated a partition", "copy", j.String())
+		}
 	}
 	return done
 }
@@ -211,7 +227,7 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 		e.repl.mu.Unlock()
 	}()
 	stage := "copy" + catalog.NewID()
-	cmd := &planpb.StorePart{UploadId: stage, PartId: j.Part.ID, Table: j.Table, Source: addrs[j.Source]}
+	cmd := &planpb.StorePart{UploadId: stage, PartId: j.Part.ID, Table: j.Table, Source: addrs[j.Source], Checksum: j.Part.Checksum}
 	var err error
 	if j.Target == e.Self.Name {
 		err = e.CopyPartFrom(ctx, cmd)
@@ -234,7 +250,11 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 		return err
 	}
 	e.repl.mu.Lock()
-	e.repl.copied++
+	if j.Move {
+		e.repl.moved++
+	} else {
+		e.repl.copied++
+	}
 	e.repl.mu.Unlock()
 	return e.broadcastManifest(ctx, *m, stage)
 }
@@ -277,7 +297,9 @@ func (e *Engine) CopyPartFrom(ctx context.Context, cmd *planpb.StorePart) error 
 	if err != nil {
 		return err
 	}
-	if want := e.Catalog.PartChecksum(cmd.GetTable(), cmd.GetPartId()); want != "" {
+	if want := cmd.GetChecksum(); want != "" { // the driver's manifest's
+		sum = want
+	} else if want := e.Catalog.PartChecksum(cmd.GetTable(), cmd.GetPartId()); want != "" {
 		sum = want
 	}
 	return e.Catalog.StageBytes(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), data, sum)

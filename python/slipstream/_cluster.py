@@ -35,6 +35,10 @@ class ClusterView(list[dict[str, Any]]):
         by name drives re-replication).
     re_replicated : int
         Such copies the connected node has made since it started.
+    rebalanced : int
+        Partitions the connected node has moved from a node holding more
+        than its share to one holding less (a node that joined), since it
+        started.
     """
 
     def __init__(self, status: dict[str, Any]) -> None:
@@ -47,3 +51,4 @@ class ClusterView(list[dict[str, Any]]):
         self.repaired: int = status.get("repaired", 0)
         self.re_replicating: str = status.get("re_replicating", "")
         self.re_replicated: int = status.get("re_replicated", 0)
+        self.rebalanced: int = status.get("rebalanced", 0)

@@ -247,3 +247,65 @@ def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> N
     nodes.nodes["n2"].kill()
     with sl.connect(nodes.nodes["n1"].address) as cl:
         assert read_summary(cl.table("t")) == summary(data)
+
+
+def test_a_node_joining_a_loaded_cluster_receives_its_share(nodes: Cluster) -> None:
+    """Two nodes hold every partition of several tables (replication 2); a
+    third joins and the cluster moves partitions to it until placement is
+    even, never leaving a partition short of copies, while queries run and
+    answer right throughout."""
+    for i in (1, 2):
+        nodes.add(f"n{i}", *PARTS)
+    tables = {f"t{i}": batch(40 + i, rows=20_000) for i in range(4)}
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        wait_for("two nodes alive", lambda: alive(cl) == ["n1", "n2"])
+        for name, data in tables.items():
+            cl.from_arrow(data, name=name)
+        copies = sum(m["partitions"] for m in cl.cluster())
+        assert copies == 2 * 40, cl.cluster()
+
+        stop = threading.Event()
+        errors: list[BaseException] = []
+        reads = [0]
+
+        def query() -> None:
+            with sl.connect(nodes.nodes["n2"].address) as c2:
+                while not stop.is_set():
+                    for name, data in tables.items():
+                        try:
+                            assert read_summary(c2.table(name)) == summary(data), name
+                            assert not c2.cluster().under_replicated
+                        except BaseException as e:  # reported below
+                            errors.append(e)
+                            return
+                        reads[0] += 1
+
+        th = threading.Thread(target=query)
+        th.start()
+        try:
+            nodes.add("n3", *PARTS)
+
+            def even() -> bool:
+                view = cl.cluster()
+                held = {m["name"]: m["partitions"] for m in view if m["state"] == "alive"}
+                return (
+                    len(held) == 3
+                    and max(held.values()) - min(held.values()) <= 1
+                    and sum(held.values()) == copies
+                    and not errors
+                )
+
+            wait_for("placement even with n3", even, timeout=120)
+        finally:
+            stop.set()
+            th.join(60)
+        assert not errors, errors
+        assert reads[0] >= len(tables), "no query ran while partitions moved"
+        view = cl.cluster()
+        assert view.rebalanced >= 26 and not view.under_replicated, view
+        assert "moved a partition to even out placement" in nodes.nodes["n1"].log_text()
+    # n3's copies are real: with n1 down, n2 and n3 read every table whole.
+    nodes.nodes["n1"].kill()
+    with sl.connect(nodes.nodes["n3"].address) as c3:
+        for name, data in tables.items():
+            assert read_summary(c3.table(name)) == summary(data), name

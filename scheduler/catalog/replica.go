@@ -360,3 +360,56 @@ func contains(xs []string, x string) bool {
 
 // Dir is the data directory.
 func (c *Catalog) Dir() string { return c.dir }
+
+// DropSurplus removes the copies this node holds of partitions whose
+// manifest names other holders and not this node (it was moved away by
+// rebalancing, or replaced while this node was gone), once each has been
+// so for longer than keep and safe says its named holders can do without
+// it. The wait covers a query planned before the change that reads this
+// copy, and an upload committed meanwhile from an older manifest that
+// names this node again. It returns how many copies it removed.
+func (c *Catalog) DropSurplus(keep time.Duration, safe func(table string, p Part) bool) int {
+	type held struct {
+		table string
+		part  Part
+	}
+	surplus := map[string]held{}
+	for _, t := range c.Tables() {
+		for _, p := range t.M.Parts {
+			if len(p.Holders) > 0 && !contains(p.Holders, c.self) {
+				surplus[p.ID] = held{t.Name, p}
+			}
+		}
+	}
+	now := time.Now()
+	dropped := 0
+	c.vmu.Lock()
+	defer c.vmu.Unlock()
+	for id := range c.surplus {
+		if _, ok := surplus[id]; !ok {
+			delete(c.surplus, id)
+		}
+	}
+	for id, h := range surplus {
+		path := c.partPath(id)
+		if _, err := os.Stat(path); err != nil {
+			delete(c.surplus, id)
+			continue
+		}
+		since, ok := c.surplus[id]
+		if !ok {
+			c.surplus[id] = now
+			continue
+		}
+		if now.Sub(since) < keep || !safe(h.table, h.part) {
+			continue
+		}
+		if os.Remove(path) == nil {
+			delete(c.surplus, id)
+			delete(c.verified, id)
+			dropped++
+			slog.Info("removed a copy this node no longer holds", "table", h.table, "part", id, "holders", strings.Join(h.part.Holders, ","))
+		}
+	}
+	return dropped
+}
