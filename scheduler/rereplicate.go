@@ -218,6 +218,12 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 	if addrs[j.Source] == "" || addrs[j.Target] == "" {
 		return kernels.Errorf(kernels.Unavailable, "%s: the source or the target is no longer alive", j)
 	}
+	kind := kindReplicate
+	if j.Move {
+		kind = kindRebalance
+	}
+	cp, done := e.startCopy(kind, j.Table, j.Part.ID, j.Source, j.Target)
+	defer done()
 	e.repl.mu.Lock()
 	e.repl.copying = j.String()
 	e.repl.mu.Unlock()
@@ -230,7 +236,7 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 	cmd := &planpb.StorePart{UploadId: stage, PartId: j.Part.ID, Table: j.Table, Source: addrs[j.Source], Checksum: j.Part.Checksum}
 	var err error
 	if j.Target == e.Self.Name {
-		err = e.CopyPartFrom(ctx, cmd)
+		err = e.copyFrom(ctx, cmd, cp)
 	} else {
 		err = e.Net.CopyPart(ctx, addrs[j.Target], cmd)
 	}
@@ -290,17 +296,22 @@ func withHolder(old *catalog.Table, j copyJob) *catalog.Manifest {
 }
 
 // CopyPartFrom fetches a copy of a partition from the node at cmd.Source
-// and stages it durably under cmd.UploadId, checked against the manifest's
-// checksum (Transport.CopyPart on the target).
+// and stages it durably under cmd.UploadId, checked against cmd.Checksum
+// (the driver's manifest's; else this node's manifest's) (Transport.CopyPart
+// on the target).
 func (e *Engine) CopyPartFrom(ctx context.Context, cmd *planpb.StorePart) error {
-	data, sum, err := e.Net.FetchPart(ctx, cmd.GetSource(), cmd.GetTable(), cmd.GetPartId())
-	if err != nil {
-		return err
+	from := cmd.GetSource()
+	for _, m := range e.Alive() {
+		if m.Addr == from {
+			from = m.Name
+		}
 	}
-	if want := cmd.GetChecksum(); want != "" { // the driver's manifest's
-		sum = want
-	} else if want := e.Catalog.PartChecksum(cmd.GetTable(), cmd.GetPartId()); want != "" {
-		sum = want
-	}
-	return e.Catalog.StageBytes(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), data, sum)
+	cp, done := e.startCopy(kindCopy, cmd.GetTable(), cmd.GetPartId(), from, e.Self.Name)
+	defer done()
+	return e.copyFrom(ctx, cmd, cp)
+}
+
+func (e *Engine) copyFrom(ctx context.Context, cmd *planpb.StorePart, cp *copyProgress) error {
+	return e.Catalog.StageFrom(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), cmd.GetChecksum(),
+		e.fetch(ctx, cmd.GetSource(), cmd.GetTable(), cmd.GetPartId(), cp))
 }

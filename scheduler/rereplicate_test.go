@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -76,12 +77,37 @@ func TestGoneNodeIsReReplicated(t *testing.T) {
 	}
 	engines[0].Replicate(context.Background()) // notes n3 down
 	time.Sleep(2 * time.Millisecond)
+	// While n3 is down its partitions show, by table and in the status of
+	// a query reading them.
+	shown := func() (int, int) {
+		tables := engines[0].ClusterStatus()["tables"].(map[string]*TableReplicas)
+		res := runGrouped(t, engines, net, engines[0])
+		raw, err := engines[0].QueryStatus(context.Background(), res.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			Under []UnderReplicated `json:"under_replicated"`
+		}
+		if err := json.Unmarshal(raw, &st); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range st.Under {
+			if u.Table != "events" || contains(u.Alive, "n3") {
+				t.Fatalf("query status shows %+v", u)
+			}
+		}
+		return len(tables["events"].UnderReplicated), len(st.Under)
+	}
 	before, _ := engines[0].Catalog.Table("events")
 	onN3 := 0
 	for _, p := range before.M.Parts {
 		if contains(p.Holders, "n3") {
 			onN3++
 		}
+	}
+	if byTable, inQuery := shown(); byTable != onN3 || inQuery != onN3 {
+		t.Fatalf("n3 held %d partitions; the status shows %d under-replicated, a query's status %d", onN3, byTable, inQuery)
 	}
 	if n := engines[0].Replicate(context.Background()); n != onN3 || n == 0 {
 		t.Fatalf("made %d copies; n3 held %d partitions", n, onN3)
@@ -102,6 +128,9 @@ func TestGoneNodeIsReReplicated(t *testing.T) {
 	}
 	if under := engines[0].ClusterStatus()["under_replicated"].([]UnderReplicated); len(under) != 0 {
 		t.Fatalf("still under-replicated: %+v", under)
+	}
+	if byTable, inQuery := shown(); byTable != 0 || inQuery != 0 {
+		t.Fatalf("after re-replication the status shows %d under-replicated, a query's status %d", byTable, inQuery)
 	}
 	runGrouped(t, engines, net, engines[1])
 }

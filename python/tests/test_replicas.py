@@ -231,18 +231,34 @@ def test_a_restarted_node_fetches_the_copies_it_lost(nodes: Cluster) -> None:
 
 
 def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> None:
+    """n3 is lost for good: its partitions are copied from the survivors,
+    paced by --repair-rate, and the cluster status and a query's status show
+    what is short of copies and what is being copied until it is done."""
     for i in (1, 2, 3):
-        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s")
+        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s", "--repair-rate", "64KiB")
     data = batch(9, rows=30_000)
     with sl.connect(nodes.nodes["n1"].address) as cl:
-        cl.from_arrow(data, name="t")
+        t = cl.from_arrow(data, name="t")
         nodes.nodes["n3"].kill()  # for good
         wait_for("n3's partitions shown under-replicated", lambda: cl.cluster().under_replicated)
-        wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=60)
+        assert read_summary(t) == summary(data)
+        status = cl.query_status()
+        assert status["under_replicated"], status
+        assert all(u["table"] == "t" for u in status["under_replicated"])
         view = cl.cluster()
-        assert view.re_replicated > 0
+        shown = [u["partition"] for u in view.under_replicated]
+        assert view.tables["t"]["under_replicated"] == shown
+        # n1 drives the copies, one at a time, each for some 0.5 s at 64KiB/s.
+        copying = wait_for("a copy shown in progress", lambda: cl.cluster().repairs)
+        assert copying[0]["kind"] == "re-replication" and copying[0]["table"] == "t", copying
+        assert copying[0]["to"] in ("n1", "n2") and copying[0]["from"] in ("n1", "n2")
+        wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=90)
+        view = cl.cluster()
+        assert view.re_replicated > 0 and view.tables["t"]["under_replicated"] == []
         assert "re-replicated a partition" in nodes.nodes["n1"].log_text()
         assert read_summary(cl.table("t")) == summary(data)
+        assert cl.query_status()["under_replicated"] == []
+        wait_for("no copy in progress", lambda: not cl.cluster().repairs)
     # Every partition is now on n1 and n2: either alone reads it whole.
     nodes.nodes["n2"].kill()
     with sl.connect(nodes.nodes["n1"].address) as cl:
