@@ -20,8 +20,8 @@ import (
 //
 // One node drives it: the alive node whose name sorts first, so that two
 // nodes do not copy the same partition. planCopies decides (a pure
-// function, tested apart); Replicate carries the copies out one at a time
-// (the throttle: queries go on beside one transfer), each in three steps:
+// function, tested apart); Replicate carries the copies out one at a time,
+// each paced by the target's --repair-rate (copies.go), in three steps:
 //
 //  1. the target fetches the copy from the source, checks it against the
 //     checksum and stages it durably (copy_part);
