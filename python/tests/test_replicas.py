@@ -245,11 +245,24 @@ def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> N
     paced by --repair-rate, and the cluster status and a query's status show
     what is short of copies and what is being copied until it is done."""
     for i in (1, 2, 3):
-        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s", "--repair-rate", "64KiB")
+        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s", "--repair-rate", "32KiB")
     data = batch(9, rows=30_000)
     with sl.connect(nodes.nodes["n1"].address) as cl:
         t = cl.from_arrow(data, name="t")
         nodes.nodes["n3"].kill()  # for good
+        # Watch the copies in progress from now on (n1 drives them, one at a
+        # time, each for some 1 s at 32KiB/s).
+        seen: list[dict] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            with sl.connect(nodes.nodes["n1"].address) as c:
+                while not done.is_set():
+                    seen.extend(c.cluster().repairs)
+                    time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
         wait_for("n3's partitions shown under-replicated", lambda: cl.cluster().under_replicated)
         assert read_summary(t) == summary(data)
         status = cl.query_status()
@@ -258,11 +271,14 @@ def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> N
         view = cl.cluster()
         shown = [u["partition"] for u in view.under_replicated]
         assert view.tables["t"]["under_replicated"] == shown
-        # n1 drives the copies, one at a time, each for some 0.5 s at 64KiB/s.
-        copying = wait_for("a copy shown in progress", lambda: cl.cluster().repairs)
-        assert copying[0]["kind"] == "re-replication" and copying[0]["table"] == "t", copying
-        assert copying[0]["to"] in ("n1", "n2") and copying[0]["from"] in ("n1", "n2")
-        wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=90)
+        try:
+            wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=90)
+        finally:
+            done.set()
+            watcher.join()
+        assert seen, "no copy was shown in progress"
+        assert all(c["kind"] == "re-replication" and c["table"] == "t" for c in seen), seen
+        assert all(c["to"] in ("n1", "n2") and c["from"] in ("n1", "n2") for c in seen), seen
         view = cl.cluster()
         assert view.re_replicated > 0 and view.tables["t"]["under_replicated"] == []
         assert "re-replicated a partition" in nodes.nodes["n1"].log_text()
@@ -300,7 +316,9 @@ def test_a_node_joining_a_loaded_cluster_receives_its_share(nodes: Cluster) -> N
                     for name, data in tables.items():
                         try:
                             assert read_summary(c2.table(name)) == summary(data), name
-                            assert not c2.cluster().under_replicated
+                            # The catalog never names fewer than two holders.
+                            under = c2.cluster().under_replicated
+                            assert all(len(u["holders"]) >= 2 for u in under), under
                         except BaseException as e:  # reported below
                             errors.append(e)
                             return
