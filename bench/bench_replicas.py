@@ -17,7 +17,8 @@ the script polls ``cl.cluster()`` until nothing is under-replicated. It
 prints the time from the kill to full replication (failure detection and the
 grace included), the repair throughput (MB of the files n3 held over the time
 from the first copy to the last) and the median time of an aggregate over
-lineitem before the loss and while the copies run.
+lineitem before the loss; then once more at the first rate with that
+aggregate run over and over beside the copies, and its median time then.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def aggregate(cl: sl.Client) -> float:
     return time.perf_counter() - start
 
 
-def re_replication(root: Path, data: pa.Table, rate: str) -> None:
-    where = root / f"loss-{rate}"
+def re_replication(root: Path, data: pa.Table, rate: str, queries: bool) -> None:
+    where = root / f"loss-{rate}-{queries}"
     local = Local(where, ["--repair-grace", "1s", "--repair-rate", rate])
     try:
         with sl.connect(local.address) as cl:  # n1: it drives re-replication
@@ -150,7 +151,8 @@ def re_replication(root: Path, data: pa.Table, rate: str) -> None:
                             during.append(t)
 
             th = threading.Thread(target=query)
-            th.start()
+            if queries:
+                th.start()
             first = None
             while True:
                 view = cl.cluster()
@@ -163,11 +165,12 @@ def re_replication(root: Path, data: pa.Table, rate: str) -> None:
             done = time.perf_counter()
             stop.set()
             copying.set()
-            th.join()
-        busy = f"{statistics.median(during):.2f} s" if during else "none finished"
+            if queries:
+                th.join()
+        busy = f"{statistics.median(during):.2f} s ({len(during)})" if during else "-"
         print(
-            f"{rate:>9} {lost / 1e6:8.0f} {done - killed:9.1f} "
-            f"{lost / 1e6 / max(done - first, 1e-3):8.1f} {idle:8.2f} s {busy:>10} ({len(during)})",
+            f"{rate:>9} {'yes' if queries else 'no':>8} {lost / 1e6:8.0f} {done - killed:9.1f} "
+            f"{lost / 1e6 / max(done - first, 1e-3):8.1f} {idle:8.2f} s {busy:>14}",
             flush=True,
         )
     finally:
@@ -198,11 +201,13 @@ def main() -> None:
             f"{lineitem.nbytes / 1e6:.0f} MB) stored with 2 copies; aggregate over lineitem:"
         )
         print(
-            f"{'rate':>9} {'lost MB':>8} {'full in s':>9} {'MB/s':>8} "
-            f"{'idle':>10} {'during copies (n)':>18}"
+            f"{'rate':>9} {'queries':>8} {'lost MB':>8} {'full in s':>9} {'MB/s':>8} "
+            f"{'idle':>10} {'during (n)':>14}"
         )
-        for rate in args.rates.split(","):
-            re_replication(root, lineitem, rate)
+        rates = args.rates.split(",")
+        for rate in rates:
+            re_replication(root, lineitem, rate, queries=False)
+        re_replication(root, lineitem, rates[0], queries=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

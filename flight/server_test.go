@@ -31,10 +31,11 @@ type testNode struct {
 	client arrowflight.Client
 	mem    *memory.CheckedAllocator
 	addr   string // grpc://host:port
+	cat    *catalog.Catalog
 }
 
 // startNode runs a real Flight server on a loopback port.
-func startNode(t *testing.T) *testNode {
+func startNode(t testing.TB) *testNode {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	dir := t.TempDir()
@@ -66,10 +67,10 @@ func startNode(t *testing.T) *testNode {
 		srv.Shutdown()
 		mem.AssertSize(t, 0)
 	})
-	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String()}
+	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String(), cat: cat}
 }
 
-func wrap(t *testing.T, m proto.Message) []byte {
+func wrap(t testing.TB, m proto.Message) []byte {
 	a, err := anypb.New(m)
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func ints(n int) arrow.RecordBatch {
 	return array.NewRecordBatch(s, []arrow.Array{arr}, int64(n))
 }
 
-func (n *testNode) put(t *testing.T, table string, mode pb.Upload_Mode, rec arrow.RecordBatch) (*pb.UploadResult, error) {
+func (n *testNode) put(t testing.TB, table string, mode pb.Upload_Mode, rec arrow.RecordBatch) (*pb.UploadResult, error) {
 	stream, err := n.client.DoPut(context.Background())
 	if err != nil {
 		t.Fatal(err)
