@@ -51,13 +51,19 @@ func (j copyJob) String() string {
 	if j.Move {
 		return fmt.Sprintf("partition %s of %q: %s -> %s (moving)", j.Part.ID, j.Table, j.Source, j.Target)
 	}
+	if j.Gone == "" {
+		return fmt.Sprintf("partition %s of %q: %s -> %s (one copy short)", j.Part.ID, j.Table, j.Source, j.Target)
+	}
 	return fmt.Sprintf("partition %s of %q: %s -> %s (replacing %s)", j.Part.ID, j.Table, j.Source, j.Target, j.Gone)
 }
 
 // planCopies decides which partitions to copy where: each partition with
-// a holder in gone and fewer than want holders in alive gets one copy,
-// from its first live holder to the live non-holder holding the fewest
-// partitions (counting the copies planned; ties by name); at most limit.
+// fewer than want holders in alive gets one copy, from its first live
+// holder to the live non-holder holding the fewest partitions (counting the
+// copies planned; ties by name), when a holder of it is in gone (the copy
+// replaces it) or every holder is alive (it was stored while fewer nodes
+// were up); a partition with a holder down but not yet gone waits. At most
+// limit.
 func planCopies(tables []*catalog.Table, alive []string, gone map[string]bool, want, limit int) []copyJob {
 	live := map[string]bool{}
 	for _, n := range alive {
@@ -85,16 +91,20 @@ func planCopies(tables []*catalog.Table, alive []string, gone map[string]bool, w
 				return jobs
 			}
 			var up []string
-			lost := ""
+			lost, waiting := "", false
 			for _, h := range p.Holders {
 				switch {
 				case live[h]:
 					up = append(up, h)
-				case gone[h] && lost == "":
-					lost = h
+				case gone[h]:
+					if lost == "" {
+						lost = h
+					}
+				default:
+					waiting = true
 				}
 			}
-			if lost == "" || len(up) == 0 || len(up) >= want {
+			if len(up) == 0 || len(up) >= want || (lost == "" && waiting) {
 				continue
 			}
 			target := ""
@@ -184,10 +194,8 @@ func (e *Engine) Replicate(ctx context.Context) int {
 		return 0
 	}
 	want := e.replication(len(alive))
-	var jobs []copyJob
-	if len(gone) > 0 {
-		jobs = planCopies(e.Catalog.Tables(), names, gone, want, copiesPerRound)
-	} else if down == 0 {
+	jobs := planCopies(e.Catalog.Tables(), names, gone, want, copiesPerRound)
+	if len(jobs) == 0 && down == 0 {
 		jobs = planMoves(e.Catalog.Tables(), names, want, copiesPerRound)
 	}
 	done := 0

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
 )
@@ -50,6 +52,10 @@ func TestPlanCopies(t *testing.T) {
 		{"no source", tablesOf([]string{"c", "d"}), []string{"a", "b"}, []string{"c", "d"}, 2, 9, ""},
 		// Replication 3 with two holders gone: one copy a round each.
 		{"one at a time", tablesOf([]string{"a", "c", "d"}), []string{"a", "b", "e"}, []string{"c", "d"}, 3, 9, "p0 a->b for c"},
+		// Stored while one node was up: copied once a second is alive.
+		{"short from birth", tablesOf([]string{"a"}, []string{"a", "b"}), []string{"a", "b"}, nil, 2, 9, "p0 a->b for "},
+		// A holder down within the grace may come back: wait.
+		{"short, holder down", tablesOf([]string{"a", "c"}, []string{"a"}), []string{"a", "b"}, nil, 2, 9, "p1 a->b for "},
 	} {
 		gone := map[string]bool{}
 		for _, g := range tc.gone {
@@ -133,6 +139,40 @@ func TestGoneNodeIsReReplicated(t *testing.T) {
 		t.Fatalf("after re-replication the status shows %d under-replicated, a query's status %d", byTable, inQuery)
 	}
 	runGrouped(t, engines, net, engines[1])
+}
+
+// A partition stored while its node was alone gets its second copy once
+// another node is up.
+func TestCopiesStoredAloneAreReplicated(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	engines, net := testCluster(t, 2, mem)
+	n1, n2 := engines[0], engines[1]
+	n1.Members.(*cluster.Fake).Fail("n2")
+	storeEvents(t, n1, mem)
+	tbl, _ := n1.Catalog.Table("events")
+	for _, p := range tbl.M.Parts {
+		if strings.Join(p.Holders, ",") != "n1" {
+			t.Fatalf("stored alone: holders %v", p.Holders)
+		}
+	}
+	n1.Members.(*cluster.Fake).Join(n2.Self)
+	if n := n1.Replicate(context.Background()); n != len(tbl.M.Parts) {
+		t.Fatalf("made %d copies of %d partitions", n, len(tbl.M.Parts))
+	}
+	tbl, _ = n2.Catalog.Table("events")
+	for i, p := range tbl.M.Parts {
+		if strings.Join(p.Holders, ",") != "n1,n2" || !holdsGoodCopy(n2, "events", p) {
+			t.Fatalf("partition %d: holders %v", i, p.Holders)
+		}
+	}
+	net.mu.Lock()
+	net.dead["grpc://n1"] = true
+	net.mu.Unlock()
+	n2.Members.(*cluster.Fake).Fail("n1")
+	if files, err := n2.Catalog.TableFiles("events"); err != nil || len(files) != len(tbl.M.Parts) {
+		t.Fatalf("n2 alone: %v", err)
+	}
 }
 
 // A re-replication's manifest never wins over an upload committed
