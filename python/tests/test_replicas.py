@@ -113,15 +113,17 @@ def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None
                         return
                     i += 1
 
-        th = threading.Thread(target=upload)
+        th = threading.Thread(target=upload, daemon=True)
         th.start()
-        time.sleep(rng.uniform(0.2, 1.5))
-        victim.kill()
-        time.sleep(rng.uniform(0.5, 2.0))
-        victim.restart()
-        time.sleep(rng.uniform(0.2, 1.0))
-        stop.set()
-        th.join(60)
+        try:
+            time.sleep(rng.uniform(0.2, 1.5))
+            victim.kill()
+            time.sleep(rng.uniform(0.5, 2.0))
+            victim.restart()
+            time.sleep(rng.uniform(0.2, 1.0))
+        finally:  # a failed restart must not leave the uploads running
+            stop.set()
+            th.join(60)
         assert not errors, f"round {rnd} through {through.name}, {victim.name} killed: {errors}"
         with sl.connect(through.address) as cl:
             wait_for("every node alive again", lambda cl=cl: alive(cl) == ["n1", "n2", "n3"])
