@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas bench-memory bench-tracing bench-auth proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -99,13 +99,18 @@ bench-highcard: bench-venv
 bench-cluster: bench-venv
 	$(PY) bench/bench_cluster.py
 
-## bench-replicas: upload throughput on three local nodes with one durable copy and with two
+## bench-replicas: upload throughput with one durable copy and with two, repair MB/s, time to re-replicate SF1 lineitem
 bench-replicas: venv
 	$(PY) bench/bench_replicas.py
 
 ## bench-auth: download throughput with no auth, with tokens, and with TLS and tokens
 bench-auth: venv
 	$(PY) bench/bench_auth.py
+## soak-replicas: the SIGKILL-during-uploads test for SOAK_ROUNDS rounds (default 40) with seed SOAK_SEED
+SOAK_ROUNDS ?= 40
+SOAK_SEED ?= 17
+soak-replicas: venv
+	SLIPSTREAM_SOAK_ROUNDS=$(SOAK_ROUNDS) SLIPSTREAM_SOAK_SEED=$(SOAK_SEED) $(PY) -m pytest -q -s python/tests/test_replicas.py -k kill_9
 
 ## bench-memory: TPC-H SF10 at --memory-limit 2GiB and 4GiB against DuckDB at the same limit
 bench-memory: bench-venv

@@ -1,19 +1,24 @@
-"""The price of durability: upload throughput on three local nodes with one
-durable copy per partition (W=1) and with two (W=2, the default); and the
-time from a node's permanent loss to full replication.
+"""The price of durability and of repair on three local nodes.
 
-    python bench/bench_replicas.py                     # 8 M rows, 3 uploads each
-    python bench/bench_replicas.py --rows 2000000 --repeat 5
+    python bench/bench_replicas.py                     # 8 M rows, 3 uploads each; SF1 lineitem
+    python bench/bench_replicas.py --rows 2000000 --repeat 5 --rates 64MiB
 
-Each configuration starts its own ``slipstream local --nodes 3`` (same
-binary, same machine, one after the other) with ``--replication W
---min-replicas W``, uploads the same table --repeat times through one node
-and prints the best MB/s (Arrow bytes of the table over the time until the
-upload is acknowledged, i.e. every partition fsynced on W nodes). Then, on
-a W=2 cluster with ``--repair-grace 1s``, it kills n3 with SIGKILL for good
-and times until ``cl.cluster().under_replicated`` is empty: in total (failure
-detection and the grace included) and while copying (MB/s of the files n3
-held, over the time from the first copy to the last).
+Upload throughput: each configuration starts its own ``slipstream local
+--nodes 3`` (same binary, same machine, one after the other) with
+``--replication W --min-replicas W``, uploads the same table --repeat times
+through one node and prints the best MB/s (Arrow bytes of the table over the
+time until the upload is acknowledged, i.e. every partition fsynced on W
+nodes).
+
+Repair: for each --repair-rate in --rates, a W=2 cluster with
+``--repair-grace 1s`` stores TPC-H lineitem at SF1 (6 M rows, generated once
+with tpchgen-cli into --cache), then n3 is killed with SIGKILL for good and
+the script polls ``cl.cluster()`` until nothing is under-replicated. It
+prints the time from the kill to full replication (failure detection and the
+grace included), the repair throughput (MB of the files n3 held over the time
+from the first copy to the last) and the median time of an aggregate over
+lineitem before the loss; then once more at the first rate with that
+aggregate run over and over beside the copies, and its median time then.
 """
 
 from __future__ import annotations
@@ -24,15 +29,23 @@ import re
 import selectors
 import shutil
 import signal
+import statistics
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tpch"))
+from data import ensure
 
 import slipstream as sl
+from slipstream import col
 from slipstream._node import find_binary
 
 NODE = re.compile(r"^slipstream: node (\S+) serving on (\S+) \(pid (\d+)\)$")
@@ -106,29 +119,59 @@ def upload_throughput(root: Path, w: int, data: pa.Table, repeat: int) -> float:
         local.stop()
 
 
-def re_replication(root: Path, data: pa.Table) -> None:
-    local = Local(root / "loss", ["--repair-grace", "1s"])
+def aggregate(cl: sl.Client) -> float:
+    """Seconds of one aggregate over lineitem."""
+    start = time.perf_counter()
+    cl.table("lineitem").group_by("l_returnflag").agg(col("l_extendedprice").sum()).to_arrow()
+    return time.perf_counter() - start
+
+
+def re_replication(root: Path, data: pa.Table, rate: str, queries: bool) -> None:
+    where = root / f"loss-{rate}-{queries}"
+    local = Local(where, ["--repair-grace", "1s", "--repair-rate", rate])
     try:
         with sl.connect(local.address) as cl:  # n1: it drives re-replication
             while len([m for m in cl.cluster() if m["state"] == "alive"]) < 3:
                 time.sleep(0.2)
-            cl.from_arrow(data, name="t")
-            lost = sum(f.stat().st_size for f in (root / "loss" / "n3" / "parts").glob("*.arrow"))
+            cl.from_arrow(data, name="lineitem")
+            idle = statistics.median(aggregate(cl) for _ in range(5))
+            lost = sum(f.stat().st_size for f in (where / "n3" / "parts").glob("*.arrow"))
             os.kill(local.nodes["n3"][1], signal.SIGKILL)
             killed = time.perf_counter()
+            copying = threading.Event()
+            stop = threading.Event()
+            during: list[float] = []
+
+            def query() -> None:
+                with sl.connect(local.address) as c:
+                    copying.wait()
+                    while not stop.is_set():
+                        t = aggregate(c)
+                        if not stop.is_set():
+                            during.append(t)
+
+            th = threading.Thread(target=query)
+            if queries:
+                th.start()
             first = None
             while True:
                 view = cl.cluster()
-                if first is None and (view.re_replicated > 0 or view.re_replicating):
+                if first is None and (view.re_replicated > 0 or view.repairs):
                     first = time.perf_counter()
+                    copying.set()
                 if not view.under_replicated and first is not None:
                     break
                 time.sleep(0.05)
             done = time.perf_counter()
+            stop.set()
+            copying.set()
+            if queries:
+                th.join()
+        busy = f"{statistics.median(during):.2f} s ({len(during)})" if during else "-"
         print(
-            f"n3 lost for good holding {lost / 1e6:.0f} MB: fully replicated again after "
-            f"{done - killed:.1f} s (failure detection and the 1 s grace included); "
-            f"copying {lost / 1e6 / max(done - first, 1e-3):.1f} MB/s"
+            f"{rate:>9} {'yes' if queries else 'no':>8} {lost / 1e6:8.0f} {done - killed:9.1f} "
+            f"{lost / 1e6 / max(done - first, 1e-3):8.1f} {idle:8.2f} s {busy:>14}",
+            flush=True,
         )
     finally:
         local.stop()
@@ -138,6 +181,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=8_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rates", default="64MiB,1GiB", help="--repair-rate values to time repair at")
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "slipstream" / "tpch")
     args = ap.parse_args()
     data = table(args.rows)
     root = Path(tempfile.mkdtemp(prefix="bench-replicas-"))
@@ -149,7 +194,20 @@ def main() -> None:
             rates[w] = upload_throughput(root, w, data, args.repeat)
             print(f"{'W=' + str(w):>6} {rates[w]:8.1f}", flush=True)
         print(f"W=2 / W=1 throughput: {rates[2] / rates[1]:.2f}")
-        re_replication(root, data)
+        del data
+        lineitem = pq.read_table(ensure(1, args.cache) / "lineitem.parquet")
+        print(
+            f"\nn3 lost for good, SF1 lineitem ({lineitem.num_rows:,} rows, "
+            f"{lineitem.nbytes / 1e6:.0f} MB) stored with 2 copies; aggregate over lineitem:"
+        )
+        print(
+            f"{'rate':>9} {'queries':>8} {'lost MB':>8} {'full in s':>9} {'MB/s':>8} "
+            f"{'idle':>10} {'during (n)':>14}"
+        )
+        rates = args.rates.split(",")
+        for rate in rates:
+            re_replication(root, lineitem, rate, queries=False)
+        re_replication(root, lineitem, rates[0], queries=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

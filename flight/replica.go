@@ -2,6 +2,7 @@ package flight
 
 import (
 	"context"
+	"io"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/protobuf/proto"
@@ -11,12 +12,15 @@ import (
 )
 
 // Copies of partitions between nodes: an upload's coordinator stores each
-// partition file on its holders ("store_part"), and a node repairing its
-// copy fetches one from another holder ("fetch_part"). Both carry the file
-// bytes and their checksum in a StorePart, and both ends check the sum.
+// partition file on its holders ("store_part", the file in one message),
+// and a node repairing or making a copy fetches one from another holder
+// ("fetch_part": a stream of StorePart results, the first naming the
+// partition and its checksum, each carrying a chunk of at most
+// catalog.ChunkSize bytes, so a file of any size travels and the receiver
+// paces it). Both ends check the sum.
 const (
 	actStorePart = "store_part" // StorePart{upload, part, table, data, checksum} -> nothing
-	actFetchPart = "fetch_part" // StorePart{table, part} -> StorePart{data, checksum}
+	actFetchPart = "fetch_part" // StorePart{table, part} -> stream of StorePart{table, part, checksum, data chunk}
 	actCopyPart  = "copy_part"  // StorePart{upload, part, table, source} -> nothing
 )
 
@@ -27,7 +31,8 @@ func init() {
 		&arrowflight.ActionType{Type: actCopyPart, Description: "node to node: body a serialized StorePart naming a partition and a source node: fetch its copy from there, check it and stage it"})
 }
 
-// replicaAction serves store_part, fetch_part and copy_part.
+// replicaAction serves store_part and copy_part (fetch_part streams:
+// sendPart).
 func (s *Service) replicaAction(ctx context.Context, kind string, body []byte) ([]byte, error) {
 	req := &planpb.StorePart{}
 	if err := proto.Unmarshal(body, req); err != nil {
@@ -37,14 +42,23 @@ func (s *Service) replicaAction(ctx context.Context, kind string, body []byte) (
 	if kind == actCopyPart {
 		return nil, s.engine.CopyPartFrom(ctx, req)
 	}
-	if kind == actStorePart {
-		return nil, cat.StageBytes(req.GetUploadId(), req.GetPartId(), req.GetTable(), req.GetData(), req.GetChecksum())
+	return nil, cat.StageBytes(req.GetUploadId(), req.GetPartId(), req.GetTable(), req.GetData(), req.GetChecksum())
+}
+
+// sendPart serves fetch_part: this node's copy of a partition, in chunks.
+func (s *Service) sendPart(body []byte, stream arrowflight.FlightService_DoActionServer) error {
+	req := &planpb.StorePart{}
+	if err := proto.Unmarshal(body, req); err != nil {
+		return toStatus(invalid("%s takes a serialized StorePart: %v", actFetchPart, err))
 	}
-	data, sum, err := cat.ReadPart(req.GetTable(), req.GetPartId())
-	if err != nil {
-		return nil, err
-	}
-	return proto.Marshal(&planpb.StorePart{Table: req.GetTable(), PartId: req.GetPartId(), Data: data, Checksum: sum})
+	err := s.engine.Catalog.SendPart(req.GetTable(), req.GetPartId(), func(sum string, chunk []byte) error {
+		msg, err := proto.Marshal(&planpb.StorePart{Table: req.GetTable(), PartId: req.GetPartId(), Checksum: sum, Data: chunk})
+		if err != nil {
+			return err
+		}
+		return stream.Send(&arrowflight.Result{Body: msg})
+	})
+	return toStatus(err)
 }
 
 // StorePart implements scheduler.Transport.
@@ -57,14 +71,50 @@ func (p *Peers) CopyPart(ctx context.Context, addr string, cmd *planpb.StorePart
 	return p.action(ctx, addr, actCopyPart, cmd, nil)
 }
 
-// FetchPart implements scheduler.Transport.
-func (p *Peers) FetchPart(ctx context.Context, addr, table, id string) ([]byte, string, error) {
-	res := &planpb.StorePart{}
-	if err := p.action(ctx, addr, actFetchPart, &planpb.StorePart{Table: table, PartId: id}, res); err != nil {
-		return nil, "", err
+// FetchPart implements scheduler.Transport. A call refused before any
+// byte arrived is made once more if the node answers again within a second
+// (see reconnect.go).
+func (p *Peers) FetchPart(ctx context.Context, addr, table, id string, w io.Writer) (string, error) {
+	sum, started, err := p.fetchPart(ctx, addr, table, id, w)
+	if err != nil && !started && kernels.KindOf(err) == kernels.Unavailable && p.reconnected(ctx, addr) {
+		sum, _, err = p.fetchPart(ctx, addr, table, id, w)
 	}
-	if res.GetPartId() != id {
-		return nil, "", kernels.Errorf(kernels.Internal, "node %s answered fetch_part %s with partition %q", addr, id, res.GetPartId())
+	return sum, err
+}
+
+func (p *Peers) fetchPart(ctx context.Context, addr, table, id string, w io.Writer) (sum string, started bool, err error) {
+	c, err := p.client(addr)
+	if err != nil {
+		return "", false, err
 	}
-	return res.GetData(), res.GetChecksum(), nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	body, err := proto.Marshal(&planpb.StorePart{Table: table, PartId: id})
+	if err != nil {
+		return "", false, err
+	}
+	stream, err := c.DoAction(ctx, &arrowflight.Action{Type: actFetchPart, Body: body})
+	if err != nil {
+		return "", false, fromPeer(addr, err)
+	}
+	msg := &planpb.StorePart{}
+	for {
+		res, err := stream.Recv()
+		if err == io.EOF {
+			if !started {
+				return "", false, kernels.Errorf(kernels.Internal, "node %s answered fetch_part %s with nothing", addr, id)
+			}
+			return sum, true, nil
+		}
+		if err != nil {
+			return "", started, fromPeer(addr, err)
+		}
+		if err := proto.Unmarshal(res.GetBody(), msg); err != nil || msg.GetPartId() != id {
+			return "", started, kernels.Errorf(kernels.Internal, "node %s answered fetch_part %s with a malformed chunk (partition %q, %v)", addr, id, msg.GetPartId(), err)
+		}
+		started, sum = true, msg.GetChecksum()
+		if _, err := w.Write(msg.GetData()); err != nil {
+			return "", true, err
+		}
+	}
 }

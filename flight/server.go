@@ -398,6 +398,9 @@ func (s *Service) ListActions(_ *arrowflight.Empty, stream arrowflight.FlightSer
 
 // DoAction runs one small verb.
 func (s *Service) DoAction(a *arrowflight.Action, stream arrowflight.FlightService_DoActionServer) error {
+	if a.GetType() == actFetchPart {
+		return s.sendPart(a.GetBody(), stream)
+	}
 	body, err := s.action(stream.Context(), a)
 	if err != nil {
 		return err
@@ -418,7 +421,7 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		return json.Marshal(s.engine.TaskMemory(string(a.GetBody())))
 	case actRunTask, actRelease, actCatalog, actCommit, actAbort:
 		return s.nodeAction(ctx, a.GetType(), a.GetBody())
-	case actStorePart, actFetchPart, actCopyPart:
+	case actStorePart, actCopyPart:
 		return s.replicaAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
 		return json.Marshal(s.nodeInfo())

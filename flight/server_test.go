@@ -31,6 +31,7 @@ type testNode struct {
 	client arrowflight.Client
 	mem    *memory.CheckedAllocator
 	addr   string // grpc://host:port
+	cat    *catalog.Catalog
 }
 
 // startNode runs a real Flight server on a loopback port.
@@ -74,7 +75,7 @@ func startNodeWith(t testing.TB, maxCalls int, more ...grpc.ServerOption) *testN
 		srv.Shutdown()
 		mem.AssertSize(t, 0)
 	})
-	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String()}
+	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String(), cat: cat}
 }
 
 func wrap(t testing.TB, m proto.Message) []byte {

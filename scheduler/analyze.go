@@ -216,6 +216,7 @@ func (e *Engine) coordinatedStatus(ctx context.Context, id string) ([]byte, erro
 	mem := e.clusterMemory(ctx, qid)
 	st["peak_bytes"], st["spilled_bytes"] = mem.peak(), mem.spilled()
 	st["operators"] = mem.operators()
+	st["under_replicated"], st["repairs"] = e.queryReplicas(qid)
 	return json.Marshal(st)
 }
 

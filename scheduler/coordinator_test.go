@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,12 +116,18 @@ func (l *loopback) StorePart(_ context.Context, addr string, cmd *pb.StorePart) 
 	return e.Catalog.StageBytes(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), cmd.GetData(), cmd.GetChecksum())
 }
 
-func (l *loopback) FetchPart(_ context.Context, addr, table, id string) ([]byte, string, error) {
+func (l *loopback) FetchPart(_ context.Context, addr, table, id string, w io.Writer) (string, error) {
 	e, err := l.node(addr)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	return e.Catalog.ReadPart(table, id)
+	var sum string
+	err = e.Catalog.SendPart(table, id, func(s string, chunk []byte) error {
+		sum = s
+		_, err := w.Write(chunk)
+		return err
+	})
+	return sum, err
 }
 
 func (l *loopback) CopyPart(ctx context.Context, addr string, cmd *pb.StorePart) error {

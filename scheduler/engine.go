@@ -81,6 +81,8 @@ type Engine struct {
 	// repairsLeft and repaired count this node's repairs (replicas.go).
 	repairsLeft, repaired atomic.Int64
 	repl                  replicator // re-replication (rereplicate.go)
+	copies                copies     // copies in progress and their pace (copies.go)
+	partBytes             int64      // tests: a lower maxPartBytes
 }
 
 // planned is an optimized plan and when it was made.

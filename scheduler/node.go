@@ -89,11 +89,28 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 	partRows := e.Settings().PartRows
 	start := int(hashString(name) % uint64(len(alive)))
 	w := e.minReplicas(rf)
-	flush := func() error {
+	// put stores batches (rows rows) as one partition, or as several when
+	// the file would be too big for one message (maxPartBytes).
+	var put func(batches []arrow.RecordBatch, rows int64) error
+	put = func(batches []arrow.RecordBatch, rows int64) error {
 		id := catalog.NewID()
-		data, sum, err := catalog.EncodePart(schema, pending, e.Mem)
+		data, sum, err := catalog.EncodePart(schema, batches, e.Mem)
 		if err != nil {
 			return err
+		}
+		if limit := e.maxPartBytes(); int64(len(data)) > limit {
+			if rows < 2 {
+				return kernels.Errorf(kernels.Invalid, "a row of %q takes %d bytes; a partition may take at most %s (the most one message between nodes carries)",
+					name, len(data), config.Bytes(limit))
+			}
+			data = nil
+			first, second := splitRows(batches, rows/2)
+			defer exec.ReleaseAll(first)
+			defer exec.ReleaseAll(second)
+			if err := put(first, rows/2); err != nil {
+				return err
+			}
+			return put(second, rows-rows/2)
 		}
 		cmd := &planpb.StorePart{UploadId: upload, PartId: id, Table: name, Data: data, Checksum: sum}
 		holders, failed := e.storeCopies(ctx, rotate(alive, start+len(parts)), rf, cmd)
@@ -101,13 +118,17 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 			return refused(name, len(parts), id, holders, failed, w)
 		}
 		var ranges catalog.Ranges
-		for _, b := range pending {
+		for _, b := range batches {
 			ranges.Add(b)
 		}
 		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum, Bytes: int64(len(data))})
+		return nil
+	}
+	flush := func() error {
+		err := put(pending, rows)
 		exec.ReleaseAll(pending)
 		pending, rows = nil, 0
-		return nil
+		return err
 	}
 	for {
 		b, err := next()
@@ -166,6 +187,41 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 	}
 	e.metrics.uploaded(written, bytes)
 	return written, total, nil
+}
+
+// maxPartBytes is the most bytes one partition file may take: an upload
+// sends each partition to its holders in one message, and a gRPC message
+// stops short of 2 GiB (copies between nodes stream in chunks and have no
+// such limit). A partition of --part-rows rows that encodes larger is cut
+// in halves until each half fits.
+const maxPartBytes = 1<<31 - 1<<20
+
+func (e *Engine) maxPartBytes() int64 {
+	if e.partBytes > 0 {
+		return e.partBytes
+	}
+	return maxPartBytes
+}
+
+// splitRows cuts batches into their first n rows and the rest (slices,
+// which the caller releases; batches keep their own references).
+func splitRows(batches []arrow.RecordBatch, n int64) (first, second []arrow.RecordBatch) {
+	for _, b := range batches {
+		switch k := b.NumRows(); {
+		case n >= k:
+			b.Retain()
+			first = append(first, b)
+			n -= k
+		case n <= 0:
+			b.Retain()
+			second = append(second, b)
+		default:
+			first = append(first, b.NewSlice(0, n))
+			second = append(second, b.NewSlice(n, k))
+			n = 0
+		}
+	}
+	return first, second
 }
 
 func (e *Engine) abortUpload(alive []cluster.Member, upload string) {

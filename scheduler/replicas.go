@@ -143,12 +143,16 @@ type UnderReplicated struct {
 	Alive     []string `json:"alive_holders"`
 }
 
-// replicaStatus is the replication part of ClusterStatus: the minimum
-// copies an upload waits for now, the partitions with fewer than
-// min(--replication, nodes known) copies on alive nodes, and this node's
-// own repairs: copies it lacks and has not yet fetched, damaged copies
-// found since start, copies repaired since start.
-func (e *Engine) replicaStatus() map[string]any {
+// TableReplicas is how one table's partitions stand (cluster status
+// "tables"): how many it has and the indices of those under-replicated.
+type TableReplicas struct {
+	Partitions      int   `json:"partitions"`
+	UnderReplicated []int `json:"under_replicated"`
+}
+
+// underReplicated lists the partitions of the given tables (nil: all) with
+// fewer than min(--replication, nodes known) copies on alive nodes.
+func (e *Engine) underReplicated(only map[string]bool) []UnderReplicated {
 	alive := map[string]bool{}
 	for _, m := range e.Alive() {
 		alive[m.Name] = true
@@ -160,6 +164,9 @@ func (e *Engine) replicaStatus() map[string]any {
 	want := min(e.Settings().Replication, known)
 	under := []UnderReplicated{}
 	for _, t := range e.Catalog.Tables() {
+		if only != nil && !only[t.Name] {
+			continue
+		}
 		for i, p := range t.M.Parts {
 			var up []string
 			for _, h := range p.Holders {
@@ -172,18 +179,70 @@ func (e *Engine) replicaStatus() map[string]any {
 			}
 		}
 	}
+	return under
+}
+
+// replicaStatus is the replication part of ClusterStatus: the minimum
+// copies an upload waits for now, the partitions with fewer than
+// min(--replication, nodes known) copies on alive nodes (in a list, and
+// by table), the copies this node is making or driving now (copies.go),
+// and this node's own repairs: copies it lacks and has not yet fetched,
+// damaged copies found since start, copies repaired since start.
+func (e *Engine) replicaStatus() map[string]any {
+	under := e.underReplicated(nil)
+	tables := map[string]*TableReplicas{}
+	for _, t := range e.Catalog.Tables() {
+		tables[t.Name] = &TableReplicas{Partitions: len(t.M.Parts), UnderReplicated: []int{}}
+	}
+	for _, u := range under {
+		if t := tables[u.Table]; t != nil {
+			t.UnderReplicated = append(t.UnderReplicated, u.Partition)
+		}
+	}
 	e.repl.mu.Lock()
-	copying, copied := e.repl.copying, e.repl.copied
+	copying, copied, moved := e.repl.copying, e.repl.copied, e.repl.moved
 	e.repl.mu.Unlock()
 	return map[string]any{
 		"re_replicating":   copying,
 		"re_replicated":    copied,
-		"min_replicas":     e.minReplicas(e.replication(len(alive))),
+		"rebalanced":       moved,
+		"min_replicas":     e.minReplicas(e.replication(len(e.Alive()))),
 		"under_replicated": under,
+		"tables":           tables,
+		"repairs":          e.copiesRunning(),
 		"repairs_pending":  e.repairsLeft.Load(),
 		"damaged_found":    e.Catalog.DamagedFound(),
 		"repaired":         e.repaired.Load(),
 	}
+}
+
+// queryReplicas is what a cluster query's status shows of replication:
+// the under-replicated partitions of the stored tables it reads and the
+// copies of them in progress on this node (a query reading a table being
+// repaired competes with the copies, and has fewer holders to fall back on).
+func (e *Engine) queryReplicas(id string) ([]UnderReplicated, []CopyStatus) {
+	r, ok := e.queries.get(id)
+	if !ok {
+		return []UnderReplicated{}, []CopyStatus{}
+	}
+	r.mu.Lock()
+	g := r.g
+	r.mu.Unlock()
+	tables := map[string]bool{}
+	if g != nil {
+		for _, s := range g.Stages {
+			if s.Scan != nil && s.Scan.Table != "" {
+				tables[s.Scan.Table] = true
+			}
+		}
+	}
+	repairs := []CopyStatus{}
+	for _, c := range e.copiesRunning() {
+		if tables[c.Table] {
+			repairs = append(repairs, c)
+		}
+	}
+	return e.underReplicated(tables), repairs
 }
 
 // Repair fetches from another holder every copy this node should hold
@@ -227,10 +286,9 @@ func (e *Engine) repairPart(ctx context.Context, ref catalog.PartRef) error {
 			why = append(why, h+": down")
 			continue
 		}
-		data, _, err := e.Net.FetchPart(ctx, addr, ref.Table, ref.Part.ID)
-		if err == nil {
-			err = e.Catalog.InstallPart(ref.Table, ref.Part.ID, data)
-		}
+		cp, done := e.startCopy(kindRepair, ref.Table, ref.Part.ID, h, e.Self.Name)
+		err := e.Catalog.InstallFrom(ref.Table, ref.Part.ID, e.fetch(ctx, addr, ref.Table, ref.Part.ID, cp))
+		done()
 		if err != nil {
 			why = append(why, fmt.Sprintf("%s: %v", h, err))
 			continue
@@ -242,8 +300,8 @@ func (e *Engine) repairPart(ctx context.Context, ref catalog.PartRef) error {
 }
 
 // Maintain keeps this node's catalog and copies in step with the cluster
-// until ctx ends (and drives re-replication when it is the node to,
-// rereplicate.go, every retryRepair): it syncs the catalog and checks every copy it should
+// until ctx ends (and drives re-replication and rebalancing when it is the
+// node to, rereplicate.go, and removes copies moved away, every retryRepair): it syncs the catalog and checks every copy it should
 // hold (reading each file) at start, then syncs on every membership
 // change and every syncEvery (a commit sent while this node was not yet
 // seen alive reaches it so), and repairs whatever is found missing or
@@ -266,6 +324,7 @@ func (e *Engine) Maintain(ctx context.Context, changes <-chan struct{}) {
 		case <-e.Catalog.RepairWanted():
 		case <-tick.C:
 			e.Replicate(ctx)
+			e.DropSurplus(surplusKeep)
 			if left == 0 {
 				continue
 			}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"strings"
@@ -41,8 +42,9 @@ func storeRows(e *Engine, mem memory.Allocator, name string, mode catalog.Mode, 
 // holdsGoodCopy says whether node e has partition p of table in place and
 // matching its checksum.
 func holdsGoodCopy(e *Engine, table string, p catalog.Part) bool {
-	data, sum, err := e.Catalog.ReadPart(table, p.ID)
-	return err == nil && len(data) > 0 && sum == p.Checksum
+	var data bytes.Buffer
+	sum, err := (&loopback{engines: map[string]*Engine{"a": e}}).FetchPart(context.Background(), "a", table, p.ID, &data)
+	return err == nil && data.Len() > 0 && sum == p.Checksum && catalog.Checksum(data.Bytes()) == sum
 }
 
 func byName(engines []*Engine) map[string]*Engine {

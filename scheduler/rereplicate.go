@@ -20,8 +20,8 @@ import (
 //
 // One node drives it: the alive node whose name sorts first, so that two
 // nodes do not copy the same partition. planCopies decides (a pure
-// function, tested apart); Replicate carries the copies out one at a time
-// (the throttle: queries go on beside one transfer), each in three steps:
+// function, tested apart); Replicate carries the copies out one at a time,
+// each paced by the target's --repair-rate (copies.go), in three steps:
 //
 //  1. the target fetches the copy from the source, checks it against the
 //     checksum and stages it durably (copy_part);
@@ -38,21 +38,32 @@ import (
 
 // copyJob copies one partition of a table from Source to Target, which
 // replaces Gone among its holders.
+// Move marks a rebalancing move (rebalance.go): Gone is Source, alive.
 type copyJob struct {
 	Table          string
 	Part           catalog.Part
 	Source, Target string
 	Gone           string
+	Move           bool
 }
 
 func (j copyJob) String() string {
+	if j.Move {
+		return fmt.Sprintf("partition %s of %q: %s -> %s (moving)", j.Part.ID, j.Table, j.Source, j.Target)
+	}
+	if j.Gone == "" {
+		return fmt.Sprintf("partition %s of %q: %s -> %s (one copy short)", j.Part.ID, j.Table, j.Source, j.Target)
+	}
 	return fmt.Sprintf("partition %s of %q: %s -> %s (replacing %s)", j.Part.ID, j.Table, j.Source, j.Target, j.Gone)
 }
 
 // planCopies decides which partitions to copy where: each partition with
-// a holder in gone and fewer than want holders in alive gets one copy,
-// from its first live holder to the live non-holder holding the fewest
-// partitions (counting the copies planned; ties by name); at most limit.
+// fewer than want holders in alive gets one copy, from its first live
+// holder to the live non-holder holding the fewest partitions (counting the
+// copies planned; ties by name), when a holder of it is in gone (the copy
+// replaces it) or every holder is alive (it was stored while fewer nodes
+// were up); a partition with a holder down but not yet gone waits. At most
+// limit.
 func planCopies(tables []*catalog.Table, alive []string, gone map[string]bool, want, limit int) []copyJob {
 	live := map[string]bool{}
 	for _, n := range alive {
@@ -80,16 +91,20 @@ func planCopies(tables []*catalog.Table, alive []string, gone map[string]bool, w
 				return jobs
 			}
 			var up []string
-			lost := ""
+			lost, waiting := "", false
 			for _, h := range p.Holders {
 				switch {
 				case live[h]:
 					up = append(up, h)
-				case gone[h] && lost == "":
-					lost = h
+				case gone[h]:
+					if lost == "" {
+						lost = h
+					}
+				default:
+					waiting = true
 				}
 			}
-			if lost == "" || len(up) == 0 || len(up) >= want {
+			if len(up) == 0 || len(up) >= want || (lost == "" && waiting) {
 				continue
 			}
 			target := ""
@@ -113,12 +128,13 @@ type replicator struct {
 	mu        sync.Mutex
 	downSince map[string]time.Time // holders not alive, since when this node saw them so
 	copying   string               // the copy in progress, for the status
-	copied    int64
+	copied    int64                // re-replications made
+	moved     int64                // rebalancing moves made
 }
 
 // goneNodes notes which holders are not alive and returns those down for
-// longer than grace.
-func (e *Engine) goneNodes(now time.Time, grace time.Duration) map[string]bool {
+// longer than grace, and how many are down at all.
+func (e *Engine) goneNodes(now time.Time, grace time.Duration) (map[string]bool, int) {
 	alive := map[string]bool{}
 	for _, m := range e.Alive() {
 		alive[m.Name] = true
@@ -155,7 +171,7 @@ func (e *Engine) goneNodes(now time.Time, grace time.Duration) map[string]bool {
 			delete(r.downSince, n)
 		}
 	}
-	return gone
+	return gone, len(seen)
 }
 
 // copiesPerRound bounds the copies one round of Replicate makes.
@@ -163,8 +179,8 @@ const copiesPerRound = 16
 
 // Replicate runs one round of re-replication if this node drives it (the
 // first alive node by name): it copies the partitions of nodes gone for
-// longer than Config.RepairGrace, one at a time. It returns the copies
-// made.
+// longer than Config.RepairGrace, one at a time; when no holder is down it
+// evens out placement instead (rebalance.go). It returns the copies made.
 func (e *Engine) Replicate(ctx context.Context) int {
 	e.init()
 	alive := e.Alive()
@@ -173,22 +189,30 @@ func (e *Engine) Replicate(ctx context.Context) int {
 		names[i] = m.Name
 	}
 	sort.Strings(names)
-	gone := e.goneNodes(time.Now(), e.Settings().RepairGrace)
-	if len(names) == 0 || names[0] != e.Self.Name || len(gone) == 0 {
+	gone, down := e.goneNodes(time.Now(), e.Settings().RepairGrace)
+	if len(names) == 0 || names[0] != e.Self.Name {
 		return 0
 	}
 	want := e.replication(len(alive))
+	jobs := planCopies(e.Catalog.Tables(), names, gone, want, copiesPerRound)
+	if len(jobs) == 0 && down == 0 {
+		jobs = planMoves(e.Catalog.Tables(), names, want, copiesPerRound)
+	}
 	done := 0
-	for _, j := range planCopies(e.Catalog.Tables(), names, gone, want, copiesPerRound) {
+	for _, j := range jobs {
 		if ctx.Err() != nil {
 			break
 		}
 		if err := e.copyPart(ctx, j); err != nil {
-			slog.Warn("re-replication: a copy failed; it is tried again next round", "copy", j.String(), "err", err)
+			slog.Warn("re-replication or rebalancing: a copy failed; it is tried again next round", "copy", j.String(), "err", err)
 			continue
 		}
 		done++
-		slog.Info("re-replicated a partition", "copy", j.String())
+		if j.Move {
+			slog.Info("moved a partition to even out placement", "copy", j.String())
+		} else {
+			slog.Info("re-replicated a partition", "copy", j.String())
+		}
 	}
 	return done
 }
@@ -202,6 +226,12 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 	if addrs[j.Source] == "" || addrs[j.Target] == "" {
 		return kernels.Errorf(kernels.Unavailable, "%s: the source or the target is no longer alive", j)
 	}
+	kind := kindReplicate
+	if j.Move {
+		kind = kindRebalance
+	}
+	cp, done := e.startCopy(kind, j.Table, j.Part.ID, j.Source, j.Target)
+	defer done()
 	e.repl.mu.Lock()
 	e.repl.copying = j.String()
 	e.repl.mu.Unlock()
@@ -211,10 +241,10 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 		e.repl.mu.Unlock()
 	}()
 	stage := "copy" + catalog.NewID()
-	cmd := &planpb.StorePart{UploadId: stage, PartId: j.Part.ID, Table: j.Table, Source: addrs[j.Source]}
+	cmd := &planpb.StorePart{UploadId: stage, PartId: j.Part.ID, Table: j.Table, Source: addrs[j.Source], Checksum: j.Part.Checksum}
 	var err error
 	if j.Target == e.Self.Name {
-		err = e.CopyPartFrom(ctx, cmd)
+		err = e.copyFrom(ctx, cmd, cp)
 	} else {
 		err = e.Net.CopyPart(ctx, addrs[j.Target], cmd)
 	}
@@ -234,7 +264,11 @@ func (e *Engine) copyPart(ctx context.Context, j copyJob) error {
 		return err
 	}
 	e.repl.mu.Lock()
-	e.repl.copied++
+	if j.Move {
+		e.repl.moved++
+	} else {
+		e.repl.copied++
+	}
 	e.repl.mu.Unlock()
 	return e.broadcastManifest(ctx, *m, stage)
 }
@@ -270,15 +304,22 @@ func withHolder(old *catalog.Table, j copyJob) *catalog.Manifest {
 }
 
 // CopyPartFrom fetches a copy of a partition from the node at cmd.Source
-// and stages it durably under cmd.UploadId, checked against the manifest's
-// checksum (Transport.CopyPart on the target).
+// and stages it durably under cmd.UploadId, checked against cmd.Checksum
+// (the driver's manifest's; else this node's manifest's) (Transport.CopyPart
+// on the target).
 func (e *Engine) CopyPartFrom(ctx context.Context, cmd *planpb.StorePart) error {
-	data, sum, err := e.Net.FetchPart(ctx, cmd.GetSource(), cmd.GetTable(), cmd.GetPartId())
-	if err != nil {
-		return err
+	from := cmd.GetSource()
+	for _, m := range e.Alive() {
+		if m.Addr == from {
+			from = m.Name
+		}
 	}
-	if want := e.Catalog.PartChecksum(cmd.GetTable(), cmd.GetPartId()); want != "" {
-		sum = want
-	}
-	return e.Catalog.StageBytes(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), data, sum)
+	cp, done := e.startCopy(kindCopy, cmd.GetTable(), cmd.GetPartId(), from, e.Self.Name)
+	defer done()
+	return e.copyFrom(ctx, cmd, cp)
+}
+
+func (e *Engine) copyFrom(ctx context.Context, cmd *planpb.StorePart, cp *copyProgress) error {
+	return e.Catalog.StageFrom(cmd.GetUploadId(), cmd.GetPartId(), cmd.GetTable(), cmd.GetChecksum(),
+		e.fetch(ctx, cmd.GetSource(), cmd.GetTable(), cmd.GetPartId(), cp))
 }

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -28,9 +29,12 @@ type Transport interface {
 	// checksum) to the node, which checks it and stages it durably before
 	// answering.
 	StorePart(ctx context.Context, addr string, cmd *planpb.StorePart) error
-	// FetchPart is the node's copy of a partition and its checksum (for a
-	// node repairing its own); NotFound when it holds no good copy.
-	FetchPart(ctx context.Context, addr, table, id string) ([]byte, string, error)
+	// FetchPart streams the node's copy of a partition to w and returns
+	// the checksum the node gives for it (for a node repairing its own, or
+	// making a new copy); NotFound when it holds no good copy. The copy
+	// travels in chunks (catalog.ChunkSize): no size limit, and the writer
+	// paces it (--repair-rate).
+	FetchPart(ctx context.Context, addr, table, id string, w io.Writer) (string, error)
 	// CopyPart has the node fetch a copy of a partition from the node at
 	// cmd.Source, check it and stage it durably under cmd.UploadId
 	// (re-replication; a manifest naming the node commits it).

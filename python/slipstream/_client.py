@@ -531,7 +531,10 @@ class Client:
         one node alone), ``bytes_shuffled`` between nodes, and the
         ``receipts`` of every task attempt: query, stage, task, attempt, node,
         state (``done``, ``failed``, or ``lost`` when its node died
-        afterwards), rows, bytes.
+        afterwards), rows, bytes. A query run across nodes also shows the
+        ``under_replicated`` partitions of the tables it reads and the
+        ``repairs`` of them in progress on the connected node (as in
+        :meth:`cluster`).
 
         Memory: ``peak_bytes`` (the most it held; on a cluster, its largest
         task's) and ``operators``: for each operator that held memory, its

@@ -23,6 +23,16 @@ class ClusterView(list[dict[str, Any]]):
         Partitions with fewer copies on alive nodes than the replication asks
         for: ``table``, ``partition`` (its index), ``id``, ``holders`` and
         ``alive_holders``.
+    tables : dict of str to dict
+        Each table's ``partitions`` (how many) and ``under_replicated`` (the
+        indices of those short of copies), by name.
+    repairs : list of dict
+        The copies of partitions the connected node is making or driving now:
+        ``kind`` (``repair``: a copy it lacks or found damaged;
+        ``re-replication`` or ``rebalancing``: a copy it drives between two
+        nodes; ``copy``: a copy another node drives to it), ``table``,
+        ``partition_id``, ``from``, ``to``, ``bytes_copied`` and ``seconds``.
+        Copies are paced by ``--repair-rate``.
     repairs_pending : int
         Copies the connected node should hold but lacks (missing or damaged)
         and has not yet fetched from a replica.
@@ -35,6 +45,10 @@ class ClusterView(list[dict[str, Any]]):
         by name drives re-replication).
     re_replicated : int
         Such copies the connected node has made since it started.
+    rebalanced : int
+        Partitions the connected node has moved from a node holding more
+        than its share to one holding less (a node that joined), since it
+        started.
     """
 
     def __init__(self, status: dict[str, Any]) -> None:
@@ -47,3 +61,6 @@ class ClusterView(list[dict[str, Any]]):
         self.repaired: int = status.get("repaired", 0)
         self.re_replicating: str = status.get("re_replicating", "")
         self.re_replicated: int = status.get("re_replicated", 0)
+        self.rebalanced: int = status.get("rebalanced", 0)
+        self.tables: dict[str, dict[str, Any]] = dict(status.get("tables", {}))
+        self.repairs: list[dict[str, Any]] = list(status.get("repairs", []))

@@ -69,8 +69,17 @@ class Node:
         while buf.count(b"\n") < n:
             left = deadline - time.monotonic()
             if left <= 0 or not sel.select(left):
-                self.proc.kill()
-                raise AssertionError(f"{self.name} did not start within {timeout}s")
+                # SIGQUIT makes Go write every goroutine's stack to the log:
+                # where the start hangs.
+                self.proc.send_signal(signal.SIGQUIT)
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                log = self.log_text()
+                at = log.rfind("goroutine 1 [")
+                main = log[at : log.find("\n\n", at)] if at >= 0 else log[-3000:]
+                raise AssertionError(f"{self.name} did not start within {timeout}s:\n{main}")
             chunk = os.read(self.proc.stdout.fileno(), 4096)
             if not chunk:
                 raise AssertionError(f"{self.name} exited early: {self.log_text()[-2000:]}")

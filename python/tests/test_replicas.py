@@ -8,6 +8,7 @@ its missing or damaged copies from a replica.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -58,31 +59,41 @@ def part_files(node_dir: Path) -> list[Path]:
     return sorted((node_dir / "parts").glob("*.arrow"))
 
 
+# The soak (make soak-replicas) runs the kill test for many more rounds.
+ROUNDS = int(os.environ.get("SLIPSTREAM_SOAK_ROUNDS", "4"))
+SEED = int(os.environ.get("SLIPSTREAM_SOAK_SEED", "17"))
+
+
 def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None:
-    """The issue's scenario: uploads and appends through n1 while n2 or n3
-    is killed with SIGKILL at a random moment and restarted, several rounds.
-    Afterwards every acknowledged upload is whole with any one node down,
-    and a refused one is not visible at all."""
+    """The issue's scenario: uploads and appends through one node while
+    another is killed with SIGKILL at a random moment and restarted, round
+    after round (the node uploaded through and the one killed change at
+    random). Afterwards every acknowledged upload is whole with any one node
+    down, and a refused one is not visible at all."""
     for i in (1, 2, 3):
         nodes.add(f"n{i}", *PARTS)
-    rng = random.Random(17)
+    # n1 joined no one when it started: on a restart it joins n2.
+    nodes.nodes["n1"].args += ["--join", nodes.nodes["n2"].gossip]
+    rng = random.Random(SEED)
     acked: dict[str, tuple[int, int, int]] = {}
     refused: list[str] = []
     with sl.connect(nodes.nodes["n1"].address) as cl:
         wait_for("three nodes alive", lambda: alive(cl) == ["n1", "n2", "n3"])
         cl.from_arrow(batch(0), name="log")
         acked["log"] = summary(batch(0))
-        for rnd in range(4):
-            victim = nodes.nodes[("n2", "n3")[rnd % 2]]
-            stop = threading.Event()
-            errors: list[BaseException] = []
+    for rnd in range(ROUNDS):
+        through, victim = (nodes.nodes[n] for n in rng.sample(["n1", "n2", "n3"], 2))
+        stop = threading.Event()
+        errors: list[BaseException] = []
 
-            def upload(
-                rnd: int = rnd,
-                stop: threading.Event = stop,
-                errors: list[BaseException] = errors,
-            ) -> None:
-                i = 0
+        def upload(
+            rnd: int = rnd,
+            stop: threading.Event = stop,
+            errors: list[BaseException] = errors,
+            address: str = through.address,
+        ) -> None:
+            i = 0
+            with sl.connect(address) as cl:
                 while not stop.is_set():
                     name, data = f"r{rnd}_{i}", batch(rnd * 100 + i)
                     try:
@@ -102,19 +113,22 @@ def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None
                         return
                     i += 1
 
-            th = threading.Thread(target=upload)
-            th.start()
+        th = threading.Thread(target=upload, daemon=True)
+        th.start()
+        try:
             time.sleep(rng.uniform(0.2, 1.5))
             victim.kill()
             time.sleep(rng.uniform(0.5, 2.0))
             victim.restart()
             time.sleep(rng.uniform(0.2, 1.0))
+        finally:  # a failed restart must not leave the uploads running
             stop.set()
             th.join(60)
-            assert not errors, errors
-            wait_for("every node alive again", lambda: alive(cl) == ["n1", "n2", "n3"])
-        assert len(acked) > 10, f"too few uploads were acknowledged to test anything: {acked}"
-        print(f"\n{len(acked)} tables acknowledged, refused: {refused}")
+        assert not errors, f"round {rnd} through {through.name}, {victim.name} killed: {errors}"
+        with sl.connect(through.address) as cl:
+            wait_for("every node alive again", lambda cl=cl: alive(cl) == ["n1", "n2", "n3"])
+    assert len(acked) > 2 * ROUNDS, f"too few uploads were acknowledged to test anything: {acked}"
+    print(f"\n{len(acked)} tables acknowledged over {ROUNDS} rounds, refused: {refused}")
 
     for down in ("n1", "n2", "n3"):
         nodes.nodes[down].kill()
@@ -131,8 +145,6 @@ def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None
             # Refused uploads are not visible, not even in part.
             for name in refused:
                 assert name.startswith("append") or name not in names
-        if down == "n1":  # the first node joined no one when it started
-            nodes.nodes[down].args += ["--join", ask.gossip]
         nodes.nodes[down].restart()
         for n in nodes.nodes.values():  # every node sees every other again
             with sl.connect(n.address) as cl:
@@ -231,19 +243,115 @@ def test_a_restarted_node_fetches_the_copies_it_lost(nodes: Cluster) -> None:
 
 
 def test_a_node_gone_past_the_grace_period_is_re_replicated(nodes: Cluster) -> None:
+    """n3 is lost for good: its partitions are copied from the survivors,
+    paced by --repair-rate, and the cluster status and a query's status show
+    what is short of copies and what is being copied until it is done."""
     for i in (1, 2, 3):
-        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s")
+        nodes.add(f"n{i}", *PARTS, "--repair-grace", "2s", "--repair-rate", "32KiB")
     data = batch(9, rows=30_000)
     with sl.connect(nodes.nodes["n1"].address) as cl:
-        cl.from_arrow(data, name="t")
+        t = cl.from_arrow(data, name="t")
         nodes.nodes["n3"].kill()  # for good
+        # Watch the copies in progress from now on (n1 drives them, one at a
+        # time, each for some 1 s at 32KiB/s).
+        seen: list[dict] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            with sl.connect(nodes.nodes["n1"].address) as c:
+                while not done.is_set():
+                    seen.extend(c.cluster().repairs)
+                    time.sleep(0.05)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
         wait_for("n3's partitions shown under-replicated", lambda: cl.cluster().under_replicated)
-        wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=60)
+        assert read_summary(t) == summary(data)
+        status = cl.query_status()
+        assert status["under_replicated"], status
+        assert all(u["table"] == "t" for u in status["under_replicated"])
         view = cl.cluster()
-        assert view.re_replicated > 0
+        shown = [u["partition"] for u in view.under_replicated]
+        assert view.tables["t"]["under_replicated"] == shown
+        try:
+            wait_for("replication restored", lambda: not cl.cluster().under_replicated, timeout=90)
+        finally:
+            done.set()
+            watcher.join()
+        assert seen, "no copy was shown in progress"
+        assert all(c["kind"] == "re-replication" and c["table"] == "t" for c in seen), seen
+        assert all(c["to"] in ("n1", "n2") and c["from"] in ("n1", "n2") for c in seen), seen
+        view = cl.cluster()
+        assert view.re_replicated > 0 and view.tables["t"]["under_replicated"] == []
         assert "re-replicated a partition" in nodes.nodes["n1"].log_text()
         assert read_summary(cl.table("t")) == summary(data)
+        assert cl.query_status()["under_replicated"] == []
+        wait_for("no copy in progress", lambda: not cl.cluster().repairs)
     # Every partition is now on n1 and n2: either alone reads it whole.
     nodes.nodes["n2"].kill()
     with sl.connect(nodes.nodes["n1"].address) as cl:
         assert read_summary(cl.table("t")) == summary(data)
+
+
+def test_a_node_joining_a_loaded_cluster_receives_its_share(nodes: Cluster) -> None:
+    """Two nodes hold every partition of several tables (replication 2); a
+    third joins and the cluster moves partitions to it until placement is
+    even, never leaving a partition short of copies, while queries run and
+    answer right throughout."""
+    for i in (1, 2):
+        nodes.add(f"n{i}", *PARTS)
+    tables = {f"t{i}": batch(40 + i, rows=20_000) for i in range(4)}
+    with sl.connect(nodes.nodes["n1"].address) as cl:
+        wait_for("two nodes alive", lambda: alive(cl) == ["n1", "n2"])
+        for name, data in tables.items():
+            cl.from_arrow(data, name=name)
+        copies = sum(m["partitions"] for m in cl.cluster())
+        assert copies == 2 * 40, cl.cluster()
+
+        stop = threading.Event()
+        errors: list[BaseException] = []
+        reads = [0]
+
+        def query() -> None:
+            with sl.connect(nodes.nodes["n2"].address) as c2:
+                while not stop.is_set():
+                    for name, data in tables.items():
+                        try:
+                            assert read_summary(c2.table(name)) == summary(data), name
+                            # The catalog never names fewer than two holders.
+                            under = c2.cluster().under_replicated
+                            assert all(len(u["holders"]) >= 2 for u in under), under
+                        except BaseException as e:  # reported below
+                            errors.append(e)
+                            return
+                        reads[0] += 1
+
+        th = threading.Thread(target=query)
+        th.start()
+        try:
+            nodes.add("n3", *PARTS)
+
+            def even() -> bool:
+                view = cl.cluster()
+                held = {m["name"]: m["partitions"] for m in view if m["state"] == "alive"}
+                return (
+                    len(held) == 3
+                    and max(held.values()) - min(held.values()) <= 1
+                    and sum(held.values()) == copies
+                    and not errors
+                )
+
+            wait_for("placement even with n3", even, timeout=120)
+        finally:
+            stop.set()
+            th.join(60)
+        assert not errors, errors
+        assert reads[0] >= len(tables), "no query ran while partitions moved"
+        view = cl.cluster()
+        assert view.rebalanced >= 26 and not view.under_replicated, view
+        assert "moved a partition to even out placement" in nodes.nodes["n1"].log_text()
+    # n3's copies are real: with n1 down, n2 and n3 read every table whole.
+    nodes.nodes["n1"].kill()
+    with sl.connect(nodes.nodes["n3"].address) as c3:
+        for name, data in tables.items():
+            assert read_summary(c3.table(name)) == summary(data), name

@@ -82,9 +82,10 @@ type Catalog struct {
 	generation uint64
 
 	vmu      sync.Mutex
-	verified map[string]stamp // partition id -> the file version that passed its checksum
-	damaged  int              // damaged copies found since start
-	repair   chan struct{}    // signalled when a copy is found missing or damaged
+	verified map[string]stamp     // partition id -> the file version that passed its checksum
+	damaged  int                  // damaged copies found since start
+	repair   chan struct{}        // signalled when a copy is found missing or damaged
+	surplus  map[string]time.Time // partition id -> when this node first saw its copy named by no manifest as a holder
 }
 
 // Open loads the catalog under dataDir, creating the directory if needed,
@@ -93,7 +94,7 @@ type Catalog struct {
 // node). self names this node.
 func Open(dataDir string, mem memory.Allocator, self string) (*Catalog, error) {
 	c := &Catalog{dir: dataDir, mem: mem, self: self, tables: map[string]*Table{},
-		verified: map[string]stamp{}, repair: make(chan struct{}, 1)}
+		verified: map[string]stamp{}, repair: make(chan struct{}, 1), surplus: map[string]time.Time{}}
 	removeOldStaging(dataDir)
 	for _, d := range []string{"tables", "parts", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dataDir, d), 0o755); err != nil {

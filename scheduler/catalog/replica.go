@@ -115,12 +115,21 @@ func checkID(id string) error {
 // writeDurably writes data to dir/name through a temporary name, fsyncs
 // it, renames it into place and fsyncs dir.
 func writeDurably(dir, name string, data []byte) error {
+	return writeDurablyFrom(dir, name, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeDurablyFrom is writeDurably of the bytes fill writes: nothing is
+// in place unless fill succeeds.
+func writeDurablyFrom(dir, name string, fill func(io.Writer) error) error {
 	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := fill(f); err != nil {
 		f.Close()
 		os.Remove(tmp)
 		return err
@@ -138,6 +147,53 @@ func writeDurably(dir, name string, data []byte) error {
 		return err
 	}
 	return syncDir(dir)
+}
+
+// Fetch writes the bytes of a copy of a partition fetched from another
+// node to w and returns the checksum the sender gives for them.
+type Fetch func(w io.Writer) (string, error)
+
+// receive writes the copy fetch brings durably as dir/name once its bytes
+// match want (the manifest's checksum; "": the sender's).
+func receive(dir, name, table, id, want string, fetch Fetch) error {
+	return writeDurablyFrom(dir, name, func(w io.Writer) error {
+		h := crc32.New(castagnoli)
+		sent, err := fetch(io.MultiWriter(w, h))
+		if err != nil {
+			return err
+		}
+		if want == "" {
+			want = sent
+		}
+		if got := fmt.Sprintf("crc32c:%08x", h.Sum32()); got != want {
+			return kernels.Errorf(kernels.Unavailable, "the copy of partition %s of table %q fetched from another node is damaged: checksum %s, want %s", id, table, got, want)
+		}
+		return nil
+	})
+}
+
+// StageFrom stores the copy fetch brings into staging under upload,
+// durably, once its bytes match sum ("": the manifest's, else the
+// sender's) (re-replication and rebalancing: a manifest naming this node
+// moves it into place).
+func (c *Catalog) StageFrom(upload, id, table, sum string, fetch Fetch) error {
+	if err := checkID(upload); err != nil {
+		return err
+	}
+	if err := checkID(id); err != nil {
+		return err
+	}
+	if sum == "" {
+		sum = c.PartChecksum(table, id)
+	}
+	stage := filepath.Join(c.dir, "tmp", upload)
+	if err := os.MkdirAll(stage, 0o755); err != nil {
+		return err
+	}
+	if err := receive(stage, id+".arrow", table, id, sum, fetch); err != nil {
+		return err
+	}
+	return syncDir(filepath.Join(c.dir, "tmp"))
 }
 
 // part finds partition id of table in the manifest this node has.
@@ -203,12 +259,16 @@ func (c *Catalog) verify(table string, p Part, cached bool) error {
 	got := fmt.Sprintf("crc32c:%08x", h.Sum32())
 	if got != p.Checksum {
 		d := &Damaged{Node: c.self, Table: table, Part: p.ID, File: path, Want: p.Checksum, Got: got}
-		slog.Error("a stored partition is damaged; removing it and repairing it from a replica", "err", d)
-		os.Remove(path)
-		c.vmu.Lock()
-		delete(c.verified, p.ID)
-		c.damaged++
-		c.vmu.Unlock()
+		// Two reads may find the same damage at once: the one that removes
+		// the file reports and counts it (and a copy repaired meanwhile,
+		// another version of the file, stays).
+		if st, err := os.Stat(path); err == nil && (stamp{st.Size(), st.ModTime()}) == now && os.Remove(path) == nil {
+			slog.Error("a stored partition is damaged; removing it and repairing it from a replica", "err", d)
+			c.vmu.Lock()
+			delete(c.verified, p.ID)
+			c.damaged++
+			c.vmu.Unlock()
+		}
 		c.wantRepair()
 		return d
 	}
@@ -236,32 +296,58 @@ func (c *Catalog) wantRepair() {
 	}
 }
 
-// ReadPart is the bytes of partition id of table, checked against the
-// manifest's checksum, for a node that repairs its copy. A node without a
-// good copy answers NotFound (a *Damaged when its copy failed the check).
-func (c *Catalog) ReadPart(table, id string) ([]byte, string, error) {
+// ChunkSize is the most bytes of a partition file SendPart hands over at
+// once: a copy travels between nodes as a stream of such chunks, so no
+// message nears gRPC's 2 GiB limit and a throttle paces it finely.
+const ChunkSize = 1 << 20
+
+// SendPart hands this node's copy of partition id of table to send in
+// chunks of at most ChunkSize, each with the checksum the manifest records
+// (for a node copying it), checking the bytes as they go. A node without
+// the copy answers NotFound before sending anything; a copy that fails its
+// checksum is removed, reported and answered as a *Damaged once sent.
+func (c *Catalog) SendPart(table, id string, send func(sum string, chunk []byte) error) error {
 	p, ok := c.part(table, id)
 	if !ok {
-		return nil, "", kernels.Errorf(kernels.NotFound, "node %s knows no partition %s of table %q", c.self, id, table)
+		return kernels.Errorf(kernels.NotFound, "node %s knows no partition %s of table %q", c.self, id, table)
 	}
-	data, err := os.ReadFile(c.partPath(id))
+	f, err := os.Open(c.partPath(id))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, "", kernels.Errorf(kernels.NotFound, "node %s does not hold partition %s of table %q", c.self, id, table)
+		c.wantRepair()
+		return kernels.Errorf(kernels.NotFound, "node %s does not hold partition %s of table %q", c.self, id, table)
 	}
 	if err != nil {
-		return nil, "", err
+		return err
 	}
-	sum := Checksum(data)
-	if p.Checksum != "" && sum != p.Checksum {
+	defer f.Close()
+	h := crc32.New(castagnoli)
+	buf := make([]byte, ChunkSize)
+	for {
+		n, err := io.ReadFull(f, buf)
+		if n > 0 {
+			h.Write(buf[:n])
+			if err := send(p.Checksum, buf[:n]); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if got := fmt.Sprintf("crc32c:%08x", h.Sum32()); p.Checksum != "" && got != p.Checksum {
 		c.verify(table, p, false) // removes and reports it
-		return nil, "", &Damaged{Node: c.self, Table: table, Part: id, File: c.partPath(id), Want: p.Checksum, Got: sum}
+		return &Damaged{Node: c.self, Table: table, Part: id, File: c.partPath(id), Want: p.Checksum, Got: got}
 	}
-	return data, sum, nil
+	return nil
 }
 
-// InstallPart stores a copy of partition id of table fetched from another
-// holder, once its bytes match the manifest's checksum.
-func (c *Catalog) InstallPart(table, id string, data []byte) error {
+// InstallFrom stores a copy of partition id of table that fetch brings
+// from another holder (repair), once its bytes match the manifest's
+// checksum.
+func (c *Catalog) InstallFrom(table, id string, fetch Fetch) error {
 	if err := checkID(id); err != nil {
 		return err
 	}
@@ -269,10 +355,7 @@ func (c *Catalog) InstallPart(table, id string, data []byte) error {
 	if !ok {
 		return kernels.Errorf(kernels.NotFound, "table %q has no partition %s any more", table, id)
 	}
-	if got := Checksum(data); p.Checksum != "" && got != p.Checksum {
-		return kernels.Errorf(kernels.Unavailable, "the copy of partition %s of table %q fetched for repair is damaged: checksum %s, want %s", id, table, got, p.Checksum)
-	}
-	if err := writeDurably(filepath.Join(c.dir, "parts"), id+".arrow", data); err != nil {
+	if err := receive(filepath.Join(c.dir, "parts"), id+".arrow", table, id, p.Checksum, fetch); err != nil {
 		return err
 	}
 	if st, err := os.Stat(c.partPath(id)); err == nil {
@@ -360,3 +443,56 @@ func contains(xs []string, x string) bool {
 
 // Dir is the data directory.
 func (c *Catalog) Dir() string { return c.dir }
+
+// DropSurplus removes the copies this node holds of partitions whose
+// manifest names other holders and not this node (it was moved away by
+// rebalancing, or replaced while this node was gone), once each has been
+// so for longer than keep and safe says its named holders can do without
+// it. The wait covers a query planned before the change that reads this
+// copy, and an upload committed meanwhile from an older manifest that
+// names this node again. It returns how many copies it removed.
+func (c *Catalog) DropSurplus(keep time.Duration, safe func(table string, p Part) bool) int {
+	type held struct {
+		table string
+		part  Part
+	}
+	surplus := map[string]held{}
+	for _, t := range c.Tables() {
+		for _, p := range t.M.Parts {
+			if len(p.Holders) > 0 && !contains(p.Holders, c.self) {
+				surplus[p.ID] = held{t.Name, p}
+			}
+		}
+	}
+	now := time.Now()
+	dropped := 0
+	c.vmu.Lock()
+	defer c.vmu.Unlock()
+	for id := range c.surplus {
+		if _, ok := surplus[id]; !ok {
+			delete(c.surplus, id)
+		}
+	}
+	for id, h := range surplus {
+		path := c.partPath(id)
+		if _, err := os.Stat(path); err != nil {
+			delete(c.surplus, id)
+			continue
+		}
+		since, ok := c.surplus[id]
+		if !ok {
+			c.surplus[id] = now
+			continue
+		}
+		if now.Sub(since) < keep || !safe(h.table, h.part) {
+			continue
+		}
+		if os.Remove(path) == nil {
+			delete(c.surplus, id)
+			delete(c.verified, id)
+			dropped++
+			slog.Info("removed a copy this node no longer holds", "table", h.table, "part", id, "holders", strings.Join(h.part.Holders, ","))
+		}
+	}
+	return dropped
+}

@@ -40,6 +40,7 @@ const (
 	DefaultGossip        = "127.0.0.1:0"
 	DefaultReplication   = 2
 	DefaultRepairGrace   = time.Minute
+	DefaultRepairRate    = 64 << 20 // bytes per second
 	DefaultTasksPerNode  = 1
 	DefaultBroadcastRows = 250_000
 	DefaultPartRows      = 1 << 20
@@ -124,6 +125,9 @@ type Node struct {
 	// RepairGrace is how long a node holding partitions may be gone before
 	// its partitions are copied to other nodes (--repair-grace).
 	RepairGrace time.Duration
+	// RepairRate is the most bytes per second a node receives in copies of
+	// partitions: repairs, re-replication, rebalancing (--repair-rate).
+	RepairRate int64
 	// TasksPerNode is how many hash buckets a shuffle makes, and how many
 	// shares a file scan is cut into, per alive node (--tasks-per-node).
 	TasksPerNode int
@@ -186,6 +190,7 @@ func Default() Node {
 		Gossip:           DefaultGossip,
 		Replication:      DefaultReplication,
 		RepairGrace:      DefaultRepairGrace,
+		RepairRate:       DefaultRepairRate,
 		TasksPerNode:     DefaultTasksPerNode,
 		BroadcastRows:    DefaultBroadcastRows,
 		PartRows:         DefaultPartRows,
@@ -205,6 +210,9 @@ func (c *Node) EnsureDefaults() {
 	}
 	if c.RepairGrace == 0 {
 		c.RepairGrace = DefaultRepairGrace
+	}
+	if c.RepairRate == 0 {
+		c.RepairRate = DefaultRepairRate
 	}
 	if c.TasksPerNode == 0 {
 		c.TasksPerNode = DefaultTasksPerNode
@@ -358,6 +366,13 @@ func (c *Node) Validate() error {
 	if c.RepairGrace < 0 {
 		return fmt.Errorf("--repair-grace %s: want a duration such as 1m (0: the default)", c.RepairGrace)
 	}
+	if c.RepairRate < 1 {
+		v := Bytes(c.RepairRate)
+		if c.RepairRate == Auto {
+			v = "auto"
+		}
+		return fmt.Errorf("--repair-rate %s: want bytes per second, such as 64MiB", v)
+	}
 	if c.TasksPerNode < 1 {
 		return fmt.Errorf("--tasks-per-node %d: want at least 1", c.TasksPerNode)
 	}
@@ -448,6 +463,7 @@ func (c *Node) fields() []field {
 		{"replication", c.Replication},
 		{"min-replicas", (*autoInt)(&c.MinReplicas).String()},
 		{"repair-grace", c.RepairGrace.String()},
+		{"repair-rate", Bytes(c.RepairRate)},
 		{"tasks-per-node", c.TasksPerNode},
 		{"broadcast-rows", c.BroadcastRows},
 		{"part-rows", c.PartRows},

@@ -82,6 +82,8 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{nil, []string{"--min-replicas", "3"}, "--min-replicas 3 exceeds --replication 2"},
 		{nil, []string{"--min-replicas", "0"}, "want a positive number or auto"},
 		{nil, []string{"--repair-grace", "-1s"}, "--repair-grace -1s"},
+		{nil, []string{"--repair-rate", "auto"}, "--repair-rate auto: want bytes per second"},
+		{nil, []string{"--repair-rate", "0"}, "--repair-rate 0B: want bytes per second"},
 		{nil, []string{"--tasks-per-node", "-2"}, "--tasks-per-node -2"},
 		{nil, []string{"--part-rows", "0"}, "--part-rows 0"},
 		{nil, []string{"--memory-limit", "1MiB"}, "--memory-limit 1MiB is below the 16MiB"},
@@ -157,6 +159,7 @@ tls-ca = ""
 replication = 2
 min-replicas = "auto"
 repair-grace = "1m0s"
+repair-rate = "64MiB"
 tasks-per-node = 1
 broadcast-rows = 250000
 part-rows = 1048576

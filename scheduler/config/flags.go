@@ -25,6 +25,7 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Replication, "replication", c.Replication, "how many nodes store each partition of an upload (at most the number of nodes)")
 	fs.Var((*autoInt)(&c.MinReplicas), "min-replicas", "how many nodes must hold each partition durably before an upload is acknowledged, at most --replication (default auto: --replication, or every alive node when fewer are alive)")
 	fs.DurationVar(&c.RepairGrace, "repair-grace", c.RepairGrace, "how long a node holding partitions may be gone before its partitions are copied to other nodes")
+	fs.Var((*size)(&c.RepairRate), "repair-rate", "most bytes per second a node receives in copies of partitions (repairs, re-replication, rebalancing), such as 64MiB, so that queries go on beside them")
 	fs.IntVar(&c.TasksPerNode, "tasks-per-node", c.TasksPerNode, "hash buckets of a shuffle per alive node")
 	fs.BoolVar(&c.Compress, "compress", c.Compress, "zstd-compress shuffle data between nodes")
 	fs.Int64Var(&c.BroadcastRows, "broadcast-rows", c.BroadcastRows, "a join side estimated at or under this many rows is sent whole to every task of the other side (negative: never)")
