@@ -3,7 +3,10 @@ package flight
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -241,4 +244,61 @@ func putCtx(ctx context.Context, c arrowflight.Client, table string, rec arrow.R
 	stream.CloseSend()
 	_, err = stream.Recv()
 	return err
+}
+
+// The HTTP side asks for the same tokens as the Flight port: none or a
+// wrong one gets 401 naming what to send, a reader's token (as a header, or
+// as the cookie a browser gets from ?token=) is let in.
+func TestDashboardNeedsAToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens.toml")
+	tok, err := CreateToken(file, "reader", Reader, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, err := NewAuth(file, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "in") })
+	web := httptest.NewServer(GuardHTTP(ok, auth))
+	defer web.Close()
+	get := func(path, header string, cookies ...*http.Cookie) *http.Response {
+		req, _ := http.NewRequest("GET", web.URL+path, nil)
+		if header != "" {
+			req.Header.Set("Authorization", header)
+		}
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for _, h := range []string{"", "Bearer wrong", "Basic abc"} {
+		res := get("/api/node", h)
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "?token=") || strings.Contains(string(body), tok) {
+			t.Errorf("%q: %d %q, want 401 saying how to send a token", h, res.StatusCode, body)
+		}
+	}
+	if res := get("/api/node", "Bearer "+tok); res.StatusCode != http.StatusOK {
+		t.Errorf("a reader's bearer token: %d", res.StatusCode)
+	}
+	res := get("/?token="+tok, "")
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/" {
+		t.Fatalf("?token=: %d to %q, want a redirect to the address without it", res.StatusCode, res.Header.Get("Location"))
+	}
+	cookies := res.Cookies()
+	if len(cookies) != 1 || !cookies[0].HttpOnly {
+		t.Fatalf("cookies %v, want one HttpOnly cookie", cookies)
+	}
+	if res := get("/api/tables", "", cookies...); res.StatusCode != http.StatusOK {
+		t.Errorf("with the cookie: %d", res.StatusCode)
+	}
+	if res := get("/?token=wrong", ""); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("?token=wrong: %d", res.StatusCode)
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -32,8 +34,8 @@ import (
 var dashboardFiles embed.FS
 
 // HTTPHandler is a node's HTTP side; metrics (nil: none) serves /metrics.
-// The handler goes through GuardHTTP.
-func (s *Service) HTTPHandler(metrics *Metrics) http.Handler {
+// The handler goes through GuardHTTP with the node's auth (nil: none).
+func (s *Service) HTTPHandler(metrics *Metrics, auth *Auth) http.Handler {
 	static, _ := fs.Sub(dashboardFiles, "dashboard")
 	mux := http.NewServeMux()
 	files := http.FileServer(http.FS(static))
@@ -60,24 +62,68 @@ func (s *Service) HTTPHandler(metrics *Metrics) http.Handler {
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics.Handler())
 	}
-	return GuardHTTP(mux)
+	return GuardHTTP(mux, auth)
 }
 
-// GuardHTTP wraps every HTTP request of the node. It is the one place
-// for what the Flight port's interceptors do on gRPC: authentication
-// (when the node has it, requests must carry the same credentials as
-// Flight calls) goes here. Today it sets headers that keep the browser
-// from running anything the pages did not ship: no inline script, no
-// framing, no content sniffing.
-func GuardHTTP(next http.Handler) http.Handler {
+// tokenCookie carries a browser's token after it opened the dashboard's
+// address with ?token=.
+const tokenCookie = "slipstream_token"
+
+// GuardHTTP wraps every HTTP request of the node: the one place for what
+// the Flight port's interceptors do on gRPC. With auth, a request needs a
+// reader's token, as a Flight call does: `Authorization: Bearer` (a
+// Prometheus scraper's), or the cookie a browser gets by opening the
+// address with ?token= once (it is then sent back to the address without
+// it, so the token does not stay in the address bar or the history).
+// Every answer carries headers that keep the browser from running anything
+// the pages did not ship: no inline script, no framing, no sniffing.
+func GuardHTTP(next http.Handler, auth *Auth) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
+		if auth != nil {
+			if tok := r.URL.Query().Get("token"); tok != "" {
+				if _, err := auth.Check("Bearer "+tok, Reader, "the dashboard"); err != nil {
+					httpAuthError(w, err)
+					return
+				}
+				http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+				clean := *r.URL
+				q := clean.Query()
+				q.Del("token")
+				clean.RawQuery = q.Encode()
+				http.Redirect(w, r, clean.RequestURI(), http.StatusSeeOther)
+				return
+			}
+			authz := r.Header.Get("Authorization")
+			if c, err := r.Cookie(tokenCookie); authz == "" && err == nil {
+				authz = "Bearer " + c.Value
+			}
+			if _, err := auth.Check(authz, Reader, "the dashboard"); err != nil {
+				httpAuthError(w, err)
+				return
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// httpAuthError answers a refused request: 401 without valid credentials,
+// 403 with a role too low; the message names what to send, never the token.
+func httpAuthError(w http.ResponseWriter, err error) {
+	code := http.StatusUnauthorized
+	if status.Code(err) == codes.PermissionDenied {
+		code = http.StatusForbidden
+	}
+	msg := status.Convert(err).Message()
+	if code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="slipstream"`)
+		msg += "; a browser opens the dashboard's address with ?token=<token> once"
+	}
+	http.Error(w, msg, code)
 }
 
 // apiJSON serves what fn answers as JSON; an error is answered with the

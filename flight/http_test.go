@@ -63,7 +63,7 @@ func startHTTPNode(t *testing.T) (*testNode, *httptest.Server) {
 	srv.InitListener(lis)
 	srv.RegisterFlightService(svc)
 	go srv.Serve()
-	web := httptest.NewServer(svc.HTTPHandler(metrics))
+	web := httptest.NewServer(svc.HTTPHandler(metrics, nil))
 	svc.SetDashboard(web.URL + "/")
 	client, err := arrowflight.NewClientWithMiddleware(lis.Addr().String(), nil, nil,
 		grpc.WithTransportCredentials(insecure.NewCredentials()))

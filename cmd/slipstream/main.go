@@ -144,8 +144,10 @@ func checkExposure(cfg config.Node, authOn bool) error {
 		if err != nil {
 			return fmt.Errorf("--http: %w", err)
 		}
-		if !local && !cfg.Insecure {
-			return fmt.Errorf("--http %s is not a loopback address and no authentication is configured; bind to 127.0.0.1 or pass --insecure to show the dashboard to anyone who can reach the port", cfg.HTTP)
+		// The HTTP side checks tokens (--auth); TLS client certificates
+		// do not reach it.
+		if !local && !cfg.Insecure && !authOn {
+			return fmt.Errorf("--http %s is not a loopback address and no tokens are configured (--auth); bind to 127.0.0.1 or pass --insecure to show the dashboard to anyone who can reach the port", cfg.HTTP)
 		}
 	}
 	gossip := cfg.Gossip
@@ -348,7 +350,7 @@ func serve(args []string) error {
 	svc := flight.NewService(engine, cfg.Advertise)
 	srv.RegisterFlightService(svc)
 	if cfg.HTTP != "" {
-		stopHTTP, err := serveHTTP(cfg, svc, metrics)
+		stopHTTP, err := serveHTTP(cfg, svc, metrics, auth)
 		if err != nil {
 			return err
 		}
@@ -403,18 +405,18 @@ func serve(args []string) error {
 // serveHTTP starts the dashboard and /metrics on --http (printed as
 // "slipstream: dashboard on URL", before the serving line that clients
 // wait for); the function returned stops it.
-func serveHTTP(cfg config.Node, svc *flight.Service, metrics *flight.Metrics) (func(), error) {
+func serveHTTP(cfg config.Node, svc *flight.Service, metrics *flight.Metrics, auth *flight.Auth) (func(), error) {
 	lis, err := net.Listen("tcp", cfg.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("--http: %w", err)
 	}
-	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure {
+	if ip := lis.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() && !cfg.Insecure && auth == nil {
 		lis.Close()
 		return nil, fmt.Errorf("--http %s bound %s, not a loopback address, and no authentication is configured; pass --insecure to show the dashboard to anyone who can reach the port", cfg.HTTP, lis.Addr())
 	}
 	url := flight.DashboardURL(lis.Addr(), cfg.Advertise)
 	svc.SetDashboard(url)
-	hs := &http.Server{Handler: svc.HTTPHandler(metrics), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: svc.HTTPHandler(metrics, auth), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("the HTTP port stopped", "err", err)

@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,12 +155,19 @@ class Client:
         given with ``slipstream serve --http``; nodes started by
         :func:`connect` (and ``slipstream local``) serve them on a free
         loopback port. In Jupyter, the client itself renders as a link to it.
+
+        The dashboard asks for the same token as the node (a browser opens
+        the address with ``?token=`` once and is given a cookie): for a node
+        started by :func:`connect` the address carries its token, so the
+        link works as it is; keep it to yourself.
         """
         url = self.health().get("dashboard")
         # Only a web address is a link (never a javascript: or data: URL).
-        if isinstance(url, str) and url.startswith(("http://", "https://")):
-            return url
-        return None
+        if not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            return None
+        if self._node is not None and self.token:
+            url += "?" + urllib.parse.urlencode({"token": self.token})
+        return url
 
     @property
     def token(self) -> str | None:

@@ -90,7 +90,9 @@ def open_page(driver: Any, url: str) -> None:
 
 def test_dashboard_url_and_link(cluster: sl.Client, remote_client: sl.Client) -> None:
     url = cluster.dashboard_url
-    assert url is not None and url.startswith("http://127.0.0.1:") and url.endswith("/")
+    assert url is not None and url.startswith("http://127.0.0.1:")
+    # The local cluster's token rides along, so the link opens as it is.
+    assert url.endswith("/") or (url.split("?")[0].endswith("/") and "token=" in url)
     assert f'href="{url}"' in cluster._repr_html_()
     # A node started without --http has no dashboard.
     assert remote_client.dashboard_url is None
@@ -234,7 +236,11 @@ def scrape(cl: sl.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
 
     url = cl.dashboard_url
     assert url is not None
-    with urllib.request.urlopen(url + "metrics", timeout=10) as r:
+    # As Prometheus scrapes a node with tokens: a bearer header.
+    request = urllib.request.Request(url.split("?")[0] + "metrics")
+    if cl.token:
+        request.add_header("Authorization", f"Bearer {cl.token}")
+    with urllib.request.urlopen(request, timeout=10) as r:
         text = r.read().decode()
     out = {}
     for family in text_string_to_metric_families(text):
