@@ -71,10 +71,11 @@ func statementName(n *pg.Node) string {
 // under the token.
 func syntaxError(text string, err error) error {
 	var pe *parser.Error
-	if !errors.As(err, &pe) || pe.Cursorpos <= 0 || pe.Cursorpos > len(text)+1 {
+	runes := []rune(text)
+	if !errors.As(err, &pe) || pe.Cursorpos <= 0 || pe.Cursorpos > len(runes)+1 {
 		return kernels.Errorf(kernels.Invalid, "SQL syntax error: %v", err)
 	}
-	pos := pe.Cursorpos - 1 // a byte offset, from 1
+	pos := len(string(runes[:pe.Cursorpos-1])) // Postgres counts characters from 1
 	start := strings.LastIndexByte(text[:pos], '\n') + 1
 	end := strings.IndexByte(text[start:], '\n')
 	if end < 0 {

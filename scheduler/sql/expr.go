@@ -327,6 +327,10 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 				return call("offset_by", ts, str(d)), nil
 			}
 		}
+		switch op {
+		case "~~", "!~~", "~~*", "!~~*": // LIKE and ILIKE, as operators
+			return x.like(a, strings.HasSuffix(op, "*"))
+		}
 		l, err := x.expr(a.GetLexpr())
 		if err != nil {
 			return nil, err
@@ -337,39 +341,14 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 		}
 		fns := map[string]string{"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "modulo",
 			"=": "eq", "<>": "ne", "!=": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge", "||": "concat_str",
-			"~~": "like", "^": "power"}
-		if op == "!~~" {
-			return call("not", call("like", l, r)), nil
-		}
-		if op == "~~*" || op == "!~~*" {
-			e := call("like", call("lower", l), call("lower", r))
-			if op == "!~~*" {
-				e = call("not", e)
-			}
-			return e, nil
-		}
+			"^": "power"}
 		fn, ok := fns[op]
 		if !ok {
 			return nil, notSupported("the operator " + op)
 		}
 		return call(fn, l, r), nil
 	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
-		l, err := x.expr(a.GetLexpr())
-		if err != nil {
-			return nil, err
-		}
-		r, err := x.expr(a.GetRexpr())
-		if err != nil {
-			return nil, err
-		}
-		if a.GetKind() == pg.A_Expr_Kind_AEXPR_ILIKE {
-			l, r = call("lower", l), call("lower", r)
-		}
-		e := call("like", l, r)
-		if strings.HasPrefix(op, "!") {
-			e = call("not", e)
-		}
-		return e, nil
+		return x.like(a, a.GetKind() == pg.A_Expr_Kind_AEXPR_ILIKE)
 	case pg.A_Expr_Kind_AEXPR_IN:
 		l, err := x.expr(a.GetLexpr())
 		if err != nil {
@@ -400,6 +379,26 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 		return e, nil
 	}
 	return nil, notSupported(fmt.Sprintf("%s expressions", strings.TrimPrefix(a.GetKind().String(), "AEXPR_")))
+}
+
+// like compiles [NOT] LIKE and [NOT] ILIKE (case folded on both sides).
+func (x *exprCompiler) like(a *pg.A_Expr, fold bool) (*pb.Expr, error) {
+	l, err := x.expr(a.GetLexpr())
+	if err != nil {
+		return nil, err
+	}
+	r, err := x.expr(a.GetRexpr())
+	if err != nil {
+		return nil, err
+	}
+	if fold {
+		l, r = call("lower", l), call("lower", r)
+	}
+	e := call("like", l, r)
+	if strings.HasPrefix(opName(a), "!") {
+		e = call("not", e)
+	}
+	return e, nil
 }
 
 func (x *exprCompiler) caseExpr(c *pg.CaseExpr) (*pb.Expr, error) {
