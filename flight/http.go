@@ -258,6 +258,9 @@ type tableView struct {
 	Bytes     int64      `json:"bytes"`
 	BytesHere int64      `json:"bytes_here"`
 	Parts     []partView `json:"partitions"`
+	// UnderReplicated counts the partitions with fewer copies on alive
+	// nodes than the replication asks for.
+	UnderReplicated int `json:"under_replicated"`
 }
 
 type columnView struct {
@@ -267,9 +270,10 @@ type columnView struct {
 }
 
 type partView struct {
-	ID      string   `json:"id"`
-	Rows    int64    `json:"rows"`
-	Holders []string `json:"holders"`
+	ID              string   `json:"id"`
+	UnderReplicated bool     `json:"under_replicated"`
+	Rows            int64    `json:"rows"`
+	Holders         []string `json:"holders"`
 	// Bytes is the size of a copy (-1: unknown); Here says this node
 	// holds one.
 	Bytes int64 `json:"bytes"`
@@ -278,13 +282,20 @@ type partView struct {
 
 func (s *Service) apiTables(context.Context, *http.Request) (any, error) {
 	out := []tableView{}
+	under := map[string]bool{}
+	for _, u := range s.engine.UnderReplicatedParts() {
+		under[u.ID] = true
+	}
 	for _, t := range s.engine.Catalog.Tables() {
 		v := tableView{Name: t.Name, Rows: t.Rows, Version: t.M.Version, Columns: []columnView{}, Parts: []partView{}}
 		for _, f := range t.Schema.Fields() {
 			v.Columns = append(v.Columns, columnView{Name: f.Name, Type: f.Type.String(), Nullable: f.Nullable})
 		}
 		for _, p := range t.M.Parts {
-			pv := partView{ID: p.ID, Rows: p.Rows, Holders: p.Holders, Bytes: -1}
+			pv := partView{ID: p.ID, Rows: p.Rows, Holders: p.Holders, Bytes: -1, UnderReplicated: under[p.ID]}
+			if pv.UnderReplicated {
+				v.UnderReplicated++
+			}
 			if pv.Holders == nil {
 				pv.Holders = []string{}
 			}

@@ -182,6 +182,11 @@ func (e *Engine) underReplicated(only map[string]bool) []UnderReplicated {
 	return under
 }
 
+// UnderReplicatedParts lists the partitions of every table with fewer than
+// min(--replication, nodes known) copies on alive nodes (the dashboard's
+// tables page).
+func (e *Engine) UnderReplicatedParts() []UnderReplicated { return e.underReplicated(nil) }
+
 // replicaStatus is the replication part of ClusterStatus: the minimum
 // copies an upload waits for now, the partitions with fewer than
 // min(--replication, nodes known) copies on alive nodes (in a list, and

@@ -226,13 +226,15 @@ async function viewTables() {
       el("span", {}, x.rows + " rows"),
       el("span", {}, x.partitions.length + " partitions"),
       el("span", {}, bytes(x.bytes) + " (one copy of each partition)"),
-      el("span", {}, bytes(x.bytes_here) + " on " + t.node)),
+      el("span", {}, bytes(x.bytes_here) + " on " + t.node),
+      x.under_replicated ? el("span", {class: "warn under"}, x.under_replicated + " under-replicated") : null),
     el("p", {class: "columns"}, x.columns.map((c) => el("span", {class: "col"},
       el("span", {class: "cname"}, c.name), el("span", {class: "muted"}, ": " + c.type + (c.nullable ? "" : " not null"))))),
     table(["partition", "rows", "size", "held by"], x.partitions.map((p) => el("tr", {},
       el("td", {class: "mono"}, p.id), el("td", {class: "num"}, p.rows),
       el("td", {class: "num"}, bytes(p.bytes)),
-      el("td", {}, p.holders.map((h) => el("span", {class: "chip" + (h === t.node ? " here" : "")}, h)))))))),
+      el("td", {}, p.holders.map((h) => el("span", {class: "chip" + (h === t.node ? " here" : "")}, h)),
+        p.under_replicated ? el("span", {class: "warn under"}, "under-replicated") : null)))))),
   ];
 }
 

@@ -311,6 +311,10 @@ def test_killed_node_is_marked_failed_and_its_tasks_retried(
 ) -> None:
     open_page(browser, cluster.dashboard_url + "#cluster")
     wait_for("three alive members", lambda: list(members(browser).values()) == ["alive"] * 3)
+    # Small tables, one partition each on two of the three nodes (placement
+    # starts at a node chosen by the name): some are held by n3.
+    for i in range(8):
+        cluster.from_arrow(pa.table({"x": [i]}), name=f"spread{i}", mode="replace")
     handle = long_query(cluster).to_arrow_async()
     try:
         open_page(browser, cluster.dashboard_url + "#query/" + handle.query_id)
@@ -321,6 +325,30 @@ def test_killed_node_is_marked_failed_and_its_tasks_retried(
             within=120,
         )
         os.kill(node_pid(cluster, "n3"), signal.SIGKILL)
+
+        # Until the repair grace has passed, n3's partitions are short of a
+        # copy: the tables page says so where the cluster status does.
+        def short() -> list[str]:
+            tables = cluster.cluster().tables
+            return [
+                t for t, v in tables.items() if t.startswith("spread") and v["under_replicated"]
+            ]
+
+        shown = wait_for("n3's partitions under-replicated in the status", short, within=30)
+        open_page(browser, cluster.dashboard_url + "#tables")
+        wait_for(
+            "under-replicated tables marked",
+            lambda: all(
+                browser.execute_script(
+                    "const s = document.querySelector(`section[data-table='${arguments[0]}']`);"
+                    " return !!s && !!s.querySelector('.under')",
+                    t,
+                )
+                for t in shown
+            ),
+            within=30,
+        )
+        open_page(browser, cluster.dashboard_url + "#query/" + handle.query_id)
         # Its attempts are marked failed or lost, and their work retried elsewhere.
         seen = wait_for(
             "n3's attempts marked and retried",
