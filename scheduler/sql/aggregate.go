@@ -17,7 +17,7 @@ type aggregation struct {
 }
 
 var registryAggregates = func() map[string]bool {
-	m := map[string]bool{"len": true}
+	m := map[string]bool{"len": true, "n_unique": true} // count(*), count(DISTINCT x)
 	for _, fn := range aggregates {
 		m[fn] = true
 	}

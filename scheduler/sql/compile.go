@@ -35,7 +35,7 @@ func Compile(text string, tables map[string]*pb.Node, r plan.Resolver) (*pb.Node
 	if len(stmts) != 1 {
 		return nil, kernels.Errorf(kernels.Invalid, "SQL: want one statement, got %d", len(stmts))
 	}
-	c := &compiler{text: text, r: r, ctes: map[string]*pb.Node{}}
+	c := &compiler{text: text, r: r, ctes: map[string]*pb.Node{}, aliases: map[string]bool{}, sublinks: map[*pg.SubLink]string{}}
 	for name, n := range tables {
 		c.ctes[strings.ToLower(name)] = n
 	}
@@ -92,6 +92,12 @@ type compiler struct {
 	text string
 	r    plan.Resolver
 	ctes map[string]*pb.Node // WITH names and given tables, lower case
-	// hidden counts the hidden key columns of joins, to name them apart.
+	// hidden counts the hidden columns of joins and subqueries, to name
+	// them apart.
 	hidden int
+	// aliases are the relation prefixes used in the query, lower case.
+	aliases map[string]bool
+	// sublinks names the column that holds a scalar subquery's value,
+	// once the subquery is joined in (subquery.go).
+	sublinks map[*pg.SubLink]string
 }

@@ -18,6 +18,8 @@ type exprCompiler struct {
 	c            *compiler
 	sc           *scope
 	sawAggregate bool
+	// correlated: the expression names a column of an enclosing query.
+	correlated bool
 }
 
 // aggregates maps SQL's aggregate functions to the registry's.
@@ -91,10 +93,11 @@ func (x *exprCompiler) expr(n *pg.Node) (*pb.Expr, error) {
 		for i, f := range ref.GetFields() {
 			parts[i] = f.GetString_().GetSval()
 		}
-		name, err := x.sc.resolve(parts)
+		name, outer, err := x.sc.resolveOuter(parts)
 		if err != nil {
 			return nil, err
 		}
+		x.correlated = x.correlated || outer
 		return column(name), nil
 	case n.GetAConst() != nil:
 		return constant(n.GetAConst())
@@ -140,7 +143,10 @@ func (x *exprCompiler) expr(n *pg.Node) (*pb.Expr, error) {
 	case n.GetFuncCall() != nil:
 		return x.funcCall(n.GetFuncCall())
 	case n.GetSubLink() != nil:
-		return nil, notSupported("subqueries in expressions (IN, EXISTS and scalar subqueries)")
+		if name, ok := x.c.sublinks[n.GetSubLink()]; ok {
+			return column(name), nil
+		}
+		return nil, notSupported("subqueries in this place (IN and EXISTS stand as conditions of WHERE, joined by AND; scalar subqueries in WHERE and HAVING)")
 	}
 	return nil, notSupported(fmt.Sprintf("expressions of this kind (%s)", strings.TrimPrefix(fmt.Sprintf("%T", n.GetNode()), "*pg_query.Node_")))
 }
@@ -461,7 +467,10 @@ func (x *exprCompiler) funcCall(fc *pg.FuncCall) (*pb.Expr, error) {
 			return call("len"), nil
 		}
 		if fc.GetAggDistinct() {
-			return nil, notSupported(name + "(DISTINCT ...)")
+			if name != "count" || len(fc.GetArgs()) != 1 {
+				return nil, notSupported(name + "(DISTINCT ...)")
+			}
+			agg = "n_unique" // the registry's counts distinct non-null values, as SQL's count(DISTINCT x)
 		}
 		inner := &exprCompiler{c: x.c, sc: x.sc}
 		args, err := inner.list(fc.GetArgs())

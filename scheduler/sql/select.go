@@ -15,24 +15,66 @@ import (
 // are renamed "<alias>.<column>", so that columns of different relations
 // never clash in a join; the final projection names them back.
 type relation struct {
-	alias string
-	cols  []string
+	alias  string // as the query names it
+	prefix string // in the plan's column names: the alias, made unique in the query
+	cols   []string
 }
 
-type scope struct{ rels []relation }
+// scope is the relations a query's expressions may name; outer, for a
+// subquery, is the enclosing query's, whose columns it may name too (a
+// correlated subquery).
+type scope struct {
+	rels  []relation
+	outer *scope
+}
 
 func qualified(alias, col string) string { return alias + "." + col }
 
 // resolve finds the internal name of a column reference: [col] or
 // [alias, col].
 func (s *scope) resolve(parts []string) (string, error) {
+	name, _, err := s.resolveOuter(parts)
+	return name, err
+}
+
+// resolveOuter is resolve, looking in the enclosing queries' scopes for a
+// name this one does not have; outer says it was found there.
+func (s *scope) resolveOuter(parts []string) (string, bool, error) {
+	name, err := s.resolveHere(parts)
+	if err != nil && s.outer != nil && !s.has(parts) {
+		if o, _, oerr := s.outer.resolveOuter(parts); oerr == nil {
+			return o, true, nil
+		}
+	}
+	return name, false, err
+}
+
+// has says whether this scope (not the enclosing ones) has a relation or
+// column the reference could mean.
+func (s *scope) has(parts []string) bool {
+	for _, r := range s.rels {
+		if len(parts) == 2 && strings.EqualFold(r.alias, parts[0]) {
+			return true
+		}
+		if len(parts) == 1 {
+			for _, c := range r.cols {
+				if strings.EqualFold(c, parts[0]) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (s *scope) resolveHere(parts []string) (string, error) {
 	switch len(parts) {
 	case 1:
 		var found []string
 		for _, r := range s.rels {
 			for _, c := range r.cols {
 				if strings.EqualFold(c, parts[0]) {
-					found = append(found, qualified(r.alias, c))
+					found = append(found, qualified(r.prefix, c))
 				}
 			}
 		}
@@ -50,7 +92,7 @@ func (s *scope) resolve(parts []string) (string, error) {
 			}
 			for _, c := range r.cols {
 				if strings.EqualFold(c, parts[1]) {
-					return qualified(r.alias, c), nil
+					return qualified(r.prefix, c), nil
 				}
 			}
 			return "", kernels.Errorf(kernels.Invalid, "SQL: %s has no column %q%s", r.alias, parts[1], suggestion(parts[1], r.cols))
@@ -128,11 +170,17 @@ func (c *compiler) bring(n *pb.Node, alias string) (*pb.Node, relation, error) {
 	if err != nil {
 		return nil, relation{}, err
 	}
+	prefix := alias
+	for c.aliases[strings.ToLower(prefix)] {
+		c.hidden++
+		prefix = fmt.Sprintf("%s#%d", alias, c.hidden)
+	}
+	c.aliases[strings.ToLower(prefix)] = true
 	exprs := make([]*pb.Expr, len(cols))
 	for i, col := range cols {
-		exprs[i] = alias_(column(col), qualified(alias, col))
+		exprs[i] = alias_(column(col), qualified(prefix, col))
 	}
-	return selectNode(n, exprs), relation{alias: alias, cols: cols}, nil
+	return selectNode(n, exprs), relation{alias: alias, prefix: prefix, cols: cols}, nil
 }
 
 func column(name string) *pb.Expr {
@@ -270,6 +318,9 @@ func (c *compiler) selectCore(s *pg.SelectStmt) (*pb.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n, where, err = c.subqueries(n, sc, where); err != nil {
+		return nil, err
+	}
 	ex := &exprCompiler{c: c, sc: sc}
 	if len(where) > 0 {
 		var pred *pb.Expr
@@ -297,7 +348,7 @@ func (c *compiler) selectCore(s *pg.SelectStmt) (*pb.Node, error) {
 					continue
 				}
 				for _, col := range r.cols {
-					outs = append(outs, output{name: col, expr: column(qualified(r.alias, col))})
+					outs = append(outs, output{name: col, expr: column(qualified(r.prefix, col))})
 				}
 			}
 			continue
@@ -317,7 +368,19 @@ func (c *compiler) selectCore(s *pg.SelectStmt) (*pb.Node, error) {
 	groupBy := s.GetGroupClause()
 	aggregated := len(groupBy) > 0 || having != nil || ex.sawAggregate
 	var havingExpr *pb.Expr
+	var havingSubs []*pb.Node // scalar subqueries of HAVING, crossed in after the aggregate
 	if having != nil {
+		for _, sl := range scalarSubLinks(having) {
+			if namesOuter(c, sl.GetSubselect().GetSelectStmt(), sc) {
+				return nil, notSupported("subqueries in HAVING that name the outer query")
+			}
+			sub, col, err := c.oneColumn(sl, "a scalar subquery")
+			if err != nil {
+				return nil, err
+			}
+			c.sublinks[sl] = col
+			havingSubs = append(havingSubs, sub)
+		}
 		if havingExpr, err = ex.expr(having); err != nil {
 			return nil, err
 		}
@@ -365,6 +428,9 @@ func (c *compiler) selectCore(s *pg.SelectStmt) (*pb.Node, error) {
 		}
 		for _, k := range sortKeys {
 			k.Expr = agg.over(k.Expr)
+		}
+		for _, sub := range havingSubs {
+			n = c.join(n, sub, pb.Join_CROSS, nil, nil)
 		}
 		if havingExpr != nil {
 			n = filterNode(n, agg.over(havingExpr))
