@@ -450,7 +450,7 @@ func funcName(fc *pg.FuncCall) string {
 func (x *exprCompiler) funcCall(fc *pg.FuncCall) (*pb.Expr, error) {
 	name := funcName(fc)
 	if fc.GetOver() != nil {
-		return nil, notSupported("window functions (OVER)")
+		return x.window(fc, name)
 	}
 	if fc.GetAggFilter() != nil {
 		return nil, notSupported("aggregate FILTER clauses")
@@ -526,6 +526,69 @@ func (x *exprCompiler) funcCall(fc *pg.FuncCall) (*pb.Expr, error) {
 		known = append(known, k)
 	}
 	return nil, kernels.Errorf(kernels.Invalid, "SQL: unknown function %s%s", name, suggestion(name, known))
+}
+
+// Frame options of a window (Postgres' FRAMEOPTION_ bits).
+const (
+	frameNonDefault   = 0x1
+	frameRows         = 0x4
+	frameStartUnbound = 0x20
+	frameEndUnbound   = 0x100
+	frameEndCurrent   = 0x400
+)
+
+// window compiles f(...) OVER (PARTITION BY ... ORDER BY ...): ranking
+// and offset functions, and aggregates over the whole partition or, with
+// ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW, running ones.
+func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
+	w := fc.GetOver()
+	if w.GetRefname() != "" || w.GetName() != "" {
+		return nil, notSupported("named windows (OVER w)")
+	}
+	over := &pb.Over{}
+	for _, p := range w.GetPartitionClause() {
+		e, err := x.expr(p)
+		if err != nil {
+			return nil, err
+		}
+		over.PartitionBy = append(over.PartitionBy, e)
+	}
+	for _, o := range w.GetOrderClause() {
+		sb := o.GetSortBy()
+		e, err := x.expr(sb.GetNode())
+		if err != nil {
+			return nil, err
+		}
+		over.OrderBy = append(over.OrderBy, sortKey(e, sb))
+	}
+	args, err := x.list(fc.GetArgs())
+	if err != nil {
+		return nil, err
+	}
+	frame := w.GetFrameOptions()
+	switch name {
+	case "row_number", "rank", "dense_rank", "lag", "lead":
+		over.Expr = call(name, args...)
+	default:
+		agg, ok := aggregates[name]
+		if !ok {
+			return nil, kernels.Errorf(kernels.Invalid, "SQL: %s is not a window function: want row_number, rank, dense_rank, lag, lead or an aggregate", name)
+		}
+		if fc.GetAggStar() {
+			agg, args = "len", nil
+		}
+		running := map[string]string{"sum": "cum_sum", "count": "cum_count", "min": "cum_min", "max": "cum_max"}
+		switch {
+		case frame&frameNonDefault == 0 && len(over.OrderBy) == 0,
+			frame&frameStartUnbound != 0 && frame&frameEndUnbound != 0:
+			over.Expr = call(agg, args...) // the whole partition
+		case frame&frameRows != 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && running[agg] != "" && len(args) == 1:
+			over.Expr = call(running[agg], args...)
+		default:
+			return nil, notSupported("this window frame (aggregates over windows run over the whole partition, or ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW for sum, count, min and max)")
+		}
+	}
+	return &pb.Expr{Kind: &pb.Expr_Over{Over: over}}, nil
 }
 
 // nameOf is the name of a SELECT list item without an alias: a column's
