@@ -103,7 +103,19 @@ async function viewCluster() {
       el("span", {class: under ? "warn" : ""}, under + " partitions under-replicated"),
       el("span", {}, (c.repairs_pending || 0) + " repairs pending")),
     table(["member", "state", "address", "cores", "memory used / limit", "partitions held"], rows, {id: "members"}),
+    ...copiesInProgress(c.repairs || []),
   ];
+}
+
+// copiesInProgress lists the partition copies this node makes or drives
+// (repairs, re-replication, rebalancing); nothing when there are none.
+function copiesInProgress(copies) {
+  if (!copies.length) return [];
+  return [el("h3", {}, "Copies in progress"),
+    table(["kind", "table", "partition", "from", "to", "copied", "time"], copies.map((r) => el("tr", {"data-copy": r.partition_id},
+      el("td", {}, r.kind), el("td", {}, r.table), el("td", {class: "mono"}, r.partition_id),
+      el("td", {}, r.from), el("td", {}, r.to), el("td", {class: "num"}, bytes(r.bytes_copied)),
+      el("td", {class: "num"}, secs(r.seconds)))), {id: "copies"})];
 }
 
 async function viewQueries() {
