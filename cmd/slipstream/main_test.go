@@ -57,7 +57,7 @@ func TestExposureNeedsInsecure(t *testing.T) {
 		{config.Node{Addr: "10.0.0.1:8815", Gossip: "10.0.0.1:7946", EncryptKey: "k"}, "--insecure"},
 		// The dashboard's port follows the Flight port's rule.
 		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: "127.0.0.1:0"}, ""},
-		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: "0.0.0.0:8080"}, "--http 0.0.0.0:8080 is not a loopback address and no authentication is configured"},
+		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: "0.0.0.0:8080"}, "--http 0.0.0.0:8080 is not a loopback address and no tokens are configured (--auth)"},
 		{config.Node{Addr: "127.0.0.1:8815", Gossip: "127.0.0.1:0", HTTP: ":8080"}, "--insecure"},
 		{config.Node{Addr: "0.0.0.0:8815", Gossip: "0.0.0.0:0", HTTP: "0.0.0.0:8080", Insecure: true}, ""},
 	} {
@@ -79,6 +79,9 @@ func TestExposureNeedsInsecure(t *testing.T) {
 		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0"}, true, ""},
 		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0", TLSCert: "c", TLSKey: "k", TLSCA: "ca"}, false, ""},
 		{config.Node{Addr: "0.0.0.0:8815", Gossip: "0.0.0.0:7946"}, true, "--encrypt-key"},
+		// The dashboard checks tokens; TLS client certificates do not reach it.
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0", HTTP: "0.0.0.0:8080"}, true, ""},
+		{config.Node{Addr: "0.0.0.0:8815", Gossip: "127.0.0.1:0", HTTP: "0.0.0.0:8080", TLSCert: "c", TLSKey: "k", TLSCA: "ca"}, false, "--auth"},
 	} {
 		err := checkExposure(c.cfg, c.authOn)
 		switch {
