@@ -337,11 +337,7 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 		case "~~", "!~~", "~~*", "!~~*": // LIKE and ILIKE, as operators
 			return x.like(a, strings.HasSuffix(op, "*"))
 		}
-		l, err := x.expr(a.GetLexpr())
-		if err != nil {
-			return nil, err
-		}
-		r, err := x.expr(a.GetRexpr())
+		l, r, err := x.sides(a)
 		if err != nil {
 			return nil, err
 		}
@@ -387,13 +383,19 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 	return nil, notSupported(fmt.Sprintf("%s expressions", strings.TrimPrefix(a.GetKind().String(), "AEXPR_")))
 }
 
-// like compiles [NOT] LIKE and [NOT] ILIKE (case folded on both sides).
-func (x *exprCompiler) like(a *pg.A_Expr, fold bool) (*pb.Expr, error) {
+// sides compiles both operands of a binary operator.
+func (x *exprCompiler) sides(a *pg.A_Expr) (*pb.Expr, *pb.Expr, error) {
 	l, err := x.expr(a.GetLexpr())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	r, err := x.expr(a.GetRexpr())
+	return l, r, err
+}
+
+// like compiles [NOT] LIKE and [NOT] ILIKE (case folded on both sides).
+func (x *exprCompiler) like(a *pg.A_Expr, fold bool) (*pb.Expr, error) {
+	l, r, err := x.sides(a)
 	if err != nil {
 		return nil, err
 	}
