@@ -1,5 +1,7 @@
 """Randomized differential test: random tables and random plans, each run on
 Slipstream and, as SQL, on DuckDB over the same data; the answers must agree.
+The SQL text is also run through Slipstream's own SQL front end (``cl.sql``),
+so the same generator tests SQL against DuckDB.
 
 A bounded run (about 40 seconds) is part of the suite with a fixed seed. A
 longer run on demand::
@@ -202,9 +204,12 @@ def test_random_plans_match_duckdb(cl: sl.Client) -> None:
             cases += 1
             try:
                 assert_same(case.frame, case.sql, ordered=case.ordered, rel=1e-6, t=table)
+                # The same SQL text through Slipstream's SQL front end.
+                as_sql = cl.sql(case.sql, tables={"t": t})
+                assert_same(as_sql, case.sql, ordered=case.ordered, rel=1e-6, t=table)
             except Exception as exc:
                 raise AssertionError(
                     f"seed {SEED}, case {cases}: {' | '.join(case.steps)}\nSQL: {case.sql}\n{exc}"
                 ) from exc
     assert cases >= 10, f"only {cases} cases ran"
-    print(f"{cases} random cases agree with DuckDB (seed {SEED})")
+    print(f"{cases} random cases agree with DuckDB, as frames and as SQL (seed {SEED})")
