@@ -179,7 +179,7 @@ func constant(c *pg.A_Const) (*pb.Expr, error) {
 }
 
 // typeOf maps a SQL type name to the plan's.
-func typeOf(tn *pg.TypeName) (*pb.DataType, string, error) {
+func typeOf(tn *pg.TypeName) (*pb.DataType, error) {
 	names := tn.GetNames()
 	name := strings.ToLower(names[len(names)-1].GetString_().GetSval())
 	kinds := map[string]pb.DataType_Kind{
@@ -192,7 +192,7 @@ func typeOf(tn *pg.TypeName) (*pb.DataType, string, error) {
 	}
 	k, ok := kinds[name]
 	if !ok {
-		return nil, name, notSupported(fmt.Sprintf("the type %s", name))
+		return nil, notSupported(fmt.Sprintf("the type %s", name))
 	}
 	t := &pb.DataType{Kind: k}
 	switch k {
@@ -212,7 +212,7 @@ func typeOf(tn *pg.TypeName) (*pb.DataType, string, error) {
 			}
 		}
 	}
-	return t, name, nil
+	return t, nil
 }
 
 // cast compiles CAST(x AS t) and x::t; a string constant cast to a date
@@ -222,7 +222,7 @@ func (x *exprCompiler) cast(tc *pg.TypeCast) (*pb.Expr, error) {
 	if strings.EqualFold(names[len(names)-1].GetString_().GetSval(), "interval") {
 		return nil, kernels.Errorf(kernels.NotSupported, "SQL: an INTERVAL stands only added to or subtracted from a date or timestamp")
 	}
-	t, name, err := typeOf(tc.GetTypeName())
+	t, err := typeOf(tc.GetTypeName())
 	if err != nil {
 		return nil, err
 	}
@@ -243,7 +243,6 @@ func (x *exprCompiler) cast(tc *pg.TypeCast) (*pb.Expr, error) {
 			return nil, kernels.Errorf(kernels.Invalid, "SQL: TIMESTAMP %q: want YYYY-MM-DD HH:MM:SS", s.GetSval())
 		}
 	}
-	_ = name
 	arg, err := x.expr(tc.GetArg())
 	if err != nil {
 		return nil, err
@@ -285,7 +284,7 @@ func interval(n *pg.Node, sign int) (string, bool, error) {
 	}
 	units := map[string]string{"year": "y", "years": "y", "month": "mo", "months": "mo", "day": "d", "days": "d",
 		"week": "w", "weeks": "w", "hour": "h", "hours": "h", "minute": "m", "minutes": "m", "second": "s", "seconds": "s"}
-	u, ok := units[strings.TrimSuffix(unit, "")]
+	u, ok := units[unit]
 	if !ok {
 		return "", true, kernels.Errorf(kernels.Invalid, "SQL: INTERVAL %q: unknown unit %q (want year, month, week, day, hour, minute or second)", s.GetSval(), unit)
 	}

@@ -491,8 +491,6 @@ func (c *compiler) orderLimit(n *pb.Node, s *pg.SelectStmt, names []string) (*pb
 			return nil, err
 		}
 	}
-	sc := &scope{rels: []relation{{alias: "", cols: names}}}
-	_ = sc
 	var keys []*pb.SortKey
 	for _, item := range s.GetSortClause() {
 		sb := item.GetSortBy()
