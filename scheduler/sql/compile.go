@@ -27,26 +27,14 @@ import (
 // the query may read by name (they hide stored tables of that name); r
 // gives the schemas of stored tables and files.
 func Compile(text string, tables map[string]*pb.Node, r plan.Resolver) (*pb.Node, error) {
-	tree, err := pg.Parse(groupByAll.ReplaceAllString(text, `$1"*"$2`))
+	st, err := Parse(text, tables, r)
 	if err != nil {
-		return nil, syntaxError(text, err)
+		return nil, err
 	}
-	stmts := tree.GetStmts()
-	if len(stmts) != 1 {
-		return nil, kernels.Errorf(kernels.Invalid, "SQL: want one statement, got %d", len(stmts))
+	if st.Kind != Query {
+		return nil, kernels.Errorf(kernels.Invalid, "SQL: %s changes tables and returns no rows; run it on its own (cl.sql runs it at once; Flight SQL clients use ExecuteUpdate), not as a query's input", st.Kind)
 	}
-	c := &compiler{text: text, r: r, ctes: map[string]*pb.Node{}, aliases: map[string]bool{}, sublinks: map[*pg.SubLink]string{}}
-	for name, n := range tables {
-		c.ctes[strings.ToLower(name)] = n
-	}
-	stmt := stmts[0].GetStmt()
-	switch {
-	case stmt.GetSelectStmt() != nil:
-		return c.query(stmt.GetSelectStmt())
-	case stmt.GetExplainStmt() != nil:
-		return nil, notSupported("EXPLAIN in SQL text (use the query's explain())")
-	}
-	return nil, notSupported(statementName(stmt) + " statements")
+	return st.Input, nil
 }
 
 func notSupported(what string) error {
