@@ -88,6 +88,8 @@ var (
 		"cancel_query":                         Reader,
 		arrowflight.CancelFlightInfoActionType: Reader,
 		"drop_table":                           Writer,
+		"execute_sql":                          Writer,
+		"write":                                Writer,
 		actTaskMemory:                          Admin,
 		actRunTask:                             Admin,
 		actRelease:                             Admin,
@@ -97,6 +99,8 @@ var (
 		actStorePart:                           Admin,
 		actFetchPart:                           Admin,
 		actCopyPart:                            Admin,
+		actStoreOutput:                         Admin,
+		actWriteOutput:                         Admin,
 	}
 	shuffleRole = Admin
 )

@@ -2,12 +2,14 @@ package flight
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
+	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/planpb"
 )
 
@@ -22,18 +24,40 @@ const (
 	actStorePart = "store_part" // StorePart{upload, part, table, data, checksum} -> nothing
 	actFetchPart = "fetch_part" // StorePart{table, part} -> stream of StorePart{table, part, checksum, data chunk}
 	actCopyPart  = "copy_part"  // StorePart{upload, part, table, source} -> nothing
+	// StoreOutput{output, table, upload} -> StoredParts: store a result
+	// partition this node holds as partitions of an upload.
+	actStoreOutput = "store_output"
+	// WriteOutput{output, path} -> Written: write a result partition this
+	// node holds as a Parquet file (COPY TO).
+	actWriteOutput = "write_output"
 )
 
 func init() {
 	actions = append(actions,
 		&arrowflight.ActionType{Type: actStorePart, Description: "node to node: body a serialized StorePart with a partition file: stage it durably, checking its checksum"},
 		&arrowflight.ActionType{Type: actFetchPart, Description: "node to node: body a serialized StorePart naming a table and partition: result this node's copy, checked, with its checksum"},
-		&arrowflight.ActionType{Type: actCopyPart, Description: "node to node: body a serialized StorePart naming a partition and a source node: fetch its copy from there, check it and stage it"})
+		&arrowflight.ActionType{Type: actCopyPart, Description: "node to node: body a serialized StorePart naming a partition and a source node: fetch its copy from there, check it and stage it"},
+		&arrowflight.ActionType{Type: actWriteOutput, Description: "node to node: body a serialized WriteOutput naming a result partition this node holds and a path: write it there as a Parquet file (COPY TO), result Written"},
+		&arrowflight.ActionType{Type: actStoreOutput, Description: "node to node: body a serialized StoreOutput naming a result partition this node holds: store it as partitions of an upload (CREATE TABLE AS), result StoredParts"})
 }
 
 // replicaAction serves store_part and copy_part (fetch_part streams:
 // sendPart).
 func (s *Service) replicaAction(ctx context.Context, kind string, body []byte) ([]byte, error) {
+	switch kind {
+	case actStoreOutput:
+		return s.storeOutput(ctx, body)
+	case actWriteOutput:
+		req := &planpb.WriteOutput{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			return nil, invalid("%s takes a serialized WriteOutput: %v", kind, err)
+		}
+		n, err := s.engine.WriteOutput(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return proto.Marshal(&planpb.Written{Rows: n})
+	}
 	req := &planpb.StorePart{}
 	if err := proto.Unmarshal(body, req); err != nil {
 		return nil, invalid("%s takes a serialized StorePart: %v", kind, err)
@@ -43,6 +67,50 @@ func (s *Service) replicaAction(ctx context.Context, kind string, body []byte) (
 		return nil, s.engine.CopyPartFrom(ctx, req)
 	}
 	return nil, cat.StageBytes(req.GetUploadId(), req.GetPartId(), req.GetTable(), req.GetData(), req.GetChecksum())
+}
+
+func (s *Service) storeOutput(ctx context.Context, body []byte) ([]byte, error) {
+	req := &planpb.StoreOutput{}
+	if err := proto.Unmarshal(body, req); err != nil {
+		return nil, invalid("%s takes a serialized StoreOutput: %v", actStoreOutput, err)
+	}
+	parts, err := s.engine.StoreOutput(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	res := &planpb.StoredParts{}
+	for _, p := range parts {
+		raw, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		res.Parts = append(res.Parts, raw)
+	}
+	return proto.Marshal(res)
+}
+
+// StoreOutput implements scheduler.Transport.
+func (p *Peers) StoreOutput(ctx context.Context, addr string, cmd *planpb.StoreOutput) ([]catalog.Part, error) {
+	var res planpb.StoredParts
+	if err := p.action(ctx, addr, actStoreOutput, cmd, &res); err != nil {
+		return nil, err
+	}
+	out := make([]catalog.Part, len(res.GetParts()))
+	for i, raw := range res.GetParts() {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return nil, kernels.Errorf(kernels.Internal, "node %s sent a malformed partition: %v", addr, err)
+		}
+	}
+	return out, nil
+}
+
+// WriteOutput implements scheduler.Transport.
+func (p *Peers) WriteOutput(ctx context.Context, addr string, cmd *planpb.WriteOutput) (int64, error) {
+	var res planpb.Written
+	if err := p.action(ctx, addr, actWriteOutput, cmd, &res); err != nil {
+		return 0, err
+	}
+	return res.GetRows(), nil
 }
 
 // sendPart serves fetch_part: this node's copy of a partition, in chunks.

@@ -266,7 +266,7 @@ func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 	if err != nil {
 		return err
 	}
-	mode := map[planpb.Upload_Mode]catalog.Mode{planpb.Upload_CREATE: catalog.Create, planpb.Upload_REPLACE: catalog.Replace, planpb.Upload_APPEND: catalog.Append}[up.GetMode()]
+	mode := uploadModes[up.GetMode()]
 	batches := 0
 	next := func() (arrow.RecordBatch, error) {
 		if r.Next() {
@@ -374,6 +374,8 @@ var actions = []*arrowflight.ActionType{
 	{Type: "health", Description: "is the node up: {\"status\": \"ok\", \"version\": ...}"},
 	{Type: "list_tables", Description: "stored tables with row counts and schemas (JSON)"},
 	{Type: "drop_table", Description: "body {\"name\": ..., \"if_exists\": false}: remove a table"},
+	{Type: "execute_sql", Description: "body {\"sql\": ...}: run a statement that changes tables (CREATE TABLE [AS], INSERT, DROP TABLE, COPY TO); result {\"rows\": rows written}"},
+	{Type: "write", Description: "body: a serialized Write: run its query and store the result as a table, or write it as Parquet files, on the nodes; result {\"rows\": ..., \"table_rows\": ...}"},
 	{Type: "explain", Description: "body: a serialized Query; result: the plan as text"},
 	{Type: "cluster", Description: "the members of the cluster, their state, address, cores, memory and partitions held (JSON)"},
 	{Type: "explain_analyze", Description: "body: a serialized Query; runs it, dropping its rows; result: the plan with each operator's peak memory and bytes spilled (on a cluster: by stage, over its tasks), as text"},
@@ -421,7 +423,7 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		return json.Marshal(s.engine.TaskMemory(string(a.GetBody())))
 	case actRunTask, actRelease, actCatalog, actCommit, actAbort:
 		return s.nodeAction(ctx, a.GetType(), a.GetBody())
-	case actStorePart, actCopyPart:
+	case actStorePart, actCopyPart, actStoreOutput, actWriteOutput:
 		return s.replicaAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
 		return json.Marshal(s.nodeInfo())
@@ -453,6 +455,20 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 			return nil, err
 		}
 		return json.Marshal(map[string]any{"dropped": dropped})
+	case "execute_sql":
+		var req struct {
+			SQL string `json:"sql"`
+		}
+		if err := json.Unmarshal(a.GetBody(), &req); err != nil {
+			return nil, invalid("execute_sql takes a JSON body {\"sql\": \"...\"}: %v", err)
+		}
+		n, err := s.engine.ExecSQLID(ctx, queryIDFrom(ctx), req.SQL)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"rows": n})
+	case "write":
+		return s.write(ctx, a.GetBody())
 	case "explain":
 		q := &planpb.Query{}
 		if err := proto.Unmarshal(a.GetBody(), q); err != nil {
@@ -473,6 +489,29 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		names[i] = x.Type
 	}
 	return nil, invalid("unknown action %q; actions: %s", a.GetType(), strings.Join(names, ", "))
+}
+
+var uploadModes = map[planpb.Upload_Mode]catalog.Mode{planpb.Upload_CREATE: catalog.Create, planpb.Upload_REPLACE: catalog.Replace, planpb.Upload_APPEND: catalog.Append}
+
+// write serves "write": a query's result kept on the cluster.
+func (s *Service) write(ctx context.Context, body []byte) ([]byte, error) {
+	req := &planpb.Write{}
+	if err := proto.Unmarshal(body, req); err != nil || req.GetQuery() == nil {
+		return nil, invalid("write takes a serialized Write with a query")
+	}
+	id := queryIDFrom(ctx)
+	if req.GetPath() != "" {
+		n, err := s.engine.WriteFiles(ctx, id, req.GetPath(), req.GetQuery())
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"rows": n})
+	}
+	n, total, err := s.engine.WriteTable(ctx, id, req.GetTable(), uploadModes[req.GetMode()], req.GetQuery())
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"rows": n, "table_rows": total})
 }
 
 // nodeAction serves the node-to-node actions (see peer.go): planpb

@@ -78,6 +78,22 @@ func (l *loopback) Commit(_ context.Context, addr string, m catalog.Manifest, up
 	return e.CommitManifest(m, upload)
 }
 
+func (l *loopback) StoreOutput(ctx context.Context, addr string, cmd *pb.StoreOutput) ([]catalog.Part, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	return e.StoreOutput(ctx, cmd)
+}
+
+func (l *loopback) WriteOutput(ctx context.Context, addr string, cmd *pb.WriteOutput) (int64, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return 0, err
+	}
+	return e.WriteOutput(ctx, cmd)
+}
+
 func (l *loopback) Abort(_ context.Context, addr, upload string) error {
 	e, err := l.node(addr)
 	if err != nil {

@@ -10,12 +10,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
-	"slipstream/kernels"
 	"slipstream/kernels/exec"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
 	"slipstream/scheduler/config"
-	"slipstream/scheduler/planpb"
 )
 
 func (e *Engine) init() {
@@ -76,117 +74,38 @@ func (e *Engine) Store(ctx context.Context, name string, mode catalog.Mode, sche
 		return 0, 0, err
 	}
 	alive := e.Alive()
-	rf := e.replication(len(alive))
 	upload := catalog.NewID()
-	var (
-		parts   []catalog.Part
-		pending []arrow.RecordBatch
-		rows    int64
-		written int64
-		bytes   int64
-	)
-	defer func() { exec.ReleaseAll(pending) }()
-	partRows := e.Settings().PartRows
 	start := int(hashString(name) % uint64(len(alive)))
-	w := e.minReplicas(rf)
-	// put stores batches (rows rows) as one partition, or as several when
-	// the file would be too big for one message (maxPartBytes).
-	var put func(batches []arrow.RecordBatch, rows int64) error
-	put = func(batches []arrow.RecordBatch, rows int64) error {
-		id := catalog.NewID()
-		data, sum, err := catalog.EncodePart(schema, batches, e.Mem)
-		if err != nil {
-			return err
-		}
-		if limit := e.maxPartBytes(); int64(len(data)) > limit {
-			if rows < 2 {
-				return kernels.Errorf(kernels.Invalid, "a row of %q takes %d bytes; a partition may take at most %s (the most one message between nodes carries)",
-					name, len(data), config.Bytes(limit))
-			}
-			data = nil
-			first, second := splitRows(batches, rows/2)
-			defer exec.ReleaseAll(first)
-			defer exec.ReleaseAll(second)
-			if err := put(first, rows/2); err != nil {
-				return err
-			}
-			return put(second, rows-rows/2)
-		}
-		cmd := &planpb.StorePart{UploadId: upload, PartId: id, Table: name, Data: data, Checksum: sum}
-		holders, failed := e.storeCopies(ctx, rotate(alive, start+len(parts)), rf, cmd)
-		if len(holders) < w {
-			return refused(name, len(parts), id, holders, failed, w)
-		}
-		var ranges catalog.Ranges
-		for _, b := range batches {
-			ranges.Add(b)
-		}
-		parts = append(parts, catalog.Part{ID: id, Rows: rows, Holders: holders, Ranges: ranges.List(), Checksum: sum, Bytes: int64(len(data))})
-		return nil
-	}
-	flush := func() error {
-		err := put(pending, rows)
-		exec.ReleaseAll(pending)
-		pending, rows = nil, 0
-		return err
+	pw := e.newPartWriter(ctx, name, upload, schema, e.replication(len(alive)), func(i int) []cluster.Member { return rotate(alive, start+i) })
+	defer pw.release()
+	fail := func(err error) (int64, int64, error) {
+		e.abortUpload(alive, upload)
+		return 0, 0, err
 	}
 	for {
 		b, err := next()
 		if err != nil {
-			e.abortUpload(alive, upload)
-			return 0, 0, err
+			return fail(err)
 		}
 		if b == nil {
 			break
 		}
-		if !b.Schema().Equal(schema) {
-			b.Release()
-			e.abortUpload(alive, upload)
-			return 0, 0, kernels.Errorf(kernels.Invalid, "a batch's schema differs from the stream's schema")
-		}
-		written += b.NumRows()
-		bytes += exec.BatchBytes(b)
-		// Cut the batch where a partition fills up (slices share memory).
-		for off := int64(0); off < b.NumRows(); {
-			n := min(b.NumRows()-off, partRows-rows)
-			pending = append(pending, b.NewSlice(off, off+n))
-			rows += n
-			off += n
-			if rows >= partRows {
-				if err := flush(); err != nil {
-					b.Release()
-					e.abortUpload(alive, upload)
-					return 0, 0, err
-				}
-			}
-		}
+		err = pw.write(b)
 		b.Release()
-	}
-	if rows > 0 || len(parts) == 0 { // an empty upload still stores a partition
-		if err := flush(); err != nil {
-			e.abortUpload(alive, upload)
-			return 0, 0, err
+		if err != nil {
+			return fail(err)
 		}
 	}
-	var m *catalog.Manifest
-	err := e.Catalog.Update(name, upload, func(old *catalog.Table) (*catalog.Manifest, error) {
-		var err error
-		m, err = catalog.NewManifest(old, name, mode, schema, parts, e.Catalog)
-		return m, err
-	})
+	parts, err := pw.finish(true) // an empty upload still stores a partition
 	if err != nil {
-		e.abortUpload(alive, upload)
-		return 0, 0, err
+		return fail(err)
 	}
-	if err := e.broadcastManifest(ctx, *m, upload); err != nil {
-		return 0, 0, err
+	total, err := e.commit(ctx, name, upload, mode, schema, parts)
+	if err != nil {
+		return fail(err)
 	}
-	var total int64
-	for _, p := range m.Parts {
-		total += p.Rows
-	}
-	e.metrics.uploaded(written, bytes)
-	return written, total, nil
+	e.metrics.uploaded(pw.written, pw.bytes)
+	return pw.written, total, nil
 }
 
 // maxPartBytes is the most bytes one partition file may take: an upload

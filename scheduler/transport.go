@@ -39,6 +39,14 @@ type Transport interface {
 	// cmd.Source, check it and stage it durably under cmd.UploadId
 	// (re-replication; a manifest naming the node commits it).
 	CopyPart(ctx context.Context, addr string, cmd *planpb.StorePart) error
+	// StoreOutput has the node store a result partition it holds as
+	// partitions of an upload, itself first among their holders, and
+	// answers them (CREATE TABLE AS on a cluster).
+	StoreOutput(ctx context.Context, addr string, cmd *planpb.StoreOutput) ([]catalog.Part, error)
+	// WriteOutput has the node write a result partition it holds as a
+	// Parquet file under its allowed roots, and answers the rows written
+	// (COPY TO on a cluster).
+	WriteOutput(ctx context.Context, addr string, cmd *planpb.WriteOutput) (int64, error)
 	// Commit has the node adopt a table manifest and move the upload's
 	// staged partitions into place.
 	Commit(ctx context.Context, addr string, m catalog.Manifest, upload string) error

@@ -11,6 +11,7 @@ package fsroot
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -279,7 +280,7 @@ func (rs *Roots) outside(path string, why error) error {
 		dirs = "none"
 	}
 	return kernels.Errorf(kernels.PermissionDenied,
-		"%q %s the directories this server may read (%s); paths are on the server; start it with %s DIR to allow another directory",
+		"%q %s the directories this server may read and write (%s); paths are on the server; start it with %s DIR to allow another directory",
 		path, how, dirs, Flag)
 }
 
@@ -295,4 +296,58 @@ func escapes(err error) bool {
 // treats specially.
 func hasMeta(path string) bool {
 	return strings.ContainsAny(path, `*?[\`)
+}
+
+// Write creates the file path inside the roots (and its directory) with
+// what write writes: to a temporary name in the same directory, synced,
+// then renamed into place, so no reader sees half a file. An existing file
+// of that name is refused (AlreadyExists).
+func (rs *Roots) Write(path string, write func(io.Writer) error) error {
+	if rs == nil {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return kernels.Errorf(kernels.Invalid, "bad path %q: %v", path, err)
+		}
+		root, err := os.OpenRoot("/")
+		if err != nil {
+			return err
+		}
+		defer root.Close()
+		return writeIn(root, path, strings.TrimPrefix(abs, "/"), write)
+	}
+	d, _, rel, err := rs.locate(path)
+	if err != nil {
+		return err
+	}
+	return rs.refuse(path, writeIn(d.root, path, rel, write))
+}
+
+func writeIn(root *os.Root, path, rel string, write func(io.Writer) error) error {
+	if _, err := root.Lstat(rel); err == nil {
+		return kernels.Errorf(kernels.AlreadyExists, "%q exists already; write to a new path (files are never overwritten)", path)
+	}
+	if dir := filepath.Dir(rel); dir != "." {
+		if err := root.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	tmp := filepath.Join(filepath.Dir(rel), "."+filepath.Base(rel)+".tmp")
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	err = write(struct{ io.Writer }{f}) // hides Close: the file is synced and closed here
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = root.Rename(tmp, rel)
+	}
+	if err != nil {
+		root.Remove(tmp)
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import html
 import json
 import os
 import queue
+import re
 import threading
 import urllib.parse
 import weakref
@@ -20,7 +21,7 @@ from google.protobuf import any_pb2
 
 from ._auth import Credentials, PathOrPem, diagnose_tls, flight_client
 from ._cluster import ClusterView
-from ._errors import SlipstreamError, UnavailableError, translate
+from ._errors import PlanError, SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
 from ._node import LocalNode, _stop
 from ._proto import plan_pb2 as pb
@@ -274,6 +275,32 @@ class Client:
             results = self._action(kind, body)
         return b"".join(results).decode("utf-8")
 
+    def _run_action(
+        self, kind: str, body: bytes, *, progress: Progress = None, timeout: float | None = None
+    ) -> Any:
+        """Run an action that runs a query (a statement, a write) as one query.
+
+        Its id goes in the call; Ctrl-C and the timeout cancel it on every node.
+        """
+
+        def work(run: Run) -> Any:
+            def call() -> Any:
+                run.flight = self._flight
+                results = _interruptible(
+                    lambda: self._call(
+                        lambda: [
+                            r.body.to_pybytes()
+                            for r in run.flight.do_action(fl.Action(kind, body), run.options())
+                        ]
+                    ),
+                    run,
+                )
+                return json.loads(results[0]) if results else None
+
+            return self._failover(call)
+
+        return self._run(work, progress=progress, timeout=timeout)
+
     def _flight_info(self, query: pb.Query, run: Run) -> fl.FlightInfo:
         desc = fl.FlightDescriptor.for_command(_any(query))
 
@@ -454,11 +481,43 @@ class Client:
         ``tables`` names frames the query may read as tables (they hide
         stored tables of the same name), as polars' ``SQLContext`` does.
 
+        A statement that changes tables (``CREATE TABLE``, ``CREATE TABLE AS``,
+        ``INSERT``, ``DROP TABLE``, ``COPY ... TO``) runs at once, as
+        :meth:`execute` runs it, and returns a one-row frame of the rows it
+        wrote (column ``rows``).
+
         A syntax error names the line and column, with a caret under the
         token; what is not supported yet says which feature.
         """
+        if _is_statement(query):
+            if tables:
+                raise PlanError(
+                    "tables= is for queries; a statement that changes tables reads stored "
+                    "tables only (store a frame first with write_table)"
+                )
+            rows = self.execute(query)
+            cell = pb.Expr(literal=pb.Literal(int_value=rows))
+            done = pb.Values(names=["rows"], rows=[pb.Values.Row(cells=[cell])])
+            return DataFrame(self, pb.Node(values=done))
         given = {name: frame._node for name, frame in (tables or {}).items()}
         return DataFrame(self, pb.Node(sql=pb.Sql(query=query, tables=given)))
+
+    def execute(self, statement: str, *, timeout: float | None = None) -> int:
+        """Run a SQL statement that changes tables and return the rows it wrote.
+
+        ``CREATE TABLE t (a INTEGER, b VARCHAR)``, ``CREATE [OR REPLACE] TABLE t AS
+        SELECT ...``, ``INSERT INTO t [(columns)] SELECT ... / VALUES ...``,
+        ``DROP TABLE [IF EXISTS] t`` and ``COPY (SELECT ...) TO 'dir' (FORMAT
+        parquet)``. The query runs on the nodes and its result stays there:
+        a table is stored (replicated and durable, as an upload) where its
+        partitions are computed; COPY writes one Parquet file per result
+        partition into the directory, on the nodes (under their
+        ``--allow-path`` directories). Nothing passes through the client.
+        ``cl.sql`` runs statements through this method.
+        """
+        body = json.dumps({"sql": statement}).encode()
+        result = self._run_action("execute_sql", body, progress=False, timeout=timeout)
+        return int(result["rows"]) if result else 0
 
     def table(self, name: str) -> DataFrame:
         """Return a lazy :class:`DataFrame` over the stored table ``name``.
@@ -892,6 +951,17 @@ def _close(flights: list[fl.FlightClient], proc: Any, tmp: str | None, log: Any)
 def _quietly(fn: Any) -> None:
     with contextlib.suppress(Exception):
         fn()
+
+
+_STATEMENT = re.compile(
+    r"^(?:\s+|--[^\n]*\n?|/\*.*?\*/)*(create|insert|drop|copy|delete|update|alter|truncate)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _is_statement(sql: str) -> bool:
+    """Whether ``sql`` changes tables rather than returning rows (by its first keyword)."""
+    return _STATEMENT.match(sql) is not None
 
 
 def _interruptible(fn: Any, run: Run | None = None) -> Any:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
-from ._errors import SlipstreamError
+from ._errors import PlanError, SlipstreamError
 from ._expr import Expr, col, expr_to_text, is_aggregate, to_exprs
 from ._expr import len as len_expr
 from ._proto import plan_pb2 as pb
@@ -396,6 +396,57 @@ class DataFrame:
         downloading — cancels the query on every node, then raises.
         """
         return self._client._collect(self._query(), progress=progress, timeout=timeout)
+
+    def write_table(
+        self,
+        name: str,
+        *,
+        mode: Literal["create", "replace", "append"] = "create",
+        timeout: float | None = None,
+    ) -> int:
+        """Run the query and store its result on the cluster as table ``name``.
+
+        Nothing passes through the client: each node stores the result
+        partitions it computed, replicated and durable as an upload is (the
+        call returns once they are). ``mode`` as for :meth:`Client.from_arrow`:
+        ``"create"`` refuses an existing table, ``"replace"`` swaps its
+        contents atomically, ``"append"`` adds rows of the same schema. The
+        same as SQL's ``CREATE TABLE name AS`` / ``INSERT INTO name``.
+
+        Returns
+        -------
+        int
+            The rows written.
+        """
+        modes = {
+            "create": pb.Upload.CREATE,
+            "replace": pb.Upload.REPLACE,
+            "append": pb.Upload.APPEND,
+        }
+        if mode not in modes:
+            raise PlanError(f"mode={mode!r}: expected 'create', 'replace' or 'append'")
+        body = pb.Write(query=self._query(), table=name, mode=modes[mode]).SerializeToString()
+        result = self._client._run_action("write", body, progress=False, timeout=timeout)
+        return int(result["rows"])
+
+    def write_parquet(self, path: str, *, timeout: float | None = None) -> int:
+        """Run the query and write its result as Parquet files into the directory ``path``.
+
+        The path is on the server: the nodes write one file per result
+        partition (``part-00000.parquet``, ...; zstd), each node the
+        partitions it computed, under the directories the server may read
+        and write (``--allow-path``). The directory must be new or empty;
+        nothing is overwritten. ``cl.read_parquet(path)`` reads it back.
+        The same as SQL's ``COPY (...) TO 'path' (FORMAT parquet)``.
+
+        Returns
+        -------
+        int
+            The rows written.
+        """
+        body = pb.Write(query=self._query(), path=path).SerializeToString()
+        result = self._client._run_action("write", body, progress=False, timeout=timeout)
+        return int(result["rows"])
 
     def to_arrow_async(
         self, *, progress: Progress = False, timeout: float | None = None

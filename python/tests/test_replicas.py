@@ -65,8 +65,8 @@ SEED = int(os.environ.get("SLIPSTREAM_SOAK_SEED", "17"))
 
 
 def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None:
-    """The issue's scenario: uploads and appends through one node while
-    another is killed with SIGKILL at a random moment and restarted, round
+    """The issue's scenario: uploads, appends and CREATE TABLE AS through one
+    node while another is killed with SIGKILL at a random moment and restarted, round
     after round (the node uploaded through and the one killed change at
     random). Afterwards every acknowledged upload is whole with any one node
     down, and a refused one is not visible at all."""
@@ -81,6 +81,10 @@ def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None
         wait_for("three nodes alive", lambda: alive(cl) == ["n1", "n2", "n3"])
         cl.from_arrow(batch(0), name="log")
         acked["log"] = summary(batch(0))
+        seed = batch(1)
+        cl.from_arrow(seed, name="seed")
+        acked["seed"] = summary(seed)
+        positive = summary(seed.filter(pc.greater(seed["v"], 0)))
     for rnd in range(ROUNDS):
         through, victim = (nodes.nodes[n] for n in rng.sample(["n1", "n2", "n3"], 2))
         stop = threading.Event()
@@ -97,17 +101,21 @@ def test_kill_9_during_uploads_loses_no_acknowledged_row(nodes: Cluster) -> None
                 while not stop.is_set():
                     name, data = f"r{rnd}_{i}", batch(rnd * 100 + i)
                     try:
-                        if i % 3 == 2:  # an append to one table, acknowledged or not
+                        if i % 4 == 2:  # an append to one table, acknowledged or not
                             cl.from_arrow(data, name="log", mode="append")
                             old = acked["log"]
                             new = summary(data)
                             acked["log"] = (old[0] + new[0], old[1] + new[1], old[2] + new[2])
+                        elif i % 4 == 3:  # a query's result stored by the nodes
+                            cl.execute(f"CREATE TABLE {name} AS SELECT id, v FROM seed WHERE v > 0")
+                            acked[name] = positive
                         else:
                             cl.from_arrow(data, name=name)
                             acked[name] = summary(data)
                     except sl.UnavailableError as e:
-                        refused.append(name if i % 3 != 2 else f"append {name}")
-                        assert "refused" in str(e), e
+                        refused.append(name if i % 4 != 2 else f"append {name}")
+                        # A stored query result may also lose a node mid-query.
+                        assert "refused" in str(e) or i % 4 == 3, e
                     except BaseException as e:  # reported below
                         errors.append(e)
                         return

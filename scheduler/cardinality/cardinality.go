@@ -58,6 +58,8 @@ func (e *Estimator) guessRows(n plan.Node) int64 {
 	switch n := n.(type) {
 	case *plan.Scan:
 		return e.scanRows(n)
+	case *plan.Values:
+		return int64(len(n.Rows))
 	case *plan.Filter:
 		// At least a thousandth: a guess far too low could broadcast a
 		// large side to every task of a cluster.

@@ -4,6 +4,8 @@ import (
 	"maps"
 	"sort"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"slipstream/scheduler/plan"
 )
 
@@ -191,6 +193,31 @@ func (p *pruner) prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 			remap[width+j] = newWidth + j
 		}
 		return out, remap
+	case *plan.Values:
+		if need == nil {
+			return n, nil
+		}
+		m := make([]int, n.Out.NumFields())
+		var keep []int
+		for i := range m {
+			m[i] = -1
+			if need[i] {
+				m[i] = len(keep)
+				keep = append(keep, i)
+			}
+		}
+		out := &plan.Values{Rows: make([][]plan.Expr, len(n.Rows))}
+		fields := make([]arrow.Field, len(keep))
+		for j, i := range keep {
+			fields[j] = n.Out.Field(i)
+		}
+		out.Out = arrow.NewSchema(fields, nil)
+		for r, row := range n.Rows {
+			for _, i := range keep {
+				out.Rows[r] = append(out.Rows[r], row[i])
+			}
+		}
+		return out, m
 	case *plan.Concat:
 		out := &plan.Concat{}
 		for _, in := range n.Inputs {

@@ -3,9 +3,12 @@
 package physical
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels/budget"
@@ -122,6 +125,8 @@ func (p *Planner) build(n plan.Node) (exec.Operator, error) {
 		return p.join(jp)
 	case *plan.Window:
 		return p.window(n)
+	case *plan.Values:
+		return p.values(n)
 	case *plan.Concat:
 		ops := make([]exec.Operator, 0, len(n.Inputs))
 		for _, in := range n.Inputs {
@@ -150,6 +155,40 @@ func (p *Planner) build(n plan.Node) (exec.Operator, error) {
 		return exec.NewLimit(in, n.Offset, n.Count), nil
 	}
 	return nil, fmt.Errorf("physical: unknown plan node %T", n)
+}
+
+// values evaluates the rows of n (constants) into one batch.
+func (p *Planner) values(n *plan.Values) (exec.Operator, error) {
+	ctx := expr.WithAllocator(context.Background(), p.Mem)
+	one := array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 1)
+	defer one.Release()
+	cols := make([]arrow.Array, 0, n.Out.NumFields())
+	defer func() { releaseArrays(cols) }()
+	for c := range n.Out.Fields() {
+		cells := make([]arrow.Array, 0, len(n.Rows))
+		for _, row := range n.Rows {
+			a, err := expr.EvalArray(ctx, Compile(row[c]), one)
+			if err != nil {
+				releaseArrays(cells)
+				return nil, err
+			}
+			cells = append(cells, a)
+		}
+		col, err := array.Concatenate(cells, p.Mem)
+		releaseArrays(cells)
+		if err != nil {
+			return nil, err
+		}
+		cols = append(cols, col)
+	}
+	b := array.NewRecordBatch(n.Out, cols, int64(len(n.Rows)))
+	return exec.NewRecords(n.Out, []arrow.RecordBatch{b}), nil
+}
+
+func releaseArrays(as []arrow.Array) {
+	for _, a := range as {
+		a.Release()
+	}
 }
 
 // share is what one pipeline of a split scan reads: files and, for

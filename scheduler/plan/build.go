@@ -56,6 +56,8 @@ type builder struct{ r Resolver }
 
 func (b *builder) node(n *planpb.Node) (Node, error) {
 	switch k := n.GetKind().(type) {
+	case *planpb.Node_Values:
+		return b.values(k.Values)
 	case *planpb.Node_Sql:
 		compiled, err := b.r.SQL(k.Sql)
 		if err != nil {
@@ -587,6 +589,52 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 	}
 	agg.Out = outType
 	return agg, nil
+}
+
+// values types each column by its first cell that is not a bare null
+// and casts the other cells to that type.
+func (b *builder) values(v *planpb.Values) (Node, error) {
+	if len(v.GetRows()) == 0 {
+		return nil, invalidf("values needs at least one row")
+	}
+	names := v.GetNames()
+	empty := arrow.NewSchema(nil, nil)
+	rows := make([][]Expr, len(v.GetRows()))
+	for i, r := range v.GetRows() {
+		if len(r.GetCells()) != len(names) {
+			return nil, invalidf("values: row %d has %d cells for %d columns", i+1, len(r.GetCells()), len(names))
+		}
+		cells, err := b.exprs(r.GetCells(), empty)
+		if err != nil {
+			return nil, err
+		}
+		rows[i] = cells
+	}
+	fields := make([]arrow.Field, len(names))
+	for c, name := range names {
+		var t arrow.DataType = arrow.Null // a column of nulls only
+		first := 0
+		for i, row := range rows {
+			ct := row[c].Type()
+			switch {
+			case ct.ID() == arrow.NULL:
+				continue
+			case t.ID() == arrow.NULL:
+				t, first = ct, i
+				continue
+			}
+			common, err := expr.CommonComparable(t, ct)
+			if err != nil {
+				return nil, invalidf("values: column %q is %s in row %d and %s in row %d", name, expr.TypeName(t), first+1, expr.TypeName(ct), i+1)
+			}
+			t = common
+		}
+		fields[c] = arrow.Field{Name: name, Type: t, Nullable: true}
+		for _, row := range rows {
+			row[c] = castTo(row[c], t)
+		}
+	}
+	return &Values{Rows: rows, Out: arrow.NewSchema(fields, nil)}, nil
 }
 
 func (b *builder) concat(c *planpb.Concat) (Node, error) {
@@ -1128,4 +1176,27 @@ func DataType(t *planpb.DataType) (arrow.DataType, error) {
 	}
 	sort.Strings(kinds)
 	return nil, invalidf("unknown data type %v; expected one of %s", t.GetKind(), strings.Join(kinds, ", "))
+}
+
+// ProtoType is DataType's inverse: the plan's name for an Arrow type, or
+// NotSupported for a type plans cannot name.
+func ProtoType(t arrow.DataType) (*planpb.DataType, error) {
+	kinds := map[arrow.Type]planpb.DataType_Kind{
+		arrow.BOOL: planpb.DataType_BOOL, arrow.INT8: planpb.DataType_INT8, arrow.INT16: planpb.DataType_INT16,
+		arrow.INT32: planpb.DataType_INT32, arrow.INT64: planpb.DataType_INT64, arrow.UINT8: planpb.DataType_UINT8,
+		arrow.UINT16: planpb.DataType_UINT16, arrow.UINT32: planpb.DataType_UINT32, arrow.UINT64: planpb.DataType_UINT64,
+		arrow.FLOAT32: planpb.DataType_FLOAT32, arrow.FLOAT64: planpb.DataType_FLOAT64, arrow.STRING: planpb.DataType_UTF8,
+		arrow.LARGE_STRING: planpb.DataType_LARGE_UTF8, arrow.STRING_VIEW: planpb.DataType_STRING_VIEW,
+		arrow.DATE32: planpb.DataType_DATE32,
+	}
+	if k, ok := kinds[t.ID()]; ok {
+		return &planpb.DataType{Kind: k}, nil
+	}
+	switch t := t.(type) {
+	case *arrow.TimestampType:
+		return &planpb.DataType{Kind: planpb.DataType_TIMESTAMP, Unit: planpb.DataType_TimeUnit(t.Unit), Timezone: t.TimeZone}, nil
+	case *arrow.Decimal128Type:
+		return &planpb.DataType{Kind: planpb.DataType_DECIMAL128, Precision: t.Precision, Scale: t.Scale}, nil
+	}
+	return nil, kernels.Errorf(kernels.NotSupported, "the type %s cannot be named in a plan yet", t)
 }

@@ -80,6 +80,8 @@ func line(n Node) string {
 		return "Window " + strings.Join(parts, ", ")
 	case *Concat:
 		return fmt.Sprintf("Concat inputs=%d", len(n.Inputs))
+	case *Values:
+		return fmt.Sprintf("Values rows=%d columns=%d", len(n.Rows), n.Out.NumFields())
 	case *Exchange:
 		return fmt.Sprintf("Exchange stage=%d", n.Stage)
 	case *Join:
@@ -124,6 +126,10 @@ func (fps Fingerprints) Of(n Node) string {
 		fmt.Fprintf(&sb, " files=%q columns=%v csv=%+v", n.Files, n.Columns, n.CSV)
 	case *Join:
 		fmt.Fprintf(&sb, " output=%v", n.Output)
+	case *Values:
+		for _, row := range n.Rows {
+			fmt.Fprintf(&sb, " (%s)", exprList(row))
+		}
 	case *Window:
 		for _, w := range n.Exprs {
 			fmt.Fprintf(&sb, " %s/%d/%s/%s", w.Func, w.Offset, w.Name, w.Out)

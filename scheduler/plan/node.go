@@ -173,6 +173,17 @@ func (w *Window) Schema() *arrow.Schema {
 	return arrow.NewSchema(fields, nil)
 }
 
+// Values is rows given in the plan, each cell a constant expression of
+// its column's type (Out).
+type Values struct {
+	Rows [][]Expr
+	Out  *arrow.Schema
+}
+
+func (*Values) sealed()                 {}
+func (*Values) Children() []Node        { return nil }
+func (v *Values) Schema() *arrow.Schema { return v.Out }
+
 // Concat stacks Inputs, in order; Build has made their schemas equal.
 type Concat struct {
 	Inputs []Node

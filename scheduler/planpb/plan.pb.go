@@ -182,7 +182,7 @@ func (x Join_How) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Join_How.Descriptor instead.
 func (Join_How) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{28, 0}
+	return file_plan_proto_rawDescGZIP(), []int{34, 0}
 }
 
 type DataType_Kind int32
@@ -276,7 +276,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{36, 0}
+	return file_plan_proto_rawDescGZIP(), []int{42, 0}
 }
 
 type DataType_TimeUnit int32
@@ -328,7 +328,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{36, 1}
+	return file_plan_proto_rawDescGZIP(), []int{42, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -429,6 +429,77 @@ func (x *Upload) GetMode() Upload_Mode {
 	return Upload_CREATE
 }
 
+// Write is the body of the "write" action: run query and keep its result
+// on the cluster, as the table `table` (mode as for an upload) or, with `path` instead, as Parquet files in that directory
+// under the node's allowed roots. It answers JSON {"rows", "table_rows"}.
+type Write struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Query         *Query                 `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	Mode          Upload_Mode            `protobuf:"varint,3,opt,name=mode,proto3,enum=slipstream.plan.v1.Upload_Mode" json:"mode,omitempty"`
+	Path          string                 `protobuf:"bytes,4,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Write) Reset() {
+	*x = Write{}
+	mi := &file_plan_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Write) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Write) ProtoMessage() {}
+
+func (x *Write) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Write.ProtoReflect.Descriptor instead.
+func (*Write) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Write) GetQuery() *Query {
+	if x != nil {
+		return x.Query
+	}
+	return nil
+}
+
+func (x *Write) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *Write) GetMode() Upload_Mode {
+	if x != nil {
+		return x.Mode
+	}
+	return Upload_CREATE
+}
+
+func (x *Write) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
 // UploadResult is the app_metadata of the one PutResult a DoPut returns,
 // sent only after the rows are durable under the data directory.
 type UploadResult struct {
@@ -442,7 +513,7 @@ type UploadResult struct {
 
 func (x *UploadResult) Reset() {
 	*x = UploadResult{}
-	mi := &file_plan_proto_msgTypes[2]
+	mi := &file_plan_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -454,7 +525,7 @@ func (x *UploadResult) String() string {
 func (*UploadResult) ProtoMessage() {}
 
 func (x *UploadResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[2]
+	mi := &file_plan_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -467,7 +538,7 @@ func (x *UploadResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResult.ProtoReflect.Descriptor instead.
 func (*UploadResult) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{2}
+	return file_plan_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *UploadResult) GetTable() string {
@@ -510,7 +581,7 @@ type Ticket struct {
 
 func (x *Ticket) Reset() {
 	*x = Ticket{}
-	mi := &file_plan_proto_msgTypes[3]
+	mi := &file_plan_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -522,7 +593,7 @@ func (x *Ticket) String() string {
 func (*Ticket) ProtoMessage() {}
 
 func (x *Ticket) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[3]
+	mi := &file_plan_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -535,7 +606,7 @@ func (x *Ticket) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ticket.ProtoReflect.Descriptor instead.
 func (*Ticket) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{3}
+	return file_plan_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ticket) GetQuery() *Query {
@@ -594,7 +665,7 @@ type OutputKey struct {
 
 func (x *OutputKey) Reset() {
 	*x = OutputKey{}
-	mi := &file_plan_proto_msgTypes[4]
+	mi := &file_plan_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +677,7 @@ func (x *OutputKey) String() string {
 func (*OutputKey) ProtoMessage() {}
 
 func (x *OutputKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[4]
+	mi := &file_plan_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +690,7 @@ func (x *OutputKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OutputKey.ProtoReflect.Descriptor instead.
 func (*OutputKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{4}
+	return file_plan_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *OutputKey) GetQueryId() string {
@@ -684,7 +755,7 @@ type Task struct {
 
 func (x *Task) Reset() {
 	*x = Task{}
-	mi := &file_plan_proto_msgTypes[5]
+	mi := &file_plan_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +767,7 @@ func (x *Task) String() string {
 func (*Task) ProtoMessage() {}
 
 func (x *Task) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[5]
+	mi := &file_plan_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +780,7 @@ func (x *Task) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Task.ProtoReflect.Descriptor instead.
 func (*Task) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{5}
+	return file_plan_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Task) GetQueryId() string {
@@ -807,7 +878,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_plan_proto_msgTypes[6]
+	mi := &file_plan_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -819,7 +890,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[6]
+	mi := &file_plan_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -832,7 +903,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{6}
+	return file_plan_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Share) GetParts() []string {
@@ -859,7 +930,7 @@ type FileShare struct {
 
 func (x *FileShare) Reset() {
 	*x = FileShare{}
-	mi := &file_plan_proto_msgTypes[7]
+	mi := &file_plan_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +942,7 @@ func (x *FileShare) String() string {
 func (*FileShare) ProtoMessage() {}
 
 func (x *FileShare) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[7]
+	mi := &file_plan_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +955,7 @@ func (x *FileShare) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileShare.ProtoReflect.Descriptor instead.
 func (*FileShare) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{7}
+	return file_plan_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *FileShare) GetPath() string {
@@ -913,7 +984,7 @@ type Input struct {
 
 func (x *Input) Reset() {
 	*x = Input{}
-	mi := &file_plan_proto_msgTypes[8]
+	mi := &file_plan_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +996,7 @@ func (x *Input) String() string {
 func (*Input) ProtoMessage() {}
 
 func (x *Input) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[8]
+	mi := &file_plan_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1009,7 @@ func (x *Input) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Input.ProtoReflect.Descriptor instead.
 func (*Input) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{8}
+	return file_plan_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Input) GetStage() int32 {
@@ -974,7 +1045,7 @@ type Source struct {
 
 func (x *Source) Reset() {
 	*x = Source{}
-	mi := &file_plan_proto_msgTypes[9]
+	mi := &file_plan_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1057,7 @@ func (x *Source) String() string {
 func (*Source) ProtoMessage() {}
 
 func (x *Source) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[9]
+	mi := &file_plan_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1070,7 @@ func (x *Source) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Source.ProtoReflect.Descriptor instead.
 func (*Source) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{9}
+	return file_plan_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Source) GetAddress() string {
@@ -1047,7 +1118,7 @@ type TaskResult struct {
 
 func (x *TaskResult) Reset() {
 	*x = TaskResult{}
-	mi := &file_plan_proto_msgTypes[10]
+	mi := &file_plan_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1130,7 @@ func (x *TaskResult) String() string {
 func (*TaskResult) ProtoMessage() {}
 
 func (x *TaskResult) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[10]
+	mi := &file_plan_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1143,7 @@ func (x *TaskResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskResult.ProtoReflect.Descriptor instead.
 func (*TaskResult) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{10}
+	return file_plan_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TaskResult) GetRows() int64 {
@@ -1132,7 +1203,7 @@ type StorePart struct {
 
 func (x *StorePart) Reset() {
 	*x = StorePart{}
-	mi := &file_plan_proto_msgTypes[11]
+	mi := &file_plan_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1215,7 @@ func (x *StorePart) String() string {
 func (*StorePart) ProtoMessage() {}
 
 func (x *StorePart) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[11]
+	mi := &file_plan_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1228,7 @@ func (x *StorePart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorePart.ProtoReflect.Descriptor instead.
 func (*StorePart) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{11}
+	return file_plan_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StorePart) GetUploadId() string {
@@ -1202,6 +1273,214 @@ func (x *StorePart) GetSource() string {
 	return ""
 }
 
+// StoreOutput has a node store a result partition it holds (output) as
+// partitions of upload upload_id of table `table`, itself first among the
+// holders of each (CREATE TABLE AS, write_table). It answers StoredParts.
+type StoreOutput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Output        *OutputKey             `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
+	Table         string                 `protobuf:"bytes,2,opt,name=table,proto3" json:"table,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoreOutput) Reset() {
+	*x = StoreOutput{}
+	mi := &file_plan_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreOutput) ProtoMessage() {}
+
+func (x *StoreOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreOutput.ProtoReflect.Descriptor instead.
+func (*StoreOutput) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StoreOutput) GetOutput() *OutputKey {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
+func (x *StoreOutput) GetTable() string {
+	if x != nil {
+		return x.Table
+	}
+	return ""
+}
+
+func (x *StoreOutput) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+// StoredParts is the partitions a node stored for StoreOutput.
+type StoredParts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Parts         [][]byte               `protobuf:"bytes,1,rep,name=parts,proto3" json:"parts,omitempty"` // each the partition's JSON, as manifests store it
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StoredParts) Reset() {
+	*x = StoredParts{}
+	mi := &file_plan_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoredParts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoredParts) ProtoMessage() {}
+
+func (x *StoredParts) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoredParts.ProtoReflect.Descriptor instead.
+func (*StoredParts) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *StoredParts) GetParts() [][]byte {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+// WriteOutput has a node write a result partition it holds (output) as
+// the Parquet file `path`, under its allowed roots (COPY TO). It answers
+// Written.
+type WriteOutput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Output        *OutputKey             `protobuf:"bytes,1,opt,name=output,proto3" json:"output,omitempty"`
+	Path          string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteOutput) Reset() {
+	*x = WriteOutput{}
+	mi := &file_plan_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteOutput) ProtoMessage() {}
+
+func (x *WriteOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteOutput.ProtoReflect.Descriptor instead.
+func (*WriteOutput) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *WriteOutput) GetOutput() *OutputKey {
+	if x != nil {
+		return x.Output
+	}
+	return nil
+}
+
+func (x *WriteOutput) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+// Written is the rows a node wrote for WriteOutput.
+type Written struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rows          int64                  `protobuf:"varint,1,opt,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Written) Reset() {
+	*x = Written{}
+	mi := &file_plan_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Written) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Written) ProtoMessage() {}
+
+func (x *Written) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Written.ProtoReflect.Descriptor instead.
+func (*Written) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Written) GetRows() int64 {
+	if x != nil {
+		return x.Rows
+	}
+	return 0
+}
+
 // Release is the body of "release": forget a query's task outputs, except
 // those of stage keep (-1: all).
 type Release struct {
@@ -1214,7 +1493,7 @@ type Release struct {
 
 func (x *Release) Reset() {
 	*x = Release{}
-	mi := &file_plan_proto_msgTypes[12]
+	mi := &file_plan_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1505,7 @@ func (x *Release) String() string {
 func (*Release) ProtoMessage() {}
 
 func (x *Release) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[12]
+	mi := &file_plan_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1518,7 @@ func (x *Release) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Release.ProtoReflect.Descriptor instead.
 func (*Release) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{12}
+	return file_plan_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Release) GetQueryId() string {
@@ -1269,7 +1548,7 @@ type CommitTable struct {
 
 func (x *CommitTable) Reset() {
 	*x = CommitTable{}
-	mi := &file_plan_proto_msgTypes[13]
+	mi := &file_plan_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1560,7 @@ func (x *CommitTable) String() string {
 func (*CommitTable) ProtoMessage() {}
 
 func (x *CommitTable) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[13]
+	mi := &file_plan_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1573,7 @@ func (x *CommitTable) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitTable.ProtoReflect.Descriptor instead.
 func (*CommitTable) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{13}
+	return file_plan_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CommitTable) GetManifest() []byte {
@@ -1321,7 +1600,7 @@ type Manifests struct {
 
 func (x *Manifests) Reset() {
 	*x = Manifests{}
-	mi := &file_plan_proto_msgTypes[14]
+	mi := &file_plan_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1612,7 @@ func (x *Manifests) String() string {
 func (*Manifests) ProtoMessage() {}
 
 func (x *Manifests) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[14]
+	mi := &file_plan_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1625,7 @@ func (x *Manifests) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Manifests.ProtoReflect.Descriptor instead.
 func (*Manifests) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{14}
+	return file_plan_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Manifests) GetManifests() [][]byte {
@@ -1372,7 +1651,7 @@ type LostInput struct {
 
 func (x *LostInput) Reset() {
 	*x = LostInput{}
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1663,7 @@ func (x *LostInput) String() string {
 func (*LostInput) ProtoMessage() {}
 
 func (x *LostInput) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[15]
+	mi := &file_plan_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1676,7 @@ func (x *LostInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LostInput.ProtoReflect.Descriptor instead.
 func (*LostInput) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{15}
+	return file_plan_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LostInput) GetNode() string {
@@ -1443,6 +1722,7 @@ type Node struct {
 	//	*Node_Join
 	//	*Node_Concat
 	//	*Node_Sql
+	//	*Node_Values
 	Kind          isNode_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1450,7 +1730,7 @@ type Node struct {
 
 func (x *Node) Reset() {
 	*x = Node{}
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1462,7 +1742,7 @@ func (x *Node) String() string {
 func (*Node) ProtoMessage() {}
 
 func (x *Node) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[16]
+	mi := &file_plan_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1475,7 +1755,7 @@ func (x *Node) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Node.ProtoReflect.Descriptor instead.
 func (*Node) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{16}
+	return file_plan_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Node) GetKind() isNode_Kind {
@@ -1584,6 +1864,15 @@ func (x *Node) GetSql() *Sql {
 	return nil
 }
 
+func (x *Node) GetValues() *Values {
+	if x != nil {
+		if x, ok := x.Kind.(*Node_Values); ok {
+			return x.Values
+		}
+	}
+	return nil
+}
+
 type isNode_Kind interface {
 	isNode_Kind()
 }
@@ -1632,6 +1921,10 @@ type Node_Sql struct {
 	Sql *Sql `protobuf:"bytes,11,opt,name=sql,proto3,oneof"`
 }
 
+type Node_Values struct {
+	Values *Values `protobuf:"bytes,12,opt,name=values,proto3,oneof"`
+}
+
 func (*Node_TableScan) isNode_Kind() {}
 
 func (*Node_FileScan) isNode_Kind() {}
@@ -1654,6 +1947,64 @@ func (*Node_Concat) isNode_Kind() {}
 
 func (*Node_Sql) isNode_Kind() {}
 
+func (*Node_Values) isNode_Kind() {}
+
+// Values is rows written out in the query: SQL's VALUES lists, and SELECT
+// without FROM (one row of no columns). Each cell is an expression of no
+// column (a constant); a column takes the type of its first cell that is
+// not a bare null, and its other cells are cast to it.
+type Values struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	Rows          []*Values_Row          `protobuf:"bytes,2,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Values) Reset() {
+	*x = Values{}
+	mi := &file_plan_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Values) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Values) ProtoMessage() {}
+
+func (x *Values) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Values.ProtoReflect.Descriptor instead.
+func (*Values) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Values) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *Values) GetRows() []*Values_Row {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
 // Sql is a query written in SQL (a Postgres-family dialect, as DuckDB and
 // DataFusion users write it), compiled by the node into the other kinds
 // of node. tables names further inputs the text may read as tables (a
@@ -1669,7 +2020,7 @@ type Sql struct {
 
 func (x *Sql) Reset() {
 	*x = Sql{}
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +2032,7 @@ func (x *Sql) String() string {
 func (*Sql) ProtoMessage() {}
 
 func (x *Sql) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[17]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +2045,7 @@ func (x *Sql) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sql.ProtoReflect.Descriptor instead.
 func (*Sql) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{17}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Sql) GetQuery() string {
@@ -1721,7 +2072,7 @@ type TableScan struct {
 
 func (x *TableScan) Reset() {
 	*x = TableScan{}
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +2084,7 @@ func (x *TableScan) String() string {
 func (*TableScan) ProtoMessage() {}
 
 func (x *TableScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[18]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +2097,7 @@ func (x *TableScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableScan.ProtoReflect.Descriptor instead.
 func (*TableScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{18}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *TableScan) GetTable() string {
@@ -1769,7 +2120,7 @@ type FileScan struct {
 
 func (x *FileScan) Reset() {
 	*x = FileScan{}
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2132,7 @@ func (x *FileScan) String() string {
 func (*FileScan) ProtoMessage() {}
 
 func (x *FileScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[19]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2145,7 @@ func (x *FileScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileScan.ProtoReflect.Descriptor instead.
 func (*FileScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{19}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FileScan) GetPaths() []string {
@@ -1828,7 +2179,7 @@ type CsvOptions struct {
 
 func (x *CsvOptions) Reset() {
 	*x = CsvOptions{}
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1840,7 +2191,7 @@ func (x *CsvOptions) String() string {
 func (*CsvOptions) ProtoMessage() {}
 
 func (x *CsvOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[20]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1853,7 +2204,7 @@ func (x *CsvOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsvOptions.ProtoReflect.Descriptor instead.
 func (*CsvOptions) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{20}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CsvOptions) GetNoHeader() bool {
@@ -1881,7 +2232,7 @@ type Select struct {
 
 func (x *Select) Reset() {
 	*x = Select{}
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1893,7 +2244,7 @@ func (x *Select) String() string {
 func (*Select) ProtoMessage() {}
 
 func (x *Select) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[21]
+	mi := &file_plan_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1906,7 +2257,7 @@ func (x *Select) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Select.ProtoReflect.Descriptor instead.
 func (*Select) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{21}
+	return file_plan_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Select) GetInput() *Node {
@@ -1935,7 +2286,7 @@ type WithColumns struct {
 
 func (x *WithColumns) Reset() {
 	*x = WithColumns{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1947,7 +2298,7 @@ func (x *WithColumns) String() string {
 func (*WithColumns) ProtoMessage() {}
 
 func (x *WithColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1960,7 +2311,7 @@ func (x *WithColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithColumns.ProtoReflect.Descriptor instead.
 func (*WithColumns) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WithColumns) GetInput() *Node {
@@ -1987,7 +2338,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2350,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2363,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Filter) GetInput() *Node {
@@ -2042,7 +2393,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2405,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2418,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Aggregate) GetInput() *Node {
@@ -2102,7 +2453,7 @@ type SortKey struct {
 
 func (x *SortKey) Reset() {
 	*x = SortKey{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2114,7 +2465,7 @@ func (x *SortKey) String() string {
 func (*SortKey) ProtoMessage() {}
 
 func (x *SortKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2127,7 +2478,7 @@ func (x *SortKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortKey.ProtoReflect.Descriptor instead.
 func (*SortKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SortKey) GetExpr() *Expr {
@@ -2162,7 +2513,7 @@ type Sort struct {
 
 func (x *Sort) Reset() {
 	*x = Sort{}
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2174,7 +2525,7 @@ func (x *Sort) String() string {
 func (*Sort) ProtoMessage() {}
 
 func (x *Sort) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2187,7 +2538,7 @@ func (x *Sort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sort.ProtoReflect.Descriptor instead.
 func (*Sort) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{26}
+	return file_plan_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Sort) GetInput() *Node {
@@ -2216,7 +2567,7 @@ type Limit struct {
 
 func (x *Limit) Reset() {
 	*x = Limit{}
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2228,7 +2579,7 @@ func (x *Limit) String() string {
 func (*Limit) ProtoMessage() {}
 
 func (x *Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2241,7 +2592,7 @@ func (x *Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limit.ProtoReflect.Descriptor instead.
 func (*Limit) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{27}
+	return file_plan_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Limit) GetInput() *Node {
@@ -2290,7 +2641,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2302,7 +2653,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2315,7 +2666,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{28}
+	return file_plan_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Join) GetLeft() *Node {
@@ -2379,7 +2730,7 @@ type Concat struct {
 
 func (x *Concat) Reset() {
 	*x = Concat{}
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2742,7 @@ func (x *Concat) String() string {
 func (*Concat) ProtoMessage() {}
 
 func (x *Concat) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2755,7 @@ func (x *Concat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Concat.ProtoReflect.Descriptor instead.
 func (*Concat) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{29}
+	return file_plan_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Concat) GetInputs() []*Node {
@@ -2431,7 +2782,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2443,7 +2794,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2456,7 +2807,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{30}
+	return file_plan_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -2579,7 +2930,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2591,7 +2942,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2604,7 +2955,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31}
+	return file_plan_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -2637,7 +2988,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2649,7 +3000,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2662,7 +3013,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{32}
+	return file_plan_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Column) GetName() string {
@@ -2686,7 +3037,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2698,7 +3049,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2711,7 +3062,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{33}
+	return file_plan_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Call) GetFunction() string {
@@ -2738,7 +3089,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +3101,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +3114,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34}
+	return file_plan_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -2790,7 +3141,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +3153,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3166,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{35}
+	return file_plan_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -2845,7 +3196,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +3208,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +3221,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{36}
+	return file_plan_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -2931,7 +3282,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2943,7 +3294,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2956,7 +3307,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{37}
+	return file_plan_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -3116,7 +3467,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3128,7 +3479,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3141,7 +3492,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38}
+	return file_plan_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -3178,7 +3529,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3190,7 +3541,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3203,7 +3554,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{39}
+	return file_plan_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -3227,6 +3578,50 @@ func (x *Decimal) GetScale() int32 {
 	return 0
 }
 
+type Values_Row struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Cells         []*Expr                `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Values_Row) Reset() {
+	*x = Values_Row{}
+	mi := &file_plan_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Values_Row) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Values_Row) ProtoMessage() {}
+
+func (x *Values_Row) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Values_Row.ProtoReflect.Descriptor instead.
+func (*Values_Row) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{22, 0}
+}
+
+func (x *Values_Row) GetCells() []*Expr {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
 var File_plan_proto protoreflect.FileDescriptor
 
 const file_plan_proto_rawDesc = "" +
@@ -3243,7 +3638,12 @@ const file_plan_proto_rawDesc = "" +
 	"\x06CREATE\x10\x00\x12\v\n" +
 	"\aREPLACE\x10\x01\x12\n" +
 	"\n" +
-	"\x06APPEND\x10\x02\"f\n" +
+	"\x06APPEND\x10\x02\"\x97\x01\n" +
+	"\x05Write\x12/\n" +
+	"\x05query\x18\x01 \x01(\v2\x19.slipstream.plan.v1.QueryR\x05query\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x123\n" +
+	"\x04mode\x18\x03 \x01(\x0e2\x1f.slipstream.plan.v1.Upload.ModeR\x04mode\x12\x12\n" +
+	"\x04path\x18\x04 \x01(\tR\x04path\"f\n" +
 	"\fUploadResult\x12\x14\n" +
 	"\x05table\x18\x01 \x01(\tR\x05table\x12!\n" +
 	"\frows_written\x18\x02 \x01(\x03R\vrowsWritten\x12\x1d\n" +
@@ -3306,7 +3706,18 @@ const file_plan_proto_rawDesc = "" +
 	"\x05table\x18\x03 \x01(\tR\x05table\x12\x12\n" +
 	"\x04data\x18\x04 \x01(\fR\x04data\x12\x1a\n" +
 	"\bchecksum\x18\x05 \x01(\tR\bchecksum\x12\x16\n" +
-	"\x06source\x18\x06 \x01(\tR\x06source\"8\n" +
+	"\x06source\x18\x06 \x01(\tR\x06source\"w\n" +
+	"\vStoreOutput\x125\n" +
+	"\x06output\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.OutputKeyR\x06output\x12\x14\n" +
+	"\x05table\x18\x02 \x01(\tR\x05table\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\"#\n" +
+	"\vStoredParts\x12\x14\n" +
+	"\x05parts\x18\x01 \x03(\fR\x05parts\"X\n" +
+	"\vWriteOutput\x125\n" +
+	"\x06output\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.OutputKeyR\x06output\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\"\x1d\n" +
+	"\aWritten\x12\x12\n" +
+	"\x04rows\x18\x01 \x01(\x03R\x04rows\"8\n" +
 	"\aRelease\x12\x19\n" +
 	"\bquery_id\x18\x01 \x01(\tR\aqueryId\x12\x12\n" +
 	"\x04keep\x18\x02 \x01(\x05R\x04keep\"F\n" +
@@ -3319,7 +3730,7 @@ const file_plan_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x14\n" +
-	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xf2\x04\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xa8\x05\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -3333,8 +3744,14 @@ const file_plan_proto_rawDesc = "" +
 	"\x04join\x18\t \x01(\v2\x18.slipstream.plan.v1.JoinH\x00R\x04join\x124\n" +
 	"\x06concat\x18\n" +
 	" \x01(\v2\x1a.slipstream.plan.v1.ConcatH\x00R\x06concat\x12+\n" +
-	"\x03sql\x18\v \x01(\v2\x17.slipstream.plan.v1.SqlH\x00R\x03sqlB\x06\n" +
-	"\x04kind\"\xad\x01\n" +
+	"\x03sql\x18\v \x01(\v2\x17.slipstream.plan.v1.SqlH\x00R\x03sql\x124\n" +
+	"\x06values\x18\f \x01(\v2\x1a.slipstream.plan.v1.ValuesH\x00R\x06valuesB\x06\n" +
+	"\x04kind\"\x89\x01\n" +
+	"\x06Values\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x122\n" +
+	"\x04rows\x18\x02 \x03(\v2\x1e.slipstream.plan.v1.Values.RowR\x04rows\x1a5\n" +
+	"\x03Row\x12.\n" +
+	"\x05cells\x18\x01 \x03(\v2\x18.slipstream.plan.v1.ExprR\x05cells\"\xad\x01\n" +
 	"\x03Sql\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\tR\x05query\x12;\n" +
 	"\x06tables\x18\x02 \x03(\v2#.slipstream.plan.v1.Sql.TablesEntryR\x06tables\x1aS\n" +
@@ -3500,7 +3917,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -3509,115 +3926,129 @@ var file_plan_proto_goTypes = []any{
 	(DataType_TimeUnit)(0), // 4: slipstream.plan.v1.DataType.TimeUnit
 	(*Query)(nil),          // 5: slipstream.plan.v1.Query
 	(*Upload)(nil),         // 6: slipstream.plan.v1.Upload
-	(*UploadResult)(nil),   // 7: slipstream.plan.v1.UploadResult
-	(*Ticket)(nil),         // 8: slipstream.plan.v1.Ticket
-	(*OutputKey)(nil),      // 9: slipstream.plan.v1.OutputKey
-	(*Task)(nil),           // 10: slipstream.plan.v1.Task
-	(*Share)(nil),          // 11: slipstream.plan.v1.Share
-	(*FileShare)(nil),      // 12: slipstream.plan.v1.FileShare
-	(*Input)(nil),          // 13: slipstream.plan.v1.Input
-	(*Source)(nil),         // 14: slipstream.plan.v1.Source
-	(*TaskResult)(nil),     // 15: slipstream.plan.v1.TaskResult
-	(*StorePart)(nil),      // 16: slipstream.plan.v1.StorePart
-	(*Release)(nil),        // 17: slipstream.plan.v1.Release
-	(*CommitTable)(nil),    // 18: slipstream.plan.v1.CommitTable
-	(*Manifests)(nil),      // 19: slipstream.plan.v1.Manifests
-	(*LostInput)(nil),      // 20: slipstream.plan.v1.LostInput
-	(*Node)(nil),           // 21: slipstream.plan.v1.Node
-	(*Sql)(nil),            // 22: slipstream.plan.v1.Sql
-	(*TableScan)(nil),      // 23: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 24: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 25: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 26: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 27: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 28: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 29: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 30: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 31: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 32: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 33: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 34: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 35: slipstream.plan.v1.Expr
-	(*Over)(nil),           // 36: slipstream.plan.v1.Over
-	(*Column)(nil),         // 37: slipstream.plan.v1.Column
-	(*Call)(nil),           // 38: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 39: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 40: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 41: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 42: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 43: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 44: slipstream.plan.v1.Decimal
-	nil,                    // 45: slipstream.plan.v1.Sql.TablesEntry
+	(*Write)(nil),          // 7: slipstream.plan.v1.Write
+	(*UploadResult)(nil),   // 8: slipstream.plan.v1.UploadResult
+	(*Ticket)(nil),         // 9: slipstream.plan.v1.Ticket
+	(*OutputKey)(nil),      // 10: slipstream.plan.v1.OutputKey
+	(*Task)(nil),           // 11: slipstream.plan.v1.Task
+	(*Share)(nil),          // 12: slipstream.plan.v1.Share
+	(*FileShare)(nil),      // 13: slipstream.plan.v1.FileShare
+	(*Input)(nil),          // 14: slipstream.plan.v1.Input
+	(*Source)(nil),         // 15: slipstream.plan.v1.Source
+	(*TaskResult)(nil),     // 16: slipstream.plan.v1.TaskResult
+	(*StorePart)(nil),      // 17: slipstream.plan.v1.StorePart
+	(*StoreOutput)(nil),    // 18: slipstream.plan.v1.StoreOutput
+	(*StoredParts)(nil),    // 19: slipstream.plan.v1.StoredParts
+	(*WriteOutput)(nil),    // 20: slipstream.plan.v1.WriteOutput
+	(*Written)(nil),        // 21: slipstream.plan.v1.Written
+	(*Release)(nil),        // 22: slipstream.plan.v1.Release
+	(*CommitTable)(nil),    // 23: slipstream.plan.v1.CommitTable
+	(*Manifests)(nil),      // 24: slipstream.plan.v1.Manifests
+	(*LostInput)(nil),      // 25: slipstream.plan.v1.LostInput
+	(*Node)(nil),           // 26: slipstream.plan.v1.Node
+	(*Values)(nil),         // 27: slipstream.plan.v1.Values
+	(*Sql)(nil),            // 28: slipstream.plan.v1.Sql
+	(*TableScan)(nil),      // 29: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 30: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 31: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 32: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 33: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 34: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 35: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 36: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 37: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 38: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 39: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 40: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 41: slipstream.plan.v1.Expr
+	(*Over)(nil),           // 42: slipstream.plan.v1.Over
+	(*Column)(nil),         // 43: slipstream.plan.v1.Column
+	(*Call)(nil),           // 44: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 45: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 46: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 47: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 48: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 49: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 50: slipstream.plan.v1.Decimal
+	(*Values_Row)(nil),     // 51: slipstream.plan.v1.Values.Row
+	nil,                    // 52: slipstream.plan.v1.Sql.TablesEntry
 }
 var file_plan_proto_depIdxs = []int32{
-	21, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
+	26, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
 	1,  // 1: slipstream.plan.v1.Upload.mode:type_name -> slipstream.plan.v1.Upload.Mode
-	5,  // 2: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
-	9,  // 3: slipstream.plan.v1.Ticket.output:type_name -> slipstream.plan.v1.OutputKey
-	5,  // 4: slipstream.plan.v1.Task.query:type_name -> slipstream.plan.v1.Query
-	11, // 5: slipstream.plan.v1.Task.share:type_name -> slipstream.plan.v1.Share
-	13, // 6: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
-	12, // 7: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
-	14, // 8: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
-	23, // 9: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	24, // 10: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	26, // 11: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	27, // 12: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	28, // 13: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	29, // 14: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	31, // 15: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	32, // 16: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	33, // 17: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	34, // 18: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
-	22, // 19: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
-	45, // 20: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
-	0,  // 21: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	25, // 22: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	21, // 23: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	35, // 24: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	21, // 25: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	35, // 26: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	21, // 27: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	35, // 28: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	21, // 29: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	35, // 30: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	35, // 31: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	35, // 32: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	21, // 33: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	30, // 34: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	21, // 35: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	21, // 36: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	21, // 37: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	35, // 38: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	35, // 39: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
-	2,  // 40: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	35, // 41: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	21, // 42: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	37, // 43: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	42, // 44: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	38, // 45: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	39, // 46: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	40, // 47: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	36, // 48: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	35, // 49: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	35, // 50: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	30, // 51: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	35, // 52: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	35, // 53: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	35, // 54: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	41, // 55: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 56: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 57: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	41, // 58: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	43, // 59: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	44, // 60: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 61: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	21, // 62: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
-	63, // [63:63] is the sub-list for method output_type
-	63, // [63:63] is the sub-list for method input_type
-	63, // [63:63] is the sub-list for extension type_name
-	63, // [63:63] is the sub-list for extension extendee
-	0,  // [0:63] is the sub-list for field type_name
+	5,  // 2: slipstream.plan.v1.Write.query:type_name -> slipstream.plan.v1.Query
+	1,  // 3: slipstream.plan.v1.Write.mode:type_name -> slipstream.plan.v1.Upload.Mode
+	5,  // 4: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
+	10, // 5: slipstream.plan.v1.Ticket.output:type_name -> slipstream.plan.v1.OutputKey
+	5,  // 6: slipstream.plan.v1.Task.query:type_name -> slipstream.plan.v1.Query
+	12, // 7: slipstream.plan.v1.Task.share:type_name -> slipstream.plan.v1.Share
+	14, // 8: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
+	13, // 9: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
+	15, // 10: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
+	10, // 11: slipstream.plan.v1.StoreOutput.output:type_name -> slipstream.plan.v1.OutputKey
+	10, // 12: slipstream.plan.v1.WriteOutput.output:type_name -> slipstream.plan.v1.OutputKey
+	29, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	30, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	32, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	33, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	34, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	35, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	37, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	38, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	39, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	40, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	28, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
+	27, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
+	51, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
+	52, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
+	0,  // 27: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	31, // 28: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	26, // 29: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	41, // 30: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	26, // 31: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	41, // 32: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	26, // 33: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	41, // 34: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	26, // 35: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	41, // 36: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	41, // 37: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	41, // 38: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	26, // 39: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	36, // 40: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	26, // 41: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	26, // 42: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	26, // 43: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	41, // 44: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	41, // 45: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 46: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	41, // 47: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	26, // 48: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	43, // 49: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	48, // 50: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	44, // 51: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	45, // 52: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	46, // 53: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	42, // 54: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	41, // 55: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	41, // 56: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	36, // 57: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	41, // 58: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	41, // 59: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	41, // 60: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	47, // 61: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	3,  // 62: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	4,  // 63: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	47, // 64: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	49, // 65: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	50, // 66: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	4,  // 67: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	41, // 68: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
+	26, // 69: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
+	70, // [70:70] is the sub-list for method output_type
+	70, // [70:70] is the sub-list for method input_type
+	70, // [70:70] is the sub-list for extension type_name
+	70, // [70:70] is the sub-list for extension extendee
+	0,  // [0:70] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -3625,7 +4056,7 @@ func file_plan_proto_init() {
 	if File_plan_proto != nil {
 		return
 	}
-	file_plan_proto_msgTypes[16].OneofWrappers = []any{
+	file_plan_proto_msgTypes[21].OneofWrappers = []any{
 		(*Node_TableScan)(nil),
 		(*Node_FileScan)(nil),
 		(*Node_Select)(nil),
@@ -3637,8 +4068,9 @@ func file_plan_proto_init() {
 		(*Node_Join)(nil),
 		(*Node_Concat)(nil),
 		(*Node_Sql)(nil),
+		(*Node_Values)(nil),
 	}
-	file_plan_proto_msgTypes[30].OneofWrappers = []any{
+	file_plan_proto_msgTypes[36].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
@@ -3646,7 +4078,7 @@ func file_plan_proto_init() {
 		(*Expr_Cast)(nil),
 		(*Expr_Over)(nil),
 	}
-	file_plan_proto_msgTypes[37].OneofWrappers = []any{
+	file_plan_proto_msgTypes[43].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -3663,7 +4095,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   41,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

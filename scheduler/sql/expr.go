@@ -36,7 +36,7 @@ var scalars = map[string]string{
 	"exp": "exp", "ln": "ln", "power": "power", "pow": "power", "lower": "lower", "upper": "upper",
 	"length": "len_chars", "char_length": "len_chars", "character_length": "len_chars", "octet_length": "len_bytes",
 	"coalesce": "coalesce", "starts_with": "starts_with", "ends_with": "ends_with", "contains": "contains",
-	"trim": "strip_chars", "btrim": "strip_chars", "replace": "replace_all", "concat": "concat_str",
+	"trim": "strip_chars", "btrim": "strip_chars", "replace": "replace_all",
 	"regexp_matches": "regexp_matches", "regexp_replace": "regexp_replace", "year": "year", "month": "month",
 	"day": "day", "hour": "hour", "minute": "minute", "second": "second",
 }
@@ -73,6 +73,11 @@ func (x *exprCompiler) exprOrOutput(n *pg.Node, outs []output) (*pb.Expr, error)
 func isColumnNamed(e *pb.Expr, name string) bool {
 	col := unalias(e).GetColumn()
 	return col != nil && strings.HasSuffix(col.GetName(), "."+name)
+}
+
+// concat is the registry's concat_str of args with no separator.
+func concat(skipNulls bool, args ...*pb.Expr) *pb.Expr {
+	return call("concat_str", append(args, str(""), literal(&pb.Literal{Value: &pb.Literal_BoolValue{BoolValue: skipNulls}}))...)
 }
 
 func literal(l *pb.Literal) *pb.Expr { return &pb.Expr{Kind: &pb.Expr_Literal{Literal: l}} }
@@ -341,8 +346,11 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 			return nil, err
 		}
 		fns := map[string]string{"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "%": "modulo",
-			"=": "eq", "<>": "ne", "!=": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge", "||": "concat_str",
+			"=": "eq", "<>": "ne", "!=": "ne", "<": "lt", ">": "gt", "<=": "le", ">=": "ge",
 			"^": "power"}
+		if op == "||" { // null when either side is
+			return concat(false, l, r), nil
+		}
 		fn, ok := fns[op]
 		if !ok {
 			return nil, notSupported("the operator " + op)
@@ -513,6 +521,8 @@ func (x *exprCompiler) funcCall(fc *pg.FuncCall) (*pb.Expr, error) {
 			rest = append(rest, args[2])
 		}
 		return call("str_slice", rest...), nil
+	case "concat": // skips nulls, as DuckDB and Postgres do
+		return concat(true, args...), nil
 	case "log10":
 		return call("log", append(args, literal(&pb.Literal{Value: &pb.Literal_FloatValue{FloatValue: 10}}))...), nil
 	}

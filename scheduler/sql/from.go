@@ -18,8 +18,8 @@ import (
 // are hash joins, as the optimizer then reorders); the conditions not used
 // are returned.
 func (c *compiler) from(items []*pg.Node, sc *scope, where []*pg.Node) (*pb.Node, []*pg.Node, error) {
-	if len(items) == 0 {
-		return nil, nil, notSupported("SELECT without FROM")
+	if len(items) == 0 { // SELECT without FROM reads one row of no columns
+		return valuesNode(nil, [][]*pb.Expr{nil}), where, nil
 	}
 	where = factorOr(where)
 	var n *pb.Node
@@ -59,6 +59,37 @@ func (c *compiler) from(items []*pg.Node, sc *scope, where []*pg.Node) (*pb.Node
 		n = c.join(n, right, how, keys, nil)
 	}
 	return n, where, nil
+}
+
+// values compiles a VALUES list: columns col0, col1, ... as DuckDB names
+// them.
+func (c *compiler) values(lists []*pg.Node) (*pb.Node, error) {
+	ex := &exprCompiler{c: c, sc: &scope{}}
+	var rows [][]*pb.Expr
+	var names []string
+	for i, l := range lists {
+		cells, err := ex.list(l.GetList().GetItems())
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			for j := range cells {
+				names = append(names, fmt.Sprintf("col%d", j))
+			}
+		} else if len(cells) != len(names) {
+			return nil, kernels.Errorf(kernels.Invalid, "SQL: VALUES lists must all have the same length: row 1 has %d values, row %d has %d", len(names), i+1, len(cells))
+		}
+		rows = append(rows, cells)
+	}
+	return valuesNode(names, rows), nil
+}
+
+func valuesNode(names []string, rows [][]*pb.Expr) *pb.Node {
+	v := &pb.Values{Names: names}
+	for _, cells := range rows {
+		v.Rows = append(v.Rows, &pb.Values_Row{Cells: cells})
+	}
+	return &pb.Node{Kind: &pb.Node_Values{Values: v}}
 }
 
 // equiKey says whether cond is left_expr = right_expr with each side

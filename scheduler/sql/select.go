@@ -255,7 +255,11 @@ func (c *compiler) query(s *pg.SelectStmt) (*pb.Node, error) {
 		return nil, notSupported("INTERSECT and EXCEPT")
 	}
 	if len(s.GetValuesLists()) > 0 {
-		return nil, notSupported("VALUES lists")
+		n, err := c.values(s.GetValuesLists())
+		if err != nil {
+			return nil, err
+		}
+		return c.orderLimit(n, s, nil)
 	}
 	return c.selectCore(s)
 }

@@ -148,6 +148,8 @@ func (c *cutter) cut(n plan.Node) frag {
 	switch n := n.(type) {
 	case *plan.Scan:
 		return frag{n: n, d: FromScan, scan: n}
+	case *plan.Values:
+		return frag{n: n, d: Single}
 	case *plan.Filter:
 		f := c.cut(n.Input)
 		return with(f, &plan.Filter{Input: f.n, Predicate: n.Predicate})

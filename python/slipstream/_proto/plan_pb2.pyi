@@ -38,6 +38,18 @@ class Upload(_message.Message):
     mode: Upload.Mode
     def __init__(self, table: _Optional[str] = ..., mode: _Optional[_Union[Upload.Mode, str]] = ...) -> None: ...
 
+class Write(_message.Message):
+    __slots__ = ("query", "table", "mode", "path")
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    query: Query
+    table: str
+    mode: Upload.Mode
+    path: str
+    def __init__(self, query: _Optional[_Union[Query, _Mapping]] = ..., table: _Optional[str] = ..., mode: _Optional[_Union[Upload.Mode, str]] = ..., path: _Optional[str] = ...) -> None: ...
+
 class UploadResult(_message.Message):
     __slots__ = ("table", "rows_written", "table_rows")
     TABLE_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +186,36 @@ class StorePart(_message.Message):
     source: str
     def __init__(self, upload_id: _Optional[str] = ..., part_id: _Optional[str] = ..., table: _Optional[str] = ..., data: _Optional[bytes] = ..., checksum: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
+class StoreOutput(_message.Message):
+    __slots__ = ("output", "table", "upload_id")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    output: OutputKey
+    table: str
+    upload_id: str
+    def __init__(self, output: _Optional[_Union[OutputKey, _Mapping]] = ..., table: _Optional[str] = ..., upload_id: _Optional[str] = ...) -> None: ...
+
+class StoredParts(_message.Message):
+    __slots__ = ("parts",)
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    parts: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, parts: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class WriteOutput(_message.Message):
+    __slots__ = ("output", "path")
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    output: OutputKey
+    path: str
+    def __init__(self, output: _Optional[_Union[OutputKey, _Mapping]] = ..., path: _Optional[str] = ...) -> None: ...
+
+class Written(_message.Message):
+    __slots__ = ("rows",)
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    def __init__(self, rows: _Optional[int] = ...) -> None: ...
+
 class Release(_message.Message):
     __slots__ = ("query_id", "keep")
     QUERY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -209,7 +251,7 @@ class LostInput(_message.Message):
     def __init__(self, node: _Optional[str] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., cause: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat", "sql")
+    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat", "sql", "values")
     TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]
     FILE_SCAN_FIELD_NUMBER: _ClassVar[int]
     SELECT_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +263,7 @@ class Node(_message.Message):
     JOIN_FIELD_NUMBER: _ClassVar[int]
     CONCAT_FIELD_NUMBER: _ClassVar[int]
     SQL_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
     table_scan: TableScan
     file_scan: FileScan
     select: Select
@@ -232,7 +275,21 @@ class Node(_message.Message):
     join: Join
     concat: Concat
     sql: Sql
-    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ..., sql: _Optional[_Union[Sql, _Mapping]] = ...) -> None: ...
+    values: Values
+    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ..., sql: _Optional[_Union[Sql, _Mapping]] = ..., values: _Optional[_Union[Values, _Mapping]] = ...) -> None: ...
+
+class Values(_message.Message):
+    __slots__ = ("names", "rows")
+    class Row(_message.Message):
+        __slots__ = ("cells",)
+        CELLS_FIELD_NUMBER: _ClassVar[int]
+        cells: _containers.RepeatedCompositeFieldContainer[Expr]
+        def __init__(self, cells: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ...) -> None: ...
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    rows: _containers.RepeatedCompositeFieldContainer[Values.Row]
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., rows: _Optional[_Iterable[_Union[Values.Row, _Mapping]]] = ...) -> None: ...
 
 class Sql(_message.Message):
     __slots__ = ("query", "tables")

@@ -1,0 +1,134 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"slipstream/kernels"
+	"slipstream/kernels/exec"
+	"slipstream/scheduler/planpb"
+)
+
+// rowGroupRows is the most rows a row group of a written Parquet file
+// holds (DuckDB writes about 120k; a bigger group reads faster whole).
+const rowGroupRows = 1 << 20
+
+// partFile is the name of the i-th file COPY TO writes into dir.
+func partFile(dir string, i int) string {
+	return filepath.Join(dir, fmt.Sprintf("part-%05d.parquet", i))
+}
+
+// WriteFiles runs q and writes its result as Parquet files into the
+// directory dir (under the node's allowed roots), one file per result
+// partition, each written by the node that computed it (COPY TO,
+// write_parquet). It returns the rows written.
+func (e *Engine) WriteFiles(ctx context.Context, id, dir string, q *planpb.Query) (int64, error) {
+	e.init()
+	if entries, err := e.Roots.ReadDir(dir); err == nil && len(entries) > 0 {
+		return 0, kernels.Errorf(kernels.AlreadyExists, "COPY TO %q: the directory is not empty; write to a new directory (files are never overwritten)", dir)
+	} else if kernels.KindOf(err) == kernels.PermissionDenied {
+		return 0, err
+	}
+	if !e.Distributed() {
+		return e.writeFilesLocal(ctx, id, dir, q)
+	}
+	res, err := e.RunQueryID(ctx, id, q)
+	if err != nil {
+		return 0, err
+	}
+	defer e.releaseEverywhere(context.WithoutCancel(ctx), res.ID)
+	var rows int64
+	for i, p := range res.Parts {
+		cmd := &planpb.WriteOutput{Output: p.Key, Path: partFile(dir, i)}
+		var n int64
+		if p.Node.Name == e.Self.Name {
+			n, err = e.WriteOutput(ctx, cmd)
+		} else {
+			n, err = e.Net.WriteOutput(ctx, p.Node.Addr, cmd)
+		}
+		if err != nil {
+			return rows, err
+		}
+		rows += n
+	}
+	return rows, nil
+}
+
+func (e *Engine) writeFilesLocal(ctx context.Context, id, dir string, q *planpb.Query) (rows int64, err error) {
+	if id == "" {
+		if id, err = e.Track(ctx, ""); err != nil {
+			return 0, err
+		}
+	}
+	run, err := e.StartLocal(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	ctx = run.Context()
+	op, err := e.ExecuteLocal(run, q)
+	if err != nil {
+		run.End(err)
+		return 0, err
+	}
+	defer func() {
+		op.Close()
+		if c := context.Cause(ctx); err != nil && c != nil && ctx.Err() != nil && kernels.KindOf(c) == kernels.Cancelled {
+			err = c
+		}
+		run.End(err)
+	}()
+	return e.writeParquet(ctx, partFile(dir, 0), op, run.Sent)
+}
+
+// WriteOutput writes a result partition this node holds as the Parquet
+// file cmd.Path, under this node's allowed roots, and returns its rows.
+func (e *Engine) WriteOutput(ctx context.Context, cmd *planpb.WriteOutput) (int64, error) {
+	e.init()
+	op, err := e.Outputs().Open(cmd.GetOutput(), true)
+	if err != nil {
+		return 0, err
+	}
+	defer op.Close()
+	return e.writeParquet(ctx, cmd.GetPath(), op, nil)
+}
+
+// writeParquet writes op's batches as the Parquet file path (zstd).
+func (e *Engine) writeParquet(ctx context.Context, path string, op exec.Operator, sent func(rows, bytes int64)) (int64, error) {
+	var rows int64
+	err := e.Roots.Write(path, func(w io.Writer) error {
+		props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(rowGroupRows), parquet.WithAllocator(e.Mem))
+		fw, err := pqarrow.NewFileWriter(op.Schema(), w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+		if err != nil {
+			return err
+		}
+		for {
+			b, err := op.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				fw.Close()
+				return err
+			}
+			rows += b.NumRows()
+			if sent != nil {
+				sent(b.NumRows(), exec.BatchBytes(b))
+			}
+			err = fw.WriteBuffered(b)
+			b.Release()
+			if err != nil {
+				fw.Close()
+				return err
+			}
+		}
+		return fw.Close()
+	})
+	return rows, err
+}
