@@ -106,8 +106,23 @@ var extensions = map[exec.Format][]string{
 }
 
 // SQL implements plan.Resolver: it compiles SQL text into plan nodes.
+// EXPLAIN gives the query's plan as rows of text.
 func (e *Engine) SQL(s *planpb.Sql) (*planpb.Node, error) {
-	return sql.Compile(s.GetQuery(), s.GetTables(), e)
+	st, err := sql.Parse(s.GetQuery(), s.GetTables(), e)
+	if err != nil {
+		return nil, err
+	}
+	switch st.Kind {
+	case sql.Query:
+		return st.Input, nil
+	case sql.Explain:
+		txt, err := e.Explain(&planpb.Query{Root: st.Input})
+		if err != nil {
+			return nil, err
+		}
+		return sql.Lines("plan", txt), nil
+	}
+	return nil, st.NotAQuery()
 }
 
 // FileRoots implements plan.Resolver.

@@ -98,6 +98,19 @@ SQL_CASES = [
     "rows between unbounded preceding and current row) as s from alltypes",
     "select id, lag(i32) over (partition by k order by id) as p, "
     "lead(i32, 2) over (partition by k order by id) as q from alltypes",
+    # Set operations treat nulls as equal, as SQL's do.
+    "select k, k2 from alltypes where i8 > 0 union select k, k2 from alltypes where i8 < 3",
+    "select k, k2 from alltypes where i8 > 0 intersect select k, k2 from alltypes where i16 > 0",
+    "select k, k2 from alltypes where i8 > 0 except select k, k2 from alltypes where i16 > 0",
+    "select k from alltypes except select k from alltypes where i8 > 5 union all select 'extra'",
+    # Functions with SQL's names over the engine's.
+    "select id, left(s, 2) as l, right(s, 3) as r, mod(i32, 7) as m, ifnull(i16, 0) as i, "
+    "nullif(k2, 2) as n, s || '!' as bang, concat(k, '-', s) as c from alltypes",
+    "select id, log(abs(f64) + 1) as l10, log(2, abs(f64) + 1) as l2, pi() * 2 as tau from alltypes",
+    "select id, date_diff('day', d, date '2024-01-01') as dd from alltypes",
+    # SELECT without FROM and VALUES lists.
+    "select 1 as one, 'two' as two, 3.5 * 2 as seven",
+    "select v.x, count(*) as n from (values (1), (2), (2), (null)) v(x) group by v.x",
 ]
 
 

@@ -233,3 +233,12 @@ def test_select_without_from_and_values_match_duckdb(cl: sl.Client) -> None:
         got = cl.sql(sql).to_arrow()
         expected = duckdb.sql(sql).to_arrow_table()
         assert_rows_equal(got, expected.cast(got.schema), ordered=True)
+
+
+def test_explain_in_sql_text_answers_the_plan_as_rows(cl: sl.Client, t: sl.DataFrame) -> None:
+    lines = cl.sql("EXPLAIN SELECT k, count(*) AS n FROM alltypes GROUP BY k").to_arrow()
+    assert lines.column_names == ["plan"]
+    text = "\n".join(lines["plan"].to_pylist())
+    assert "Aggregate" in text and "alltypes" in text, text
+    with pytest.raises(sl.NotSupportedError, match="ANALYZE"):
+        cl.sql("EXPLAIN ANALYZE SELECT 1").to_arrow()

@@ -32,9 +32,17 @@ func Compile(text string, tables map[string]*pb.Node, r plan.Resolver) (*pb.Node
 		return nil, err
 	}
 	if st.Kind != Query {
-		return nil, kernels.Errorf(kernels.Invalid, "SQL: %s changes tables and returns no rows; run it on its own (cl.sql runs it at once; Flight SQL clients use ExecuteUpdate), not as a query's input", st.Kind)
+		return nil, st.NotAQuery()
 	}
 	return st.Input, nil
+}
+
+// NotAQuery is the error for a statement given where a query must be.
+func (st *Statement) NotAQuery() error {
+	if st.Kind == Explain {
+		return kernels.Errorf(kernels.Invalid, "SQL: EXPLAIN cannot be a query's input; run it on its own")
+	}
+	return kernels.Errorf(kernels.Invalid, "SQL: %s changes tables and returns no rows; run it on its own (cl.sql runs it at once; Flight SQL clients use ExecuteUpdate), not as a query's input", st.Kind)
 }
 
 func notSupported(what string) error {

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,8 @@ func isColumnNamed(e *pb.Expr, name string) bool {
 func concat(skipNulls bool, args ...*pb.Expr) *pb.Expr {
 	return call("concat_str", append(args, str(""), literal(&pb.Literal{Value: &pb.Literal_BoolValue{BoolValue: skipNulls}}))...)
 }
+
+func intLit(v int64) *pb.Expr { return literal(&pb.Literal{Value: &pb.Literal_IntValue{IntValue: v}}) }
 
 func literal(l *pb.Literal) *pb.Expr { return &pb.Expr{Kind: &pb.Expr_Literal{Literal: l}} }
 
@@ -356,6 +359,12 @@ func (x *exprCompiler) aExpr(a *pg.A_Expr) (*pb.Expr, error) {
 			return nil, notSupported("the operator " + op)
 		}
 		return call(fn, l, r), nil
+	case pg.A_Expr_Kind_AEXPR_NULLIF: // null where a = b, else a
+		l, r, err := x.sides(a)
+		if err != nil {
+			return nil, err
+		}
+		return call("case_when", literal(&pb.Literal{Value: &pb.Literal_Null{Null: &pb.DataType{}}}), l, call("eq", l, r)), nil // values, otherwise, conditions
 	case pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE:
 		return x.like(a, a.GetKind() == pg.A_Expr_Kind_AEXPR_ILIKE)
 	case pg.A_Expr_Kind_AEXPR_IN:
@@ -523,6 +532,39 @@ func (x *exprCompiler) funcCall(fc *pg.FuncCall) (*pb.Expr, error) {
 		return call("str_slice", rest...), nil
 	case "concat": // skips nulls, as DuckDB and Postgres do
 		return concat(true, args...), nil
+	case "left", "right":
+		if len(args) != 2 {
+			return nil, kernels.Errorf(kernels.Invalid, "SQL: %s wants a string and a length: %s(s, 3)", name, name)
+		}
+		if name == "left" {
+			return call("str_slice", args[0], intLit(0), args[1]), nil
+		}
+		return call("str_slice", args[0], call("negate", args[1]), literal(&pb.Literal{Value: &pb.Literal_Null{Null: &pb.DataType{Kind: pb.DataType_INT64}}})), nil
+	case "mod":
+		return call("modulo", args...), nil
+	case "ifnull":
+		return call("coalesce", args...), nil
+	case "pi":
+		return literal(&pb.Literal{Value: &pb.Literal_FloatValue{FloatValue: math.Pi}}), nil
+	case "log": // one argument: base 10, as in DuckDB and Postgres
+		if len(args) == 1 {
+			return call("log", args[0], literal(&pb.Literal{Value: &pb.Literal_FloatValue{FloatValue: 10}})), nil
+		}
+		return call("log", args[1], args[0]), nil // log(b, x)
+	case "date_trunc":
+		if len(args) != 2 || args[0].GetLiteral().GetStringValue() == "" {
+			return nil, kernels.Errorf(kernels.Invalid, "SQL: date_trunc wants a part and a date: date_trunc('month', d)")
+		}
+		every, ok := map[string]string{"year": "1y", "quarter": "1q", "month": "1mo", "week": "1w", "day": "1d", "hour": "1h", "minute": "1m", "second": "1s"}[strings.ToLower(args[0].GetLiteral().GetStringValue())]
+		if !ok {
+			return nil, notSupported("date_trunc to " + args[0].GetLiteral().GetStringValue())
+		}
+		return call("truncate", args[1], str(every)), nil
+	case "date_diff", "datediff":
+		if len(args) != 3 || !strings.EqualFold(args[0].GetLiteral().GetStringValue(), "day") {
+			return nil, notSupported("date_diff of anything but 'day' between two dates")
+		}
+		return call("days_between", args[2], args[1]), nil
 	case "log10":
 		return call("log", append(args, literal(&pb.Literal{Value: &pb.Literal_FloatValue{FloatValue: 10}}))...), nil
 	}

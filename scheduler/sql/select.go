@@ -233,11 +233,8 @@ func (c *compiler) query(s *pg.SelectStmt) (*pb.Node, error) {
 			c.ctes[strings.ToLower(cte.GetCtename())] = n
 		}
 	}
-	switch s.GetOp() {
-	case pg.SetOperation_SETOP_UNION:
-		if !s.GetAll() {
-			return nil, notSupported("UNION without ALL (write UNION ALL, then DISTINCT)")
-		}
+	switch op := s.GetOp(); op {
+	case pg.SetOperation_SETOP_UNION, pg.SetOperation_SETOP_INTERSECT, pg.SetOperation_SETOP_EXCEPT:
 		l, err := c.query(s.GetLarg())
 		if err != nil {
 			return nil, err
@@ -249,10 +246,11 @@ func (c *compiler) query(s *pg.SelectStmt) (*pb.Node, error) {
 		if r, err = c.renameLike(r, l); err != nil {
 			return nil, err
 		}
-		n := &pb.Node{Kind: &pb.Node_Concat{Concat: &pb.Concat{Inputs: []*pb.Node{l, r}}}}
+		n, err := c.setOperation(op, s.GetAll(), l, r)
+		if err != nil {
+			return nil, err
+		}
 		return c.orderLimit(n, s, nil)
-	case pg.SetOperation_SETOP_INTERSECT, pg.SetOperation_SETOP_EXCEPT:
-		return nil, notSupported("INTERSECT and EXCEPT")
 	}
 	if len(s.GetValuesLists()) > 0 {
 		n, err := c.values(s.GetValuesLists())
@@ -472,6 +470,48 @@ func (c *compiler) project(n *pb.Node, outs []output, keys []*pb.SortKey, s *pg.
 	}
 	n = selectNode(n, exprs)
 	return c.limit(n, s)
+}
+
+// setOperation combines two queries of the same columns. UNION ALL stacks
+// them; UNION keeps one row of each distinct row. INTERSECT and EXCEPT
+// stack both sides tagged 1 and 2 and group by every column, which
+// treats nulls as equal, as SQL's set operations do: a row of both sides
+// has tags 1 and 2, a row of the left only has tag 1 alone.
+func (c *compiler) setOperation(op pg.SetOperation, all bool, l, r *pb.Node) (*pb.Node, error) {
+	stack := func(l, r *pb.Node) *pb.Node {
+		return &pb.Node{Kind: &pb.Node_Concat{Concat: &pb.Concat{Inputs: []*pb.Node{l, r}}}}
+	}
+	if op == pg.SetOperation_SETOP_UNION && all {
+		return stack(l, r), nil
+	}
+	if all {
+		return nil, notSupported("INTERSECT ALL and EXCEPT ALL")
+	}
+	names, err := c.columns(l)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]*pb.Expr, len(names))
+	for i, name := range names {
+		keys[i] = column(name)
+	}
+	if op == pg.SetOperation_SETOP_UNION {
+		return &pb.Node{Kind: &pb.Node_Aggregate{Aggregate: &pb.Aggregate{Input: stack(l, r), Keys: keys}}}, nil
+	}
+	c.hidden++
+	side, lo, hi := fmt.Sprintf("__side%d", c.hidden), fmt.Sprintf("__lo%d", c.hidden), fmt.Sprintf("__hi%d", c.hidden)
+	tag := func(n *pb.Node, v int64) *pb.Node {
+		exprs := append(append([]*pb.Expr{}, keys...), alias_(literal(&pb.Literal{Value: &pb.Literal_IntValue{IntValue: v}}), side))
+		return selectNode(n, exprs)
+	}
+	n := &pb.Node{Kind: &pb.Node_Aggregate{Aggregate: &pb.Aggregate{Input: stack(tag(l, 1), tag(r, 2)), Keys: keys,
+		Aggs: []*pb.Expr{alias_(call("min", column(side)), lo), alias_(call("max", column(side)), hi)}}}}
+	one := literal(&pb.Literal{Value: &pb.Literal_IntValue{IntValue: 1}})
+	keep := call("eq", column(hi), one) // EXCEPT: the left side only
+	if op == pg.SetOperation_SETOP_INTERSECT {
+		keep = call("and", call("eq", column(lo), one), call("eq", column(hi), literal(&pb.Literal{Value: &pb.Literal_IntValue{IntValue: 2}})))
+	}
+	return selectNode(filterNode(n, keep), keys), nil
 }
 
 // distinct keeps one row of each distinct output, then sorts by ORDER BY

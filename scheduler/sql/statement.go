@@ -29,10 +29,12 @@ const (
 	DropTable
 	// CopyTo writes Statement.Input's rows as files under Statement.Path.
 	CopyTo
+	// Explain returns the plan of the query Statement.Input as rows.
+	Explain
 )
 
 func (k Kind) String() string {
-	return [...]string{"a query", "CREATE TABLE", "CREATE TABLE AS", "INSERT", "DROP TABLE", "COPY TO"}[k]
+	return [...]string{"a query", "CREATE TABLE", "CREATE TABLE AS", "INSERT", "DROP TABLE", "COPY TO", "EXPLAIN"}[k]
 }
 
 // Statement is one SQL statement, parsed and bound.
@@ -64,6 +66,16 @@ func IsQuery(text string) bool {
 	return stmt.GetSelectStmt() != nil || stmt.GetExplainStmt() != nil
 }
 
+// Lines is rows of one text column name, one per line of text (EXPLAIN's
+// answer).
+func Lines(name, text string) *pb.Node {
+	var rows [][]*pb.Expr
+	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
+		rows = append(rows, []*pb.Expr{str(l)})
+	}
+	return valuesNode([]string{name}, rows)
+}
+
 // Parse parses and binds one statement of any kind; tables and r are as
 // for Compile.
 func Parse(text string, tables map[string]*pb.Node, r plan.Resolver) (*Statement, error) {
@@ -85,7 +97,18 @@ func Parse(text string, tables map[string]*pb.Node, r plan.Resolver) (*Statement
 		n, err := c.query(stmt.GetSelectStmt())
 		return &Statement{Kind: Query, Input: n}, err
 	case stmt.GetExplainStmt() != nil:
-		return nil, notSupported("EXPLAIN in SQL text (use the query's explain())")
+		ex := stmt.GetExplainStmt()
+		for _, o := range ex.GetOptions() {
+			if name := strings.ToLower(o.GetDefElem().GetDefname()); name != "verbose" {
+				return nil, notSupported("EXPLAIN " + strings.ToUpper(name) + " in SQL text (explain(analyze=True) runs a query and shows its figures)")
+			}
+		}
+		sel := ex.GetQuery().GetSelectStmt()
+		if sel == nil {
+			return nil, notSupported("EXPLAIN of anything but a query")
+		}
+		n, err := c.query(sel)
+		return &Statement{Kind: Explain, Input: n}, err
 	case stmt.GetDropStmt() != nil:
 		return c.drop(stmt.GetDropStmt())
 	case stmt.GetCreateTableAsStmt() != nil:
