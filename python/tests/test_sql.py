@@ -106,7 +106,8 @@ SQL_CASES = [
     # Functions with SQL's names over the engine's.
     "select id, left(s, 2) as l, right(s, 3) as r, mod(i32, 7) as m, ifnull(i16, 0) as i, "
     "nullif(k2, 2) as n, s || '!' as bang, concat(k, '-', s) as c from alltypes",
-    "select id, log(abs(f64) + 1) as l10, log(2, abs(f64) + 1) as l2, pi() * 2 as tau from alltypes",
+    "select id, log(abs(f64) + 1) as l10, log(2, abs(f64) + 1) as l2, pi() * 2 as tau "
+    "from alltypes",
     "select id, date_diff('day', d, date '2024-01-01') as dd from alltypes",
     # SELECT without FROM and VALUES lists.
     "select 1 as one, 'two' as two, 3.5 * 2 as seven",
