@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"slipstream/kernels"
@@ -171,22 +173,31 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	defer e.releaseEverywhere(context.WithoutCancel(ctx), res.ID)
 	upload := catalog.NewID()
 	alive := e.Alive()
+	// Every node stores its result partitions at once.
+	stored := make([][]catalog.Part, len(res.Parts))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(2 * len(alive))
+	for i, p := range res.Parts {
+		g.Go(func() error {
+			cmd := &planpb.StoreOutput{Output: p.Key, Table: name, UploadId: upload}
+			var err error
+			if p.Node.Name == e.Self.Name {
+				stored[i], err = e.StoreOutput(gctx, cmd)
+			} else {
+				stored[i], err = e.Net.StoreOutput(gctx, p.Node.Addr, cmd)
+			}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		e.abortUpload(alive, upload)
+		return 0, 0, err
+	}
 	var (
 		parts   []catalog.Part
 		written int64
 	)
-	for _, p := range res.Parts {
-		cmd := &planpb.StoreOutput{Output: p.Key, Table: name, UploadId: upload}
-		var got []catalog.Part
-		if p.Node.Name == e.Self.Name {
-			got, err = e.StoreOutput(ctx, cmd)
-		} else {
-			got, err = e.Net.StoreOutput(ctx, p.Node.Addr, cmd)
-		}
-		if err != nil {
-			e.abortUpload(alive, upload)
-			return 0, 0, err
-		}
+	for _, got := range stored { // in the result's order
 		for _, part := range got {
 			written += part.Rows
 		}

@@ -433,7 +433,7 @@ class DataFrame:
         """Run the query and write its result as Parquet files into the directory ``path``.
 
         The path is on the server: the nodes write one file per result
-        partition (``part-00000.parquet``, ...; zstd), each node the
+        partition (``part-00000.parquet``, ...; Snappy), each node the
         partitions it computed, under the directories the server may read
         and write (``--allow-path``). The directory must be new or empty;
         nothing is overwritten. ``cl.read_parquet(path)`` reads it back.
