@@ -7,8 +7,6 @@ import (
 	"io"
 	"path/filepath"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -46,23 +44,18 @@ func (e *Engine) WriteFiles(ctx context.Context, id, dir string, q *planpb.Query
 		return 0, err
 	}
 	defer e.releaseEverywhere(context.WithoutCancel(ctx), res.ID)
-	// Every node writes its files at once.
+	// Every node writes its files, one after the other, all nodes at once.
 	rows := make([]int64, len(res.Parts))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2 * len(e.Alive()))
-	for i, p := range res.Parts {
-		g.Go(func() error {
-			cmd := &planpb.WriteOutput{Output: p.Key, Path: partFile(dir, i)}
-			var err error
-			if p.Node.Name == e.Self.Name {
-				rows[i], err = e.WriteOutput(gctx, cmd)
-			} else {
-				rows[i], err = e.Net.WriteOutput(gctx, p.Node.Addr, cmd)
-			}
-			return err
-		})
-	}
-	err = g.Wait()
+	err = byNode(ctx, res.Parts, func(ctx context.Context, i int, p ResultPart) error {
+		cmd := &planpb.WriteOutput{Output: p.Key, Path: partFile(dir, i)}
+		var err error
+		if p.Node.Name == e.Self.Name {
+			rows[i], err = e.WriteOutput(ctx, cmd)
+		} else {
+			rows[i], err = e.Net.WriteOutput(ctx, p.Node.Addr, cmd)
+		}
+		return err
+	})
 	var total int64
 	for _, n := range rows {
 		total += n

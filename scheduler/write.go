@@ -173,23 +173,20 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	defer e.releaseEverywhere(context.WithoutCancel(ctx), res.ID)
 	upload := catalog.NewID()
 	alive := e.Alive()
-	// Every node stores its result partitions at once.
+	// Every node stores its result partitions, one after the other (a
+	// partition is encoded whole in memory), all nodes at once.
 	stored := make([][]catalog.Part, len(res.Parts))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(2 * len(alive))
-	for i, p := range res.Parts {
-		g.Go(func() error {
-			cmd := &planpb.StoreOutput{Output: p.Key, Table: name, UploadId: upload}
-			var err error
-			if p.Node.Name == e.Self.Name {
-				stored[i], err = e.StoreOutput(gctx, cmd)
-			} else {
-				stored[i], err = e.Net.StoreOutput(gctx, p.Node.Addr, cmd)
-			}
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err = byNode(ctx, res.Parts, func(ctx context.Context, i int, p ResultPart) error {
+		cmd := &planpb.StoreOutput{Output: p.Key, Table: name, UploadId: upload}
+		var err error
+		if p.Node.Name == e.Self.Name {
+			stored[i], err = e.StoreOutput(ctx, cmd)
+		} else {
+			stored[i], err = e.Net.StoreOutput(ctx, p.Node.Addr, cmd)
+		}
+		return err
+	})
+	if err != nil {
 		e.abortUpload(alive, upload)
 		return 0, 0, err
 	}
@@ -217,6 +214,27 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	}
 	e.metrics.uploaded(written, 0)
 	return written, total, nil
+}
+
+// byNode calls fn for each result partition: a node's partitions one after
+// the other, the nodes at once. The first error cancels the rest.
+func byNode(ctx context.Context, parts []ResultPart, fn func(ctx context.Context, i int, p ResultPart) error) error {
+	mine := map[string][]int{}
+	for i, p := range parts {
+		mine[p.Node.Name] = append(mine[p.Node.Name], i)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, idx := range mine {
+		g.Go(func() error {
+			for _, i := range idx {
+				if err := fn(gctx, i, parts[i]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // writeLocal is WriteTable on a node alone: the query runs here, tracked

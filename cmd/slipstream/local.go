@@ -8,10 +8,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"slipstream/kernels/budget"
 	"slipstream/scheduler/config"
 )
 
@@ -36,6 +38,7 @@ func local(args []string) error {
 	if err != nil {
 		return err
 	}
+	share := shareOfMemory(*nodes, *extra)
 	var procs []*exec.Cmd
 	stop := func() {
 		for _, p := range procs {
@@ -64,6 +67,7 @@ func local(args []string) error {
 		for _, p := range allow {
 			argv = append(argv, "--allow-path", p)
 		}
+		argv = append(argv, share...)
 		argv = append(argv, strings.Fields(*extra)...)
 		cmd := exec.Command(self, argv...)
 		cmd.Stderr = os.Stderr
@@ -122,4 +126,19 @@ func local(args []string) error {
 		}
 	}
 	return fmt.Errorf("every node exited")
+}
+
+// shareOfMemory is the --memory-limit each of n nodes on this machine gets
+// when none is given: the default a node alone takes, split n ways, so that
+// the nodes together stay within the machine's memory (or its cgroup's).
+func shareOfMemory(n int, extra string) []string {
+	if strings.Contains(extra, "--memory-limit") || os.Getenv(config.EnvMemoryLimit) != "" {
+		return nil
+	}
+	avail := budget.Available()
+	if avail <= 0 {
+		return nil
+	}
+	each := max(avail/10*8/int64(n)&^(1<<20-1), config.MinMemoryLimit)
+	return []string{"--memory-limit", strconv.FormatInt(each, 10)}
 }
