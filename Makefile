@@ -11,14 +11,14 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
 	$(PY) examples/lineitem.py
 
 ## test: go vet, staticcheck, go tests (race), generated-code check, ruff, pytest
-test: venv tools browser lint go-test py-test
+test: venv tools browser lint go-test fuzz-ci py-test
 
 build:
 	go build -o bin/slipstream ./cmd/slipstream
@@ -74,13 +74,20 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	$(PY) -m pip install -q ".[dev,bench]"
 	touch $@
 
-## fuzz: each fuzz target for FUZZTIME (default 60s); the seed corpus runs in `make test`
+## fuzz: each fuzz target for FUZZTIME (default 60s); the committed corpus (testdata/fuzz)
+## runs as seeds in `make test`, and `make test` fuzzes each target for 15s (fuzz-ci).
+## Data goes to /dev/shm where there is one: an upload fsyncs, and a disk's fsync would
+## make each run take a quarter of a second.
 FUZZTIME ?= 60s
+FUZZ = $(shell test -d /dev/shm && echo TMPDIR=/dev/shm) go test -run '^$$' -fuzzminimizetime 100x -fuzztime $(FUZZTIME)
 fuzz: tools
-	go test ./scheduler -run '^$$' -fuzz FuzzQuery -fuzztime $(FUZZTIME)
-	go test ./flight -run '^$$' -fuzz FuzzUpload -fuzztime $(FUZZTIME)
-	go test ./flight -run '^$$' -fuzz FuzzTicket -fuzztime $(FUZZTIME)
-	go test ./kernels/exec -run '^$$' -fuzz FuzzFileScan -fuzztime $(FUZZTIME)
+	$(FUZZ) ./scheduler -fuzz FuzzQuery
+	$(FUZZ) ./flight -fuzz FuzzUpload
+	$(FUZZ) ./flight -fuzz FuzzTicket
+	$(FUZZ) ./kernels/exec -fuzz FuzzFileScan
+
+fuzz-ci: FUZZTIME = 15s
+fuzz-ci: fuzz
 
 ## bench: upload/download throughput and group-by timings against peers
 bench: bench-venv
