@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"slipstream/scheduler"
 	"slipstream/scheduler/planpb"
 )
 
@@ -345,7 +346,7 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 			if err := permit(id, need, methodName(info.FullMethod)); err != nil {
 				return nil, err
 			}
-			return handler(ctx, req)
+			return handler(scheduler.WithUser(ctx, id.Name), req)
 		}
 		if id, ok := nodeIdentity(ctx); ok {
 			return check(context.WithValue(ctx, identityKey{}, id), req)
@@ -362,6 +363,7 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 		}
 		check := func(srv any, ss grpc.ServerStream) error {
 			id, _ := identityFrom(ss.Context())
+			ss = &identStream{ServerStream: ss, ctx: scheduler.WithUser(ss.Context(), id.Name)}
 			switch {
 			case need == Anyone: // Handshake: the bearer interceptor checked it
 			case need == byAction || methodName(info.FullMethod) == "DoGet":

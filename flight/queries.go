@@ -47,7 +47,7 @@ var steerActions = []*arrowflight.ActionType{
 
 // steerAction serves the actions that see and steer queries; ok is false
 // for any other action.
-func (s *Service) steerAction(a *arrowflight.Action) (body []byte, ok bool, err error) {
+func (s *Service) steerAction(ctx context.Context, a *arrowflight.Action) (body []byte, ok bool, err error) {
 	switch a.GetType() {
 	case "queries":
 		body, err = json.Marshal(map[string]any{"queries": s.engine.Queries()})
@@ -57,11 +57,14 @@ func (s *Service) steerAction(a *arrowflight.Action) (body []byte, ok bool, err 
 		if id == "" {
 			return nil, true, invalid("cancel_query takes a query id as its body")
 		}
+		if err := s.mayCancel(ctx, id); err != nil {
+			return nil, true, err
+		}
 		res := s.engine.Cancel(id, "cancelled by the client")
 		body, err = json.Marshal(map[string]any{"id": id, "result": res})
 		return body, true, err
 	case arrowflight.CancelFlightInfoActionType:
-		body, err = s.cancelFlightInfo(a.GetBody())
+		body, err = s.cancelFlightInfo(ctx, a.GetBody())
 		return body, true, err
 	}
 	return nil, false, nil
@@ -69,7 +72,7 @@ func (s *Service) steerAction(a *arrowflight.Action) (body []byte, ok bool, err 
 
 // cancelFlightInfo serves Flight's CancelFlightInfo: the query is named by
 // the FlightInfo's app_metadata (its id), or else by its tickets.
-func (s *Service) cancelFlightInfo(body []byte) ([]byte, error) {
+func (s *Service) cancelFlightInfo(ctx context.Context, body []byte) ([]byte, error) {
 	var req arrowflight.CancelFlightInfoRequest
 	if err := proto.Unmarshal(body, &req); err != nil {
 		return nil, invalid("CancelFlightInfo takes a serialized CancelFlightInfoRequest: %v", err)
@@ -77,6 +80,9 @@ func (s *Service) cancelFlightInfo(body []byte) ([]byte, error) {
 	id := infoQueryID(req.GetInfo())
 	if id == "" {
 		return nil, invalid("this FlightInfo names no query: pass the FlightInfo GetFlightInfo returned, unchanged")
+	}
+	if err := s.mayCancel(ctx, id); err != nil {
+		return nil, err
 	}
 	status := arrowflight.CancelStatusCancelled
 	switch s.engine.Cancel(id, "cancelled by CancelFlightInfo") {
@@ -86,6 +92,17 @@ func (s *Service) cancelFlightInfo(body []byte) ([]byte, error) {
 		return nil, kernels.Errorf(kernels.NotFound, "no query %s is known to this node: cancel it on the node that answered GetFlightInfo", id)
 	}
 	return proto.Marshal(&arrowflight.CancelFlightInfoResult{Status: status})
+}
+
+// mayCancel says whether the caller may cancel query id: its owner and
+// an admin may; without auth, anyone.
+func (s *Service) mayCancel(ctx context.Context, id string) error {
+	who, ok := identityFrom(ctx)
+	owner := s.engine.Owner(id)
+	if !ok || owner == "" || who.Role >= Admin || who.Name == owner {
+		return nil
+	}
+	return kernels.Errorf(kernels.PermissionDenied, "query %s was started by %q; only they or an admin may cancel it (you are %q)", id, owner, who.Name)
 }
 
 // infoQueryID reads a query's id from the FlightInfo this node answered.

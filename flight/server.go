@@ -411,7 +411,7 @@ func (s *Service) DoAction(a *arrowflight.Action, stream arrowflight.FlightServi
 }
 
 func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, error) {
-	if body, ok, err := s.steerAction(a); ok {
+	if body, ok, err := s.steerAction(ctx, a); ok {
 		return body, err
 	}
 	switch a.GetType() {

@@ -44,6 +44,8 @@ type QueryStatus struct {
 	// TraceID is the id of the query's trace (the client's, when its
 	// request carried a traceparent header); empty when none.
 	TraceID string `json:"trace_id,omitempty"`
+	// User is who started it (a token's name); empty without auth.
+	User string `json:"user,omitempty"`
 	// State is planning, ready (one node: waiting for its result to be
 	// read), running, cancelling, done, failed or cancelled.
 	State   string    `json:"state"`
@@ -150,7 +152,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	r := &queryRun{e: e, q: q, members: map[string]cluster.Member{}, cancel: cancel, span: span}
-	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), State: queryPlanning, Started: time.Now()}
+	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), User: userFrom(ctx), State: queryPlanning, Started: time.Now()}
 	r.log = queryLog(id, r.status.TraceID)
 	e.register(r)
 	fail := func(err error) (*Result, error) {

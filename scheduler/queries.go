@@ -94,6 +94,32 @@ func (r *registry) get(id string) (*queryRun, bool) {
 // wasCancelled says whether id was cancelled before its query arrived.
 func (r *registry) wasCancelled(id string) (string, bool) { return r.cancelled.get(id) }
 
+type userKey struct{}
+
+// WithUser marks ctx as a call by the named user (a token's name): the
+// queries it starts are theirs (Owner).
+func WithUser(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, userKey{}, name)
+}
+
+func userFrom(ctx context.Context) string {
+	name, _ := ctx.Value(userKey{}).(string)
+	return name
+}
+
+// Owner is the user who started query id: "" when this node does not
+// know the query or it was started without auth.
+func (e *Engine) Owner(id string) string {
+	e.init()
+	r, ok := e.queries.get(id)
+	if !ok {
+		return ""
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status.User
+}
+
 // streamedRun is what a query run by one node alone (streamed from DoGet)
 // reports while it runs.
 type streamedRun struct {
@@ -116,7 +142,7 @@ func (e *Engine) Track(ctx context.Context, id string) (string, error) {
 		return id, kernels.Errorf(kernels.Cancelled, "query %s was cancelled: %s", id, why)
 	}
 	r := &queryRun{e: e, local: &streamedRun{}}
-	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), State: queryReady, Started: time.Now()}
+	r.status = &QueryStatus{ID: id, TraceID: traceID(ctx), User: userFrom(ctx), State: queryReady, Started: time.Now()}
 	r.log = queryLog(id, r.status.TraceID)
 	e.register(r)
 	return id, nil
@@ -209,7 +235,7 @@ func (e *Engine) StartLocal(ctx context.Context, id string) (*LocalRun, error) {
 	r, ok := e.queries.get(id)
 	if !ok || r.local == nil {
 		r = &queryRun{e: e, local: &streamedRun{}}
-		r.status = &QueryStatus{ID: id, Started: time.Now()}
+		r.status = &QueryStatus{ID: id, User: userFrom(ctx), Started: time.Now()}
 		e.register(r)
 	}
 	r.mu.Lock()

@@ -4,6 +4,7 @@ role (``PermissionDenied``), keeps serving good clients, and never logs a token.
 
 from __future__ import annotations
 
+import json
 import base64
 import contextlib
 import os
@@ -252,10 +253,12 @@ def test_reader_cannot_write_or_run_the_cluster(authed: Cluster) -> None:
             assert not isinstance(translate(info.value), sl.PermissionDeniedError), name
             continue
         msg = refused(lambda call=call: call(client, opts), fl.FlightUnauthorizedError)
-        want = "writer" if name in {"DoPut", "DoAction drop_table"} else "admin"
+        writes = {"DoPut", "DoAction drop_table", "DoAction execute_sql", "DoAction write"}
+        want = "writer" if name in writes else "admin"
         assert f"needs role {want}" in msg and 'token "rita" has role reader' in msg, msg
         denied += 1
-    assert denied == 11  # DoPut, drop_table and nine node-to-node actions
+    # DoPut, drop_table, execute_sql, write and eleven node-to-node actions
+    assert denied == 15
     # a writer uploads and drops, but does no node-to-node work
     wes = bearer(authed.tokens["wes"])
     calls(authed)["DoPut"](client, wes)
@@ -584,3 +587,25 @@ def test_nodes_without_tls_use_a_node_token(tmp_path: Path) -> None:
     for n in (a, b):
         log = n.log.read_text()
         assert node_tok.strip() not in log and user not in log
+
+
+def test_only_the_owner_or_an_admin_cancels_a_query(authed: Cluster) -> None:
+    """A query is its starter's: another user's cancel (cancel_query or
+    CancelFlightInfo) is PermissionDenied; the owner's and an admin's are not."""
+    with sl.connect(authed.node.address, token=authed.tokens["rita"]) as cl:
+        assert cl.table("t").to_arrow().num_rows == 3
+        qid = cl.last_query_id
+        assert cl.query_status(qid)["user"] == "rita"
+    client = fl.FlightClient(authed.node.address)
+
+    def cancel(name: str) -> dict[str, object]:
+        action = fl.Action("cancel_query", qid.encode())
+        out = list(client.do_action(action, bearer(authed.tokens[name])))
+        return json.loads(out[0].body.to_pybytes())  # type: ignore[no-any-return]
+
+    msg = refused(lambda: cancel("wes"), fl.FlightUnauthorizedError)
+    assert "rita" in msg and "only they or an admin" in msg, msg
+    assert cancel("rita")["result"] == "not_cancellable"  # it had ended
+    assert cancel("ada")["result"] == "not_cancellable"
+    still_serves(authed)
+    client.close()
