@@ -4,9 +4,9 @@ role (``PermissionDenied``), keeps serving good clients, and never logs a token.
 
 from __future__ import annotations
 
-import json
 import base64
 import contextlib
+import json
 import os
 import re
 import selectors
