@@ -596,10 +596,13 @@ func (c *queryCore) result() []resultPart {
 
 // StageProgress is how far one stage is.
 type StageProgress struct {
-	Stage   int `json:"stage"`
-	Tasks   int `json:"tasks"`
-	Done    int `json:"done"`
-	Running int `json:"running"`
+	Stage int `json:"stage"`
+	// Inputs are the stages whose output it reads (the edges of the
+	// query's stage graph).
+	Inputs  []int `json:"inputs"`
+	Tasks   int   `json:"tasks"`
+	Done    int   `json:"done"`
+	Running int   `json:"running"`
 	// Attempts counts every attempt started, retries included.
 	Attempts int `json:"attempts"`
 }
@@ -608,7 +611,7 @@ type StageProgress struct {
 func (c *queryCore) progress() []StageProgress {
 	out := make([]StageProgress, len(c.tasks))
 	for s, ts := range c.tasks {
-		p := StageProgress{Stage: s, Tasks: len(ts)}
+		p := StageProgress{Stage: s, Tasks: len(ts), Inputs: append([]int{}, c.stages[s].inputs...)}
 		for _, t := range ts {
 			p.Attempts += t.attempts
 			switch t.state {

@@ -22,6 +22,19 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// svg is el for SVG elements (text only through text nodes, as el).
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v !== undefined && v !== null) e.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
 function bytes(n) {
   if (n === undefined || n === null || n < 0) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -151,7 +164,7 @@ async function viewQuery(id) {
       q.peak_bytes ? el("span", {}, "peak memory " + bytes(q.peak_bytes)) : null),
   ];
   if (q.error) out.push(el("p", {class: "error"}, q.error));
-  out.push(el("h3", {}, "Stages"), stages(q));
+  out.push(el("h3", {}, "Stages"), stageGraph(q), stages(q));
   out.push(el("h3", {}, "Task attempts by node"), timeline(q));
   if (q.stages) out.push(el("h3", {}, "Plan, cut into stages"), el("pre", {class: "plan"}, q.stages));
   if (q.plan) out.push(el("h3", {}, "Plan"), el("pre", {class: "plan"}, typeof q.plan === "string" ? q.plan : JSON.stringify(q.plan, null, 2)));
@@ -177,6 +190,53 @@ function stages(q) {
       bar(p.done, p.tasks, p.done + " / " + p.tasks + " done" + (p.running ? ", " + p.running + " running" : ""), {running: p.running}));
   });
   return el("ol", {class: "stages", id: "stages"}, items);
+}
+
+// stageGraph draws the stages as a graph, left to right: a stage stands
+// one column right of the deepest stage it reads; each box shows the
+// stage's progress and an arrow comes from each stage whose output it
+// reads.
+function stageGraph(q) {
+  const prog = q.progress || [];
+  if (prog.length < 2) return null;
+  const depth = {};
+  const depthOf = (s) => {
+    if (depth[s] !== undefined) return depth[s];
+    const p = prog[s] || {inputs: []};
+    depth[s] = 0; // a cycle cannot happen; this stops one anyway
+    depth[s] = (p.inputs || []).reduce((d, i) => Math.max(d, depthOf(i) + 1), 0);
+    return depth[s];
+  };
+  const cols = [];
+  prog.forEach((p) => { const d = depthOf(p.stage); (cols[d] = cols[d] || []).push(p.stage); });
+  const W = 170, H = 58, GX = 60, GY = 18, PAD = 10;
+  const pos = {};
+  cols.forEach((stagesIn, c) => stagesIn.forEach((s, r) => { pos[s] = {x: PAD + c * (W + GX), y: PAD + r * (H + GY)}; }));
+  const width = PAD * 2 + cols.length * W + (cols.length - 1) * GX;
+  const height = PAD * 2 + Math.max(...cols.map((c) => c.length)) * (H + GY) - GY;
+  const titles = stageTitles(q.stages);
+  const parts = [svg("defs", {}, svg("marker", {id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse"},
+    svg("path", {d: "M 0 0 L 10 5 L 0 10 z", fill: "#7a869a"})))];
+  prog.forEach((p) => (p.inputs || []).forEach((i) => {
+    const a = pos[i], b = pos[p.stage];
+    if (!a || !b) return;
+    parts.push(svg("line", {class: "edge", x1: a.x + W, y1: a.y + H / 2, x2: b.x - 2, y2: b.y + H / 2, stroke: "#7a869a", "marker-end": "url(#arrow)"}));
+  }));
+  prog.forEach((p) => {
+    const {x, y} = pos[p.stage];
+    const frac = p.tasks ? p.done / p.tasks : 0;
+    const current = p.stage === q.stage && p.done < p.tasks;
+    const title = (titles[p.stage] || "").split(" · ")[0];
+    parts.push(svg("g", {class: "stage-node" + (current ? " current" : ""), "data-stage": p.stage},
+      svg("title", {}, "Stage " + p.stage + ": " + (titles[p.stage] || "")),
+      svg("rect", {x, y, width: W, height: H, rx: 5, fill: "#fff", stroke: current ? "#2f6fdf" : "#b8c4d8", "stroke-width": current ? 2 : 1}),
+      svg("text", {x: x + 8, y: y + 17, "font-weight": "bold", "font-size": 12}, "Stage " + p.stage),
+      svg("text", {x: x + 62, y: y + 17, "font-size": 11, fill: "#5b6577"}, title.length > 18 ? title.slice(0, 17) + "…" : title),
+      svg("rect", {x: x + 8, y: y + 26, width: W - 16, height: 8, rx: 3, fill: "#e6eaf1"}),
+      svg("rect", {class: "done", x: x + 8, y: y + 26, width: (W - 16) * frac, height: 8, rx: 3, fill: frac >= 1 ? "#3a9d5d" : "#2f6fdf"}),
+      svg("text", {x: x + 8, y: y + 50, "font-size": 11}, p.done + " / " + p.tasks + " tasks" + (p.running ? ", " + p.running + " running" : ""))));
+  });
+  return svg("svg", {id: "stage-graph", width, height, viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": "stage graph"}, parts);
 }
 
 // stageTitles names each stage by its top operator (the line under

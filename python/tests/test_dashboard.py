@@ -168,6 +168,14 @@ def test_running_query_progress_moves_then_cancelled(cluster: sl.Client, browser
             "return [...document.querySelectorAll('#timeline .tl-row')].map(r => r.dataset.node)"
         )
         assert set(lanes) == {"n1", "n2", "n3"}, lanes
+        # The stages as a graph: a box per stage, an arrow per input read.
+        graph = browser.execute_script(
+            "const g = document.querySelector('#stage-graph');"
+            "return g && [g.querySelectorAll('g.stage-node').length,"
+            " g.querySelectorAll('line.edge').length,"
+            " document.querySelectorAll('li.stage').length];"
+        )
+        assert graph and graph[0] == graph[2] and graph[1] >= graph[0] - 1, graph
     finally:
         handle.cancel()
     wait_for("the query cancelled", lambda: done_tasks(browser)[0] == "cancelled", within=30)
