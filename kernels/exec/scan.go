@@ -121,7 +121,25 @@ func (s *Scan) String() string {
 	return txt
 }
 
-func (s *Scan) Next(ctx context.Context) (arrow.RecordBatch, error) {
+func (s *Scan) Next(ctx context.Context) (b arrow.RecordBatch, err error) {
+	defer func() {
+		// Arrow's Parquet, CSV and IPC readers trust a file's metadata: a
+		// corrupt or hostile file can make one follow a nil pointer or index
+		// out of range (FuzzFileScan found a dictionary page without its
+		// header). That says the file is malformed; the node stays up.
+		if p := recover(); p != nil {
+			s.cur = nil // its state is unknown: dropped, not closed
+			path := "a file"
+			if s.next > 0 {
+				path = s.Paths[s.next-1]
+			}
+			b, err = nil, kernels.Errorf(kernels.Invalid, "cannot read %s: the file is malformed (%v)", path, p)
+		}
+	}()
+	return s.read(ctx)
+}
+
+func (s *Scan) read(ctx context.Context) (arrow.RecordBatch, error) {
 	if s.readLate && s.lateReader == nil {
 		return nil, kernels.Errorf(kernels.Internal, "%s is set to read columns late, but no Filter or join probe reads it (a plan error)", s)
 	}
