@@ -228,12 +228,15 @@ func (e *Engine) Execute(q *planpb.Query) (exec.Operator, error) {
 		return nil, err
 	}
 	p, acct := e.queryPlanner("query")
+	p.Read = &exec.ReadCount{}
 	op, err := p.Build(n)
 	if err != nil {
 		acct.Close()
 		return nil, err
 	}
-	return e.track(op, acct), nil
+	t := e.track(op, acct)
+	t.read = p.Read
+	return t, nil
 }
 
 // queryPlanner is a planner whose operators allocate from, and spill
@@ -254,6 +257,7 @@ func (e *Engine) planner() *physical.Planner {
 type accounted struct {
 	exec.Operator
 	acct *budget.Query
+	read *exec.ReadCount // what its scans read
 }
 
 func (a *accounted) Close() error {

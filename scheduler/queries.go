@@ -125,7 +125,8 @@ func (e *Engine) Owner(id string) string {
 type streamedRun struct {
 	mu       sync.Mutex
 	acct     *budget.Query // while it runs
-	spilled  int64         // once it ended
+	read     *exec.ReadCount
+	spilled  int64 // once it ended
 	rowsOut  int64
 	bytesOut int64
 }
@@ -396,6 +397,7 @@ func (r *queryRun) snapshot() QueryStatus {
 	if l := r.local; l != nil {
 		l.mu.Lock()
 		st.RowsOut, st.BytesOut, st.Spilled = l.rowsOut, l.bytesOut, l.spilled
+		st.RowsRead, st.BytesRead = l.read.Load()
 		if l.acct != nil {
 			st.Spilled = l.acct.Spilled()
 		}
@@ -558,8 +560,11 @@ func (e *Engine) ExecuteLocal(run *LocalRun, q *planpb.Query) (exec.Operator, er
 	if err != nil {
 		return nil, err
 	}
-	if a, ok := op.(*accounted); ok {
-		run.Account(a.acct)
+	if t, ok := op.(*tracked); ok {
+		run.Account(t.acct)
+		run.r.local.mu.Lock()
+		run.r.local.read = t.read
+		run.r.local.mu.Unlock()
 	}
 	return op, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -58,6 +59,9 @@ type Scan struct {
 	// file is opened through them, so a symbolic link swapped in after
 	// planning cannot lead out (nil: anywhere, as for stored tables).
 	Roots *fsroot.Roots
+	// Read, when set, counts the rows and bytes (in memory) the scan
+	// produced: a query's progress ("rows read").
+	Read *ReadCount
 
 	fileSchema *arrow.Schema
 	raw        *arrow.Schema // projected, as the files hold it
@@ -136,7 +140,23 @@ func (s *Scan) Next(ctx context.Context) (b arrow.RecordBatch, err error) {
 			b, err = nil, kernels.Errorf(kernels.Invalid, "cannot read %s: the file is malformed (%v)", path, p)
 		}
 	}()
-	return s.read(ctx)
+	b, err = s.read(ctx)
+	if err == nil && s.Read != nil {
+		s.Read.rows.Add(b.NumRows())
+		s.Read.bytes.Add(BatchBytes(b))
+	}
+	return b, err
+}
+
+// ReadCount counts what scans read; the scans of a query share one.
+type ReadCount struct{ rows, bytes atomic.Int64 }
+
+// Load is the rows and bytes counted so far.
+func (r *ReadCount) Load() (rows, bytes int64) {
+	if r == nil {
+		return 0, 0
+	}
+	return r.rows.Load(), r.bytes.Load()
 }
 
 func (s *Scan) read(ctx context.Context) (arrow.RecordBatch, error) {

@@ -39,6 +39,8 @@ type Planner struct {
 	// Exchange returns the streams a stage reads from another stage, in
 	// the order of the other stage's tasks (plan.Exchange).
 	Exchange func(stage int) ([]exec.Operator, error)
+	// Read, when set, counts what the plan's scans read.
+	Read *exec.ReadCount
 
 	bound map[*plan.Exchange][]exec.Operator
 
@@ -226,6 +228,7 @@ func (p *Planner) pipeline(n plan.Node, sh share) (exec.Operator, error) {
 		s := exec.NewScan(p.Mem, format, sh.files, n.FileSchema, n.Columns, n.Bounds, n.CSV)
 		s.Roots = n.Roots
 		s.RowGroups = sh.groups
+		s.Read = p.Read
 		return s, nil
 	case *plan.Filter:
 		in, err := p.pipeline(n.Input, sh)
