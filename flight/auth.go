@@ -13,6 +13,8 @@ import (
 	"time"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	flightpb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"slipstream/scheduler/planpb"
 )
@@ -73,9 +76,10 @@ var (
 		"GetSchema":      Reader,
 		"DoGet":          Reader, // a shuffle ticket (node to node): shuffleRole
 		"ListActions":    Reader,
-		"DoPut":          Writer,
-		"DoExchange":     Writer,
-		"DoAction":       byAction,
+		"DoPut":          Writer, // binding a Flight SQL query's parameters: Reader
+
+		"DoExchange": Writer,
+		"DoAction":   byAction,
 	}
 	actionRoles = map[string]Role{
 		actHealth:                              Reader,
@@ -88,15 +92,25 @@ var (
 		"cancel_query":                         Reader,
 		arrowflight.CancelFlightInfoActionType: Reader,
 		"drop_table":                           Writer,
-		actTaskMemory:                          Admin,
-		actRunTask:                             Admin,
-		actRelease:                             Admin,
-		actCatalog:                             Admin,
-		actCommit:                              Admin,
-		actAbort:                               Admin,
-		actStorePart:                           Admin,
-		actFetchPart:                           Admin,
-		actCopyPart:                            Admin,
+		// Flight SQL (flightsql.go): the statements that change tables check
+		// Writer themselves.
+		flightsql.CreatePreparedStatementActionType:     Reader,
+		flightsql.ClosePreparedStatementActionType:      Reader,
+		flightsql.CancelQueryActionType:                 Reader,
+		flightsql.BeginTransactionActionType:            Reader,
+		flightsql.EndTransactionActionType:              Reader,
+		flightsql.BeginSavepointActionType:              Reader,
+		flightsql.EndSavepointActionType:                Reader,
+		flightsql.CreatePreparedSubstraitPlanActionType: Reader,
+		actTaskMemory: Admin,
+		actRunTask:    Admin,
+		actRelease:    Admin,
+		actCatalog:    Admin,
+		actCommit:     Admin,
+		actAbort:      Admin,
+		actStorePart:  Admin,
+		actFetchPart:  Admin,
+		actCopyPart:   Admin,
 	}
 	shuffleRole = Admin
 )
@@ -360,7 +374,7 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 			id, _ := identityFrom(ss.Context())
 			switch {
 			case need == Anyone: // Handshake: the bearer interceptor checked it
-			case need == byAction || methodName(info.FullMethod) == "DoGet":
+			case need == byAction || methodName(info.FullMethod) == "DoGet" || methodName(info.FullMethod) == "DoPut":
 				// The role depends on the request: checked once it is read.
 				ss = &checkedStream{ServerStream: ss, id: id}
 			default:
@@ -402,6 +416,14 @@ func requestRole(m any) (Role, string, error) {
 			return 0, "", status.Errorf(codes.PermissionDenied, "action %q has no role in this node's role table; no one may call it (ListActions lists the actions)", m.GetType())
 		}
 		return r, "action " + m.GetType(), nil
+	case *arrowflight.FlightData:
+		if isFlightSQL(m.GetFlightDescriptor().GetCmd()) {
+			var a anypb.Any
+			if proto.Unmarshal(m.GetFlightDescriptor().GetCmd(), &a) == nil && a.MessageIs(&flightpb.CommandPreparedStatementQuery{}) {
+				return Reader, "binding the parameters of a Flight SQL query", nil
+			}
+		}
+		return Writer, "DoPut", nil
 	case *arrowflight.Ticket:
 		var tk planpb.Ticket
 		if proto.Unmarshal(m.GetTicket(), &tk) == nil && tk.GetShuffle() {

@@ -25,6 +25,9 @@ import (
 // constants, so that the plan holds them as literals — never as text
 // pasted into the query.
 
+// Value is a bound parameter value (or a typed null standing for one).
+type Value struct{ n *pg.Node }
+
 // Numbered rewrites each `?` outside quotes and comments into `$1`,
 // `$2`, ... in order; text that already numbers its parameters is kept.
 func Numbered(text string) string {
@@ -145,7 +148,7 @@ func parseOne(text string) (*pg.ParseResult, error) {
 
 // CompileBound compiles a query whose parameters take the values params
 // ($1 is params[0]), as Compile does.
-func CompileBound(text string, params []*pg.Node, r plan.Resolver) (*pb.Node, error) {
+func CompileBound(text string, params []Value, r plan.Resolver) (*pb.Node, error) {
 	tree, err := bind(text, params)
 	if err != nil {
 		return nil, err
@@ -161,7 +164,7 @@ func CompileBound(text string, params []*pg.Node, r plan.Resolver) (*pb.Node, er
 // BindText is a statement that changes tables with its parameters
 // replaced by the constants params, written out as SQL by Postgres' own
 // deparser (which quotes them).
-func BindText(text string, params []*pg.Node) (string, error) {
+func BindText(text string, params []Value) (string, error) {
 	tree, err := bind(text, params)
 	if err != nil {
 		return "", err
@@ -174,7 +177,7 @@ func BindText(text string, params []*pg.Node) (string, error) {
 }
 
 // bind parses text and replaces each parameter by its value.
-func bind(text string, params []*pg.Node) (*pg.ParseResult, error) {
+func bind(text string, params []Value) (*pg.ParseResult, error) {
 	tree, err := parseOne(text)
 	if err != nil {
 		return nil, err
@@ -192,7 +195,7 @@ func bind(text string, params []*pg.Node) (*pg.ParseResult, error) {
 			}
 			return nil
 		}
-		return proto.Clone(params[i]).(*pg.Node)
+		return proto.Clone(params[i].n).(*pg.Node)
 	})
 	return tree, bad
 }
@@ -416,12 +419,12 @@ func sqlType(tn *pg.TypeName) arrow.DataType {
 // TypedNull is a null of type dt as a parameter value: it stands for a
 // parameter not bound yet, so that a prepared query's result schema can
 // be derived.
-func TypedNull(dt arrow.DataType) *pg.Node {
+func TypedNull(dt arrow.DataType) Value {
 	null := &pg.Node{Node: &pg.Node_AConst{AConst: &pg.A_Const{Isnull: true}}}
 	if name := sqlTypeName(dt); name != nil {
-		return cast(null, name)
+		return Value{cast(null, name)}
 	}
-	return null
+	return Value{null}
 }
 
 // sqlTypeName names an Arrow type as SQL does, or nil.
@@ -457,9 +460,14 @@ func strConst(s string) *pg.Node {
 }
 
 // ParamValue is row i of a bound parameter column as a constant.
-func ParamValue(col arrow.Array, i int) (*pg.Node, error) {
+func ParamValue(col arrow.Array, i int) (Value, error) {
+	n, err := paramNode(col, i)
+	return Value{n}, err
+}
+
+func paramNode(col arrow.Array, i int) (*pg.Node, error) {
 	if col.IsNull(i) {
-		return TypedNull(col.DataType()), nil
+		return TypedNull(col.DataType()).n, nil
 	}
 	named := func(s, typ string) *pg.Node {
 		return cast(strConst(s), &pg.TypeName{Names: []*pg.Node{pg.MakeStrNode("pg_catalog"), pg.MakeStrNode(typ)}, Location: -1})

@@ -7,7 +7,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	pg "github.com/pganalyze/pg_query_go/v6"
 
 	"slipstream/kernels"
 	"slipstream/kernels/exec"
@@ -101,21 +100,21 @@ func TestBindValues(t *testing.T) {
 	}
 	v1, _ := ParamValue(i, 0)
 	v2, _ := ParamValue(i, 1)
-	text, err := BindText("INSERT INTO trips (vendor, id) VALUES ($1, $2), ('x', $3)", []*pg.Node{v0, v1, v2})
+	text, err := BindText("INSERT INTO trips (vendor, id) VALUES ($1, $2), ('x', $3)", []Value{v0, v1, v2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "INSERT INTO trips (vendor, id) VALUES ('it''s; DROP TABLE trips', -3), ('x', NULL::bigint)"; text != want {
 		t.Errorf("got  %s\nwant %s", text, want)
 	}
-	n, err := CompileBound("SELECT id FROM trips WHERE vendor = $1 AND id > $2", []*pg.Node{v0, v1}, trips)
+	n, err := CompileBound("SELECT id FROM trips WHERE vendor = $1 AND id > $2", []Value{v0, v1}, trips)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(n.String(), `string_value:"it's; DROP TABLE trips"`) {
 		t.Errorf("the bound string is not a literal of the plan: %s", n)
 	}
-	if _, err := CompileBound("SELECT id FROM trips WHERE id = $2", []*pg.Node{v0}, trips); err == nil || !strings.Contains(err.Error(), "parameter $2 has no value") {
+	if _, err := CompileBound("SELECT id FROM trips WHERE id = $2", []Value{v0}, trips); err == nil || !strings.Contains(err.Error(), "parameter $2 has no value") {
 		t.Errorf("a missing value: got %v", err)
 	}
 }
