@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -840,6 +841,18 @@ func (a *sqlServer) BeginTransaction(context.Context, flightsql.ActionBeginTrans
 	return nil, notSupported("transactions (each statement takes effect at once)")
 }
 
+// arrowVersion is the version of arrow-go the node is built with.
+func arrowVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "github.com/apache/arrow-go/v18" {
+				return m.Version
+			}
+		}
+	}
+	return "v18"
+}
+
 // sqlInfo is what GetSqlInfo answers: every id ADBC's get_info and the
 // JDBC driver's DatabaseMetaData read.
 func sqlInfo() map[flightsql.SqlInfo]any {
@@ -850,7 +863,7 @@ func sqlInfo() map[flightsql.SqlInfo]any {
 	return map[flightsql.SqlInfo]any{
 		flightsql.SqlInfoFlightSqlServerName:                                 "Slipstream",
 		flightsql.SqlInfoFlightSqlServerVersion:                              Version,
-		flightsql.SqlInfoFlightSqlServerArrowVersion:                         "18",
+		flightsql.SqlInfoFlightSqlServerArrowVersion:                         arrowVersion(),
 		flightsql.SqlInfoFlightSqlServerReadOnly:                             false,
 		flightsql.SqlInfoFlightSqlServerSql:                                  true,
 		flightsql.SqlInfoFlightSqlServerSubstrait:                            false,
