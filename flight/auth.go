@@ -335,6 +335,17 @@ func identityFrom(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
+// bearerOf is the token of a call's `authorization: Bearer` header.
+func bearerOf(ctx context.Context) (string, bool) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if scheme, tok, ok := strings.Cut(strings.TrimSpace(v), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok), true
+		}
+	}
+	return "", false
+}
+
 func hasAuthorization(ctx context.Context) bool {
 	md, _ := metadata.FromIncomingContext(ctx)
 	return len(md.Get("authorization")) > 0
@@ -386,6 +397,15 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 		}
 		if id, ok := nodeIdentity(ss.Context()); ok && need != Anyone {
 			return check(srv, &identStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), identityKey{}, id)})
+		}
+		if tok, ok := bearerOf(ss.Context()); ok && need == Anyone {
+			// A Handshake that presents the bearer it will use (the Flight
+			// SQL JDBC driver's token=): checked, and answered with itself.
+			if _, err := a.identify(tok); err != nil {
+				return err
+			}
+			ss.SetTrailer(metadata.Pairs("authorization", "Bearer "+tok))
+			return handler(srv, ss)
 		}
 		if !hasAuthorization(ss.Context()) {
 			return noCredentials()
