@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-flightsql proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -102,6 +102,11 @@ bench-cluster: bench-venv
 ## bench-replicas: upload throughput with one durable copy and with two, repair MB/s, time to re-replicate SF1 lineitem
 bench-replicas: venv
 	$(PY) bench/bench_replicas.py
+
+## bench-flightsql: TPC-H SF1 in SQL over ADBC vs DuckDB and the native client; time to first
+## row over ADBC, JDBC and the native client
+bench-flightsql: bench-venv
+	$(PY) bench/bench_flightsql.py
 
 ## bench-auth: download throughput with no auth, with tokens, and with TLS and tokens
 bench-auth: venv

@@ -15,12 +15,18 @@ import java.sql.Statement;
  *
  * <p>Usage: {@code JdbcCheck <jdbc url> <table> <min id> <name>}; the table has
  * columns id (bigint), name (varchar), amount (decimal), day (date) and at
- * (timestamp).
+ * (timestamp). {@code JdbcCheck ttfr <jdbc url> <query> <runs>} times, on one
+ * connection, how long each run of the query takes to its first row and
+ * prints the median in milliseconds (bench/bench_flightsql.py).
  */
 public final class JdbcCheck {
   private JdbcCheck() {}
 
   public static void main(String[] args) throws Exception {
+    if (args[0].equals("ttfr")) {
+      firstRow(args[1], args[2], Integer.parseInt(args[3]));
+      return;
+    }
     String url = args[0];
     String table = args[1];
     long minId = Long.parseLong(args[2]);
@@ -66,5 +72,22 @@ public final class JdbcCheck {
         System.out.println("update " + st.executeUpdate("DROP TABLE IF EXISTS jdbc_never_made"));
       }
     }
+  }
+
+  private static void firstRow(String url, String sql, int runs) throws Exception {
+    double[] ms = new double[runs];
+    try (Connection con = DriverManager.getConnection(url)) {
+      for (int i = 0; i < runs; i++) {
+        long start = System.nanoTime();
+        try (Statement st = con.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+          if (!rs.next()) {
+            throw new IllegalStateException("the query returned no row: " + sql);
+          }
+          ms[i] = (System.nanoTime() - start) / 1e6;
+        }
+      }
+    }
+    java.util.Arrays.sort(ms);
+    System.out.println("ttfr_ms " + ms[runs / 2]);
   }
 }
