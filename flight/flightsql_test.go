@@ -2,6 +2,7 @@ package flight
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 
@@ -317,5 +318,25 @@ func TestFlightSQLRoles(t *testing.T) {
 	wantCode(t, "reader's ingest", err, codes.PermissionDenied, "needs role writer")
 	if _, err := c.ExecuteUpdate(bearerCtx(a.tok["writer"]), "DROP TABLE t"); err != nil {
 		t.Errorf("writer's DROP TABLE: %v", err)
+	}
+
+	// The JDBC driver's token= sends a Handshake carrying the bearer: a
+	// valid one is answered with itself, a wrong one refused.
+	for tok, want := range map[string]codes.Code{a.tok["reader"]: codes.OK, "sst_nope": codes.Unauthenticated} {
+		hs, err := a.client.Handshake(bearerCtx(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs.CloseSend()
+		_, err = hs.Recv()
+		if err == io.EOF {
+			err = nil
+		}
+		if code(err) != want {
+			t.Errorf("Handshake with a bearer: got %v, want %s", err, want)
+		}
+		if want == codes.OK && strings.Join(hs.Trailer().Get("authorization"), "") != "Bearer "+tok {
+			t.Errorf("Handshake with a bearer answered %v", hs.Trailer())
+		}
 	}
 }
