@@ -502,11 +502,11 @@ func paramNode(col arrow.Array, i int) (*pg.Node, error) {
 	case *array.Float64:
 		return float(a.Value(i), "float8"), nil
 	case *array.String:
-		return strConst(a.Value(i)), nil
+		return strConst(strings.Clone(a.Value(i))), nil // the value must outlive the batch
 	case *array.LargeString:
-		return strConst(a.Value(i)), nil
+		return strConst(strings.Clone(a.Value(i))), nil // the value must outlive the batch
 	case *array.StringView:
-		return strConst(a.Value(i)), nil
+		return strConst(strings.Clone(a.Value(i))), nil // the value must outlive the batch
 	case *array.Date32:
 		return named(a.Value(i).ToTime().Format("2006-01-02"), "date"), nil
 	case *array.Date64:
