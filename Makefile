@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas bench-flightsql proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -113,6 +113,11 @@ bench-replicas: venv
 ## bench-ctas: CREATE TABLE AS and COPY TO of SF1 lineitem against a download and re-upload (one node, three)
 bench-ctas: bench-venv
 	$(PY) bench/bench_ctas.py $(CTAS_ARGS)
+
+## bench-flightsql: TPC-H SF1 in SQL over ADBC vs DuckDB and the native client; time to first
+## row over ADBC, JDBC and the native client
+bench-flightsql: bench-venv
+	$(PY) bench/bench_flightsql.py
 
 ## bench-auth: download throughput with no auth, with tokens, and with TLS and tokens
 bench-auth: venv

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	flightpb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -20,6 +22,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"slipstream/scheduler"
 	"slipstream/scheduler/planpb"
@@ -74,9 +77,10 @@ var (
 		"GetSchema":      Reader,
 		"DoGet":          Reader, // a shuffle ticket (node to node): shuffleRole
 		"ListActions":    Reader,
-		"DoPut":          Writer,
-		"DoExchange":     Writer,
-		"DoAction":       byAction,
+		"DoPut":          Writer, // binding a Flight SQL query's parameters: Reader
+
+		"DoExchange": Writer,
+		"DoAction":   byAction,
 	}
 	actionRoles = map[string]Role{
 		actHealth:                              Reader,
@@ -89,19 +93,29 @@ var (
 		"cancel_query":                         Reader,
 		arrowflight.CancelFlightInfoActionType: Reader,
 		"drop_table":                           Writer,
-		"execute_sql":                          Writer,
-		"write":                                Writer,
-		actTaskMemory:                          Admin,
-		actRunTask:                             Admin,
-		actRelease:                             Admin,
-		actCatalog:                             Admin,
-		actCommit:                              Admin,
-		actAbort:                               Admin,
-		actStorePart:                           Admin,
-		actFetchPart:                           Admin,
-		actCopyPart:                            Admin,
-		actStoreOutput:                         Admin,
-		actWriteOutput:                         Admin,
+		// Flight SQL (flightsql.go): the statements that change tables check
+		// Writer themselves.
+		flightsql.CreatePreparedStatementActionType:     Reader,
+		flightsql.ClosePreparedStatementActionType:      Reader,
+		flightsql.CancelQueryActionType:                 Reader,
+		flightsql.BeginTransactionActionType:            Reader,
+		flightsql.EndTransactionActionType:              Reader,
+		flightsql.BeginSavepointActionType:              Reader,
+		flightsql.EndSavepointActionType:                Reader,
+		flightsql.CreatePreparedSubstraitPlanActionType: Reader,
+		"execute_sql":  Writer,
+		"write":        Writer,
+		actTaskMemory:  Admin,
+		actRunTask:     Admin,
+		actRelease:     Admin,
+		actCatalog:     Admin,
+		actCommit:      Admin,
+		actAbort:       Admin,
+		actStorePart:   Admin,
+		actFetchPart:   Admin,
+		actCopyPart:    Admin,
+		actStoreOutput: Admin,
+		actWriteOutput: Admin,
 	}
 	shuffleRole = Admin
 )
@@ -326,6 +340,17 @@ func identityFrom(ctx context.Context) (Identity, bool) {
 	return id, ok
 }
 
+// bearerOf is the token of a call's `authorization: Bearer` header.
+func bearerOf(ctx context.Context) (string, bool) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if scheme, tok, ok := strings.Cut(strings.TrimSpace(v), " "); ok && strings.EqualFold(scheme, "Bearer") {
+			return strings.TrimSpace(tok), true
+		}
+	}
+	return "", false
+}
+
 func hasAuthorization(ctx context.Context) bool {
 	md, _ := metadata.FromIncomingContext(ctx)
 	return len(md.Get("authorization")) > 0
@@ -366,7 +391,7 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 			ss = &identStream{ServerStream: ss, ctx: scheduler.WithUser(ss.Context(), id.Name)}
 			switch {
 			case need == Anyone: // Handshake: the bearer interceptor checked it
-			case need == byAction || methodName(info.FullMethod) == "DoGet":
+			case need == byAction || methodName(info.FullMethod) == "DoGet" || methodName(info.FullMethod) == "DoPut":
 				// The role depends on the request: checked once it is read.
 				ss = &checkedStream{ServerStream: ss, id: id}
 			default:
@@ -378,6 +403,15 @@ func (a *Auth) ServerOptions() []grpc.ServerOption {
 		}
 		if id, ok := nodeIdentity(ss.Context()); ok && need != Anyone {
 			return check(srv, &identStream{ServerStream: ss, ctx: context.WithValue(ss.Context(), identityKey{}, id)})
+		}
+		if tok, ok := bearerOf(ss.Context()); ok && need == Anyone {
+			// A Handshake that presents the bearer it will use (the Flight
+			// SQL JDBC driver's token=): checked, and answered with itself.
+			if _, err := a.identify(tok); err != nil {
+				return err
+			}
+			ss.SetTrailer(metadata.Pairs("authorization", "Bearer "+tok))
+			return handler(srv, ss)
 		}
 		if !hasAuthorization(ss.Context()) {
 			return noCredentials()
@@ -408,6 +442,14 @@ func requestRole(m any) (Role, string, error) {
 			return 0, "", status.Errorf(codes.PermissionDenied, "action %q has no role in this node's role table; no one may call it (ListActions lists the actions)", m.GetType())
 		}
 		return r, "action " + m.GetType(), nil
+	case *arrowflight.FlightData:
+		if isFlightSQL(m.GetFlightDescriptor().GetCmd()) {
+			var a anypb.Any
+			if proto.Unmarshal(m.GetFlightDescriptor().GetCmd(), &a) == nil && a.MessageIs(&flightpb.CommandPreparedStatementQuery{}) {
+				return Reader, "binding the parameters of a Flight SQL query", nil
+			}
+		}
+		return Writer, "DoPut", nil
 	case *arrowflight.Ticket:
 		var tk planpb.Ticket
 		if proto.Unmarshal(m.GetTicket(), &tk) == nil && tk.GetShuffle() {

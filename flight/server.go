@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -16,6 +15,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -40,11 +40,15 @@ type Service struct {
 	location string
 	// dashboard is the URL of this node's dashboard ("": no HTTP port).
 	dashboard string
+	// sql serves Flight SQL on the same port (flightsql.go).
+	sql *sqlServer
 }
 
 // NewService serves engine's data; location is this node's advertised URI.
 func NewService(engine *scheduler.Engine, location string) *Service {
-	return &Service{engine: engine, mem: engine.Mem, location: location}
+	s := &Service{engine: engine, mem: engine.Mem, location: location}
+	s.sql = newSQLServer(s)
+	return s
 }
 
 // ServerOptions are the gRPC options every Slipstream server uses: no
@@ -181,6 +185,9 @@ func (s *Service) distributedInfo(ctx context.Context, q *planpb.Query, d *arrow
 // GetFlightInfo plans a query and answers with its schema and endpoints;
 // on a cluster it runs the query first.
 func (s *Service) GetFlightInfo(ctx context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	if isFlightSQL(d.GetCmd()) {
+		return s.sql.routes(s.mem).GetFlightInfo(ctx, d)
+	}
 	q, err := query(d)
 	if err != nil {
 		return nil, err
@@ -189,7 +196,10 @@ func (s *Service) GetFlightInfo(ctx context.Context, d *arrowflight.FlightDescri
 }
 
 // GetSchema plans a query and answers with its schema, running nothing.
-func (s *Service) GetSchema(_ context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.SchemaResult, error) {
+func (s *Service) GetSchema(ctx context.Context, d *arrowflight.FlightDescriptor) (*arrowflight.SchemaResult, error) {
+	if isFlightSQL(d.GetCmd()) {
+		return s.sql.routes(s.mem).GetSchema(ctx, d)
+	}
 	q, err := query(d)
 	if err != nil {
 		return nil, err
@@ -203,6 +213,9 @@ func (s *Service) GetSchema(_ context.Context, d *arrowflight.FlightDescriptor) 
 
 // DoGet runs the query in a ticket and streams its batches.
 func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_DoGetServer) error {
+	if isFlightSQL(t.GetTicket()) {
+		return s.sql.routes(s.mem).DoGet(t, stream)
+	}
 	var tk planpb.Ticket
 	if err := proto.Unmarshal(t.GetTicket(), &tk); err != nil || (tk.GetQuery() == nil && tk.GetOutput() == nil) {
 		return invalid("malformed ticket: pass a ticket from GetFlightInfo unchanged")
@@ -247,6 +260,17 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 // (on a cluster: once every partition is durable on enough replicas and
 // the manifest is committed).
 func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
+	first, err := stream.Recv()
+	if err != nil {
+		if _, ok := status.FromError(err); ok {
+			return err // a refusal (role, limits) or the client's cancel
+		}
+		return uploadError("cannot read the uploaded stream", err)
+	}
+	stream = &replayed{FlightService_DoPutServer: stream, first: first}
+	if isFlightSQL(first.GetFlightDescriptor().GetCmd()) {
+		return s.doPutSQL(stream)
+	}
 	// The stream is decoded with an allocator that refuses buffers bigger
 	// than a batch may be, and each batch is validated before it is
 	// stored: an upload is input from outside the node.
@@ -267,28 +291,7 @@ func (s *Service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 		return err
 	}
 	mode := uploadModes[up.GetMode()]
-	batches := 0
-	next := func() (arrow.RecordBatch, error) {
-		if r.Next() {
-			b := r.RecordBatch()
-			batches++
-			what := fmt.Sprintf("uploaded batch %d of %q", batches, up.GetTable())
-			if n := exec.BatchBytes(b); n > maxBatch {
-				return nil, kernels.Errorf(kernels.ResourceExhausted, "%s holds %s, more than the node's --max-batch-size of %s; send smaller batches",
-					what, budget.FormatBytes(n), budget.FormatBytes(maxBatch))
-			}
-			if err := exec.ValidateBatch(b, what); err != nil {
-				return nil, err
-			}
-			b.Retain()
-			return b, nil
-		}
-		if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
-			return nil, uploadError(fmt.Sprintf("upload of %q interrupted", up.GetTable()), err)
-		}
-		return nil, nil
-	}
-	written, total, err := s.engine.Store(stream.Context(), up.GetTable(), mode, r.Schema(), next)
+	written, total, err := s.engine.Store(stream.Context(), up.GetTable(), mode, r.Schema(), uploadBatches(r, up.GetTable(), maxBatch))
 	if err != nil {
 		return err
 	}
@@ -390,7 +393,7 @@ var actions = []*arrowflight.ActionType{
 
 // ListActions lists the actions DoAction takes.
 func (s *Service) ListActions(_ *arrowflight.Empty, stream arrowflight.FlightService_ListActionsServer) error {
-	for _, a := range append(actions[:len(actions):len(actions)], steerActions...) {
+	for _, a := range append(append(actions[:len(actions):len(actions)], steerActions...), sqlActions...) {
 		if err := stream.Send(a); err != nil {
 			return err
 		}
@@ -402,6 +405,9 @@ func (s *Service) ListActions(_ *arrowflight.Empty, stream arrowflight.FlightSer
 func (s *Service) DoAction(a *arrowflight.Action, stream arrowflight.FlightService_DoActionServer) error {
 	if a.GetType() == actFetchPart {
 		return s.sendPart(a.GetBody(), stream)
+	}
+	if isSQLAction(a.GetType()) {
+		return s.sql.routes(s.mem).DoAction(a, stream)
 	}
 	body, err := s.action(stream.Context(), a)
 	if err != nil {

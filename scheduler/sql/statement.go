@@ -58,7 +58,7 @@ type Statement struct {
 // one that changes tables (DDL or DML). Text that does not parse counts
 // as a query: compiling it reports the syntax error.
 func IsQuery(text string) bool {
-	tree, err := pg.Parse(rewrite(text))
+	tree, err := pg.Parse(dialect(text))
 	if err != nil || len(tree.GetStmts()) != 1 {
 		return true
 	}
@@ -79,7 +79,7 @@ func Lines(name, text string) *pb.Node {
 // Parse parses and binds one statement of any kind; tables and r are as
 // for Compile.
 func Parse(text string, tables map[string]*pb.Node, r plan.Resolver) (*Statement, error) {
-	tree, err := pg.Parse(rewrite(text))
+	tree, err := pg.Parse(dialect(text))
 	if err != nil {
 		return nil, syntaxError(text, err)
 	}
@@ -127,9 +127,9 @@ func Parse(text string, tables map[string]*pb.Node, r plan.Resolver) (*Statement
 // grammar lacks; rewrite blanks "OR REPLACE" out (positions stay true).
 var orReplace = regexp.MustCompile(`(?i)^(\s*create\s+)(or\s+replace)(\s+table\b)`)
 
-// rewrite turns DuckDB's spellings Postgres' grammar lacks into ones it
+// dialect turns DuckDB's spellings Postgres' grammar lacks into ones it
 // has, keeping every character's position (error carets stay true).
-func rewrite(text string) string {
+func dialect(text string) string {
 	text = groupByAll.ReplaceAllString(text, `$1"*"$2`)
 	if m := orReplace.FindStringSubmatchIndex(text); m != nil {
 		text = text[:m[4]] + strings.Repeat(" ", m[5]-m[4]) + text[m[5]:]
