@@ -100,6 +100,29 @@ def test_statements_sent_as_queries_run(cl: sl.Client, con: flight_sql.Connectio
         cur.execute("DROP TABLE doomed")
 
 
+def test_create_table_as_and_insert_over_adbc(
+    cl: sl.Client, con: flight_sql.Connection, alltypes: pa.Table
+) -> None:
+    """DDL and DML over Flight SQL: the result stays on the nodes, and the
+    rows written are the statement's row count."""
+    with con.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS adbc_ctas")
+        cur.execute("CREATE TABLE adbc_ctas AS SELECT id, k, i32 FROM alltypes WHERE i32 > 0")
+        cur.execute("INSERT INTO adbc_ctas SELECT id, k, i32 FROM alltypes WHERE i32 < -900000")
+        cur.execute("INSERT INTO adbc_ctas (id, k) VALUES (?, ?)", [-1, "bound"])
+        assert cur.rowcount in (1, -1)  # the driver may not pass the count on
+    sql = (
+        "SELECT id, k, i32 FROM alltypes WHERE i32 > 0 OR i32 < -900000 "
+        "UNION ALL SELECT -1, 'bound', NULL"
+    )
+    assert_same(fetch(con, "SELECT * FROM adbc_ctas"), sql, alltypes=alltypes)
+    assert (
+        cl.table("adbc_ctas").to_arrow().num_rows == fetch(con, "SELECT * FROM adbc_ctas").num_rows
+    )
+    with con.cursor() as cur:
+        cur.execute("DROP TABLE adbc_ctas")
+
+
 def test_get_objects_lists_tables_and_columns(
     con: flight_sql.Connection, alltypes: pa.Table
 ) -> None:
