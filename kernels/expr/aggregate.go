@@ -32,18 +32,21 @@ func registerAggregates() {
 			return i64, in, nil
 		},
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &countAcc{} }})
-	register(&Function{Name: "sum", Kind: Aggregate, Mergeable: true, Arity: 1, Resolve: resolveSum,
-		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator {
+	// sum(x, zero_if_empty): with true, a group with no non-null value sums
+	// to 0, as in polars; SQL passes no parameter and gets null.
+	register(&Function{Name: "sum", Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2, Resolve: resolveSum,
+		NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
+			zero := boolParam(params, 0, false)
 			switch in.ID() {
 			case arrow.INT64:
-				return &sumAcc[int64]{dt: in}
+				return &sumAcc[int64]{dt: in, zero: zero}
 			case arrow.UINT64:
-				return &sumAcc[uint64]{dt: in}
+				return &sumAcc[uint64]{dt: in, zero: zero}
 			case arrow.DECIMAL128:
 				// Any precision in, 38 digits out: the sum needs no cast first.
-				return &decimalSumAcc{dt: &arrow.Decimal128Type{Precision: 38, Scale: in.(*arrow.Decimal128Type).Scale}}
+				return &decimalSumAcc{dt: &arrow.Decimal128Type{Precision: 38, Scale: in.(*arrow.Decimal128Type).Scale}, zero: zero}
 			}
-			return &sumAcc[float64]{dt: in}
+			return &sumAcc[float64]{dt: in, zero: zero}
 		}})
 	register(&Function{Name: "mean", Kind: Aggregate, Mergeable: true, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
@@ -72,6 +75,10 @@ func registerAggregates() {
 }
 
 func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	if err := checkParam("sum", "zero_if_empty", in, 1, IsBool); err != nil {
+		return nil, nil, err
+	}
+	params := paramTypes(in[1:], arrow.FixedWidthTypes.Boolean)
 	t := in[0]
 	var out arrow.DataType
 	switch {
@@ -82,11 +89,11 @@ func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 	case IsFloat(t):
 		out = arrow.PrimitiveTypes.Float64
 	case t.ID() == arrow.DECIMAL128:
-		return &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}, in, nil
+		return &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}, append([]arrow.DataType{t}, params...), nil
 	default:
 		return nil, nil, invalid("sum needs numbers, got %s", TypeName(t))
 	}
-	return out, []arrow.DataType{out}, nil
+	return out, append([]arrow.DataType{out}, params...), nil
 }
 
 // grow extends s to n elements.
@@ -153,6 +160,7 @@ func (a *countAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 
 type sumAcc[T int64 | uint64 | float64] struct {
 	dt   arrow.DataType
+	zero bool // no value: 0, not null
 	sums []T
 	seen []bool
 }
@@ -186,12 +194,16 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 
 func (a *sumAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	if a.zero {
+		return FixedWidthArray(mem, a.dt, a.sums, nil, 0)
+	}
 	v, nulls := ValidityOf(mem, a.seen)
 	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
 }
 
 type decimalSumAcc struct {
 	dt   arrow.DataType
+	zero bool
 	sums []decimal128.Num
 	seen []bool
 }
@@ -224,6 +236,9 @@ func (a *decimalSumAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 
 func (a *decimalSumAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	if a.zero {
+		return FixedWidthArray(mem, a.dt, a.sums, nil, 0)
+	}
 	v, nulls := ValidityOf(mem, a.seen)
 	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
 }

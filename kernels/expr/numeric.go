@@ -19,7 +19,9 @@ func init() {
 	register(&Function{Name: "abs", Arity: 1, Resolve: resolveKeepNumeric("abs"), eval: arrowCall("abs")})
 	register(&Function{Name: "floor", Arity: 1, Resolve: resolveKeepNumeric("floor"), eval: roundLike("floor")})
 	register(&Function{Name: "ceil", Arity: 1, Resolve: resolveKeepNumeric("ceil"), eval: roundLike("ceil")})
-	register(&Function{Name: "round", Arity: 2, eval: round,
+	// round(x, decimals, mode): mode "half_away_from_zero" (SQL's, the
+	// default) or "half_to_even" (polars').
+	register(&Function{Name: "round", Arity: 2, MaxArity: 3, eval: round,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			out, args, err := resolveKeepNumeric("round")(in[:1])
 			if err != nil {
@@ -29,7 +31,10 @@ func init() {
 			if !IsNull(in[1]) && !IsInteger(in[1]) && !(IsNumeric(in[1]) && IsNumeric(in[0])) {
 				return nil, nil, invalid("round's decimals must be an integer, got %s", TypeName(in[1]))
 			}
-			return out, append(args, arrow.PrimitiveTypes.Int64), nil
+			if err := checkParam("round", "mode", in, 2, IsString); err != nil {
+				return nil, nil, err
+			}
+			return out, append(append(args, arrow.PrimitiveTypes.Int64), paramTypes(in[2:], arrow.BinaryTypes.String)...), nil
 		}})
 	for _, f := range []struct{ name, arrow string }{{"sqrt", "sqrt_unchecked"}, {"ln", "ln_unchecked"}} {
 		register(&Function{Name: f.name, Arity: 1, Resolve: resolveFloat(f.name, 1), eval: arrowCall(f.arrow)})
@@ -76,12 +81,32 @@ func roundLike(name string) func(context.Context, []compute.Datum) (compute.Datu
 	}
 }
 
-// round rounds half away from zero, as SQL does, to decimals digits after
-// the point (negative: to tens, hundreds, ...).
+// roundModes are round's modes by name.
+var roundModes = map[string]compute.RoundMode{
+	"half_away_from_zero": compute.RoundHalfTowardsInfinity,
+	"half_to_even":        compute.RoundHalfToEven,
+}
+
+// round rounds half away from zero, as SQL does (or half to even, as
+// polars), to decimals digits after the point (negative: to tens,
+// hundreds, ...).
 func round(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	digits, ok, err := intArg("round", "decimals", args[1])
 	if err != nil {
 		return nil, err
+	}
+	mode := compute.RoundHalfTowardsInfinity
+	if len(args) == 3 {
+		s := constant(args[2])
+		if s == nil || !s.IsValid() {
+			return nil, invalid("round's mode must be a constant: \"half_to_even\" or \"half_away_from_zero\"")
+		}
+		name := s.String()
+		m, known := roundModes[name]
+		if !known {
+			return nil, invalid("round's mode must be \"half_to_even\" or \"half_away_from_zero\", got %q", name)
+		}
+		mode = m
 	}
 	if !ok {
 		return nullLike(args[0]), nil
@@ -93,7 +118,7 @@ func round(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	if t.ID() == arrow.DECIMAL128 && digits > int64(t.(*arrow.Decimal128Type).Scale) {
 		return cloneDatum(args[0]), nil // already exact to more digits
 	}
-	opts := &compute.RoundOptions{NDigits: digits, Mode: compute.RoundHalfTowardsInfinity}
+	opts := &compute.RoundOptions{NDigits: digits, Mode: mode}
 	return compute.CallFunction(ctx, "round", opts, args[0])
 }
 

@@ -221,16 +221,20 @@ class Expr:
 
     # ---------------------------------------------------------------- conditionals
 
-    def is_in(self, values: Iterable[Any]) -> Expr:
+    def is_in(self, values: Iterable[Any], *, nulls_equal: bool = False) -> Expr:
         """Return a boolean expression: true where the value is one of ``values``.
 
-        Nulls follow SQL's ``IN``: a null value gives null, and so does a value
-        found nowhere when ``values`` holds a null.
+        Nulls as in polars: a null value gives null (with ``nulls_equal``:
+        true when ``values`` holds a null, else false); a null among the
+        values matches nothing, so a value found nowhere is false. (SQL's
+        ``IN``, in ``cl.sql``, gives null there.)
 
         Parameters
         ----------
         values : iterable of literals or expressions
             The candidates, e.g. ``[1, 2, 3]`` or ``{"a", "b"}``.
+        nulls_equal : bool
+            Let a null value match a null among the values.
 
         Examples
         --------
@@ -241,9 +245,12 @@ class Expr:
         if isinstance(values, (str, bytes, Expr)):
             raise TypeError("is_in() takes a collection of values, e.g. [1, 2, 3]")
         items = list(values)
-        if not items:
-            return self.is_null() & False
-        return self._call("is_in", *items)
+        has_null = any(v is None for v in items)
+        items = [v for v in items if v is not None]
+        found = self._call("is_in", *items) if items else self.is_null() & False
+        if nulls_equal:
+            return when(self.is_null()).then(lit(has_null)).otherwise(found)
+        return found
 
     def is_between(self, lower_bound: Any, upper_bound: Any, closed: str = "both") -> Expr:
         """Return a boolean expression: true where the value lies between two bounds.
@@ -316,8 +323,8 @@ class Expr:
     # ---------------------------------------------------------------- aggregates
 
     def sum(self) -> Expr:
-        """Sum of the non-null values (null when there are none)."""
-        return self._call("sum")
+        """Sum of the non-null values (0 when there are none, as in polars)."""
+        return self._call("sum", True)
 
     def min(self) -> Expr:
         """Smallest non-null value (null when there are none)."""
@@ -336,8 +343,13 @@ class Expr:
         return self._call("count")
 
     def n_unique(self) -> Expr:
-        """Number of distinct non-null values (SQL's ``COUNT(DISTINCT x)``)."""
-        return self._call("n_unique")
+        """Number of distinct values, null counted as one, as in polars.
+
+        NaN is one value and ``-0.0`` equals ``0.0``. SQL's
+        ``COUNT(DISTINCT x)``, which skips nulls, is ``x.drop_nulls().n_unique()``
+        in polars and ``cl.sql`` here.
+        """
+        return self._call("n_unique", True)
 
     def std(self, ddof: int = 1) -> Expr:
         """Standard deviation of the non-null values, as float64.
@@ -365,22 +377,28 @@ class Expr:
         """Median of the non-null values (the mean of the middle two for an even count)."""
         return self._call("median")
 
-    def quantile(self, quantile: float, interpolation: builtins.str = "linear") -> Expr:
-        """Quantile of the non-null values, as float64.
+    def quantile(self, quantile: float, interpolation: builtins.str = "nearest") -> Expr:
+        """Quantile of the non-null values, as float64 (polars' methods and default).
 
         Parameters
         ----------
         quantile : float
             Between 0 and 1.
-        interpolation : {"linear"}
-            Interpolate linearly between the two nearest values, as DuckDB's
-            ``quantile_cont`` and polars' ``"linear"``.
+        interpolation : {"nearest", "higher", "lower", "midpoint", "linear", "equiprobable"}
+            Which value stands for the position ``quantile * (n - 1)`` of the
+            sorted values: the nearest one (the default, as polars; halves
+            round up), the one above or below, the mean of both, a linear
+            interpolation between them (DuckDB's ``quantile_cont``), or the
+            value at ``ceil(quantile * n) - 1``.
         """
-        if interpolation != "linear":
-            raise ValueError(f'only interpolation="linear" is supported, got {interpolation!r}')
+        methods = ("nearest", "higher", "lower", "midpoint", "linear", "equiprobable")
+        if interpolation not in methods:
+            raise ValueError(
+                f"quantile(interpolation={interpolation!r}): expected one of {', '.join(methods)}"
+            )
         if not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
             raise ValueError(f"quantile must be a number between 0 and 1, got {quantile!r}")
-        return self._call("quantile", float(quantile))
+        return self._call("quantile", float(quantile), interpolation)
 
     def first(self) -> Expr:
         """The first value in input order (null if that value is null)."""
@@ -390,13 +408,29 @@ class Expr:
         """The last value in input order (null if that value is null)."""
         return self._call("last")
 
-    def any(self) -> Expr:
-        """True if any non-null boolean is true (null when there are no values)."""
-        return self._call("any")
+    def any(self, *, ignore_nulls: bool = True) -> Expr:
+        """True if any value is true, as polars' ``Expr.any``.
 
-    def all(self) -> Expr:
-        """True if every non-null boolean is true (null when there are no values)."""
-        return self._call("all")
+        Parameters
+        ----------
+        ignore_nulls : bool
+            True (the default): nulls are skipped, and with no value left the
+            answer is false. False: Kleene logic, null when no value is true
+            but some are null.
+        """
+        return self._call("any", bool(ignore_nulls))
+
+    def all(self, *, ignore_nulls: bool = True) -> Expr:
+        """True if every value is true, as polars' ``Expr.all``.
+
+        Parameters
+        ----------
+        ignore_nulls : bool
+            True (the default): nulls are skipped, and with no value left the
+            answer is true. False: Kleene logic, null when no value is false
+            but some are null.
+        """
+        return self._call("all", bool(ignore_nulls))
 
     # ---------------------------------------------------------------- numeric
 
@@ -404,18 +438,25 @@ class Expr:
         """Absolute value (keeps the type; decimals stay decimals)."""
         return self._call("abs")
 
-    def round(self, decimals: int = 0) -> Expr:
-        """Round half away from zero to ``decimals`` digits after the point.
+    def round(self, decimals: int = 0, mode: builtins.str = "half_to_even") -> Expr:
+        """Round to ``decimals`` digits after the point, as polars' ``Expr.round``.
 
         Parameters
         ----------
         decimals : int
             Digits to keep; negative rounds to tens, hundreds, ... Decimals
             keep their type, integers stay integers.
+        mode : {"half_to_even", "half_away_from_zero"}
+            How halves go: to the even neighbour (the default, as polars:
+            ``2.5`` gives ``2.0``), or away from zero (as SQL's ``round``).
         """
         if not isinstance(decimals, int) or isinstance(decimals, bool):
             raise TypeError(f"decimals must be an int, got {type(decimals).__name__}")
-        return self._call("round", decimals)
+        if mode not in ("half_to_even", "half_away_from_zero"):
+            raise ValueError(
+                f"round(mode={mode!r}): expected 'half_to_even' or 'half_away_from_zero'"
+            )
+        return self._call("round", decimals, mode)
 
     def floor(self) -> Expr:
         """Largest whole number not above the value (decimals keep their type)."""
@@ -504,26 +545,12 @@ class Expr:
             if order_by is None
             else (order_by if isinstance(order_by, (list, tuple)) else [order_by])
         )
-        name, inner = None, self._pb
-        while inner.WhichOneof("kind") == "alias":
-            name, inner = inner.alias.name, inner.alias.expr
-        over = pb.Over()
-        if inner.WhichOneof("kind") == "over":  # rank(), shift(), ... carry their own order
-            over.CopyFrom(inner.over)
-            del over.partition_by[:]
-        else:
-            over.expr.CopyFrom(inner)
-        over.partition_by.extend(_column_or_expr(k)._pb for k in keys)
-        if order:
-            del over.order_by[:]
-            for k in order:
-                over.order_by.append(
-                    pb.SortKey(
-                        expr=_column_or_expr(k)._pb, descending=descending, nulls_last=nulls_last
-                    )
-                )
-        out = Expr(pb.Expr(over=over))
-        return out.alias(name) if name is not None else out
+        partition = [_column_or_expr(k)._pb for k in keys]
+        sort_keys = [
+            pb.SortKey(expr=_column_or_expr(k)._pb, descending=descending, nulls_last=nulls_last)
+            for k in order
+        ]
+        return Expr(_over(self._pb, partition, sort_keys))
 
     def _window(
         self, function: str, *args: Any, order: bool = False, descending: bool = False
@@ -534,23 +561,55 @@ class Expr:
             over.order_by.append(pb.SortKey(expr=self._pb, descending=descending))
         return Expr(pb.Expr(over=over))
 
-    def rank(self, method: builtins.str = "min", descending: bool = False) -> Expr:
-        """Rank of each value (1 for the smallest), as SQL's window ranks.
+    def rank(
+        self,
+        method: builtins.str = "average",
+        *,
+        descending: bool = False,
+        seed: int | None = None,
+    ) -> Expr:
+        """Rank of each value (1 for the smallest), as polars' ``Expr.rank``.
+
+        A null has a null rank; NaN ranks above every number. Over the
+        whole column, or within groups with :meth:`over` (whose
+        ``order_by`` does not change a rank: the values do).
 
         Parameters
         ----------
-        method : {"min", "dense", "ordinal"}
-            ``min``: ties share the lowest rank and leave gaps (SQL ``rank``);
-            ``dense``: ties share a rank, no gaps (``dense_rank``);
-            ``ordinal``: 1, 2, 3, ... in order (``row_number``). polars'
-            default, ``average``, is not supported yet.
+        method : {"average", "min", "max", "dense", "ordinal"}
+            How ties are ranked: ``average`` (the default) gives each the
+            mean of their ranks, as float64; ``min`` / ``max`` the lowest /
+            highest of them (SQL's ``rank`` is ``min``); ``dense`` ranks
+            distinct values 1, 2, 3, ...; ``ordinal`` numbers the rows in
+            order, ties in their input order. All but ``average`` give uint32.
         descending : bool
             Rank the largest value first.
+        seed : None
+            Only for polars' ``"random"`` method, which is not supported.
         """
+        methods = ("average", "min", "max", "dense", "ordinal")
+        if method not in methods:
+            raise ValueError(f"rank(method={method!r}): expected one of {', '.join(methods)}")
+        if seed is not None:
+            raise ValueError("rank(seed=) applies only to method='random', which is not supported")
         functions = {"min": "rank", "dense": "dense_rank", "ordinal": "row_number"}
-        if method not in functions:
-            raise ValueError(f"rank(method={method!r}): expected one of {', '.join(functions)}")
-        return self._window(functions[method], order=True, descending=descending)
+
+        def ranked(function: builtins.str) -> Expr:
+            # Nulls last, so that they never push a value's rank up.
+            call = pb.Call(function=function)
+            key = pb.SortKey(expr=self._pb, descending=descending, nulls_last=True)
+            return Expr(pb.Expr(over=pb.Over(expr=pb.Expr(call=call), order_by=[key])))
+
+        if method in functions:
+            out = ranked(functions[method])
+        else:
+            # Ties share the rank of the first of them (min) and span as many
+            # ranks as there are: max = min + ties - 1, average = min + (ties - 1) / 2.
+            ties = Expr(pb.Expr(over=pb.Over(expr=len()._pb, partition_by=[self._pb])))
+            low = ranked("rank")
+            out = low + (ties - 1) if method == "max" else low + (ties - 1) / 2
+        out = when(self.is_null()).then(lit(None)).otherwise(out)
+        return out.cast("float64" if method == "average" else "uint32")
 
     def shift(self, n: int = 1) -> Expr:
         """The value ``n`` rows earlier (later when negative); null past the edge.
@@ -641,6 +700,36 @@ def _case_when(branches: list[tuple[pb.Expr, pb.Expr]], otherwise: pb.Expr) -> p
 
 def _column_or_expr(value: Any) -> Expr:
     return col(value) if isinstance(value, str) else _to_expr(value)
+
+
+def _over(e: pb.Expr, partition: list[pb.Expr], order: list[pb.SortKey]) -> pb.Expr:
+    """Rewrite ``e`` as ``e.over(partition, order_by=order)``, as polars reads it.
+
+    Every window inside ``e`` is taken within the partitions (and in
+    ``order`` when it has no order of its own), every aggregate outside a
+    window becomes one, and the rest stays row by row.
+    """
+    kind = e.WhichOneof("kind")
+    if kind == "over":
+        out = pb.Over()
+        out.CopyFrom(e.over)
+        del out.partition_by[:]
+        out.partition_by.extend(partition)
+        out.partition_by.extend(e.over.partition_by)
+        if order and not out.order_by:
+            out.order_by.extend(order)
+        return pb.Expr(over=out)
+    if kind == "call" and e.call.function in _AGGREGATES:
+        return pb.Expr(over=pb.Over(expr=e, partition_by=partition, order_by=order))
+    if kind == "call":
+        args = [_over(a, partition, order) for a in e.call.args]
+        return pb.Expr(call=pb.Call(function=e.call.function, args=args))
+    if kind == "alias":
+        inner = _over(e.alias.expr, partition, order)
+        return pb.Expr(alias=pb.Alias(expr=inner, name=e.alias.name))
+    if kind == "cast":
+        return pb.Expr(cast=pb.Cast(expr=_over(e.cast.expr, partition, order), to=e.cast.to))
+    return e
 
 
 def _all_of(predicates: Iterable[Any]) -> pb.Expr:

@@ -585,6 +585,11 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 		}
 		agg.Params = append(agg.Params, cast.Value)
 	}
+	if fn.CheckParams != nil {
+		if err := fn.CheckParams(agg.Params); err != nil {
+			return nil, err
+		}
+	}
 	agg.Out = outType
 	return agg, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels/expr"
 )
@@ -67,10 +68,14 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 		for i, e := range partialAggs {
 			call := Unalias(e).(*AggCall)
 			fn := call.Fn
-			if fn.Name == "count" || fn.Name == "len" || fn.Name == "sum" {
+			var params []scalar.Scalar
+			switch fn.Name {
+			case "sum":
+				params = call.Params // polars' sum keeps its 0 for a group of nulls
+			case "count", "len":
 				fn = sum
 			}
-			merge.Aggs = append(merge.Aggs, &Alias{Arg: &AggCall{Fn: fn, Arg: col(nk + i), Out: call.Out}, Alias: e.Name()})
+			merge.Aggs = append(merge.Aggs, &Alias{Arg: &AggCall{Fn: fn, Arg: col(nk + i), Params: params, Out: call.Out}, Alias: e.Name()})
 		}
 		mschema := merge.Schema()
 		mcol := func(i int) Expr { return &ColumnRef{Index: i, Field: mschema.Field(i)} }
