@@ -61,3 +61,26 @@ func TestNumericFunctions(t *testing.T) {
 		{name: "abs_string", fn: "abs", args: []fnArg{c(utf8, `["4"]`)}, errHas: "abs needs a number, got utf8"},
 	})
 }
+
+// TestHorizontal checks the *_horizontal functions and the float tests
+// against the answers polars 2.1 gives for the same rows.
+func TestHorizontal(t *testing.T) {
+	a := c(i64, `[1, null, null, 4]`)
+	b := c(f64, `[2.5, null, 1.0, "NaN"]`)
+	p := c(boo, `[true, null, false, null]`)
+	q := c(boo, `[null, null, true, true]`)
+	runFn(t, []fnCase{
+		{name: "sum", fn: "sum_horizontal", args: []fnArg{a, b}, want: []any{3.5, 0.0, 1.0, math.NaN()}},
+		{name: "sum_ints", fn: "sum_horizontal", args: []fnArg{a, a}, want: []any{int64(2), int64(0), int64(0), int64(8)}},
+		{name: "mean", fn: "mean_horizontal", args: []fnArg{a, b}, want: []any{1.75, nil, 1.0, math.NaN()}},
+		{name: "min", fn: "min_horizontal", args: []fnArg{a, b}, want: []any{1.0, nil, 1.0, 4.0}},
+		{name: "max", fn: "max_horizontal", args: []fnArg{a, b}, want: []any{2.5, nil, 1.0, 4.0}},
+		{name: "max_ints_keeps_type", fn: "max_horizontal", args: []fnArg{c(i32, `[1, null, 3]`), li(2)}, want: []any{int64(2), int64(2), int64(3)}},
+		{name: "any", fn: "any_horizontal", args: []fnArg{p, q}, want: []any{true, nil, true, true}},
+		{name: "all", fn: "all_horizontal", args: []fnArg{p, q}, want: []any{nil, nil, false, nil}},
+		{name: "is_nan", fn: "is_nan", args: []fnArg{b}, want: []any{false, nil, false, true}},
+		{name: "is_finite", fn: "is_finite", args: []fnArg{c(f64, `[1, "Inf", "NaN", null]`)}, want: []any{true, false, false, nil}},
+		{name: "is_infinite_int", fn: "is_infinite", args: []fnArg{c(i32, `[1, null]`)}, want: []any{false, nil}},
+		{name: "sum_strings", fn: "sum_horizontal", args: []fnArg{c(utf8, `["a"]`)}, errHas: "sum_horizontal needs numbers, got utf8"},
+	})
+}

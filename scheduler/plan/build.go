@@ -88,17 +88,19 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		}
 		return &Scan{Files: files, Roots: b.r.FileRoots(), Format: format, CSV: opts, FileSchema: s}, nil
 	case *planpb.Node_Select:
-		for _, e := range k.Select.GetExprs() {
-			if containsAggregate(e) {
-				// polars: select(col("x").sum()) is one row of aggregates.
-				return b.aggregate(&planpb.Aggregate{Input: k.Select.GetInput(), Aggs: k.Select.GetExprs()})
-			}
-		}
 		in, err := b.child(k.Select.GetInput(), "select")
 		if err != nil {
 			return nil, err
 		}
-		in, exprs, err := b.exprsWithWindows(k.Select.GetExprs(), in)
+		pes, err := expandExprs(k.Select.GetExprs(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		if scalarSelect(pes) {
+			// polars: select(col("x").sum()) is one row of aggregates.
+			return b.aggregateOn(in, nil, pes)
+		}
+		in, exprs, err := b.withWindows(pes, in)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +114,11 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 			return nil, err
 		}
 		width := in.Schema().NumFields()
-		in, added, err := b.exprsWithWindows(k.WithColumns.GetExprs(), in)
+		pes, err := expandExprs(k.WithColumns.GetExprs(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		in, added, err := b.withWindows(pes, in)
 		if err != nil {
 			return nil, err
 		}
@@ -136,14 +142,27 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		pred, err := b.expr(k.Filter.GetPredicate(), in.Schema())
+		// A window or an aggregate in the predicate (polars:
+		// filter(col("x") > col("x").mean())) is computed under the filter.
+		width := in.Schema().NumFields()
+		pes, err := expandExprs([]*planpb.Expr{k.Filter.GetPredicate()}, in.Schema())
 		if err != nil {
 			return nil, err
+		}
+		in, preds, err := b.withWindows(pes, in)
+		if err != nil {
+			return nil, err
+		}
+		pred := preds[0]
+		for _, p := range preds[1:] { // a selector: every one must hold
+			if pred, err = resolveCall(mustLookup("and"), []Expr{pred, p}); err != nil {
+				return nil, err
+			}
 		}
 		if t := pred.Type(); t.ID() != arrow.BOOL && !expr.IsNull(t) {
 			return nil, invalidf("filter predicate %s is %s, expected boolean (a comparison such as col(\"x\") > 1)", pred, expr.TypeName(t))
 		}
-		return &Filter{Input: in, Predicate: pred}, nil
+		return dropExtra(&Filter{Input: in, Predicate: pred}, width), nil
 	case *planpb.Node_Aggregate:
 		return b.aggregate(k.Aggregate)
 	case *planpb.Node_Sort:
@@ -154,18 +173,32 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if len(k.Sort.GetKeys()) == 0 {
 			return nil, invalidf("sort needs at least one key")
 		}
-		s := &Sort{Input: in}
+		width := in.Schema().NumFields()
+		var keyExprs []*planpb.Expr
+		var keys []*planpb.SortKey
 		for _, key := range k.Sort.GetKeys() {
-			e, err := b.expr(key.GetExpr(), in.Schema())
+			es, err := expandExprs([]*planpb.Expr{key.GetExpr()}, in.Schema())
 			if err != nil {
 				return nil, err
 			}
+			for _, e := range es { // a selector sorts by each of its columns
+				keyExprs = append(keyExprs, e)
+				keys = append(keys, key)
+			}
+		}
+		in, built, err := b.withWindows(keyExprs, in)
+		if err != nil {
+			return nil, err
+		}
+		s := &Sort{Input: in}
+		for i, key := range keys {
+			e := built[i]
 			if !expr.IsOrderable(e.Type()) {
 				return nil, invalidf("cannot sort by %s: %s values have no order", e, expr.TypeName(e.Type()))
 			}
 			s.Keys = append(s.Keys, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
 		}
-		return s, nil
+		return dropExtra(s, width), nil
 	case *planpb.Node_Limit:
 		in, err := b.child(k.Limit.GetInput(), "limit")
 		if err != nil {
@@ -208,17 +241,30 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := b.exprs(a.GetKeys(), in.Schema())
+	return b.aggregateOn(in, a.GetKeys(), a.GetAggs())
+}
+
+// aggregateOn builds an Aggregate of aggs by keys over in.
+func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error) {
+	pkeys, err := expandExprs(pkeys, in.Schema())
+	if err != nil {
+		return nil, err
+	}
+	paggs, err = expandExprs(paggs, in.Schema())
+	if err != nil {
+		return nil, err
+	}
+	keys, err := b.exprs(pkeys, in.Schema())
 	if err != nil {
 		return nil, err
 	}
 	out := &Aggregate{Input: in, Keys: keys}
 	plain := true
-	for _, pe := range a.GetAggs() {
+	for _, pe := range paggs {
 		plain = plain && isPlainAggregate(pe)
 	}
 	if plain {
-		for _, pe := range a.GetAggs() {
+		for _, pe := range paggs {
 			name, inner := "", pe
 			for inner.GetAlias() != nil {
 				name, inner = inner.GetAlias().GetName(), inner.GetAlias().GetExpr()
@@ -241,11 +287,11 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 	// Expressions over aggregates (col("a").sum() / len(), col("x").max() -
 	// col("x").min()): the aggregate computes every aggregate call under a
 	// hidden name, and a Project above it evaluates the expressions.
-	post := make([]Expr, 0, len(keys)+len(a.GetAggs()))
+	post := make([]Expr, 0, len(keys)+len(paggs))
 	for i, k := range keys {
 		post = append(post, &ColumnRef{Index: i, Field: arrow.Field{Name: k.Name(), Type: k.Type(), Nullable: true}})
 	}
-	for _, pe := range a.GetAggs() {
+	for _, pe := range paggs {
 		e, err := b.overAggregates(pe, in.Schema(), out)
 		if err != nil {
 			return nil, err
@@ -804,6 +850,10 @@ func (b *builder) expr(e *planpb.Expr, s *arrow.Schema) (Expr, error) {
 		return &Cast{Arg: arg, To: to}, nil
 	case *planpb.Expr_Call:
 		return b.call(k.Call, s)
+	case *planpb.Expr_Selector:
+		return nil, invalidf("a selector of several columns (col(\"a\", \"b\"), all(), exclude(), a pattern or a type) cannot stand here; name one column")
+	case *planpb.Expr_Rename:
+		return nil, invalidf(".name.keep(), .prefix() and .suffix() apply in select, with_columns and agg")
 	case nil:
 		return nil, invalidf("an expression is empty: set one of column, literal, call, alias, cast")
 	}
