@@ -324,7 +324,9 @@ func (w *Window) order(ctx context.Context, rec arrow.RecordBatch, pids []uint32
 	defer keyRec.Release()
 	// sort_indices leaks scratch memory from the allocator it is given
 	// (see sort.go), so it runs on the default one.
-	sorted, err := compute.SortIndicesRecordBatch(expr.WithAllocator(ctx, memory.DefaultAllocator), keyRec, keys)
+	keyed, keys := withNaNKeysRecord(memory.DefaultAllocator, keyRec, keys)
+	defer keyed.Release()
+	sorted, err := compute.SortIndicesRecordBatch(expr.WithAllocator(ctx, memory.DefaultAllocator), keyed, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -50,16 +50,19 @@ func registerAggregates() {
 		}})
 	register(&Function{Name: "mean", Kind: Aggregate, Mergeable: true, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
-			if !IsNumeric(in[0]) && !IsNull(in[0]) {
+			if !IsNumeric(in[0]) && !IsNull(in[0]) && !IsBool(in[0]) { // true counts 1, as polars
 				return nil, nil, invalid("mean needs numbers, got %s", TypeName(in[0]))
 			}
 			f := arrow.PrimitiveTypes.Float64
 			return f, []arrow.DataType{f}, nil
 		},
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &meanAcc{} }})
+	// min(x, ignore_nan), max(x, ignore_nan): with true, NaN is skipped
+	// unless every value is NaN, as polars; without, NaN is greater than
+	// every number (SQL, DuckDB), which only max can tell.
 	for _, isMax := range []bool{false, true} {
 		name := map[bool]string{false: "min", true: "max"}[isMax]
-		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1,
+		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
 				if t.ID() == arrow.STRING_VIEW {
@@ -68,9 +71,14 @@ func registerAggregates() {
 				if !IsOrderable(t) {
 					return nil, nil, invalid("%s needs values that can be ordered, got %s", name, TypeName(t))
 				}
-				return t, []arrow.DataType{t}, nil
+				if err := checkParam(name, "ignore_nan", in, 1, IsBool); err != nil {
+					return nil, nil, err
+				}
+				return t, append([]arrow.DataType{t}, paramTypes(in[1:], arrow.FixedWidthTypes.Boolean)...), nil
 			},
-			NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator { return newMinMax(in, isMax) }})
+			NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
+				return newMinMax(in, isMax, boolParam(params, 0, false))
+			}})
 	}
 }
 
@@ -333,7 +341,14 @@ func nanGreatest[T float32 | float64](a, b T) bool {
 	return a < b || (a == a && b != b)
 }
 
-func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
+// nanLeast orders NaN below every number: max then skips NaN (polars).
+func nanLeast[T float32 | float64](a, b T) bool {
+	return a < b || (a != a && b == b)
+}
+
+// newMinMax keeps the least (or greatest) value; ignoreNaN makes max skip
+// NaN as min already does (NaN only when every value is NaN).
+func newMinMax(dt arrow.DataType, isMax, ignoreNaN bool) Accumulator {
 	switch dt.ID() {
 	case arrow.INT8:
 		return ordered[int8](dt, isMax)
@@ -352,8 +367,14 @@ func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
 	case arrow.UINT64:
 		return ordered[uint64](dt, isMax)
 	case arrow.FLOAT32:
+		if ignoreNaN && isMax {
+			return fixedExtremes(dt, isMax, nanLeast[float32])
+		}
 		return fixedExtremes(dt, isMax, nanGreatest[float32])
 	case arrow.FLOAT64:
+		if ignoreNaN && isMax {
+			return fixedExtremes(dt, isMax, nanLeast[float64])
+		}
 		return fixedExtremes(dt, isMax, nanGreatest[float64])
 	case arrow.DECIMAL128:
 		return fixedExtremes(dt, isMax, decimal128.Num.Less)

@@ -111,6 +111,11 @@ func TestMoreAggregates(t *testing.T) {
 			[]scalar.Scalar{scalar.NewBooleanScalar(false)}, []any{nil, false, true, nil, true}},
 		{"sum_zero_if_empty", "sum", i64, `[1, null, null, 2]`, []uint32{0, 1, 1, 0}, 3,
 			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{int64(3), int64(0), int64(0)}},
+		{"max_ignore_nan", "max", f64, `[1, "NaN", 2, "NaN", null, 3]`, []uint32{0, 0, 0, 1, 1, 2}, 3,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{2.0, math.NaN(), 3.0}},
+		{"max_nan_greatest", "max", f64, `[1, "NaN", 2]`, []uint32{0, 0, 0}, 1, nil, []any{math.NaN()}},
+		{"min_ignore_nan", "min", f64, `["NaN", 1, 2]`, []uint32{0, 0, 0}, 1,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{1.0}},
 		{"sum_sql_empty", "sum", f64, `[1, null]`, []uint32{0, 1}, 2, nil, []any{1.0, nil}},
 	}
 	for _, tc := range cases {

@@ -41,6 +41,7 @@ func init() {
 	}
 	register(&Function{Name: "exp", Arity: 1, Resolve: resolveFloat("exp", 1), eval: floatLoop(math.Exp)})
 	register(&Function{Name: "log", Arity: 2, Resolve: resolveFloat("log", 2), eval: arrowCall("logb_unchecked")})
+	register(&Function{Name: "floordiv", Infix: "//", Arity: 2, Resolve: resolveFloorDiv, eval: floorDivide})
 	register(&Function{Name: "power", Arity: 2, Resolve: resolveFloat("power", 2), eval: arrowCall("power_unchecked")})
 }
 
@@ -153,4 +154,58 @@ func cloneDatum(d compute.Datum) compute.Datum {
 		return compute.NewDatum(v.Value)
 	}
 	return d
+}
+
+// resolveFloorDiv: integers divide as integers (the common type), anything
+// else in float64.
+func resolveFloorDiv(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	out, _, err := resolveArith("floordiv", decimalAddType)(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if IsInteger(out) {
+		i := arrow.PrimitiveTypes.Int64
+		return out, []arrow.DataType{i, i}, nil
+	}
+	f := arrow.PrimitiveTypes.Float64
+	return f, []arrow.DataType{f, f}, nil
+}
+
+// floorDivide is a // b rounded toward negative infinity, as polars: integers
+// (as int64) give null for a division by zero; floats floor(a / b).
+func floorDivide(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+	if datumType(args[0]).ID() == arrow.FLOAT64 {
+		q, err := compute.CallFunction(ctx, "divide_unchecked", nil, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer q.Release()
+		return compute.CallFunction(ctx, "floor", nil, q)
+	}
+	n, anyArray := rowCount(args)
+	mem := Allocator(ctx)
+	arrs, release, err := asArrays(mem, args, n)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	a, b := Values[int64](arrs[0]), Values[int64](arrs[1])
+	out := make([]int64, n)
+	valid := make([]bool, n)
+	for i := range n {
+		if !arrs[0].IsValid(i) || !arrs[1].IsValid(i) || b[i] == 0 {
+			continue
+		}
+		if b[i] == -1 { // MinInt64 / -1 overflows: wrap, as polars does
+			out[i], valid[i] = -a[i], true
+			continue
+		}
+		q := a[i] / b[i]
+		if a[i]%b[i] != 0 && (a[i] < 0) != (b[i] < 0) {
+			q--
+		}
+		out[i], valid[i] = q, true
+	}
+	v, nulls := ValidityOf(mem, valid)
+	return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, out, v, nulls), anyArray)
 }

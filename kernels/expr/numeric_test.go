@@ -81,6 +81,9 @@ func TestHorizontal(t *testing.T) {
 		{name: "is_nan", fn: "is_nan", args: []fnArg{b}, want: []any{false, nil, false, true}},
 		{name: "is_finite", fn: "is_finite", args: []fnArg{c(f64, `[1, "Inf", "NaN", null]`)}, want: []any{true, false, false, nil}},
 		{name: "is_infinite_int", fn: "is_infinite", args: []fnArg{c(i32, `[1, null]`)}, want: []any{false, nil}},
+		{name: "floordiv_ints", fn: "floordiv", args: []fnArg{c(i64, `[7, -7, 7, -7, 5, null]`), c(i64, `[2, 2, -2, -2, 0, 1]`)},
+			want: []any{int64(3), int64(-4), int64(-4), int64(3), nil, nil}},
+		{name: "floordiv_floats", fn: "floordiv", args: []fnArg{c(f64, `[7, -7, 1]`), c(f64, `[2, 2, 0]`)}, want: []any{3.0, -4.0, math.Inf(1)}},
 		{name: "sum_strings", fn: "sum_horizontal", args: []fnArg{c(utf8, `["a"]`)}, errHas: "sum_horizontal needs numbers, got utf8"},
 	})
 }

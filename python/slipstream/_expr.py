@@ -16,7 +16,25 @@ from typing import Any
 from . import _dtypes
 from ._proto import plan_pb2 as pb
 
-__all__ = ["Expr", "coalesce", "col", "concat_str", "len", "lit", "when"]
+__all__ = [
+    "Expr",
+    "all_",
+    "all_horizontal",
+    "any_horizontal",
+    "coalesce",
+    "col",
+    "concat_str",
+    "corr",
+    "cov",
+    "exclude",
+    "len",
+    "lit",
+    "max_horizontal",
+    "mean_horizontal",
+    "min_horizontal",
+    "sum_horizontal",
+    "when",
+]
 
 _AGGREGATES = frozenset(
     {
@@ -294,6 +312,29 @@ class Expr:
         """Date and time functions: ``col("d").dt.year()`` and so on."""
         return ExprDateTimeNameSpace(self)
 
+    @property
+    def name(self) -> ExprNameNameSpace:
+        """Output naming: ``col("a", "b").sum().name.suffix("_total")`` and so on."""
+        return ExprNameNameSpace(self)
+
+    def exclude(self, columns: Any, *more_columns: Any) -> Expr:
+        """Leave columns out of a selector (``sl.all().exclude("id")``), as polars.
+
+        Parameters
+        ----------
+        columns, *more_columns : str, dtype or lists of them
+            Names, ``^...$`` patterns or data types to leave out.
+        """
+        if self._pb.WhichOneof("kind") != "selector":
+            raise TypeError(
+                "exclude() applies to a selector of several columns: sl.all(), "
+                'sl.col("a", "b"), sl.col("^x.*$"), sl.col(pl.Int64)'
+            )
+        sel = pb.Selector()
+        sel.CopyFrom(self._pb.selector)
+        _add_exclusions(sel, [columns, *more_columns])
+        return Expr(pb.Expr(selector=sel))
+
     # ---------------------------------------------------------------- naming, types
 
     def alias(self, name: builtins.str) -> Expr:
@@ -327,12 +368,12 @@ class Expr:
         return self._call("sum", True)
 
     def min(self) -> Expr:
-        """Smallest non-null value (null when there are none)."""
-        return self._call("min")
+        """Smallest non-null value (null when there are none; NaN only when all are NaN)."""
+        return self._call("min", True)
 
     def max(self) -> Expr:
-        """Largest non-null value (null when there are none)."""
-        return self._call("max")
+        """Largest non-null value (null when there are none; NaN only when all are NaN)."""
+        return self._call("max", True)
 
     def mean(self) -> Expr:
         """Arithmetic mean of the non-null values, as float64 (null when there are none)."""
@@ -505,6 +546,131 @@ class Expr:
     def __abs__(self) -> Expr:
         return self._call("abs")
 
+    def __floordiv__(self, other: Any) -> Expr:
+        return self._call("floordiv", other)
+
+    def __rfloordiv__(self, other: Any) -> Expr:
+        return self._rcall("floordiv", other)
+
+    def floordiv(self, other: Any) -> Expr:
+        """Division rounded down (``expr // other``), as polars.
+
+        Integers stay integers (a division by zero gives null); floats give
+        ``floor(a / b)``.
+        """
+        return self._call("floordiv", other)
+
+    def __xor__(self, other: Any) -> Expr:
+        return self.xor(other)
+
+    def __rxor__(self, other: Any) -> Expr:
+        return _to_expr(other).xor(self)
+
+    def xor(self, other: Any) -> Expr:
+        """Exclusive or of booleans (``expr ^ other``); null where either is null."""
+        other = _to_expr(other)
+        return (self | other) & ~(self & other)
+
+    def is_nan(self) -> Expr:
+        """True where the value is NaN (false for other numbers; null stays null)."""
+        return self._call("is_nan")
+
+    def is_not_nan(self) -> Expr:
+        """True where the value is not NaN (null stays null)."""
+        return self._call("is_not_nan")
+
+    def is_finite(self) -> Expr:
+        """True where the value is neither infinite nor NaN (null stays null)."""
+        return self._call("is_finite")
+
+    def is_infinite(self) -> Expr:
+        """True where the value is +inf or -inf (null stays null)."""
+        return self._call("is_infinite")
+
+    def fill_nan(self, value: Any) -> Expr:
+        """Replace NaN with ``value`` (nulls stay null), as polars' ``Expr.fill_nan``."""
+        return when(self.is_nan()).then(_to_expr(value)).otherwise(self)
+
+    def clip(self, lower_bound: Any = None, upper_bound: Any = None) -> Expr:
+        """Limit the values to ``[lower_bound, upper_bound]`` (None: no limit), as polars.
+
+        Nulls and NaN stay as they are.
+        """
+        out = self
+        if lower_bound is not None:
+            lo = _to_expr(lower_bound)
+            out = when(self < lo).then(lo).otherwise(out)
+        if upper_bound is not None:
+            hi = _to_expr(upper_bound)
+            out = when(self > hi).then(hi).otherwise(out)
+        return out
+
+    def diff(self, n: int = 1, null_behavior: builtins.str = "ignore") -> Expr:
+        """The difference with the value ``n`` rows earlier, as polars' ``Expr.diff``.
+
+        Rows in input order (or an :meth:`over`'s ``order_by``); null where
+        there is no earlier row.
+
+        Parameters
+        ----------
+        n : int
+            How many rows back (negative: ahead).
+        null_behavior : {"ignore"}
+            polars' ``"drop"`` is not supported.
+        """
+        if null_behavior != "ignore":
+            raise ValueError(f"diff(null_behavior={null_behavior!r}): only 'ignore' is supported")
+        return self - self.shift(n)
+
+    def pct_change(self, n: int = 1) -> Expr:
+        """The change from the value ``n`` rows earlier, relative: ``x.diff(n) / x.shift(n)``."""
+        return self.diff(n) / self.shift(n)
+
+    def is_duplicated(self) -> Expr:
+        """True where the value occurs more than once (null counts as a value)."""
+        return len().over(self) > 1
+
+    def is_unique(self) -> Expr:
+        """True where the value occurs exactly once (null counts as a value)."""
+        return len().over(self) == 1
+
+    def is_first_distinct(self) -> Expr:
+        """True on the first row of each value, in input order."""
+        return (
+            Expr(
+                pb.Expr(
+                    over=pb.Over(
+                        expr=pb.Expr(call=pb.Call(function="row_number")), partition_by=[self._pb]
+                    )
+                )
+            )
+            == 1
+        )
+
+    def is_last_distinct(self) -> Expr:
+        """True on the last row of each value, in input order."""
+        first = pb.Expr(
+            over=pb.Over(expr=pb.Expr(call=pb.Call(function="row_number")), partition_by=[self._pb])
+        )
+        return Expr(first) == len().over(self)
+
+    def null_count(self) -> Expr:
+        """Number of nulls (an aggregate), as uint32 like polars."""
+        return self.is_null().sum().cast("uint32")
+
+    def _cov(self, other: Any, ddof: int = 1) -> Expr:
+        """Covariance with ``other`` over the rows where both are not null (an aggregate)."""
+        x, y = _pairwise(self, _column_or_expr(other))
+        n = x.count()
+        return (((x * y).sum() - x.sum() * y.sum() / n) / (n - _ddof(ddof))).cast("float64")
+
+    def _corr(self, other: Any, method: builtins.str = "pearson") -> Expr:
+        """Pearson correlation with ``other`` over the rows where both are not null."""
+        if method != "pearson":
+            raise ValueError(f"corr(method={method!r}): only 'pearson' is supported")
+        x, y = _pairwise(self, _column_or_expr(other))
+        return x._cov(y, ddof=1) / (x.std() * y.std())
+
     # ---------------------------------------------------------------- windows
 
     def over(
@@ -623,20 +789,29 @@ class Expr:
         return self._window("lead", self, -n)
 
     def cum_sum(self) -> Expr:
-        """Running sum over the rows so far (nulls skipped); see :meth:`over`."""
-        return self._window("cum_sum", self)
+        """Running sum over the rows so far (nulls skipped); see :meth:`over`.
+
+        A null stays null, as in polars. See :meth:`over` for the order.
+        """
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_sum", self))
 
     def cum_count(self) -> Expr:
         """Running count of non-null values over the rows so far."""
         return self._window("cum_count", self)
 
     def cum_min(self) -> Expr:
-        """Running minimum over the rows so far (nulls skipped)."""
-        return self._window("cum_min", self)
+        """Running minimum over the rows so far (nulls skipped).
+
+        A null stays null, as in polars. See :meth:`over` for the order.
+        """
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_min", self))
 
     def cum_max(self) -> Expr:
-        """Running maximum over the rows so far (nulls skipped)."""
-        return self._window("cum_max", self)
+        """Running maximum over the rows so far (nulls skipped).
+
+        A null stays null, as in polars. See :meth:`over` for the order.
+        """
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_max", self))
 
 
 class When:
@@ -696,6 +871,12 @@ def _case_when(branches: list[tuple[pb.Expr, pb.Expr]], otherwise: pb.Expr) -> p
     # The values first, then the conditions (see case_when in the registry).
     args = [v for _, v in branches] + [otherwise] + [c for c, _ in branches]
     return pb.Expr(call=pb.Call(function="case_when", args=args))
+
+
+def _pairwise(x: Expr, y: Expr) -> tuple[Expr, Expr]:
+    """Return x and y, each null where the other is (corr and cov use complete pairs)."""
+    both = x.is_not_null() & y.is_not_null()
+    return when(both).then(x), when(both).then(y)
 
 
 def _column_or_expr(value: Any) -> Expr:
@@ -814,23 +995,157 @@ def concat_str(
     return items[0]._call("concat_str", *items[1:], separator, bool(ignore_nulls))
 
 
-def col(name: str) -> Expr:
-    """Refer to a column by name.
+def col(name: Any, *more_names: Any) -> Expr:
+    """Refer to a column by name, or to several columns, as ``pl.col``.
 
     Parameters
     ----------
-    name : str
-        The column name.
+    name : str, dtype or list of them
+        A column name; a regular expression ``"^...$"`` selects every column
+        whose name matches; a data type (``pl.Int64``, ``"float64"``,
+        ``pa.utf8()``) every column of that type; a list, each of them.
+    *more_names : str or dtype
+        More names or types.
+
+    An expression of several columns stands for one expression per column
+    in ``select``, ``with_columns``, ``agg``, ``sort`` and ``filter``, and for
+    several arguments in ``sum_horizontal`` and the like.
 
     Examples
     --------
     >>> from slipstream import col
     >>> col("fare") > 10
     <Expr col("fare") > 10>
+    >>> col("a", "b").sum()
+    <Expr col("a", "b").sum()>
     """
-    if not isinstance(name, str):
-        raise TypeError(f"col() takes a column name (str), got {type(name).__name__}")
-    return Expr(pb.Expr(column=pb.Column(name=name)))
+    items: list[Any] = []
+    for n in [name, *more_names]:
+        items.extend(n if isinstance(n, (list, tuple)) else [n])
+    if builtins.len(items) == 1 and isinstance(items[0], str) and not _is_pattern(items[0]):
+        return Expr(pb.Expr(column=pb.Column(name=items[0])))
+    sel = pb.Selector()
+    for item in items:
+        if isinstance(item, str) and _is_pattern(item):
+            sel.patterns.append(item)
+        elif isinstance(item, str) and item not in _dtypes._SIMPLE:
+            sel.names.append(item)
+        else:
+            try:
+                sel.dtypes.append(_dtypes.to_plan_type(item))
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"col() takes column names, ^...$ patterns or data types, got {item!r}"
+                ) from None
+    return Expr(pb.Expr(selector=sel))
+
+
+def all_() -> Expr:
+    """Every column of the input, as ``pl.all()`` (``sl.all()``).
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> sl.all().exclude("id").max()
+    <Expr all().exclude('id').max()>
+    """
+    return Expr(pb.Expr(selector=pb.Selector(all=True)))
+
+
+def exclude(columns: Any, *more_columns: Any) -> Expr:
+    """Every column but those given, as ``pl.exclude``.
+
+    Parameters
+    ----------
+    columns, *more_columns : str, dtype or lists of them
+        Names, ``^...$`` patterns or data types to leave out.
+    """
+    return all_().exclude(columns, *more_columns)
+
+
+def _is_pattern(name: str) -> bool:
+    return name.startswith("^") and name.endswith("$")
+
+
+def _add_exclusions(sel: pb.Selector, items: list[Any]) -> None:
+    for item in items:
+        kind = item._pb.WhichOneof("kind") if isinstance(item, Expr) else None
+        if kind == "column":
+            sel.exclude.append(item._pb.column.name)
+        elif kind == "selector" and not item._pb.selector.all:
+            other = item._pb.selector
+            sel.exclude.extend([*other.names, *other.patterns])
+            sel.exclude_dtypes.extend(other.dtypes)
+        elif isinstance(item, Expr):
+            raise TypeError(f"exclude() takes names, patterns, types or selectors, got {item}")
+        elif isinstance(item, (list, tuple)):
+            _add_exclusions(sel, list(item))
+        elif isinstance(item, str) and item not in _dtypes._SIMPLE:
+            sel.exclude.append(item)
+        else:
+            sel.exclude_dtypes.append(_dtypes.to_plan_type(item))
+
+
+def _horizontal(function: str, exprs: tuple[Any, ...]) -> Expr:
+    items = to_exprs(exprs, {}, strings_are_columns=True)
+    if not items:
+        raise TypeError(f"{function}() needs at least one expression")
+    return items[0]._call(function, *items[1:])
+
+
+def sum_horizontal(*exprs: Any, ignore_nulls: bool = True) -> Expr:
+    """Row-wise sum of the columns, nulls counted as 0, as ``pl.sum_horizontal``.
+
+    Parameters
+    ----------
+    *exprs : str, Expr or lists of them
+        Columns (names) or expressions; a selector stands for its columns.
+    ignore_nulls : bool
+        Only True (polars' default) is supported.
+    """
+    _only_ignore_nulls("sum_horizontal", ignore_nulls)
+    return _horizontal("sum_horizontal", exprs)
+
+
+def mean_horizontal(*exprs: Any, ignore_nulls: bool = True) -> Expr:
+    """Row-wise mean of the non-null values (null when none), as ``pl.mean_horizontal``."""
+    _only_ignore_nulls("mean_horizontal", ignore_nulls)
+    return _horizontal("mean_horizontal", exprs)
+
+
+def min_horizontal(*exprs: Any) -> Expr:
+    """Row-wise least non-null value (NaN only when all are), as ``pl.min_horizontal``."""
+    return _horizontal("min_horizontal", exprs)
+
+
+def max_horizontal(*exprs: Any) -> Expr:
+    """Row-wise greatest non-null value (NaN only when all are), as ``pl.max_horizontal``."""
+    return _horizontal("max_horizontal", exprs)
+
+
+def any_horizontal(*exprs: Any) -> Expr:
+    """Row-wise or of booleans, Kleene logic, as ``pl.any_horizontal``."""
+    return _horizontal("any_horizontal", exprs)
+
+
+def all_horizontal(*exprs: Any) -> Expr:
+    """Row-wise and of booleans, Kleene logic, as ``pl.all_horizontal``."""
+    return _horizontal("all_horizontal", exprs)
+
+
+def corr(a: Any, b: Any, *, method: str = "pearson") -> Expr:
+    """Pearson correlation of two columns (an aggregate), as ``pl.corr``."""
+    return _column_or_expr(a)._corr(b, method=method)
+
+
+def cov(a: Any, b: Any, *, ddof: int = 1) -> Expr:
+    """Covariance of two columns (an aggregate), as ``pl.cov``."""
+    return _column_or_expr(a)._cov(b, ddof=ddof)
+
+
+def _only_ignore_nulls(function: str, ignore_nulls: bool) -> None:
+    if not ignore_nulls:
+        raise ValueError(f"{function}(ignore_nulls=False) is not supported; use + instead")
 
 
 def len() -> Expr:
@@ -1218,6 +1533,43 @@ class ExprDateTimeNameSpace:
         return self._expr._call("days_between", other)
 
 
+class ExprNameNameSpace:
+    """Naming of an expression's output (``expr.name``), as polars' ``Expr.name``.
+
+    The name comes from the column the expression reads (the first one);
+    with a selector of several columns, from each of them.
+    """
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _rename(self, prefix: str = "", suffix: str = "", case: int = 0) -> Expr:
+        r = pb.Rename(expr=self._expr._pb, prefix=prefix, suffix=suffix, case=case)  # type: ignore[arg-type]
+        return Expr(pb.Expr(rename=r))
+
+    def keep(self) -> Expr:
+        """Name the output after the column it reads (dropping any alias)."""
+        return self._rename()
+
+    def prefix(self, prefix: str) -> Expr:
+        """Name the output ``prefix`` + the column's name."""
+        return self._rename(prefix=_text(prefix, "prefix"))
+
+    def suffix(self, suffix: str) -> Expr:
+        """Name the output the column's name + ``suffix``."""
+        return self._rename(suffix=_text(suffix, "suffix"))
+
+    def to_lowercase(self) -> Expr:
+        """Name the output after its column, in lower case."""
+        return self._rename(case=pb.Rename.LOWER)
+
+    def to_uppercase(self) -> Expr:
+        """Name the output after its column, in upper case."""
+        return self._rename(case=pb.Rename.UPPER)
+
+
 # ---------------------------------------------------------------- text
 
 
@@ -1255,6 +1607,28 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
         return f'{expr_to_text(e.alias.expr, top)} AS "{e.alias.name}"'
     if kind == "cast":
         return f"{expr_to_text(e.cast.expr, False)}.cast({_dtypes.to_arrow_type(e.cast.to)})"
+    if kind == "selector":
+        sel = e.selector
+        head = "all()" if sel.all else ""
+        if not head:
+            parts = [f'"{n}"' for n in sel.names] + [f'"{p}"' for p in sel.patterns]
+            parts += [str(_dtypes.to_arrow_type(t)) for t in sel.dtypes]
+            head = f"col({', '.join(parts)})"
+        excl = [repr(n) for n in sel.exclude] + [
+            str(_dtypes.to_arrow_type(t)) for t in sel.exclude_dtypes
+        ]
+        return head + (f".exclude({', '.join(excl)})" if excl else "")
+    if kind == "rename":
+        r = e.rename
+        inner = expr_to_text(r.expr, False)
+        if r.prefix:
+            return f"{inner}.name.prefix({r.prefix!r})"
+        if r.suffix:
+            return f"{inner}.name.suffix({r.suffix!r})"
+        return (
+            inner
+            + {0: ".name.keep()", 1: ".name.to_lowercase()", 2: ".name.to_uppercase()"}[r.case]
+        )
     if kind == "over":
         o = e.over
         parts = [expr_to_text(k) for k in o.partition_by]
@@ -1281,6 +1655,16 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
             return f"concat_str({', '.join(args[:-2])}, separator={args[-2]}{extra})"
         if fn == "coalesce":
             return f"coalesce({', '.join(args)})"
+        if (
+            fn in ("sum", "n_unique", "min", "max")
+            and builtins.len(args) == 2
+            and args[1] == "true"
+        ):
+            args = args[:1]  # polars' answer, the default here
+        if fn in ("any", "all") and builtins.len(args) == 2:
+            args = args[:1] if args[1] == "true" else [args[0], "ignore_nulls=False"]
+        if fn == "round" and builtins.len(args) == 3 and args[2] == "'half_to_even'":
+            args = args[:2]
         if fn in _NAMESPACED and args:
             method, flags = _NAMESPACED[fn]
             return f"{args[0]}.{method}({', '.join(args[1:] + flags)})"

@@ -296,7 +296,7 @@ func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error
 		if err != nil {
 			return nil, err
 		}
-		if !containsAggregate(pe) {
+		if !containsAggregate(pe) && rowwise(pe) {
 			return nil, invalidf("agg() takes aggregations such as col(\"x\").sum() or expressions over them; %s aggregates nothing", e)
 		}
 		post = append(post, e)

@@ -70,8 +70,8 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 			fn := call.Fn
 			var params []scalar.Scalar
 			switch fn.Name {
-			case "sum":
-				params = call.Params // polars' sum keeps its 0 for a group of nulls
+			case "sum", "min", "max":
+				params = call.Params // polars' sum of nothing, max skipping NaN
 			case "count", "len":
 				fn = sum
 			}
