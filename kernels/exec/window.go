@@ -31,9 +31,10 @@ const (
 	WinCumCount                    // the rows up to and including this one; nulls
 	WinCumMin                      // are skipped, and the result is null only
 	WinCumMax                      // before the partition's first value
+	WinRolling                     // Agg over the rows from Preceding before to Following after
 )
 
-var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
+var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling"}
 
 func (f WindowFunc) String() string { return windowNames[f] }
 
@@ -44,6 +45,8 @@ type WindowExpr struct {
 	AggParams   []scalar.Scalar
 	Arg         int   // input column, -1 for none
 	Offset      int64 // lag and lead
+	// Rolling: the frame, and the fewest non-null values it needs (else null).
+	Preceding, Following, MinSamples int64
 	PartitionBy []int
 	OrderBy     []SortKey
 	Name        string
@@ -85,6 +88,9 @@ func (w *Window) String() string {
 		fn := e.Func.String()
 		if e.Func == WinAggregate {
 			fn = e.Agg.Name
+		}
+		if e.Func == WinRolling {
+			fn = fmt.Sprintf("rolling[-%d,+%d,min=%d] %s", e.Preceding, e.Following, e.MinSamples, e.Agg.Name)
 		}
 		arg := ""
 		if e.Arg >= 0 {
@@ -296,6 +302,8 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		return takeRows(ctx, w.mem, arg, idx)
 	case WinCumSum:
 		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
+	case WinRolling:
+		return w.rolling(ctx, rec, e, perm, start, end)
 	}
 	return nil, kernels.Errorf(kernels.Internal, "window function %v", e.Func)
 }
@@ -418,4 +426,58 @@ func cumTyped[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm 
 	}
 	v, nulls := expr.ValidityOf(mem, seen)
 	return expr.FixedWidthArray(mem, out, sums, v, nulls)
+}
+
+// rolling computes e.Agg over the frame of each sorted position k: the
+// positions from k-Preceding to k+Following within k's partition. Each
+// value is folded into the frames that hold it, one offset at a time: in
+// pass d, position k feeds the frame of position k-d (groups are sorted
+// positions; n is a dummy for frames past the partition's edge).
+func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
+	n := len(perm)
+	var vals arrow.Array
+	var in arrow.DataType
+	if e.Arg >= 0 {
+		vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
+	}
+	acc := e.Agg.NewAccumulator(in, e.AggParams)
+	pos := make([]int, n) // the sorted position of each row
+	for k, row := range perm {
+		pos[row] = k
+	}
+	ids := make([]uint32, n)
+	for d := -e.Following; d <= e.Preceding; d++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for row := range n {
+			k := pos[row]
+			t := k + int(d) // the frame this row is in at this offset
+			ids[row] = uint32(n)
+			if t >= start[k] && t < end[k] {
+				ids[row] = uint32(t)
+			}
+		}
+		acc.Update(vals, ids, n+1)
+	}
+	per := acc.Finish(w.mem, n+1)
+	defer per.Release()
+	// Enough values? Count the non-null ones of each frame by prefix sums.
+	valid := make([]int64, n+1)
+	for k, row := range perm {
+		valid[k+1] = valid[k]
+		if vals == nil || vals.IsValid(int(row)) {
+			valid[k+1]++
+		}
+	}
+	idx := make([]int64, n)
+	for k, row := range perm {
+		lo := max(start[k], k-int(e.Preceding))
+		hi := min(end[k]-1, k+int(e.Following))
+		idx[row] = int64(k)
+		if valid[hi+1]-valid[lo] < max(e.MinSamples, 1) {
+			idx[row] = -1
+		}
+	}
+	return takeRows(ctx, w.mem, per, idx)
 }

@@ -58,8 +58,9 @@ func registerAggregates() {
 		},
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &meanAcc{} }})
 	// min(x, ignore_nan), max(x, ignore_nan): with true, NaN is skipped
-	// unless every value is NaN, as polars; without, NaN is greater than
-	// every number (SQL, DuckDB), which only max can tell.
+	// unless every value is NaN, as polars' min and max; with false, any NaN
+	// makes the answer NaN, as polars' rolling_min and rolling_max; without,
+	// NaN is greater than every number (SQL, DuckDB), which only max can tell.
 	for _, isMax := range []bool{false, true} {
 		name := map[bool]string{false: "min", true: "max"}[isMax]
 		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2,
@@ -77,7 +78,14 @@ func registerAggregates() {
 				return t, append([]arrow.DataType{t}, paramTypes(in[1:], arrow.FixedWidthTypes.Boolean)...), nil
 			},
 			NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
-				return newMinMax(in, isMax, boolParam(params, 0, false))
+				nan := nanGreatestOrder
+				if len(params) > 0 {
+					nan = nanIgnored
+					if !boolParam(params, 0, true) {
+						nan = nanPropagates
+					}
+				}
+				return newMinMax(in, isMax, nan)
 			}})
 	}
 }
@@ -346,9 +354,27 @@ func nanLeast[T float32 | float64](a, b T) bool {
 	return a < b || (a != a && b == b)
 }
 
-// newMinMax keeps the least (or greatest) value; ignoreNaN makes max skip
-// NaN as min already does (NaN only when every value is NaN).
-func newMinMax(dt arrow.DataType, isMax, ignoreNaN bool) Accumulator {
+// nanRule is how min and max treat NaN.
+type nanRule int
+
+const (
+	nanGreatestOrder nanRule = iota // NaN above every number (SQL)
+	nanIgnored                      // skipped unless every value is NaN (polars' min, max)
+	nanPropagates                   // any NaN gives NaN (polars' rolling_min, rolling_max)
+)
+
+// less is the order min and max keep their value by under rule r: the
+// value that wins is the least (min) or greatest (max) in it.
+func floatLess[T float32 | float64](isMax bool, r nanRule) func(a, b T) bool {
+	// NaN greatest wins for max, loses for min; NaN least the other way.
+	if r == nanGreatestOrder || (r == nanIgnored) != isMax {
+		return nanGreatest[T]
+	}
+	return nanLeast[T]
+}
+
+// newMinMax keeps the least (or greatest) value, floats by the NaN rule.
+func newMinMax(dt arrow.DataType, isMax bool, nan nanRule) Accumulator {
 	switch dt.ID() {
 	case arrow.INT8:
 		return ordered[int8](dt, isMax)
@@ -367,15 +393,9 @@ func newMinMax(dt arrow.DataType, isMax, ignoreNaN bool) Accumulator {
 	case arrow.UINT64:
 		return ordered[uint64](dt, isMax)
 	case arrow.FLOAT32:
-		if ignoreNaN && isMax {
-			return fixedExtremes(dt, isMax, nanLeast[float32])
-		}
-		return fixedExtremes(dt, isMax, nanGreatest[float32])
+		return fixedExtremes(dt, isMax, floatLess[float32](isMax, nan))
 	case arrow.FLOAT64:
-		if ignoreNaN && isMax {
-			return fixedExtremes(dt, isMax, nanLeast[float64])
-		}
-		return fixedExtremes(dt, isMax, nanGreatest[float64])
+		return fixedExtremes(dt, isMax, floatLess[float64](isMax, nan))
 	case arrow.DECIMAL128:
 		return fixedExtremes(dt, isMax, decimal128.Num.Less)
 	case arrow.BOOL:

@@ -777,6 +777,135 @@ class Expr:
         out = when(self.is_null()).then(lit(None)).otherwise(out)
         return out.cast("float64" if method == "average" else "uint32")
 
+    def _rolling(
+        self,
+        agg: Expr,
+        window_size: int,
+        weights: Any,
+        min_samples: int | None,
+        center: bool,
+    ) -> Expr:
+        if weights is not None:
+            raise ValueError("rolling weights are not supported")
+        if not isinstance(window_size, int) or isinstance(window_size, bool) or window_size < 1:
+            raise ValueError(f"window_size must be a positive int, got {window_size!r}")
+        if min_samples is None:
+            min_samples = window_size
+        if not isinstance(min_samples, int) or min_samples < 0:
+            raise ValueError(f"min_samples must be a non-negative int, got {min_samples!r}")
+        before, after = (
+            (window_size // 2, window_size - 1 - window_size // 2)
+            if center
+            else (
+                window_size - 1,
+                0,
+            )
+        )
+        call = pb.Call(
+            function="rolling",
+            args=[agg._pb, lit(before)._pb, lit(after)._pb, lit(min_samples)._pb],
+        )
+        return Expr(pb.Expr(over=pb.Over(expr=pb.Expr(call=call))))
+
+    def rolling_sum(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Sum over a window of ``window_size`` rows ending at each row, as polars.
+
+        Rows in input order (or an :meth:`over`'s ``order_by``); null where
+        the window holds fewer than ``min_samples`` non-null values (default:
+        ``window_size``). ``center`` centres the window on the row.
+        """
+        return self._rolling(self.sum(), window_size, weights, min_samples, center)
+
+    def rolling_mean(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Mean over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.mean(), window_size, weights, min_samples, center)
+
+    def rolling_min(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Minimum over a window of rows, as :meth:`rolling_sum`."""
+        # A NaN in the window makes it NaN, as polars' rolling_min.
+        return self._rolling(self._call("min", False), window_size, weights, min_samples, center)
+
+    def rolling_max(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Maximum over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self._call("max", False), window_size, weights, min_samples, center)
+
+    def rolling_std(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+        ddof: int = 1,
+    ) -> Expr:
+        """Standard deviation over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.std(ddof), window_size, weights, min_samples, center)
+
+    def rolling_var(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+        ddof: int = 1,
+    ) -> Expr:
+        """Variance over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.var(ddof), window_size, weights, min_samples, center)
+
+    def rolling_median(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Median over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.median(), window_size, weights, min_samples, center)
+
+    def rolling_quantile(
+        self,
+        quantile: float,
+        interpolation: builtins.str = "nearest",
+        window_size: int = 2,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """A quantile over a window of rows, as :meth:`rolling_sum` and :meth:`quantile`."""
+        agg = self.quantile(quantile, interpolation)
+        return self._rolling(agg, window_size, weights, min_samples, center)
+
     def shift(self, n: int = 1) -> Expr:
         """The value ``n`` rows earlier (later when negative); null past the edge.
 

@@ -473,6 +473,27 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("rolling", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("x").rolling_sum(3).alias("s3"),
+        m.col("x").rolling_mean(4, min_samples=1).alias("m4"),
+        m.col("f").rolling_max(2).alias("mx"),
+        m.col("y").rolling_min(3, center=True, min_samples=2).alias("mn"),
+        m.col("h").rolling_std(5, min_samples=2).alias("sd"),
+        m.col("x").rolling_var(3, min_samples=1, ddof=0).alias("v"),
+        m.col("y").rolling_median(4, min_samples=1, center=True).alias("md"),
+    )
+
+
+@case("rolling_over", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id", m.col("x").rolling_mean(3, min_samples=1).over("g", order_by="id").alias("r")
+    )
+
+
 @case("duplicated_unique", ordered=True)
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.select(

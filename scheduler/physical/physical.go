@@ -393,7 +393,7 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 var windowFuncs = map[string]exec.WindowFunc{
 	"agg": exec.WinAggregate, "row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
 	"lag": exec.WinLag, "lead": exec.WinLead, "cum_sum": exec.WinCumSum, "cum_count": exec.WinCumCount,
-	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax,
+	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax, "rolling": exec.WinRolling,
 }
 
 // window computes the partition keys, order keys and arguments into extra
@@ -418,7 +418,8 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 	}
 	exprs := make([]exec.WindowExpr, len(n.Exprs))
 	for i, we := range n.Exprs {
-		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out}
+		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out,
+			Preceding: we.Frame.Preceding, Following: we.Frame.Following, MinSamples: we.Frame.MinSamples}
 		for _, k := range we.PartitionBy {
 			e.PartitionBy = append(e.PartitionBy, column(k))
 		}

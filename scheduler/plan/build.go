@@ -443,6 +443,9 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		we.Func, we.Agg, we.Out = "agg", agg, agg.Out
 		return we, nil
 	}
+	if call.GetFunction() == "rolling" {
+		return b.rolling(we, call, in)
+	}
 	name := call.GetFunction()
 	if !windowFuncs[name] {
 		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
@@ -504,6 +507,37 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		}
 		we.Arg, we.Out = castTo(arg, casts[0]), out
 	}
+	return we, nil
+}
+
+// rolling builds rolling(agg, preceding, following, min_samples): the
+// aggregate over the frame of rows around each row, as polars' rolling_*.
+func (b *builder) rolling(we *WindowExpr, call *planpb.Call, in *arrow.Schema) (*WindowExpr, error) {
+	args := call.GetArgs()
+	if len(args) != 4 || !isAggregateCall(args[0]) {
+		return nil, invalidf("rolling takes an aggregation and three constants: rows before, rows after, the fewest values")
+	}
+	agg, err := b.aggCall(args[0].GetCall(), in)
+	if err != nil {
+		return nil, err
+	}
+	var frame [3]int64
+	for i, a := range args[1:] {
+		e, err := b.expr(a, in)
+		if err != nil {
+			return nil, err
+		}
+		var n *scalar.Int64
+		if l, ok := e.(*Literal); ok {
+			n, _ = l.Value.(*scalar.Int64)
+		}
+		if n == nil || n.Value < 0 {
+			return nil, invalidf("rolling: argument %d must be a non-negative integer constant, got %s", i+2, e)
+		}
+		frame[i] = n.Value
+	}
+	we.Func, we.Agg, we.Out = "rolling", agg, agg.Out
+	we.Frame = Frame{Preceding: frame[0], Following: frame[1], MinSamples: frame[2]}
 	return we, nil
 }
 
