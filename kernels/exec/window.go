@@ -40,17 +40,17 @@ func (f WindowFunc) String() string { return windowNames[f] }
 
 // WindowExpr is one window computation over input columns.
 type WindowExpr struct {
-	Func        WindowFunc
-	Agg         *expr.Function // WinAggregate
-	AggParams   []scalar.Scalar
-	Arg         int   // input column, -1 for none
-	Offset      int64 // lag and lead
+	Func      WindowFunc
+	Agg       *expr.Function // WinAggregate
+	AggParams []scalar.Scalar
+	Arg       int   // input column, -1 for none
+	Offset    int64 // lag and lead
 	// Rolling: the frame, and the fewest non-null values it needs (else null).
 	Preceding, Following, MinSamples int64
-	PartitionBy []int
-	OrderBy     []SortKey
-	Name        string
-	Type        arrow.DataType
+	PartitionBy                      []int
+	OrderBy                          []SortKey
+	Name                             string
+	Type                             arrow.DataType
 }
 
 // Window reads its whole input and appends one column per expression,
