@@ -43,8 +43,11 @@ type WindowExpr struct {
 	Func      WindowFunc
 	Agg       *expr.Function // WinAggregate
 	AggParams []scalar.Scalar
-	Arg       int   // input column, -1 for none
-	Offset    int64 // lag and lead
+	// AggFiltered: WinAggregate over the rows where column AggFilter is true.
+	AggFiltered bool
+	AggFilter   int
+	Arg         int   // input column, -1 for none
+	Offset      int64 // lag and lead
 	// Rolling: the frame, and the fewest non-null values it needs (else null).
 	Preceding, Following, MinSamples int64
 	PartitionBy                      []int
@@ -201,7 +204,13 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
 		}
 		acc := e.Agg.NewAccumulator(in, e.AggParams)
-		acc.Update(vals, pids, groups)
+		if e.AggFiltered {
+			if err := updateWhere(ctx, w.mem, acc, vals, pids, groups, rec.Column(e.AggFilter)); err != nil {
+				return nil, err
+			}
+		} else {
+			acc.Update(vals, pids, groups)
+		}
 		per := acc.Finish(w.mem, max(groups, 1))
 		defer per.Release()
 		idx := make([]int64, n)

@@ -654,6 +654,24 @@ class Expr:
         )
         return Expr(first) == len().over(self)
 
+    def filter(self, *predicates: Any, **constraints: Any) -> Expr:
+        """Keep the values where the predicates hold, inside an aggregation, as polars.
+
+        ``col("x").filter(col("y") > 0).sum()`` sums x over the rows where
+        y > 0 (in ``agg``, ``select`` of aggregates and ``over``); several
+        predicates are combined with ``&``; ``name=value`` means
+        ``col(name) == value``. On its own it is an error (it would change
+        the number of rows): use ``DataFrame.filter``.
+        """
+        items = to_exprs(predicates, {}, strings_are_columns=True)
+        items += [col(name) == value for name, value in constraints.items()]
+        if not items:
+            raise TypeError("filter() needs at least one predicate")
+        cond = items[0]
+        for p in items[1:]:
+            cond = cond & p
+        return self._call("filter", cond)
+
     def null_count(self) -> Expr:
         """Number of nulls (an aggregate), as uint32 like polars."""
         return self.is_null().sum().cast("uint32")

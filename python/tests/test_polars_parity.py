@@ -534,6 +534,27 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("expr_filter_in_agg")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("x").filter(m.col("y") > 3).sum().alias("s"),
+        m.col("f").filter(m.col("b")).mean().alias("m"),
+        m.col("x").filter(m.col("y") > 3, m.col("k") == 1).count().alias("c"),
+        m.col("s").filter(m.col("x") < 0).n_unique().alias("n"),
+        m.col("x").filter(m.col("y") > 100).max().alias("none"),
+    )
+
+
+@case("expr_filter_select", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(m.col("x").filter(m.col("k") == 2).mean(), m.len())
+
+
+@case("expr_filter_over", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", m.col("x").filter(m.col("y") > 4).sum().over("g").alias("s"))
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))
@@ -555,6 +576,9 @@ CLUSTER = {
     "filter_window",
     "col_regex_suffix",
     "corr_cov",
+    "expr_filter_in_agg",
+    "rolling_over",
+    "describe_numeric",
 }
 
 

@@ -429,6 +429,9 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 		arg := we.Arg
 		if we.Agg != nil {
 			e.Agg, e.AggParams, arg = we.Agg.Fn, we.Agg.Params, we.Agg.Arg
+			if we.Agg.Filter != nil {
+				e.AggFiltered, e.AggFilter = true, column(we.Agg.Filter)
+			}
 		}
 		if arg != nil {
 			e.Arg = column(arg)
@@ -614,6 +617,10 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 		if call.Arg != nil {
 			aggs[i].Arg = len(pre)
 			pre = append(pre, &plan.Alias{Arg: call.Arg, Alias: fmt.Sprintf("__agg%d", i)})
+		}
+		if call.Filter != nil {
+			aggs[i].Filtered, aggs[i].Filter = true, len(pre)
+			pre = append(pre, &plan.Alias{Arg: call.Filter, Alias: fmt.Sprintf("__aggf%d", i)})
 		}
 	}
 	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)

@@ -521,6 +521,9 @@ func (b *builder) rolling(we *WindowExpr, call *planpb.Call, in *arrow.Schema) (
 	if err != nil {
 		return nil, err
 	}
+	if agg.Filter != nil {
+		return nil, invalidf("a rolling aggregation cannot filter its rows; filter the frame first")
+	}
 	var frame [3]int64
 	for i, a := range args[1:] {
 		e, err := b.expr(a, in)
@@ -634,7 +637,27 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 	agg := &AggCall{Fn: fn}
 	var argTypes []arrow.DataType
 	var params []*Literal
-	for i, pa := range call.GetArgs() {
+	pargs := call.GetArgs()
+	if len(pargs) > 0 && pargs[0].GetCall().GetFunction() == "filter" {
+		// col("x").filter(cond).agg(): aggregate the rows where cond holds.
+		f := pargs[0].GetCall().GetArgs()
+		if len(f) != 2 {
+			return nil, invalidf("filter takes an expression and a condition")
+		}
+		if containsAggregate(f[1]) || containsOver(f[1]) {
+			return nil, invalidf("the condition of %s's filter cannot hold an aggregation or a window", fn.Name)
+		}
+		cond, err := b.expr(f[1], in)
+		if err != nil {
+			return nil, err
+		}
+		if t := cond.Type(); t.ID() != arrow.BOOL {
+			return nil, invalidf("filter condition %s is %s, expected boolean", cond, expr.TypeName(t))
+		}
+		agg.Filter = cond
+		pargs = append([]*planpb.Expr{f[0]}, pargs[1:]...)
+	}
+	for i, pa := range pargs {
 		if containsAggregate(pa) {
 			return nil, invalidf("%s of an aggregation: aggregations do not nest", fn.Name)
 		}
@@ -895,6 +918,9 @@ func (b *builder) expr(e *planpb.Expr, s *arrow.Schema) (Expr, error) {
 }
 
 func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
+	if c.GetFunction() == "filter" {
+		return nil, invalidf("expr.filter(condition) is supported inside an aggregation, e.g. col(\"x\").filter(col(\"y\") > 0).sum(); to keep rows, use DataFrame.filter")
+	}
 	fn, ok := expr.Lookup(c.GetFunction())
 	if !ok {
 		return nil, invalidf("unknown function %q%s", c.GetFunction(), suggest(c.GetFunction(), expr.Names()))

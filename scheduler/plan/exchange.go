@@ -37,7 +37,7 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 		arg := call.Arg
 		add := func(fn *expr.Function, out arrow.DataType) {
 			from[i] = append(from[i], len(partialAggs))
-			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: arg, Params: call.Params, Out: out}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
+			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: arg, Params: call.Params, Out: out, Filter: call.Filter}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
 		}
 		if call.Fn.Name == "mean" {
 			// mean's argument arrives cast to float64; a decimal is summed
