@@ -32,9 +32,13 @@ const (
 	WinCumMin                      // are skipped, and the result is null only
 	WinCumMax                      // before the partition's first value
 	WinRolling                     // Agg over the rows from Preceding before to Following after
+	WinFillForward                 // a null takes the last value before it (at most Offset rows back; -1: any)
+	WinFillBackward                // a null takes the next value after it (at most Offset rows on)
+	WinCumProd                     // running product, as WinCumSum
 )
 
-var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling"}
+var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling",
+	"fill_forward", "fill_backward", "cum_prod"}
 
 func (f WindowFunc) String() string { return windowNames[f] }
 
@@ -313,6 +317,40 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
 	case WinRolling:
 		return w.rolling(ctx, rec, e, perm, start, end)
+	case WinFillForward, WinFillBackward:
+		arg := rec.Column(e.Arg)
+		idx := make([]int64, n)
+		step, first := 1, 0
+		if e.Func == WinFillBackward {
+			step, first = -1, n-1
+		}
+		last, gap := int64(-1), int64(0) // the last value's row, rows since it
+		for k := first; k >= 0 && k < n; k += step {
+			row := perm[k]
+			edge := start[k] == k
+			if step < 0 {
+				edge = end[k] == k+1
+			}
+			if edge {
+				last = -1
+			}
+			if arg.IsValid(int(row)) {
+				last, gap = row, 0
+			} else {
+				gap++
+			}
+			idx[row] = last
+			if e.Offset >= 0 && gap > e.Offset {
+				idx[row] = -1
+			}
+		}
+		return takeRows(ctx, w.mem, arg, idx)
+	case WinCumProd:
+		arg := rec.Column(e.Arg)
+		if arg.DataType().ID() == arrow.FLOAT64 {
+			return cumTypedFrom(w.mem, arg, perm, start, e.Type, 1, func(x, y float64) float64 { return x * y }), nil
+		}
+		return cumTypedFrom(w.mem, arg, perm, start, e.Type, 1, func(x, y int64) int64 { return x * y }), nil
 	}
 	return nil, kernels.Errorf(kernels.Internal, "window function %v", e.Func)
 }
@@ -419,10 +457,16 @@ func cumSum(mem memory.Allocator, a arrow.Array, perm []int64, start []int, out 
 }
 
 func cumTyped[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm []int64, start []int, out arrow.DataType, add func(T, T) T) arrow.Array {
+	var zero T
+	return cumTypedFrom(mem, a, perm, start, out, zero, add)
+}
+
+// cumTypedFrom is cumTyped starting from zero (1 for a product).
+func cumTypedFrom[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm []int64, start []int, out arrow.DataType, zero T, add func(T, T) T) arrow.Array {
 	vals := expr.Values[T](a)
 	sums := make([]T, len(perm))
 	seen := make([]bool, len(perm))
-	var acc, zero T
+	var acc T
 	has := false
 	for k, row := range perm {
 		if k == start[k] {

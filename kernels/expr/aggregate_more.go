@@ -632,3 +632,62 @@ func stringParam(params []scalar.Scalar, i int, def string) string {
 	}
 	return def
 }
+
+func init() {
+	// product: the product of the non-null values, 1 when there are none
+	// (polars); int64 for integers and booleans, float64 for floats. The
+	// product of partial products is the product, so it merges as itself.
+	register(&Function{Name: "product", Kind: Aggregate, Mergeable: true, Arity: 1,
+		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			t := in[0]
+			var out arrow.DataType
+			switch {
+			case IsNull(t), IsInteger(t), t.ID() == arrow.BOOL:
+				out = arrow.PrimitiveTypes.Int64
+			case IsNumeric(t):
+				out = arrow.PrimitiveTypes.Float64
+			default:
+				return nil, nil, invalid("product needs numbers, got %s", TypeName(t))
+			}
+			return out, []arrow.DataType{out}, nil
+		},
+		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator {
+			if in.ID() == arrow.FLOAT64 {
+				return &productAcc[float64]{dt: in}
+			}
+			return &productAcc[int64]{dt: arrow.PrimitiveTypes.Int64}
+		}})
+}
+
+type productAcc[T int64 | float64] struct {
+	dt    arrow.DataType
+	prods []T
+	set   []bool // prods[g] holds a product (else it is 1)
+}
+
+func (a *productAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.prods, a.set = grow(a.prods, ngroups), grow(a.set, ngroups)
+	if values.DataType().ID() == arrow.NULL {
+		return
+	}
+	vals := Values[T](values)
+	for i, g := range ids {
+		if !values.IsValid(i) {
+			continue
+		}
+		if !a.set[g] {
+			a.prods[g], a.set[g] = 1, true
+		}
+		a.prods[g] *= vals[i]
+	}
+}
+
+func (a *productAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.prods, a.set = grow(a.prods, ngroups), grow(a.set, ngroups)
+	for g, ok := range a.set {
+		if !ok {
+			a.prods[g] = 1
+		}
+	}
+	return FixedWidthArray(mem, a.dt, a.prods, nil, 0)
+}

@@ -40,6 +40,18 @@ func init() {
 		register(&Function{Name: f.name, Arity: 1, Resolve: resolveFloat(f.name, 1), eval: arrowCall(f.arrow)})
 	}
 	register(&Function{Name: "exp", Arity: 1, Resolve: resolveFloat("exp", 1), eval: floatLoop(math.Exp)})
+	// Trigonometric, hyperbolic and log variants, as polars names them
+	// (IEEE results: NaN outside the domain, as numpy).
+	for name, f := range map[string]func(float64) float64{
+		"sin": math.Sin, "cos": math.Cos, "tan": math.Tan, "cot": func(x float64) float64 { return 1 / math.Tan(x) },
+		"arcsin": math.Asin, "arccos": math.Acos, "arctan": math.Atan,
+		"sinh": math.Sinh, "cosh": math.Cosh, "tanh": math.Tanh,
+		"arcsinh": math.Asinh, "arccosh": math.Acosh, "arctanh": math.Atanh,
+		"degrees": func(x float64) float64 { return x * 180 / math.Pi }, "radians": func(x float64) float64 { return x * math.Pi / 180 },
+		"log10": math.Log10, "log1p": math.Log1p, "cbrt": math.Cbrt,
+	} {
+		register(&Function{Name: name, Arity: 1, Resolve: resolveFloat(name, 1), eval: floatLoop(f)})
+	}
 	register(&Function{Name: "log", Arity: 2, Resolve: resolveFloat("log", 2), eval: arrowCall("logb_unchecked")})
 	register(&Function{Name: "floordiv", Infix: "//", Arity: 2, Resolve: resolveFloorDiv, eval: floorDivide})
 	register(&Function{Name: "power", Arity: 2, Resolve: resolveFloat("power", 2), eval: arrowCall("power_unchecked")})

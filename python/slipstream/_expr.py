@@ -177,10 +177,10 @@ class Expr:
         return self._rcall("divide", other)
 
     def __mod__(self, other: Any) -> Expr:
-        return self._call("modulo", other)
+        return _floored_mod(self, _to_expr(other))
 
     def __rmod__(self, other: Any) -> Expr:
-        return self._rcall("modulo", other)
+        return _floored_mod(_to_expr(other), self)
 
     def __neg__(self) -> Expr:
         return self._call("negate")
@@ -290,14 +290,38 @@ class Expr:
             raise ValueError(f'closed must be "both", "left", "right" or "none", got {closed!r}')
         return self._call("is_between", lower_bound, upper_bound, closed)
 
-    def fill_null(self, value: Any) -> Expr:
-        """Replace nulls with ``value`` (a literal or an expression).
+    def fill_null(
+        self, value: Any = None, strategy: builtins.str | None = None, limit: int | None = None
+    ) -> Expr:
+        """Replace nulls with ``value`` (a literal or an expression), or by a strategy.
 
         Parameters
         ----------
         value : literal or Expr
             What a null becomes; the result has the common type of both.
+        strategy : {"forward", "backward", "min", "max", "mean", "zero", "one"}
+            Instead of a value: the previous or next non-null value (in
+            input order, or an :meth:`over`'s ``order_by``), the minimum,
+            maximum or mean of the values, 0 or 1, as polars.
+        limit : int, optional
+            With forward or backward: fill at most this many nulls in a row.
         """
+        if (value is None) == (strategy is None):
+            raise ValueError("fill_null() takes a value or a strategy, one of them")
+        if strategy == "forward":
+            return self.forward_fill(limit)
+        if strategy == "backward":
+            return self.backward_fill(limit)
+        if limit is not None:
+            raise ValueError("fill_null(limit=) applies to the forward and backward strategies")
+        if strategy is not None:
+            fills = {"min": self.min(), "max": self.max(), "mean": self.mean(), "zero": 0, "one": 1}
+            if strategy not in fills:
+                raise ValueError(
+                    f"fill_null(strategy={strategy!r}): expected forward, backward, min, "
+                    "max, mean, zero or one"
+                )
+            value = fills[strategy]
         return self._call("fill_null", value)
 
     # ---------------------------------------------------------------- namespaces
@@ -653,6 +677,246 @@ class Expr:
             over=pb.Over(expr=pb.Expr(call=pb.Call(function="row_number")), partition_by=[self._pb])
         )
         return Expr(first) == len().over(self)
+
+    def sin(self) -> Expr:
+        """Sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("sin")
+
+    def cos(self) -> Expr:
+        """Cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cos")
+
+    def tan(self) -> Expr:
+        """Tangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("tan")
+
+    def cot(self) -> Expr:
+        """Cotangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cot")
+
+    def arcsin(self) -> Expr:
+        """Inverse sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arcsin")
+
+    def arccos(self) -> Expr:
+        """Inverse cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arccos")
+
+    def arctan(self) -> Expr:
+        """Inverse tangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arctan")
+
+    def sinh(self) -> Expr:
+        """Hyperbolic sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("sinh")
+
+    def cosh(self) -> Expr:
+        """Hyperbolic cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cosh")
+
+    def tanh(self) -> Expr:
+        """Hyperbolic tangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("tanh")
+
+    def arcsinh(self) -> Expr:
+        """Inverse hyperbolic sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arcsinh")
+
+    def arccosh(self) -> Expr:
+        """Inverse hyperbolic cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arccosh")
+
+    def arctanh(self) -> Expr:
+        """Inverse hyperbolic tangent, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arctanh")
+
+    def degrees(self) -> Expr:
+        """Radians to degrees, as float64."""
+        return self._call("degrees")
+
+    def radians(self) -> Expr:
+        """Degrees to radians, as float64."""
+        return self._call("radians")
+
+    def log10(self) -> Expr:
+        """Base-10 logarithm of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("log10")
+
+    def log1p(self) -> Expr:
+        """Natural logarithm of 1 + the value, as float64 (NaN below -1, as numpy)."""
+        return self._call("log1p")
+
+    def cbrt(self) -> Expr:
+        """Cube root of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cbrt")
+
+    def sign(self) -> Expr:
+        """-1, 0 or 1 by the sign of the value (NaN stays NaN; floats stay floats)."""
+        one = lit(1)
+        return (
+            when(self.is_null())
+            .then(lit(None))
+            .when(self > 0)
+            .then(one)
+            .when(self < 0)
+            .then(-one)
+            .when(self == 0)
+            .then(one - 1)
+            .otherwise(self)
+        )
+
+    def product(self) -> Expr:
+        """Product of the non-null values (1 when there are none), an aggregate, as polars."""
+        return self._call("product")
+
+    def cum_prod(self) -> Expr:
+        """Running product over the rows so far; a null stays null. See :meth:`over`."""
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_prod", self))
+
+    def forward_fill(self, limit: int | None = None) -> Expr:
+        """Fill a null with the last non-null value before it (at most ``limit`` rows back)."""
+        return self._window("fill_forward", self, lit(None) if limit is None else _limit(limit))
+
+    def backward_fill(self, limit: int | None = None) -> Expr:
+        """Fill a null with the next non-null value after it (at most ``limit`` rows on)."""
+        return self._window("fill_backward", self, lit(None) if limit is None else _limit(limit))
+
+    def skew(self, *, bias: bool = True) -> Expr:
+        """Sample skewness of the non-null values (an aggregate), as polars' ``skew``."""
+        n, _, m2, m3, _ = _moments(self)
+        g1 = m3 / m2**1.5
+        if bias:
+            return g1
+        return g1 * (n * (n - 1)) ** 0.5 / (n - 2)
+
+    def kurtosis(self, *, fisher: bool = True, bias: bool = True) -> Expr:
+        """Kurtosis of the non-null values (an aggregate), as polars' ``kurtosis``."""
+        n, _, m2, _, m4 = _moments(self)
+        g2 = m4 / m2**2
+        if not bias:
+            g2 = ((n + 1) * (g2 - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)) + 3
+        return g2 - 3 if fisher else g2
+
+    def dot(self, other: Any) -> Expr:
+        """Sum of the products with ``other`` (an aggregate)."""
+        return (self * _column_or_expr(other)).sum()
+
+    def has_nulls(self) -> Expr:
+        """True if the values hold a null (an aggregate)."""
+        return self.null_count() > 0
+
+    def eq(self, other: Any) -> Expr:
+        """``self == other``."""
+        return self == other
+
+    def ne(self, other: Any) -> Expr:
+        """``self != other``."""
+        return self != other
+
+    def lt(self, other: Any) -> Expr:
+        """``self < other``."""
+        return self < other
+
+    def le(self, other: Any) -> Expr:
+        """``self <= other``."""
+        return self <= other
+
+    def gt(self, other: Any) -> Expr:
+        """``self > other``."""
+        return self > other
+
+    def ge(self, other: Any) -> Expr:
+        """``self >= other``."""
+        return self >= other
+
+    def eq_missing(self, other: Any) -> Expr:
+        """``self == other`` with null equal to null (true or false, never null)."""
+        other = _to_expr(other)
+        both, either = self.is_null() & other.is_null(), self.is_null() | other.is_null()
+        return when(both).then(lit(True)).when(either).then(lit(False)).otherwise(self == other)
+
+    def ne_missing(self, other: Any) -> Expr:
+        """``self != other`` with null equal to null (true or false, never null)."""
+        return ~self.eq_missing(other)
+
+    def add(self, other: Any) -> Expr:
+        """``self + other``."""
+        return self + other
+
+    def sub(self, other: Any) -> Expr:
+        """``self - other``."""
+        return self - other
+
+    def mul(self, other: Any) -> Expr:
+        """``self * other``."""
+        return self * other
+
+    def truediv(self, other: Any) -> Expr:
+        """``self / other``."""
+        return self / other
+
+    def mod(self, other: Any) -> Expr:
+        """``self % other``."""
+        return self % other
+
+    def neg(self) -> Expr:
+        """``-self``."""
+        return -self
+
+    def and_(self, *others: Any) -> Expr:
+        """``self & other & ...``."""
+        out = self
+        for o in others:
+            out = out & o
+        return out
+
+    def or_(self, *others: Any) -> Expr:
+        """``self | other | ...``."""
+        out = self
+        for o in others:
+            out = out | o
+        return out
+
+    def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """``function(self, *args, **kwargs)``."""
+        return function(self, *args, **kwargs)
+
+    def len(self) -> Expr:
+        """Number of rows, nulls included (an aggregate), as uint32."""
+        return self.is_null().count().cast("uint32")
+
+    def replace(self, old: Any, new: Any = None, *, default: Any = None) -> Expr:
+        """Replace values, as polars' ``replace`` (others stay as they are).
+
+        Parameters
+        ----------
+        old : value, list or dict
+            The values to replace, or a ``{old: new}`` mapping.
+        new : value or list
+            Their replacements (one for all, or one each).
+        """
+        pairs = _replace_pairs(old, new)
+        out: Any = None
+        for o, n in pairs:
+            cond = self.is_null() if o is None else self == o
+            out = when(cond).then(_to_expr(n)) if out is None else out.when(cond).then(_to_expr(n))
+        return self if out is None else out.otherwise(self if default is None else default)
+
+    def replace_strict(
+        self, old: Any, new: Any = None, *, default: Any = None, return_dtype: Any = None
+    ) -> Expr:
+        """Map values, as polars' ``replace_strict``: unmatched values become ``default``.
+
+        polars raises when a value is unmatched and no default is given;
+        here it becomes null.
+        """
+        pairs = _replace_pairs(old, new)
+        out: Any = None
+        for o, n in pairs:
+            cond = self.is_null() if o is None else self == o
+            out = when(cond).then(_to_expr(n)) if out is None else out.when(cond).then(_to_expr(n))
+        res = lit(default) if out is None else out.otherwise(_to_expr(default))
+        return res if return_dtype is None else res.cast(return_dtype)
 
     def filter(self, *predicates: Any, **constraints: Any) -> Expr:
         """Keep the values where the predicates hold, inside an aggregation, as polars.
@@ -1018,6 +1282,42 @@ def _case_when(branches: list[tuple[pb.Expr, pb.Expr]], otherwise: pb.Expr) -> p
     # The values first, then the conditions (see case_when in the registry).
     args = [v for _, v in branches] + [otherwise] + [c for c, _ in branches]
     return pb.Expr(call=pb.Call(function="case_when", args=args))
+
+
+def _moments(e: Expr) -> tuple[Expr, Expr, Expr, Expr, Expr]:
+    """Count, mean and the 2nd to 4th central moments of e, from power sums.
+
+    Aggregations do not nest, so there is no mean of deviations from the mean.
+    """
+    x = e.cast("float64")
+    n = x.count()
+    s1, s2, s3, s4 = (x.sum() / n, (x * x).sum() / n, (x * x * x).sum() / n, (x**4).sum() / n)
+    m2 = s2 - s1 * s1
+    m3 = s3 - 3 * s1 * s2 + 2 * s1**3
+    m4 = s4 - 4 * s1 * s3 + 6 * s1 * s1 * s2 - 3 * s1**4
+    return n, s1, m2, m3, m4
+
+
+def _floored_mod(a: Expr, b: Expr) -> Expr:
+    """``a % b`` with the sign of ``b``, as polars and Python (SQL's has the sign of ``a``)."""
+    r = a._call("modulo", b)
+    return when((r != 0) & ((r < 0) != (b < 0))).then(r + b).otherwise(r)
+
+
+def _limit(limit: int) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+    return limit
+
+
+def _replace_pairs(old: Any, new: Any) -> list[tuple[Any, Any]]:
+    if isinstance(old, dict):
+        return list(old.items())
+    olds = list(old) if isinstance(old, (list, tuple)) else [old]
+    news = list(new) if isinstance(new, (list, tuple)) else [new] * builtins.len(olds)
+    if builtins.len(news) != builtins.len(olds):
+        raise ValueError(f"replace: {builtins.len(olds)} old values but {builtins.len(news)} new")
+    return list(zip(olds, news, strict=True))
 
 
 def _pairwise(x: Expr, y: Expr) -> tuple[Expr, Expr]:

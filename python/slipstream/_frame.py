@@ -389,7 +389,7 @@ class DataFrame:
         if (value is None) == (strategy is None):
             raise ValueError("fill_null() takes a value or a strategy, one of them")
         if strategy in ("forward", "backward"):
-            return self._fill_run(strategy == "forward")
+            return self.with_columns(all_().fill_null(strategy=strategy).name.keep())
         if strategy is not None:
             if strategy not in ("min", "max", "mean", "zero", "one"):
                 raise ValueError(
@@ -421,27 +421,6 @@ class DataFrame:
         else:
             sel = all_()
         return self.with_columns(sel.fill_null(value).name.keep())
-
-    def _fill_run(self, forward: bool) -> DataFrame:
-        # Rows are numbered; a running count of each column's non-null
-        # values (from the start, or from the end) cuts it into runs that
-        # begin (or end) with a value, which fills the run.
-        names = self.columns
-        idx = _hidden("row", names)
-        framed = self.with_row_index(idx)
-        runs = [
-            col(n)
-            .cum_count()
-            .over(order_by=idx, descending=not forward)
-            .alias(_hidden(f"run{i}", names))
-            for i, n in enumerate(names)
-        ]
-        framed = framed.with_columns(*runs)
-        fills = [
-            (col(n).first() if forward else col(n).last()).over(_hidden(f"run{i}", names)).alias(n)
-            for i, n in enumerate(names)
-        ]
-        return framed.with_columns(*fills).select(*names)
 
     def fill_nan(self, value: Any) -> DataFrame:
         """Replace NaN in the float columns with ``value`` (nulls stay null)."""

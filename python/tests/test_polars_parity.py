@@ -555,6 +555,74 @@ def _(lf: Any, m: ModuleType) -> Any:
     return lf.select("id", m.col("x").filter(m.col("y") > 4).sum().over("g").alias("s"))
 
 
+@case("trig_and_logs", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    x = m.col("f") / 1e9
+    return lf.select(
+        x.sin().alias("sin"),
+        x.cos().alias("cos"),
+        x.tan().alias("tan"),
+        x.arcsin().alias("asin"),
+        x.arctan().alias("atan"),
+        x.tanh().alias("tanh"),
+        x.arcsinh().alias("asinh"),
+        m.col("h").log10().alias("l10"),
+        m.col("h").log1p().alias("l1p"),
+        m.col("x").cbrt().alias("cbrt"),
+        m.col("f").degrees().alias("deg"),
+        m.col("x").sign().alias("sgn"),
+    )
+
+
+@case("product_and_moments")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("k").agg(
+        m.col("y").product().alias("p"),
+        m.col("x").skew().alias("sk"),
+        m.col("x").kurtosis().alias("ku"),
+        m.col("x").skew(bias=False).alias("sk1"),
+        m.col("x").dot("y").alias("dot"),
+        m.col("x").has_nulls().alias("hn"),
+        m.col("s").len().alias("n"),
+    )
+
+
+@case("cum_prod_fill", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        (m.col("y") % 3 + 1).cum_prod().alias("cp"),
+        m.col("x").fill_null(strategy="forward").alias("ff"),
+        m.col("x").fill_null(strategy="backward", limit=1).alias("bf1"),
+        m.col("s").forward_fill(limit=2).alias("sf"),
+        m.col("f").fill_null(strategy="mean").alias("fm"),
+        m.col("x").fill_null(strategy="forward").over("g", order_by="id").alias("ffg"),
+    )
+
+
+@case("method_operators", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("x").add(1).mul(2).sub(m.col("y")).alias("a"),
+        m.col("x").eq_missing(m.col("k")).alias("eqm"),
+        m.col("x").ne_missing(3).alias("nem"),
+        m.col("b").and_(m.col("c")).alias("and"),
+        m.col("b").or_(m.col("c")).alias("or"),
+        m.col("x").neg().alias("neg"),
+        m.col("x").truediv(4).alias("div"),
+        m.col("x").mod(7).alias("mod"),
+        m.col("x").ge(0).alias("ge"),
+    )
+
+
+@case("replace", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("g").replace({"a": "A", "ü": "U"}).alias("r"),
+        m.col("k").replace([1, 2], [10, 20]).alias("r2"),
+        m.col("g").replace_strict({"a": 1, "b": 2}, default=0).alias("rs"),
+    )
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))

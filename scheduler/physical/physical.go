@@ -394,6 +394,7 @@ var windowFuncs = map[string]exec.WindowFunc{
 	"agg": exec.WinAggregate, "row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
 	"lag": exec.WinLag, "lead": exec.WinLead, "cum_sum": exec.WinCumSum, "cum_count": exec.WinCumCount,
 	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax, "rolling": exec.WinRolling,
+	"fill_forward": exec.WinFillForward, "fill_backward": exec.WinFillBackward, "cum_prod": exec.WinCumProd,
 }
 
 // window computes the partition keys, order keys and arguments into extra

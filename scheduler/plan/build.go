@@ -405,7 +405,8 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 }
 
 var windowFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
-	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true}
+	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
+	"fill_forward": true, "fill_backward": true}
 
 // window builds one Over.
 func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) {
@@ -448,7 +449,7 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 	}
 	name := call.GetFunction()
 	if !windowFuncs[name] {
-		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
+		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward"}
 		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))
 	}
 	we.Func = name
@@ -460,6 +461,26 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		}
 		we.Out = arrow.PrimitiveTypes.Int64
 		return we, nil
+	case "fill_forward", "fill_backward":
+		// fill_forward(x, limit): limit a constant, or null for no limit.
+		if len(args) != 2 {
+			return nil, invalidf("%s takes a value and a limit (null: none)", name)
+		}
+		lim, err := b.expr(args[1], in)
+		if err != nil {
+			return nil, err
+		}
+		l, ok := lim.(*Literal)
+		we.Offset = -1
+		if ok && l.Value.IsValid() {
+			n, isInt := l.Value.(*scalar.Int64)
+			if !isInt || n.Value < 0 {
+				return nil, invalidf("the limit of %s must be a non-negative integer constant, got %s", name, lim)
+			}
+			we.Offset = n.Value
+		} else if !ok {
+			return nil, invalidf("the limit of %s must be a constant, got %s", name, lim)
+		}
 	case "lag", "lead":
 		if len(args) < 1 || len(args) > 2 {
 			return nil, invalidf("%s takes a value and an optional constant offset", name)
@@ -489,7 +510,15 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		return nil, err
 	}
 	switch name {
-	case "lag", "lead", "cum_min", "cum_max":
+	case "cum_prod":
+		out := arrow.DataType(arrow.PrimitiveTypes.Int64)
+		if expr.IsFloat(arg.Type()) || arg.Type().ID() == arrow.DECIMAL128 {
+			out = arrow.PrimitiveTypes.Float64
+		} else if !expr.IsInteger(arg.Type()) && arg.Type().ID() != arrow.BOOL && !expr.IsNull(arg.Type()) {
+			return nil, invalidf("cum_prod needs numbers, got %s", expr.TypeName(arg.Type()))
+		}
+		we.Arg, we.Out = castTo(arg, out), out
+	case "lag", "lead", "cum_min", "cum_max", "fill_forward", "fill_backward":
 		if (name == "cum_min" || name == "cum_max") && !expr.IsOrderable(arg.Type()) {
 			return nil, invalidf("%s needs values that can be ordered, got %s", name, expr.TypeName(arg.Type()))
 		}
