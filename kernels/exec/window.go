@@ -21,20 +21,20 @@ import (
 type WindowFunc int
 
 const (
-	WinAggregate WindowFunc = iota // the partition's aggregate, on every row of it
-	WinRowNumber                   // 1, 2, 3, ... in order
-	WinRank                        // ties share a rank; gaps follow ties
-	WinDenseRank                   // ties share a rank; no gaps
-	WinLag                         // the value Offset rows before, in the partition
-	WinLead                        // the value Offset rows after
-	WinCumSum                      // running sums, counts, minima, maxima over
-	WinCumCount                    // the rows up to and including this one; nulls
-	WinCumMin                      // are skipped, and the result is null only
-	WinCumMax                      // before the partition's first value
-	WinRolling                     // Agg over the rows from Preceding before to Following after
-	WinFillForward                 // a null takes the last value before it (at most Offset rows back; -1: any)
-	WinFillBackward                // a null takes the next value after it (at most Offset rows on)
-	WinCumProd                     // running product, as WinCumSum
+	WinAggregate    WindowFunc = iota // the partition's aggregate, on every row of it
+	WinRowNumber                      // 1, 2, 3, ... in order
+	WinRank                           // ties share a rank; gaps follow ties
+	WinDenseRank                      // ties share a rank; no gaps
+	WinLag                            // the value Offset rows before, in the partition
+	WinLead                           // the value Offset rows after
+	WinCumSum                         // running sums, counts, minima, maxima over
+	WinCumCount                       // the rows up to and including this one; nulls
+	WinCumMin                         // are skipped, and the result is null only
+	WinCumMax                         // before the partition's first value
+	WinRolling                        // Agg over the rows from Preceding before to Following after
+	WinFillForward                    // a null takes the last value before it (at most Offset rows back; -1: any)
+	WinFillBackward                   // a null takes the next value after it (at most Offset rows on)
+	WinCumProd                        // running product, as WinCumSum
 )
 
 var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling",
