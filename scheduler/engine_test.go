@@ -236,7 +236,8 @@ func TestPlanErrors(t *testing.T) {
 		{"unknown column", query(filter(table("trips"), call("gt", col("fair"), lit(1)))), kernels.Invalid, []string{`unknown column "fair"`, `did you mean "fare"`}},
 		{"type mismatch", query(filter(table("trips"), call("gt", col("vendor"), lit(1)))), kernels.Invalid, []string{"utf8", "int64"}},
 		{"unknown function", query(sel(table("trips"), call("summ", col("fare")))), kernels.Invalid, []string{`unknown function "summ"`, `did you mean "sum"`}},
-		{"aggregate outside agg", query(withCols(table("trips"), call("sum", col("fare")))), kernels.Invalid, []string{"inside group_by"}},
+		// An aggregate in with_columns is broadcast (polars); as a group key it is an error.
+		{"aggregate as a key", query(agg(table("trips"), []*pb.Expr{call("sum", col("fare"))}, call("len"))), kernels.Invalid, []string{"inside group_by"}},
 		{"nested aggregates", query(agg(table("trips"), nil, call("sum", call("max", col("fare"))))), kernels.Invalid, []string{"do not nest"}},
 		{"not an aggregate", query(agg(table("trips"), []*pb.Expr{col("vendor")}, col("fare"))), kernels.Invalid, []string{`column "fare" is neither aggregated nor a group key`}},
 		{"unknown table", query(table("tripz")), kernels.NotFound, []string{`table "tripz" does not exist`, "trips"}},

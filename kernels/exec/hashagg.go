@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
+	"slipstream/kernels"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/expr"
 )
@@ -23,6 +24,10 @@ type Agg struct {
 	Params []scalar.Scalar // constant arguments after the first
 	Name   string
 	Type   arrow.DataType
+	// Filtered: only the rows where the boolean input column Filter is
+	// true are aggregated.
+	Filtered bool
+	Filter   int
 }
 
 // HashAggregate groups its input by the key columns and folds every group
@@ -157,6 +162,12 @@ func (h *HashAggregate) build(ctx context.Context) error {
 				if a.Arg >= 0 {
 					vals = b.Column(a.Arg)
 				}
+				if a.Filtered {
+					if err := updateWhere(ctx, h.mem, accs[i], vals, ids, g.n, b.Column(a.Filter)); err != nil {
+						return err
+					}
+					continue
+				}
 				accs[i].Update(vals, ids, g.n)
 			}
 			b.Release()
@@ -189,5 +200,32 @@ func (h *HashAggregate) build(ctx context.Context) error {
 	if h.res != nil { // the groups are now Arrow arrays, counted at the allocator
 		h.res.Resize(0)
 	}
+	return nil
+}
+
+// updateWhere folds into acc only the rows where mask is true (not null).
+func updateWhere(ctx context.Context, mem memory.Allocator, acc expr.Accumulator, vals arrow.Array, ids []uint32, ngroups int, mask arrow.Array) error {
+	m, ok := mask.(*array.Boolean)
+	if !ok {
+		return kernels.Errorf(kernels.Internal, "aggregate filter of type %s", mask.DataType())
+	}
+	keep := make([]uint32, 0, len(ids))
+	rows := make([]int64, 0, len(ids))
+	for i, g := range ids {
+		if m.IsValid(i) && m.Value(i) {
+			keep = append(keep, g)
+			rows = append(rows, int64(i))
+		}
+	}
+	if vals == nil {
+		acc.Update(nil, keep, ngroups)
+		return nil
+	}
+	picked, err := takeRows(ctx, mem, vals, rows)
+	if err != nil {
+		return err
+	}
+	defer picked.Release()
+	acc.Update(picked, keep, ngroups)
 	return nil
 }

@@ -1014,3 +1014,33 @@ func checkFrozenIDs[K comparable](t *testing.T, ids []uint32, probe []K, want ma
 		}
 	}
 }
+
+// TestHashAggregateFiltered: an aggregate with a filter column folds only
+// the rows where it is true (null counts as false), group by group.
+func TestHashAggregateFiltered(t *testing.T) {
+	mem, ctx := newMem(t)
+	schema := schemaOf(utf8, i64, boo)
+	in := records(schema,
+		buildBatch(t, mem, schema, []any{"a", "a", "b", "b"}, []any{int64(1), int64(2), int64(3), nil}, []any{true, false, nil, true}),
+		buildBatch(t, mem, schema, []any{"a", "c"}, []any{int64(5), int64(7)}, []any{true, false}))
+	sum, _ := expr.Lookup("sum")
+	length, _ := expr.Lookup("len")
+	aggs := []Agg{
+		{Fn: sum, Arg: 1, Name: "s", Type: i64, Filtered: true, Filter: 2},
+		{Fn: length, Arg: -1, Name: "n", Type: i64, Filtered: true, Filter: 2},
+		{Fn: sum, Arg: 1, Name: "all", Type: i64},
+	}
+	rows, _ := drain(t, ctx, NewHashAggregate(mem, in, []int{0}, aggs))
+	got := map[string][]any{}
+	for _, r := range rows {
+		got[r[0].(string)] = r[1:]
+	}
+	want := map[string][]any{"a": {int64(6), int64(2), int64(8)}, "b": {nil, int64(1), int64(3)}, "c": {nil, int64(0), int64(7)}}
+	for k, w := range want {
+		for j := range w {
+			if !sameValue(got[k][j], w[j]) {
+				t.Errorf("group %s: got %v, want %v", k, got[k], w)
+			}
+		}
+	}
+}

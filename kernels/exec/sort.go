@@ -162,7 +162,9 @@ func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (ar
 	// Arrow's sort_indices (v18.8.0) never frees its scratch buffers: from
 	// the Go allocator the GC reclaims them, from the query's allocator they
 	// would stay counted forever. The indices are temporary either way.
-	idx, err := compute.SortIndicesTable(expr.WithAllocator(ctx, memory.DefaultAllocator), tbl, keys)
+	keyed, keys := withNaNKeysTable(memory.DefaultAllocator, tbl, keys)
+	defer keyed.Release()
+	idx, err := compute.SortIndicesTable(expr.WithAllocator(ctx, memory.DefaultAllocator), keyed, keys)
 	if err != nil {
 		return nil, err
 	}

@@ -21,33 +21,43 @@ import (
 type WindowFunc int
 
 const (
-	WinAggregate WindowFunc = iota // the partition's aggregate, on every row of it
-	WinRowNumber                   // 1, 2, 3, ... in order
-	WinRank                        // ties share a rank; gaps follow ties
-	WinDenseRank                   // ties share a rank; no gaps
-	WinLag                         // the value Offset rows before, in the partition
-	WinLead                        // the value Offset rows after
-	WinCumSum                      // running sums, counts, minima, maxima over
-	WinCumCount                    // the rows up to and including this one; nulls
-	WinCumMin                      // are skipped, and the result is null only
-	WinCumMax                      // before the partition's first value
+	WinAggregate    WindowFunc = iota // the partition's aggregate, on every row of it
+	WinRowNumber                      // 1, 2, 3, ... in order
+	WinRank                           // ties share a rank; gaps follow ties
+	WinDenseRank                      // ties share a rank; no gaps
+	WinLag                            // the value Offset rows before, in the partition
+	WinLead                           // the value Offset rows after
+	WinCumSum                         // running sums, counts, minima, maxima over
+	WinCumCount                       // the rows up to and including this one; nulls
+	WinCumMin                         // are skipped, and the result is null only
+	WinCumMax                         // before the partition's first value
+	WinRolling                        // Agg over the rows from Preceding before to Following after
+	WinFillForward                    // a null takes the last value before it (at most Offset rows back; -1: any)
+	WinFillBackward                   // a null takes the next value after it (at most Offset rows on)
+	WinCumProd                        // running product, as WinCumSum
 )
 
-var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
+var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling",
+	"fill_forward", "fill_backward", "cum_prod"}
 
 func (f WindowFunc) String() string { return windowNames[f] }
 
 // WindowExpr is one window computation over input columns.
 type WindowExpr struct {
-	Func        WindowFunc
-	Agg         *expr.Function // WinAggregate
-	AggParams   []scalar.Scalar
+	Func      WindowFunc
+	Agg       *expr.Function // WinAggregate
+	AggParams []scalar.Scalar
+	// AggFiltered: WinAggregate over the rows where column AggFilter is true.
+	AggFiltered bool
+	AggFilter   int
 	Arg         int   // input column, -1 for none
 	Offset      int64 // lag and lead
-	PartitionBy []int
-	OrderBy     []SortKey
-	Name        string
-	Type        arrow.DataType
+	// Rolling: the frame, and the fewest non-null values it needs (else null).
+	Preceding, Following, MinSamples int64
+	PartitionBy                      []int
+	OrderBy                          []SortKey
+	Name                             string
+	Type                             arrow.DataType
 }
 
 // Window reads its whole input and appends one column per expression,
@@ -85,6 +95,9 @@ func (w *Window) String() string {
 		fn := e.Func.String()
 		if e.Func == WinAggregate {
 			fn = e.Agg.Name
+		}
+		if e.Func == WinRolling {
+			fn = fmt.Sprintf("rolling[-%d,+%d,min=%d] %s", e.Preceding, e.Following, e.MinSamples, e.Agg.Name)
 		}
 		arg := ""
 		if e.Arg >= 0 {
@@ -195,7 +208,13 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
 		}
 		acc := e.Agg.NewAccumulator(in, e.AggParams)
-		acc.Update(vals, pids, groups)
+		if e.AggFiltered {
+			if err := updateWhere(ctx, w.mem, acc, vals, pids, groups, rec.Column(e.AggFilter)); err != nil {
+				return nil, err
+			}
+		} else {
+			acc.Update(vals, pids, groups)
+		}
 		per := acc.Finish(w.mem, max(groups, 1))
 		defer per.Release()
 		idx := make([]int64, n)
@@ -296,6 +315,42 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		return takeRows(ctx, w.mem, arg, idx)
 	case WinCumSum:
 		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
+	case WinRolling:
+		return w.rolling(ctx, rec, e, perm, start, end)
+	case WinFillForward, WinFillBackward:
+		arg := rec.Column(e.Arg)
+		idx := make([]int64, n)
+		step, first := 1, 0
+		if e.Func == WinFillBackward {
+			step, first = -1, n-1
+		}
+		last, gap := int64(-1), int64(0) // the last value's row, rows since it
+		for k := first; k >= 0 && k < n; k += step {
+			row := perm[k]
+			edge := start[k] == k
+			if step < 0 {
+				edge = end[k] == k+1
+			}
+			if edge {
+				last = -1
+			}
+			if arg.IsValid(int(row)) {
+				last, gap = row, 0
+			} else {
+				gap++
+			}
+			idx[row] = last
+			if e.Offset >= 0 && gap > e.Offset {
+				idx[row] = -1
+			}
+		}
+		return takeRows(ctx, w.mem, arg, idx)
+	case WinCumProd:
+		arg := rec.Column(e.Arg)
+		if arg.DataType().ID() == arrow.FLOAT64 {
+			return cumTypedFrom(w.mem, arg, perm, start, e.Type, 1, func(x, y float64) float64 { return x * y }), nil
+		}
+		return cumTypedFrom(w.mem, arg, perm, start, e.Type, 1, func(x, y int64) int64 { return x * y }), nil
 	}
 	return nil, kernels.Errorf(kernels.Internal, "window function %v", e.Func)
 }
@@ -324,7 +379,9 @@ func (w *Window) order(ctx context.Context, rec arrow.RecordBatch, pids []uint32
 	defer keyRec.Release()
 	// sort_indices leaks scratch memory from the allocator it is given
 	// (see sort.go), so it runs on the default one.
-	sorted, err := compute.SortIndicesRecordBatch(expr.WithAllocator(ctx, memory.DefaultAllocator), keyRec, keys)
+	keyed, keys := withNaNKeysRecord(memory.DefaultAllocator, keyRec, keys)
+	defer keyed.Release()
+	sorted, err := compute.SortIndicesRecordBatch(expr.WithAllocator(ctx, memory.DefaultAllocator), keyed, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -400,10 +457,16 @@ func cumSum(mem memory.Allocator, a arrow.Array, perm []int64, start []int, out 
 }
 
 func cumTyped[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm []int64, start []int, out arrow.DataType, add func(T, T) T) arrow.Array {
+	var zero T
+	return cumTypedFrom(mem, a, perm, start, out, zero, add)
+}
+
+// cumTypedFrom is cumTyped starting from zero (1 for a product).
+func cumTypedFrom[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm []int64, start []int, out arrow.DataType, zero T, add func(T, T) T) arrow.Array {
 	vals := expr.Values[T](a)
 	sums := make([]T, len(perm))
 	seen := make([]bool, len(perm))
-	var acc, zero T
+	var acc T
 	has := false
 	for k, row := range perm {
 		if k == start[k] {
@@ -416,4 +479,58 @@ func cumTyped[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, perm 
 	}
 	v, nulls := expr.ValidityOf(mem, seen)
 	return expr.FixedWidthArray(mem, out, sums, v, nulls)
+}
+
+// rolling computes e.Agg over the frame of each sorted position k: the
+// positions from k-Preceding to k+Following within k's partition. Each
+// value is folded into the frames that hold it, one offset at a time: in
+// pass d, position k feeds the frame of position k-d (groups are sorted
+// positions; n is a dummy for frames past the partition's edge).
+func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
+	n := len(perm)
+	var vals arrow.Array
+	var in arrow.DataType
+	if e.Arg >= 0 {
+		vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
+	}
+	acc := e.Agg.NewAccumulator(in, e.AggParams)
+	pos := make([]int, n) // the sorted position of each row
+	for k, row := range perm {
+		pos[row] = k
+	}
+	ids := make([]uint32, n)
+	for d := -e.Following; d <= e.Preceding; d++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for row := range n {
+			k := pos[row]
+			t := k + int(d) // the frame this row is in at this offset
+			ids[row] = uint32(n)
+			if t >= start[k] && t < end[k] {
+				ids[row] = uint32(t)
+			}
+		}
+		acc.Update(vals, ids, n+1)
+	}
+	per := acc.Finish(w.mem, n+1)
+	defer per.Release()
+	// Enough values? Count the non-null ones of each frame by prefix sums.
+	valid := make([]int64, n+1)
+	for k, row := range perm {
+		valid[k+1] = valid[k]
+		if vals == nil || vals.IsValid(int(row)) {
+			valid[k+1]++
+		}
+	}
+	idx := make([]int64, n)
+	for k, row := range perm {
+		lo := max(start[k], k-int(e.Preceding))
+		hi := min(end[k]-1, k+int(e.Following))
+		idx[row] = int64(k)
+		if valid[hi+1]-valid[lo] < max(e.MinSamples, 1) {
+			idx[row] = -1
+		}
+	}
+	return takeRows(ctx, w.mem, per, idx)
 }

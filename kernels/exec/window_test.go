@@ -16,12 +16,16 @@ import (
 func TestWindowMatchesReference(t *testing.T) {
 	mem, ctx := newMem(t)
 	rng := rand.New(rand.NewPCG(7, 8))
-	schema := schemaOf(arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64)
-	type row struct{ g, o, v any }
+	schema := schemaOf(arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64,
+		arrow.PrimitiveTypes.Int64, arrow.FixedWidthTypes.Boolean)
+	type row struct{ g, o, v, p, f any }
 	rows := make([]row, 200)
-	var gs, os, vs []any
+	var gs, os, vs, ps, fs []any
 	for i := range rows {
-		r := row{int64(rng.IntN(4)), int64(rng.IntN(10)), int64(rng.IntN(100))}
+		r := row{int64(rng.IntN(4)), int64(rng.IntN(10)), int64(rng.IntN(100)), int64(rng.IntN(3) - 1), rng.IntN(2) == 0}
+		if rng.IntN(5) == 0 {
+			r.f = nil
+		}
 		if rng.IntN(9) == 0 {
 			r.g = nil
 		}
@@ -29,7 +33,7 @@ func TestWindowMatchesReference(t *testing.T) {
 			r.v = nil
 		}
 		rows[i] = r
-		gs, os, vs = append(gs, r.g), append(os, r.o), append(vs, r.v)
+		gs, os, vs, ps, fs = append(gs, r.g), append(os, r.o), append(vs, r.v), append(ps, r.p), append(fs, r.f)
 	}
 	sum, _ := expr.Lookup("sum")
 	i64 := arrow.PrimitiveTypes.Int64
@@ -44,8 +48,13 @@ func TestWindowMatchesReference(t *testing.T) {
 		{Func: WinCumCount, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cc", Type: i64},
 		{Func: WinCumMax, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cmax", Type: i64},
 		{Func: WinAggregate, Agg: sum, Arg: 2, PartitionBy: []int{0}, Name: "total", Type: i64},
+		{Func: WinRolling, Agg: sum, Arg: 2, Preceding: 2, Following: 1, MinSamples: 2, PartitionBy: []int{0}, OrderBy: order, Name: "roll", Type: i64},
+		{Func: WinFillForward, Arg: 2, Offset: -1, PartitionBy: []int{0}, OrderBy: order, Name: "ff", Type: i64},
+		{Func: WinFillBackward, Arg: 2, Offset: 1, PartitionBy: []int{0}, OrderBy: order, Name: "bf1", Type: i64},
+		{Func: WinCumProd, Arg: 3, PartitionBy: []int{0}, OrderBy: order, Name: "cp", Type: i64},
+		{Func: WinAggregate, Agg: sum, Arg: 2, AggFiltered: true, AggFilter: 4, PartitionBy: []int{0}, Name: "ftotal", Type: i64},
 	}
-	w := NewWindow(mem, records(schema, buildBatch(t, mem, schema, gs[:90], os[:90], vs[:90]), buildBatch(t, mem, schema, gs[90:], os[90:], vs[90:])), exprs)
+	w := NewWindow(mem, records(schema, buildBatch(t, mem, schema, gs[:90], os[:90], vs[:90], ps[:90], fs[:90]), buildBatch(t, mem, schema, gs[90:], os[90:], vs[90:], ps[90:], fs[90:])), exprs)
 	got, _ := drain(t, ctx, w)
 
 	// Reference: per partition, rows in (o, input position) order.
@@ -56,15 +65,20 @@ func TestWindowMatchesReference(t *testing.T) {
 	want := make([][]any, len(rows))
 	for _, idx := range parts {
 		sort.SliceStable(idx, func(a, b int) bool { return rows[idx[a]].o.(int64) < rows[idx[b]].o.(int64) })
-		var total, cs, cc int64
+		var total, cs, cc, ftotal int64
 		var cmax any
-		anyTotal := false
+		anyTotal, anyF := false, false
 		for _, i := range idx {
 			if v, ok := rows[i].v.(int64); ok {
 				total += v
 				anyTotal = true
+				if rows[i].f == true {
+					ftotal += v
+					anyF = true
+				}
 			}
 		}
+		cp := int64(1)
 		rank, dense := int64(0), int64(0)
 		for k, i := range idx {
 			r := rows[i]
@@ -89,11 +103,33 @@ func TestWindowMatchesReference(t *testing.T) {
 			if cc > 0 {
 				csOut = cs
 			}
-			var tot any
+			var tot, ftot any
 			if anyTotal {
 				tot = total
 			}
-			want[i] = []any{r.g, r.o, r.v, int64(k + 1), rank, dense, lag2, lead1, csOut, cc, cmax, tot}
+			if anyF {
+				ftot = ftotal
+			}
+			// rolling sum over positions k-2..k+1, at least 2 values.
+			var roll any
+			var rs, rn int64
+			for j := max(k-2, 0); j <= min(k+1, len(idx)-1); j++ {
+				if v, ok := rows[idx[j]].v.(int64); ok {
+					rs, rn = rs+v, rn+1
+				}
+			}
+			if rn >= 2 {
+				roll = rs
+			}
+			var ff, bf1 any
+			for j := k; j >= 0 && ff == nil; j-- {
+				ff = rows[idx[j]].v
+			}
+			for j := k; j <= min(k+1, len(idx)-1) && bf1 == nil; j++ {
+				bf1 = rows[idx[j]].v
+			}
+			cp *= r.p.(int64)
+			want[i] = []any{r.g, r.o, r.v, r.p, r.f, int64(k + 1), rank, dense, lag2, lead1, csOut, cc, cmax, tot, roll, ff, bf1, cp, ftot}
 		}
 	}
 	if !sameRows(got, want) {

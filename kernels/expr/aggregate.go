@@ -32,31 +32,38 @@ func registerAggregates() {
 			return i64, in, nil
 		},
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &countAcc{} }})
-	register(&Function{Name: "sum", Kind: Aggregate, Mergeable: true, Arity: 1, Resolve: resolveSum,
-		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator {
+	// sum(x, zero_if_empty): with true, a group with no non-null value sums
+	// to 0, as in polars; SQL passes no parameter and gets null.
+	register(&Function{Name: "sum", Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2, Resolve: resolveSum,
+		NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
+			zero := boolParam(params, 0, false)
 			switch in.ID() {
 			case arrow.INT64:
-				return &sumAcc[int64]{dt: in}
+				return &sumAcc[int64]{dt: in, zero: zero}
 			case arrow.UINT64:
-				return &sumAcc[uint64]{dt: in}
+				return &sumAcc[uint64]{dt: in, zero: zero}
 			case arrow.DECIMAL128:
 				// Any precision in, 38 digits out: the sum needs no cast first.
-				return &decimalSumAcc{dt: &arrow.Decimal128Type{Precision: 38, Scale: in.(*arrow.Decimal128Type).Scale}}
+				return &decimalSumAcc{dt: &arrow.Decimal128Type{Precision: 38, Scale: in.(*arrow.Decimal128Type).Scale}, zero: zero}
 			}
-			return &sumAcc[float64]{dt: in}
+			return &sumAcc[float64]{dt: in, zero: zero}
 		}})
 	register(&Function{Name: "mean", Kind: Aggregate, Mergeable: true, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
-			if !IsNumeric(in[0]) && !IsNull(in[0]) {
+			if !IsNumeric(in[0]) && !IsNull(in[0]) && !IsBool(in[0]) { // true counts 1, as polars
 				return nil, nil, invalid("mean needs numbers, got %s", TypeName(in[0]))
 			}
 			f := arrow.PrimitiveTypes.Float64
 			return f, []arrow.DataType{f}, nil
 		},
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &meanAcc{} }})
+	// min(x, ignore_nan), max(x, ignore_nan): with true, NaN is skipped
+	// unless every value is NaN, as polars' min and max; with false, any NaN
+	// makes the answer NaN, as polars' rolling_min and rolling_max; without,
+	// NaN is greater than every number (SQL, DuckDB), which only max can tell.
 	for _, isMax := range []bool{false, true} {
 		name := map[bool]string{false: "min", true: "max"}[isMax]
-		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1,
+		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
 				if t.ID() == arrow.STRING_VIEW {
@@ -65,13 +72,29 @@ func registerAggregates() {
 				if !IsOrderable(t) {
 					return nil, nil, invalid("%s needs values that can be ordered, got %s", name, TypeName(t))
 				}
-				return t, []arrow.DataType{t}, nil
+				if err := checkParam(name, "ignore_nan", in, 1, IsBool); err != nil {
+					return nil, nil, err
+				}
+				return t, append([]arrow.DataType{t}, paramTypes(in[1:], arrow.FixedWidthTypes.Boolean)...), nil
 			},
-			NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator { return newMinMax(in, isMax) }})
+			NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
+				nan := nanGreatestOrder
+				if len(params) > 0 {
+					nan = nanIgnored
+					if !boolParam(params, 0, true) {
+						nan = nanPropagates
+					}
+				}
+				return newMinMax(in, isMax, nan)
+			}})
 	}
 }
 
 func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	if err := checkParam("sum", "zero_if_empty", in, 1, IsBool); err != nil {
+		return nil, nil, err
+	}
+	params := paramTypes(in[1:], arrow.FixedWidthTypes.Boolean)
 	t := in[0]
 	var out arrow.DataType
 	switch {
@@ -82,11 +105,11 @@ func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 	case IsFloat(t):
 		out = arrow.PrimitiveTypes.Float64
 	case t.ID() == arrow.DECIMAL128:
-		return &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}, in, nil
+		return &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}, append([]arrow.DataType{t}, params...), nil
 	default:
 		return nil, nil, invalid("sum needs numbers, got %s", TypeName(t))
 	}
-	return out, []arrow.DataType{out}, nil
+	return out, append([]arrow.DataType{out}, params...), nil
 }
 
 // grow extends s to n elements.
@@ -153,6 +176,7 @@ func (a *countAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 
 type sumAcc[T int64 | uint64 | float64] struct {
 	dt   arrow.DataType
+	zero bool // no value: 0, not null
 	sums []T
 	seen []bool
 }
@@ -186,12 +210,16 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 
 func (a *sumAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	if a.zero {
+		return FixedWidthArray(mem, a.dt, a.sums, nil, 0)
+	}
 	v, nulls := ValidityOf(mem, a.seen)
 	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
 }
 
 type decimalSumAcc struct {
 	dt   arrow.DataType
+	zero bool
 	sums []decimal128.Num
 	seen []bool
 }
@@ -224,6 +252,9 @@ func (a *decimalSumAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 
 func (a *decimalSumAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	if a.zero {
+		return FixedWidthArray(mem, a.dt, a.sums, nil, 0)
+	}
 	v, nulls := ValidityOf(mem, a.seen)
 	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
 }
@@ -318,7 +349,32 @@ func nanGreatest[T float32 | float64](a, b T) bool {
 	return a < b || (a == a && b != b)
 }
 
-func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
+// nanLeast orders NaN below every number: max then skips NaN (polars).
+func nanLeast[T float32 | float64](a, b T) bool {
+	return a < b || (a != a && b == b)
+}
+
+// nanRule is how min and max treat NaN.
+type nanRule int
+
+const (
+	nanGreatestOrder nanRule = iota // NaN above every number (SQL)
+	nanIgnored                      // skipped unless every value is NaN (polars' min, max)
+	nanPropagates                   // any NaN gives NaN (polars' rolling_min, rolling_max)
+)
+
+// less is the order min and max keep their value by under rule r: the
+// value that wins is the least (min) or greatest (max) in it.
+func floatLess[T float32 | float64](isMax bool, r nanRule) func(a, b T) bool {
+	// NaN greatest wins for max, loses for min; NaN least the other way.
+	if r == nanGreatestOrder || (r == nanIgnored) != isMax {
+		return nanGreatest[T]
+	}
+	return nanLeast[T]
+}
+
+// newMinMax keeps the least (or greatest) value, floats by the NaN rule.
+func newMinMax(dt arrow.DataType, isMax bool, nan nanRule) Accumulator {
 	switch dt.ID() {
 	case arrow.INT8:
 		return ordered[int8](dt, isMax)
@@ -337,9 +393,9 @@ func newMinMax(dt arrow.DataType, isMax bool) Accumulator {
 	case arrow.UINT64:
 		return ordered[uint64](dt, isMax)
 	case arrow.FLOAT32:
-		return fixedExtremes(dt, isMax, nanGreatest[float32])
+		return fixedExtremes(dt, isMax, floatLess[float32](isMax, nan))
 	case arrow.FLOAT64:
-		return fixedExtremes(dt, isMax, nanGreatest[float64])
+		return fixedExtremes(dt, isMax, floatLess[float64](isMax, nan))
 	case arrow.DECIMAL128:
 		return fixedExtremes(dt, isMax, decimal128.Num.Less)
 	case arrow.BOOL:

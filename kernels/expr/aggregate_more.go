@@ -17,11 +17,21 @@ import (
 // and all. None is mergeable yet: each runs in one phase over all rows.
 // Nulls are skipped (first and last excepted: they return the value of the
 // first or last row, null or not, as polars and DuckDB's first/last do).
+//
+// Where SQL and polars answer differently, a constant parameter after the
+// value picks polars' answer; SQL passes none and keeps SQL's:
+//   - n_unique(x, count_null): true counts null as one more value (polars);
+//   - quantile(x, q, method): "linear" (SQL's quantile_cont, the default),
+//     or polars' "nearest", "higher", "lower", "midpoint", "equiprobable";
+//   - any(x, ignore_nulls), all(x, ignore_nulls): true gives polars'
+//     answer when no value is true (any: false) or false (all: true), nulls
+//     skipped; false is Kleene logic (null when a null could change it).
+//     Without it: null for a group with no values, as SQL's bool_or/bool_and.
 
 func init() {
 	f64 := arrow.PrimitiveTypes.Float64
 	i64 := arrow.PrimitiveTypes.Int64
-	register(&Function{Name: "n_unique", Kind: Aggregate, Arity: 1,
+	register(&Function{Name: "n_unique", Kind: Aggregate, Arity: 1, MaxArity: 2,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			t := in[0]
 			if t.ID() == arrow.STRING_VIEW {
@@ -30,9 +40,16 @@ func init() {
 			if !IsOrderable(t) && !IsNull(t) {
 				return nil, nil, invalid("n_unique needs numbers, strings, booleans, dates or timestamps, got %s", TypeName(t))
 			}
-			return i64, []arrow.DataType{t}, nil
+			if err := checkParam("n_unique", "count_null", in, 1, IsBool); err != nil {
+				return nil, nil, err
+			}
+			return i64, append([]arrow.DataType{t}, paramTypes(in[1:], arrow.FixedWidthTypes.Boolean)...), nil
 		},
-		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator { return newDistinct(in) }})
+		NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
+			acc := newDistinct(in)
+			acc.(interface{ countNulls(bool) }).countNulls(boolParam(params, 0, false))
+			return acc
+		}})
 	for _, name := range []string{"var", "std"} {
 		register(&Function{Name: name, Kind: Aggregate, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
@@ -57,21 +74,32 @@ func init() {
 			if !IsNumeric(in[0]) && !IsNull(in[0]) {
 				return nil, nil, invalid("%s needs numbers, got %s", name, TypeName(in[0]))
 			}
-			if len(in) == 2 && !IsNumeric(in[1]) && !IsNull(in[1]) {
+			if len(in) >= 2 && !IsNumeric(in[1]) && !IsNull(in[1]) {
 				return nil, nil, invalid("%s's quantile must be a number between 0 and 1, got %s", name, TypeName(in[1]))
 			}
-			return f64, repeat(f64, len(in)), nil
+			if err := checkParam(name, "interpolation", in, 2, IsString); err != nil {
+				return nil, nil, err
+			}
+			return f64, append(repeat(f64, min(len(in), 2)), paramTypes(in[min(len(in), 2):], arrow.BinaryTypes.String)...), nil
 		}
 	}
 	register(&Function{Name: "median", Kind: Aggregate, Arity: 1, Resolve: resolveQuantile("median"),
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &quantileAcc{q: 0.5} }})
-	register(&Function{Name: "quantile", Kind: Aggregate, Arity: 2, Resolve: resolveQuantile("quantile"),
+	register(&Function{Name: "quantile", Kind: Aggregate, Arity: 2, MaxArity: 3, Resolve: resolveQuantile("quantile"),
 		NewAccumulator: func(_ arrow.DataType, params []scalar.Scalar) Accumulator {
 			q := math.NaN() // null or missing: every group null
 			if len(params) > 0 && params[0].IsValid() {
 				q = params[0].(*scalar.Float64).Value
 			}
-			return &quantileAcc{q: q}
+			// The method was checked when the plan was built (CheckParams).
+			return &quantileAcc{q: q, method: stringParam(params, 1, "linear")}
+		},
+		CheckParams: func(params []scalar.Scalar) error {
+			m := stringParam(params, 1, "linear")
+			if !slices.Contains(QuantileMethods, m) {
+				return invalid("quantile's interpolation must be one of %s, got %q", strings.Join(QuantileMethods, ", "), m)
+			}
+			return nil
 		}})
 	for _, last := range []bool{false, true} {
 		name := map[bool]string{false: "first", true: "last"}[last]
@@ -93,15 +121,27 @@ func init() {
 	}
 	for _, isAll := range []bool{false, true} {
 		name := map[bool]string{false: "any", true: "all"}[isAll]
-		register(&Function{Name: name, Kind: Aggregate, Arity: 1,
+		register(&Function{Name: name, Kind: Aggregate, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				if in[0].ID() != arrow.BOOL && !IsNull(in[0]) {
 					return nil, nil, invalid("%s needs booleans, got %s: compare first, e.g. (col(\"x\") > 0).%s()", name, TypeName(in[0]), name)
 				}
+				if err := checkParam(name, "ignore_nulls", in, 1, IsBool); err != nil {
+					return nil, nil, err
+				}
 				b := arrow.FixedWidthTypes.Boolean
-				return b, []arrow.DataType{b}, nil
+				return b, repeat(b, len(in)), nil
 			},
-			NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &anyAllAcc{all: isAll} }})
+			NewAccumulator: func(_ arrow.DataType, params []scalar.Scalar) Accumulator {
+				acc := &anyAllAcc{all: isAll, mode: anyAllSQL}
+				if len(params) > 0 {
+					acc.mode = anyAllKleene
+					if boolParam(params, 0, true) {
+						acc.mode = anyAllIgnoreNulls
+					}
+				}
+				return acc
+			}})
 	}
 }
 
@@ -118,7 +158,13 @@ type distinctAcc[T comparable] struct {
 	seen   map[distinctKey[T]]struct{}
 	counts []int64
 	held   int64 // bytes of the strings kept
+	// withNull counts null as one more value (polars' n_unique);
+	// sawNull says which groups have one.
+	withNull bool
+	sawNull  []bool
 }
+
+func (a *distinctAcc[T]) countNulls(on bool) { a.withNull = on }
 
 func (a *distinctAcc[T]) Bytes() int64 {
 	var k distinctKey[T]
@@ -127,12 +173,23 @@ func (a *distinctAcc[T]) Bytes() int64 {
 
 func (a *distinctAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 	a.counts = grow(a.counts, ngroups)
+	if a.withNull {
+		a.sawNull = grow(a.sawNull, ngroups)
+	}
 	if values.DataType().ID() == arrow.NULL {
+		if a.withNull {
+			for _, g := range ids {
+				a.sawNull[g] = true
+			}
+		}
 		return
 	}
 	at := a.read(values)
 	for i, g := range ids {
 		if !values.IsValid(i) {
+			if a.withNull {
+				a.sawNull[g] = true
+			}
 			continue
 		}
 		k := distinctKey[T]{g, at(i)}
@@ -152,6 +209,14 @@ func (a *distinctAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 
 func (a *distinctAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	a.counts = grow(a.counts, ngroups)
+	if a.withNull {
+		a.sawNull = grow(a.sawNull, ngroups)
+		for g, saw := range a.sawNull {
+			if saw {
+				a.counts[g]++
+			}
+		}
+	}
 	return FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, a.counts, nil, 0)
 }
 
@@ -268,13 +333,22 @@ func (a *varAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	return FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
 }
 
-// quantileAcc keeps every value of each group and interpolates linearly
-// between the two nearest ranks, as DuckDB's quantile_cont (the median
-// is q = 0.5). NaN sorts above every number, as in DuckDB.
+// QuantileMethods are quantile's ways of choosing between the two values
+// nearest to the position q*(n-1) of the sorted values: "linear"
+// interpolates (DuckDB's quantile_cont, the median), "nearest" takes the
+// closer one (half away from zero), "lower" and "higher" one side,
+// "midpoint" their mean; "equiprobable" is the value at ceil(q*n)-1 (R's
+// type 1), as polars has them.
+var QuantileMethods = []string{"linear", "nearest", "higher", "lower", "midpoint", "equiprobable"}
+
+// quantileAcc keeps every value of each group and picks the quantile by
+// method (see QuantileMethods). NaN sorts above every number, as in
+// DuckDB and polars.
 type quantileAcc struct {
-	q    float64
-	vals [][]float64
-	n    int64 // values held
+	q      float64
+	method string
+	vals   [][]float64
+	n      int64 // values held
 }
 
 func (a *quantileAcc) Bytes() int64 { return a.n*8 + int64(cap(a.vals))*24 }
@@ -310,20 +384,39 @@ func (a *quantileAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 			}
 			return 0
 		})
-		pos := a.q * float64(len(vs)-1)
-		lo := math.Floor(pos)
-		hi := math.Ceil(pos)
-		x, y := vs[int(lo)], vs[int(hi)]
-		if lo == hi || x == y {
-			out[g] = x
-		} else {
-			out[g] = x + (pos-lo)*(y-x)
-		}
+		out[g] = pickQuantile(vs, a.q, a.method)
 		ok[g] = true
 		a.vals[g] = nil
 	}
 	v, nulls := ValidityOf(mem, ok)
 	return FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
+}
+
+// pickQuantile is the q quantile of the sorted vs by method.
+func pickQuantile(vs []float64, q float64, method string) float64 {
+	pos := q * float64(len(vs)-1)
+	lo, hi := math.Floor(pos), math.Ceil(pos)
+	x, y := vs[int(lo)], vs[int(hi)]
+	switch method {
+	case "nearest":
+		return vs[int(math.Round(pos))]
+	case "lower":
+		return x
+	case "higher":
+		return y
+	case "midpoint":
+		if x == y {
+			return x
+		}
+		return (x + y) / 2
+	case "equiprobable":
+		i := int(math.Ceil(q*float64(len(vs)))) - 1
+		return vs[min(max(i, 0), len(vs)-1)]
+	}
+	if lo == hi || x == y {
+		return x
+	}
+	return x + (pos-lo)*(y-x)
 }
 
 // firstLast keeps the value of the first (or last) row of each group.
@@ -436,11 +529,22 @@ func newFirstLast(dt arrow.DataType, last bool) Accumulator {
 		}}
 }
 
-// anyAllAcc is SQL's bool_or (any) or bool_and (all) over non-null values;
-// null for a group with none.
+// anyAllMode says what any and all answer where nulls or no values leave
+// the answer open.
+type anyAllMode int
+
+const (
+	anyAllSQL         anyAllMode = iota // null for a group with no non-null value (bool_or, bool_and)
+	anyAllIgnoreNulls                   // polars' default: nulls skipped; none left: any false, all true
+	anyAllKleene                        // polars' ignore_nulls=False: null when a null could change the answer
+)
+
+// anyAllAcc is any (bool_or) or all (bool_and) over the values, by mode.
 type anyAllAcc struct {
 	all       bool
+	mode      anyAllMode
 	acc, seen []bool
+	nulls     []bool // the group has a null (Kleene)
 }
 
 func (a *anyAllAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
@@ -449,12 +553,17 @@ func (a *anyAllAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 	for g := n0; g < ngroups; g++ {
 		a.acc[g] = a.all
 	}
+	a.nulls = grow(a.nulls, ngroups)
 	if values.DataType().ID() == arrow.NULL {
+		for _, g := range ids {
+			a.nulls[g] = true
+		}
 		return
 	}
 	bits, off := bitsOf(values)
 	for i, g := range ids {
 		if !values.IsValid(i) {
+			a.nulls[g] = true
 			continue
 		}
 		a.seen[g] = true
@@ -468,9 +577,117 @@ func (a *anyAllAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 }
 
 func (a *anyAllAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
-	a.acc, a.seen = grow(a.acc, ngroups), grow(a.seen, ngroups)
+	n0 := len(a.acc)
+	a.acc, a.seen, a.nulls = grow(a.acc, ngroups), grow(a.seen, ngroups), grow(a.nulls, ngroups)
+	for g := n0; g < ngroups; g++ {
+		a.acc[g] = a.all
+	}
+	valid := a.seen
+	switch a.mode {
+	case anyAllIgnoreNulls:
+		valid = nil
+	case anyAllKleene:
+		// any: a true decides, else a null leaves it open; all: a false
+		// decides, else a null leaves it open.
+		valid = make([]bool, ngroups)
+		for g := range valid {
+			valid[g] = a.acc[g] != a.all || !a.nulls[g]
+		}
+	}
 	b := array.NewBooleanBuilder(mem)
 	defer b.Release()
-	b.AppendValues(a.acc, a.seen)
+	b.AppendValues(a.acc, valid)
 	return b.NewArray()
+}
+
+// checkParam checks the optional constant parameter i of name (called
+// what), when given: is says which types it may have (or null).
+func checkParam(name, what string, in []arrow.DataType, i int, is func(arrow.DataType) bool) error {
+	if len(in) > i && !is(in[i]) && !IsNull(in[i]) {
+		return invalid("%s's %s must be a constant of another type, got %s", name, what, TypeName(in[i]))
+	}
+	return nil
+}
+
+// paramTypes is t for each parameter given.
+func paramTypes(in []arrow.DataType, t arrow.DataType) []arrow.DataType { return repeat(t, len(in)) }
+
+// boolParam is the constant parameter i, or def when missing or null.
+func boolParam(params []scalar.Scalar, i int, def bool) bool {
+	if i < len(params) && params[i].IsValid() {
+		if b, ok := params[i].(*scalar.Boolean); ok {
+			return b.Value
+		}
+	}
+	return def
+}
+
+// stringParam is the constant parameter i, or def when missing or null.
+func stringParam(params []scalar.Scalar, i int, def string) string {
+	if i < len(params) && params[i].IsValid() {
+		if s, ok := params[i].(*scalar.String); ok {
+			return string(s.Value.Bytes())
+		}
+		return params[i].String()
+	}
+	return def
+}
+
+func init() {
+	// product: the product of the non-null values, 1 when there are none
+	// (polars); int64 for integers and booleans, float64 for floats. The
+	// product of partial products is the product, so it merges as itself.
+	register(&Function{Name: "product", Kind: Aggregate, Mergeable: true, Arity: 1,
+		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			t := in[0]
+			var out arrow.DataType
+			switch {
+			case IsNull(t), IsInteger(t), t.ID() == arrow.BOOL:
+				out = arrow.PrimitiveTypes.Int64
+			case IsNumeric(t):
+				out = arrow.PrimitiveTypes.Float64
+			default:
+				return nil, nil, invalid("product needs numbers, got %s", TypeName(t))
+			}
+			return out, []arrow.DataType{out}, nil
+		},
+		NewAccumulator: func(in arrow.DataType, _ []scalar.Scalar) Accumulator {
+			if in.ID() == arrow.FLOAT64 {
+				return &productAcc[float64]{dt: in}
+			}
+			return &productAcc[int64]{dt: arrow.PrimitiveTypes.Int64}
+		}})
+}
+
+type productAcc[T int64 | float64] struct {
+	dt    arrow.DataType
+	prods []T
+	set   []bool // prods[g] holds a product (else it is 1)
+}
+
+func (a *productAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.prods, a.set = grow(a.prods, ngroups), grow(a.set, ngroups)
+	if values.DataType().ID() == arrow.NULL {
+		return
+	}
+	vals := Values[T](values)
+	for i, g := range ids {
+		if !values.IsValid(i) {
+			continue
+		}
+		if !a.set[g] {
+			a.prods[g], a.set[g] = 1, true
+		}
+		a.prods[g] *= vals[i]
+	}
+}
+
+func (a *productAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.prods, a.set = grow(a.prods, ngroups), grow(a.set, ngroups)
+	for g, ok := range a.set {
+		if !ok {
+			a.prods[g] = 1
+		}
+	}
+	return FixedWidthArray(mem, a.dt, a.prods, nil, 0)
 }

@@ -96,6 +96,31 @@ func TestMoreAggregates(t *testing.T) {
 			[]any{true, false, nil}},
 		{"all", "all", boo, `[true, null, true, false, true, null]`, []uint32{0, 0, 0, 1, 1, 2}, 3, nil,
 			[]any{true, false, nil}},
+		// polars' answers, picked by a parameter (SQL passes none).
+		{"n_unique_count_null", "n_unique", i64, `[1, 2, 1, null, null, 3, null, 2]`, []uint32{0, 0, 0, 0, 1, 1, 2, 0}, 4,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{int64(3), int64(2), int64(1), int64(0)}},
+		{"n_unique_count_null_strings", "n_unique", utf8, `["a", null, "a", null]`, []uint32{0, 0, 0, 1}, 2,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{int64(2), int64(1)}},
+		{"any_ignore_nulls", "any", boo, `[false, null, true, false, null, null]`, []uint32{0, 0, 0, 1, 1, 2}, 4,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{true, false, false, false}},
+		{"all_ignore_nulls", "all", boo, `[true, null, true, false, true, null]`, []uint32{0, 0, 0, 1, 1, 2}, 4,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{true, false, true, true}},
+		{"any_kleene", "any", boo, `[false, null, true, false, null, false]`, []uint32{0, 0, 1, 1, 2, 3}, 5,
+			[]scalar.Scalar{scalar.NewBooleanScalar(false)}, []any{nil, true, nil, false, false}},
+		{"all_kleene", "all", boo, `[true, null, false, null, true, null]`, []uint32{0, 0, 1, 1, 2, 3}, 5,
+			[]scalar.Scalar{scalar.NewBooleanScalar(false)}, []any{nil, false, true, nil, true}},
+		{"sum_zero_if_empty", "sum", i64, `[1, null, null, 2]`, []uint32{0, 1, 1, 0}, 3,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{int64(3), int64(0), int64(0)}},
+		{"max_ignore_nan", "max", f64, `[1, "NaN", 2, "NaN", null, 3]`, []uint32{0, 0, 0, 1, 1, 2}, 3,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{2.0, math.NaN(), 3.0}},
+		{"max_nan_greatest", "max", f64, `[1, "NaN", 2]`, []uint32{0, 0, 0}, 1, nil, []any{math.NaN()}},
+		{"max_nan_propagates", "max", f64, `[1, "NaN", 2, 3]`, []uint32{0, 0, 0, 1}, 2,
+			[]scalar.Scalar{scalar.NewBooleanScalar(false)}, []any{math.NaN(), 3.0}},
+		{"min_nan_propagates", "min", f64, `[1, "NaN", 2, 3]`, []uint32{0, 0, 0, 1}, 2,
+			[]scalar.Scalar{scalar.NewBooleanScalar(false)}, []any{math.NaN(), 3.0}},
+		{"min_ignore_nan", "min", f64, `["NaN", 1, 2]`, []uint32{0, 0, 0}, 1,
+			[]scalar.Scalar{scalar.NewBooleanScalar(true)}, []any{1.0}},
+		{"sum_sql_empty", "sum", f64, `[1, null]`, []uint32{0, 1}, 2, nil, []any{1.0, nil}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,6 +129,34 @@ func TestMoreAggregates(t *testing.T) {
 				t.Errorf("%s = %v, want %v", tc.fn, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestQuantileMethods checks each method on 1, 2, 3, 4, 10 against the
+// values polars 2.1 gives for the same quantiles.
+func TestQuantileMethods(t *testing.T) {
+	qs := []float64{0, 0.1, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.9, 1}
+	want := map[string][]float64{
+		"nearest":      {1, 1, 2, 2, 3, 3, 4, 4, 10, 10},
+		"higher":       {1, 2, 2, 2, 3, 3, 4, 4, 10, 10},
+		"lower":        {1, 1, 1, 2, 2, 3, 3, 4, 4, 10},
+		"midpoint":     {1, 1.5, 1.5, 2, 2.5, 3, 3.5, 4, 7, 10},
+		"linear":       {1, 1.4, 1.5, 2, 2.5, 3, 3.5, 4, 7.6, 10},
+		"equiprobable": {1, 1, 1, 2, 2, 3, 4, 4, 10, 10},
+	}
+	for method, ws := range want {
+		for i, q := range qs {
+			mem, _ := newMem(t)
+			got := runAgg(t, mem, "quantile", i64, `[10, 2, null, 4, 1, 3]`, []uint32{0, 0, 0, 0, 0, 0}, 1,
+				scalar.NewFloat64Scalar(q), scalar.NewStringScalar(method))
+			if !sameValues(got, []any{ws[i]}) {
+				t.Errorf("quantile(%v, %q) = %v, want %v", q, method, got, ws[i])
+			}
+		}
+	}
+	f, _ := Lookup("quantile")
+	if err := f.CheckParams([]scalar.Scalar{scalar.NewFloat64Scalar(0.5), scalar.NewStringScalar("cubic")}); err == nil || !strings.Contains(err.Error(), `got "cubic"`) {
+		t.Errorf("quantile method cubic: error %v, want one naming it", err)
 	}
 }
 
@@ -117,6 +170,9 @@ func TestMoreAggregatesResolve(t *testing.T) {
 		{"std", []arrow.DataType{utf8}, "std needs numbers, got utf8"},
 		{"quantile", []arrow.DataType{f64, utf8}, "quantile must be a number between 0 and 1, got utf8"},
 		{"n_unique", []arrow.DataType{arrow.ListOf(i64)}, "n_unique needs numbers, strings"},
+		{"n_unique", []arrow.DataType{i64, i64}, "n_unique's count_null must be a constant of another type, got int64"},
+		{"quantile", []arrow.DataType{f64, f64, i64}, "quantile's interpolation must be"},
+		{"sum", []arrow.DataType{i64, utf8}, "sum's zero_if_empty must be"},
 	} {
 		f, _ := Lookup(tc.fn)
 		if _, _, err := f.Resolve(tc.in); err == nil || !strings.Contains(err.Error(), tc.errHas) {

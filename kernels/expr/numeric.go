@@ -19,7 +19,9 @@ func init() {
 	register(&Function{Name: "abs", Arity: 1, Resolve: resolveKeepNumeric("abs"), eval: arrowCall("abs")})
 	register(&Function{Name: "floor", Arity: 1, Resolve: resolveKeepNumeric("floor"), eval: roundLike("floor")})
 	register(&Function{Name: "ceil", Arity: 1, Resolve: resolveKeepNumeric("ceil"), eval: roundLike("ceil")})
-	register(&Function{Name: "round", Arity: 2, eval: round,
+	// round(x, decimals, mode): mode "half_away_from_zero" (SQL's, the
+	// default) or "half_to_even" (polars').
+	register(&Function{Name: "round", Arity: 2, MaxArity: 3, eval: round,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			out, args, err := resolveKeepNumeric("round")(in[:1])
 			if err != nil {
@@ -29,13 +31,29 @@ func init() {
 			if !IsNull(in[1]) && !IsInteger(in[1]) && !(IsNumeric(in[1]) && IsNumeric(in[0])) {
 				return nil, nil, invalid("round's decimals must be an integer, got %s", TypeName(in[1]))
 			}
-			return out, append(args, arrow.PrimitiveTypes.Int64), nil
+			if err := checkParam("round", "mode", in, 2, IsString); err != nil {
+				return nil, nil, err
+			}
+			return out, append(append(args, arrow.PrimitiveTypes.Int64), paramTypes(in[2:], arrow.BinaryTypes.String)...), nil
 		}})
 	for _, f := range []struct{ name, arrow string }{{"sqrt", "sqrt_unchecked"}, {"ln", "ln_unchecked"}} {
 		register(&Function{Name: f.name, Arity: 1, Resolve: resolveFloat(f.name, 1), eval: arrowCall(f.arrow)})
 	}
 	register(&Function{Name: "exp", Arity: 1, Resolve: resolveFloat("exp", 1), eval: floatLoop(math.Exp)})
+	// Trigonometric, hyperbolic and log variants, as polars names them
+	// (IEEE results: NaN outside the domain, as numpy).
+	for name, f := range map[string]func(float64) float64{
+		"sin": math.Sin, "cos": math.Cos, "tan": math.Tan, "cot": func(x float64) float64 { return 1 / math.Tan(x) },
+		"arcsin": math.Asin, "arccos": math.Acos, "arctan": math.Atan,
+		"sinh": math.Sinh, "cosh": math.Cosh, "tanh": math.Tanh,
+		"arcsinh": math.Asinh, "arccosh": math.Acosh, "arctanh": math.Atanh,
+		"degrees": func(x float64) float64 { return x * 180 / math.Pi }, "radians": func(x float64) float64 { return x * math.Pi / 180 },
+		"log10": math.Log10, "log1p": math.Log1p, "cbrt": math.Cbrt,
+	} {
+		register(&Function{Name: name, Arity: 1, Resolve: resolveFloat(name, 1), eval: floatLoop(f)})
+	}
 	register(&Function{Name: "log", Arity: 2, Resolve: resolveFloat("log", 2), eval: arrowCall("logb_unchecked")})
+	register(&Function{Name: "floordiv", Infix: "//", Arity: 2, Resolve: resolveFloorDiv, eval: floorDivide})
 	register(&Function{Name: "power", Arity: 2, Resolve: resolveFloat("power", 2), eval: arrowCall("power_unchecked")})
 }
 
@@ -76,12 +94,32 @@ func roundLike(name string) func(context.Context, []compute.Datum) (compute.Datu
 	}
 }
 
-// round rounds half away from zero, as SQL does, to decimals digits after
-// the point (negative: to tens, hundreds, ...).
+// roundModes are round's modes by name.
+var roundModes = map[string]compute.RoundMode{
+	"half_away_from_zero": compute.RoundHalfTowardsInfinity,
+	"half_to_even":        compute.RoundHalfToEven,
+}
+
+// round rounds half away from zero, as SQL does (or half to even, as
+// polars), to decimals digits after the point (negative: to tens,
+// hundreds, ...).
 func round(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	digits, ok, err := intArg("round", "decimals", args[1])
 	if err != nil {
 		return nil, err
+	}
+	mode := compute.RoundHalfTowardsInfinity
+	if len(args) == 3 {
+		s := constant(args[2])
+		if s == nil || !s.IsValid() {
+			return nil, invalid("round's mode must be a constant: \"half_to_even\" or \"half_away_from_zero\"")
+		}
+		name := s.String()
+		m, known := roundModes[name]
+		if !known {
+			return nil, invalid("round's mode must be \"half_to_even\" or \"half_away_from_zero\", got %q", name)
+		}
+		mode = m
 	}
 	if !ok {
 		return nullLike(args[0]), nil
@@ -93,7 +131,7 @@ func round(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	if t.ID() == arrow.DECIMAL128 && digits > int64(t.(*arrow.Decimal128Type).Scale) {
 		return cloneDatum(args[0]), nil // already exact to more digits
 	}
-	opts := &compute.RoundOptions{NDigits: digits, Mode: compute.RoundHalfTowardsInfinity}
+	opts := &compute.RoundOptions{NDigits: digits, Mode: mode}
 	return compute.CallFunction(ctx, "round", opts, args[0])
 }
 
@@ -128,4 +166,58 @@ func cloneDatum(d compute.Datum) compute.Datum {
 		return compute.NewDatum(v.Value)
 	}
 	return d
+}
+
+// resolveFloorDiv: integers divide as integers (the common type), anything
+// else in float64.
+func resolveFloorDiv(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+	out, _, err := resolveArith("floordiv", decimalAddType)(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if IsInteger(out) {
+		i := arrow.PrimitiveTypes.Int64
+		return out, []arrow.DataType{i, i}, nil
+	}
+	f := arrow.PrimitiveTypes.Float64
+	return f, []arrow.DataType{f, f}, nil
+}
+
+// floorDivide is a // b rounded toward negative infinity, as polars: integers
+// (as int64) give null for a division by zero; floats floor(a / b).
+func floorDivide(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+	if datumType(args[0]).ID() == arrow.FLOAT64 {
+		q, err := compute.CallFunction(ctx, "divide_unchecked", nil, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer q.Release()
+		return compute.CallFunction(ctx, "floor", nil, q)
+	}
+	n, anyArray := rowCount(args)
+	mem := Allocator(ctx)
+	arrs, release, err := asArrays(mem, args, n)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	a, b := Values[int64](arrs[0]), Values[int64](arrs[1])
+	out := make([]int64, n)
+	valid := make([]bool, n)
+	for i := range n {
+		if !arrs[0].IsValid(i) || !arrs[1].IsValid(i) || b[i] == 0 {
+			continue
+		}
+		if b[i] == -1 { // MinInt64 / -1 overflows: wrap, as polars does
+			out[i], valid[i] = -a[i], true
+			continue
+		}
+		q := a[i] / b[i]
+		if a[i]%b[i] != 0 && (a[i] < 0) != (b[i] < 0) {
+			q--
+		}
+		out[i], valid[i] = q, true
+	}
+	v, nulls := ValidityOf(mem, valid)
+	return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, out, v, nulls), anyArray)
 }

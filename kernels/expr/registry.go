@@ -38,6 +38,10 @@ type Function struct {
 	// of type in (nil for len); params are the constant arguments after the
 	// first (the q of quantile), already cast to what Resolve asked for.
 	NewAccumulator func(in arrow.DataType, params []scalar.Scalar) Accumulator
+	// CheckParams, when set, checks an aggregate's constant parameters
+	// (after Resolve's casts) when the plan is built, so that a bad one is
+	// an error naming it rather than a failure while running.
+	CheckParams func(params []scalar.Scalar) error
 	// Mergeable aggregates can run partial per pipeline, then final over the
 	// partial results (physical planning knows how to merge each one).
 	Mergeable bool

@@ -161,3 +161,6 @@ func TypeName(t arrow.DataType) string {
 	}
 	return t.String()
 }
+
+// IsBool reports whether t is boolean.
+func IsBool(t arrow.DataType) bool { return t.ID() == arrow.BOOL }

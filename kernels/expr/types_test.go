@@ -155,7 +155,7 @@ func TestAggregateResolve(t *testing.T) {
 		{"sum", i8, "int64", "int64"}, {"sum", i64, "int64", "int64"}, {"sum", u16, "uint64", "uint64"},
 		{"sum", f32, "float64", "float64"}, {"sum", boo, "int64", "int64"}, {"sum", dec(5, 2), "decimal128(38, 2)", "decimal128(5, 2)"},
 		{"sum", arrow.Null, "int64", "int64"}, {"sum", utf8, "", ""}, {"sum", d32, "", ""},
-		{"mean", i32, "float64", "float64"}, {"mean", dec(5, 2), "float64", "float64"}, {"mean", boo, "", ""}, {"mean", lstr, "", ""},
+		{"mean", i32, "float64", "float64"}, {"mean", dec(5, 2), "float64", "float64"}, {"mean", boo, "float64", "float64"}, {"mean", lstr, "", ""},
 		{"min", utf8, "utf8", "utf8"}, {"max", arrow.BinaryTypes.StringView, "large_utf8", "large_utf8"},
 		{"min", d32, "date32", "date32"}, {"max", boo, "bool", "bool"}, {"min", dec(5, 2), "decimal128(5, 2)", "decimal128(5, 2)"},
 		{"max", arrow.ListOf(i64), "", ""},

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from importlib import metadata as _metadata
 
+from . import selectors
 from ._client import Client, TableInfo, connect
 from ._errors import (
     AlreadyExistsError,
@@ -33,7 +34,25 @@ from ._errors import (
     UnauthenticatedError,
     UnavailableError,
 )
-from ._expr import Expr, coalesce, col, concat_str, len, lit, when
+from ._expr import (
+    Expr,
+    all_horizontal,
+    any_horizontal,
+    coalesce,
+    col,
+    concat_str,
+    corr,
+    cov,
+    exclude,
+    len,
+    lit,
+    max_horizontal,
+    mean_horizontal,
+    min_horizontal,
+    sum_horizontal,
+    when,
+)
+from ._expr import all_ as all
 from ._frame import DataFrame, GroupBy, PlanText, concat
 from ._progress import QueryProgress, config
 from ._query import QueryHandle
@@ -85,14 +104,25 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "__version__",
+    "all",
+    "all_horizontal",
+    "any_horizontal",
     "coalesce",
     "col",
     "concat",
     "concat_str",
     "config",
     "connect",
+    "corr",
+    "cov",
+    "exclude",
     "len",
     "lit",
+    "max_horizontal",
+    "mean_horizontal",
+    "min_horizontal",
+    "selectors",
+    "sum_horizontal",
     "traceparent",
     "when",
 ]

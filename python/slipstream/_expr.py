@@ -16,7 +16,25 @@ from typing import Any
 from . import _dtypes
 from ._proto import plan_pb2 as pb
 
-__all__ = ["Expr", "coalesce", "col", "concat_str", "len", "lit", "when"]
+__all__ = [
+    "Expr",
+    "all_",
+    "all_horizontal",
+    "any_horizontal",
+    "coalesce",
+    "col",
+    "concat_str",
+    "corr",
+    "cov",
+    "exclude",
+    "len",
+    "lit",
+    "max_horizontal",
+    "mean_horizontal",
+    "min_horizontal",
+    "sum_horizontal",
+    "when",
+]
 
 _AGGREGATES = frozenset(
     {
@@ -159,10 +177,10 @@ class Expr:
         return self._rcall("divide", other)
 
     def __mod__(self, other: Any) -> Expr:
-        return self._call("modulo", other)
+        return _floored_mod(self, _to_expr(other))
 
     def __rmod__(self, other: Any) -> Expr:
-        return self._rcall("modulo", other)
+        return _floored_mod(_to_expr(other), self)
 
     def __neg__(self) -> Expr:
         return self._call("negate")
@@ -221,16 +239,20 @@ class Expr:
 
     # ---------------------------------------------------------------- conditionals
 
-    def is_in(self, values: Iterable[Any]) -> Expr:
+    def is_in(self, values: Iterable[Any], *, nulls_equal: bool = False) -> Expr:
         """Return a boolean expression: true where the value is one of ``values``.
 
-        Nulls follow SQL's ``IN``: a null value gives null, and so does a value
-        found nowhere when ``values`` holds a null.
+        Nulls as in polars: a null value gives null (with ``nulls_equal``:
+        true when ``values`` holds a null, else false); a null among the
+        values matches nothing, so a value found nowhere is false. (SQL's
+        ``IN``, in ``cl.sql``, gives null there.)
 
         Parameters
         ----------
         values : iterable of literals or expressions
             The candidates, e.g. ``[1, 2, 3]`` or ``{"a", "b"}``.
+        nulls_equal : bool
+            Let a null value match a null among the values.
 
         Examples
         --------
@@ -241,9 +263,12 @@ class Expr:
         if isinstance(values, (str, bytes, Expr)):
             raise TypeError("is_in() takes a collection of values, e.g. [1, 2, 3]")
         items = list(values)
-        if not items:
-            return self.is_null() & False
-        return self._call("is_in", *items)
+        has_null = any(v is None for v in items)
+        items = [v for v in items if v is not None]
+        found = self._call("is_in", *items) if items else self.is_null() & False
+        if nulls_equal:
+            return when(self.is_null()).then(lit(has_null)).otherwise(found)
+        return found
 
     def is_between(self, lower_bound: Any, upper_bound: Any, closed: str = "both") -> Expr:
         """Return a boolean expression: true where the value lies between two bounds.
@@ -265,14 +290,38 @@ class Expr:
             raise ValueError(f'closed must be "both", "left", "right" or "none", got {closed!r}')
         return self._call("is_between", lower_bound, upper_bound, closed)
 
-    def fill_null(self, value: Any) -> Expr:
-        """Replace nulls with ``value`` (a literal or an expression).
+    def fill_null(
+        self, value: Any = None, strategy: builtins.str | None = None, limit: int | None = None
+    ) -> Expr:
+        """Replace nulls with ``value`` (a literal or an expression), or by a strategy.
 
         Parameters
         ----------
         value : literal or Expr
             What a null becomes; the result has the common type of both.
+        strategy : {"forward", "backward", "min", "max", "mean", "zero", "one"}
+            Instead of a value: the previous or next non-null value (in
+            input order, or an :meth:`over`'s ``order_by``), the minimum,
+            maximum or mean of the values, 0 or 1, as polars.
+        limit : int, optional
+            With forward or backward: fill at most this many nulls in a row.
         """
+        if (value is None) == (strategy is None):
+            raise ValueError("fill_null() takes a value or a strategy, one of them")
+        if strategy == "forward":
+            return self.forward_fill(limit)
+        if strategy == "backward":
+            return self.backward_fill(limit)
+        if limit is not None:
+            raise ValueError("fill_null(limit=) applies to the forward and backward strategies")
+        if strategy is not None:
+            fills = {"min": self.min(), "max": self.max(), "mean": self.mean(), "zero": 0, "one": 1}
+            if strategy not in fills:
+                raise ValueError(
+                    f"fill_null(strategy={strategy!r}): expected forward, backward, min, "
+                    "max, mean, zero or one"
+                )
+            value = fills[strategy]
         return self._call("fill_null", value)
 
     # ---------------------------------------------------------------- namespaces
@@ -286,6 +335,29 @@ class Expr:
     def dt(self) -> ExprDateTimeNameSpace:
         """Date and time functions: ``col("d").dt.year()`` and so on."""
         return ExprDateTimeNameSpace(self)
+
+    @property
+    def name(self) -> ExprNameNameSpace:
+        """Output naming: ``col("a", "b").sum().name.suffix("_total")`` and so on."""
+        return ExprNameNameSpace(self)
+
+    def exclude(self, columns: Any, *more_columns: Any) -> Expr:
+        """Leave columns out of a selector (``sl.all().exclude("id")``), as polars.
+
+        Parameters
+        ----------
+        columns, *more_columns : str, dtype or lists of them
+            Names, ``^...$`` patterns or data types to leave out.
+        """
+        if self._pb.WhichOneof("kind") != "selector":
+            raise TypeError(
+                "exclude() applies to a selector of several columns: sl.all(), "
+                'sl.col("a", "b"), sl.col("^x.*$"), sl.col(pl.Int64)'
+            )
+        sel = pb.Selector()
+        sel.CopyFrom(self._pb.selector)
+        _add_exclusions(sel, [columns, *more_columns])
+        return Expr(pb.Expr(selector=sel))
 
     # ---------------------------------------------------------------- naming, types
 
@@ -316,16 +388,16 @@ class Expr:
     # ---------------------------------------------------------------- aggregates
 
     def sum(self) -> Expr:
-        """Sum of the non-null values (null when there are none)."""
-        return self._call("sum")
+        """Sum of the non-null values (0 when there are none, as in polars)."""
+        return self._call("sum", True)
 
     def min(self) -> Expr:
-        """Smallest non-null value (null when there are none)."""
-        return self._call("min")
+        """Smallest non-null value (null when there are none; NaN only when all are NaN)."""
+        return self._call("min", True)
 
     def max(self) -> Expr:
-        """Largest non-null value (null when there are none)."""
-        return self._call("max")
+        """Largest non-null value (null when there are none; NaN only when all are NaN)."""
+        return self._call("max", True)
 
     def mean(self) -> Expr:
         """Arithmetic mean of the non-null values, as float64 (null when there are none)."""
@@ -336,8 +408,13 @@ class Expr:
         return self._call("count")
 
     def n_unique(self) -> Expr:
-        """Number of distinct non-null values (SQL's ``COUNT(DISTINCT x)``)."""
-        return self._call("n_unique")
+        """Number of distinct values, null counted as one, as in polars.
+
+        NaN is one value and ``-0.0`` equals ``0.0``. SQL's
+        ``COUNT(DISTINCT x)``, which skips nulls, is ``x.drop_nulls().n_unique()``
+        in polars and ``cl.sql`` here.
+        """
+        return self._call("n_unique", True)
 
     def std(self, ddof: int = 1) -> Expr:
         """Standard deviation of the non-null values, as float64.
@@ -365,22 +442,28 @@ class Expr:
         """Median of the non-null values (the mean of the middle two for an even count)."""
         return self._call("median")
 
-    def quantile(self, quantile: float, interpolation: builtins.str = "linear") -> Expr:
-        """Quantile of the non-null values, as float64.
+    def quantile(self, quantile: float, interpolation: builtins.str = "nearest") -> Expr:
+        """Quantile of the non-null values, as float64 (polars' methods and default).
 
         Parameters
         ----------
         quantile : float
             Between 0 and 1.
-        interpolation : {"linear"}
-            Interpolate linearly between the two nearest values, as DuckDB's
-            ``quantile_cont`` and polars' ``"linear"``.
+        interpolation : {"nearest", "higher", "lower", "midpoint", "linear", "equiprobable"}
+            Which value stands for the position ``quantile * (n - 1)`` of the
+            sorted values: the nearest one (the default, as polars; halves
+            round up), the one above or below, the mean of both, a linear
+            interpolation between them (DuckDB's ``quantile_cont``), or the
+            value at ``ceil(quantile * n) - 1``.
         """
-        if interpolation != "linear":
-            raise ValueError(f'only interpolation="linear" is supported, got {interpolation!r}')
+        methods = ("nearest", "higher", "lower", "midpoint", "linear", "equiprobable")
+        if interpolation not in methods:
+            raise ValueError(
+                f"quantile(interpolation={interpolation!r}): expected one of {', '.join(methods)}"
+            )
         if not isinstance(quantile, (int, float)) or not 0 <= quantile <= 1:
             raise ValueError(f"quantile must be a number between 0 and 1, got {quantile!r}")
-        return self._call("quantile", float(quantile))
+        return self._call("quantile", float(quantile), interpolation)
 
     def first(self) -> Expr:
         """The first value in input order (null if that value is null)."""
@@ -390,13 +473,29 @@ class Expr:
         """The last value in input order (null if that value is null)."""
         return self._call("last")
 
-    def any(self) -> Expr:
-        """True if any non-null boolean is true (null when there are no values)."""
-        return self._call("any")
+    def any(self, *, ignore_nulls: bool = True) -> Expr:
+        """True if any value is true, as polars' ``Expr.any``.
 
-    def all(self) -> Expr:
-        """True if every non-null boolean is true (null when there are no values)."""
-        return self._call("all")
+        Parameters
+        ----------
+        ignore_nulls : bool
+            True (the default): nulls are skipped, and with no value left the
+            answer is false. False: Kleene logic, null when no value is true
+            but some are null.
+        """
+        return self._call("any", bool(ignore_nulls))
+
+    def all(self, *, ignore_nulls: bool = True) -> Expr:
+        """True if every value is true, as polars' ``Expr.all``.
+
+        Parameters
+        ----------
+        ignore_nulls : bool
+            True (the default): nulls are skipped, and with no value left the
+            answer is true. False: Kleene logic, null when no value is false
+            but some are null.
+        """
+        return self._call("all", bool(ignore_nulls))
 
     # ---------------------------------------------------------------- numeric
 
@@ -404,18 +503,25 @@ class Expr:
         """Absolute value (keeps the type; decimals stay decimals)."""
         return self._call("abs")
 
-    def round(self, decimals: int = 0) -> Expr:
-        """Round half away from zero to ``decimals`` digits after the point.
+    def round(self, decimals: int = 0, mode: builtins.str = "half_to_even") -> Expr:
+        """Round to ``decimals`` digits after the point, as polars' ``Expr.round``.
 
         Parameters
         ----------
         decimals : int
             Digits to keep; negative rounds to tens, hundreds, ... Decimals
             keep their type, integers stay integers.
+        mode : {"half_to_even", "half_away_from_zero"}
+            How halves go: to the even neighbour (the default, as polars:
+            ``2.5`` gives ``2.0``), or away from zero (as SQL's ``round``).
         """
         if not isinstance(decimals, int) or isinstance(decimals, bool):
             raise TypeError(f"decimals must be an int, got {type(decimals).__name__}")
-        return self._call("round", decimals)
+        if mode not in ("half_to_even", "half_away_from_zero"):
+            raise ValueError(
+                f"round(mode={mode!r}): expected 'half_to_even' or 'half_away_from_zero'"
+            )
+        return self._call("round", decimals, mode)
 
     def floor(self) -> Expr:
         """Largest whole number not above the value (decimals keep their type)."""
@@ -464,6 +570,389 @@ class Expr:
     def __abs__(self) -> Expr:
         return self._call("abs")
 
+    def __floordiv__(self, other: Any) -> Expr:
+        return self._call("floordiv", other)
+
+    def __rfloordiv__(self, other: Any) -> Expr:
+        return self._rcall("floordiv", other)
+
+    def floordiv(self, other: Any) -> Expr:
+        """Division rounded down (``expr // other``), as polars.
+
+        Integers stay integers (a division by zero gives null); floats give
+        ``floor(a / b)``.
+        """
+        return self._call("floordiv", other)
+
+    def __xor__(self, other: Any) -> Expr:
+        return self.xor(other)
+
+    def __rxor__(self, other: Any) -> Expr:
+        return _to_expr(other).xor(self)
+
+    def xor(self, other: Any) -> Expr:
+        """Exclusive or of booleans (``expr ^ other``); null where either is null."""
+        other = _to_expr(other)
+        return (self | other) & ~(self & other)
+
+    def is_nan(self) -> Expr:
+        """True where the value is NaN (false for other numbers; null stays null)."""
+        return self._call("is_nan")
+
+    def is_not_nan(self) -> Expr:
+        """True where the value is not NaN (null stays null)."""
+        return self._call("is_not_nan")
+
+    def is_finite(self) -> Expr:
+        """True where the value is neither infinite nor NaN (null stays null)."""
+        return self._call("is_finite")
+
+    def is_infinite(self) -> Expr:
+        """True where the value is +inf or -inf (null stays null)."""
+        return self._call("is_infinite")
+
+    def fill_nan(self, value: Any) -> Expr:
+        """Replace NaN with ``value`` (nulls stay null), as polars' ``Expr.fill_nan``."""
+        return when(self.is_nan()).then(_to_expr(value)).otherwise(self)
+
+    def clip(self, lower_bound: Any = None, upper_bound: Any = None) -> Expr:
+        """Limit the values to ``[lower_bound, upper_bound]`` (None: no limit), as polars.
+
+        Nulls and NaN stay as they are.
+        """
+        out = self
+        if lower_bound is not None:
+            lo = _to_expr(lower_bound)
+            out = when(self < lo).then(lo).otherwise(out)
+        if upper_bound is not None:
+            hi = _to_expr(upper_bound)
+            out = when(self > hi).then(hi).otherwise(out)
+        return out
+
+    def diff(self, n: int = 1, null_behavior: builtins.str = "ignore") -> Expr:
+        """The difference with the value ``n`` rows earlier, as polars' ``Expr.diff``.
+
+        Rows in input order (or an :meth:`over`'s ``order_by``); null where
+        there is no earlier row.
+
+        Parameters
+        ----------
+        n : int
+            How many rows back (negative: ahead).
+        null_behavior : {"ignore"}
+            polars' ``"drop"`` is not supported.
+        """
+        if null_behavior != "ignore":
+            raise ValueError(f"diff(null_behavior={null_behavior!r}): only 'ignore' is supported")
+        return self - self.shift(n)
+
+    def pct_change(self, n: int = 1) -> Expr:
+        """The change from the value ``n`` rows earlier, relative: ``x.diff(n) / x.shift(n)``."""
+        return self.diff(n) / self.shift(n)
+
+    def is_duplicated(self) -> Expr:
+        """True where the value occurs more than once (null counts as a value)."""
+        return len().over(self) > 1
+
+    def is_unique(self) -> Expr:
+        """True where the value occurs exactly once (null counts as a value)."""
+        return len().over(self) == 1
+
+    def is_first_distinct(self) -> Expr:
+        """True on the first row of each value, in input order."""
+        return (
+            Expr(
+                pb.Expr(
+                    over=pb.Over(
+                        expr=pb.Expr(call=pb.Call(function="row_number")), partition_by=[self._pb]
+                    )
+                )
+            )
+            == 1
+        )
+
+    def is_last_distinct(self) -> Expr:
+        """True on the last row of each value, in input order."""
+        first = pb.Expr(
+            over=pb.Over(expr=pb.Expr(call=pb.Call(function="row_number")), partition_by=[self._pb])
+        )
+        return Expr(first) == len().over(self)
+
+    def sin(self) -> Expr:
+        """Sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("sin")
+
+    def cos(self) -> Expr:
+        """Cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cos")
+
+    def tan(self) -> Expr:
+        """Tangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("tan")
+
+    def cot(self) -> Expr:
+        """Cotangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cot")
+
+    def arcsin(self) -> Expr:
+        """Inverse sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arcsin")
+
+    def arccos(self) -> Expr:
+        """Inverse cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arccos")
+
+    def arctan(self) -> Expr:
+        """Inverse tangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arctan")
+
+    def sinh(self) -> Expr:
+        """Hyperbolic sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("sinh")
+
+    def cosh(self) -> Expr:
+        """Hyperbolic cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cosh")
+
+    def tanh(self) -> Expr:
+        """Hyperbolic tangent of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("tanh")
+
+    def arcsinh(self) -> Expr:
+        """Inverse hyperbolic sine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arcsinh")
+
+    def arccosh(self) -> Expr:
+        """Inverse hyperbolic cosine of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arccosh")
+
+    def arctanh(self) -> Expr:
+        """Inverse hyperbolic tangent, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("arctanh")
+
+    def degrees(self) -> Expr:
+        """Radians to degrees, as float64."""
+        return self._call("degrees")
+
+    def radians(self) -> Expr:
+        """Degrees to radians, as float64."""
+        return self._call("radians")
+
+    def log10(self) -> Expr:
+        """Base-10 logarithm of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("log10")
+
+    def log1p(self) -> Expr:
+        """Natural logarithm of 1 + the value, as float64 (NaN below -1, as numpy)."""
+        return self._call("log1p")
+
+    def cbrt(self) -> Expr:
+        """Cube root of the value, as float64 (NaN outside its domain, as numpy)."""
+        return self._call("cbrt")
+
+    def sign(self) -> Expr:
+        """-1, 0 or 1 by the sign of the value (NaN stays NaN; floats stay floats)."""
+        one = lit(1)
+        return (
+            when(self.is_null())
+            .then(lit(None))
+            .when(self > 0)
+            .then(one)
+            .when(self < 0)
+            .then(-one)
+            .when(self == 0)
+            .then(one - 1)
+            .otherwise(self)
+        )
+
+    def product(self) -> Expr:
+        """Product of the non-null values (1 when there are none), an aggregate, as polars."""
+        return self._call("product")
+
+    def cum_prod(self) -> Expr:
+        """Running product over the rows so far; a null stays null. See :meth:`over`."""
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_prod", self))
+
+    def forward_fill(self, limit: int | None = None) -> Expr:
+        """Fill a null with the last non-null value before it (at most ``limit`` rows back)."""
+        return self._window("fill_forward", self, lit(None) if limit is None else _limit(limit))
+
+    def backward_fill(self, limit: int | None = None) -> Expr:
+        """Fill a null with the next non-null value after it (at most ``limit`` rows on)."""
+        return self._window("fill_backward", self, lit(None) if limit is None else _limit(limit))
+
+    def skew(self, *, bias: bool = True) -> Expr:
+        """Sample skewness of the non-null values (an aggregate), as polars' ``skew``."""
+        n, _, m2, m3, _ = _moments(self)
+        g1 = m3 / m2**1.5
+        if bias:
+            return g1
+        return g1 * (n * (n - 1)) ** 0.5 / (n - 2)
+
+    def kurtosis(self, *, fisher: bool = True, bias: bool = True) -> Expr:
+        """Kurtosis of the non-null values (an aggregate), as polars' ``kurtosis``."""
+        n, _, m2, _, m4 = _moments(self)
+        g2 = m4 / m2**2
+        if not bias:
+            g2 = ((n + 1) * (g2 - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)) + 3
+        return g2 - 3 if fisher else g2
+
+    def dot(self, other: Any) -> Expr:
+        """Sum of the products with ``other`` (an aggregate)."""
+        return (self * _column_or_expr(other)).sum()
+
+    def has_nulls(self) -> Expr:
+        """True if the values hold a null (an aggregate)."""
+        return self.null_count() > 0
+
+    def eq(self, other: Any) -> Expr:
+        """``self == other``."""
+        return self == other
+
+    def ne(self, other: Any) -> Expr:
+        """``self != other``."""
+        return self != other
+
+    def lt(self, other: Any) -> Expr:
+        """``self < other``."""
+        return self < other
+
+    def le(self, other: Any) -> Expr:
+        """``self <= other``."""
+        return self <= other
+
+    def gt(self, other: Any) -> Expr:
+        """``self > other``."""
+        return self > other
+
+    def ge(self, other: Any) -> Expr:
+        """``self >= other``."""
+        return self >= other
+
+    def eq_missing(self, other: Any) -> Expr:
+        """``self == other`` with null equal to null (true or false, never null)."""
+        other = _to_expr(other)
+        both, either = self.is_null() & other.is_null(), self.is_null() | other.is_null()
+        return when(both).then(lit(True)).when(either).then(lit(False)).otherwise(self == other)
+
+    def ne_missing(self, other: Any) -> Expr:
+        """``self != other`` with null equal to null (true or false, never null)."""
+        return ~self.eq_missing(other)
+
+    def add(self, other: Any) -> Expr:
+        """``self + other``."""
+        return self + other
+
+    def sub(self, other: Any) -> Expr:
+        """``self - other``."""
+        return self - other
+
+    def mul(self, other: Any) -> Expr:
+        """``self * other``."""
+        return self * other
+
+    def truediv(self, other: Any) -> Expr:
+        """``self / other``."""
+        return self / other
+
+    def mod(self, other: Any) -> Expr:
+        """``self % other``."""
+        return self % other
+
+    def neg(self) -> Expr:
+        """``-self``."""
+        return -self
+
+    def and_(self, *others: Any) -> Expr:
+        """``self & other & ...``."""
+        out = self
+        for o in others:
+            out = out & o
+        return out
+
+    def or_(self, *others: Any) -> Expr:
+        """``self | other | ...``."""
+        out = self
+        for o in others:
+            out = out | o
+        return out
+
+    def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """``function(self, *args, **kwargs)``."""
+        return function(self, *args, **kwargs)
+
+    def len(self) -> Expr:
+        """Number of rows, nulls included (an aggregate), as uint32."""
+        return self.is_null().count().cast("uint32")
+
+    def replace(self, old: Any, new: Any = None, *, default: Any = None) -> Expr:
+        """Replace values, as polars' ``replace`` (others stay as they are).
+
+        Parameters
+        ----------
+        old : value, list or dict
+            The values to replace, or a ``{old: new}`` mapping.
+        new : value or list
+            Their replacements (one for all, or one each).
+        """
+        pairs = _replace_pairs(old, new)
+        out: Any = None
+        for o, n in pairs:
+            cond = self.is_null() if o is None else self == o
+            out = when(cond).then(_to_expr(n)) if out is None else out.when(cond).then(_to_expr(n))
+        return self if out is None else out.otherwise(self if default is None else default)
+
+    def replace_strict(
+        self, old: Any, new: Any = None, *, default: Any = None, return_dtype: Any = None
+    ) -> Expr:
+        """Map values, as polars' ``replace_strict``: unmatched values become ``default``.
+
+        polars raises when a value is unmatched and no default is given;
+        here it becomes null.
+        """
+        pairs = _replace_pairs(old, new)
+        out: Any = None
+        for o, n in pairs:
+            cond = self.is_null() if o is None else self == o
+            out = when(cond).then(_to_expr(n)) if out is None else out.when(cond).then(_to_expr(n))
+        res = lit(default) if out is None else out.otherwise(_to_expr(default))
+        return res if return_dtype is None else res.cast(return_dtype)
+
+    def filter(self, *predicates: Any, **constraints: Any) -> Expr:
+        """Keep the values where the predicates hold, inside an aggregation, as polars.
+
+        ``col("x").filter(col("y") > 0).sum()`` sums x over the rows where
+        y > 0 (in ``agg``, ``select`` of aggregates and ``over``); several
+        predicates are combined with ``&``; ``name=value`` means
+        ``col(name) == value``. On its own it is an error (it would change
+        the number of rows): use ``DataFrame.filter``.
+        """
+        items = to_exprs(predicates, {}, strings_are_columns=True)
+        items += [col(name) == value for name, value in constraints.items()]
+        if not items:
+            raise TypeError("filter() needs at least one predicate")
+        cond = items[0]
+        for p in items[1:]:
+            cond = cond & p
+        return self._call("filter", cond)
+
+    def null_count(self) -> Expr:
+        """Number of nulls (an aggregate), as uint32 like polars."""
+        return self.is_null().sum().cast("uint32")
+
+    def _cov(self, other: Any, ddof: int = 1) -> Expr:
+        """Covariance with ``other`` over the rows where both are not null (an aggregate)."""
+        x, y = _pairwise(self, _column_or_expr(other))
+        n = x.count()
+        return (((x * y).sum() - x.sum() * y.sum() / n) / (n - _ddof(ddof))).cast("float64")
+
+    def _corr(self, other: Any, method: builtins.str = "pearson") -> Expr:
+        """Pearson correlation with ``other`` over the rows where both are not null."""
+        if method != "pearson":
+            raise ValueError(f"corr(method={method!r}): only 'pearson' is supported")
+        x, y = _pairwise(self, _column_or_expr(other))
+        return x._cov(y, ddof=1) / (x.std() * y.std())
+
     # ---------------------------------------------------------------- windows
 
     def over(
@@ -504,26 +993,12 @@ class Expr:
             if order_by is None
             else (order_by if isinstance(order_by, (list, tuple)) else [order_by])
         )
-        name, inner = None, self._pb
-        while inner.WhichOneof("kind") == "alias":
-            name, inner = inner.alias.name, inner.alias.expr
-        over = pb.Over()
-        if inner.WhichOneof("kind") == "over":  # rank(), shift(), ... carry their own order
-            over.CopyFrom(inner.over)
-            del over.partition_by[:]
-        else:
-            over.expr.CopyFrom(inner)
-        over.partition_by.extend(_column_or_expr(k)._pb for k in keys)
-        if order:
-            del over.order_by[:]
-            for k in order:
-                over.order_by.append(
-                    pb.SortKey(
-                        expr=_column_or_expr(k)._pb, descending=descending, nulls_last=nulls_last
-                    )
-                )
-        out = Expr(pb.Expr(over=over))
-        return out.alias(name) if name is not None else out
+        partition = [_column_or_expr(k)._pb for k in keys]
+        sort_keys = [
+            pb.SortKey(expr=_column_or_expr(k)._pb, descending=descending, nulls_last=nulls_last)
+            for k in order
+        ]
+        return Expr(_over(self._pb, partition, sort_keys))
 
     def _window(
         self, function: str, *args: Any, order: bool = False, descending: bool = False
@@ -534,23 +1009,184 @@ class Expr:
             over.order_by.append(pb.SortKey(expr=self._pb, descending=descending))
         return Expr(pb.Expr(over=over))
 
-    def rank(self, method: builtins.str = "min", descending: bool = False) -> Expr:
-        """Rank of each value (1 for the smallest), as SQL's window ranks.
+    def rank(
+        self,
+        method: builtins.str = "average",
+        *,
+        descending: bool = False,
+        seed: int | None = None,
+    ) -> Expr:
+        """Rank of each value (1 for the smallest), as polars' ``Expr.rank``.
+
+        A null has a null rank; NaN ranks above every number. Over the
+        whole column, or within groups with :meth:`over` (whose
+        ``order_by`` does not change a rank: the values do).
 
         Parameters
         ----------
-        method : {"min", "dense", "ordinal"}
-            ``min``: ties share the lowest rank and leave gaps (SQL ``rank``);
-            ``dense``: ties share a rank, no gaps (``dense_rank``);
-            ``ordinal``: 1, 2, 3, ... in order (``row_number``). polars'
-            default, ``average``, is not supported yet.
+        method : {"average", "min", "max", "dense", "ordinal"}
+            How ties are ranked: ``average`` (the default) gives each the
+            mean of their ranks, as float64; ``min`` / ``max`` the lowest /
+            highest of them (SQL's ``rank`` is ``min``); ``dense`` ranks
+            distinct values 1, 2, 3, ...; ``ordinal`` numbers the rows in
+            order, ties in their input order. All but ``average`` give uint32.
         descending : bool
             Rank the largest value first.
+        seed : None
+            Only for polars' ``"random"`` method, which is not supported.
         """
+        methods = ("average", "min", "max", "dense", "ordinal")
+        if method not in methods:
+            raise ValueError(f"rank(method={method!r}): expected one of {', '.join(methods)}")
+        if seed is not None:
+            raise ValueError("rank(seed=) applies only to method='random', which is not supported")
         functions = {"min": "rank", "dense": "dense_rank", "ordinal": "row_number"}
-        if method not in functions:
-            raise ValueError(f"rank(method={method!r}): expected one of {', '.join(functions)}")
-        return self._window(functions[method], order=True, descending=descending)
+
+        def ranked(function: builtins.str) -> Expr:
+            # Nulls last, so that they never push a value's rank up.
+            call = pb.Call(function=function)
+            key = pb.SortKey(expr=self._pb, descending=descending, nulls_last=True)
+            return Expr(pb.Expr(over=pb.Over(expr=pb.Expr(call=call), order_by=[key])))
+
+        if method in functions:
+            out = ranked(functions[method])
+        else:
+            # Ties share the rank of the first of them (min) and span as many
+            # ranks as there are: max = min + ties - 1, average = min + (ties - 1) / 2.
+            ties = Expr(pb.Expr(over=pb.Over(expr=len()._pb, partition_by=[self._pb])))
+            low = ranked("rank")
+            out = low + (ties - 1) if method == "max" else low + (ties - 1) / 2
+        out = when(self.is_null()).then(lit(None)).otherwise(out)
+        return out.cast("float64" if method == "average" else "uint32")
+
+    def _rolling(
+        self,
+        agg: Expr,
+        window_size: int,
+        weights: Any,
+        min_samples: int | None,
+        center: bool,
+    ) -> Expr:
+        if weights is not None:
+            raise ValueError("rolling weights are not supported")
+        if not isinstance(window_size, int) or isinstance(window_size, bool) or window_size < 1:
+            raise ValueError(f"window_size must be a positive int, got {window_size!r}")
+        if min_samples is None:
+            min_samples = window_size
+        if not isinstance(min_samples, int) or min_samples < 0:
+            raise ValueError(f"min_samples must be a non-negative int, got {min_samples!r}")
+        before, after = (
+            (window_size // 2, window_size - 1 - window_size // 2)
+            if center
+            else (
+                window_size - 1,
+                0,
+            )
+        )
+        call = pb.Call(
+            function="rolling",
+            args=[agg._pb, lit(before)._pb, lit(after)._pb, lit(min_samples)._pb],
+        )
+        return Expr(pb.Expr(over=pb.Over(expr=pb.Expr(call=call))))
+
+    def rolling_sum(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Sum over a window of ``window_size`` rows ending at each row, as polars.
+
+        Rows in input order (or an :meth:`over`'s ``order_by``); null where
+        the window holds fewer than ``min_samples`` non-null values (default:
+        ``window_size``). ``center`` centres the window on the row.
+        """
+        return self._rolling(self.sum(), window_size, weights, min_samples, center)
+
+    def rolling_mean(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Mean over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.mean(), window_size, weights, min_samples, center)
+
+    def rolling_min(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Minimum over a window of rows, as :meth:`rolling_sum`."""
+        # A NaN in the window makes it NaN, as polars' rolling_min.
+        return self._rolling(self._call("min", False), window_size, weights, min_samples, center)
+
+    def rolling_max(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Maximum over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self._call("max", False), window_size, weights, min_samples, center)
+
+    def rolling_std(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+        ddof: int = 1,
+    ) -> Expr:
+        """Standard deviation over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.std(ddof), window_size, weights, min_samples, center)
+
+    def rolling_var(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+        ddof: int = 1,
+    ) -> Expr:
+        """Variance over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.var(ddof), window_size, weights, min_samples, center)
+
+    def rolling_median(
+        self,
+        window_size: int,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """Median over a window of rows, as :meth:`rolling_sum`."""
+        return self._rolling(self.median(), window_size, weights, min_samples, center)
+
+    def rolling_quantile(
+        self,
+        quantile: float,
+        interpolation: builtins.str = "nearest",
+        window_size: int = 2,
+        weights: Any = None,
+        *,
+        min_samples: int | None = None,
+        center: bool = False,
+    ) -> Expr:
+        """A quantile over a window of rows, as :meth:`rolling_sum` and :meth:`quantile`."""
+        agg = self.quantile(quantile, interpolation)
+        return self._rolling(agg, window_size, weights, min_samples, center)
 
     def shift(self, n: int = 1) -> Expr:
         """The value ``n`` rows earlier (later when negative); null past the edge.
@@ -564,20 +1200,29 @@ class Expr:
         return self._window("lead", self, -n)
 
     def cum_sum(self) -> Expr:
-        """Running sum over the rows so far (nulls skipped); see :meth:`over`."""
-        return self._window("cum_sum", self)
+        """Running sum over the rows so far (nulls skipped); see :meth:`over`.
+
+        A null stays null, as in polars. See :meth:`over` for the order.
+        """
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_sum", self))
 
     def cum_count(self) -> Expr:
         """Running count of non-null values over the rows so far."""
         return self._window("cum_count", self)
 
     def cum_min(self) -> Expr:
-        """Running minimum over the rows so far (nulls skipped)."""
-        return self._window("cum_min", self)
+        """Running minimum over the rows so far (nulls skipped).
+
+        A null stays null, as in polars. See :meth:`over` for the order.
+        """
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_min", self))
 
     def cum_max(self) -> Expr:
-        """Running maximum over the rows so far (nulls skipped)."""
-        return self._window("cum_max", self)
+        """Running maximum over the rows so far (nulls skipped).
+
+        A null stays null, as in polars. See :meth:`over` for the order.
+        """
+        return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_max", self))
 
 
 class When:
@@ -639,8 +1284,80 @@ def _case_when(branches: list[tuple[pb.Expr, pb.Expr]], otherwise: pb.Expr) -> p
     return pb.Expr(call=pb.Call(function="case_when", args=args))
 
 
+def _moments(e: Expr) -> tuple[Expr, Expr, Expr, Expr, Expr]:
+    """Count, mean and the 2nd to 4th central moments of e, from power sums.
+
+    Aggregations do not nest, so there is no mean of deviations from the mean.
+    """
+    x = e.cast("float64")
+    n = x.count()
+    s1, s2, s3, s4 = (x.sum() / n, (x * x).sum() / n, (x * x * x).sum() / n, (x**4).sum() / n)
+    m2 = s2 - s1 * s1
+    m3 = s3 - 3 * s1 * s2 + 2 * s1**3
+    m4 = s4 - 4 * s1 * s3 + 6 * s1 * s1 * s2 - 3 * s1**4
+    return n, s1, m2, m3, m4
+
+
+def _floored_mod(a: Expr, b: Expr) -> Expr:
+    """``a % b`` with the sign of ``b``, as polars and Python (SQL's has the sign of ``a``)."""
+    r = a._call("modulo", b)
+    return when((r != 0) & ((r < 0) != (b < 0))).then(r + b).otherwise(r)
+
+
+def _limit(limit: int) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+        raise ValueError(f"limit must be a non-negative int, got {limit!r}")
+    return limit
+
+
+def _replace_pairs(old: Any, new: Any) -> list[tuple[Any, Any]]:
+    if isinstance(old, dict):
+        return list(old.items())
+    olds = list(old) if isinstance(old, (list, tuple)) else [old]
+    news = list(new) if isinstance(new, (list, tuple)) else [new] * builtins.len(olds)
+    if builtins.len(news) != builtins.len(olds):
+        raise ValueError(f"replace: {builtins.len(olds)} old values but {builtins.len(news)} new")
+    return list(zip(olds, news, strict=True))
+
+
+def _pairwise(x: Expr, y: Expr) -> tuple[Expr, Expr]:
+    """Return x and y, each null where the other is (corr and cov use complete pairs)."""
+    both = x.is_not_null() & y.is_not_null()
+    return when(both).then(x), when(both).then(y)
+
+
 def _column_or_expr(value: Any) -> Expr:
     return col(value) if isinstance(value, str) else _to_expr(value)
+
+
+def _over(e: pb.Expr, partition: list[pb.Expr], order: list[pb.SortKey]) -> pb.Expr:
+    """Rewrite ``e`` as ``e.over(partition, order_by=order)``, as polars reads it.
+
+    Every window inside ``e`` is taken within the partitions (and in
+    ``order`` when it has no order of its own), every aggregate outside a
+    window becomes one, and the rest stays row by row.
+    """
+    kind = e.WhichOneof("kind")
+    if kind == "over":
+        out = pb.Over()
+        out.CopyFrom(e.over)
+        del out.partition_by[:]
+        out.partition_by.extend(partition)
+        out.partition_by.extend(e.over.partition_by)
+        if order and not out.order_by:
+            out.order_by.extend(order)
+        return pb.Expr(over=out)
+    if kind == "call" and e.call.function in _AGGREGATES:
+        return pb.Expr(over=pb.Over(expr=e, partition_by=partition, order_by=order))
+    if kind == "call":
+        args = [_over(a, partition, order) for a in e.call.args]
+        return pb.Expr(call=pb.Call(function=e.call.function, args=args))
+    if kind == "alias":
+        inner = _over(e.alias.expr, partition, order)
+        return pb.Expr(alias=pb.Alias(expr=inner, name=e.alias.name))
+    if kind == "cast":
+        return pb.Expr(cast=pb.Cast(expr=_over(e.cast.expr, partition, order), to=e.cast.to))
+    return e
 
 
 def _all_of(predicates: Iterable[Any]) -> pb.Expr:
@@ -725,23 +1442,157 @@ def concat_str(
     return items[0]._call("concat_str", *items[1:], separator, bool(ignore_nulls))
 
 
-def col(name: str) -> Expr:
-    """Refer to a column by name.
+def col(name: Any, *more_names: Any) -> Expr:
+    """Refer to a column by name, or to several columns, as ``pl.col``.
 
     Parameters
     ----------
-    name : str
-        The column name.
+    name : str, dtype or list of them
+        A column name; a regular expression ``"^...$"`` selects every column
+        whose name matches; a data type (``pl.Int64``, ``"float64"``,
+        ``pa.utf8()``) every column of that type; a list, each of them.
+    *more_names : str or dtype
+        More names or types.
+
+    An expression of several columns stands for one expression per column
+    in ``select``, ``with_columns``, ``agg``, ``sort`` and ``filter``, and for
+    several arguments in ``sum_horizontal`` and the like.
 
     Examples
     --------
     >>> from slipstream import col
     >>> col("fare") > 10
     <Expr col("fare") > 10>
+    >>> col("a", "b").sum()
+    <Expr col("a", "b").sum()>
     """
-    if not isinstance(name, str):
-        raise TypeError(f"col() takes a column name (str), got {type(name).__name__}")
-    return Expr(pb.Expr(column=pb.Column(name=name)))
+    items: list[Any] = []
+    for n in [name, *more_names]:
+        items.extend(n if isinstance(n, (list, tuple)) else [n])
+    if builtins.len(items) == 1 and isinstance(items[0], str) and not _is_pattern(items[0]):
+        return Expr(pb.Expr(column=pb.Column(name=items[0])))
+    sel = pb.Selector()
+    for item in items:
+        if isinstance(item, str) and _is_pattern(item):
+            sel.patterns.append(item)
+        elif isinstance(item, str) and item not in _dtypes._SIMPLE:
+            sel.names.append(item)
+        else:
+            try:
+                sel.dtypes.append(_dtypes.to_plan_type(item))
+            except (TypeError, ValueError):
+                raise TypeError(
+                    f"col() takes column names, ^...$ patterns or data types, got {item!r}"
+                ) from None
+    return Expr(pb.Expr(selector=sel))
+
+
+def all_() -> Expr:
+    """Every column of the input, as ``pl.all()`` (``sl.all()``).
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> sl.all().exclude("id").max()
+    <Expr all().exclude('id').max()>
+    """
+    return Expr(pb.Expr(selector=pb.Selector(all=True)))
+
+
+def exclude(columns: Any, *more_columns: Any) -> Expr:
+    """Every column but those given, as ``pl.exclude``.
+
+    Parameters
+    ----------
+    columns, *more_columns : str, dtype or lists of them
+        Names, ``^...$`` patterns or data types to leave out.
+    """
+    return all_().exclude(columns, *more_columns)
+
+
+def _is_pattern(name: str) -> bool:
+    return name.startswith("^") and name.endswith("$")
+
+
+def _add_exclusions(sel: pb.Selector, items: list[Any]) -> None:
+    for item in items:
+        kind = item._pb.WhichOneof("kind") if isinstance(item, Expr) else None
+        if kind == "column":
+            sel.exclude.append(item._pb.column.name)
+        elif kind == "selector" and not item._pb.selector.all:
+            other = item._pb.selector
+            sel.exclude.extend([*other.names, *other.patterns])
+            sel.exclude_dtypes.extend(other.dtypes)
+        elif isinstance(item, Expr):
+            raise TypeError(f"exclude() takes names, patterns, types or selectors, got {item}")
+        elif isinstance(item, (list, tuple)):
+            _add_exclusions(sel, list(item))
+        elif isinstance(item, str) and item not in _dtypes._SIMPLE:
+            sel.exclude.append(item)
+        else:
+            sel.exclude_dtypes.append(_dtypes.to_plan_type(item))
+
+
+def _horizontal(function: str, exprs: tuple[Any, ...]) -> Expr:
+    items = to_exprs(exprs, {}, strings_are_columns=True)
+    if not items:
+        raise TypeError(f"{function}() needs at least one expression")
+    return items[0]._call(function, *items[1:])
+
+
+def sum_horizontal(*exprs: Any, ignore_nulls: bool = True) -> Expr:
+    """Row-wise sum of the columns, nulls counted as 0, as ``pl.sum_horizontal``.
+
+    Parameters
+    ----------
+    *exprs : str, Expr or lists of them
+        Columns (names) or expressions; a selector stands for its columns.
+    ignore_nulls : bool
+        Only True (polars' default) is supported.
+    """
+    _only_ignore_nulls("sum_horizontal", ignore_nulls)
+    return _horizontal("sum_horizontal", exprs)
+
+
+def mean_horizontal(*exprs: Any, ignore_nulls: bool = True) -> Expr:
+    """Row-wise mean of the non-null values (null when none), as ``pl.mean_horizontal``."""
+    _only_ignore_nulls("mean_horizontal", ignore_nulls)
+    return _horizontal("mean_horizontal", exprs)
+
+
+def min_horizontal(*exprs: Any) -> Expr:
+    """Row-wise least non-null value (NaN only when all are), as ``pl.min_horizontal``."""
+    return _horizontal("min_horizontal", exprs)
+
+
+def max_horizontal(*exprs: Any) -> Expr:
+    """Row-wise greatest non-null value (NaN only when all are), as ``pl.max_horizontal``."""
+    return _horizontal("max_horizontal", exprs)
+
+
+def any_horizontal(*exprs: Any) -> Expr:
+    """Row-wise or of booleans, Kleene logic, as ``pl.any_horizontal``."""
+    return _horizontal("any_horizontal", exprs)
+
+
+def all_horizontal(*exprs: Any) -> Expr:
+    """Row-wise and of booleans, Kleene logic, as ``pl.all_horizontal``."""
+    return _horizontal("all_horizontal", exprs)
+
+
+def corr(a: Any, b: Any, *, method: str = "pearson") -> Expr:
+    """Pearson correlation of two columns (an aggregate), as ``pl.corr``."""
+    return _column_or_expr(a)._corr(b, method=method)
+
+
+def cov(a: Any, b: Any, *, ddof: int = 1) -> Expr:
+    """Covariance of two columns (an aggregate), as ``pl.cov``."""
+    return _column_or_expr(a)._cov(b, ddof=ddof)
+
+
+def _only_ignore_nulls(function: str, ignore_nulls: bool) -> None:
+    if not ignore_nulls:
+        raise ValueError(f"{function}(ignore_nulls=False) is not supported; use + instead")
 
 
 def len() -> Expr:
@@ -1129,6 +1980,43 @@ class ExprDateTimeNameSpace:
         return self._expr._call("days_between", other)
 
 
+class ExprNameNameSpace:
+    """Naming of an expression's output (``expr.name``), as polars' ``Expr.name``.
+
+    The name comes from the column the expression reads (the first one);
+    with a selector of several columns, from each of them.
+    """
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def _rename(self, prefix: str = "", suffix: str = "", case: int = 0) -> Expr:
+        r = pb.Rename(expr=self._expr._pb, prefix=prefix, suffix=suffix, case=case)  # type: ignore[arg-type]
+        return Expr(pb.Expr(rename=r))
+
+    def keep(self) -> Expr:
+        """Name the output after the column it reads (dropping any alias)."""
+        return self._rename()
+
+    def prefix(self, prefix: str) -> Expr:
+        """Name the output ``prefix`` + the column's name."""
+        return self._rename(prefix=_text(prefix, "prefix"))
+
+    def suffix(self, suffix: str) -> Expr:
+        """Name the output the column's name + ``suffix``."""
+        return self._rename(suffix=_text(suffix, "suffix"))
+
+    def to_lowercase(self) -> Expr:
+        """Name the output after its column, in lower case."""
+        return self._rename(case=pb.Rename.LOWER)
+
+    def to_uppercase(self) -> Expr:
+        """Name the output after its column, in upper case."""
+        return self._rename(case=pb.Rename.UPPER)
+
+
 # ---------------------------------------------------------------- text
 
 
@@ -1166,6 +2054,28 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
         return f'{expr_to_text(e.alias.expr, top)} AS "{e.alias.name}"'
     if kind == "cast":
         return f"{expr_to_text(e.cast.expr, False)}.cast({_dtypes.to_arrow_type(e.cast.to)})"
+    if kind == "selector":
+        sel = e.selector
+        head = "all()" if sel.all else ""
+        if not head:
+            parts = [f'"{n}"' for n in sel.names] + [f'"{p}"' for p in sel.patterns]
+            parts += [str(_dtypes.to_arrow_type(t)) for t in sel.dtypes]
+            head = f"col({', '.join(parts)})"
+        excl = [repr(n) for n in sel.exclude] + [
+            str(_dtypes.to_arrow_type(t)) for t in sel.exclude_dtypes
+        ]
+        return head + (f".exclude({', '.join(excl)})" if excl else "")
+    if kind == "rename":
+        r = e.rename
+        inner = expr_to_text(r.expr, False)
+        if r.prefix:
+            return f"{inner}.name.prefix({r.prefix!r})"
+        if r.suffix:
+            return f"{inner}.name.suffix({r.suffix!r})"
+        return (
+            inner
+            + {0: ".name.keep()", 1: ".name.to_lowercase()", 2: ".name.to_uppercase()"}[r.case]
+        )
     if kind == "over":
         o = e.over
         parts = [expr_to_text(k) for k in o.partition_by]
@@ -1192,6 +2102,16 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
             return f"concat_str({', '.join(args[:-2])}, separator={args[-2]}{extra})"
         if fn == "coalesce":
             return f"coalesce({', '.join(args)})"
+        if (
+            fn in ("sum", "n_unique", "min", "max")
+            and builtins.len(args) == 2
+            and args[1] == "true"
+        ):
+            args = args[:1]  # polars' answer, the default here
+        if fn in ("any", "all") and builtins.len(args) == 2:
+            args = args[:1] if args[1] == "true" else [args[0], "ignore_nulls=False"]
+        if fn == "round" and builtins.len(args) == 3 and args[2] == "'half_to_even'":
+            args = args[:2]
         if fn in _NAMESPACED and args:
             method, flags = _NAMESPACED[fn]
             return f"{args[0]}.{method}({', '.join(args[1:] + flags)})"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from ._errors import PlanError, SlipstreamError
-from ._expr import Expr, col, expr_to_text, is_aggregate, to_exprs
+from ._expr import Expr, all_, col, expr_to_text, is_aggregate, lit, to_exprs
 from ._expr import len as len_expr
 from ._proto import plan_pb2 as pb
 
@@ -132,24 +132,24 @@ class DataFrame:
             with_columns=pb.WithColumns(input=self._node, exprs=[e._pb for e in items])
         )
 
-    def group_by(self, *by: Any, **named_by: Any) -> GroupBy:
+    def group_by(self, *by: Any, maintain_order: bool = False, **named_by: Any) -> GroupBy:
         """Group rows by key columns or expressions; follow with :meth:`GroupBy.agg`.
 
         Parameters
         ----------
         *by : str, Expr or list of them
-            The keys.
+            The keys; a selector of several columns (``sl.col("a", "b")``)
+            stands for each of them.
+        maintain_order : bool
+            Give the groups in the order of their first row, as polars;
+            otherwise their order is unspecified (sort the result).
         **named_by
             ``name=expr`` uses ``expr.alias(name)`` as a key.
-
-        Notes
-        -----
-        The order of the groups in the result is unspecified; sort it.
         """
         keys = to_exprs(by, named_by, strings_are_columns=True)
         if not keys:
             raise TypeError("group_by() needs at least one key")
-        return GroupBy(self, keys)
+        return GroupBy(self, keys, maintain_order=maintain_order)
 
     def sort(
         self,
@@ -157,8 +157,13 @@ class DataFrame:
         *more_by: Any,
         descending: bool | Sequence[bool] = False,
         nulls_last: bool | Sequence[bool] = False,
+        maintain_order: bool = False,
+        multithreaded: bool = True,
     ) -> DataFrame:
         """Sort rows by one or more keys (stable: ties keep their order).
+
+        ``maintain_order`` and ``multithreaded`` are accepted for polars
+        code; the sort is always stable.
 
         Parameters
         ----------
@@ -207,36 +212,384 @@ class DataFrame:
 
     def unique(
         self,
-        subset: str | Sequence[str] | None = None,
+        subset: Any = None,
         *,
         keep: str = "any",
+        maintain_order: bool = False,
     ) -> DataFrame:
-        """Drop duplicate rows, as polars' ``DataFrame.unique``.
+        """Drop duplicate rows, as polars' ``unique``.
 
         Parameters
         ----------
-        subset : str or list of str, optional
+        subset : str, Expr or list of them, optional
             The columns that make rows duplicates; all columns when None.
-        keep : {"any", "first", "last"}
-            Which row of each duplicate set stays: any one of them, or the
-            first or last in input order. The result's row order is not
-            defined (sort it for a stable order).
+        keep : {"any", "first", "last", "none"}
+            Which row of each duplicate set stays: any one of them, the
+            first or last in input order, or none (rows that have a
+            duplicate all go). Nulls are equal to each other here.
+        maintain_order : bool
+            Keep the input's row order (else the order is not defined).
         """
-        if keep not in ("any", "first", "last"):
-            raise ValueError(f"unique(keep={keep!r}): expected 'any', 'first' or 'last'")
+        if keep not in ("any", "first", "last", "none"):
+            raise ValueError(f"unique(keep={keep!r}): expected 'any', 'first', 'last' or 'none'")
         names = self.columns
-        keys = names if subset is None else ([subset] if isinstance(subset, str) else list(subset))
-        missing = [k for k in keys if k not in names]
+        if subset is None:
+            keys = names
+        else:
+            keys = [subset] if isinstance(subset, (str, Expr)) else list(subset)
+        missing = [k for k in keys if isinstance(k, str) and k not in names]
         if missing:
             raise ValueError(f"unique(subset=): no column {missing[0]!r}; the columns are {names}")
+        if keep == "none" or maintain_order:
+            # Windows by the keys keep the rows in their input order.
+            rows = len_expr().over(keys)
+            number = _row_number().over(keys)
+            pick = {"none": rows == 1, "last": number == rows}.get(keep, number == 1)
+            return self.filter(pick)
         rest = [n for n in names if n not in keys]
-        pick = "last" if keep == "last" else "first"
+        fn = "last" if keep == "last" else "first"
         node = pb.Aggregate(
             input=self._node,
-            keys=[col(k)._pb for k in keys],
-            aggs=[getattr(col(n), pick)().alias(n)._pb for n in rest],
+            keys=[k._pb for k in to_exprs(keys, {}, strings_are_columns=True)],
+            aggs=[getattr(col(n), fn)().alias(n)._pb for n in rest],
         )
         return self._derive(aggregate=node).select(*names)
+
+    # ---------------------------------------------------------------- polars' LazyFrame API
+
+    def collect(
+        self, *, progress: Progress = None, timeout: float | None = None
+    ) -> polars.DataFrame:
+        """Run the query and return a polars DataFrame, as ``LazyFrame.collect``.
+
+        ``progress`` and ``timeout`` as in :meth:`to_arrow`.
+        """
+        return self.to_polars(progress=progress, timeout=timeout)
+
+    def lazy(self) -> DataFrame:
+        """Return the frame itself (it is lazy already), so that polars code runs unchanged."""
+        return self
+
+    def show(self, limit: int = 5) -> None:
+        """Print the first ``limit`` rows (runs the query on them only)."""
+        print(self.head(limit).collect())
+
+    def collect_schema(self) -> Any:
+        """The result's schema as a ``polars.Schema`` (asks the server, runs nothing)."""
+        import polars as pl
+
+        result = pl.from_arrow(self.schema.empty_table())
+        assert isinstance(result, pl.DataFrame)
+        return result.schema
+
+    def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """``function(self, *args, **kwargs)``, for chains of your own steps."""
+        return function(self, *args, **kwargs)
+
+    def drop(self, *columns: Any, strict: bool = True) -> DataFrame:
+        """Remove columns, as polars' ``drop``.
+
+        Parameters
+        ----------
+        *columns : str, selector or lists of them
+            The columns to remove.
+        strict : bool
+            Fail when a named column does not exist.
+        """
+        items: list[Any] = []
+        for c in columns:
+            items.extend(c if isinstance(c, (list, tuple)) else [c])
+        if strict:
+            names = self.columns
+            for c in items:
+                if isinstance(c, str) and c not in names:
+                    raise ValueError(f"drop(): no column {c!r}; the columns are {names}")
+        if not items:
+            return self
+        return self.select(all_().exclude(*items))
+
+    def rename(self, mapping: Any, *, strict: bool = True) -> DataFrame:
+        """Rename columns, as polars' ``rename``.
+
+        Parameters
+        ----------
+        mapping : dict or callable
+            Old name to new name, or a function of the old name.
+        strict : bool
+            Fail when a column of the mapping does not exist.
+        """
+        names = self.columns
+        if callable(mapping):
+            new = {n: mapping(n) for n in names}
+        else:
+            new = dict(mapping)
+            missing = [n for n in new if n not in names]
+            if strict and missing:
+                raise ValueError(f"rename(): no column {missing[0]!r}; the columns are {names}")
+        return self.select(*[col(n).alias(new.get(n, n)) for n in names])
+
+    def cast(self, dtypes: Any, *, strict: bool = True) -> DataFrame:
+        """Cast columns to other types, as polars' ``cast``.
+
+        Parameters
+        ----------
+        dtypes : dict or dtype
+            ``{column or dtype or selector: dtype}``, or one type for every column.
+        strict : bool
+            Only True: a value that does not fit is an error.
+        """
+        if not strict:
+            raise ValueError("cast(strict=False) is not supported: a value that does not fit fails")
+        if not isinstance(dtypes, dict):
+            return self.with_columns(all_().cast(dtypes).name.keep())
+        exprs = [
+            (k if isinstance(k, Expr) else col(k)).cast(v).name.keep() for k, v in dtypes.items()
+        ]
+        return self.with_columns(*exprs)
+
+    def with_row_index(self, name: str = "index", offset: int = 0) -> DataFrame:
+        """Add a first column numbering the rows from ``offset``, as uint32 (polars)."""
+        index = (_row_number().over() - 1 + offset).cast("uint32").alias(name)
+        return self.select(index, all_())
+
+    def drop_nulls(self, subset: Any = None) -> DataFrame:
+        """Drop the rows with a null in any of ``subset`` (all columns when None)."""
+        cols = all_() if subset is None else col(subset)
+        return self.filter(cols.is_not_null())
+
+    def fill_null(
+        self,
+        value: Any = None,
+        strategy: str | None = None,
+        limit: int | None = None,
+        *,
+        matches_supertype: bool = True,
+    ) -> DataFrame:
+        """Replace nulls, as polars' ``fill_null``.
+
+        Parameters
+        ----------
+        value : literal or Expr
+            The replacement, in the columns of a matching kind: a number in
+            the numeric columns, text in the text columns, a boolean in the
+            boolean ones (an expression: in every column).
+        strategy : {"forward", "backward", "min", "max", "mean", "zero", "one"}
+            Instead of a value: the previous or next non-null value in input
+            order, the column's minimum, maximum or mean, 0 or 1.
+        limit : None
+            Not supported (polars' limit on consecutive fills).
+        matches_supertype : bool
+            Accepted for polars code: a column takes the common type of
+            itself and the value.
+        """
+        import datetime as _dt
+
+        if limit is not None:
+            raise ValueError("fill_null(limit=) is not supported")
+        if (value is None) == (strategy is None):
+            raise ValueError("fill_null() takes a value or a strategy, one of them")
+        if strategy in ("forward", "backward"):
+            return self.with_columns(all_().fill_null(strategy=strategy).name.keep())
+        if strategy is not None:
+            if strategy not in ("min", "max", "mean", "zero", "one"):
+                raise ValueError(
+                    f"fill_null(strategy={strategy!r}): expected forward, backward, min, "
+                    "max, mean, zero or one"
+                )
+            from . import selectors as cs
+
+            if strategy in ("zero", "one"):
+                value = 0 if strategy == "zero" else 1
+            else:
+                sel = cs.numeric()
+                fill = getattr(sel, strategy)()
+                return self.with_columns(sel.fill_null(fill).name.keep())
+        from . import selectors as cs
+
+        if isinstance(value, Expr):
+            sel = all_()
+        elif isinstance(value, bool):
+            sel = cs.boolean()
+        elif isinstance(value, (int, float)):
+            sel = cs.numeric()
+        elif isinstance(value, str):
+            sel = cs.string()
+        elif isinstance(value, _dt.datetime):
+            sel = cs.datetime()
+        elif isinstance(value, _dt.date):
+            sel = cs.date()
+        else:
+            sel = all_()
+        return self.with_columns(sel.fill_null(value).name.keep())
+
+    def fill_nan(self, value: Any) -> DataFrame:
+        """Replace NaN in the float columns with ``value`` (nulls stay null)."""
+        from . import selectors as cs
+
+        return self.with_columns(cs.float().fill_nan(value).name.keep())
+
+    def null_count(self) -> DataFrame:
+        """One row: the number of nulls of each column (uint32, as polars)."""
+        return self.select(all_().null_count().name.keep())
+
+    def count(self) -> DataFrame:
+        """One row: the number of non-null values of each column (uint32, as polars)."""
+        return self.select(all_().count().cast("uint32").name.keep())
+
+    def _each(self, fn: str, *args: Any) -> DataFrame:
+        # polars: the numeric columns' aggregate, a null for the others.
+        exprs = []
+        for f in self.schema:
+            if _is_numeric(f.type) or (pa.types.is_boolean(f.type) and fn in ("sum", "mean")):
+                exprs.append(getattr(col(f.name), fn)(*args).alias(f.name))
+            else:
+                try:
+                    exprs.append(lit(None, f.type).alias(f.name))
+                except (TypeError, ValueError):
+                    exprs.append(lit(None).alias(f.name))
+        return self.select(*exprs)
+
+    def max(self) -> DataFrame:
+        """One row: the maximum of each column."""
+        return self.select(all_().max().name.keep())
+
+    def min(self) -> DataFrame:
+        """One row: the minimum of each column."""
+        return self.select(all_().min().name.keep())
+
+    def sum(self) -> DataFrame:
+        """One row: the sum of each numeric column (null for the others), as polars."""
+        return self._each("sum")
+
+    def mean(self) -> DataFrame:
+        """One row: the mean of each numeric column (null for the others), as polars."""
+        return self._each("mean")
+
+    def median(self) -> DataFrame:
+        """One row: the median of each numeric column (null for the others)."""
+        return self._each("median")
+
+    def std(self, ddof: int = 1) -> DataFrame:
+        """One row: the standard deviation of each numeric column (null for the others)."""
+        return self._each("std", ddof)
+
+    def var(self, ddof: int = 1) -> DataFrame:
+        """One row: the variance of each numeric column (null for the others)."""
+        return self._each("var", ddof)
+
+    def quantile(self, quantile: float, interpolation: str = "nearest") -> DataFrame:
+        """One row: a quantile of each numeric column (null for the others)."""
+        return self._each("quantile", quantile, interpolation)
+
+    def first(self) -> DataFrame:
+        """The first row."""
+        return self.head(1)
+
+    def last(self) -> DataFrame:
+        """The last row."""
+        return self.tail(1)
+
+    def tail(self, n: int = 5) -> DataFrame:
+        """Keep the last ``n`` rows, in their order."""
+        if n < 0:
+            raise ValueError("tail() takes a non-negative n")
+        return self.filter(_row_number().over() > len_expr().over() - n)
+
+    def gather_every(self, n: int, offset: int = 0) -> DataFrame:
+        """Keep every ``n``-th row, starting at row ``offset``."""
+        if n < 1 or offset < 0:
+            raise ValueError("gather_every() takes n >= 1 and offset >= 0")
+        k = _row_number().over() - 1 - offset
+        return self.filter((k >= 0) & (k % n == 0))
+
+    def top_k(self, k: int, *, by: Any, reverse: bool | Sequence[bool] = False) -> DataFrame:
+        """The ``k`` rows with the largest ``by`` (nulls last), as polars' ``top_k``.
+
+        The rows come largest first.
+        """
+        keys = to_exprs([by], {}, strings_are_columns=True)
+        rev = _per_key(reverse, len(keys), "reverse")
+        return self.sort(keys, descending=[not r for r in rev], nulls_last=True).head(k)
+
+    def bottom_k(self, k: int, *, by: Any, reverse: bool | Sequence[bool] = False) -> DataFrame:
+        """The ``k`` rows with the smallest ``by`` (nulls last), as polars' ``bottom_k``."""
+        keys = to_exprs([by], {}, strings_are_columns=True)
+        rev = _per_key(reverse, len(keys), "reverse")
+        return self.sort(keys, descending=list(rev), nulls_last=True).head(k)
+
+    def reverse(self) -> DataFrame:
+        """The rows in reverse order."""
+        return self.sort(_row_number().over(), descending=True)
+
+    def shift(self, n: int = 1, *, fill_value: Any = None) -> DataFrame:
+        """Shift every column by ``n`` rows (nulls, or ``fill_value``, fill the gap)."""
+        shifted = all_().shift(n)
+        if fill_value is not None:
+            shifted = shifted.fill_null(fill_value)
+        return self.select(shifted.name.keep())
+
+    def clear(self, n: int = 0) -> DataFrame:
+        """An empty frame with this one's schema (``n`` must be 0)."""
+        if n != 0:
+            raise ValueError("clear(n) with n > 0 is not supported")
+        return self.head(0)
+
+    def select_seq(self, *exprs: Any, **named_exprs: Any) -> DataFrame:
+        """As :meth:`select`."""
+        return self.select(*exprs, **named_exprs)
+
+    def with_columns_seq(self, *exprs: Any, **named_exprs: Any) -> DataFrame:
+        """As :meth:`with_columns`."""
+        return self.with_columns(*exprs, **named_exprs)
+
+    def describe(
+        self,
+        percentiles: Sequence[float] | float | None = (0.25, 0.5, 0.75),
+        *,
+        interpolation: str = "nearest",
+    ) -> polars.DataFrame:
+        """Summary statistics of each column, as polars' ``describe`` (runs the query).
+
+        Numeric columns: count, null_count, mean, std, min, the percentiles
+        and max, as float64; the other columns give text: counts, min and max
+        (and the mean of a boolean column).
+        """
+        import polars as pl
+
+        if percentiles is None:
+            ps: list[float] = []
+        elif isinstance(percentiles, (int, float)):
+            ps = [float(percentiles)]
+        else:
+            ps = [float(p) for p in percentiles]
+        if 0.5 not in ps:
+            ps = sorted([*ps, 0.5])
+        schema = self.schema
+        exprs: list[Expr] = []
+        for i, f in enumerate(schema):
+            c = col(f.name)
+            numeric = _is_numeric(f.type)
+            is_bool = pa.types.is_boolean(f.type)
+            exprs += [c.count().alias(f"{i}:count"), c.null_count().alias(f"{i}:null_count")]
+            if numeric or is_bool:
+                exprs.append(c.cast("float64").mean().alias(f"{i}:mean"))
+            if numeric:
+                exprs.append(c.cast("float64").std().alias(f"{i}:std"))
+                exprs += [
+                    c.cast("float64").quantile(p, interpolation).alias(f"{i}:{p}") for p in ps
+                ]
+            exprs += [c.min().alias(f"{i}:min"), c.max().alias(f"{i}:max")]
+        row = self.select(*exprs).to_arrow().to_pylist()[0]
+        labels = ["count", "null_count", "mean", "std", "min"] + [f"{p:.0%}" for p in ps] + ["max"]
+        keys = ["count", "null_count", "mean", "std", "min"] + [str(p) for p in ps] + ["max"]
+        columns: dict[str, list[Any]] = {"statistic": labels}
+        for i, f in enumerate(schema):
+            values = [row.get(f"{i}:{k}") for k in keys]
+            if _is_numeric(f.type):
+                columns[f.name] = [None if v is None else float(v) for v in values]
+            else:
+                columns[f.name] = [None if v is None else _describe_text(v) for v in values]
+        return pl.DataFrame(columns)
 
     def join(
         self,
@@ -548,11 +901,12 @@ class DataFrame:
 class GroupBy:
     """The result of :meth:`DataFrame.group_by`; call :meth:`agg` on it."""
 
-    __slots__ = ("_df", "_keys")
+    __slots__ = ("_df", "_keys", "_maintain_order")
 
-    def __init__(self, df: DataFrame, keys: list[Expr]) -> None:
+    def __init__(self, df: DataFrame, keys: list[Expr], *, maintain_order: bool = False) -> None:
         self._df = df
         self._keys = keys
+        self._maintain_order = maintain_order
 
     def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
         """Compute aggregates per group: the keys come first, then the aggregates.
@@ -575,16 +929,48 @@ class GroupBy:
         items = to_exprs(aggs, named_aggs, strings_are_columns=False)
         if not items:
             raise TypeError("agg() needs at least one aggregate expression")
+        df = self._df
+        if self._maintain_order:
+            # Each group remembers its first row; the result is sorted by it.
+            order = _hidden("order", [])
+            df = df.with_row_index(order)
+            items = [*items, col(order).min().alias(order)]
         node = pb.Aggregate(
-            input=self._df._node,
+            input=df._node,
             keys=[k._pb for k in self._keys],
             aggs=[a._pb for a in items],
         )
-        return self._df._derive(aggregate=node)
+        out = df._derive(aggregate=node)
+        if self._maintain_order:
+            out = out.sort(order).select(all_().exclude(order))
+        return out
 
     def len(self, name: str = "len") -> DataFrame:
         """Count the rows of each group into a column called ``name``."""
         return self.agg(len_expr().alias(name))
+
+
+def _row_number() -> Expr:
+    """``row_number()`` as a window: with ``.over()``, the rows numbered 1, 2, ... in order."""
+    return Expr(pb.Expr(over=pb.Over(expr=pb.Expr(call=pb.Call(function="row_number")))))
+
+
+def _hidden(what: str, names: Sequence[str]) -> str:
+    """A column name for a helper column, unlike any of ``names``."""
+    name = f"__slipstream_{what}"
+    while name in names:
+        name += "_"
+    return name
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+
+
+def _describe_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
 
 
 def _per_key(value: bool | Sequence[bool], n: int, what: str) -> list[bool]:

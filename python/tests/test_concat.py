@@ -40,8 +40,8 @@ def test_concat_then_aggregate(ab: tuple[sl.DataFrame, sl.DataFrame]) -> None:
     q = sl.concat([a, b]).group_by("k").agg(col("v").sum().alias("s"), sl.len().alias("n"))
     assert_same(
         q,
-        "select k, sum(v) as s, count(*) as n from (select * from a union all select * from b) "
-        "group by k",
+        "select k, coalesce(sum(v), 0) as s, count(*) as n "
+        "from (select * from a union all select * from b) group by k",
         a=A,
         b=B,
     )

@@ -87,7 +87,8 @@ CASES = [
         lambda lf, r: (
             lf.join(r, on="k").group_by("w").agg(col("v").sum().alias("total"), sl.len().alias("n"))
         ),
-        "select r.w, sum(l.v) as total, count(*) as n from l join r on l.k = r.k group by r.w",
+        "select r.w, coalesce(sum(l.v), 0) as total, count(*) as n "
+        "from l join r on l.k = r.k group by r.w",
     ),
 ]
 
@@ -271,9 +272,9 @@ def test_subplans_that_differ_only_in_a_window_offset_are_not_shared(
     assert_same(
         q,
         "with r as (select * from l where v is not null), "
-        "a as (select k, sum(p) as total from (select k, lag(v, 1) over "
+        "a as (select k, coalesce(sum(p), 0) as total from (select k, lag(v, 1) over "
         "(partition by k order by v) as p from r) group by k), "
-        "b as (select k, sum(p) as total from (select k, lag(v, 2) over "
+        "b as (select k, coalesce(sum(p), 0) as total from (select k, lag(v, 2) over "
         "(partition by k order by v) as p from r) group by k) "
         "select a.k, a.total, b.total as total_right from a join b on a.k = b.k",
         l=LEFT,

@@ -163,7 +163,9 @@ def random_case(rng: random.Random, t: sl.DataFrame) -> Case:
             e = getattr(col(c), fn)().alias(f"a{i}")
             aggs.append(e)
             sql_fn = {"mean": "avg"}.get(fn, fn)
-            sql_aggs.append(f"{sql_fn}({c}) AS a{i}")
+            # polars: the sum of no values is 0 (SQL's is null).
+            sql_agg = f"coalesce(sum({c}), 0)" if fn == "sum" else f"{sql_fn}({c})"
+            sql_aggs.append(f"{sql_agg} AS a{i}")
         if keys:
             frame = frame.group_by(*keys).agg(*aggs)
             by = ", ".join(keys)

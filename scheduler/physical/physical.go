@@ -435,7 +435,8 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 var windowFuncs = map[string]exec.WindowFunc{
 	"agg": exec.WinAggregate, "row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
 	"lag": exec.WinLag, "lead": exec.WinLead, "cum_sum": exec.WinCumSum, "cum_count": exec.WinCumCount,
-	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax,
+	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax, "rolling": exec.WinRolling,
+	"fill_forward": exec.WinFillForward, "fill_backward": exec.WinFillBackward, "cum_prod": exec.WinCumProd,
 }
 
 // window computes the partition keys, order keys and arguments into extra
@@ -460,7 +461,8 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 	}
 	exprs := make([]exec.WindowExpr, len(n.Exprs))
 	for i, we := range n.Exprs {
-		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out}
+		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out,
+			Preceding: we.Frame.Preceding, Following: we.Frame.Following, MinSamples: we.Frame.MinSamples}
 		for _, k := range we.PartitionBy {
 			e.PartitionBy = append(e.PartitionBy, column(k))
 		}
@@ -470,6 +472,9 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 		arg := we.Arg
 		if we.Agg != nil {
 			e.Agg, e.AggParams, arg = we.Agg.Fn, we.Agg.Params, we.Agg.Arg
+			if we.Agg.Filter != nil {
+				e.AggFiltered, e.AggFilter = true, column(we.Agg.Filter)
+			}
 		}
 		if arg != nil {
 			e.Arg = column(arg)
@@ -655,6 +660,10 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 		if call.Arg != nil {
 			aggs[i].Arg = len(pre)
 			pre = append(pre, &plan.Alias{Arg: call.Arg, Alias: fmt.Sprintf("__agg%d", i)})
+		}
+		if call.Filter != nil {
+			aggs[i].Filtered, aggs[i].Filter = true, len(pre)
+			pre = append(pre, &plan.Alias{Arg: call.Filter, Alias: fmt.Sprintf("__aggf%d", i)})
 		}
 	}
 	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)

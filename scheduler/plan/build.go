@@ -90,17 +90,19 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		}
 		return &Scan{Files: files, Roots: b.r.FileRoots(), Format: format, CSV: opts, FileSchema: s}, nil
 	case *planpb.Node_Select:
-		for _, e := range k.Select.GetExprs() {
-			if containsAggregate(e) {
-				// polars: select(col("x").sum()) is one row of aggregates.
-				return b.aggregate(&planpb.Aggregate{Input: k.Select.GetInput(), Aggs: k.Select.GetExprs()})
-			}
-		}
 		in, err := b.child(k.Select.GetInput(), "select")
 		if err != nil {
 			return nil, err
 		}
-		in, exprs, err := b.exprsWithWindows(k.Select.GetExprs(), in)
+		pes, err := expandExprs(k.Select.GetExprs(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		if scalarSelect(pes) {
+			// polars: select(col("x").sum()) is one row of aggregates.
+			return b.aggregateOn(in, nil, pes)
+		}
+		in, exprs, err := b.withWindows(pes, in)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +116,11 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 			return nil, err
 		}
 		width := in.Schema().NumFields()
-		in, added, err := b.exprsWithWindows(k.WithColumns.GetExprs(), in)
+		pes, err := expandExprs(k.WithColumns.GetExprs(), in.Schema())
+		if err != nil {
+			return nil, err
+		}
+		in, added, err := b.withWindows(pes, in)
 		if err != nil {
 			return nil, err
 		}
@@ -138,14 +144,27 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		pred, err := b.expr(k.Filter.GetPredicate(), in.Schema())
+		// A window or an aggregate in the predicate (polars:
+		// filter(col("x") > col("x").mean())) is computed under the filter.
+		width := in.Schema().NumFields()
+		pes, err := expandExprs([]*planpb.Expr{k.Filter.GetPredicate()}, in.Schema())
 		if err != nil {
 			return nil, err
+		}
+		in, preds, err := b.withWindows(pes, in)
+		if err != nil {
+			return nil, err
+		}
+		pred := preds[0]
+		for _, p := range preds[1:] { // a selector: every one must hold
+			if pred, err = resolveCall(mustLookup("and"), []Expr{pred, p}); err != nil {
+				return nil, err
+			}
 		}
 		if t := pred.Type(); t.ID() != arrow.BOOL && !expr.IsNull(t) {
 			return nil, invalidf("filter predicate %s is %s, expected boolean (a comparison such as col(\"x\") > 1)", pred, expr.TypeName(t))
 		}
-		return &Filter{Input: in, Predicate: pred}, nil
+		return dropExtra(&Filter{Input: in, Predicate: pred}, width), nil
 	case *planpb.Node_Aggregate:
 		return b.aggregate(k.Aggregate)
 	case *planpb.Node_Sort:
@@ -156,18 +175,32 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if len(k.Sort.GetKeys()) == 0 {
 			return nil, invalidf("sort needs at least one key")
 		}
-		s := &Sort{Input: in}
+		width := in.Schema().NumFields()
+		var keyExprs []*planpb.Expr
+		var keys []*planpb.SortKey
 		for _, key := range k.Sort.GetKeys() {
-			e, err := b.expr(key.GetExpr(), in.Schema())
+			es, err := expandExprs([]*planpb.Expr{key.GetExpr()}, in.Schema())
 			if err != nil {
 				return nil, err
 			}
+			for _, e := range es { // a selector sorts by each of its columns
+				keyExprs = append(keyExprs, e)
+				keys = append(keys, key)
+			}
+		}
+		in, built, err := b.withWindows(keyExprs, in)
+		if err != nil {
+			return nil, err
+		}
+		s := &Sort{Input: in}
+		for i, key := range keys {
+			e := built[i]
 			if !expr.IsOrderable(e.Type()) {
 				return nil, invalidf("cannot sort by %s: %s values have no order", e, expr.TypeName(e.Type()))
 			}
 			s.Keys = append(s.Keys, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
 		}
-		return s, nil
+		return dropExtra(s, width), nil
 	case *planpb.Node_Limit:
 		in, err := b.child(k.Limit.GetInput(), "limit")
 		if err != nil {
@@ -210,17 +243,30 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := b.exprs(a.GetKeys(), in.Schema())
+	return b.aggregateOn(in, a.GetKeys(), a.GetAggs())
+}
+
+// aggregateOn builds an Aggregate of aggs by keys over in.
+func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error) {
+	pkeys, err := expandExprs(pkeys, in.Schema())
+	if err != nil {
+		return nil, err
+	}
+	paggs, err = expandExprs(paggs, in.Schema())
+	if err != nil {
+		return nil, err
+	}
+	keys, err := b.exprs(pkeys, in.Schema())
 	if err != nil {
 		return nil, err
 	}
 	out := &Aggregate{Input: in, Keys: keys}
 	plain := true
-	for _, pe := range a.GetAggs() {
+	for _, pe := range paggs {
 		plain = plain && isPlainAggregate(pe)
 	}
 	if plain {
-		for _, pe := range a.GetAggs() {
+		for _, pe := range paggs {
 			name, inner := "", pe
 			for inner.GetAlias() != nil {
 				name, inner = inner.GetAlias().GetName(), inner.GetAlias().GetExpr()
@@ -243,16 +289,16 @@ func (b *builder) aggregate(a *planpb.Aggregate) (Node, error) {
 	// Expressions over aggregates (col("a").sum() / len(), col("x").max() -
 	// col("x").min()): the aggregate computes every aggregate call under a
 	// hidden name, and a Project above it evaluates the expressions.
-	post := make([]Expr, 0, len(keys)+len(a.GetAggs()))
+	post := make([]Expr, 0, len(keys)+len(paggs))
 	for i, k := range keys {
 		post = append(post, &ColumnRef{Index: i, Field: arrow.Field{Name: k.Name(), Type: k.Type(), Nullable: true}})
 	}
-	for _, pe := range a.GetAggs() {
+	for _, pe := range paggs {
 		e, err := b.overAggregates(pe, in.Schema(), out)
 		if err != nil {
 			return nil, err
 		}
-		if !containsAggregate(pe) {
+		if !containsAggregate(pe) && rowwise(pe) {
 			return nil, invalidf("agg() takes aggregations such as col(\"x\").sum() or expressions over them; %s aggregates nothing", e)
 		}
 		post = append(post, e)
@@ -361,7 +407,8 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 }
 
 var windowFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
-	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true}
+	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
+	"fill_forward": true, "fill_backward": true}
 
 // window builds one Over.
 func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) {
@@ -399,9 +446,12 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		we.Func, we.Agg, we.Out = "agg", agg, agg.Out
 		return we, nil
 	}
+	if call.GetFunction() == "rolling" {
+		return b.rolling(we, call, in)
+	}
 	name := call.GetFunction()
 	if !windowFuncs[name] {
-		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max"}
+		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward"}
 		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))
 	}
 	we.Func = name
@@ -413,6 +463,26 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		}
 		we.Out = arrow.PrimitiveTypes.Int64
 		return we, nil
+	case "fill_forward", "fill_backward":
+		// fill_forward(x, limit): limit a constant, or null for no limit.
+		if len(args) != 2 {
+			return nil, invalidf("%s takes a value and a limit (null: none)", name)
+		}
+		lim, err := b.expr(args[1], in)
+		if err != nil {
+			return nil, err
+		}
+		l, ok := lim.(*Literal)
+		we.Offset = -1
+		if ok && l.Value.IsValid() {
+			n, isInt := l.Value.(*scalar.Int64)
+			if !isInt || n.Value < 0 {
+				return nil, invalidf("the limit of %s must be a non-negative integer constant, got %s", name, lim)
+			}
+			we.Offset = n.Value
+		} else if !ok {
+			return nil, invalidf("the limit of %s must be a constant, got %s", name, lim)
+		}
 	case "lag", "lead":
 		if len(args) < 1 || len(args) > 2 {
 			return nil, invalidf("%s takes a value and an optional constant offset", name)
@@ -442,7 +512,15 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		return nil, err
 	}
 	switch name {
-	case "lag", "lead", "cum_min", "cum_max":
+	case "cum_prod":
+		out := arrow.DataType(arrow.PrimitiveTypes.Int64)
+		if expr.IsFloat(arg.Type()) || arg.Type().ID() == arrow.DECIMAL128 {
+			out = arrow.PrimitiveTypes.Float64
+		} else if !expr.IsInteger(arg.Type()) && arg.Type().ID() != arrow.BOOL && !expr.IsNull(arg.Type()) {
+			return nil, invalidf("cum_prod needs numbers, got %s", expr.TypeName(arg.Type()))
+		}
+		we.Arg, we.Out = castTo(arg, out), out
+	case "lag", "lead", "cum_min", "cum_max", "fill_forward", "fill_backward":
 		if (name == "cum_min" || name == "cum_max") && !expr.IsOrderable(arg.Type()) {
 			return nil, invalidf("%s needs values that can be ordered, got %s", name, expr.TypeName(arg.Type()))
 		}
@@ -460,6 +538,40 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		}
 		we.Arg, we.Out = castTo(arg, casts[0]), out
 	}
+	return we, nil
+}
+
+// rolling builds rolling(agg, preceding, following, min_samples): the
+// aggregate over the frame of rows around each row, as polars' rolling_*.
+func (b *builder) rolling(we *WindowExpr, call *planpb.Call, in *arrow.Schema) (*WindowExpr, error) {
+	args := call.GetArgs()
+	if len(args) != 4 || !isAggregateCall(args[0]) {
+		return nil, invalidf("rolling takes an aggregation and three constants: rows before, rows after, the fewest values")
+	}
+	agg, err := b.aggCall(args[0].GetCall(), in)
+	if err != nil {
+		return nil, err
+	}
+	if agg.Filter != nil {
+		return nil, invalidf("a rolling aggregation cannot filter its rows; filter the frame first")
+	}
+	var frame [3]int64
+	for i, a := range args[1:] {
+		e, err := b.expr(a, in)
+		if err != nil {
+			return nil, err
+		}
+		var n *scalar.Int64
+		if l, ok := e.(*Literal); ok {
+			n, _ = l.Value.(*scalar.Int64)
+		}
+		if n == nil || n.Value < 0 {
+			return nil, invalidf("rolling: argument %d must be a non-negative integer constant, got %s", i+2, e)
+		}
+		frame[i] = n.Value
+	}
+	we.Func, we.Agg, we.Out = "rolling", agg, agg.Out
+	we.Frame = Frame{Preceding: frame[0], Following: frame[1], MinSamples: frame[2]}
 	return we, nil
 }
 
@@ -556,7 +668,27 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 	agg := &AggCall{Fn: fn}
 	var argTypes []arrow.DataType
 	var params []*Literal
-	for i, pa := range call.GetArgs() {
+	pargs := call.GetArgs()
+	if len(pargs) > 0 && pargs[0].GetCall().GetFunction() == "filter" {
+		// col("x").filter(cond).agg(): aggregate the rows where cond holds.
+		f := pargs[0].GetCall().GetArgs()
+		if len(f) != 2 {
+			return nil, invalidf("filter takes an expression and a condition")
+		}
+		if containsAggregate(f[1]) || containsOver(f[1]) {
+			return nil, invalidf("the condition of %s's filter cannot hold an aggregation or a window", fn.Name)
+		}
+		cond, err := b.expr(f[1], in)
+		if err != nil {
+			return nil, err
+		}
+		if t := cond.Type(); t.ID() != arrow.BOOL {
+			return nil, invalidf("filter condition %s is %s, expected boolean", cond, expr.TypeName(t))
+		}
+		agg.Filter = cond
+		pargs = append([]*planpb.Expr{f[0]}, pargs[1:]...)
+	}
+	for i, pa := range pargs {
 		if containsAggregate(pa) {
 			return nil, invalidf("%s of an aggregation: aggregations do not nest", fn.Name)
 		}
@@ -586,6 +718,11 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 			return nil, invalidf("argument %d of %s: cannot use %s as %s", i+2, fn.Name, p, expr.TypeName(casts[i+1]))
 		}
 		agg.Params = append(agg.Params, cast.Value)
+	}
+	if fn.CheckParams != nil {
+		if err := fn.CheckParams(agg.Params); err != nil {
+			return nil, err
+		}
 	}
 	agg.Out = outType
 	return agg, nil
@@ -847,6 +984,10 @@ func (b *builder) expr(e *planpb.Expr, s *arrow.Schema) (Expr, error) {
 		return &Cast{Arg: arg, To: to}, nil
 	case *planpb.Expr_Call:
 		return b.call(k.Call, s)
+	case *planpb.Expr_Selector:
+		return nil, invalidf("a selector of several columns (col(\"a\", \"b\"), all(), exclude(), a pattern or a type) cannot stand here; name one column")
+	case *planpb.Expr_Rename:
+		return nil, invalidf(".name.keep(), .prefix() and .suffix() apply in select, with_columns and agg")
 	case nil:
 		return nil, invalidf("an expression is empty: set one of column, literal, call, alias, cast")
 	}
@@ -854,6 +995,9 @@ func (b *builder) expr(e *planpb.Expr, s *arrow.Schema) (Expr, error) {
 }
 
 func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
+	if c.GetFunction() == "filter" {
+		return nil, invalidf("expr.filter(condition) is supported inside an aggregation, e.g. col(\"x\").filter(col(\"y\") > 0).sum(); to keep rows, use DataFrame.filter")
+	}
 	fn, ok := expr.Lookup(c.GetFunction())
 	if !ok {
 		return nil, invalidf("unknown function %q%s", c.GetFunction(), suggest(c.GetFunction(), expr.Names()))

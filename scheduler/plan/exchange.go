@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"slipstream/kernels/expr"
 )
@@ -36,7 +37,7 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 		arg := call.Arg
 		add := func(fn *expr.Function, out arrow.DataType) {
 			from[i] = append(from[i], len(partialAggs))
-			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: arg, Params: call.Params, Out: out}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
+			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: arg, Params: call.Params, Out: out, Filter: call.Filter}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
 		}
 		if call.Fn.Name == "mean" {
 			// mean's argument arrives cast to float64; a decimal is summed
@@ -67,10 +68,14 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 		for i, e := range partialAggs {
 			call := Unalias(e).(*AggCall)
 			fn := call.Fn
-			if fn.Name == "count" || fn.Name == "len" || fn.Name == "sum" {
+			var params []scalar.Scalar
+			switch fn.Name {
+			case "sum", "min", "max":
+				params = call.Params // polars' sum of nothing, max skipping NaN
+			case "count", "len":
 				fn = sum
 			}
-			merge.Aggs = append(merge.Aggs, &Alias{Arg: &AggCall{Fn: fn, Arg: col(nk + i), Out: call.Out}, Alias: e.Name()})
+			merge.Aggs = append(merge.Aggs, &Alias{Arg: &AggCall{Fn: fn, Arg: col(nk + i), Params: params, Out: call.Out}, Alias: e.Name()})
 		}
 		mschema := merge.Schema()
 		mcol := func(i int) Expr { return &ColumnRef{Index: i, Field: mschema.Field(i)} }

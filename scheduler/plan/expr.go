@@ -54,11 +54,14 @@ type Alias struct {
 
 // AggCall is an aggregate over Arg (nil for len), valid only in
 // Aggregate.Aggs. Params are its constant arguments after the first.
+// Filter, when set, is a boolean expression over the input: only the rows
+// where it is true are aggregated (polars' col("x").filter(...).sum()).
 type AggCall struct {
 	Fn     *expr.Function
 	Arg    Expr
 	Params []scalar.Scalar
 	Out    arrow.DataType
+	Filter Expr
 }
 
 func (*ColumnRef) sealedExpr() {}
@@ -118,6 +121,9 @@ func (a *AggCall) String() string {
 	for _, p := range a.Params {
 		args = append(args, p.String())
 	}
+	if a.Filter != nil {
+		return a.Fn.Name + "(" + strings.Join(args, ", ") + ") filter(" + a.Filter.String() + ")"
+	}
 	return a.Fn.Name + "(" + strings.Join(args, ", ") + ")"
 }
 
@@ -148,6 +154,9 @@ func Walk(e Expr, fn func(Expr)) {
 		if e.Arg != nil {
 			Walk(e.Arg, fn)
 		}
+		if e.Filter != nil {
+			Walk(e.Filter, fn)
+		}
 	}
 }
 
@@ -165,9 +174,14 @@ func Rewrite(e Expr, fn func(Expr) Expr) Expr {
 	case *Alias:
 		e = &Alias{Arg: Rewrite(x.Arg, fn), Alias: x.Alias}
 	case *AggCall:
+		c := *x
 		if x.Arg != nil {
-			e = &AggCall{Fn: x.Fn, Arg: Rewrite(x.Arg, fn), Params: x.Params, Out: x.Out}
+			c.Arg = Rewrite(x.Arg, fn)
 		}
+		if x.Filter != nil {
+			c.Filter = Rewrite(x.Filter, fn)
+		}
+		e = &c
 	}
 	return fn(e)
 }

@@ -122,16 +122,27 @@ type WindowExpr struct {
 	Agg         *AggCall
 	Arg         Expr
 	Offset      int64
+	Frame       Frame // rolling: Agg over the rows of a frame around each row
 	PartitionBy []Expr
 	OrderBy     []SortKey
 	Out         arrow.DataType
 	Name        string // for EXPLAIN and the output field
 }
 
+// Frame is the rows a rolling aggregate reads: Preceding rows before the
+// current one, Following after it (within its partition, in order); fewer
+// than MinSamples non-null values give null.
+type Frame struct {
+	Preceding, Following, MinSamples int64
+}
+
 func (w *WindowExpr) String() string {
 	fn := w.Func + "(" + exprList(nonNil(w.Arg)) + ")"
 	if w.Agg != nil {
 		fn = w.Agg.String()
+	}
+	if w.Func == "rolling" {
+		fn = fmt.Sprintf("rolling(%s, rows=[-%d, +%d], min_samples=%d)", fn, w.Frame.Preceding, w.Frame.Following, w.Frame.MinSamples)
 	}
 	if w.Func == "lag" || w.Func == "lead" {
 		fn = fmt.Sprintf("%s(%s, %d)", w.Func, exprList(nonNil(w.Arg)), w.Offset)

@@ -185,6 +185,55 @@ func (Join_How) EnumDescriptor() ([]byte, []int) {
 	return file_plan_proto_rawDescGZIP(), []int{34, 0}
 }
 
+type Rename_Case int32
+
+const (
+	Rename_KEEP  Rename_Case = 0
+	Rename_LOWER Rename_Case = 1
+	Rename_UPPER Rename_Case = 2
+)
+
+// Enum value maps for Rename_Case.
+var (
+	Rename_Case_name = map[int32]string{
+		0: "KEEP",
+		1: "LOWER",
+		2: "UPPER",
+	}
+	Rename_Case_value = map[string]int32{
+		"KEEP":  0,
+		"LOWER": 1,
+		"UPPER": 2,
+	}
+)
+
+func (x Rename_Case) Enum() *Rename_Case {
+	p := new(Rename_Case)
+	*p = x
+	return p
+}
+
+func (x Rename_Case) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Rename_Case) Descriptor() protoreflect.EnumDescriptor {
+	return file_plan_proto_enumTypes[3].Descriptor()
+}
+
+func (Rename_Case) Type() protoreflect.EnumType {
+	return &file_plan_proto_enumTypes[3]
+}
+
+func (x Rename_Case) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Rename_Case.Descriptor instead.
+func (Rename_Case) EnumDescriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{38, 0}
+}
+
 type DataType_Kind int32
 
 const (
@@ -263,11 +312,11 @@ func (x DataType_Kind) String() string {
 }
 
 func (DataType_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_plan_proto_enumTypes[3].Descriptor()
+	return file_plan_proto_enumTypes[4].Descriptor()
 }
 
 func (DataType_Kind) Type() protoreflect.EnumType {
-	return &file_plan_proto_enumTypes[3]
+	return &file_plan_proto_enumTypes[4]
 }
 
 func (x DataType_Kind) Number() protoreflect.EnumNumber {
@@ -276,7 +325,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{42, 0}
+	return file_plan_proto_rawDescGZIP(), []int{44, 0}
 }
 
 type DataType_TimeUnit int32
@@ -315,11 +364,11 @@ func (x DataType_TimeUnit) String() string {
 }
 
 func (DataType_TimeUnit) Descriptor() protoreflect.EnumDescriptor {
-	return file_plan_proto_enumTypes[4].Descriptor()
+	return file_plan_proto_enumTypes[5].Descriptor()
 }
 
 func (DataType_TimeUnit) Type() protoreflect.EnumType {
-	return &file_plan_proto_enumTypes[4]
+	return &file_plan_proto_enumTypes[5]
 }
 
 func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
@@ -328,7 +377,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{42, 1}
+	return file_plan_proto_rawDescGZIP(), []int{44, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -2775,6 +2824,8 @@ type Expr struct {
 	//	*Expr_Alias
 	//	*Expr_Cast
 	//	*Expr_Over
+	//	*Expr_Selector
+	//	*Expr_Rename
 	Kind          isExpr_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2871,6 +2922,24 @@ func (x *Expr) GetOver() *Over {
 	return nil
 }
 
+func (x *Expr) GetSelector() *Selector {
+	if x != nil {
+		if x, ok := x.Kind.(*Expr_Selector); ok {
+			return x.Selector
+		}
+	}
+	return nil
+}
+
+func (x *Expr) GetRename() *Rename {
+	if x != nil {
+		if x, ok := x.Kind.(*Expr_Rename); ok {
+			return x.Rename
+		}
+	}
+	return nil
+}
+
 type isExpr_Kind interface {
 	isExpr_Kind()
 }
@@ -2899,6 +2968,16 @@ type Expr_Over struct {
 	Over *Over `protobuf:"bytes,6,opt,name=over,proto3,oneof"`
 }
 
+type Expr_Selector struct {
+	// polars' multi-column expressions and output naming: the node
+	// expands them against the input's schema before anything else.
+	Selector *Selector `protobuf:"bytes,7,opt,name=selector,proto3,oneof"`
+}
+
+type Expr_Rename struct {
+	Rename *Rename `protobuf:"bytes,8,opt,name=rename,proto3,oneof"`
+}
+
 func (*Expr_Column) isExpr_Kind() {}
 
 func (*Expr_Literal) isExpr_Kind() {}
@@ -2910,6 +2989,175 @@ func (*Expr_Alias) isExpr_Kind() {}
 func (*Expr_Cast) isExpr_Kind() {}
 
 func (*Expr_Over) isExpr_Kind() {}
+
+func (*Expr_Selector) isExpr_Kind() {}
+
+func (*Expr_Rename) isExpr_Kind() {}
+
+// Selector stands for several input columns, as polars' pl.all(),
+// pl.col("a", "b"), pl.col("^x_.*$"), pl.col(pl.Int64), pl.exclude(...) and
+// the selectors of polars.selectors: an expression holding one is repeated
+// for each column it selects (in the input's column order, or the order of
+// names when only names are given). Several selectors in one expression
+// must select the same columns. Directly under a function of any number of
+// arguments (sum_horizontal, coalesce, ...) it is expanded into arguments.
+// A column is selected when it is named, matches a pattern, has a type of
+// dtypes, or all is set; then it is dropped when it is named in exclude,
+// matches an exclude pattern, or has a type of exclude_dtypes.
+type Selector struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	Patterns      []string               `protobuf:"bytes,2,rep,name=patterns,proto3" json:"patterns,omitempty"` // regular expressions, ^...$ (RE2)
+	Dtypes        []*DataType            `protobuf:"bytes,3,rep,name=dtypes,proto3" json:"dtypes,omitempty"`     // by kind: any unit, time zone, precision
+	All           bool                   `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
+	Exclude       []string               `protobuf:"bytes,5,rep,name=exclude,proto3" json:"exclude,omitempty"` // names, or ^...$ patterns
+	ExcludeDtypes []*DataType            `protobuf:"bytes,6,rep,name=exclude_dtypes,json=excludeDtypes,proto3" json:"exclude_dtypes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Selector) Reset() {
+	*x = Selector{}
+	mi := &file_plan_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Selector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Selector) ProtoMessage() {}
+
+func (x *Selector) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Selector.ProtoReflect.Descriptor instead.
+func (*Selector) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Selector) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+func (x *Selector) GetPatterns() []string {
+	if x != nil {
+		return x.Patterns
+	}
+	return nil
+}
+
+func (x *Selector) GetDtypes() []*DataType {
+	if x != nil {
+		return x.Dtypes
+	}
+	return nil
+}
+
+func (x *Selector) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+func (x *Selector) GetExclude() []string {
+	if x != nil {
+		return x.Exclude
+	}
+	return nil
+}
+
+func (x *Selector) GetExcludeDtypes() []*DataType {
+	if x != nil {
+		return x.ExcludeDtypes
+	}
+	return nil
+}
+
+// Rename names expr's output after the column it reads (the first, depth
+// first), as polars' expr.name.keep() / prefix() / suffix() /
+// to_lowercase() / to_uppercase(): prefix + name + suffix, in that case.
+type Rename struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Expr          *Expr                  `protobuf:"bytes,1,opt,name=expr,proto3" json:"expr,omitempty"`
+	Prefix        string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Suffix        string                 `protobuf:"bytes,3,opt,name=suffix,proto3" json:"suffix,omitempty"`
+	Case          Rename_Case            `protobuf:"varint,4,opt,name=case,proto3,enum=slipstream.plan.v1.Rename_Case" json:"case,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rename) Reset() {
+	*x = Rename{}
+	mi := &file_plan_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rename) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rename) ProtoMessage() {}
+
+func (x *Rename) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rename.ProtoReflect.Descriptor instead.
+func (*Rename) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *Rename) GetExpr() *Expr {
+	if x != nil {
+		return x.Expr
+	}
+	return nil
+}
+
+func (x *Rename) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *Rename) GetSuffix() string {
+	if x != nil {
+		return x.Suffix
+	}
+	return ""
+}
+
+func (x *Rename) GetCase() Rename_Case {
+	if x != nil {
+		return x.Case
+	}
+	return Rename_KEEP
+}
 
 // Over computes expr over windows of rows, as polars' expr.over(): within
 // each partition (rows with equal partition_by values; all rows when empty)
@@ -2930,7 +3178,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3190,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3203,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{37}
+	return file_plan_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -2988,7 +3236,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3248,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3261,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38}
+	return file_plan_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Column) GetName() string {
@@ -3037,7 +3285,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3049,7 +3297,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3062,7 +3310,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{39}
+	return file_plan_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Call) GetFunction() string {
@@ -3089,7 +3337,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[40]
+	mi := &file_plan_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3101,7 +3349,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[40]
+	mi := &file_plan_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3114,7 +3362,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{40}
+	return file_plan_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -3141,7 +3389,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[41]
+	mi := &file_plan_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3153,7 +3401,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[41]
+	mi := &file_plan_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3166,7 +3414,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{41}
+	return file_plan_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -3196,7 +3444,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[42]
+	mi := &file_plan_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3208,7 +3456,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[42]
+	mi := &file_plan_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3221,7 +3469,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{42}
+	return file_plan_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -3282,7 +3530,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[43]
+	mi := &file_plan_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3294,7 +3542,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[43]
+	mi := &file_plan_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3555,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{43}
+	return file_plan_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -3467,7 +3715,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[44]
+	mi := &file_plan_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3479,7 +3727,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[44]
+	mi := &file_plan_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3492,7 +3740,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44}
+	return file_plan_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -3529,7 +3777,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[45]
+	mi := &file_plan_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3789,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[45]
+	mi := &file_plan_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3802,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{45}
+	return file_plan_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -3587,7 +3835,7 @@ type Values_Row struct {
 
 func (x *Values_Row) Reset() {
 	*x = Values_Row{}
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3599,7 +3847,7 @@ func (x *Values_Row) String() string {
 func (*Values_Row) ProtoMessage() {}
 
 func (x *Values_Row) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3812,15 +4060,33 @@ const file_plan_proto_rawDesc = "" +
 	"\x04ANTI\x10\x05\x12\t\n" +
 	"\x05CROSS\x10\x06\":\n" +
 	"\x06Concat\x120\n" +
-	"\x06inputs\x18\x01 \x03(\v2\x18.slipstream.plan.v1.NodeR\x06inputs\"\xc0\x02\n" +
+	"\x06inputs\x18\x01 \x03(\v2\x18.slipstream.plan.v1.NodeR\x06inputs\"\xb2\x03\n" +
 	"\x04Expr\x124\n" +
 	"\x06column\x18\x01 \x01(\v2\x1a.slipstream.plan.v1.ColumnH\x00R\x06column\x127\n" +
 	"\aliteral\x18\x02 \x01(\v2\x1b.slipstream.plan.v1.LiteralH\x00R\aliteral\x12.\n" +
 	"\x04call\x18\x03 \x01(\v2\x18.slipstream.plan.v1.CallH\x00R\x04call\x121\n" +
 	"\x05alias\x18\x04 \x01(\v2\x19.slipstream.plan.v1.AliasH\x00R\x05alias\x12.\n" +
 	"\x04cast\x18\x05 \x01(\v2\x18.slipstream.plan.v1.CastH\x00R\x04cast\x12.\n" +
-	"\x04over\x18\x06 \x01(\v2\x18.slipstream.plan.v1.OverH\x00R\x04overB\x06\n" +
-	"\x04kind\"\xa9\x01\n" +
+	"\x04over\x18\x06 \x01(\v2\x18.slipstream.plan.v1.OverH\x00R\x04over\x12:\n" +
+	"\bselector\x18\a \x01(\v2\x1c.slipstream.plan.v1.SelectorH\x00R\bselector\x124\n" +
+	"\x06rename\x18\b \x01(\v2\x1a.slipstream.plan.v1.RenameH\x00R\x06renameB\x06\n" +
+	"\x04kind\"\xe3\x01\n" +
+	"\bSelector\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\x12\x1a\n" +
+	"\bpatterns\x18\x02 \x03(\tR\bpatterns\x124\n" +
+	"\x06dtypes\x18\x03 \x03(\v2\x1c.slipstream.plan.v1.DataTypeR\x06dtypes\x12\x10\n" +
+	"\x03all\x18\x04 \x01(\bR\x03all\x12\x18\n" +
+	"\aexclude\x18\x05 \x03(\tR\aexclude\x12C\n" +
+	"\x0eexclude_dtypes\x18\x06 \x03(\v2\x1c.slipstream.plan.v1.DataTypeR\rexcludeDtypes\"\xc3\x01\n" +
+	"\x06Rename\x12,\n" +
+	"\x04expr\x18\x01 \x01(\v2\x18.slipstream.plan.v1.ExprR\x04expr\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x16\n" +
+	"\x06suffix\x18\x03 \x01(\tR\x06suffix\x123\n" +
+	"\x04case\x18\x04 \x01(\x0e2\x1f.slipstream.plan.v1.Rename.CaseR\x04case\"&\n" +
+	"\x04Case\x12\b\n" +
+	"\x04KEEP\x10\x00\x12\t\n" +
+	"\x05LOWER\x10\x01\x12\t\n" +
+	"\x05UPPER\x10\x02\"\xa9\x01\n" +
 	"\x04Over\x12,\n" +
 	"\x04expr\x18\x01 \x01(\v2\x18.slipstream.plan.v1.ExprR\x04expr\x12;\n" +
 	"\fpartition_by\x18\x02 \x03(\v2\x18.slipstream.plan.v1.ExprR\vpartitionBy\x126\n" +
@@ -3916,139 +4182,148 @@ func file_plan_proto_rawDescGZIP() []byte {
 	return file_plan_proto_rawDescData
 }
 
-var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
 	(Join_How)(0),          // 2: slipstream.plan.v1.Join.How
-	(DataType_Kind)(0),     // 3: slipstream.plan.v1.DataType.Kind
-	(DataType_TimeUnit)(0), // 4: slipstream.plan.v1.DataType.TimeUnit
-	(*Query)(nil),          // 5: slipstream.plan.v1.Query
-	(*Upload)(nil),         // 6: slipstream.plan.v1.Upload
-	(*Write)(nil),          // 7: slipstream.plan.v1.Write
-	(*UploadResult)(nil),   // 8: slipstream.plan.v1.UploadResult
-	(*Ticket)(nil),         // 9: slipstream.plan.v1.Ticket
-	(*OutputKey)(nil),      // 10: slipstream.plan.v1.OutputKey
-	(*Task)(nil),           // 11: slipstream.plan.v1.Task
-	(*Share)(nil),          // 12: slipstream.plan.v1.Share
-	(*FileShare)(nil),      // 13: slipstream.plan.v1.FileShare
-	(*Input)(nil),          // 14: slipstream.plan.v1.Input
-	(*Source)(nil),         // 15: slipstream.plan.v1.Source
-	(*TaskResult)(nil),     // 16: slipstream.plan.v1.TaskResult
-	(*StorePart)(nil),      // 17: slipstream.plan.v1.StorePart
-	(*StoreOutput)(nil),    // 18: slipstream.plan.v1.StoreOutput
-	(*StoredParts)(nil),    // 19: slipstream.plan.v1.StoredParts
-	(*WriteOutput)(nil),    // 20: slipstream.plan.v1.WriteOutput
-	(*Written)(nil),        // 21: slipstream.plan.v1.Written
-	(*Release)(nil),        // 22: slipstream.plan.v1.Release
-	(*CommitTable)(nil),    // 23: slipstream.plan.v1.CommitTable
-	(*Manifests)(nil),      // 24: slipstream.plan.v1.Manifests
-	(*LostInput)(nil),      // 25: slipstream.plan.v1.LostInput
-	(*Node)(nil),           // 26: slipstream.plan.v1.Node
-	(*Values)(nil),         // 27: slipstream.plan.v1.Values
-	(*Sql)(nil),            // 28: slipstream.plan.v1.Sql
-	(*TableScan)(nil),      // 29: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 30: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 31: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 32: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 33: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 34: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 35: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 36: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 37: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 38: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 39: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 40: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 41: slipstream.plan.v1.Expr
-	(*Over)(nil),           // 42: slipstream.plan.v1.Over
-	(*Column)(nil),         // 43: slipstream.plan.v1.Column
-	(*Call)(nil),           // 44: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 45: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 46: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 47: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 48: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 49: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 50: slipstream.plan.v1.Decimal
-	(*Values_Row)(nil),     // 51: slipstream.plan.v1.Values.Row
-	nil,                    // 52: slipstream.plan.v1.Sql.TablesEntry
+	(Rename_Case)(0),       // 3: slipstream.plan.v1.Rename.Case
+	(DataType_Kind)(0),     // 4: slipstream.plan.v1.DataType.Kind
+	(DataType_TimeUnit)(0), // 5: slipstream.plan.v1.DataType.TimeUnit
+	(*Query)(nil),          // 6: slipstream.plan.v1.Query
+	(*Upload)(nil),         // 7: slipstream.plan.v1.Upload
+	(*Write)(nil),          // 8: slipstream.plan.v1.Write
+	(*UploadResult)(nil),   // 9: slipstream.plan.v1.UploadResult
+	(*Ticket)(nil),         // 10: slipstream.plan.v1.Ticket
+	(*OutputKey)(nil),      // 11: slipstream.plan.v1.OutputKey
+	(*Task)(nil),           // 12: slipstream.plan.v1.Task
+	(*Share)(nil),          // 13: slipstream.plan.v1.Share
+	(*FileShare)(nil),      // 14: slipstream.plan.v1.FileShare
+	(*Input)(nil),          // 15: slipstream.plan.v1.Input
+	(*Source)(nil),         // 16: slipstream.plan.v1.Source
+	(*TaskResult)(nil),     // 17: slipstream.plan.v1.TaskResult
+	(*StorePart)(nil),      // 18: slipstream.plan.v1.StorePart
+	(*StoreOutput)(nil),    // 19: slipstream.plan.v1.StoreOutput
+	(*StoredParts)(nil),    // 20: slipstream.plan.v1.StoredParts
+	(*WriteOutput)(nil),    // 21: slipstream.plan.v1.WriteOutput
+	(*Written)(nil),        // 22: slipstream.plan.v1.Written
+	(*Release)(nil),        // 23: slipstream.plan.v1.Release
+	(*CommitTable)(nil),    // 24: slipstream.plan.v1.CommitTable
+	(*Manifests)(nil),      // 25: slipstream.plan.v1.Manifests
+	(*LostInput)(nil),      // 26: slipstream.plan.v1.LostInput
+	(*Node)(nil),           // 27: slipstream.plan.v1.Node
+	(*Values)(nil),         // 28: slipstream.plan.v1.Values
+	(*Sql)(nil),            // 29: slipstream.plan.v1.Sql
+	(*TableScan)(nil),      // 30: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 31: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 32: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 33: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 34: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 35: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 36: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 37: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 38: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 39: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 40: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 41: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 42: slipstream.plan.v1.Expr
+	(*Selector)(nil),       // 43: slipstream.plan.v1.Selector
+	(*Rename)(nil),         // 44: slipstream.plan.v1.Rename
+	(*Over)(nil),           // 45: slipstream.plan.v1.Over
+	(*Column)(nil),         // 46: slipstream.plan.v1.Column
+	(*Call)(nil),           // 47: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 48: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 49: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 50: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 51: slipstream.plan.v1.Literal
+	(*Timestamp)(nil),      // 52: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 53: slipstream.plan.v1.Decimal
+	(*Values_Row)(nil),     // 54: slipstream.plan.v1.Values.Row
+	nil,                    // 55: slipstream.plan.v1.Sql.TablesEntry
 }
 var file_plan_proto_depIdxs = []int32{
-	26, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
+	27, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
 	1,  // 1: slipstream.plan.v1.Upload.mode:type_name -> slipstream.plan.v1.Upload.Mode
-	5,  // 2: slipstream.plan.v1.Write.query:type_name -> slipstream.plan.v1.Query
+	6,  // 2: slipstream.plan.v1.Write.query:type_name -> slipstream.plan.v1.Query
 	1,  // 3: slipstream.plan.v1.Write.mode:type_name -> slipstream.plan.v1.Upload.Mode
-	5,  // 4: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
-	10, // 5: slipstream.plan.v1.Ticket.output:type_name -> slipstream.plan.v1.OutputKey
-	5,  // 6: slipstream.plan.v1.Task.query:type_name -> slipstream.plan.v1.Query
-	12, // 7: slipstream.plan.v1.Task.share:type_name -> slipstream.plan.v1.Share
-	14, // 8: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
-	13, // 9: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
-	15, // 10: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
-	10, // 11: slipstream.plan.v1.StoreOutput.output:type_name -> slipstream.plan.v1.OutputKey
-	10, // 12: slipstream.plan.v1.WriteOutput.output:type_name -> slipstream.plan.v1.OutputKey
-	29, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	30, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	32, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	33, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	34, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	35, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	37, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	38, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	39, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	40, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
-	28, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
-	27, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
-	51, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
-	52, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
+	6,  // 4: slipstream.plan.v1.Ticket.query:type_name -> slipstream.plan.v1.Query
+	11, // 5: slipstream.plan.v1.Ticket.output:type_name -> slipstream.plan.v1.OutputKey
+	6,  // 6: slipstream.plan.v1.Task.query:type_name -> slipstream.plan.v1.Query
+	13, // 7: slipstream.plan.v1.Task.share:type_name -> slipstream.plan.v1.Share
+	15, // 8: slipstream.plan.v1.Task.inputs:type_name -> slipstream.plan.v1.Input
+	14, // 9: slipstream.plan.v1.Share.files:type_name -> slipstream.plan.v1.FileShare
+	16, // 10: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
+	11, // 11: slipstream.plan.v1.StoreOutput.output:type_name -> slipstream.plan.v1.OutputKey
+	11, // 12: slipstream.plan.v1.WriteOutput.output:type_name -> slipstream.plan.v1.OutputKey
+	30, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	31, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	33, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	34, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	35, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	36, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	38, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	39, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	40, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	41, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	29, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
+	28, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
+	54, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
+	55, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
 	0,  // 27: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	31, // 28: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	26, // 29: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	41, // 30: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	26, // 31: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	41, // 32: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	26, // 33: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	41, // 34: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	26, // 35: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	41, // 36: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	41, // 37: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	41, // 38: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	26, // 39: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	36, // 40: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	26, // 41: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	26, // 42: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	26, // 43: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	41, // 44: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	41, // 45: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	32, // 28: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	27, // 29: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	42, // 30: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	27, // 31: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	42, // 32: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	27, // 33: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	42, // 34: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	27, // 35: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	42, // 36: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	42, // 37: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	42, // 38: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	27, // 39: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	37, // 40: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	27, // 41: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	27, // 42: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	27, // 43: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	42, // 44: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	42, // 45: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
 	2,  // 46: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	41, // 47: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	26, // 48: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	43, // 49: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	48, // 50: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	44, // 51: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	45, // 52: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	46, // 53: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	42, // 54: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	41, // 55: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	41, // 56: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	36, // 57: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	41, // 58: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	41, // 59: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	41, // 60: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	47, // 61: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	3,  // 62: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	4,  // 63: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	47, // 64: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	49, // 65: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	50, // 66: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	4,  // 67: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	41, // 68: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
-	26, // 69: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
-	70, // [70:70] is the sub-list for method output_type
-	70, // [70:70] is the sub-list for method input_type
-	70, // [70:70] is the sub-list for extension type_name
-	70, // [70:70] is the sub-list for extension extendee
-	0,  // [0:70] is the sub-list for field type_name
+	42, // 47: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	27, // 48: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	46, // 49: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	51, // 50: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	47, // 51: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	48, // 52: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	49, // 53: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	45, // 54: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	43, // 55: slipstream.plan.v1.Expr.selector:type_name -> slipstream.plan.v1.Selector
+	44, // 56: slipstream.plan.v1.Expr.rename:type_name -> slipstream.plan.v1.Rename
+	50, // 57: slipstream.plan.v1.Selector.dtypes:type_name -> slipstream.plan.v1.DataType
+	50, // 58: slipstream.plan.v1.Selector.exclude_dtypes:type_name -> slipstream.plan.v1.DataType
+	42, // 59: slipstream.plan.v1.Rename.expr:type_name -> slipstream.plan.v1.Expr
+	3,  // 60: slipstream.plan.v1.Rename.case:type_name -> slipstream.plan.v1.Rename.Case
+	42, // 61: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	42, // 62: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	37, // 63: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	42, // 64: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	42, // 65: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	42, // 66: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	50, // 67: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	4,  // 68: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	5,  // 69: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	50, // 70: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	52, // 71: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	53, // 72: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	5,  // 73: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	42, // 74: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
+	27, // 75: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
+	76, // [76:76] is the sub-list for method output_type
+	76, // [76:76] is the sub-list for method input_type
+	76, // [76:76] is the sub-list for extension type_name
+	76, // [76:76] is the sub-list for extension extendee
+	0,  // [0:76] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -4077,8 +4352,10 @@ func file_plan_proto_init() {
 		(*Expr_Alias)(nil),
 		(*Expr_Cast)(nil),
 		(*Expr_Over)(nil),
+		(*Expr_Selector)(nil),
+		(*Expr_Rename)(nil),
 	}
-	file_plan_proto_msgTypes[43].OneofWrappers = []any{
+	file_plan_proto_msgTypes[45].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -4094,8 +4371,8 @@ func file_plan_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   48,
+			NumEnums:      6,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -433,20 +433,60 @@ class Concat(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[Node, _Mapping]]] = ...) -> None: ...
 
 class Expr(_message.Message):
-    __slots__ = ("column", "literal", "call", "alias", "cast", "over")
+    __slots__ = ("column", "literal", "call", "alias", "cast", "over", "selector", "rename")
     COLUMN_FIELD_NUMBER: _ClassVar[int]
     LITERAL_FIELD_NUMBER: _ClassVar[int]
     CALL_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
     CAST_FIELD_NUMBER: _ClassVar[int]
     OVER_FIELD_NUMBER: _ClassVar[int]
+    SELECTOR_FIELD_NUMBER: _ClassVar[int]
+    RENAME_FIELD_NUMBER: _ClassVar[int]
     column: Column
     literal: Literal
     call: Call
     alias: Alias
     cast: Cast
     over: Over
-    def __init__(self, column: _Optional[_Union[Column, _Mapping]] = ..., literal: _Optional[_Union[Literal, _Mapping]] = ..., call: _Optional[_Union[Call, _Mapping]] = ..., alias: _Optional[_Union[Alias, _Mapping]] = ..., cast: _Optional[_Union[Cast, _Mapping]] = ..., over: _Optional[_Union[Over, _Mapping]] = ...) -> None: ...
+    selector: Selector
+    rename: Rename
+    def __init__(self, column: _Optional[_Union[Column, _Mapping]] = ..., literal: _Optional[_Union[Literal, _Mapping]] = ..., call: _Optional[_Union[Call, _Mapping]] = ..., alias: _Optional[_Union[Alias, _Mapping]] = ..., cast: _Optional[_Union[Cast, _Mapping]] = ..., over: _Optional[_Union[Over, _Mapping]] = ..., selector: _Optional[_Union[Selector, _Mapping]] = ..., rename: _Optional[_Union[Rename, _Mapping]] = ...) -> None: ...
+
+class Selector(_message.Message):
+    __slots__ = ("names", "patterns", "dtypes", "all", "exclude", "exclude_dtypes")
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    DTYPES_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_DTYPES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    patterns: _containers.RepeatedScalarFieldContainer[str]
+    dtypes: _containers.RepeatedCompositeFieldContainer[DataType]
+    all: bool
+    exclude: _containers.RepeatedScalarFieldContainer[str]
+    exclude_dtypes: _containers.RepeatedCompositeFieldContainer[DataType]
+    def __init__(self, names: _Optional[_Iterable[str]] = ..., patterns: _Optional[_Iterable[str]] = ..., dtypes: _Optional[_Iterable[_Union[DataType, _Mapping]]] = ..., all: _Optional[bool] = ..., exclude: _Optional[_Iterable[str]] = ..., exclude_dtypes: _Optional[_Iterable[_Union[DataType, _Mapping]]] = ...) -> None: ...
+
+class Rename(_message.Message):
+    __slots__ = ("expr", "prefix", "suffix", "case")
+    class Case(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        KEEP: _ClassVar[Rename.Case]
+        LOWER: _ClassVar[Rename.Case]
+        UPPER: _ClassVar[Rename.Case]
+    KEEP: Rename.Case
+    LOWER: Rename.Case
+    UPPER: Rename.Case
+    EXPR_FIELD_NUMBER: _ClassVar[int]
+    PREFIX_FIELD_NUMBER: _ClassVar[int]
+    SUFFIX_FIELD_NUMBER: _ClassVar[int]
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    expr: Expr
+    prefix: str
+    suffix: str
+    case: Rename.Case
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., prefix: _Optional[str] = ..., suffix: _Optional[str] = ..., case: _Optional[_Union[Rename.Case, str]] = ...) -> None: ...
 
 class Over(_message.Message):
     __slots__ = ("expr", "partition_by", "order_by")
