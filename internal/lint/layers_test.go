@@ -39,9 +39,9 @@ var allowedThirdParty = map[int][]string{
 		"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc", "github.com/prometheus/client_golang/",
 		"github.com/BurntSushi/toml"},
 	// Spans of queries, stages and tasks and the metrics' instruments: otel's API; the SQL parser;
-	// rate: the pace of copies between nodes.
+	// rate: the pace of copies between nodes; errgroup: the nodes storing a result at once.
 	2: {"github.com/apache/arrow-go/v18/", "google.golang.org/protobuf/", "go.opentelemetry.io/otel",
-		"github.com/pganalyze/pg_query_go/v6", "golang.org/x/time/rate"},
+		"github.com/pganalyze/pg_query_go/v6", "golang.org/x/time/rate", "golang.org/x/sync/errgroup"},
 	3: {"github.com/apache/arrow-go/v18/", "github.com/dgraph-io/ristretto/v2"}, // caches counted in the budget
 }
 

@@ -22,16 +22,15 @@ func (c *compiler) from(items []*pg.Node, sc *scope, where []*pg.Node) (*pb.Node
 		return valuesNode(nil, [][]*pb.Expr{nil}), where, nil
 	}
 	where = factorOr(where)
-	var n *pb.Node
-	for i, item := range items {
-		right, rels, err := c.fromItem(item)
+	type item struct {
+		n    *pb.Node
+		rels []relation
+	}
+	var todo []item
+	for _, it := range items {
+		n, rels, err := c.fromItem(it)
 		if err != nil {
 			return nil, nil, err
-		}
-		if i == 0 {
-			n = right
-			sc.rels = append(sc.rels, rels...)
-			continue
 		}
 		for _, r := range rels {
 			for _, l := range sc.rels {
@@ -39,13 +38,31 @@ func (c *compiler) from(items []*pg.Node, sc *scope, where []*pg.Node) (*pb.Node
 					return nil, nil, kernels.Errorf(kernels.Invalid, "SQL: the table name %q is given more than once in FROM: give each an alias", r.alias)
 				}
 			}
+			sc.rels = append(sc.rels, r) // in FROM order: SELECT * lists columns so
 		}
-		left := &scope{rels: sc.rels}
-		sc.rels = append(append([]relation{}, sc.rels...), rels...)
+		todo = append(todo, item{n, rels})
+	}
+	// Join the items in FROM order, except that the next one joined is the
+	// first that the WHERE clause ties to those joined so far: a comma
+	// join is a cross product only when nothing ties its tables (TPC-H q9
+	// lists part, then supplier, which only lineitem ties together).
+	n, joined := todo[0].n, append([]relation{}, todo[0].rels...)
+	todo = todo[1:]
+	for len(todo) > 0 {
+		left := &scope{rels: joined}
+		pick := 0
+		for j, it := range todo {
+			if c.tied(where, left, &scope{rels: it.rels}) {
+				pick = j
+				break
+			}
+		}
+		right := todo[pick]
+		todo = append(todo[:pick:pick], todo[pick+1:]...)
 		var keys [][2]*pb.Expr
 		var rest []*pg.Node
 		for _, w := range where {
-			if l, r, ok := c.equiKey(w, left, &scope{rels: rels}); ok {
+			if l, r, ok := c.equiKey(w, left, &scope{rels: right.rels}); ok {
 				keys = append(keys, [2]*pb.Expr{l, r})
 			} else {
 				rest = append(rest, w)
@@ -56,9 +73,21 @@ func (c *compiler) from(items []*pg.Node, sc *scope, where []*pg.Node) (*pb.Node
 		if len(keys) == 0 {
 			how = pb.Join_CROSS
 		}
-		n = c.join(n, right, how, keys, nil)
+		n = c.join(n, right.n, how, keys, nil)
+		joined = append(joined, right.rels...)
 	}
 	return n, where, nil
+}
+
+// tied says whether some condition of where is an equality between left
+// and right.
+func (c *compiler) tied(where []*pg.Node, left, right *scope) bool {
+	for _, w := range where {
+		if _, _, ok := c.equiKey(w, left, right); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // values compiles a VALUES list: columns col0, col1, ... as DuckDB names
