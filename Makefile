@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas bench-flightsql proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas bench-flightsql screenshots proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -136,6 +136,15 @@ bench-memory: bench-venv
 ## query by query; prints the ratio (TRACING_ARGS="--nodes 3" for local clusters of three)
 bench-tracing: venv
 	$(PY) bench/tpch/tracing.py $(TRACING_ARGS)
+
+## screenshots: retake docs/dashboard-*.png and docs/notebook-progress*.png in headless
+## chromium (the notebook's in JupyterLab, from the `screenshots` extra)
+screenshots: $(VENV)/.screenshots-installed build browser
+	$(PY) scripts/dashboard_screenshots.py
+	$(PY) scripts/notebook_screenshot.py
+$(VENV)/.screenshots-installed: $(VENV)/.installed
+	$(PY) -m pip install -q ".[dev,screenshots]"
+	touch $@
 
 ## proto: regenerate Go and Python code from scheduler/planpb/plan.proto
 proto: venv tools
