@@ -98,6 +98,13 @@ SQL_CASES = [
     "rows between unbounded preceding and current row) as s from alltypes",
     "select id, lag(i32) over (partition by k order by id) as p, "
     "lead(i32, 2) over (partition by k order by id) as q from alltypes",
+    # Bounded ROWS frames.
+    "select id, sum(i32) over (partition by k order by id "
+    "rows between 2 preceding and 1 following) as s from alltypes",
+    "select id, avg(f64) over (partition by k2 order by id rows 3 preceding) as m, "
+    "count(i16) over (partition by k2 order by id rows between current row and 2 following) "
+    "as c, min(i64) over (order by id rows between 1 preceding and 1 following) as lo "
+    "from alltypes",
     # Set operations treat nulls as equal, as SQL's do.
     "select k, k2 from alltypes where i8 > 0 union select k, k2 from alltypes where i8 < 3",
     "select k, k2 from alltypes where i8 > 0 intersect select k, k2 from alltypes where i16 > 0",

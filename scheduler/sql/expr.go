@@ -588,6 +588,13 @@ const (
 	frameStartUnbound = 0x20
 	frameEndUnbound   = 0x100
 	frameEndCurrent   = 0x400
+	frameBetween      = 0x10
+	frameStartCurrent = 0x200
+	// offsets: n PRECEDING / FOLLOWING
+	frameStartPreceding = 0x800
+	frameEndPreceding   = 0x1000
+	frameStartFollowing = 0x2000
+	frameEndFollowing   = 0x4000
 )
 
 // window compiles f(...) OVER (PARTITION BY ... ORDER BY ...): ranking
@@ -637,11 +644,77 @@ func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
 			over.Expr = call(agg, args...) // the whole partition
 		case frame&frameRows != 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && running[agg] != "" && len(args) == 1:
 			over.Expr = call(running[agg], args...)
+		case frame&frameRows != 0:
+			before, after, err := rowsFrame(w)
+			if err != nil {
+				return nil, err
+			}
+			a := call(agg, args...)
+			over.Expr = call("rolling", a, intLit(before), intLit(after), intLit(1))
+			out := &pb.Expr{Kind: &pb.Expr_Over{Over: over}}
+			if agg == "count" || agg == "len" { // a frame of nulls counts 0, not null
+				return call("coalesce", out, intLit(0)), nil
+			}
+			return out, nil
 		default:
-			return nil, notSupported("this window frame (aggregates over windows run over the whole partition, or ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW for sum, count, min and max)")
+			return nil, notSupported("this window frame (RANGE and GROUPS frames other than the whole partition; ROWS frames are)")
 		}
 	}
 	return &pb.Expr{Kind: &pb.Expr_Over{Over: over}}, nil
+}
+
+// maxFrameRows bounds a ROWS frame's width: the rolling kernel folds each
+// offset in one pass over the partition.
+const maxFrameRows = 10_000
+
+// rowsFrame reads ROWS BETWEEN a AND b as rows before and after the
+// current row (n PRECEDING, CURRENT ROW, n FOLLOWING).
+func rowsFrame(w *pg.WindowDef) (before, after int64, err error) {
+	frame := w.GetFrameOptions()
+	offset := func(n *pg.Node) (int64, error) {
+		v, ok := intConst(n)
+		if !ok || v < 0 {
+			return 0, kernels.Errorf(kernels.Invalid, "SQL: a window frame's offset must be a non-negative integer constant")
+		}
+		return v, nil
+	}
+	switch {
+	case frame&frameStartCurrent != 0:
+	case frame&frameStartPreceding != 0:
+		if before, err = offset(w.GetStartOffset()); err != nil {
+			return 0, 0, err
+		}
+	case frame&frameStartFollowing != 0:
+		v, err := offset(w.GetStartOffset())
+		if err != nil {
+			return 0, 0, err
+		}
+		before = -v
+	default:
+		return 0, 0, notSupported("ROWS frames from UNBOUNDED PRECEDING to anything but CURRENT ROW or UNBOUNDED FOLLOWING")
+	}
+	switch {
+	case frame&frameBetween == 0 || frame&frameEndCurrent != 0: // ROWS n PRECEDING ends at the current row
+	case frame&frameEndFollowing != 0:
+		if after, err = offset(w.GetEndOffset()); err != nil {
+			return 0, 0, err
+		}
+	case frame&frameEndPreceding != 0:
+		v, err := offset(w.GetEndOffset())
+		if err != nil {
+			return 0, 0, err
+		}
+		after = -v
+	default:
+		return 0, 0, notSupported("ROWS frames to UNBOUNDED FOLLOWING from anything but UNBOUNDED PRECEDING")
+	}
+	if before < 0 || after < 0 {
+		return 0, 0, notSupported("ROWS frames that do not hold the current row")
+	}
+	if before+after+1 > maxFrameRows {
+		return 0, 0, notSupported(fmt.Sprintf("ROWS frames wider than %d rows", maxFrameRows))
+	}
+	return before, after, nil
 }
 
 // nameOf is the name of a SELECT list item without an alias: a column's
