@@ -58,7 +58,7 @@ def geomean(xs: list[float]) -> float:
 
 def jdbc_classpath() -> str:
     subprocess.run(
-        ["mvn", "-q", "-B", "package", "dependency:copy-dependencies"],
+        ["mvn", "-q", "-B", "-Dstyle.color=never", "package", "dependency:copy-dependencies"],
         cwd=ROOT / "java",
         check=True,
     )
@@ -72,11 +72,12 @@ def main() -> int:
     p.add_argument("--queries", help="comma-separated query numbers (default: all 22)")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--runs", type=int, default=50, help="runs of the small query")
+    p.add_argument("--memory-limit", help="the node's --memory-limit (default: the node's own)")
     args = p.parse_args()
     data = ensure(args.scale, args.cache)
     numbers = [int(q) for q in args.queries.split(",")] if args.queries else sorted(QUERIES)
 
-    cl = sl.connect()
+    cl = sl.connect(memory_limit=args.memory_limit)
     start = time.perf_counter()
     for t in TABLES:
         cl.from_arrow(pq.read_table(data / f"{t}.parquet"), name=t, mode="replace")
@@ -112,7 +113,8 @@ def main() -> int:
         vs_native.append(t_adbc / t_native)
         print(
             f"{'q' + str(q):>5} {t_adbc:8.3f} {t_native:8.3f} {t_duck:8.3f} "
-            f"{vs_duck[-1]:10.2f} {vs_native[-1]:12.2f}"
+            f"{vs_duck[-1]:10.2f} {vs_native[-1]:12.2f}",
+            flush=True,
         )
     print(f"{'geomean':>32} {geomean(vs_duck):10.2f} {geomean(vs_native):12.2f}")
 
