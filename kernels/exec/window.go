@@ -58,6 +58,9 @@ type WindowExpr struct {
 	OrderBy                          []SortKey
 	Name                             string
 	Type                             arrow.DataType
+	// Peers: each row takes the value of the last of its peers (rows of
+	// its partition with equal order keys), as SQL's RANGE frames do.
+	Peers bool
 }
 
 // Window reads its whole input and appends one column per expression,
@@ -244,6 +247,40 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			end[k] = k + 1
 		}
 	}
+	out, err := w.ordered(ctx, rec, e, perm, start, end)
+	if err != nil || !e.Peers {
+		return out, err
+	}
+	defer out.Release()
+	return w.withPeers(ctx, rec, e, out, perm, end)
+}
+
+// withPeers gives each row the value of the last of its peers (the rows
+// of its partition with equal order keys): SQL's running aggregates, whose
+// default frame (RANGE ... CURRENT ROW) holds the current row's peers.
+func (w *Window) withPeers(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, out arrow.Array, perm []int64, end []int) (arrow.Array, error) {
+	cols := make([]int, len(e.OrderBy))
+	for i, o := range e.OrderBy {
+		cols[i] = o.Column
+	}
+	oids, _, err := ids(rec, cols)
+	if err != nil {
+		return nil, err
+	}
+	idx := make([]int64, len(perm))
+	for k := len(perm) - 1; k >= 0; k-- {
+		row := perm[k]
+		idx[row] = row
+		if k+1 < end[k] && oids[perm[k+1]] == oids[row] {
+			idx[row] = idx[perm[k+1]]
+		}
+	}
+	return takeRows(ctx, w.mem, out, idx)
+}
+
+// ordered computes the window functions that read their partition in order.
+func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
+	n := int(rec.NumRows())
 	switch e.Func {
 	case WinRowNumber, WinRank, WinDenseRank:
 		cols := make([]int, len(e.OrderBy))

@@ -98,6 +98,10 @@ SQL_CASES = [
     "rows between unbounded preceding and current row) as s from alltypes",
     "select id, lag(i32) over (partition by k order by id) as p, "
     "lead(i32, 2) over (partition by k order by id) as q from alltypes",
+    # SQL's default frame with ORDER BY: RANGE to the current row, peers included.
+    "select id, sum(i32) over (partition by k order by k2) as s, "
+    "count(i16) over (order by k2 desc) as c, avg(f64) over (partition by k order by k2) as m, "
+    "max(i64) over (partition by k2 order by k nulls first) as hi from alltypes",
     # Bounded ROWS frames.
     "select id, sum(i32) over (partition by k order by id "
     "rows between 2 preceding and 1 following) as s from alltypes",
@@ -159,9 +163,11 @@ def test_unknown_names_suggest_the_closest(t: sl.DataFrame, cl: sl.Client) -> No
 
 
 def test_unsupported_features_are_named(t: sl.DataFrame, cl: sl.Client) -> None:
-    # SQL's default frame with ORDER BY is RANGE (peers together), not ROWS.
     with pytest.raises(sl.SlipstreamError, match="this window frame"):
-        cl.sql("select id, sum(i32) over (order by id) from alltypes").to_arrow()
+        cl.sql(
+            "select id, sum(i32) over (order by id range between 1 preceding and current row) "
+            "from alltypes"
+        ).to_arrow()
     with pytest.raises(sl.SlipstreamError, match="subqueries in this place"):
         cl.sql("select id, id in (select id from alltypes) from alltypes").to_arrow()
     with pytest.raises(sl.SlipstreamError, match="UPDATE"):

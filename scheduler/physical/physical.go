@@ -461,7 +461,7 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 	}
 	exprs := make([]exec.WindowExpr, len(n.Exprs))
 	for i, we := range n.Exprs {
-		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out,
+		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out, Peers: we.Peers,
 			Preceding: we.Frame.Preceding, Following: we.Frame.Following, MinSamples: we.Frame.MinSamples}
 		for _, k := range we.PartitionBy {
 			e.PartitionBy = append(e.PartitionBy, column(k))

@@ -430,6 +430,10 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		}
 		we.OrderBy = append(we.OrderBy, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
 	}
+	we.Peers = o.GetPeers()
+	if we.Peers && len(we.OrderBy) == 0 {
+		return nil, invalidf("a window over peers needs an order_by")
+	}
 	inner := o.GetExpr()
 	for inner.GetAlias() != nil {
 		inner = inner.GetAlias().GetExpr()
@@ -450,6 +454,9 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		return b.rolling(we, call, in)
 	}
 	name := call.GetFunction()
+	if we.Peers && !strings.HasPrefix(name, "cum_") {
+		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", name)
+	}
 	if !windowFuncs[name] {
 		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward"}
 		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))

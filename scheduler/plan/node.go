@@ -125,8 +125,11 @@ type WindowExpr struct {
 	Frame       Frame // rolling: Agg over the rows of a frame around each row
 	PartitionBy []Expr
 	OrderBy     []SortKey
-	Out         arrow.DataType
-	Name        string // for EXPLAIN and the output field
+	// Peers: a running aggregate gives each row its last peer's value
+	// (SQL's RANGE frame).
+	Peers bool
+	Out   arrow.DataType
+	Name  string // for EXPLAIN and the output field
 }
 
 // Frame is the rows a rolling aggregate reads: Preceding rows before the
@@ -146,6 +149,9 @@ func (w *WindowExpr) String() string {
 	}
 	if w.Func == "lag" || w.Func == "lead" {
 		fn = fmt.Sprintf("%s(%s, %d)", w.Func, exprList(nonNil(w.Arg)), w.Offset)
+	}
+	if w.Peers {
+		fn += " with peers"
 	}
 	order := make([]string, len(w.OrderBy))
 	for i, k := range w.OrderBy {

@@ -3168,10 +3168,14 @@ func (x *Rename) GetCase() Rename_Case {
 // cum_min(x) cum_max(x) (over the rows up to and including the current one:
 // ROWS, not RANGE). The result keeps the input's row order.
 type Over struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Expr          *Expr                  `protobuf:"bytes,1,opt,name=expr,proto3" json:"expr,omitempty"`
-	PartitionBy   []*Expr                `protobuf:"bytes,2,rep,name=partition_by,json=partitionBy,proto3" json:"partition_by,omitempty"`
-	OrderBy       []*SortKey             `protobuf:"bytes,3,rep,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Expr        *Expr                  `protobuf:"bytes,1,opt,name=expr,proto3" json:"expr,omitempty"`
+	PartitionBy []*Expr                `protobuf:"bytes,2,rep,name=partition_by,json=partitionBy,proto3" json:"partition_by,omitempty"`
+	OrderBy     []*SortKey             `protobuf:"bytes,3,rep,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
+	// peers: a running aggregate (cum_sum, cum_count, cum_min, cum_max)
+	// gives each row the value of the last of its peers, the rows of its
+	// partition with equal order keys: SQL's default RANGE frame.
+	Peers         bool `protobuf:"varint,4,opt,name=peers,proto3" json:"peers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3225,6 +3229,13 @@ func (x *Over) GetOrderBy() []*SortKey {
 		return x.OrderBy
 	}
 	return nil
+}
+
+func (x *Over) GetPeers() bool {
+	if x != nil {
+		return x.Peers
+	}
+	return false
 }
 
 type Column struct {
@@ -4086,11 +4097,12 @@ const file_plan_proto_rawDesc = "" +
 	"\x04Case\x12\b\n" +
 	"\x04KEEP\x10\x00\x12\t\n" +
 	"\x05LOWER\x10\x01\x12\t\n" +
-	"\x05UPPER\x10\x02\"\xa9\x01\n" +
+	"\x05UPPER\x10\x02\"\xbf\x01\n" +
 	"\x04Over\x12,\n" +
 	"\x04expr\x18\x01 \x01(\v2\x18.slipstream.plan.v1.ExprR\x04expr\x12;\n" +
 	"\fpartition_by\x18\x02 \x03(\v2\x18.slipstream.plan.v1.ExprR\vpartitionBy\x126\n" +
-	"\border_by\x18\x03 \x03(\v2\x1b.slipstream.plan.v1.SortKeyR\aorderBy\"\x1c\n" +
+	"\border_by\x18\x03 \x03(\v2\x1b.slipstream.plan.v1.SortKeyR\aorderBy\x12\x14\n" +
+	"\x05peers\x18\x04 \x01(\bR\x05peers\"\x1c\n" +
 	"\x06Column\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"P\n" +
 	"\x04Call\x12\x1a\n" +

@@ -589,6 +589,7 @@ const (
 	frameEndUnbound   = 0x100
 	frameEndCurrent   = 0x400
 	frameBetween      = 0x10
+	frameGroups       = 0x8
 	frameStartCurrent = 0x200
 	// offsets: n PRECEDING / FOLLOWING
 	frameStartPreceding = 0x800
@@ -643,6 +644,21 @@ func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
 			frame&frameStartUnbound != 0 && frame&frameEndUnbound != 0:
 			over.Expr = call(agg, args...) // the whole partition
 		case frame&frameRows != 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && running[agg] != "" && len(args) == 1:
+			over.Expr = call(running[agg], args...)
+		case frame&(frameRows|frameGroups) == 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && len(over.OrderBy) > 0 &&
+			(running[agg] != "" || agg == "mean") && len(args) == 1:
+			// RANGE UNBOUNDED PRECEDING to CURRENT ROW, SQL's default with
+			// ORDER BY: a running aggregate up to the current row's last peer.
+			over.Peers = true
+			if agg == "mean" {
+				sum := &pb.Over{Expr: call("cum_sum", args...), PartitionBy: over.PartitionBy, OrderBy: over.OrderBy, Peers: true}
+				n := &pb.Over{Expr: call("cum_count", args...), PartitionBy: over.PartitionBy, OrderBy: over.OrderBy, Peers: true}
+				num := &pb.Expr{Kind: &pb.Expr_Cast{Cast: &pb.Cast{Expr: &pb.Expr{Kind: &pb.Expr_Over{Over: sum}}, To: &pb.DataType{Kind: pb.DataType_FLOAT64}}}}
+				// null, not a division by zero, before the first value
+				den := call("case_when", literal(&pb.Literal{Value: &pb.Literal_Null{Null: &pb.DataType{Kind: pb.DataType_INT64}}}), &pb.Expr{Kind: &pb.Expr_Over{Over: n}},
+					call("eq", &pb.Expr{Kind: &pb.Expr_Over{Over: n}}, intLit(0)))
+				return call("divide", num, den), nil
+			}
 			over.Expr = call(running[agg], args...)
 		case frame&frameRows != 0:
 			before, after, err := rowsFrame(w)

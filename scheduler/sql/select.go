@@ -569,8 +569,9 @@ func (c *compiler) orderLimit(n *pb.Node, s *pg.SelectStmt, names []string) (*pb
 
 func sortKey(e *pb.Expr, sb *pg.SortBy) *pb.SortKey {
 	desc := sb.GetSortbyDir() == pg.SortByDir_SORTBY_DESC
-	// SQL's default, as DuckDB and Postgres: nulls last ascending, first descending.
-	nullsLast := !desc
+	// DuckDB's default: nulls last, ascending or descending (Postgres puts
+	// them first descending).
+	nullsLast := true
 	switch sb.GetSortbyNulls() {
 	case pg.SortByNulls_SORTBY_NULLS_FIRST:
 		nullsLast = false

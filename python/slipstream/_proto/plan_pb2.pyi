@@ -489,14 +489,16 @@ class Rename(_message.Message):
     def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., prefix: _Optional[str] = ..., suffix: _Optional[str] = ..., case: _Optional[_Union[Rename.Case, str]] = ...) -> None: ...
 
 class Over(_message.Message):
-    __slots__ = ("expr", "partition_by", "order_by")
+    __slots__ = ("expr", "partition_by", "order_by", "peers")
     EXPR_FIELD_NUMBER: _ClassVar[int]
     PARTITION_BY_FIELD_NUMBER: _ClassVar[int]
     ORDER_BY_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
     expr: Expr
     partition_by: _containers.RepeatedCompositeFieldContainer[Expr]
     order_by: _containers.RepeatedCompositeFieldContainer[SortKey]
-    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., partition_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_by: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ...) -> None: ...
+    peers: bool
+    def __init__(self, expr: _Optional[_Union[Expr, _Mapping]] = ..., partition_by: _Optional[_Iterable[_Union[Expr, _Mapping]]] = ..., order_by: _Optional[_Iterable[_Union[SortKey, _Mapping]]] = ..., peers: _Optional[bool] = ...) -> None: ...
 
 class Column(_message.Message):
     __slots__ = ("name",)
