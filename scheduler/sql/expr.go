@@ -40,6 +40,10 @@ var scalars = map[string]string{
 	"trim": "strip_chars", "btrim": "strip_chars", "replace": "replace_all",
 	"regexp_matches": "regexp_matches", "regexp_replace": "regexp_replace", "year": "year", "month": "month",
 	"day": "day", "hour": "hour", "minute": "minute", "second": "second",
+	"sin": "sin", "cos": "cos", "tan": "tan", "cot": "cot", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
+	"sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
+	"cbrt": "cbrt", "degrees": "degrees", "radians": "radians",
+	"isnan": "is_nan", "isfinite": "is_finite", "isinf": "is_infinite",
 }
 
 func (x *exprCompiler) list(ns []*pg.Node) ([]*pb.Expr, error) {
@@ -142,6 +146,15 @@ func (x *exprCompiler) expr(n *pg.Node) (*pb.Expr, error) {
 		return call("is_not_null", arg), nil
 	case n.GetCaseExpr() != nil:
 		return x.caseExpr(n.GetCaseExpr())
+	case n.GetMinMaxExpr() != nil: // GREATEST / LEAST skip nulls, as DuckDB's
+		args, err := x.list(n.GetMinMaxExpr().GetArgs())
+		if err != nil {
+			return nil, err
+		}
+		if n.GetMinMaxExpr().GetOp() == pg.MinMaxOp_IS_GREATEST {
+			return call("max_horizontal", args...), nil
+		}
+		return call("min_horizontal", args...), nil
 	case n.GetCoalesceExpr() != nil:
 		args, err := x.list(n.GetCoalesceExpr().GetArgs())
 		if err != nil {
