@@ -53,6 +53,7 @@ _AGGREGATES = frozenset(
         "last",
         "any",
         "all",
+        "product",
     }
 )
 _INFIX = {
@@ -749,6 +750,56 @@ class Expr:
     def cbrt(self) -> Expr:
         """Cube root of the value, as float64 (NaN outside its domain, as numpy)."""
         return self._call("cbrt")
+
+    def erf(self) -> Expr:
+        """The error function of the value, as float64."""
+        return self._call("erf")
+
+    def erfc(self) -> Expr:
+        """The complementary error function of the value, as float64."""
+        return self._call("erfc")
+
+    def nan_max(self) -> Expr:
+        """Largest value, NaN if any value is NaN (an aggregate), as polars' ``nan_max``."""
+        return self._call("max", False)
+
+    def nan_min(self) -> Expr:
+        """Smallest value, NaN if any value is NaN (an aggregate), as polars' ``nan_min``."""
+        return self._call("min", False)
+
+    def approx_n_unique(self) -> Expr:
+        """Number of distinct values (computed exactly here; polars estimates it)."""
+        return self.n_unique()
+
+    def is_close(
+        self,
+        other: Any,
+        *,
+        abs_tol: float = 0.0,
+        rel_tol: float = 1e-09,
+        nans_equal: bool = False,
+    ) -> Expr:
+        """True where ``|a - b| <= max(rel_tol * max(|a|, |b|), abs_tol)``, as polars."""
+        b = _to_expr(other)
+        diff = (self - b).abs()
+        bound = max_horizontal(rel_tol * max_horizontal(self.abs(), b.abs()), lit(abs_tol))
+        close = (self == b) | ((diff <= bound) & diff.is_finite())
+        if nans_equal:
+            close = close | (self.is_nan() & b.is_nan())
+        return when(self.is_null() | b.is_null()).then(lit(None)).otherwise(close)
+
+    def entropy(self, base: float = math.e, *, normalize: bool = True) -> Expr:
+        """Entropy ``-sum(p * log(p))`` of the values (an aggregate), as polars.
+
+        With ``normalize`` the values are first divided by their sum.
+        """
+        x = self.cast("float64")
+        if normalize:
+            s = x.sum()
+            h = -((x * x.log()).sum() / s - s.log())
+        else:
+            h = -(x * x.log()).sum()
+        return h / math.log(base)
 
     def sign(self) -> Expr:
         """-1, 0 or 1 by the sign of the value (NaN stays NaN; floats stay floats)."""

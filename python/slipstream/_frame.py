@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ._errors import SlipstreamError
-from ._expr import Expr, all_, col, expr_to_text, is_aggregate, lit, to_exprs
+from ._expr import Expr, all_, col, expr_to_text, is_aggregate, lit, to_exprs, when
 from ._expr import len as len_expr
 from ._proto import plan_pb2 as pb
 
@@ -421,6 +421,136 @@ class DataFrame:
         else:
             sel = all_()
         return self.with_columns(sel.fill_null(value).name.keep())
+
+    @property
+    def width(self) -> int:
+        """The number of columns (asks the server, runs nothing)."""
+        return len(self.schema)
+
+    @property
+    def dtypes(self) -> list[Any]:
+        """The columns' polars data types (asks the server, runs nothing)."""
+        return list(self.collect_schema().dtypes())
+
+    def clone(self) -> DataFrame:
+        """Return the frame itself: frames are immutable, so it is its own clone."""
+        return self
+
+    def drop_nans(self, subset: Any = None) -> DataFrame:
+        """Drop the rows with a NaN in any float column of ``subset`` (all when None)."""
+        from . import selectors as cs
+
+        cols = cs.float() if subset is None else col(subset)
+        return self.filter(cols.is_not_nan().fill_null(True))
+
+    def unpivot(
+        self,
+        on: Any = None,
+        *,
+        index: Any = None,
+        variable_name: str | None = None,
+        value_name: str | None = None,
+    ) -> DataFrame:
+        """Turn columns into rows, as polars' ``unpivot``.
+
+        Parameters
+        ----------
+        on : str or list of str, optional
+            The columns whose values become rows; all but ``index`` when None.
+        index : str or list of str, optional
+            The columns kept on every row.
+        variable_name, value_name : str, optional
+            The names of the column holding the former column name
+            (``variable``) and of the one holding its value (``value``).
+        """
+        names = self.columns
+        idx = [] if index is None else ([index] if isinstance(index, str) else list(index))
+        ons = (
+            [n for n in names if n not in idx]
+            if on is None
+            else ([on] if isinstance(on, str) else list(on))
+        )
+        var, val = variable_name or "variable", value_name or "value"
+        if not ons:
+            raise ValueError("unpivot(): no column to unpivot")
+        parts = [self.select(*idx, lit(c).alias(var), col(c).alias(val)) for c in ons]
+        return concat(parts)
+
+    def pivot(
+        self,
+        on: Any,
+        on_columns: Any,
+        *,
+        index: Any = None,
+        values: Any = None,
+        aggregate_function: Any = None,
+        maintain_order: bool = False,
+        separator: str = "_",
+    ) -> DataFrame:
+        """Turn the values of ``on`` into columns, as polars' ``LazyFrame.pivot``.
+
+        Parameters
+        ----------
+        on : str
+            The column whose values (those of ``on_columns``) name new columns.
+        on_columns : list
+            The values of ``on`` to make columns of, in order (polars asks
+            for them too, so the schema is known without running anything).
+        index : str or list of str, optional
+            The columns that make a row; all but ``on`` and ``values`` when None.
+        values : str or list of str, optional
+            The columns whose values fill the new columns; all but ``on``
+            and ``index`` when None.
+        aggregate_function : str, optional
+            How several values of one cell combine: None (the first),
+            "first", "last", "sum", "min", "max", "mean", "median" or "len".
+            A cell with no value is null.
+        maintain_order : bool
+            Rows in the order of their first appearance.
+        separator : str
+            Between the values column's name and the value, when there are
+            several values columns.
+        """
+        if not isinstance(on, str):
+            raise ValueError("pivot(on=) takes one column name here")
+        names = self.columns
+        vals = None if values is None else ([values] if isinstance(values, str) else list(values))
+        idx = None if index is None else ([index] if isinstance(index, str) else list(index))
+        if idx is None:
+            idx = [n for n in names if n != on and (vals is None or n not in vals)]
+        if vals is None:
+            vals = [n for n in names if n != on and n not in idx]
+        keys = list(on_columns.to_list() if hasattr(on_columns, "to_list") else on_columns)
+        fn = aggregate_function or "first"
+        aggs = []
+        for c in vals:
+            for k in keys:
+                match = col(on).is_null() if k is None else col(on) == k
+                picked = col(c).filter(match)
+                if isinstance(fn, Expr):
+                    raise ValueError("pivot(aggregate_function=) takes the name of an aggregation")
+                if fn == "len":
+                    agg = col(on).filter(match).count().cast("uint32")
+                else:
+                    agg = getattr(picked, fn)()
+                name = str(k) if len(vals) == 1 else f"{c}{separator}{k}"
+                has = col(on).filter(match).count() > 0
+                aggs.append(when(has).then(agg).alias(name))
+        return self.group_by(*idx, maintain_order=maintain_order).agg(*aggs)
+
+    def join_where(
+        self, other: DataFrame, *predicates: Any, how: str = "inner", suffix: str = "_right"
+    ) -> DataFrame:
+        """Join on inequalities, as polars' ``join_where``: pairs of rows where all predicates hold.
+
+        The predicates see both sides' columns, the right ones with
+        ``suffix`` where a name clashes. Only ``how="inner"``.
+        """
+        if how != "inner":
+            raise ValueError(f"join_where(how={how!r}): only 'inner' is supported")
+        if not predicates:
+            raise TypeError("join_where() needs at least one predicate")
+        return self.join(other, how="cross", suffix=suffix).filter(*predicates)
 
     def fill_nan(self, value: Any) -> DataFrame:
         """Replace NaN in the float columns with ``value`` (nulls stay null)."""

@@ -623,6 +623,57 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("more_float_aggregates")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("k").agg(
+        m.col("f").nan_max().alias("nmx"),
+        m.col("f").nan_min().alias("nmn"),
+        m.col("y").entropy().alias("e"),
+        m.col("y").entropy(base=2, normalize=False).alias("e2"),
+    )
+
+
+@case("is_close_erf", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("f").is_close(m.col("h"), abs_tol=1.0).alias("c"),
+        m.col("f").is_close(2.5, nans_equal=True).alias("c2"),
+        (m.col("f") / 1e9).erf().alias("erf"),
+        (m.col("f") / 1e9).erfc().alias("erfc"),
+    )
+
+
+@case("unpivot")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "x", "y").unpivot(["x", "y"], index="id", value_name="v")
+
+
+@case("pivot")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.pivot("g", ["a", "b", "ü"], index="k", values="x", aggregate_function="sum")
+
+
+@case("pivot_first_two_values")
+def _(lf: Any, m: ModuleType) -> Any:
+    return (
+        lf.filter(m.col("k").is_not_null())
+        .unique(subset=["k", "y"], keep="first")
+        .pivot("y", [1, 2, 3], index="k", values=["x", "s"])
+    )
+
+
+@case("join_where")
+def _(lf: Any, m: ModuleType) -> Any:
+    small = lf.select("id", "x").head(20)
+    other = lf.select(m.col("id").alias("rid"), m.col("y")).head(15)
+    return small.join_where(other, m.col("x") < m.col("y"), m.col("id") > m.col("rid"))
+
+
+@case("drop_nans_width", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "f", "h").drop_nans()
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))

@@ -149,6 +149,9 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(pes) == 0 { // a selector of no columns: nothing to hold
+			return in, nil
+		}
 		in, preds, err := b.withWindows(pes, in)
 		if err != nil {
 			return nil, err
