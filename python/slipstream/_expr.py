@@ -594,7 +594,8 @@ class Expr:
     def xor(self, other: Any) -> Expr:
         """Exclusive or of booleans (``expr ^ other``); null where either is null."""
         other = _to_expr(other)
-        return (self | other) & ~(self & other)
+        either: Expr = self._call("or", other)
+        return either._call("and", self._call("and", other)._call("not"))
 
     def is_nan(self) -> Expr:
         """True where the value is NaN (false for other numbers; null stays null)."""
@@ -858,27 +859,27 @@ class Expr:
 
     def eq(self, other: Any) -> Expr:
         """``self == other``."""
-        return self == other
+        return self._call("eq", other)
 
     def ne(self, other: Any) -> Expr:
         """``self != other``."""
-        return self != other
+        return self._call("ne", other)
 
     def lt(self, other: Any) -> Expr:
         """``self < other``."""
-        return self < other
+        return self._call("lt", other)
 
     def le(self, other: Any) -> Expr:
         """``self <= other``."""
-        return self <= other
+        return self._call("le", other)
 
     def gt(self, other: Any) -> Expr:
         """``self > other``."""
-        return self > other
+        return self._call("gt", other)
 
     def ge(self, other: Any) -> Expr:
         """``self >= other``."""
-        return self >= other
+        return self._call("ge", other)
 
     def eq_missing(self, other: Any) -> Expr:
         """``self == other`` with null equal to null (true or false, never null)."""
@@ -892,23 +893,23 @@ class Expr:
 
     def add(self, other: Any) -> Expr:
         """``self + other``."""
-        return self + other
+        return self._call("add", other)
 
     def sub(self, other: Any) -> Expr:
         """``self - other``."""
-        return self - other
+        return self._call("subtract", other)
 
     def mul(self, other: Any) -> Expr:
         """``self * other``."""
-        return self * other
+        return self._call("multiply", other)
 
     def truediv(self, other: Any) -> Expr:
         """``self / other``."""
-        return self / other
+        return self._call("divide", other)
 
     def mod(self, other: Any) -> Expr:
-        """``self % other``."""
-        return self % other
+        """``self % other`` (floored, as polars)."""
+        return _floored_mod(self, _to_expr(other))
 
     def neg(self) -> Expr:
         """``-self``."""
@@ -1036,7 +1037,7 @@ class Expr:
         >>> t.with_columns(col("fare").sum().over("vendor").alias("vendor_total"))  # doctest: +SKIP
         >>> t.with_columns(col("fare").cum_sum().over("vendor", order_by="t"))  # doctest: +SKIP
         """
-        keys = []
+        keys: list[Any] = []
         for k in ([] if partition_by is None else [partition_by]) + list(more_by):
             keys.extend(k if isinstance(k, (list, tuple)) else [k])
         order = (
@@ -1052,7 +1053,7 @@ class Expr:
         return Expr(_over(self._pb, partition, sort_keys))
 
     def _window(
-        self, function: str, *args: Any, order: bool = False, descending: bool = False
+        self, function: builtins.str, *args: Any, order: bool = False, descending: bool = False
     ) -> Expr:
         call = pb.Call(function=function, args=[_to_expr(a)._pb for a in args])
         over = pb.Over(expr=pb.Expr(call=call))

@@ -233,8 +233,9 @@ class DataFrame:
         if keep not in ("any", "first", "last", "none"):
             raise ValueError(f"unique(keep={keep!r}): expected 'any', 'first', 'last' or 'none'")
         names = self.columns
+        keys: list[Any]
         if subset is None:
-            keys = names
+            keys = list(names)
         else:
             keys = [subset] if isinstance(subset, (str, Expr)) else list(subset)
         missing = [k for k in keys if isinstance(k, str) and k not in names]
