@@ -539,6 +539,130 @@ class DataFrame:
                 aggs.append(when(has).then(agg).alias(name))
         return self.group_by(*idx, maintain_order=maintain_order).agg(*aggs)
 
+    def group_by_dynamic(
+        self,
+        index_column: str,
+        *,
+        every: str,
+        period: str | None = None,
+        offset: str | None = None,
+        include_boundaries: bool = False,
+        closed: str = "left",
+        label: str = "left",
+        group_by: Any = None,
+        start_by: str = "window",
+    ) -> GroupBy:
+        """Group rows into time windows of ``every``, as polars' ``group_by_dynamic``.
+
+        Each row falls in the window ``[start, start + every)`` that holds its
+        ``index_column`` value; windows start at multiples of ``every`` from
+        the epoch (weeks on Mondays, months, quarters and years on their
+        first day), as polars with ``start_by="window"``. The result has the
+        ``group_by`` keys, the window start (named ``index_column``) and the
+        aggregates, sorted by keys then window. Follow with ``.agg(...)``.
+
+        Only what a tumbling window needs is supported: ``period`` equal to
+        ``every`` (or None), no ``offset``, ``closed="left"``, ``label="left"``,
+        no boundaries.
+        """
+        if period not in (None, every) or offset not in (None, "0", "0ns"):
+            raise ValueError(
+                "group_by_dynamic(): period other than every, and offset, are not supported"
+            )
+        if closed != "left" or label != "left" or include_boundaries or start_by != "window":
+            raise ValueError(
+                "group_by_dynamic(): only closed='left', label='left', start_by='window' "
+                "and no boundaries are supported"
+            )
+        field = self.schema.field(index_column)
+        start = _window_start(col(index_column), every, field.type).alias(index_column)
+        keys = [] if group_by is None else to_exprs([group_by], {}, strings_are_columns=True)
+        return GroupBy(self, [*keys, start], sort_result=True)
+
+    def join_asof(
+        self,
+        other: DataFrame,
+        *,
+        left_on: str | None = None,
+        right_on: str | None = None,
+        on: str | None = None,
+        by_left: str | Sequence[str] | None = None,
+        by_right: str | Sequence[str] | None = None,
+        by: str | Sequence[str] | None = None,
+        strategy: str = "backward",
+        suffix: str = "_right",
+        tolerance: Any = None,
+        allow_exact_matches: bool = True,
+        coalesce: bool = True,
+        **_: Any,
+    ) -> DataFrame:
+        """Join each row to the nearest earlier (or later) row of ``other``, as polars.
+
+        ``strategy="backward"``: the last row of ``other`` whose key is at most
+        this row's key (within the same ``by`` values); ``"forward"``: the first
+        whose key is at least it. The rows keep this frame's order; a row
+        with no match gets nulls. Done with windows over the two frames
+        stacked, so neither side needs to be sorted first.
+        """
+        if strategy not in ("backward", "forward"):
+            raise ValueError(
+                f"join_asof(strategy={strategy!r}): 'backward' or 'forward' (not 'nearest')"
+            )
+        if tolerance is not None or not allow_exact_matches:
+            raise ValueError(
+                "join_asof(): tolerance and allow_exact_matches=False are not supported"
+            )
+        lk, rk = (on, on) if on is not None else (left_on, right_on)
+        if lk is None or rk is None:
+            raise ValueError("join_asof() needs on=, or left_on= and right_on=")
+        lby = _names(by if by is not None else by_left)
+        rby = _names(by if by is not None else by_right)
+        if len(lby) != len(rby):
+            raise ValueError("join_asof(): by_left and by_right need as many columns")
+        lschema, rschema = self.schema, other.schema
+        taken = set(lschema.names)
+        key, tag, row, ridx = (
+            _hidden(w, [*lschema.names, *rschema.names]) for w in ("k", "tag", "row", "ridx")
+        )
+        # Both sides stacked, the left rows with their row number, the right
+        # rows with theirs (ridx), ordered by key; each left row takes the
+        # right row number last seen (backward) or next seen (forward)
+        # within its by-group, then joins to that row. On equal keys,
+        # backward puts right rows first and forward left rows first, so an
+        # exact match counts either way.
+        groups = [_hidden(f"by{i}", [*lschema.names, *rschema.names]) for i in range(len(lby))]
+        ltag, rtag = (1, 0) if strategy == "backward" else (0, 1)
+        left = self.with_row_index(row).select(
+            col(lk).alias(key),
+            *[col(a).alias(g) for a, g in zip(lby, groups, strict=True)],
+            lit(ltag).alias(tag),
+            col(row).cast("int64").alias(row),
+            lit(None, "int64").alias(ridx),
+        )
+        right_numbered = other.with_row_index(ridx).with_columns(col(ridx).cast("int64"))
+        right = right_numbered.select(
+            col(rk).alias(key),
+            *[col(b).alias(g) for b, g in zip(rby, groups, strict=True)],
+            lit(rtag).alias(tag),
+            lit(None, "int64").alias(row),
+            col(ridx),
+        )
+        fill = "forward" if strategy == "backward" else "backward"
+        nearest = col(ridx).fill_null(strategy=fill).over(groups or None, order_by=[key, tag])
+        matched = (
+            concat([left, right]).with_columns(nearest).filter(col(tag) == ltag).select(row, ridx)
+        )
+        out = (
+            self.with_row_index(row)
+            .with_columns(col(row).cast("int64"))
+            .join(matched, on=row, how="left")
+        )
+        drop_right = set(rby) | ({rk} if coalesce and rk == lk else set())
+        rcols = [c for c in rschema.names if c not in drop_right]
+        renamed = [col(c).alias(c + suffix if c in taken else c) for c in rcols]
+        out = out.join(right_numbered.select(ridx, *renamed), on=ridx, how="left")
+        return out.sort(row).select(all_().exclude(row, ridx))
+
     def join_where(
         self, other: DataFrame, *predicates: Any, how: str = "inner", suffix: str = "_right"
     ) -> DataFrame:
@@ -981,12 +1105,20 @@ class DataFrame:
 class GroupBy:
     """The result of :meth:`DataFrame.group_by`; call :meth:`agg` on it."""
 
-    __slots__ = ("_df", "_keys", "_maintain_order")
+    __slots__ = ("_df", "_keys", "_maintain_order", "_sort_result")
 
-    def __init__(self, df: DataFrame, keys: list[Expr], *, maintain_order: bool = False) -> None:
+    def __init__(
+        self,
+        df: DataFrame,
+        keys: list[Expr],
+        *,
+        maintain_order: bool = False,
+        sort_result: bool = False,
+    ) -> None:
         self._df = df
         self._keys = keys
         self._maintain_order = maintain_order
+        self._sort_result = sort_result
 
     def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
         """Compute aggregates per group: the keys come first, then the aggregates.
@@ -1023,11 +1155,52 @@ class GroupBy:
         out = df._derive(aggregate=node)
         if self._maintain_order:
             out = out.sort(order).select(all_().exclude(order))
+        elif self._sort_result:
+            out = out.sort([col(k) for k in out.columns[: len(self._keys)]])
         return out
 
     def len(self, name: str = "len") -> DataFrame:
         """Count the rows of each group into a column called ``name``."""
         return self.agg(len_expr().alias(name))
+
+
+def _names(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+_FIXED_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _window_start(c: Expr, every: str, dtype: pa.DataType) -> Expr:
+    """The start of the ``every`` window holding ``c`` (a date or a timestamp)."""
+    import re as _re
+
+    m = _re.fullmatch(r"(\d+)(ns|us|ms|s|m|h|d|w|mo|q|y)", every)
+    if not m:
+        raise ValueError(f"every={every!r}: expected a polars duration such as '1d', '15m', '1mo'")
+    n, unit = int(m.group(1)), m.group(2)
+    if n == 1 or unit in ("mo", "q", "y"):
+        if n != 1:
+            raise ValueError(f"every={every!r}: months, quarters and years only one at a time")
+        return c.dt.truncate(every)
+    if unit in ("d", "w"):
+        n, unit = n * (7 if unit == "w" else 1) * 24, "h"
+        if unit == "h" and every.endswith("w"):
+            raise ValueError(f"every={every!r}: several weeks at a time are not supported")
+    if pa.types.is_date32(dtype):
+        raise ValueError(
+            f"every={every!r}: a date column takes days, weeks, months, quarters or years"
+        )
+    if not pa.types.is_timestamp(dtype):
+        raise ValueError(f"group_by_dynamic needs a date or timestamp column, got {dtype}")
+    step = n * _FIXED_NS[unit] // _UNIT_NS[dtype.unit]
+    if step < 1:
+        raise ValueError(f"every={every!r} is finer than the column's unit {dtype.unit}")
+    as_int = c.cast("int64")
+    return ((as_int // step) * step).cast(dtype)
 
 
 def _row_number() -> Expr:

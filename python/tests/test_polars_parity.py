@@ -11,6 +11,7 @@ says so; rows in order when the case says the order is defined).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 from collections.abc import Callable
@@ -57,6 +58,20 @@ DATA = pa.table(
     }
 )
 EMPTY = DATA.slice(0, 0)
+_T0 = dt.datetime(2024, 3, 1, 9, 0)
+TS = pa.table(
+    {
+        "t": pa.array(
+            [_T0 + dt.timedelta(minutes=rng.randint(0, 3 * 24 * 60)) for _ in range(N)],
+            pa.timestamp("us"),
+        ),
+        "d": pa.array([(_T0 + dt.timedelta(days=rng.randint(0, 90))).date() for _ in range(N)]),
+        "g": pa.array([rng.choice(["A", "B", "C"]) for _ in range(N)]),
+        "kind": pa.array([rng.choice(["q", "q", "t"]) for _ in range(N)]),
+        "price": pa.array([_pick([10.0, 10.5, 11.25, 9.75, 12.0]) for _ in range(N)], pa.float64()),
+        "qty": pa.array([rng.randint(1, 100) for _ in range(N)], pa.int64()),
+    }
+)
 ALL_NULL = pa.table(
     {"g": pa.array(["a", "a", "b"]), "v": pa.array([None, None, None], pa.float64())}
 )
@@ -674,6 +689,63 @@ def _(lf: Any, m: ModuleType) -> Any:
     return lf.select("id", "f", "h").drop_nans()
 
 
+# ---------------------------------------------------------------- time series
+
+for every in ["1h", "15m", "1d", "2d", "1w", "1mo"]:
+    CASES.append(
+        Case(
+            f"group_by_dynamic_{every}",
+            lambda lf, m, every=every: (
+                lf.sort("t")
+                .group_by_dynamic("t", every=every, group_by="g")
+                .agg(m.col("qty").sum(), m.col("price").mean().alias("p"), m.len())
+            ),
+            ordered=True,
+            table="ts",
+        )
+    )
+
+
+@case("group_by_dynamic_date", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("d").group_by_dynamic("d", every="1mo").agg(m.col("qty").max())
+
+
+for strategy in ["backward", "forward"]:
+    CASES.append(
+        Case(
+            f"join_asof_{strategy}",
+            lambda lf, m, strategy=strategy: (
+                lf.filter(m.col("kind") == "t")
+                .select("t", "g", "qty")
+                .sort("t")
+                .join_asof(
+                    lf.filter(m.col("kind") == "q").select("t", "g", "price").sort("t"),
+                    on="t",
+                    by="g",
+                    strategy=strategy,
+                )
+            ),
+            ordered=True,
+            table="ts",
+        )
+    )
+
+
+@case("join_asof_no_by", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    trades = lf.filter(m.col("kind") == "t").select("t", "qty").sort("t")
+    quotes = lf.filter(m.col("kind") == "q").select(m.col("t").alias("qt"), "price", "g").sort("qt")
+    return trades.join_asof(quotes, left_on="t", right_on="qt")
+
+
+@case("rolling_time_series", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("t").select(
+        "t", m.col("price").rolling_mean(5, min_samples=1).over("g", order_by="t").alias("r")
+    )
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))
@@ -698,6 +770,8 @@ CLUSTER = {
     "expr_filter_in_agg",
     "rolling_over",
     "describe_numeric",
+    "join_asof_backward",
+    "group_by_dynamic_15m",
 }
 
 
@@ -714,11 +788,11 @@ def cluster_frames(cluster_client: sl.Client) -> dict[str, sl.DataFrame]:
 def _upload(client: sl.Client, tag: str) -> dict[str, sl.DataFrame]:
     return {
         name: client.from_arrow(table, name=f"parity_{name}_{tag}", mode="replace")
-        for name, table in [("data", DATA), ("empty", EMPTY), ("all_null", ALL_NULL)]
+        for name, table in [("data", DATA), ("empty", EMPTY), ("all_null", ALL_NULL), ("ts", TS)]
     }
 
 
-TABLES = {"data": DATA, "empty": EMPTY, "all_null": ALL_NULL}
+TABLES = {"data": DATA, "empty": EMPTY, "all_null": ALL_NULL, "ts": TS}
 
 
 def _collect(result: Any) -> pl.DataFrame:
