@@ -99,6 +99,7 @@ _NAMESPACED: dict[str, tuple[str, list[str]]] = {
     "truncate": ("dt.truncate", []),
     "offset_by": ("dt.offset_by", []),
     "days_between": ("dt.days_between", []),
+    "strftime": ("dt.strftime", []),
 }
 _EPOCH_DATE = _dt.date(1970, 1, 1)
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -2020,6 +2021,22 @@ class ExprDateTimeNameSpace:
             the month, clamped to the month's last day.
         """
         return self._expr._call("offset_by", _text(by, "by"))
+
+    def strftime(self, format: str) -> Expr:
+        """Format as text with polars' (chrono's) codes, e.g. ``"%Y-%m-%d %H:%M"``.
+
+        Parameters
+        ----------
+        format : str
+            ``%Y %y %m %d %e %H %I %M %S %f %.3f %.6f %.9f %.f %p %j %a %A %b %B
+            %F %T %D %R %z %Z %%``. A timestamp with a time zone is formatted
+            in its zone.
+        """
+        return self._expr._call("strftime", _text(format, "format"))
+
+    def to_string(self, format: str) -> Expr:
+        """Alias of :meth:`strftime`."""
+        return self.strftime(format)
 
     def days_between(self, other: Any) -> Expr:
         """Whole days from ``other`` to this date, as int64 (``self - other``).

@@ -746,6 +746,16 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("strftime", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("t").dt.strftime("%Y-%m-%d %H:%M:%S").alias("a"),
+        m.col("t").dt.strftime("%a %d %b %Y, %I:%M %p (%j) %.3f").alias("b"),
+        m.col("d").dt.strftime("%F / %A / %B %e").alias("c"),
+        m.col("t").dt.to_string("%T%.f").alias("e"),
+    )
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))
