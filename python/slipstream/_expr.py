@@ -971,6 +971,33 @@ class Expr:
         res = lit(default) if out is None else out.otherwise(_to_expr(default))
         return res if return_dtype is None else res.cast(return_dtype)
 
+    def sort_by(
+        self,
+        by: Any,
+        *more_by: Any,
+        descending: bool | list[bool] = False,
+        nulls_last: bool | list[bool] = False,
+        multithreaded: bool = True,
+        maintain_order: bool = False,
+    ) -> Expr:
+        """Order the values by other columns, inside an aggregation, as polars.
+
+        ``col("price").sort_by("t").last()`` is the price at the latest t (in
+        ``agg`` and ``select`` of aggregates; ties keep the input order).
+        Only ``first`` and ``last`` depend on the order; every aggregation of
+        one ``agg`` that sorts must sort by the same keys.
+        """
+        keys = to_exprs([by, *more_by], {}, strings_are_columns=True)
+        n = builtins.len(keys)
+        desc = [descending] * n if isinstance(descending, bool) else list(descending)
+        nl = [nulls_last] * n if isinstance(nulls_last, bool) else list(nulls_last)
+        if builtins.len(desc) != n or builtins.len(nl) != n:
+            raise ValueError(f"sort_by: descending and nulls_last need one value per key ({n})")
+        args: list[Any] = []
+        for k, d, z in zip(keys, desc, nl, strict=True):
+            args += [k, bool(d), bool(z)]
+        return self._call("sort_by", *args)
+
     def filter(self, *predicates: Any, **constraints: Any) -> Expr:
         """Keep the values where the predicates hold, inside an aggregation, as polars.
 

@@ -756,6 +756,32 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+def test_sort_by_orders_must_agree(frames: dict[str, sl.DataFrame]) -> None:
+    q = (
+        frames["data"]
+        .group_by("g")
+        .agg(sl.col("x").sort_by("id").last(), sl.col("s").sort_by("id", descending=True).first())
+    )
+    with pytest.raises(sl.PlanError, match=r"sort_by different keys \(\[col\(id\)\] and"):
+        q.collect()
+
+
+@case("sort_by_in_agg")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("x").sort_by("id").last().alias("last_x"),
+        m.col("s").sort_by("id").first().alias("s_of_min_id"),
+        m.col("x").sort_by("id").sum().alias("sum_anyway"),
+    )
+
+
+@case("sort_by_two_keys_in_select", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("id").sort_by(["y", "id"], descending=[True, False], nulls_last=True).first()
+    )
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))
@@ -782,6 +808,8 @@ CLUSTER = {
     "describe_numeric",
     "join_asof_backward",
     "group_by_dynamic_15m",
+    "sort_by_in_agg",
+    "strftime",
 }
 
 
