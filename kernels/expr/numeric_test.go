@@ -20,7 +20,7 @@ func TestNumericFunctions(t *testing.T) {
 		{name: "round_half_away", fn: "round", args: []fnArg{c(f64, `[0.5, 1.5, 2.5, -0.5, -2.5, null]`), li(0)},
 			want: []any{1.0, 2.0, 3.0, -1.0, -3.0, nil}},
 		{name: "round_half_to_even", fn: "round", args: []fnArg{c(f64, `[0.5, 1.5, 2.5, -0.5, -2.5, 1.25, null]`), li(0), ls("half_to_even")},
-			want: []any{0.0, 2.0, 2.0, -0.0, -2.0, 1.0, nil}},
+			want: []any{0.0, 2.0, 2.0, math.Copysign(0, -1), -2.0, 1.0, nil}},
 		{name: "round_half_to_even_digits", fn: "round", args: []fnArg{c(f64, `[1.25, 0.125, -2.35]`), li(1), ls("half_to_even")},
 			want: []any{1.2, 0.1, -2.4}},
 		{name: "round_decimal_half_to_even", fn: "round", args: []fnArg{c(dec(7, 3), `["1.245", "1.235", null]`), li(2), ls("half_to_even")},

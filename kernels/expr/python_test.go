@@ -10,7 +10,7 @@ import (
 
 // TestPythonClientMatchesRegistry reads the Python client's expression
 // module: every function it calls by name must be in the registry (or be
-// one the planner itself reads: window functions and filter), and its list
+// one the planner itself reads: window functions, filter and sort_by), and its list
 // of aggregates must be exactly the registry's aggregates.
 func TestPythonClientMatchesRegistry(t *testing.T) {
 	src, err := os.ReadFile("../../python/slipstream/_expr.py")
@@ -19,7 +19,7 @@ func TestPythonClientMatchesRegistry(t *testing.T) {
 	}
 	text := string(src)
 	planner := map[string]bool{ // read by scheduler/plan, not the registry
-		"filter": true, "rolling": true, "row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
+		"filter": true, "sort_by": true, "rolling": true, "row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
 		"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
 		"fill_forward": true, "fill_backward": true,
 	}

@@ -856,6 +856,11 @@ class DataFrame:
         right_on: str | Expr | Sequence[str | Expr] | None = None,
         suffix: str = "_right",
         filter: Expr | None = None,
+        validate: str = "m:m",
+        nulls_equal: bool = False,
+        coalesce: bool | None = None,
+        maintain_order: str | None = None,
+        **_parallelism: Any,
     ) -> DataFrame:
         """Join with another DataFrame on equal keys, as polars' ``DataFrame.join``.
 
@@ -894,6 +899,21 @@ class DataFrame:
         """
         if not isinstance(other, DataFrame):
             raise TypeError(f"join() needs a slipstream DataFrame, got {type(other).__name__}")
+        # polars' keyword arguments: the defaults are what this join does.
+        if validate != "m:m":
+            raise ValueError(f"join(validate={validate!r}): only 'm:m' (no check) is supported")
+        if nulls_equal:
+            raise ValueError("join(nulls_equal=True) is not supported: a null key matches nothing")
+        if coalesce is not None and coalesce != (how not in ("full", "outer")):
+            raise ValueError(
+                f"join(coalesce={coalesce}) with how={how!r} is not supported: inner, left and "
+                "right joins keep one key column, full joins both"
+            )
+        if maintain_order not in (None, "none"):
+            raise ValueError(
+                f"join(maintain_order={maintain_order!r}) is not supported: the row order "
+                "is not defined; sort the result"
+            )
         if other._client is not self._client:
             raise ValueError("join() needs two DataFrames of the same client (the same node)")
         hows = {
@@ -1163,6 +1183,54 @@ class GroupBy:
         """Count the rows of each group into a column called ``name``."""
         return self.agg(len_expr().alias(name))
 
+    def _each(self, fn: str, *args: Any) -> DataFrame:
+        # polars' group_by(...).sum() and the like: every column but the keys.
+        names = []
+        for k in self._keys:
+            e = k._pb
+            while e.WhichOneof("kind") == "alias":
+                e = e.alias.expr
+            if e.WhichOneof("kind") == "column":
+                names.append(e.column.name)
+        rest = all_().exclude(*names) if names else all_()
+        return self.agg(getattr(rest, fn)(*args).name.keep())
+
+    def first(self) -> DataFrame:
+        """The first row of each group (every column but the keys)."""
+        return self._each("first")
+
+    def last(self) -> DataFrame:
+        """The last row of each group (every column but the keys)."""
+        return self._each("last")
+
+    def sum(self) -> DataFrame:
+        """The sum of every column but the keys, per group."""
+        return self._each("sum")
+
+    def mean(self) -> DataFrame:
+        """The mean of every column but the keys, per group."""
+        return self._each("mean")
+
+    def median(self) -> DataFrame:
+        """The median of every column but the keys, per group."""
+        return self._each("median")
+
+    def max(self) -> DataFrame:
+        """The maximum of every column but the keys, per group."""
+        return self._each("max")
+
+    def min(self) -> DataFrame:
+        """The minimum of every column but the keys, per group."""
+        return self._each("min")
+
+    def n_unique(self) -> DataFrame:
+        """The number of distinct values of every column but the keys, per group."""
+        return self._each("n_unique")
+
+    def quantile(self, quantile: float, interpolation: str = "nearest") -> DataFrame:
+        """A quantile of every column but the keys, per group."""
+        return self._each("quantile", quantile, interpolation)
+
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
     if value is None:
@@ -1235,7 +1303,14 @@ def _per_key(value: bool | Sequence[bool], n: int, what: str) -> list[bool]:
     return values
 
 
-def concat(items: Sequence[DataFrame]) -> DataFrame:
+def concat(
+    items: Sequence[DataFrame],
+    *,
+    how: str = "vertical",
+    rechunk: bool = False,
+    parallel: bool = True,
+    strict: bool | None = None,
+) -> DataFrame:
     """Stack frames vertically (union all), keeping their order, as ``pl.concat``.
 
     Parameters
@@ -1257,6 +1332,25 @@ def concat(items: Sequence[DataFrame]) -> DataFrame:
             raise TypeError(f"concat() takes slipstream DataFrames, got {type(f).__name__}")
         if f._client is not frames[0]._client:
             raise ValueError("concat() needs DataFrames of the same client (the same node)")
+    if how in ("diagonal", "diagonal_relaxed"):
+        # Columns by name: each frame gets every column, null where it has none.
+        schemas = [f.schema for f in frames]
+        names: list[str] = []
+        types: dict[str, pa.DataType] = {}
+        for sch in schemas:
+            for fld in sch:
+                if fld.name not in types:
+                    names.append(fld.name)
+                    types[fld.name] = fld.type
+        frames = [
+            f.select(*[col(n) if n in sch.names else lit(None, types[n]).alias(n) for n in names])
+            for f, sch in zip(frames, schemas, strict=True)
+        ]
+    elif how not in ("vertical", "vertical_relaxed"):
+        raise ValueError(
+            f"concat(how={how!r}): 'vertical', 'vertical_relaxed', 'diagonal' or "
+            "'diagonal_relaxed' (columns of compatible types are cast to a common one)"
+        )
     if len(frames) == 1:
         return frames[0]
     return frames[0]._derive(concat=pb.Concat(inputs=[f._node for f in frames]))

@@ -782,6 +782,31 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("group_by_shortcuts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("k", "x", "y", "f").group_by("k").max()
+
+
+@case("group_by_shortcuts_sum_mean")
+def _(lf: Any, m: ModuleType) -> Any:
+    small = lf.select("k", "x", "y")
+    return small.group_by("k").sum().join(small.group_by("k").mean(), on="k", suffix="_mean")
+
+
+@case("concat_diagonal")
+def _(lf: Any, m: ModuleType) -> Any:
+    a = lf.select("id", "x").head(5)
+    b = lf.select("id", "s").head(3)
+    return m.concat([a, b], how="diagonal")
+
+
+@case("join_keywords")
+def _(lf: Any, m: ModuleType) -> Any:
+    a = lf.select("id", "x").head(30)
+    b = lf.select("id", "y").head(20)
+    return a.join(b, on="id", how="left", validate="m:m", nulls_equal=False, coalesce=True)
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))
