@@ -48,7 +48,7 @@ func init() {
 		"sinh": math.Sinh, "cosh": math.Cosh, "tanh": math.Tanh,
 		"arcsinh": math.Asinh, "arccosh": math.Acosh, "arctanh": math.Atanh,
 		"degrees": func(x float64) float64 { return x * 180 / math.Pi }, "radians": func(x float64) float64 { return x * math.Pi / 180 },
-		"log10": math.Log10, "log1p": math.Log1p, "cbrt": math.Cbrt,
+		"log10": math.Log10, "log1p": math.Log1p, "cbrt": math.Cbrt, "erf": math.Erf, "erfc": math.Erfc,
 	} {
 		register(&Function{Name: name, Arity: 1, Resolve: resolveFloat(name, 1), eval: floatLoop(f)})
 	}

@@ -71,3 +71,16 @@ func TestTemporalFunctions(t *testing.T) {
 		{name: "days_between_ts", fn: "days_between", args: []fnArg{stamps, stamps}, errHas: "needs two dates"},
 	})
 }
+
+func TestStrftime(t *testing.T) {
+	us := &arrow.TimestampType{Unit: arrow.Microsecond}
+	ny := &arrow.TimestampType{Unit: arrow.Second, TimeZone: "America/New_York"}
+	runFn(t, []fnCase{
+		// 2024-03-01 09:05:07.123456 and 1969-12-31 23:59:59 (before the epoch).
+		{name: "timestamp", fn: "strftime", args: []fnArg{c(us, `[1709283907123456, -1000000, null]`), ls("%Y-%m-%d %H:%M:%S%.6f %a %b %j %I%p")},
+			want: []any{"2024-03-01 09:05:07.123456 Fri Mar 061 09AM", "1969-12-31 23:59:59.000000 Wed Dec 365 11PM", nil}},
+		{name: "date", fn: "strftime", args: []fnArg{c(d32, `[19783]`), ls("%F %A %B %e")}, want: []any{"2024-03-01 Friday March  1"}},
+		{name: "zone", fn: "strftime", args: []fnArg{c(ny, `[1709283907]`), ls("%T %z")}, want: []any{"04:05:07 -0500"}},
+		{name: "bad_code", fn: "strftime", args: []fnArg{c(us, `[0]`), ls("%Q")}, errHas: "unknown format code %Q"},
+	})
+}

@@ -53,6 +53,7 @@ _AGGREGATES = frozenset(
         "last",
         "any",
         "all",
+        "product",
     }
 )
 _INFIX = {
@@ -98,6 +99,7 @@ _NAMESPACED: dict[str, tuple[str, list[str]]] = {
     "truncate": ("dt.truncate", []),
     "offset_by": ("dt.offset_by", []),
     "days_between": ("dt.days_between", []),
+    "strftime": ("dt.strftime", []),
 }
 _EPOCH_DATE = _dt.date(1970, 1, 1)
 _EPOCH = _dt.datetime(1970, 1, 1)
@@ -593,7 +595,8 @@ class Expr:
     def xor(self, other: Any) -> Expr:
         """Exclusive or of booleans (``expr ^ other``); null where either is null."""
         other = _to_expr(other)
-        return (self | other) & ~(self & other)
+        either: Expr = self._call("or", other)
+        return either._call("and", self._call("and", other)._call("not"))
 
     def is_nan(self) -> Expr:
         """True where the value is NaN (false for other numbers; null stays null)."""
@@ -750,6 +753,56 @@ class Expr:
         """Cube root of the value, as float64 (NaN outside its domain, as numpy)."""
         return self._call("cbrt")
 
+    def erf(self) -> Expr:
+        """The error function of the value, as float64."""
+        return self._call("erf")
+
+    def erfc(self) -> Expr:
+        """The complementary error function of the value, as float64."""
+        return self._call("erfc")
+
+    def nan_max(self) -> Expr:
+        """Largest value, NaN if any value is NaN (an aggregate), as polars' ``nan_max``."""
+        return self._call("max", False)
+
+    def nan_min(self) -> Expr:
+        """Smallest value, NaN if any value is NaN (an aggregate), as polars' ``nan_min``."""
+        return self._call("min", False)
+
+    def approx_n_unique(self) -> Expr:
+        """Number of distinct values (computed exactly here; polars estimates it)."""
+        return self.n_unique()
+
+    def is_close(
+        self,
+        other: Any,
+        *,
+        abs_tol: float = 0.0,
+        rel_tol: float = 1e-09,
+        nans_equal: bool = False,
+    ) -> Expr:
+        """True where ``|a - b| <= max(rel_tol * max(|a|, |b|), abs_tol)``, as polars."""
+        b = _to_expr(other)
+        diff = (self - b).abs()
+        bound = max_horizontal(rel_tol * max_horizontal(self.abs(), b.abs()), lit(abs_tol))
+        close = (self == b) | ((diff <= bound) & diff.is_finite())
+        if nans_equal:
+            close = close | (self.is_nan() & b.is_nan())
+        return when(self.is_null() | b.is_null()).then(lit(None)).otherwise(close)
+
+    def entropy(self, base: float = math.e, *, normalize: bool = True) -> Expr:
+        """Entropy ``-sum(p * log(p))`` of the values (an aggregate), as polars.
+
+        With ``normalize`` the values are first divided by their sum.
+        """
+        x = self.cast("float64")
+        if normalize:
+            s = x.sum()
+            h = -((x * x.log()).sum() / s - s.log())
+        else:
+            h = -(x * x.log()).sum()
+        return h / math.log(base)
+
     def sign(self) -> Expr:
         """-1, 0 or 1 by the sign of the value (NaN stays NaN; floats stay floats)."""
         one = lit(1)
@@ -807,27 +860,27 @@ class Expr:
 
     def eq(self, other: Any) -> Expr:
         """``self == other``."""
-        return self == other
+        return self._call("eq", other)
 
     def ne(self, other: Any) -> Expr:
         """``self != other``."""
-        return self != other
+        return self._call("ne", other)
 
     def lt(self, other: Any) -> Expr:
         """``self < other``."""
-        return self < other
+        return self._call("lt", other)
 
     def le(self, other: Any) -> Expr:
         """``self <= other``."""
-        return self <= other
+        return self._call("le", other)
 
     def gt(self, other: Any) -> Expr:
         """``self > other``."""
-        return self > other
+        return self._call("gt", other)
 
     def ge(self, other: Any) -> Expr:
         """``self >= other``."""
-        return self >= other
+        return self._call("ge", other)
 
     def eq_missing(self, other: Any) -> Expr:
         """``self == other`` with null equal to null (true or false, never null)."""
@@ -841,23 +894,23 @@ class Expr:
 
     def add(self, other: Any) -> Expr:
         """``self + other``."""
-        return self + other
+        return self._call("add", other)
 
     def sub(self, other: Any) -> Expr:
         """``self - other``."""
-        return self - other
+        return self._call("subtract", other)
 
     def mul(self, other: Any) -> Expr:
         """``self * other``."""
-        return self * other
+        return self._call("multiply", other)
 
     def truediv(self, other: Any) -> Expr:
         """``self / other``."""
-        return self / other
+        return self._call("divide", other)
 
     def mod(self, other: Any) -> Expr:
-        """``self % other``."""
-        return self % other
+        """``self % other`` (floored, as polars)."""
+        return _floored_mod(self, _to_expr(other))
 
     def neg(self) -> Expr:
         """``-self``."""
@@ -917,6 +970,33 @@ class Expr:
             out = when(cond).then(_to_expr(n)) if out is None else out.when(cond).then(_to_expr(n))
         res = lit(default) if out is None else out.otherwise(_to_expr(default))
         return res if return_dtype is None else res.cast(return_dtype)
+
+    def sort_by(
+        self,
+        by: Any,
+        *more_by: Any,
+        descending: bool | list[bool] = False,
+        nulls_last: bool | list[bool] = False,
+        multithreaded: bool = True,
+        maintain_order: bool = False,
+    ) -> Expr:
+        """Order the values by other columns, inside an aggregation, as polars.
+
+        ``col("price").sort_by("t").last()`` is the price at the latest t (in
+        ``agg`` and ``select`` of aggregates; ties keep the input order).
+        Only ``first`` and ``last`` depend on the order; every aggregation of
+        one ``agg`` that sorts must sort by the same keys.
+        """
+        keys = to_exprs([by, *more_by], {}, strings_are_columns=True)
+        n = builtins.len(keys)
+        desc = [descending] * n if isinstance(descending, bool) else list(descending)
+        nl = [nulls_last] * n if isinstance(nulls_last, bool) else list(nulls_last)
+        if builtins.len(desc) != n or builtins.len(nl) != n:
+            raise ValueError(f"sort_by: descending and nulls_last need one value per key ({n})")
+        args: list[Any] = []
+        for k, d, z in zip(keys, desc, nl, strict=True):
+            args += [k, bool(d), bool(z)]
+        return self._call("sort_by", *args)
 
     def filter(self, *predicates: Any, **constraints: Any) -> Expr:
         """Keep the values where the predicates hold, inside an aggregation, as polars.
@@ -985,7 +1065,7 @@ class Expr:
         >>> t.with_columns(col("fare").sum().over("vendor").alias("vendor_total"))  # doctest: +SKIP
         >>> t.with_columns(col("fare").cum_sum().over("vendor", order_by="t"))  # doctest: +SKIP
         """
-        keys = []
+        keys: list[Any] = []
         for k in ([] if partition_by is None else [partition_by]) + list(more_by):
             keys.extend(k if isinstance(k, (list, tuple)) else [k])
         order = (
@@ -1001,7 +1081,7 @@ class Expr:
         return Expr(_over(self._pb, partition, sort_keys))
 
     def _window(
-        self, function: str, *args: Any, order: bool = False, descending: bool = False
+        self, function: builtins.str, *args: Any, order: bool = False, descending: bool = False
     ) -> Expr:
         call = pb.Call(function=function, args=[_to_expr(a)._pb for a in args])
         over = pb.Over(expr=pb.Expr(call=call))
@@ -1968,6 +2048,22 @@ class ExprDateTimeNameSpace:
             the month, clamped to the month's last day.
         """
         return self._expr._call("offset_by", _text(by, "by"))
+
+    def strftime(self, format: str) -> Expr:
+        """Format as text with polars' (chrono's) codes, e.g. ``"%Y-%m-%d %H:%M"``.
+
+        Parameters
+        ----------
+        format : str
+            ``%Y %y %m %d %e %H %I %M %S %f %.3f %.6f %.9f %.f %p %j %a %A %b %B
+            %F %T %D %R %z %Z %%``. A timestamp with a time zone is formatted
+            in its zone.
+        """
+        return self._expr._call("strftime", _text(format, "format"))
+
+    def to_string(self, format: str) -> Expr:
+        """Alias of :meth:`strftime`."""
+        return self.strftime(format)
 
     def days_between(self, other: Any) -> Expr:
         """Whole days from ``other`` to this date, as int64 (``self - other``).

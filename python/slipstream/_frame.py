@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from ._errors import PlanError, SlipstreamError
-from ._expr import Expr, all_, col, expr_to_text, is_aggregate, lit, to_exprs
+from ._expr import Expr, all_, col, expr_to_text, is_aggregate, lit, to_exprs, when
 from ._expr import len as len_expr
 from ._proto import plan_pb2 as pb
 
@@ -233,8 +233,9 @@ class DataFrame:
         if keep not in ("any", "first", "last", "none"):
             raise ValueError(f"unique(keep={keep!r}): expected 'any', 'first', 'last' or 'none'")
         names = self.columns
+        keys: list[Any]
         if subset is None:
-            keys = names
+            keys = list(names)
         else:
             keys = [subset] if isinstance(subset, (str, Expr)) else list(subset)
         missing = [k for k in keys if isinstance(k, str) and k not in names]
@@ -422,6 +423,260 @@ class DataFrame:
             sel = all_()
         return self.with_columns(sel.fill_null(value).name.keep())
 
+    @property
+    def width(self) -> int:
+        """The number of columns (asks the server, runs nothing)."""
+        return len(self.schema)
+
+    @property
+    def dtypes(self) -> list[Any]:
+        """The columns' polars data types (asks the server, runs nothing)."""
+        return list(self.collect_schema().dtypes())
+
+    def clone(self) -> DataFrame:
+        """Return the frame itself: frames are immutable, so it is its own clone."""
+        return self
+
+    def drop_nans(self, subset: Any = None) -> DataFrame:
+        """Drop the rows with a NaN in any float column of ``subset`` (all when None)."""
+        from . import selectors as cs
+
+        cols = cs.float() if subset is None else col(subset)
+        return self.filter(cols.is_not_nan().fill_null(True))
+
+    def unpivot(
+        self,
+        on: Any = None,
+        *,
+        index: Any = None,
+        variable_name: str | None = None,
+        value_name: str | None = None,
+    ) -> DataFrame:
+        """Turn columns into rows, as polars' ``unpivot``.
+
+        Parameters
+        ----------
+        on : str or list of str, optional
+            The columns whose values become rows; all but ``index`` when None.
+        index : str or list of str, optional
+            The columns kept on every row.
+        variable_name, value_name : str, optional
+            The names of the column holding the former column name
+            (``variable``) and of the one holding its value (``value``).
+        """
+        names = self.columns
+        idx = [] if index is None else ([index] if isinstance(index, str) else list(index))
+        ons = (
+            [n for n in names if n not in idx]
+            if on is None
+            else ([on] if isinstance(on, str) else list(on))
+        )
+        var, val = variable_name or "variable", value_name or "value"
+        if not ons:
+            raise ValueError("unpivot(): no column to unpivot")
+        parts = [self.select(*idx, lit(c).alias(var), col(c).alias(val)) for c in ons]
+        return concat(parts)
+
+    def pivot(
+        self,
+        on: Any,
+        on_columns: Any,
+        *,
+        index: Any = None,
+        values: Any = None,
+        aggregate_function: Any = None,
+        maintain_order: bool = False,
+        separator: str = "_",
+    ) -> DataFrame:
+        """Turn the values of ``on`` into columns, as polars' ``LazyFrame.pivot``.
+
+        Parameters
+        ----------
+        on : str
+            The column whose values (those of ``on_columns``) name new columns.
+        on_columns : list
+            The values of ``on`` to make columns of, in order (polars asks
+            for them too, so the schema is known without running anything).
+        index : str or list of str, optional
+            The columns that make a row; all but ``on`` and ``values`` when None.
+        values : str or list of str, optional
+            The columns whose values fill the new columns; all but ``on``
+            and ``index`` when None.
+        aggregate_function : str, optional
+            How several values of one cell combine: None (the first),
+            "first", "last", "sum", "min", "max", "mean", "median" or "len".
+            A cell with no value is null.
+        maintain_order : bool
+            Rows in the order of their first appearance.
+        separator : str
+            Between the values column's name and the value, when there are
+            several values columns.
+        """
+        if not isinstance(on, str):
+            raise ValueError("pivot(on=) takes one column name here")
+        names = self.columns
+        vals = None if values is None else ([values] if isinstance(values, str) else list(values))
+        idx = None if index is None else ([index] if isinstance(index, str) else list(index))
+        if idx is None:
+            idx = [n for n in names if n != on and (vals is None or n not in vals)]
+        if vals is None:
+            vals = [n for n in names if n != on and n not in idx]
+        keys = list(on_columns.to_list() if hasattr(on_columns, "to_list") else on_columns)
+        fn = aggregate_function or "first"
+        aggs = []
+        for c in vals:
+            for k in keys:
+                match = col(on).is_null() if k is None else col(on) == k
+                picked = col(c).filter(match)
+                if isinstance(fn, Expr):
+                    raise ValueError("pivot(aggregate_function=) takes the name of an aggregation")
+                if fn == "len":
+                    agg = col(on).filter(match).count().cast("uint32")
+                else:
+                    agg = getattr(picked, fn)()
+                name = str(k) if len(vals) == 1 else f"{c}{separator}{k}"
+                has = col(on).filter(match).count() > 0
+                aggs.append(when(has).then(agg).alias(name))
+        return self.group_by(*idx, maintain_order=maintain_order).agg(*aggs)
+
+    def group_by_dynamic(
+        self,
+        index_column: str,
+        *,
+        every: str,
+        period: str | None = None,
+        offset: str | None = None,
+        include_boundaries: bool = False,
+        closed: str = "left",
+        label: str = "left",
+        group_by: Any = None,
+        start_by: str = "window",
+    ) -> GroupBy:
+        """Group rows into time windows of ``every``, as polars' ``group_by_dynamic``.
+
+        Each row falls in the window ``[start, start + every)`` that holds its
+        ``index_column`` value; windows start at multiples of ``every`` from
+        the epoch (weeks on Mondays, months, quarters and years on their
+        first day), as polars with ``start_by="window"``. The result has the
+        ``group_by`` keys, the window start (named ``index_column``) and the
+        aggregates, sorted by keys then window. Follow with ``.agg(...)``.
+
+        Only what a tumbling window needs is supported: ``period`` equal to
+        ``every`` (or None), no ``offset``, ``closed="left"``, ``label="left"``,
+        no boundaries.
+        """
+        if period not in (None, every) or offset not in (None, "0", "0ns"):
+            raise ValueError(
+                "group_by_dynamic(): period other than every, and offset, are not supported"
+            )
+        if closed != "left" or label != "left" or include_boundaries or start_by != "window":
+            raise ValueError(
+                "group_by_dynamic(): only closed='left', label='left', start_by='window' "
+                "and no boundaries are supported"
+            )
+        field = self.schema.field(index_column)
+        start = _window_start(col(index_column), every, field.type).alias(index_column)
+        keys = [] if group_by is None else to_exprs([group_by], {}, strings_are_columns=True)
+        return GroupBy(self, [*keys, start], sort_result=True)
+
+    def join_asof(
+        self,
+        other: DataFrame,
+        *,
+        left_on: str | None = None,
+        right_on: str | None = None,
+        on: str | None = None,
+        by_left: str | Sequence[str] | None = None,
+        by_right: str | Sequence[str] | None = None,
+        by: str | Sequence[str] | None = None,
+        strategy: str = "backward",
+        suffix: str = "_right",
+        tolerance: Any = None,
+        allow_exact_matches: bool = True,
+        coalesce: bool = True,
+        **_: Any,
+    ) -> DataFrame:
+        """Join each row to the nearest earlier (or later) row of ``other``, as polars.
+
+        ``strategy="backward"``: the last row of ``other`` whose key is at most
+        this row's key (within the same ``by`` values); ``"forward"``: the first
+        whose key is at least it. The rows keep this frame's order; a row
+        with no match gets nulls. Done with windows over the two frames
+        stacked, so neither side needs to be sorted first.
+        """
+        if strategy not in ("backward", "forward"):
+            raise ValueError(
+                f"join_asof(strategy={strategy!r}): 'backward' or 'forward' (not 'nearest')"
+            )
+        if tolerance is not None or not allow_exact_matches:
+            raise ValueError(
+                "join_asof(): tolerance and allow_exact_matches=False are not supported"
+            )
+        lk, rk = (on, on) if on is not None else (left_on, right_on)
+        if lk is None or rk is None:
+            raise ValueError("join_asof() needs on=, or left_on= and right_on=")
+        lby = _names(by if by is not None else by_left)
+        rby = _names(by if by is not None else by_right)
+        if len(lby) != len(rby):
+            raise ValueError("join_asof(): by_left and by_right need as many columns")
+        lschema, rschema = self.schema, other.schema
+        taken = set(lschema.names)
+        key, tag, row, ridx = (
+            _hidden(w, [*lschema.names, *rschema.names]) for w in ("k", "tag", "row", "ridx")
+        )
+        # Both sides stacked, the left rows with their row number, the right
+        # rows with theirs (ridx), ordered by key; each left row takes the
+        # right row number last seen (backward) or next seen (forward)
+        # within its by-group, then joins to that row. On equal keys,
+        # backward puts right rows first and forward left rows first, so an
+        # exact match counts either way.
+        groups = [_hidden(f"by{i}", [*lschema.names, *rschema.names]) for i in range(len(lby))]
+        ltag, rtag = (1, 0) if strategy == "backward" else (0, 1)
+        left = self.with_row_index(row).select(
+            col(lk).alias(key),
+            *[col(a).alias(g) for a, g in zip(lby, groups, strict=True)],
+            lit(ltag).alias(tag),
+            col(row).cast("int64").alias(row),
+            lit(None, "int64").alias(ridx),
+        )
+        right_numbered = other.with_row_index(ridx).with_columns(col(ridx).cast("int64"))
+        right = right_numbered.select(
+            col(rk).alias(key),
+            *[col(b).alias(g) for b, g in zip(rby, groups, strict=True)],
+            lit(rtag).alias(tag),
+            lit(None, "int64").alias(row),
+            col(ridx),
+        )
+        fill = "forward" if strategy == "backward" else "backward"
+        nearest = col(ridx).fill_null(strategy=fill).over(groups or None, order_by=[key, tag])
+        matched = (
+            concat([left, right]).with_columns(nearest).filter(col(tag) == ltag).select(row, ridx)
+        )
+        out = (
+            self.with_row_index(row)
+            .with_columns(col(row).cast("int64"))
+            .join(matched, on=row, how="left")
+        )
+        drop_right = set(rby) | ({rk} if coalesce and rk == lk else set())
+        rcols = [c for c in rschema.names if c not in drop_right]
+        renamed = [col(c).alias(c + suffix if c in taken else c) for c in rcols]
+        out = out.join(right_numbered.select(ridx, *renamed), on=ridx, how="left")
+        return out.sort(row).select(all_().exclude(row, ridx))
+
+    def join_where(
+        self, other: DataFrame, *predicates: Any, how: str = "inner", suffix: str = "_right"
+    ) -> DataFrame:
+        """Join on inequalities, as polars' ``join_where``: pairs of rows where all predicates hold.
+
+        The predicates see both sides' columns, the right ones with
+        ``suffix`` where a name clashes. Only ``how="inner"``.
+        """
+        if how != "inner":
+            raise ValueError(f"join_where(how={how!r}): only 'inner' is supported")
+        if not predicates:
+            raise TypeError("join_where() needs at least one predicate")
+        return self.join(other, how="cross", suffix=suffix).filter(*predicates)
+
     def fill_nan(self, value: Any) -> DataFrame:
         """Replace NaN in the float columns with ``value`` (nulls stay null)."""
         from . import selectors as cs
@@ -601,6 +856,11 @@ class DataFrame:
         right_on: str | Expr | Sequence[str | Expr] | None = None,
         suffix: str = "_right",
         filter: Expr | None = None,
+        validate: str = "m:m",
+        nulls_equal: bool = False,
+        coalesce: bool | None = None,
+        maintain_order: str | None = None,
+        **_parallelism: Any,
     ) -> DataFrame:
         """Join with another DataFrame on equal keys, as polars' ``DataFrame.join``.
 
@@ -639,6 +899,21 @@ class DataFrame:
         """
         if not isinstance(other, DataFrame):
             raise TypeError(f"join() needs a slipstream DataFrame, got {type(other).__name__}")
+        # polars' keyword arguments: the defaults are what this join does.
+        if validate != "m:m":
+            raise ValueError(f"join(validate={validate!r}): only 'm:m' (no check) is supported")
+        if nulls_equal:
+            raise ValueError("join(nulls_equal=True) is not supported: a null key matches nothing")
+        if coalesce is not None and coalesce != (how not in ("full", "outer")):
+            raise ValueError(
+                f"join(coalesce={coalesce}) with how={how!r} is not supported: inner, left and "
+                "right joins keep one key column, full joins both"
+            )
+        if maintain_order not in (None, "none"):
+            raise ValueError(
+                f"join(maintain_order={maintain_order!r}) is not supported: the row order "
+                "is not defined; sort the result"
+            )
         if other._client is not self._client:
             raise ValueError("join() needs two DataFrames of the same client (the same node)")
         hows = {
@@ -901,12 +1176,20 @@ class DataFrame:
 class GroupBy:
     """The result of :meth:`DataFrame.group_by`; call :meth:`agg` on it."""
 
-    __slots__ = ("_df", "_keys", "_maintain_order")
+    __slots__ = ("_df", "_keys", "_maintain_order", "_sort_result")
 
-    def __init__(self, df: DataFrame, keys: list[Expr], *, maintain_order: bool = False) -> None:
+    def __init__(
+        self,
+        df: DataFrame,
+        keys: list[Expr],
+        *,
+        maintain_order: bool = False,
+        sort_result: bool = False,
+    ) -> None:
         self._df = df
         self._keys = keys
         self._maintain_order = maintain_order
+        self._sort_result = sort_result
 
     def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
         """Compute aggregates per group: the keys come first, then the aggregates.
@@ -943,11 +1226,100 @@ class GroupBy:
         out = df._derive(aggregate=node)
         if self._maintain_order:
             out = out.sort(order).select(all_().exclude(order))
+        elif self._sort_result:
+            out = out.sort([col(k) for k in out.columns[: len(self._keys)]])
         return out
 
     def len(self, name: str = "len") -> DataFrame:
         """Count the rows of each group into a column called ``name``."""
         return self.agg(len_expr().alias(name))
+
+    def _each(self, fn: str, *args: Any) -> DataFrame:
+        # polars' group_by(...).sum() and the like: every column but the keys.
+        names = []
+        for k in self._keys:
+            e = k._pb
+            while e.WhichOneof("kind") == "alias":
+                e = e.alias.expr
+            if e.WhichOneof("kind") == "column":
+                names.append(e.column.name)
+        rest = all_().exclude(*names) if names else all_()
+        return self.agg(getattr(rest, fn)(*args).name.keep())
+
+    def first(self) -> DataFrame:
+        """The first row of each group (every column but the keys)."""
+        return self._each("first")
+
+    def last(self) -> DataFrame:
+        """The last row of each group (every column but the keys)."""
+        return self._each("last")
+
+    def sum(self) -> DataFrame:
+        """The sum of every column but the keys, per group."""
+        return self._each("sum")
+
+    def mean(self) -> DataFrame:
+        """The mean of every column but the keys, per group."""
+        return self._each("mean")
+
+    def median(self) -> DataFrame:
+        """The median of every column but the keys, per group."""
+        return self._each("median")
+
+    def max(self) -> DataFrame:
+        """The maximum of every column but the keys, per group."""
+        return self._each("max")
+
+    def min(self) -> DataFrame:
+        """The minimum of every column but the keys, per group."""
+        return self._each("min")
+
+    def n_unique(self) -> DataFrame:
+        """The number of distinct values of every column but the keys, per group."""
+        return self._each("n_unique")
+
+    def quantile(self, quantile: float, interpolation: str = "nearest") -> DataFrame:
+        """A quantile of every column but the keys, per group."""
+        return self._each("quantile", quantile, interpolation)
+
+
+def _names(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+_FIXED_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def _window_start(c: Expr, every: str, dtype: pa.DataType) -> Expr:
+    """The start of the ``every`` window holding ``c`` (a date or a timestamp)."""
+    import re as _re
+
+    m = _re.fullmatch(r"(\d+)(ns|us|ms|s|m|h|d|w|mo|q|y)", every)
+    if not m:
+        raise ValueError(f"every={every!r}: expected a polars duration such as '1d', '15m', '1mo'")
+    n, unit = int(m.group(1)), m.group(2)
+    if n == 1 or unit in ("mo", "q", "y"):
+        if n != 1:
+            raise ValueError(f"every={every!r}: months, quarters and years only one at a time")
+        return c.dt.truncate(every)
+    if unit in ("d", "w"):
+        n, unit = n * (7 if unit == "w" else 1) * 24, "h"
+        if unit == "h" and every.endswith("w"):
+            raise ValueError(f"every={every!r}: several weeks at a time are not supported")
+    if pa.types.is_date32(dtype):
+        raise ValueError(
+            f"every={every!r}: a date column takes days, weeks, months, quarters or years"
+        )
+    if not pa.types.is_timestamp(dtype):
+        raise ValueError(f"group_by_dynamic needs a date or timestamp column, got {dtype}")
+    step = n * _FIXED_NS[unit] // _UNIT_NS[dtype.unit]
+    if step < 1:
+        raise ValueError(f"every={every!r} is finer than the column's unit {dtype.unit}")
+    as_int = c.cast("int64")
+    return ((as_int // step) * step).cast(dtype)
 
 
 def _row_number() -> Expr:
@@ -982,7 +1354,14 @@ def _per_key(value: bool | Sequence[bool], n: int, what: str) -> list[bool]:
     return values
 
 
-def concat(items: Sequence[DataFrame]) -> DataFrame:
+def concat(
+    items: Sequence[DataFrame],
+    *,
+    how: str = "vertical",
+    rechunk: bool = False,
+    parallel: bool = True,
+    strict: bool | None = None,
+) -> DataFrame:
     """Stack frames vertically (union all), keeping their order, as ``pl.concat``.
 
     Parameters
@@ -1004,6 +1383,25 @@ def concat(items: Sequence[DataFrame]) -> DataFrame:
             raise TypeError(f"concat() takes slipstream DataFrames, got {type(f).__name__}")
         if f._client is not frames[0]._client:
             raise ValueError("concat() needs DataFrames of the same client (the same node)")
+    if how in ("diagonal", "diagonal_relaxed"):
+        # Columns by name: each frame gets every column, null where it has none.
+        schemas = [f.schema for f in frames]
+        names: list[str] = []
+        types: dict[str, pa.DataType] = {}
+        for sch in schemas:
+            for fld in sch:
+                if fld.name not in types:
+                    names.append(fld.name)
+                    types[fld.name] = fld.type
+        frames = [
+            f.select(*[col(n) if n in sch.names else lit(None, types[n]).alias(n) for n in names])
+            for f, sch in zip(frames, schemas, strict=True)
+        ]
+    elif how not in ("vertical", "vertical_relaxed"):
+        raise ValueError(
+            f"concat(how={how!r}): 'vertical', 'vertical_relaxed', 'diagonal' or "
+            "'diagonal_relaxed' (columns of compatible types are cast to a common one)"
+        )
     if len(frames) == 1:
         return frames[0]
     return frames[0]._derive(concat=pb.Concat(inputs=[f._node for f in frames]))

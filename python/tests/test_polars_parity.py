@@ -11,6 +11,7 @@ says so; rows in order when the case says the order is defined).
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 from collections.abc import Callable
@@ -57,6 +58,20 @@ DATA = pa.table(
     }
 )
 EMPTY = DATA.slice(0, 0)
+_T0 = dt.datetime(2024, 3, 1, 9, 0)
+TS = pa.table(
+    {
+        "t": pa.array(
+            [_T0 + dt.timedelta(minutes=rng.randint(0, 3 * 24 * 60)) for _ in range(N)],
+            pa.timestamp("us"),
+        ),
+        "d": pa.array([(_T0 + dt.timedelta(days=rng.randint(0, 90))).date() for _ in range(N)]),
+        "g": pa.array([rng.choice(["A", "B", "C"]) for _ in range(N)]),
+        "kind": pa.array([rng.choice(["q", "q", "t"]) for _ in range(N)]),
+        "price": pa.array([_pick([10.0, 10.5, 11.25, 9.75, 12.0]) for _ in range(N)], pa.float64()),
+        "qty": pa.array([rng.randint(1, 100) for _ in range(N)], pa.int64()),
+    }
+)
 ALL_NULL = pa.table(
     {"g": pa.array(["a", "a", "b"]), "v": pa.array([None, None, None], pa.float64())}
 )
@@ -623,6 +638,175 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("more_float_aggregates")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("k").agg(
+        m.col("f").nan_max().alias("nmx"),
+        m.col("f").nan_min().alias("nmn"),
+        m.col("y").entropy().alias("e"),
+        m.col("y").entropy(base=2, normalize=False).alias("e2"),
+    )
+
+
+@case("is_close_erf", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("f").is_close(m.col("h"), abs_tol=1.0).alias("c"),
+        m.col("f").is_close(2.5, nans_equal=True).alias("c2"),
+        (m.col("f") / 1e9).erf().alias("erf"),
+        (m.col("f") / 1e9).erfc().alias("erfc"),
+    )
+
+
+@case("unpivot")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "x", "y").unpivot(["x", "y"], index="id", value_name="v")
+
+
+@case("pivot")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.pivot("g", ["a", "b", "ü"], index="k", values="x", aggregate_function="sum")
+
+
+@case("pivot_first_two_values")
+def _(lf: Any, m: ModuleType) -> Any:
+    return (
+        lf.filter(m.col("k").is_not_null())
+        .unique(subset=["k", "y"], keep="first")
+        .pivot("y", [1, 2, 3], index="k", values=["x", "s"])
+    )
+
+
+@case("join_where")
+def _(lf: Any, m: ModuleType) -> Any:
+    small = lf.select("id", "x").head(20)
+    other = lf.select(m.col("id").alias("rid"), m.col("y")).head(15)
+    return small.join_where(other, m.col("x") < m.col("y"), m.col("id") > m.col("rid"))
+
+
+@case("drop_nans_width", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "f", "h").drop_nans()
+
+
+# ---------------------------------------------------------------- time series
+
+for every in ["1h", "15m", "1d", "2d", "1w", "1mo"]:
+    CASES.append(
+        Case(
+            f"group_by_dynamic_{every}",
+            lambda lf, m, every=every: (
+                lf.sort("t")
+                .group_by_dynamic("t", every=every, group_by="g")
+                .agg(m.col("qty").sum(), m.col("price").mean().alias("p"), m.len())
+            ),
+            ordered=True,
+            table="ts",
+        )
+    )
+
+
+@case("group_by_dynamic_date", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("d").group_by_dynamic("d", every="1mo").agg(m.col("qty").max())
+
+
+for strategy in ["backward", "forward"]:
+    CASES.append(
+        Case(
+            f"join_asof_{strategy}",
+            lambda lf, m, strategy=strategy: (
+                lf.filter(m.col("kind") == "t")
+                .select("t", "g", "qty")
+                .sort("t")
+                .join_asof(
+                    lf.filter(m.col("kind") == "q").select("t", "g", "price").sort("t"),
+                    on="t",
+                    by="g",
+                    strategy=strategy,
+                )
+            ),
+            ordered=True,
+            table="ts",
+        )
+    )
+
+
+@case("join_asof_no_by", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    trades = lf.filter(m.col("kind") == "t").select("t", "qty").sort("t")
+    quotes = lf.filter(m.col("kind") == "q").select(m.col("t").alias("qt"), "price", "g").sort("qt")
+    return trades.join_asof(quotes, left_on="t", right_on="qt")
+
+
+@case("rolling_time_series", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("t").select(
+        "t", m.col("price").rolling_mean(5, min_samples=1).over("g", order_by="t").alias("r")
+    )
+
+
+@case("strftime", ordered=True, table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("t").dt.strftime("%Y-%m-%d %H:%M:%S").alias("a"),
+        m.col("t").dt.strftime("%a %d %b %Y, %I:%M %p (%j) %.3f").alias("b"),
+        m.col("d").dt.strftime("%F / %A / %B %e").alias("c"),
+        m.col("t").dt.to_string("%T%.f").alias("e"),
+    )
+
+
+def test_sort_by_orders_must_agree(frames: dict[str, sl.DataFrame]) -> None:
+    q = (
+        frames["data"]
+        .group_by("g")
+        .agg(sl.col("x").sort_by("id").last(), sl.col("s").sort_by("id", descending=True).first())
+    )
+    with pytest.raises(sl.PlanError, match=r"sort_by different keys \(\[col\(id\)\] and"):
+        q.collect()
+
+
+@case("sort_by_in_agg")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("x").sort_by("id").last().alias("last_x"),
+        m.col("s").sort_by("id").first().alias("s_of_min_id"),
+        m.col("x").sort_by("id").sum().alias("sum_anyway"),
+    )
+
+
+@case("sort_by_two_keys_in_select", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("id").sort_by(["y", "id"], descending=[True, False], nulls_last=True).first()
+    )
+
+
+@case("group_by_shortcuts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("k", "x", "y", "f").group_by("k").max()
+
+
+@case("group_by_shortcuts_sum_mean")
+def _(lf: Any, m: ModuleType) -> Any:
+    small = lf.select("k", "x", "y")
+    return small.group_by("k").sum().join(small.group_by("k").mean(), on="k", suffix="_mean")
+
+
+@case("concat_diagonal")
+def _(lf: Any, m: ModuleType) -> Any:
+    a = lf.select("id", "x").head(5)
+    b = lf.select("id", "s").head(3)
+    return m.concat([a, b], how="diagonal")
+
+
+@case("join_keywords")
+def _(lf: Any, m: ModuleType) -> Any:
+    a = lf.select("id", "x").head(30)
+    b = lf.select("id", "y").head(20)
+    return a.join(b, on="id", how="left", validate="m:m", nulls_equal=False, coalesce=True)
+
+
 @case("null_count_expr")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("k").agg(m.col("x").null_count(), m.col("s").null_count().alias("sn"))
@@ -647,6 +831,10 @@ CLUSTER = {
     "expr_filter_in_agg",
     "rolling_over",
     "describe_numeric",
+    "join_asof_backward",
+    "group_by_dynamic_15m",
+    "sort_by_in_agg",
+    "strftime",
 }
 
 
@@ -663,11 +851,11 @@ def cluster_frames(cluster_client: sl.Client) -> dict[str, sl.DataFrame]:
 def _upload(client: sl.Client, tag: str) -> dict[str, sl.DataFrame]:
     return {
         name: client.from_arrow(table, name=f"parity_{name}_{tag}", mode="replace")
-        for name, table in [("data", DATA), ("empty", EMPTY), ("all_null", ALL_NULL)]
+        for name, table in [("data", DATA), ("empty", EMPTY), ("all_null", ALL_NULL), ("ts", TS)]
     }
 
 
-TABLES = {"data": DATA, "empty": EMPTY, "all_null": ALL_NULL}
+TABLES = {"data": DATA, "empty": EMPTY, "all_null": ALL_NULL, "ts": TS}
 
 
 def _collect(result: Any) -> pl.DataFrame:

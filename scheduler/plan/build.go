@@ -151,6 +151,9 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(pes) == 0 { // a selector of no columns: nothing to hold
+			return in, nil
+		}
 		in, preds, err := b.withWindows(pes, in)
 		if err != nil {
 			return nil, err
@@ -284,6 +287,9 @@ func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error
 		if err := uniqueNames(append(append([]Expr{}, out.Keys...), out.Aggs...), "group_by().agg()"); err != nil {
 			return nil, err
 		}
+		if err := orderInput(out); err != nil {
+			return nil, err
+		}
 		return out, nil
 	}
 	// Expressions over aggregates (col("a").sum() / len(), col("x").max() -
@@ -304,6 +310,9 @@ func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error
 		post = append(post, e)
 	}
 	if err := uniqueNames(post, "group_by().agg()"); err != nil {
+		return nil, err
+	}
+	if err := orderInput(out); err != nil {
 		return nil, err
 	}
 	return &Project{Input: out, Exprs: post}, nil
@@ -548,6 +557,38 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 	return we, nil
 }
 
+// orderInput sorts agg's input by the order its sort_by aggregates ask
+// for; every one of them must ask for the same order.
+func orderInput(agg *Aggregate) error {
+	var keys []SortKey
+	text := ""
+	for _, e := range agg.Aggs {
+		call := Unalias(e).(*AggCall)
+		if len(call.OrderBy) == 0 {
+			continue
+		}
+		parts := make([]string, len(call.OrderBy))
+		for i, k := range call.OrderBy {
+			parts[i] = k.Expr.String()
+			if k.Descending {
+				parts[i] += " desc"
+			}
+			if k.NullsLast {
+				parts[i] += " nulls_last"
+			}
+		}
+		t := "[" + strings.Join(parts, ", ") + "]"
+		if keys != nil && t != text {
+			return invalidf("the aggregations of one agg() sort_by different keys (%s and %s); use one order", text, t)
+		}
+		keys, text = call.OrderBy, t
+	}
+	if keys != nil {
+		agg.Input = &Sort{Input: agg.Input, Keys: keys}
+	}
+	return nil
+}
+
 // rolling builds rolling(agg, preceding, following, min_samples): the
 // aggregate over the frame of rows around each row, as polars' rolling_*.
 func (b *builder) rolling(we *WindowExpr, call *planpb.Call, in *arrow.Schema) (*WindowExpr, error) {
@@ -676,6 +717,31 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 	var argTypes []arrow.DataType
 	var params []*Literal
 	pargs := call.GetArgs()
+	if len(pargs) > 0 && pargs[0].GetCall().GetFunction() == "sort_by" {
+		// col("x").sort_by(keys).first(): first and last read the rows in
+		// that order; the other aggregates do not care.
+		s := pargs[0].GetCall().GetArgs()
+		if len(s) < 4 || (len(s)-1)%3 != 0 {
+			return nil, invalidf("sort_by takes an expression and (key, descending, nulls_last) triples")
+		}
+		for i := 1; i < len(s); i += 3 {
+			if containsAggregate(s[i]) || containsOver(s[i]) {
+				return nil, invalidf("a sort_by key of %s cannot hold an aggregation or a window", fn.Name)
+			}
+			k, err := b.expr(s[i], in)
+			if err != nil {
+				return nil, err
+			}
+			if !expr.IsOrderable(k.Type()) {
+				return nil, invalidf("cannot sort by %s: %s values have no order", k, expr.TypeName(k.Type()))
+			}
+			flag := func(e *planpb.Expr) bool { return e.GetLiteral().GetBoolValue() }
+			if fn.OrderSensitive {
+				agg.OrderBy = append(agg.OrderBy, SortKey{Expr: k, Descending: flag(s[i+1]), NullsLast: flag(s[i+2])})
+			}
+		}
+		pargs = append([]*planpb.Expr{s[0]}, pargs[1:]...)
+	}
 	if len(pargs) > 0 && pargs[0].GetCall().GetFunction() == "filter" {
 		// col("x").filter(cond).agg(): aggregate the rows where cond holds.
 		f := pargs[0].GetCall().GetArgs()

@@ -62,6 +62,10 @@ type AggCall struct {
 	Params []scalar.Scalar
 	Out    arrow.DataType
 	Filter Expr
+	// OrderBy, for first and last, is the order their rows are read in
+	// (polars' col("x").sort_by("t").last()); Build sorts the aggregate's
+	// input by it.
+	OrderBy []SortKey
 }
 
 func (*ColumnRef) sealedExpr() {}
