@@ -172,6 +172,17 @@ def test_polars_read_database(con: flight_sql.Connection, alltypes: pa.Table) ->
     assert_same(df.to_arrow(), sql, alltypes=alltypes)
 
 
+def test_polars_read_database_uri(remote_client: sl.Client, alltypes: pa.Table) -> None:
+    """polars opens the connection from a URI alone, as the issue writes it:
+    a node serving without auth (on loopback only) takes it."""
+    remote_client.from_arrow(alltypes, name="alltypes", mode="replace")
+    host_port = remote_client.address.removeprefix("grpc://")
+    sql = "SELECT k, count(*) AS n, avg(f64) AS m FROM alltypes GROUP BY k"
+    df = pl.read_database_uri(sql, f"flightsql://{host_port}?transport=tcp", engine="adbc")
+    assert isinstance(df, pl.DataFrame)
+    assert_same(df.to_arrow(), sql, alltypes=alltypes)
+
+
 def test_pandas_read_sql_and_to_sql(con: flight_sql.Connection, alltypes: pa.Table) -> None:
     sql = "SELECT id, k, f64 FROM alltypes WHERE id < 100"
     df = pd.read_sql(sql, con)
