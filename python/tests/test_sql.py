@@ -122,6 +122,7 @@ SQL_CASES = [
     "select id, date_diff('day', d, date '2024-01-01') as dd from alltypes",
     "select id, sin(f64) as a, atan(f32) as b, tanh(f64) as c, cbrt(f64) as d, degrees(f64) as e, "
     "greatest(i8, i16, i32) as g, least(f64, f32) as l, isnan(f64) as n from alltypes",
+    "select id, strftime(ts, '%Y-%m-%d %H:%M') as a, strftime(d, '%d/%m/%Y') as b from alltypes",
     # SELECT without FROM and VALUES lists.
     "select 1 as one, 'two' as two, 3.5 * 2 as seven",
     "select v.x, count(*) as n from (values (1), (2), (2), (null)) v(x) group by v.x",

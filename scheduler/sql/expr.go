@@ -43,7 +43,7 @@ var scalars = map[string]string{
 	"sin": "sin", "cos": "cos", "tan": "tan", "cot": "cot", "asin": "arcsin", "acos": "arccos", "atan": "arctan",
 	"sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "asinh": "arcsinh", "acosh": "arccosh", "atanh": "arctanh",
 	"cbrt": "cbrt", "degrees": "degrees", "radians": "radians",
-	"isnan": "is_nan", "isfinite": "is_finite", "isinf": "is_infinite",
+	"isnan": "is_nan", "isfinite": "is_finite", "isinf": "is_infinite", "strftime": "strftime",
 }
 
 func (x *exprCompiler) list(ns []*pg.Node) ([]*pb.Expr, error) {
