@@ -146,6 +146,12 @@ func scalarInt(v scalar.Scalar) (int64, bool) {
 }
 
 func excludes(op string, lo, hi, v any) bool {
+	if f, ok := v.(float64); ok && (f != f || op == "gt" || op == "ge") {
+		// NaN compares above every number, and Parquet's statistics leave
+		// NaN out: a group whose numbers are all small may still hold NaN
+		// rows that pass x > v, and nothing is known of x < NaN.
+		return false
+	}
 	less := func(a, b any) bool {
 		switch a := a.(type) {
 		case int64:

@@ -163,11 +163,14 @@ func kleeneFold(isAll bool) func(context.Context, []compute.Datum) (compute.Datu
 func resolveFloatTest(name string) func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 	return func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 		t := in[0]
-		if !IsNumeric(t) && !IsNull(t) {
+		if !IsNumeric(t) && !IsNull(t) && !IsOrderable(t) {
 			return nil, nil, invalid("%s needs numbers, got %s", name, TypeName(t))
 		}
-		f := arrow.PrimitiveTypes.Float64
-		return arrow.FixedWidthTypes.Boolean, []arrow.DataType{f}, nil
+		if IsNumeric(t) || IsNull(t) {
+			t = arrow.PrimitiveTypes.Float64
+		}
+		// Dates, timestamps and text are never NaN nor infinite.
+		return arrow.FixedWidthTypes.Boolean, []arrow.DataType{t}, nil
 	}
 }
 
@@ -187,12 +190,20 @@ func floatTest(name string) func(context.Context, []compute.Datum) (compute.Datu
 			return nil, err
 		}
 		defer x.Release()
-		vals := Values[float64](x)
+		isFloat := x.DataType().ID() == arrow.FLOAT64
+		var vals []float64
+		if isFloat {
+			vals = Values[float64](x)
+		}
 		out := newBoolOut(mem, n)
 		for i := range n {
+			v := 1.0 // what a value of another type counts as: a finite number
+			if isFloat {
+				v = vals[i]
+			}
 			if !x.IsValid(i) {
 				out.setNull(i, mem)
-			} else if test(vals[i]) {
+			} else if test(v) {
 				out.set(i, true)
 			}
 		}

@@ -272,7 +272,7 @@ func init() {
 		if f.name != "eq" && f.name != "ne" {
 			resolve, eval = resolveOrder, orderCall(f.arrow)
 		}
-		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolve, eval: eval})
+		register(&Function{Name: f.name, Infix: f.infix, Arity: 2, Resolve: resolve, eval: nanAware(f.name, eval)})
 	}
 	register(&Function{Name: "and", Infix: "&", Arity: 2, Resolve: resolveLogic("and"), eval: arrowCall("and_kleene")})
 	register(&Function{Name: "or", Infix: "|", Arity: 2, Resolve: resolveLogic("or"), eval: arrowCall("or_kleene")})

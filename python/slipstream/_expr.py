@@ -629,7 +629,8 @@ class Expr:
             out = when(self < lo).then(lo).otherwise(out)
         if upper_bound is not None:
             hi = _to_expr(upper_bound)
-            out = when(self > hi).then(hi).otherwise(out)
+            # NaN compares above every number, yet stays NaN here, as polars.
+            out = when((self > hi) & self.is_not_nan()).then(hi).otherwise(out)
         return out
 
     def diff(self, n: int = 1, null_behavior: builtins.str = "ignore") -> Expr:

@@ -1057,6 +1057,8 @@ func (b *builder) expr(e *planpb.Expr, s *arrow.Schema) (Expr, error) {
 		return &Cast{Arg: arg, To: to}, nil
 	case *planpb.Expr_Call:
 		return b.call(k.Call, s)
+	case *planpb.Expr_Over:
+		return nil, invalidf("a window expression (over, shift, diff, cum_*, rank, rolling_*, fill_null(strategy=)) cannot stand here: not inside an aggregation, a group key or a join key")
 	case *planpb.Expr_Selector:
 		return nil, invalidf("a selector of several columns (col(\"a\", \"b\"), all(), exclude(), a pattern or a type) cannot stand here; name one column")
 	case *planpb.Expr_Rename:
