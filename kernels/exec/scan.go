@@ -137,7 +137,7 @@ func (s *Scan) Next(ctx context.Context) (b arrow.RecordBatch, err error) {
 			if s.next > 0 {
 				path = s.Paths[s.next-1]
 			}
-			b, err = nil, kernels.Errorf(kernels.Invalid, "cannot read %s: the file is malformed (%v)", path, p)
+			b, err = nil, malformed(path, p)
 		}
 	}()
 	b, err = s.read(ctx)
@@ -146,6 +146,11 @@ func (s *Scan) Next(ctx context.Context) (b arrow.RecordBatch, err error) {
 		s.Read.bytes.Add(BatchBytes(b))
 	}
 	return b, err
+}
+
+// malformed is the error for a file whose reading panicked in Arrow.
+func malformed(path string, p any) error {
+	return kernels.Errorf(kernels.Invalid, "cannot read %s: the file is malformed (%v)", path, p)
 }
 
 // ReadCount counts what scans read; the scans of a query share one.
@@ -666,7 +671,14 @@ func (f *ipcFile) Err() error                     { return f.err }
 // FileSchema reads the schema of one file, opened through roots (nil:
 // anywhere), without reading its data. For CSV the types are inferred from
 // the first rows.
-func FileSchema(mem memory.Allocator, roots *fsroot.Roots, format Format, path string, opts CSVOptions) (*arrow.Schema, error) {
+func FileSchema(mem memory.Allocator, roots *fsroot.Roots, format Format, path string, opts CSVOptions) (s *arrow.Schema, err error) {
+	defer func() {
+		// As in Scan.Next: Arrow's readers trust a file's metadata (FuzzFileScan:
+		// an IPC schema with a time unit out of range panics in arrow/ipc).
+		if p := recover(); p != nil {
+			s, err = nil, malformed(path, p)
+		}
+	}()
 	switch format {
 	case Parquet:
 		meta, err := parquetFooter(roots, path)
