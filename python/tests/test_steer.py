@@ -326,7 +326,9 @@ def test_text_bar_on_a_terminal(steer: sl.Client, monkeypatch: pytest.MonkeyPatc
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     with pytest.raises(sl.QueryTimeoutError):
-        long_query(steer).to_arrow(timeout=2.5)  # progress: on by default
+        # progress: on by default; shown after about a second, redrawn four
+        # times a second (time enough on a loaded machine for a redraw)
+        long_query(steer).to_arrow(timeout=5)
     text = terminal.getvalue()
     frames = [f for f in text.split("\r") if f.strip()]
     assert frames, text
