@@ -64,29 +64,11 @@ func (e *Engine) WriteFiles(ctx context.Context, id, dir string, q *planpb.Query
 }
 
 func (e *Engine) writeFilesLocal(ctx context.Context, id, dir string, q *planpb.Query) (rows int64, err error) {
-	if id == "" {
-		if id, err = e.Track(ctx, ""); err != nil {
-			return 0, err
-		}
-	}
-	run, err := e.StartLocal(ctx, id)
-	if err != nil {
-		return 0, err
-	}
-	ctx = run.Context()
-	op, err := e.ExecuteLocal(run, q)
-	if err != nil {
-		run.End(err)
-		return 0, err
-	}
-	defer func() {
-		op.Close()
-		if c := context.Cause(ctx); err != nil && c != nil && ctx.Err() != nil && kernels.KindOf(c) == kernels.Cancelled {
-			err = c
-		}
-		run.End(err)
-	}()
-	return e.writeParquet(ctx, partFile(dir, 0), op, run.Sent)
+	err = e.runLocal(ctx, id, q, func(ctx context.Context, op exec.Operator, run *LocalRun) error {
+		rows, err = e.writeParquet(ctx, partFile(dir, 0), op, run.Sent)
+		return err
+	})
+	return rows, err
 }
 
 // WriteOutput writes a result partition this node holds as the Parquet

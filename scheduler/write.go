@@ -237,41 +237,52 @@ func byNode(ctx context.Context, parts []ResultPart, fn func(ctx context.Context
 	return g.Wait()
 }
 
-// writeLocal is WriteTable on a node alone: the query runs here, tracked
-// as id (cancel_query stops it), and its batches are stored as an upload's.
+// writeLocal is WriteTable on a node alone: the query's batches are
+// stored as an upload's.
 func (e *Engine) writeLocal(ctx context.Context, id, name string, mode catalog.Mode, q *planpb.Query) (written, total int64, err error) {
+	err = e.runLocal(ctx, id, q, func(ctx context.Context, op exec.Operator, run *LocalRun) error {
+		written, total, err = e.Store(ctx, name, mode, op.Schema(), func() (arrow.RecordBatch, error) {
+			b, err := op.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				return nil, nil
+			}
+			if b != nil {
+				run.Sent(b.NumRows(), exec.BatchBytes(b))
+			}
+			return b, err
+		})
+		return err
+	})
+	return written, total, err
+}
+
+// runLocal runs q on this node alone, tracked as id ("" makes one:
+// cancel_query stops it), and hands its operator to use; the query ends,
+// its memory freed, when use returns.
+func (e *Engine) runLocal(ctx context.Context, id string, q *planpb.Query, use func(context.Context, exec.Operator, *LocalRun) error) (err error) {
 	if id == "" {
 		if id, err = e.Track(ctx, ""); err != nil {
-			return 0, 0, err
+			return err
 		}
 	}
 	run, err := e.StartLocal(ctx, id)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
 	ctx = run.Context()
 	op, err := e.ExecuteLocal(run, q)
 	if err != nil {
 		run.End(err)
-		return 0, 0, err
+		return err
 	}
 	defer func() {
 		op.Close()
 		if c := context.Cause(ctx); err != nil && c != nil && ctx.Err() != nil && kernels.KindOf(c) == kernels.Cancelled {
-			err = c
+			err = c // the client's cancel, not the bare context error
 		}
 		run.End(err)
 	}()
-	return e.Store(ctx, name, mode, op.Schema(), func() (arrow.RecordBatch, error) {
-		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		if b != nil {
-			run.Sent(b.NumRows(), exec.BatchBytes(b))
-		}
-		return b, err
-	})
+	return use(ctx, op, run)
 }
 
 // StoreOutput stores a result partition this node holds as partitions of
