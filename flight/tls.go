@@ -26,61 +26,157 @@ import (
 // certificate must be valid now, signed by the CA and a node's. It returns
 // the server's TLS settings — client certificates verified when given
 // (required when requireClients, i.e. no tokens authenticate callers) —
-// and the settings the node dials other nodes with.
+// and the settings the node dials other nodes with. Both take the files as
+// they are at each handshake (certFiles), so certificates and the CA can be
+// rotated without a restart.
 func LoadTLS(certFile, keyFile, caFile string, requireClients bool, now time.Time) (server, peers *tls.Config, err error) {
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", certFile, keyFile, err)
+	files := &certFiles{cert: certFile, key: keyFile, ca: caFile}
+	if files.stamps, err = files.stat(); err != nil {
+		return nil, nil, err
 	}
-	leaf := pair.Leaf
-	if leaf == nil {
-		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return nil, nil, fmt.Errorf("--tls-cert %s: %w", certFile, err)
-		}
+	if files.state, err = files.load(now); err != nil {
+		return nil, nil, err
 	}
-	if now.After(leaf.NotAfter) {
-		return nil, nil, fmt.Errorf("--tls-cert %s expired at %s; make a new one (slipstream certs)", certFile, leaf.NotAfter.UTC().Format(time.RFC3339))
-	}
-	if now.Before(leaf.NotBefore) {
-		return nil, nil, fmt.Errorf("--tls-cert %s is not valid before %s (check the clock)", certFile, leaf.NotBefore.UTC().Format(time.RFC3339))
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--tls-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, nil, fmt.Errorf("--tls-ca %s holds no PEM certificate", caFile)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		return nil, nil, fmt.Errorf("--tls-cert %s is not a server certificate signed by --tls-ca %s: %w", certFile, caFile, err)
-	}
-	if !isNodeCert(leaf) {
-		return nil, nil, fmt.Errorf("--tls-cert %s is not a node certificate (its subject has no OU=%s); make one with slipstream certs", certFile, NodeUnit)
+	clientAuth := tls.VerifyClientCertIfGiven
+	if requireClients {
+		clientAuth = tls.RequireAndVerifyClientCert
 	}
 	server = &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		ClientCAs:    pool,
-		ClientAuth:   tls.VerifyClientCertIfGiven,
-		MinVersion:   tls.VersionTLS12,
-	}
-	if requireClients {
-		server.ClientAuth = tls.RequireAndVerifyClientCert
+		MinVersion: tls.VersionTLS12,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			s := files.current()
+			return &tls.Config{Certificates: []tls.Certificate{s.pair}, ClientCAs: s.pool, ClientAuth: clientAuth, MinVersion: tls.VersionTLS12}, nil
+		},
 	}
 	peers = &tls.Config{
-		Certificates: []tls.Certificate{pair},
-		RootCAs:      pool,
-		MinVersion:   tls.VersionTLS12,
-		// The other end must be a node, not merely hold a certificate of
-		// the CA (a client's, say).
+		MinVersion: tls.VersionTLS12,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			s := files.current()
+			return &s.pair, nil
+		},
+		// Go's own verification would take a fixed RootCAs; VerifyConnection
+		// does the same checks (chain to the CA, host name) against the CA
+		// of the moment, and also requires the other end to be a node, not
+		// merely a holder of a certificate of the CA (a client's, say).
+		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || !isNodeCert(cs.PeerCertificates[0]) {
-				return fmt.Errorf("the certificate of %s is not a node certificate (no OU=%s)", cs.ServerName, NodeUnit)
-			}
-			return nil
+			return files.current().verifyNode(cs)
 		},
 	}
 	return server, peers, nil
+}
+
+// certFiles are a node's certificate, key and CA files. They are looked at
+// again at most once a second (reloadEvery, as the tokens file), at a
+// handshake; when one changed they are
+// read and checked again, and a set that fails the checks (a file half
+// written, a certificate expired or of another CA) is refused with a
+// warning, the node keeping the last good one.
+type certFiles struct {
+	cert, key, ca string
+
+	mu      sync.Mutex
+	state   certState
+	stamps  [3]fileStamp
+	checked time.Time
+	refused [3]fileStamp // the last set refused, warned about once
+}
+
+// certState is a checked certificate and the CA pool it is checked against.
+type certState struct {
+	pair tls.Certificate
+	pool *x509.CertPool
+}
+
+func (f *certFiles) stat() ([3]fileStamp, error) {
+	var out [3]fileStamp
+	for i, p := range []string{f.cert, f.key, f.ca} {
+		st, err := stampOf(p)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", []string{"--tls-cert", "--tls-key", "--tls-ca"}[i], err)
+		}
+		out[i] = st
+	}
+	return out, nil
+}
+
+// current is the certificate to use now, re-read if its files changed.
+func (f *certFiles) current() certState {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if now.Sub(f.checked) < reloadEvery {
+		return f.state
+	}
+	f.checked = now
+	stamps, err := f.stat()
+	if err != nil || stamps == f.stamps || stamps == f.refused {
+		return f.state
+	}
+	s, err := f.load(now)
+	if err != nil {
+		f.refused = stamps
+		slog.Warn("the changed TLS files were refused; the node keeps its certificate", "err", err)
+		return f.state
+	}
+	f.state, f.stamps = s, stamps
+	slog.Info("TLS certificate reloaded", "cert", f.cert, "not_after", s.pair.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	return f.state
+}
+
+// load reads the files and checks them.
+func (f *certFiles) load(now time.Time) (certState, error) {
+	pair, err := tls.LoadX509KeyPair(f.cert, f.key)
+	if err != nil {
+		return certState{}, fmt.Errorf("--tls-cert %s / --tls-key %s: %w", f.cert, f.key, err)
+	}
+	if pair.Leaf == nil {
+		if pair.Leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return certState{}, fmt.Errorf("--tls-cert %s: %w", f.cert, err)
+		}
+	}
+	leaf := pair.Leaf
+	if now.After(leaf.NotAfter) {
+		return certState{}, fmt.Errorf("--tls-cert %s expired at %s; make a new one (slipstream certs)", f.cert, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(leaf.NotBefore) {
+		return certState{}, fmt.Errorf("--tls-cert %s is not valid before %s (check the clock)", f.cert, leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+	pem, err := os.ReadFile(f.ca)
+	if err != nil {
+		return certState{}, fmt.Errorf("--tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return certState{}, fmt.Errorf("--tls-ca %s holds no PEM certificate", f.ca)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+		return certState{}, fmt.Errorf("--tls-cert %s is not a server certificate signed by --tls-ca %s: %w", f.cert, f.ca, err)
+	}
+	if !isNodeCert(leaf) {
+		return certState{}, fmt.Errorf("--tls-cert %s is not a node certificate (its subject has no OU=%s); make one with slipstream certs", f.cert, NodeUnit)
+	}
+	return certState{pair: pair, pool: pool}, nil
+}
+
+// verifyNode checks the certificate another node presented: a chain to the
+// CA, for the name dialled, and a node's.
+func (s certState) verifyNode(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return fmt.Errorf("%s presented no certificate", cs.ServerName)
+	}
+	leaf := cs.PeerCertificates[0]
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.pool, Intermediates: inter, DNSName: cs.ServerName}); err != nil {
+		return fmt.Errorf("tls: the certificate of %s: %w", cs.ServerName, err)
+	}
+	if !isNodeCert(leaf) {
+		return fmt.Errorf("the certificate of %s is not a node certificate (no OU=%s)", cs.ServerName, NodeUnit)
+	}
+	return nil
 }
 
 // Untrusted is the state of a member whose Flight port failed the TLS

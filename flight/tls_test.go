@@ -58,6 +58,12 @@ func (ca *testCA) write(name, kind string, der []byte) string {
 	return path
 }
 
+func (ca *testCA) pool() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(ca.cert)
+	return p
+}
+
 // issue writes name.crt and name.key: a node's certificate when unit is
 // NodeUnit, valid until notAfter.
 func (ca *testCA) issue(name, unit string, notAfter time.Time) (certFile, keyFile string) {
@@ -139,7 +145,7 @@ func TestNodeCertificateIsAdmin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	asClient := dial(&tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: peers.RootCAs})
+	asClient := dial(&tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: ca.pool()})
 	wantCode(t, "a client certificate, no token", action(context.Background(), asClient, actCatalog, nil), codes.Unauthenticated, "no token")
 	rtok, _ := CreateToken(tokens, "r2", Reader, 0, time.Now())
 	deadline := time.Now().Add(5 * time.Second)
@@ -196,4 +202,81 @@ func TestTrustedMembersPassedTheCheck(t *testing.T) {
 			t.Errorf("%s: state %s, want %s", m.Name, m.State, want)
 		}
 	}
+}
+
+// A node's certificate, key and CA are re-read when their files change: a
+// rotated certificate is served and a new CA trusted for calls between
+// nodes, without a restart; files that fail the checks are refused and the
+// last good certificate kept.
+func TestTLSFilesReloaded(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, dir)
+	soon := time.Now().Add(time.Hour)
+	crt, key := ca.issue("n1", NodeUnit, soon)
+	caFile := filepath.Join(dir, "ca.crt")
+	server, peers, err := LoadTLS(crt, key, caFile, false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeWith(t, 0, grpc.Creds(credentials.NewTLS(server)))
+	addr := strings.TrimPrefix(n.addr, "grpc://")
+	// served is the certificate the node presents to a node dialling it
+	// with cfg.
+	served := func(cfg *tls.Config) (*big.Int, error) {
+		cfg = cfg.Clone()
+		cfg.NextProtos = []string{"h2"}
+		conn, err := tls.Dial("tcp", addr, cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		return conn.ConnectionState().PeerCertificates[0].SerialNumber, nil
+	}
+	serialOf := func(file string) *big.Int {
+		pair, err := tls.LoadX509KeyPair(file, strings.TrimSuffix(file, ".crt")+".key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(pair.Certificate[0])
+		return c.SerialNumber
+	}
+	wantServed := func(what string, want *big.Int) {
+		t.Helper()
+		got, err := served(peers)
+		if err != nil || got.Cmp(want) != 0 {
+			t.Fatalf("%s: served serial %v (err %v), want %v", what, got, err, want)
+		}
+	}
+	copyFile := func(dst, src string) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantServed("at start", serialOf(crt))
+
+	ca.issue("n1", NodeUnit, soon.Add(time.Hour)) // the same files, a new certificate
+	time.Sleep(reloadEvery + 100*time.Millisecond)
+	wantServed("a certificate rotated", serialOf(crt))
+
+	dir2 := t.TempDir()
+	ca2 := newTestCA(t, dir2)
+	crt2, key2 := ca2.issue("n1", NodeUnit, soon)
+	copyFile(caFile, filepath.Join(dir2, "ca.crt"))
+	copyFile(key, key2)
+	copyFile(crt, crt2)
+	time.Sleep(reloadEvery + 100*time.Millisecond)
+	wantServed("a new CA", serialOf(crt2))
+	if _, err := served(&tls.Config{RootCAs: ca.pool()}); err == nil {
+		t.Error("a client trusting only the old CA accepted the new certificate")
+	}
+
+	oldCrt, oldKey := ca2.issue("old", NodeUnit, time.Now().Add(-time.Minute))
+	copyFile(key, oldKey)
+	copyFile(crt, oldCrt)
+	time.Sleep(reloadEvery + 100*time.Millisecond)
+	wantServed("an expired certificate written over it", serialOf(crt2))
 }

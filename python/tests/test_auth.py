@@ -623,3 +623,47 @@ def test_only_the_owner_or_an_admin_cancels_a_query(authed: Cluster) -> None:
     assert cancel("ada")["result"] == "not_cancellable"
     still_serves(authed)
     client.close()
+
+
+def test_certificates_rotate_without_a_restart(tls_cluster: TlsCluster) -> None:
+    """New certificate, key and CA files written over a running node's are used
+    for the next connections; files that fail the checks are refused and the node
+    keeps its certificate."""
+    c = tls_cluster
+    mine, fresh, old = c.base / "rot-certs", c.base / "rot-fresh", c.base / "rot-old"
+    slipstream("certs", "--out", str(mine), "--hosts", "n1")
+    slipstream("certs", "--out", str(fresh), "--hosts", "n1")  # another CA
+    slipstream("certs", "--out", str(old), "--hosts", "n1", "--days", "-1")
+    flags = ["--name", "rot", "--auth", str(c.tokens_file), *tls_flags(mine, "n1")]
+    node = start(c.base / "rot", c.base / "rot.log", *flags, env=c.env)
+
+    def works(ca: Path) -> bool:
+        try:
+            with sl.connect(node.address, token=c.tokens["ada"], tls_root_certs=ca) as cl:
+                return cl.health()["status"] == "ok"
+        except sl.UnavailableError:
+            return False
+
+    def overwrite(src: Path) -> None:
+        for name in ["n1.key", "n1.crt", "ca.crt"]:
+            (mine / name).write_bytes((src / name).read_bytes())
+
+    first_ca = c.base / "rot-first-ca.crt"
+    first_ca.write_bytes((mine / "ca.crt").read_bytes())
+    try:
+        assert works(first_ca) and not works(fresh / "ca.crt")
+        overwrite(fresh)
+        deadline = time.monotonic() + 10
+        while not works(fresh / "ca.crt"):
+            assert time.monotonic() < deadline, "the rotated certificate was never served"
+            time.sleep(0.2)
+        assert not works(first_ca)
+        overwrite(old)  # expired: refused, the node keeps serving the fresh one
+        time.sleep(1.5)
+        assert works(fresh / "ca.crt")
+        assert not works(old / "ca.crt")
+    finally:
+        assert node.stop() == 0
+    log = node.log.read_text()
+    assert "TLS certificate reloaded" in log
+    assert "refused" in log and "expired at" in log
