@@ -490,5 +490,5 @@ func memoryPool(cfg config.Node) (*budget.Pool, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	return budget.NewPool(budget.Options{Limit: cfg.MemoryLimit / 10 * 6, SpillDir: cfg.SpillDir, SpillLimit: cfg.SpillLimit, OperatorLimit: cfg.OperatorMemory})
+	return budget.NewPool(budget.Options{Limit: cfg.MemoryLimit / 10 * 6, SpillDir: cfg.SpillDir, SpillLimit: cfg.SpillLimit, SpillCodec: cfg.SpillCompression, OperatorLimit: cfg.OperatorMemory})
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +20,7 @@ type Pool struct {
 	limit      int64
 	spillDir   string
 	spillLimit int64 // 0: spilling is off
+	spillCodec string
 	opLimit    int64 // 0: an operator may hold its query's share
 	base       memory.Allocator
 
@@ -40,6 +43,9 @@ type Options struct {
 	// SpillLimit bounds the bytes of spill files of the node at once; 0
 	// turns spilling off (an operator over its share then fails).
 	SpillLimit int64
+	// SpillCodec compresses spill files: SpillS2 (the default, when empty)
+	// or SpillZstd.
+	SpillCodec string
 	// OperatorLimit, when positive, is the most one operator (one
 	// reservation, or a sort's batches) may hold before it spills, however
 	// much room its query has. Small values make every operator that can
@@ -61,7 +67,13 @@ func NewPool(o Options) (*Pool, error) {
 	if o.OperatorLimit < 0 {
 		return nil, fmt.Errorf("operator memory limit must not be negative, got %d", o.OperatorLimit)
 	}
-	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, opLimit: o.OperatorLimit,
+	if o.SpillCodec == "" {
+		o.SpillCodec = SpillS2
+	}
+	if !slices.Contains(SpillCodecs, o.SpillCodec) {
+		return nil, fmt.Errorf("spill compression %q: want one of %s", o.SpillCodec, strings.Join(SpillCodecs, ", "))
+	}
+	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, spillCodec: o.SpillCodec, opLimit: o.OperatorLimit,
 		base: o.Base, queries: map[*Query]struct{}{}}
 	if o.SpillDir != "" {
 		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {

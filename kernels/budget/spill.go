@@ -3,29 +3,66 @@ package budget
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zstd"
 
 	"slipstream/kernels"
 )
 
-// spillBuffer is each spill file's write or read buffer. An operator that
-// spills by hash keeps 16 files open and a merge reads 16 runs at once,
-// so the buffers (outside the budget) stay small beside a limit.
+// spillBuffer is each spill file's compression block and read buffer. An
+// operator that spills by hash keeps 16 files open and a merge reads 16
+// runs at once, so the buffers (outside the budget) stay small beside a
+// limit.
 const spillBuffer = 256 << 10
 
+// Spill codecs (--spill-compression): a spill file is an Arrow IPC stream
+// compressed as a whole by one of klauspost/compress's streaming codecs.
+// Files are read back once, soon, from the same disk, so speed matters more
+// than size (docs/design.md has the figures).
+const (
+	SpillS2   = "s2"   // LZ4-class speed; the default
+	SpillZstd = "zstd" // a third smaller files for about 2.5× the CPU: slow or small disks
+)
+
+// SpillCodecs are the codecs --spill-compression accepts.
+var SpillCodecs = []string{SpillS2, SpillZstd}
+
+// compressor is the codec's stream writer over w.
+func compressor(codec string, w io.Writer) io.WriteCloser {
+	if codec == SpillZstd {
+		enc, _ := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+			zstd.WithWindowSize(spillBuffer), zstd.WithLowerEncoderMem(true))
+		return enc
+	}
+	return s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(spillBuffer))
+}
+
+// decompressor is the codec's stream reader over r, and what frees it.
+func decompressor(codec string, r io.Reader) (io.Reader, func(), error) {
+	if codec == SpillZstd {
+		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(spillBuffer))
+		if err != nil {
+			return nil, nil, err
+		}
+		return dec, dec.Close, nil
+	}
+	return s2.NewReader(r, s2.ReaderMaxBlockSize(spillBuffer)), func() {}, nil
+}
+
 // SpillWriter writes batches an operator cannot hold to a file of its
-// query's spill folder: an Arrow IPC stream with LZ4-frame bodies (Arrow's
-// codec; its zstd costs several times the CPU, see docs/design.md).
+// query's spill folder.
 type SpillWriter struct {
 	r    *Reservation
 	path string
 	f    *os.File
-	buf  *bufio.Writer
 	cw   *countingWriter
+	z    io.WriteCloser
 	w    *ipc.Writer
 	rows int64
 }
@@ -57,9 +94,9 @@ func (r *Reservation) Spill(schema *arrow.Schema) (*SpillWriter, error) {
 		return nil, kernels.Errorf(kernels.ResourceExhausted, "cannot write spill file %s: %v", path, err)
 	}
 	cw := &countingWriter{f: f, r: r}
-	buf := bufio.NewWriterSize(cw, spillBuffer)
-	w := ipc.NewWriter(buf, ipc.WithSchema(schema), ipc.WithLZ4(), ipc.WithAllocator(q))
-	return &SpillWriter{r: r, path: path, f: f, buf: buf, cw: cw, w: w}, nil
+	z := compressor(q.pool.spillCodec, cw)
+	w := ipc.NewWriter(z, ipc.WithSchema(schema), ipc.WithAllocator(q))
+	return &SpillWriter{r: r, path: path, f: f, cw: cw, z: z, w: w}, nil
 }
 
 // Write appends b to the file; the caller keeps its reference.
@@ -88,6 +125,7 @@ func (w *SpillWriter) discard() {
 // Abort removes the file unfinished.
 func (w *SpillWriter) Abort() {
 	w.w.Close()
+	w.z.Close()
 	w.f.Close()
 	w.discard()
 }
@@ -97,22 +135,23 @@ func (w *SpillWriter) Finish() (*SpillFile, error) {
 	if err := w.w.Close(); err != nil {
 		return nil, w.fail(err)
 	}
-	if err := w.buf.Flush(); err != nil {
+	if err := w.z.Close(); err != nil {
 		return nil, w.fail(err)
 	}
 	if err := w.f.Close(); err != nil {
 		w.discard()
 		return nil, kernels.Errorf(kernels.ResourceExhausted, "writing spill file %s: %v", w.path, err)
 	}
-	return &SpillFile{q: w.r.q, path: w.path, size: w.cw.n, Rows: w.rows}, nil
+	return &SpillFile{q: w.r.q, path: w.path, codec: w.r.q.pool.spillCodec, size: w.cw.n, Rows: w.rows}, nil
 }
 
 // SpillFile is a finished spill file.
 type SpillFile struct {
-	q    *Query
-	path string
-	size int64
-	Rows int64
+	q     *Query
+	path  string
+	codec string
+	size  int64
+	Rows  int64
 }
 
 // Open reads the file back; batches are allocated from the query.
@@ -121,12 +160,18 @@ func (s *SpillFile) Open() (*SpillReader, error) {
 	if err != nil {
 		return nil, kernels.Errorf(kernels.Internal, "reading spill file back: %v", err)
 	}
-	r, err := ipc.NewReader(bufio.NewReaderSize(f, spillBuffer), ipc.WithAllocator(s.q))
+	z, free, err := decompressor(s.codec, bufio.NewReaderSize(f, spillBuffer))
 	if err != nil {
 		f.Close()
 		return nil, kernels.Errorf(kernels.Internal, "reading spill file %s back: %v", s.path, err)
 	}
-	return &SpillReader{f: f, r: r}, nil
+	r, err := ipc.NewReader(z, ipc.WithAllocator(s.q))
+	if err != nil {
+		free()
+		f.Close()
+		return nil, kernels.Errorf(kernels.Internal, "reading spill file %s back: %v", s.path, err)
+	}
+	return &SpillReader{f: f, free: free, r: r}, nil
 }
 
 // Remove deletes the file (its query's Close removes any left).
@@ -141,8 +186,9 @@ func (s *SpillFile) Remove() {
 
 // SpillReader streams a spill file's batches.
 type SpillReader struct {
-	f *os.File
-	r *ipc.Reader
+	f    *os.File
+	free func() // the decompressor's
+	r    *ipc.Reader
 }
 
 // Next is the next batch, owned by the caller, or nil at the end.
@@ -161,6 +207,7 @@ func (r *SpillReader) Next() (arrow.RecordBatch, error) {
 // Close closes the file.
 func (r *SpillReader) Close() {
 	r.r.Release()
+	r.free()
 	r.f.Close()
 }
 

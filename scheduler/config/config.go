@@ -158,6 +158,9 @@ type Node struct {
 	// spilling off; Auto: half the free space of SpillDir's disk
 	// (--spill-limit).
 	SpillLimit int64
+	// SpillCompression is the codec of spill files (--spill-compression):
+	// s2 or zstd.
+	SpillCompression string
 
 	// MaxBatchSize is the most bytes one uploaded record batch, or one
 	// batch of a user's IPC file, may decode to (--max-batch-size).
@@ -198,6 +201,7 @@ func Default() Node {
 		MaxClientStreams: DefaultClientStreams,
 		MemoryLimit:      Auto,
 		SpillLimit:       Auto,
+		SpillCompression: "s2",
 		LogFormat:        LogText,
 	}
 }
@@ -397,6 +401,9 @@ func (c *Node) Validate() error {
 	if c.SpillLimit < 0 && c.SpillLimit != Auto {
 		return fmt.Errorf("--spill-limit %d: want a size (0 turns spilling off)", c.SpillLimit)
 	}
+	if c.SpillCompression != "s2" && c.SpillCompression != "zstd" {
+		return fmt.Errorf("--spill-compression %q: want s2 (fast, the default) or zstd (smaller files)", c.SpillCompression)
+	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		return fmt.Errorf("--log-format %q: want %s or %s", c.LogFormat, LogText, LogJSON)
 	}
@@ -472,6 +479,7 @@ func (c *Node) fields() []field {
 		{"operator-memory", Bytes(c.OperatorMemory)},
 		{"spill-dir", c.SpillDir},
 		{"spill-limit", size(c.SpillLimit)},
+		{"spill-compression", c.SpillCompression},
 		{"max-batch-size", Bytes(c.MaxBatchSize)},
 		{"max-query-time", c.MaxQueryTime.String()},
 		{"max-client-streams", c.MaxClientStreams},

@@ -77,6 +77,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 	}{
 		{nil, []string{"--replication", "0"}, "--replication 0"},
 		{nil, []string{"--log-format", "xml"}, `--log-format "xml": want text or json`},
+		{nil, []string{"--spill-compression", "lz4"}, `--spill-compression "lz4": want s2 (fast, the default) or zstd`},
 		{nil, []string{"--otlp-endpoint", "127.0.0.1:4318"}, "want the URL of an OTLP/HTTP collector"},
 		{nil, []string{"--otlp-endpoint", "https://user:secret@collector:4318"}, "$OTEL_EXPORTER_OTLP_HEADERS"},
 		{nil, []string{"--min-replicas", "3"}, "--min-replicas 3 exceeds --replication 2"},
@@ -168,6 +169,7 @@ memory-limit = "3GiB"
 operator-memory = "0B"
 spill-dir = ""
 spill-limit = "auto"
+spill-compression = "s2"
 max-batch-size = "512MiB"
 max-query-time = "0s"
 max-client-streams = 256
