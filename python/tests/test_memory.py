@@ -205,6 +205,18 @@ def test_n_unique_per_key_spills(node: Node, data: Path) -> None:
     _within(node, "n_unique per key")
 
 
+def test_n_unique_of_the_whole_table_spills(node: Node, data: Path) -> None:
+    """Two million distinct strings counted over the whole table, from the
+    DataFrame API and from SQL (a set of one group could not be split)."""
+    df = node.client.read_parquet(str(data))
+    got = df.select(col("s").n_unique().alias("u"), col("id").n_unique().alias("i")).to_arrow()
+    want = _oracle(f"SELECT count(DISTINCT s) AS u, count(DISTINCT id) AS i FROM '{data}'", [])
+    assert got.to_pylist() == want.to_pylist() == [{"u": ROWS, "i": ROWS}]
+    sql = node.client.sql(f"SELECT count(DISTINCT s) AS u FROM read_parquet('{data}')")
+    assert sql.to_arrow().to_pylist() == [{"u": ROWS}]
+    _within(node, "n_unique of the whole table")
+
+
 def test_sort_whole_input_spills(node: Node, data: Path) -> None:
     got = node.client.read_parquet(str(data)).sort("s", "id").select("id", "s").to_arrow()
     want = _oracle(f"SELECT id, s FROM '{data}' ORDER BY s, id", [])

@@ -9,6 +9,8 @@
 //     cheapest (then PushFilters again, for the conditions it lifted).
 //   - FilterGroups: an aggregate below a join computes only the groups
 //     whose keys the other side of the join holds, when those are few.
+//   - DistinctToGroups: n_unique / count(DISTINCT x) become a group-by on x
+//     and a count, so their distinct values spill and spread like groups.
 //   - PruneColumns: scans read only the columns the plan uses.
 //   - PushBounds: simple comparisons in a filter above a scan become
 //     Bounds the scan checks against Parquet row-group statistics.
@@ -25,6 +27,7 @@ func Optimize(n plan.Node, est *cardinality.Estimator) plan.Node {
 	n = PushSemiJoins(PushFilters(n))
 	n = PushFilters(ReorderJoins(n, est))
 	n = FilterGroups(n, est)
+	n = DistinctToGroups(n)
 	n = PruneColumns(n)
 	n = PushBounds(n)
 	return n
