@@ -28,9 +28,17 @@ import slipstream as sl
 COLUMNS = "id, k, k2, i8, i16, i32, i64, f32, f64, b, s, d, ts, dec"
 
 
+def tls_options(cl: sl.Client) -> dict[str, str]:
+    """The ADBC options that trust the CA of a node serving TLS (secure mode)."""
+    ca = cl._creds.tls_root_certs
+    if ca is None:
+        return {}
+    return {adbc_driver_flightsql.DatabaseOptions.TLS_ROOT_CERTS.value: ca.decode()}
+
+
 def connect(cl: sl.Client) -> flight_sql.Connection:
     """An ADBC connection to the node ``cl`` talks to, with its token."""
-    kwargs = {}
+    kwargs = tls_options(cl)
     if cl.token:
         kwargs[adbc_driver_flightsql.DatabaseOptions.AUTHORIZATION_HEADER.value] = (
             f"Bearer {cl.token}"
@@ -202,7 +210,7 @@ def flightsql_info(cl: sl.Client, sql: str) -> paflight.FlightInfo:
         type_url="type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery",
         value=value,
     ).SerializeToString()
-    client = paflight.FlightClient(cl.address)
+    client = paflight.FlightClient(cl.address, tls_root_certs=cl._creds.tls_root_certs)
     headers = [(b"authorization", f"Bearer {cl.token}".encode())] if cl.token else []
     return client.get_flight_info(
         paflight.FlightDescriptor.for_command(cmd), paflight.FlightCallOptions(headers=headers)
@@ -233,7 +241,7 @@ def test_no_token_is_refused(cl: sl.Client, t: sl.DataFrame) -> None:
     if not cl.token:
         pytest.skip("this node runs without auth")
     with (
-        flight_sql.connect(cl.address, autocommit=True) as c,
+        flight_sql.connect(cl.address, db_kwargs=tls_options(cl), autocommit=True) as c,
         c.cursor() as cur,
         pytest.raises(adbc_driver_manager.Error, match=r"(?i)unauthenticated|no token"),
     ):

@@ -88,10 +88,19 @@ def table(cl: sl.Client) -> pa.Table:
     return data
 
 
-def test_jdbc_driver_reads_metadata_and_prepared_rows(cl: sl.Client, table: pa.Table) -> None:
+def test_jdbc_driver_reads_metadata_and_prepared_rows(
+    cl: sl.Client, table: pa.Table, tmp_path: Path
+) -> None:
     classpath = build()
-    host = cl.address.removeprefix("grpc://")
+    host = cl.address.removeprefix("grpc://").removeprefix("grpc+tls://")
     url = f"jdbc:arrow-flight-sql://{host}/?useEncryption=false"
+    if cl._creds.tls_root_certs is not None:  # secure mode: trust the node's CA
+        ca = tmp_path / "ca.pem"
+        ca.write_bytes(cl._creds.tls_root_certs)
+        url = (
+            f"jdbc:arrow-flight-sql://{host}/?useEncryption=true"
+            f"&useSystemTrustStore=false&tlsRootCerts={ca}"
+        )
     if cl.token:
         url += f"&token={cl.token}"
     min_id, name = 1500, "b"
