@@ -103,13 +103,17 @@ class Client:
         self._flight = flight_client(self.address, self._creds)
         self._others: dict[str, fl.FlightClient] = {}
         flights = [self._flight]
+        # Tables DataFrame.cache() made: dropped when the client closes.
+        self._cached: list[str] = []
         if node is not None:
             # Runs on close(), on garbage collection, or at interpreter exit.
             self._finalizer = weakref.finalize(
-                self, _close, flights, node.proc, node._tmp, node._log
+                self, _close, flights, self._cached, node.proc, node._tmp, node._log
             )
         else:
-            self._finalizer = weakref.finalize(self, _close, flights, None, None, None)
+            self._finalizer = weakref.finalize(
+                self, _close, flights, self._cached, None, None, None
+            )
         self._flights = flights
         #: The id of the query this client started last (``None`` before any).
         self.last_query_id: str | None = None
@@ -131,13 +135,18 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _where(self) -> str:
+        if self._node is None:
+            return "node"
+        n = len(self._node.addresses)
+        return f"local cluster of {n} nodes" if n > 1 else "local node"
+
     def __repr__(self) -> str:
-        where = "local node" if self._node is not None else "node"
         state = "closed" if self.closed else "open"
-        return f"<slipstream.Client {where} {self.address} ({state})>"
+        return f"<slipstream.Client {self._where()} {self.address} ({state})>"
 
     def _repr_html_(self) -> str:
-        where = "local node" if self._node is not None else "node"
+        where = self._where()
         text = f"slipstream.Client: {where} {html.escape(self.address)}"
         if self.closed:
             return text + " (closed)"
@@ -662,7 +671,13 @@ class Client:
         -------
         DataFrame
             ``self.table(name)``; the server acknowledged the rows as durable.
+            A Slipstream :class:`DataFrame` of this cluster is stored where it
+            is computed (:meth:`DataFrame.write_table`), not downloaded and
+            uploaded again.
         """
+        if isinstance(data, DataFrame) and data._client is self:
+            data.write_table(name, mode=mode)
+            return self.table(name)
         reader = _as_reader(data)
         self._upload(reader, name, mode)
         return self.table(name)
@@ -688,6 +703,8 @@ class Client:
         include_index : bool, default False
             Upload the index as columns too (as polars' ``from_pandas``).
         """
+        if isinstance(df, DataFrame):  # a query of this cluster stays on it
+            return self.from_arrow(df, name, mode=mode)
         if include_index:
             df = df.reset_index()
         table = pa.Table.from_pandas(df, preserve_index=False)
@@ -700,6 +717,8 @@ class Client:
 
         Strings travel as ``string_view``, as polars holds them (no copy).
         """
+        if isinstance(df, DataFrame):  # a query of this cluster stays on it
+            return self.from_arrow(df, name, mode=mode)
         try:  # polars' own layout: strings as string_view, no conversion
             import polars as pl
 
@@ -941,7 +960,13 @@ def connect(
 # -------------------------------------------------------------------- helpers
 
 
-def _close(flights: list[fl.FlightClient], proc: Any, tmp: str | None, log: Any) -> None:
+def _close(
+    flights: list[fl.FlightClient], cached: list[str], proc: Any, tmp: str | None, log: Any
+) -> None:
+    if proc is None:  # a local node's tables go with its data directory
+        for name in cached:
+            body = json.dumps({"name": name, "if_exists": True}).encode()
+            _quietly(lambda b=body: list(flights[0].do_action(fl.Action("drop_table", b))))
     for f in flights:
         _quietly(f.close)
     if proc is not None and tmp is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -1056,6 +1057,21 @@ class DataFrame:
         body = pb.Write(query=self._query(), table=name, mode=modes[mode]).SerializeToString()
         result = self._client._run_action("write", body, progress=False, timeout=timeout)
         return int(result["rows"])
+
+    def cache(self, *, timeout: float | None = None) -> DataFrame:
+        """Run the query now and keep its result on the cluster for the rest of the session.
+
+        Returns a frame that reads the kept result: queries built on it do
+        not compute this one again. The result is stored as
+        :meth:`write_table` stores it (on the nodes that computed it,
+        replicated), under a generated name (``_cache_...``), and dropped
+        when the client closes. Unlike polars' lazy ``cache()``, which
+        shares a result within one query, this one runs at once.
+        """
+        name = f"_cache_{uuid.uuid4().hex[:12]}"
+        self.write_table(name, timeout=timeout)
+        self._client._cached.append(name)
+        return self._client.table(name)
 
     def write_parquet(self, path: str, *, timeout: float | None = None) -> int:
         """Run the query and write its result as Parquet files into the directory ``path``.

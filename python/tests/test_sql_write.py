@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from _oracle import _same, _sort_key, rows
+from conftest import ServerProcess
 
 import slipstream as sl
 from slipstream import col
@@ -153,6 +154,58 @@ def test_write_table_modes(cl: sl.Client, t: sl.DataFrame, alltypes: pa.Table) -
     with pytest.raises(sl.PlanError, match="mode"):
         q.write_table(table, mode="upsert")  # type: ignore[arg-type]
     cl.drop(table)
+
+
+def test_from_arrow_of_a_query_stays_on_the_cluster(
+    cl: sl.Client, t: sl.DataFrame, alltypes: pa.Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """cl.from_*() of a frame of this cluster stores it where it is computed:
+    nothing is downloaded (reading the frame's rows fails the test)."""
+    q = t.filter(col("k2") == 1).select("id", "s", "f64")
+    expected = q.to_arrow()
+
+    def no_download(*args: object, **kw: object) -> None:
+        raise AssertionError("the query's rows were downloaded")
+
+    monkeypatch.setattr(sl.DataFrame, "__arrow_c_stream__", no_download)
+    monkeypatch.setattr(sl.DataFrame, "to_arrow", no_download)
+    names = [unique("from_arrow"), unique("from_polars"), unique("from_pandas")]
+    stored = [
+        cl.from_arrow(q, names[0]),
+        cl.from_polars(q, names[1]),  # type: ignore[arg-type]
+        cl.from_pandas(q, names[2]),  # type: ignore[arg-type]
+    ]
+    monkeypatch.undo()
+    for frame in stored:
+        assert_rows_equal(frame.to_arrow(), expected)
+    assert cl.from_arrow(q.limit(2), names[0], mode="append").to_arrow().num_rows == (
+        expected.num_rows + 2
+    )
+    for name in names:
+        cl.drop(name)
+
+
+def test_cache_keeps_a_result_for_the_session(server: ServerProcess, alltypes: pa.Table) -> None:
+    """q.cache() runs the query once; later queries read the kept result (its
+    plan reads a table, and a change to the source no longer changes it); the
+    client's close drops it."""
+    with sl.connect(server.address) as c:
+        source = unique("cache_source")
+        c.from_arrow(alltypes, source)
+        q = c.table(source).group_by("k").agg(col("f64").sum().alias("total"), sl.len().alias("n"))
+        want = q.sort("k").to_arrow()
+        kept = q.cache()
+        [name] = [t.name for t in c.tables() if t.name.startswith("_cache_")]
+        plan = str(kept.explain())
+        assert name in plan and "Aggregate" not in plan, plan
+        c.from_arrow(alltypes.slice(0, 10), source, mode="replace")  # the source changes
+        assert_rows_equal(kept.sort("k").to_arrow(), want, ordered=True)
+        assert q.to_arrow().num_rows < want.num_rows  # the query itself reads the new source
+        big = kept.filter(col("n") > 1).to_arrow()
+        assert big.num_rows == sum(1 for n in want.column("n").to_pylist() if n > 1)
+        c.drop(source)
+    with sl.connect(server.address) as c:
+        assert name not in [t.name for t in c.tables()], "a cached result outlived its client"
 
 
 def test_copy_to_writes_parquet_the_nodes_hold(
