@@ -384,39 +384,12 @@ func (a *quantileAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 			}
 			return 0
 		})
-		out[g] = pickQuantile(vs, a.q, a.method)
+		out[g] = PickQuantile(int64(len(vs)), func(i int64) float64 { return vs[i] }, a.q, a.method)
 		ok[g] = true
 		a.vals[g] = nil
 	}
 	v, nulls := ValidityOf(mem, ok)
 	return FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
-}
-
-// pickQuantile is the q quantile of the sorted vs by method.
-func pickQuantile(vs []float64, q float64, method string) float64 {
-	pos := q * float64(len(vs)-1)
-	lo, hi := math.Floor(pos), math.Ceil(pos)
-	x, y := vs[int(lo)], vs[int(hi)]
-	switch method {
-	case "nearest":
-		return vs[int(math.Round(pos))]
-	case "lower":
-		return x
-	case "higher":
-		return y
-	case "midpoint":
-		if x == y {
-			return x
-		}
-		return (x + y) / 2
-	case "equiprobable":
-		i := int(math.Ceil(q*float64(len(vs)))) - 1
-		return vs[min(max(i, 0), len(vs)-1)]
-	}
-	if lo == hi || x == y {
-		return x
-	}
-	return x + (pos-lo)*(y-x)
 }
 
 // firstLast keeps the value of the first (or last) row of each group.

@@ -217,6 +217,31 @@ def test_n_unique_of_the_whole_table_spills(node: Node, data: Path) -> None:
     _within(node, "n_unique of the whole table")
 
 
+def test_median_and_quantile_of_the_whole_table_spill(tmp_path: Path, data: Path) -> None:
+    """Two million values at a 16 MiB limit: the values of one group, sorted
+    through spill files rather than held; answers as DuckDB's."""
+    small = Node(tmp_path, "--memory-limit", "16MiB")
+    try:
+        df = small.client.read_parquet(str(data))
+        got = df.select(
+            col("v").median().alias("m"),
+            col("v").quantile(0.9, "linear").alias("p90"),
+            col("v").quantile(0.25, "nearest").alias("p25"),
+        )
+        answer = got.to_arrow()
+        want = _oracle(
+            f"SELECT median(v) AS m, quantile_cont(v, 0.9) AS p90 FROM '{data}'", []
+        ).to_pylist()[0]
+        row = answer.to_pylist()[0]
+        assert row["m"] == pytest.approx(want["m"]) and row["p90"] == pytest.approx(want["p90"])
+        values = np.sort(pq.read_table(data, columns=["v"]).column("v").to_numpy())
+        assert row["p25"] == values[round(0.25 * (len(values) - 1))]  # polars' "nearest"
+        plan = str(df.select(col("v").median()).explain(analyze=True))
+        assert "Quantiles" in plan and "spilled=0B" not in plan, plan
+    finally:
+        small.stop()
+
+
 def test_sort_whole_input_spills(node: Node, data: Path) -> None:
     got = node.client.read_parquet(str(data)).sort("s", "id").select("id", "s").to_arrow()
     want = _oracle(f"SELECT id, s FROM '{data}' ORDER BY s, id", [])

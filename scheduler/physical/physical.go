@@ -5,6 +5,7 @@ package physical
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -648,6 +649,9 @@ func (p *Planner) Estimator() *cardinality.Estimator {
 
 // onePhase aggregates in one operator over the whole input.
 func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
+	if q := p.quantiles(n, in); q != nil {
+		return q
+	}
 	pre := append([]plan.Expr{}, n.Keys...)
 	keys := make([]int, len(n.Keys))
 	for i := range keys {
@@ -669,6 +673,39 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
 	agg.SetBudget(p.Budget)
 	return agg
+}
+
+// quantiles plans an aggregate without keys whose calls are all medians
+// or quantiles of one argument as exec.Quantiles, which sorts the values
+// (spilling past the query's share) rather than hold them as one group's
+// state; nil for any other aggregate.
+func (p *Planner) quantiles(n *plan.Aggregate, in exec.Operator) exec.Operator {
+	if len(n.Keys) > 0 || len(n.Aggs) == 0 {
+		return nil
+	}
+	var arg plan.Expr
+	qs := make([]exec.Quantile, len(n.Aggs))
+	for i, e := range n.Aggs {
+		call, ok := plan.Unalias(e).(*plan.AggCall)
+		if !ok || call.Filter != nil || call.Arg == nil {
+			return nil
+		}
+		q, method, ok := expr.QuantileOf(call.Fn, call.Params)
+		if !ok || (arg != nil && !reflect.DeepEqual(plan.Unalias(arg), plan.Unalias(call.Arg))) {
+			return nil
+		}
+		arg = call.Arg
+		qs[i] = exec.Quantile{Q: q, Method: method, Name: e.Name()}
+	}
+	if f64 := arrow.PrimitiveTypes.Float64; !arrow.TypeEqual(arg.Type(), f64) {
+		arg = &plan.Cast{Arg: arg, To: f64}
+	}
+	op, err := exec.NewQuantiles(p.Mem, project(in, []plan.Expr{&plan.Alias{Arg: arg, Alias: "__agg0"}}), qs)
+	if err != nil {
+		return nil
+	}
+	op.SetBudget(p.Budget)
+	return op
 }
 
 // twoPhase aggregates each partition on its own (partial), then merges the
