@@ -289,8 +289,10 @@ func (e *Engine) explainAnalyzeCluster(ctx context.Context, given, opt plan.Node
 	e.releaseEverywhere(ctx, res.ID)
 	mem := e.clusterMemory(ctx, res.ID)
 	stages := ""
-	if g, ok := e.cuts.get(res.ID); ok {
-		stages = g.String()
+	if r, ok := e.queries.get(res.ID); ok {
+		r.mu.Lock()
+		stages = r.fp
+		r.mu.Unlock()
 	}
 	return fmt.Sprintf("== logical plan ==\n%s\n== optimized plan ==\n%s\n== stages (%d alive nodes) ==\n%s\n== memory by stage (analyzed) ==\n%s== run ==\nid=%s rows=%d seconds=%.3f peak=%s spilled=%s (peak: the largest task's)\n== schema ==\n%s",
 		plan.Explain(given), plan.Explain(opt), len(e.Alive()), stages, mem.text(), res.ID, rows, secs, bytesText(mem.peak()), bytesText(mem.spilled()), plan.SchemaString(opt)), nil

@@ -179,7 +179,7 @@ func (e *Engine) RunQueryID(ctx context.Context, id string, q *planpb.Query) (*R
 	r.g, r.fp, r.buckets, r.perNode, r.broadcast = g, g.String(), len(alive)*per, per, broadcast
 	r.status.Stages = r.fp
 	r.mu.Unlock()
-	e.cuts.put(r.status.ID, g)
+	e.cuts.Put(r.status.ID, g, graphCost(g))
 	var nodes []coreNode
 	for _, m := range alive {
 		r.members[m.Name] = m

@@ -69,8 +69,12 @@ type Engine struct {
 	outputs *Outputs
 	queries *registry
 	tasks   taskRuns
-	cuts    recent[*stage.Graph]
-	plans   recent[planned]
+	// Caches of planning, by bytes (exec.Cache, in the node's budget): the
+	// stages of recent queries, so that the tasks of one query on one node
+	// cut it once (cutting opens files for schemas and row counts), and the
+	// plans of recent queries.
+	cuts  *exec.Cache[*stage.Graph]
+	plans *exec.Cache[planned]
 
 	// The memory figures of queries, for explain(analyze=True) and
 	// query_status (analyze.go): the queries run on this node alone, and
@@ -202,10 +206,11 @@ func (e *Engine) FileSchema(paths []string, format exec.Format, opts exec.CSVOpt
 // Plan builds, checks and optimizes a query. The same query planned in
 // the last few seconds, with no table changed since, reuses that plan.
 func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
+	e.init()
 	key, err := proto.MarshalOptions{Deterministic: true}.Marshal(q)
 	if err == nil && e.Catalog != nil {
 		key = fmt.Appendf(key, "@%d", e.Catalog.Generation())
-		if p, ok := e.plans.get(string(key)); ok && time.Since(p.at) < plansFresh {
+		if p, ok := e.plans.Get(string(key)); ok && time.Since(p.at) < plansFresh {
 			return p.n, nil
 		}
 	}
@@ -215,7 +220,7 @@ func (e *Engine) Plan(q *planpb.Query) (plan.Node, error) {
 	}
 	n = optimizer.Optimize(n, e.planner().Estimator())
 	if key != nil && e.Catalog != nil {
-		e.plans.set(string(key), planned{n: n, at: time.Now()})
+		e.plans.Put(string(key), planned{n: n, at: time.Now()}, planCost*int64(len(key)))
 	}
 	return n, nil
 }

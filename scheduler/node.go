@@ -14,6 +14,7 @@ import (
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
 	"slipstream/scheduler/config"
+	"slipstream/scheduler/stage"
 )
 
 func (e *Engine) init() {
@@ -27,6 +28,8 @@ func (e *Engine) init() {
 			e.Memory, _ = budget.NewPool(budget.Options{Limit: 1 << 60, Base: e.Mem})
 		}
 		e.outputs = newOutputs(e.Memory.Node())
+		e.cuts = exec.NewCache[*stage.Graph]("cut-stages", 16<<20)
+		e.plans = exec.NewCache[planned]("plans", 16<<20)
 		e.metrics = e.newMetrics()
 		exec.CountCachesIn(e.Memory.Node()) // one node per process; in tests, the last made
 	})

@@ -46,7 +46,7 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (res *planpb.TaskR
 		return nil, err
 	}
 	defer finish()
-	if g, ok := e.cuts.get(t.GetQueryId()); ok {
+	if g, ok := e.cuts.Get(t.GetQueryId()); ok {
 		return e.runStage(ctx, t, g)
 	}
 	g, err := e.cut(t.GetQuery(), t.GetBroadcastRows())
@@ -61,7 +61,7 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (res *planpb.TaskR
 	if got := g.String(); got != t.GetFingerprint() {
 		return nil, kernels.Errorf(kernels.Internal, "node %s cuts the query differently from the coordinator (are the catalogs in sync?):\n%s\nvs the coordinator's\n%s", e.Self.Name, got, t.GetFingerprint())
 	}
-	e.cuts.put(t.GetQueryId(), g)
+	e.cuts.Put(t.GetQueryId(), g, graphCost(g))
 	return e.runStage(ctx, t, g)
 }
 
@@ -266,9 +266,16 @@ func (e *Engine) partsRead(table string, parts []string, files []string) (rows, 
 	return rows, bytes
 }
 
-// recent keeps the last values put, by key: the stages of recent queries
-// (so that the tasks of one query on one node plan it once: planning opens
-// files for schemas and row counts), the plans of recent queries.
+// Estimates of what planning's cached values hold, in bytes: a plan's nodes
+// and expressions take several times its encoded query (planCost per
+// byte); a cut query about what its fingerprint text spells out, several
+// times over.
+const planCost = 8
+
+func graphCost(g *stage.Graph) int64 { return 4 * int64(len(g.String())) }
+
+// recent keeps the last values put, by key (ids cancelled before their
+// query arrived, queries ended): state with a bound, not a cache.
 type recent[V any] struct {
 	mu    sync.Mutex
 	order []string
@@ -285,21 +292,13 @@ func (c *recent[V]) get(key string) (V, bool) {
 }
 
 // put keeps v under key unless the key has a value already.
-func (c *recent[V]) put(key string, v V) { c.store(key, v, false) }
-
-// set keeps v under key, replacing any value.
-func (c *recent[V]) set(key string, v V) { c.store(key, v, true) }
-
-func (c *recent[V]) store(key string, v V, replace bool) {
+func (c *recent[V]) put(key string, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
 		c.m = map[string]V{}
 	}
 	if _, ok := c.m[key]; ok {
-		if replace {
-			c.m[key] = v
-		}
 		return
 	}
 	c.m[key] = v

@@ -98,3 +98,39 @@ func (c *sizedCache[V]) held() int64 {
 	defer c.mu.Unlock()
 	return c.bytes
 }
+
+// lookup is the value held under key.
+func (c *sizedCache[V]) lookup(key string) (V, bool) {
+	c.init()
+	return c.c.Get(key)
+}
+
+// put offers v under key at cost bytes; a value already there is replaced
+// (counted once: a replacement costs about what it replaces).
+func (c *sizedCache[V]) put(key string, v V, cost int64) {
+	c.init()
+	cost = max(cost, 1)
+	_, had := c.c.Get(key)
+	if c.c.Set(key, v, cost) && !had {
+		c.account(cost)
+	}
+	c.c.Wait() // the next lookup sees it
+}
+
+// Cache is a byte-bounded cache for other layers' planning (the
+// scheduler's plans and cut stages), counted in the node's budget as the
+// file caches here are; costs are the caller's estimates of the bytes a
+// value holds.
+type Cache[V any] struct{ sc sizedCache[V] }
+
+// NewCache makes a cache of at most maxCost bytes.
+func NewCache[V any](name string, maxCost int64) *Cache[V] {
+	return &Cache[V]{sc: sizedCache[V]{name: name, maxCost: maxCost, counters: 20_000}}
+}
+
+// Get is the value held under key.
+func (c *Cache[V]) Get(key string) (V, bool) { return c.sc.lookup(key) }
+
+// Put offers v under key at cost bytes; the cache may decline it (it
+// admits by how often keys are asked for) or evict it later.
+func (c *Cache[V]) Put(key string, v V, cost int64) { c.sc.put(key, v, cost) }

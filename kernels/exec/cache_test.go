@@ -40,6 +40,33 @@ func TestCachesAreCountedInTheNodesBudget(t *testing.T) {
 	}
 }
 
+// A Cache (the scheduler's plans) gives back what was put, replaces a
+// value without counting it twice, and stays within its bytes, counted in
+// the node's account.
+func TestCacheForPlanning(t *testing.T) {
+	pool, err := budget.NewPool(budget.Options{Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	CountCachesIn(pool.Node())
+	defer CountCachesIn(nil)
+	c := NewCache[int]("plans-test", 64<<10)
+	c.Put("q1", 1, 1000)
+	c.Put("q1", 2, 1000)
+	if v, ok := c.Get("q1"); !ok || v != 2 {
+		t.Fatalf("got %v %v, want the replacing value 2", v, ok)
+	}
+	if pool.Used() != 1000 {
+		t.Errorf("the node's account holds %d bytes for one value of 1000", pool.Used())
+	}
+	for i := range 1000 { // 1 MB offered to a 64 KiB cache
+		c.Put(fmt.Sprint("k", i), i, 1000)
+	}
+	if held := c.sc.held(); held == 0 || held > 64<<10 || pool.Used() != held {
+		t.Errorf("the cache holds %d bytes, the account %d; want some, at most 64 KiB, the same", held, pool.Used())
+	}
+}
+
 // A Parquet footer is read once per file version: the same metadata comes
 // back while the file is unchanged.
 func TestParquetFootersAreCached(t *testing.T) {
