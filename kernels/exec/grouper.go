@@ -17,23 +17,18 @@ import (
 
 // grouper gives every distinct combination of key values a dense group id,
 // stable across batches. Each key column has its own dictionary (value ->
-// dense id); several keys are combined pairwise, so that the combined key is
-// always a uint64 and no row is ever encoded into bytes.
+// dense id); with several keys, a row's tuple of key ids is hashed once
+// into one table of tuples (tupleTable), so no row is ever encoded into
+// bytes and a group-by with one group per row probes one table, not one
+// per key.
 type grouper struct {
 	dicts  []keyDict
-	levels []*u64Table // levels[j-1] combines ids of keys 0..j-1 with key j
-	// parents[j-1][g] is the (prefix id, key j id) pair of combined group g at level j.
-	parents [][][2]uint32
-	// first[j-1][a] is the first pair seen at level j with prefix id a.
-	// Keys that a previous key determines (a customer's name, phone and
-	// address after its key) pair each prefix with one id only, so most
-	// rows find their group here, by index, without hashing the pair.
-	first  [][]firstPair
+	tuples *tupleTable // with two keys or more
 	n      int
 	frozen bool
+	// scratch, per key: the ids of a batch's rows.
+	ids [][]uint32
 }
-
-type firstPair struct{ next, id uint32 }
 
 // freeze makes groupIDs a pure lookup: a key not seen before gets noID and
 // nothing is added, so any number of goroutines may look up at once (the
@@ -43,9 +38,7 @@ func (g *grouper) freeze() {
 	for _, d := range g.dicts {
 		d.freeze()
 	}
-	for _, l := range g.levels {
-		l.frozen = true
-	}
+	g.ids = nil
 }
 
 func newGrouper(types []arrow.DataType) (*grouper, error) {
@@ -57,10 +50,8 @@ func newGrouper(types []arrow.DataType) (*grouper, error) {
 		}
 		g.dicts = append(g.dicts, d)
 	}
-	for range max(0, len(types)-1) {
-		g.levels = append(g.levels, newU64Table())
-		g.parents = append(g.parents, nil)
-		g.first = append(g.first, nil)
+	if len(types) > 1 {
+		g.tuples = newTupleTable(len(types))
 	}
 	return g, nil
 }
@@ -73,50 +64,31 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 		}
 		return make([]uint32, rows)
 	}
-	ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
 	if len(keys) == 1 {
+		ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
 		if !g.frozen {
 			g.n = g.dicts[0].len()
 		}
 		return ids
 	}
-	next := make([]uint32, 0, rows)
-	for j := 1; j < len(keys); j++ {
-		next = g.dicts[j].encode(keys[j], next[:0])
-		level, first := g.levels[j-1], g.first[j-1]
-		for i, a := range ids {
-			b := next[i]
-			if int(a) < len(first) && first[a].next == b && b != noID { // noID: unset
-				ids[i] = first[a].id
-				continue
-			}
-			if g.frozen {
-				ids[i] = noID
-				if a != noID && b != noID {
-					ids[i] = level.id(uint64(a)<<32 | uint64(b))
-				}
-				continue
-			}
-			id := level.id(uint64(a)<<32 | uint64(b))
-			if int(id) == len(g.parents[j-1]) {
-				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, b})
-			}
-			for int(a) >= len(first) {
-				first = append(first, firstPair{next: noID})
-			}
-			if first[a].next == noID {
-				first[a] = firstPair{b, id}
-			}
-			ids[i] = id
-		}
-		if !g.frozen { // frozen: probes read it at once
-			g.first[j-1] = first
-		}
+	cols := g.ids
+	if g.frozen { // shared by concurrent probes: scratch of their own
+		cols = make([][]uint32, len(keys))
+	} else if cols == nil {
+		cols = make([][]uint32, len(keys))
+		g.ids = cols
 	}
-	if !g.frozen {
-		g.n = g.levels[len(g.levels)-1].n
+	for j := range keys {
+		cols[j] = g.dicts[j].encode(keys[j], cols[j][:0])
 	}
-	return ids
+	out := make([]uint32, rows)
+	if g.frozen {
+		g.tuples.lookup(cols, out)
+		return out
+	}
+	g.tuples.add(cols, out)
+	g.n = g.tuples.len()
+	return out
 }
 
 // keyColumns builds the key values of groups 0..n-1, one array per key.
@@ -124,26 +96,19 @@ func (g *grouper) keyColumns(mem memory.Allocator) []arrow.Array {
 	if len(g.dicts) == 0 {
 		return nil
 	}
-	// Walk the levels back: per-key dictionary ids of every final group.
-	perKey := make([][]uint32, len(g.dicts))
-	cur := make([]uint32, g.n)
-	for i := range cur {
-		cur[i] = uint32(i)
-	}
-	for j := len(g.dicts) - 1; j >= 1; j-- {
-		own := make([]uint32, g.n)
-		prev := make([]uint32, g.n)
-		for i, c := range cur {
-			p := g.parents[j-1][c]
-			prev[i], own[i] = p[0], p[1]
-		}
-		perKey[j] = own
-		cur = prev
-	}
-	perKey[0] = cur
 	out := make([]arrow.Array, len(g.dicts))
+	if len(g.dicts) == 1 {
+		ids := make([]uint32, g.n)
+		for i := range ids {
+			ids[i] = uint32(i)
+		}
+		out[0] = g.dicts[0].values(mem, ids)
+		return out
+	}
+	ids := make([]uint32, g.n)
 	for j, d := range g.dicts {
-		out[j] = d.values(mem, perKey[j])
+		g.tuples.column(j, ids)
+		out[j] = d.values(mem, ids)
 	}
 	return out
 }
@@ -595,8 +560,11 @@ func (g *grouper) bytes() int64 {
 	for _, d := range g.dicts {
 		n += d.bytes()
 	}
-	for j, l := range g.levels {
-		n += int64(len(l.slots))*16 + int64(cap(g.parents[j]))*8 + int64(cap(g.first[j]))*8
+	if g.tuples != nil {
+		n += g.tuples.bytes()
+	}
+	for _, c := range g.ids {
+		n += int64(cap(c)) * 4
 	}
 	return n
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"hash/maphash"
 	"math/bits"
+	"slices"
 )
 
 // Go's maps cost most of a group-by's time, so the grouper uses these
@@ -160,5 +161,137 @@ func (t *strTable) grow() {
 			i = (i + 1) & mask
 		}
 		t.slots[i] = slot
+	}
+}
+
+// tupleTable maps tuples of k key ids (one per key column) to dense group
+// ids in insertion order. A slot holds 32 bits of the tuple's hash beside
+// its id (8 bytes): a probe compares the tuple itself only when the hashes
+// match, and growing the table reads no tuple.
+type tupleTable struct {
+	k      int
+	slots  []tupleSlot
+	shift  uint     // a hash's first slot is hash >> shift
+	tuples []uint32 // group g's key ids are tuples[g*k : g*k+k]
+	n      int
+}
+
+type tupleSlot struct {
+	hash uint32
+	id   uint32 // id+1; 0: empty
+}
+
+func newTupleTable(k int) *tupleTable {
+	t := &tupleTable{k: k}
+	t.resize(1 << 10)
+	return t
+}
+
+func (t *tupleTable) len() int { return t.n }
+
+func (t *tupleTable) bytes() int64 { return int64(len(t.slots))*8 + int64(cap(t.tuples))*4 }
+
+func (t *tupleTable) resize(size int) {
+	old := t.slots
+	t.slots = make([]tupleSlot, size)
+	t.shift = uint(32 - bits.TrailingZeros(uint(size)))
+	mask := uint32(size - 1)
+	for _, s := range old {
+		if s.id == 0 {
+			continue
+		}
+		i := s.hash >> t.shift
+		for t.slots[i].id != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// tupleHash mixes row i's key ids.
+func tupleHash(cols [][]uint32, i int) uint32 {
+	h := uint64(hashMul)
+	for _, c := range cols {
+		h = (h ^ uint64(c[i])) * 0xBF58476D1CE4E5B9
+		h ^= h >> 31
+	}
+	return uint32((h * hashMul) >> 32)
+}
+
+func (t *tupleTable) equal(id uint32, cols [][]uint32, i int) bool {
+	tuple := t.tuples[int(id)*t.k : int(id)*t.k+t.k]
+	for j, c := range cols {
+		if tuple[j] != c[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// add sets out[i] to the group id of row i's tuple (cols[j][i] for each
+// key j), adding the tuples not seen before.
+func (t *tupleTable) add(cols [][]uint32, out []uint32) {
+	for i := range out {
+		h := tupleHash(cols, i)
+		mask := uint32(len(t.slots) - 1)
+		p := h >> t.shift
+		for {
+			s := t.slots[p]
+			if s.id == 0 {
+				id := uint32(t.n)
+				if len(t.tuples)+t.k > cap(t.tuples) { // double: append would grow by a quarter
+					t.tuples = slices.Grow(t.tuples, max(len(t.tuples), 1024))
+				}
+				for _, c := range cols {
+					t.tuples = append(t.tuples, c[i])
+				}
+				t.slots[p] = tupleSlot{h, id + 1}
+				t.n++
+				if 2*t.n > len(t.slots) {
+					t.resize(2 * len(t.slots))
+				}
+				out[i] = id
+				break
+			}
+			if s.hash == h && t.equal(s.id-1, cols, i) {
+				out[i] = s.id - 1
+				break
+			}
+			p = (p + 1) & mask
+		}
+	}
+}
+
+// lookup sets out[i] to the group id of row i's tuple, or noID when it is
+// not in the table or a key id is noID; it changes nothing.
+func (t *tupleTable) lookup(cols [][]uint32, out []uint32) {
+	mask := uint32(len(t.slots) - 1)
+rows:
+	for i := range out {
+		for _, c := range cols {
+			if c[i] == noID {
+				out[i] = noID
+				continue rows
+			}
+		}
+		h := tupleHash(cols, i)
+		for p := h >> t.shift; ; p = (p + 1) & mask {
+			s := t.slots[p]
+			if s.id == 0 {
+				out[i] = noID
+				break
+			}
+			if s.hash == h && t.equal(s.id-1, cols, i) {
+				out[i] = s.id - 1
+				break
+			}
+		}
+	}
+}
+
+// column sets ids[g] to key j's id in group g, for every group.
+func (t *tupleTable) column(j int, ids []uint32) {
+	for g := range ids {
+		ids[g] = t.tuples[g*t.k+j]
 	}
 }

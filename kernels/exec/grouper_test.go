@@ -1,0 +1,86 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// TestTupleGroupIDs groups random rows of three keys (int with nulls,
+// string with nulls and empty strings, float with NaN and -0) batch by
+// batch, checks the ids against a map of the rows' values, then looks
+// up known and unknown tuples once frozen.
+func TestTupleGroupIDs(t *testing.T) {
+	mem, _ := newMem(t)
+	rng := rand.New(rand.NewSource(11))
+	schema := schemaOf(i64, utf8, arrow.PrimitiveTypes.Float64)
+	want := map[string]uint32{}
+	g, err := newGrouper([]arrow.DataType{i64, utf8, arrow.PrimitiveTypes.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyOf := func(b arrow.RecordBatch, i int) string {
+		f := goValue(b.Column(2), i)
+		if v, ok := f.(float64); ok && v == 0 {
+			f = 0.0 // -0 groups with 0
+		} else if ok && v != v {
+			f = "NaN"
+		}
+		return fmt.Sprint(goValue(b.Column(0), i), "|", goValue(b.Column(1), i), "|", f)
+	}
+	for batch := range 6 {
+		n := 1 + rng.Intn(3000)
+		cols := [][]any{make([]any, n), make([]any, n), make([]any, n)}
+		for i := range n {
+			if rng.Intn(9) > 0 {
+				cols[0][i] = int64(rng.Intn(40) - 20)
+			}
+			if rng.Intn(9) > 0 {
+				cols[1][i] = []string{"", "a", "日本", "long string value"}[rng.Intn(4)]
+			}
+			if rng.Intn(9) > 0 {
+				cols[2][i] = []float64{0, math.Copysign(0, -1), math.NaN(), 1.5}[rng.Intn(4)]
+			}
+		}
+		b := buildBatch(t, mem, schema, cols...)
+		ids := g.groupIDs(b.Columns(), n)
+		for i, id := range ids {
+			k := keyOf(b, i)
+			if w, ok := want[k]; ok && w != id {
+				t.Fatalf("batch %d row %d %s: id %d, earlier %d", batch, i, k, id, w)
+			} else if !ok {
+				if int(id) != len(want) {
+					t.Fatalf("batch %d row %d %s: new group id %d, want %d", batch, i, k, id, len(want))
+				}
+				want[k] = id
+			}
+		}
+		if g.n != len(want) {
+			t.Fatalf("%d groups, want %d", g.n, len(want))
+		}
+		b.Release()
+	}
+	keys := g.keyColumns(mem)
+	kb := array.NewRecordBatch(schema, keys, int64(g.n))
+	releaseArrays(keys)
+	for i := range g.n {
+		if want[keyOf(kb, i)] != uint32(i) {
+			t.Fatalf("group %d's keys %s have id %d", i, keyOf(kb, i), want[keyOf(kb, i)])
+		}
+	}
+	kb.Release()
+	g.freeze()
+	probe := buildBatch(t, mem, schema, []any{int64(1), int64(99), nil}, []any{"a", "a", "zz"}, []any{1.5, 1.5, nil})
+	defer probe.Release()
+	ids := g.groupIDs(probe.Columns(), 3)
+	if w, ok := want[keyOf(probe, 0)]; (ok && ids[0] != w) || (!ok && ids[0] != noID) {
+		t.Fatalf("frozen lookup of a known tuple: %d, want %d (%v)", ids[0], w, ok)
+	}
+	if ids[1] != noID || ids[2] != noID {
+		t.Fatalf("frozen lookup of unknown tuples: %v, want noID", ids[1:])
+	}
+}
