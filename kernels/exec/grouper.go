@@ -3,7 +3,6 @@ package exec
 import (
 	"math"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -414,7 +413,7 @@ func (d *boolDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 type stringDict struct {
 	t      arrow.DataType
 	tbl    *strTable
-	vals   []string
+	vals   strHeap
 	null   uint32
 	frozen bool
 	// Strings of up to 7 bytes (flags, codes, modes) are found by their
@@ -422,10 +421,9 @@ type stringDict struct {
 	// short maps the packed key to an index into shortIDs, the string's id.
 	short    *u64Table
 	shortIDs []uint32
-	held     int64 // bytes of the strings in vals
 }
 
-func (d *stringDict) len() int { return len(d.vals) }
+func (d *stringDict) len() int { return d.vals.len() }
 func (d *stringDict) freeze()  { d.frozen, d.short.frozen = true, true }
 
 // packShort packs a string of at most 7 bytes, its length in the top byte.
@@ -494,8 +492,8 @@ func encodeStrings[A interface {
 	for i := 0; i < a.Len(); i++ {
 		if hasNulls && a.IsNull(i) {
 			if d.null == noID && !d.frozen {
-				d.null = uint32(len(d.vals))
-				d.vals = append(d.vals, "")
+				d.null = uint32(d.vals.len())
+				d.vals.add("")
 			}
 			out = append(out, d.null)
 			continue
@@ -517,21 +515,19 @@ func (d *stringDict) idOf(v string) uint32 {
 			return d.shortIDs[sid]
 		}
 		// new: the long way gives it its id
-		id, added := d.tbl.find(v, d.vals)
+		id, added := d.tbl.find(v, &d.vals)
 		if added {
-			d.vals = append(d.vals, strings.Clone(v))
-			d.held += int64(len(v))
+			d.vals.add(v)
 		}
 		d.shortIDs = append(d.shortIDs, id)
 		return id
 	}
 	if d.frozen {
-		return d.tbl.lookup(v, d.vals)
+		return d.tbl.lookup(v, &d.vals)
 	}
-	id, added := d.tbl.find(v, d.vals)
+	id, added := d.tbl.find(v, &d.vals)
 	if added {
-		d.vals = append(d.vals, strings.Clone(v))
-		d.held += int64(len(v))
+		d.vals.add(v)
 	}
 	return id
 }
@@ -539,6 +535,12 @@ func (d *stringDict) idOf(v string) uint32 {
 func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 	bld := array.NewBuilder(mem, d.t)
 	defer bld.Release()
+	size := 0
+	for _, id := range ids {
+		size += d.vals.offs[id+1] - d.vals.offs[id]
+	}
+	bld.Reserve(len(ids))
+	bld.(interface{ ReserveData(int) }).ReserveData(size)
 	sb := bld.(interface {
 		Append(string)
 		AppendNull()
@@ -547,7 +549,7 @@ func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 		if id == d.null {
 			sb.AppendNull()
 		} else {
-			sb.Append(d.vals[id])
+			sb.Append(d.vals.at(id))
 		}
 	}
 	return bld.NewArray()
@@ -585,5 +587,5 @@ func (d *intDict[T]) bytes() int64 {
 func (d *boolDict) bytes() int64 { return 64 }
 
 func (d *stringDict) bytes() int64 {
-	return int64(len(d.tbl.slots))*16 + int64(cap(d.vals))*16 + d.held + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4
+	return int64(len(d.tbl.slots))*16 + d.vals.bytes() + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4
 }

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"slices"
+	"unsafe"
 )
 
 // Go's maps cost most of a group-by's time, so the grouper uses these
@@ -94,6 +95,52 @@ func (t *u64Table) reserve() uint32 {
 	return id
 }
 
+// strHeap keeps strings by id, their bytes end to end in one slice: no
+// allocation per string, and no pointer per string for the GC to scan
+// (a group-by of 10^7 strings held 10^7 of them).
+type strHeap struct {
+	data []byte
+	offs []int // string id is data[offs[id]:offs[id+1]]
+}
+
+func (h *strHeap) len() int {
+	if len(h.offs) == 0 {
+		return 0
+	}
+	return len(h.offs) - 1
+}
+
+// add appends s (copied) as the next id.
+func (h *strHeap) add(s string) {
+	if len(h.offs) == 0 {
+		h.offs = append(h.offs, 0)
+	}
+	if len(h.data)+len(s) > cap(h.data) { // double: append would grow by a quarter
+		h.data = slices.Grow(h.data, max(len(h.data), len(s), 1024))
+	}
+	if len(h.offs) == cap(h.offs) {
+		h.offs = slices.Grow(h.offs, len(h.offs))
+	}
+	h.data = append(h.data, s...)
+	h.offs = append(h.offs, len(h.data))
+}
+
+// is says whether string id is s.
+func (h *strHeap) is(id uint32, s string) bool {
+	return string(h.data[h.offs[id]:h.offs[id+1]]) == s
+}
+
+// at is string id; it aliases the heap until the next add.
+func (h *strHeap) at(id uint32) string {
+	b := h.data[h.offs[id]:h.offs[id+1]]
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (h *strHeap) bytes() int64 { return int64(cap(h.data)) + int64(cap(h.offs))*8 }
+
 // strTable finds strings among the values the caller keeps by id. A slot
 // holds the string's hash beside its id: one cache miss per lookup.
 type strTable struct {
@@ -113,7 +160,7 @@ func newStrTable() *strTable {
 
 // find returns the id of s in vals, or inserts s under id len(vals) and
 // reports added; the caller then appends s to vals.
-func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
+func (t *strTable) find(s string, vals *strHeap) (id uint32, added bool) {
 	h := maphash.String(t.seed, s)
 	mask := uint64(len(t.slots) - 1)
 	i := h & mask
@@ -122,12 +169,12 @@ func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
 		if slot.id == 0 {
 			break
 		}
-		if slot.hash == h && vals[slot.id-1] == s {
+		if slot.hash == h && vals.is(slot.id-1, s) {
 			return slot.id - 1, false
 		}
 		i = (i + 1) & mask
 	}
-	id = uint32(len(vals))
+	id = uint32(vals.len())
 	t.slots[i] = strSlot{h, id + 1}
 	t.n++
 	if 2*t.n > len(t.slots) {
@@ -137,11 +184,11 @@ func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
 }
 
 // lookup returns the id of s in vals, or noID.
-func (t *strTable) lookup(s string, vals []string) uint32 {
+func (t *strTable) lookup(s string, vals *strHeap) uint32 {
 	h := maphash.String(t.seed, s)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
-		if t.slots[i].hash == h && vals[t.slots[i].id-1] == s {
+		if t.slots[i].hash == h && vals.is(t.slots[i].id-1, s) {
 			return t.slots[i].id - 1
 		}
 	}
