@@ -244,6 +244,9 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
 	direct []uint32
 	lo     uint64
+	// dense: the keys seen span a range under denseSpan of their number,
+	// and direct (over a range holding them) is the dictionary, not tbl.
+	dense bool
 	// present, once frozen and not dense but within a range under 256
 	// times the number of keys: bit v-lo is set for every key v. A probe
 	// that misses (most, in a selective join) is answered by this bitmap,
@@ -267,7 +270,7 @@ const bitmapSpan = 256
 
 func (d *intDict[T]) freeze() {
 	d.frozen, d.tbl.frozen = true, true
-	if d.canon != nil || len(d.vals) == 0 {
+	if d.dense || d.canon != nil || len(d.vals) == 0 {
 		return
 	}
 	lo, hi := uint64(math.MaxUint64), uint64(0)
@@ -302,8 +305,121 @@ func (d *intDict[T]) freeze() {
 	}
 }
 
+// denseSpan bounds the range of the keys a dictionary indexes directly:
+// 4 slots a key and 1024 more (freeze's bound). Before a batch, the bound
+// counts its rows as keys; after it, its keys, so that a few keys spread
+// wide go back to the hash table.
+func denseSpan(keys int) uint64 { return 4*uint64(keys) + 1024 }
+
+// toHash moves the keys of a dense dictionary to its hash table, in id order.
+func (d *intDict[T]) toHash() {
+	for id, v := range d.vals {
+		if uint32(id) == d.null {
+			d.tbl.reserve()
+		} else {
+			d.tbl.id(uint64(v))
+		}
+	}
+	d.dense, d.direct = false, nil
+}
+
+// useDense says whether the dictionary indexes the keys of raw directly,
+// widening its range for them, or turning to its hash table when their
+// range would be too wide for their number.
+func (d *intDict[T]) useDense(arr arrow.Array, raw []T) bool {
+	if d.frozen || !(d.dense || len(d.vals) == 0) || d.canon != nil {
+		return d.dense
+	}
+	lo, hi, any := uint64(math.MaxUint64), uint64(0), false
+	nulls := arr.NullN() > 0
+	for i, v := range raw {
+		if nulls && arr.IsNull(i) {
+			continue
+		}
+		lo, hi, any = min(lo, uint64(v)), max(hi, uint64(v)), true
+	}
+	if !any {
+		return d.dense // nulls only: nothing to decide
+	}
+	limit := denseSpan(len(d.vals) + len(raw))
+	if !d.dense {
+		if hi-lo >= limit {
+			return false
+		}
+		d.dense, d.lo = true, lo
+		d.direct = noIDs(int(hi - lo + 1))
+		return true
+	}
+	top := d.lo + uint64(len(d.direct)) - 1
+	if lo >= d.lo && hi <= top {
+		return true
+	}
+	newLo, newHi := min(lo, d.lo), max(hi, top)
+	if newHi-newLo >= limit {
+		d.toHash()
+		return false
+	}
+	// Room for as much again beyond the new keys, within the bound of the
+	// keys already seen.
+	span, room := newHi-newLo+1, denseSpan(len(d.vals))
+	if hi > top {
+		newHi = max(newHi, min(newLo+room-1, newHi+span))
+	} else if newHi-newLo+1 < room {
+		newLo -= min(newLo, span, room-(newHi-newLo+1))
+	}
+	direct := noIDs(int(newHi - newLo + 1))
+	copy(direct[d.lo-newLo:], d.direct)
+	d.direct, d.lo = direct, newLo
+	return true
+}
+
+func noIDs(n int) []uint32 {
+	s := make([]uint32, n)
+	for i := range s {
+		s[i] = noID
+	}
+	return s
+}
+
+// encodeDense encodes through direct (useDense).
+func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint32 {
+	out = slices.Grow(out, len(raw))
+	nulls := arr.NullN() > 0
+	direct, lo := d.direct, d.lo
+	for i, v := range raw {
+		if nulls && arr.IsNull(i) {
+			if d.null == noID && !d.frozen {
+				d.null = uint32(len(d.vals))
+				d.vals = append(d.vals, 0)
+			}
+			out = append(out, d.null)
+			continue
+		}
+		off := uint64(v) - lo
+		if off >= uint64(len(direct)) { // frozen: a key never seen
+			out = append(out, noID)
+			continue
+		}
+		id := direct[off]
+		if id == noID && !d.frozen {
+			id = uint32(len(d.vals))
+			direct[off] = id
+			d.vals = append(d.vals, v)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
+	if d.useDense(arr, raw) {
+		out = d.encodeDense(arr, raw, out)
+		if !d.frozen && uint64(len(d.direct)) > denseSpan(len(d.vals)) {
+			d.toHash()
+		}
+		return out
+	}
 	hasNulls := arr.NullN() > 0
 	if !hasNulls && d.direct != nil {
 		out = slices.Grow(out, len(raw))

@@ -84,3 +84,58 @@ func TestTupleGroupIDs(t *testing.T) {
 		t.Fatalf("frozen lookup of unknown tuples: %v, want noID", ids[1:])
 	}
 }
+
+// TestIntDictDense groups batches of integer keys whose range stays dense,
+// widens down and up, then turns sparse (the keys move to the hash
+// table), with nulls, checking ids against a map; then looks keys up
+// frozen, in each of those states.
+func TestIntDictDense(t *testing.T) {
+	mem, _ := newMem(t)
+	schema := schemaOf(i64)
+	rng := rand.New(rand.NewSource(13))
+	for _, stop := range []int{1, 3, 5} {
+		g, err := newGrouper([]arrow.DataType{i64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[any]uint32{}
+		check := func(vals []any, frozen bool) {
+			b := buildBatch(t, mem, schema, vals)
+			defer b.Release()
+			ids := g.groupIDs(b.Columns(), len(vals))
+			for i, v := range vals {
+				w, ok := want[v]
+				switch {
+				case ok && ids[i] != w:
+					t.Fatalf("key %v: id %d, earlier %d", v, ids[i], w)
+				case !ok && frozen && ids[i] != noID:
+					t.Fatalf("frozen, key %v never seen: id %d", v, ids[i])
+				case !ok && !frozen && int(ids[i]) != len(want):
+					t.Fatalf("new key %v: id %d, want %d", v, ids[i], len(want))
+				case !ok && !frozen:
+					want[v] = ids[i]
+				}
+			}
+		}
+		ranges := [][2]int64{{1000, 1100}, {900, 1200}, {0, 3000}, {2000, 6000}, {0, 1 << 40}}
+		for _, r := range ranges[:stop] {
+			vals := make([]any, 2000)
+			for i := range vals {
+				if rng.Intn(20) > 0 {
+					vals[i] = r[0] + rng.Int63n(r[1]-r[0])
+				}
+			}
+			check(vals, false)
+		}
+		d := g.dicts[0].(*intDict[uint64])
+		if d.dense != (stop < 5) {
+			t.Fatalf("after %d ranges: dense %v", stop, d.dense)
+		}
+		g.freeze()
+		probe := []any{nil, int64(-1), int64(1 << 41)}
+		for v := range want {
+			probe = append(probe, v)
+		}
+		check(probe, true)
+	}
+}
