@@ -432,12 +432,25 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 		}
 		return out
 	}
-	if !hasNulls && d.canon == nil {
+	if d.canon == nil {
 		// The common case in a tight loop: a key found in its first slot
 		// costs one load, and the loads of successive rows overlap.
 		out = slices.Grow(out, len(raw))
 		t := d.tbl
-		for _, v := range raw {
+		var valid []byte
+		off := arr.Data().Offset()
+		if hasNulls {
+			valid = arr.NullBitmapBytes()
+		}
+		for i, v := range raw {
+			if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+				if d.null == noID && !d.frozen {
+					d.null = t.reserve()
+					d.vals = append(d.vals, 0)
+				}
+				out = append(out, d.null)
+				continue
+			}
 			k := uint64(v)
 			if d.present != nil {
 				if off := k - d.lo; off/64 >= uint64(len(d.present)) || d.present[off/64]&(1<<(off%64)) == 0 {

@@ -139,3 +139,40 @@ func TestIntDictDense(t *testing.T) {
 		check(probe, true)
 	}
 }
+
+// TestIntDictHashedNullsSliced groups slices of an array of sparse integer
+// keys with nulls (the hash table's loop reading the validity bitmap at an
+// offset).
+func TestIntDictHashedNullsSliced(t *testing.T) {
+	mem, _ := newMem(t)
+	rng := rand.New(rand.NewSource(17))
+	vals := make([]any, 5000)
+	for i := range vals {
+		if rng.Intn(4) > 0 {
+			vals[i] = rng.Int63n(300) << 30 // spread: never dense
+		}
+	}
+	b := buildBatch(t, mem, schemaOf(i64), vals)
+	defer b.Release()
+	g, err := newGrouper([]arrow.DataType{i64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[any]uint32{}
+	for _, cut := range [][2]int{{3, 1000}, {1000, 1001}, {1001, 4999}, {7, 5000}} {
+		part := array.NewSlice(b.Column(0), int64(cut[0]), int64(cut[1]))
+		ids := g.groupIDs([]arrow.Array{part}, part.Len())
+		part.Release()
+		for i, id := range ids {
+			v := vals[cut[0]+i]
+			if w, ok := want[v]; ok && w != id {
+				t.Fatalf("key %v: id %d, earlier %d", v, id, w)
+			} else if !ok {
+				want[v] = id
+			}
+		}
+	}
+	if g.dicts[0].(*intDict[uint64]).dense || g.n != len(want) {
+		t.Fatalf("dense %v, %d groups, want hashed and %d", g.dicts[0].(*intDict[uint64]).dense, g.n, len(want))
+	}
+}
