@@ -3,7 +3,6 @@ package exec
 import (
 	"math"
 	"slices"
-	"strings"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -17,23 +16,18 @@ import (
 
 // grouper gives every distinct combination of key values a dense group id,
 // stable across batches. Each key column has its own dictionary (value ->
-// dense id); several keys are combined pairwise, so that the combined key is
-// always a uint64 and no row is ever encoded into bytes.
+// dense id); with several keys, a row's tuple of key ids is hashed once
+// into one table of tuples (tupleTable), so no row is ever encoded into
+// bytes and a group-by with one group per row probes one table, not one
+// per key.
 type grouper struct {
 	dicts  []keyDict
-	levels []*u64Table // levels[j-1] combines ids of keys 0..j-1 with key j
-	// parents[j-1][g] is the (prefix id, key j id) pair of combined group g at level j.
-	parents [][][2]uint32
-	// first[j-1][a] is the first pair seen at level j with prefix id a.
-	// Keys that a previous key determines (a customer's name, phone and
-	// address after its key) pair each prefix with one id only, so most
-	// rows find their group here, by index, without hashing the pair.
-	first  [][]firstPair
+	tuples *tupleTable // with two keys or more
 	n      int
 	frozen bool
+	// scratch, per key: the ids of a batch's rows.
+	ids [][]uint32
 }
-
-type firstPair struct{ next, id uint32 }
 
 // freeze makes groupIDs a pure lookup: a key not seen before gets noID and
 // nothing is added, so any number of goroutines may look up at once (the
@@ -43,9 +37,7 @@ func (g *grouper) freeze() {
 	for _, d := range g.dicts {
 		d.freeze()
 	}
-	for _, l := range g.levels {
-		l.frozen = true
-	}
+	g.ids = nil
 }
 
 func newGrouper(types []arrow.DataType) (*grouper, error) {
@@ -57,10 +49,8 @@ func newGrouper(types []arrow.DataType) (*grouper, error) {
 		}
 		g.dicts = append(g.dicts, d)
 	}
-	for range max(0, len(types)-1) {
-		g.levels = append(g.levels, newU64Table())
-		g.parents = append(g.parents, nil)
-		g.first = append(g.first, nil)
+	if len(types) > 1 {
+		g.tuples = newTupleTable(len(types))
 	}
 	return g, nil
 }
@@ -73,50 +63,31 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 		}
 		return make([]uint32, rows)
 	}
-	ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
 	if len(keys) == 1 {
+		ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
 		if !g.frozen {
 			g.n = g.dicts[0].len()
 		}
 		return ids
 	}
-	next := make([]uint32, 0, rows)
-	for j := 1; j < len(keys); j++ {
-		next = g.dicts[j].encode(keys[j], next[:0])
-		level, first := g.levels[j-1], g.first[j-1]
-		for i, a := range ids {
-			b := next[i]
-			if int(a) < len(first) && first[a].next == b && b != noID { // noID: unset
-				ids[i] = first[a].id
-				continue
-			}
-			if g.frozen {
-				ids[i] = noID
-				if a != noID && b != noID {
-					ids[i] = level.id(uint64(a)<<32 | uint64(b))
-				}
-				continue
-			}
-			id := level.id(uint64(a)<<32 | uint64(b))
-			if int(id) == len(g.parents[j-1]) {
-				g.parents[j-1] = append(g.parents[j-1], [2]uint32{a, b})
-			}
-			for int(a) >= len(first) {
-				first = append(first, firstPair{next: noID})
-			}
-			if first[a].next == noID {
-				first[a] = firstPair{b, id}
-			}
-			ids[i] = id
-		}
-		if !g.frozen { // frozen: probes read it at once
-			g.first[j-1] = first
-		}
+	cols := g.ids
+	if g.frozen { // shared by concurrent probes: scratch of their own
+		cols = make([][]uint32, len(keys))
+	} else if cols == nil {
+		cols = make([][]uint32, len(keys))
+		g.ids = cols
 	}
-	if !g.frozen {
-		g.n = g.levels[len(g.levels)-1].n
+	for j := range keys {
+		cols[j] = g.dicts[j].encode(keys[j], cols[j][:0])
 	}
-	return ids
+	out := make([]uint32, rows)
+	if g.frozen {
+		g.tuples.lookup(cols, out)
+		return out
+	}
+	g.tuples.add(cols, out)
+	g.n = g.tuples.len()
+	return out
 }
 
 // keyColumns builds the key values of groups 0..n-1, one array per key.
@@ -124,26 +95,19 @@ func (g *grouper) keyColumns(mem memory.Allocator) []arrow.Array {
 	if len(g.dicts) == 0 {
 		return nil
 	}
-	// Walk the levels back: per-key dictionary ids of every final group.
-	perKey := make([][]uint32, len(g.dicts))
-	cur := make([]uint32, g.n)
-	for i := range cur {
-		cur[i] = uint32(i)
-	}
-	for j := len(g.dicts) - 1; j >= 1; j-- {
-		own := make([]uint32, g.n)
-		prev := make([]uint32, g.n)
-		for i, c := range cur {
-			p := g.parents[j-1][c]
-			prev[i], own[i] = p[0], p[1]
-		}
-		perKey[j] = own
-		cur = prev
-	}
-	perKey[0] = cur
 	out := make([]arrow.Array, len(g.dicts))
+	if len(g.dicts) == 1 {
+		ids := make([]uint32, g.n)
+		for i := range ids {
+			ids[i] = uint32(i)
+		}
+		out[0] = g.dicts[0].values(mem, ids)
+		return out
+	}
+	ids := make([]uint32, g.n)
 	for j, d := range g.dicts {
-		out[j] = d.values(mem, perKey[j])
+		g.tuples.column(j, ids)
+		out[j] = d.values(mem, ids)
 	}
 	return out
 }
@@ -280,6 +244,9 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
 	direct []uint32
 	lo     uint64
+	// dense: the keys seen span a range under denseSpan of their number,
+	// and direct (over a range holding them) is the dictionary, not tbl.
+	dense bool
 	// present, once frozen and not dense but within a range under 256
 	// times the number of keys: bit v-lo is set for every key v. A probe
 	// that misses (most, in a selective join) is answered by this bitmap,
@@ -303,7 +270,7 @@ const bitmapSpan = 256
 
 func (d *intDict[T]) freeze() {
 	d.frozen, d.tbl.frozen = true, true
-	if d.canon != nil || len(d.vals) == 0 {
+	if d.dense || d.canon != nil || len(d.vals) == 0 {
 		return
 	}
 	lo, hi := uint64(math.MaxUint64), uint64(0)
@@ -338,8 +305,121 @@ func (d *intDict[T]) freeze() {
 	}
 }
 
+// denseSpan bounds the range of the keys a dictionary indexes directly:
+// 4 slots a key and 1024 more (freeze's bound). Before a batch, the bound
+// counts its rows as keys; after it, its keys, so that a few keys spread
+// wide go back to the hash table.
+func denseSpan(keys int) uint64 { return 4*uint64(keys) + 1024 }
+
+// toHash moves the keys of a dense dictionary to its hash table, in id order.
+func (d *intDict[T]) toHash() {
+	for id, v := range d.vals {
+		if uint32(id) == d.null {
+			d.tbl.reserve()
+		} else {
+			d.tbl.id(uint64(v))
+		}
+	}
+	d.dense, d.direct = false, nil
+}
+
+// useDense says whether the dictionary indexes the keys of raw directly,
+// widening its range for them, or turning to its hash table when their
+// range would be too wide for their number.
+func (d *intDict[T]) useDense(arr arrow.Array, raw []T) bool {
+	if d.frozen || !(d.dense || len(d.vals) == 0) || d.canon != nil {
+		return d.dense
+	}
+	lo, hi, any := uint64(math.MaxUint64), uint64(0), false
+	nulls := arr.NullN() > 0
+	for i, v := range raw {
+		if nulls && arr.IsNull(i) {
+			continue
+		}
+		lo, hi, any = min(lo, uint64(v)), max(hi, uint64(v)), true
+	}
+	if !any {
+		return d.dense // nulls only: nothing to decide
+	}
+	limit := denseSpan(len(d.vals) + len(raw))
+	if !d.dense {
+		if hi-lo >= limit {
+			return false
+		}
+		d.dense, d.lo = true, lo
+		d.direct = noIDs(int(hi - lo + 1))
+		return true
+	}
+	top := d.lo + uint64(len(d.direct)) - 1
+	if lo >= d.lo && hi <= top {
+		return true
+	}
+	newLo, newHi := min(lo, d.lo), max(hi, top)
+	if newHi-newLo >= limit {
+		d.toHash()
+		return false
+	}
+	// Room for as much again beyond the new keys, within the bound of the
+	// keys already seen.
+	span, room := newHi-newLo+1, denseSpan(len(d.vals))
+	if hi > top {
+		newHi = max(newHi, min(newLo+room-1, newHi+span))
+	} else if newHi-newLo+1 < room {
+		newLo -= min(newLo, span, room-(newHi-newLo+1))
+	}
+	direct := noIDs(int(newHi - newLo + 1))
+	copy(direct[d.lo-newLo:], d.direct)
+	d.direct, d.lo = direct, newLo
+	return true
+}
+
+func noIDs(n int) []uint32 {
+	s := make([]uint32, n)
+	for i := range s {
+		s[i] = noID
+	}
+	return s
+}
+
+// encodeDense encodes through direct (useDense).
+func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint32 {
+	out = slices.Grow(out, len(raw))
+	nulls := arr.NullN() > 0
+	direct, lo := d.direct, d.lo
+	for i, v := range raw {
+		if nulls && arr.IsNull(i) {
+			if d.null == noID && !d.frozen {
+				d.null = uint32(len(d.vals))
+				d.vals = append(d.vals, 0)
+			}
+			out = append(out, d.null)
+			continue
+		}
+		off := uint64(v) - lo
+		if off >= uint64(len(direct)) { // frozen: a key never seen
+			out = append(out, noID)
+			continue
+		}
+		id := direct[off]
+		if id == noID && !d.frozen {
+			id = uint32(len(d.vals))
+			direct[off] = id
+			d.vals = append(d.vals, v)
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
+	if d.useDense(arr, raw) {
+		out = d.encodeDense(arr, raw, out)
+		if !d.frozen && uint64(len(d.direct)) > denseSpan(len(d.vals)) {
+			d.toHash()
+		}
+		return out
+	}
 	hasNulls := arr.NullN() > 0
 	if !hasNulls && d.direct != nil {
 		out = slices.Grow(out, len(raw))
@@ -352,12 +432,25 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 		}
 		return out
 	}
-	if !hasNulls && d.canon == nil {
+	if d.canon == nil {
 		// The common case in a tight loop: a key found in its first slot
 		// costs one load, and the loads of successive rows overlap.
 		out = slices.Grow(out, len(raw))
 		t := d.tbl
-		for _, v := range raw {
+		var valid []byte
+		off := arr.Data().Offset()
+		if hasNulls {
+			valid = arr.NullBitmapBytes()
+		}
+		for i, v := range raw {
+			if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+				if d.null == noID && !d.frozen {
+					d.null = t.reserve()
+					d.vals = append(d.vals, 0)
+				}
+				out = append(out, d.null)
+				continue
+			}
 			k := uint64(v)
 			if d.present != nil {
 				if off := k - d.lo; off/64 >= uint64(len(d.present)) || d.present[off/64]&(1<<(off%64)) == 0 {
@@ -449,7 +542,7 @@ func (d *boolDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 type stringDict struct {
 	t      arrow.DataType
 	tbl    *strTable
-	vals   []string
+	vals   strHeap
 	null   uint32
 	frozen bool
 	// Strings of up to 7 bytes (flags, codes, modes) are found by their
@@ -457,10 +550,9 @@ type stringDict struct {
 	// short maps the packed key to an index into shortIDs, the string's id.
 	short    *u64Table
 	shortIDs []uint32
-	held     int64 // bytes of the strings in vals
 }
 
-func (d *stringDict) len() int { return len(d.vals) }
+func (d *stringDict) len() int { return d.vals.len() }
 func (d *stringDict) freeze()  { d.frozen, d.short.frozen = true, true }
 
 // packShort packs a string of at most 7 bytes, its length in the top byte.
@@ -529,8 +621,8 @@ func encodeStrings[A interface {
 	for i := 0; i < a.Len(); i++ {
 		if hasNulls && a.IsNull(i) {
 			if d.null == noID && !d.frozen {
-				d.null = uint32(len(d.vals))
-				d.vals = append(d.vals, "")
+				d.null = uint32(d.vals.len())
+				d.vals.add("")
 			}
 			out = append(out, d.null)
 			continue
@@ -552,21 +644,19 @@ func (d *stringDict) idOf(v string) uint32 {
 			return d.shortIDs[sid]
 		}
 		// new: the long way gives it its id
-		id, added := d.tbl.find(v, d.vals)
+		id, added := d.tbl.find(v, &d.vals)
 		if added {
-			d.vals = append(d.vals, strings.Clone(v))
-			d.held += int64(len(v))
+			d.vals.add(v)
 		}
 		d.shortIDs = append(d.shortIDs, id)
 		return id
 	}
 	if d.frozen {
-		return d.tbl.lookup(v, d.vals)
+		return d.tbl.lookup(v, &d.vals)
 	}
-	id, added := d.tbl.find(v, d.vals)
+	id, added := d.tbl.find(v, &d.vals)
 	if added {
-		d.vals = append(d.vals, strings.Clone(v))
-		d.held += int64(len(v))
+		d.vals.add(v)
 	}
 	return id
 }
@@ -574,6 +664,12 @@ func (d *stringDict) idOf(v string) uint32 {
 func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 	bld := array.NewBuilder(mem, d.t)
 	defer bld.Release()
+	size := 0
+	for _, id := range ids {
+		size += d.vals.offs[id+1] - d.vals.offs[id]
+	}
+	bld.Reserve(len(ids))
+	bld.(interface{ ReserveData(int) }).ReserveData(size)
 	sb := bld.(interface {
 		Append(string)
 		AppendNull()
@@ -582,7 +678,7 @@ func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 		if id == d.null {
 			sb.AppendNull()
 		} else {
-			sb.Append(d.vals[id])
+			sb.Append(d.vals.at(id))
 		}
 	}
 	return bld.NewArray()
@@ -595,8 +691,11 @@ func (g *grouper) bytes() int64 {
 	for _, d := range g.dicts {
 		n += d.bytes()
 	}
-	for j, l := range g.levels {
-		n += int64(len(l.slots))*16 + int64(cap(g.parents[j]))*8 + int64(cap(g.first[j]))*8
+	if g.tuples != nil {
+		n += g.tuples.bytes()
+	}
+	for _, c := range g.ids {
+		n += int64(cap(c)) * 4
 	}
 	return n
 }
@@ -617,5 +716,5 @@ func (d *intDict[T]) bytes() int64 {
 func (d *boolDict) bytes() int64 { return 64 }
 
 func (d *stringDict) bytes() int64 {
-	return int64(len(d.tbl.slots))*16 + int64(cap(d.vals))*16 + d.held + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4
+	return int64(len(d.tbl.slots))*16 + d.vals.bytes() + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4
 }

@@ -71,3 +71,28 @@ func BenchmarkCustomerKeys(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkManyStringKeys groups 2Mi rows by a string key of about 10^6
+// values ("user-" and a number), in batches of BatchRows.
+func BenchmarkManyStringKeys(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	const rows = 1 << 21
+	var batches []arrow.Array
+	for off := 0; off < rows; off += BatchRows {
+		bld := array.NewStringBuilder(mem)
+		for i := off; i < off+BatchRows; i++ {
+			bld.Append(fmt.Sprintf("user-%d", (i*7919)%1_000_003))
+		}
+		batches = append(batches, bld.NewArray())
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		g, err := newGrouper([]arrow.DataType{arrow.BinaryTypes.String})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range batches {
+			g.groupIDs([]arrow.Array{a}, a.Len())
+		}
+	}
+}

@@ -569,6 +569,11 @@ func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.Rec
 
 // emitMatches pairs probe row p with each of the build rows rs.
 func (j *HashJoin) emitMatches(ctx context.Context, probe arrow.RecordBatch, p int64, rs []int64) error {
+	if len(rs) == 1 && len(j.probeRows)+1 < BatchRows {
+		// One match (a key of the build side's): no copy call for one row.
+		j.probeRows, j.buildRows = append(j.probeRows, p), append(j.buildRows, rs[0])
+		return nil
+	}
 	for len(rs) > 0 {
 		k := min(len(rs), BatchRows-len(j.probeRows))
 		for range k {

@@ -3,6 +3,8 @@ package exec
 import (
 	"hash/maphash"
 	"math/bits"
+	"slices"
+	"unsafe"
 )
 
 // Go's maps cost most of a group-by's time, so the grouper uses these
@@ -93,8 +95,56 @@ func (t *u64Table) reserve() uint32 {
 	return id
 }
 
+// strHeap keeps strings by id, their bytes end to end in one slice: no
+// allocation per string, and no pointer per string for the GC to scan
+// (a group-by of 10^7 strings held 10^7 of them).
+type strHeap struct {
+	data []byte
+	offs []int // string id is data[offs[id]:offs[id+1]]
+}
+
+func (h *strHeap) len() int {
+	if len(h.offs) == 0 {
+		return 0
+	}
+	return len(h.offs) - 1
+}
+
+// add appends s (copied) as the next id.
+func (h *strHeap) add(s string) {
+	if len(h.offs) == 0 {
+		h.offs = append(h.offs, 0)
+	}
+	if len(h.data)+len(s) > cap(h.data) { // double: append would grow by a quarter
+		h.data = slices.Grow(h.data, max(len(h.data), len(s), 1024))
+	}
+	if len(h.offs) == cap(h.offs) {
+		h.offs = slices.Grow(h.offs, len(h.offs))
+	}
+	h.data = append(h.data, s...)
+	h.offs = append(h.offs, len(h.data))
+}
+
+// is says whether string id is s.
+func (h *strHeap) is(id uint32, s string) bool {
+	return string(h.data[h.offs[id]:h.offs[id+1]]) == s
+}
+
+// at is string id; it aliases the heap until the next add.
+func (h *strHeap) at(id uint32) string {
+	b := h.data[h.offs[id]:h.offs[id+1]]
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (h *strHeap) bytes() int64 { return int64(cap(h.data)) + int64(cap(h.offs))*8 }
+
 // strTable finds strings among the values the caller keeps by id. A slot
-// holds the string's hash beside its id: one cache miss per lookup.
+// holds 32 bits of the string's hash beside its id, 8 bytes: one cache
+// miss per lookup, and half the table of a 64-bit hash (for 10^7 strings,
+// 128 MB, not 256).
 type strTable struct {
 	seed  maphash.Seed
 	slots []strSlot
@@ -102,7 +152,7 @@ type strTable struct {
 }
 
 type strSlot struct {
-	hash uint64
+	hash uint32
 	id   uint32 // id+1; 0: empty
 }
 
@@ -112,21 +162,21 @@ func newStrTable() *strTable {
 
 // find returns the id of s in vals, or inserts s under id len(vals) and
 // reports added; the caller then appends s to vals.
-func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
-	h := maphash.String(t.seed, s)
-	mask := uint64(len(t.slots) - 1)
+func (t *strTable) find(s string, vals *strHeap) (id uint32, added bool) {
+	h := uint32(maphash.String(t.seed, s))
+	mask := uint32(len(t.slots) - 1)
 	i := h & mask
 	for {
 		slot := t.slots[i]
 		if slot.id == 0 {
 			break
 		}
-		if slot.hash == h && vals[slot.id-1] == s {
+		if slot.hash == h && vals.is(slot.id-1, s) {
 			return slot.id - 1, false
 		}
 		i = (i + 1) & mask
 	}
-	id = uint32(len(vals))
+	id = uint32(vals.len())
 	t.slots[i] = strSlot{h, id + 1}
 	t.n++
 	if 2*t.n > len(t.slots) {
@@ -136,11 +186,11 @@ func (t *strTable) find(s string, vals []string) (id uint32, added bool) {
 }
 
 // lookup returns the id of s in vals, or noID.
-func (t *strTable) lookup(s string, vals []string) uint32 {
-	h := maphash.String(t.seed, s)
-	mask := uint64(len(t.slots) - 1)
+func (t *strTable) lookup(s string, vals *strHeap) uint32 {
+	h := uint32(maphash.String(t.seed, s))
+	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
-		if t.slots[i].hash == h && vals[t.slots[i].id-1] == s {
+		if t.slots[i].hash == h && vals.is(t.slots[i].id-1, s) {
 			return t.slots[i].id - 1
 		}
 	}
@@ -150,7 +200,7 @@ func (t *strTable) lookup(s string, vals []string) uint32 {
 func (t *strTable) grow() {
 	old := t.slots
 	t.slots = make([]strSlot, 2*len(old))
-	mask := uint64(len(t.slots) - 1)
+	mask := uint32(len(t.slots) - 1)
 	for _, slot := range old {
 		if slot.id == 0 {
 			continue
@@ -160,5 +210,137 @@ func (t *strTable) grow() {
 			i = (i + 1) & mask
 		}
 		t.slots[i] = slot
+	}
+}
+
+// tupleTable maps tuples of k key ids (one per key column) to dense group
+// ids in insertion order. A slot holds 32 bits of the tuple's hash beside
+// its id (8 bytes): a probe compares the tuple itself only when the hashes
+// match, and growing the table reads no tuple.
+type tupleTable struct {
+	k      int
+	slots  []tupleSlot
+	shift  uint     // a hash's first slot is hash >> shift
+	tuples []uint32 // group g's key ids are tuples[g*k : g*k+k]
+	n      int
+}
+
+type tupleSlot struct {
+	hash uint32
+	id   uint32 // id+1; 0: empty
+}
+
+func newTupleTable(k int) *tupleTable {
+	t := &tupleTable{k: k}
+	t.resize(1 << 10)
+	return t
+}
+
+func (t *tupleTable) len() int { return t.n }
+
+func (t *tupleTable) bytes() int64 { return int64(len(t.slots))*8 + int64(cap(t.tuples))*4 }
+
+func (t *tupleTable) resize(size int) {
+	old := t.slots
+	t.slots = make([]tupleSlot, size)
+	t.shift = uint(32 - bits.TrailingZeros(uint(size)))
+	mask := uint32(size - 1)
+	for _, s := range old {
+		if s.id == 0 {
+			continue
+		}
+		i := s.hash >> t.shift
+		for t.slots[i].id != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = s
+	}
+}
+
+// tupleHash mixes row i's key ids.
+func tupleHash(cols [][]uint32, i int) uint32 {
+	h := uint64(hashMul)
+	for _, c := range cols {
+		h = (h ^ uint64(c[i])) * 0xBF58476D1CE4E5B9
+		h ^= h >> 31
+	}
+	return uint32((h * hashMul) >> 32)
+}
+
+func (t *tupleTable) equal(id uint32, cols [][]uint32, i int) bool {
+	tuple := t.tuples[int(id)*t.k : int(id)*t.k+t.k]
+	for j, c := range cols {
+		if tuple[j] != c[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// add sets out[i] to the group id of row i's tuple (cols[j][i] for each
+// key j), adding the tuples not seen before.
+func (t *tupleTable) add(cols [][]uint32, out []uint32) {
+	for i := range out {
+		h := tupleHash(cols, i)
+		mask := uint32(len(t.slots) - 1)
+		p := h >> t.shift
+		for {
+			s := t.slots[p]
+			if s.id == 0 {
+				id := uint32(t.n)
+				if len(t.tuples)+t.k > cap(t.tuples) { // double: append would grow by a quarter
+					t.tuples = slices.Grow(t.tuples, max(len(t.tuples), 1024))
+				}
+				for _, c := range cols {
+					t.tuples = append(t.tuples, c[i])
+				}
+				t.slots[p] = tupleSlot{h, id + 1}
+				t.n++
+				if 2*t.n > len(t.slots) {
+					t.resize(2 * len(t.slots))
+				}
+				out[i] = id
+				break
+			}
+			if s.hash == h && t.equal(s.id-1, cols, i) {
+				out[i] = s.id - 1
+				break
+			}
+			p = (p + 1) & mask
+		}
+	}
+}
+
+// lookup sets out[i] to the group id of row i's tuple, or noID when it is
+// not in the table or a key id is noID; it changes nothing.
+func (t *tupleTable) lookup(cols [][]uint32, out []uint32) {
+	mask := uint32(len(t.slots) - 1)
+rows:
+	for i := range out {
+		for _, c := range cols {
+			if c[i] == noID {
+				out[i] = noID
+				continue rows
+			}
+		}
+		h := tupleHash(cols, i)
+		for p := h >> t.shift; ; p = (p + 1) & mask {
+			s := t.slots[p]
+			if s.id == 0 {
+				out[i] = noID
+				break
+			}
+			if s.hash == h && t.equal(s.id-1, cols, i) {
+				out[i] = s.id - 1
+				break
+			}
+		}
+	}
+}
+
+// column sets ids[g] to key j's id in group g, for every group.
+func (t *tupleTable) column(j int, ids []uint32) {
+	for g := range ids {
+		ids[g] = t.tuples[g*t.k+j]
 	}
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -145,6 +146,72 @@ func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (ar
 	tbl := array.NewTableFromRecords(s.input.Schema(), batches)
 	ReleaseAll(batches)
 	defer tbl.Release()
+	if tbl.NumRows() == 0 {
+		tbl.Retain()
+		return tbl, nil
+	}
+	rows, err := s.sortRows(ctx, tbl)
+	if err != nil {
+		return nil, err
+	}
+	if s.limit >= 0 && s.limit < int64(len(rows)) {
+		rows = rows[:s.limit]
+	}
+	mem := expr.Allocator(ctx)
+	if s.res != nil { // count the sorted copy in the query's budget
+		mem = s.res.Query()
+	}
+	g, err := newChunkGather(mem, tbl)
+	if err != nil {
+		return nil, err
+	}
+	defer g.release()
+	out := make([]arrow.RecordBatch, (len(rows)+BatchRows-1)/BatchRows)
+	errs := make([]error, len(out))
+	parallel(len(out), sortWorkers(), func(i int) {
+		if ctx.Err() != nil {
+			errs[i] = ctx.Err()
+			return
+		}
+		out[i], errs[i] = g.batch(ctx, mem, rows[i*BatchRows:min(len(rows), (i+1)*BatchRows)])
+	})
+	defer ReleaseAll(out)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return array.NewTableFromRecords(s.input.Schema(), out), nil
+}
+
+// sortRows is the sorted order of tbl's rows (fewer than 2^32).
+func (s *Sort) sortRows(ctx context.Context, tbl arrow.Table) ([]uint32, error) {
+	types := make([]arrow.DataType, tbl.NumCols())
+	for i := range types {
+		types[i] = tbl.Column(i).DataType()
+	}
+	n := tbl.NumRows()
+	if n >= math.MaxUint32 {
+		return nil, kernels.Errorf(kernels.NotSupported, "cannot sort %d rows in memory at once (at most %d)", n, uint32(math.MaxUint32-1))
+	}
+	if normalizable(types, s.keys) {
+		cols := make([]*sortCol, len(s.keys))
+		for i, k := range s.keys {
+			kind, _ := colKind(types[k.Column])
+			cols[i] = &sortCol{key: k, kind: kind, chunks: tbl.Column(k.Column).Data().Chunks()}
+		}
+		workers := sortWorkers()
+		keys := encodeKeys(cols, int(n), workers)
+		// The keys, the rows being sorted (twice) and the indices.
+		scratch := keys.bytes() + n*(2*16+8)
+		if s.res != nil {
+			before := s.res.Size()
+			s.res.Resize(before + scratch)
+			defer s.res.Resize(before)
+		}
+		return sortedRows(ctx, keys, int(n), workers)
+	}
+	// Other key types: Arrow's sort_indices.
 	keys := make([]compute.SortKey, len(s.keys))
 	for i, k := range s.keys {
 		keys[i] = compute.SortKey{ColumnIndex: k.Column, Order: compute.SortOrderAscending, NullPlacement: compute.SortNullsAtStart}
@@ -155,10 +222,6 @@ func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (ar
 			keys[i].NullPlacement = compute.SortNullsAtEnd
 		}
 	}
-	if tbl.NumRows() == 0 {
-		tbl.Retain()
-		return tbl, nil
-	}
 	// Arrow's sort_indices (v18.8.0) never frees its scratch buffers: from
 	// the Go allocator the GC reclaims them, from the query's allocator they
 	// would stay counted forever. The indices are temporary either way.
@@ -168,21 +231,10 @@ func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (ar
 	if err != nil {
 		return nil, err
 	}
-	defer func() { idx.Release() }()
-	if s.limit >= 0 && s.limit < int64(idx.Len()) {
-		top := array.NewSlice(idx, 0, s.limit)
-		idx.Release()
-		idx = top
+	defer idx.Release()
+	rows := make([]uint32, idx.Len())
+	for i, r := range idx.(*array.Uint64).Uint64Values() {
+		rows[i] = uint32(r)
 	}
-	if s.res != nil { // count the sorted copy in the query's budget
-		ctx = expr.WithAllocator(ctx, s.res.Query())
-	}
-	taken, err := compute.Take(ctx, *compute.DefaultTakeOptions(), compute.NewDatumWithoutOwning(tbl), compute.NewDatumWithoutOwning(idx))
-	if err != nil {
-		return nil, err
-	}
-	defer taken.Release()
-	sorted := taken.(*compute.TableDatum).Value
-	sorted.Retain()
-	return sorted, nil
+	return rows, nil
 }

@@ -1,0 +1,178 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// TestTupleGroupIDs groups random rows of three keys (int with nulls,
+// string with nulls and empty strings, float with NaN and -0) batch by
+// batch, checks the ids against a map of the rows' values, then looks
+// up known and unknown tuples once frozen.
+func TestTupleGroupIDs(t *testing.T) {
+	mem, _ := newMem(t)
+	rng := rand.New(rand.NewSource(11))
+	schema := schemaOf(i64, utf8, arrow.PrimitiveTypes.Float64)
+	want := map[string]uint32{}
+	g, err := newGrouper([]arrow.DataType{i64, utf8, arrow.PrimitiveTypes.Float64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyOf := func(b arrow.RecordBatch, i int) string {
+		f := goValue(b.Column(2), i)
+		if v, ok := f.(float64); ok && v == 0 {
+			f = 0.0 // -0 groups with 0
+		} else if ok && v != v {
+			f = "NaN"
+		}
+		return fmt.Sprint(goValue(b.Column(0), i), "|", goValue(b.Column(1), i), "|", f)
+	}
+	for batch := range 6 {
+		n := 1 + rng.Intn(3000)
+		cols := [][]any{make([]any, n), make([]any, n), make([]any, n)}
+		for i := range n {
+			if rng.Intn(9) > 0 {
+				cols[0][i] = int64(rng.Intn(40) - 20)
+			}
+			if rng.Intn(9) > 0 {
+				cols[1][i] = []string{"", "a", "日本", "long string value"}[rng.Intn(4)]
+			}
+			if rng.Intn(9) > 0 {
+				cols[2][i] = []float64{0, math.Copysign(0, -1), math.NaN(), 1.5}[rng.Intn(4)]
+			}
+		}
+		b := buildBatch(t, mem, schema, cols...)
+		ids := g.groupIDs(b.Columns(), n)
+		for i, id := range ids {
+			k := keyOf(b, i)
+			if w, ok := want[k]; ok && w != id {
+				t.Fatalf("batch %d row %d %s: id %d, earlier %d", batch, i, k, id, w)
+			} else if !ok {
+				if int(id) != len(want) {
+					t.Fatalf("batch %d row %d %s: new group id %d, want %d", batch, i, k, id, len(want))
+				}
+				want[k] = id
+			}
+		}
+		if g.n != len(want) {
+			t.Fatalf("%d groups, want %d", g.n, len(want))
+		}
+		b.Release()
+	}
+	keys := g.keyColumns(mem)
+	kb := array.NewRecordBatch(schema, keys, int64(g.n))
+	releaseArrays(keys)
+	for i := range g.n {
+		if want[keyOf(kb, i)] != uint32(i) {
+			t.Fatalf("group %d's keys %s have id %d", i, keyOf(kb, i), want[keyOf(kb, i)])
+		}
+	}
+	kb.Release()
+	g.freeze()
+	probe := buildBatch(t, mem, schema, []any{int64(1), int64(99), nil}, []any{"a", "a", "zz"}, []any{1.5, 1.5, nil})
+	defer probe.Release()
+	ids := g.groupIDs(probe.Columns(), 3)
+	if w, ok := want[keyOf(probe, 0)]; (ok && ids[0] != w) || (!ok && ids[0] != noID) {
+		t.Fatalf("frozen lookup of a known tuple: %d, want %d (%v)", ids[0], w, ok)
+	}
+	if ids[1] != noID || ids[2] != noID {
+		t.Fatalf("frozen lookup of unknown tuples: %v, want noID", ids[1:])
+	}
+}
+
+// TestIntDictDense groups batches of integer keys whose range stays dense,
+// widens down and up, then turns sparse (the keys move to the hash
+// table), with nulls, checking ids against a map; then looks keys up
+// frozen, in each of those states.
+func TestIntDictDense(t *testing.T) {
+	mem, _ := newMem(t)
+	schema := schemaOf(i64)
+	rng := rand.New(rand.NewSource(13))
+	for _, stop := range []int{1, 3, 5} {
+		g, err := newGrouper([]arrow.DataType{i64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[any]uint32{}
+		check := func(vals []any, frozen bool) {
+			b := buildBatch(t, mem, schema, vals)
+			defer b.Release()
+			ids := g.groupIDs(b.Columns(), len(vals))
+			for i, v := range vals {
+				w, ok := want[v]
+				switch {
+				case ok && ids[i] != w:
+					t.Fatalf("key %v: id %d, earlier %d", v, ids[i], w)
+				case !ok && frozen && ids[i] != noID:
+					t.Fatalf("frozen, key %v never seen: id %d", v, ids[i])
+				case !ok && !frozen && int(ids[i]) != len(want):
+					t.Fatalf("new key %v: id %d, want %d", v, ids[i], len(want))
+				case !ok && !frozen:
+					want[v] = ids[i]
+				}
+			}
+		}
+		ranges := [][2]int64{{1000, 1100}, {900, 1200}, {0, 3000}, {2000, 6000}, {0, 1 << 40}}
+		for _, r := range ranges[:stop] {
+			vals := make([]any, 2000)
+			for i := range vals {
+				if rng.Intn(20) > 0 {
+					vals[i] = r[0] + rng.Int63n(r[1]-r[0])
+				}
+			}
+			check(vals, false)
+		}
+		d := g.dicts[0].(*intDict[uint64])
+		if d.dense != (stop < 5) {
+			t.Fatalf("after %d ranges: dense %v", stop, d.dense)
+		}
+		g.freeze()
+		probe := []any{nil, int64(-1), int64(1 << 41)}
+		for v := range want {
+			probe = append(probe, v)
+		}
+		check(probe, true)
+	}
+}
+
+// TestIntDictHashedNullsSliced groups slices of an array of sparse integer
+// keys with nulls (the hash table's loop reading the validity bitmap at an
+// offset).
+func TestIntDictHashedNullsSliced(t *testing.T) {
+	mem, _ := newMem(t)
+	rng := rand.New(rand.NewSource(17))
+	vals := make([]any, 5000)
+	for i := range vals {
+		if rng.Intn(4) > 0 {
+			vals[i] = rng.Int63n(300) << 30 // spread: never dense
+		}
+	}
+	b := buildBatch(t, mem, schemaOf(i64), vals)
+	defer b.Release()
+	g, err := newGrouper([]arrow.DataType{i64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[any]uint32{}
+	for _, cut := range [][2]int{{3, 1000}, {1000, 1001}, {1001, 4999}, {7, 5000}} {
+		part := array.NewSlice(b.Column(0), int64(cut[0]), int64(cut[1]))
+		ids := g.groupIDs([]arrow.Array{part}, part.Len())
+		part.Release()
+		for i, id := range ids {
+			v := vals[cut[0]+i]
+			if w, ok := want[v]; ok && w != id {
+				t.Fatalf("key %v: id %d, earlier %d", v, id, w)
+			} else if !ok {
+				want[v] = id
+			}
+		}
+	}
+	if g.dicts[0].(*intDict[uint64]).dense || g.n != len(want) {
+		t.Fatalf("dense %v, %d groups, want hashed and %d", g.dicts[0].(*intDict[uint64]).dense, g.n, len(want))
+	}
+}
