@@ -29,6 +29,7 @@ import (
 
 	"slipstream/flight"
 	"slipstream/kernels/budget"
+	"slipstream/kernels/exec"
 	"slipstream/kernels/fsroot"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
@@ -272,6 +273,9 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Stored partitions read again stay decoded, up to a tenth of the
+	// memory limit (counted in the node's account; see exec.SetHotFileBytes).
+	exec.SetHotFileBytes(cfg.MemoryLimit / 10)
 	mem := pool.Allocator()
 	cat, err := catalog.Open(cfg.DataDir, mem, cfg.Name)
 	if err != nil {

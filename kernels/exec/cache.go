@@ -28,6 +28,12 @@ type sizedCache[V any] struct {
 	maxCost  int64
 	counters int64 // about ten times the items it holds when full
 	size     func(V) int64
+	// release, when set, is called once a value leaves the cache (evicted,
+	// rejected, replaced, or never admitted).
+	release func(V)
+	// allocated: the values are Arrow memory, counted in the node's account
+	// at its allocator already; the cache only bounds them.
+	allocated bool
 
 	once sync.Once
 	c    *ristretto.Cache[string, V]
@@ -47,6 +53,11 @@ func (c *sizedCache[V]) init() {
 			IgnoreInternalCost: true, // the costs are the values' own sizes
 			OnEvict:            func(it *ristretto.Item[V]) { c.account(-it.Cost) },
 			OnReject:           func(it *ristretto.Item[V]) { c.account(-it.Cost) },
+			OnExit: func(v V) {
+				if c.release != nil {
+					c.release(v)
+				}
+			},
 		})
 		if err != nil {
 			panic("cache " + c.name + ": " + err.Error()) // only for a bad Config
@@ -62,7 +73,7 @@ func (c *sizedCache[V]) account(d int64) {
 	defer c.mu.Unlock()
 	c.bytes = min(max(c.bytes+d, 0), c.maxCost)
 	q := cacheAccount.Load()
-	if q == nil {
+	if q == nil || c.allocated {
 		return
 	}
 	if c.res == nil || c.res.Query() != q {
@@ -88,6 +99,8 @@ func (c *sizedCache[V]) get(key string, read func() (V, error)) (V, error) {
 	cost := max(c.size(v), 1)
 	if c.c.Set(key, v, cost) {
 		c.account(cost)
+	} else if c.release != nil {
+		c.release(v) // dropped at once: no callback comes
 	}
 	return v, nil
 }

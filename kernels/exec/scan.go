@@ -538,6 +538,9 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 			return nil, OpenError(path, err)
 		}
 		s.closers = append(s.closers, f)
+		if r, ok, err := openHot(f, path); ok {
+			return r, err
+		}
 		return OpenIPC(f, s.mem)
 	}
 }
