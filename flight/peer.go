@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"net"
 	"strings"
 	"sync"
 
@@ -58,7 +59,11 @@ func (p *Peers) client(addr string) (arrowflight.Client, error) {
 	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials()), clientTracing(),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32), grpc.MaxCallSendMsgSize(math.MaxInt32))}
 	if p.tls != nil {
-		opts[0] = grpc.WithTransportCredentials(credentials.NewTLS(p.tls))
+		host, _, err := net.SplitHostPort(hostPort(addr))
+		if err != nil {
+			return nil, kernels.Errorf(kernels.Unavailable, "node %s: %v", addr, err)
+		}
+		opts[0] = grpc.WithTransportCredentials(credentials.NewTLS(PeerTLS(p.tls, host)))
 	}
 	if p.token != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(bearer(p.token)))

@@ -159,9 +159,26 @@ func (f *certFiles) load(now time.Time) (certState, error) {
 	return certState{pair: pair, pool: pool}, nil
 }
 
+// PeerTLS is cfg (LoadTLS's settings for dialling nodes) for dialling the
+// node at host: the certificate is checked against host, which the TLS
+// state does not carry when host is an IP address (no SNI is sent for one).
+func PeerTLS(cfg *tls.Config, host string) *tls.Config {
+	out := cfg.Clone()
+	out.ServerName = host
+	verify := cfg.VerifyConnection
+	out.VerifyConnection = func(cs tls.ConnectionState) error {
+		cs.ServerName = host
+		return verify(cs)
+	}
+	return out
+}
+
 // verifyNode checks the certificate another node presented: a chain to the
-// CA, for the name dialled, and a node's.
+// CA, for the host dialled, and a node's.
 func (s certState) verifyNode(cs tls.ConnectionState) error {
+	if cs.ServerName == "" {
+		return fmt.Errorf("tls: no host name to check the other node's certificate against (dial it through PeerTLS)")
+	}
 	if len(cs.PeerCertificates) == 0 {
 		return fmt.Errorf("%s presented no certificate", cs.ServerName)
 	}
@@ -171,7 +188,7 @@ func (s certState) verifyNode(cs tls.ConnectionState) error {
 		inter.AddCert(c)
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: s.pool, Intermediates: inter, DNSName: cs.ServerName}); err != nil {
-		return fmt.Errorf("tls: the certificate of %s: %w", cs.ServerName, err)
+		return fmt.Errorf("tls: the certificate of node %s: %w (make its certificate with slipstream certs --hosts naming %s)", cs.ServerName, err, cs.ServerName)
 	}
 	if !isNodeCert(leaf) {
 		return fmt.Errorf("the certificate of %s is not a node certificate (no OU=%s)", cs.ServerName, NodeUnit)

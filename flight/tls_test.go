@@ -67,12 +67,17 @@ func (ca *testCA) pool() *x509.CertPool {
 // issue writes name.crt and name.key: a node's certificate when unit is
 // NodeUnit, valid until notAfter.
 func (ca *testCA) issue(name, unit string, notAfter time.Time) (certFile, keyFile string) {
+	return ca.issueAt(name, unit, notAfter, net.IPv4(127, 0, 0, 1))
+}
+
+// issueAt is issue for a host at ip.
+func (ca *testCA) issueAt(name, unit string, notAfter time.Time, ip net.IP) (certFile, keyFile string) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: name, OrganizationalUnit: []string{unit}},
 		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+		IPAddresses: []net.IP{ip}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
 		ca.t.Fatal(err)
@@ -137,7 +142,7 @@ func TestNodeCertificateIsAdmin(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	if err := action(context.Background(), dial(peers), actCatalog, nil); err != nil {
+	if err := action(context.Background(), dial(PeerTLS(peers, "127.0.0.1")), actCatalog, nil); err != nil {
 		t.Errorf("a node's catalog call: %v", err)
 	}
 	clientCrt, clientKey := ca.issue("client", "slipstream-client", soon)
@@ -242,7 +247,7 @@ func TestTLSFilesReloaded(t *testing.T) {
 	}
 	wantServed := func(what string, want *big.Int) {
 		t.Helper()
-		got, err := served(peers)
+		got, err := served(PeerTLS(peers, "127.0.0.1"))
 		if err != nil || got.Cmp(want) != 0 {
 			t.Fatalf("%s: served serial %v (err %v), want %v", what, got, err, want)
 		}
@@ -279,4 +284,38 @@ func TestTLSFilesReloaded(t *testing.T) {
 	copyFile(crt, oldCrt)
 	time.Sleep(reloadEvery + 100*time.Millisecond)
 	wantServed("an expired certificate written over it", serialOf(crt2))
+}
+
+// A node checks that the certificate of the node it dials names the host
+// it dialled, an IP address included: another node's certificate of the
+// same CA does not pass for it.
+func TestPeerCertificateMustNameTheHostDialled(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, dir)
+	soon := time.Now().Add(time.Hour)
+	caFile := filepath.Join(dir, "ca.crt")
+	elsewhereCrt, elsewhereKey := ca.issueAt("n9", NodeUnit, soon, net.IPv4(10, 9, 9, 9))
+	server, _, err := LoadTLS(elsewhereCrt, elsewhereKey, caFile, false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeWith(t, 0, grpc.Creds(credentials.NewTLS(server)))
+	addr := strings.TrimPrefix(n.addr, "grpc://")
+	crt, key := ca.issue("n1", NodeUnit, soon)
+	_, peers, err := LoadTLS(crt, key, caFile, false, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", addr, PeerTLS(peers, "127.0.0.1"))
+	if err == nil {
+		conn.Close()
+		t.Fatal("a certificate for 10.9.9.9 passed for 127.0.0.1")
+	}
+	if !strings.Contains(err.Error(), "127.0.0.1") || !strings.Contains(err.Error(), "slipstream certs") {
+		t.Errorf("the error names neither the host nor the fix: %v", err)
+	}
+	if conn, err := tls.Dial("tcp", addr, peers); err == nil {
+		conn.Close()
+		t.Error("dialled without a host to check, the certificate passed")
+	}
 }

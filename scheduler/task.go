@@ -46,7 +46,9 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (res *planpb.TaskR
 		return nil, err
 	}
 	defer finish()
-	if g, ok := e.cuts.Get(t.GetQueryId()); ok {
+	// A cut cached under the id is used only if it is this query's (a
+	// client may reuse an id).
+	if g, ok := e.cuts.Get(t.GetQueryId()); ok && g.String() == t.GetFingerprint() {
 		return e.runStage(ctx, t, g)
 	}
 	g, err := e.cut(t.GetQuery(), t.GetBroadcastRows())

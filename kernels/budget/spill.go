@@ -36,8 +36,11 @@ var SpillCodecs = []string{SpillS2, SpillZstd}
 // compressor is the codec's stream writer over w.
 func compressor(codec string, w io.Writer) io.WriteCloser {
 	if codec == SpillZstd {
-		enc, _ := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
+		enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(spillBuffer), zstd.WithLowerEncoderMem(true))
+		if err != nil {
+			panic("spill codec zstd: " + err.Error()) // constant options: a programming error
+		}
 		return enc
 	}
 	return s2.NewWriter(w, s2.WriterConcurrency(1), s2.WriterBlockSize(spillBuffer))

@@ -197,7 +197,7 @@ func (o *Quantiles) external(ctx context.Context) (func(int64) float64, error) {
 	o.held = nil
 	s, err := NewSort(in, []SortKey{{Column: 0, NullsLast: true}}, -1)
 	if err != nil {
-		in.Close()
+		o.held = in.held // Close releases them and closes the input
 		return nil, err
 	}
 	o.sort = s

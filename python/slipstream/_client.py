@@ -963,10 +963,9 @@ def connect(
 def _close(
     flights: list[fl.FlightClient], cached: list[str], proc: Any, tmp: str | None, log: Any
 ) -> None:
-    if proc is None:  # a local node's tables go with its data directory
-        for name in cached:
-            body = json.dumps({"name": name, "if_exists": True}).encode()
-            _quietly(lambda b=body: list(flights[0].do_action(fl.Action("drop_table", b))))
+    for name in cached:  # before the node stops: its data directory may be the user's
+        body = json.dumps({"name": name, "if_exists": True}).encode()
+        _quietly(lambda b=body: list(flights[0].do_action(fl.Action("drop_table", b))))
     for f in flights:
         _quietly(f.close)
     if proc is not None and tmp is not None:
