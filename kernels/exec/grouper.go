@@ -567,15 +567,9 @@ func packShort(v string) uint64 {
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	switch a := arr.(type) {
 	case *array.String:
-		if a.NullN() == 0 {
-			return encodePacked(d, a.ValueOffsets(), a.ValueBytes(), out)
-		}
-		return encodeStrings(d, a, out)
+		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	case *array.LargeString:
-		if a.NullN() == 0 {
-			return encodePacked(d, a.ValueOffsets(), a.ValueBytes(), out)
-		}
-		return encodeStrings(d, a, out)
+		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	}
 	return encodeStrings(d, arr.(interface {
 		arrow.Array
@@ -583,16 +577,30 @@ func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	}), out)
 }
 
-// encodePacked encodes strings without nulls straight from their offsets
-// and bytes (which start at the first offset): a short string already seen
+// encodePacked encodes the strings of a straight from their offsets and
+// bytes (which start at the first offset), nulls from its validity bitmap:
+// a short string already seen
 // costs its packing and one slot.
-func encodePacked[O int32 | int64](d *stringDict, offsets []O, data []byte, out []uint32) []uint32 {
+func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, data []byte, out []uint32) []uint32 {
 	if len(offsets) < 2 {
 		return out
 	}
 	out = slices.Grow(out, len(offsets)-1)
+	var valid []byte
+	off := a.Data().Offset()
+	if a.NullN() > 0 {
+		valid = a.NullBitmapBytes()
+	}
 	base := offsets[0]
 	for i := 0; i+1 < len(offsets); i++ {
+		if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+			if d.null == noID && !d.frozen {
+				d.null = uint32(d.vals.len())
+				d.vals.add("")
+			}
+			out = append(out, d.null)
+			continue
+		}
 		lo, hi := offsets[i]-base, offsets[i+1]-base
 		if hi-lo <= 7 {
 			k := uint64(hi-lo) << 56
