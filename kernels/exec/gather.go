@@ -250,10 +250,14 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 		}
 		data[i] = bufferBytes(d, 2)
 	}
+	// Where each value is, read once: the offsets of random rows miss the
+	// cache, and the copy below would read them again.
+	spans := make([][2]O, len(refs))
 	var size int64
-	for _, r := range refs {
-		o := offs[r.chunk]
-		size += int64(o[r.row+1] - o[r.row])
+	for k, r := range refs {
+		o := offs[r.chunk][r.row : r.row+2]
+		spans[k] = [2]O{o[0], o[1]}
+		size += int64(o[1] - o[0])
 	}
 	if size > int64(math.MaxInt32) && unsafe.Sizeof(O(0)) == 4 {
 		if validity != nil {
@@ -268,8 +272,7 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 	var at O
 	for k, r := range refs {
 		outOffs[k] = at
-		o := offs[r.chunk]
-		at += O(copy(dst[at:], data[r.chunk][o[r.row]:o[r.row+1]]))
+		at += O(copy(dst[at:], data[r.chunk][spans[k][0]:spans[k][1]]))
 	}
 	outOffs[len(refs)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}, nil
