@@ -116,7 +116,11 @@ func (g *chunkGather) refs(rows []uint32) []chunkRef {
 
 // batch gathers the given rows into a new batch.
 func (g *chunkGather) batch(ctx context.Context, mem memory.Allocator, rows []uint32) (arrow.RecordBatch, error) {
-	refs := g.refs(rows)
+	return g.batchOf(ctx, mem, g.refs(rows))
+}
+
+// batchOf gathers the rows refs names into a new batch.
+func (g *chunkGather) batchOf(ctx context.Context, mem memory.Allocator, refs []chunkRef) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, 0, len(g.cols))
 	defer func() { releaseArrays(cols) }()
 	for _, c := range g.cols {
@@ -138,7 +142,7 @@ func (g *chunkGather) batch(ctx context.Context, mem memory.Allocator, rows []ui
 		}
 		cols = append(cols, out)
 	}
-	return array.NewRecordBatch(g.schema, cols, int64(len(rows))), nil
+	return array.NewRecordBatch(g.schema, cols, int64(len(refs))), nil
 }
 
 // gatherChunks copies the rows refs names from chunks (one column, of a
