@@ -13,9 +13,9 @@ import (
 )
 
 // rowOrder compares rows of batches that share a schema by sort keys, in
-// the order Arrow's sort gives them (nulls first or last whatever the
-// direction; NaN after every number, before nulls placed last): the merge
-// of sorted runs must agree with the sort that made them.
+// the order the sort gives them (sortkeys.go: nulls first or last whatever
+// the direction; NaN above every number): the merge of sorted runs must
+// agree with the sort that made them (TestNormalizedKeySortMatchesRowOrder).
 type rowOrder struct {
 	keys []SortKey
 	cmps []func(a, b arrow.Array, i, j int) int

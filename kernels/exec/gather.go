@@ -116,7 +116,11 @@ func (g *chunkGather) refs(rows []uint32) []chunkRef {
 
 // batch gathers the given rows into a new batch.
 func (g *chunkGather) batch(ctx context.Context, mem memory.Allocator, rows []uint32) (arrow.RecordBatch, error) {
-	refs := g.refs(rows)
+	return g.batchOf(ctx, mem, g.refs(rows))
+}
+
+// batchOf gathers the rows refs names into a new batch.
+func (g *chunkGather) batchOf(ctx context.Context, mem memory.Allocator, refs []chunkRef) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, 0, len(g.cols))
 	defer func() { releaseArrays(cols) }()
 	for _, c := range g.cols {
@@ -138,7 +142,7 @@ func (g *chunkGather) batch(ctx context.Context, mem memory.Allocator, rows []ui
 		}
 		cols = append(cols, out)
 	}
-	return array.NewRecordBatch(g.schema, cols, int64(len(rows))), nil
+	return array.NewRecordBatch(g.schema, cols, int64(len(refs))), nil
 }
 
 // gatherChunks copies the rows refs names from chunks (one column, of a
@@ -250,10 +254,14 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 		}
 		data[i] = bufferBytes(d, 2)
 	}
+	// Where each value is, read once: the offsets of random rows miss the
+	// cache, and the copy below would read them again.
+	spans := make([][2]O, len(refs))
 	var size int64
-	for _, r := range refs {
-		o := offs[r.chunk]
-		size += int64(o[r.row+1] - o[r.row])
+	for k, r := range refs {
+		o := offs[r.chunk][r.row : r.row+2]
+		spans[k] = [2]O{o[0], o[1]}
+		size += int64(o[1] - o[0])
 	}
 	if size > int64(math.MaxInt32) && unsafe.Sizeof(O(0)) == 4 {
 		if validity != nil {
@@ -268,8 +276,7 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 	var at O
 	for k, r := range refs {
 		outOffs[k] = at
-		o := offs[r.chunk]
-		at += O(copy(dst[at:], data[r.chunk][o[r.row]:o[r.row+1]]))
+		at += O(copy(dst[at:], data[r.chunk][spans[k][0]:spans[k][1]]))
 	}
 	outOffs[len(refs)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}, nil

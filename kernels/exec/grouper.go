@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -567,15 +568,9 @@ func packShort(v string) uint64 {
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	switch a := arr.(type) {
 	case *array.String:
-		if a.NullN() == 0 {
-			return encodePacked(d, a.ValueOffsets(), a.ValueBytes(), out)
-		}
-		return encodeStrings(d, a, out)
+		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	case *array.LargeString:
-		if a.NullN() == 0 {
-			return encodePacked(d, a.ValueOffsets(), a.ValueBytes(), out)
-		}
-		return encodeStrings(d, a, out)
+		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	}
 	return encodeStrings(d, arr.(interface {
 		arrow.Array
@@ -583,16 +578,30 @@ func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 	}), out)
 }
 
-// encodePacked encodes strings without nulls straight from their offsets
-// and bytes (which start at the first offset): a short string already seen
+// encodePacked encodes the strings of a straight from their offsets and
+// bytes (which start at the first offset), nulls from its validity bitmap:
+// a short string already seen
 // costs its packing and one slot.
-func encodePacked[O int32 | int64](d *stringDict, offsets []O, data []byte, out []uint32) []uint32 {
+func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, data []byte, out []uint32) []uint32 {
 	if len(offsets) < 2 {
 		return out
 	}
 	out = slices.Grow(out, len(offsets)-1)
+	var valid []byte
+	off := a.Data().Offset()
+	if a.NullN() > 0 {
+		valid = a.NullBitmapBytes()
+	}
 	base := offsets[0]
 	for i := 0; i+1 < len(offsets); i++ {
+		if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+			if d.null == noID && !d.frozen {
+				d.null = uint32(d.vals.len())
+				d.vals.add("")
+			}
+			out = append(out, d.null)
+			continue
+		}
 		lo, hi := offsets[i]-base, offsets[i+1]-base
 		if hi-lo <= 7 {
 			k := uint64(hi-lo) << 56
@@ -662,14 +671,30 @@ func (d *stringDict) idOf(v string) uint32 {
 }
 
 func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
+	var bufs []*memory.Buffer
+	if d.t.ID() == arrow.LARGE_STRING {
+		bufs = heapValues[int64](mem, &d.vals, d.null, ids)
+	} else if bufs = heapValues[int32](mem, &d.vals, d.null, ids); bufs == nil {
+		return d.built(mem, ids) // over 2 GiB: the builder says what it says
+	}
+	nulls := 0
+	if bufs[0] != nil {
+		nulls = len(ids) - bitutil.CountSetBits(bufs[0].Bytes(), 0, len(ids))
+	}
+	data := array.NewData(d.t, len(ids), bufs, nil, nulls, 0)
+	for _, b := range bufs {
+		if b != nil {
+			b.Release()
+		}
+	}
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// built is values through Arrow's builder.
+func (d *stringDict) built(mem memory.Allocator, ids []uint32) arrow.Array {
 	bld := array.NewBuilder(mem, d.t)
 	defer bld.Release()
-	size := 0
-	for _, id := range ids {
-		size += d.vals.offs[id+1] - d.vals.offs[id]
-	}
-	bld.Reserve(len(ids))
-	bld.(interface{ ReserveData(int) }).ReserveData(size)
 	sb := bld.(interface {
 		Append(string)
 		AppendNull()
@@ -682,6 +707,44 @@ func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 		}
 	}
 	return bld.NewArray()
+}
+
+// heapValues are the validity, offsets and data buffers of the strings
+// with the given ids (null the id of null), copied from the heap; nil when
+// they do not fit offsets of type O.
+func heapValues[O int32 | int64](mem memory.Allocator, h *strHeap, null uint32, ids []uint32) []*memory.Buffer {
+	size := 0
+	hasNull := false
+	for _, id := range ids {
+		if id == null {
+			hasNull = true
+			continue
+		}
+		size += h.offs[id+1] - h.offs[id]
+	}
+	if unsafe.Sizeof(O(0)) == 4 && size > math.MaxInt32 {
+		return nil
+	}
+	var validity *memory.Buffer
+	if hasNull {
+		validity = newBuffer(mem, int(bitutil.BytesForBits(int64(len(ids)))))
+		bitutil.SetBitsTo(validity.Bytes(), 0, int64(len(ids)), true)
+	}
+	offBuf := newBuffer(mem, (len(ids)+1)*int(unsafe.Sizeof(O(0))))
+	offs := arrow.GetData[O](offBuf.Bytes())[:len(ids)+1]
+	valBuf := newBuffer(mem, size)
+	dst := valBuf.Bytes()
+	at := 0
+	for k, id := range ids {
+		offs[k] = O(at)
+		if id == null {
+			bitutil.ClearBit(validity.Bytes(), k)
+			continue
+		}
+		at += copy(dst[at:], h.data[h.offs[id]:h.offs[id+1]])
+	}
+	offs[len(ids)] = O(at)
+	return []*memory.Buffer{validity, offBuf, valBuf}
 }
 
 // bytes is about what the grouper holds in Go memory (its tables, the key

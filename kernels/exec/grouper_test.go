@@ -176,3 +176,47 @@ func TestIntDictHashedNullsSliced(t *testing.T) {
 		t.Fatalf("dense %v, %d groups, want hashed and %d", g.dicts[0].(*intDict[uint64]).dense, g.n, len(want))
 	}
 }
+
+// TestStringDictNullsSliced groups slices of a string array with nulls,
+// empty strings, short and long values: null and "" are two groups.
+func TestStringDictNullsSliced(t *testing.T) {
+	mem, _ := newMem(t)
+	rng := rand.New(rand.NewSource(19))
+	strs := []any{nil, "", "a", "ab", "seven77", "eight888", "日本", "a much longer value than seven bytes"}
+	for _, typ := range []arrow.DataType{utf8, lstr} {
+		vals := make([]any, 3000)
+		for i := range vals {
+			vals[i] = strs[rng.Intn(len(strs))]
+		}
+		b := buildBatch(t, mem, schemaOf(typ), vals)
+		g, err := newGrouper([]arrow.DataType{typ})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[any]uint32{}
+		for _, cut := range [][2]int{{5, 999}, {999, 1000}, {1000, 3000}, {1, 2999}} {
+			part := array.NewSlice(b.Column(0), int64(cut[0]), int64(cut[1]))
+			ids := g.groupIDs([]arrow.Array{part}, part.Len())
+			part.Release()
+			for i, id := range ids {
+				v := vals[cut[0]+i]
+				if w, ok := want[v]; ok && w != id {
+					t.Fatalf("%s %q: id %d, earlier %d", typ, v, id, w)
+				} else if !ok {
+					want[v] = id
+				}
+			}
+		}
+		if g.n != len(want) || len(want) != len(strs) {
+			t.Fatalf("%s: %d groups, want %d", typ, g.n, len(strs))
+		}
+		keys := g.keyColumns(mem)
+		for v, id := range want {
+			if got := goValue(keys[0], int(id)); !sameValue(got, v) {
+				t.Fatalf("%s: group %d's key %v, want %v", typ, id, got, v)
+			}
+		}
+		releaseArrays(keys)
+		b.Release()
+	}
+}

@@ -722,6 +722,15 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 	defer func() { j.probeRows, j.buildRows = j.probeRows[:0], j.buildRows[:0] }()
 	cols := make([]arrow.Array, 0, len(j.cols))
 	defer func() { releaseArrays(cols) }()
+	// Probe rows one after the other (each matched once): the probe's
+	// columns are sliced, not copied.
+	run := probe != nil && j.probeRows[0] >= 0
+	for k, r := range j.probeRows {
+		if r != j.probeRows[0]+int64(k) {
+			run = false
+			break
+		}
+	}
 	for i, c := range j.cols {
 		var out arrow.Array
 		var err error
@@ -730,6 +739,8 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 			out, err = takeRows(ctx, j.mem, j.t.rec.Column(c.Index), j.buildRows)
 		case probe == nil:
 			out = array.MakeArrayOfNull(j.mem, j.schema.Field(i).Type, n)
+		case run:
+			out = array.NewSlice(probe.Column(c.Index), j.probeRows[0], j.probeRows[0]+int64(n))
 		default:
 			out, err = takeRows(ctx, j.mem, probe.Column(c.Index), j.probeRows)
 		}

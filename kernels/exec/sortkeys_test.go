@@ -263,3 +263,41 @@ func TestChunkGather(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkGatherStrings gathers 2Mi strings from 32 batches in random
+// order, as a sort by a string key does.
+func BenchmarkGatherStrings(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	const rows = 1 << 21
+	var batches []arrow.RecordBatch
+	schema := schemaOf(utf8)
+	for off := 0; off < rows; off += BatchRows {
+		bld := array.NewStringBuilder(mem)
+		for i := off; i < off+BatchRows; i++ {
+			bld.Append(fmt.Sprintf("user-%d", i*7919%rows))
+		}
+		a := bld.NewArray()
+		batches = append(batches, array.NewRecordBatch(schema, []arrow.Array{a}, int64(a.Len())))
+		a.Release()
+	}
+	tbl := array.NewTableFromRecords(schema, batches)
+	g, err := newChunkGather(mem, tbl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	order := rand.New(rand.NewSource(1)).Perm(rows)
+	rows32 := make([]uint32, rows)
+	for i, r := range order {
+		rows32[i] = uint32(r)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for s := 0; s < rows; s += BatchRows {
+			out, err := g.batch(context.Background(), mem, rows32[s:s+BatchRows])
+			if err != nil {
+				b.Fatal(err)
+			}
+			out.Release()
+		}
+	}
+}

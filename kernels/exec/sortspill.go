@@ -313,41 +313,19 @@ func (m *runMerge) next(ctx context.Context) (arrow.RecordBatch, error) {
 	if m.limit > 0 {
 		m.limit -= int64(len(picks))
 	}
-	// Each chunk gave a contiguous range of rows: concatenate those ranges,
-	// then gather them in merged order.
-	lo := make([]int, len(m.chunks))
-	hi := make([]int, len(m.chunks))
-	for i := range lo {
-		lo[i] = -1
-	}
-	for _, p := range picks {
-		if lo[p.chunk] < 0 {
-			lo[p.chunk] = p.row
-		}
-		hi[p.chunk] = p.row + 1
-	}
-	start := make([]int64, len(m.chunks))
-	var parts []arrow.RecordBatch
-	var total int64
-	for i, b := range m.chunks {
-		start[i] = total
-		if lo[i] < 0 {
-			continue
-		}
-		parts = append(parts, b.NewSlice(int64(lo[i]), int64(hi[i])))
-		total += int64(hi[i] - lo[i])
-	}
-	rows := make([]int64, len(picks))
-	for k, p := range picks {
-		rows[k] = start[p.chunk] + int64(p.row-lo[p.chunk])
-	}
-	joined, err := concatBatches(m.q, m.schema, parts)
-	ReleaseAll(parts)
+	// Gather the picks from the batches they are in, in merged order.
+	tbl := array.NewTableFromRecords(m.schema, m.chunks)
+	defer tbl.Release()
+	g, err := newChunkGather(m.q, tbl)
 	if err != nil {
 		return nil, err
 	}
-	out, err := takeBatch(ctx, m.q, joined, rows)
-	joined.Release()
+	defer g.release()
+	refs := make([]chunkRef, len(picks))
+	for k, p := range picks {
+		refs[k] = chunkRef{uint32(p.chunk), uint32(p.row)}
+	}
+	out, err := g.batchOf(ctx, m.q, refs)
 	if err != nil {
 		return nil, err
 	}
