@@ -132,11 +132,15 @@ func (r *Records) Close() error {
 }
 
 // NormalizeType is the type a column is computed in: string views become
-// large_utf8, because Arrow's compute kernels (comparison, take, filter)
-// do not all take views yet. Every other type is kept.
+// large_utf8 and binary views large_binary, because Arrow's compute kernels
+// (comparison, take, filter) do not all take views yet. Every other type
+// is kept.
 func NormalizeType(t arrow.DataType) arrow.DataType {
-	if t.ID() == arrow.STRING_VIEW {
+	switch t.ID() {
+	case arrow.STRING_VIEW:
 		return arrow.BinaryTypes.LargeString
+	case arrow.BINARY_VIEW:
+		return arrow.BinaryTypes.LargeBinary
 	}
 	return t
 }

@@ -112,7 +112,7 @@ func evalValues(t *testing.T, ctx context.Context, e Expr, b arrow.RecordBatch) 
 }
 
 // goValues turns an array into Go values: nil for null, int64 for signed
-// integers, dates and timestamps, uint64 for unsigned, float64, bool,
+// integers, dates, timestamps, durations and times, uint64 for unsigned, float64, bool,
 // string, and the decimal text for decimals.
 func goValues(arr arrow.Array) []any {
 	out := make([]any, arr.Len())
@@ -153,6 +153,19 @@ func goValues(arr arrow.Array) []any {
 		case *array.Date32:
 			out[i] = int64(a.Value(i))
 		case *array.Timestamp:
+			out[i] = int64(a.Value(i))
+		case *array.Duration:
+			out[i] = int64(a.Value(i))
+		case array.ListLike:
+			start, end := a.ValueOffsets(i)
+			vals := array.NewSlice(a.ListValues(), start, end)
+			out[i] = goValues(vals)
+			vals.Release()
+		case *array.Binary:
+			out[i] = a.ValueString(i)
+		case *array.LargeBinary:
+			out[i] = a.ValueString(i)
+		case *array.Time64:
 			out[i] = int64(a.Value(i))
 		case *array.Decimal128:
 			out[i] = a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)

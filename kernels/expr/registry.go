@@ -121,6 +121,9 @@ func resolveArith(op string, rule func(a, b *arrow.Decimal128Type) (precision, s
 		if IsNull(a) {
 			a, b = arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64
 		}
+		if isTemporalArith(a) || isTemporalArith(b) {
+			return resolveTemporalArith(op, a, b)
+		}
 		if !IsNumeric(a) || !IsNumeric(b) {
 			return nil, nil, invalid("cannot apply %s to %s and %s: both sides must be numbers", op, TypeName(a), TypeName(b))
 		}

@@ -1074,8 +1074,15 @@ def _as_reader(data: Any) -> pa.RecordBatchReader:
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
-    """The type the server stores for ``t``: dictionaries are decoded."""
-    return t.value_type if pa.types.is_dictionary(t) else t
+    """The type the server stores for ``t``: dictionaries are decoded.
+
+    A dictionary of views decodes to the large type (Arrow's ``take`` has
+    no kernel for views).
+    """
+    if not pa.types.is_dictionary(t):
+        return t
+    views = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    return views.get(t.value_type, t.value_type)
 
 
 def _upload_batches(
@@ -1092,7 +1099,9 @@ def _upload_batches(
         pending_rows = 0
         for batch in reader:
             if needs_cast:
-                batch = batch.cast(schema)
+                batch = pa.RecordBatch.from_arrays(
+                    [_decoded(c) for c in batch.columns], schema=schema
+                )
             else:
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
             # Coalesce small batches (pandas gives one chunk, but readers may
@@ -1118,6 +1127,17 @@ def _upload_batches(
             yield from _combine(pending, schema)
 
     return schema, batches()
+
+
+def _decoded(column: pa.Array) -> pa.Array:
+    """A dictionary array's values, row by row (pandas and polars categoricals).
+
+    ``take`` rather than a cast: Arrow cannot cast a dictionary of
+    ``string_view`` (polars' Categorical and Enum) to a string type.
+    """
+    if not pa.types.is_dictionary(column.type):
+        return column
+    return column.dictionary.cast(_plain_type(column.type)).take(column.indices)
 
 
 def _combine(batches: list[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

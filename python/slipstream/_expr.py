@@ -1693,7 +1693,8 @@ def lit(value: Any, dtype: Any = None) -> Expr:
 
     Parameters
     ----------
-    value : int, float, str, bool, None, datetime.date, datetime.datetime, decimal.Decimal
+    value : int, float, str, bool, bytes, None, datetime.date, datetime.datetime,
+            datetime.time, datetime.timedelta, decimal.Decimal
         The value; numpy scalars and ``pandas.Timestamp`` are accepted too.
         Untyped integers and floats take the type of the column they meet when
         the value fits (``col("i32") + 1`` stays int32).
@@ -1725,6 +1726,22 @@ def _literal(value: Any) -> pb.Literal:
         return pb.Literal(float_value=value)
     if isinstance(value, str):
         return pb.Literal(string_value=value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return pb.Literal(binary_value=bytes(value))
+    if isinstance(value, pb.Duration):
+        return pb.Literal(duration_value=value)
+    if isinstance(value, _dt.timedelta):
+        if hasattr(value, "value") and hasattr(value, "nanoseconds"):  # pandas.Timedelta
+            return pb.Literal(
+                duration_value=pb.Duration(value=value.value, unit=pb.DataType.NANOSECOND)
+            )
+        micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+        return pb.Literal(duration_value=pb.Duration(value=micros, unit=pb.DataType.MICROSECOND))
+    if isinstance(value, _dt.time):
+        if value.tzinfo is not None:
+            raise ValueError(f"a time of day with a time zone cannot be a literal: {value!r}")
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+        return pb.Literal(time_value=seconds * 1_000_000_000 + value.microsecond * 1000)
     if isinstance(value, (_dt.datetime, pb.Timestamp)):
         return pb.Literal(timestamp_value=_timestamp(value))
     if isinstance(value, _dt.date):
@@ -1747,6 +1764,12 @@ def _unwrap_numpy(value: Any) -> Any:
                 value = value.astype("datetime64[ns]")
                 unit = "ns"
             return pb.Timestamp(value=int(value.astype("int64")), unit=_dtypes._UNITS[unit])
+        if isinstance(value, np.timedelta64):
+            unit, _ = np.datetime_data(value.dtype)
+            if unit not in ("s", "ms", "us", "ns"):
+                value = value.astype("timedelta64[ns]")
+                unit = "ns"
+            return pb.Duration(value=int(value.astype("int64")), unit=_dtypes._UNITS[unit])
         if isinstance(value, np.generic):
             return value.item()
     return value
@@ -2066,6 +2089,68 @@ class ExprDateTimeNameSpace:
         """Alias of :meth:`strftime`."""
         return self.strftime(format)
 
+    def time(self) -> Expr:
+        """The time of day of a timestamp (read in UTC), as polars' ``Time``."""
+        return self._expr._call("time")
+
+    def total_days(self, *, fractional: bool = False) -> Expr:
+        """Whole days in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_days", True)
+        return self._expr._call("total_days")
+
+    def total_hours(self, *, fractional: bool = False) -> Expr:
+        """Whole hours in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_hours", True)
+        return self._expr._call("total_hours")
+
+    def total_minutes(self, *, fractional: bool = False) -> Expr:
+        """Whole minutes in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_minutes", True)
+        return self._expr._call("total_minutes")
+
+    def total_seconds(self, *, fractional: bool = False) -> Expr:
+        """Whole seconds in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_seconds", True)
+        return self._expr._call("total_seconds")
+
+    def total_milliseconds(self, *, fractional: bool = False) -> Expr:
+        """Whole milliseconds in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_milliseconds", True)
+        return self._expr._call("total_milliseconds")
+
+    def total_microseconds(self, *, fractional: bool = False) -> Expr:
+        """Whole microseconds in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_microseconds", True)
+        return self._expr._call("total_microseconds")
+
+    def total_nanoseconds(self) -> Expr:
+        """Nanoseconds in a duration, as int64."""
+        return self._expr._call("total_nanoseconds")
+
     def days_between(self, other: Any) -> Expr:
         """Whole days from ``other`` to this date, as int64 (``self - other``).
 
@@ -2137,6 +2222,13 @@ def literal_to_text(lit_pb: pb.Literal) -> str:
     if kind == "decimal_value":
         d = decimal.Decimal(v.unscaled).scaleb(-v.scale)
         return f"decimal({v.precision},{v.scale}) '{d}'"
+    if kind == "duration_value":
+        unit = {0: "s", 1: "ms", 2: "us", 3: "ns"}[v.unit]
+        return f"duration[{unit}]({v.value})"
+    if kind == "time_value":
+        seconds, ns = divmod(v, 1_000_000_000)
+        t = _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, ns // 1000)
+        return f"time '{t.isoformat()}'"
     return repr(v)
 
 

@@ -1328,6 +1328,16 @@ func literal(l *planpb.Literal) (Expr, error) {
 		ts := v.TimestampValue
 		t := &arrow.TimestampType{Unit: arrow.TimeUnit(ts.GetUnit()), TimeZone: ts.GetTimezone()}
 		return &Literal{Value: scalar.NewTimestampScalar(arrow.Timestamp(ts.GetValue()), t)}, nil
+	case *planpb.Literal_DurationValue:
+		t := &arrow.DurationType{Unit: arrow.TimeUnit(v.DurationValue.GetUnit())}
+		return &Literal{Value: scalar.NewDurationScalar(arrow.Duration(v.DurationValue.GetValue()), t)}, nil
+	case *planpb.Literal_TimeValue:
+		if v.TimeValue < 0 || v.TimeValue >= 86_400_000_000_000 {
+			return nil, invalidf("time literal %d is not a time of day: nanoseconds since midnight must be 0..86399999999999", v.TimeValue)
+		}
+		return &Literal{Value: scalar.NewTime64Scalar(arrow.Time64(v.TimeValue), &arrow.Time64Type{Unit: arrow.Nanosecond})}, nil
+	case *planpb.Literal_BinaryValue:
+		return &Literal{Value: scalar.NewBinaryScalar(memory.NewBufferBytes(v.BinaryValue), arrow.BinaryTypes.Binary)}, nil
 	case *planpb.Literal_DecimalValue:
 		d := v.DecimalValue
 		n, ok := new(big.Int).SetString(d.GetUnscaled(), 10)
@@ -1380,6 +1390,17 @@ func DataType(t *planpb.DataType) (arrow.DataType, error) {
 		return arrow.FixedWidthTypes.Date32, nil
 	case planpb.DataType_TIMESTAMP:
 		return &arrow.TimestampType{Unit: arrow.TimeUnit(t.GetUnit()), TimeZone: t.GetTimezone()}, nil
+	case planpb.DataType_DURATION:
+		return &arrow.DurationType{Unit: arrow.TimeUnit(t.GetUnit())}, nil
+	case planpb.DataType_TIME64:
+		if t.GetUnit() != planpb.DataType_MICROSECOND && t.GetUnit() != planpb.DataType_NANOSECOND {
+			return nil, invalidf("time64 needs the unit us or ns, got %v", t.GetUnit())
+		}
+		return &arrow.Time64Type{Unit: arrow.TimeUnit(t.GetUnit())}, nil
+	case planpb.DataType_BINARY:
+		return arrow.BinaryTypes.Binary, nil
+	case planpb.DataType_LARGE_BINARY:
+		return arrow.BinaryTypes.LargeBinary, nil
 	case planpb.DataType_DECIMAL128:
 		d := &arrow.Decimal128Type{Precision: t.GetPrecision(), Scale: t.GetScale()}
 		if d.Precision < 1 || d.Precision > 38 || d.Scale < 0 || d.Scale > d.Precision {
@@ -1406,7 +1427,8 @@ func ProtoType(t arrow.DataType) (*planpb.DataType, error) {
 		arrow.UINT16: planpb.DataType_UINT16, arrow.UINT32: planpb.DataType_UINT32, arrow.UINT64: planpb.DataType_UINT64,
 		arrow.FLOAT32: planpb.DataType_FLOAT32, arrow.FLOAT64: planpb.DataType_FLOAT64, arrow.STRING: planpb.DataType_UTF8,
 		arrow.LARGE_STRING: planpb.DataType_LARGE_UTF8, arrow.STRING_VIEW: planpb.DataType_STRING_VIEW,
-		arrow.DATE32: planpb.DataType_DATE32,
+		arrow.DATE32: planpb.DataType_DATE32, arrow.BINARY: planpb.DataType_BINARY,
+		arrow.LARGE_BINARY: planpb.DataType_LARGE_BINARY, arrow.BINARY_VIEW: planpb.DataType_LARGE_BINARY,
 	}
 	if k, ok := kinds[t.ID()]; ok {
 		return &planpb.DataType{Kind: k}, nil
@@ -1416,6 +1438,10 @@ func ProtoType(t arrow.DataType) (*planpb.DataType, error) {
 		return &planpb.DataType{Kind: planpb.DataType_TIMESTAMP, Unit: planpb.DataType_TimeUnit(t.Unit), Timezone: t.TimeZone}, nil
 	case *arrow.Decimal128Type:
 		return &planpb.DataType{Kind: planpb.DataType_DECIMAL128, Precision: t.Precision, Scale: t.Scale}, nil
+	case *arrow.DurationType:
+		return &planpb.DataType{Kind: planpb.DataType_DURATION, Unit: planpb.DataType_TimeUnit(t.Unit)}, nil
+	case *arrow.Time64Type:
+		return &planpb.DataType{Kind: planpb.DataType_TIME64, Unit: planpb.DataType_TimeUnit(t.Unit)}, nil
 	}
 	return nil, kernels.Errorf(kernels.NotSupported, "the type %s cannot be named in a plan yet", t)
 }

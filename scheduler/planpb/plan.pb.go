@@ -237,24 +237,28 @@ func (Rename_Case) EnumDescriptor() ([]byte, []int) {
 type DataType_Kind int32
 
 const (
-	DataType_UNSPECIFIED DataType_Kind = 0
-	DataType_BOOL        DataType_Kind = 1
-	DataType_INT8        DataType_Kind = 2
-	DataType_INT16       DataType_Kind = 3
-	DataType_INT32       DataType_Kind = 4
-	DataType_INT64       DataType_Kind = 5
-	DataType_UINT8       DataType_Kind = 6
-	DataType_UINT16      DataType_Kind = 7
-	DataType_UINT32      DataType_Kind = 8
-	DataType_UINT64      DataType_Kind = 9
-	DataType_FLOAT32     DataType_Kind = 10
-	DataType_FLOAT64     DataType_Kind = 11
-	DataType_UTF8        DataType_Kind = 12
-	DataType_LARGE_UTF8  DataType_Kind = 13
-	DataType_STRING_VIEW DataType_Kind = 14
-	DataType_DATE32      DataType_Kind = 15
-	DataType_TIMESTAMP   DataType_Kind = 16
-	DataType_DECIMAL128  DataType_Kind = 17
+	DataType_UNSPECIFIED  DataType_Kind = 0
+	DataType_BOOL         DataType_Kind = 1
+	DataType_INT8         DataType_Kind = 2
+	DataType_INT16        DataType_Kind = 3
+	DataType_INT32        DataType_Kind = 4
+	DataType_INT64        DataType_Kind = 5
+	DataType_UINT8        DataType_Kind = 6
+	DataType_UINT16       DataType_Kind = 7
+	DataType_UINT32       DataType_Kind = 8
+	DataType_UINT64       DataType_Kind = 9
+	DataType_FLOAT32      DataType_Kind = 10
+	DataType_FLOAT64      DataType_Kind = 11
+	DataType_UTF8         DataType_Kind = 12
+	DataType_LARGE_UTF8   DataType_Kind = 13
+	DataType_STRING_VIEW  DataType_Kind = 14
+	DataType_DATE32       DataType_Kind = 15
+	DataType_TIMESTAMP    DataType_Kind = 16
+	DataType_DECIMAL128   DataType_Kind = 17
+	DataType_DURATION     DataType_Kind = 18 // unit
+	DataType_TIME64       DataType_Kind = 19 // unit: MICROSECOND or NANOSECOND
+	DataType_BINARY       DataType_Kind = 20
+	DataType_LARGE_BINARY DataType_Kind = 21
 )
 
 // Enum value maps for DataType_Kind.
@@ -278,26 +282,34 @@ var (
 		15: "DATE32",
 		16: "TIMESTAMP",
 		17: "DECIMAL128",
+		18: "DURATION",
+		19: "TIME64",
+		20: "BINARY",
+		21: "LARGE_BINARY",
 	}
 	DataType_Kind_value = map[string]int32{
-		"UNSPECIFIED": 0,
-		"BOOL":        1,
-		"INT8":        2,
-		"INT16":       3,
-		"INT32":       4,
-		"INT64":       5,
-		"UINT8":       6,
-		"UINT16":      7,
-		"UINT32":      8,
-		"UINT64":      9,
-		"FLOAT32":     10,
-		"FLOAT64":     11,
-		"UTF8":        12,
-		"LARGE_UTF8":  13,
-		"STRING_VIEW": 14,
-		"DATE32":      15,
-		"TIMESTAMP":   16,
-		"DECIMAL128":  17,
+		"UNSPECIFIED":  0,
+		"BOOL":         1,
+		"INT8":         2,
+		"INT16":        3,
+		"INT32":        4,
+		"INT64":        5,
+		"UINT8":        6,
+		"UINT16":       7,
+		"UINT32":       8,
+		"UINT64":       9,
+		"FLOAT32":      10,
+		"FLOAT64":      11,
+		"UTF8":         12,
+		"LARGE_UTF8":   13,
+		"STRING_VIEW":  14,
+		"DATE32":       15,
+		"TIMESTAMP":    16,
+		"DECIMAL128":   17,
+		"DURATION":     18,
+		"TIME64":       19,
+		"BINARY":       20,
+		"LARGE_BINARY": 21,
 	}
 )
 
@@ -3445,7 +3457,7 @@ func (x *Cast) GetTo() *DataType {
 type DataType struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          DataType_Kind          `protobuf:"varint,1,opt,name=kind,proto3,enum=slipstream.plan.v1.DataType_Kind" json:"kind,omitempty"`
-	Unit          DataType_TimeUnit      `protobuf:"varint,2,opt,name=unit,proto3,enum=slipstream.plan.v1.DataType_TimeUnit" json:"unit,omitempty"` // TIMESTAMP
+	Unit          DataType_TimeUnit      `protobuf:"varint,2,opt,name=unit,proto3,enum=slipstream.plan.v1.DataType_TimeUnit" json:"unit,omitempty"` // TIMESTAMP, DURATION, TIME64
 	Timezone      string                 `protobuf:"bytes,3,opt,name=timezone,proto3" json:"timezone,omitempty"`                                    // TIMESTAMP; empty: naive
 	Precision     int32                  `protobuf:"varint,4,opt,name=precision,proto3" json:"precision,omitempty"`                                 // DECIMAL128
 	Scale         int32                  `protobuf:"varint,5,opt,name=scale,proto3" json:"scale,omitempty"`                                         // DECIMAL128
@@ -3534,6 +3546,9 @@ type Literal struct {
 	//	*Literal_DateValue
 	//	*Literal_TimestampValue
 	//	*Literal_DecimalValue
+	//	*Literal_DurationValue
+	//	*Literal_TimeValue
+	//	*Literal_BinaryValue
 	Value         isLiteral_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3657,6 +3672,33 @@ func (x *Literal) GetDecimalValue() *Decimal {
 	return nil
 }
 
+func (x *Literal) GetDurationValue() *Duration {
+	if x != nil {
+		if x, ok := x.Value.(*Literal_DurationValue); ok {
+			return x.DurationValue
+		}
+	}
+	return nil
+}
+
+func (x *Literal) GetTimeValue() int64 {
+	if x != nil {
+		if x, ok := x.Value.(*Literal_TimeValue); ok {
+			return x.TimeValue
+		}
+	}
+	return 0
+}
+
+func (x *Literal) GetBinaryValue() []byte {
+	if x != nil {
+		if x, ok := x.Value.(*Literal_BinaryValue); ok {
+			return x.BinaryValue
+		}
+	}
+	return nil
+}
+
 type isLiteral_Value interface {
 	isLiteral_Value()
 }
@@ -3697,6 +3739,18 @@ type Literal_DecimalValue struct {
 	DecimalValue *Decimal `protobuf:"bytes,9,opt,name=decimal_value,json=decimalValue,proto3,oneof"`
 }
 
+type Literal_DurationValue struct {
+	DurationValue *Duration `protobuf:"bytes,10,opt,name=duration_value,json=durationValue,proto3,oneof"`
+}
+
+type Literal_TimeValue struct {
+	TimeValue int64 `protobuf:"varint,11,opt,name=time_value,json=timeValue,proto3,oneof"` // a time of day, nanoseconds since midnight (time64[ns])
+}
+
+type Literal_BinaryValue struct {
+	BinaryValue []byte `protobuf:"bytes,12,opt,name=binary_value,json=binaryValue,proto3,oneof"`
+}
+
 func (*Literal_Null) isLiteral_Value() {}
 
 func (*Literal_BoolValue) isLiteral_Value() {}
@@ -3715,6 +3769,64 @@ func (*Literal_TimestampValue) isLiteral_Value() {}
 
 func (*Literal_DecimalValue) isLiteral_Value() {}
 
+func (*Literal_DurationValue) isLiteral_Value() {}
+
+func (*Literal_TimeValue) isLiteral_Value() {}
+
+func (*Literal_BinaryValue) isLiteral_Value() {}
+
+type Duration struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	Unit          DataType_TimeUnit      `protobuf:"varint,2,opt,name=unit,proto3,enum=slipstream.plan.v1.DataType_TimeUnit" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Duration) Reset() {
+	*x = Duration{}
+	mi := &file_plan_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Duration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Duration) ProtoMessage() {}
+
+func (x *Duration) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Duration.ProtoReflect.Descriptor instead.
+func (*Duration) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *Duration) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Duration) GetUnit() DataType_TimeUnit {
+	if x != nil {
+		return x.Unit
+	}
+	return DataType_SECOND
+}
+
 type Timestamp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
@@ -3726,7 +3838,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3738,7 +3850,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3751,7 +3863,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{46}
+	return file_plan_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -3788,7 +3900,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[47]
+	mi := &file_plan_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3800,7 +3912,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[47]
+	mi := &file_plan_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3813,7 +3925,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{47}
+	return file_plan_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -3846,7 +3958,7 @@ type Values_Row struct {
 
 func (x *Values_Row) Reset() {
 	*x = Values_Row{}
-	mi := &file_plan_proto_msgTypes[48]
+	mi := &file_plan_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +3970,7 @@ func (x *Values_Row) String() string {
 func (*Values_Row) ProtoMessage() {}
 
 func (x *Values_Row) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[48]
+	mi := &file_plan_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4113,13 +4225,13 @@ const file_plan_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"b\n" +
 	"\x04Cast\x12,\n" +
 	"\x04expr\x18\x01 \x01(\v2\x18.slipstream.plan.v1.ExprR\x04expr\x12,\n" +
-	"\x02to\x18\x02 \x01(\v2\x1c.slipstream.plan.v1.DataTypeR\x02to\"\x84\x04\n" +
+	"\x02to\x18\x02 \x01(\v2\x1c.slipstream.plan.v1.DataTypeR\x02to\"\xbc\x04\n" +
 	"\bDataType\x125\n" +
 	"\x04kind\x18\x01 \x01(\x0e2!.slipstream.plan.v1.DataType.KindR\x04kind\x129\n" +
 	"\x04unit\x18\x02 \x01(\x0e2%.slipstream.plan.v1.DataType.TimeUnitR\x04unit\x12\x1a\n" +
 	"\btimezone\x18\x03 \x01(\tR\btimezone\x12\x1c\n" +
 	"\tprecision\x18\x04 \x01(\x05R\tprecision\x12\x14\n" +
-	"\x05scale\x18\x05 \x01(\x05R\x05scale\"\xeb\x01\n" +
+	"\x05scale\x18\x05 \x01(\x05R\x05scale\"\xa3\x02\n" +
 	"\x04Kind\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04BOOL\x10\x01\x12\b\n" +
@@ -4145,14 +4257,20 @@ const file_plan_proto_rawDesc = "" +
 	"\x06DATE32\x10\x0f\x12\r\n" +
 	"\tTIMESTAMP\x10\x10\x12\x0e\n" +
 	"\n" +
-	"DECIMAL128\x10\x11\"H\n" +
+	"DECIMAL128\x10\x11\x12\f\n" +
+	"\bDURATION\x10\x12\x12\n" +
+	"\n" +
+	"\x06TIME64\x10\x13\x12\n" +
+	"\n" +
+	"\x06BINARY\x10\x14\x12\x10\n" +
+	"\fLARGE_BINARY\x10\x15\"H\n" +
 	"\bTimeUnit\x12\n" +
 	"\n" +
 	"\x06SECOND\x10\x00\x12\x0f\n" +
 	"\vMILLISECOND\x10\x01\x12\x0f\n" +
 	"\vMICROSECOND\x10\x02\x12\x0e\n" +
 	"\n" +
-	"NANOSECOND\x10\x03\"\x9e\x03\n" +
+	"NANOSECOND\x10\x03\"\xab\x04\n" +
 	"\aLiteral\x122\n" +
 	"\x04null\x18\x01 \x01(\v2\x1c.slipstream.plan.v1.DataTypeH\x00R\x04null\x12\x1f\n" +
 	"\n" +
@@ -4166,8 +4284,16 @@ const file_plan_proto_rawDesc = "" +
 	"\n" +
 	"date_value\x18\a \x01(\x05H\x00R\tdateValue\x12H\n" +
 	"\x0ftimestamp_value\x18\b \x01(\v2\x1d.slipstream.plan.v1.TimestampH\x00R\x0etimestampValue\x12B\n" +
-	"\rdecimal_value\x18\t \x01(\v2\x1b.slipstream.plan.v1.DecimalH\x00R\fdecimalValueB\a\n" +
-	"\x05value\"x\n" +
+	"\rdecimal_value\x18\t \x01(\v2\x1b.slipstream.plan.v1.DecimalH\x00R\fdecimalValue\x12E\n" +
+	"\x0eduration_value\x18\n" +
+	" \x01(\v2\x1c.slipstream.plan.v1.DurationH\x00R\rdurationValue\x12\x1f\n" +
+	"\n" +
+	"time_value\x18\v \x01(\x03H\x00R\ttimeValue\x12#\n" +
+	"\fbinary_value\x18\f \x01(\fH\x00R\vbinaryValueB\a\n" +
+	"\x05value\"[\n" +
+	"\bDuration\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\x03R\x05value\x129\n" +
+	"\x04unit\x18\x02 \x01(\x0e2%.slipstream.plan.v1.DataType.TimeUnitR\x04unit\"x\n" +
 	"\tTimestamp\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\x129\n" +
 	"\x04unit\x18\x02 \x01(\x0e2%.slipstream.plan.v1.DataType.TimeUnitR\x04unit\x12\x1a\n" +
@@ -4195,7 +4321,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -4249,10 +4375,11 @@ var file_plan_proto_goTypes = []any{
 	(*Cast)(nil),           // 49: slipstream.plan.v1.Cast
 	(*DataType)(nil),       // 50: slipstream.plan.v1.DataType
 	(*Literal)(nil),        // 51: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 52: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 53: slipstream.plan.v1.Decimal
-	(*Values_Row)(nil),     // 54: slipstream.plan.v1.Values.Row
-	nil,                    // 55: slipstream.plan.v1.Sql.TablesEntry
+	(*Duration)(nil),       // 52: slipstream.plan.v1.Duration
+	(*Timestamp)(nil),      // 53: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 54: slipstream.plan.v1.Decimal
+	(*Values_Row)(nil),     // 55: slipstream.plan.v1.Values.Row
+	nil,                    // 56: slipstream.plan.v1.Sql.TablesEntry
 }
 var file_plan_proto_depIdxs = []int32{
 	27, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
@@ -4280,8 +4407,8 @@ var file_plan_proto_depIdxs = []int32{
 	41, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
 	29, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
 	28, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
-	54, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
-	55, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
+	55, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
+	56, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
 	0,  // 27: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
 	32, // 28: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
 	27, // 29: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
@@ -4326,16 +4453,18 @@ var file_plan_proto_depIdxs = []int32{
 	4,  // 68: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
 	5,  // 69: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
 	50, // 70: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	52, // 71: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	53, // 72: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	5,  // 73: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	42, // 74: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
-	27, // 75: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
-	76, // [76:76] is the sub-list for method output_type
-	76, // [76:76] is the sub-list for method input_type
-	76, // [76:76] is the sub-list for extension type_name
-	76, // [76:76] is the sub-list for extension extendee
-	0,  // [0:76] is the sub-list for field type_name
+	53, // 71: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	54, // 72: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	52, // 73: slipstream.plan.v1.Literal.duration_value:type_name -> slipstream.plan.v1.Duration
+	5,  // 74: slipstream.plan.v1.Duration.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	5,  // 75: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	42, // 76: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
+	27, // 77: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
+	78, // [78:78] is the sub-list for method output_type
+	78, // [78:78] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -4377,6 +4506,9 @@ func file_plan_proto_init() {
 		(*Literal_DateValue)(nil),
 		(*Literal_TimestampValue)(nil),
 		(*Literal_DecimalValue)(nil),
+		(*Literal_DurationValue)(nil),
+		(*Literal_TimeValue)(nil),
+		(*Literal_BinaryValue)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4384,7 +4516,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   50,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

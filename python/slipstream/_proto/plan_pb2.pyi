@@ -552,6 +552,10 @@ class DataType(_message.Message):
         DATE32: _ClassVar[DataType.Kind]
         TIMESTAMP: _ClassVar[DataType.Kind]
         DECIMAL128: _ClassVar[DataType.Kind]
+        DURATION: _ClassVar[DataType.Kind]
+        TIME64: _ClassVar[DataType.Kind]
+        BINARY: _ClassVar[DataType.Kind]
+        LARGE_BINARY: _ClassVar[DataType.Kind]
     UNSPECIFIED: DataType.Kind
     BOOL: DataType.Kind
     INT8: DataType.Kind
@@ -570,6 +574,10 @@ class DataType(_message.Message):
     DATE32: DataType.Kind
     TIMESTAMP: DataType.Kind
     DECIMAL128: DataType.Kind
+    DURATION: DataType.Kind
+    TIME64: DataType.Kind
+    BINARY: DataType.Kind
+    LARGE_BINARY: DataType.Kind
     class TimeUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         SECOND: _ClassVar[DataType.TimeUnit]
@@ -593,7 +601,7 @@ class DataType(_message.Message):
     def __init__(self, kind: _Optional[_Union[DataType.Kind, str]] = ..., unit: _Optional[_Union[DataType.TimeUnit, str]] = ..., timezone: _Optional[str] = ..., precision: _Optional[int] = ..., scale: _Optional[int] = ...) -> None: ...
 
 class Literal(_message.Message):
-    __slots__ = ("null", "bool_value", "int_value", "uint_value", "float_value", "string_value", "date_value", "timestamp_value", "decimal_value")
+    __slots__ = ("null", "bool_value", "int_value", "uint_value", "float_value", "string_value", "date_value", "timestamp_value", "decimal_value", "duration_value", "time_value", "binary_value")
     NULL_FIELD_NUMBER: _ClassVar[int]
     BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
     INT_VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -603,6 +611,9 @@ class Literal(_message.Message):
     DATE_VALUE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_VALUE_FIELD_NUMBER: _ClassVar[int]
     DECIMAL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIME_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BINARY_VALUE_FIELD_NUMBER: _ClassVar[int]
     null: DataType
     bool_value: bool
     int_value: int
@@ -612,7 +623,18 @@ class Literal(_message.Message):
     date_value: int
     timestamp_value: Timestamp
     decimal_value: Decimal
-    def __init__(self, null: _Optional[_Union[DataType, _Mapping]] = ..., bool_value: _Optional[bool] = ..., int_value: _Optional[int] = ..., uint_value: _Optional[int] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., date_value: _Optional[int] = ..., timestamp_value: _Optional[_Union[Timestamp, _Mapping]] = ..., decimal_value: _Optional[_Union[Decimal, _Mapping]] = ...) -> None: ...
+    duration_value: Duration
+    time_value: int
+    binary_value: bytes
+    def __init__(self, null: _Optional[_Union[DataType, _Mapping]] = ..., bool_value: _Optional[bool] = ..., int_value: _Optional[int] = ..., uint_value: _Optional[int] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., date_value: _Optional[int] = ..., timestamp_value: _Optional[_Union[Timestamp, _Mapping]] = ..., decimal_value: _Optional[_Union[Decimal, _Mapping]] = ..., duration_value: _Optional[_Union[Duration, _Mapping]] = ..., time_value: _Optional[int] = ..., binary_value: _Optional[bytes] = ...) -> None: ...
+
+class Duration(_message.Message):
+    __slots__ = ("value", "unit")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    unit: DataType.TimeUnit
+    def __init__(self, value: _Optional[int] = ..., unit: _Optional[_Union[DataType.TimeUnit, str]] = ...) -> None: ...
 
 class Timestamp(_message.Message):
     __slots__ = ("value", "unit", "timezone")
