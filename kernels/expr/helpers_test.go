@@ -190,6 +190,11 @@ func sameValue(a, b any) bool {
 		}
 		return math.Abs(fa-fb) <= 1e-9*math.Max(1, math.Max(math.Abs(fa), math.Abs(fb)))
 	}
+	la, oka := a.([]any)
+	lb, okb := b.([]any)
+	if oka || okb {
+		return oka && okb && sameValues(la, lb)
+	}
 	return a == b
 }
 

@@ -72,6 +72,13 @@ DATA = pl.DataFrame(
         "enum": pl.Series(
             [_pick(["lo", "mid", "hi"]) for _ in range(N)], dtype=pl.Enum(["lo", "mid", "hi"])
         ),
+        "csv": [_pick(["a,b,c", "", ",x,x", "日本,ü", "solo"]) for _ in range(N)],
+        "l": [_pick([[1, None, 3], [], [None], [5, 5, -2], [2**40, 0]], 0.1) for _ in range(N)],
+        "fl": [_pick([[1.5, float("nan")], [], [None, -0.5], [2.0]], 0.1) for _ in range(N)],
+        "st": [
+            _pick([{"a": 1, "b": "x"}, {"a": None, "b": "日本"}, {"a": -4, "b": None}])
+            for _ in range(N)
+        ],
     },
     schema_overrides={"dur": pl.Duration("us")},
 )
@@ -299,6 +306,125 @@ def _(lf: Any, m: ModuleType) -> Any:
     return lf.select("id", m.col("cat").cast(pl.String).str.to_uppercase().alias("up"))
 
 
+# ---------------------------------------------------------------- lists
+
+
+@case("str_split")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", m.col("csv").str.split(",").alias("parts"))
+
+
+@case("list_len_get", relax={"n": pl.UInt32})
+def _(lf: Any, m: ModuleType) -> Any:
+    parts = m.col("csv").str.split(",")
+    return lf.select(
+        "id",
+        m.col("l").list.len().alias("n"),
+        m.col("l").list.first().alias("first"),
+        m.col("l").list.last().alias("last"),
+        m.col("l").list.get(1, null_on_oob=True).alias("second"),
+        m.col("l").list.get(-2, null_on_oob=True).alias("before_last"),
+        parts.list.get(0).alias("head"),
+    )
+
+
+@case("list_aggregates")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("l").list.sum().alias("sum"),
+        m.col("l").list.mean().alias("mean"),
+        m.col("l").list.min().alias("min"),
+        m.col("l").list.max().alias("max"),
+        m.col("fl").list.sum().alias("fsum"),
+        m.col("fl").list.max().alias("fmax"),
+        m.col("fl").list.min().alias("fmin"),
+    )
+
+
+@case("list_contains_join")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("l").list.contains(5).alias("five"),
+        m.col("l").list.contains(None).alias("null"),
+        m.col("l").list.contains(m.col("id") % 4).alias("row"),
+        m.col("csv").str.split(",").list.contains("x").alias("x"),
+        m.col("csv").str.split(",").list.join("|").alias("joined"),
+    )
+
+
+@case("list_sort_unique")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("l").list.sort().alias("asc"),
+        m.col("l").list.sort(descending=True, nulls_last=True).alias("desc"),
+        m.col("fl").list.sort().alias("floats"),
+        m.col("l").list.unique().list.sort().alias("unique"),
+        m.col("csv").str.split(",").list.unique().list.sort().alias("words"),
+    )
+
+
+@case("list_filter")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.filter(m.col("l").list.len() > 1).select("id", "l")
+
+
+@case("implode_in_agg")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("id").sort_by("id", descending=True).alias("ids"),
+        m.col("dur").sort_by("id", descending=True).alias("durs"),
+        m.col("csv").implode().list.sort().alias("csv"),
+    )
+
+
+@case("agg_bare_column")
+def _(lf: Any, m: ModuleType) -> Any:
+    twice = (m.col("id") * 2).alias("twice")
+    return (
+        lf.group_by("g")
+        .agg("id", twice)
+        .select("g", m.col("id").list.sort(), m.col("twice").list.sum())
+    )
+
+
+@case("implode_all")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(m.col("id").implode().list.sort(), m.col("l").implode().list.len().alias("n"))
+
+
+# ---------------------------------------------------------------- structs
+
+
+@case("struct_make_and_read")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.struct("g", "dur", twice=m.col("id") * 2).alias("s"),
+        m.col("st").struct.field("b"),
+        m.col("st").struct.field("a").alias("a"),
+    )
+
+
+@case("struct_filter")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.filter(m.col("st").struct.field("a") < 0).select("id", "st")
+
+
+@case("unnest")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "st").unnest("st")
+
+
+@case("unnest_made")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", m.struct("g", m.col("l").list.len().alias("n")).alias("s")).unnest(
+        "s", separator="."
+    )
+
+
 # ---------------------------------------------------------------- the harness
 
 
@@ -363,6 +489,14 @@ def test_pandas_types(cl: sl.Client) -> None:
 
 def test_type_errors(frames: dict[str, sl.DataFrame]) -> None:
     f = frames["data"]
+    with pytest.raises(sl.PlanError, match=r"list.len needs a list, got"):
+        f.select(sl.col("id").list.len()).collect()
+    with pytest.raises(sl.PlanError, match=r"out of bounds .*null_on_oob=True"):
+        f.select(sl.col("l").list.get(5)).collect()
+    with pytest.raises(sl.PlanError, match=r"no field \"z\"; the struct has \[a b\]"):
+        f.select(sl.col("st").struct.field("z")).collect()
+    with pytest.raises(sl.NotSupportedError, match=r"cannot group by list"):
+        f.group_by("l").agg(sl.len()).collect()
     with pytest.raises(sl.PlanError, match=r"timestamp minus a timestamp gives a duration"):
         f.select(sl.col("t") + sl.col("u")).collect()
     with pytest.raises(sl.PlanError, match=r"total_days needs a duration, got timestamp"):

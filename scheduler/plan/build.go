@@ -1111,7 +1111,20 @@ func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	for i, a := range args {
 		types[i] = a.Type()
 	}
-	out, casts, err := fn.Resolve(types)
+	var out arrow.DataType
+	var casts []arrow.DataType
+	var err error
+	if fn.ResolveConst != nil {
+		consts := make([]scalar.Scalar, len(args))
+		for i, a := range args {
+			if l, ok := a.(*Literal); ok {
+				consts[i] = l.Value
+			}
+		}
+		out, casts, err = fn.ResolveConst(types, consts)
+	} else {
+		out, casts, err = fn.Resolve(types)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("in %s: %w", (&Call{Fn: fn, Args: args}).String(), err)
 	}
