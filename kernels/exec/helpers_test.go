@@ -176,6 +176,13 @@ func goValue(arr arrow.Array, i int) any {
 		return a.ValueString(i)
 	case *array.LargeBinary:
 		return a.ValueString(i)
+	case array.ListLike: // a list is the slice of its values
+		start, end := a.ValueOffsets(i)
+		out := []any{}
+		for j := start; j < end; j++ {
+			out = append(out, goValue(a.ListValues(), int(j)))
+		}
+		return out
 	case *array.Decimal128:
 		return a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
 	}
@@ -226,6 +233,19 @@ func sameValue(a, b any) bool {
 			return math.IsNaN(fa) && math.IsNaN(fb)
 		}
 		return fa == fb || math.Abs(fa-fb) <= 1e-9*math.Max(1, math.Max(math.Abs(fa), math.Abs(fb)))
+	}
+	la, oka := a.([]any)
+	lb, okb := b.([]any)
+	if oka || okb { // lists
+		if !oka || !okb || len(la) != len(lb) {
+			return false
+		}
+		for i := range la {
+			if !sameValue(la[i], lb[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return a == b
 }

@@ -22,9 +22,9 @@ func TestPythonClientMatchesRegistry(t *testing.T) {
 	planner := map[string]bool{ // read by scheduler/plan, not the registry
 		"filter": true, "sort_by": true, "rolling": true, "row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
 		"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
-		"fill_forward": true, "fill_backward": true,
+		"fill_forward": true, "fill_backward": true, "ewm_mean": true,
 		// rewritten by the client's DataFrame.select into group_by and len
-		"value_counts": true, "mode": true,
+		"value_counts": true, "mode": true, "explode": true,
 	}
 	calls := regexp.MustCompile(`_(?:call|rcall|window)\(\s*"([a-z_0-9]+)"|function="([a-z_0-9]+)"|_horizontal\("([a-z_0-9]+)"`)
 	seen := map[string]bool{}

@@ -48,7 +48,7 @@ _MAX_FETCH_THREADS = 8
 def _any(message: Any) -> bytes:
     wrapped = any_pb2.Any()
     wrapped.Pack(message)  # type_url = type.googleapis.com/slipstream.plan.v1.<Message>
-    return wrapped.SerializeToString()
+    return bytes(wrapped.SerializeToString())
 
 
 def _normalize_address(address: str) -> str:
@@ -264,7 +264,8 @@ class Client:
 
     def _get_schema(self, query: pb.Query) -> pa.Schema:
         desc = fl.FlightDescriptor.for_command(_any(query))
-        return self._call(lambda: self._flight.get_schema(desc).schema)  # type: ignore[no-any-return]
+        schema: pa.Schema = self._call(lambda: self._flight.get_schema(desc).schema)
+        return schema
 
     def _explain(self, query: pb.Query, analyze: bool = False) -> str:
         kind = "explain_analyze" if analyze else "explain"
@@ -375,7 +376,8 @@ class Client:
             reader = self._call(client.do_get, ep.ticket, run.options())
             with lock:
                 readers.append(reader)
-            return self._call(_read_all, reader)  # type: ignore[no-any-return]
+            table: pa.Table = self._call(_read_all, reader)
+            return table
 
         try:
             tables = _parallel_map(fetch, endpoints, _MAX_FETCH_THREADS, run)

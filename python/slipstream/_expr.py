@@ -363,6 +363,21 @@ class Expr:
         """Struct functions: ``col("s").struct.field("a")``."""
         return ExprStructNameSpace(self)
 
+    def explode(self, *, empty_as_null: bool = False, keep_nulls: bool = True) -> Expr:
+        """Each value of the list in its own row, as polars' ``Expr.explode``.
+
+        It changes the number of rows: in a :meth:`DataFrame.select`, every
+        expression must be exploded (it becomes :meth:`DataFrame.explode`).
+
+        Parameters
+        ----------
+        empty_as_null : bool, default False
+            An empty list gives one row with a null (else no row).
+        keep_nulls : bool, default True
+            A null list gives one row with a null (else no row).
+        """
+        return self._call("explode", bool(empty_as_null), bool(keep_nulls))
+
     def implode(self) -> Expr:
         """All values (of the group) in one list, nulls included, in row order.
 
@@ -960,7 +975,9 @@ class Expr:
         include_breaks : bool, default False
             Only False is supported.
         """
-        if isinstance(quantiles, int) and not isinstance(quantiles, bool):
+        if isinstance(quantiles, bool):
+            raise TypeError("qcut takes a list of probabilities or a number of bins, not a bool")
+        if isinstance(quantiles, int):
             if quantiles < 1:
                 raise ValueError(f"qcut needs at least one bin, got {quantiles}")
             probs = [i / quantiles for i in range(1, quantiles)]
@@ -974,6 +991,56 @@ class Expr:
     def cum_prod(self) -> Expr:
         """Running product over the rows so far; a null stays null. See :meth:`over`."""
         return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_prod", self))
+
+    def ewm_mean(
+        self,
+        *,
+        com: float | None = None,
+        span: float | None = None,
+        half_life: float | None = None,
+        alpha: float | None = None,
+        adjust: bool = True,
+        min_samples: int = 1,
+        ignore_nulls: bool = False,
+    ) -> Expr:
+        """Exponentially weighted mean over the rows so far, as polars' ``ewm_mean``.
+
+        Give exactly one of ``com``, ``span``, ``half_life`` and ``alpha``. A
+        null row gives null. See :meth:`over` for groups.
+
+        Parameters
+        ----------
+        com : float, optional
+            Center of mass: ``alpha = 1 / (1 + com)``.
+        span : float, optional
+            ``alpha = 2 / (span + 1)``.
+        half_life : float, optional
+            ``alpha = 1 - exp(-ln 2 / half_life)``.
+        alpha : float, optional
+            The smoothing factor, in (0, 1].
+        adjust : bool, default True
+            Divide by the sum of the weights (else the recursive form).
+        min_samples : int, default 1
+            Fewer values so far give null.
+        ignore_nulls : bool, default False
+            Weigh by the values' positions among the values, not among the rows.
+        """
+        given = [v for v in (com, span, half_life, alpha) if v is not None]
+        if builtins.len(given) != 1:
+            raise ValueError("ewm_mean needs exactly one of com, span, half_life and alpha")
+        if com is not None:
+            a = 1.0 / (1.0 + float(com))
+        elif span is not None:
+            a = 2.0 / (float(span) + 1.0)
+        elif half_life is not None:
+            a = 1.0 - math.exp(-math.log(2.0) / float(half_life))
+        else:
+            a = float(given[0])
+        if not 0.0 < a <= 1.0:
+            raise ValueError(f"ewm_mean's alpha must be in (0, 1], got {a}")
+        return self._window(
+            "ewm_mean", self, lit(a), bool(adjust), int(min_samples), bool(ignore_nulls)
+        )
 
     def forward_fill(self, limit: int | None = None) -> Expr:
         """Fill a null with the last non-null value before it (at most ``limit`` rows back)."""
@@ -1124,8 +1191,8 @@ class Expr:
         self,
         by: Any,
         *more_by: Any,
-        descending: bool | list[bool] = False,
-        nulls_last: bool | list[bool] = False,
+        descending: bool | builtins.list[bool] = False,
+        nulls_last: bool | builtins.list[bool] = False,
         multithreaded: bool = True,
         maintain_order: bool = False,
     ) -> Expr:
@@ -1710,7 +1777,7 @@ def output_name(e: pb.Expr) -> str:
             if name != "literal":
                 return name
     if kind == "selector" and builtins.len(e.selector.names) == 1:
-        return e.selector.names[0]
+        return builtins.str(e.selector.names[0])
     return "literal"
 
 
@@ -2623,8 +2690,8 @@ def literal_to_text(lit_pb: pb.Literal) -> str:
         return f"duration[{unit}]({v.value})"
     if kind == "time_value":
         seconds, ns = divmod(v, 1_000_000_000)
-        t = _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, ns // 1000)
-        return f"time '{t.isoformat()}'"
+        tod = _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, ns // 1000)
+        return f"time '{tod.isoformat()}'"
     return repr(v)
 
 

@@ -119,6 +119,28 @@ class DataFrame:
         items = to_exprs(exprs, named_exprs, strings_are_columns=True)
         if not items:
             raise TypeError("select() needs at least one column or expression")
+        exploded = [e for e in items if _explode_call(e._pb) is not None]
+        if exploded:
+            if len(exploded) < len(items):
+                raise ValueError(
+                    "explode() changes the number of rows: in a select, explode every "
+                    "expression, or use DataFrame.explode"
+                )
+            flags = {
+                tuple(a.literal.bool_value for a in c.args[1:])
+                for c in map(_explode_call, [e._pb for e in items])
+                if c
+            }
+            if len(flags) > 1:
+                raise ValueError(
+                    "the explode()s of one select must share empty_as_null and keep_nulls"
+                )
+            empty_as_null, keep_nulls = flags.pop()
+            inner = [_unexplode(e) for e in items]
+            names = [output_name(e._pb) for e in inner]
+            return self.select(inner).explode(
+                names, empty_as_null=empty_as_null, keep_nulls=keep_nulls
+            )
         counts = [e for e in items if _value_counts_call(e._pb) is not None]
         if counts:
             if len(items) > 1:
@@ -393,6 +415,40 @@ class DataFrame:
         if sort.bool_value:
             out = out.sort(field.string_value, descending=True)
         return out.select(struct(value, field.string_value).alias(name))
+
+    def explode(
+        self,
+        columns: str | Sequence[str],
+        *more_columns: str,
+        empty_as_null: bool = False,
+        keep_nulls: bool = True,
+    ) -> DataFrame:
+        """Give each value of the list columns its own row, as polars' ``explode``.
+
+        The other columns are repeated. Several columns are exploded
+        together: the lists of a row must then have the same length.
+
+        Parameters
+        ----------
+        columns : str or list of str
+            The list columns.
+        *more_columns : str
+            More of them.
+        empty_as_null : bool, default False
+            An empty list gives one row with a null (else no row).
+        keep_nulls : bool, default True
+            A null list gives one row with a null (else no row).
+        """
+        names = [*_names(columns), *more_columns]
+        if not names:
+            raise TypeError("explode() needs at least one column")
+        node = pb.Explode(
+            input=self._node,
+            columns=names,
+            empty_as_null=bool(empty_as_null),
+            drop_nulls=not keep_nulls,
+        )
+        return self._derive(explode=node)
 
     def unnest(
         self, columns: str | Sequence[str], *more_columns: str, separator: str | None = None
@@ -1366,6 +1422,20 @@ def _value_counts_call(e: pb.Expr) -> pb.Call | None:
     return None
 
 
+def _explode_call(e: pb.Expr) -> pb.Call | None:
+    """The explode call of e (under aliases), if it is one."""
+    while e.WhichOneof("kind") == "alias":
+        e = e.alias.expr
+    return e.call if e.WhichOneof("kind") == "call" and e.call.function == "explode" else None
+
+
+def _unexplode(e: Expr) -> Expr:
+    """E without its explode, its name kept."""
+    call = _explode_call(e._pb)
+    assert call is not None
+    return Expr(call.args[0]).alias(output_name(e._pb))
+
+
 def _implode(e: Expr) -> Expr:
     """``e.implode()`` with e's alias kept outside.
 
@@ -1539,6 +1609,8 @@ def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     elif kind == "limit":
         count = "all" if n.count < 0 else n.count
         line = f"{pad}LIMIT {count}" + (f" OFFSET {n.offset}" if n.offset else "")
+    elif kind == "explode":
+        line = f"{pad}EXPLODE {', '.join(n.columns)}"
     elif kind == "concat":
         lines = [f"{pad}CONCAT"]
         for child in n.inputs:

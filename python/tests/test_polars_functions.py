@@ -1,5 +1,5 @@
-"""polars' value_counts, mode, arg_max / arg_min, cut / qcut on a Slipstream
-frame, with polars as the oracle (one node and three nodes).
+"""polars' value_counts, mode, arg_max / arg_min, cut / qcut, ewm_mean on a
+Slipstream frame, with polars as the oracle (one node and three nodes).
 
 Results are compared as values: cut / qcut give String where polars gives a
 Categorical or Enum (docs/python-client.md), so polars' answer is cast.
@@ -76,6 +76,17 @@ CASES: dict[str, Callable[[Any, Any], Any]] = {
         m.col("i").qcut(4, left_closed=True, allow_duplicates=True).cast(pl.String).alias("n"),
         m.col("i").qcut([0.2, 0.8], labels=["lo", "mid", "hi"]).cast(pl.String).alias("lab"),
     ),
+    "ewm_mean": lambda lf, m: lf.sort("id").select(
+        "id",
+        m.col("x").ewm_mean(alpha=0.5).alias("a"),
+        m.col("x").ewm_mean(alpha=0.3, adjust=False).alias("b"),
+        m.col("i").ewm_mean(com=2.0, ignore_nulls=True).alias("c"),
+        m.col("x").ewm_mean(span=4, adjust=False, ignore_nulls=True).alias("d"),
+        m.col("i").ewm_mean(half_life=3, min_samples=3).alias("e"),
+    ),
+    "ewm_mean_over": lambda lf, m: lf.sort("id").select(
+        "id", m.col("x").ewm_mean(alpha=0.4).over("g").alias("e")
+    ),
 }
 # With no rows polars' qcut has no quantiles to cut at; it is compared on data only.
 NONEMPTY = {"qcut"}
@@ -100,6 +111,13 @@ def test_functions(frames: dict[str, sl.DataFrame], name: str, table: str) -> No
         want = CASES[name](source.lazy(), pl).collect()
     got = CASES[name](frames[table], sl).collect()
     polars.testing.assert_frame_equal(got, want, check_row_order=False)
+
+
+def test_ewm_mean_arguments() -> None:
+    with pytest.raises(ValueError, match="exactly one of com, span, half_life and alpha"):
+        sl.col("x").ewm_mean(alpha=0.5, span=3)
+    with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\]"):
+        sl.col("x").ewm_mean(alpha=1.5)
 
 
 def test_rewrites_stand_alone(frames: dict[str, sl.DataFrame]) -> None:

@@ -395,6 +395,33 @@ def _(lf: Any, m: ModuleType) -> Any:
     return lf.select(m.col("id").implode().list.sort(), m.col("l").implode().list.len().alias("n"))
 
 
+@case("explode_frame")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "l", "dur").explode("l")
+
+
+@case("explode_options")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", "l").explode("l", empty_as_null=True, keep_nulls=False)
+
+
+@case("explode_split_words", relax={"n": pl.UInt32})
+def _(lf: Any, m: ModuleType) -> Any:
+    words = lf.select("id", m.col("csv").str.split(",").alias("w")).explode("w")
+    return words.group_by("w").agg(m.len().alias("n"))
+
+
+@case("explode_expression")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(m.col("l").explode(), m.col("l").list.sort().explode().alias("sorted"))
+
+
+@case("implode_then_explode", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    lists = lf.group_by("g").agg(m.col("id"), m.col("dur"))
+    return lists.explode("id", "dur").sort("id").select("id", "dur")
+
+
 # ---------------------------------------------------------------- structs
 
 

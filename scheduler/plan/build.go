@@ -213,6 +213,31 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 			return nil, invalidf("limit offset must be >= 0, got %d", k.Limit.GetOffset())
 		}
 		return &Limit{Input: in, Offset: k.Limit.GetOffset(), Count: k.Limit.GetCount()}, nil
+	case *planpb.Node_Explode:
+		in, err := b.child(k.Explode.GetInput(), "explode")
+		if err != nil {
+			return nil, err
+		}
+		if len(k.Explode.GetColumns()) == 0 {
+			return nil, invalidf("explode needs at least one column")
+		}
+		schema := in.Schema()
+		names := make([]string, schema.NumFields())
+		for i, f := range schema.Fields() {
+			names[i] = f.Name
+		}
+		ex := &Explode{Input: in, EmptyAsNull: k.Explode.GetEmptyAsNull(), DropNulls: k.Explode.GetDropNulls()}
+		for _, name := range k.Explode.GetColumns() {
+			idx := schema.FieldIndices(name)
+			if len(idx) == 0 {
+				return nil, invalidf("explode: no column %q%s", name, suggest(name, names))
+			}
+			if t := schema.Field(idx[0]).Type; !expr.IsList(t) {
+				return nil, invalidf("explode: column %q is %s, not a list (str.split or group_by().agg(col(...)) make lists)", name, expr.TypeName(t))
+			}
+			ex.Columns = append(ex.Columns, idx[0])
+		}
+		return ex, nil
 	case *planpb.Node_Join:
 		return b.join(k.Join)
 	case *planpb.Node_Concat:
@@ -417,7 +442,7 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 
 var windowFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
 	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
-	"fill_forward": true, "fill_backward": true}
+	"fill_forward": true, "fill_backward": true, "ewm_mean": true}
 
 // window builds one Over.
 func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) {
@@ -467,7 +492,7 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", name)
 	}
 	if !windowFuncs[name] {
-		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward"}
+		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward", "ewm_mean"}
 		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))
 	}
 	we.Func = name
@@ -478,6 +503,41 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 			return nil, invalidf("%s takes no argument: it ranks by the window's order_by", name)
 		}
 		we.Out = arrow.PrimitiveTypes.Int64
+		return we, nil
+	case "ewm_mean":
+		// ewm_mean(x, alpha, adjust, min_samples, ignore_nulls): constants.
+		if len(args) != 5 {
+			return nil, invalidf("ewm_mean takes a value, alpha, adjust, min_samples and ignore_nulls")
+		}
+		arg, err := b.expr(args[0], in)
+		if err != nil {
+			return nil, err
+		}
+		if !expr.IsNumeric(arg.Type()) && !expr.IsNull(arg.Type()) && !expr.IsBool(arg.Type()) {
+			return nil, invalidf("ewm_mean needs numbers, got %s", expr.TypeName(arg.Type()))
+		}
+		var consts [4]scalar.Scalar
+		for i := range consts {
+			c, err := b.expr(args[i+1], in)
+			if err != nil {
+				return nil, err
+			}
+			l, ok := c.(*Literal)
+			if !ok || !l.Value.IsValid() {
+				return nil, invalidf("ewm_mean's parameters must be constants, got %s", c)
+			}
+			consts[i] = l.Value
+		}
+		alpha, okA := consts[0].(*scalar.Float64)
+		adjust, okB := consts[1].(*scalar.Boolean)
+		minSamples, okC := consts[2].(*scalar.Int64)
+		ignoreNulls, okD := consts[3].(*scalar.Boolean)
+		if !okA || !okB || !okC || !okD || !(alpha.Value > 0 && alpha.Value <= 1) || minSamples.Value < 0 {
+			return nil, invalidf("ewm_mean needs 0 < alpha <= 1 (a float), booleans adjust and ignore_nulls and an integer min_samples >= 0")
+		}
+		we.Arg, we.Out = castTo(arg, arrow.PrimitiveTypes.Float64), arrow.PrimitiveTypes.Float64
+		we.Alpha, we.Adjust, we.IgnoreNulls = alpha.Value, adjust.Value, ignoreNulls.Value
+		we.Frame.MinSamples = minSamples.Value
 		return we, nil
 	case "fill_forward", "fill_backward":
 		// fill_forward(x, limit): limit a constant, or null for no limit.

@@ -182,7 +182,7 @@ func (x Join_How) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Join_How.Descriptor instead.
 func (Join_How) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34, 0}
+	return file_plan_proto_rawDescGZIP(), []int{35, 0}
 }
 
 type Rename_Case int32
@@ -231,7 +231,7 @@ func (x Rename_Case) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Rename_Case.Descriptor instead.
 func (Rename_Case) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38, 0}
+	return file_plan_proto_rawDescGZIP(), []int{39, 0}
 }
 
 type DataType_Kind int32
@@ -337,7 +337,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44, 0}
+	return file_plan_proto_rawDescGZIP(), []int{45, 0}
 }
 
 type DataType_TimeUnit int32
@@ -389,7 +389,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44, 1}
+	return file_plan_proto_rawDescGZIP(), []int{45, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -1784,6 +1784,7 @@ type Node struct {
 	//	*Node_Concat
 	//	*Node_Sql
 	//	*Node_Values
+	//	*Node_Explode
 	Kind          isNode_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1934,6 +1935,15 @@ func (x *Node) GetValues() *Values {
 	return nil
 }
 
+func (x *Node) GetExplode() *Explode {
+	if x != nil {
+		if x, ok := x.Kind.(*Node_Explode); ok {
+			return x.Explode
+		}
+	}
+	return nil
+}
+
 type isNode_Kind interface {
 	isNode_Kind()
 }
@@ -1986,6 +1996,10 @@ type Node_Values struct {
 	Values *Values `protobuf:"bytes,12,opt,name=values,proto3,oneof"`
 }
 
+type Node_Explode struct {
+	Explode *Explode `protobuf:"bytes,13,opt,name=explode,proto3,oneof"`
+}
+
 func (*Node_TableScan) isNode_Kind() {}
 
 func (*Node_FileScan) isNode_Kind() {}
@@ -2010,6 +2024,81 @@ func (*Node_Sql) isNode_Kind() {}
 
 func (*Node_Values) isNode_Kind() {}
 
+func (*Node_Explode) isNode_Kind() {}
+
+// Explode gives each value of the list columns its own row, the other
+// columns repeated, as polars' explode: the lists of one row must be of
+// equal length. An empty list gives no row (one with a null when
+// empty_as_null), a null list one row with a null (none when drop_nulls:
+// polars' keep_nulls=False).
+type Explode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Input         *Node                  `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	Columns       []string               `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
+	EmptyAsNull   bool                   `protobuf:"varint,3,opt,name=empty_as_null,json=emptyAsNull,proto3" json:"empty_as_null,omitempty"`
+	DropNulls     bool                   `protobuf:"varint,4,opt,name=drop_nulls,json=dropNulls,proto3" json:"drop_nulls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Explode) Reset() {
+	*x = Explode{}
+	mi := &file_plan_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Explode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Explode) ProtoMessage() {}
+
+func (x *Explode) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Explode.ProtoReflect.Descriptor instead.
+func (*Explode) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Explode) GetInput() *Node {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *Explode) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *Explode) GetEmptyAsNull() bool {
+	if x != nil {
+		return x.EmptyAsNull
+	}
+	return false
+}
+
+func (x *Explode) GetDropNulls() bool {
+	if x != nil {
+		return x.DropNulls
+	}
+	return false
+}
+
 // Values is rows written out in the query: SQL's VALUES lists, and SELECT
 // without FROM (one row of no columns). Each cell is an expression of no
 // column (a constant); a column takes the type of its first cell that is
@@ -2024,7 +2113,7 @@ type Values struct {
 
 func (x *Values) Reset() {
 	*x = Values{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2036,7 +2125,7 @@ func (x *Values) String() string {
 func (*Values) ProtoMessage() {}
 
 func (x *Values) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2049,7 +2138,7 @@ func (x *Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values.ProtoReflect.Descriptor instead.
 func (*Values) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Values) GetNames() []string {
@@ -2081,7 +2170,7 @@ type Sql struct {
 
 func (x *Sql) Reset() {
 	*x = Sql{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2093,7 +2182,7 @@ func (x *Sql) String() string {
 func (*Sql) ProtoMessage() {}
 
 func (x *Sql) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2106,7 +2195,7 @@ func (x *Sql) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sql.ProtoReflect.Descriptor instead.
 func (*Sql) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Sql) GetQuery() string {
@@ -2133,7 +2222,7 @@ type TableScan struct {
 
 func (x *TableScan) Reset() {
 	*x = TableScan{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2234,7 @@ func (x *TableScan) String() string {
 func (*TableScan) ProtoMessage() {}
 
 func (x *TableScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2247,7 @@ func (x *TableScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableScan.ProtoReflect.Descriptor instead.
 func (*TableScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TableScan) GetTable() string {
@@ -2181,7 +2270,7 @@ type FileScan struct {
 
 func (x *FileScan) Reset() {
 	*x = FileScan{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2193,7 +2282,7 @@ func (x *FileScan) String() string {
 func (*FileScan) ProtoMessage() {}
 
 func (x *FileScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2206,7 +2295,7 @@ func (x *FileScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileScan.ProtoReflect.Descriptor instead.
 func (*FileScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FileScan) GetPaths() []string {
@@ -2240,7 +2329,7 @@ type CsvOptions struct {
 
 func (x *CsvOptions) Reset() {
 	*x = CsvOptions{}
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2252,7 +2341,7 @@ func (x *CsvOptions) String() string {
 func (*CsvOptions) ProtoMessage() {}
 
 func (x *CsvOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2265,7 +2354,7 @@ func (x *CsvOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsvOptions.ProtoReflect.Descriptor instead.
 func (*CsvOptions) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{26}
+	return file_plan_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CsvOptions) GetNoHeader() bool {
@@ -2293,7 +2382,7 @@ type Select struct {
 
 func (x *Select) Reset() {
 	*x = Select{}
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2305,7 +2394,7 @@ func (x *Select) String() string {
 func (*Select) ProtoMessage() {}
 
 func (x *Select) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2318,7 +2407,7 @@ func (x *Select) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Select.ProtoReflect.Descriptor instead.
 func (*Select) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{27}
+	return file_plan_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Select) GetInput() *Node {
@@ -2347,7 +2436,7 @@ type WithColumns struct {
 
 func (x *WithColumns) Reset() {
 	*x = WithColumns{}
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2359,7 +2448,7 @@ func (x *WithColumns) String() string {
 func (*WithColumns) ProtoMessage() {}
 
 func (x *WithColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2372,7 +2461,7 @@ func (x *WithColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithColumns.ProtoReflect.Descriptor instead.
 func (*WithColumns) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{28}
+	return file_plan_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WithColumns) GetInput() *Node {
@@ -2399,7 +2488,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2411,7 +2500,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2424,7 +2513,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{29}
+	return file_plan_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Filter) GetInput() *Node {
@@ -2454,7 +2543,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2466,7 +2555,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2479,7 +2568,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{30}
+	return file_plan_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Aggregate) GetInput() *Node {
@@ -2514,7 +2603,7 @@ type SortKey struct {
 
 func (x *SortKey) Reset() {
 	*x = SortKey{}
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2615,7 @@ func (x *SortKey) String() string {
 func (*SortKey) ProtoMessage() {}
 
 func (x *SortKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2628,7 @@ func (x *SortKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortKey.ProtoReflect.Descriptor instead.
 func (*SortKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31}
+	return file_plan_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SortKey) GetExpr() *Expr {
@@ -2574,7 +2663,7 @@ type Sort struct {
 
 func (x *Sort) Reset() {
 	*x = Sort{}
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2586,7 +2675,7 @@ func (x *Sort) String() string {
 func (*Sort) ProtoMessage() {}
 
 func (x *Sort) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2599,7 +2688,7 @@ func (x *Sort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sort.ProtoReflect.Descriptor instead.
 func (*Sort) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{32}
+	return file_plan_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Sort) GetInput() *Node {
@@ -2628,7 +2717,7 @@ type Limit struct {
 
 func (x *Limit) Reset() {
 	*x = Limit{}
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2640,7 +2729,7 @@ func (x *Limit) String() string {
 func (*Limit) ProtoMessage() {}
 
 func (x *Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2653,7 +2742,7 @@ func (x *Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limit.ProtoReflect.Descriptor instead.
 func (*Limit) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{33}
+	return file_plan_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Limit) GetInput() *Node {
@@ -2702,7 +2791,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2714,7 +2803,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2727,7 +2816,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34}
+	return file_plan_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Join) GetLeft() *Node {
@@ -2791,7 +2880,7 @@ type Concat struct {
 
 func (x *Concat) Reset() {
 	*x = Concat{}
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +2892,7 @@ func (x *Concat) String() string {
 func (*Concat) ProtoMessage() {}
 
 func (x *Concat) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +2905,7 @@ func (x *Concat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Concat.ProtoReflect.Descriptor instead.
 func (*Concat) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{35}
+	return file_plan_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Concat) GetInputs() []*Node {
@@ -2845,7 +2934,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +2946,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +2959,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{36}
+	return file_plan_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -3030,7 +3119,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3042,7 +3131,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3055,7 +3144,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{37}
+	return file_plan_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Selector) GetNames() []string {
@@ -3115,7 +3204,7 @@ type Rename struct {
 
 func (x *Rename) Reset() {
 	*x = Rename{}
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3127,7 +3216,7 @@ func (x *Rename) String() string {
 func (*Rename) ProtoMessage() {}
 
 func (x *Rename) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3140,7 +3229,7 @@ func (x *Rename) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rename.ProtoReflect.Descriptor instead.
 func (*Rename) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38}
+	return file_plan_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Rename) GetExpr() *Expr {
@@ -3194,7 +3283,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3206,7 +3295,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3219,7 +3308,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{39}
+	return file_plan_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -3259,7 +3348,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[40]
+	mi := &file_plan_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3271,7 +3360,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[40]
+	mi := &file_plan_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3284,7 +3373,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{40}
+	return file_plan_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Column) GetName() string {
@@ -3308,7 +3397,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[41]
+	mi := &file_plan_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3320,7 +3409,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[41]
+	mi := &file_plan_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3333,7 +3422,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{41}
+	return file_plan_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Call) GetFunction() string {
@@ -3360,7 +3449,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[42]
+	mi := &file_plan_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3461,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[42]
+	mi := &file_plan_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3474,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{42}
+	return file_plan_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -3412,7 +3501,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[43]
+	mi := &file_plan_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +3513,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[43]
+	mi := &file_plan_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +3526,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{43}
+	return file_plan_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -3467,7 +3556,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[44]
+	mi := &file_plan_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3479,7 +3568,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[44]
+	mi := &file_plan_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3492,7 +3581,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44}
+	return file_plan_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -3556,7 +3645,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[45]
+	mi := &file_plan_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3657,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[45]
+	mi := &file_plan_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3670,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{45}
+	return file_plan_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -3785,7 +3874,7 @@ type Duration struct {
 
 func (x *Duration) Reset() {
 	*x = Duration{}
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3797,7 +3886,7 @@ func (x *Duration) String() string {
 func (*Duration) ProtoMessage() {}
 
 func (x *Duration) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3810,7 +3899,7 @@ func (x *Duration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Duration.ProtoReflect.Descriptor instead.
 func (*Duration) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{46}
+	return file_plan_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Duration) GetValue() int64 {
@@ -3838,7 +3927,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[47]
+	mi := &file_plan_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3850,7 +3939,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[47]
+	mi := &file_plan_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3863,7 +3952,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{47}
+	return file_plan_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -3900,7 +3989,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[48]
+	mi := &file_plan_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3912,7 +4001,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[48]
+	mi := &file_plan_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3925,7 +4014,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{48}
+	return file_plan_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -3958,7 +4047,7 @@ type Values_Row struct {
 
 func (x *Values_Row) Reset() {
 	*x = Values_Row{}
-	mi := &file_plan_proto_msgTypes[49]
+	mi := &file_plan_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3970,7 +4059,7 @@ func (x *Values_Row) String() string {
 func (*Values_Row) ProtoMessage() {}
 
 func (x *Values_Row) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[49]
+	mi := &file_plan_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3983,7 +4072,7 @@ func (x *Values_Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values_Row.ProtoReflect.Descriptor instead.
 func (*Values_Row) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22, 0}
+	return file_plan_proto_rawDescGZIP(), []int{23, 0}
 }
 
 func (x *Values_Row) GetCells() []*Expr {
@@ -4101,7 +4190,7 @@ const file_plan_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x14\n" +
-	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xa8\x05\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xe1\x05\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -4116,8 +4205,15 @@ const file_plan_proto_rawDesc = "" +
 	"\x06concat\x18\n" +
 	" \x01(\v2\x1a.slipstream.plan.v1.ConcatH\x00R\x06concat\x12+\n" +
 	"\x03sql\x18\v \x01(\v2\x17.slipstream.plan.v1.SqlH\x00R\x03sql\x124\n" +
-	"\x06values\x18\f \x01(\v2\x1a.slipstream.plan.v1.ValuesH\x00R\x06valuesB\x06\n" +
-	"\x04kind\"\x89\x01\n" +
+	"\x06values\x18\f \x01(\v2\x1a.slipstream.plan.v1.ValuesH\x00R\x06values\x127\n" +
+	"\aexplode\x18\r \x01(\v2\x1b.slipstream.plan.v1.ExplodeH\x00R\aexplodeB\x06\n" +
+	"\x04kind\"\x96\x01\n" +
+	"\aExplode\x12.\n" +
+	"\x05input\x18\x01 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05input\x12\x18\n" +
+	"\acolumns\x18\x02 \x03(\tR\acolumns\x12\"\n" +
+	"\rempty_as_null\x18\x03 \x01(\bR\vemptyAsNull\x12\x1d\n" +
+	"\n" +
+	"drop_nulls\x18\x04 \x01(\bR\tdropNulls\"\x89\x01\n" +
 	"\x06Values\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x122\n" +
 	"\x04rows\x18\x02 \x03(\v2\x1e.slipstream.plan.v1.Values.RowR\x04rows\x1a5\n" +
@@ -4321,7 +4417,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -4351,35 +4447,36 @@ var file_plan_proto_goTypes = []any{
 	(*Manifests)(nil),      // 25: slipstream.plan.v1.Manifests
 	(*LostInput)(nil),      // 26: slipstream.plan.v1.LostInput
 	(*Node)(nil),           // 27: slipstream.plan.v1.Node
-	(*Values)(nil),         // 28: slipstream.plan.v1.Values
-	(*Sql)(nil),            // 29: slipstream.plan.v1.Sql
-	(*TableScan)(nil),      // 30: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 31: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 32: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 33: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 34: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 35: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 36: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 37: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 38: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 39: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 40: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 41: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 42: slipstream.plan.v1.Expr
-	(*Selector)(nil),       // 43: slipstream.plan.v1.Selector
-	(*Rename)(nil),         // 44: slipstream.plan.v1.Rename
-	(*Over)(nil),           // 45: slipstream.plan.v1.Over
-	(*Column)(nil),         // 46: slipstream.plan.v1.Column
-	(*Call)(nil),           // 47: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 48: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 49: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 50: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 51: slipstream.plan.v1.Literal
-	(*Duration)(nil),       // 52: slipstream.plan.v1.Duration
-	(*Timestamp)(nil),      // 53: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 54: slipstream.plan.v1.Decimal
-	(*Values_Row)(nil),     // 55: slipstream.plan.v1.Values.Row
-	nil,                    // 56: slipstream.plan.v1.Sql.TablesEntry
+	(*Explode)(nil),        // 28: slipstream.plan.v1.Explode
+	(*Values)(nil),         // 29: slipstream.plan.v1.Values
+	(*Sql)(nil),            // 30: slipstream.plan.v1.Sql
+	(*TableScan)(nil),      // 31: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 32: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 33: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 34: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 35: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 36: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 37: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 38: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 39: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 40: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 41: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 42: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 43: slipstream.plan.v1.Expr
+	(*Selector)(nil),       // 44: slipstream.plan.v1.Selector
+	(*Rename)(nil),         // 45: slipstream.plan.v1.Rename
+	(*Over)(nil),           // 46: slipstream.plan.v1.Over
+	(*Column)(nil),         // 47: slipstream.plan.v1.Column
+	(*Call)(nil),           // 48: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 49: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 50: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 51: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 52: slipstream.plan.v1.Literal
+	(*Duration)(nil),       // 53: slipstream.plan.v1.Duration
+	(*Timestamp)(nil),      // 54: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 55: slipstream.plan.v1.Decimal
+	(*Values_Row)(nil),     // 56: slipstream.plan.v1.Values.Row
+	nil,                    // 57: slipstream.plan.v1.Sql.TablesEntry
 }
 var file_plan_proto_depIdxs = []int32{
 	27, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
@@ -4395,76 +4492,78 @@ var file_plan_proto_depIdxs = []int32{
 	16, // 10: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
 	11, // 11: slipstream.plan.v1.StoreOutput.output:type_name -> slipstream.plan.v1.OutputKey
 	11, // 12: slipstream.plan.v1.WriteOutput.output:type_name -> slipstream.plan.v1.OutputKey
-	30, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	31, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	33, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	34, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	35, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	36, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	38, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	39, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	40, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	41, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
-	29, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
-	28, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
-	55, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
-	56, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
-	0,  // 27: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	32, // 28: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	27, // 29: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	42, // 30: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	27, // 31: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	42, // 32: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	27, // 33: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	42, // 34: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	27, // 35: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	42, // 36: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	42, // 37: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	42, // 38: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	27, // 39: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	37, // 40: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	27, // 41: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	27, // 42: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	27, // 43: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	42, // 44: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	42, // 45: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
-	2,  // 46: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	42, // 47: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	27, // 48: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	46, // 49: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	51, // 50: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	47, // 51: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	48, // 52: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	49, // 53: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	45, // 54: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	43, // 55: slipstream.plan.v1.Expr.selector:type_name -> slipstream.plan.v1.Selector
-	44, // 56: slipstream.plan.v1.Expr.rename:type_name -> slipstream.plan.v1.Rename
-	50, // 57: slipstream.plan.v1.Selector.dtypes:type_name -> slipstream.plan.v1.DataType
-	50, // 58: slipstream.plan.v1.Selector.exclude_dtypes:type_name -> slipstream.plan.v1.DataType
-	42, // 59: slipstream.plan.v1.Rename.expr:type_name -> slipstream.plan.v1.Expr
-	3,  // 60: slipstream.plan.v1.Rename.case:type_name -> slipstream.plan.v1.Rename.Case
-	42, // 61: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	42, // 62: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	37, // 63: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	42, // 64: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	42, // 65: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	42, // 66: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	50, // 67: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	4,  // 68: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	5,  // 69: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	50, // 70: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	53, // 71: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	54, // 72: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	52, // 73: slipstream.plan.v1.Literal.duration_value:type_name -> slipstream.plan.v1.Duration
-	5,  // 74: slipstream.plan.v1.Duration.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	5,  // 75: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	42, // 76: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
-	27, // 77: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
-	78, // [78:78] is the sub-list for method output_type
-	78, // [78:78] is the sub-list for method input_type
-	78, // [78:78] is the sub-list for extension type_name
-	78, // [78:78] is the sub-list for extension extendee
-	0,  // [0:78] is the sub-list for field type_name
+	31, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	32, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	34, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	35, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	36, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	37, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	39, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	40, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	41, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	42, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	30, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
+	29, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
+	28, // 25: slipstream.plan.v1.Node.explode:type_name -> slipstream.plan.v1.Explode
+	27, // 26: slipstream.plan.v1.Explode.input:type_name -> slipstream.plan.v1.Node
+	56, // 27: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
+	57, // 28: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
+	0,  // 29: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	33, // 30: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	27, // 31: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	43, // 32: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	27, // 33: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	43, // 34: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	27, // 35: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	43, // 36: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	27, // 37: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	43, // 38: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	43, // 39: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	43, // 40: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	27, // 41: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	38, // 42: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	27, // 43: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	27, // 44: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	27, // 45: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	43, // 46: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	43, // 47: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 48: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	43, // 49: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	27, // 50: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	47, // 51: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	52, // 52: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	48, // 53: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	49, // 54: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	50, // 55: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	46, // 56: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	44, // 57: slipstream.plan.v1.Expr.selector:type_name -> slipstream.plan.v1.Selector
+	45, // 58: slipstream.plan.v1.Expr.rename:type_name -> slipstream.plan.v1.Rename
+	51, // 59: slipstream.plan.v1.Selector.dtypes:type_name -> slipstream.plan.v1.DataType
+	51, // 60: slipstream.plan.v1.Selector.exclude_dtypes:type_name -> slipstream.plan.v1.DataType
+	43, // 61: slipstream.plan.v1.Rename.expr:type_name -> slipstream.plan.v1.Expr
+	3,  // 62: slipstream.plan.v1.Rename.case:type_name -> slipstream.plan.v1.Rename.Case
+	43, // 63: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	43, // 64: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	38, // 65: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	43, // 66: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	43, // 67: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	43, // 68: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	51, // 69: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	4,  // 70: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	5,  // 71: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	51, // 72: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	54, // 73: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	55, // 74: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	53, // 75: slipstream.plan.v1.Literal.duration_value:type_name -> slipstream.plan.v1.Duration
+	5,  // 76: slipstream.plan.v1.Duration.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	5,  // 77: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	43, // 78: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
+	27, // 79: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
+	80, // [80:80] is the sub-list for method output_type
+	80, // [80:80] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -4485,8 +4584,9 @@ func file_plan_proto_init() {
 		(*Node_Concat)(nil),
 		(*Node_Sql)(nil),
 		(*Node_Values)(nil),
+		(*Node_Explode)(nil),
 	}
-	file_plan_proto_msgTypes[36].OneofWrappers = []any{
+	file_plan_proto_msgTypes[37].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
@@ -4496,7 +4596,7 @@ func file_plan_proto_init() {
 		(*Expr_Selector)(nil),
 		(*Expr_Rename)(nil),
 	}
-	file_plan_proto_msgTypes[45].OneofWrappers = []any{
+	file_plan_proto_msgTypes[46].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -4516,7 +4616,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   51,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -251,7 +251,7 @@ class LostInput(_message.Message):
     def __init__(self, node: _Optional[str] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., cause: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat", "sql", "values")
+    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat", "sql", "values", "explode")
     TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]
     FILE_SCAN_FIELD_NUMBER: _ClassVar[int]
     SELECT_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +264,7 @@ class Node(_message.Message):
     CONCAT_FIELD_NUMBER: _ClassVar[int]
     SQL_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    EXPLODE_FIELD_NUMBER: _ClassVar[int]
     table_scan: TableScan
     file_scan: FileScan
     select: Select
@@ -276,7 +277,20 @@ class Node(_message.Message):
     concat: Concat
     sql: Sql
     values: Values
-    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ..., sql: _Optional[_Union[Sql, _Mapping]] = ..., values: _Optional[_Union[Values, _Mapping]] = ...) -> None: ...
+    explode: Explode
+    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ..., sql: _Optional[_Union[Sql, _Mapping]] = ..., values: _Optional[_Union[Values, _Mapping]] = ..., explode: _Optional[_Union[Explode, _Mapping]] = ...) -> None: ...
+
+class Explode(_message.Message):
+    __slots__ = ("input", "columns", "empty_as_null", "drop_nulls")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_AS_NULL_FIELD_NUMBER: _ClassVar[int]
+    DROP_NULLS_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    empty_as_null: bool
+    drop_nulls: bool
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., columns: _Optional[_Iterable[str]] = ..., empty_as_null: _Optional[bool] = ..., drop_nulls: _Optional[bool] = ...) -> None: ...
 
 class Values(_message.Message):
     __slots__ = ("names", "rows")
