@@ -526,12 +526,9 @@ func cumTypedFrom[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, p
 }
 
 // rolling computes e.Agg over the frame of each sorted position k: the
-// positions from k-Preceding to k+Following within k's partition. Each
-// value is folded into the frames that hold it, one offset at a time: in
-// pass d, position k feeds the frame of position k-d (groups are sorted
-// positions; n is a dummy for frames past the partition's edge).
+// positions from k-Preceding to k+Following within k's partition; sums
+// and means slide (slidingSum), the rest fold (rollingFold).
 func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
-	n := len(perm)
 	var vals arrow.Array
 	var in arrow.DataType
 	if e.Arg >= 0 {
@@ -540,6 +537,16 @@ func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 	if out := slidingSum(w.mem, vals, e, perm, start, end); out != nil {
 		return out, nil
 	}
+	return w.rollingFold(ctx, vals, in, e, perm, start, end)
+}
+
+// rollingFold is rolling's general path, for any accumulator, in
+// O(rows x frame): each value is folded into the frames that hold it, one
+// offset at a time: in pass d, position k feeds the frame of position k-d
+// (groups are sorted positions; n is a dummy for frames past the
+// partition's edge).
+func (w *Window) rollingFold(ctx context.Context, vals arrow.Array, in arrow.DataType, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
+	n := len(perm)
 	acc := e.Agg.NewAccumulator(in, e.AggParams)
 	pos := make([]int, n) // the sorted position of each row
 	for k, row := range perm {
