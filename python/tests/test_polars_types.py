@@ -514,6 +514,27 @@ def test_pandas_types(cl: sl.Client) -> None:
     ]
 
 
+def test_pandas_lists_and_structs(cl: sl.Client) -> None:
+    """pandas object columns of lists and dicts upload as lists and structs."""
+    pdf = pd.DataFrame(
+        {"l": [[1, 2], None, [], [3]], "s": [{"a": 1, "b": "x"}, None, {"a": 2, "b": None}, None]}
+    )
+    f = cl.from_pandas(pdf, name="pandas_nested", mode="replace")
+    got = f.select(
+        sl.col("l").list.len().alias("n"),
+        sl.col("l").list.sum().alias("sum"),
+        sl.col("s").struct.field("a"),
+    ).collect()
+    assert got.to_dict(as_series=False) == {
+        "n": [2, None, 0, 1],
+        "sum": [3, None, 0, 3],
+        "a": [1, None, 2, None],
+    }
+    back = f.to_pandas()
+    assert [None if v is None else list(v) for v in back["l"]] == [[1, 2], None, [], [3]]
+    assert back["s"].tolist() == [{"a": 1, "b": "x"}, None, {"a": 2, "b": None}, None]
+
+
 def test_type_errors(frames: dict[str, sl.DataFrame]) -> None:
     f = frames["data"]
     with pytest.raises(sl.PlanError, match=r"list.len needs a list, got"):
@@ -522,8 +543,14 @@ def test_type_errors(frames: dict[str, sl.DataFrame]) -> None:
         f.select(sl.col("l").list.get(5)).collect()
     with pytest.raises(sl.PlanError, match=r"no field \"z\"; the struct has \[a b\]"):
         f.select(sl.col("st").struct.field("z")).collect()
-    with pytest.raises(sl.NotSupportedError, match=r"cannot group by list"):
+    with pytest.raises(sl.NotSupportedError, match=r"cannot group by .*it is a list.*explode it"):
         f.group_by("l").agg(sl.len()).collect()
+    with pytest.raises(
+        sl.NotSupportedError, match=r"cannot join on .*it is a struct.*struct.field"
+    ):
+        f.join(f, on="st").collect()
+    with pytest.raises(sl.PlanError, match=r"explode: column \"id\" is int64, not a list"):
+        f.explode("id").collect()
     with pytest.raises(sl.PlanError, match=r"timestamp minus a timestamp gives a duration"):
         f.select(sl.col("t") + sl.col("u")).collect()
     with pytest.raises(sl.PlanError, match=r"total_days needs a duration, got timestamp"):

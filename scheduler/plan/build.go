@@ -288,6 +288,11 @@ func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error
 	if err != nil {
 		return nil, err
 	}
+	for _, k := range keys {
+		if err := keyTypeOK("group by", k); err != nil {
+			return nil, err
+		}
+	}
 	out := &Aggregate{Input: in, Keys: keys}
 	plain := true
 	for _, pe := range paggs {
@@ -989,6 +994,11 @@ func (b *builder) join(j *planpb.Join) (Node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("join key on the right: %w", err)
 		}
+		for _, k := range []Expr{l, r} {
+			if err := keyTypeOK("join on", k); err != nil {
+				return nil, err
+			}
+		}
 		common, err := expr.CommonComparable(l.Type(), r.Type())
 		if err != nil {
 			return nil, invalidf("join keys %s and %s cannot be compared: %s is %s, %s is %s", l, r, l, expr.TypeName(l.Type()), r, expr.TypeName(r.Type()))
@@ -1517,4 +1527,16 @@ func ProtoType(t arrow.DataType) (*planpb.DataType, error) {
 		return &planpb.DataType{Kind: planpb.DataType_TIME64, Unit: planpb.DataType_TimeUnit(t.Unit)}, nil
 	}
 	return nil, kernels.Errorf(kernels.NotSupported, "the type %s cannot be named in a plan yet", t)
+}
+
+// keyTypeOK refuses a list or struct as a group or join key, saying what
+// would work instead.
+func keyTypeOK(what string, k Expr) error {
+	switch t := k.Type(); {
+	case expr.IsList(t):
+		return kernels.Errorf(kernels.NotSupported, "cannot %s %s: it is a list (%s); explode it first, or use a key made from it (list.join, list.len)", what, k, expr.TypeName(t))
+	case expr.IsStruct(t):
+		return kernels.Errorf(kernels.NotSupported, "cannot %s %s: it is a struct (%s); use its fields (struct.field(...) or unnest)", what, k, expr.TypeName(t))
+	}
+	return nil
 }
