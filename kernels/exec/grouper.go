@@ -133,9 +133,9 @@ func newKeyDict(t arrow.DataType) (keyDict, error) {
 		return newIntDict[uint8](t), nil
 	case arrow.INT16, arrow.UINT16:
 		return newIntDict[uint16](t), nil
-	case arrow.INT32, arrow.UINT32, arrow.DATE32:
+	case arrow.INT32, arrow.UINT32, arrow.DATE32, arrow.TIME32:
 		return newIntDict[uint32](t), nil
-	case arrow.INT64, arrow.UINT64, arrow.TIMESTAMP:
+	case arrow.INT64, arrow.UINT64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME64:
 		return newIntDict[uint64](t), nil
 	case arrow.FLOAT32:
 		d := newIntDict[uint32](t)
@@ -149,7 +149,7 @@ func newKeyDict(t arrow.DataType) (keyDict, error) {
 		return newFixedDict[decimal128.Num](t), nil
 	case arrow.BOOL:
 		return &boolDict{ids: [2]uint32{noID, noID}, null: noID}, nil
-	case arrow.STRING, arrow.LARGE_STRING:
+	case arrow.STRING, arrow.LARGE_STRING, arrow.BINARY, arrow.LARGE_BINARY:
 		return &stringDict{t: t, tbl: newStrTable(), null: noID, short: newU64Table()}, nil
 	}
 	return nil, kernels.Errorf(kernels.NotSupported, "cannot group by %s values yet", expr.TypeName(t))
@@ -571,6 +571,10 @@ func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	case *array.LargeString:
 		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
+	case *array.Binary: // binary keys share stringDict: a Go string holds any bytes
+		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
+	case *array.LargeBinary:
+		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	}
 	return encodeStrings(d, arr.(interface {
 		arrow.Array
@@ -670,9 +674,14 @@ func (d *stringDict) idOf(v string) uint32 {
 	return id
 }
 
+// appendText appends a Go string to a binary builder as its bytes.
+type appendText struct{ *array.BinaryBuilder }
+
+func (b appendText) Append(v string) { b.AppendString(v) }
+
 func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 	var bufs []*memory.Buffer
-	if d.t.ID() == arrow.LARGE_STRING {
+	if id := d.t.ID(); id == arrow.LARGE_STRING || id == arrow.LARGE_BINARY {
 		bufs = heapValues[int64](mem, &d.vals, d.null, ids)
 	} else if bufs = heapValues[int32](mem, &d.vals, d.null, ids); bufs == nil {
 		return d.built(mem, ids) // over 2 GiB: the builder says what it says
@@ -695,10 +704,18 @@ func (d *stringDict) values(mem memory.Allocator, ids []uint32) arrow.Array {
 func (d *stringDict) built(mem memory.Allocator, ids []uint32) arrow.Array {
 	bld := array.NewBuilder(mem, d.t)
 	defer bld.Release()
-	sb := bld.(interface {
+	var sb interface {
 		Append(string)
 		AppendNull()
-	})
+	}
+	if bb, ok := bld.(*array.BinaryBuilder); ok {
+		sb = appendText{bb}
+	} else {
+		sb = bld.(interface {
+			Append(string)
+			AppendNull()
+		})
+	}
 	for _, id := range ids {
 		if id == d.null {
 			sb.AppendNull()

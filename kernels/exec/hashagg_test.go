@@ -163,6 +163,16 @@ func everyValueType() []valueType {
 		str(utf8), str(lstr),
 		{dt: d32, val: func(b int64) any { return 18000 + b }, rank: func(b int64) int64 { return b }},
 		{dt: tsUS, val: func(b int64) any { return b * 1_000_000 }, rank: func(b int64) int64 { return b }},
+		{dt: &arrow.DurationType{Unit: arrow.Microsecond}, val: func(b int64) any { return b * 1_000 }, rank: func(b int64) int64 { return b },
+			sum: func(bs []int64) any {
+				var s int64
+				for _, b := range bs {
+					s += b * 1_000
+				}
+				return s
+			}},
+		{dt: &arrow.Time64Type{Unit: arrow.Nanosecond}, val: func(b int64) any { return (b + 100) * 1_000_000_000 }, rank: func(b int64) int64 { return b }},
+		str(arrow.BinaryTypes.Binary), str(arrow.BinaryTypes.LargeBinary),
 		{dt: dec(9, 2), val: func(b int64) any { return decText(b*137, 2) }, rank: func(b int64) int64 { return b },
 			num: func(b int64) float64 { return float64(b*137) / 100 },
 			sum: func(bs []int64) any {
@@ -591,12 +601,12 @@ func TestHashAggregateManyGroups(t *testing.T) {
 
 func TestHashAggregateErrors(t *testing.T) {
 	mem, ctx := newMem(t)
-	schema := schemaOf(arrow.BinaryTypes.Binary, i64)
-	bad := records(schema, batchJSON(t, mem, schema, `[{"c0": "AA==", "c1": 1}]`))
+	schema := schemaOf(arrow.ListOf(i64), i64)
+	bad := records(schema, batchJSON(t, mem, schema, `[{"c0": [1], "c1": 1}]`))
 	op := NewHashAggregate(mem, bad, []int{0}, []Agg{{Fn: mustFn(t, "len"), Arg: -1, Name: "n", Type: i64}})
 	_, err := op.Next(ctx)
-	if err == nil || kernels.KindOf(err) != kernels.NotSupported || !strings.Contains(err.Error(), "binary") {
-		t.Errorf("grouping by binary: want a not-supported error naming the type, got %v", err)
+	if err == nil || kernels.KindOf(err) != kernels.NotSupported || !strings.Contains(err.Error(), "list") {
+		t.Errorf("grouping by a list: want a not-supported error naming the type, got %v", err)
 	}
 	op.Close()
 

@@ -110,6 +110,12 @@ func buildBatch(t *testing.T, mem memory.Allocator, schema *arrow.Schema, cols .
 				b.Append(arrow.Date32(v.(int64)))
 			case *array.TimestampBuilder:
 				b.Append(arrow.Timestamp(v.(int64)))
+			case *array.DurationBuilder:
+				b.Append(arrow.Duration(v.(int64)))
+			case *array.Time64Builder:
+				b.Append(arrow.Time64(v.(int64)))
+			case *array.BinaryBuilder: // binary values are given as strings
+				b.AppendString(v.(string))
 			case *array.Decimal128Builder:
 				if err := b.AppendValueFromString(v.(string)); err != nil {
 					t.Fatal(err)
@@ -123,8 +129,8 @@ func buildBatch(t *testing.T, mem memory.Allocator, schema *arrow.Schema, cols .
 }
 
 // goValue reads row i of arr: nil for null, int64 for signed integers,
-// dates and timestamps, uint64 for unsigned, float64, bool, string, and the
-// decimal's text.
+// dates, timestamps, durations and times, uint64 for unsigned, float64,
+// bool, string (binary too), and the decimal's text.
 func goValue(arr arrow.Array, i int) any {
 	if arr.IsNull(i) {
 		return nil
@@ -162,6 +168,21 @@ func goValue(arr arrow.Array, i int) any {
 		return int64(a.Value(i))
 	case *array.Timestamp:
 		return int64(a.Value(i))
+	case *array.Duration:
+		return int64(a.Value(i))
+	case *array.Time64:
+		return int64(a.Value(i))
+	case *array.Binary:
+		return a.ValueString(i)
+	case *array.LargeBinary:
+		return a.ValueString(i)
+	case array.ListLike: // a list is the slice of its values
+		start, end := a.ValueOffsets(i)
+		out := []any{}
+		for j := start; j < end; j++ {
+			out = append(out, goValue(a.ListValues(), int(j)))
+		}
+		return out
 	case *array.Decimal128:
 		return a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
 	}
@@ -212,6 +233,19 @@ func sameValue(a, b any) bool {
 			return math.IsNaN(fa) && math.IsNaN(fb)
 		}
 		return fa == fb || math.Abs(fa-fb) <= 1e-9*math.Max(1, math.Max(math.Abs(fa), math.Abs(fb)))
+	}
+	la, oka := a.([]any)
+	lb, okb := b.([]any)
+	if oka || okb { // lists
+		if !oka || !okb || len(la) != len(lb) {
+			return false
+		}
+		for i := range la {
+			if !sameValue(la[i], lb[i]) {
+				return false
+			}
+		}
+		return true
 	}
 	return a == b
 }

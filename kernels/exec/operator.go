@@ -132,11 +132,35 @@ func (r *Records) Close() error {
 }
 
 // NormalizeType is the type a column is computed in: string views become
-// large_utf8, because Arrow's compute kernels (comparison, take, filter)
-// do not all take views yet. Every other type is kept.
+// large_utf8 and binary views large_binary, because Arrow's compute kernels
+// (comparison, take, filter) do not all take views yet. Every other type
+// is kept.
+// Lists and structs are normalized inside, and a large list becomes a
+// list: the list functions build 32-bit offsets.
 func NormalizeType(t arrow.DataType) arrow.DataType {
-	if t.ID() == arrow.STRING_VIEW {
+	switch t := t.(type) {
+	case *arrow.StringViewType:
 		return arrow.BinaryTypes.LargeString
+	case *arrow.BinaryViewType:
+		return arrow.BinaryTypes.LargeBinary
+	case *arrow.ListType:
+		if e := NormalizeType(t.Elem()); !arrow.TypeEqual(e, t.Elem()) {
+			return arrow.ListOfField(arrow.Field{Name: t.ElemField().Name, Type: e, Nullable: t.ElemField().Nullable})
+		}
+	case *arrow.LargeListType:
+		f := t.ElemField()
+		return arrow.ListOfField(arrow.Field{Name: f.Name, Type: NormalizeType(f.Type), Nullable: f.Nullable})
+	case *arrow.StructType:
+		fields := make([]arrow.Field, t.NumFields())
+		changed := false
+		for i, f := range t.Fields() {
+			fields[i] = f
+			fields[i].Type = NormalizeType(f.Type)
+			changed = changed || !arrow.TypeEqual(f.Type, fields[i].Type)
+		}
+		if changed {
+			return arrow.StructOf(fields...)
+		}
 	}
 	return t
 }

@@ -134,6 +134,12 @@ func hashColumn(a arrow.Array, hashes []uint64) error {
 		hashValues(a, hashes, func(v arrow.Date64) uint64 { return uint64(int64(v)) })
 	case *array.Timestamp:
 		hashValues(a, hashes, func(v arrow.Timestamp) uint64 { return uint64(int64(v)) })
+	case *array.Duration:
+		hashValues(a, hashes, func(v arrow.Duration) uint64 { return uint64(int64(v)) })
+	case *array.Time32:
+		hashValues(a, hashes, func(v arrow.Time32) uint64 { return uint64(int64(v)) })
+	case *array.Time64:
+		hashValues(a, hashes, func(v arrow.Time64) uint64 { return uint64(int64(v)) })
 	case *array.Decimal128:
 		hashValues(a, hashes, func(v decimal128.Num) uint64 { return mix(v.LowBits(), uint64(v.HighBits())) })
 	case *array.String:

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -35,10 +36,11 @@ const (
 	WinFillForward                    // a null takes the last value before it (at most Offset rows back; -1: any)
 	WinFillBackward                   // a null takes the next value after it (at most Offset rows on)
 	WinCumProd                        // running product, as WinCumSum
+	WinEwmMean                        // exponentially weighted mean (Alpha, Adjust, IgnoreNulls, MinSamples)
 )
 
 var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling",
-	"fill_forward", "fill_backward", "cum_prod"}
+	"fill_forward", "fill_backward", "cum_prod", "ewm_mean"}
 
 func (f WindowFunc) String() string { return windowNames[f] }
 
@@ -61,6 +63,9 @@ type WindowExpr struct {
 	// Peers: each row takes the value of the last of its peers (rows of
 	// its partition with equal order keys), as SQL's RANGE frames do.
 	Peers bool
+	// ewm_mean's smoothing factor and polars' adjust and ignore_nulls.
+	Alpha               float64
+	Adjust, IgnoreNulls bool
 }
 
 // Window reads its whole input and appends one column per expression,
@@ -352,6 +357,8 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		return takeRows(ctx, w.mem, arg, idx)
 	case WinCumSum:
 		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
+	case WinEwmMean:
+		return ewmMean(w.mem, rec.Column(e.Arg), perm, start, e), nil
 	case WinRolling:
 		return w.rolling(ctx, rec, e, perm, start, end)
 	case WinFillForward, WinFillBackward:
@@ -519,17 +526,27 @@ func cumTypedFrom[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, p
 }
 
 // rolling computes e.Agg over the frame of each sorted position k: the
-// positions from k-Preceding to k+Following within k's partition. Each
-// value is folded into the frames that hold it, one offset at a time: in
-// pass d, position k feeds the frame of position k-d (groups are sorted
-// positions; n is a dummy for frames past the partition's edge).
+// positions from k-Preceding to k+Following within k's partition; sums
+// and means slide (slidingSum), the rest fold (rollingFold).
 func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
-	n := len(perm)
 	var vals arrow.Array
 	var in arrow.DataType
 	if e.Arg >= 0 {
 		vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
 	}
+	if out := slidingSum(w.mem, vals, e, perm, start, end); out != nil {
+		return out, nil
+	}
+	return w.rollingFold(ctx, vals, in, e, perm, start, end)
+}
+
+// rollingFold is rolling's general path, for any accumulator, in
+// O(rows x frame): each value is folded into the frames that hold it, one
+// offset at a time: in pass d, position k feeds the frame of position k-d
+// (groups are sorted positions; n is a dummy for frames past the
+// partition's edge).
+func (w *Window) rollingFold(ctx context.Context, vals arrow.Array, in arrow.DataType, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
+	n := len(perm)
 	acc := e.Agg.NewAccumulator(in, e.AggParams)
 	pos := make([]int, n) // the sorted position of each row
 	for k, row := range perm {
@@ -570,4 +587,155 @@ func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		}
 	}
 	return takeRows(ctx, w.mem, per, idx)
+}
+
+// ewmMean is polars' ewm_mean over float64 values in window order. With
+// adjust, the mean weighs the value i rows back by (1-alpha)^i (a running
+// numerator and denominator, both decayed each row); without, it is the
+// recursion y = ((1-alpha)^k y + alpha x) / ((1-alpha)^k + alpha), k the
+// rows since the last value. Unless ignoreNulls, a null row still ages
+// what came before. A null row gives null, and so does a row with fewer
+// than MinSamples values so far.
+func ewmMean(mem memory.Allocator, a arrow.Array, perm []int64, start []int, e WindowExpr) arrow.Array {
+	vals := expr.Values[float64](a)
+	out := make([]float64, len(perm))
+	ok := make([]bool, len(perm))
+	keep := 1 - e.Alpha
+	var num, den, y, age float64
+	var count int64
+	for k, row := range perm {
+		if k == start[k] {
+			num, den, y, age, count = 0, 0, 0, 0, 0
+		}
+		valid := a.IsValid(int(row))
+		if !valid {
+			if !e.IgnoreNulls {
+				num, den = num*keep, den*keep
+				age++
+			}
+			continue
+		}
+		x := vals[row]
+		switch {
+		case e.Adjust:
+			num, den = num*keep+x, den*keep+1
+			y = num / den
+		case count == 0:
+			y = x
+		default:
+			w := math.Pow(keep, age+1)
+			y = (w*y + e.Alpha*x) / (w + e.Alpha)
+		}
+		age = 0
+		count++
+		out[row], ok[row] = y, count >= max(e.MinSamples, 1)
+	}
+	v, nulls := expr.ValidityOf(mem, ok)
+	return expr.FixedWidthArray(mem, arrow.PrimitiveTypes.Float64, out, v, nulls)
+}
+
+// slidingSum is rolling sum and mean in O(rows) rather than O(rows x
+// frame): each frame is the previous one with the values that enter added
+// and those that leave subtracted. Float sums are compensated (Neumaier),
+// so a value leaving leaves no rounding behind, and NaN and infinities are
+// counted apart, so one leaving the frame does not poison the frames after
+// it. It gives nil for what it does not cover (other aggregates, other
+// types), which the general path computes.
+func slidingSum(mem memory.Allocator, vals arrow.Array, e WindowExpr, perm []int64, start, end []int) arrow.Array {
+	if vals == nil || e.AggFiltered || (e.Agg.Name != "sum" && e.Agg.Name != "mean") {
+		return nil
+	}
+	isInt := vals.DataType().ID() == arrow.INT64
+	if !isInt && vals.DataType().ID() != arrow.FLOAT64 {
+		return nil
+	}
+	mean := e.Agg.Name == "mean"
+	n := len(perm)
+	outF := make([]float64, n)
+	outI := make([]int64, n)
+	ok := make([]bool, n)
+	var ints []int64
+	var floats []float64
+	if isInt {
+		ints = expr.Values[int64](vals)
+	} else {
+		floats = expr.Values[float64](vals)
+	}
+	var isum int64
+	var fsum, comp float64
+	var count, nans, pinf, ninf int64
+	add := func(row int64, sign int64) {
+		if vals.IsNull(int(row)) {
+			return
+		}
+		count += sign
+		if isInt {
+			isum += sign * ints[row]
+			return
+		}
+		x := floats[row]
+		switch {
+		case math.IsNaN(x):
+			nans += sign
+		case math.IsInf(x, 1):
+			pinf += sign
+		case math.IsInf(x, -1):
+			ninf += sign
+		default:
+			x *= float64(sign)
+			t := fsum + x
+			if math.Abs(fsum) >= math.Abs(x) {
+				comp += (fsum - t) + x
+			} else {
+				comp += (x - t) + fsum
+			}
+			fsum = t
+		}
+	}
+	for k := 0; k < n; {
+		s, stop := start[k], end[k]
+		isum, fsum, comp, count, nans, pinf, ninf = 0, 0, 0, 0, 0, 0, 0
+		lo, hi := s, s-1 // the frame held: positions lo..hi
+		for ; k < stop; k++ {
+			wantLo, wantHi := max(s, k-int(e.Preceding)), min(stop-1, k+int(e.Following))
+			for hi < wantHi {
+				hi++
+				add(perm[hi], 1)
+			}
+			for lo < wantLo {
+				add(perm[lo], -1)
+				lo++
+			}
+			row := perm[k]
+			if count < max(e.MinSamples, 1) {
+				continue
+			}
+			ok[row] = true
+			var sum float64
+			switch {
+			case isInt && !mean:
+				outI[row] = isum
+				continue
+			case isInt:
+				sum = float64(isum)
+			case nans > 0 || (pinf > 0 && ninf > 0):
+				sum = math.NaN()
+			case pinf > 0:
+				sum = math.Inf(1)
+			case ninf > 0:
+				sum = math.Inf(-1)
+			default:
+				sum = fsum + comp
+			}
+			if mean {
+				sum /= float64(count)
+			}
+			outF[row] = sum
+		}
+	}
+	v, nulls := expr.ValidityOf(mem, ok)
+	if isInt && !mean {
+		return expr.FixedWidthArray(mem, e.Type, outI, v, nulls)
+	}
+	return expr.FixedWidthArray(mem, e.Type, outF, v, nulls)
 }

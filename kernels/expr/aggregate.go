@@ -42,6 +42,8 @@ func registerAggregates() {
 				return &sumAcc[int64]{dt: in, zero: zero}
 			case arrow.UINT64:
 				return &sumAcc[uint64]{dt: in, zero: zero}
+			case arrow.DURATION:
+				return &sumAcc[int64]{dt: in, zero: zero}
 			case arrow.DECIMAL128:
 				// Any precision in, 38 digits out: the sum needs no cast first.
 				return &decimalSumAcc{dt: &arrow.Decimal128Type{Precision: 38, Scale: in.(*arrow.Decimal128Type).Scale}, zero: zero}
@@ -106,6 +108,8 @@ func resolveSum(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 		out = arrow.PrimitiveTypes.Float64
 	case t.ID() == arrow.DECIMAL128:
 		return &arrow.Decimal128Type{Precision: 38, Scale: t.(*arrow.Decimal128Type).Scale}, append([]arrow.DataType{t}, params...), nil
+	case t.ID() == arrow.DURATION:
+		out = t
 	default:
 		return nil, nil, invalid("sum needs numbers, got %s", TypeName(t))
 	}
@@ -382,8 +386,10 @@ func newMinMax(dt arrow.DataType, isMax bool, nan nanRule) Accumulator {
 		return ordered[int16](dt, isMax)
 	case arrow.INT32, arrow.DATE32:
 		return ordered[int32](dt, isMax)
-	case arrow.INT64, arrow.TIMESTAMP:
+	case arrow.INT64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME64:
 		return ordered[int64](dt, isMax)
+	case arrow.TIME32:
+		return ordered[int32](dt, isMax)
 	case arrow.UINT8:
 		return ordered[uint8](dt, isMax)
 	case arrow.UINT16:
@@ -408,20 +414,15 @@ func newMinMax(dt arrow.DataType, isMax bool, nan nanRule) Accumulator {
 				return b.NewArray()
 			}}
 	}
-	// Strings (utf8 or large_utf8; the planner casts views to large_utf8).
+	// Strings and binary (utf8 or large_utf8; the planner casts views to large_utf8).
 	return &extremes[string]{dt: dt, isMax: isMax, less: func(a, b string) bool { return a < b },
-		read: func(arr arrow.Array) func(int) string {
-			return arr.(interface{ Value(int) string }).Value
-		},
+		read: textAt,
 		// The value aliases the batch's buffer, which goes away; the state stays.
 		keep: strings.Clone,
 		finish: func(mem memory.Allocator, dt arrow.DataType, vals []string, seen []bool) arrow.Array {
 			b := array.NewBuilder(mem, dt)
 			defer b.Release()
-			sb := b.(interface {
-				Append(string)
-				AppendNull()
-			})
+			sb := textAppender(b)
 			for i, v := range vals {
 				if seen[i] {
 					sb.Append(v)

@@ -256,9 +256,9 @@ func newDistinct(dt arrow.DataType) Accumulator {
 		return fixedDistinct[int8]()
 	case arrow.INT16:
 		return fixedDistinct[int16]()
-	case arrow.INT32, arrow.DATE32:
+	case arrow.INT32, arrow.DATE32, arrow.TIME32:
 		return fixedDistinct[int32]()
-	case arrow.INT64, arrow.TIMESTAMP:
+	case arrow.INT64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME64:
 		return fixedDistinct[int64]()
 	case arrow.UINT8:
 		return fixedDistinct[uint8]()
@@ -280,14 +280,7 @@ func newDistinct(dt arrow.DataType) Accumulator {
 	}
 	// Strings; nulls (the NULL type) never reach read.
 	return &distinctAcc[string]{seen: map[distinctKey[string]]struct{}{}, keep: strings.Clone,
-		read: func(arr arrow.Array) func(int) string {
-			if arr.DataType().ID() == arrow.STRING {
-				v := viewOf[int32](arr)
-				return v.at
-			}
-			v := viewOf[int64](arr)
-			return v.at
-		}}
+		read: textAt}
 }
 
 // varAcc is the variance (or standard deviation) with divisor n - ddof,
@@ -447,9 +440,9 @@ func newFirstLast(dt arrow.DataType, last bool) Accumulator {
 		return fixedFirstLast[int8](dt, last)
 	case arrow.INT16:
 		return fixedFirstLast[int16](dt, last)
-	case arrow.INT32, arrow.DATE32:
+	case arrow.INT32, arrow.DATE32, arrow.TIME32:
 		return fixedFirstLast[int32](dt, last)
-	case arrow.INT64, arrow.TIMESTAMP:
+	case arrow.INT64, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME64:
 		return fixedFirstLast[int64](dt, last)
 	case arrow.UINT8:
 		return fixedFirstLast[uint8](dt, last)
@@ -481,16 +474,11 @@ func newFirstLast(dt arrow.DataType, last bool) Accumulator {
 			}}
 	}
 	return &firstLast[string]{dt: dt, last: last, keep: strings.Clone,
-		read: func(arr arrow.Array) func(int) string {
-			if arr.DataType().ID() == arrow.STRING {
-				return viewOf[int32](arr).at
-			}
-			return viewOf[int64](arr).at
-		},
+		read: textAt,
 		finish: func(mem memory.Allocator, dt arrow.DataType, vals []string, valid []bool) arrow.Array {
 			b := array.NewBuilder(mem, dt)
 			defer b.Release()
-			sb := b.(array.StringLikeBuilder)
+			sb := textAppender(b)
 			for i, v := range vals {
 				if valid[i] {
 					sb.Append(v)
@@ -664,3 +652,32 @@ func (a *productAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	}
 	return FixedWidthArray(mem, a.dt, a.prods, nil, 0)
 }
+
+// textAt reads the values of a string or binary array (32- or 64-bit
+// offsets) as Go strings aliasing its buffer: binary values are compared
+// and kept as bytes all the same.
+func textAt(arr arrow.Array) func(int) string {
+	switch arr.DataType().ID() {
+	case arrow.STRING, arrow.BINARY:
+		return viewOf[int32](arr).at
+	}
+	return viewOf[int64](arr).at
+}
+
+// textAppender appends Go strings to a string or binary builder.
+func textAppender(b array.Builder) interface {
+	Append(string)
+	AppendNull()
+} {
+	if bb, ok := b.(*array.BinaryBuilder); ok {
+		return binaryAppender{bb}
+	}
+	return b.(interface {
+		Append(string)
+		AppendNull()
+	})
+}
+
+type binaryAppender struct{ *array.BinaryBuilder }
+
+func (b binaryAppender) Append(v string) { b.AppendString(v) }

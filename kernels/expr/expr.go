@@ -141,7 +141,11 @@ func castDatum(ctx context.Context, d compute.Datum, t arrow.DataType) (compute.
 			defer truncated.Release()
 			d = truncated
 		}
-		out, err = compute.CallFunction(ctx, "cast", compute.SafeCastOptions(t), d)
+		opts := compute.SafeCastOptions(t)
+		if from := datumType(d); from.ID() == t.ID() && from.ID() == arrow.DURATION {
+			opts.AllowTimeTruncate = true // to a coarser unit, truncated as polars does
+		}
+		out, err = compute.CallFunction(ctx, "cast", opts, d)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cast %s to %s: %w", TypeName(datumType(d)), TypeName(t), err)

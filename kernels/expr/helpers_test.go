@@ -112,7 +112,7 @@ func evalValues(t *testing.T, ctx context.Context, e Expr, b arrow.RecordBatch) 
 }
 
 // goValues turns an array into Go values: nil for null, int64 for signed
-// integers, dates and timestamps, uint64 for unsigned, float64, bool,
+// integers, dates, timestamps, durations and times, uint64 for unsigned, float64, bool,
 // string, and the decimal text for decimals.
 func goValues(arr arrow.Array) []any {
 	out := make([]any, arr.Len())
@@ -154,6 +154,19 @@ func goValues(arr arrow.Array) []any {
 			out[i] = int64(a.Value(i))
 		case *array.Timestamp:
 			out[i] = int64(a.Value(i))
+		case *array.Duration:
+			out[i] = int64(a.Value(i))
+		case array.ListLike:
+			start, end := a.ValueOffsets(i)
+			vals := array.NewSlice(a.ListValues(), start, end)
+			out[i] = goValues(vals)
+			vals.Release()
+		case *array.Binary:
+			out[i] = a.ValueString(i)
+		case *array.LargeBinary:
+			out[i] = a.ValueString(i)
+		case *array.Time64:
+			out[i] = int64(a.Value(i))
 		case *array.Decimal128:
 			out[i] = a.Value(i).ToString(a.DataType().(*arrow.Decimal128Type).Scale)
 		default:
@@ -176,6 +189,11 @@ func sameValue(a, b any) bool {
 			return fa == fb
 		}
 		return math.Abs(fa-fb) <= 1e-9*math.Max(1, math.Max(math.Abs(fa), math.Abs(fb)))
+	}
+	la, oka := a.([]any)
+	lb, okb := b.([]any)
+	if oka || okb {
+		return oka && okb && sameValues(la, lb)
 	}
 	return a == b
 }

@@ -10,7 +10,8 @@ import (
 
 // TestPythonClientMatchesRegistry reads the Python client's expression
 // module: every function it calls by name must be in the registry (or be
-// one the planner itself reads: window functions, filter and sort_by), and its list
+// one the planner itself reads: window functions, filter and sort_by; or
+// one DataFrame.select rewrites: value_counts, mode), and its list
 // of aggregates must be exactly the registry's aggregates.
 func TestPythonClientMatchesRegistry(t *testing.T) {
 	src, err := os.ReadFile("../../python/slipstream/_expr.py")
@@ -21,7 +22,9 @@ func TestPythonClientMatchesRegistry(t *testing.T) {
 	planner := map[string]bool{ // read by scheduler/plan, not the registry
 		"filter": true, "sort_by": true, "rolling": true, "row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
 		"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
-		"fill_forward": true, "fill_backward": true,
+		"fill_forward": true, "fill_backward": true, "ewm_mean": true,
+		// rewritten by the client's DataFrame.select into group_by and len
+		"value_counts": true, "mode": true, "explode": true,
 	}
 	calls := regexp.MustCompile(`_(?:call|rcall|window)\(\s*"([a-z_0-9]+)"|function="([a-z_0-9]+)"|_horizontal\("([a-z_0-9]+)"`)
 	seen := map[string]bool{}

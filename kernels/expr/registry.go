@@ -34,6 +34,11 @@ type Function struct {
 	// Resolve type-checks a call: it returns the result type and the type
 	// each argument must be cast to first. Its errors name the types.
 	Resolve func(args []arrow.DataType) (out arrow.DataType, argTypes []arrow.DataType, err error)
+	// ResolveConst, when set, is used by the planner instead of Resolve
+	// for a function whose result type depends on the values of constant
+	// arguments (struct's field names, struct_field's name): consts[i] is
+	// argument i's value when it is a constant, else nil.
+	ResolveConst func(args []arrow.DataType, consts []scalar.Scalar) (out arrow.DataType, argTypes []arrow.DataType, err error)
 	// NewAccumulator makes the per-group state of an aggregate over values
 	// of type in (nil for len); params are the constant arguments after the
 	// first (the q of quantile), already cast to what Resolve asked for.
@@ -120,6 +125,9 @@ func resolveArith(op string, rule func(a, b *arrow.Decimal128Type) (precision, s
 		a, b := nullAs(in[0], in[1])
 		if IsNull(a) {
 			a, b = arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Int64
+		}
+		if isTemporalArith(a) || isTemporalArith(b) {
+			return resolveTemporalArith(op, a, b)
 		}
 		if !IsNumeric(a) || !IsNumeric(b) {
 			return nil, nil, invalid("cannot apply %s to %s and %s: both sides must be numbers", op, TypeName(a), TypeName(b))

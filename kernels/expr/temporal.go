@@ -33,6 +33,9 @@ func init() {
 	for _, f := range fields {
 		register(&Function{Name: f.name, Arity: 1, eval: temporalField(f.out, f.f),
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+				if IsTime(in[0]) && (f.name == "hour" || f.name == "minute" || f.name == "second") {
+					return f.out, []arrow.DataType{Time64Nanos}, nil
+				}
 				t, err := temporalArg(f.name, in[0])
 				if err != nil {
 					return nil, nil, err
@@ -85,6 +88,9 @@ func unitsOf(t arrow.DataType) (perDay, nanoPer int64) {
 	if ts, ok := t.(*arrow.TimestampType); ok {
 		nanoPer = map[arrow.TimeUnit]int64{arrow.Second: 1e9, arrow.Millisecond: 1e6, arrow.Microsecond: 1e3, arrow.Nanosecond: 1}[ts.Unit]
 		return 86_400_000_000_000 / nanoPer, nanoPer
+	}
+	if t.ID() == arrow.TIME64 { // resolved to nanoseconds
+		return 86_400_000_000_000, 1
 	}
 	return 1, 0
 }

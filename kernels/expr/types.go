@@ -31,11 +31,31 @@ func IsString(t arrow.DataType) bool {
 // IsOrderable reports whether values of t can be compared with < and sorted.
 func IsOrderable(t arrow.DataType) bool {
 	switch t.ID() {
-	case arrow.BOOL, arrow.DATE32, arrow.TIMESTAMP:
+	case arrow.BOOL, arrow.DATE32, arrow.TIMESTAMP, arrow.DURATION, arrow.TIME32, arrow.TIME64:
 		return true
 	}
-	return IsNumeric(t) || IsString(t)
+	return IsNumeric(t) || IsString(t) || IsBinary(t)
 }
+
+// IsTime reports whether t is a time of day (time32 or time64).
+func IsTime(t arrow.DataType) bool { return t.ID() == arrow.TIME32 || t.ID() == arrow.TIME64 }
+
+// IsBinary reports whether t holds bytes.
+func IsBinary(t arrow.DataType) bool {
+	switch t.ID() {
+	case arrow.BINARY, arrow.LARGE_BINARY, arrow.BINARY_VIEW:
+		return true
+	}
+	return false
+}
+
+// timeUnitOf is the unit of a timestamp, duration or time type.
+func timeUnitOf(t arrow.DataType) arrow.TimeUnit {
+	return t.(arrow.TemporalWithUnit).TimeUnit()
+}
+
+// Time64Nanos is the type every time of day is computed in: polars' Time.
+var Time64Nanos arrow.DataType = &arrow.Time64Type{Unit: arrow.Nanosecond}
 
 // IsNull reports whether t is the type of an untyped null literal.
 func IsNull(t arrow.DataType) bool { return t.ID() == arrow.NULL }
@@ -125,7 +145,7 @@ func asDecimal(t arrow.DataType) *arrow.Decimal128Type {
 // CommonComparable is the type both sides of a comparison are cast to.
 func CommonComparable(a, b arrow.DataType) (arrow.DataType, error) {
 	switch {
-	case arrow.TypeEqual(a, b) && a.ID() != arrow.STRING_VIEW: // Arrow compares no views
+	case arrow.TypeEqual(a, b) && a.ID() != arrow.STRING_VIEW && a.ID() != arrow.BINARY_VIEW: // Arrow compares no views
 		return a, nil
 	case a.ID() == arrow.UINT64 && arrow.IsSignedInteger(b.ID()), b.ID() == arrow.UINT64 && arrow.IsSignedInteger(a.ID()):
 		// No integer type holds both; CommonNumeric's int64 would make the
@@ -138,6 +158,15 @@ func CommonComparable(a, b arrow.DataType) (arrow.DataType, error) {
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.TIMESTAMP:
 		ta, tb := a.(*arrow.TimestampType), b.(*arrow.TimestampType)
 		return &arrow.TimestampType{Unit: max(ta.Unit, tb.Unit), TimeZone: ta.TimeZone}, nil
+	case a.ID() == arrow.DURATION && b.ID() == arrow.DURATION:
+		return &arrow.DurationType{Unit: max(timeUnitOf(a), timeUnitOf(b))}, nil
+	case IsTime(a) && IsTime(b):
+		if arrow.TypeEqual(a, b) {
+			return a, nil
+		}
+		return Time64Nanos, nil
+	case IsBinary(a) && IsBinary(b):
+		return arrow.BinaryTypes.LargeBinary, nil
 	case a.ID() == arrow.DATE32 && b.ID() == arrow.TIMESTAMP:
 		return b, nil
 	case a.ID() == arrow.TIMESTAMP && b.ID() == arrow.DATE32:

@@ -76,13 +76,14 @@ func TestCommonComparable(t *testing.T) {
 }
 
 func TestTypePredicates(t *testing.T) {
-	orderable := []arrow.DataType{i8, u64, f32, boo, utf8, lstr, arrow.BinaryTypes.StringView, d32, ts(arrow.Second, ""), dec(5, 1)}
+	orderable := []arrow.DataType{i8, u64, f32, boo, utf8, lstr, arrow.BinaryTypes.StringView, d32, ts(arrow.Second, ""), dec(5, 1),
+		arrow.BinaryTypes.Binary, &arrow.DurationType{Unit: arrow.Millisecond}, Time64Nanos}
 	for _, dt := range orderable {
 		if !IsOrderable(dt) {
 			t.Errorf("%s should be orderable", dt)
 		}
 	}
-	for _, dt := range []arrow.DataType{arrow.Null, arrow.BinaryTypes.Binary, arrow.ListOf(i64)} {
+	for _, dt := range []arrow.DataType{arrow.Null, arrow.ListOf(i64), arrow.StructOf(arrow.Field{Name: "a", Type: i64})} {
 		if IsOrderable(dt) {
 			t.Errorf("%s should not be orderable", dt)
 		}

@@ -49,6 +49,7 @@ from ._expr import (
     max_horizontal,
     mean_horizontal,
     min_horizontal,
+    struct,
     sum_horizontal,
     when,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "mean_horizontal",
     "min_horizontal",
     "selectors",
+    "struct",
     "sum_horizontal",
     "traceparent",
     "when",

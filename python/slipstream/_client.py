@@ -48,7 +48,7 @@ _MAX_FETCH_THREADS = 8
 def _any(message: Any) -> bytes:
     wrapped = any_pb2.Any()
     wrapped.Pack(message)  # type_url = type.googleapis.com/slipstream.plan.v1.<Message>
-    return wrapped.SerializeToString()
+    return bytes(wrapped.SerializeToString())
 
 
 def _normalize_address(address: str) -> str:
@@ -273,7 +273,8 @@ class Client:
 
     def _get_schema(self, query: pb.Query) -> pa.Schema:
         desc = fl.FlightDescriptor.for_command(_any(query))
-        return self._call(lambda: self._flight.get_schema(desc).schema)  # type: ignore[no-any-return]
+        schema: pa.Schema = self._call(lambda: self._flight.get_schema(desc).schema)
+        return schema
 
     def _explain(self, query: pb.Query, analyze: bool = False) -> str:
         kind = "explain_analyze" if analyze else "explain"
@@ -384,7 +385,8 @@ class Client:
             reader = self._call(client.do_get, ep.ticket, run.options())
             with lock:
                 readers.append(reader)
-            return self._call(_read_all, reader)  # type: ignore[no-any-return]
+            table: pa.Table = self._call(_read_all, reader)
+            return table
 
         try:
             tables = _parallel_map(fetch, endpoints, _MAX_FETCH_THREADS, run)
@@ -1098,8 +1100,15 @@ def _as_reader(data: Any) -> pa.RecordBatchReader:
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
-    """The type the server stores for ``t``: dictionaries are decoded."""
-    return t.value_type if pa.types.is_dictionary(t) else t
+    """The type the server stores for ``t``: dictionaries are decoded.
+
+    A dictionary of views decodes to the large type (Arrow's ``take`` has
+    no kernel for views).
+    """
+    if not pa.types.is_dictionary(t):
+        return t
+    views = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    return views.get(t.value_type, t.value_type)
 
 
 def _upload_batches(
@@ -1116,7 +1125,9 @@ def _upload_batches(
         pending_rows = 0
         for batch in reader:
             if needs_cast:
-                batch = batch.cast(schema)
+                batch = pa.RecordBatch.from_arrays(
+                    [_decoded(c) for c in batch.columns], schema=schema
+                )
             else:
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
             # Coalesce small batches (pandas gives one chunk, but readers may
@@ -1142,6 +1153,17 @@ def _upload_batches(
             yield from _combine(pending, schema)
 
     return schema, batches()
+
+
+def _decoded(column: pa.Array) -> pa.Array:
+    """A dictionary array's values, row by row (pandas and polars categoricals).
+
+    ``take`` rather than a cast: Arrow cannot cast a dictionary of
+    ``string_view`` (polars' Categorical and Enum) to a string type.
+    """
+    if not pa.types.is_dictionary(column.type):
+        return column
+    return column.dictionary.cast(_plain_type(column.type)).take(column.indices)
 
 
 def _combine(batches: list[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

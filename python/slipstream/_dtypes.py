@@ -4,7 +4,8 @@ A type may be given as a pyarrow ``DataType``, a polars dtype (class or
 instance), a numpy dtype, a Python type (``int``, ``float``, ``str``,
 ``bool``, ``datetime.date``, ``datetime.datetime``, ``decimal.Decimal``), or a
 string such as ``"int64"``, ``"float64"``, ``"utf8"``, ``"date"``,
-``"timestamp[ms, tz=UTC]"`` or ``"decimal(12,2)"``.
+``"timestamp[ms, tz=UTC]"``, ``"duration[us]"``, ``"time"``, ``"binary"`` or
+``"decimal(12,2)"``.
 """
 
 from __future__ import annotations
@@ -58,12 +59,17 @@ _SIMPLE: dict[str, Any] = {
     "date": DT.DATE32,
     "date32": DT.DATE32,
     "date32[day]": DT.DATE32,
+    "binary": DT.BINARY,
+    "bytes": DT.BINARY,
+    "large_binary": DT.LARGE_BINARY,
 }
 
 _TIMESTAMP_RE = re.compile(
     r"^(?:timestamp|datetime)(?:\[\s*(s|ms|us|ns)\s*(?:,\s*(?:tz\s*=\s*)?([^\]]+?)\s*)?\])?$",
     re.IGNORECASE,
 )
+_DURATION_RE = re.compile(r"^duration(?:\[\s*(s|ms|us|ns)\s*\])?$", re.IGNORECASE)
+_TIME_RE = re.compile(r"^time(?:64)?(?:\[\s*(us|ns)\s*\])?$", re.IGNORECASE)
 _DECIMAL_RE = re.compile(r"^decimal(?:128)?\s*\(\s*(\d+)\s*,\s*(-?\d+)\s*\)$", re.IGNORECASE)
 
 _POLARS_SIMPLE: dict[str, Any] = {
@@ -81,6 +87,7 @@ _POLARS_SIMPLE: dict[str, Any] = {
     "String": DT.UTF8,
     "Utf8": DT.UTF8,
     "Date": DT.DATE32,
+    "Binary": DT.BINARY,
 }
 
 
@@ -116,6 +123,14 @@ def _from_arrow(t: pa.DataType) -> pb.DataType:
         return _timestamp(t.unit, t.tz)
     if pa.types.is_decimal128(t):
         return _decimal(t.precision, t.scale)
+    if pa.types.is_duration(t):
+        return DT(kind=DT.DURATION, unit=_UNITS[t.unit])
+    if pa.types.is_time64(t):
+        return DT(kind=DT.TIME64, unit=_UNITS[t.unit])
+    if t == pa.binary():
+        return DT(kind=DT.BINARY)
+    if t in (pa.large_binary(), pa.binary_view()):
+        return DT(kind=DT.LARGE_BINARY)
     raise TypeError(f"Slipstream does not support the Arrow type {t}")
 
 
@@ -129,6 +144,12 @@ def _from_string(s: str) -> pb.DataType:
     m = _DECIMAL_RE.match(key)
     if m:
         return _decimal(int(m.group(1)), int(m.group(2)))
+    m = _DURATION_RE.match(key)
+    if m:
+        return DT(kind=DT.DURATION, unit=_UNITS[(m.group(1) or "us").lower()])
+    m = _TIME_RE.match(key)
+    if m:
+        return DT(kind=DT.TIME64, unit=_UNITS[(m.group(1) or "ns").lower()])
     raise TypeError(
         f"unknown data type {s!r}; use e.g. 'int64', 'float64', 'bool', 'utf8', 'date', "
         "'timestamp[us]', 'decimal(12,2)', a pyarrow type or a polars dtype"
@@ -145,6 +166,10 @@ def _from_polars(dtype: Any) -> pb.DataType:
         return _timestamp(getattr(dtype, "time_unit", None) or "us", dtype.time_zone)
     if name == "Decimal":
         return _decimal(dtype.precision or 38, dtype.scale or 0)
+    if name == "Duration":
+        return DT(kind=DT.DURATION, unit=_UNITS[getattr(dtype, "time_unit", None) or "us"])
+    if name == "Time":
+        return DT(kind=DT.TIME64, unit=DT.NANOSECOND)
     raise TypeError(f"Slipstream does not support the polars type {dtype}")
 
 
@@ -163,6 +188,9 @@ def to_plan_type(dtype: Any) -> pb.DataType:
         str: DT(kind=DT.UTF8),
         _dt.datetime: _timestamp("us", None),
         _dt.date: DT(kind=DT.DATE32),
+        _dt.timedelta: DT(kind=DT.DURATION, unit=DT.MICROSECOND),
+        _dt.time: DT(kind=DT.TIME64, unit=DT.NANOSECOND),
+        bytes: DT(kind=DT.BINARY),
     }
     if isinstance(dtype, type) and dtype in python_types:
         return python_types[dtype]
@@ -198,6 +226,8 @@ def to_arrow_type(t: pb.DataType) -> pa.DataType:
         DT.LARGE_UTF8: pa.large_string(),
         DT.STRING_VIEW: pa.string_view(),
         DT.DATE32: pa.date32(),
+        DT.BINARY: pa.binary(),
+        DT.LARGE_BINARY: pa.large_binary(),
     }
     if t.kind in kinds:
         return kinds[t.kind]
@@ -206,4 +236,8 @@ def to_arrow_type(t: pb.DataType) -> pa.DataType:
         return pa.timestamp(unit, tz=t.timezone or None)
     if t.kind == DT.DECIMAL128:
         return pa.decimal128(t.precision, t.scale)
+    if t.kind == DT.DURATION:
+        return pa.duration({v: k for k, v in _UNITS.items()}[t.unit])
+    if t.kind == DT.TIME64:
+        return pa.time64({v: k for k, v in _UNITS.items()}[t.unit])
     return pa.null()

@@ -10,7 +10,7 @@ import builtins
 import datetime as _dt
 import decimal
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from . import _dtypes
@@ -54,6 +54,9 @@ _AGGREGATES = frozenset(
         "any",
         "all",
         "product",
+        "implode",
+        "arg_max",
+        "arg_min",
     }
 )
 _INFIX = {
@@ -73,6 +76,18 @@ _INFIX = {
 }
 # Registry names shown as the polars method that builds them.
 _NAMESPACED: dict[str, tuple[str, list[str]]] = {
+    "struct_field": ("struct.field", []),
+    "split": ("str.split", []),
+    "list_len": ("list.len", []),
+    "list_get": ("list.get", []),
+    "list_contains": ("list.contains", []),
+    "list_join": ("list.join", []),
+    "list_sort": ("list.sort", []),
+    "list_unique": ("list.unique", []),
+    "list_sum": ("list.sum", []),
+    "list_mean": ("list.mean", []),
+    "list_min": ("list.min", []),
+    "list_max": ("list.max", []),
     "contains": ("str.contains", ["literal=True"]),
     "regexp_matches": ("str.contains", []),
     "starts_with": ("str.starts_with", []),
@@ -337,6 +352,39 @@ class Expr:
     def dt(self) -> ExprDateTimeNameSpace:
         """Date and time functions: ``col("d").dt.year()`` and so on."""
         return ExprDateTimeNameSpace(self)
+
+    @property
+    def list(self) -> ExprListNameSpace:
+        """List functions: ``col("l").list.len()`` and so on."""
+        return ExprListNameSpace(self)
+
+    @property
+    def struct(self) -> ExprStructNameSpace:
+        """Struct functions: ``col("s").struct.field("a")``."""
+        return ExprStructNameSpace(self)
+
+    def explode(self, *, empty_as_null: bool = False, keep_nulls: bool = True) -> Expr:
+        """Each value of the list in its own row, as polars' ``Expr.explode``.
+
+        It changes the number of rows: in a :meth:`DataFrame.select`, every
+        expression must be exploded (it becomes :meth:`DataFrame.explode`).
+
+        Parameters
+        ----------
+        empty_as_null : bool, default False
+            An empty list gives one row with a null (else no row).
+        keep_nulls : bool, default True
+            A null list gives one row with a null (else no row).
+        """
+        return self._call("explode", bool(empty_as_null), bool(keep_nulls))
+
+    def implode(self) -> Expr:
+        """All values (of the group) in one list, nulls included, in row order.
+
+        An aggregate: ``group_by("g").agg(col("x").implode())``, which is what
+        ``agg(col("x"))`` means, as in polars.
+        """
+        return self._call("implode")
 
     @property
     def name(self) -> ExprNameNameSpace:
@@ -823,9 +871,176 @@ class Expr:
         """Product of the non-null values (1 when there are none), an aggregate, as polars."""
         return self._call("product")
 
+    def arg_max(self) -> Expr:
+        """Position of the first largest value (an aggregate, uint32; nulls skipped)."""
+        return self._call("arg_max")
+
+    def arg_min(self) -> Expr:
+        """Position of the first smallest value (an aggregate, uint32; nulls skipped)."""
+        return self._call("arg_min")
+
+    def mode(self, *, maintain_order: bool = False) -> Expr:
+        """The most frequent values (null counts as one), one row each, as polars.
+
+        It changes the number of rows, so it must be the only expression of a
+        :meth:`DataFrame.select`; the rows come sorted.
+
+        Parameters
+        ----------
+        maintain_order : bool, default False
+            Accepted; the modes come back sorted either way.
+        """
+        return self._call("mode")
+
+    def value_counts(
+        self,
+        *,
+        sort: bool = False,
+        parallel: bool = False,
+        name: builtins.str | None = None,
+        normalize: bool = False,
+    ) -> Expr:
+        """Each distinct value (null included) and how often it occurs, as a struct column.
+
+        As polars: one row per value, the struct's fields are the value and
+        ``count`` (uint32), or ``proportion`` (float64) with ``normalize=True``.
+        It changes the number of rows, so it must be the only expression of a
+        :meth:`DataFrame.select`.
+
+        Parameters
+        ----------
+        sort : bool, default False
+            Most frequent first.
+        parallel : bool, default False
+            Accepted for polars' sake (the cluster always is).
+        name : str, optional
+            The count's field name.
+        normalize : bool, default False
+            Give each value's share of the rows instead of its count.
+        """
+        field = name if name is not None else ("proportion" if normalize else "count")
+        return self._call("value_counts", bool(sort), _text(field, "name"), bool(normalize))
+
+    def cut(
+        self,
+        breaks: Sequence[float],
+        *,
+        labels: Sequence[builtins.str] | None = None,
+        left_closed: bool = False,
+        include_breaks: bool = False,
+    ) -> Expr:
+        """The interval of ``breaks`` each value falls in, as text, as polars' ``cut``.
+
+        Intervals are ``(a, b]`` (``[a, b)`` with ``left_closed``), from
+        ``-inf`` to ``inf``; polars gives a Categorical, this gives String.
+
+        Parameters
+        ----------
+        breaks : list of float
+            The cut points, increasing.
+        labels : list of str, optional
+            A name for each interval (one more than the breaks).
+        left_closed : bool, default False
+            Close intervals on the left.
+        include_breaks : bool, default False
+            Only False is supported.
+        """
+        cuts = [float(b) for b in breaks]
+        return _bin(self, [lit(b) for b in cuts], cuts, labels, left_closed, include_breaks)
+
+    def qcut(
+        self,
+        quantiles: Sequence[float] | int,
+        *,
+        labels: Sequence[builtins.str] | None = None,
+        left_closed: bool = False,
+        allow_duplicates: bool = False,
+        include_breaks: bool = False,
+    ) -> Expr:
+        """The quantile interval each value falls in, as polars' ``qcut`` (see :meth:`cut`).
+
+        The breaks are the column's quantiles (``linear`` interpolation), so
+        this is a window over the whole column: in a group, ``.over(...)``.
+
+        Parameters
+        ----------
+        quantiles : list of float or int
+            Probabilities in [0, 1], or a number of equal-sized bins.
+        labels : list of str, optional
+            A name for each interval.
+        left_closed : bool, default False
+            Close intervals on the left.
+        allow_duplicates : bool, default False
+            Accepted; equal breaks give empty intervals.
+        include_breaks : bool, default False
+            Only False is supported.
+        """
+        if isinstance(quantiles, bool):
+            raise TypeError("qcut takes a list of probabilities or a number of bins, not a bool")
+        if isinstance(quantiles, int):
+            if quantiles < 1:
+                raise ValueError(f"qcut needs at least one bin, got {quantiles}")
+            probs = [i / quantiles for i in range(1, quantiles)]
+        else:
+            probs = [float(q) for q in quantiles]
+        if any(not 0 <= q <= 1 for q in probs):
+            raise ValueError(f"qcut's quantiles must be in [0, 1], got {probs}")
+        cuts = [self.quantile(q, "linear") for q in probs]
+        return _bin(self, cuts, None, labels, left_closed, include_breaks)
+
     def cum_prod(self) -> Expr:
         """Running product over the rows so far; a null stays null. See :meth:`over`."""
         return when(self.is_null()).then(lit(None)).otherwise(self._window("cum_prod", self))
+
+    def ewm_mean(
+        self,
+        *,
+        com: float | None = None,
+        span: float | None = None,
+        half_life: float | None = None,
+        alpha: float | None = None,
+        adjust: bool = True,
+        min_samples: int = 1,
+        ignore_nulls: bool = False,
+    ) -> Expr:
+        """Exponentially weighted mean over the rows so far, as polars' ``ewm_mean``.
+
+        Give exactly one of ``com``, ``span``, ``half_life`` and ``alpha``. A
+        null row gives null. See :meth:`over` for groups.
+
+        Parameters
+        ----------
+        com : float, optional
+            Center of mass: ``alpha = 1 / (1 + com)``.
+        span : float, optional
+            ``alpha = 2 / (span + 1)``.
+        half_life : float, optional
+            ``alpha = 1 - exp(-ln 2 / half_life)``.
+        alpha : float, optional
+            The smoothing factor, in (0, 1].
+        adjust : bool, default True
+            Divide by the sum of the weights (else the recursive form).
+        min_samples : int, default 1
+            Fewer values so far give null.
+        ignore_nulls : bool, default False
+            Weigh by the values' positions among the values, not among the rows.
+        """
+        given = [v for v in (com, span, half_life, alpha) if v is not None]
+        if builtins.len(given) != 1:
+            raise ValueError("ewm_mean needs exactly one of com, span, half_life and alpha")
+        if com is not None:
+            a = 1.0 / (1.0 + float(com))
+        elif span is not None:
+            a = 2.0 / (float(span) + 1.0)
+        elif half_life is not None:
+            a = 1.0 - math.exp(-math.log(2.0) / float(half_life))
+        else:
+            a = float(given[0])
+        if not 0.0 < a <= 1.0:
+            raise ValueError(f"ewm_mean's alpha must be in (0, 1], got {a}")
+        return self._window(
+            "ewm_mean", self, lit(a), bool(adjust), int(min_samples), bool(ignore_nulls)
+        )
 
     def forward_fill(self, limit: int | None = None) -> Expr:
         """Fill a null with the last non-null value before it (at most ``limit`` rows back)."""
@@ -976,8 +1191,8 @@ class Expr:
         self,
         by: Any,
         *more_by: Any,
-        descending: bool | list[bool] = False,
-        nulls_last: bool | list[bool] = False,
+        descending: bool | builtins.list[bool] = False,
+        nulls_last: bool | builtins.list[bool] = False,
         multithreaded: bool = True,
         maintain_order: bool = False,
     ) -> Expr:
@@ -1495,6 +1710,104 @@ def coalesce(*exprs: Any) -> Expr:
     return items[0]._call("coalesce", *items[1:])
 
 
+def _break_text(b: float) -> builtins.str:
+    """A break as polars writes it in a label: ``1``, ``2.5``, ``inf``."""
+    if b != b:
+        return "NaN"
+    if b in (float("inf"), float("-inf")):
+        return "inf" if b > 0 else "-inf"
+    return builtins.str(int(b)) if b.is_integer() else repr(b)
+
+
+def _bin(
+    x: Expr,
+    cuts: list[Expr],
+    values: list[float] | None,
+    labels: Sequence[builtins.str] | None,
+    left_closed: bool,
+    include_breaks: bool,
+) -> Expr:
+    """Cut / qcut: a when-chain over the breaks (constants, or aggregates)."""
+    if include_breaks:
+        raise ValueError("include_breaks=True is not supported: the result is the label only")
+    n = builtins.len(cuts) + 1
+    if labels is not None:
+        names: list[Any] = [_text(lab, "a label") for lab in labels]
+        if builtins.len(names) != n:
+            raise ValueError(f"{n} labels are needed for {n - 1} breaks, got {builtins.len(names)}")
+    else:
+        if values is not None:
+            edges: list[Any] = [lit(_break_text(v)) for v in values]
+        else:  # quantile breaks: known once computed, written as polars writes floats
+            edges = [_float_text(c) for c in cuts]
+        edges = [lit("-inf"), *edges, lit("inf")]
+        left, right = ("[", ")") if left_closed else ("(", "]")
+        names = [
+            concat_str(lit(left), edges[i], lit(", "), edges[i + 1], lit(right)) for i in range(n)
+        ]
+    chain = when(x.is_null()).then(lit(None, "utf8"))
+    for c, name in zip(cuts, names, strict=False):
+        chain = chain.when(x < c if left_closed else x <= c).then(_to_expr(name))
+    return chain.otherwise(_to_expr(names[-1]))
+
+
+def _float_text(e: Expr) -> Expr:
+    """A float as text without a trailing ``.0`` (``2`` for 2.0), as polars' labels."""
+    text = e.cast("float64").cast("utf8")
+    return when(e == e.floor()).then(e.cast("int64").cast("utf8")).otherwise(text)
+
+
+def output_name(e: pb.Expr) -> str:
+    """The name polars gives an expression's result.
+
+    Its alias, else the first column it reads (depth first), else ``literal``.
+    """
+    kind = e.WhichOneof("kind")
+    if kind == "alias":
+        return e.alias.name
+    if kind == "column":
+        return e.column.name
+    if kind == "cast":
+        return output_name(e.cast.expr)
+    if kind == "over":
+        return output_name(e.over.expr)
+    if kind == "call":
+        for a in e.call.args:
+            name = output_name(a)
+            if name != "literal":
+                return name
+    if kind == "selector" and builtins.len(e.selector.names) == 1:
+        return builtins.str(e.selector.names[0])
+    return "literal"
+
+
+def struct(*exprs: Any, **named: Any) -> Expr:
+    """Pack columns into one struct column, as polars' ``pl.struct``.
+
+    Parameters
+    ----------
+    *exprs : str, Expr or list of them
+        The fields; each is named as its expression's output (its alias or
+        the column it reads).
+    **named
+        ``name=expr`` adds a field called ``name``.
+
+    Examples
+    --------
+    >>> import slipstream as sl
+    >>> sl.struct("a", b=sl.col("x") * 2)
+    <Expr struct(a=col("a"), b=col("x") * 2)>
+    """
+    items = to_exprs(exprs, named, strings_are_columns=True)
+    if not items:
+        raise TypeError("struct() needs at least one field")
+    args: list[Any] = []
+    for e in items:
+        inner = e._pb.alias.expr if e._pb.WhichOneof("kind") == "alias" else e._pb
+        args += [lit(output_name(e._pb)), Expr(inner)]
+    return Expr(pb.Expr(call=pb.Call(function="struct", args=[_to_expr(a)._pb for a in args])))
+
+
 def concat_str(
     exprs: Any, *more_exprs: Any, separator: str = "", ignore_nulls: bool = False
 ) -> Expr:
@@ -1693,7 +2006,8 @@ def lit(value: Any, dtype: Any = None) -> Expr:
 
     Parameters
     ----------
-    value : int, float, str, bool, None, datetime.date, datetime.datetime, decimal.Decimal
+    value : int, float, str, bool, bytes, None, datetime.date, datetime.datetime,
+            datetime.time, datetime.timedelta, decimal.Decimal
         The value; numpy scalars and ``pandas.Timestamp`` are accepted too.
         Untyped integers and floats take the type of the column they meet when
         the value fits (``col("i32") + 1`` stays int32).
@@ -1725,6 +2039,22 @@ def _literal(value: Any) -> pb.Literal:
         return pb.Literal(float_value=value)
     if isinstance(value, str):
         return pb.Literal(string_value=value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return pb.Literal(binary_value=bytes(value))
+    if isinstance(value, pb.Duration):
+        return pb.Literal(duration_value=value)
+    if isinstance(value, _dt.timedelta):
+        if hasattr(value, "value") and hasattr(value, "nanoseconds"):  # pandas.Timedelta
+            return pb.Literal(
+                duration_value=pb.Duration(value=value.value, unit=pb.DataType.NANOSECOND)
+            )
+        micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+        return pb.Literal(duration_value=pb.Duration(value=micros, unit=pb.DataType.MICROSECOND))
+    if isinstance(value, _dt.time):
+        if value.tzinfo is not None:
+            raise ValueError(f"a time of day with a time zone cannot be a literal: {value!r}")
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+        return pb.Literal(time_value=seconds * 1_000_000_000 + value.microsecond * 1000)
     if isinstance(value, (_dt.datetime, pb.Timestamp)):
         return pb.Literal(timestamp_value=_timestamp(value))
     if isinstance(value, _dt.date):
@@ -1747,6 +2077,12 @@ def _unwrap_numpy(value: Any) -> Any:
                 value = value.astype("datetime64[ns]")
                 unit = "ns"
             return pb.Timestamp(value=int(value.astype("int64")), unit=_dtypes._UNITS[unit])
+        if isinstance(value, np.timedelta64):
+            unit, _ = np.datetime_data(value.dtype)
+            if unit not in ("s", "ms", "us", "ns"):
+                value = value.astype("timedelta64[ns]")
+                unit = "ns"
+            return pb.Duration(value=int(value.astype("int64")), unit=_dtypes._UNITS[unit])
         if isinstance(value, np.generic):
             return value.item()
     return value
@@ -1814,6 +2150,28 @@ def to_exprs(
         e = col(item) if isinstance(item, str) and strings_are_columns else _to_expr(item)
         out.append(e.alias(name))
     return out
+
+
+def contains_aggregate(e: pb.Expr) -> bool:
+    """True if an aggregate call is anywhere in ``e`` (not inside a window)."""
+    kind = e.WhichOneof("kind")
+    if kind == "call" and e.call.function in _AGGREGATES:
+        return True
+    if kind == "over":
+        return False
+    if kind is None:
+        return False
+    inner = getattr(e, kind)
+    for _, value in inner.ListFields():
+        values = [value] if hasattr(value, "ListFields") else value
+        for v in values if isinstance(values, Iterable) else []:
+            if isinstance(v, pb.Expr) and contains_aggregate(v):
+                return True
+            if hasattr(v, "ListFields") and not isinstance(v, pb.Expr):  # e.g. SortKey
+                for _, w in v.ListFields():
+                    if isinstance(w, pb.Expr) and contains_aggregate(w):
+                        return True
+    return False
 
 
 def is_aggregate(e: pb.Expr) -> bool:
@@ -1911,6 +2269,16 @@ class ExprStringNameSpace:
         """
         return self._expr._call("regexp_extract", _text(pattern, "pattern"), int(group_index))
 
+    def split(self, by: str) -> Expr:
+        """The text cut at every ``by``, as a list of strings (``""`` gives ``[""]``).
+
+        Parameters
+        ----------
+        by : str
+            The separator (plain text).
+        """
+        return self._expr._call("split", _text(by, "by"))
+
     def to_lowercase(self) -> Expr:
         """The text in lower case (Unicode rules)."""
         return self._expr._call("lower")
@@ -1983,6 +2351,124 @@ class ExprStringNameSpace:
         """
         fn = "replace_all" if literal else "regexp_replace_all"
         return self._expr._call(fn, _text(pattern, "pattern"), _text(value, "value"))
+
+
+class ExprListNameSpace:
+    """Functions of a list column (``col("l").list``), named as in polars.
+
+    A null list gives null; an empty one what polars gives (``sum`` 0,
+    ``mean``/``min``/``max`` null, ``len`` 0).
+    """
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def len(self) -> Expr:
+        """The number of values in each list, nulls included, as uint32."""
+        return self._expr._call("list_len")
+
+    def get(self, index: int, *, null_on_oob: bool = False) -> Expr:
+        """The value at ``index`` (negative counts from the end).
+
+        Parameters
+        ----------
+        index : int
+            The position.
+        null_on_oob : bool, default False
+            Give null for a list too short; otherwise that is an error, as polars.
+        """
+        return self._expr._call("list_get", int(index), bool(null_on_oob))
+
+    def first(self) -> Expr:
+        """The first value (null for an empty list)."""
+        return self.get(0, null_on_oob=True)
+
+    def last(self) -> Expr:
+        """The last value (null for an empty list)."""
+        return self.get(-1, null_on_oob=True)
+
+    def sum(self) -> Expr:
+        """The sum of each list (0 for an empty one; nulls skipped)."""
+        return self._expr._call("list_sum")
+
+    def mean(self) -> Expr:
+        """The mean of each list, as float64."""
+        return self._expr._call("list_mean")
+
+    def min(self) -> Expr:
+        """The smallest value of each list."""
+        return self._expr._call("list_min")
+
+    def max(self) -> Expr:
+        """The largest value of each list."""
+        return self._expr._call("list_max")
+
+    def contains(self, item: Any, *, nulls_equal: bool = True) -> Expr:
+        """True where the list holds ``item`` (a constant or an expression).
+
+        Parameters
+        ----------
+        item : Any
+            The value to look for; ``None`` looks for a null.
+        nulls_equal : bool, default True
+            Only True is supported: a null item matches a null value.
+        """
+        if not nulls_equal:
+            raise ValueError("list.contains supports only nulls_equal=True (polars' default)")
+        return self._expr._call("list_contains", item)
+
+    def join(self, separator: str, *, ignore_nulls: bool = True) -> Expr:
+        """The list's text values joined with ``separator`` (nulls skipped).
+
+        Parameters
+        ----------
+        separator : str
+            Put between values.
+        ignore_nulls : bool, default True
+            Only True is supported (polars' default).
+        """
+        if not ignore_nulls:
+            raise ValueError("list.join supports only ignore_nulls=True (polars' default)")
+        return self._expr._call("list_join", _text(separator, "separator"))
+
+    def sort(self, *, descending: bool = False, nulls_last: bool = False) -> Expr:
+        """Each list sorted (NaN above every number).
+
+        Parameters
+        ----------
+        descending : bool, default False
+            Largest first.
+        nulls_last : bool, default False
+            Nulls after the values.
+        """
+        return self._expr._call("list_sort", bool(descending), bool(nulls_last))
+
+    def unique(self, *, maintain_order: bool = False) -> Expr:
+        """Each list's distinct values (null counts as one), sorted.
+
+        Parameters
+        ----------
+        maintain_order : bool, default False
+            Only False is supported: the values come back sorted.
+        """
+        if maintain_order:
+            raise ValueError("list.unique supports only maintain_order=False")
+        return self._expr._call("list_unique")
+
+
+class ExprStructNameSpace:
+    """Functions of a struct column (``col("s").struct``), named as in polars."""
+
+    __slots__ = ("_expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self._expr = expr
+
+    def field(self, name: str) -> Expr:
+        """The field ``name`` of each struct (null where the struct is null)."""
+        return self._expr._call("struct_field", _text(name, "name")).alias(name)
 
 
 class ExprDateTimeNameSpace:
@@ -2066,6 +2552,68 @@ class ExprDateTimeNameSpace:
         """Alias of :meth:`strftime`."""
         return self.strftime(format)
 
+    def time(self) -> Expr:
+        """The time of day of a timestamp (read in UTC), as polars' ``Time``."""
+        return self._expr._call("time")
+
+    def total_days(self, *, fractional: bool = False) -> Expr:
+        """Whole days in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_days", True)
+        return self._expr._call("total_days")
+
+    def total_hours(self, *, fractional: bool = False) -> Expr:
+        """Whole hours in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_hours", True)
+        return self._expr._call("total_hours")
+
+    def total_minutes(self, *, fractional: bool = False) -> Expr:
+        """Whole minutes in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_minutes", True)
+        return self._expr._call("total_minutes")
+
+    def total_seconds(self, *, fractional: bool = False) -> Expr:
+        """Whole seconds in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_seconds", True)
+        return self._expr._call("total_seconds")
+
+    def total_milliseconds(self, *, fractional: bool = False) -> Expr:
+        """Whole milliseconds in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_milliseconds", True)
+        return self._expr._call("total_milliseconds")
+
+    def total_microseconds(self, *, fractional: bool = False) -> Expr:
+        """Whole microseconds in a duration, truncated toward zero, as int64.
+
+        With ``fractional=True``, the exact quotient as float64.
+        """
+        if fractional:
+            return self._expr._call("total_microseconds", True)
+        return self._expr._call("total_microseconds")
+
+    def total_nanoseconds(self) -> Expr:
+        """Nanoseconds in a duration, as int64."""
+        return self._expr._call("total_nanoseconds")
+
     def days_between(self, other: Any) -> Expr:
         """Whole days from ``other`` to this date, as int64 (``self - other``).
 
@@ -2137,6 +2685,13 @@ def literal_to_text(lit_pb: pb.Literal) -> str:
     if kind == "decimal_value":
         d = decimal.Decimal(v.unscaled).scaleb(-v.scale)
         return f"decimal({v.precision},{v.scale}) '{d}'"
+    if kind == "duration_value":
+        unit = {0: "s", 1: "ms", 2: "us", 3: "ns"}[v.unit]
+        return f"duration[{unit}]({v.value})"
+    if kind == "time_value":
+        seconds, ns = divmod(v, 1_000_000_000)
+        tod = _dt.time(seconds // 3600, seconds // 60 % 60, seconds % 60, ns // 1000)
+        return f"time '{tod.isoformat()}'"
     return repr(v)
 
 
@@ -2199,6 +2754,10 @@ def expr_to_text(e: pb.Expr, top: bool = True) -> str:
             return f"concat_str({', '.join(args[:-2])}, separator={args[-2]}{extra})"
         if fn == "coalesce":
             return f"coalesce({', '.join(args)})"
+        if fn == "struct":
+            names = [a.literal.string_value for a in e.call.args[::2]]
+            values = [expr_to_text(a) for a in e.call.args[1::2]]
+            return f"struct({', '.join(f'{n}={v}' for n, v in zip(names, values, strict=True))})"
         if (
             fn in ("sum", "n_unique", "min", "max")
             and builtins.len(args) == 2

@@ -10,7 +10,19 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 
 from ._errors import PlanError, SlipstreamError
-from ._expr import Expr, all_, col, expr_to_text, is_aggregate, lit, to_exprs, when
+from ._expr import (
+    Expr,
+    all_,
+    col,
+    contains_aggregate,
+    expr_to_text,
+    is_aggregate,
+    lit,
+    output_name,
+    struct,
+    to_exprs,
+    when,
+)
 from ._expr import len as len_expr
 from ._proto import plan_pb2 as pb
 
@@ -108,6 +120,36 @@ class DataFrame:
         items = to_exprs(exprs, named_exprs, strings_are_columns=True)
         if not items:
             raise TypeError("select() needs at least one column or expression")
+        exploded = [e for e in items if _explode_call(e._pb) is not None]
+        if exploded:
+            if len(exploded) < len(items):
+                raise ValueError(
+                    "explode() changes the number of rows: in a select, explode every "
+                    "expression, or use DataFrame.explode"
+                )
+            flags = {
+                tuple(a.literal.bool_value for a in c.args[1:])
+                for c in map(_explode_call, [e._pb for e in items])
+                if c
+            }
+            if len(flags) > 1:
+                raise ValueError(
+                    "the explode()s of one select must share empty_as_null and keep_nulls"
+                )
+            empty_as_null, keep_nulls = flags.pop()
+            inner = [_unexplode(e) for e in items]
+            names = [output_name(e._pb) for e in inner]
+            return self.select(inner).explode(
+                names, empty_as_null=empty_as_null, keep_nulls=keep_nulls
+            )
+        counts = [e for e in items if _value_counts_call(e._pb) is not None]
+        if counts:
+            if len(items) > 1:
+                raise ValueError(
+                    "value_counts() and mode() change the number of rows: select one alone "
+                    "(df.select(col(x).value_counts()))"
+                )
+            return self._value_counts(counts[0])
         if all(is_aggregate(e._pb) for e in items):
             return self._derive(
                 aggregate=pb.Aggregate(input=self._node, aggs=[e._pb for e in items])
@@ -353,6 +395,93 @@ class DataFrame:
         """Add a first column numbering the rows from ``offset``, as uint32 (polars)."""
         index = (_row_number().over() - 1 + offset).cast("uint32").alias(name)
         return self.select(index, all_())
+
+    def _value_counts(self, e: Expr) -> DataFrame:
+        outer = e._pb
+        call = _value_counts_call(outer)
+        assert call is not None
+        x = Expr(call.args[0])
+        if call.function == "mode":  # the values of the largest count, sorted
+            name = output_name(outer)
+            n = _hidden("n", self.columns)
+            counted = self.group_by(x.alias(name)).agg(len_expr().alias(n))
+            top = counted.filter(col(n) == col(n).max())
+            return top.select(name).sort(name, nulls_last=True)
+        sort, field, normalize = (a.literal for a in call.args[1:])
+        name, value = output_name(outer), output_name(call.args[0])
+        out = self.group_by(x.alias(value)).agg(len_expr().cast("uint32").alias(field.string_value))
+        if normalize.bool_value:
+            c = col(field.string_value)
+            out = out.with_columns((c / c.sum()).alias(field.string_value))
+        if sort.bool_value:
+            out = out.sort(field.string_value, descending=True)
+        return out.select(struct(value, field.string_value).alias(name))
+
+    def explode(
+        self,
+        columns: str | Sequence[str],
+        *more_columns: str,
+        empty_as_null: bool = False,
+        keep_nulls: bool = True,
+    ) -> DataFrame:
+        """Give each value of the list columns its own row, as polars' ``explode``.
+
+        The other columns are repeated. Several columns are exploded
+        together: the lists of a row must then have the same length.
+
+        Parameters
+        ----------
+        columns : str or list of str
+            The list columns.
+        *more_columns : str
+            More of them.
+        empty_as_null : bool, default False
+            An empty list gives one row with a null (else no row).
+        keep_nulls : bool, default True
+            A null list gives one row with a null (else no row).
+        """
+        names = [*_names(columns), *more_columns]
+        if not names:
+            raise TypeError("explode() needs at least one column")
+        node = pb.Explode(
+            input=self._node,
+            columns=names,
+            empty_as_null=bool(empty_as_null),
+            drop_nulls=not keep_nulls,
+        )
+        return self._derive(explode=node)
+
+    def unnest(
+        self, columns: str | Sequence[str], *more_columns: str, separator: str | None = None
+    ) -> DataFrame:
+        """Replace struct columns by their fields, in place, as polars' ``unnest``.
+
+        Parameters
+        ----------
+        columns : str or list of str
+            The struct columns.
+        *more_columns : str
+            More of them.
+        separator : str, optional
+            Name each field ``column + separator + field`` instead of ``field``.
+        """
+        names = set(_names(columns)) | set(more_columns)
+        schema = self.schema
+        missing = names - set(schema.names)
+        if missing:
+            raise ValueError(f"unnest: no column {sorted(missing)}; the columns are {schema.names}")
+        out: list[Expr] = []
+        for f in schema:
+            if f.name not in names:
+                out.append(col(f.name))
+                continue
+            if not pa.types.is_struct(f.type):
+                raise TypeError(f"unnest: column {f.name!r} is {f.type}, not a struct")
+            for i in range(f.type.num_fields):
+                field = f.type.field(i).name
+                e = col(f.name).struct.field(field)
+                out.append(e.alias(f"{f.name}{separator}{field}") if separator is not None else e)
+        return self.select(out)
 
     def drop_nulls(self, subset: Any = None) -> DataFrame:
         """Drop the rows with a null in any of ``subset`` (all columns when None)."""
@@ -1212,20 +1341,21 @@ class GroupBy:
 
         Parameters
         ----------
-        *aggs : Expr or list of Expr
+        *aggs : str, Expr or list of them
             Aggregate expressions: ``col("x").sum()``, ``.min()``, ``.max()``,
             ``.mean()``, ``.count()`` (non-null values), ``sl.len()`` (rows),
-            each optionally ``.alias(name)``.
+            each optionally ``.alias(name)``. A column name, or an expression
+            with no aggregate in it, gives each group's values as a list (as
+            polars).
         **named_aggs
             ``name=expr`` adds ``expr.alias(name)``.
         """
-        for a in aggs:
-            if isinstance(a, str):
-                raise TypeError(
-                    f"agg() takes aggregate expressions such as col({a!r}).sum(), not the "
-                    f"column name {a!r}"
-                )
-        items = to_exprs(aggs, named_aggs, strings_are_columns=False)
+        # As in polars, a column name or an expression with no aggregate in
+        # it collects each group's values into a list (implode).
+        items = [
+            e if contains_aggregate(e._pb) else _implode(e)
+            for e in to_exprs(aggs, named_aggs, strings_are_columns=True)
+        ]
         if not items:
             raise TypeError("agg() needs at least one aggregate expression")
         df = self._df
@@ -1297,6 +1427,39 @@ class GroupBy:
     def quantile(self, quantile: float, interpolation: str = "nearest") -> DataFrame:
         """A quantile of every column but the keys, per group."""
         return self._each("quantile", quantile, interpolation)
+
+
+def _value_counts_call(e: pb.Expr) -> pb.Call | None:
+    """The value_counts call of e (under aliases), if it is one."""
+    while e.WhichOneof("kind") == "alias":
+        e = e.alias.expr
+    if e.WhichOneof("kind") == "call" and e.call.function in ("value_counts", "mode"):
+        return e.call
+    return None
+
+
+def _explode_call(e: pb.Expr) -> pb.Call | None:
+    """The explode call of e (under aliases), if it is one."""
+    while e.WhichOneof("kind") == "alias":
+        e = e.alias.expr
+    return e.call if e.WhichOneof("kind") == "call" and e.call.function == "explode" else None
+
+
+def _unexplode(e: Expr) -> Expr:
+    """E without its explode, its name kept."""
+    call = _explode_call(e._pb)
+    assert call is not None
+    return Expr(call.args[0]).alias(output_name(e._pb))
+
+
+def _implode(e: Expr) -> Expr:
+    """``e.implode()`` with e's alias kept outside.
+
+    So a ``sort_by`` or ``filter`` of e stays the aggregate's own argument.
+    """
+    if e._pb.WhichOneof("kind") == "alias":
+        return _implode(Expr(e._pb.alias.expr)).alias(e._pb.alias.name)
+    return e.implode()
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -1462,6 +1625,8 @@ def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     elif kind == "limit":
         count = "all" if n.count < 0 else n.count
         line = f"{pad}LIMIT {count}" + (f" OFFSET {n.offset}" if n.offset else "")
+    elif kind == "explode":
+        line = f"{pad}EXPLODE {', '.join(n.columns)}"
     elif kind == "concat":
         lines = [f"{pad}CONCAT"]
         for child in n.inputs:

@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,8 @@ def default_allow_paths() -> list[str]:
         Absolute paths, without repeats.
     """
     found: list[str] = []
-    for get in (lambda: str(Path.home()), os.getcwd, tempfile.gettempdir):
+    getters: list[Callable[[], str]] = [lambda: str(Path.home()), os.getcwd, tempfile.gettempdir]
+    for get in getters:
         try:
             path = os.path.abspath(get())
         except (OSError, RuntimeError, KeyError):  # no home, or a deleted working directory

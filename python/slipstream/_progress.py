@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 __all__ = ["QueryProgress", "config"]
 
@@ -217,8 +217,9 @@ class WidgetBar:
 
     def __init__(self) -> None:
         import ipywidgets as widgets
-        from IPython.display import display
+        from IPython import display as ipd
 
+        display: Callable[..., Any] = getattr(ipd, "display")  # noqa: B009 (IPython has no type hints)
         self._bar = widgets.FloatProgress(min=0.0, max=1.0, description="slipstream")
         self._label = widgets.HTML()
         self._box = widgets.HBox([self._bar, self._label])
@@ -236,10 +237,12 @@ class HtmlBar:
     """A bar drawn as HTML in a notebook display that updates in place."""
 
     def __init__(self) -> None:
-        from IPython.display import HTML, display
+        from IPython import display as ipd
 
-        self._html = HTML
-        self._handle = display(HTML(""), display_id=True)
+        # IPython has no type hints: name the two calls' types here
+        display: Callable[..., Any] = getattr(ipd, "display")  # noqa: B009
+        self._html = cast(Callable[[str], Any], ipd.HTML)
+        self._handle: Any = display(self._html(""), display_id=True)
 
     def show(self, event: QueryProgress) -> None:
         pct = round(100 * event.fraction)

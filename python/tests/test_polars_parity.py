@@ -502,6 +502,19 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("rolling_float_sums", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    # sliding sums over NaN, infinities, -0.0 and 1e9 beside small values
+    return lf.select(
+        "id",
+        m.col("f").rolling_sum(3).alias("s3"),
+        m.col("f").rolling_mean(5, min_samples=2).alias("m5"),
+        m.col("h").rolling_sum(4, min_samples=1).alias("hs"),
+        m.col("h").rolling_mean(2, center=True, min_samples=1).alias("hm"),
+        m.col("f").rolling_sum(6, min_samples=1, center=True).alias("c6"),
+    )
+
+
 @case("rolling_over", ordered=True)
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.select(

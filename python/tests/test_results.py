@@ -153,9 +153,23 @@ def test_expressions_are_not_booleans() -> None:
         _ = (col("a") > 1) and (col("b") > 2)
 
 
-def test_agg_rejects_column_names(trips: sl.DataFrame) -> None:
-    with pytest.raises(TypeError, match=r"col\('fare'\)\.sum\(\)"):
-        trips.group_by("vendor").agg("fare")
+def test_agg_of_a_column_name_collects_lists(trips: sl.DataFrame) -> None:
+    """As polars: agg("fare") gives each group's fares as a list."""
+    lists = trips.group_by("vendor").agg("fare").to_arrow()
+    assert pa.types.is_list(lists.schema.field("fare").type)
+    got = {
+        v: sorted(f, key=lambda x: (x is None, x or 0))
+        for v, f in zip(
+            lists.column("vendor").to_pylist(), lists.column("fare").to_pylist(), strict=True
+        )
+    }
+    rows = trips.select("vendor", "fare").to_arrow()
+    want: dict[object, list[object]] = {}
+    for v, f in zip(
+        rows.column("vendor").to_pylist(), rows.column("fare").to_pylist(), strict=True
+    ):
+        want.setdefault(v, []).append(f)
+    assert got == {v: sorted(f, key=lambda x: (x is None, x or 0)) for v, f in want.items()}
 
 
 _SLOW_SERVER = textwrap.dedent(

@@ -36,6 +36,10 @@ func PushBounds(n plan.Node) plan.Node {
 		return &plan.Limit{Input: PushBounds(n.Input), Offset: n.Offset, Count: n.Count}
 	case *plan.Window:
 		return &plan.Window{Input: PushBounds(n.Input), Exprs: n.Exprs}
+	case *plan.Explode:
+		e := *n
+		e.Input = PushBounds(n.Input)
+		return &e
 	case *plan.Concat:
 		out := &plan.Concat{}
 		for _, in := range n.Inputs {

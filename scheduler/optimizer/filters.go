@@ -34,6 +34,10 @@ func PushFilters(n plan.Node) plan.Node {
 		return &j
 	case *plan.Window:
 		return &plan.Window{Input: PushFilters(n.Input), Exprs: n.Exprs}
+	case *plan.Explode: // a filter above it stays there: it may read an exploded column
+		e := *n
+		e.Input = PushFilters(n.Input)
+		return &e
 	case *plan.Concat:
 		c := &plan.Concat{}
 		for _, in := range n.Inputs {

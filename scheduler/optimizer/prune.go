@@ -135,6 +135,26 @@ func (p *pruner) prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 	case *plan.Limit:
 		child, m := p.prune(n.Input, need)
 		return &plan.Limit{Input: child, Offset: n.Offset, Count: n.Count}, m
+	case *plan.Explode: // its columns keep their places: read what is needed and the lists
+		needIn := need
+		if need != nil {
+			needIn = map[int]bool{}
+			for i := range need {
+				needIn[i] = true
+			}
+			for _, c := range n.Columns {
+				needIn[c] = true
+			}
+		}
+		child, m := p.prune(n.Input, needIn)
+		cols := make([]int, len(n.Columns))
+		for i, c := range n.Columns {
+			cols[i] = c
+			if m != nil {
+				cols[i] = m[c]
+			}
+		}
+		return &plan.Explode{Input: child, Columns: cols, EmptyAsNull: n.EmptyAsNull, DropNulls: n.DropNulls}, m
 	case *plan.Project:
 		if need == nil {
 			child, m := p.prune(n.Input, withExprs(map[int]bool{}, n.Exprs...))

@@ -128,6 +128,12 @@ func (p *Planner) build(n plan.Node) (exec.Operator, error) {
 		return p.join(jp)
 	case *plan.Window:
 		return p.window(n)
+	case *plan.Explode:
+		in, err := p.Build(n.Input)
+		if err != nil {
+			return nil, err
+		}
+		return exec.NewExplode(p.Mem, in, n.Columns, n.EmptyAsNull, !n.DropNulls), nil
 	case *plan.Values:
 		return p.values(n)
 	case *plan.Concat:
@@ -438,6 +444,7 @@ var windowFuncs = map[string]exec.WindowFunc{
 	"lag": exec.WinLag, "lead": exec.WinLead, "cum_sum": exec.WinCumSum, "cum_count": exec.WinCumCount,
 	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax, "rolling": exec.WinRolling,
 	"fill_forward": exec.WinFillForward, "fill_backward": exec.WinFillBackward, "cum_prod": exec.WinCumProd,
+	"ewm_mean": exec.WinEwmMean,
 }
 
 // window computes the partition keys, order keys and arguments into extra
@@ -463,7 +470,8 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 	exprs := make([]exec.WindowExpr, len(n.Exprs))
 	for i, we := range n.Exprs {
 		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out, Peers: we.Peers,
-			Preceding: we.Frame.Preceding, Following: we.Frame.Following, MinSamples: we.Frame.MinSamples}
+			Preceding: we.Frame.Preceding, Following: we.Frame.Following, MinSamples: we.Frame.MinSamples,
+			Alpha: we.Alpha, Adjust: we.Adjust, IgnoreNulls: we.IgnoreNulls}
 		for _, k := range we.PartitionBy {
 			e.PartitionBy = append(e.PartitionBy, column(k))
 		}

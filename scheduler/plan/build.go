@@ -213,6 +213,31 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 			return nil, invalidf("limit offset must be >= 0, got %d", k.Limit.GetOffset())
 		}
 		return &Limit{Input: in, Offset: k.Limit.GetOffset(), Count: k.Limit.GetCount()}, nil
+	case *planpb.Node_Explode:
+		in, err := b.child(k.Explode.GetInput(), "explode")
+		if err != nil {
+			return nil, err
+		}
+		if len(k.Explode.GetColumns()) == 0 {
+			return nil, invalidf("explode needs at least one column")
+		}
+		schema := in.Schema()
+		names := make([]string, schema.NumFields())
+		for i, f := range schema.Fields() {
+			names[i] = f.Name
+		}
+		ex := &Explode{Input: in, EmptyAsNull: k.Explode.GetEmptyAsNull(), DropNulls: k.Explode.GetDropNulls()}
+		for _, name := range k.Explode.GetColumns() {
+			idx := schema.FieldIndices(name)
+			if len(idx) == 0 {
+				return nil, invalidf("explode: no column %q%s", name, suggest(name, names))
+			}
+			if t := schema.Field(idx[0]).Type; !expr.IsList(t) {
+				return nil, invalidf("explode: column %q is %s, not a list (str.split or group_by().agg(col(...)) make lists)", name, expr.TypeName(t))
+			}
+			ex.Columns = append(ex.Columns, idx[0])
+		}
+		return ex, nil
 	case *planpb.Node_Join:
 		return b.join(k.Join)
 	case *planpb.Node_Concat:
@@ -262,6 +287,11 @@ func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error
 	keys, err := b.exprs(pkeys, in.Schema())
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range keys {
+		if err := keyTypeOK("group by", k); err != nil {
+			return nil, err
+		}
 	}
 	out := &Aggregate{Input: in, Keys: keys}
 	plain := true
@@ -417,7 +447,7 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 
 var windowFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
 	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
-	"fill_forward": true, "fill_backward": true}
+	"fill_forward": true, "fill_backward": true, "ewm_mean": true}
 
 // window builds one Over.
 func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) {
@@ -467,7 +497,7 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", name)
 	}
 	if !windowFuncs[name] {
-		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward"}
+		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward", "ewm_mean"}
 		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))
 	}
 	we.Func = name
@@ -478,6 +508,41 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 			return nil, invalidf("%s takes no argument: it ranks by the window's order_by", name)
 		}
 		we.Out = arrow.PrimitiveTypes.Int64
+		return we, nil
+	case "ewm_mean":
+		// ewm_mean(x, alpha, adjust, min_samples, ignore_nulls): constants.
+		if len(args) != 5 {
+			return nil, invalidf("ewm_mean takes a value, alpha, adjust, min_samples and ignore_nulls")
+		}
+		arg, err := b.expr(args[0], in)
+		if err != nil {
+			return nil, err
+		}
+		if !expr.IsNumeric(arg.Type()) && !expr.IsNull(arg.Type()) && !expr.IsBool(arg.Type()) {
+			return nil, invalidf("ewm_mean needs numbers, got %s", expr.TypeName(arg.Type()))
+		}
+		var consts [4]scalar.Scalar
+		for i := range consts {
+			c, err := b.expr(args[i+1], in)
+			if err != nil {
+				return nil, err
+			}
+			l, ok := c.(*Literal)
+			if !ok || !l.Value.IsValid() {
+				return nil, invalidf("ewm_mean's parameters must be constants, got %s", c)
+			}
+			consts[i] = l.Value
+		}
+		alpha, okA := consts[0].(*scalar.Float64)
+		adjust, okB := consts[1].(*scalar.Boolean)
+		minSamples, okC := consts[2].(*scalar.Int64)
+		ignoreNulls, okD := consts[3].(*scalar.Boolean)
+		if !okA || !okB || !okC || !okD || !(alpha.Value > 0 && alpha.Value <= 1) || minSamples.Value < 0 {
+			return nil, invalidf("ewm_mean needs 0 < alpha <= 1 (a float), booleans adjust and ignore_nulls and an integer min_samples >= 0")
+		}
+		we.Arg, we.Out = castTo(arg, arrow.PrimitiveTypes.Float64), arrow.PrimitiveTypes.Float64
+		we.Alpha, we.Adjust, we.IgnoreNulls = alpha.Value, adjust.Value, ignoreNulls.Value
+		we.Frame.MinSamples = minSamples.Value
 		return we, nil
 	case "fill_forward", "fill_backward":
 		// fill_forward(x, limit): limit a constant, or null for no limit.
@@ -929,6 +994,11 @@ func (b *builder) join(j *planpb.Join) (Node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("join key on the right: %w", err)
 		}
+		for _, k := range []Expr{l, r} {
+			if err := keyTypeOK("join on", k); err != nil {
+				return nil, err
+			}
+		}
 		common, err := expr.CommonComparable(l.Type(), r.Type())
 		if err != nil {
 			return nil, invalidf("join keys %s and %s cannot be compared: %s is %s, %s is %s", l, r, l, expr.TypeName(l.Type()), r, expr.TypeName(r.Type()))
@@ -1111,7 +1181,20 @@ func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	for i, a := range args {
 		types[i] = a.Type()
 	}
-	out, casts, err := fn.Resolve(types)
+	var out arrow.DataType
+	var casts []arrow.DataType
+	var err error
+	if fn.ResolveConst != nil {
+		consts := make([]scalar.Scalar, len(args))
+		for i, a := range args {
+			if l, ok := a.(*Literal); ok {
+				consts[i] = l.Value
+			}
+		}
+		out, casts, err = fn.ResolveConst(types, consts)
+	} else {
+		out, casts, err = fn.Resolve(types)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("in %s: %w", (&Call{Fn: fn, Args: args}).String(), err)
 	}
@@ -1328,6 +1411,16 @@ func literal(l *planpb.Literal) (Expr, error) {
 		ts := v.TimestampValue
 		t := &arrow.TimestampType{Unit: arrow.TimeUnit(ts.GetUnit()), TimeZone: ts.GetTimezone()}
 		return &Literal{Value: scalar.NewTimestampScalar(arrow.Timestamp(ts.GetValue()), t)}, nil
+	case *planpb.Literal_DurationValue:
+		t := &arrow.DurationType{Unit: arrow.TimeUnit(v.DurationValue.GetUnit())}
+		return &Literal{Value: scalar.NewDurationScalar(arrow.Duration(v.DurationValue.GetValue()), t)}, nil
+	case *planpb.Literal_TimeValue:
+		if v.TimeValue < 0 || v.TimeValue >= 86_400_000_000_000 {
+			return nil, invalidf("time literal %d is not a time of day: nanoseconds since midnight must be 0..86399999999999", v.TimeValue)
+		}
+		return &Literal{Value: scalar.NewTime64Scalar(arrow.Time64(v.TimeValue), &arrow.Time64Type{Unit: arrow.Nanosecond})}, nil
+	case *planpb.Literal_BinaryValue:
+		return &Literal{Value: scalar.NewBinaryScalar(memory.NewBufferBytes(v.BinaryValue), arrow.BinaryTypes.Binary)}, nil
 	case *planpb.Literal_DecimalValue:
 		d := v.DecimalValue
 		n, ok := new(big.Int).SetString(d.GetUnscaled(), 10)
@@ -1380,6 +1473,17 @@ func DataType(t *planpb.DataType) (arrow.DataType, error) {
 		return arrow.FixedWidthTypes.Date32, nil
 	case planpb.DataType_TIMESTAMP:
 		return &arrow.TimestampType{Unit: arrow.TimeUnit(t.GetUnit()), TimeZone: t.GetTimezone()}, nil
+	case planpb.DataType_DURATION:
+		return &arrow.DurationType{Unit: arrow.TimeUnit(t.GetUnit())}, nil
+	case planpb.DataType_TIME64:
+		if t.GetUnit() != planpb.DataType_MICROSECOND && t.GetUnit() != planpb.DataType_NANOSECOND {
+			return nil, invalidf("time64 needs the unit us or ns, got %v", t.GetUnit())
+		}
+		return &arrow.Time64Type{Unit: arrow.TimeUnit(t.GetUnit())}, nil
+	case planpb.DataType_BINARY:
+		return arrow.BinaryTypes.Binary, nil
+	case planpb.DataType_LARGE_BINARY:
+		return arrow.BinaryTypes.LargeBinary, nil
 	case planpb.DataType_DECIMAL128:
 		d := &arrow.Decimal128Type{Precision: t.GetPrecision(), Scale: t.GetScale()}
 		if d.Precision < 1 || d.Precision > 38 || d.Scale < 0 || d.Scale > d.Precision {
@@ -1406,7 +1510,8 @@ func ProtoType(t arrow.DataType) (*planpb.DataType, error) {
 		arrow.UINT16: planpb.DataType_UINT16, arrow.UINT32: planpb.DataType_UINT32, arrow.UINT64: planpb.DataType_UINT64,
 		arrow.FLOAT32: planpb.DataType_FLOAT32, arrow.FLOAT64: planpb.DataType_FLOAT64, arrow.STRING: planpb.DataType_UTF8,
 		arrow.LARGE_STRING: planpb.DataType_LARGE_UTF8, arrow.STRING_VIEW: planpb.DataType_STRING_VIEW,
-		arrow.DATE32: planpb.DataType_DATE32,
+		arrow.DATE32: planpb.DataType_DATE32, arrow.BINARY: planpb.DataType_BINARY,
+		arrow.LARGE_BINARY: planpb.DataType_LARGE_BINARY, arrow.BINARY_VIEW: planpb.DataType_LARGE_BINARY,
 	}
 	if k, ok := kinds[t.ID()]; ok {
 		return &planpb.DataType{Kind: k}, nil
@@ -1416,6 +1521,22 @@ func ProtoType(t arrow.DataType) (*planpb.DataType, error) {
 		return &planpb.DataType{Kind: planpb.DataType_TIMESTAMP, Unit: planpb.DataType_TimeUnit(t.Unit), Timezone: t.TimeZone}, nil
 	case *arrow.Decimal128Type:
 		return &planpb.DataType{Kind: planpb.DataType_DECIMAL128, Precision: t.Precision, Scale: t.Scale}, nil
+	case *arrow.DurationType:
+		return &planpb.DataType{Kind: planpb.DataType_DURATION, Unit: planpb.DataType_TimeUnit(t.Unit)}, nil
+	case *arrow.Time64Type:
+		return &planpb.DataType{Kind: planpb.DataType_TIME64, Unit: planpb.DataType_TimeUnit(t.Unit)}, nil
 	}
 	return nil, kernels.Errorf(kernels.NotSupported, "the type %s cannot be named in a plan yet", t)
+}
+
+// keyTypeOK refuses a list or struct as a group or join key, saying what
+// would work instead.
+func keyTypeOK(what string, k Expr) error {
+	switch t := k.Type(); {
+	case expr.IsList(t):
+		return kernels.Errorf(kernels.NotSupported, "cannot %s %s: it is a list (%s); explode it first, or use a key made from it (list.join, list.len)", what, k, expr.TypeName(t))
+	case expr.IsStruct(t):
+		return kernels.Errorf(kernels.NotSupported, "cannot %s %s: it is a struct (%s); use its fields (struct.field(...) or unnest)", what, k, expr.TypeName(t))
+	}
+	return nil
 }

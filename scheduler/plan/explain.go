@@ -72,6 +72,12 @@ func line(n Node) string {
 		return "Sort " + strings.Join(parts, ", ")
 	case *Limit:
 		return fmt.Sprintf("Limit offset=%d count=%d", n.Offset, n.Count)
+	case *Explode:
+		names := make([]string, len(n.Columns))
+		for i, c := range n.Columns {
+			names[i] = n.Input.Schema().Field(c).Name
+		}
+		return fmt.Sprintf("Explode %s empty_as_null=%v keep_nulls=%v", strings.Join(names, ", "), n.EmptyAsNull, !n.DropNulls)
 	case *Window:
 		parts := make([]string, len(n.Exprs))
 		for i, e := range n.Exprs {
@@ -126,13 +132,15 @@ func (fps Fingerprints) Of(n Node) string {
 		fmt.Fprintf(&sb, " files=%q columns=%v csv=%+v", n.Files, n.Columns, n.CSV)
 	case *Join:
 		fmt.Fprintf(&sb, " output=%v", n.Output)
+	case *Explode:
+		fmt.Fprintf(&sb, " columns=%v", n.Columns)
 	case *Values:
 		for _, row := range n.Rows {
 			fmt.Fprintf(&sb, " (%s)", exprList(row))
 		}
 	case *Window:
 		for _, w := range n.Exprs {
-			fmt.Fprintf(&sb, " %s/%d/%s/%s", w.Func, w.Offset, w.Name, w.Out)
+			fmt.Fprintf(&sb, " %s/%d/%s/%s/%v/%v/%v/%d", w.Func, w.Offset, w.Name, w.Out, w.Alpha, w.Adjust, w.IgnoreNulls, w.Frame.MinSamples)
 			for _, k := range w.OrderBy {
 				fmt.Fprintf(&sb, "/%v%v", k.Descending, k.NullsLast)
 			}

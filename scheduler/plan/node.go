@@ -130,6 +130,10 @@ type WindowExpr struct {
 	Peers bool
 	Out   arrow.DataType
 	Name  string // for EXPLAIN and the output field
+	// ewm_mean: the smoothing factor, polars' adjust and ignore_nulls
+	// (and Frame.MinSamples).
+	Alpha               float64
+	Adjust, IgnoreNulls bool
 }
 
 // Frame is the rows a rolling aggregate reads: Preceding rows before the
@@ -200,6 +204,27 @@ type Values struct {
 func (*Values) sealed()                 {}
 func (*Values) Children() []Node        { return nil }
 func (v *Values) Schema() *arrow.Schema { return v.Out }
+
+// Explode gives each value of the list Columns its own row (see
+// plan.proto); the other columns are repeated.
+type Explode struct {
+	Input       Node
+	Columns     []int
+	EmptyAsNull bool
+	DropNulls   bool
+}
+
+func (*Explode) sealed()            {}
+func (e *Explode) Children() []Node { return []Node{e.Input} }
+func (e *Explode) Schema() *arrow.Schema {
+	in := e.Input.Schema()
+	fields := append([]arrow.Field(nil), in.Fields()...)
+	for _, c := range e.Columns {
+		fields[c].Type = fields[c].Type.(arrow.ListLikeType).Elem()
+		fields[c].Nullable = true
+	}
+	return arrow.NewSchema(fields, nil)
+}
 
 // Concat stacks Inputs, in order; Build has made their schemas equal.
 type Concat struct {
@@ -296,6 +321,10 @@ func WithChildren(n Node, children []Node) Node {
 		return &j
 	case *Concat:
 		return &Concat{Inputs: children}
+	case *Explode:
+		e := *n
+		e.Input = children[0]
+		return &e
 	}
 	return n // no children
 }

@@ -182,7 +182,7 @@ func (x Join_How) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Join_How.Descriptor instead.
 func (Join_How) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34, 0}
+	return file_plan_proto_rawDescGZIP(), []int{35, 0}
 }
 
 type Rename_Case int32
@@ -231,30 +231,34 @@ func (x Rename_Case) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Rename_Case.Descriptor instead.
 func (Rename_Case) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38, 0}
+	return file_plan_proto_rawDescGZIP(), []int{39, 0}
 }
 
 type DataType_Kind int32
 
 const (
-	DataType_UNSPECIFIED DataType_Kind = 0
-	DataType_BOOL        DataType_Kind = 1
-	DataType_INT8        DataType_Kind = 2
-	DataType_INT16       DataType_Kind = 3
-	DataType_INT32       DataType_Kind = 4
-	DataType_INT64       DataType_Kind = 5
-	DataType_UINT8       DataType_Kind = 6
-	DataType_UINT16      DataType_Kind = 7
-	DataType_UINT32      DataType_Kind = 8
-	DataType_UINT64      DataType_Kind = 9
-	DataType_FLOAT32     DataType_Kind = 10
-	DataType_FLOAT64     DataType_Kind = 11
-	DataType_UTF8        DataType_Kind = 12
-	DataType_LARGE_UTF8  DataType_Kind = 13
-	DataType_STRING_VIEW DataType_Kind = 14
-	DataType_DATE32      DataType_Kind = 15
-	DataType_TIMESTAMP   DataType_Kind = 16
-	DataType_DECIMAL128  DataType_Kind = 17
+	DataType_UNSPECIFIED  DataType_Kind = 0
+	DataType_BOOL         DataType_Kind = 1
+	DataType_INT8         DataType_Kind = 2
+	DataType_INT16        DataType_Kind = 3
+	DataType_INT32        DataType_Kind = 4
+	DataType_INT64        DataType_Kind = 5
+	DataType_UINT8        DataType_Kind = 6
+	DataType_UINT16       DataType_Kind = 7
+	DataType_UINT32       DataType_Kind = 8
+	DataType_UINT64       DataType_Kind = 9
+	DataType_FLOAT32      DataType_Kind = 10
+	DataType_FLOAT64      DataType_Kind = 11
+	DataType_UTF8         DataType_Kind = 12
+	DataType_LARGE_UTF8   DataType_Kind = 13
+	DataType_STRING_VIEW  DataType_Kind = 14
+	DataType_DATE32       DataType_Kind = 15
+	DataType_TIMESTAMP    DataType_Kind = 16
+	DataType_DECIMAL128   DataType_Kind = 17
+	DataType_DURATION     DataType_Kind = 18 // unit
+	DataType_TIME64       DataType_Kind = 19 // unit: MICROSECOND or NANOSECOND
+	DataType_BINARY       DataType_Kind = 20
+	DataType_LARGE_BINARY DataType_Kind = 21
 )
 
 // Enum value maps for DataType_Kind.
@@ -278,26 +282,34 @@ var (
 		15: "DATE32",
 		16: "TIMESTAMP",
 		17: "DECIMAL128",
+		18: "DURATION",
+		19: "TIME64",
+		20: "BINARY",
+		21: "LARGE_BINARY",
 	}
 	DataType_Kind_value = map[string]int32{
-		"UNSPECIFIED": 0,
-		"BOOL":        1,
-		"INT8":        2,
-		"INT16":       3,
-		"INT32":       4,
-		"INT64":       5,
-		"UINT8":       6,
-		"UINT16":      7,
-		"UINT32":      8,
-		"UINT64":      9,
-		"FLOAT32":     10,
-		"FLOAT64":     11,
-		"UTF8":        12,
-		"LARGE_UTF8":  13,
-		"STRING_VIEW": 14,
-		"DATE32":      15,
-		"TIMESTAMP":   16,
-		"DECIMAL128":  17,
+		"UNSPECIFIED":  0,
+		"BOOL":         1,
+		"INT8":         2,
+		"INT16":        3,
+		"INT32":        4,
+		"INT64":        5,
+		"UINT8":        6,
+		"UINT16":       7,
+		"UINT32":       8,
+		"UINT64":       9,
+		"FLOAT32":      10,
+		"FLOAT64":      11,
+		"UTF8":         12,
+		"LARGE_UTF8":   13,
+		"STRING_VIEW":  14,
+		"DATE32":       15,
+		"TIMESTAMP":    16,
+		"DECIMAL128":   17,
+		"DURATION":     18,
+		"TIME64":       19,
+		"BINARY":       20,
+		"LARGE_BINARY": 21,
 	}
 )
 
@@ -325,7 +337,7 @@ func (x DataType_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_Kind.Descriptor instead.
 func (DataType_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44, 0}
+	return file_plan_proto_rawDescGZIP(), []int{45, 0}
 }
 
 type DataType_TimeUnit int32
@@ -377,7 +389,7 @@ func (x DataType_TimeUnit) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use DataType_TimeUnit.Descriptor instead.
 func (DataType_TimeUnit) EnumDescriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44, 1}
+	return file_plan_proto_rawDescGZIP(), []int{45, 1}
 }
 
 // Query is a logical plan to run. GetFlightInfo and GetSchema take it.
@@ -1772,6 +1784,7 @@ type Node struct {
 	//	*Node_Concat
 	//	*Node_Sql
 	//	*Node_Values
+	//	*Node_Explode
 	Kind          isNode_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1922,6 +1935,15 @@ func (x *Node) GetValues() *Values {
 	return nil
 }
 
+func (x *Node) GetExplode() *Explode {
+	if x != nil {
+		if x, ok := x.Kind.(*Node_Explode); ok {
+			return x.Explode
+		}
+	}
+	return nil
+}
+
 type isNode_Kind interface {
 	isNode_Kind()
 }
@@ -1974,6 +1996,10 @@ type Node_Values struct {
 	Values *Values `protobuf:"bytes,12,opt,name=values,proto3,oneof"`
 }
 
+type Node_Explode struct {
+	Explode *Explode `protobuf:"bytes,13,opt,name=explode,proto3,oneof"`
+}
+
 func (*Node_TableScan) isNode_Kind() {}
 
 func (*Node_FileScan) isNode_Kind() {}
@@ -1998,6 +2024,81 @@ func (*Node_Sql) isNode_Kind() {}
 
 func (*Node_Values) isNode_Kind() {}
 
+func (*Node_Explode) isNode_Kind() {}
+
+// Explode gives each value of the list columns its own row, the other
+// columns repeated, as polars' explode: the lists of one row must be of
+// equal length. An empty list gives no row (one with a null when
+// empty_as_null), a null list one row with a null (none when drop_nulls:
+// polars' keep_nulls=False).
+type Explode struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Input         *Node                  `protobuf:"bytes,1,opt,name=input,proto3" json:"input,omitempty"`
+	Columns       []string               `protobuf:"bytes,2,rep,name=columns,proto3" json:"columns,omitempty"`
+	EmptyAsNull   bool                   `protobuf:"varint,3,opt,name=empty_as_null,json=emptyAsNull,proto3" json:"empty_as_null,omitempty"`
+	DropNulls     bool                   `protobuf:"varint,4,opt,name=drop_nulls,json=dropNulls,proto3" json:"drop_nulls,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Explode) Reset() {
+	*x = Explode{}
+	mi := &file_plan_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Explode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Explode) ProtoMessage() {}
+
+func (x *Explode) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Explode.ProtoReflect.Descriptor instead.
+func (*Explode) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *Explode) GetInput() *Node {
+	if x != nil {
+		return x.Input
+	}
+	return nil
+}
+
+func (x *Explode) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *Explode) GetEmptyAsNull() bool {
+	if x != nil {
+		return x.EmptyAsNull
+	}
+	return false
+}
+
+func (x *Explode) GetDropNulls() bool {
+	if x != nil {
+		return x.DropNulls
+	}
+	return false
+}
+
 // Values is rows written out in the query: SQL's VALUES lists, and SELECT
 // without FROM (one row of no columns). Each cell is an expression of no
 // column (a constant); a column takes the type of its first cell that is
@@ -2012,7 +2113,7 @@ type Values struct {
 
 func (x *Values) Reset() {
 	*x = Values{}
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2125,7 @@ func (x *Values) String() string {
 func (*Values) ProtoMessage() {}
 
 func (x *Values) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[22]
+	mi := &file_plan_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2138,7 @@ func (x *Values) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values.ProtoReflect.Descriptor instead.
 func (*Values) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22}
+	return file_plan_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Values) GetNames() []string {
@@ -2069,7 +2170,7 @@ type Sql struct {
 
 func (x *Sql) Reset() {
 	*x = Sql{}
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2182,7 @@ func (x *Sql) String() string {
 func (*Sql) ProtoMessage() {}
 
 func (x *Sql) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[23]
+	mi := &file_plan_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2195,7 @@ func (x *Sql) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sql.ProtoReflect.Descriptor instead.
 func (*Sql) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{23}
+	return file_plan_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Sql) GetQuery() string {
@@ -2121,7 +2222,7 @@ type TableScan struct {
 
 func (x *TableScan) Reset() {
 	*x = TableScan{}
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2133,7 +2234,7 @@ func (x *TableScan) String() string {
 func (*TableScan) ProtoMessage() {}
 
 func (x *TableScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[24]
+	mi := &file_plan_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2146,7 +2247,7 @@ func (x *TableScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TableScan.ProtoReflect.Descriptor instead.
 func (*TableScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{24}
+	return file_plan_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *TableScan) GetTable() string {
@@ -2169,7 +2270,7 @@ type FileScan struct {
 
 func (x *FileScan) Reset() {
 	*x = FileScan{}
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2181,7 +2282,7 @@ func (x *FileScan) String() string {
 func (*FileScan) ProtoMessage() {}
 
 func (x *FileScan) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[25]
+	mi := &file_plan_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2194,7 +2295,7 @@ func (x *FileScan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileScan.ProtoReflect.Descriptor instead.
 func (*FileScan) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{25}
+	return file_plan_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FileScan) GetPaths() []string {
@@ -2228,7 +2329,7 @@ type CsvOptions struct {
 
 func (x *CsvOptions) Reset() {
 	*x = CsvOptions{}
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2240,7 +2341,7 @@ func (x *CsvOptions) String() string {
 func (*CsvOptions) ProtoMessage() {}
 
 func (x *CsvOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[26]
+	mi := &file_plan_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2253,7 +2354,7 @@ func (x *CsvOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CsvOptions.ProtoReflect.Descriptor instead.
 func (*CsvOptions) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{26}
+	return file_plan_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CsvOptions) GetNoHeader() bool {
@@ -2281,7 +2382,7 @@ type Select struct {
 
 func (x *Select) Reset() {
 	*x = Select{}
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2394,7 @@ func (x *Select) String() string {
 func (*Select) ProtoMessage() {}
 
 func (x *Select) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[27]
+	mi := &file_plan_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2407,7 @@ func (x *Select) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Select.ProtoReflect.Descriptor instead.
 func (*Select) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{27}
+	return file_plan_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Select) GetInput() *Node {
@@ -2335,7 +2436,7 @@ type WithColumns struct {
 
 func (x *WithColumns) Reset() {
 	*x = WithColumns{}
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2448,7 @@ func (x *WithColumns) String() string {
 func (*WithColumns) ProtoMessage() {}
 
 func (x *WithColumns) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[28]
+	mi := &file_plan_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2461,7 @@ func (x *WithColumns) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WithColumns.ProtoReflect.Descriptor instead.
 func (*WithColumns) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{28}
+	return file_plan_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WithColumns) GetInput() *Node {
@@ -2387,7 +2488,7 @@ type Filter struct {
 
 func (x *Filter) Reset() {
 	*x = Filter{}
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2500,7 @@ func (x *Filter) String() string {
 func (*Filter) ProtoMessage() {}
 
 func (x *Filter) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[29]
+	mi := &file_plan_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2513,7 @@ func (x *Filter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Filter.ProtoReflect.Descriptor instead.
 func (*Filter) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{29}
+	return file_plan_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Filter) GetInput() *Node {
@@ -2442,7 +2543,7 @@ type Aggregate struct {
 
 func (x *Aggregate) Reset() {
 	*x = Aggregate{}
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2454,7 +2555,7 @@ func (x *Aggregate) String() string {
 func (*Aggregate) ProtoMessage() {}
 
 func (x *Aggregate) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[30]
+	mi := &file_plan_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2467,7 +2568,7 @@ func (x *Aggregate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Aggregate.ProtoReflect.Descriptor instead.
 func (*Aggregate) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{30}
+	return file_plan_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Aggregate) GetInput() *Node {
@@ -2502,7 +2603,7 @@ type SortKey struct {
 
 func (x *SortKey) Reset() {
 	*x = SortKey{}
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2514,7 +2615,7 @@ func (x *SortKey) String() string {
 func (*SortKey) ProtoMessage() {}
 
 func (x *SortKey) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[31]
+	mi := &file_plan_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2527,7 +2628,7 @@ func (x *SortKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SortKey.ProtoReflect.Descriptor instead.
 func (*SortKey) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{31}
+	return file_plan_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SortKey) GetExpr() *Expr {
@@ -2562,7 +2663,7 @@ type Sort struct {
 
 func (x *Sort) Reset() {
 	*x = Sort{}
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2574,7 +2675,7 @@ func (x *Sort) String() string {
 func (*Sort) ProtoMessage() {}
 
 func (x *Sort) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[32]
+	mi := &file_plan_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2587,7 +2688,7 @@ func (x *Sort) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sort.ProtoReflect.Descriptor instead.
 func (*Sort) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{32}
+	return file_plan_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Sort) GetInput() *Node {
@@ -2616,7 +2717,7 @@ type Limit struct {
 
 func (x *Limit) Reset() {
 	*x = Limit{}
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2628,7 +2729,7 @@ func (x *Limit) String() string {
 func (*Limit) ProtoMessage() {}
 
 func (x *Limit) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[33]
+	mi := &file_plan_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2641,7 +2742,7 @@ func (x *Limit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Limit.ProtoReflect.Descriptor instead.
 func (*Limit) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{33}
+	return file_plan_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Limit) GetInput() *Node {
@@ -2690,7 +2791,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2702,7 +2803,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[34]
+	mi := &file_plan_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2715,7 +2816,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{34}
+	return file_plan_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Join) GetLeft() *Node {
@@ -2779,7 +2880,7 @@ type Concat struct {
 
 func (x *Concat) Reset() {
 	*x = Concat{}
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2791,7 +2892,7 @@ func (x *Concat) String() string {
 func (*Concat) ProtoMessage() {}
 
 func (x *Concat) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[35]
+	mi := &file_plan_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2804,7 +2905,7 @@ func (x *Concat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Concat.ProtoReflect.Descriptor instead.
 func (*Concat) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{35}
+	return file_plan_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Concat) GetInputs() []*Node {
@@ -2833,7 +2934,7 @@ type Expr struct {
 
 func (x *Expr) Reset() {
 	*x = Expr{}
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2845,7 +2946,7 @@ func (x *Expr) String() string {
 func (*Expr) ProtoMessage() {}
 
 func (x *Expr) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[36]
+	mi := &file_plan_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2858,7 +2959,7 @@ func (x *Expr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expr.ProtoReflect.Descriptor instead.
 func (*Expr) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{36}
+	return file_plan_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Expr) GetKind() isExpr_Kind {
@@ -3018,7 +3119,7 @@ type Selector struct {
 
 func (x *Selector) Reset() {
 	*x = Selector{}
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3030,7 +3131,7 @@ func (x *Selector) String() string {
 func (*Selector) ProtoMessage() {}
 
 func (x *Selector) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[37]
+	mi := &file_plan_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3043,7 +3144,7 @@ func (x *Selector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Selector.ProtoReflect.Descriptor instead.
 func (*Selector) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{37}
+	return file_plan_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Selector) GetNames() []string {
@@ -3103,7 +3204,7 @@ type Rename struct {
 
 func (x *Rename) Reset() {
 	*x = Rename{}
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3115,7 +3216,7 @@ func (x *Rename) String() string {
 func (*Rename) ProtoMessage() {}
 
 func (x *Rename) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[38]
+	mi := &file_plan_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3128,7 +3229,7 @@ func (x *Rename) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Rename.ProtoReflect.Descriptor instead.
 func (*Rename) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{38}
+	return file_plan_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Rename) GetExpr() *Expr {
@@ -3182,7 +3283,7 @@ type Over struct {
 
 func (x *Over) Reset() {
 	*x = Over{}
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3194,7 +3295,7 @@ func (x *Over) String() string {
 func (*Over) ProtoMessage() {}
 
 func (x *Over) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[39]
+	mi := &file_plan_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3207,7 +3308,7 @@ func (x *Over) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Over.ProtoReflect.Descriptor instead.
 func (*Over) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{39}
+	return file_plan_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Over) GetExpr() *Expr {
@@ -3247,7 +3348,7 @@ type Column struct {
 
 func (x *Column) Reset() {
 	*x = Column{}
-	mi := &file_plan_proto_msgTypes[40]
+	mi := &file_plan_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3259,7 +3360,7 @@ func (x *Column) String() string {
 func (*Column) ProtoMessage() {}
 
 func (x *Column) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[40]
+	mi := &file_plan_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3272,7 +3373,7 @@ func (x *Column) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Column.ProtoReflect.Descriptor instead.
 func (*Column) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{40}
+	return file_plan_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *Column) GetName() string {
@@ -3296,7 +3397,7 @@ type Call struct {
 
 func (x *Call) Reset() {
 	*x = Call{}
-	mi := &file_plan_proto_msgTypes[41]
+	mi := &file_plan_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3308,7 +3409,7 @@ func (x *Call) String() string {
 func (*Call) ProtoMessage() {}
 
 func (x *Call) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[41]
+	mi := &file_plan_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3321,7 +3422,7 @@ func (x *Call) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Call.ProtoReflect.Descriptor instead.
 func (*Call) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{41}
+	return file_plan_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Call) GetFunction() string {
@@ -3348,7 +3449,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_plan_proto_msgTypes[42]
+	mi := &file_plan_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3461,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[42]
+	mi := &file_plan_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3474,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{42}
+	return file_plan_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Alias) GetExpr() *Expr {
@@ -3400,7 +3501,7 @@ type Cast struct {
 
 func (x *Cast) Reset() {
 	*x = Cast{}
-	mi := &file_plan_proto_msgTypes[43]
+	mi := &file_plan_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +3513,7 @@ func (x *Cast) String() string {
 func (*Cast) ProtoMessage() {}
 
 func (x *Cast) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[43]
+	mi := &file_plan_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +3526,7 @@ func (x *Cast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Cast.ProtoReflect.Descriptor instead.
 func (*Cast) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{43}
+	return file_plan_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Cast) GetExpr() *Expr {
@@ -3445,7 +3546,7 @@ func (x *Cast) GetTo() *DataType {
 type DataType struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Kind          DataType_Kind          `protobuf:"varint,1,opt,name=kind,proto3,enum=slipstream.plan.v1.DataType_Kind" json:"kind,omitempty"`
-	Unit          DataType_TimeUnit      `protobuf:"varint,2,opt,name=unit,proto3,enum=slipstream.plan.v1.DataType_TimeUnit" json:"unit,omitempty"` // TIMESTAMP
+	Unit          DataType_TimeUnit      `protobuf:"varint,2,opt,name=unit,proto3,enum=slipstream.plan.v1.DataType_TimeUnit" json:"unit,omitempty"` // TIMESTAMP, DURATION, TIME64
 	Timezone      string                 `protobuf:"bytes,3,opt,name=timezone,proto3" json:"timezone,omitempty"`                                    // TIMESTAMP; empty: naive
 	Precision     int32                  `protobuf:"varint,4,opt,name=precision,proto3" json:"precision,omitempty"`                                 // DECIMAL128
 	Scale         int32                  `protobuf:"varint,5,opt,name=scale,proto3" json:"scale,omitempty"`                                         // DECIMAL128
@@ -3455,7 +3556,7 @@ type DataType struct {
 
 func (x *DataType) Reset() {
 	*x = DataType{}
-	mi := &file_plan_proto_msgTypes[44]
+	mi := &file_plan_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3467,7 +3568,7 @@ func (x *DataType) String() string {
 func (*DataType) ProtoMessage() {}
 
 func (x *DataType) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[44]
+	mi := &file_plan_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3480,7 +3581,7 @@ func (x *DataType) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DataType.ProtoReflect.Descriptor instead.
 func (*DataType) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{44}
+	return file_plan_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DataType) GetKind() DataType_Kind {
@@ -3534,6 +3635,9 @@ type Literal struct {
 	//	*Literal_DateValue
 	//	*Literal_TimestampValue
 	//	*Literal_DecimalValue
+	//	*Literal_DurationValue
+	//	*Literal_TimeValue
+	//	*Literal_BinaryValue
 	Value         isLiteral_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3541,7 +3645,7 @@ type Literal struct {
 
 func (x *Literal) Reset() {
 	*x = Literal{}
-	mi := &file_plan_proto_msgTypes[45]
+	mi := &file_plan_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3553,7 +3657,7 @@ func (x *Literal) String() string {
 func (*Literal) ProtoMessage() {}
 
 func (x *Literal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[45]
+	mi := &file_plan_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3566,7 +3670,7 @@ func (x *Literal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Literal.ProtoReflect.Descriptor instead.
 func (*Literal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{45}
+	return file_plan_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Literal) GetValue() isLiteral_Value {
@@ -3657,6 +3761,33 @@ func (x *Literal) GetDecimalValue() *Decimal {
 	return nil
 }
 
+func (x *Literal) GetDurationValue() *Duration {
+	if x != nil {
+		if x, ok := x.Value.(*Literal_DurationValue); ok {
+			return x.DurationValue
+		}
+	}
+	return nil
+}
+
+func (x *Literal) GetTimeValue() int64 {
+	if x != nil {
+		if x, ok := x.Value.(*Literal_TimeValue); ok {
+			return x.TimeValue
+		}
+	}
+	return 0
+}
+
+func (x *Literal) GetBinaryValue() []byte {
+	if x != nil {
+		if x, ok := x.Value.(*Literal_BinaryValue); ok {
+			return x.BinaryValue
+		}
+	}
+	return nil
+}
+
 type isLiteral_Value interface {
 	isLiteral_Value()
 }
@@ -3697,6 +3828,18 @@ type Literal_DecimalValue struct {
 	DecimalValue *Decimal `protobuf:"bytes,9,opt,name=decimal_value,json=decimalValue,proto3,oneof"`
 }
 
+type Literal_DurationValue struct {
+	DurationValue *Duration `protobuf:"bytes,10,opt,name=duration_value,json=durationValue,proto3,oneof"`
+}
+
+type Literal_TimeValue struct {
+	TimeValue int64 `protobuf:"varint,11,opt,name=time_value,json=timeValue,proto3,oneof"` // a time of day, nanoseconds since midnight (time64[ns])
+}
+
+type Literal_BinaryValue struct {
+	BinaryValue []byte `protobuf:"bytes,12,opt,name=binary_value,json=binaryValue,proto3,oneof"`
+}
+
 func (*Literal_Null) isLiteral_Value() {}
 
 func (*Literal_BoolValue) isLiteral_Value() {}
@@ -3715,6 +3858,64 @@ func (*Literal_TimestampValue) isLiteral_Value() {}
 
 func (*Literal_DecimalValue) isLiteral_Value() {}
 
+func (*Literal_DurationValue) isLiteral_Value() {}
+
+func (*Literal_TimeValue) isLiteral_Value() {}
+
+func (*Literal_BinaryValue) isLiteral_Value() {}
+
+type Duration struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
+	Unit          DataType_TimeUnit      `protobuf:"varint,2,opt,name=unit,proto3,enum=slipstream.plan.v1.DataType_TimeUnit" json:"unit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Duration) Reset() {
+	*x = Duration{}
+	mi := &file_plan_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Duration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Duration) ProtoMessage() {}
+
+func (x *Duration) ProtoReflect() protoreflect.Message {
+	mi := &file_plan_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Duration.ProtoReflect.Descriptor instead.
+func (*Duration) Descriptor() ([]byte, []int) {
+	return file_plan_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *Duration) GetValue() int64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Duration) GetUnit() DataType_TimeUnit {
+	if x != nil {
+		return x.Unit
+	}
+	return DataType_SECOND
+}
+
 type Timestamp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Value         int64                  `protobuf:"varint,1,opt,name=value,proto3" json:"value,omitempty"`
@@ -3726,7 +3927,7 @@ type Timestamp struct {
 
 func (x *Timestamp) Reset() {
 	*x = Timestamp{}
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3738,7 +3939,7 @@ func (x *Timestamp) String() string {
 func (*Timestamp) ProtoMessage() {}
 
 func (x *Timestamp) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[46]
+	mi := &file_plan_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3751,7 +3952,7 @@ func (x *Timestamp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Timestamp.ProtoReflect.Descriptor instead.
 func (*Timestamp) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{46}
+	return file_plan_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Timestamp) GetValue() int64 {
@@ -3788,7 +3989,7 @@ type Decimal struct {
 
 func (x *Decimal) Reset() {
 	*x = Decimal{}
-	mi := &file_plan_proto_msgTypes[47]
+	mi := &file_plan_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3800,7 +4001,7 @@ func (x *Decimal) String() string {
 func (*Decimal) ProtoMessage() {}
 
 func (x *Decimal) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[47]
+	mi := &file_plan_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3813,7 +4014,7 @@ func (x *Decimal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decimal.ProtoReflect.Descriptor instead.
 func (*Decimal) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{47}
+	return file_plan_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Decimal) GetUnscaled() string {
@@ -3846,7 +4047,7 @@ type Values_Row struct {
 
 func (x *Values_Row) Reset() {
 	*x = Values_Row{}
-	mi := &file_plan_proto_msgTypes[48]
+	mi := &file_plan_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3858,7 +4059,7 @@ func (x *Values_Row) String() string {
 func (*Values_Row) ProtoMessage() {}
 
 func (x *Values_Row) ProtoReflect() protoreflect.Message {
-	mi := &file_plan_proto_msgTypes[48]
+	mi := &file_plan_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3871,7 +4072,7 @@ func (x *Values_Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Values_Row.ProtoReflect.Descriptor instead.
 func (*Values_Row) Descriptor() ([]byte, []int) {
-	return file_plan_proto_rawDescGZIP(), []int{22, 0}
+	return file_plan_proto_rawDescGZIP(), []int{23, 0}
 }
 
 func (x *Values_Row) GetCells() []*Expr {
@@ -3989,7 +4190,7 @@ const file_plan_proto_rawDesc = "" +
 	"\x04node\x18\x01 \x01(\tR\x04node\x12\x14\n" +
 	"\x05stage\x18\x02 \x01(\x05R\x05stage\x12\x12\n" +
 	"\x04task\x18\x03 \x01(\x05R\x04task\x12\x14\n" +
-	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xa8\x05\n" +
+	"\x05cause\x18\x04 \x01(\tR\x05cause\"\xe1\x05\n" +
 	"\x04Node\x12>\n" +
 	"\n" +
 	"table_scan\x18\x01 \x01(\v2\x1d.slipstream.plan.v1.TableScanH\x00R\ttableScan\x12;\n" +
@@ -4004,8 +4205,15 @@ const file_plan_proto_rawDesc = "" +
 	"\x06concat\x18\n" +
 	" \x01(\v2\x1a.slipstream.plan.v1.ConcatH\x00R\x06concat\x12+\n" +
 	"\x03sql\x18\v \x01(\v2\x17.slipstream.plan.v1.SqlH\x00R\x03sql\x124\n" +
-	"\x06values\x18\f \x01(\v2\x1a.slipstream.plan.v1.ValuesH\x00R\x06valuesB\x06\n" +
-	"\x04kind\"\x89\x01\n" +
+	"\x06values\x18\f \x01(\v2\x1a.slipstream.plan.v1.ValuesH\x00R\x06values\x127\n" +
+	"\aexplode\x18\r \x01(\v2\x1b.slipstream.plan.v1.ExplodeH\x00R\aexplodeB\x06\n" +
+	"\x04kind\"\x96\x01\n" +
+	"\aExplode\x12.\n" +
+	"\x05input\x18\x01 \x01(\v2\x18.slipstream.plan.v1.NodeR\x05input\x12\x18\n" +
+	"\acolumns\x18\x02 \x03(\tR\acolumns\x12\"\n" +
+	"\rempty_as_null\x18\x03 \x01(\bR\vemptyAsNull\x12\x1d\n" +
+	"\n" +
+	"drop_nulls\x18\x04 \x01(\bR\tdropNulls\"\x89\x01\n" +
 	"\x06Values\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x122\n" +
 	"\x04rows\x18\x02 \x03(\v2\x1e.slipstream.plan.v1.Values.RowR\x04rows\x1a5\n" +
@@ -4113,13 +4321,13 @@ const file_plan_proto_rawDesc = "" +
 	"\x04name\x18\x02 \x01(\tR\x04name\"b\n" +
 	"\x04Cast\x12,\n" +
 	"\x04expr\x18\x01 \x01(\v2\x18.slipstream.plan.v1.ExprR\x04expr\x12,\n" +
-	"\x02to\x18\x02 \x01(\v2\x1c.slipstream.plan.v1.DataTypeR\x02to\"\x84\x04\n" +
+	"\x02to\x18\x02 \x01(\v2\x1c.slipstream.plan.v1.DataTypeR\x02to\"\xbc\x04\n" +
 	"\bDataType\x125\n" +
 	"\x04kind\x18\x01 \x01(\x0e2!.slipstream.plan.v1.DataType.KindR\x04kind\x129\n" +
 	"\x04unit\x18\x02 \x01(\x0e2%.slipstream.plan.v1.DataType.TimeUnitR\x04unit\x12\x1a\n" +
 	"\btimezone\x18\x03 \x01(\tR\btimezone\x12\x1c\n" +
 	"\tprecision\x18\x04 \x01(\x05R\tprecision\x12\x14\n" +
-	"\x05scale\x18\x05 \x01(\x05R\x05scale\"\xeb\x01\n" +
+	"\x05scale\x18\x05 \x01(\x05R\x05scale\"\xa3\x02\n" +
 	"\x04Kind\x12\x0f\n" +
 	"\vUNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04BOOL\x10\x01\x12\b\n" +
@@ -4145,14 +4353,20 @@ const file_plan_proto_rawDesc = "" +
 	"\x06DATE32\x10\x0f\x12\r\n" +
 	"\tTIMESTAMP\x10\x10\x12\x0e\n" +
 	"\n" +
-	"DECIMAL128\x10\x11\"H\n" +
+	"DECIMAL128\x10\x11\x12\f\n" +
+	"\bDURATION\x10\x12\x12\n" +
+	"\n" +
+	"\x06TIME64\x10\x13\x12\n" +
+	"\n" +
+	"\x06BINARY\x10\x14\x12\x10\n" +
+	"\fLARGE_BINARY\x10\x15\"H\n" +
 	"\bTimeUnit\x12\n" +
 	"\n" +
 	"\x06SECOND\x10\x00\x12\x0f\n" +
 	"\vMILLISECOND\x10\x01\x12\x0f\n" +
 	"\vMICROSECOND\x10\x02\x12\x0e\n" +
 	"\n" +
-	"NANOSECOND\x10\x03\"\x9e\x03\n" +
+	"NANOSECOND\x10\x03\"\xab\x04\n" +
 	"\aLiteral\x122\n" +
 	"\x04null\x18\x01 \x01(\v2\x1c.slipstream.plan.v1.DataTypeH\x00R\x04null\x12\x1f\n" +
 	"\n" +
@@ -4166,8 +4380,16 @@ const file_plan_proto_rawDesc = "" +
 	"\n" +
 	"date_value\x18\a \x01(\x05H\x00R\tdateValue\x12H\n" +
 	"\x0ftimestamp_value\x18\b \x01(\v2\x1d.slipstream.plan.v1.TimestampH\x00R\x0etimestampValue\x12B\n" +
-	"\rdecimal_value\x18\t \x01(\v2\x1b.slipstream.plan.v1.DecimalH\x00R\fdecimalValueB\a\n" +
-	"\x05value\"x\n" +
+	"\rdecimal_value\x18\t \x01(\v2\x1b.slipstream.plan.v1.DecimalH\x00R\fdecimalValue\x12E\n" +
+	"\x0eduration_value\x18\n" +
+	" \x01(\v2\x1c.slipstream.plan.v1.DurationH\x00R\rdurationValue\x12\x1f\n" +
+	"\n" +
+	"time_value\x18\v \x01(\x03H\x00R\ttimeValue\x12#\n" +
+	"\fbinary_value\x18\f \x01(\fH\x00R\vbinaryValueB\a\n" +
+	"\x05value\"[\n" +
+	"\bDuration\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\x03R\x05value\x129\n" +
+	"\x04unit\x18\x02 \x01(\x0e2%.slipstream.plan.v1.DataType.TimeUnitR\x04unit\"x\n" +
 	"\tTimestamp\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\x03R\x05value\x129\n" +
 	"\x04unit\x18\x02 \x01(\x0e2%.slipstream.plan.v1.DataType.TimeUnitR\x04unit\x12\x1a\n" +
@@ -4195,7 +4417,7 @@ func file_plan_proto_rawDescGZIP() []byte {
 }
 
 var file_plan_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_plan_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_plan_proto_goTypes = []any{
 	(FileFormat)(0),        // 0: slipstream.plan.v1.FileFormat
 	(Upload_Mode)(0),       // 1: slipstream.plan.v1.Upload.Mode
@@ -4225,34 +4447,36 @@ var file_plan_proto_goTypes = []any{
 	(*Manifests)(nil),      // 25: slipstream.plan.v1.Manifests
 	(*LostInput)(nil),      // 26: slipstream.plan.v1.LostInput
 	(*Node)(nil),           // 27: slipstream.plan.v1.Node
-	(*Values)(nil),         // 28: slipstream.plan.v1.Values
-	(*Sql)(nil),            // 29: slipstream.plan.v1.Sql
-	(*TableScan)(nil),      // 30: slipstream.plan.v1.TableScan
-	(*FileScan)(nil),       // 31: slipstream.plan.v1.FileScan
-	(*CsvOptions)(nil),     // 32: slipstream.plan.v1.CsvOptions
-	(*Select)(nil),         // 33: slipstream.plan.v1.Select
-	(*WithColumns)(nil),    // 34: slipstream.plan.v1.WithColumns
-	(*Filter)(nil),         // 35: slipstream.plan.v1.Filter
-	(*Aggregate)(nil),      // 36: slipstream.plan.v1.Aggregate
-	(*SortKey)(nil),        // 37: slipstream.plan.v1.SortKey
-	(*Sort)(nil),           // 38: slipstream.plan.v1.Sort
-	(*Limit)(nil),          // 39: slipstream.plan.v1.Limit
-	(*Join)(nil),           // 40: slipstream.plan.v1.Join
-	(*Concat)(nil),         // 41: slipstream.plan.v1.Concat
-	(*Expr)(nil),           // 42: slipstream.plan.v1.Expr
-	(*Selector)(nil),       // 43: slipstream.plan.v1.Selector
-	(*Rename)(nil),         // 44: slipstream.plan.v1.Rename
-	(*Over)(nil),           // 45: slipstream.plan.v1.Over
-	(*Column)(nil),         // 46: slipstream.plan.v1.Column
-	(*Call)(nil),           // 47: slipstream.plan.v1.Call
-	(*Alias)(nil),          // 48: slipstream.plan.v1.Alias
-	(*Cast)(nil),           // 49: slipstream.plan.v1.Cast
-	(*DataType)(nil),       // 50: slipstream.plan.v1.DataType
-	(*Literal)(nil),        // 51: slipstream.plan.v1.Literal
-	(*Timestamp)(nil),      // 52: slipstream.plan.v1.Timestamp
-	(*Decimal)(nil),        // 53: slipstream.plan.v1.Decimal
-	(*Values_Row)(nil),     // 54: slipstream.plan.v1.Values.Row
-	nil,                    // 55: slipstream.plan.v1.Sql.TablesEntry
+	(*Explode)(nil),        // 28: slipstream.plan.v1.Explode
+	(*Values)(nil),         // 29: slipstream.plan.v1.Values
+	(*Sql)(nil),            // 30: slipstream.plan.v1.Sql
+	(*TableScan)(nil),      // 31: slipstream.plan.v1.TableScan
+	(*FileScan)(nil),       // 32: slipstream.plan.v1.FileScan
+	(*CsvOptions)(nil),     // 33: slipstream.plan.v1.CsvOptions
+	(*Select)(nil),         // 34: slipstream.plan.v1.Select
+	(*WithColumns)(nil),    // 35: slipstream.plan.v1.WithColumns
+	(*Filter)(nil),         // 36: slipstream.plan.v1.Filter
+	(*Aggregate)(nil),      // 37: slipstream.plan.v1.Aggregate
+	(*SortKey)(nil),        // 38: slipstream.plan.v1.SortKey
+	(*Sort)(nil),           // 39: slipstream.plan.v1.Sort
+	(*Limit)(nil),          // 40: slipstream.plan.v1.Limit
+	(*Join)(nil),           // 41: slipstream.plan.v1.Join
+	(*Concat)(nil),         // 42: slipstream.plan.v1.Concat
+	(*Expr)(nil),           // 43: slipstream.plan.v1.Expr
+	(*Selector)(nil),       // 44: slipstream.plan.v1.Selector
+	(*Rename)(nil),         // 45: slipstream.plan.v1.Rename
+	(*Over)(nil),           // 46: slipstream.plan.v1.Over
+	(*Column)(nil),         // 47: slipstream.plan.v1.Column
+	(*Call)(nil),           // 48: slipstream.plan.v1.Call
+	(*Alias)(nil),          // 49: slipstream.plan.v1.Alias
+	(*Cast)(nil),           // 50: slipstream.plan.v1.Cast
+	(*DataType)(nil),       // 51: slipstream.plan.v1.DataType
+	(*Literal)(nil),        // 52: slipstream.plan.v1.Literal
+	(*Duration)(nil),       // 53: slipstream.plan.v1.Duration
+	(*Timestamp)(nil),      // 54: slipstream.plan.v1.Timestamp
+	(*Decimal)(nil),        // 55: slipstream.plan.v1.Decimal
+	(*Values_Row)(nil),     // 56: slipstream.plan.v1.Values.Row
+	nil,                    // 57: slipstream.plan.v1.Sql.TablesEntry
 }
 var file_plan_proto_depIdxs = []int32{
 	27, // 0: slipstream.plan.v1.Query.root:type_name -> slipstream.plan.v1.Node
@@ -4268,74 +4492,78 @@ var file_plan_proto_depIdxs = []int32{
 	16, // 10: slipstream.plan.v1.Input.sources:type_name -> slipstream.plan.v1.Source
 	11, // 11: slipstream.plan.v1.StoreOutput.output:type_name -> slipstream.plan.v1.OutputKey
 	11, // 12: slipstream.plan.v1.WriteOutput.output:type_name -> slipstream.plan.v1.OutputKey
-	30, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
-	31, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
-	33, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
-	34, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
-	35, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
-	36, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
-	38, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
-	39, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
-	40, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
-	41, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
-	29, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
-	28, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
-	54, // 25: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
-	55, // 26: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
-	0,  // 27: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
-	32, // 28: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
-	27, // 29: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
-	42, // 30: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
-	27, // 31: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
-	42, // 32: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
-	27, // 33: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
-	42, // 34: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
-	27, // 35: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
-	42, // 36: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
-	42, // 37: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
-	42, // 38: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
-	27, // 39: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
-	37, // 40: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
-	27, // 41: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
-	27, // 42: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
-	27, // 43: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
-	42, // 44: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
-	42, // 45: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
-	2,  // 46: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
-	42, // 47: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
-	27, // 48: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
-	46, // 49: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
-	51, // 50: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
-	47, // 51: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
-	48, // 52: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
-	49, // 53: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
-	45, // 54: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
-	43, // 55: slipstream.plan.v1.Expr.selector:type_name -> slipstream.plan.v1.Selector
-	44, // 56: slipstream.plan.v1.Expr.rename:type_name -> slipstream.plan.v1.Rename
-	50, // 57: slipstream.plan.v1.Selector.dtypes:type_name -> slipstream.plan.v1.DataType
-	50, // 58: slipstream.plan.v1.Selector.exclude_dtypes:type_name -> slipstream.plan.v1.DataType
-	42, // 59: slipstream.plan.v1.Rename.expr:type_name -> slipstream.plan.v1.Expr
-	3,  // 60: slipstream.plan.v1.Rename.case:type_name -> slipstream.plan.v1.Rename.Case
-	42, // 61: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
-	42, // 62: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
-	37, // 63: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
-	42, // 64: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
-	42, // 65: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
-	42, // 66: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
-	50, // 67: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
-	4,  // 68: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
-	5,  // 69: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	50, // 70: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
-	52, // 71: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
-	53, // 72: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
-	5,  // 73: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
-	42, // 74: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
-	27, // 75: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
-	76, // [76:76] is the sub-list for method output_type
-	76, // [76:76] is the sub-list for method input_type
-	76, // [76:76] is the sub-list for extension type_name
-	76, // [76:76] is the sub-list for extension extendee
-	0,  // [0:76] is the sub-list for field type_name
+	31, // 13: slipstream.plan.v1.Node.table_scan:type_name -> slipstream.plan.v1.TableScan
+	32, // 14: slipstream.plan.v1.Node.file_scan:type_name -> slipstream.plan.v1.FileScan
+	34, // 15: slipstream.plan.v1.Node.select:type_name -> slipstream.plan.v1.Select
+	35, // 16: slipstream.plan.v1.Node.with_columns:type_name -> slipstream.plan.v1.WithColumns
+	36, // 17: slipstream.plan.v1.Node.filter:type_name -> slipstream.plan.v1.Filter
+	37, // 18: slipstream.plan.v1.Node.aggregate:type_name -> slipstream.plan.v1.Aggregate
+	39, // 19: slipstream.plan.v1.Node.sort:type_name -> slipstream.plan.v1.Sort
+	40, // 20: slipstream.plan.v1.Node.limit:type_name -> slipstream.plan.v1.Limit
+	41, // 21: slipstream.plan.v1.Node.join:type_name -> slipstream.plan.v1.Join
+	42, // 22: slipstream.plan.v1.Node.concat:type_name -> slipstream.plan.v1.Concat
+	30, // 23: slipstream.plan.v1.Node.sql:type_name -> slipstream.plan.v1.Sql
+	29, // 24: slipstream.plan.v1.Node.values:type_name -> slipstream.plan.v1.Values
+	28, // 25: slipstream.plan.v1.Node.explode:type_name -> slipstream.plan.v1.Explode
+	27, // 26: slipstream.plan.v1.Explode.input:type_name -> slipstream.plan.v1.Node
+	56, // 27: slipstream.plan.v1.Values.rows:type_name -> slipstream.plan.v1.Values.Row
+	57, // 28: slipstream.plan.v1.Sql.tables:type_name -> slipstream.plan.v1.Sql.TablesEntry
+	0,  // 29: slipstream.plan.v1.FileScan.format:type_name -> slipstream.plan.v1.FileFormat
+	33, // 30: slipstream.plan.v1.FileScan.csv:type_name -> slipstream.plan.v1.CsvOptions
+	27, // 31: slipstream.plan.v1.Select.input:type_name -> slipstream.plan.v1.Node
+	43, // 32: slipstream.plan.v1.Select.exprs:type_name -> slipstream.plan.v1.Expr
+	27, // 33: slipstream.plan.v1.WithColumns.input:type_name -> slipstream.plan.v1.Node
+	43, // 34: slipstream.plan.v1.WithColumns.exprs:type_name -> slipstream.plan.v1.Expr
+	27, // 35: slipstream.plan.v1.Filter.input:type_name -> slipstream.plan.v1.Node
+	43, // 36: slipstream.plan.v1.Filter.predicate:type_name -> slipstream.plan.v1.Expr
+	27, // 37: slipstream.plan.v1.Aggregate.input:type_name -> slipstream.plan.v1.Node
+	43, // 38: slipstream.plan.v1.Aggregate.keys:type_name -> slipstream.plan.v1.Expr
+	43, // 39: slipstream.plan.v1.Aggregate.aggs:type_name -> slipstream.plan.v1.Expr
+	43, // 40: slipstream.plan.v1.SortKey.expr:type_name -> slipstream.plan.v1.Expr
+	27, // 41: slipstream.plan.v1.Sort.input:type_name -> slipstream.plan.v1.Node
+	38, // 42: slipstream.plan.v1.Sort.keys:type_name -> slipstream.plan.v1.SortKey
+	27, // 43: slipstream.plan.v1.Limit.input:type_name -> slipstream.plan.v1.Node
+	27, // 44: slipstream.plan.v1.Join.left:type_name -> slipstream.plan.v1.Node
+	27, // 45: slipstream.plan.v1.Join.right:type_name -> slipstream.plan.v1.Node
+	43, // 46: slipstream.plan.v1.Join.left_on:type_name -> slipstream.plan.v1.Expr
+	43, // 47: slipstream.plan.v1.Join.right_on:type_name -> slipstream.plan.v1.Expr
+	2,  // 48: slipstream.plan.v1.Join.how:type_name -> slipstream.plan.v1.Join.How
+	43, // 49: slipstream.plan.v1.Join.filter:type_name -> slipstream.plan.v1.Expr
+	27, // 50: slipstream.plan.v1.Concat.inputs:type_name -> slipstream.plan.v1.Node
+	47, // 51: slipstream.plan.v1.Expr.column:type_name -> slipstream.plan.v1.Column
+	52, // 52: slipstream.plan.v1.Expr.literal:type_name -> slipstream.plan.v1.Literal
+	48, // 53: slipstream.plan.v1.Expr.call:type_name -> slipstream.plan.v1.Call
+	49, // 54: slipstream.plan.v1.Expr.alias:type_name -> slipstream.plan.v1.Alias
+	50, // 55: slipstream.plan.v1.Expr.cast:type_name -> slipstream.plan.v1.Cast
+	46, // 56: slipstream.plan.v1.Expr.over:type_name -> slipstream.plan.v1.Over
+	44, // 57: slipstream.plan.v1.Expr.selector:type_name -> slipstream.plan.v1.Selector
+	45, // 58: slipstream.plan.v1.Expr.rename:type_name -> slipstream.plan.v1.Rename
+	51, // 59: slipstream.plan.v1.Selector.dtypes:type_name -> slipstream.plan.v1.DataType
+	51, // 60: slipstream.plan.v1.Selector.exclude_dtypes:type_name -> slipstream.plan.v1.DataType
+	43, // 61: slipstream.plan.v1.Rename.expr:type_name -> slipstream.plan.v1.Expr
+	3,  // 62: slipstream.plan.v1.Rename.case:type_name -> slipstream.plan.v1.Rename.Case
+	43, // 63: slipstream.plan.v1.Over.expr:type_name -> slipstream.plan.v1.Expr
+	43, // 64: slipstream.plan.v1.Over.partition_by:type_name -> slipstream.plan.v1.Expr
+	38, // 65: slipstream.plan.v1.Over.order_by:type_name -> slipstream.plan.v1.SortKey
+	43, // 66: slipstream.plan.v1.Call.args:type_name -> slipstream.plan.v1.Expr
+	43, // 67: slipstream.plan.v1.Alias.expr:type_name -> slipstream.plan.v1.Expr
+	43, // 68: slipstream.plan.v1.Cast.expr:type_name -> slipstream.plan.v1.Expr
+	51, // 69: slipstream.plan.v1.Cast.to:type_name -> slipstream.plan.v1.DataType
+	4,  // 70: slipstream.plan.v1.DataType.kind:type_name -> slipstream.plan.v1.DataType.Kind
+	5,  // 71: slipstream.plan.v1.DataType.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	51, // 72: slipstream.plan.v1.Literal.null:type_name -> slipstream.plan.v1.DataType
+	54, // 73: slipstream.plan.v1.Literal.timestamp_value:type_name -> slipstream.plan.v1.Timestamp
+	55, // 74: slipstream.plan.v1.Literal.decimal_value:type_name -> slipstream.plan.v1.Decimal
+	53, // 75: slipstream.plan.v1.Literal.duration_value:type_name -> slipstream.plan.v1.Duration
+	5,  // 76: slipstream.plan.v1.Duration.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	5,  // 77: slipstream.plan.v1.Timestamp.unit:type_name -> slipstream.plan.v1.DataType.TimeUnit
+	43, // 78: slipstream.plan.v1.Values.Row.cells:type_name -> slipstream.plan.v1.Expr
+	27, // 79: slipstream.plan.v1.Sql.TablesEntry.value:type_name -> slipstream.plan.v1.Node
+	80, // [80:80] is the sub-list for method output_type
+	80, // [80:80] is the sub-list for method input_type
+	80, // [80:80] is the sub-list for extension type_name
+	80, // [80:80] is the sub-list for extension extendee
+	0,  // [0:80] is the sub-list for field type_name
 }
 
 func init() { file_plan_proto_init() }
@@ -4356,8 +4584,9 @@ func file_plan_proto_init() {
 		(*Node_Concat)(nil),
 		(*Node_Sql)(nil),
 		(*Node_Values)(nil),
+		(*Node_Explode)(nil),
 	}
-	file_plan_proto_msgTypes[36].OneofWrappers = []any{
+	file_plan_proto_msgTypes[37].OneofWrappers = []any{
 		(*Expr_Column)(nil),
 		(*Expr_Literal)(nil),
 		(*Expr_Call)(nil),
@@ -4367,7 +4596,7 @@ func file_plan_proto_init() {
 		(*Expr_Selector)(nil),
 		(*Expr_Rename)(nil),
 	}
-	file_plan_proto_msgTypes[45].OneofWrappers = []any{
+	file_plan_proto_msgTypes[46].OneofWrappers = []any{
 		(*Literal_Null)(nil),
 		(*Literal_BoolValue)(nil),
 		(*Literal_IntValue)(nil),
@@ -4377,6 +4606,9 @@ func file_plan_proto_init() {
 		(*Literal_DateValue)(nil),
 		(*Literal_TimestampValue)(nil),
 		(*Literal_DecimalValue)(nil),
+		(*Literal_DurationValue)(nil),
+		(*Literal_TimeValue)(nil),
+		(*Literal_BinaryValue)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4384,7 +4616,7 @@ func file_plan_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plan_proto_rawDesc), len(file_plan_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   50,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

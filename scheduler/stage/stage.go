@@ -156,6 +156,11 @@ func (c *cutter) cut(n plan.Node) frag {
 	case *plan.Project:
 		f := c.cut(n.Input)
 		return with(f, &plan.Project{Input: f.n, Exprs: n.Exprs})
+	case *plan.Explode: // row by row: it runs where its input is
+		f := c.cut(n.Input)
+		e := *n
+		e.Input = f.n
+		return with(f, &e)
 	case *plan.Aggregate:
 		return c.aggregate(n)
 	case *plan.Sort:

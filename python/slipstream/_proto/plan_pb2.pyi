@@ -251,7 +251,7 @@ class LostInput(_message.Message):
     def __init__(self, node: _Optional[str] = ..., stage: _Optional[int] = ..., task: _Optional[int] = ..., cause: _Optional[str] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat", "sql", "values")
+    __slots__ = ("table_scan", "file_scan", "select", "with_columns", "filter", "aggregate", "sort", "limit", "join", "concat", "sql", "values", "explode")
     TABLE_SCAN_FIELD_NUMBER: _ClassVar[int]
     FILE_SCAN_FIELD_NUMBER: _ClassVar[int]
     SELECT_FIELD_NUMBER: _ClassVar[int]
@@ -264,6 +264,7 @@ class Node(_message.Message):
     CONCAT_FIELD_NUMBER: _ClassVar[int]
     SQL_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    EXPLODE_FIELD_NUMBER: _ClassVar[int]
     table_scan: TableScan
     file_scan: FileScan
     select: Select
@@ -276,7 +277,20 @@ class Node(_message.Message):
     concat: Concat
     sql: Sql
     values: Values
-    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ..., sql: _Optional[_Union[Sql, _Mapping]] = ..., values: _Optional[_Union[Values, _Mapping]] = ...) -> None: ...
+    explode: Explode
+    def __init__(self, table_scan: _Optional[_Union[TableScan, _Mapping]] = ..., file_scan: _Optional[_Union[FileScan, _Mapping]] = ..., select: _Optional[_Union[Select, _Mapping]] = ..., with_columns: _Optional[_Union[WithColumns, _Mapping]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., aggregate: _Optional[_Union[Aggregate, _Mapping]] = ..., sort: _Optional[_Union[Sort, _Mapping]] = ..., limit: _Optional[_Union[Limit, _Mapping]] = ..., join: _Optional[_Union[Join, _Mapping]] = ..., concat: _Optional[_Union[Concat, _Mapping]] = ..., sql: _Optional[_Union[Sql, _Mapping]] = ..., values: _Optional[_Union[Values, _Mapping]] = ..., explode: _Optional[_Union[Explode, _Mapping]] = ...) -> None: ...
+
+class Explode(_message.Message):
+    __slots__ = ("input", "columns", "empty_as_null", "drop_nulls")
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_AS_NULL_FIELD_NUMBER: _ClassVar[int]
+    DROP_NULLS_FIELD_NUMBER: _ClassVar[int]
+    input: Node
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    empty_as_null: bool
+    drop_nulls: bool
+    def __init__(self, input: _Optional[_Union[Node, _Mapping]] = ..., columns: _Optional[_Iterable[str]] = ..., empty_as_null: _Optional[bool] = ..., drop_nulls: _Optional[bool] = ...) -> None: ...
 
 class Values(_message.Message):
     __slots__ = ("names", "rows")
@@ -552,6 +566,10 @@ class DataType(_message.Message):
         DATE32: _ClassVar[DataType.Kind]
         TIMESTAMP: _ClassVar[DataType.Kind]
         DECIMAL128: _ClassVar[DataType.Kind]
+        DURATION: _ClassVar[DataType.Kind]
+        TIME64: _ClassVar[DataType.Kind]
+        BINARY: _ClassVar[DataType.Kind]
+        LARGE_BINARY: _ClassVar[DataType.Kind]
     UNSPECIFIED: DataType.Kind
     BOOL: DataType.Kind
     INT8: DataType.Kind
@@ -570,6 +588,10 @@ class DataType(_message.Message):
     DATE32: DataType.Kind
     TIMESTAMP: DataType.Kind
     DECIMAL128: DataType.Kind
+    DURATION: DataType.Kind
+    TIME64: DataType.Kind
+    BINARY: DataType.Kind
+    LARGE_BINARY: DataType.Kind
     class TimeUnit(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         SECOND: _ClassVar[DataType.TimeUnit]
@@ -593,7 +615,7 @@ class DataType(_message.Message):
     def __init__(self, kind: _Optional[_Union[DataType.Kind, str]] = ..., unit: _Optional[_Union[DataType.TimeUnit, str]] = ..., timezone: _Optional[str] = ..., precision: _Optional[int] = ..., scale: _Optional[int] = ...) -> None: ...
 
 class Literal(_message.Message):
-    __slots__ = ("null", "bool_value", "int_value", "uint_value", "float_value", "string_value", "date_value", "timestamp_value", "decimal_value")
+    __slots__ = ("null", "bool_value", "int_value", "uint_value", "float_value", "string_value", "date_value", "timestamp_value", "decimal_value", "duration_value", "time_value", "binary_value")
     NULL_FIELD_NUMBER: _ClassVar[int]
     BOOL_VALUE_FIELD_NUMBER: _ClassVar[int]
     INT_VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -603,6 +625,9 @@ class Literal(_message.Message):
     DATE_VALUE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_VALUE_FIELD_NUMBER: _ClassVar[int]
     DECIMAL_VALUE_FIELD_NUMBER: _ClassVar[int]
+    DURATION_VALUE_FIELD_NUMBER: _ClassVar[int]
+    TIME_VALUE_FIELD_NUMBER: _ClassVar[int]
+    BINARY_VALUE_FIELD_NUMBER: _ClassVar[int]
     null: DataType
     bool_value: bool
     int_value: int
@@ -612,7 +637,18 @@ class Literal(_message.Message):
     date_value: int
     timestamp_value: Timestamp
     decimal_value: Decimal
-    def __init__(self, null: _Optional[_Union[DataType, _Mapping]] = ..., bool_value: _Optional[bool] = ..., int_value: _Optional[int] = ..., uint_value: _Optional[int] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., date_value: _Optional[int] = ..., timestamp_value: _Optional[_Union[Timestamp, _Mapping]] = ..., decimal_value: _Optional[_Union[Decimal, _Mapping]] = ...) -> None: ...
+    duration_value: Duration
+    time_value: int
+    binary_value: bytes
+    def __init__(self, null: _Optional[_Union[DataType, _Mapping]] = ..., bool_value: _Optional[bool] = ..., int_value: _Optional[int] = ..., uint_value: _Optional[int] = ..., float_value: _Optional[float] = ..., string_value: _Optional[str] = ..., date_value: _Optional[int] = ..., timestamp_value: _Optional[_Union[Timestamp, _Mapping]] = ..., decimal_value: _Optional[_Union[Decimal, _Mapping]] = ..., duration_value: _Optional[_Union[Duration, _Mapping]] = ..., time_value: _Optional[int] = ..., binary_value: _Optional[bytes] = ...) -> None: ...
+
+class Duration(_message.Message):
+    __slots__ = ("value", "unit")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    unit: DataType.TimeUnit
+    def __init__(self, value: _Optional[int] = ..., unit: _Optional[_Union[DataType.TimeUnit, str]] = ...) -> None: ...
 
 class Timestamp(_message.Message):
     __slots__ = ("value", "unit", "timezone")
