@@ -2556,59 +2556,53 @@ class ExprDateTimeNameSpace:
         """The time of day of a timestamp (read in UTC), as polars' ``Time``."""
         return self._expr._call("time")
 
+    def _total(self, unit: str, fractional: bool) -> Expr:
+        """The duration in whole ``unit`` (int64), or exactly (float64) when fractional."""
+        if fractional:
+            return self._expr._call(f"total_{unit}", True)
+        return self._expr._call(f"total_{unit}")
+
     def total_days(self, *, fractional: bool = False) -> Expr:
         """Whole days in a duration, truncated toward zero, as int64.
 
         With ``fractional=True``, the exact quotient as float64.
         """
-        if fractional:
-            return self._expr._call("total_days", True)
-        return self._expr._call("total_days")
+        return self._total("days", fractional)
 
     def total_hours(self, *, fractional: bool = False) -> Expr:
         """Whole hours in a duration, truncated toward zero, as int64.
 
         With ``fractional=True``, the exact quotient as float64.
         """
-        if fractional:
-            return self._expr._call("total_hours", True)
-        return self._expr._call("total_hours")
+        return self._total("hours", fractional)
 
     def total_minutes(self, *, fractional: bool = False) -> Expr:
         """Whole minutes in a duration, truncated toward zero, as int64.
 
         With ``fractional=True``, the exact quotient as float64.
         """
-        if fractional:
-            return self._expr._call("total_minutes", True)
-        return self._expr._call("total_minutes")
+        return self._total("minutes", fractional)
 
     def total_seconds(self, *, fractional: bool = False) -> Expr:
         """Whole seconds in a duration, truncated toward zero, as int64.
 
         With ``fractional=True``, the exact quotient as float64.
         """
-        if fractional:
-            return self._expr._call("total_seconds", True)
-        return self._expr._call("total_seconds")
+        return self._total("seconds", fractional)
 
     def total_milliseconds(self, *, fractional: bool = False) -> Expr:
         """Whole milliseconds in a duration, truncated toward zero, as int64.
 
         With ``fractional=True``, the exact quotient as float64.
         """
-        if fractional:
-            return self._expr._call("total_milliseconds", True)
-        return self._expr._call("total_milliseconds")
+        return self._total("milliseconds", fractional)
 
     def total_microseconds(self, *, fractional: bool = False) -> Expr:
         """Whole microseconds in a duration, truncated toward zero, as int64.
 
         With ``fractional=True``, the exact quotient as float64.
         """
-        if fractional:
-            return self._expr._call("total_microseconds", True)
-        return self._expr._call("total_microseconds")
+        return self._total("microseconds", fractional)
 
     def total_nanoseconds(self) -> Expr:
         """Nanoseconds in a duration, as int64."""
