@@ -85,6 +85,7 @@ var (
 	actionRoles = map[string]Role{
 		actHealth:                              Reader,
 		"list_tables":                          Reader,
+		"list_functions":                       Reader,
 		"explain":                              Reader,
 		"explain_analyze":                      Reader,
 		"cluster":                              Reader,

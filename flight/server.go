@@ -22,6 +22,7 @@ import (
 	"slipstream/kernels"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
+	"slipstream/kernels/expr"
 	"slipstream/scheduler"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/config"
@@ -376,6 +377,7 @@ func (s *Service) ListFlights(_ *arrowflight.Criteria, stream arrowflight.Flight
 var actions = []*arrowflight.ActionType{
 	{Type: "health", Description: "is the node up: {\"status\": \"ok\", \"version\": ...}"},
 	{Type: "list_tables", Description: "stored tables with row counts and schemas (JSON)"},
+	{Type: "list_functions", Description: "the function registry: names, kinds and arities (JSON)"},
 	{Type: "drop_table", Description: "body {\"name\": ..., \"if_exists\": false}: remove a table"},
 	{Type: "execute_sql", Description: "body {\"sql\": ...}: run a statement that changes tables (CREATE TABLE [AS], INSERT, DROP TABLE, COPY TO); result {\"rows\": rows written}"},
 	{Type: "write", Description: "body: a serialized Write: run its query and store the result as a table, or write it as Parquet files, on the nodes; result {\"rows\": ..., \"table_rows\": ...}"},
@@ -433,6 +435,8 @@ func (s *Service) action(ctx context.Context, a *arrowflight.Action) ([]byte, er
 		return s.replicaAction(ctx, a.GetType(), a.GetBody())
 	case actHealth:
 		return json.Marshal(s.nodeInfo())
+	case "list_functions":
+		return json.Marshal(map[string]any{"functions": functionList()})
 	case "list_tables":
 		type tableInfo struct {
 			Name   string `json:"name"`
@@ -568,4 +572,24 @@ func (s *Service) nodeAction(ctx context.Context, kind string, body []byte) ([]b
 		return nil, s.engine.CommitManifest(m, req.GetUploadId())
 	}
 	return nil, invalid("unknown node-to-node action %q", kind)
+}
+
+// functionInfo is one function of the registry as list_functions gives it.
+type functionInfo struct {
+	Name     string `json:"name"`
+	Kind     string `json:"kind"` // scalar, aggregate or window
+	Arity    int    `json:"arity"`
+	MaxArity int    `json:"max_arity"` // 0: exactly arity; -1: any number more
+	Merges   bool   `json:"merges,omitempty"`
+	SQL      bool   `json:"sql_window,omitempty"`
+}
+
+func functionList() []functionInfo {
+	kinds := map[expr.FuncKind]string{expr.Scalar: "scalar", expr.Aggregate: "aggregate", expr.Window: "window"}
+	var out []functionInfo
+	for _, name := range expr.Names() {
+		fn, _ := expr.Lookup(name)
+		out = append(out, functionInfo{Name: name, Kind: kinds[fn.Kind], Arity: fn.Arity, MaxArity: fn.MaxArity, Merges: fn.Mergeable(), SQL: fn.SQL})
+	}
+	return out
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"slipstream/kernels/expr"
 )
 
 // The figures are polars 2.1's for the same input.
@@ -18,9 +20,9 @@ func TestEwmMean(t *testing.T) {
 		e    WindowExpr
 		want []any
 	}{
-		{"adjust", WindowExpr{Alpha: 0.5, Adjust: true}, []any{1.0, 1.6666666666666667, 1.8571428571428572, nil, 3.0, 0.6727272727272727, 1.3865546218487395}},
-		{"recursive", WindowExpr{Alpha: 0.5}, []any{1.0, 1.5, 1.75, nil, 2.9166666666666665, 0.9583333333333333, 1.4791666666666667}},
-		{"min_samples", WindowExpr{Alpha: 0.5, Adjust: true, MinSamples: 3}, []any{nil, nil, 1.8571428571428572, nil, 3.0, 0.6727272727272727, 1.3865546218487395}},
+		{"adjust", WindowExpr{WindowArgs: expr.WindowArgs{Alpha: 0.5, Adjust: true}}, []any{1.0, 1.6666666666666667, 1.8571428571428572, nil, 3.0, 0.6727272727272727, 1.3865546218487395}},
+		{"recursive", WindowExpr{WindowArgs: expr.WindowArgs{Alpha: 0.5}}, []any{1.0, 1.5, 1.75, nil, 2.9166666666666665, 0.9583333333333333, 1.4791666666666667}},
+		{"min_samples", WindowExpr{WindowArgs: expr.WindowArgs{Alpha: 0.5, Adjust: true, MinSamples: 3}}, []any{nil, nil, 1.8571428571428572, nil, 3.0, 0.6727272727272727, 1.3865546218487395}},
 	} {
 		got := ewmMean(mem, x.Column(0), perm, start, tc.e)
 		for i, w := range tc.want {

@@ -35,7 +35,7 @@ func BenchmarkRollingSum(b *testing.B) {
 	sum, _ := expr.Lookup("sum")
 	w := &Window{mem: memory.DefaultAllocator}
 	for _, frame := range []int64{10, 100, 1000} {
-		e := WindowExpr{Agg: sum, Preceding: frame - 1, MinSamples: frame, Type: arrow.PrimitiveTypes.Float64}
+		e := WindowExpr{Agg: sum, WindowArgs: expr.WindowArgs{Preceding: frame - 1, MinSamples: frame}, Type: arrow.PrimitiveTypes.Float64}
 		b.Run(fmt.Sprintf("sliding/frame=%d", frame), func(b *testing.B) {
 			for b.Loop() {
 				slidingSum(memory.DefaultAllocator, vals, e, perm, start, end).Release()

@@ -43,7 +43,7 @@ func TestSlidingSumMatchesDirect(t *testing.T) {
 	mean, _ := expr.Lookup("mean")
 	for _, fn := range []*expr.Function{sum, mean} {
 		for _, frame := range [][3]int64{{3, 0, 1}, {2, 2, 3}, {0, 5, 2}, {10, 0, 10}} {
-			e := WindowExpr{Agg: fn, Preceding: frame[0], Following: frame[1], MinSamples: frame[2], Type: arrow.PrimitiveTypes.Float64}
+			e := WindowExpr{Agg: fn, WindowArgs: expr.WindowArgs{Preceding: frame[0], Following: frame[1], MinSamples: frame[2]}, Type: arrow.PrimitiveTypes.Float64}
 			got := slidingSum(mem, vals, e, perm, start, end)
 			defer got.Release()
 			fv := expr.Values[float64](vals)

@@ -332,7 +332,7 @@ func TestCancelWhileSpillingFreesEverything(t *testing.T) {
 			return j
 		},
 		"window": func(q *budget.Query, in Operator) Operator {
-			w := NewWindow(q, in, []WindowExpr{{Func: WinAggregate, Agg: sum, Arg: 0, PartitionBy: []int{0}, Name: "s", Type: i64}})
+			w := NewWindow(q, in, []WindowExpr{{Func: expr.WinAggregate, Agg: sum, Arg: 0, PartitionBy: []int{0}, Name: "s", Type: i64}})
 			w.SetBudget(q)
 			return w
 		},

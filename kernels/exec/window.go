@@ -18,54 +18,23 @@ import (
 	"slipstream/kernels/expr"
 )
 
-// WindowFunc is what a window expression computes on each row.
-type WindowFunc int
-
-const (
-	WinAggregate    WindowFunc = iota // the partition's aggregate, on every row of it
-	WinRowNumber                      // 1, 2, 3, ... in order
-	WinRank                           // ties share a rank; gaps follow ties
-	WinDenseRank                      // ties share a rank; no gaps
-	WinLag                            // the value Offset rows before, in the partition
-	WinLead                           // the value Offset rows after
-	WinCumSum                         // running sums, counts, minima, maxima over
-	WinCumCount                       // the rows up to and including this one; nulls
-	WinCumMin                         // are skipped, and the result is null only
-	WinCumMax                         // before the partition's first value
-	WinRolling                        // Agg over the rows from Preceding before to Following after
-	WinFillForward                    // a null takes the last value before it (at most Offset rows back; -1: any)
-	WinFillBackward                   // a null takes the next value after it (at most Offset rows on)
-	WinCumProd                        // running product, as WinCumSum
-	WinEwmMean                        // exponentially weighted mean (Alpha, Adjust, IgnoreNulls, MinSamples)
-)
-
-var windowNames = [...]string{"agg", "row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "rolling",
-	"fill_forward", "fill_backward", "cum_prod", "ewm_mean"}
-
-func (f WindowFunc) String() string { return windowNames[f] }
-
 // WindowExpr is one window computation over input columns.
 type WindowExpr struct {
-	Func      WindowFunc
-	Agg       *expr.Function // WinAggregate
+	Func      expr.WindowOp
+	Agg       *expr.Function // expr.WinAggregate and expr.WinRolling
 	AggParams []scalar.Scalar
-	// AggFiltered: WinAggregate over the rows where column AggFilter is true.
+	// AggFiltered: expr.WinAggregate over the rows where column AggFilter is true.
 	AggFiltered bool
 	AggFilter   int
-	Arg         int   // input column, -1 for none
-	Offset      int64 // lag and lead
-	// Rolling: the frame, and the fewest non-null values it needs (else null).
-	Preceding, Following, MinSamples int64
-	PartitionBy                      []int
-	OrderBy                          []SortKey
-	Name                             string
-	Type                             arrow.DataType
+	Arg         int // input column, -1 for none
+	expr.WindowArgs
+	PartitionBy []int
+	OrderBy     []SortKey
+	Name        string
+	Type        arrow.DataType
 	// Peers: each row takes the value of the last of its peers (rows of
 	// its partition with equal order keys), as SQL's RANGE frames do.
 	Peers bool
-	// ewm_mean's smoothing factor and polars' adjust and ignore_nulls.
-	Alpha               float64
-	Adjust, IgnoreNulls bool
 }
 
 // Window reads its whole input and appends one column per expression,
@@ -101,10 +70,10 @@ func (w *Window) String() string {
 	in := w.input.Schema()
 	for i, e := range w.exprs {
 		fn := e.Func.String()
-		if e.Func == WinAggregate {
+		if e.Func == expr.WinAggregate {
 			fn = e.Agg.Name
 		}
-		if e.Func == WinRolling {
+		if e.Func == expr.WinRolling {
 			fn = fmt.Sprintf("rolling[-%d,+%d,min=%d] %s", e.Preceding, e.Following, e.MinSamples, e.Agg.Name)
 		}
 		arg := ""
@@ -209,7 +178,7 @@ func (w *Window) compute(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 	if err != nil {
 		return nil, err
 	}
-	if e.Func == WinAggregate {
+	if e.Func == expr.WinAggregate {
 		var vals arrow.Array
 		var in arrow.DataType
 		if e.Arg >= 0 {
@@ -287,7 +256,7 @@ func (w *Window) withPeers(ctx context.Context, rec arrow.RecordBatch, e WindowE
 func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
 	n := int(rec.NumRows())
 	switch e.Func {
-	case WinRowNumber, WinRank, WinDenseRank:
+	case expr.WinRowNumber, expr.WinRank, expr.WinDenseRank:
 		cols := make([]int, len(e.OrderBy))
 		for i, o := range e.OrderBy {
 			cols[i] = o.Column
@@ -299,22 +268,22 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		out := make([]int64, n)
 		for k, row := range perm {
 			switch {
-			case e.Func == WinRowNumber || k == start[k]:
+			case e.Func == expr.WinRowNumber || k == start[k]:
 				out[row] = int64(k - start[k] + 1)
 			case oids[row] == oids[perm[k-1]]:
 				out[row] = out[perm[k-1]]
-			case e.Func == WinRank:
+			case e.Func == expr.WinRank:
 				out[row] = int64(k - start[k] + 1)
 			default:
 				out[row] = out[perm[k-1]] + 1
 			}
 		}
 		return expr.FixedWidthArray(w.mem, arrow.PrimitiveTypes.Int64, out, nil, 0), nil
-	case WinLag, WinLead:
+	case expr.WinLag, expr.WinLead:
 		idx := make([]int64, n)
 		for k, row := range perm {
 			src := k - int(e.Offset)
-			if e.Func == WinLead {
+			if e.Func == expr.WinLead {
 				src = k + int(e.Offset)
 			}
 			idx[row] = -1
@@ -323,7 +292,7 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			}
 		}
 		return takeRows(ctx, w.mem, rec.Column(e.Arg), idx)
-	case WinCumCount:
+	case expr.WinCumCount:
 		arg := rec.Column(e.Arg)
 		out := make([]int64, n)
 		var count int64
@@ -337,7 +306,7 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			out[row] = count
 		}
 		return expr.FixedWidthArray(w.mem, arrow.PrimitiveTypes.Int64, out, nil, 0), nil
-	case WinCumMin, WinCumMax:
+	case expr.WinCumMin, expr.WinCumMax:
 		arg := rec.Column(e.Arg)
 		less, err := rowLess(arg)
 		if err != nil {
@@ -349,23 +318,23 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			if k == start[k] {
 				best = -1
 			}
-			if arg.IsValid(int(row)) && (best < 0 || (e.Func == WinCumMin && less(int(row), int(best))) || (e.Func == WinCumMax && less(int(best), int(row)))) {
+			if arg.IsValid(int(row)) && (best < 0 || (e.Func == expr.WinCumMin && less(int(row), int(best))) || (e.Func == expr.WinCumMax && less(int(best), int(row)))) {
 				best = row
 			}
 			idx[row] = best
 		}
 		return takeRows(ctx, w.mem, arg, idx)
-	case WinCumSum:
+	case expr.WinCumSum:
 		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
-	case WinEwmMean:
+	case expr.WinEwmMean:
 		return ewmMean(w.mem, rec.Column(e.Arg), perm, start, e), nil
-	case WinRolling:
+	case expr.WinRolling:
 		return w.rolling(ctx, rec, e, perm, start, end)
-	case WinFillForward, WinFillBackward:
+	case expr.WinFillForward, expr.WinFillBackward:
 		arg := rec.Column(e.Arg)
 		idx := make([]int64, n)
 		step, first := 1, 0
-		if e.Func == WinFillBackward {
+		if e.Func == expr.WinFillBackward {
 			step, first = -1, n-1
 		}
 		last, gap := int64(-1), int64(0) // the last value's row, rows since it
@@ -389,7 +358,7 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 			}
 		}
 		return takeRows(ctx, w.mem, arg, idx)
-	case WinCumProd:
+	case expr.WinCumProd:
 		arg := rec.Column(e.Arg)
 		if arg.DataType().ID() == arrow.FLOAT64 {
 			return cumTypedFrom(w.mem, arg, perm, start, e.Type, 1, func(x, y float64) float64 { return x * y }), nil

@@ -39,20 +39,20 @@ func TestWindowMatchesReference(t *testing.T) {
 	i64 := arrow.PrimitiveTypes.Int64
 	order := []SortKey{{Column: 1}}
 	exprs := []WindowExpr{
-		{Func: WinRowNumber, Arg: -1, PartitionBy: []int{0}, OrderBy: order, Name: "rn", Type: i64},
-		{Func: WinRank, Arg: -1, PartitionBy: []int{0}, OrderBy: order, Name: "rank", Type: i64},
-		{Func: WinDenseRank, Arg: -1, PartitionBy: []int{0}, OrderBy: order, Name: "dense", Type: i64},
-		{Func: WinLag, Arg: 2, Offset: 2, PartitionBy: []int{0}, OrderBy: order, Name: "lag2", Type: i64},
-		{Func: WinLead, Arg: 2, Offset: 1, PartitionBy: []int{0}, OrderBy: order, Name: "lead1", Type: i64},
-		{Func: WinCumSum, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cs", Type: i64},
-		{Func: WinCumCount, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cc", Type: i64},
-		{Func: WinCumMax, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cmax", Type: i64},
-		{Func: WinAggregate, Agg: sum, Arg: 2, PartitionBy: []int{0}, Name: "total", Type: i64},
-		{Func: WinRolling, Agg: sum, Arg: 2, Preceding: 2, Following: 1, MinSamples: 2, PartitionBy: []int{0}, OrderBy: order, Name: "roll", Type: i64},
-		{Func: WinFillForward, Arg: 2, Offset: -1, PartitionBy: []int{0}, OrderBy: order, Name: "ff", Type: i64},
-		{Func: WinFillBackward, Arg: 2, Offset: 1, PartitionBy: []int{0}, OrderBy: order, Name: "bf1", Type: i64},
-		{Func: WinCumProd, Arg: 3, PartitionBy: []int{0}, OrderBy: order, Name: "cp", Type: i64},
-		{Func: WinAggregate, Agg: sum, Arg: 2, AggFiltered: true, AggFilter: 4, PartitionBy: []int{0}, Name: "ftotal", Type: i64},
+		{Func: expr.WinRowNumber, Arg: -1, PartitionBy: []int{0}, OrderBy: order, Name: "rn", Type: i64},
+		{Func: expr.WinRank, Arg: -1, PartitionBy: []int{0}, OrderBy: order, Name: "rank", Type: i64},
+		{Func: expr.WinDenseRank, Arg: -1, PartitionBy: []int{0}, OrderBy: order, Name: "dense", Type: i64},
+		{Func: expr.WinLag, Arg: 2, WindowArgs: expr.WindowArgs{Offset: 2}, PartitionBy: []int{0}, OrderBy: order, Name: "lag2", Type: i64},
+		{Func: expr.WinLead, Arg: 2, WindowArgs: expr.WindowArgs{Offset: 1}, PartitionBy: []int{0}, OrderBy: order, Name: "lead1", Type: i64},
+		{Func: expr.WinCumSum, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cs", Type: i64},
+		{Func: expr.WinCumCount, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cc", Type: i64},
+		{Func: expr.WinCumMax, Arg: 2, PartitionBy: []int{0}, OrderBy: order, Name: "cmax", Type: i64},
+		{Func: expr.WinAggregate, Agg: sum, Arg: 2, PartitionBy: []int{0}, Name: "total", Type: i64},
+		{Func: expr.WinRolling, Agg: sum, Arg: 2, WindowArgs: expr.WindowArgs{Preceding: 2, Following: 1, MinSamples: 2}, PartitionBy: []int{0}, OrderBy: order, Name: "roll", Type: i64},
+		{Func: expr.WinFillForward, Arg: 2, WindowArgs: expr.WindowArgs{Offset: -1}, PartitionBy: []int{0}, OrderBy: order, Name: "ff", Type: i64},
+		{Func: expr.WinFillBackward, Arg: 2, WindowArgs: expr.WindowArgs{Offset: 1}, PartitionBy: []int{0}, OrderBy: order, Name: "bf1", Type: i64},
+		{Func: expr.WinCumProd, Arg: 3, PartitionBy: []int{0}, OrderBy: order, Name: "cp", Type: i64},
+		{Func: expr.WinAggregate, Agg: sum, Arg: 2, AggFiltered: true, AggFilter: 4, PartitionBy: []int{0}, Name: "ftotal", Type: i64},
 	}
 	w := NewWindow(mem, records(schema, buildBatch(t, mem, schema, gs[:90], os[:90], vs[:90], ps[:90], fs[:90]), buildBatch(t, mem, schema, gs[90:], os[90:], vs[90:], ps[90:], fs[90:])), exprs)
 	got, _ := drain(t, ctx, w)

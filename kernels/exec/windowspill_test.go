@@ -42,12 +42,12 @@ func windowSpillExprs(t *testing.T, partitionBy []int) []WindowExpr {
 	i64 := arrow.PrimitiveTypes.Int64
 	order := []SortKey{{Column: 1}}
 	return []WindowExpr{
-		{Func: WinRowNumber, Arg: -1, PartitionBy: partitionBy, OrderBy: order, Name: "rn", Type: i64},
-		{Func: WinRank, Arg: -1, PartitionBy: partitionBy, OrderBy: order, Name: "rank", Type: i64},
-		{Func: WinLag, Arg: 3, Offset: 1, PartitionBy: partitionBy, OrderBy: order, Name: "lag", Type: arrow.BinaryTypes.String},
-		{Func: WinCumSum, Arg: 2, PartitionBy: partitionBy, OrderBy: order, Name: "cs", Type: i64},
-		{Func: WinAggregate, Agg: sum, Arg: 2, PartitionBy: partitionBy, Name: "total", Type: i64},
-		{Func: WinAggregate, Agg: nUnique, Arg: 3, PartitionBy: append([]int{1}, partitionBy...), Name: "distinct", Type: i64},
+		{Func: expr.WinRowNumber, Arg: -1, PartitionBy: partitionBy, OrderBy: order, Name: "rn", Type: i64},
+		{Func: expr.WinRank, Arg: -1, PartitionBy: partitionBy, OrderBy: order, Name: "rank", Type: i64},
+		{Func: expr.WinLag, Arg: 3, WindowArgs: expr.WindowArgs{Offset: 1}, PartitionBy: partitionBy, OrderBy: order, Name: "lag", Type: arrow.BinaryTypes.String},
+		{Func: expr.WinCumSum, Arg: 2, PartitionBy: partitionBy, OrderBy: order, Name: "cs", Type: i64},
+		{Func: expr.WinAggregate, Agg: sum, Arg: 2, PartitionBy: partitionBy, Name: "total", Type: i64},
+		{Func: expr.WinAggregate, Agg: nUnique, Arg: 3, PartitionBy: append([]int{1}, partitionBy...), Name: "distinct", Type: i64},
 	}
 }
 

@@ -24,17 +24,17 @@ type Accumulator interface {
 
 func registerAggregates() {
 	i64 := arrow.PrimitiveTypes.Int64
-	register(&Function{Name: "len", Kind: Aggregate, Mergeable: true, Arity: 0,
+	register(&Function{Name: "len", Kind: Aggregate, Merge: &Merge{Combine: "sum"}, Arity: 0,
 		Resolve:        func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) { return i64, nil, nil },
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &countAcc{rows: true} }})
-	register(&Function{Name: "count", Kind: Aggregate, Mergeable: true, Arity: 1,
+	register(&Function{Name: "count", Kind: Aggregate, Merge: &Merge{Combine: "sum"}, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			return i64, in, nil
 		},
 		NewAccumulator: func(arrow.DataType, []scalar.Scalar) Accumulator { return &countAcc{} }})
 	// sum(x, zero_if_empty): with true, a group with no non-null value sums
 	// to 0, as in polars; SQL passes no parameter and gets null.
-	register(&Function{Name: "sum", Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2, Resolve: resolveSum,
+	register(&Function{Name: "sum", Kind: Aggregate, Merge: &Merge{}, Arity: 1, MaxArity: 2, Resolve: resolveSum,
 		NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
 			zero := boolParam(params, 0, false)
 			switch in.ID() {
@@ -50,7 +50,8 @@ func registerAggregates() {
 			}
 			return &sumAcc[float64]{dt: in, zero: zero}
 		}})
-	register(&Function{Name: "mean", Kind: Aggregate, Mergeable: true, Arity: 1,
+	register(&Function{Name: "mean", Kind: Aggregate,
+		Merge: &Merge{Parts: []string{"sum", "count"}, Finish: "divide", ExactDecimal: true}, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			if !IsNumeric(in[0]) && !IsNull(in[0]) && !IsBool(in[0]) { // true counts 1, as polars
 				return nil, nil, invalid("mean needs numbers, got %s", TypeName(in[0]))
@@ -65,7 +66,7 @@ func registerAggregates() {
 	// NaN is greater than every number (SQL, DuckDB), which only max can tell.
 	for _, isMax := range []bool{false, true} {
 		name := map[bool]string{false: "min", true: "max"}[isMax]
-		register(&Function{Name: name, Kind: Aggregate, Mergeable: true, Arity: 1, MaxArity: 2,
+		register(&Function{Name: name, Kind: Aggregate, Merge: &Merge{}, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
 				if t.ID() == arrow.STRING_VIEW {

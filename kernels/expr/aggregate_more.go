@@ -598,7 +598,7 @@ func init() {
 	// product: the product of the non-null values, 1 when there are none
 	// (polars); int64 for integers and booleans, float64 for floats. The
 	// product of partial products is the product, so it merges as itself.
-	register(&Function{Name: "product", Kind: Aggregate, Mergeable: true, Arity: 1,
+	register(&Function{Name: "product", Kind: Aggregate, Merge: &Merge{}, Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			t := in[0]
 			var out arrow.DataType

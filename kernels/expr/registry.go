@@ -20,6 +20,10 @@ const (
 	Scalar FuncKind = iota
 	// Aggregate functions fold the rows of a group into one value.
 	Aggregate
+	// Window functions give each row a value computed over the rows of its
+	// window partition, in the window's order (row_number, lag, cum_sum):
+	// they stand only inside over().
+	Window
 )
 
 // Function is one entry of the registry.
@@ -47,15 +51,45 @@ type Function struct {
 	// (after Resolve's casts) when the plan is built, so that a bad one is
 	// an error naming it rather than a failure while running.
 	CheckParams func(params []scalar.Scalar) error
-	// Mergeable aggregates can run partial per pipeline, then final over the
-	// partial results (physical planning knows how to merge each one).
-	Mergeable bool
+	// Merge, when set, lets an aggregate run in two phases: partial per
+	// share of its input, then final over the partial results.
+	Merge *Merge
 	// OrderSensitive aggregates (first, last) depend on the order of the
 	// rows: physical planning must feed them the input in its order.
 	OrderSensitive bool
 
+	// Window functions: Op is the Window operator's kernel that computes
+	// the function; Running ones (cum_*) may give each row its last peer's
+	// value (SQL's RANGE frame); DecodeArgs checks and decodes the constant
+	// arguments after the first (already cast to what Resolve asked for);
+	// SQL offers the function under its name in OVER clauses.
+	Op         WindowOp
+	Running    bool
+	DecodeArgs func(params []scalar.Scalar) (WindowArgs, error)
+	SQL        bool
+
 	eval func(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 }
+
+// Merge says how an aggregate's partial results combine.
+type Merge struct {
+	// Combine names the aggregate that merges the partial results; empty,
+	// the function itself with the call's constant parameters (sum of
+	// sums, max of maxima).
+	Combine string
+	// Parts, when set, are the aggregates computed per share instead of
+	// the function, each merged by its own Merge; Finish, a scalar
+	// function, computes the result from the merged parts, each cast to
+	// the aggregate's result type first (mean: divide(sum, count)).
+	Parts  []string
+	Finish string
+	// ExactDecimal: a decimal argument reaches the parts without the cast
+	// the function's Resolve put on it, so that its sum stays exact.
+	ExactDecimal bool
+}
+
+// Mergeable reports whether f can run in two phases.
+func (f *Function) Mergeable() bool { return f.Merge != nil }
 
 var registry = map[string]*Function{}
 

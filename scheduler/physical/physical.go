@@ -439,14 +439,6 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 	return p.onePhase(n, in), nil
 }
 
-var windowFuncs = map[string]exec.WindowFunc{
-	"agg": exec.WinAggregate, "row_number": exec.WinRowNumber, "rank": exec.WinRank, "dense_rank": exec.WinDenseRank,
-	"lag": exec.WinLag, "lead": exec.WinLead, "cum_sum": exec.WinCumSum, "cum_count": exec.WinCumCount,
-	"cum_min": exec.WinCumMin, "cum_max": exec.WinCumMax, "rolling": exec.WinRolling,
-	"fill_forward": exec.WinFillForward, "fill_backward": exec.WinFillBackward, "cum_prod": exec.WinCumProd,
-	"ewm_mean": exec.WinEwmMean,
-}
-
 // window computes the partition keys, order keys and arguments into extra
 // columns, runs the Window operator over them, then drops them.
 func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
@@ -469,9 +461,7 @@ func (p *Planner) window(n *plan.Window) (exec.Operator, error) {
 	}
 	exprs := make([]exec.WindowExpr, len(n.Exprs))
 	for i, we := range n.Exprs {
-		e := exec.WindowExpr{Func: windowFuncs[we.Func], Arg: -1, Offset: we.Offset, Name: we.Name, Type: we.Out, Peers: we.Peers,
-			Preceding: we.Frame.Preceding, Following: we.Frame.Following, MinSamples: we.Frame.MinSamples,
-			Alpha: we.Alpha, Adjust: we.Adjust, IgnoreNulls: we.IgnoreNulls}
+		e := exec.WindowExpr{Func: we.Op(), Arg: -1, WindowArgs: we.Args, Name: we.Name, Type: we.Out, Peers: we.Peers}
 		for _, k := range we.PartitionBy {
 			e.PartitionBy = append(e.PartitionBy, column(k))
 		}

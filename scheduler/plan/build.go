@@ -401,7 +401,7 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 		}
 		we.Name = fmt.Sprintf("__win%d", len(w.Exprs))
 		w.Exprs = append(w.Exprs, we)
-		name := we.Func
+		name := we.Op().String()
 		if we.Agg != nil {
 			name = we.Agg.Name()
 		} else if we.Arg != nil {
@@ -429,7 +429,7 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 			return b.expr(e, in)
 		}
 		fn, ok := expr.Lookup(k.Call.GetFunction())
-		if !ok || fn.Kind == expr.Aggregate {
+		if !ok || fn.Kind != expr.Scalar {
 			return nil, invalidf("%s cannot take a window expression here", k.Call.GetFunction())
 		}
 		args := make([]Expr, len(k.Call.GetArgs()))
@@ -444,10 +444,6 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 	}
 	return b.expr(e, in)
 }
-
-var windowFuncs = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "lag": true, "lead": true,
-	"cum_sum": true, "cum_count": true, "cum_min": true, "cum_max": true, "cum_prod": true,
-	"fill_forward": true, "fill_backward": true, "ewm_mean": true}
 
 // window builds one Over.
 func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) {
@@ -479,147 +475,84 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 	}
 	call := inner.GetCall()
 	if call == nil {
-		return nil, invalidf("over() applies to an aggregation (col(\"x\").sum()) or a window function (row_number, rank, dense_rank, lag, lead, cum_sum, cum_count, cum_min, cum_max)")
+		return nil, invalidf("over() applies to an aggregation (col(\"x\").sum()) or a window function (%s)", strings.Join(windowNames(), ", "))
 	}
-	if fn, ok := expr.Lookup(call.GetFunction()); ok && fn.Kind == expr.Aggregate {
+	fn, ok := expr.Lookup(call.GetFunction())
+	switch {
+	case ok && fn.Kind == expr.Aggregate:
 		agg, err := b.aggCall(call, in)
 		if err != nil {
 			return nil, err
 		}
-		we.Func, we.Agg, we.Out = "agg", agg, agg.Out
+		we.Agg, we.Out = agg, agg.Out
 		return we, nil
+	case !ok || fn.Kind != expr.Window:
+		return nil, invalidf("unknown window function %q%s", call.GetFunction(), suggest(call.GetFunction(), windowNames()))
+	case we.Peers && !fn.Running:
+		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", fn.Name)
+	case fn.Op == expr.WinRolling:
+		return b.rolling(we, fn, call, in)
 	}
-	if call.GetFunction() == "rolling" {
-		return b.rolling(we, call, in)
+	if !fn.AcceptsArgs(len(call.GetArgs())) {
+		return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(call.GetArgs()))
 	}
-	name := call.GetFunction()
-	if we.Peers && !strings.HasPrefix(name, "cum_") {
-		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", name)
-	}
-	if !windowFuncs[name] {
-		names := []string{"row_number", "rank", "dense_rank", "lag", "lead", "cum_sum", "cum_count", "cum_min", "cum_max", "cum_prod", "fill_forward", "fill_backward", "ewm_mean"}
-		return nil, invalidf("unknown window function %q%s", name, suggest(name, names))
-	}
-	we.Func = name
-	args := call.GetArgs()
-	switch name {
-	case "row_number", "rank", "dense_rank":
-		if len(args) != 0 {
-			return nil, invalidf("%s takes no argument: it ranks by the window's order_by", name)
-		}
-		we.Out = arrow.PrimitiveTypes.Int64
-		return we, nil
-	case "ewm_mean":
-		// ewm_mean(x, alpha, adjust, min_samples, ignore_nulls): constants.
-		if len(args) != 5 {
-			return nil, invalidf("ewm_mean takes a value, alpha, adjust, min_samples and ignore_nulls")
-		}
-		arg, err := b.expr(args[0], in)
+	var args []Expr
+	for i, a := range call.GetArgs() {
+		e, err := b.expr(a, in)
 		if err != nil {
 			return nil, err
 		}
-		if !expr.IsNumeric(arg.Type()) && !expr.IsNull(arg.Type()) && !expr.IsBool(arg.Type()) {
-			return nil, invalidf("ewm_mean needs numbers, got %s", expr.TypeName(arg.Type()))
+		if _, isConst := e.(*Literal); i > 0 && !isConst {
+			return nil, invalidf("argument %d of %s must be a constant, got %s", i+1, fn.Name, e)
 		}
-		var consts [4]scalar.Scalar
-		for i := range consts {
-			c, err := b.expr(args[i+1], in)
-			if err != nil {
-				return nil, err
-			}
-			l, ok := c.(*Literal)
-			if !ok || !l.Value.IsValid() {
-				return nil, invalidf("ewm_mean's parameters must be constants, got %s", c)
-			}
-			consts[i] = l.Value
-		}
-		alpha, okA := consts[0].(*scalar.Float64)
-		adjust, okB := consts[1].(*scalar.Boolean)
-		minSamples, okC := consts[2].(*scalar.Int64)
-		ignoreNulls, okD := consts[3].(*scalar.Boolean)
-		if !okA || !okB || !okC || !okD || !(alpha.Value > 0 && alpha.Value <= 1) || minSamples.Value < 0 {
-			return nil, invalidf("ewm_mean needs 0 < alpha <= 1 (a float), booleans adjust and ignore_nulls and an integer min_samples >= 0")
-		}
-		we.Arg, we.Out = castTo(arg, arrow.PrimitiveTypes.Float64), arrow.PrimitiveTypes.Float64
-		we.Alpha, we.Adjust, we.IgnoreNulls = alpha.Value, adjust.Value, ignoreNulls.Value
-		we.Frame.MinSamples = minSamples.Value
-		return we, nil
-	case "fill_forward", "fill_backward":
-		// fill_forward(x, limit): limit a constant, or null for no limit.
-		if len(args) != 2 {
-			return nil, invalidf("%s takes a value and a limit (null: none)", name)
-		}
-		lim, err := b.expr(args[1], in)
-		if err != nil {
-			return nil, err
-		}
-		l, ok := lim.(*Literal)
-		we.Offset = -1
-		if ok && l.Value.IsValid() {
-			n, isInt := l.Value.(*scalar.Int64)
-			if !isInt || n.Value < 0 {
-				return nil, invalidf("the limit of %s must be a non-negative integer constant, got %s", name, lim)
-			}
-			we.Offset = n.Value
-		} else if !ok {
-			return nil, invalidf("the limit of %s must be a constant, got %s", name, lim)
-		}
-	case "lag", "lead":
-		if len(args) < 1 || len(args) > 2 {
-			return nil, invalidf("%s takes a value and an optional constant offset", name)
-		}
-		we.Offset = 1
-		if len(args) == 2 {
-			off, err := b.expr(args[1], in)
-			if err != nil {
-				return nil, err
-			}
-			var n *scalar.Int64
-			if l, ok := off.(*Literal); ok {
-				n, _ = l.Value.(*scalar.Int64)
-			}
-			if n == nil || n.Value < 0 {
-				return nil, invalidf("the offset of %s must be a non-negative integer constant, got %s", name, off)
-			}
-			we.Offset = n.Value
-		}
-	default:
-		if len(args) != 1 {
-			return nil, invalidf("%s takes one argument", name)
-		}
+		args = append(args, e)
 	}
-	arg, err := b.expr(args[0], in)
+	types := make([]arrow.DataType, len(args))
+	for i, a := range args {
+		types[i] = a.Type()
+	}
+	out, casts, err := fn.Resolve(types)
 	if err != nil {
 		return nil, err
 	}
-	switch name {
-	case "cum_prod":
-		out := arrow.DataType(arrow.PrimitiveTypes.Int64)
-		if expr.IsFloat(arg.Type()) || arg.Type().ID() == arrow.DECIMAL128 {
-			out = arrow.PrimitiveTypes.Float64
-		} else if !expr.IsInteger(arg.Type()) && arg.Type().ID() != arrow.BOOL && !expr.IsNull(arg.Type()) {
-			return nil, invalidf("cum_prod needs numbers, got %s", expr.TypeName(arg.Type()))
-		}
-		we.Arg, we.Out = castTo(arg, out), out
-	case "lag", "lead", "cum_min", "cum_max", "fill_forward", "fill_backward":
-		if (name == "cum_min" || name == "cum_max") && !expr.IsOrderable(arg.Type()) {
-			return nil, invalidf("%s needs values that can be ordered, got %s", name, expr.TypeName(arg.Type()))
-		}
-		if arg.Type().ID() == arrow.STRING_VIEW {
-			arg = castTo(arg, arrow.BinaryTypes.LargeString)
-		}
-		we.Arg, we.Out = arg, arg.Type()
-	case "cum_count":
-		we.Arg, we.Out = arg, arrow.PrimitiveTypes.Int64
-	case "cum_sum":
-		sum, _ := expr.Lookup("sum")
-		out, casts, err := sum.Resolve([]arrow.DataType{arg.Type()})
-		if err != nil {
-			return nil, fmt.Errorf("cum_sum: %w", err)
-		}
-		we.Arg, we.Out = castTo(arg, casts[0]), out
+	if len(args) > 0 {
+		we.Arg = castTo(args[0], casts[0])
 	}
+	if err := we.decodeArgs(fn, args[min(1, len(args)):], casts[min(1, len(casts)):]); err != nil {
+		return nil, err
+	}
+	we.Fn, we.Out = fn, out
 	return we, nil
+}
+
+// decodeArgs casts the constant arguments of window function fn to the
+// types its Resolve asked for and decodes them into we.Args.
+func (we *WindowExpr) decodeArgs(fn *expr.Function, consts []Expr, types []arrow.DataType) error {
+	if fn.DecodeArgs == nil {
+		return nil
+	}
+	params := make([]scalar.Scalar, len(consts))
+	for i, c := range consts {
+		cast, ok := castTo(c, types[i]).(*Literal)
+		if !ok {
+			return invalidf("argument %d of %s: cannot use %s as %s", i+2, fn.Name, c, expr.TypeName(types[i]))
+		}
+		params[i] = cast.Value
+	}
+	args, err := fn.DecodeArgs(params)
+	we.Args = args
+	return err
+}
+
+// windowNames lists the registry's window functions, for messages.
+func windowNames() []string {
+	var names []string
+	for _, n := range expr.Names() {
+		if fn, _ := expr.Lookup(n); fn.Kind == expr.Window {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // orderInput sorts agg's input by the order its sort_by aggregates ask
@@ -656,7 +589,7 @@ func orderInput(agg *Aggregate) error {
 
 // rolling builds rolling(agg, preceding, following, min_samples): the
 // aggregate over the frame of rows around each row, as polars' rolling_*.
-func (b *builder) rolling(we *WindowExpr, call *planpb.Call, in *arrow.Schema) (*WindowExpr, error) {
+func (b *builder) rolling(we *WindowExpr, fn *expr.Function, call *planpb.Call, in *arrow.Schema) (*WindowExpr, error) {
 	args := call.GetArgs()
 	if len(args) != 4 || !isAggregateCall(args[0]) {
 		return nil, invalidf("rolling takes an aggregation and three constants: rows before, rows after, the fewest values")
@@ -668,23 +601,20 @@ func (b *builder) rolling(we *WindowExpr, call *planpb.Call, in *arrow.Schema) (
 	if agg.Filter != nil {
 		return nil, invalidf("a rolling aggregation cannot filter its rows; filter the frame first")
 	}
-	var frame [3]int64
-	for i, a := range args[1:] {
-		e, err := b.expr(a, in)
-		if err != nil {
-			return nil, err
-		}
-		var n *scalar.Int64
-		if l, ok := e.(*Literal); ok {
-			n, _ = l.Value.(*scalar.Int64)
-		}
-		if n == nil || n.Value < 0 {
+	frame, err := b.exprs(args[1:], in)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range frame {
+		if _, ok := e.(*Literal); !ok {
 			return nil, invalidf("rolling: argument %d must be a non-negative integer constant, got %s", i+2, e)
 		}
-		frame[i] = n.Value
 	}
-	we.Func, we.Agg, we.Out = "rolling", agg, agg.Out
-	we.Frame = Frame{Preceding: frame[0], Following: frame[1], MinSamples: frame[2]}
+	i64 := arrow.PrimitiveTypes.Int64
+	if err := we.decodeArgs(fn, frame, []arrow.DataType{i64, i64, i64}); err != nil {
+		return nil, err
+	}
+	we.Fn, we.Agg, we.Out = fn, agg, agg.Out
 	return we, nil
 }
 
@@ -1147,8 +1077,8 @@ func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
 	if !ok {
 		return nil, invalidf("unknown function %q%s", c.GetFunction(), suggest(c.GetFunction(), expr.Names()))
 	}
-	if fn.Kind == expr.Aggregate {
-		return nil, invalidf("%s is an aggregation: use it inside group_by(...).agg(...)", fn.Name)
+	if err := scalarOnly(fn); err != nil {
+		return nil, err
 	}
 	if !fn.AcceptsArgs(len(c.GetArgs())) {
 		return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(c.GetArgs()))
@@ -1160,9 +1090,24 @@ func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
 	return resolveCall(fn, args)
 }
 
+// scalarOnly refuses an aggregate or window function where a scalar
+// function must stand.
+func scalarOnly(fn *expr.Function) error {
+	switch fn.Kind {
+	case expr.Aggregate:
+		return invalidf("%s is an aggregation: use it inside group_by(...).agg(...)", fn.Name)
+	case expr.Window:
+		return invalidf("%s is a window function: use it inside over(...)", fn.Name)
+	}
+	return nil
+}
+
 // resolveCall type-checks a scalar call on built arguments and inserts the
 // casts it needs.
 func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
+	if err := scalarOnly(fn); err != nil {
+		return nil, err
+	}
 	if len(args) >= 2 {
 		// Untyped literals take the type of the first typed argument they
 		// meet: col("i32") + 1, is_in(col("i8"), 1, 2), coalesce(col("f32"), 0).

@@ -4,9 +4,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/scalar"
-
-	"slipstream/kernels/expr"
 )
 
 // Exchange is where a distributed plan reads the output of another stage
@@ -21,40 +18,39 @@ func (*Exchange) sealed()                 {}
 func (*Exchange) Children() []Node        { return nil }
 func (e *Exchange) Schema() *arrow.Schema { return e.Out }
 
-// SplitAggregate cuts an aggregate whose functions are all Mergeable into
+// SplitAggregate cuts an aggregate whose functions all have a Merge into
 // a partial aggregate, run on each share of the input, and a final plan
 // that merges the partial results read from in (a node with the partial's
-// schema): sums of counts, sums of sums, min of mins, max of maxes; a mean
-// is carried as a sum and a count and divided at the end.
+// schema), as each function's Merge says: sums of counts, sums of sums,
+// min of mins; a mean is carried as a sum and a count and divided at the
+// end.
 func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node) {
-	lookup := func(name string) *expr.Function { f, _ := expr.Lookup(name); return f }
-	sum, f64 := lookup("sum"), arrow.PrimitiveTypes.Float64
 	var partialAggs []Expr
 	// from[i] lists the partial columns aggregate i is merged from.
 	from := make([][]int, len(n.Aggs))
 	for i, e := range n.Aggs {
 		call := Unalias(e).(*AggCall)
-		arg := call.Arg
-		add := func(fn *expr.Function, out arrow.DataType) {
+		add := func(c *AggCall) {
 			from[i] = append(from[i], len(partialAggs))
-			partialAggs = append(partialAggs, &Alias{Arg: &AggCall{Fn: fn, Arg: arg, Params: call.Params, Out: out, Filter: call.Filter}, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
+			partialAggs = append(partialAggs, &Alias{Arg: c, Alias: fmt.Sprintf("__p%d", len(partialAggs))})
 		}
-		if call.Fn.Name == "mean" {
-			// mean's argument arrives cast to float64; a decimal is summed
-			// exactly instead, with no float conversion per row.
-			if c, ok := arg.(*Cast); ok {
-				if d, ok := c.Arg.Type().(*arrow.Decimal128Type); ok {
-					arg = c.Arg
-					add(sum, &arrow.Decimal128Type{Precision: 38, Scale: d.Scale})
-					add(lookup("count"), arrow.PrimitiveTypes.Int64)
-					continue
-				}
-			}
-			add(sum, f64)
-			add(lookup("count"), arrow.PrimitiveTypes.Int64)
+		m := call.Fn.Merge
+		if len(m.Parts) == 0 {
+			add(&AggCall{Fn: call.Fn, Arg: call.Arg, Params: call.Params, Out: call.Out, Filter: call.Filter})
 			continue
 		}
-		add(call.Fn, call.Out)
+		arg := call.Arg
+		if c, ok := arg.(*Cast); ok && m.ExactDecimal && c.Arg.Type().ID() == arrow.DECIMAL128 {
+			arg = c.Arg
+		}
+		for _, name := range m.Parts {
+			fn := mustLookup(name)
+			out, casts, err := fn.Resolve([]arrow.DataType{arg.Type()})
+			if err != nil { // the registry declared a part that cannot take the argument
+				panic(fmt.Sprintf("%s's part %s: %v", call.Fn.Name, name, err))
+			}
+			add(&AggCall{Fn: fn, Arg: castTo(arg, casts[0]), Out: out, Filter: call.Filter})
+		}
 	}
 	partial = &Aggregate{Input: n.Input, Keys: n.Keys, Aggs: partialAggs}
 	final = func(in Node) Node {
@@ -67,13 +63,9 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 		}
 		for i, e := range partialAggs {
 			call := Unalias(e).(*AggCall)
-			fn := call.Fn
-			var params []scalar.Scalar
-			switch fn.Name {
-			case "sum", "min", "max":
-				params = call.Params // polars' sum of nothing, max skipping NaN
-			case "count", "len":
-				fn = sum
+			fn, params := call.Fn, call.Params // polars' sum of nothing, max skipping NaN
+			if c := fn.Merge.Combine; c != "" {
+				fn, params = mustLookup(c), nil
 			}
 			merge.Aggs = append(merge.Aggs, &Alias{Arg: &AggCall{Fn: fn, Arg: col(nk + i), Params: params, Out: call.Out}, Alias: e.Name()})
 		}
@@ -84,12 +76,14 @@ func SplitAggregate(n *Aggregate) (partial *Aggregate, final func(in Node) Node)
 			out.Exprs = append(out.Exprs, &Alias{Arg: mcol(i), Alias: k.Name()})
 		}
 		for i, e := range n.Aggs {
+			call := Unalias(e).(*AggCall)
 			var v Expr = mcol(nk + from[i][0])
-			if len(from[i]) == 2 {
-				if !arrow.TypeEqual(v.Type(), f64) {
-					v = &Cast{Arg: v, To: f64}
+			if finish := call.Fn.Merge.Finish; finish != "" {
+				parts := make([]Expr, len(from[i]))
+				for j, c := range from[i] {
+					parts[j] = castTo(mcol(nk+c), call.Out)
 				}
-				v = &Call{Fn: lookup("divide"), Args: []Expr{v, &Cast{Arg: mcol(nk + from[i][1]), To: f64}}, Out: f64}
+				v = &Call{Fn: mustLookup(finish), Args: parts, Out: call.Out}
 			}
 			out.Exprs = append(out.Exprs, &Alias{Arg: v, Alias: e.Name()})
 		}
@@ -103,7 +97,7 @@ func Mergeable(n *Aggregate) (mergeable, ordered bool) {
 	mergeable = true
 	for _, e := range n.Aggs {
 		fn := Unalias(e).(*AggCall).Fn
-		mergeable = mergeable && fn.Mergeable
+		mergeable = mergeable && fn.Mergeable()
 		ordered = ordered || fn.OrderSensitive
 	}
 	return mergeable, ordered

@@ -140,7 +140,7 @@ func (fps Fingerprints) Of(n Node) string {
 		}
 	case *Window:
 		for _, w := range n.Exprs {
-			fmt.Fprintf(&sb, " %s/%d/%s/%s/%v/%v/%v/%d", w.Func, w.Offset, w.Name, w.Out, w.Alpha, w.Adjust, w.IgnoreNulls, w.Frame.MinSamples)
+			fmt.Fprintf(&sb, " %s/%+v/%s/%s/%v", w.Op(), w.Args, w.Name, w.Out, w.Peers)
 			for _, k := range w.OrderBy {
 				fmt.Fprintf(&sb, "/%v%v", k.Descending, k.NullsLast)
 			}

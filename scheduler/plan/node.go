@@ -7,6 +7,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 
 	"slipstream/kernels/exec"
+	"slipstream/kernels/expr"
 	"slipstream/kernels/fsroot"
 )
 
@@ -116,43 +117,40 @@ type Join struct {
 
 // WindowExpr computes one column over windows of rows (see Window).
 type WindowExpr struct {
-	// Func is row_number, rank, dense_rank, lag, lead, cum_sum, cum_count,
-	// cum_min, cum_max, or "agg" for Agg over the whole partition.
-	Func        string
-	Agg         *AggCall
-	Arg         Expr
-	Offset      int64
-	Frame       Frame // rolling: Agg over the rows of a frame around each row
-	PartitionBy []Expr
-	OrderBy     []SortKey
+	// Fn is the registry's window function (row_number, lag, cum_sum,
+	// rolling, ...), or nil for Agg over the whole partition.
+	Fn   *expr.Function
+	Agg  *AggCall // the aggregate of a partition or of a rolling frame
+	Arg  Expr
+	Args expr.WindowArgs // Fn's constant arguments, decoded
 	// Peers: a running aggregate gives each row its last peer's value
 	// (SQL's RANGE frame).
-	Peers bool
-	Out   arrow.DataType
-	Name  string // for EXPLAIN and the output field
-	// ewm_mean: the smoothing factor, polars' adjust and ignore_nulls
-	// (and Frame.MinSamples).
-	Alpha               float64
-	Adjust, IgnoreNulls bool
+	Peers       bool
+	PartitionBy []Expr
+	OrderBy     []SortKey
+	Out         arrow.DataType
+	Name        string // for EXPLAIN and the output field
 }
 
-// Frame is the rows a rolling aggregate reads: Preceding rows before the
-// current one, Following after it (within its partition, in order); fewer
-// than MinSamples non-null values give null.
-type Frame struct {
-	Preceding, Following, MinSamples int64
+// Op is the Window operator's computation of w.
+func (w *WindowExpr) Op() expr.WindowOp {
+	if w.Fn == nil {
+		return expr.WinAggregate
+	}
+	return w.Fn.Op
 }
 
 func (w *WindowExpr) String() string {
-	fn := w.Func + "(" + exprList(nonNil(w.Arg)) + ")"
-	if w.Agg != nil {
+	var fn string
+	switch {
+	case w.Fn == nil:
 		fn = w.Agg.String()
-	}
-	if w.Func == "rolling" {
-		fn = fmt.Sprintf("rolling(%s, rows=[-%d, +%d], min_samples=%d)", fn, w.Frame.Preceding, w.Frame.Following, w.Frame.MinSamples)
-	}
-	if w.Func == "lag" || w.Func == "lead" {
-		fn = fmt.Sprintf("%s(%s, %d)", w.Func, exprList(nonNil(w.Arg)), w.Offset)
+	case w.Fn.Op == expr.WinRolling:
+		fn = fmt.Sprintf("rolling(%s, rows=[-%d, +%d], min_samples=%d)", w.Agg, w.Args.Preceding, w.Args.Following, w.Args.MinSamples)
+	case w.Fn.Op == expr.WinLag || w.Fn.Op == expr.WinLead:
+		fn = fmt.Sprintf("%s(%s, %d)", w.Fn.Name, exprList(nonNil(w.Arg)), w.Args.Offset)
+	default:
+		fn = w.Fn.Name + "(" + exprList(nonNil(w.Arg)) + ")"
 	}
 	if w.Peers {
 		fn += " with peers"

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"slipstream/kernels"
+	"slipstream/kernels/expr"
 	pb "slipstream/scheduler/planpb"
 )
 
@@ -640,13 +641,12 @@ func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
 		return nil, err
 	}
 	frame := w.GetFrameOptions()
-	switch name {
-	case "row_number", "rank", "dense_rank", "lag", "lead":
+	if fn, ok := expr.Lookup(name); ok && fn.Kind == expr.Window && fn.SQL {
 		over.Expr = call(name, args...)
-	default:
+	} else {
 		agg, ok := aggregates[name]
 		if !ok {
-			return nil, kernels.Errorf(kernels.Invalid, "SQL: %s is not a window function: want row_number, rank, dense_rank, lag, lead or an aggregate", name)
+			return nil, kernels.Errorf(kernels.Invalid, "SQL: %s is not a window function: want %s or an aggregate", name, strings.Join(sqlWindows(), ", "))
 		}
 		if fc.GetAggStar() {
 			agg, args = "len", nil
@@ -690,6 +690,17 @@ func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
 		}
 	}
 	return &pb.Expr{Kind: &pb.Expr_Over{Over: over}}, nil
+}
+
+// sqlWindows lists the registry's window functions SQL offers.
+func sqlWindows() []string {
+	var names []string
+	for _, n := range expr.Names() {
+		if fn, _ := expr.Lookup(n); fn.Kind == expr.Window && fn.SQL {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // maxFrameRows bounds a ROWS frame's width: the rolling kernel folds each
