@@ -36,9 +36,13 @@ func BenchmarkRollingSum(b *testing.B) {
 	w := &Window{mem: memory.DefaultAllocator}
 	for _, frame := range []int64{10, 100, 1000} {
 		e := WindowExpr{Agg: sum, WindowArgs: expr.WindowArgs{Preceding: frame - 1, MinSamples: frame}, Type: arrow.PrimitiveTypes.Float64}
+		lo, hi, err := frames(nil, e, perm, start, end)
+		if err != nil {
+			b.Fatal(err)
+		}
 		b.Run(fmt.Sprintf("sliding/frame=%d", frame), func(b *testing.B) {
 			for b.Loop() {
-				slidingSum(memory.DefaultAllocator, vals, e, perm, start, end).Release()
+				slidingSum(memory.DefaultAllocator, vals, e, perm, lo, hi).Release()
 			}
 		})
 		if frame > 100 {
@@ -46,7 +50,7 @@ func BenchmarkRollingSum(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("fold/frame=%d", frame), func(b *testing.B) {
 			for b.Loop() {
-				out, err := w.rollingFold(context.Background(), vals, vals.DataType(), e, perm, start, end)
+				out, err := w.rollingFold(context.Background(), vals, vals.DataType(), e, perm, start, end, lo, hi)
 				if err != nil {
 					b.Fatal(err)
 				}

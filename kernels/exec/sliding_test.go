@@ -44,7 +44,11 @@ func TestSlidingSumMatchesDirect(t *testing.T) {
 	for _, fn := range []*expr.Function{sum, mean} {
 		for _, frame := range [][3]int64{{3, 0, 1}, {2, 2, 3}, {0, 5, 2}, {10, 0, 10}} {
 			e := WindowExpr{Agg: fn, WindowArgs: expr.WindowArgs{Preceding: frame[0], Following: frame[1], MinSamples: frame[2]}, Type: arrow.PrimitiveTypes.Float64}
-			got := slidingSum(mem, vals, e, perm, start, end)
+			frameLo, frameHi, err := frames(nil, e, perm, start, end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slidingSum(mem, vals, e, perm, frameLo, frameHi)
 			defer got.Release()
 			fv := expr.Values[float64](vals)
 			for k, row := range perm {

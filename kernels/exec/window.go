@@ -73,8 +73,11 @@ func (w *Window) String() string {
 		if e.Func == expr.WinAggregate {
 			fn = e.Agg.Name
 		}
-		if e.Func == expr.WinRolling {
+		switch e.Func {
+		case expr.WinRolling:
 			fn = fmt.Sprintf("rolling[-%d,+%d,min=%d] %s", e.Preceding, e.Following, e.MinSamples, e.Agg.Name)
+		case expr.WinRollingBy:
+			fn = fmt.Sprintf("rolling_by[period=%d,closed=%s,min=%d] %s", e.Period, e.Closed, e.MinSamples, e.Agg.Name)
 		}
 		arg := ""
 		if e.Arg >= 0 {
@@ -328,7 +331,7 @@ func (w *Window) ordered(ctx context.Context, rec arrow.RecordBatch, e WindowExp
 		return cumSum(w.mem, rec.Column(e.Arg), perm, start, e.Type)
 	case expr.WinEwmMean:
 		return ewmMean(w.mem, rec.Column(e.Arg), perm, start, e), nil
-	case expr.WinRolling:
+	case expr.WinRolling, expr.WinRollingBy:
 		return w.rolling(ctx, rec, e, perm, start, end)
 	case expr.WinFillForward, expr.WinFillBackward:
 		arg := rec.Column(e.Arg)
@@ -494,43 +497,186 @@ func cumTypedFrom[T arrow.FixedWidthType](mem memory.Allocator, a arrow.Array, p
 	return expr.FixedWidthArray(mem, out, sums, v, nulls)
 }
 
-// rolling computes e.Agg over the frame of each sorted position k: the
-// positions from k-Preceding to k+Following within k's partition; sums
-// and means slide (slidingSum), the rest fold (rollingFold).
+// rolling computes e.Agg over the frame of each sorted position k (see
+// frames); sums and means slide (slidingSum), the rest fold (rollingFold).
 func (w *Window) rolling(ctx context.Context, rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
 	var vals arrow.Array
 	var in arrow.DataType
 	if e.Arg >= 0 {
 		vals, in = rec.Column(e.Arg), rec.Column(e.Arg).DataType()
 	}
-	if out := slidingSum(w.mem, vals, e, perm, start, end); out != nil {
+	lo, hi, err := frames(rec, e, perm, start, end)
+	if err != nil {
+		return nil, err
+	}
+	if out := slidingSum(w.mem, vals, e, perm, lo, hi); out != nil {
 		return out, nil
 	}
-	return w.rollingFold(ctx, vals, in, e, perm, start, end)
+	return w.rollingFold(ctx, vals, in, e, perm, start, end, lo, hi)
+}
+
+// frames gives the frame of each sorted position k, the positions lo[k]
+// to hi[k] (empty when hi[k] < lo[k]), within k's partition: by rows,
+// from k-Preceding to k+Following; by range (rolling_by), the positions
+// whose order key lies within Period of k's, as Closed says. Both bounds
+// only move forward within a partition, which slidingSum relies on.
+func frames(rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int) (lo, hi []int, err error) {
+	n := len(perm)
+	lo, hi = make([]int, n), make([]int, n)
+	if e.Func != expr.WinRollingBy {
+		for k := range n {
+			lo[k], hi[k] = max(start[k], k-int(e.Preceding)), min(end[k]-1, k+int(e.Following))
+		}
+		return lo, hi, nil
+	}
+	col := rec.Column(e.OrderBy[0].Column)
+	keys, err := int64Keys(col)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The frame of key t: keys in (t-Period, t], or closed on the other
+	// side(s); nulls sort to one end and have an empty frame.
+	startOpen := e.Closed == "right" || e.Closed == "none"
+	endOpen := e.Closed == "left" || e.Closed == "none"
+	inFrameFrom := func(v, t int64) bool { // v not before the frame of t
+		if startOpen {
+			return v > t-e.Period
+		}
+		return v >= t-e.Period
+	}
+	inFrameTo := func(v, t int64) bool { // v not past the frame of t
+		if endOpen {
+			return v < t
+		}
+		return v <= t
+	}
+	for k := 0; k < n; {
+		stop := end[k]
+		// The partition's non-null keys, sorted, at positions first..last-1.
+		first, last := k, stop
+		for first < stop && col.IsNull(int(perm[first])) {
+			first++
+		}
+		for last > first && col.IsNull(int(perm[last-1])) {
+			last--
+		}
+		a, b := first, first // the frame: positions a..b-1
+		for ; k < stop; k++ {
+			if k < first || k >= last {
+				lo[k], hi[k] = k, k-1 // a null key: no frame
+				continue
+			}
+			t := keys[perm[k]]
+			for b < last && inFrameTo(keys[perm[b]], t) {
+				b++
+			}
+			for a < b && !inFrameFrom(keys[perm[a]], t) {
+				a++
+			}
+			lo[k], hi[k] = a, b-1
+		}
+	}
+	return lo, hi, nil
+}
+
+// int64Keys reads an order key of a range frame as int64 values in its
+// own unit (days for date32).
+func int64Keys(a arrow.Array) ([]int64, error) {
+	out := make([]int64, a.Len())
+	switch a := a.(type) {
+	case *array.Timestamp:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Date32:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Date64:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Int64:
+		copy(out, a.Int64Values())
+	case *array.Int32:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Int16:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Int8:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Uint32:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Uint16:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	case *array.Uint8:
+		for i := range out {
+			out[i] = int64(a.Value(i))
+		}
+	default:
+		return nil, kernels.Errorf(kernels.Invalid, "rolling_by cannot order by %s values", expr.TypeName(a.DataType()))
+	}
+	return out, nil
+}
+
+// needs is the fewest non-null values a rolling frame needs to give a
+// value: a row frame at least one, as polars' rolling_*; a range frame
+// MinSamples when more than one, else none, so that a frame of nulls
+// takes the aggregate's own answer (polars' rolling_sum_by and
+// LazyFrame.rolling: the sum of no value is 0, the mean null).
+func (e WindowExpr) needs() int64 {
+	if e.Func == expr.WinRollingBy && e.MinSamples <= 1 {
+		return 0
+	}
+	return max(e.MinSamples, 1)
+}
+
+func firstParam(params []scalar.Scalar) scalar.Scalar {
+	if len(params) == 0 {
+		return nil
+	}
+	return params[0]
 }
 
 // rollingFold is rolling's general path, for any accumulator, in
 // O(rows x frame): each value is folded into the frames that hold it, one
-// offset at a time: in pass d, position k feeds the frame of position k-d
-// (groups are sorted positions; n is a dummy for frames past the
-// partition's edge).
-func (w *Window) rollingFold(ctx context.Context, vals arrow.Array, in arrow.DataType, e WindowExpr, perm []int64, start, end []int) (arrow.Array, error) {
+// offset at a time: in pass d, sorted position k feeds the frame of
+// position k+d when lo <= k <= hi of that frame (groups are sorted
+// positions; n is a dummy for no frame).
+func (w *Window) rollingFold(ctx context.Context, vals arrow.Array, in arrow.DataType, e WindowExpr, perm []int64, start, end, lo, hi []int) (arrow.Array, error) {
 	n := len(perm)
 	acc := e.Agg.NewAccumulator(in, e.AggParams)
 	pos := make([]int, n) // the sorted position of each row
 	for k, row := range perm {
 		pos[row] = k
 	}
+	// The offsets d = frame - position that occur: from -(the furthest a
+	// frame reaches ahead) to the furthest it reaches back.
+	first, last := 0, 0
+	for k := range n {
+		if lo[k] <= hi[k] {
+			first, last = min(first, k-hi[k]), max(last, k-lo[k])
+		}
+	}
 	ids := make([]uint32, n)
-	for d := -e.Following; d <= e.Preceding; d++ {
+	for d := last; d >= first; d-- { // earlier positions first: implode keeps the frame's order
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		for row := range n {
 			k := pos[row]
-			t := k + int(d) // the frame this row is in at this offset
+			t := k + d // the frame this row is in at this offset
 			ids[row] = uint32(n)
-			if t >= start[k] && t < end[k] {
+			if t >= start[k] && t < end[k] && lo[t] <= k && k <= hi[t] {
 				ids[row] = uint32(t)
 			}
 		}
@@ -547,11 +693,11 @@ func (w *Window) rollingFold(ctx context.Context, vals arrow.Array, in arrow.Dat
 		}
 	}
 	idx := make([]int64, n)
+	need := e.needs()
 	for k, row := range perm {
-		lo := max(start[k], k-int(e.Preceding))
-		hi := min(end[k]-1, k+int(e.Following))
 		idx[row] = int64(k)
-		if valid[hi+1]-valid[lo] < max(e.MinSamples, 1) {
+		enough := need == 0 || (hi[k] >= lo[k] && valid[hi[k]+1]-valid[lo[k]] >= need)
+		if !enough {
 			idx[row] = -1
 		}
 	}
@@ -610,9 +756,16 @@ func ewmMean(mem memory.Allocator, a arrow.Array, perm []int64, start []int, e W
 // counted apart, so one leaving the frame does not poison the frames after
 // it. It gives nil for what it does not cover (other aggregates, other
 // types), which the general path computes.
-func slidingSum(mem memory.Allocator, vals arrow.Array, e WindowExpr, perm []int64, start, end []int) arrow.Array {
+func slidingSum(mem memory.Allocator, vals arrow.Array, e WindowExpr, perm []int64, frameLo, frameHi []int) arrow.Array {
 	if vals == nil || e.AggFiltered || (e.Agg.Name != "sum" && e.Agg.Name != "mean") {
 		return nil
+	}
+	// A frame with no value, when it needs none, sums to 0 with polars'
+	// zero_if_empty (the mean stays null).
+	need := e.needs()
+	zeroIfEmpty := false
+	if b, ok := firstParam(e.AggParams).(*scalar.Boolean); ok && b.IsValid() {
+		zeroIfEmpty = b.Value
 	}
 	isInt := vals.DataType().ID() == arrow.INT64
 	if !isInt && vals.DataType().ID() != arrow.FLOAT64 {
@@ -661,22 +814,25 @@ func slidingSum(mem memory.Allocator, vals arrow.Array, e WindowExpr, perm []int
 			fsum = t
 		}
 	}
-	for k := 0; k < n; {
-		s, stop := start[k], end[k]
-		isum, fsum, comp, count, nans, pinf, ninf = 0, 0, 0, 0, 0, 0, 0
-		lo, hi := s, s-1 // the frame held: positions lo..hi
-		for ; k < stop; k++ {
-			wantLo, wantHi := max(s, k-int(e.Preceding)), min(stop-1, k+int(e.Following))
-			for hi < wantHi {
-				hi++
-				add(perm[hi], 1)
-			}
-			for lo < wantLo {
-				add(perm[lo], -1)
-				lo++
-			}
+	lo, hi := 0, -1 // the frame held: positions lo..hi
+	for k := range n {
+		wantLo, wantHi := frameLo[k], frameHi[k]
+		if wantLo > hi || wantHi < hi { // a new partition, or an empty frame: start afresh
+			isum, fsum, comp, count, nans, pinf, ninf = 0, 0, 0, 0, 0, 0, 0
+			lo, hi = wantLo, wantLo-1
+		}
+		for hi < wantHi {
+			hi++
+			add(perm[hi], 1)
+		}
+		for lo < wantLo {
+			add(perm[lo], -1)
+			lo++
+		}
+		{
 			row := perm[k]
-			if count < max(e.MinSamples, 1) {
+			if count < need || count == 0 {
+				ok[row] = count == 0 && need == 0 && zeroIfEmpty && !mean
 				continue
 			}
 			ok[row] = true

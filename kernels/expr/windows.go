@@ -25,6 +25,7 @@ const (
 	WinFillBackward                 // a null takes the next value after it (at most Offset rows on)
 	WinCumProd                      // running product, as WinCumSum
 	WinEwmMean                      // exponentially weighted mean (Alpha, Adjust, IgnoreNulls, MinSamples)
+	WinRollingBy                    // an aggregate over the rows whose order key lies within Period of this row's
 )
 
 // String is the name the registry gives the window function computed by
@@ -51,6 +52,12 @@ type WindowArgs struct {
 	// ewm_mean's smoothing factor and polars' adjust and ignore_nulls.
 	Alpha               float64
 	Adjust, IgnoreNulls bool
+	// rolling_by's frame: the rows whose order key k' lies in
+	// (k - Period, k] (Closed "right"), [k - Period, k) ("left"),
+	// [k - Period, k] ("both") or (k - Period, k) ("none"); Period is in the
+	// order key's unit (days for a date).
+	Period int64
+	Closed string
 }
 
 func init() {
@@ -161,6 +168,35 @@ func init() {
 				frame[i] = n.Value
 			}
 			return WindowArgs{Preceding: frame[0], Following: frame[1], MinSamples: frame[2]}, nil
+		}})
+	// rolling_by(agg, period, min_samples, closed): an aggregate over the
+	// rows within a span of the window's one order key (polars'
+	// rolling_*_by and LazyFrame.rolling); the planner gives period in the
+	// key's unit.
+	register(&Function{Name: "rolling_by", Kind: Window, Op: WinRollingBy, Arity: 4,
+		Resolve: func([]arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+			return nil, nil, invalid("rolling_by takes an aggregation and three constants: the period, the fewest values, the closed side")
+		},
+		DecodeArgs: func(p []scalar.Scalar) (WindowArgs, error) {
+			period, okP := p[0].(*scalar.Int64)
+			minSamples, okM := p[1].(*scalar.Int64)
+			closed, okC := p[2].(*scalar.String)
+			if !okP || !period.IsValid() || period.Value <= 0 {
+				return WindowArgs{}, invalid("rolling_by: the period must be a positive constant, got %s", p[0])
+			}
+			if !okM || !minSamples.IsValid() || minSamples.Value < 0 {
+				return WindowArgs{}, invalid("rolling_by: min_samples must be a non-negative integer constant, got %s", p[1])
+			}
+			side := ""
+			if okC && closed.IsValid() {
+				side = string(closed.Value.Bytes())
+			}
+			switch side {
+			case "right", "left", "both", "none":
+			default:
+				return WindowArgs{}, invalid("rolling_by: closed must be 'right', 'left', 'both' or 'none', got %s", p[2])
+			}
+			return WindowArgs{Period: period.Value, MinSamples: minSamples.Value, Closed: side}, nil
 		}})
 }
 

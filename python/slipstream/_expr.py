@@ -10,6 +10,7 @@ import builtins
 import datetime as _dt
 import decimal
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -1484,6 +1485,101 @@ class Expr:
         agg = self.quantile(quantile, interpolation)
         return self._rolling(agg, window_size, weights, min_samples, center)
 
+    def _rolling_by(
+        self, agg: Expr, by: Any, window_size: Any, min_samples: int, closed: builtins.str
+    ) -> Expr:
+        if not isinstance(min_samples, int) or isinstance(min_samples, bool) or min_samples < 0:
+            raise ValueError(f"min_samples must be a non-negative int, got {min_samples!r}")
+        window = _rolling_window(agg._pb, window_size, min_samples, closed)
+        key = pb.SortKey(expr=_column_or_expr(by)._pb)
+        return Expr(pb.Expr(over=pb.Over(expr=pb.Expr(call=window), order_by=[key])))
+
+    def rolling_sum_by(
+        self,
+        by: Any,
+        window_size: Any,
+        *,
+        min_samples: int = 1,
+        closed: builtins.str = "right",
+    ) -> Expr:
+        """Sum over the rows whose ``by`` lies within ``window_size`` of this row's, as polars.
+
+        Parameters
+        ----------
+        by : str or Expr
+            A date, timestamp or integer column; the rows need not be sorted by it.
+        window_size : str or timedelta
+            A fixed duration (``"2d"``, ``"1h30m"``, ``timedelta(...)``), or
+            ``"3i"`` for an integer ``by``; months and years are not supported.
+        min_samples : int
+            The fewest non-null values a window needs, else null.
+        closed : {"right", "left", "both", "none"}
+            Which ends of ``(t - window_size, t]`` the window holds.
+        """
+        return self._rolling_by(self.sum(), by, window_size, min_samples, closed)
+
+    def rolling_mean_by(
+        self, by: Any, window_size: Any, *, min_samples: int = 1, closed: builtins.str = "right"
+    ) -> Expr:
+        """Mean over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        return self._rolling_by(self.mean(), by, window_size, min_samples, closed)
+
+    def rolling_min_by(
+        self, by: Any, window_size: Any, *, min_samples: int = 1, closed: builtins.str = "right"
+    ) -> Expr:
+        """Minimum over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        return self._rolling_by(self._call("min", False), by, window_size, min_samples, closed)
+
+    def rolling_max_by(
+        self, by: Any, window_size: Any, *, min_samples: int = 1, closed: builtins.str = "right"
+    ) -> Expr:
+        """Maximum over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        return self._rolling_by(self._call("max", False), by, window_size, min_samples, closed)
+
+    def rolling_std_by(
+        self,
+        by: Any,
+        window_size: Any,
+        *,
+        min_samples: int = 1,
+        closed: builtins.str = "right",
+        ddof: int = 1,
+    ) -> Expr:
+        """Standard deviation over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        return self._rolling_by(self.std(ddof), by, window_size, min_samples, closed)
+
+    def rolling_var_by(
+        self,
+        by: Any,
+        window_size: Any,
+        *,
+        min_samples: int = 1,
+        closed: builtins.str = "right",
+        ddof: int = 1,
+    ) -> Expr:
+        """Variance over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        return self._rolling_by(self.var(ddof), by, window_size, min_samples, closed)
+
+    def rolling_median_by(
+        self, by: Any, window_size: Any, *, min_samples: int = 1, closed: builtins.str = "right"
+    ) -> Expr:
+        """Median over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        return self._rolling_by(self.median(), by, window_size, min_samples, closed)
+
+    def rolling_quantile_by(
+        self,
+        by: Any,
+        window_size: Any,
+        *,
+        quantile: float,
+        interpolation: builtins.str = "nearest",
+        min_samples: int = 1,
+        closed: builtins.str = "right",
+    ) -> Expr:
+        """A quantile over a window of ``by`` values, as :meth:`rolling_sum_by`."""
+        agg = self.quantile(quantile, interpolation)
+        return self._rolling_by(agg, by, window_size, min_samples, closed)
+
     def shift(self, n: int = 1) -> Expr:
         """The value ``n`` rows earlier (later when negative); null past the edge.
 
@@ -1656,6 +1752,71 @@ def _over(e: pb.Expr, partition: list[pb.Expr], order: list[pb.SortKey]) -> pb.E
     return e
 
 
+_PERIOD_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+    "w": 7 * 86400 * 10**9,
+}
+
+
+def _period(window_size: Any) -> pb.Expr:
+    """A rolling window's span as a literal: a duration, or an int for ``"3i"``."""
+    if isinstance(window_size, _dt.timedelta):
+        return lit(window_size)._pb
+    text = window_size if isinstance(window_size, str) else ""
+    if re.fullmatch(r"\d+i", text):
+        return lit(int(text[:-1]))._pb
+    parts = re.findall(r"(\d+)(ns|us|ms|mo|s|m|h|d|w|q|y)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(
+            f"window_size={window_size!r}: expected a polars duration such as '2d' or '1h30m', "
+            "'3i' for an integer column, or a timedelta"
+        )
+    if any(u in ("mo", "q", "y") for _, u in parts):
+        raise ValueError(
+            f"window_size={window_size!r}: months, quarters and years are not supported"
+        )
+    ns = sum(int(n) * _PERIOD_NS[u] for n, u in parts)
+    return lit(pb.Duration(value=ns, unit=pb.DataType.NANOSECOND))._pb
+
+
+def _rolling_window(agg: pb.Expr, window_size: Any, min_samples: int, closed: str) -> pb.Call:
+    """``rolling_by(agg, period, min_samples, closed)``, checked."""
+    if closed not in ("right", "left", "both", "none"):
+        raise ValueError(f"closed={closed!r}: expected 'right', 'left', 'both' or 'none'")
+    args = [agg, _period(window_size), lit(min_samples)._pb, lit(closed)._pb]
+    return pb.Call(function="rolling_by", args=args)
+
+
+def _rolling_over(
+    e: pb.Expr, index: pb.Expr, window_size: Any, closed: str, partition: list[pb.Expr]
+) -> pb.Expr:
+    """Rewrite ``e`` so that each aggregate in it runs over a rolling window of ``index``."""
+    kind = e.WhichOneof("kind")
+    if kind == "call" and e.call.function in _AGGREGATES:
+        # min_samples 0: a window aggregates as a group does (a sum of nulls is 0)
+        window = pb.Expr(call=_rolling_window(e, window_size, 0, closed))
+        key = pb.SortKey(expr=index)
+        return pb.Expr(over=pb.Over(expr=window, partition_by=partition, order_by=[key]))
+    if kind == "call":
+        args = [_rolling_over(a, index, window_size, closed, partition) for a in e.call.args]
+        return pb.Expr(call=pb.Call(function=e.call.function, args=args))
+    if kind == "alias":
+        inner = _rolling_over(e.alias.expr, index, window_size, closed, partition)
+        return pb.Expr(alias=pb.Alias(expr=inner, name=e.alias.name))
+    if kind == "cast":
+        inner = _rolling_over(e.cast.expr, index, window_size, closed, partition)
+        return pb.Expr(cast=pb.Cast(expr=inner, to=e.cast.to))
+    if kind == "over":
+        raise ValueError("rolling(...).agg(): a window expression cannot also be rolled")
+    return e
+
+
 def _all_of(predicates: Iterable[Any]) -> pb.Expr:
     items = to_exprs(predicates, {}, strings_are_columns=True)
     if not items:
@@ -1776,6 +1937,8 @@ def output_name(e: pb.Expr) -> str:
             name = output_name(a)
             if name != "literal":
                 return name
+        if e.call.function == "len":  # pl.len() is named len
+            return "len"
     if kind == "selector" and builtins.len(e.selector.names) == 1:
         return builtins.str(e.selector.names[0])
     return "literal"

@@ -12,6 +12,7 @@ import pyarrow as pa
 from ._errors import PlanError, SlipstreamError
 from ._expr import (
     Expr,
+    _rolling_over,
     all_,
     col,
     contains_aggregate,
@@ -709,6 +710,45 @@ class DataFrame:
         keys = [] if group_by is None else to_exprs([group_by], {}, strings_are_columns=True)
         return GroupBy(self, [*keys, start], sort_result=True)
 
+    def rolling(
+        self,
+        index_column: Any,
+        *,
+        period: Any,
+        offset: Any = None,
+        closed: str = "right",
+        group_by: Any = None,
+    ) -> Rolling:
+        """Aggregate, for each row, the rows whose ``index_column`` lies within ``period``.
+
+        As polars' ``LazyFrame.rolling``: each row's window holds the rows
+        (of its ``group_by`` group) with ``index_column`` in ``(t - period, t]``
+        (``closed`` picks the ends). Follow with ``.agg(...)``; the result has
+        the ``group_by`` keys, ``index_column`` and the aggregates, one row per
+        input row, sorted by the keys then the index (polars asks for the
+        input sorted by the index; here it need not be).
+
+        Parameters
+        ----------
+        index_column : str or Expr
+            A date, timestamp or integer column.
+        period : str or timedelta
+            A fixed duration (``"2d"``, ``"1h30m"``), or ``"3i"`` for an integer index.
+        offset : None
+            Only the default (``-period``) is supported.
+        closed : {"right", "left", "both", "none"}
+            Which ends of the window it holds.
+        group_by : str, Expr or list of them, optional
+            Windows within each group.
+        """
+        if offset is not None:
+            raise ValueError("rolling(offset=...) is not supported: windows end at each row")
+        index = to_exprs([index_column], {}, strings_are_columns=True)
+        if len(index) != 1:
+            raise ValueError("rolling() takes one index column")
+        keys = [] if group_by is None else to_exprs([group_by], {}, strings_are_columns=True)
+        return Rolling(self, index[0], keys, period, closed)
+
     def join_asof(
         self,
         other: DataFrame,
@@ -1316,6 +1356,38 @@ class DataFrame:
             "<div><b>slipstream.DataFrame</b> (lazy: not run until collected)"
             f"<pre>{html.escape(self.plan())}</pre>{schema_html}</div>"
         )
+
+
+class Rolling:
+    """The result of :meth:`DataFrame.rolling`; call :meth:`agg` on it."""
+
+    __slots__ = ("_closed", "_df", "_index", "_keys", "_period")
+
+    def __init__(self, df: DataFrame, index: Expr, keys: list[Expr], period: Any, closed: str):
+        self._df, self._index, self._keys = df, index, keys
+        self._period, self._closed = period, closed
+
+    def agg(self, *aggs: Any, **named_aggs: Any) -> DataFrame:
+        """Aggregate each row's window: the keys and the index come first, then the aggregates.
+
+        A column name, or an expression with no aggregate in it, gives the
+        window's values as a list (as polars).
+        """
+        items = [
+            e if contains_aggregate(e._pb) else _implode(e)
+            for e in to_exprs(aggs, named_aggs, strings_are_columns=True)
+        ]
+        if not items:
+            raise TypeError("agg() needs at least one aggregate expression")
+        partition = [k._pb for k in self._keys]
+        rolled = [
+            Expr(
+                _rolling_over(e._pb, self._index._pb, self._period, self._closed, partition)
+            ).alias(output_name(e._pb))
+            for e in items
+        ]
+        out = self._df.select(*self._keys, self._index, *rolled)
+        return out.sort([output_name(k._pb) for k in [*self._keys, self._index]])
 
 
 class GroupBy:

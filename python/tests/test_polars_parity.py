@@ -724,6 +724,59 @@ def _(lf: Any, m: ModuleType) -> Any:
     return lf.sort("d").group_by_dynamic("d", every="1mo").agg(m.col("qty").max())
 
 
+for closed in ["right", "left", "both", "none"]:
+    CASES.append(
+        Case(
+            f"rolling_by_{closed}",
+            lambda lf, m, closed=closed: lf.sort("t", "qty").with_columns(
+                s=m.col("qty").rolling_sum_by("t", "6h", closed=closed),
+                mean=m.col("price").rolling_mean_by("t", "1d", closed=closed),
+                lo=m.col("price").rolling_min_by("t", "90m", closed=closed),
+                hi=m.col("qty").rolling_max_by("t", "1d2h", closed=closed, min_samples=3),
+            ),
+            table="ts",
+        )
+    )
+
+
+@case("rolling_by_stats", table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.with_columns(
+        sd=m.col("price").rolling_std_by("t", "12h"),
+        var=m.col("qty").rolling_var_by("t", "1d", min_samples=2),
+        med=m.col("qty").rolling_median_by("t", "12h"),
+        q=m.col("qty").rolling_quantile_by("t", "1d", quantile=0.25),
+    )
+
+
+@case("rolling_by_over_group", table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.with_columns(m.col("qty").rolling_sum_by("t", "1d").over("g").alias("s"))
+
+
+@case("rolling_by_date", table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.with_columns(m.col("qty").rolling_mean_by("d", "7d").alias("week"))
+
+
+@case("frame_rolling", table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return (
+        lf.sort("t")
+        .rolling("t", period="3h")
+        .agg(m.col("qty").sum(), m.col("price").max().alias("top"), m.len())
+    )
+
+
+@case("frame_rolling_group_by", table="ts")
+def _(lf: Any, m: ModuleType) -> Any:
+    return (
+        lf.sort("t")
+        .rolling("t", period="1d", closed="both", group_by="g")
+        .agg((m.col("qty").max() - m.col("qty").min()).alias("spread"), m.col("price").mean())
+    )
+
+
 for strategy in ["backward", "forward"]:
     CASES.append(
         Case(
@@ -846,6 +899,8 @@ CLUSTER = {
     "describe_numeric",
     "join_asof_backward",
     "group_by_dynamic_15m",
+    "rolling_by_over_group",
+    "frame_rolling_group_by",
     "sort_by_in_agg",
     "strftime",
 }

@@ -490,7 +490,7 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		return nil, invalidf("unknown window function %q%s", call.GetFunction(), suggest(call.GetFunction(), windowNames()))
 	case we.Peers && !fn.Running:
 		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", fn.Name)
-	case fn.Op == expr.WinRolling:
+	case fn.Op == expr.WinRolling || fn.Op == expr.WinRollingBy:
 		return b.rolling(we, fn, call, in)
 	}
 	if !fn.AcceptsArgs(len(call.GetArgs())) {
@@ -605,17 +605,68 @@ func (b *builder) rolling(we *WindowExpr, fn *expr.Function, call *planpb.Call, 
 	if err != nil {
 		return nil, err
 	}
+	types := make([]arrow.DataType, len(frame))
 	for i, e := range frame {
 		if _, ok := e.(*Literal); !ok {
-			return nil, invalidf("rolling: argument %d must be a non-negative integer constant, got %s", i+2, e)
+			return nil, invalidf("%s: argument %d must be a constant, got %s", fn.Name, i+2, e)
 		}
+		types[i] = e.Type()
 	}
-	i64 := arrow.PrimitiveTypes.Int64
-	if err := we.decodeArgs(fn, frame, []arrow.DataType{i64, i64, i64}); err != nil {
+	if fn.Op == expr.WinRollingBy {
+		if frame[0], err = periodInKeyUnit(we, frame[0].(*Literal)); err != nil {
+			return nil, err
+		}
+		types[0] = frame[0].Type()
+	}
+	if err := we.decodeArgs(fn, frame, types); err != nil {
 		return nil, err
 	}
 	we.Fn, we.Agg, we.Out = fn, agg, agg.Out
 	return we, nil
+}
+
+// periodInKeyUnit checks that a rolling_by window orders by one key,
+// ascending, and gives its period (a duration, or an integer for an
+// integer key) as an int64 in the key's unit: days for a date.
+func periodInKeyUnit(we *WindowExpr, period *Literal) (Expr, error) {
+	if len(we.OrderBy) != 1 || we.OrderBy[0].Descending {
+		return nil, invalidf("rolling_by orders by one key (the by column), ascending")
+	}
+	key := we.OrderBy[0].Expr.Type()
+	i64 := func(v int64) (Expr, error) {
+		if v <= 0 {
+			return nil, invalidf("rolling_by: the period must be positive, got %s", period)
+		}
+		return &Literal{Value: scalar.NewInt64Scalar(v)}, nil
+	}
+	d, isDuration := period.Value.(*scalar.Duration)
+	var ns int64
+	if isDuration {
+		ns = int64(d.Value) * int64(d.Type.(*arrow.DurationType).Unit.Multiplier())
+	}
+	switch k := key.(type) {
+	case *arrow.TimestampType, *arrow.Date32Type, *arrow.Date64Type:
+		if !isDuration {
+			return nil, invalidf("rolling_by over %s %s takes a duration such as '2d' or '30m', got %s", we.OrderBy[0].Expr, expr.TypeName(key), period)
+		}
+		unit := int64(24 * 60 * 60 * 1e9) // a date counts days
+		switch k := k.(type) {
+		case *arrow.TimestampType:
+			unit = int64(k.Unit.Multiplier())
+		case *arrow.Date64Type:
+			unit = 1e6
+		}
+		if ns%unit != 0 {
+			return nil, invalidf("rolling_by: the period %s is not a whole number of %s's unit (%s)", period, we.OrderBy[0].Expr, expr.TypeName(key))
+		}
+		return i64(ns / unit)
+	}
+	n, isInt := period.Value.(*scalar.Int64)
+	if !expr.IsInteger(key) || !isInt {
+		return nil, invalidf("rolling_by orders by a date, a timestamp or an integer (with an integer period such as '3i'), got %s %s and period %s",
+			we.OrderBy[0].Expr, expr.TypeName(key), period)
+	}
+	return i64(n.Value)
 }
 
 // isPlainAggregate reports whether e is one aggregate call, maybe aliased.

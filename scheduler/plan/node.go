@@ -147,6 +147,8 @@ func (w *WindowExpr) String() string {
 		fn = w.Agg.String()
 	case w.Fn.Op == expr.WinRolling:
 		fn = fmt.Sprintf("rolling(%s, rows=[-%d, +%d], min_samples=%d)", w.Agg, w.Args.Preceding, w.Args.Following, w.Args.MinSamples)
+	case w.Fn.Op == expr.WinRollingBy:
+		fn = fmt.Sprintf("rolling_by(%s, period=%d, closed=%s, min_samples=%d)", w.Agg, w.Args.Period, w.Args.Closed, w.Args.MinSamples)
 	case w.Fn.Op == expr.WinLag || w.Fn.Op == expr.WinLead:
 		fn = fmt.Sprintf("%s(%s, %d)", w.Fn.Name, exprList(nonNil(w.Arg)), w.Args.Offset)
 	default:
