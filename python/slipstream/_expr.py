@@ -1580,6 +1580,22 @@ class Expr:
         agg = self.quantile(quantile, interpolation)
         return self._rolling_by(agg, by, window_size, min_samples, closed)
 
+    def hash(
+        self,
+        seed: int = 0,
+        seed_1: int | None = None,
+        seed_2: int | None = None,
+        seed_3: int | None = None,
+    ) -> Expr:
+        """A uint64 hash of each value, the same on every node and run, as polars' ``hash``.
+
+        The values differ from polars' (another hash function); only ``seed``
+        is used.
+        """
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"hash(seed={seed!r}): expected a non-negative int")
+        return self._call("hash", seed)
+
     def shift(self, n: int = 1) -> Expr:
         """The value ``n`` rows earlier (later when negative); null past the edge.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import random
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -396,6 +397,45 @@ class DataFrame:
         """Add a first column numbering the rows from ``offset``, as uint32 (polars)."""
         index = (_row_number().over() - 1 + offset).cast("uint32").alias(name)
         return self.select(index, all_())
+
+    def sample(
+        self,
+        n: int | None = None,
+        *,
+        fraction: float | None = None,
+        with_replacement: bool = False,
+        shuffle: bool | None = None,
+        seed: int | None = None,
+    ) -> DataFrame:
+        """Keep ``n`` rows (or a ``fraction`` of them) picked at random, as polars' ``sample``.
+
+        The rows are picked by a hash of their position seeded by ``seed``,
+        so one seed picks the same rows again (not the rows polars would
+        pick). They keep their order unless ``shuffle=True``.
+        ``with_replacement=True`` is not supported.
+        """
+        if with_replacement:
+            raise ValueError("sample(with_replacement=True) is not supported")
+        if n is not None and fraction is not None:
+            raise ValueError("sample() takes n or fraction, not both")
+        if seed is None:
+            seed = random.getrandbits(63)
+        names = self.columns
+        index, key = _hidden("row", names), _hidden("key", names)
+        keyed = self.with_row_index(index).with_columns(col(index).hash(seed).alias(key))
+        if fraction is None:
+            n = 1 if n is None else n
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValueError(f"sample(n={n!r}): expected a non-negative int")
+            picked = keyed.sort(key).head(n)
+        else:
+            if not 0 <= fraction <= 1:
+                raise ValueError(
+                    f"sample(fraction={fraction!r}): expected 0 to 1 without replacement"
+                )
+            rank = _row_number().over(order_by=col(key))
+            picked = keyed.filter(rank <= (len_expr() * fraction).floor())
+        return picked.sort(key if shuffle else index).drop(index, key)
 
     def _value_counts(self, e: Expr) -> DataFrame:
         outer = e._pb

@@ -163,6 +163,15 @@ def test_client_sends_only_registry_functions(local_client: sl.Client) -> None:
             )
 
 
+def test_client_aggregates_are_the_registry_aggregates(local_client: sl.Client) -> None:
+    """The client's list of aggregate names (it broadcasts and windows them) matches the kinds."""
+    from slipstream._expr import _AGGREGATES
+
+    registry = _registry(local_client)
+    wrong = {n: registry.get(n, {}).get("kind") for n in _AGGREGATES}
+    assert {n: k for n, k in wrong.items() if k != "aggregate"} == {}
+
+
 def test_registry_lists_kinds(local_client: sl.Client) -> None:
     registry = _registry(local_client)
     assert registry["cum_sum"]["kind"] == "window"
