@@ -59,12 +59,13 @@ type Function struct {
 	OrderSensitive bool
 
 	// Window functions: Op is the Window operator's kernel that computes
-	// the function; Running ones (cum_*) may give each row its last peer's
+	// the function; a running one (cum_*) names in RunningOf the aggregate
+	// it runs over the rows so far, and may give each row its last peer's
 	// value (SQL's RANGE frame); DecodeArgs checks and decodes the constant
 	// arguments after the first (already cast to what Resolve asked for);
 	// SQL offers the function under its name in OVER clauses.
 	Op         WindowOp
-	Running    bool
+	RunningOf  string
 	DecodeArgs func(params []scalar.Scalar) (WindowArgs, error)
 	SQL        bool
 
@@ -86,6 +87,17 @@ type Merge struct {
 	// ExactDecimal: a decimal argument reaches the parts without the cast
 	// the function's Resolve put on it, so that its sum stays exact.
 	ExactDecimal bool
+}
+
+// Running finds the window function that runs aggregate agg over the rows
+// so far (cum_sum for sum), if there is one.
+func Running(agg string) (*Function, bool) {
+	for _, f := range registry {
+		if f.Kind == Window && f.RunningOf == agg {
+			return f, true
+		}
+	}
+	return nil, false
 }
 
 // Mergeable reports whether f can run in two phases.

@@ -86,12 +86,14 @@ func init() {
 				return a, nil
 			}})
 	}
-	// Running aggregates over the rows up to this one.
-	register(&Function{Name: "cum_sum", Kind: Window, Op: WinCumSum, Running: true, Arity: 1, Resolve: resolveSum})
-	register(&Function{Name: "cum_count", Kind: Window, Op: WinCumCount, Running: true, Arity: 1,
+	// Running aggregates over the rows up to this one: RunningOf names the
+	// aggregate each one runs (SQL's sum(x) OVER (... ROWS UNBOUNDED
+	// PRECEDING) becomes cum_sum).
+	register(&Function{Name: "cum_sum", Kind: Window, Op: WinCumSum, RunningOf: "sum", Arity: 1, Resolve: resolveSum})
+	register(&Function{Name: "cum_count", Kind: Window, Op: WinCumCount, RunningOf: "count", Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) { return i64, in, nil }})
 	for name, op := range map[string]WindowOp{"cum_min": WinCumMin, "cum_max": WinCumMax} {
-		register(&Function{Name: name, Kind: Window, Op: op, Running: true, Arity: 1,
+		register(&Function{Name: name, Kind: Window, Op: op, RunningOf: name[len("cum_"):], Arity: 1,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				if !IsOrderable(in[0]) {
 					return nil, nil, invalid("%s needs values that can be ordered, got %s", name, TypeName(in[0]))
@@ -101,7 +103,7 @@ func init() {
 			}})
 	}
 	// cum_prod: int64 for integers and booleans, float64 for floats and decimals.
-	register(&Function{Name: "cum_prod", Kind: Window, Op: WinCumProd, Running: true, Arity: 1,
+	register(&Function{Name: "cum_prod", Kind: Window, Op: WinCumProd, RunningOf: "product", Arity: 1,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			t := in[0]
 			switch {

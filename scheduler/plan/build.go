@@ -475,7 +475,7 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 	}
 	call := inner.GetCall()
 	if call == nil {
-		return nil, invalidf("over() applies to an aggregation (col(\"x\").sum()) or a window function (%s)", strings.Join(windowNames(), ", "))
+		return nil, invalidf("over() applies to an aggregation (col(\"x\").sum()) or a window function (%s)", strings.Join(windowNames(false), ", "))
 	}
 	fn, ok := expr.Lookup(call.GetFunction())
 	switch {
@@ -487,9 +487,9 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		we.Agg, we.Out = agg, agg.Out
 		return we, nil
 	case !ok || fn.Kind != expr.Window:
-		return nil, invalidf("unknown window function %q%s", call.GetFunction(), suggest(call.GetFunction(), windowNames()))
-	case we.Peers && !fn.Running:
-		return nil, invalidf("only running aggregates (cum_sum, cum_count, cum_min, cum_max) group peers, not %s", fn.Name)
+		return nil, invalidf("unknown window function %q%s", call.GetFunction(), suggest(call.GetFunction(), windowNames(false)))
+	case we.Peers && fn.RunningOf == "":
+		return nil, invalidf("only running aggregates (%s) group peers, not %s", strings.Join(windowNames(true), ", "), fn.Name)
 	case fn.Op == expr.WinRolling || fn.Op == expr.WinRollingBy:
 		return b.rolling(we, fn, call, in)
 	}
@@ -544,11 +544,12 @@ func (we *WindowExpr) decodeArgs(fn *expr.Function, consts []Expr, types []arrow
 	return err
 }
 
-// windowNames lists the registry's window functions, for messages.
-func windowNames() []string {
+// windowNames lists the registry's window functions (the running ones
+// only, when running), for messages.
+func windowNames(running bool) []string {
 	var names []string
 	for _, n := range expr.Names() {
-		if fn, _ := expr.Lookup(n); fn.Kind == expr.Window {
+		if fn, _ := expr.Lookup(n); fn.Kind == expr.Window && (!running || fn.RunningOf != "") {
 			names = append(names, n)
 		}
 	}

@@ -651,15 +651,15 @@ func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
 		if fc.GetAggStar() {
 			agg, args = "len", nil
 		}
-		running := map[string]string{"sum": "cum_sum", "count": "cum_count", "min": "cum_min", "max": "cum_max"}
+		run, hasRunning := expr.Running(agg) // sum: cum_sum
 		switch {
 		case frame&frameNonDefault == 0 && len(over.OrderBy) == 0,
 			frame&frameStartUnbound != 0 && frame&frameEndUnbound != 0:
 			over.Expr = call(agg, args...) // the whole partition
-		case frame&frameRows != 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && running[agg] != "" && len(args) == 1:
-			over.Expr = call(running[agg], args...)
+		case frame&frameRows != 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && hasRunning && len(args) == 1:
+			over.Expr = call(run.Name, args...)
 		case frame&(frameRows|frameGroups) == 0 && frame&frameStartUnbound != 0 && frame&frameEndCurrent != 0 && len(over.OrderBy) > 0 &&
-			(running[agg] != "" || agg == "mean") && len(args) == 1:
+			(hasRunning || agg == "mean") && len(args) == 1:
 			// RANGE UNBOUNDED PRECEDING to CURRENT ROW, SQL's default with
 			// ORDER BY: a running aggregate up to the current row's last peer.
 			over.Peers = true
@@ -672,7 +672,7 @@ func (x *exprCompiler) window(fc *pg.FuncCall, name string) (*pb.Expr, error) {
 					call("eq", &pb.Expr{Kind: &pb.Expr_Over{Over: n}}, intLit(0)))
 				return call("divide", num, den), nil
 			}
-			over.Expr = call(running[agg], args...)
+			over.Expr = call(run.Name, args...)
 		case frame&frameRows != 0:
 			before, after, err := rowsFrame(w)
 			if err != nil {
