@@ -273,9 +273,11 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Stored partitions read again stay decoded, up to a tenth of the
-	// memory limit (counted in the node's account; see exec.SetHotFileBytes).
+	// Stored partitions and Parquet column chunks read again stay decoded,
+	// each up to a tenth of the memory limit (counted in the node's
+	// account; see exec.SetHotFileBytes and exec.SetDecodedChunkBytes).
 	exec.SetHotFileBytes(cfg.MemoryLimit / 10)
+	exec.SetDecodedChunkBytes(cfg.MemoryLimit / 10)
 	mem := pool.Allocator()
 	cat, err := catalog.Open(cfg.DataDir, mem, cfg.Name)
 	if err != nil {

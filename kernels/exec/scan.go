@@ -471,7 +471,7 @@ func OpenError(path string, err error) error {
 func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error) {
 	switch s.Format {
 	case Parquet:
-		meta, err := parquetFooter(s.Roots, path)
+		meta, version, err := parquetFooterVersion(s.Roots, path)
 		if err != nil {
 			return nil, err
 		}
@@ -510,6 +510,9 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		if sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata()); err == nil {
 			if r, ok := pqread.Open(pf, projectSchema(sc, cols), cols, groups, s.mem, BatchRows); ok {
+				if chunks := chunksOf(version); chunks != nil {
+					r.SetChunks(chunks)
+				}
 				if s.readLate {
 					all := make([]int, len(cols))
 					for i := range all {

@@ -201,6 +201,15 @@ func sizeOf(bs []arrow.RecordBatch) (bytes, rows int64) {
 // counts twice: an estimate, for deciding when to spill).
 func BatchBytes(b arrow.RecordBatch) int64 {
 	var n int64
+	for _, c := range b.Columns() {
+		n += ArrayBytes(c)
+	}
+	return n
+}
+
+// ArrayBytes is the bytes of a's buffers, its children's included.
+func ArrayBytes(a arrow.Array) int64 {
+	var n int64
 	var walk func(d arrow.ArrayData)
 	walk = func(d arrow.ArrayData) {
 		for _, buf := range d.Buffers() {
@@ -212,9 +221,7 @@ func BatchBytes(b arrow.RecordBatch) int64 {
 			walk(c)
 		}
 	}
-	for _, c := range b.Columns() {
-		walk(c.Data())
-	}
+	walk(a.Data())
 	return n
 }
 

@@ -53,7 +53,31 @@ type Reader struct {
 	lateSchema *arrow.Schema
 	pending    int
 	unread     []bool
+
+	// chunks, when set, holds decoded column chunks: a column of a row
+	// group found there is not read at all, and one read whole (not late)
+	// is offered to it once its row group is done. batch counts the
+	// current row group's batches.
+	chunks Chunks
+	batch  int
 }
+
+// Chunks is a cache of decoded column chunks of one file: the arrays, one
+// per batch, that a column of a row group decodes to.
+type Chunks interface {
+	// Get is the chunk of leaf in row group, each array retained for the
+	// caller, or false.
+	Get(rowGroup, leaf int) ([]arrow.Array, bool)
+	// Put offers a chunk, taking over the caller's references.
+	Put(rowGroup, leaf int, batches []arrow.Array)
+	// Allocator is where a chunk meant for the cache is decoded (it
+	// outlives the query that reads it).
+	Allocator() memory.Allocator
+}
+
+// SetChunks makes r read and offer column chunks through c. It must be
+// called before the first Next.
+func (r *Reader) SetChunks(c Chunks) { r.chunks = c }
 
 // Open returns a reader of the leaf columns cols (of a flat file, so also
 // the fields of its Arrow schema) of the row groups groups, whose batches
@@ -187,9 +211,16 @@ func (r *Reader) Next() bool {
 		}
 		rg := r.pf.RowGroup(r.groups[r.g])
 		r.g++
-		r.left = rg.NumRows()
-		for _, c := range r.cols {
+		r.left, r.batch = rg.NumRows(), 0
+		for i, c := range r.cols {
 			c.close()
+			cacheable := r.chunks != nil && (r.late == nil || !r.late[i])
+			if cacheable {
+				if c.cached, cacheable = r.chunks.Get(r.groups[r.g-1], c.leaf); cacheable {
+					continue // decoded already: no page is read
+				}
+				c.keep = true
+			}
 			if c.pages, r.err = rg.GetColumnPageReader(c.leaf); r.err != nil {
 				return false
 			}
@@ -209,14 +240,40 @@ func (r *Reader) Next() bool {
 			arrs = append(arrs, array.NewNull(int(n)))
 			continue
 		}
-		a, err := c.read(r.mem, int(n), nil)
+		if c.cached != nil {
+			if r.batch >= len(c.cached) || int64(c.cached[r.batch].Len()) != n {
+				r.err = fmt.Errorf("pqread: a cached chunk of column %d does not match its row group", c.leaf)
+				return false
+			}
+			c.cached[r.batch].Retain()
+			arrs = append(arrs, c.cached[r.batch])
+			continue
+		}
+		mem := r.mem
+		if c.keep {
+			mem = r.chunks.Allocator()
+		}
+		a, err := c.read(mem, int(n), nil)
 		if err != nil {
 			r.err = err
 			return false
 		}
+		if c.keep {
+			a.Retain()
+			c.kept = append(c.kept, a)
+		}
 		arrs = append(arrs, a)
 	}
 	r.left -= n
+	r.batch++
+	if r.left == 0 && r.chunks != nil {
+		for _, c := range r.cols {
+			if c.keep {
+				r.chunks.Put(r.groups[r.g-1], c.leaf, c.kept) // its references go with it
+				c.kept, c.keep = nil, false
+			}
+		}
+	}
 	if r.late != nil {
 		r.pending = int(n)
 		copy(r.unread, r.late)
@@ -319,6 +376,11 @@ type column struct {
 	vals       []int
 	pickLevels []uint32
 	scratch    []byte
+
+	// the chunk's batches from the cache (cached), or decoded for it (kept,
+	// while keep)
+	cached, kept []arrow.Array
+	keep         bool
 }
 
 func (c *column) close() {
@@ -326,6 +388,9 @@ func (c *column) close() {
 		c.pages.Close()
 		c.pages = nil
 	}
+	releaseAll(c.cached)
+	releaseAll(c.kept)
+	c.cached, c.kept, c.keep = nil, nil, false
 }
 
 // read reads the next rows rows as an array: all of them, or with sel

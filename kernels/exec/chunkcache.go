@@ -1,0 +1,113 @@
+package exec
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Decoded column chunks: the arrays a column of a Parquet row group
+// decodes to, kept by file version, row group and column, so that a scan
+// reading the same columns of the same file again (a notebook's next
+// query) neither reads nor decodes them. As the hot IPC files are, the
+// chunks are decoded into the node's account (they outlive the query), so
+// the budget counts them at the allocator; ristretto bounds them at
+// SetDecodedChunkBytes and releases a chunk's arrays when it evicts it.
+// Columns a scan reads late (the rows a filter keeps) are neither taken
+// from the cache nor offered to it.
+var decodedChunks = sizedCache[*decodedChunk]{name: "parquet-chunks", counters: 1_000_000, allocated: true,
+	size:    func(c *decodedChunk) int64 { return c.bytes },
+	release: func(c *decodedChunk) { c.release() }}
+
+var decodedChunkBytes atomic.Int64
+
+// SetDecodedChunkBytes bounds the decoded column chunks at n bytes; 0 (the
+// default) turns the cache off. Call it once, before the first scan (the
+// node does, with a share of --memory-limit).
+func SetDecodedChunkBytes(n int64) {
+	decodedChunkBytes.Store(n)
+	decodedChunks.maxCost = max(n, 1)
+}
+
+// decodedChunk is one column chunk's batches. A scan takes references
+// under mu, so that an eviction at the same time cannot free them.
+type decodedChunk struct {
+	arrays []arrow.Array
+	bytes  int64
+
+	mu   sync.Mutex
+	gone bool
+}
+
+// take is the chunk's arrays, retained for the caller, or nil when they
+// were released.
+func (c *decodedChunk) take() []arrow.Array {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gone {
+		return nil
+	}
+	for _, a := range c.arrays {
+		a.Retain()
+	}
+	return append([]arrow.Array(nil), c.arrays...)
+}
+
+func (c *decodedChunk) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.gone {
+		c.gone = true
+		for _, a := range c.arrays {
+			a.Release()
+		}
+	}
+}
+
+// fileChunks is the cache as one file's reader sees it (pqread.Chunks).
+type fileChunks struct {
+	version string
+	mem     memory.Allocator
+}
+
+// chunksOf is the cache for the file of that version, or nil when the
+// cache is off.
+func chunksOf(version string) *fileChunks {
+	node := cacheAccount.Load()
+	if decodedChunkBytes.Load() <= 0 || node == nil {
+		return nil
+	}
+	return &fileChunks{version: version, mem: node}
+}
+
+func (f *fileChunks) key(rowGroup, leaf int) string {
+	return fmt.Sprintf("%s\x00%d\x00%d", f.version, rowGroup, leaf)
+}
+
+func (f *fileChunks) Get(rowGroup, leaf int) ([]arrow.Array, bool) {
+	c, ok := decodedChunks.lookup(f.key(rowGroup, leaf))
+	if !ok {
+		return nil, false
+	}
+	arrays := c.take()
+	return arrays, arrays != nil
+}
+
+func (f *fileChunks) Put(rowGroup, leaf int, arrays []arrow.Array) {
+	c := &decodedChunk{arrays: arrays}
+	for _, a := range arrays {
+		c.bytes += ArrayBytes(a)
+	}
+	if c.bytes > decodedChunkBytes.Load()/4 {
+		c.release() // a chunk this large would push out most of the others
+		return
+	}
+	if held, _ := decodedChunks.get(f.key(rowGroup, leaf), func() (*decodedChunk, error) { return c, nil }); held != c {
+		c.release() // another scan offered the chunk first
+	}
+}
+
+func (f *fileChunks) Allocator() memory.Allocator { return f.mem }
