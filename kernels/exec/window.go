@@ -582,50 +582,33 @@ func frames(rec arrow.RecordBatch, e WindowExpr, perm []int64, start, end []int)
 // int64Keys reads an order key of a range frame as int64 values in its
 // own unit (days for date32).
 func int64Keys(a arrow.Array) ([]int64, error) {
-	out := make([]int64, a.Len())
-	switch a := a.(type) {
-	case *array.Timestamp:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Date32:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Date64:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Int64:
-		copy(out, a.Int64Values())
-	case *array.Int32:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Int16:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Int8:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Uint32:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Uint16:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	case *array.Uint8:
-		for i := range out {
-			out[i] = int64(a.Value(i))
-		}
-	default:
-		return nil, kernels.Errorf(kernels.Invalid, "rolling_by cannot order by %s values", expr.TypeName(a.DataType()))
+	switch a.DataType().ID() {
+	case arrow.TIMESTAMP, arrow.DATE64, arrow.INT64:
+		return asInt64[int64](a), nil
+	case arrow.DATE32, arrow.INT32:
+		return asInt64[int32](a), nil
+	case arrow.INT16:
+		return asInt64[int16](a), nil
+	case arrow.INT8:
+		return asInt64[int8](a), nil
+	case arrow.UINT32:
+		return asInt64[uint32](a), nil
+	case arrow.UINT16:
+		return asInt64[uint16](a), nil
+	case arrow.UINT8:
+		return asInt64[uint8](a), nil
 	}
-	return out, nil
+	return nil, kernels.Errorf(kernels.Invalid, "rolling_by cannot order by %s values", expr.TypeName(a.DataType()))
+}
+
+// asInt64 is a's values (stored as T) as int64.
+func asInt64[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32](a arrow.Array) []int64 {
+	vals := expr.Values[T](a)
+	out := make([]int64, len(vals))
+	for i, v := range vals {
+		out[i] = int64(v)
+	}
+	return out
 }
 
 // needs is the fewest non-null values a rolling frame needs to give a
