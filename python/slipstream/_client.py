@@ -21,6 +21,7 @@ from google.protobuf import any_pb2
 
 from ._auth import Credentials, PathOrPem, diagnose_tls, flight_client
 from ._cluster import ClusterView
+from ._dtypes import category_metadata, restore_categoricals, restore_schema
 from ._errors import PlanError, SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
 from ._node import LocalNode, _stop
@@ -372,8 +373,9 @@ class Client:
         except UnavailableError:
             # A node holding part of the result died after the query ran:
             # run it again (on the survivors; it re-reads replicas).
-            table = self._fetch_all(self._flight_info(query, run.again()), run)
-        return with_query_id(table, run.query_id)
+            info = self._flight_info(query, run.again())
+            table = self._fetch_all(info, run)
+        return with_query_id(restore_categoricals(table, info.schema), run.query_id)
 
     def _fetch_all(self, info: fl.FlightInfo, run: Run) -> pa.Table:
         endpoints = list(info.endpoints)
@@ -410,7 +412,10 @@ class Client:
             info = self._flight_info(query, run)
         except BaseException as e:
             raise run.end(e) from None  # type: ignore[misc]
-        return info.schema, self._batches(list(info.endpoints), run)
+        schema = info.schema
+        fetched = self._batches(list(info.endpoints), run)
+        batches = (restore_categoricals(b, schema) for b in fetched)
+        return restore_schema(schema), batches
 
     def _batches(self, endpoints: list[fl.FlightEndpoint], run: Run) -> Iterator[pa.RecordBatch]:
         """Yield the batches of each endpoint in order, read ahead by a daemon thread.
@@ -1116,7 +1121,7 @@ def _upload_batches(
 ) -> tuple[pa.Schema, Iterable[pa.RecordBatch]]:
     """The upload schema (no pandas metadata, no dictionaries) and right-sized batches."""
     src = reader.schema
-    fields = [pa.field(f.name, _plain_type(f.type), f.nullable) for f in src]
+    fields = [pa.field(f.name, _plain_type(f.type), f.nullable, category_metadata(f)) for f in src]
     schema = pa.schema(fields)
     needs_cast = any(pa.types.is_dictionary(f.type) for f in src)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import decimal
+import json
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -430,8 +431,15 @@ class Expr:
         ----------
         dtype : pyarrow.DataType, polars dtype, numpy dtype, Python type or str
             The target type, e.g. ``pa.int32()``, ``pl.Float64``, ``"utf8"``,
-            ``"date"``, ``"timestamp[ms]"`` or ``"decimal(12,2)"``.
+            ``"date"``, ``"timestamp[ms]"`` or ``"decimal(12,2)"``; ``pl.Categorical``
+            and ``pl.Enum(categories)`` take text (an enum checks that every
+            value is one of its categories).
         """
+        kind = _dtypes.categorical_kind(dtype)
+        if kind == "categorical":
+            return self._call("to_categorical")
+        if kind is not None:
+            return self._call("to_enum", lit(json.dumps(kind), "utf8"))
         to = _dtypes.to_plan_type(dtype)
         return Expr(pb.Expr(cast=pb.Cast(expr=self._pb, to=to)))
 
@@ -932,7 +940,7 @@ class Expr:
         """The interval of ``breaks`` each value falls in, as text, as polars' ``cut``.
 
         Intervals are ``(a, b]`` (``[a, b)`` with ``left_closed``), from
-        ``-inf`` to ``inf``; polars gives a Categorical, this gives String.
+        ``-inf`` to ``inf``; an ``Enum`` of the labels, in order, as polars.
 
         Parameters
         ----------
@@ -1748,7 +1756,17 @@ def _bin(
     chain = when(x.is_null()).then(lit(None, "utf8"))
     for c, name in zip(cuts, names, strict=False):
         chain = chain.when(x < c if left_closed else x <= c).then(_to_expr(name))
-    return chain.otherwise(_to_expr(names[-1]))
+    out = chain.otherwise(_to_expr(names[-1]))
+    if values is None:  # qcut: a Categorical, as polars
+        return out._call("to_categorical")
+    # cut: an Enum of its labels, in order, as polars
+    if labels is not None:
+        cats = [builtins.str(lab) for lab in labels]
+    else:
+        texts = ["-inf", *[_break_text(v) for v in values], "inf"]
+        left, right = ("[", ")") if left_closed else ("(", "]")
+        cats = [f"{left}{texts[i]}, {texts[i + 1]}{right}" for i in range(n)]
+    return out._call("to_enum", lit(json.dumps(cats), "utf8"))
 
 
 def _float_text(e: Expr) -> Expr:
@@ -2369,17 +2387,22 @@ class ExprListNameSpace:
         """The number of values in each list, nulls included, as uint32."""
         return self._expr._call("list_len")
 
-    def get(self, index: int, *, null_on_oob: bool = False) -> Expr:
+    def get(self, index: Any, *, null_on_oob: bool = False) -> Expr:
         """The value at ``index`` (negative counts from the end).
 
         Parameters
         ----------
-        index : int
-            The position.
+        index : int, Expr or str
+            The position: a constant, or an integer expression (a column
+            name) giving one per row; a null index gives null.
         null_on_oob : bool, default False
             Give null for a list too short; otherwise that is an error, as polars.
         """
-        return self._expr._call("list_get", int(index), bool(null_on_oob))
+        if isinstance(index, str):
+            index = col(index)
+        elif not isinstance(index, Expr):
+            index = int(index)
+        return self._expr._call("list_get", index, bool(null_on_oob))
 
     def first(self) -> Expr:
         """The first value (null for an empty list)."""

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from ._dtypes import polars_casts, restore_schema
 from ._errors import PlanError, SlipstreamError
 from ._expr import (
     Expr,
@@ -322,9 +323,10 @@ class DataFrame:
         """The result's schema as a ``polars.Schema`` (asks the server, runs nothing)."""
         import polars as pl
 
-        result = pl.from_arrow(self.schema.empty_table())
+        schema = restore_schema(self.schema)
+        result = pl.from_arrow(schema.empty_table())
         assert isinstance(result, pl.DataFrame)
-        return result.schema
+        return _with_polars_types(result, schema).schema
 
     def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """``function(self, *args, **kwargs)``, for chains of your own steps."""
@@ -1275,9 +1277,10 @@ class DataFrame:
         """
         import polars as pl
 
-        result = pl.from_arrow(self.to_arrow(progress=progress, timeout=timeout), rechunk=False)
+        table = self.to_arrow(progress=progress, timeout=timeout)
+        result = pl.from_arrow(table, rechunk=False)
         assert isinstance(result, pl.DataFrame)
-        return result
+        return _with_polars_types(result, table.schema)
 
     def to_reader(
         self, *, progress: Progress = False, timeout: float | None = None
@@ -1640,3 +1643,13 @@ def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     else:
         return [f"{pad}?"]
     return [line, *node_to_lines(n.input, depth + 1)]
+
+
+def _with_polars_types(df: polars.DataFrame, schema: pa.Schema) -> polars.DataFrame:
+    """``df`` with its enum columns (Categorical after ``from_arrow``) cast to their ``Enum``."""
+    import polars as pl
+
+    casts = {k: v for k, v in polars_casts(schema).items() if v != pl.Categorical}
+    if not casts:
+        return df
+    return df.with_columns(*[pl.col(k).cast(v) for k, v in casts.items()])

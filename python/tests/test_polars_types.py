@@ -7,8 +7,8 @@ of a frame and a module (``polars`` or ``slipstream``) run on a
 ``polars.LazyFrame`` and on a Slipstream frame, over data with nulls,
 duplicates, unicode and negative durations, and over the same schema with no
 rows; on one node and on a three-node cluster. Dtypes are compared too, but
-for counts (int64 here, uint32 in polars; see docs/python-client.md) and
-categoricals (returned as strings), which each case names.
+for counts (int64 here, uint32 in polars; see docs/python-client.md), which
+each case names.
 """
 
 from __future__ import annotations
@@ -106,7 +106,6 @@ def case(name: str, *, ordered: bool = False, relax: dict[str, Any] | None = Non
 
 
 COUNT = {"n": pl.Int64}
-CATS = {"cat": pl.String, "enum": pl.String}
 
 # ---------------------------------------------------------------- durations
 
@@ -224,7 +223,7 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
-@case("time_compare", relax=CATS)
+@case("time_compare")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.filter(
         (m.col("tod") >= dt.time(9, 30)) & (m.col("tod") != dt.time(23, 59, 59, 999999))
@@ -281,29 +280,74 @@ def _(lf: Any, m: ModuleType) -> Any:
 
 
 # ---------------------------------------------------------------- categoricals and enums
-# They come back as strings (the server has no dictionary type): cast
-# polars' answer to String to compare the values.
+# They come back as polars' Categorical / Enum wherever the column's values
+# are kept (docs/python-client.md).
 
 
-@case("categorical_filter", relax=CATS)
+@case("categorical_filter")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.filter((m.col("cat") == "red") | (m.col("enum") == "hi")).select("id", "cat", "enum")
 
 
-@case("categorical_group_by", relax={**CATS, **COUNT})
+@case("categorical_group_by", relax=COUNT)
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("cat", "enum").agg(m.len().alias("n"))
 
 
-@case("categorical_join", relax=CATS)
+@case("categorical_join")
 def _(lf: Any, m: ModuleType) -> Any:
     right = lf.filter(m.col("id") < 40).select("cat", m.col("id").alias("rid"))
     return lf.join(right, on="cat").select("id", "cat", "rid")
 
 
+@case("enum_join_keys_and_values")
+def _(lf: Any, m: ModuleType) -> Any:
+    right = lf.group_by("enum").agg(m.col("cat").first().alias("c0"), m.col("id").min().alias("lo"))
+    return lf.join(right, on="enum", how="left").select("id", "enum", "c0", "lo")
+
+
 @case("categorical_string_functions")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.select("id", m.col("cat").cast(pl.String).str.to_uppercase().alias("up"))
+
+
+@case("categorical_sort", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("cat", "id", nulls_last=True).select("id", "cat", m.col("enum").alias("e"))
+
+
+@case("enum_sort_by_categories", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("enum", "id", descending=[True, False]).select("id", "enum")
+
+
+@case("categorical_aggregates")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("cat").sort_by("id").first().alias("first"),
+        m.col("enum").sort_by("id").last().alias("last"),
+        m.col("cat").min().alias("lo"),
+        m.col("cat").max().alias("hi"),
+    )
+
+
+@case("categorical_over_and_shift")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("id").select(
+        "id",
+        m.col("cat").sort_by("id").first().over("g").alias("w"),
+        m.col("enum").shift(1).alias("prev"),
+    )
+
+
+@case("cast_to_categorical_and_enum")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("g").cast(pl.Categorical).alias("gc"),
+        m.col("cat").cast(pl.String).cast(pl.Enum(["red", "green", "blue", "日本"])).alias("ce"),
+        m.col("enum").cast(pl.String).alias("es"),
+    )
 
 
 # ---------------------------------------------------------------- lists
@@ -325,6 +369,16 @@ def _(lf: Any, m: ModuleType) -> Any:
         m.col("l").list.get(1, null_on_oob=True).alias("second"),
         m.col("l").list.get(-2, null_on_oob=True).alias("before_last"),
         parts.list.get(0).alias("head"),
+    )
+
+
+@case("list_get_per_row")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("l").list.get(m.col("id") % 4 - 2, null_on_oob=True).alias("at"),
+        m.col("l").list.get(m.when(m.col("id") % 3 == 0).then(None).otherwise(0), null_on_oob=True),
+        m.col("csv").str.split(",").list.get(-1).alias("tail"),
     )
 
 
@@ -482,10 +536,10 @@ def test_types(frames: dict[str, sl.DataFrame], c: Case, table: str) -> None:
 
 
 def test_round_trip_types(cl: sl.Client) -> None:
-    """Every column comes back with polars' type (categoricals as strings)."""
+    """Every column comes back with polars' type."""
     got = _upload(cl, DATA, "ptypes_rt").collect()
-    want = DATA.with_columns(pl.col("cat", "enum").cast(pl.String))
-    polars.testing.assert_frame_equal(got.sort("id"), want)
+    polars.testing.assert_frame_equal(got.sort("id"), DATA)
+    assert _upload(cl, EMPTY, "ptypes_rt_empty").collect_schema() == DATA.schema
 
 
 def test_pandas_types(cl: sl.Client) -> None:
@@ -503,6 +557,8 @@ def test_pandas_types(cl: sl.Client) -> None:
     assert got["d"].tolist() == [pd.Timedelta(hours=1.5), pd.Timedelta(0)]
     assert got["b"].tolist() == [b"x", b"x"]
     assert got["c"].tolist() == ["a", "a"]
+    assert isinstance(got["c"].dtype, pd.CategoricalDtype)
+    assert f.collect()["c"].dtype == pl.Categorical
     sums = f.group_by("c").agg(sl.col("v").sum()).sort("c", nulls_last=True).collect()
     assert sums.to_dict(as_series=False) == {"c": ["a", "b", None], "v": [5, 2, 3]}
     by_bytes = f.group_by("b").agg(sl.col("d").sum()).sort("b", nulls_last=True).collect()
