@@ -151,8 +151,8 @@ func totalUnits(per int64) func(context.Context, []compute.Datum) (compute.Datum
 	}
 }
 
-// timeOfDay is the time of day of a timestamp (read in UTC, as the other
-// fields), in nanoseconds.
+// timeOfDay is the time of day of a timestamp (on its zone's wall clock,
+// as the other fields), in nanoseconds.
 func timeOfDay(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	_, anyArray := rowCount(args)
 	mem := Allocator(ctx)
@@ -167,6 +167,9 @@ func timeOfDay(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 		copy(res, vals)
 	} else {
 		perDay, nanoPer := unitsOf(x.DataType())
+		if vals, err = localTimes(x); err != nil {
+			return nil, err
+		}
 		for i, v := range vals {
 			res[i] = floorMod(v, perDay) * nanoPer
 		}

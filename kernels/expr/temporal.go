@@ -13,7 +13,7 @@ import (
 // Date and time functions over date32 and timestamp (any unit). The
 // calendar is the proleptic Gregorian one, computed with integer
 // arithmetic (no time.Time per row). A timestamp with a time zone is read
-// in UTC, as its stored value is.
+// on its zone's wall clock (timezone.go).
 
 func init() {
 	i8, i32 := arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int32
@@ -180,7 +180,10 @@ func temporalField(out arrow.DataType, f func(days, nanos int64) int64) func(con
 		}
 		defer x.Release()
 		perDay, nanoPer := unitsOf(x.DataType())
-		vals := times(x)
+		vals, err := localTimes(x)
+		if err != nil {
+			return nil, err
+		}
 		res := make([]int64, len(vals))
 		for i, v := range vals {
 			days := floorDiv(v, perDay)

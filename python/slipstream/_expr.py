@@ -2498,7 +2498,8 @@ class ExprDateTimeNameSpace:
     """Date and time functions of an expression (``col("d").dt``), named as in polars.
 
     They work on ``date32`` and ``timestamp`` columns (a timestamp with a
-    time zone is read in UTC); a null in gives null out.
+    time zone is read on its zone's wall clock, as polars); a null in gives
+    null out.
     """
 
     __slots__ = ("_expr",)
@@ -2576,8 +2577,50 @@ class ExprDateTimeNameSpace:
         return self.strftime(format)
 
     def time(self) -> Expr:
-        """The time of day of a timestamp (read in UTC), as polars' ``Time``."""
+        """The time of day of a timestamp (in its time zone), as polars' ``Time``."""
         return self._expr._call("time")
+
+    def date(self) -> Expr:
+        """The calendar day of a timestamp (in its time zone), as polars' ``Date``."""
+        return self._expr._call("date")
+
+    def convert_time_zone(self, time_zone: str) -> Expr:
+        """The same instants in another time zone (the wall clock moves).
+
+        Parameters
+        ----------
+        time_zone : str
+            An IANA name such as ``"Europe/Berlin"`` or ``"UTC"``. The
+            timestamp must have a time zone (see :meth:`replace_time_zone`).
+        """
+        return self._expr._call("convert_time_zone", _text(time_zone, "time_zone"))
+
+    def replace_time_zone(
+        self,
+        time_zone: str | None,
+        *,
+        ambiguous: str = "raise",
+        non_existent: str = "raise",
+    ) -> Expr:
+        """The same wall-clock times read in another time zone (the instants move).
+
+        Parameters
+        ----------
+        time_zone : str or None
+            An IANA name such as ``"America/New_York"``; None drops the zone
+            (a naive timestamp of the wall-clock time).
+        ambiguous : {"raise", "earliest", "latest", "null"}, default "raise"
+            For a time the clocks repeat (when summer time ends).
+        non_existent : {"raise", "null"}, default "raise"
+            For a time the clocks skip (when summer time starts).
+        """
+        zone = lit(None, "utf8") if time_zone is None else _text(time_zone, "time_zone")
+        return self._expr._call(
+            "replace_time_zone",
+            zone,
+            _text(ambiguous, "ambiguous"),
+            _text(non_existent, "non_existent"),
+        )
 
     def _total(self, unit: str, fractional: bool) -> Expr:
         """The duration in whole ``unit`` (int64), or exactly (float64) when fractional."""

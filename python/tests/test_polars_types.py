@@ -613,3 +613,110 @@ def test_type_errors(frames: dict[str, sl.DataFrame]) -> None:
         f.select(sl.col("t").dt.total_days()).collect()
     with pytest.raises(sl.PlanError, match=r"dt.time needs a timestamp"):
         f.select(sl.col("dur").dt.time()).collect()
+
+
+# ---------------------------------------------------------------- time zones
+# Instants around the summer-time changes of 2024 (Europe/Berlin on 31 March
+# and 27 October, America/New_York on 10 March and 3 November) and a zone
+# with a half-hour offset (Asia/Kolkata), with nulls.
+
+_STARTS = [
+    dt.datetime(2024, 3, 9, 20, 0),
+    dt.datetime(2024, 3, 30, 22, 0),
+    dt.datetime(2024, 10, 26, 22, 0),
+    dt.datetime(2024, 11, 2, 20, 0),
+    dt.datetime(1969, 12, 31, 20, 0),
+]
+_UTC = [s + dt.timedelta(minutes=23 * i) for s in _STARTS for i in range(40)]
+TZ_DATA = pl.DataFrame(
+    {"id": range(len(_UTC) + 2), "t": [*_UTC, None, _UTC[3]]},
+    schema_overrides={"t": pl.Datetime("us")},
+).with_columns(
+    pl.col("t").dt.replace_time_zone("UTC").alias("u"),
+    pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin").alias("b"),
+    pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone("America/New_York").alias("ny"),
+    pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Kolkata").alias("k"),
+)
+ZONED = ["u", "b", "ny", "k"]
+TZ_CASES: dict[str, Callable[[Any, ModuleType], Any]] = {
+    "fields": lambda lf, m: lf.select(
+        "id",
+        *[
+            e
+            for c in ZONED
+            for e in (
+                m.col(c).dt.year().alias(f"{c}_y"),
+                m.col(c).dt.month().alias(f"{c}_mo"),
+                m.col(c).dt.day().alias(f"{c}_d"),
+                m.col(c).dt.weekday().alias(f"{c}_wd"),
+                m.col(c).dt.hour().alias(f"{c}_h"),
+                m.col(c).dt.minute().alias(f"{c}_m"),
+                m.col(c).dt.second().alias(f"{c}_s"),
+            )
+        ],
+    ),
+    "date_time_strftime": lambda lf, m: lf.select(
+        "id",
+        *[
+            e
+            for c in ZONED
+            for e in (
+                m.col(c).dt.date().alias(f"{c}_date"),
+                m.col(c).dt.time().alias(f"{c}_time"),
+                m.col(c).dt.strftime("%Y-%m-%d %H:%M:%S %z").alias(f"{c}_text"),
+            )
+        ],
+        m.col("t").dt.date().alias("naive_date"),
+    ),
+    "convert_time_zone": lambda lf, m: lf.select(
+        "id",
+        m.col("b").dt.convert_time_zone("Asia/Kolkata").alias("b_k"),
+        m.col("u").dt.convert_time_zone("America/New_York").alias("u_ny"),
+        m.col("ny").dt.convert_time_zone("UTC").dt.hour().alias("ny_utc_h"),
+        (m.col("b").dt.convert_time_zone("UTC") == m.col("u")).alias("same"),
+    ),
+    "replace_time_zone": lambda lf, m: lf.select(
+        "id",
+        m.col("b").dt.replace_time_zone(None).alias("b_naive"),
+        m.col("ny").dt.replace_time_zone("UTC").alias("ny_utc"),
+        m.col("k").dt.replace_time_zone("Europe/Berlin", ambiguous="earliest", non_existent="null"),
+        m.col("t")
+        .dt.replace_time_zone("America/New_York", ambiguous="latest", non_existent="null")
+        .alias("t_ny"),
+        m.col("t")
+        .dt.replace_time_zone("Europe/Berlin", ambiguous="null", non_existent="null")
+        .alias("t_b"),
+    ),
+    "group_by_local_day": lambda lf, m: lf.group_by(m.col("ny").dt.date().alias("day")).agg(
+        m.col("id").min().alias("first"), m.col("ny").max().dt.hour().alias("last_h")
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tz_frames(cl: sl.Client) -> dict[str, sl.DataFrame]:
+    return {
+        "data": _upload(cl, TZ_DATA, "ptypes_tz"),
+        "empty": _upload(cl, TZ_DATA.clear(), "ptypes_tz_empty"),
+    }
+
+
+@pytest.mark.parametrize("table", ["data", "empty"])
+@pytest.mark.parametrize("name", sorted(TZ_CASES))
+def test_time_zones(tz_frames: dict[str, sl.DataFrame], name: str, table: str) -> None:
+    source = TZ_DATA if table == "data" else TZ_DATA.clear()
+    want = TZ_CASES[name](source.lazy(), pl).collect()
+    got = TZ_CASES[name](tz_frames[table], sl).collect()
+    polars.testing.assert_frame_equal(got, want, check_row_order=False)
+
+
+def test_time_zone_errors(tz_frames: dict[str, sl.DataFrame]) -> None:
+    f = tz_frames["data"]
+    with pytest.raises(sl.SlipstreamError, match=r"02:\d\d:00 does not exist in Europe/Berlin"):
+        f.select(sl.col("t").dt.replace_time_zone("Europe/Berlin", ambiguous="null")).collect()
+    with pytest.raises(sl.SlipstreamError, match=r"is ambiguous in Europe/Berlin"):
+        f.select(sl.col("t").dt.replace_time_zone("Europe/Berlin", non_existent="null")).collect()
+    with pytest.raises(sl.PlanError, match=r"needs a timestamp with a time zone.*replace_time"):
+        f.select(sl.col("t").dt.convert_time_zone("UTC")).collect()
+    with pytest.raises(sl.PlanError, match=r"unknown time zone \"Mars/Base\""):
+        f.select(sl.col("u").dt.convert_time_zone("Mars/Base")).collect()

@@ -1,0 +1,53 @@
+package expr
+
+import (
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+)
+
+func TestTimeZones(t *testing.T) {
+	berlin := &arrow.TimestampType{Unit: arrow.Second, TimeZone: "Europe/Berlin"}
+	kolkata := &arrow.TimestampType{Unit: arrow.Second, TimeZone: "Asia/Kolkata"}
+	naive := &arrow.TimestampType{Unit: arrow.Second}
+	// 2024-03-31 00:59:59 UTC (01:59:59 CET), 01:00:00 UTC (03:00 CEST),
+	// 2024-10-27 00:30 UTC (02:30 CEST) and 01:30 UTC (02:30 CET), null
+	stamps := `[1711846799, 1711846800, 1729989000, 1729992600, null]`
+	runFn(t, []fnCase{
+		{name: "hour_berlin", fn: "hour", args: []fnArg{c(berlin, stamps)},
+			want: []any{int64(1), int64(3), int64(2), int64(2), nil}},
+		{name: "minute_kolkata", fn: "minute", args: []fnArg{c(kolkata, stamps)},
+			want: []any{int64(29), int64(30), int64(0), int64(0), nil}},
+		{name: "date_kolkata", fn: "date", args: []fnArg{c(kolkata, `[1711909800, 1711909799, null]`)}, // 2024-04-01 00:00 and 03-31 23:59:59 IST
+			want: []any{int64(19814), int64(19813), nil}, wantType: arrow.FixedWidthTypes.Date32},
+		{name: "time_berlin", fn: "time", args: []fnArg{c(berlin, `[1711846800]`)},
+			want: []any{int64(3 * 3600e9)}},
+	})
+	// replace_time_zone: 2024-03-31 02:30 does not exist in Berlin;
+	// 2024-10-27 02:30 exists twice; 12:00 once.
+	walls := c(naive, `[1711852200, 1729996200, 1711886400, null]`)
+	zone := func(args ...string) []fnArg {
+		out := []fnArg{walls, l(scalar.NewStringScalar("Europe/Berlin"))}
+		for _, a := range args {
+			out = append(out, ls(a))
+		}
+		return out
+	}
+	runFn(t, []fnCase{
+		{name: "replace_earliest", fn: "replace_time_zone", args: zone("earliest", "null"),
+			want: []any{nil, int64(1729989000), int64(1711879200), nil}, wantType: berlin},
+		{name: "replace_latest", fn: "replace_time_zone", args: zone("latest", "null"),
+			want: []any{nil, int64(1729992600), int64(1711879200), nil}},
+		{name: "replace_raise_ambiguous", fn: "replace_time_zone", args: zone("raise", "null"),
+			errHas: "2024-10-27 02:30:00 is ambiguous in Europe/Berlin"},
+		{name: "replace_raise_skipped", fn: "replace_time_zone", args: zone("null", "raise"),
+			errHas: "2024-03-31 02:30:00 does not exist in Europe/Berlin"},
+		{name: "convert", fn: "convert_time_zone", args: []fnArg{c(berlin, `[0, null]`), ls("Asia/Kolkata")},
+			want: []any{int64(0), nil}, wantType: kolkata},
+		{name: "convert_naive", fn: "convert_time_zone", args: []fnArg{c(naive, `[0]`), ls("UTC")},
+			errHas: "needs a timestamp with a time zone"},
+		{name: "unknown_zone", fn: "convert_time_zone", args: []fnArg{c(berlin, `[0]`), ls("Mars/Base")},
+			errHas: `unknown time zone "Mars/Base"`},
+	})
+}
