@@ -58,6 +58,10 @@ _AGGREGATES = frozenset(
         "implode",
         "arg_max",
         "arg_min",
+        # what the planner makes of mean, median and quantile of a duration
+        "mean_duration",
+        "median_duration",
+        "quantile_duration",
     }
 )
 _INFIX = {

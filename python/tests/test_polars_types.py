@@ -134,6 +134,44 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("date_plus_duration")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        (m.col("day") + m.col("dur")).alias("a"),
+        (m.col("day") - m.col("dur")).alias("b"),
+        (m.col("dur") + m.col("day")).alias("c"),
+        (m.col("day") + dt.timedelta(days=3)).alias("d"),
+        (m.col("day") - dt.timedelta(hours=1)).alias("e"),
+        (m.col("day") + m.col("dur").cast(pl.Duration("ms"))).alias("f"),
+    )
+
+
+@case("duration_mean_median")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("dur").mean().alias("mean"),
+        m.col("dur").median().alias("median"),
+        m.col("dur").quantile(0.3, "linear").alias("q"),
+        (m.col("t") - m.col("u")).mean().alias("gap"),
+        m.col("dur").cast(pl.Duration("ms")).mean().alias("ms"),
+    )
+
+
+@case("duration_mean_by_group")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("dur").mean().alias("mean"),
+        m.col("dur").median().alias("median"),
+        m.col("dur").mean().alias("m2").dt.total_seconds(),
+    )
+
+
+@case("duration_mean_over")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", m.col("dur").mean().over("g").alias("w"))
+
+
 @case("total_units")
 def _(lf: Any, m: ModuleType) -> Any:
     d = m.col("dur")

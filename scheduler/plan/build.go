@@ -854,6 +854,9 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 		}
 		argTypes = append(argTypes, arg.Type())
 	}
+	if alt, ok := expr.DurationAggregate(fn, argTypes); ok { // mean of a duration: a duration
+		fn, agg.Fn = alt, alt
+	}
 	outType, casts, err := fn.Resolve(argTypes)
 	if err != nil {
 		return nil, err
