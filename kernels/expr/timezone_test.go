@@ -51,3 +51,24 @@ func TestTimeZones(t *testing.T) {
 			errHas: `unknown time zone "Mars/Base"`},
 	})
 }
+
+func TestCalendarFieldsAndEpoch(t *testing.T) {
+	us := &arrow.TimestampType{Unit: arrow.Microsecond}
+	// 2021-01-03 (Sunday of ISO week 53 of 2020), 1960-02-29, 2024-12-30
+	// (Monday of ISO week 1 of 2025), null
+	days := c(d32, `[18630, -3594, 20087, null]`)
+	runFn(t, []fnCase{
+		{name: "week", fn: "week", args: []fnArg{days}, want: []any{int64(53), int64(9), int64(1), nil}},
+		{name: "iso_year", fn: "iso_year", args: []fnArg{days}, want: []any{int64(2020), int64(1960), int64(2025), nil}},
+		{name: "quarter", fn: "quarter", args: []fnArg{days}, want: []any{int64(1), int64(1), int64(4), nil}},
+		{name: "ordinal_day", fn: "ordinal_day", args: []fnArg{days}, want: []any{int64(3), int64(60), int64(365), nil},
+			wantType: arrow.PrimitiveTypes.Int16},
+		{name: "microsecond", fn: "microsecond", args: []fnArg{c(us, `[1735520523456789, -1]`)}, want: []any{int64(456789), int64(999999)}},
+		{name: "epoch_s", fn: "epoch", args: []fnArg{c(us, `[1735520523456789, -1, null]`), ls("s")},
+			want: []any{int64(1735520523), int64(-1), nil}, wantType: i64},
+		{name: "epoch_ns", fn: "epoch", args: []fnArg{c(us, `[-1]`), ls("ns")}, want: []any{int64(-1000)}},
+		{name: "epoch_d_of_date", fn: "epoch", args: []fnArg{days, ls("d")},
+			want: []any{int64(18630), int64(-3594), int64(20087), nil}, wantType: arrow.PrimitiveTypes.Int32},
+		{name: "epoch_bad_unit", fn: "epoch", args: []fnArg{days, ls("h")}, errHas: "time_unit must be one of"},
+	})
+}

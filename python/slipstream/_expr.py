@@ -2539,6 +2539,44 @@ class ExprDateTimeNameSpace:
         """The second, 0 to 59, as int8 (0 for a date)."""
         return self._expr._call("second")
 
+    def millisecond(self) -> Expr:
+        """The milliseconds into the second, 0 to 999, as int32 (0 for a date)."""
+        return self._expr._call("millisecond")
+
+    def microsecond(self) -> Expr:
+        """The microseconds into the second, 0 to 999999, as int32 (0 for a date)."""
+        return self._expr._call("microsecond")
+
+    def nanosecond(self) -> Expr:
+        """The nanoseconds into the second, as int32 (0 for a date)."""
+        return self._expr._call("nanosecond")
+
+    def quarter(self) -> Expr:
+        """The quarter of the year, 1 to 4, as int8."""
+        return self._expr._call("quarter")
+
+    def week(self) -> Expr:
+        """The ISO 8601 week of the year, 1 to 53, as int8."""
+        return self._expr._call("week")
+
+    def iso_year(self) -> Expr:
+        """The ISO 8601 year (the year of the week's Thursday), as int32."""
+        return self._expr._call("iso_year")
+
+    def ordinal_day(self) -> Expr:
+        """The day of the year, 1 to 366, as int16."""
+        return self._expr._call("ordinal_day")
+
+    def epoch(self, time_unit: str = "us") -> Expr:
+        """The time since 1970-01-01 00:00 UTC in whole units, rounded down.
+
+        Parameters
+        ----------
+        time_unit : {"ns", "us", "ms", "s", "d"}, default "us"
+            int64, but ``"d"`` gives int32, as polars.
+        """
+        return self._expr._call("epoch", _text(time_unit, "time_unit"))
+
     def truncate(self, every: str) -> Expr:
         """Round down to the start of a period.
 

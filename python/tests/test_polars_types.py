@@ -664,8 +664,10 @@ _STARTS = [
     dt.datetime(2024, 10, 26, 22, 0),
     dt.datetime(2024, 11, 2, 20, 0),
     dt.datetime(1969, 12, 31, 20, 0),
+    dt.datetime(2020, 12, 31, 20, 0),  # ISO weeks across new year
+    dt.datetime(2027, 1, 2, 20, 0),
 ]
-_UTC = [s + dt.timedelta(minutes=23 * i) for s in _STARTS for i in range(40)]
+_UTC = [s + dt.timedelta(minutes=23 * i, microseconds=7919 * i) for s in _STARTS for i in range(40)]
 TZ_DATA = pl.DataFrame(
     {"id": range(len(_UTC) + 2), "t": [*_UTC, None, _UTC[3]]},
     schema_overrides={"t": pl.Datetime("us")},
@@ -705,6 +707,25 @@ TZ_CASES: dict[str, Callable[[Any, ModuleType], Any]] = {
             )
         ],
         m.col("t").dt.date().alias("naive_date"),
+    ),
+    "calendar_fields": lambda lf, m: lf.select(
+        "id",
+        *[
+            e
+            for c in ["t", "b", "ny"]
+            for e in (
+                m.col(c).dt.quarter().alias(f"{c}_q"),
+                m.col(c).dt.week().alias(f"{c}_w"),
+                m.col(c).dt.iso_year().alias(f"{c}_iy"),
+                m.col(c).dt.ordinal_day().alias(f"{c}_od"),
+                m.col(c).dt.millisecond().alias(f"{c}_ms"),
+                m.col(c).dt.microsecond().alias(f"{c}_us"),
+                m.col(c).dt.nanosecond().alias(f"{c}_ns"),
+            )
+        ],
+        *[m.col("k").dt.epoch(u).alias(f"epoch_{u}") for u in ["ns", "us", "ms", "s", "d"]],
+        m.col("t").dt.date().dt.epoch("s").alias("date_s"),
+        m.col("t").dt.date().dt.week().alias("date_w"),
     ),
     "convert_time_zone": lambda lf, m: lf.select(
         "id",
