@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 )
 
 // Categoricals and enums are computed as their text values; what makes
@@ -199,4 +201,105 @@ func enumRank(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 		b.Append(p)
 	}
 	return result(b.NewArray(), anyArray)
+}
+
+// min_enum(x, categories) and max_enum(x, categories) are min and max of an
+// enum in the order of its categories, as polars (the planner picks them
+// for an enum: EnumAggregate). They do not merge partial results.
+func init() {
+	for _, isMax := range []bool{false, true} {
+		name := map[bool]string{false: "min_enum", true: "max_enum"}[isMax]
+		register(&Function{Name: name, Kind: Aggregate, Arity: 2,
+			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
+				t := in[0]
+				if IsNull(t) || t.ID() == arrow.STRING_VIEW {
+					t = arrow.BinaryTypes.LargeString
+				}
+				if !IsString(t) || !IsString(in[1]) {
+					return nil, nil, invalid("%s needs text and its categories, got %s and %s", name, TypeName(in[0]), TypeName(in[1]))
+				}
+				return t, []arrow.DataType{t, arrow.BinaryTypes.String}, nil
+			},
+			CheckParams: func(params []scalar.Scalar) error {
+				text, _ := constText(firstParam(params))
+				_, err := parseCategories(text)
+				return err
+			},
+			NewAccumulator: func(in arrow.DataType, params []scalar.Scalar) Accumulator {
+				text, _ := constText(firstParam(params))
+				cats, _ := parseCategories(text)
+				pos := make(map[string]int32, len(cats))
+				for i, c := range cats {
+					pos[c] = int32(i)
+				}
+				return &enumExtremeAcc{dt: in, cats: cats, pos: pos, isMax: isMax}
+			}})
+	}
+}
+
+func firstParam(params []scalar.Scalar) scalar.Scalar {
+	if len(params) == 0 {
+		return nil
+	}
+	return params[0]
+}
+
+// EnumAggregate is the enum form of min or max (false for other functions).
+func EnumAggregate(fn *Function) (*Function, bool) {
+	switch fn.Name {
+	case "min", "max":
+		return Lookup(fn.Name + "_enum")
+	}
+	return nil, false
+}
+
+type enumExtremeAcc struct {
+	dt    arrow.DataType
+	cats  []string
+	pos   map[string]int32
+	isMax bool
+	best  []int32 // per group: a category's position, -1 for none yet
+}
+
+func (a *enumExtremeAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
+	for len(a.best) < ngroups {
+		a.best = append(a.best, -1)
+	}
+	for i, g := range ids {
+		if values.IsNull(i) {
+			continue
+		}
+		var v string
+		switch arr := values.(type) {
+		case *array.String:
+			v = arr.Value(i)
+		case *array.LargeString:
+			v = arr.Value(i)
+		}
+		p, ok := a.pos[v]
+		if !ok {
+			continue
+		}
+		if b := a.best[g]; b < 0 || (a.isMax && p > b) || (!a.isMax && p < b) {
+			a.best[g] = p
+		}
+	}
+}
+
+func (a *enumExtremeAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	b := array.NewBuilder(mem, a.dt)
+	defer b.Release()
+	for g := range ngroups {
+		if g >= len(a.best) || a.best[g] < 0 {
+			b.AppendNull()
+			continue
+		}
+		switch sb := b.(type) {
+		case *array.StringBuilder:
+			sb.Append(a.cats[a.best[g]])
+		case *array.LargeStringBuilder:
+			sb.Append(a.cats[a.best[g]])
+		}
+	}
+	return b.NewArray()
 }

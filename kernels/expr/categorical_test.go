@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 )
 
 func TestCategoricalFunctions(t *testing.T) {
@@ -32,5 +33,33 @@ func TestCategoricalFunctions(t *testing.T) {
 	}
 	if _, ok := CategoricalMetadata("upper", nil); ok {
 		t.Fatal("upper gives metadata")
+	}
+}
+
+func TestEnumMinMax(t *testing.T) {
+	mem, _ := newMem(t)
+	cats := []scalar.Scalar{scalar.NewStringScalar(`["lo", "mid", "hi"]`)}
+	b1 := fromJSON(t, mem, lstr, `["hi", "lo", null, "mid"]`)
+	b2 := fromJSON(t, mem, lstr, `["mid", "mid", null, "lo"]`)
+	defer b1.Release()
+	defer b2.Release()
+	ids := [][]uint32{{0, 1, 2, 3}, {0, 1, 2, 4}}
+	for fn, want := range map[string][]any{
+		"min_enum": {"mid", "lo", nil, "mid", "lo"},
+		"max_enum": {"hi", "mid", nil, "mid", "lo"},
+	} {
+		f, _ := Lookup(fn)
+		acc := f.NewAccumulator(lstr, cats)
+		acc.Update(b1, ids[0], 4)
+		acc.Update(b2, ids[1], 5)
+		out := acc.Finish(mem, 5)
+		got := goValues(out)
+		out.Release()
+		if !sameValues(got, want) {
+			t.Errorf("%s = %v, want %v", fn, got, want)
+		}
+	}
+	if f, _ := Lookup("max_enum"); f.CheckParams([]scalar.Scalar{scalar.NewStringScalar("lo")}) == nil {
+		t.Error("max_enum takes categories that are no JSON list")
 	}
 }

@@ -58,10 +58,13 @@ _AGGREGATES = frozenset(
         "implode",
         "arg_max",
         "arg_min",
-        # what the planner makes of mean, median and quantile of a duration
+        # what the planner makes of mean, median and quantile of a duration,
+        # and of min and max of an enum
         "mean_duration",
         "median_duration",
         "quantile_duration",
+        "min_enum",
+        "max_enum",
     }
 )
 _INFIX = {

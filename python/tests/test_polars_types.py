@@ -369,6 +369,30 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("enum_min_max_by_categories")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("enum").min().alias("lo"),
+        m.col("enum").max().alias("hi"),
+        m.col("enum").max().alias("top_text").cast(pl.String),
+    )
+
+
+@case("enum_compare_by_categories")
+def _(lf: Any, m: ModuleType) -> Any:
+    return (
+        lf.sort("id")
+        .select(
+            "id",
+            (m.col("enum") < "mid").alias("lt"),
+            (m.col("enum") >= "mid").alias("ge"),
+            (m.col("enum") > m.col("enum").shift(1)).alias("up"),
+            m.col("enum").max().over("g").alias("w"),
+        )
+        .filter(m.col("id") % 2 == 0)
+    )
+
+
 @case("categorical_over_and_shift")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.sort("id").select(
@@ -645,6 +669,10 @@ def test_type_errors(frames: dict[str, sl.DataFrame]) -> None:
         f.join(f, on="st").collect()
     with pytest.raises(sl.PlanError, match=r"explode: column \"id\" is int64, not a list"):
         f.explode("id").collect()
+    with pytest.raises(sl.PlanError, match=r"compare an Enum with \"top\": it is not one of"):
+        f.select(sl.col("enum") < "top").collect()
+    with pytest.raises(sl.SlipstreamError, match=r"is not one of the categories \[a, b\]"):
+        f.select(sl.col("g").cast(pl.Enum(["a", "b"]))).collect()
     with pytest.raises(sl.PlanError, match=r"timestamp minus a timestamp gives a duration"):
         f.select(sl.col("t") + sl.col("u")).collect()
     with pytest.raises(sl.PlanError, match=r"total_days needs a duration, got timestamp"):

@@ -857,6 +857,9 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 	if alt, ok := expr.DurationAggregate(fn, argTypes); ok { // mean of a duration: a duration
 		fn, agg.Fn = alt, alt
 	}
+	if alt, cats, ok := enumAggregate(fn, agg.Arg); ok { // min/max of an enum: by its categories
+		fn, agg.Fn, params, argTypes = alt, alt, []*Literal{cats}, []arrow.DataType{argTypes[0], cats.Value.DataType()}
+	}
 	outType, casts, err := fn.Resolve(argTypes)
 	if err != nil {
 		return nil, err
@@ -1177,6 +1180,10 @@ func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
 // resolveCall type-checks a scalar call on built arguments and inserts the
 // casts it needs.
 func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
+	args, err := enumComparison(fn, args) // an enum compares by its categories
+	if err != nil {
+		return nil, err
+	}
 	if len(args) >= 2 {
 		// Untyped literals take the type of the first typed argument they
 		// meet: col("i32") + 1, is_in(col("i8"), 1, 2), coalesce(col("f32"), 0).
@@ -1197,7 +1204,6 @@ func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	}
 	var out arrow.DataType
 	var casts []arrow.DataType
-	var err error
 	if fn.ResolveConst != nil {
 		consts := make([]scalar.Scalar, len(args))
 		for i, a := range args {

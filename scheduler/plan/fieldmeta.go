@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"slices"
+
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
@@ -24,7 +26,7 @@ func outField(e Expr) arrow.Field {
 }
 
 // keptAggregates keep their input's values (and so its metadata).
-var keptAggregates = map[string]bool{"first": true, "last": true, "min": true, "max": true}
+var keptAggregates = map[string]bool{"first": true, "last": true, "min": true, "max": true, "min_enum": true, "max_enum": true}
 
 func keptMetadata(e Expr) (arrow.Metadata, bool) {
 	switch e := e.(type) {
@@ -91,4 +93,80 @@ func inEnumOrder(e Expr) (Expr, error) {
 	}
 	cats := md.Values()[md.FindKey(expr.CategoriesKey)]
 	return resolveCall(fn, []Expr{e, &Literal{Value: scalar.NewStringScalar(cats)}})
+}
+
+// enumOf is the categories (as their JSON text) of an expression that
+// holds an enum's values.
+func enumOf(e Expr) (string, bool) {
+	if e == nil {
+		return "", false
+	}
+	md, ok := keptMetadata(e)
+	if !ok {
+		return "", false
+	}
+	if _, isEnum := expr.EnumCategories(md); !isEnum {
+		return "", false
+	}
+	return md.Values()[md.FindKey(expr.CategoriesKey)], true
+}
+
+// enumAggregate is min_enum / max_enum, with the categories as parameter,
+// for min / max of an enum (polars orders an enum by its categories).
+func enumAggregate(fn *expr.Function, arg Expr) (*expr.Function, *Literal, bool) {
+	cats, ok := enumOf(arg)
+	if !ok {
+		return nil, nil, false
+	}
+	alt, ok := expr.EnumAggregate(fn)
+	if !ok {
+		return nil, nil, false
+	}
+	return alt, &Literal{Value: scalar.NewStringScalar(cats)}, true
+}
+
+// enumComparison compares enums by the position of their categories, as
+// polars: <, <=, >, >= with an enum on one side compare enum_rank of both
+// sides; a text constant must be one of the categories.
+func enumComparison(fn *expr.Function, args []Expr) ([]Expr, error) {
+	switch fn.Name {
+	case "lt", "le", "gt", "ge":
+	default:
+		return args, nil
+	}
+	if len(args) != 2 {
+		return args, nil
+	}
+	cats, ok := enumOf(args[0])
+	if !ok {
+		if cats, ok = enumOf(args[1]); !ok {
+			return args, nil
+		}
+	}
+	list, _ := expr.EnumCategories(arrow.NewMetadata([]string{expr.CategoryKey, expr.CategoriesKey}, []string{"enum", cats}))
+	rank, found := expr.Lookup("enum_rank")
+	if !found {
+		return args, nil
+	}
+	out := make([]Expr, 2)
+	for i, a := range args {
+		if l, isLit := a.(*Literal); isLit && l.Value.IsValid() && expr.IsString(l.Value.DataType()) {
+			v := l.Value.String()
+			pos := slices.Index(list, v)
+			if pos < 0 {
+				return nil, invalidf("cannot compare an Enum with %q: it is not one of the categories %q", v, list)
+			}
+			out[i] = &Literal{Value: scalar.NewInt32Scalar(int32(pos))}
+			continue
+		}
+		if !expr.IsString(a.Type()) && !expr.IsNull(a.Type()) {
+			return args, nil // the registry's error names the types
+		}
+		r, err := resolveCall(rank, []Expr{a, &Literal{Value: scalar.NewStringScalar(cats)}})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = r
+	}
+	return out, nil
 }
