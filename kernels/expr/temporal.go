@@ -343,7 +343,8 @@ func offsetBy(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 }
 
 // truncate is polars' dt.truncate for one unit of a period: the start of
-// the year, quarter, month, ISO week (Monday), day, hour, minute, ...
+// the year, quarter, month, ISO week (Monday), day, hour, minute, ... on
+// the wall clock of a timestamp's time zone, as polars.
 func truncate(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	every, ok, err := stringArg("dt.truncate", "every", args[1])
 	if err != nil {
@@ -357,41 +358,43 @@ func truncate(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 		return nil, err
 	}
 	perDay, nanoPer := unitsOf(datumType(args[0]))
-	unsupported := invalid("dt.truncate supports one unit of a period (\"1y\", \"1q\", \"1mo\", \"1w\", \"1d\", \"1h\", \"1m\", \"1s\", \"1ms\", \"1us\"), got %q", every)
+	unsupported := invalid("dt.truncate supports \"1y\", \"1q\", \"1mo\", \"1w\" and fixed lengths such as \"1d\", \"6h\", \"15m\", \"1s\", got %q", every)
 	switch {
 	case dur.months != 0 && dur.nanos != 0:
 		return nil, unsupported
 	case dur.months == 1 || dur.months == 3 || dur.months == 12:
 		months := dur.months
-		return mapTimes(ctx, args[0], func(v int64) int64 {
+		return mapTimes(ctx, args[0], onWallClock(datumType(args[0]), func(v int64) int64 {
 			y, m, _ := civil(floorDiv(v, perDay))
 			m -= (m - 1) % months
 			return daysFromCivil(y, m, 1) * perDay
-		})
+		}))
 	case dur.months != 0:
 		return nil, unsupported
 	case dur.nanos == 7*86400e9:
-		return mapTimes(ctx, args[0], func(v int64) int64 {
+		return mapTimes(ctx, args[0], onWallClock(datumType(args[0]), func(v int64) int64 {
 			days := floorDiv(v, perDay)
 			return (days - floorMod(days+3, 7)) * perDay
-		})
+		}))
 	}
-	switch dur.nanos {
-	case 86400e9, 3600e9, 60e9, 1e9, 1e6, 1e3, 1:
-	default:
+	// A fixed length ("15m", "2h", "3d"): multiples of it from the epoch.
+	if dur.nanos <= 0 || dur.nanos%(7*86400e9) == 0 {
 		return nil, unsupported
 	}
 	if nanoPer == 0 {
-		if dur.nanos != 86400e9 {
+		if dur.nanos%86400e9 != 0 {
 			return nil, invalid("dt.truncate: a date has no time of day to truncate to %q", every)
 		}
-		return cloneDatum(args[0]), nil
+		nanoPer = 86400e9
 	}
 	if dur.nanos <= nanoPer {
 		return cloneDatum(args[0]), nil // already that precise
 	}
+	if dur.nanos%nanoPer != 0 {
+		return nil, invalid("dt.truncate: %q is not a whole number of the column's units", every)
+	}
 	step := dur.nanos / nanoPer
-	return mapTimes(ctx, args[0], func(v int64) int64 { return floorDiv(v, step) * step })
+	return mapTimes(ctx, args[0], onWallClock(datumType(args[0]), func(v int64) int64 { return floorDiv(v, step) * step }))
 }
 
 // mapTimes applies f to every date or timestamp value.

@@ -293,3 +293,30 @@ func replaceTimeZone(ctx context.Context, args []compute.Datum) (compute.Datum, 
 func wallText(sec int64) string {
 	return fmt.Sprint(time.Unix(sec, 0).UTC().Format("2006-01-02 15:04:05"))
 }
+
+// onWallClock applies f, a function of timestamp values, to the wall
+// clock of t's time zone: the value is read on the wall clock, f applied,
+// and the result read back as an instant, keeping the value's offset from
+// UTC when the wall time is ambiguous (as polars' dt.truncate). A naive
+// or UTC timestamp takes f as it is.
+func onWallClock(t arrow.DataType, f func(int64) int64) func(int64) int64 {
+	loc, err := zoneOf(t)
+	if loc == nil || err != nil {
+		return f
+	}
+	perSec := unitsPerSecond(t)
+	return func(v int64) int64 {
+		off := offsetAt(loc, floorDiv(v, perSec))
+		wall := f(v+off*perSec) - off*perSec // f on the wall clock, read back with v's offset
+		if offsetAt(loc, floorDiv(wall, perSec)) == off {
+			return wall
+		}
+		sec := floorDiv(wall+off*perSec, perSec)
+		frac := wall + off*perSec - sec*perSec
+		if instants, n := fromWallClock(loc, sec); n > 0 {
+			return instants[0]*perSec + frac
+		}
+		// A wall time the clocks skip: the instant after the gap.
+		return (sec-offsetAt(loc, sec-86400))*perSec + frac
+	}
+}

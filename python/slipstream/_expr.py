@@ -2586,9 +2586,10 @@ class ExprDateTimeNameSpace:
         Parameters
         ----------
         every : str
-            A polars duration of one unit: ``"1y"``, ``"1q"``, ``"1mo"``,
-            ``"1w"`` (to Monday), ``"1d"``, ``"1h"``, ``"1m"``, ``"1s"``,
-            ``"1ms"``, ``"1us"``.
+            ``"1y"``, ``"1q"``, ``"1mo"``, ``"1w"`` (to Monday), or a fixed
+            length such as ``"1d"``, ``"6h"``, ``"15m"``, ``"1s"`` (multiples
+            of it from 1970-01-01). A timestamp with a time zone is
+            truncated on its wall clock, as polars.
         """
         return self._expr._call("truncate", _text(every, "every"))
 

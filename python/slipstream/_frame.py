@@ -1471,10 +1471,6 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-_FIXED_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
 def _window_start(c: Expr, every: str, dtype: pa.DataType) -> Expr:
     """The start of the ``every`` window holding ``c`` (a date or a timestamp)."""
     import re as _re
@@ -1487,21 +1483,16 @@ def _window_start(c: Expr, every: str, dtype: pa.DataType) -> Expr:
         if n != 1:
             raise ValueError(f"every={every!r}: months, quarters and years only one at a time")
         return c.dt.truncate(every)
-    if unit in ("d", "w"):
-        n, unit = n * (7 if unit == "w" else 1) * 24, "h"
-        if unit == "h" and every.endswith("w"):
-            raise ValueError(f"every={every!r}: several weeks at a time are not supported")
-    if pa.types.is_date32(dtype):
+    if unit == "w":
+        raise ValueError(f"every={every!r}: several weeks at a time are not supported")
+    if pa.types.is_date32(dtype) and unit != "d":
         raise ValueError(
             f"every={every!r}: a date column takes days, weeks, months, quarters or years"
         )
-    if not pa.types.is_timestamp(dtype):
+    if not pa.types.is_timestamp(dtype) and not pa.types.is_date32(dtype):
         raise ValueError(f"group_by_dynamic needs a date or timestamp column, got {dtype}")
-    step = n * _FIXED_NS[unit] // _UNIT_NS[dtype.unit]
-    if step < 1:
-        raise ValueError(f"every={every!r} is finer than the column's unit {dtype.unit}")
-    as_int = c.cast("int64")
-    return ((as_int // step) * step).cast(dtype)
+    # multiples of a fixed length from the epoch, on the wall clock of a time zone
+    return c.dt.truncate(every)
 
 
 def _row_number() -> Expr:

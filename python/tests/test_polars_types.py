@@ -755,6 +755,25 @@ TZ_CASES: dict[str, Callable[[Any, ModuleType], Any]] = {
         m.col("t").dt.date().dt.epoch("s").alias("date_s"),
         m.col("t").dt.date().dt.week().alias("date_w"),
     ),
+    "truncate_on_wall_clock": lambda lf, m: lf.select(
+        "id",
+        *[
+            m.col(c).dt.truncate(every).alias(f"{c}_{every}")
+            for c in ["u", "b", "ny", "k"]
+            for every in ["30m", "1h", "90m", "1d", "3d", "1w", "1mo", "1q", "1y"]
+        ],
+    ),
+    "group_by_dynamic_local": lambda lf, m: pl.concat(
+        [
+            lf.filter(m.col(c).is_not_null())
+            .sort(c)
+            .group_by_dynamic(c, every=every)
+            .agg(m.col("id").min().alias("first"), m.col("id").max().alias("last"))
+            .select(m.col(c).dt.strftime("%Y-%m-%d %H:%M %z").alias("start"), "first", "last")
+            .collect()
+            for c, every in [("b", "1d"), ("ny", "1d"), ("k", "2h"), ("k", "1d"), ("b", "1mo")]
+        ]
+    ).lazy(),
     "convert_time_zone": lambda lf, m: lf.select(
         "id",
         m.col("b").dt.convert_time_zone("Asia/Kolkata").alias("b_k"),
