@@ -402,6 +402,18 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("categorical_when_and_fill_null")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("id").select(
+        "id",
+        m.when(m.col("id") % 3 == 0).then(m.col("cat")).otherwise(m.col("cat").shift(1)),
+        m.col("cat").fill_null("red").alias("filled"),
+        m.col("enum").fill_null("mid").alias("efilled"),
+        m.col("enum").fill_null(strategy="forward").alias("forward"),
+        m.coalesce(m.col("enum"), m.col("enum").shift(-1)).alias("coalesced"),
+    )
+
+
 @case("cast_to_categorical_and_enum")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.select(

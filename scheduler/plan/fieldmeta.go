@@ -13,7 +13,9 @@ import (
 // (a categorical or enum computed as text: kernels/expr.CategoryKey) stays
 // on an output column that holds the same values as an input column: the
 // column itself under any name, a group or join key, first/last/min/max of
-// it, shift of it, and a cast to the type (expr.CategoricalFunc). Every
+// it, shift or fill_null(strategy=) of it, when/then, coalesce and
+// fill_null of such columns (and text constants of the type), and a cast
+// to the type (expr.CategoricalMetadata). Every
 // other expression makes a column without metadata.
 
 // outField is the output field of e.
@@ -42,8 +44,58 @@ func keptMetadata(e Expr) (arrow.Metadata, bool) {
 		if md, ok := expr.CategoricalMetadata(e.Fn.Name, constArgs(e.Args)); ok {
 			return md, true
 		}
+		switch e.Fn.Name {
+		case "coalesce", "fill_null":
+			return sharedMetadata(e.Args)
+		case "case_when": // values first, then the conditions
+			return sharedMetadata(e.Args[:(len(e.Args)+1)/2])
+		}
 	}
 	return arrow.Metadata{}, false
+}
+
+// sharedMetadata is the metadata of a result whose values come from one
+// of values (when/then/otherwise, coalesce, fill_null): kept when every
+// value that is not a constant carries the same, and every text constant
+// is a value of the type (any text for a categorical, a category for an
+// enum).
+func sharedMetadata(values []Expr) (arrow.Metadata, bool) {
+	var md arrow.Metadata
+	found := false
+	var consts []string
+	for _, v := range values {
+		if c, ok := v.(*Cast); ok {
+			if _, isLit := c.Arg.(*Literal); isLit {
+				v = c.Arg
+			}
+		}
+		if l, ok := v.(*Literal); ok {
+			if l.Value.IsValid() {
+				consts = append(consts, l.Value.String())
+			}
+			continue
+		}
+		m, ok := keptMetadata(v)
+		if !ok || (found && !sameMetadata(m, md)) {
+			return arrow.Metadata{}, false
+		}
+		md, found = m, true
+	}
+	if !found {
+		return arrow.Metadata{}, false
+	}
+	if cats, isEnum := expr.EnumCategories(md); isEnum {
+		for _, c := range consts {
+			if !slices.Contains(cats, c) {
+				return arrow.Metadata{}, false
+			}
+		}
+	}
+	return md, true
+}
+
+func sameMetadata(a, b arrow.Metadata) bool {
+	return slices.Equal(a.Keys(), b.Keys()) && slices.Equal(a.Values(), b.Values())
 }
 
 func constArgs(args []Expr) []string {
@@ -66,7 +118,7 @@ func windowField(w *WindowExpr) arrow.Field {
 	var md arrow.Metadata
 	ok := false
 	switch {
-	case (w.Func == "lag" || w.Func == "lead") && w.Arg != nil:
+	case (w.Func == "lag" || w.Func == "lead" || w.Func == "fill_forward" || w.Func == "fill_backward") && w.Arg != nil:
 		md, ok = keptMetadata(w.Arg)
 	case w.Func == "agg" && w.Agg != nil:
 		md, ok = keptMetadata(w.Agg)

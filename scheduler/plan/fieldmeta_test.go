@@ -34,6 +34,18 @@ func TestCategoricalMetadataKeptWhereValuesAre(t *testing.T) {
 			t.Errorf("%s: metadata %v, want kept=%v", c.e, f.Metadata, c.kept)
 		}
 	}
+	for _, c := range []struct {
+		lit  string
+		kept bool
+	}{{"hi", true}, {"top", false}} {
+		fill, err := resolveCall(fn("fill_null"), []Expr{e, &Literal{Value: scalar.NewStringScalar(c.lit)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := outField(fill).HasMetadata(); got != c.kept {
+			t.Errorf("fill_null(e, %q) keeps the enum: %v, want %v", c.lit, got, c.kept)
+		}
+	}
 	// Sorting an enum sorts by its categories; comparing it with text that
 	// is no category is an error.
 	key, err := inEnumOrder(e)
