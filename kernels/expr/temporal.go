@@ -242,6 +242,9 @@ func timeResult(mem memory.Allocator, x arrow.Array, vals []int64) arrow.Array {
 type duration struct {
 	months int64
 	nanos  int64
+	// days is the part of nanos given in days and weeks: on a zoned
+	// timestamp's wall clock, dt.offset_by moves by calendar days.
+	days int64
 }
 
 var durationUnits = map[string]int64{
@@ -291,11 +294,15 @@ func parseDuration(fn, text string) (duration, error) {
 				return bad()
 			}
 			d.nanos += n * mult
+			if unit == "d" || unit == "w" {
+				d.days += n * mult / 86400e9
+			}
 		}
 		s = s[j:]
 	}
 	d.months *= sign
 	d.nanos *= sign
+	d.days *= sign
 	return d, nil
 }
 
@@ -332,6 +339,21 @@ func offsetBy(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 		return nil, invalid("dt.offset_by: %q is finer than the column's %s unit", text, datumType(args[0]).(*arrow.TimestampType).Unit)
 	default:
 		step = dur.nanos / nanoPer
+	}
+	if loc, _ := zoneOf(datumType(args[0])); loc != nil {
+		// A zoned timestamp: months and days on the wall clock, as polars,
+		// the rest (hours and finer) on the instant.
+		fixed := step - dur.days*perDay
+		calendar := onWallClock(datumType(args[0]), func(v int64) int64 {
+			days := floorDiv(v, perDay)
+			return addMonths(days, dur.months)*perDay + (v - days*perDay) + dur.days*perDay
+		})
+		return mapTimes(ctx, args[0], func(v int64) int64 {
+			if dur.months != 0 || dur.days != 0 {
+				v = calendar(v)
+			}
+			return v + fixed
+		})
 	}
 	return mapTimes(ctx, args[0], func(v int64) int64 {
 		if dur.months != 0 {

@@ -23,6 +23,13 @@ func TestTimeZones(t *testing.T) {
 			want: []any{int64(19814), int64(19813), nil}, wantType: arrow.FixedWidthTypes.Date32},
 		{name: "time_berlin", fn: "time", args: []fnArg{c(berlin, `[1711846800]`)},
 			want: []any{int64(3 * 3600e9)}},
+		// 2024-03-30 12:00 CET; a day later it is 12:00 CEST, 23 hours on
+		{name: "offset_day_berlin", fn: "offset_by", args: []fnArg{c(berlin, `[1711796400, null]`), ls("1d")},
+			want: []any{int64(1711879200), nil}},
+		{name: "offset_hours_berlin", fn: "offset_by", args: []fnArg{c(berlin, `[1711796400]`), ls("24h")},
+			want: []any{int64(1711882800)}},
+		{name: "truncate_day_berlin", fn: "truncate", args: []fnArg{c(berlin, `[1711879200]`), ls("1d")},
+			want: []any{int64(1711839600)}}, // 2024-03-31 00:00 CET
 	})
 	// replace_time_zone: 2024-03-31 02:30 does not exist in Berlin;
 	// 2024-10-27 02:30 exists twice; 12:00 once.

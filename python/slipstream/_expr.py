@@ -2602,7 +2602,9 @@ class ExprDateTimeNameSpace:
             A polars duration such as ``"3d"``, ``"-2mo"``, ``"1y2mo"``,
             ``"6h30m"``; units ``y``, ``q``, ``mo``, ``w``, ``d``, ``h``, ``m``,
             ``s``, ``ms``, ``us``, ``ns``. Months and years keep the day of
-            the month, clamped to the month's last day.
+            the month, clamped to the month's last day. On a timestamp with
+            a time zone, days, weeks, months and years move on its wall
+            clock and hours and finer on the instant, as polars.
         """
         return self._expr._call("offset_by", _text(by, "by"))
 

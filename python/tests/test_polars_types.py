@@ -786,6 +786,14 @@ TZ_CASES: dict[str, Callable[[Any, ModuleType], Any]] = {
             for c, every in [("b", "1d"), ("ny", "1d"), ("k", "2h"), ("k", "1d"), ("b", "1mo")]
         ]
     ).lazy(),
+    "offset_by_on_wall_clock": lambda lf, m: lf.select(
+        "id",
+        *[
+            m.col(c).dt.offset_by(by).alias(f"{c}_{by}")
+            for c in ["u", "b", "ny", "k"]
+            for by in ["1d", "-1w", "2h", "1mo", "1d2h", "25h", "-1y"]
+        ],
+    ),
     "convert_time_zone": lambda lf, m: lf.select(
         "id",
         m.col("b").dt.convert_time_zone("Asia/Kolkata").alias("b_k"),
