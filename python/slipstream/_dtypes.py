@@ -282,6 +282,13 @@ def category_metadata(f: pa.Field) -> dict[bytes, bytes] | None:
     """
     if not pa.types.is_dictionary(f.type):
         return None
+    value = f.type.value_type
+    if not (
+        pa.types.is_string(value)
+        or pa.types.is_large_string(value)
+        or pa.types.is_string_view(value)
+    ):
+        return None  # a dictionary of numbers (or bytes) is uploaded as its values
     meta = f.metadata or {}
     if _PL_ENUM in meta:
         cats = _polars_enum_categories(meta[_PL_ENUM])
@@ -335,6 +342,9 @@ def restore_categoricals(data: Any, schema: pa.Schema) -> Any:
     fields = list(data.schema)
     for i in marked:
         f = schema.field(i)
+        t = columns[i].type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            continue  # only text is made a categorical again
         cats = enum_categories(f)
         columns[i] = _encode(columns[i], cats)
         fields[i] = pa.field(fields[i].name, columns[i].type, True, f.metadata)

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import polars.testing
+import pyarrow as pa
 import pytest
 
 import slipstream as sl
@@ -642,6 +643,19 @@ def test_pandas_types(cl: sl.Client) -> None:
         dt.timedelta(hours=1.5),
         dt.timedelta(0),
     ]
+
+
+def test_arrow_dictionaries(cl: sl.Client) -> None:
+    """A dictionary of text uploads as a categorical; one of numbers as its values."""
+    t = pa.table(
+        {
+            "d": pa.array([1, 2, 1, None]).dictionary_encode(),
+            "s": pa.array(["x", "y", "x", None]).dictionary_encode(),
+        }
+    )
+    got = cl.from_arrow(t, name="arrow_dicts", mode="replace").collect()
+    assert got.dtypes == [pl.Int64, pl.Categorical]
+    assert got["s"].to_list() == ["x", "y", "x", None]
 
 
 def test_pandas_lists_and_structs(cl: sl.Client) -> None:
