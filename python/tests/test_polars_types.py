@@ -860,3 +860,48 @@ def test_time_zone_errors(tz_frames: dict[str, sl.DataFrame]) -> None:
         f.select(sl.col("t").dt.convert_time_zone("UTC")).collect()
     with pytest.raises(sl.PlanError, match=r"unknown time zone \"Mars/Base\""):
         f.select(sl.col("u").dt.convert_time_zone("Mars/Base")).collect()
+
+
+def test_spread_over_partitions(cl: sl.Client) -> None:
+    """Enum min/max, duration mean/median and enum sort over a table of several
+    partitions (the cluster's are 700 rows): the aggregates that do not merge
+    partial results gather their input."""
+    r = random.Random(3)
+    n = 3000
+    df = pl.DataFrame(
+        {
+            "id": range(n),
+            "g": [r.choice(["a", "b", "c", None]) for _ in range(n)],
+            "cat": pl.Series([r.choice(["x", "y", None]) for _ in range(n)], dtype=pl.Categorical),
+            "e": pl.Series(
+                [r.choice(["lo", "mid", "hi", None]) for _ in range(n)],
+                dtype=pl.Enum(["lo", "mid", "hi"]),
+            ),
+            "dur": pl.Series(
+                [
+                    None
+                    if r.random() < 0.1
+                    else dt.timedelta(microseconds=r.randint(-(10**9), 10**9))
+                    for _ in range(n)
+                ],
+                dtype=pl.Duration("us"),
+            ),
+        }
+    )
+    f = _upload(cl, df, "ptypes_spread")
+    cases: dict[str, Callable[[Any, ModuleType], Any]] = {
+        "groups": lambda lf, m: lf.group_by("g", "cat").agg(
+            m.col("e").min().alias("lo"),
+            m.col("e").max().alias("hi"),
+            m.col("dur").mean().alias("mean"),
+            m.col("dur").median().alias("median"),
+        ),
+        "whole": lambda lf, m: lf.select(
+            m.col("dur").mean(), m.col("e").max().alias("top"), m.col("cat").min().alias("c")
+        ),
+        "sort": lambda lf, m: lf.sort("e", "id", descending=[True, False]).select("id", "e"),
+    }
+    for name, q in cases.items():
+        want = q(df.lazy(), pl).collect()
+        got = q(f, sl).collect()
+        polars.testing.assert_frame_equal(got, want, check_row_order=name == "sort")
