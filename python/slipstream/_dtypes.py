@@ -329,6 +329,30 @@ def _encode(column: Any, cats: list[str] | None) -> Any:
     return pa.chunked_array(out, typ) if isinstance(column, pa.ChunkedArray) else out[0]
 
 
+def _is_text_list(t: pa.DataType) -> bool:
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return False
+    value = t.value_type
+    return bool(pa.types.is_string(value) or pa.types.is_large_string(value))
+
+
+def _encode_lists(column: Any, cats: list[str] | None) -> Any:
+    """A list column's text values as a dictionary array (the lists stay)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for c in chunks:
+        make = pa.LargeListArray if pa.types.is_large_list(c.type) else pa.ListArray
+        values = _encode(c.values, cats)
+        out.append(make.from_arrays(c.offsets, values, mask=c.is_null()))
+    if not isinstance(column, pa.ChunkedArray):
+        return out[0]
+    if not out:
+        value = pa.dictionary(pa.int32(), column.type.value_type)
+        typ = (pa.large_list if pa.types.is_large_list(column.type) else pa.list_)(value)
+        return pa.chunked_array([], typ)
+    return pa.chunked_array(out)
+
+
 def restore_categoricals(data: Any, schema: pa.Schema) -> Any:
     """A table or batch with the columns ``schema`` marks as categorical made dictionaries.
 
@@ -343,10 +367,13 @@ def restore_categoricals(data: Any, schema: pa.Schema) -> Any:
     for i in marked:
         f = schema.field(i)
         t = columns[i].type
-        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-            continue  # only text is made a categorical again
         cats = enum_categories(f)
-        columns[i] = _encode(columns[i], cats)
+        if _is_text_list(t):  # a list of them (implode)
+            columns[i] = _encode_lists(columns[i], cats)
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            columns[i] = _encode(columns[i], cats)
+        else:
+            continue  # only text is made a categorical again
         fields[i] = pa.field(fields[i].name, columns[i].type, True, f.metadata)
     out_schema = pa.schema(fields, data.schema.metadata)
     if isinstance(data, pa.RecordBatch):
@@ -356,12 +383,14 @@ def restore_categoricals(data: Any, schema: pa.Schema) -> Any:
 
 def restore_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` with categorical columns typed as dictionaries (for an empty result)."""
-    fields = [
-        pa.field(f.name, pa.dictionary(pa.int32(), pa.large_string()), True, f.metadata)
-        if is_categorical(f)
-        else f
-        for f in schema
-    ]
+    dictionary = pa.dictionary(pa.int32(), pa.large_string())
+    fields = []
+    for f in schema:
+        if is_categorical(f) and _is_text_list(f.type):
+            f = pa.field(f.name, pa.list_(dictionary), True, f.metadata)
+        elif is_categorical(f):
+            f = pa.field(f.name, dictionary, True, f.metadata)
+        fields.append(f)
     return pa.schema(fields, schema.metadata)
 
 
@@ -374,7 +403,10 @@ def polars_casts(schema: pa.Schema) -> dict[str, Any]:
         if not is_categorical(f):
             continue
         cats = enum_categories(f)
-        out[f.name] = pl.Categorical if cats is None else pl.Enum(cats)
+        dtype: Any = pl.Categorical if cats is None else pl.Enum(cats)
+        if pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
+            dtype = pl.List(dtype)
+        out[f.name] = dtype
     return out
 
 

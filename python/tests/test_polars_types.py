@@ -415,6 +415,25 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
+@case("categorical_lists")
+def _(lf: Any, m: ModuleType) -> Any:
+    lists = lf.group_by("g").agg(
+        m.col("enum").sort_by("id").alias("es"), m.col("cat").sort_by("id").alias("cs")
+    )
+    return lists.select(
+        "g",
+        "es",
+        "cs",
+        m.col("es").list.first().alias("first"),
+        m.col("cs").list.get(-1, null_on_oob=True).alias("last"),
+    )
+
+
+@case("categorical_implode_explode")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(m.col("enum"), m.col("cat")).explode("enum", "cat")
+
+
 @case("cast_to_categorical_and_enum")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.select(

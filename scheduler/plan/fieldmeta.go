@@ -13,7 +13,8 @@ import (
 // (a categorical or enum computed as text: kernels/expr.CategoryKey) stays
 // on an output column that holds the same values as an input column: the
 // column itself under any name, a group or join key, first/last/min/max of
-// it, shift or fill_null(strategy=) of it, when/then, coalesce and
+// it, shift or fill_null(strategy=) of it, implode of it (and list.get,
+// list.unique, explode of that list), when/then, coalesce and
 // fill_null of such columns (and text constants of the type), and a cast
 // to the type (expr.CategoricalMetadata). Every
 // other expression makes a column without metadata.
@@ -28,7 +29,9 @@ func outField(e Expr) arrow.Field {
 }
 
 // keptAggregates keep their input's values (and so its metadata).
-var keptAggregates = map[string]bool{"first": true, "last": true, "min": true, "max": true, "min_enum": true, "max_enum": true}
+// implode keeps it on the list: metadata on a list field describes its
+// values (so that explode gives them back their type).
+var keptAggregates = map[string]bool{"first": true, "last": true, "min": true, "max": true, "min_enum": true, "max_enum": true, "implode": true}
 
 func keptMetadata(e Expr) (arrow.Metadata, bool) {
 	switch e := e.(type) {
@@ -45,6 +48,8 @@ func keptMetadata(e Expr) (arrow.Metadata, bool) {
 			return md, true
 		}
 		switch e.Fn.Name {
+		case "list_get", "list_unique": // a value of the list, the list's distinct values
+			return keptMetadata(e.Args[0])
 		case "coalesce", "fill_null":
 			return sharedMetadata(e.Args)
 		case "case_when": // values first, then the conditions

@@ -26,6 +26,7 @@ func TestCategoricalMetadataKeptWhereValuesAre(t *testing.T) {
 		{&Alias{Arg: e, Alias: "x"}, true},
 		{&AggCall{Fn: fn("max"), Arg: e, Out: e.Type()}, true},
 		{&AggCall{Fn: fn("count"), Arg: e, Out: arrow.PrimitiveTypes.Int64}, false},
+		{&AggCall{Fn: fn("implode"), Arg: e, Out: arrow.ListOf(e.Type())}, true},
 		{upper, false},
 		{&Cast{Arg: e, To: arrow.BinaryTypes.String}, false},
 	} {
