@@ -924,3 +924,24 @@ def test_spread_over_partitions(cl: sl.Client) -> None:
         want = q(df.lazy(), pl).collect()
         got = q(f, sl).collect()
         polars.testing.assert_frame_equal(got, want, check_row_order=name == "sort")
+
+
+def test_nested_categoricals(cl: sl.Client) -> None:
+    """Lists of categoricals and enums upload and come back with their type; a
+    categorical inside a struct comes back as its text."""
+    enum = pl.Enum(["a", "b"])
+    df = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "lc": pl.Series([["a", "b"], None, []], dtype=pl.List(pl.Categorical)),
+            "le": pl.Series([["b"], ["a", None], None], dtype=pl.List(enum)),
+            "s": pl.Series([{"x": "a"}, None, {"x": None}], dtype=pl.Struct({"x": pl.Categorical})),
+        }
+    )
+    f = _upload(cl, df, "ptypes_nested_cats")
+    got = f.sort("id").collect()
+    polars.testing.assert_frame_equal(
+        got, df.with_columns(pl.col("s").cast(pl.Struct({"x": pl.String})))
+    )
+    exploded = f.select("id", "le").explode("le").sort("id").collect()
+    assert exploded.schema["le"] == enum
