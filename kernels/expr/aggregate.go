@@ -66,7 +66,7 @@ func registerAggregates() {
 	// NaN is greater than every number (SQL, DuckDB), which only max can tell.
 	for _, isMax := range []bool{false, true} {
 		name := map[bool]string{false: "min", true: "max"}[isMax]
-		register(&Function{Name: name, Kind: Aggregate, Merge: &Merge{}, Arity: 1, MaxArity: 2,
+		register(&Function{Name: name, Kind: Aggregate, Merge: &Merge{}, Keeps: KeepsFirst, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
 				if t.ID() == arrow.STRING_VIEW {

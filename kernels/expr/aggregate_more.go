@@ -103,7 +103,7 @@ func init() {
 		}})
 	for _, last := range []bool{false, true} {
 		name := map[bool]string{false: "first", true: "last"}[last]
-		register(&Function{Name: name, Kind: Aggregate, Arity: 1, OrderSensitive: true,
+		register(&Function{Name: name, Kind: Aggregate, Keeps: KeepsFirst, Arity: 1, OrderSensitive: true,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := in[0]
 				if t.ID() == arrow.STRING_VIEW {

@@ -15,9 +15,9 @@ import (
 // not true; is_in is DuckDB's IN.
 
 func init() {
-	register(&Function{Name: "case_when", Arity: 3, MaxArity: -1, Resolve: resolveCaseWhen, eval: caseWhen})
-	register(&Function{Name: "coalesce", Arity: 1, MaxArity: -1, Resolve: resolveCoalesce("coalesce"), eval: coalesce})
-	register(&Function{Name: "fill_null", Arity: 2, Resolve: resolveCoalesce("fill_null"), eval: coalesce})
+	register(&Function{Name: "case_when", Keeps: KeepsCaseValues, Arity: 3, MaxArity: -1, Resolve: resolveCaseWhen, eval: caseWhen})
+	register(&Function{Name: "coalesce", Keeps: KeepsAny, Arity: 1, MaxArity: -1, Resolve: resolveCoalesce("coalesce"), eval: coalesce})
+	register(&Function{Name: "fill_null", Keeps: KeepsAny, Arity: 2, Resolve: resolveCoalesce("fill_null"), eval: coalesce})
 	register(&Function{Name: "is_in", Arity: 2, MaxArity: -1, Resolve: resolveIsIn, eval: isIn})
 	register(&Function{Name: "is_between", Arity: 4, Resolve: resolveIsBetween, eval: isBetween})
 }

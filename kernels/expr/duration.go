@@ -63,11 +63,17 @@ func resolveTemporalArith(op string, a, b arrow.DataType) (arrow.DataType, []arr
 		return asTS(a, u), []arrow.DataType{asTS(a, u), d}, nil
 	case op == "add" && dur(a) && b.ID() == arrow.TIMESTAMP:
 		return asTS(b, u), []arrow.DataType{d, asTS(b, u)}, nil
+	// A date plus or minus a duration is a date, as polars: the day of
+	// the timestamp it makes (rounded down).
+	case (op == "add" || op == "subtract") && a.ID() == arrow.DATE32 && dur(b):
+		return arrow.FixedWidthTypes.Date32, []arrow.DataType{asTS(a, u), d}, nil
+	case op == "add" && dur(a) && b.ID() == arrow.DATE32:
+		return arrow.FixedWidthTypes.Date32, []arrow.DataType{d, asTS(b, u)}, nil
 	case (op == "add" || op == "subtract") && dur(a) && dur(b):
 		return d, []arrow.DataType{d, d}, nil
 	}
 	return nil, nil, invalid("cannot apply %s to %s and %s: a timestamp minus a timestamp gives a duration, "+
-		"a timestamp plus or minus a duration a timestamp, durations add and subtract", op, TypeName(a), TypeName(b))
+		"a timestamp (or date) plus or minus a duration a timestamp (a date), durations add and subtract", op, TypeName(a), TypeName(b))
 }
 
 // nanosPerUnit is the length of one unit in nanoseconds.
@@ -151,8 +157,8 @@ func totalUnits(per int64) func(context.Context, []compute.Datum) (compute.Datum
 	}
 }
 
-// timeOfDay is the time of day of a timestamp (read in UTC, as the other
-// fields), in nanoseconds.
+// timeOfDay is the time of day of a timestamp (on its zone's wall clock,
+// as the other fields), in nanoseconds.
 func timeOfDay(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	_, anyArray := rowCount(args)
 	mem := Allocator(ctx)
@@ -167,6 +173,9 @@ func timeOfDay(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 		copy(res, vals)
 	} else {
 		perDay, nanoPer := unitsOf(x.DataType())
+		if vals, err = localTimes(x); err != nil {
+			return nil, err
+		}
 		for i, v := range vals {
 			res[i] = floorMod(v, perDay) * nanoPer
 		}

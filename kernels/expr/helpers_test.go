@@ -64,7 +64,8 @@ func col(b arrow.RecordBatch, i int) *Column {
 	return &Column{Index: i, Name: f.Name, Type: f.Type}
 }
 
-// newCall type-checks a call the way the planner does: Resolve, then a Cast
+// newCall type-checks a call the way the planner does: Resolve (ResolveConst
+// when the function has one), then a Cast
 // around every argument whose type differs from what Resolve asks for.
 func newCall(name string, args ...Expr) (*Call, error) {
 	fn, ok := Lookup(name)
@@ -75,7 +76,20 @@ func newCall(name string, args ...Expr) (*Call, error) {
 	for i, a := range args {
 		types[i] = a.DataType()
 	}
-	out, casts, err := fn.Resolve(types)
+	var out arrow.DataType
+	var casts []arrow.DataType
+	var err error
+	if fn.ResolveConst != nil { // as the planner: the constants' values too
+		consts := make([]scalar.Scalar, len(args))
+		for i, a := range args {
+			if l, ok := a.(*Literal); ok {
+				consts[i] = l.Value
+			}
+		}
+		out, casts, err = fn.ResolveConst(types, consts)
+	} else {
+		out, casts, err = fn.Resolve(types)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -143,9 +143,9 @@ func init() {
 			t, err := listArg("list.len", in[0])
 			return arrow.PrimitiveTypes.Uint32, []arrow.DataType{t}, err
 		}})
-	// list_get(l, index, null_on_oob): index a constant; negative counts
-	// from the end. Out of bounds is an error unless null_on_oob, as polars.
-	register(&Function{Name: "list_get", Arity: 3, eval: listGet,
+	// list_get(l, index, null_on_oob): index a constant or one per row;
+	// negative counts from the end. Out of bounds is an error unless null_on_oob, as polars.
+	register(&Function{Name: "list_get", Keeps: KeepsFirst, Arity: 3, eval: listGet,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			t, err := listArg("list.get", in[0])
 			if err != nil {
@@ -199,7 +199,7 @@ func init() {
 			b := arrow.FixedWidthTypes.Boolean
 			return t, []arrow.DataType{t, b, b}, err
 		}})
-	register(&Function{Name: "list_unique", Arity: 1, eval: listSort(true),
+	register(&Function{Name: "list_unique", Keeps: KeepsFirst, Arity: 1, eval: listSort(true),
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			t, err := listSortable("list.unique", in[0])
 			return t, []arrow.DataType{t}, err
@@ -285,18 +285,6 @@ func listLen(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Uint32, out, validity, nulls), anyArray)
 }
 
-func constInt(d compute.Datum, what string) (int64, error) {
-	s, ok := d.(*compute.ScalarDatum)
-	if !ok {
-		return 0, invalid("%s must be a constant", what)
-	}
-	v, ok := s.Value.(*scalar.Int64)
-	if !ok || !v.Valid {
-		return 0, invalid("%s must be a non-null integer", what)
-	}
-	return v.Value, nil
-}
-
 func constBool(d compute.Datum) bool {
 	if s, ok := d.(*compute.ScalarDatum); ok {
 		if b, ok := s.Value.(*scalar.Boolean); ok && b.Valid {
@@ -307,26 +295,30 @@ func constBool(d compute.Datum) bool {
 }
 
 func listGet(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-	_, anyArray := rowCount(args)
+	n, anyArray := rowCount(args)
 	mem := Allocator(ctx)
-	index, err := constInt(args[1], "list.get's index")
-	if err != nil {
-		return nil, err
-	}
 	nullOnOOB := constBool(args[2])
-	x, err := asArray(mem, args[0], 1)
+	x, err := asArray(mem, args[0], n)
 	if err != nil {
 		return nil, err
 	}
 	defer x.Release()
+	// The index is a constant or one per row (a null index gives null).
+	ix, err := asArray(mem, args[1], n)
+	if err != nil {
+		return nil, err
+	}
+	defer ix.Release()
+	indexes := Values[int64](ix)
 	r := splitList(x)
 	idx := make([]int64, x.Len())
 	valid := make([]bool, x.Len())
 	for i := range idx {
-		if x.IsNull(i) {
+		if x.IsNull(i) || ix.IsNull(i) {
 			continue
 		}
 		n := r.ends[i] - r.starts[i]
+		index := indexes[i]
 		j := index
 		if j < 0 {
 			j += n
@@ -733,7 +725,7 @@ func (a *implodeAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 }
 
 func init() {
-	register(&Function{Name: "implode", Kind: Aggregate, Arity: 1, OrderSensitive: true,
+	register(&Function{Name: "implode", Kind: Aggregate, Keeps: KeepsFirst, Arity: 1, OrderSensitive: true,
 		Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 			t := in[0]
 			switch t.ID() {

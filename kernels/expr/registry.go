@@ -68,9 +68,22 @@ type Function struct {
 	RunningOf  string
 	DecodeArgs func(params []scalar.Scalar) (WindowArgs, error)
 	SQL        bool
+	// Keeps says whose values the result holds, so that what describes
+	// them (a categorical's field metadata) carries over to it.
+	Keeps Keeps
 
 	eval func(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 }
+
+// Keeps is which arguments' values a function's result holds.
+type Keeps int
+
+const (
+	KeepsNothing    Keeps = iota
+	KeepsFirst            // the first argument's (first, min, lag, list_get, implode)
+	KeepsAny              // any argument's (coalesce, fill_null)
+	KeepsCaseValues       // case_when's values, the first half of its arguments, not its conditions
+)
 
 // Merge says how an aggregate's partial results combine.
 type Merge struct {

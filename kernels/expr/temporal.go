@@ -8,15 +8,16 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 )
 
 // Date and time functions over date32 and timestamp (any unit). The
 // calendar is the proleptic Gregorian one, computed with integer
 // arithmetic (no time.Time per row). A timestamp with a time zone is read
-// in UTC, as its stored value is.
+// on its zone's wall clock (timezone.go).
 
 func init() {
-	i8, i32 := arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int32
+	i8, i16, i32 := arrow.PrimitiveTypes.Int8, arrow.PrimitiveTypes.Int16, arrow.PrimitiveTypes.Int32
 	fields := []struct {
 		name string
 		out  arrow.DataType
@@ -29,11 +30,19 @@ func init() {
 		{"hour", i8, func(_, ns int64) int64 { return ns / 3_600_000_000_000 }},
 		{"minute", i8, func(_, ns int64) int64 { return ns / 60_000_000_000 % 60 }},
 		{"second", i8, func(_, ns int64) int64 { return ns / 1_000_000_000 % 60 }},
+		{"millisecond", i32, func(_, ns int64) int64 { return ns / 1_000_000 % 1000 }},
+		{"microsecond", i32, func(_, ns int64) int64 { return ns / 1000 % 1_000_000 }},
+		{"nanosecond", i32, func(_, ns int64) int64 { return ns % 1_000_000_000 }},
+		{"quarter", i8, func(d, _ int64) int64 { _, m, _ := civil(d); return (m-1)/3 + 1 }},
+		{"ordinal_day", i16, func(d, _ int64) int64 { y, _, _ := civil(d); return d - daysFromCivil(y, 1, 1) + 1 }},
+		{"week", i8, func(d, _ int64) int64 { _, w := isoWeek(d); return w }},
+		{"iso_year", i32, func(d, _ int64) int64 { y, _ := isoWeek(d); return y }},
 	}
+	clock := map[string]bool{"hour": true, "minute": true, "second": true, "millisecond": true, "microsecond": true, "nanosecond": true}
 	for _, f := range fields {
 		register(&Function{Name: f.name, Arity: 1, eval: temporalField(f.out, f.f),
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
-				if IsTime(in[0]) && (f.name == "hour" || f.name == "minute" || f.name == "second") {
+				if IsTime(in[0]) && clock[f.name] {
 					return f.out, []arrow.DataType{Time64Nanos}, nil
 				}
 				t, err := temporalArg(f.name, in[0])
@@ -142,6 +151,14 @@ func daysFromCivil(y, m, d int64) int64 {
 	return era*146097 + doe - 719468
 }
 
+// isoWeek is the ISO 8601 year and week of a day: the week (Monday to
+// Sunday) belongs to the year of its Thursday.
+func isoWeek(days int64) (year, week int64) {
+	thursday := days - floorMod(days+3, 7) + 3
+	year, _, _ = civil(thursday)
+	return year, (thursday-daysFromCivil(year, 1, 1))/7 + 1
+}
+
 func daysInMonth(y, m int64) int64 {
 	switch m {
 	case 4, 6, 9, 11:
@@ -180,7 +197,10 @@ func temporalField(out arrow.DataType, f func(days, nanos int64) int64) func(con
 		}
 		defer x.Release()
 		perDay, nanoPer := unitsOf(x.DataType())
-		vals := times(x)
+		vals, err := localTimes(x)
+		if err != nil {
+			return nil, err
+		}
 		res := make([]int64, len(vals))
 		for i, v := range vals {
 			days := floorDiv(v, perDay)
@@ -188,16 +208,19 @@ func temporalField(out arrow.DataType, f func(days, nanos int64) int64) func(con
 		}
 		validity, nulls := copyValidity(mem, x)
 		var arr arrow.Array
-		if out.ID() == arrow.INT32 {
+		switch out.ID() {
+		case arrow.INT32:
 			arr = FixedWidthArray(mem, out, convert[int32](res), validity, nulls)
-		} else {
+		case arrow.INT16:
+			arr = FixedWidthArray(mem, out, convert[int16](res), validity, nulls)
+		default:
 			arr = FixedWidthArray(mem, out, convert[int8](res), validity, nulls)
 		}
 		return result(arr, anyArray)
 	}
 }
 
-func convert[T int8 | int32](in []int64) []T {
+func convert[T int8 | int16 | int32](in []int64) []T {
 	out := make([]T, len(in))
 	for i, v := range in {
 		out[i] = T(v)
@@ -219,6 +242,9 @@ func timeResult(mem memory.Allocator, x arrow.Array, vals []int64) arrow.Array {
 type duration struct {
 	months int64
 	nanos  int64
+	// days is the part of nanos given in days and weeks: on a zoned
+	// timestamp's wall clock, dt.offset_by moves by calendar days.
+	days int64
 }
 
 var durationUnits = map[string]int64{
@@ -268,11 +294,15 @@ func parseDuration(fn, text string) (duration, error) {
 				return bad()
 			}
 			d.nanos += n * mult
+			if unit == "d" || unit == "w" {
+				d.days += n * mult / 86400e9
+			}
 		}
 		s = s[j:]
 	}
 	d.months *= sign
 	d.nanos *= sign
+	d.days *= sign
 	return d, nil
 }
 
@@ -310,6 +340,21 @@ func offsetBy(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 	default:
 		step = dur.nanos / nanoPer
 	}
+	if loc, _ := zoneOf(datumType(args[0])); loc != nil {
+		// A zoned timestamp: months and days on the wall clock, as polars,
+		// the rest (hours and finer) on the instant.
+		fixed := step - dur.days*perDay
+		calendar := onWallClock(datumType(args[0]), func(v int64) int64 {
+			days := floorDiv(v, perDay)
+			return addMonths(days, dur.months)*perDay + (v - days*perDay) + dur.days*perDay
+		})
+		return mapTimes(ctx, args[0], func(v int64) int64 {
+			if dur.months != 0 || dur.days != 0 {
+				v = calendar(v)
+			}
+			return v + fixed
+		})
+	}
 	return mapTimes(ctx, args[0], func(v int64) int64 {
 		if dur.months != 0 {
 			days := floorDiv(v, perDay)
@@ -320,7 +365,8 @@ func offsetBy(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 }
 
 // truncate is polars' dt.truncate for one unit of a period: the start of
-// the year, quarter, month, ISO week (Monday), day, hour, minute, ...
+// the year, quarter, month, ISO week (Monday), day, hour, minute, ... on
+// the wall clock of a timestamp's time zone, as polars.
 func truncate(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	every, ok, err := stringArg("dt.truncate", "every", args[1])
 	if err != nil {
@@ -334,41 +380,43 @@ func truncate(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 		return nil, err
 	}
 	perDay, nanoPer := unitsOf(datumType(args[0]))
-	unsupported := invalid("dt.truncate supports one unit of a period (\"1y\", \"1q\", \"1mo\", \"1w\", \"1d\", \"1h\", \"1m\", \"1s\", \"1ms\", \"1us\"), got %q", every)
+	unsupported := invalid("dt.truncate supports \"1y\", \"1q\", \"1mo\", \"1w\" and fixed lengths such as \"1d\", \"6h\", \"15m\", \"1s\", got %q", every)
 	switch {
 	case dur.months != 0 && dur.nanos != 0:
 		return nil, unsupported
 	case dur.months == 1 || dur.months == 3 || dur.months == 12:
 		months := dur.months
-		return mapTimes(ctx, args[0], func(v int64) int64 {
+		return mapTimes(ctx, args[0], onWallClock(datumType(args[0]), func(v int64) int64 {
 			y, m, _ := civil(floorDiv(v, perDay))
 			m -= (m - 1) % months
 			return daysFromCivil(y, m, 1) * perDay
-		})
+		}))
 	case dur.months != 0:
 		return nil, unsupported
 	case dur.nanos == 7*86400e9:
-		return mapTimes(ctx, args[0], func(v int64) int64 {
+		return mapTimes(ctx, args[0], onWallClock(datumType(args[0]), func(v int64) int64 {
 			days := floorDiv(v, perDay)
 			return (days - floorMod(days+3, 7)) * perDay
-		})
+		}))
 	}
-	switch dur.nanos {
-	case 86400e9, 3600e9, 60e9, 1e9, 1e6, 1e3, 1:
-	default:
+	// A fixed length ("15m", "2h", "3d"): multiples of it from the epoch.
+	if dur.nanos <= 0 || dur.nanos%(7*86400e9) == 0 {
 		return nil, unsupported
 	}
 	if nanoPer == 0 {
-		if dur.nanos != 86400e9 {
+		if dur.nanos%86400e9 != 0 {
 			return nil, invalid("dt.truncate: a date has no time of day to truncate to %q", every)
 		}
-		return cloneDatum(args[0]), nil
+		nanoPer = 86400e9
 	}
 	if dur.nanos <= nanoPer {
 		return cloneDatum(args[0]), nil // already that precise
 	}
+	if dur.nanos%nanoPer != 0 {
+		return nil, invalid("dt.truncate: %q is not a whole number of the column's units", every)
+	}
 	step := dur.nanos / nanoPer
-	return mapTimes(ctx, args[0], func(v int64) int64 { return floorDiv(v, step) * step })
+	return mapTimes(ctx, args[0], onWallClock(datumType(args[0]), func(v int64) int64 { return floorDiv(v, step) * step }))
 }
 
 // mapTimes applies f to every date or timestamp value.
@@ -407,4 +455,65 @@ func daysBetween(ctx context.Context, args []compute.Datum) (compute.Datum, erro
 	}
 	validity, nulls := bothValid(mem, arrs[0], arrs[1])
 	return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, out, validity, nulls), anyArray)
+}
+
+// epoch(x, unit) is polars' dt.epoch: the time since 1970-01-01 00:00 UTC
+// in whole units ("ns", "us", "ms", "s": int64; "d": int32), rounded
+// down. A timestamp with a time zone counts its instant.
+func init() {
+	units := map[string]int64{"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9, "d": 86400e9}
+	register(&Function{Name: "epoch", Arity: 2, eval: epoch(units), Resolve: needConstArgs("dt.epoch"),
+		ResolveConst: func(in []arrow.DataType, consts []scalar.Scalar) (arrow.DataType, []arrow.DataType, error) {
+			t, err := temporalArg("dt.epoch", in[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			unit, ok := constText(consts[1])
+			if _, known := units[unit]; !ok || !known {
+				return nil, nil, invalid("dt.epoch's time_unit must be one of \"ns\", \"us\", \"ms\", \"s\", \"d\"")
+			}
+			out := arrow.PrimitiveTypes.Int64
+			if unit == "d" {
+				out = arrow.PrimitiveTypes.Int32
+			}
+			return out, []arrow.DataType{t, arrow.BinaryTypes.String}, nil
+		}})
+}
+
+func epoch(units map[string]int64) func(context.Context, []compute.Datum) (compute.Datum, error) {
+	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
+		unit, ok, err := stringArg("dt.epoch", "time_unit", args[1])
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, invalid("dt.epoch needs a time_unit")
+		}
+		per := units[unit]
+		_, anyArray := rowCount(args)
+		mem := Allocator(ctx)
+		x, err := asArray(mem, args[0], 1)
+		if err != nil {
+			return nil, err
+		}
+		defer x.Release()
+		_, nanoPer := unitsOf(x.DataType())
+		if nanoPer == 0 { // a date: days
+			nanoPer = 86400e9
+		}
+		vals := times(x)
+		res := make([]int64, len(vals))
+		for i, v := range vals {
+			if nanoPer >= per {
+				res[i] = v * (nanoPer / per)
+			} else {
+				res[i] = floorDiv(v, per/nanoPer)
+			}
+		}
+		validity, nulls := copyValidity(mem, x)
+		if unit == "d" {
+			return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Int32, convert[int32](res), validity, nulls), anyArray)
+		}
+		return result(FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, res, validity, nulls), anyArray)
+	}
 }

@@ -48,7 +48,10 @@ func TestTemporalFunctions(t *testing.T) {
 			want: []any{int64(-3600000000), int64(1699999200000000), int64(951865200000000), nil}},
 		{name: "truncate_ts_month", fn: "truncate", args: []fnArg{stamps, ls("1mo")},
 			want: []any{int64(-31 * 86400000000), int64(19662 * 86400000000), int64(10988 * 86400000000), nil}},
-		{name: "truncate_two_days", fn: "truncate", args: []fnArg{dates, ls("2d")}, errHas: "one unit of a period"},
+		{name: "truncate_two_days", fn: "truncate", args: []fnArg{dates, ls("2d")},
+			want: []any{int64(0), int64(-2), int64(18320), int64(11016), nil, int64(-719162), int64(19000)}},
+		{name: "truncate_two_weeks", fn: "truncate", args: []fnArg{dates, ls("2w")}, errHas: `supports "1y", "1q", "1mo", "1w" and fixed lengths`},
+		{name: "truncate_date_hours", fn: "truncate", args: []fnArg{dates, ls("6h")}, errHas: "a date has no time of day"},
 		{name: "truncate_bad", fn: "truncate", args: []fnArg{dates, ls("month")}, errHas: "is not a duration"},
 
 		{name: "offset_days", fn: "offset_by", args: []fnArg{dates, ls("3d")},

@@ -69,7 +69,7 @@ func init() {
 	}
 	// lag(x, offset), lead(x, offset): offset a non-negative constant, 1 when left out.
 	for name, op := range map[string]WindowOp{"lag": WinLag, "lead": WinLead} {
-		register(&Function{Name: name, Kind: Window, Op: op, SQL: true, Arity: 1, MaxArity: 2,
+		register(&Function{Name: name, Kind: Window, Op: op, SQL: true, Keeps: KeepsFirst, Arity: 1, MaxArity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := movedValues(in[0])
 				return t, append([]arrow.DataType{t}, paramTypes(in[1:], i64)...), nil
@@ -117,7 +117,7 @@ func init() {
 	// fill_forward(x, limit), fill_backward(x, limit): limit a non-negative
 	// constant, or null for no limit.
 	for name, op := range map[string]WindowOp{"fill_forward": WinFillForward, "fill_backward": WinFillBackward} {
-		register(&Function{Name: name, Kind: Window, Op: op, Arity: 2,
+		register(&Function{Name: name, Kind: Window, Op: op, Keeps: KeepsFirst, Arity: 2,
 			Resolve: func(in []arrow.DataType) (arrow.DataType, []arrow.DataType, error) {
 				t := movedValues(in[0])
 				return t, []arrow.DataType{t, i64}, nil

@@ -21,6 +21,7 @@ from google.protobuf import any_pb2
 
 from ._auth import Credentials, PathOrPem, diagnose_tls, flight_client
 from ._cluster import ClusterView
+from ._dtypes import category_metadata, restore_categoricals, restore_schema
 from ._errors import PlanError, SlipstreamError, UnavailableError, translate
 from ._frame import DataFrame
 from ._node import LocalNode, _stop
@@ -372,8 +373,9 @@ class Client:
         except UnavailableError:
             # A node holding part of the result died after the query ran:
             # run it again (on the survivors; it re-reads replicas).
-            table = self._fetch_all(self._flight_info(query, run.again()), run)
-        return with_query_id(table, run.query_id)
+            info = self._flight_info(query, run.again())
+            table = self._fetch_all(info, run)
+        return with_query_id(restore_categoricals(table, info.schema), run.query_id)
 
     def _fetch_all(self, info: fl.FlightInfo, run: Run) -> pa.Table:
         endpoints = list(info.endpoints)
@@ -410,7 +412,10 @@ class Client:
             info = self._flight_info(query, run)
         except BaseException as e:
             raise run.end(e) from None  # type: ignore[misc]
-        return info.schema, self._batches(list(info.endpoints), run)
+        schema = info.schema
+        fetched = self._batches(list(info.endpoints), run)
+        batches = (restore_categoricals(b, schema) for b in fetched)
+        return restore_schema(schema), batches
 
     def _batches(self, endpoints: list[fl.FlightEndpoint], run: Run) -> Iterator[pa.RecordBatch]:
         """Yield the batches of each endpoint in order, read ahead by a daemon thread.
@@ -1102,13 +1107,37 @@ def _as_reader(data: Any) -> pa.RecordBatchReader:
 def _plain_type(t: pa.DataType) -> pa.DataType:
     """The type the server stores for ``t``: dictionaries are decoded.
 
-    A dictionary of views decodes to the large type (Arrow's ``take`` has
-    no kernel for views).
+    Inside lists and structs too. A dictionary of views decodes to the
+    large type (Arrow's ``take`` has no kernel for views).
     """
-    if not pa.types.is_dictionary(t):
-        return t
-    views = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
-    return views.get(t.value_type, t.value_type)
+    if pa.types.is_dictionary(t):
+        views = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+        return views.get(t.value_type, t.value_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = t.value_field
+        plain = _plain_type(inner.type)
+        if plain == inner.type:
+            return t
+        make = pa.large_list if pa.types.is_large_list(t) else pa.list_
+        return make(pa.field(inner.name, plain, inner.nullable))
+    if pa.types.is_struct(t):
+        fields = [t.field(i) for i in range(t.num_fields)]
+        plain_fields = [pa.field(f.name, _plain_type(f.type), f.nullable) for f in fields]
+        if all(p.type == f.type for p, f in zip(plain_fields, fields, strict=True)):
+            return t
+        return pa.struct(plain_fields)
+    return t
+
+
+def _upload_field(f: pa.Field) -> pa.Field:
+    """The field uploaded for ``f``: its plain type and a categorical's mark.
+
+    A list of categoricals carries the mark on the list.
+    """
+    meta = category_metadata(f)
+    if meta is None and (pa.types.is_list(f.type) or pa.types.is_large_list(f.type)):
+        meta = category_metadata(f.type.value_field)
+    return pa.field(f.name, _plain_type(f.type), f.nullable, meta)
 
 
 def _upload_batches(
@@ -1116,9 +1145,9 @@ def _upload_batches(
 ) -> tuple[pa.Schema, Iterable[pa.RecordBatch]]:
     """The upload schema (no pandas metadata, no dictionaries) and right-sized batches."""
     src = reader.schema
-    fields = [pa.field(f.name, _plain_type(f.type), f.nullable) for f in src]
+    fields = [_upload_field(f) for f in src]
     schema = pa.schema(fields)
-    needs_cast = any(pa.types.is_dictionary(f.type) for f in src)
+    needs_cast = any(_plain_type(f.type) != f.type for f in src)
 
     def batches() -> Iterator[pa.RecordBatch]:
         pending: list[pa.RecordBatch] = []
@@ -1158,12 +1187,22 @@ def _upload_batches(
 def _decoded(column: pa.Array) -> pa.Array:
     """A dictionary array's values, row by row (pandas and polars categoricals).
 
-    ``take`` rather than a cast: Arrow cannot cast a dictionary of
+    Inside lists and structs too. ``take`` rather than a cast: Arrow cannot cast a dictionary of
     ``string_view`` (polars' Categorical and Enum) to a string type.
     """
-    if not pa.types.is_dictionary(column.type):
+    t = column.type
+    if _plain_type(t) == t:
         return column
-    return column.dictionary.cast(_plain_type(column.type)).take(column.indices)
+    if pa.types.is_dictionary(t):
+        return column.dictionary.cast(_plain_type(t)).take(column.indices)
+    mask = column.is_null() if column.null_count else None
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        make = pa.LargeListArray if pa.types.is_large_list(t) else pa.ListArray
+        out = make.from_arrays(column.offsets, _decoded(column.values), mask=mask)
+        return out.cast(_plain_type(t))
+    children = [_decoded(column.field(i)) for i in range(t.num_fields)]
+    names = [t.field(i).name for i in range(t.num_fields)]
+    return pa.StructArray.from_arrays(children, names=names, mask=mask)
 
 
 def _combine(batches: list[pa.RecordBatch], schema: pa.Schema) -> Iterator[pa.RecordBatch]:

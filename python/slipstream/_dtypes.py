@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
+import json
 import re
 from typing import Any
 
@@ -241,3 +242,190 @@ def to_arrow_type(t: pb.DataType) -> pa.DataType:
     if t.kind == DT.TIME64:
         return pa.time64({v: k for k, v in _UNITS.items()}[t.unit])
     return pa.null()
+
+
+# ---------------------------------------------------------------- categoricals and enums
+#
+# The server computes a categorical or enum column as its text values; the
+# type travels as field metadata, which the server keeps on every output
+# column that holds the same values as an input column (selected, filtered,
+# sorted, a group or join key, first/last/min/max, cast to the type). The
+# client turns such columns back into dictionaries on collect.
+
+CATEGORY_KEY = b"slipstream.type"  # b"categorical" or b"enum"
+CATEGORIES_KEY = b"slipstream.categories"  # an enum's categories, a JSON list
+
+_PL_ENUM = b"_PL_ENUM_VALUES2"  # polars' own field metadata for an Enum
+
+
+def _polars_enum_categories(text: bytes) -> list[str] | None:
+    """The categories in polars' enum metadata (``"2;lo3;mid2;hi"``), or None."""
+    out: list[str] = []
+    raw = text
+    try:
+        while raw:
+            n, _, rest = raw.partition(b";")
+            size = int(n)
+            out.append(rest[:size].decode())
+            raw = rest[size:]
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return out
+
+
+def category_metadata(f: pa.Field) -> dict[bytes, bytes] | None:
+    """The metadata that marks an uploaded dictionary column, or None for other columns.
+
+    polars' ``Enum`` (recognized by polars' own field metadata) keeps its
+    categories; polars' ``Categorical`` and pandas' ``category`` become
+    categorical.
+    """
+    if not pa.types.is_dictionary(f.type):
+        return None
+    value = f.type.value_type
+    if not (
+        pa.types.is_string(value)
+        or pa.types.is_large_string(value)
+        or pa.types.is_string_view(value)
+    ):
+        return None  # a dictionary of numbers (or bytes) is uploaded as its values
+    meta = f.metadata or {}
+    if _PL_ENUM in meta:
+        cats = _polars_enum_categories(meta[_PL_ENUM])
+        if cats is not None:
+            return {CATEGORY_KEY: b"enum", CATEGORIES_KEY: json.dumps(cats).encode()}
+    return {CATEGORY_KEY: b"categorical"}
+
+
+def enum_categories(f: pa.Field) -> list[str] | None:
+    """An enum column's categories (None when ``f`` is not an enum)."""
+    meta = f.metadata or {}
+    if meta.get(CATEGORY_KEY) != b"enum":
+        return None
+    cats = json.loads(meta.get(CATEGORIES_KEY, b"[]"))
+    return [str(c) for c in cats]
+
+
+def is_categorical(f: pa.Field) -> bool:
+    """Whether ``f`` carries a categorical or enum type in its metadata."""
+    return (f.metadata or {}).get(CATEGORY_KEY) in (b"categorical", b"enum")
+
+
+def _encode(column: Any, cats: list[str] | None) -> Any:
+    """``column`` (text) as a dictionary array; an enum's dictionary is its categories."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        return column
+    if cats is None:
+        return pc.dictionary_encode(column)
+    dictionary = pa.array(cats, pa.large_string())
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = [
+        pa.DictionaryArray.from_arrays(pc.index_in(c, value_set=dictionary), dictionary)
+        for c in chunks
+    ]
+    typ = pa.dictionary(pa.int32(), pa.large_string())
+    return pa.chunked_array(out, typ) if isinstance(column, pa.ChunkedArray) else out[0]
+
+
+def _is_text_list(t: pa.DataType) -> bool:
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return False
+    value = t.value_type
+    return bool(pa.types.is_string(value) or pa.types.is_large_string(value))
+
+
+def _encode_lists(column: Any, cats: list[str] | None) -> Any:
+    """A list column's text values as a dictionary array (the lists stay)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for c in chunks:
+        make = pa.LargeListArray if pa.types.is_large_list(c.type) else pa.ListArray
+        values = _encode(c.values, cats)
+        out.append(make.from_arrays(c.offsets, values, mask=c.is_null()))
+    if not isinstance(column, pa.ChunkedArray):
+        return out[0]
+    if not out:
+        value = pa.dictionary(pa.int32(), column.type.value_type)
+        typ = (pa.large_list if pa.types.is_large_list(column.type) else pa.list_)(value)
+        return pa.chunked_array([], typ)
+    return pa.chunked_array(out)
+
+
+def restore_categoricals(data: Any, schema: pa.Schema) -> Any:
+    """A table or batch with the columns ``schema`` marks as categorical made dictionaries.
+
+    ``schema`` is the result's schema as the server planned it (its fields
+    carry the metadata); ``data`` has the same columns, as text.
+    """
+    marked = [i for i, f in enumerate(schema) if is_categorical(f)]
+    if not marked or len(schema) != data.num_columns:
+        return data
+    columns = list(data.columns)
+    fields = list(data.schema)
+    for i in marked:
+        f = schema.field(i)
+        t = columns[i].type
+        cats = enum_categories(f)
+        if _is_text_list(t):  # a list of them (implode)
+            columns[i] = _encode_lists(columns[i], cats)
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            columns[i] = _encode(columns[i], cats)
+        else:
+            continue  # only text is made a categorical again
+        fields[i] = pa.field(fields[i].name, columns[i].type, True, f.metadata)
+    out_schema = pa.schema(fields, data.schema.metadata)
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(columns, schema=out_schema)
+    return pa.Table.from_arrays(columns, schema=out_schema)
+
+
+def restore_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with categorical columns typed as dictionaries (for an empty result)."""
+    dictionary = pa.dictionary(pa.int32(), pa.large_string())
+    fields = []
+    for f in schema:
+        if is_categorical(f) and _is_text_list(f.type):
+            f = pa.field(f.name, pa.list_(dictionary), True, f.metadata)
+        elif is_categorical(f):
+            f = pa.field(f.name, dictionary, True, f.metadata)
+        fields.append(f)
+    return pa.schema(fields, schema.metadata)
+
+
+def polars_casts(schema: pa.Schema) -> dict[str, Any]:
+    """The polars dtype of each categorical or enum column of a result."""
+    import polars as pl
+
+    out: dict[str, Any] = {}
+    for f in schema:
+        if not is_categorical(f):
+            continue
+        cats = enum_categories(f)
+        dtype: Any = pl.Categorical if cats is None else pl.Enum(cats)
+        if pa.types.is_list(f.type) or pa.types.is_large_list(f.type):
+            dtype = pl.List(dtype)
+        out[f.name] = dtype
+    return out
+
+
+def categorical_kind(dtype: Any) -> str | list[str] | None:
+    """What a cast to ``dtype`` makes of text: a categorical, an enum, or neither.
+
+    ``"categorical"`` for polars' ``Categorical`` (or ``"category"``), an
+    ``Enum``'s categories, or None for any other type.
+    """
+    if isinstance(dtype, str):
+        return "categorical" if dtype.lower() in ("category", "categorical") else None
+    module = getattr(dtype if isinstance(dtype, type) else type(dtype), "__module__", "")
+    if not module.startswith("polars"):
+        return None
+    name = dtype.__name__ if isinstance(dtype, type) else type(dtype).__name__
+    if name == "Categorical":
+        return "categorical"
+    if name == "Enum":
+        if isinstance(dtype, type):
+            raise TypeError("cast to Enum needs its categories: pl.Enum([...])")
+        return [str(c) for c in dtype.categories.to_list()]
+    return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import datetime as _dt
 import decimal
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -58,6 +59,13 @@ _AGGREGATES = frozenset(
         "implode",
         "arg_max",
         "arg_min",
+        # what the planner makes of mean, median and quantile of a duration,
+        # and of min and max of an enum
+        "mean_duration",
+        "median_duration",
+        "quantile_duration",
+        "min_enum",
+        "max_enum",
     }
 )
 _INFIX = {
@@ -431,8 +439,15 @@ class Expr:
         ----------
         dtype : pyarrow.DataType, polars dtype, numpy dtype, Python type or str
             The target type, e.g. ``pa.int32()``, ``pl.Float64``, ``"utf8"``,
-            ``"date"``, ``"timestamp[ms]"`` or ``"decimal(12,2)"``.
+            ``"date"``, ``"timestamp[ms]"`` or ``"decimal(12,2)"``; ``pl.Categorical``
+            and ``pl.Enum(categories)`` take text (an enum checks that every
+            value is one of its categories).
         """
+        kind = _dtypes.categorical_kind(dtype)
+        if kind == "categorical":
+            return self._call("to_categorical")
+        if kind is not None:
+            return self._call("to_enum", lit(json.dumps(kind), "utf8"))
         to = _dtypes.to_plan_type(dtype)
         return Expr(pb.Expr(cast=pb.Cast(expr=self._pb, to=to)))
 
@@ -933,7 +948,7 @@ class Expr:
         """The interval of ``breaks`` each value falls in, as text, as polars' ``cut``.
 
         Intervals are ``(a, b]`` (``[a, b)`` with ``left_closed``), from
-        ``-inf`` to ``inf``; polars gives a Categorical, this gives String.
+        ``-inf`` to ``inf``; an ``Enum`` of the labels, in order, as polars.
 
         Parameters
         ----------
@@ -1925,7 +1940,17 @@ def _bin(
     chain = when(x.is_null()).then(lit(None, "utf8"))
     for c, name in zip(cuts, names, strict=False):
         chain = chain.when(x < c if left_closed else x <= c).then(_to_expr(name))
-    return chain.otherwise(_to_expr(names[-1]))
+    out = chain.otherwise(_to_expr(names[-1]))
+    if values is None:  # qcut: a Categorical, as polars
+        return out._call("to_categorical")
+    # cut: an Enum of its labels, in order, as polars
+    if labels is not None:
+        cats = [builtins.str(lab) for lab in labels]
+    else:
+        texts = ["-inf", *[_break_text(v) for v in values], "inf"]
+        left, right = ("[", ")") if left_closed else ("(", "]")
+        cats = [f"{left}{texts[i]}, {texts[i + 1]}{right}" for i in range(n)]
+    return out._call("to_enum", lit(json.dumps(cats), "utf8"))
 
 
 def _float_text(e: Expr) -> Expr:
@@ -2548,17 +2573,22 @@ class ExprListNameSpace:
         """The number of values in each list, nulls included, as uint32."""
         return self._expr._call("list_len")
 
-    def get(self, index: int, *, null_on_oob: bool = False) -> Expr:
+    def get(self, index: Any, *, null_on_oob: bool = False) -> Expr:
         """The value at ``index`` (negative counts from the end).
 
         Parameters
         ----------
-        index : int
-            The position.
+        index : int, Expr or str
+            The position: a constant, or an integer expression (a column
+            name) giving one per row; a null index gives null.
         null_on_oob : bool, default False
             Give null for a list too short; otherwise that is an error, as polars.
         """
-        return self._expr._call("list_get", int(index), bool(null_on_oob))
+        if isinstance(index, str):
+            index = col(index)
+        elif not isinstance(index, Expr):
+            index = int(index)
+        return self._expr._call("list_get", index, bool(null_on_oob))
 
     def first(self) -> Expr:
         """The first value (null for an empty list)."""
@@ -2654,7 +2684,8 @@ class ExprDateTimeNameSpace:
     """Date and time functions of an expression (``col("d").dt``), named as in polars.
 
     They work on ``date32`` and ``timestamp`` columns (a timestamp with a
-    time zone is read in UTC); a null in gives null out.
+    time zone is read on its zone's wall clock, as polars); a null in gives
+    null out.
     """
 
     __slots__ = ("_expr",)
@@ -2690,15 +2721,54 @@ class ExprDateTimeNameSpace:
         """The second, 0 to 59, as int8 (0 for a date)."""
         return self._expr._call("second")
 
+    def millisecond(self) -> Expr:
+        """The milliseconds into the second, 0 to 999, as int32 (0 for a date)."""
+        return self._expr._call("millisecond")
+
+    def microsecond(self) -> Expr:
+        """The microseconds into the second, 0 to 999999, as int32 (0 for a date)."""
+        return self._expr._call("microsecond")
+
+    def nanosecond(self) -> Expr:
+        """The nanoseconds into the second, as int32 (0 for a date)."""
+        return self._expr._call("nanosecond")
+
+    def quarter(self) -> Expr:
+        """The quarter of the year, 1 to 4, as int8."""
+        return self._expr._call("quarter")
+
+    def week(self) -> Expr:
+        """The ISO 8601 week of the year, 1 to 53, as int8."""
+        return self._expr._call("week")
+
+    def iso_year(self) -> Expr:
+        """The ISO 8601 year (the year of the week's Thursday), as int32."""
+        return self._expr._call("iso_year")
+
+    def ordinal_day(self) -> Expr:
+        """The day of the year, 1 to 366, as int16."""
+        return self._expr._call("ordinal_day")
+
+    def epoch(self, time_unit: str = "us") -> Expr:
+        """The time since 1970-01-01 00:00 UTC in whole units, rounded down.
+
+        Parameters
+        ----------
+        time_unit : {"ns", "us", "ms", "s", "d"}, default "us"
+            int64, but ``"d"`` gives int32, as polars.
+        """
+        return self._expr._call("epoch", _text(time_unit, "time_unit"))
+
     def truncate(self, every: str) -> Expr:
         """Round down to the start of a period.
 
         Parameters
         ----------
         every : str
-            A polars duration of one unit: ``"1y"``, ``"1q"``, ``"1mo"``,
-            ``"1w"`` (to Monday), ``"1d"``, ``"1h"``, ``"1m"``, ``"1s"``,
-            ``"1ms"``, ``"1us"``.
+            ``"1y"``, ``"1q"``, ``"1mo"``, ``"1w"`` (to Monday), or a fixed
+            length such as ``"1d"``, ``"6h"``, ``"15m"``, ``"1s"`` (multiples
+            of it from 1970-01-01). A timestamp with a time zone is
+            truncated on its wall clock, as polars.
         """
         return self._expr._call("truncate", _text(every, "every"))
 
@@ -2711,7 +2781,9 @@ class ExprDateTimeNameSpace:
             A polars duration such as ``"3d"``, ``"-2mo"``, ``"1y2mo"``,
             ``"6h30m"``; units ``y``, ``q``, ``mo``, ``w``, ``d``, ``h``, ``m``,
             ``s``, ``ms``, ``us``, ``ns``. Months and years keep the day of
-            the month, clamped to the month's last day.
+            the month, clamped to the month's last day. On a timestamp with
+            a time zone, days, weeks, months and years move on its wall
+            clock and hours and finer on the instant, as polars.
         """
         return self._expr._call("offset_by", _text(by, "by"))
 
@@ -2732,8 +2804,50 @@ class ExprDateTimeNameSpace:
         return self.strftime(format)
 
     def time(self) -> Expr:
-        """The time of day of a timestamp (read in UTC), as polars' ``Time``."""
+        """The time of day of a timestamp (in its time zone), as polars' ``Time``."""
         return self._expr._call("time")
+
+    def date(self) -> Expr:
+        """The calendar day of a timestamp (in its time zone), as polars' ``Date``."""
+        return self._expr._call("date")
+
+    def convert_time_zone(self, time_zone: str) -> Expr:
+        """The same instants in another time zone (the wall clock moves).
+
+        Parameters
+        ----------
+        time_zone : str
+            An IANA name such as ``"Europe/Berlin"`` or ``"UTC"``. The
+            timestamp must have a time zone (see :meth:`replace_time_zone`).
+        """
+        return self._expr._call("convert_time_zone", _text(time_zone, "time_zone"))
+
+    def replace_time_zone(
+        self,
+        time_zone: str | None,
+        *,
+        ambiguous: str = "raise",
+        non_existent: str = "raise",
+    ) -> Expr:
+        """The same wall-clock times read in another time zone (the instants move).
+
+        Parameters
+        ----------
+        time_zone : str or None
+            An IANA name such as ``"America/New_York"``; None drops the zone
+            (a naive timestamp of the wall-clock time).
+        ambiguous : {"raise", "earliest", "latest", "null"}, default "raise"
+            For a time the clocks repeat (when summer time ends).
+        non_existent : {"raise", "null"}, default "raise"
+            For a time the clocks skip (when summer time starts).
+        """
+        zone = lit(None, "utf8") if time_zone is None else _text(time_zone, "time_zone")
+        return self._expr._call(
+            "replace_time_zone",
+            zone,
+            _text(ambiguous, "ambiguous"),
+            _text(non_existent, "non_existent"),
+        )
 
     def _total(self, unit: str, fractional: bool) -> Expr:
         """The duration in whole ``unit`` (int64), or exactly (float64) when fractional."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 
+from ._dtypes import polars_casts, restore_schema
 from ._errors import PlanError, SlipstreamError
 from ._expr import (
     Expr,
@@ -324,9 +325,10 @@ class DataFrame:
         """The result's schema as a ``polars.Schema`` (asks the server, runs nothing)."""
         import polars as pl
 
-        result = pl.from_arrow(self.schema.empty_table())
+        schema = restore_schema(self.schema)
+        result = pl.from_arrow(schema.empty_table())
         assert isinstance(result, pl.DataFrame)
-        return result.schema
+        return _with_polars_types(result, schema).schema
 
     def pipe(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """``function(self, *args, **kwargs)``, for chains of your own steps."""
@@ -1355,9 +1357,10 @@ class DataFrame:
         """
         import polars as pl
 
-        result = pl.from_arrow(self.to_arrow(progress=progress, timeout=timeout), rechunk=False)
+        table = self.to_arrow(progress=progress, timeout=timeout)
+        result = pl.from_arrow(table, rechunk=False)
         assert isinstance(result, pl.DataFrame)
-        return result
+        return _with_polars_types(result, table.schema)
 
     def to_reader(
         self, *, progress: Progress = False, timeout: float | None = None
@@ -1580,10 +1583,6 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-_FIXED_NS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-_UNIT_NS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
-
-
 def _window_start(c: Expr, every: str, dtype: pa.DataType) -> Expr:
     """The start of the ``every`` window holding ``c`` (a date or a timestamp)."""
     import re as _re
@@ -1596,21 +1595,16 @@ def _window_start(c: Expr, every: str, dtype: pa.DataType) -> Expr:
         if n != 1:
             raise ValueError(f"every={every!r}: months, quarters and years only one at a time")
         return c.dt.truncate(every)
-    if unit in ("d", "w"):
-        n, unit = n * (7 if unit == "w" else 1) * 24, "h"
-        if unit == "h" and every.endswith("w"):
-            raise ValueError(f"every={every!r}: several weeks at a time are not supported")
-    if pa.types.is_date32(dtype):
+    if unit == "w":
+        raise ValueError(f"every={every!r}: several weeks at a time are not supported")
+    if pa.types.is_date32(dtype) and unit != "d":
         raise ValueError(
             f"every={every!r}: a date column takes days, weeks, months, quarters or years"
         )
-    if not pa.types.is_timestamp(dtype):
+    if not pa.types.is_timestamp(dtype) and not pa.types.is_date32(dtype):
         raise ValueError(f"group_by_dynamic needs a date or timestamp column, got {dtype}")
-    step = n * _FIXED_NS[unit] // _UNIT_NS[dtype.unit]
-    if step < 1:
-        raise ValueError(f"every={every!r} is finer than the column's unit {dtype.unit}")
-    as_int = c.cast("int64")
-    return ((as_int // step) * step).cast(dtype)
+    # multiples of a fixed length from the epoch, on the wall clock of a time zone
+    return c.dt.truncate(every)
 
 
 def _row_number() -> Expr:
@@ -1752,3 +1746,13 @@ def node_to_lines(node: pb.Node, depth: int = 0) -> list[str]:
     else:
         return [f"{pad}?"]
     return [line, *node_to_lines(n.input, depth + 1)]
+
+
+def _with_polars_types(df: polars.DataFrame, schema: pa.Schema) -> polars.DataFrame:
+    """``df`` with its enum columns (Categorical after ``from_arrow``) cast to their ``Enum``."""
+    import polars as pl
+
+    casts = {k: v for k, v in polars_casts(schema).items() if v != pl.Categorical}
+    if not casts:
+        return df
+    return df.with_columns(*[pl.col(k).cast(v) for k, v in casts.items()])

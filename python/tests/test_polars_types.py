@@ -7,8 +7,8 @@ of a frame and a module (``polars`` or ``slipstream``) run on a
 ``polars.LazyFrame`` and on a Slipstream frame, over data with nulls,
 duplicates, unicode and negative durations, and over the same schema with no
 rows; on one node and on a three-node cluster. Dtypes are compared too, but
-for counts (int64 here, uint32 in polars; see docs/python-client.md) and
-categoricals (returned as strings), which each case names.
+for counts (int64 here, uint32 in polars; see docs/python-client.md), which
+each case names.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import polars as pl
 import polars.testing
+import pyarrow as pa
 import pytest
 
 import slipstream as sl
@@ -106,7 +107,6 @@ def case(name: str, *, ordered: bool = False, relax: dict[str, Any] | None = Non
 
 
 COUNT = {"n": pl.Int64}
-CATS = {"cat": pl.String, "enum": pl.String}
 
 # ---------------------------------------------------------------- durations
 
@@ -133,6 +133,44 @@ def _(lf: Any, m: ModuleType) -> Any:
         (m.col("dur") + m.col("t")).alias("d"),
         (m.col("dur") - dt.timedelta(seconds=1)).alias("e"),
     )
+
+
+@case("date_plus_duration")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        (m.col("day") + m.col("dur")).alias("a"),
+        (m.col("day") - m.col("dur")).alias("b"),
+        (m.col("dur") + m.col("day")).alias("c"),
+        (m.col("day") + dt.timedelta(days=3)).alias("d"),
+        (m.col("day") - dt.timedelta(hours=1)).alias("e"),
+        (m.col("day") + m.col("dur").cast(pl.Duration("ms"))).alias("f"),
+    )
+
+
+@case("duration_mean_median")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        m.col("dur").mean().alias("mean"),
+        m.col("dur").median().alias("median"),
+        m.col("dur").quantile(0.3, "linear").alias("q"),
+        (m.col("t") - m.col("u")).mean().alias("gap"),
+        m.col("dur").cast(pl.Duration("ms")).mean().alias("ms"),
+    )
+
+
+@case("duration_mean_by_group")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("dur").mean().alias("mean"),
+        m.col("dur").median().alias("median"),
+        m.col("dur").mean().alias("m2").dt.total_seconds(),
+    )
+
+
+@case("duration_mean_over")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select("id", m.col("dur").mean().over("g").alias("w"))
 
 
 @case("total_units")
@@ -224,7 +262,7 @@ def _(lf: Any, m: ModuleType) -> Any:
     )
 
 
-@case("time_compare", relax=CATS)
+@case("time_compare")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.filter(
         (m.col("tod") >= dt.time(9, 30)) & (m.col("tod") != dt.time(23, 59, 59, 999999))
@@ -281,29 +319,129 @@ def _(lf: Any, m: ModuleType) -> Any:
 
 
 # ---------------------------------------------------------------- categoricals and enums
-# They come back as strings (the server has no dictionary type): cast
-# polars' answer to String to compare the values.
+# They come back as polars' Categorical / Enum wherever the column's values
+# are kept (docs/python-client.md).
 
 
-@case("categorical_filter", relax=CATS)
+@case("categorical_filter")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.filter((m.col("cat") == "red") | (m.col("enum") == "hi")).select("id", "cat", "enum")
 
 
-@case("categorical_group_by", relax={**CATS, **COUNT})
+@case("categorical_group_by", relax=COUNT)
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.group_by("cat", "enum").agg(m.len().alias("n"))
 
 
-@case("categorical_join", relax=CATS)
+@case("categorical_join")
 def _(lf: Any, m: ModuleType) -> Any:
     right = lf.filter(m.col("id") < 40).select("cat", m.col("id").alias("rid"))
     return lf.join(right, on="cat").select("id", "cat", "rid")
 
 
+@case("enum_join_keys_and_values")
+def _(lf: Any, m: ModuleType) -> Any:
+    right = lf.group_by("enum").agg(m.col("cat").first().alias("c0"), m.col("id").min().alias("lo"))
+    return lf.join(right, on="enum", how="left").select("id", "enum", "c0", "lo")
+
+
 @case("categorical_string_functions")
 def _(lf: Any, m: ModuleType) -> Any:
     return lf.select("id", m.col("cat").cast(pl.String).str.to_uppercase().alias("up"))
+
+
+@case("categorical_sort", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("cat", "id", nulls_last=True).select("id", "cat", m.col("enum").alias("e"))
+
+
+@case("enum_sort_by_categories", ordered=True)
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("enum", "id", descending=[True, False]).select("id", "enum")
+
+
+@case("categorical_aggregates")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("cat").sort_by("id").first().alias("first"),
+        m.col("enum").sort_by("id").last().alias("last"),
+        m.col("cat").min().alias("lo"),
+        m.col("cat").max().alias("hi"),
+    )
+
+
+@case("enum_min_max_by_categories")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(
+        m.col("enum").min().alias("lo"),
+        m.col("enum").max().alias("hi"),
+        m.col("enum").max().alias("top_text").cast(pl.String),
+    )
+
+
+@case("enum_compare_by_categories")
+def _(lf: Any, m: ModuleType) -> Any:
+    return (
+        lf.sort("id")
+        .select(
+            "id",
+            (m.col("enum") < "mid").alias("lt"),
+            (m.col("enum") >= "mid").alias("ge"),
+            (m.col("enum") > m.col("enum").shift(1)).alias("up"),
+            m.col("enum").max().over("g").alias("w"),
+        )
+        .filter(m.col("id") % 2 == 0)
+    )
+
+
+@case("categorical_over_and_shift")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("id").select(
+        "id",
+        m.col("cat").sort_by("id").first().over("g").alias("w"),
+        m.col("enum").shift(1).alias("prev"),
+    )
+
+
+@case("categorical_when_and_fill_null")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.sort("id").select(
+        "id",
+        m.when(m.col("id") % 3 == 0).then(m.col("cat")).otherwise(m.col("cat").shift(1)),
+        m.col("cat").fill_null("red").alias("filled"),
+        m.col("enum").fill_null("mid").alias("efilled"),
+        m.col("enum").fill_null(strategy="forward").alias("forward"),
+        m.coalesce(m.col("enum"), m.col("enum").shift(-1)).alias("coalesced"),
+    )
+
+
+@case("categorical_lists")
+def _(lf: Any, m: ModuleType) -> Any:
+    lists = lf.group_by("g").agg(
+        m.col("enum").sort_by("id").alias("es"), m.col("cat").sort_by("id").alias("cs")
+    )
+    return lists.select(
+        "g",
+        "es",
+        "cs",
+        m.col("es").list.first().alias("first"),
+        m.col("cs").list.get(-1, null_on_oob=True).alias("last"),
+    )
+
+
+@case("categorical_implode_explode")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.group_by("g").agg(m.col("enum"), m.col("cat")).explode("enum", "cat")
+
+
+@case("cast_to_categorical_and_enum")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("g").cast(pl.Categorical).alias("gc"),
+        m.col("cat").cast(pl.String).cast(pl.Enum(["red", "green", "blue", "日本"])).alias("ce"),
+        m.col("enum").cast(pl.String).alias("es"),
+    )
 
 
 # ---------------------------------------------------------------- lists
@@ -325,6 +463,16 @@ def _(lf: Any, m: ModuleType) -> Any:
         m.col("l").list.get(1, null_on_oob=True).alias("second"),
         m.col("l").list.get(-2, null_on_oob=True).alias("before_last"),
         parts.list.get(0).alias("head"),
+    )
+
+
+@case("list_get_per_row")
+def _(lf: Any, m: ModuleType) -> Any:
+    return lf.select(
+        "id",
+        m.col("l").list.get(m.col("id") % 4 - 2, null_on_oob=True).alias("at"),
+        m.col("l").list.get(m.when(m.col("id") % 3 == 0).then(None).otherwise(0), null_on_oob=True),
+        m.col("csv").str.split(",").list.get(-1).alias("tail"),
     )
 
 
@@ -482,10 +630,10 @@ def test_types(frames: dict[str, sl.DataFrame], c: Case, table: str) -> None:
 
 
 def test_round_trip_types(cl: sl.Client) -> None:
-    """Every column comes back with polars' type (categoricals as strings)."""
+    """Every column comes back with polars' type."""
     got = _upload(cl, DATA, "ptypes_rt").collect()
-    want = DATA.with_columns(pl.col("cat", "enum").cast(pl.String))
-    polars.testing.assert_frame_equal(got.sort("id"), want)
+    polars.testing.assert_frame_equal(got.sort("id"), DATA)
+    assert _upload(cl, EMPTY, "ptypes_rt_empty").collect_schema() == DATA.schema
 
 
 def test_pandas_types(cl: sl.Client) -> None:
@@ -503,6 +651,8 @@ def test_pandas_types(cl: sl.Client) -> None:
     assert got["d"].tolist() == [pd.Timedelta(hours=1.5), pd.Timedelta(0)]
     assert got["b"].tolist() == [b"x", b"x"]
     assert got["c"].tolist() == ["a", "a"]
+    assert isinstance(got["c"].dtype, pd.CategoricalDtype)
+    assert f.collect()["c"].dtype == pl.Categorical
     sums = f.group_by("c").agg(sl.col("v").sum()).sort("c", nulls_last=True).collect()
     assert sums.to_dict(as_series=False) == {"c": ["a", "b", None], "v": [5, 2, 3]}
     by_bytes = f.group_by("b").agg(sl.col("d").sum()).sort("b", nulls_last=True).collect()
@@ -512,6 +662,19 @@ def test_pandas_types(cl: sl.Client) -> None:
         dt.timedelta(hours=1.5),
         dt.timedelta(0),
     ]
+
+
+def test_arrow_dictionaries(cl: sl.Client) -> None:
+    """A dictionary of text uploads as a categorical; one of numbers as its values."""
+    t = pa.table(
+        {
+            "d": pa.array([1, 2, 1, None]).dictionary_encode(),
+            "s": pa.array(["x", "y", "x", None]).dictionary_encode(),
+        }
+    )
+    got = cl.from_arrow(t, name="arrow_dicts", mode="replace").collect()
+    assert got.dtypes == [pl.Int64, pl.Categorical]
+    assert got["s"].to_list() == ["x", "y", "x", None]
 
 
 def test_pandas_lists_and_structs(cl: sl.Client) -> None:
@@ -551,9 +714,234 @@ def test_type_errors(frames: dict[str, sl.DataFrame]) -> None:
         f.join(f, on="st").collect()
     with pytest.raises(sl.PlanError, match=r"explode: column \"id\" is int64, not a list"):
         f.explode("id").collect()
+    with pytest.raises(sl.PlanError, match=r"compare an Enum with \"top\": it is not one of"):
+        f.select(sl.col("enum") < "top").collect()
+    with pytest.raises(sl.SlipstreamError, match=r"is not one of the categories \[a, b\]"):
+        f.select(sl.col("g").cast(pl.Enum(["a", "b"]))).collect()
     with pytest.raises(sl.PlanError, match=r"timestamp minus a timestamp gives a duration"):
         f.select(sl.col("t") + sl.col("u")).collect()
     with pytest.raises(sl.PlanError, match=r"total_days needs a duration, got timestamp"):
         f.select(sl.col("t").dt.total_days()).collect()
     with pytest.raises(sl.PlanError, match=r"dt.time needs a timestamp"):
         f.select(sl.col("dur").dt.time()).collect()
+
+
+# ---------------------------------------------------------------- time zones
+# Instants around the summer-time changes of 2024 (Europe/Berlin on 31 March
+# and 27 October, America/New_York on 10 March and 3 November) and a zone
+# with a half-hour offset (Asia/Kolkata), with nulls.
+
+_STARTS = [
+    dt.datetime(2024, 3, 9, 20, 0),
+    dt.datetime(2024, 3, 30, 22, 0),
+    dt.datetime(2024, 10, 26, 22, 0),
+    dt.datetime(2024, 11, 2, 20, 0),
+    dt.datetime(1969, 12, 31, 20, 0),
+    dt.datetime(2020, 12, 31, 20, 0),  # ISO weeks across new year
+    dt.datetime(2027, 1, 2, 20, 0),
+]
+_UTC = [s + dt.timedelta(minutes=23 * i, microseconds=7919 * i) for s in _STARTS for i in range(40)]
+TZ_DATA = pl.DataFrame(
+    {"id": range(len(_UTC) + 2), "t": [*_UTC, None, _UTC[3]]},
+    schema_overrides={"t": pl.Datetime("us")},
+).with_columns(
+    pl.col("t").dt.replace_time_zone("UTC").alias("u"),
+    pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone("Europe/Berlin").alias("b"),
+    pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone("America/New_York").alias("ny"),
+    pl.col("t").dt.replace_time_zone("UTC").dt.convert_time_zone("Asia/Kolkata").alias("k"),
+)
+ZONED = ["u", "b", "ny", "k"]
+TZ_CASES: dict[str, Callable[[Any, ModuleType], Any]] = {
+    "fields": lambda lf, m: lf.select(
+        "id",
+        *[
+            e
+            for c in ZONED
+            for e in (
+                m.col(c).dt.year().alias(f"{c}_y"),
+                m.col(c).dt.month().alias(f"{c}_mo"),
+                m.col(c).dt.day().alias(f"{c}_d"),
+                m.col(c).dt.weekday().alias(f"{c}_wd"),
+                m.col(c).dt.hour().alias(f"{c}_h"),
+                m.col(c).dt.minute().alias(f"{c}_m"),
+                m.col(c).dt.second().alias(f"{c}_s"),
+            )
+        ],
+    ),
+    "date_time_strftime": lambda lf, m: lf.select(
+        "id",
+        *[
+            e
+            for c in ZONED
+            for e in (
+                m.col(c).dt.date().alias(f"{c}_date"),
+                m.col(c).dt.time().alias(f"{c}_time"),
+                m.col(c).dt.strftime("%Y-%m-%d %H:%M:%S %z").alias(f"{c}_text"),
+            )
+        ],
+        m.col("t").dt.date().alias("naive_date"),
+    ),
+    "calendar_fields": lambda lf, m: lf.select(
+        "id",
+        *[
+            e
+            for c in ["t", "b", "ny"]
+            for e in (
+                m.col(c).dt.quarter().alias(f"{c}_q"),
+                m.col(c).dt.week().alias(f"{c}_w"),
+                m.col(c).dt.iso_year().alias(f"{c}_iy"),
+                m.col(c).dt.ordinal_day().alias(f"{c}_od"),
+                m.col(c).dt.millisecond().alias(f"{c}_ms"),
+                m.col(c).dt.microsecond().alias(f"{c}_us"),
+                m.col(c).dt.nanosecond().alias(f"{c}_ns"),
+            )
+        ],
+        *[m.col("k").dt.epoch(u).alias(f"epoch_{u}") for u in ["ns", "us", "ms", "s", "d"]],
+        m.col("t").dt.date().dt.epoch("s").alias("date_s"),
+        m.col("t").dt.date().dt.week().alias("date_w"),
+    ),
+    "truncate_on_wall_clock": lambda lf, m: lf.select(
+        "id",
+        *[
+            m.col(c).dt.truncate(every).alias(f"{c}_{every}")
+            for c in ["u", "b", "ny", "k"]
+            for every in ["30m", "1h", "90m", "1d", "3d", "1w", "1mo", "1q", "1y"]
+        ],
+    ),
+    "group_by_dynamic_local": lambda lf, m: pl.concat(
+        [
+            lf.filter(m.col(c).is_not_null())
+            .sort(c)
+            .group_by_dynamic(c, every=every)
+            .agg(m.col("id").min().alias("first"), m.col("id").max().alias("last"))
+            .select(m.col(c).dt.strftime("%Y-%m-%d %H:%M %z").alias("start"), "first", "last")
+            .collect()
+            for c, every in [("b", "1d"), ("ny", "1d"), ("k", "2h"), ("k", "1d"), ("b", "1mo")]
+        ]
+    ).lazy(),
+    "offset_by_on_wall_clock": lambda lf, m: lf.select(
+        "id",
+        *[
+            m.col(c).dt.offset_by(by).alias(f"{c}_{by}")
+            for c in ["u", "b", "ny", "k"]
+            for by in ["1d", "-1w", "2h", "1mo", "1d2h", "25h", "-1y"]
+        ],
+    ),
+    "convert_time_zone": lambda lf, m: lf.select(
+        "id",
+        m.col("b").dt.convert_time_zone("Asia/Kolkata").alias("b_k"),
+        m.col("u").dt.convert_time_zone("America/New_York").alias("u_ny"),
+        m.col("ny").dt.convert_time_zone("UTC").dt.hour().alias("ny_utc_h"),
+        (m.col("b").dt.convert_time_zone("UTC") == m.col("u")).alias("same"),
+    ),
+    "replace_time_zone": lambda lf, m: lf.select(
+        "id",
+        m.col("b").dt.replace_time_zone(None).alias("b_naive"),
+        m.col("ny").dt.replace_time_zone("UTC").alias("ny_utc"),
+        m.col("k").dt.replace_time_zone("Europe/Berlin", ambiguous="earliest", non_existent="null"),
+        m.col("t")
+        .dt.replace_time_zone("America/New_York", ambiguous="latest", non_existent="null")
+        .alias("t_ny"),
+        m.col("t")
+        .dt.replace_time_zone("Europe/Berlin", ambiguous="null", non_existent="null")
+        .alias("t_b"),
+    ),
+    "group_by_local_day": lambda lf, m: lf.group_by(m.col("ny").dt.date().alias("day")).agg(
+        m.col("id").min().alias("first"), m.col("ny").max().dt.hour().alias("last_h")
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def tz_frames(cl: sl.Client) -> dict[str, sl.DataFrame]:
+    return {
+        "data": _upload(cl, TZ_DATA, "ptypes_tz"),
+        "empty": _upload(cl, TZ_DATA.clear(), "ptypes_tz_empty"),
+    }
+
+
+@pytest.mark.parametrize("table", ["data", "empty"])
+@pytest.mark.parametrize("name", sorted(TZ_CASES))
+def test_time_zones(tz_frames: dict[str, sl.DataFrame], name: str, table: str) -> None:
+    source = TZ_DATA if table == "data" else TZ_DATA.clear()
+    want = TZ_CASES[name](source.lazy(), pl).collect()
+    got = TZ_CASES[name](tz_frames[table], sl).collect()
+    polars.testing.assert_frame_equal(got, want, check_row_order=False)
+
+
+def test_time_zone_errors(tz_frames: dict[str, sl.DataFrame]) -> None:
+    f = tz_frames["data"]
+    with pytest.raises(sl.SlipstreamError, match=r"02:\d\d:00 does not exist in Europe/Berlin"):
+        f.select(sl.col("t").dt.replace_time_zone("Europe/Berlin", ambiguous="null")).collect()
+    with pytest.raises(sl.SlipstreamError, match=r"is ambiguous in Europe/Berlin"):
+        f.select(sl.col("t").dt.replace_time_zone("Europe/Berlin", non_existent="null")).collect()
+    with pytest.raises(sl.PlanError, match=r"needs a timestamp with a time zone.*replace_time"):
+        f.select(sl.col("t").dt.convert_time_zone("UTC")).collect()
+    with pytest.raises(sl.PlanError, match=r"unknown time zone \"Mars/Base\""):
+        f.select(sl.col("u").dt.convert_time_zone("Mars/Base")).collect()
+
+
+def test_spread_over_partitions(cl: sl.Client) -> None:
+    """Enum min/max, duration mean/median and enum sort over a table of several
+    partitions (the cluster's are 700 rows): the aggregates that do not merge
+    partial results gather their input."""
+    r = random.Random(3)
+    n = 3000
+    df = pl.DataFrame(
+        {
+            "id": range(n),
+            "g": [r.choice(["a", "b", "c", None]) for _ in range(n)],
+            "cat": pl.Series([r.choice(["x", "y", None]) for _ in range(n)], dtype=pl.Categorical),
+            "e": pl.Series(
+                [r.choice(["lo", "mid", "hi", None]) for _ in range(n)],
+                dtype=pl.Enum(["lo", "mid", "hi"]),
+            ),
+            "dur": pl.Series(
+                [
+                    None
+                    if r.random() < 0.1
+                    else dt.timedelta(microseconds=r.randint(-(10**9), 10**9))
+                    for _ in range(n)
+                ],
+                dtype=pl.Duration("us"),
+            ),
+        }
+    )
+    f = _upload(cl, df, "ptypes_spread")
+    cases: dict[str, Callable[[Any, ModuleType], Any]] = {
+        "groups": lambda lf, m: lf.group_by("g", "cat").agg(
+            m.col("e").min().alias("lo"),
+            m.col("e").max().alias("hi"),
+            m.col("dur").mean().alias("mean"),
+            m.col("dur").median().alias("median"),
+        ),
+        "whole": lambda lf, m: lf.select(
+            m.col("dur").mean(), m.col("e").max().alias("top"), m.col("cat").min().alias("c")
+        ),
+        "sort": lambda lf, m: lf.sort("e", "id", descending=[True, False]).select("id", "e"),
+    }
+    for name, q in cases.items():
+        want = q(df.lazy(), pl).collect()
+        got = q(f, sl).collect()
+        polars.testing.assert_frame_equal(got, want, check_row_order=name == "sort")
+
+
+def test_nested_categoricals(cl: sl.Client) -> None:
+    """Lists of categoricals and enums upload and come back with their type; a
+    categorical inside a struct comes back as its text."""
+    enum = pl.Enum(["a", "b"])
+    df = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "lc": pl.Series([["a", "b"], None, []], dtype=pl.List(pl.Categorical)),
+            "le": pl.Series([["b"], ["a", None], None], dtype=pl.List(enum)),
+            "s": pl.Series([{"x": "a"}, None, {"x": None}], dtype=pl.Struct({"x": pl.Categorical})),
+        }
+    )
+    f = _upload(cl, df, "ptypes_nested_cats")
+    got = f.sort("id").collect()
+    polars.testing.assert_frame_equal(
+        got, df.with_columns(pl.col("s").cast(pl.Struct({"x": pl.String})))
+    )
+    exploded = f.select("id", "le").explode("le").sort("id").collect()
+    assert exploded.schema["le"] == enum

@@ -201,6 +201,9 @@ func (b *builder) node(n *planpb.Node) (Node, error) {
 			if !expr.IsOrderable(e.Type()) {
 				return nil, invalidf("cannot sort by %s: %s values have no order", e, expr.TypeName(e.Type()))
 			}
+			if e, err = inEnumOrder(e); err != nil {
+				return nil, err
+			}
 			s.Keys = append(s.Keys, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
 		}
 		return dropExtra(s, width), nil
@@ -327,7 +330,7 @@ func (b *builder) aggregateOn(in Node, pkeys, paggs []*planpb.Expr) (Node, error
 	// hidden name, and a Project above it evaluates the expressions.
 	post := make([]Expr, 0, len(keys)+len(paggs))
 	for i, k := range keys {
-		post = append(post, &ColumnRef{Index: i, Field: arrow.Field{Name: k.Name(), Type: k.Type(), Nullable: true}})
+		post = append(post, &ColumnRef{Index: i, Field: outField(k)})
 	}
 	for _, pe := range paggs {
 		e, err := b.overAggregates(pe, in.Schema(), out)
@@ -407,7 +410,9 @@ func (b *builder) overWindows(e *planpb.Expr, in *arrow.Schema, w *Window) (Expr
 		} else if we.Arg != nil {
 			name = we.Arg.Name()
 		}
-		return &ColumnRef{Index: in.NumFields() + len(w.Exprs) - 1, Field: arrow.Field{Name: name, Type: we.Out, Nullable: true}}, nil
+		f := windowField(we)
+		f.Name = name
+		return &ColumnRef{Index: in.NumFields() + len(w.Exprs) - 1, Field: f}, nil
 	case *planpb.Expr_Alias:
 		arg, err := b.overWindows(k.Alias.GetExpr(), in, w)
 		if err != nil {
@@ -462,6 +467,9 @@ func (b *builder) window(o *planpb.Over, in *arrow.Schema) (*WindowExpr, error) 
 		}
 		if !expr.IsOrderable(e.Type()) {
 			return nil, invalidf("cannot order a window by %s: %s values have no order", e, expr.TypeName(e.Type()))
+		}
+		if e, err = inEnumOrder(e); err != nil {
+			return nil, err
 		}
 		we.OrderBy = append(we.OrderBy, SortKey{Expr: e, Descending: key.GetDescending(), NullsLast: key.GetNullsLast()})
 	}
@@ -723,7 +731,7 @@ func (b *builder) overAggregates(e *planpb.Expr, in *arrow.Schema, agg *Aggregat
 	case *planpb.Expr_Column:
 		for i, key := range agg.Keys {
 			if key.Name() == k.Column.GetName() {
-				return &ColumnRef{Index: i, Field: arrow.Field{Name: key.Name(), Type: key.Type(), Nullable: true}}, nil
+				return &ColumnRef{Index: i, Field: outField(key)}, nil
 			}
 		}
 		return nil, invalidf("column %q is neither aggregated nor a group key; aggregate it (col(%q).first(), .sum(), ...) or group by it", k.Column.GetName(), k.Column.GetName())
@@ -736,7 +744,7 @@ func (b *builder) overAggregates(e *planpb.Expr, in *arrow.Schema, agg *Aggregat
 			}
 			idx := len(agg.Keys) + len(agg.Aggs)
 			agg.Aggs = append(agg.Aggs, &Alias{Arg: call, Alias: fmt.Sprintf("__agg%d", len(agg.Aggs))})
-			return &ColumnRef{Index: idx, Field: arrow.Field{Name: call.Name(), Type: call.Out, Nullable: true}}, nil
+			return &ColumnRef{Index: idx, Field: outField(call)}, nil
 		}
 		if !ok {
 			return nil, invalidf("unknown function %q%s", k.Call.GetFunction(), suggest(k.Call.GetFunction(), expr.Names()))
@@ -783,6 +791,9 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 				return nil, invalidf("cannot sort by %s: %s values have no order", k, expr.TypeName(k.Type()))
 			}
 			flag := func(e *planpb.Expr) bool { return e.GetLiteral().GetBoolValue() }
+			if k, err = inEnumOrder(k); err != nil {
+				return nil, err
+			}
 			if fn.OrderSensitive {
 				agg.OrderBy = append(agg.OrderBy, SortKey{Expr: k, Descending: flag(s[i+1]), NullsLast: flag(s[i+2])})
 			}
@@ -824,6 +835,12 @@ func (b *builder) aggCall(call *planpb.Call, in *arrow.Schema) (*AggCall, error)
 			return nil, invalidf("argument %d of %s must be a constant, got %s", i+1, fn.Name, arg)
 		}
 		argTypes = append(argTypes, arg.Type())
+	}
+	if alt, ok := expr.DurationAggregate(fn, argTypes); ok { // mean of a duration: a duration
+		fn, agg.Fn = alt, alt
+	}
+	if alt, cats, ok := enumAggregate(fn, agg.Arg); ok { // min/max of an enum: by its categories
+		fn, agg.Fn, params, argTypes = alt, alt, []*Literal{cats}, []arrow.DataType{argTypes[0], cats.Value.DataType()}
 	}
 	outType, casts, err := fn.Resolve(argTypes)
 	if err != nil {
@@ -1160,6 +1177,10 @@ func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	if err := scalarOnly(fn); err != nil {
 		return nil, err
 	}
+	args, err := enumComparison(fn, args) // an enum compares by its categories
+	if err != nil {
+		return nil, err
+	}
 	if len(args) >= 2 {
 		// Untyped literals take the type of the first typed argument they
 		// meet: col("i32") + 1, is_in(col("i8"), 1, 2), coalesce(col("f32"), 0).
@@ -1180,7 +1201,6 @@ func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	}
 	var out arrow.DataType
 	var casts []arrow.DataType
-	var err error
 	if fn.ResolveConst != nil {
 		consts := make([]scalar.Scalar, len(args))
 		for i, a := range args {

@@ -189,7 +189,7 @@ func (w *Window) Children() []Node { return []Node{w.Input} }
 func (w *Window) Schema() *arrow.Schema {
 	fields := append([]arrow.Field{}, w.Input.Schema().Fields()...)
 	for _, e := range w.Exprs {
-		fields = append(fields, arrow.Field{Name: e.Name, Type: e.Out, Nullable: true})
+		fields = append(fields, windowField(e))
 	}
 	return arrow.NewSchema(fields, nil)
 }
@@ -280,7 +280,7 @@ func (l *Limit) Children() []Node     { return []Node{l.Input} }
 func schemaOf(exprs []Expr) *arrow.Schema {
 	fields := make([]arrow.Field, len(exprs))
 	for i, e := range exprs {
-		fields[i] = arrow.Field{Name: e.Name(), Type: e.Type(), Nullable: true}
+		fields[i] = outField(e)
 	}
 	return arrow.NewSchema(fields, nil)
 }
