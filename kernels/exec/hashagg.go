@@ -131,7 +131,7 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.RecordBatch, error) {
 // grouping once.
 var passProbeRows = 1 << 20 // a variable: tests lower it
 
-const passRatio = 0.5
+const passRatio = 0.8
 
 // passNext is the next input batch as partial results, a group per row.
 func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error) {
