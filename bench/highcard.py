@@ -261,6 +261,12 @@ def main() -> int:
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--only", help="run the queries whose name contains this text")
     p.add_argument("--memory-limit", help="the Slipstream node's --memory-limit (default its own)")
+    p.add_argument(
+        "--engines",
+        default="slipstream,duckdb,polars",
+        help="comma-separated engines to run (default all three; e.g. slipstream alone "
+        "to compare two builds through SLIPSTREAM_BIN)",
+    )
     args = p.parse_args()
 
     import duckdb
@@ -285,6 +291,12 @@ def main() -> int:
         "duckdb": lambda q: lambda: con.sql(q.sql).to_arrow_table(),
         "polars": lambda q: lambda: q.polars(lazy, pl).collect().to_arrow(),
     }
+    wanted = [e.strip() for e in args.engines.split(",") if e.strip()]
+    unknown = [e for e in wanted if e not in engines]
+    if unknown:
+        choices = ", ".join(engines)
+        raise SystemExit(f"--engines: unknown {', '.join(unknown)}; choose from {choices}")
+    engines = {n: make for n, make in engines.items() if n in wanted}
 
     queries = [q for q in QUERIES if not args.only or args.only in q.name]
     print(
@@ -306,7 +318,7 @@ def main() -> int:
             except Exception as exc:  # a failure is a figure too
                 print(f"  {q.name} {name}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
         cells = [
-            f"{secs[n]:>{w}.2f}" if n in secs else f"{'error':>{w}}"
+            f"{secs[n]:>{w}.2f}" if n in secs else f"{'error' if n in engines else '-':>{w}}"
             for n, w in (("slipstream", 11), ("duckdb", 9), ("polars", 9))
         ]
         for peer, w in (("duckdb", 9), ("polars", 8)):
@@ -316,7 +328,7 @@ def main() -> int:
                 cells.append(f"{r:>{w}.2f}")
             else:
                 cells.append(f"{'-':>{w}}")
-        ref = sums.get("duckdb") or sums.get("polars")
+        ref = sums.get("duckdb") or sums.get("polars") or sums.get("slipstream")
         ok = [n for n in sums if ref is not None and agree(sums[n], ref, q.ordered_by is not None)]
         verdict = "agree" if len(ok) == len(engines) else "DIFFER"
         if verdict == "DIFFER":

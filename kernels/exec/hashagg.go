@@ -45,6 +45,12 @@ type HashAggregate struct {
 	res   *budget.Reservation
 	level int
 
+	// Partial: the aggregate is the partial phase of a two-phase one, whose
+	// final merges any rows of one group it gives (see passThrough).
+	Partial bool
+	passing bool     // the partial phase gave up grouping: rows pass through
+	rowIDs  []uint32 // 0, 1, 2, ...: a batch's rows as groups of their own
+
 	out   materialized
 	parts []*budget.SpillFile  // spilled partitions not yet aggregated
 	sub   *HashAggregate       // the partition being aggregated
@@ -108,7 +114,64 @@ func (h *HashAggregate) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	if err != io.EOF {
 		return b, err
 	}
+	if h.passing {
+		return h.passNext(ctx)
+	}
 	return h.nextPartition(ctx)
+}
+
+// A partial aggregate whose groups are about as many as its rows (a
+// group-by of ids, of users, of six keys) does not reduce what its final
+// merges; it only costs a hash table as large as its input. Past
+// passProbeRows rows, a Partial aggregate holding more than passRatio
+// groups per row gives up (as DataFusion's and DuckDB's partial
+// aggregates do): it emits the groups it holds, then passes every further
+// row on as a group of its own, its aggregates computed on that one row,
+// and the final (split over the cores by a hash of the keys) does the
+// grouping once.
+var passProbeRows = 1 << 20 // a variable: tests lower it
+
+const passRatio = 0.8
+
+// passNext is the next input batch as partial results, a group per row.
+func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error) {
+	b, err := h.input.Next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Release()
+	n := int(b.NumRows())
+	if cap(h.rowIDs) < n {
+		h.rowIDs = make([]uint32, n)
+		for i := range h.rowIDs {
+			h.rowIDs[i] = uint32(i)
+		}
+	}
+	ids := h.rowIDs[:n]
+	cols := make([]arrow.Array, 0, h.schema.NumFields())
+	defer func() { releaseArrays(cols) }()
+	for _, k := range h.keys {
+		c := b.Column(k)
+		c.Retain()
+		cols = append(cols, c)
+	}
+	for _, a := range h.aggs {
+		var in arrow.DataType
+		var vals arrow.Array
+		if a.Arg >= 0 {
+			vals, in = b.Column(a.Arg), h.input.Schema().Field(a.Arg).Type
+		}
+		acc := a.Fn.NewAccumulator(in, a.Params)
+		if a.Filtered {
+			if err := updateWhere(ctx, h.mem, acc, vals, ids, n, b.Column(a.Filter)); err != nil {
+				return nil, err
+			}
+		} else {
+			acc.Update(vals, ids, n)
+		}
+		cols = append(cols, acc.Finish(h.mem, n))
+	}
+	return array.NewRecordBatch(h.schema, cols, int64(n)), nil
 }
 
 func (h *HashAggregate) build(ctx context.Context) error {
@@ -129,6 +192,7 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		accs[i] = a.Fn.NewAccumulator(in, a.Params)
 	}
 	keyArrs := make([]arrow.Array, len(h.keys))
+	rows := 0
 	var sp *aggSpill
 	defer func() {
 		if sp != nil {
@@ -149,6 +213,7 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		for i, k := range h.keys {
 			keyArrs[i] = b.Column(k)
 		}
+		rows += int(b.NumRows())
 		ids := g.groupIDs(keyArrs, int(b.NumRows()))
 		if sp != nil {
 			// Frozen: the rows of groups not in memory go to disk.
@@ -176,6 +241,10 @@ func (h *HashAggregate) build(ctx context.Context) error {
 			if sp, err = h.account(g, accs, sp); err != nil {
 				return err
 			}
+		}
+		if h.Partial && sp == nil && len(h.keys) > 0 && rows >= passProbeRows && float64(g.n) > passRatio*float64(rows) {
+			h.passing = true // the groups so far, then the rest of the rows as they come
+			break
 		}
 	}
 	if sp != nil {

@@ -122,6 +122,10 @@ type joinTable struct {
 	// from row to row across the table.
 	start []int64
 	rows  []int64
+	// unique: every group has exactly one build row (the build keys are a
+	// key of the build side, as a dimension table's are), so rows[g] is
+	// group g's row and a probe row matches at most that one.
+	unique bool
 
 	// For kinds that TracksBuild: matched[r] is 1 once a probe row matched
 	// build row r (set atomically: several probes may share the table), and
@@ -434,6 +438,10 @@ func (t *joinTable) load(ctx context.Context) error {
 			pos[g]++
 		}
 	}
+	t.unique = len(t.rows) == t.groups
+	for g := 0; t.unique && g < t.groups; g++ {
+		t.unique = t.start[g+1]-t.start[g] == 1
+	}
 	t.reserveIndex()
 	return nil
 }
@@ -497,6 +505,9 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	if j.Residual != nil {
 		return j.probeFiltered(ctx, b, keys, ids, nulls)
 	}
+	if j.kind == JoinInner && j.t.unique {
+		return j.probeUnique(ctx, b, keys, ids, nulls)
+	}
 	for i, g := range ids {
 		matches := j.t.matches(g)
 		if nulls && anyNull(keys, i) {
@@ -539,6 +550,26 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	return j.flush(ctx, b)
 }
 
+// probeUnique is probeBatch for an inner join on unique build keys: each
+// probe row pairs with at most the one build row of its group, found
+// without reading the group's start and end.
+func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) error {
+	rows, groups := j.t.rows, uint32(j.t.groups)
+	for i, g := range ids {
+		if g >= groups || (nulls && anyNull(keys, i)) {
+			continue
+		}
+		j.probeRows = append(j.probeRows, int64(i))
+		j.buildRows = append(j.buildRows, rows[g])
+		if len(j.probeRows) >= BatchRows {
+			if err := j.flush(ctx, b); err != nil {
+				return err
+			}
+		}
+	}
+	return j.flush(ctx, b)
+}
+
 // keepMatched narrows a probe batch whose other columns are unread to the
 // rows with a match, then reads the columns the output takes for those
 // rows only. It takes ownership of b and returns its replacement (nil on
@@ -546,7 +577,8 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []uint32, error) {
 	var sel []int64
 	for i, g := range ids {
-		if len(j.t.matches(g)) > 0 && !(nulls && anyNull(keys, i)) {
+		matched := j.t.unique && int(g) < j.t.groups || len(j.t.matches(g)) > 0
+		if matched && !(nulls && anyNull(keys, i)) {
 			sel = append(sel, int64(i))
 		}
 	}

@@ -391,3 +391,43 @@ func TestLateReadsAreExplicit(t *testing.T) {
 	}
 	probe.Close()
 }
+
+// A build side whose keys are unique (a dimension table's) takes the
+// one-match path; probes with nulls, misses and more than a batch of
+// matches answer as the nested loops do.
+func TestHashJoinUniqueBuildKeys(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	names := []string{"a", "ü", "", "ß", "z"}
+	for _, twoKeys := range []bool{false, true} {
+		for _, sizes := range [][2]int{{300, 40}, {BatchRows + 500, 50}} {
+			t.Run(fmt.Sprintf("twoKeys=%v/%dx%d", twoKeys, sizes[0], sizes[1]), func(t *testing.T) {
+				mem, ctx := newMem(t)
+				build := make([]joinRow, sizes[1])
+				for i := range build {
+					build[i] = joinRow{int64(i * 3), names[i%len(names)], int64(i)}
+				}
+				probe := make([]joinRow, sizes[0])
+				for i := range probe {
+					var k1, k2 any = int64(rng.IntN(3 * sizes[1])), names[rng.IntN(len(names))]
+					if rng.IntN(9) == 0 {
+						k1 = nil
+					}
+					if rng.IntN(11) == 0 {
+						k2 = nil
+					}
+					probe[i] = joinRow{k1, k2, int64(i)}
+				}
+				pk, bk, cols := joinSpec(JoinInner, twoKeys)
+				j, err := NewHashJoin(mem, joinInput(t, mem, probe, 4096), joinInput(t, mem, build, 7), pk, bk, JoinInner, cols)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := drain(t, ctx, j)
+				want := referenceJoin(probe, build, twoKeys, JoinInner)
+				if len(want) == 0 || !sameRows(got, want) {
+					t.Errorf("got %d rows %v\nwant %d rows %v", len(got), head(got), len(want), head(want))
+				}
+			})
+		}
+	}
+}

@@ -428,6 +428,9 @@ func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
 			// or for median, n_unique, first, ...: every pipeline feeds one
 			// aggregate, in input order, so that first and last are right
 			// and float sums come out the same on every run.
+			if op := p.splitAggregate(n, parts); op != nil {
+				return op, nil
+			}
 			return p.onePhase(n, exec.NewUnion(parts, merging || ordered)), nil
 		}
 		return p.twoPhase(n, parts)
@@ -650,6 +653,50 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 	if q := p.quantiles(n, in); q != nil {
 		return q
 	}
+	pre, keys, aggs := aggregateColumns(n)
+	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
+	agg.SetBudget(p.Budget)
+	return agg
+}
+
+// splitAggregate aggregates the rows of parts in one phase, split by a
+// hash of the keys over the pipelines (exec.Repartition): each aggregate
+// holds every row of its groups, in input order, so any aggregate is
+// exact (median, n_unique, first and last too), and the groups are
+// aggregated on every core rather than on one. Nil when n has no keys or
+// the keys cannot be hashed.
+func (p *Planner) splitAggregate(n *plan.Aggregate, parts []exec.Operator) exec.Operator {
+	if !p.splitsFinal(len(n.Keys), len(parts)) {
+		return nil
+	}
+	pre, keys, aggs := aggregateColumns(n)
+	for _, k := range n.Keys {
+		if !exec.Hashable(k.Type()) {
+			return nil
+		}
+	}
+	projected := make([]exec.Operator, len(parts))
+	for i, part := range parts {
+		projected[i] = project(part, pre)
+	}
+	rp, err := exec.NewRepartition(p.Mem, projected, keys, p.pipelines())
+	if err != nil { // not after Hashable
+		return nil
+	}
+	outs := rp.Outputs()
+	finals := make([]exec.Operator, len(outs))
+	for i, o := range outs {
+		agg := exec.NewHashAggregate(p.Mem, o, keys, aggs)
+		agg.SetBudget(p.Budget)
+		finals[i] = agg
+	}
+	return exec.NewUnion(finals, true)
+}
+
+// aggregateColumns are the columns a HashAggregate of n reads (the keys,
+// then each aggregate's argument and filter), the key columns among them,
+// and the aggregates over them.
+func aggregateColumns(n *plan.Aggregate) ([]plan.Expr, []int, []exec.Agg) {
 	pre := append([]plan.Expr{}, n.Keys...)
 	keys := make([]int, len(n.Keys))
 	for i := range keys {
@@ -668,9 +715,7 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 			pre = append(pre, &plan.Alias{Arg: call.Filter, Alias: fmt.Sprintf("__aggf%d", i)})
 		}
 	}
-	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
-	agg.SetBudget(p.Budget)
-	return agg
+	return pre, keys, aggs
 }
 
 // quantiles plans an aggregate without keys whose calls are all medians
@@ -713,11 +758,75 @@ func (p *Planner) twoPhase(n *plan.Aggregate, parts []exec.Operator) (exec.Opera
 	partials := make([]exec.Operator, len(parts))
 	for i, part := range parts {
 		partials[i] = p.onePhase(partial, part)
+		if h, ok := partials[i].(*exec.HashAggregate); ok && p.splitsFinal(len(n.Keys), len(parts)) {
+			// The final is split by key over the cores: a partial that
+			// does not reduce may pass its rows on.
+			h.Partial = true
+		}
 	}
-	in := &plan.Exchange{Stage: -1, Out: partial.Schema()}
-	q := *p
-	q.bound = map[*plan.Exchange][]exec.Operator{in: partials}
-	return q.Build(final(in))
+	return p.finals(final, partial.Schema(), len(n.Keys), partials)
+}
+
+// pipelines is how many pipelines run at once.
+func (p *Planner) pipelines() int {
+	if p.Partitions > 0 {
+		return p.Partitions
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// splitsFinal says whether finals splits the groups of nk keys read from
+// inputs streams over the pipelines.
+func (p *Planner) splitsFinal(nk, inputs int) bool {
+	return nk > 0 && inputs > 1 && p.pipelines() > 1
+}
+
+// finals merges partial results (or aggregates rows) read from inputs
+// with final, a plan over an exchange of their schema whose first nk
+// columns are the keys. With keys and several inputs, the rows are split
+// by a hash of the keys into one share per pipeline (exec.Repartition)
+// and each share is aggregated by a final of its own, all in parallel:
+// every group is wholly in one share, so the shares' results are disjoint
+// and their union is the answer. One final aggregate would merge every
+// group on one core, the cost of a group-by with about a group per row.
+func (p *Planner) finals(final func(plan.Node) plan.Node, schema *arrow.Schema, nk int, inputs []exec.Operator) (exec.Operator, error) {
+	keys := make([]int, nk)
+	for i := range keys {
+		keys[i] = i
+	}
+	var streams [][]exec.Operator
+	if p.splitsFinal(nk, len(inputs)) {
+		if rp, err := exec.NewRepartition(p.Mem, inputs, keys, p.pipelines()); err == nil {
+			for _, o := range rp.Outputs() {
+				streams = append(streams, []exec.Operator{o})
+			}
+		}
+	}
+	if streams == nil {
+		streams = [][]exec.Operator{inputs}
+	}
+	outs := make([]exec.Operator, 0, len(streams))
+	for i, s := range streams {
+		in := &plan.Exchange{Stage: -1, Out: schema}
+		q := *p
+		q.bound = map[*plan.Exchange][]exec.Operator{in: s}
+		op, err := q.Build(final(in))
+		if err != nil {
+			for _, rest := range streams[i+1:] {
+				closeAll(rest)
+			}
+			closeAll(outs)
+			return nil, err
+		}
+		outs = append(outs, op)
+	}
+	if len(outs) == 1 {
+		return outs[0], nil
+	}
+	// Ordered: the result is the same on every run (the shares' groups
+	// one share after the other). Each share is aggregated whole before
+	// its first batch, so the shares still run at once.
+	return exec.NewUnion(outs, true), nil
 }
 
 // sort sorts on columns; keys that are expressions are computed into extra
