@@ -11,7 +11,7 @@ GO_SOURCES := $(shell find cmd flight scheduler kernels -name '*.go' -not -name 
 	$(shell find flight/dashboard -type f 2>/dev/null)
 PY_SOURCES := $(shell find python/slipstream -name '*.py' 2>/dev/null)
 
-.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-tracing bench-auth bench-ctas bench-flightsql screenshots proto clean
+.PHONY: run test test-spill test-secure build venv tools browser go-test py-test lint fuzz fuzz-ci bench bench-venv bench-tpch bench-highcard bench-cluster bench-replicas soak-replicas bench-memory bench-sf100 bench-tracing bench-auth bench-ctas bench-flightsql screenshots proto clean
 
 ## run: build, install the client, start a local node, run a query on TPC-H lineitem
 run: venv
@@ -131,6 +131,11 @@ soak-replicas: venv
 ## bench-memory: TPC-H SF10 at --memory-limit 2GiB and 4GiB against DuckDB at the same limit
 bench-memory: bench-venv
 	$(PY) bench/tpch/memory.py --scale 10 --limits 2GiB,4GiB
+
+## bench-sf100: TPC-H SF100 (about 40 GB of Parquet, written once by tpchgen-cli) at
+## --memory-limit 16GiB against DuckDB at the same limit; SF100_ARGS="--queries 1,6" for some
+bench-sf100: bench-venv
+	$(PY) bench/tpch/memory.py --scale 100 --limits 16GiB $(SF100_ARGS)
 
 ## bench-tracing: TPC-H SF1 on a node exporting every span over OTLP and on one with tracing off,
 ## query by query; prints the ratio (TRACING_ARGS="--nodes 3" for local clusters of three)

@@ -57,6 +57,9 @@ func (c *decodedChunk) take() []arrow.Array {
 }
 
 func (c *decodedChunk) release() {
+	if c == nil { // ristretto may report an update's exit without its value
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.gone {

@@ -62,6 +62,9 @@ func (h *hotFile) reader() array.RecordReader {
 }
 
 func (h *hotFile) release() {
+	if h == nil { // ristretto may report an update's exit without its value
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.gone {
