@@ -124,18 +124,12 @@ func toEnum(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 	}
 	defer x.Release()
 	var bad []string
+	at := textAt(x)
 	for i := range x.Len() {
 		if x.IsNull(i) {
 			continue
 		}
-		var v string
-		switch a := x.(type) {
-		case *array.String:
-			v = a.Value(i)
-		case *array.LargeString:
-			v = a.Value(i)
-		}
-		if !known[v] && len(bad) < 5 {
+		if v := at(i); !known[v] && len(bad) < 5 {
 			bad = append(bad, v)
 		}
 	}
@@ -185,15 +179,9 @@ func enumRank(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 	b := array.NewInt32Builder(mem)
 	defer b.Release()
 	b.Reserve(x.Len())
+	at := textAt(x)
 	for i := range x.Len() {
-		var v string
-		switch a := x.(type) {
-		case *array.String:
-			v = a.Value(i)
-		case *array.LargeString:
-			v = a.Value(i)
-		}
-		p, found := pos[v]
+		p, found := pos[at(i)]
 		if x.IsNull(i) || !found {
 			b.AppendNull()
 			continue
@@ -265,18 +253,12 @@ func (a *enumExtremeAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 	for len(a.best) < ngroups {
 		a.best = append(a.best, -1)
 	}
+	at := textAt(values)
 	for i, g := range ids {
 		if values.IsNull(i) {
 			continue
 		}
-		var v string
-		switch arr := values.(type) {
-		case *array.String:
-			v = arr.Value(i)
-		case *array.LargeString:
-			v = arr.Value(i)
-		}
-		p, ok := a.pos[v]
+		p, ok := a.pos[at(i)]
 		if !ok {
 			continue
 		}

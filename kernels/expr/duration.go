@@ -127,9 +127,7 @@ func init() {
 
 func totalUnits(per int64) func(context.Context, []compute.Datum) (compute.Datum, error) {
 	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-		_, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		x, err := asArray(mem, args[0], 1)
+		mem, x, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}
@@ -160,9 +158,7 @@ func totalUnits(per int64) func(context.Context, []compute.Datum) (compute.Datum
 // timeOfDay is the time of day of a timestamp (on its zone's wall clock,
 // as the other fields), in nanoseconds.
 func timeOfDay(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-	_, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], 1)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}

@@ -76,20 +76,13 @@ func newCall(name string, args ...Expr) (*Call, error) {
 	for i, a := range args {
 		types[i] = a.DataType()
 	}
-	var out arrow.DataType
-	var casts []arrow.DataType
-	var err error
-	if fn.ResolveConst != nil { // as the planner: the constants' values too
-		consts := make([]scalar.Scalar, len(args))
-		for i, a := range args {
-			if l, ok := a.(*Literal); ok {
-				consts[i] = l.Value
-			}
+	consts := make([]scalar.Scalar, len(args)) // as the planner: the constants' values too
+	for i, a := range args {
+		if l, ok := a.(*Literal); ok {
+			consts[i] = l.Value
 		}
-		out, casts, err = fn.ResolveConst(types, consts)
-	} else {
-		out, casts, err = fn.Resolve(types)
 	}
+	out, casts, err := fn.ResolveWith(types, consts)
 	if err != nil {
 		return nil, err
 	}

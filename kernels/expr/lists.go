@@ -269,9 +269,7 @@ func splitText(ctx context.Context, args []compute.Datum) (compute.Datum, error)
 }
 
 func listLen(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-	_, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], 1)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -344,9 +342,7 @@ func listGet(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 }
 
 func listContains(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-	_, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], 1)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -443,9 +439,7 @@ func listJoin(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 func listFold(name string, withParam bool, param scalar.Scalar) func(context.Context, []compute.Datum) (compute.Datum, error) {
 	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 		agg, _ := Lookup(name)
-		_, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		x, err := asArray(mem, args[0], 1)
+		mem, x, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}

@@ -138,9 +138,7 @@ func round(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
 // floatLoop applies f to every float64 value; nulls stay null.
 func floatLoop(f func(float64) float64) func(context.Context, []compute.Datum) (compute.Datum, error) {
 	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-		_, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		x, err := asArray(mem, args[0], 1)
+		mem, x, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}

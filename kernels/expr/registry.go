@@ -113,6 +113,15 @@ func Running(agg string) (*Function, bool) {
 	return nil, false
 }
 
+// ResolveWith type-checks a call whose constant arguments are consts (nil
+// where an argument is not one): ResolveConst when f has one, else Resolve.
+func (f *Function) ResolveWith(types []arrow.DataType, consts []scalar.Scalar) (arrow.DataType, []arrow.DataType, error) {
+	if f.ResolveConst != nil {
+		return f.ResolveConst(types, consts)
+	}
+	return f.Resolve(types)
+}
+
 // Mergeable reports whether f can run in two phases.
 func (f *Function) Mergeable() bool { return f.Merge != nil }
 

@@ -390,9 +390,7 @@ func caseMapper(to func(rune) rune, lo, hi byte) mapper {
 // strLength counts characters (chars) or bytes of each string, as int64.
 func strLength(chars bool) func(context.Context, []compute.Datum) (compute.Datum, error) {
 	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-		_, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		s, err := asArray(mem, args[0], 1)
+		mem, s, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}

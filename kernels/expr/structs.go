@@ -113,9 +113,7 @@ func makeStruct(ctx context.Context, args []compute.Datum) (compute.Datum, error
 }
 
 func structField(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-	_, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], 1)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}

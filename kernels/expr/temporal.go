@@ -189,9 +189,7 @@ func times(a arrow.Array) []int64 {
 // the epoch and the nanoseconds into the day.
 func temporalField(out arrow.DataType, f func(days, nanos int64) int64) func(context.Context, []compute.Datum) (compute.Datum, error) {
 	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-		_, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		x, err := asArray(mem, args[0], 1)
+		mem, x, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}
@@ -490,9 +488,7 @@ func epoch(units map[string]int64) func(context.Context, []compute.Datum) (compu
 			return nil, invalid("dt.epoch needs a time_unit")
 		}
 		per := units[unit]
-		_, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		x, err := asArray(mem, args[0], 1)
+		mem, x, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}

@@ -171,9 +171,7 @@ func fromWallClock(loc *time.Location, wall int64) (instants [2]int64, n int) {
 
 // dateOf is dt.date: the calendar day on the zone's wall clock.
 func dateOf(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-	_, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], 1)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -238,9 +236,7 @@ func replaceTimeZone(ctx context.Context, args []compute.Datum) (compute.Datum, 
 			return nil, err
 		}
 	}
-	_, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], 1)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}

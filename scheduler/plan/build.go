@@ -1199,19 +1199,13 @@ func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	for i, a := range args {
 		types[i] = a.Type()
 	}
-	var out arrow.DataType
-	var casts []arrow.DataType
-	if fn.ResolveConst != nil {
-		consts := make([]scalar.Scalar, len(args))
-		for i, a := range args {
-			if l, ok := a.(*Literal); ok {
-				consts[i] = l.Value
-			}
+	consts := make([]scalar.Scalar, len(args))
+	for i, a := range args {
+		if l, ok := a.(*Literal); ok {
+			consts[i] = l.Value
 		}
-		out, casts, err = fn.ResolveConst(types, consts)
-	} else {
-		out, casts, err = fn.Resolve(types)
 	}
+	out, casts, err := fn.ResolveWith(types, consts)
 	if err != nil {
 		return nil, fmt.Errorf("in %s: %w", (&Call{Fn: fn, Args: args}).String(), err)
 	}
