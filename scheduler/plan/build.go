@@ -1149,9 +1149,6 @@ func (b *builder) call(c *planpb.Call, s *arrow.Schema) (Expr, error) {
 	if err := scalarOnly(fn); err != nil {
 		return nil, err
 	}
-	if !fn.AcceptsArgs(len(c.GetArgs())) {
-		return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(c.GetArgs()))
-	}
 	args, err := b.exprs(c.GetArgs(), s)
 	if err != nil {
 		return nil, err
@@ -1176,6 +1173,9 @@ func scalarOnly(fn *expr.Function) error {
 func resolveCall(fn *expr.Function, args []Expr) (Expr, error) {
 	if err := scalarOnly(fn); err != nil {
 		return nil, err
+	}
+	if !fn.AcceptsArgs(len(args)) {
+		return nil, invalidf("%s takes %s, got %d", fn.Name, fn.ArityText(), len(args))
 	}
 	args, err := enumComparison(fn, args) // an enum compares by its categories
 	if err != nil {
