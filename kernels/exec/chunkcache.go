@@ -105,12 +105,17 @@ func (f *fileChunks) Put(rowGroup, leaf int, arrays []arrow.Array) {
 		c.bytes += ArrayBytes(a)
 	}
 	if c.bytes > decodedChunkBytes.Load()/4 {
-		c.release() // a chunk this large would push out most of the others
+		c.release() // larger decoded than its file said: it would push out most of the others
 		return
 	}
 	if held, _ := decodedChunks.get(f.key(rowGroup, leaf), func() (*decodedChunk, error) { return c, nil }); held != c {
 		c.release() // another scan offered the chunk first
 	}
 }
+
+// Wants keeps chunks of at most a sixteenth of the bound: a scan holds a
+// chunk's batches outside its query's account until its row group is
+// read, so large ones are not worth that.
+func (f *fileChunks) Wants(bytes int64) bool { return bytes <= decodedChunkBytes.Load()/16 }
 
 func (f *fileChunks) Allocator() memory.Allocator { return f.mem }

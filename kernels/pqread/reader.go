@@ -70,6 +70,9 @@ type Chunks interface {
 	Get(rowGroup, leaf int) ([]arrow.Array, bool)
 	// Put offers a chunk, taking over the caller's references.
 	Put(rowGroup, leaf int, batches []arrow.Array)
+	// Wants says whether a chunk of that many bytes, decoded, is worth
+	// keeping (while its row group is read, its batches are held).
+	Wants(bytes int64) bool
 	// Allocator is where a chunk meant for the cache is decoded (it
 	// outlives the query that reads it).
 	Allocator() memory.Allocator
@@ -219,7 +222,9 @@ func (r *Reader) Next() bool {
 				if c.cached, cacheable = r.chunks.Get(r.groups[r.g-1], c.leaf); cacheable {
 					continue // decoded already: no page is read
 				}
-				c.keep = true
+				if cc, err := rg.MetaData().ColumnChunk(c.leaf); err == nil {
+					c.keep = r.chunks.Wants(cc.TotalUncompressedSize())
+				}
 			}
 			if c.pages, r.err = rg.GetColumnPageReader(c.leaf); r.err != nil {
 				return false

@@ -254,6 +254,7 @@ def test_reader_cannot_write_or_run_the_cluster(authed: Cluster) -> None:
         if name in allowed or kind in {
             "health",
             "list_tables",
+            "list_functions",
             "cluster",
             "queries",
             "query_status",
