@@ -3,6 +3,7 @@ package flight
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -235,9 +236,9 @@ func putCtx(ctx context.Context, c arrowflight.Client, table string, rec arrow.R
 	}
 	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(rec.Schema()))
 	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{table}})
-	if err := w.Write(rec); err != nil {
+	if err := w.Write(rec); err != nil && !errors.Is(err, io.EOF) {
 		return err
-	}
+	} // io.EOF: the server ended the call early (a refused upload); Recv has its status
 	w.Close()
 	stream.CloseSend()
 	_, err = stream.Recv()
