@@ -169,9 +169,7 @@ func enumRank(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 	for i, c := range cats {
 		pos[c] = int32(i)
 	}
-	n, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], n)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}

@@ -183,9 +183,7 @@ func floatTest(name string) func(context.Context, []compute.Datum) (compute.Datu
 		"is_infinite": func(v float64) bool { return math.IsInf(v, 0) },
 	}[name]
 	return func(ctx context.Context, args []compute.Datum) (compute.Datum, error) {
-		n, anyArray := rowCount(args)
-		mem := Allocator(ctx)
-		x, err := asArray(mem, args[0], n)
+		mem, x, anyArray, err := firstArg(ctx, args)
 		if err != nil {
 			return nil, err
 		}
@@ -195,8 +193,8 @@ func floatTest(name string) func(context.Context, []compute.Datum) (compute.Datu
 		if isFloat {
 			vals = Values[float64](x)
 		}
-		out := newBoolOut(mem, n)
-		for i := range n {
+		out := newBoolOut(mem, x.Len())
+		for i := range x.Len() {
 			v := 1.0 // what a value of another type counts as: a finite number
 			if isFloat {
 				v = vals[i]

@@ -40,13 +40,14 @@ func asArray(mem memory.Allocator, d compute.Datum, n int) (arrow.Array, error) 
 	return nil, fmt.Errorf("expected an array or a scalar, got a %s", d.Kind())
 }
 
-// firstArg reads a function's first argument as an array (a scalar as one
-// row) from the query's allocator, and says whether any argument is an
-// array (else the answer is a scalar: see result); the caller releases x.
+// firstArg reads a function's first argument as an array (a scalar
+// repeated to the other arguments' length) from the query's allocator, and
+// says whether any argument is an array (else the answer is a scalar: see
+// result); the caller releases x.
 func firstArg(ctx context.Context, args []compute.Datum) (mem memory.Allocator, x arrow.Array, anyArray bool, err error) {
-	_, anyArray = rowCount(args)
+	n, anyArray := rowCount(args)
 	mem = Allocator(ctx)
-	x, err = asArray(mem, args[0], 1)
+	x, err = asArray(mem, args[0], n)
 	return mem, x, anyArray, err
 }
 

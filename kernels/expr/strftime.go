@@ -37,9 +37,7 @@ func strftime(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 		return nil, invalid("dt.strftime's format must be a constant text")
 	}
 	format := f.String()
-	n, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	x, err := asArray(mem, args[0], n)
+	mem, x, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +60,7 @@ func strftime(ctx context.Context, args []compute.Datum) (compute.Datum, error) 
 	b := array.NewStringBuilder(mem)
 	defer b.Release()
 	var sb strings.Builder
-	for i := range n {
+	for i := range x.Len() {
 		if !x.IsValid(i) {
 			b.AppendNull()
 			continue

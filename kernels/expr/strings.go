@@ -203,9 +203,7 @@ func intArg(fn, what string, d compute.Datum) (int64, bool, error) {
 // strPredicate evaluates a string test; the pattern may be a constant
 // (compiled once) or a column of the same type (compiled per distinct value).
 func strPredicate(ctx context.Context, args []compute.Datum, compile func(p string) (func(string) bool, error)) (compute.Datum, error) {
-	n, anyArray := rowCount(args)
-	mem := Allocator(ctx)
-	s, err := asArray(mem, args[0], n)
+	mem, s, anyArray, err := firstArg(ctx, args)
 	if err != nil {
 		return nil, err
 	}
