@@ -223,15 +223,35 @@ func (d *fixedDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
 
 // dictValues builds the array of the fixed-width values with the given ids
 // (the id null stands for null).
+// The values are written into the array's buffer, not gathered into a Go
+// slice first: a group-by of 10^7 groups spent a second copying.
 func dictValues[T arrow.FixedWidthType](mem memory.Allocator, t arrow.DataType, all []T, null uint32, ids []uint32) arrow.Array {
-	vals := make([]T, len(ids))
-	valid := make([]bool, len(ids))
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(len(ids) * int(unsafe.Sizeof(*new(T))))
+	vals := arrow.GetData[T](buf.Bytes())
+	var validity *memory.Buffer
+	nulls := 0
 	for i, id := range ids {
+		if id == null {
+			if validity == nil {
+				validity = memory.NewResizableBuffer(mem)
+				validity.Resize(int(bitutil.BytesForBits(int64(len(ids)))))
+				bitutil.SetBitsTo(validity.Bytes(), 0, int64(len(ids)), true)
+			}
+			bitutil.ClearBit(validity.Bytes(), i)
+			nulls++
+			vals[i] = *new(T)
+			continue
+		}
 		vals[i] = all[id]
-		valid[i] = id != null
 	}
-	validity, nulls := expr.ValidityOf(mem, valid)
-	return expr.FixedWidthArray(mem, t, vals, validity, nulls)
+	data := array.NewData(t, len(ids), []*memory.Buffer{validity, buf}, nil, nulls, 0)
+	defer data.Release()
+	buf.Release()
+	if validity != nil {
+		validity.Release()
+	}
+	return array.MakeFromData(data)
 }
 
 // intDict keys fixed-width values of up to 64 bits by their bits, in a u64Table.

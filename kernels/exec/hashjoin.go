@@ -91,6 +91,7 @@ type HashJoin struct {
 
 	// the pairs of the batch being built
 	probeRows []int64 // -1: null probe side
+	matched   []int64 // keepMatched's rows, kept between batches
 	buildRows []int64 // -1: null build side
 
 	// When the build side spilled (joinspill.go): the probe side's parts,
@@ -575,13 +576,14 @@ func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []
 // rows only. It takes ownership of b and returns its replacement (nil on
 // an error) and the ids of the rows kept.
 func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []uint32, error) {
-	var sel []int64
+	sel := j.matched[:0]
 	for i, g := range ids {
 		matched := j.t.unique && int(g) < j.t.groups || len(j.t.matches(g)) > 0
 		if matched && !(nulls && anyNull(keys, i)) {
 			sel = append(sel, int64(i))
 		}
 	}
+	j.matched = sel
 	if len(sel) < len(ids) {
 		kept := make([]uint32, len(sel))
 		for k, i := range sel {

@@ -341,11 +341,62 @@ func fixedExtremes[T arrow.FixedWidthType](dt arrow.DataType, isMax bool, less f
 		}}
 }
 
-func ordered[T interface {
+type orderedWidth interface {
 	cmp.Ordered
 	arrow.FixedWidthType
-}](dt arrow.DataType, isMax bool) Accumulator {
-	return fixedExtremes[T](dt, isMax, cmp.Less[T])
+}
+
+func ordered[T orderedWidth](dt arrow.DataType, isMax bool) Accumulator {
+	return &numberExtremes[T]{dt: dt, isMax: isMax, nanLess: cmp.Less[T]}
+}
+
+// numberExtremes is extremes for numbers and temporal types, compared
+// inline: extremes' read and less closures, called per row, made max the
+// costliest aggregate of a high-cardinality group-by. nanLess decides only
+// when a NaN is compared (floats; never for integers).
+type numberExtremes[T orderedWidth] struct {
+	dt      arrow.DataType
+	isMax   bool
+	nanLess func(a, b T) bool
+	best    []T
+	seen    []bool
+}
+
+func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.best, a.seen = grow(a.best, ngroups), grow(a.seen, ngroups)
+	vals := Values[T](values)[:len(ids)]
+	var valid []byte
+	off := values.Data().Offset()
+	if values.NullN() > 0 {
+		valid = values.NullBitmapBytes()
+	}
+	best, seen := a.best, a.seen
+	for i, g := range ids {
+		if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+			continue
+		}
+		v, b := vals[i], best[g]
+		var wins bool
+		switch {
+		case !seen[g]:
+			wins = true
+		case v != v || b != b: // NaN
+			wins = a.isMax && a.nanLess(b, v) || !a.isMax && a.nanLess(v, b)
+		case a.isMax:
+			wins = b < v
+		default:
+			wins = v < b
+		}
+		if wins {
+			best[g], seen[g] = v, true
+		}
+	}
+}
+
+func (a *numberExtremes[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
+	a.best, a.seen = grow(a.best, ngroups), grow(a.seen, ngroups)
+	v, nulls := ValidityOf(mem, a.seen)
+	return FixedWidthArray(mem, a.dt, a.best, v, nulls)
 }
 
 // nanGreatest orders NaN above every number, as DuckDB and Arrow's sort
@@ -400,9 +451,9 @@ func newMinMax(dt arrow.DataType, isMax bool, nan nanRule) Accumulator {
 	case arrow.UINT64:
 		return ordered[uint64](dt, isMax)
 	case arrow.FLOAT32:
-		return fixedExtremes(dt, isMax, floatLess[float32](isMax, nan))
+		return &numberExtremes[float32]{dt: dt, isMax: isMax, nanLess: floatLess[float32](isMax, nan)}
 	case arrow.FLOAT64:
-		return fixedExtremes(dt, isMax, floatLess[float64](isMax, nan))
+		return &numberExtremes[float64]{dt: dt, isMax: isMax, nanLess: floatLess[float64](isMax, nan)}
 	case arrow.DECIMAL128:
 		return fixedExtremes(dt, isMax, decimal128.Num.Less)
 	case arrow.BOOL:
