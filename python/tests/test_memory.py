@@ -238,6 +238,25 @@ def test_median_and_quantile_of_the_whole_table_spill(tmp_path: Path, data: Path
         assert row["p25"] == values[round(0.25 * (len(values) - 1))]  # polars' "nearest"
         plan = str(df.select(col("v").median()).explain(analyze=True))
         assert "Quantiles" in plan and "spilled=0B" not in plan, plan
+        # Medians of two columns beside other aggregates: each column's
+        # quantiles sorted apart (through spill files), not one group's state.
+        mixed = df.select(
+            col("v").median().alias("mv"),
+            col("id").quantile(0.9, "linear").alias("p90"),
+            col("v").sum().alias("s"),
+            col("id").median().alias("mi"),
+            sl.len().alias("n"),
+        )
+        row = mixed.to_arrow().to_pylist()[0]
+        want = _oracle(
+            "SELECT median(v) AS mv, quantile_cont(id, 0.9) AS p90, sum(v) AS s, "
+            f"median(id) AS mi, count(*) AS n FROM '{data}'",
+            [],
+        ).to_pylist()[0]
+        assert row == pytest.approx(want)
+        plan = str(mixed.explain(analyze=True))
+        sorts = [line for line in plan.splitlines() if "Quantiles quantile" in line]
+        assert len(sorts) == 2 and not any("spilled=0B" in line for line in sorts), plan
     finally:
         small.stop()
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -417,6 +418,9 @@ func project(in exec.Operator, exprs []plan.Expr) exec.Operator {
 // aggregate projects the keys and the aggregates' arguments into columns,
 // then hash-aggregates over those columns.
 func (p *Planner) aggregate(n *plan.Aggregate) (exec.Operator, error) {
+	if apart := quantilesApart(n); apart != nil {
+		return p.Build(apart)
+	}
 	parts, err := p.split(n.Input)
 	if err != nil {
 		return nil, err
@@ -749,6 +753,103 @@ func (p *Planner) quantiles(n *plan.Aggregate, in exec.Operator) exec.Operator {
 	}
 	op.SetBudget(p.Budget)
 	return op
+}
+
+// quantilesApart rewrites an aggregate without keys whose medians and
+// quantiles read several arguments, or sit beside other aggregates, which
+// a hash aggregate would hold as one group's state: the quantiles of each
+// argument become an aggregate of their own (a Quantiles operator, which
+// spills), the other aggregates one more, each over the input read again,
+// and their one-row answers are joined side by side. Nil for any other
+// aggregate, and for an input that cannot be read twice (another stage's
+// output).
+func quantilesApart(n *plan.Aggregate) plan.Node {
+	if len(n.Keys) > 0 || !rereadable(n.Input) {
+		return nil
+	}
+	var args []plan.Expr
+	var groups [][]int // indices of n.Aggs: the quantiles of args[i], then the others
+	var others []int
+	for i, e := range n.Aggs {
+		if call, ok := plan.Unalias(e).(*plan.AggCall); ok && call.Filter == nil && call.Arg != nil && isQuantile(call) {
+			j := slices.IndexFunc(args, func(a plan.Expr) bool { return reflect.DeepEqual(plan.Unalias(a), plan.Unalias(call.Arg)) })
+			if j < 0 {
+				args, groups, j = append(args, call.Arg), append(groups, nil), len(args)
+			}
+			groups[j] = append(groups[j], i)
+			continue
+		}
+		others = append(others, i)
+	}
+	if len(groups) == 0 || len(groups) == 1 && len(others) == 0 {
+		return nil // no quantile, or the quantiles of one argument alone (p.quantiles)
+	}
+	if len(others) > 0 {
+		groups = append(groups, others)
+	}
+	var joined plan.Node
+	at := make([]int, len(n.Aggs)) // where n.Aggs[i] is among joined's columns
+	for _, g := range groups {
+		aggs := make([]plan.Expr, len(g))
+		for k, i := range g {
+			aggs[k] = n.Aggs[i]
+			at[i] = k
+			if joined != nil {
+				at[i] += joined.Schema().NumFields()
+			}
+		}
+		part := &plan.Aggregate{Input: n.Input, Aggs: aggs}
+		if joined == nil {
+			joined = part
+			continue
+		}
+		var out []plan.JoinCol
+		for c, f := range joined.Schema().Fields() {
+			out = append(out, plan.JoinCol{Index: c, Field: f})
+		}
+		for c, f := range part.Schema().Fields() {
+			out = append(out, plan.JoinCol{Right: true, Index: c, Field: f})
+		}
+		joined = &plan.Join{Left: joined, Right: part, How: plan.Cross, Output: out}
+	}
+	cols := make([]plan.Expr, len(n.Aggs))
+	for i, c := range at {
+		cols[i] = &plan.ColumnRef{Index: c, Field: joined.Schema().Field(c)}
+	}
+	return &plan.Project{Input: joined, Exprs: cols}
+}
+
+func isQuantile(call *plan.AggCall) bool {
+	_, _, ok := expr.QuantileOf(call.Fn, call.Params)
+	return ok
+}
+
+// rereadable says whether the plan n reads only files, stored tables and
+// constants, so that it can be built and run twice.
+func rereadable(n plan.Node) bool {
+	switch n := n.(type) {
+	case *plan.Scan, *plan.Values:
+		return true
+	case *plan.Project:
+		return rereadable(n.Input)
+	case *plan.Filter:
+		return rereadable(n.Input)
+	case *plan.Aggregate:
+		return rereadable(n.Input)
+	case *plan.Sort:
+		return rereadable(n.Input)
+	case *plan.Limit:
+		return rereadable(n.Input)
+	case *plan.Window:
+		return rereadable(n.Input)
+	case *plan.Explode:
+		return rereadable(n.Input)
+	case *plan.Join:
+		return rereadable(n.Left) && rereadable(n.Right)
+	case *plan.Concat:
+		return !slices.ContainsFunc(n.Inputs, func(in plan.Node) bool { return !rereadable(in) })
+	}
+	return false // another stage's output (Exchange), or a node not listed
 }
 
 // twoPhase aggregates each partition on its own (partial), then merges the
