@@ -33,6 +33,9 @@ type Filter struct {
 	handOff bool
 	last    *lateBatch
 	claimed bool // a join reads the columns handed off
+	// dictionaries: the operator above takes dictionary columns (see
+	// GroupDictionaries); those the conditions did not expand stay so.
+	dictionaries bool
 }
 
 // NewFilter checks that pred is boolean.
@@ -179,6 +182,9 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 			return nil, err
 		}
 	}
+	if f.dictionaries {
+		return b, nil
+	}
 	return f.expand(ctx, b, nil)
 }
 
@@ -186,12 +192,20 @@ func (f *Filter) apply(ctx context.Context, b arrow.RecordBatch) (arrow.RecordBa
 // plain ones, taking ownership of b. The result has the filter's schema
 // once every column is plain.
 func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (arrow.RecordBatch, error) {
+	return expandColumns(ctx, b, f.Schema(), func(i int) bool { return only == nil || slices.Contains(only, i) })
+}
+
+// expandColumns turns the dictionary columns i of b for which which(i)
+// holds into plain ones of schema's types, taking ownership of b. The
+// result has schema once every column is plain, the batch's own types
+// where dictionaries stay.
+func expandColumns(ctx context.Context, b arrow.RecordBatch, schema *arrow.Schema, which func(int) bool) (arrow.RecordBatch, error) {
 	var cols []arrow.Array
 	for i, c := range b.Columns() {
-		if only != nil && !slices.Contains(only, i) {
+		if !which(i) {
 			continue
 		}
-		plain, err := plainOf(ctx, c, f.Schema().Field(i).Type)
+		plain, err := plainOf(ctx, c, schema.Field(i).Type)
 		if err != nil {
 			releaseArrays(cols)
 			b.Release()
@@ -214,8 +228,7 @@ func (f *Filter) expand(ctx context.Context, b arrow.RecordBatch, only []int) (a
 	}
 	defer b.Release()
 	defer releaseArrays(cols)
-	// some may still be dictionaries: then the batch's own types
-	return array.NewRecordBatch(batchSchema(f.Schema(), cols), cols, b.NumRows()), nil
+	return array.NewRecordBatch(batchSchema(schema, cols), cols, b.NumRows()), nil
 }
 
 // plainOf is a, a dictionary array read for a column of type want that is

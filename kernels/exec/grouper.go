@@ -571,6 +571,12 @@ type stringDict struct {
 	// short maps the packed key to an index into shortIDs, the string's id.
 	short    *u64Table
 	shortIDs []uint32
+	// dict is the dictionary of the last dictionary array encoded, dictIDs
+	// the ids of its values: the batches of a Parquet column chunk share
+	// one, encoded once. Only its identity is kept (not a reference: its
+	// buffers may go; the Go object, referenced here, cannot be reused).
+	dict    arrow.ArrayData
+	dictIDs []uint32
 }
 
 func (d *stringDict) len() int { return d.vals.len() }
@@ -595,6 +601,8 @@ func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
 		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
 	case *array.LargeBinary:
 		return encodePacked(d, a, a.ValueOffsets(), a.ValueBytes(), out)
+	case *array.Dictionary:
+		return d.encodeDictionary(a, out)
 	}
 	return encodeStrings(d, arr.(interface {
 		arrow.Array
@@ -661,6 +669,27 @@ func encodeStrings[A interface {
 			continue
 		}
 		out = append(out, d.idOf(a.Value(i)))
+	}
+	return out
+}
+
+// encodeDictionary encodes a dictionary array's values once (once for
+// all the arrays sharing its dictionary), then each row by its index.
+func (d *stringDict) encodeDictionary(a *array.Dictionary, out []uint32) []uint32 {
+	if values := a.Dictionary(); d.dict != values.Data() {
+		d.dict = values.Data()
+		d.dictIDs = d.encode(values, d.dictIDs[:0])
+	}
+	for _, r := range dictionaryRows(a) {
+		if r < 0 {
+			if d.null == noID && !d.frozen {
+				d.null = uint32(d.vals.len())
+				d.vals.add("")
+			}
+			out = append(out, d.null)
+			continue
+		}
+		out = append(out, d.dictIDs[r])
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -51,6 +52,10 @@ type HashAggregate struct {
 	passing bool     // the partial phase gave up grouping: rows pass through
 	rowIDs  []uint32 // 0, 1, 2, ...: a batch's rows as groups of their own
 
+	// dictionaries: the input may hand key columns on as dictionary arrays
+	// (see GroupDictionaries), which the grouper encodes a value at a time.
+	dictionaries bool
+
 	out   materialized
 	parts []*budget.SpillFile  // spilled partitions not yet aggregated
 	sub   *HashAggregate       // the partition being aggregated
@@ -86,7 +91,11 @@ func (h *HashAggregate) String() string {
 		}
 		aggs[i] = fmt.Sprintf("%s(%s) AS %s", a.Fn.Name, arg, a.Name)
 	}
-	return fmt.Sprintf("HashAggregate keys=[%s] aggs=[%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
+	txt := fmt.Sprintf("HashAggregate keys=[%s] aggs=[%s]", strings.Join(keys, ", "), strings.Join(aggs, ", "))
+	if h.dictionaries {
+		txt += " dictionary_keys"
+	}
+	return txt
 }
 
 func (h *HashAggregate) Close() error {
@@ -135,7 +144,7 @@ const passRatio = 0.8
 
 // passNext is the next input batch as partial results, a group per row.
 func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error) {
-	b, err := h.input.Next(ctx)
+	b, err := h.plainInput(ctx, func(int) bool { return true })
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +212,8 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		b, err := h.input.Next(ctx)
+		// The keys may stay dictionaries, unless rows go to disk.
+		b, err := h.plainInput(ctx, func(i int) bool { return sp != nil || !slices.Contains(h.keys, i) })
 		if err == io.EOF {
 			break
 		}
@@ -270,6 +280,58 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		h.res.Resize(0)
 	}
 	return nil
+}
+
+// GroupDictionaries lets h's string keys come from a Parquet file as the
+// dictionary arrays the file holds them in, when h reads a Project of a
+// Parquet scan with nothing to normalize, or of a Filter over one: the
+// grouper then encodes each dictionary's values once, not every row's
+// string (TPC-H's flags, a key of a thousand names). The Project passes
+// dictionaries on where it passes a column as it is and expands those its
+// expressions compute on; h expands every other column. The physical
+// planner decides; EXPLAIN shows dictionary_keys. It reports whether it
+// did.
+func GroupDictionaries(h *HashAggregate) bool {
+	p, ok := h.input.(*Project)
+	if !ok || len(h.keys) == 0 {
+		return false
+	}
+	switch in := p.input.(type) {
+	case *Scan:
+		if in.Format != Parquet || in.raw != in.out || in.readLate {
+			return false
+		}
+		in.dictionaries = true
+	case *Filter:
+		if in.scan == nil || !in.scan.dictionaries || in.handOff {
+			return false
+		}
+		in.dictionaries = true
+	default:
+		return false
+	}
+	p.computed = nil
+	for _, e := range p.exprs {
+		if _, bare := e.(*expr.Column); !bare {
+			for _, c := range columnsOf(e) {
+				if !slices.Contains(p.computed, c) {
+					p.computed = append(p.computed, c)
+				}
+			}
+		}
+	}
+	p.dictionaries, h.dictionaries = true, true
+	return true
+}
+
+// plainInput is the input's next batch with its dictionary columns i for
+// which expand(i) holds made plain.
+func (h *HashAggregate) plainInput(ctx context.Context, expand func(int) bool) (arrow.RecordBatch, error) {
+	b, err := h.input.Next(ctx)
+	if err != nil || !h.dictionaries {
+		return b, err
+	}
+	return expandColumns(ctx, b, h.input.Schema(), expand)
 }
 
 // updateWhere folds into acc only the rows where mask is true (not null).

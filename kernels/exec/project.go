@@ -25,6 +25,11 @@ type Project struct {
 	// run, the exprs reading the shared columns, evaluate over
 	shared []expr.Expr
 	run    []expr.Expr
+	// computed lists the input columns an expression other than a bare
+	// column reads; when the input hands on dictionary columns (see
+	// GroupDictionaries) those are expanded, the others passed on as they are.
+	dictionaries bool
+	computed     []int
 }
 
 // NewProject names output column i names[i].
@@ -142,6 +147,13 @@ func (p *Project) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, err
 	}
 	defer b.Release()
+	if p.dictionaries {
+		b.Retain()
+		if b, err = expandColumns(ctx, b, p.input.Schema(), func(i int) bool { return slices.Contains(p.computed, i) }); err != nil {
+			return nil, err
+		}
+		defer b.Release()
+	}
 	if len(p.shared) > 0 {
 		if b, err = p.withShared(ctx, b); err != nil {
 			return nil, err
@@ -161,7 +173,7 @@ func (p *Project) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		}
 		cols = append(cols, c)
 	}
-	return array.NewRecordBatch(p.schema, cols, b.NumRows()), nil
+	return array.NewRecordBatch(batchSchema(p.schema, cols), cols, b.NumRows()), nil
 }
 
 // withShared is b with the shared calls' columns after its own.

@@ -660,6 +660,7 @@ func (p *Planner) onePhase(n *plan.Aggregate, in exec.Operator) exec.Operator {
 	pre, keys, aggs := aggregateColumns(n)
 	agg := exec.NewHashAggregate(p.Mem, project(in, pre), keys, aggs)
 	agg.SetBudget(p.Budget)
+	exec.GroupDictionaries(agg)
 	return agg
 }
 
