@@ -86,12 +86,15 @@ func chunksOf(version string) *fileChunks {
 	return &fileChunks{version: version, mem: node}
 }
 
-func (f *fileChunks) key(rowGroup, leaf int) string {
-	return fmt.Sprintf("%s\x00%d\x00%d", f.version, rowGroup, leaf)
+// key names a chunk by its file's version, place and the type it was
+// decoded as: a string column read as its dictionary (for a Filter or a
+// group-by) is not the plain column another scan wants.
+func (f *fileChunks) key(rowGroup, leaf int, t arrow.DataType) string {
+	return fmt.Sprintf("%s\x00%d\x00%d\x00%s", f.version, rowGroup, leaf, t)
 }
 
-func (f *fileChunks) Get(rowGroup, leaf int) ([]arrow.Array, bool) {
-	c, ok := decodedChunks.lookup(f.key(rowGroup, leaf))
+func (f *fileChunks) Get(rowGroup, leaf int, t arrow.DataType) ([]arrow.Array, bool) {
+	c, ok := decodedChunks.lookup(f.key(rowGroup, leaf, t))
 	if !ok {
 		return nil, false
 	}
@@ -99,7 +102,7 @@ func (f *fileChunks) Get(rowGroup, leaf int) ([]arrow.Array, bool) {
 	return arrays, arrays != nil
 }
 
-func (f *fileChunks) Put(rowGroup, leaf int, arrays []arrow.Array) {
+func (f *fileChunks) Put(rowGroup, leaf int, t arrow.DataType, arrays []arrow.Array) {
 	c := &decodedChunk{arrays: arrays}
 	for _, a := range arrays {
 		c.bytes += ArrayBytes(a)
@@ -108,7 +111,7 @@ func (f *fileChunks) Put(rowGroup, leaf int, arrays []arrow.Array) {
 		c.release() // larger decoded than its file said: it would push out most of the others
 		return
 	}
-	if held, _ := decodedChunks.get(f.key(rowGroup, leaf), func() (*decodedChunk, error) { return c, nil }); held != c {
+	if held, _ := decodedChunks.get(f.key(rowGroup, leaf, t), func() (*decodedChunk, error) { return c, nil }); held != c {
 		c.release() // another scan offered the chunk first
 	}
 }

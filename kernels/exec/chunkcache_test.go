@@ -1,7 +1,9 @@
 package exec
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -103,6 +105,37 @@ func TestDecodedParquetChunksAreKept(t *testing.T) {
 	// Another column of the file, and all three together.
 	if rows := scan([]int{2, 0}); len(rows) != 2000 || rows[5][0] != 1.25 || rows[5][1] != int64(5) {
 		t.Fatalf("another column: %d rows, row 5 %v", len(rows), rows[5])
+	}
+	// The string column read as its dictionary (for a group-by or a
+	// Filter) is another chunk than the plain one: each scan gets its own.
+	for range 3 {
+		q := pool.Begin("dictionaries")
+		sc := NewScan(q, Parquet, []string{path}, schema, []int{0, 1}, nil, CSVOptions{})
+		sc.dictionaries = true
+		n := 0
+		for {
+			b, err := sc.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Column(1).DataType().ID() != arrow.DICTIONARY {
+				t.Fatalf("the scan meant to read dictionaries reads %s", b.Column(1).DataType())
+			}
+			n += int(b.NumRows())
+			b.Release()
+		}
+		sc.Close()
+		q.Close()
+		if n != 2000 {
+			t.Fatalf("read as dictionaries: %d rows", n)
+		}
+		decodedChunks.c.Wait()
+		if again := scan([]int{0, 1}); !sameRows(first, again) {
+			t.Fatal("a plain scan after one that read dictionaries reads differently")
+		}
 	}
 	// A new version of the file is read anew.
 	time.Sleep(10 * time.Millisecond)

@@ -65,11 +65,12 @@ type Reader struct {
 // Chunks is a cache of decoded column chunks of one file: the arrays, one
 // per batch, that a column of a row group decodes to.
 type Chunks interface {
-	// Get is the chunk of leaf in row group, each array retained for the
-	// caller, or false.
-	Get(rowGroup, leaf int) ([]arrow.Array, bool)
-	// Put offers a chunk, taking over the caller's references.
-	Put(rowGroup, leaf int, batches []arrow.Array)
+	// Get is the chunk of leaf in row group decoded as type t (a string
+	// column may be read plainly or as its dictionary), each array
+	// retained for the caller, or false.
+	Get(rowGroup, leaf int, t arrow.DataType) ([]arrow.Array, bool)
+	// Put offers a chunk decoded as t, taking over the caller's references.
+	Put(rowGroup, leaf int, t arrow.DataType, batches []arrow.Array)
 	// Wants says whether a chunk of that many bytes, decoded, is worth
 	// keeping (while its row group is read, its batches are held).
 	Wants(bytes int64) bool
@@ -219,7 +220,7 @@ func (r *Reader) Next() bool {
 			c.close()
 			cacheable := r.chunks != nil && (r.late == nil || !r.late[i])
 			if cacheable {
-				if c.cached, cacheable = r.chunks.Get(r.groups[r.g-1], c.leaf); cacheable {
+				if c.cached, cacheable = r.chunks.Get(r.groups[r.g-1], c.leaf, r.schema.Field(i).Type); cacheable {
 					continue // decoded already: no page is read
 				}
 				if cc, err := rg.MetaData().ColumnChunk(c.leaf); err == nil {
@@ -272,9 +273,9 @@ func (r *Reader) Next() bool {
 	r.left -= n
 	r.batch++
 	if r.left == 0 && r.chunks != nil {
-		for _, c := range r.cols {
+		for i, c := range r.cols {
 			if c.keep {
-				r.chunks.Put(r.groups[r.g-1], c.leaf, c.kept) // its references go with it
+				r.chunks.Put(r.groups[r.g-1], c.leaf, r.schema.Field(i).Type, c.kept) // its references go with it
 				c.kept, c.keep = nil, false
 			}
 		}
