@@ -7,6 +7,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -22,33 +23,8 @@ import (
 // same Filter over the same rows held plainly in memory, nulls included.
 func TestFilterOverDictionaryColumns(t *testing.T) {
 	mem, ctx := newMem(t)
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "mode", Type: utf8, Nullable: true}, // five values, null every 11th row
-		{Name: "flag", Type: utf8, Nullable: true}, // two values
-		{Name: "n", Type: i64, Nullable: true},
-		{Name: "note", Type: utf8, Nullable: true}, // distinct per row: read plainly
-	}, nil)
-	modes := []string{"AIR", "SHIP", "ü-mode", "", "RAIL"}
-	const rows = 3000
-	cols := make([][]any, 4)
-	for i := 0; i < rows; i++ {
-		var mode any = modes[(i*7)%len(modes)]
-		if i%11 == 0 {
-			mode = nil
-		}
-		cols[0] = append(cols[0], mode)
-		cols[1] = append(cols[1], []string{"x", "y"}[i%2])
-		var n any = int64(i)
-		if i%13 == 0 {
-			n = nil
-		}
-		cols[2] = append(cols[2], n)
-		cols[3] = append(cols[3], fmt.Sprintf("%d-note", i))
-	}
-	rec := buildBatch(t, mem, schema, cols...)
+	schema, rec, path := writeModes(t, mem, 3000, 1000)
 	defer rec.Release()
-	path := filepath.Join(t.TempDir(), "modes.parquet")
-	parquettest.Write(t, mem, path, rec, 1000)
 
 	// The file's string columns with small dictionaries are read as such.
 	pf, err := file.OpenParquetFile(path, false)
@@ -100,6 +76,40 @@ func TestFilterOverDictionaryColumns(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeModes writes rows rows to a Parquet file of row groups of groupRows
+// rows: mode (five strings, unicode and empty ones, null every 11th row)
+// and flag (two) have small dictionaries, n is an int64 (null every 13th),
+// note a string distinct per row. It returns the rows written too.
+func writeModes(t *testing.T, mem memory.Allocator, rows, groupRows int) (*arrow.Schema, arrow.RecordBatch, string) {
+	t.Helper()
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "mode", Type: utf8, Nullable: true},
+		{Name: "flag", Type: utf8, Nullable: true},
+		{Name: "n", Type: i64, Nullable: true},
+		{Name: "note", Type: utf8, Nullable: true},
+	}, nil)
+	modes := []string{"AIR", "SHIP", "ü-mode", "", "RAIL"}
+	cols := make([][]any, 4)
+	for i := range rows {
+		var mode any = modes[(i*7)%len(modes)]
+		if i%11 == 0 {
+			mode = nil
+		}
+		cols[0] = append(cols[0], mode)
+		cols[1] = append(cols[1], []string{"x", "y"}[i%2])
+		var n any = int64(i)
+		if i%13 == 0 {
+			n = nil
+		}
+		cols[2] = append(cols[2], n)
+		cols[3] = append(cols[3], fmt.Sprintf("%d-note", i))
+	}
+	rec := buildBatch(t, mem, schema, cols...)
+	path := filepath.Join(t.TempDir(), "modes.parquet")
+	parquettest.Write(t, mem, path, rec, int64(groupRows))
+	return schema, rec, path
 }
 
 // A column the file itself stores as a dictionary (a pandas category)

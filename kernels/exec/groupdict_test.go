@@ -2,13 +2,10 @@ package exec
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
-	"slipstream/internal/parquettest"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/expr"
 )
@@ -19,33 +16,9 @@ import (
 // are those of the same aggregate over the rows held plainly in memory.
 func TestGroupByDictionaryKeys(t *testing.T) {
 	mem, ctx := newMem(t)
-	schema := arrow.NewSchema([]arrow.Field{
-		{Name: "mode", Type: utf8, Nullable: true}, // five values, null every 11th row
-		{Name: "flag", Type: utf8, Nullable: true}, // two values
-		{Name: "n", Type: i64, Nullable: true},
-		{Name: "note", Type: utf8, Nullable: true}, // distinct per row: read plainly
-	}, nil)
-	modes := []string{"AIR", "SHIP", "ü-mode", "", "RAIL"}
-	const rows = 5000
-	cols := make([][]any, 4)
-	for i := range rows {
-		var mode any = modes[(i*7)%len(modes)]
-		if i%11 == 0 {
-			mode = nil
-		}
-		cols[0] = append(cols[0], mode)
-		cols[1] = append(cols[1], []string{"x", "y"}[i%2])
-		var n any = int64(i)
-		if i%13 == 0 {
-			n = nil
-		}
-		cols[2] = append(cols[2], n)
-		cols[3] = append(cols[3], fmt.Sprintf("%d-note", i))
-	}
-	rec := buildBatch(t, mem, schema, cols...)
+	// seven row groups, their dictionaries in orders of their own
+	schema, rec, path := writeModes(t, mem, 5000, 777)
 	defer rec.Release()
-	path := filepath.Join(t.TempDir(), "modes.parquet")
-	parquettest.Write(t, mem, path, rec, 777) // seven row groups, dictionaries in orders of their own
 
 	specs := []aggSpec{{"sum", 2}, {"len", -1}, {"max", 0}, {"first", 3}, {"n_unique", 1}}
 	filtered := call(t, "gt", colExpr(schema, 2), &expr.Literal{Value: scalar.NewInt64Scalar(700)})
