@@ -265,6 +265,8 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 	// direct, once frozen and dense: direct[v-lo] is the id of v (noID: none).
 	direct []uint32
 	lo     uint64
+	// hashLo and hashHi bound the keys in tbl (toDense).
+	hashLo, hashHi uint64
 	// dense: the keys seen span a range under denseSpan of their number,
 	// and direct (over a range holding them) is the dictionary, not tbl.
 	dense bool
@@ -277,7 +279,7 @@ type intDict[T uint8 | uint16 | uint32 | uint64] struct {
 }
 
 func newIntDict[T uint8 | uint16 | uint32 | uint64](t arrow.DataType) *intDict[T] {
-	return &intDict[T]{t: t, tbl: newU64Table(), null: noID}
+	return &intDict[T]{t: t, tbl: newU64Table(), null: noID, hashLo: math.MaxUint64}
 }
 
 func (d *intDict[T]) len() int { return len(d.vals) }
@@ -339,9 +341,23 @@ func (d *intDict[T]) toHash() {
 			d.tbl.reserve()
 		} else {
 			d.tbl.id(uint64(v))
+			d.hashLo, d.hashHi = min(d.hashLo, uint64(v)), max(d.hashHi, uint64(v))
 		}
 	}
 	d.dense, d.direct = false, nil
+}
+
+// toDense moves the keys of a hashed dictionary to direct, once they are
+// many enough for their range (the first batch of a million keys holds
+// too few of them to tell).
+func (d *intDict[T]) toDense() {
+	d.direct, d.lo = noIDs(int(d.hashHi-d.hashLo+1)), d.hashLo
+	for id, v := range d.vals {
+		if uint32(id) != d.null {
+			d.direct[uint64(v)-d.lo] = uint32(id)
+		}
+	}
+	d.dense, d.tbl = true, newU64Table()
 }
 
 // useDense says whether the dictionary indexes the keys of raw directly,
@@ -404,30 +420,46 @@ func noIDs(n int) []uint32 {
 
 // encodeDense encodes through direct (useDense).
 func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint32 {
-	out = slices.Grow(out, len(raw))
-	nulls := arr.NullN() > 0
+	start := len(out)
+	out = slices.Grow(out, len(raw))[:start+len(raw)]
+	ids := out[start:]
+	// First every row's id as direct holds it, loads that wait on nothing
+	// (a million keys' ids are past the nearest caches); then the nulls
+	// and the keys not seen before.
 	direct, lo := d.direct, d.lo
 	for i, v := range raw {
-		if nulls && arr.IsNull(i) {
+		id := uint32(noID)
+		if off := uint64(v) - lo; off < uint64(len(direct)) {
+			id = direct[off]
+		}
+		ids[i] = id
+	}
+	var valid []byte
+	at := arr.Data().Offset()
+	if arr.NullN() > 0 {
+		valid = arr.NullBitmapBytes()
+	}
+	for i, v := range raw {
+		if valid != nil && valid[(at+i)>>3]&(1<<((at+i)&7)) == 0 {
 			if d.null == noID && !d.frozen {
 				d.null = uint32(len(d.vals))
 				d.vals = append(d.vals, 0)
 			}
-			out = append(out, d.null)
+			ids[i] = d.null
 			continue
 		}
-		off := uint64(v) - lo
-		if off >= uint64(len(direct)) { // frozen: a key never seen
-			out = append(out, noID)
+		if ids[i] != noID || d.frozen {
+			continue // frozen: a key never seen stays noID
+		}
+		off := uint64(v) - lo // within direct: useDense widened it for raw
+		if id := direct[off]; id != noID {
+			ids[i] = id // the key came earlier in this batch
 			continue
 		}
-		id := direct[off]
-		if id == noID && !d.frozen {
-			id = uint32(len(d.vals))
-			direct[off] = id
-			d.vals = append(d.vals, v)
-		}
-		out = append(out, id)
+		id := uint32(len(d.vals))
+		direct[off] = id
+		d.vals = append(d.vals, v)
+		ids[i] = id
 	}
 	return out
 }
@@ -486,8 +518,12 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 			id := t.id(k)
 			if int(id) == len(d.vals) {
 				d.vals = append(d.vals, v)
+				d.hashLo, d.hashHi = min(d.hashLo, k), max(d.hashHi, k)
 			}
 			out = append(out, id)
+		}
+		if !d.frozen && d.hashHi >= d.hashLo && d.hashHi-d.hashLo < denseSpan(len(d.vals)) {
+			d.toDense()
 		}
 		return out
 	}
@@ -577,6 +613,7 @@ type stringDict struct {
 	// buffers may go; the Go object, referenced here, cannot be reused).
 	dict    arrow.ArrayData
 	dictIDs []uint32
+	touched uint32 // what strTable.touch read, kept so its reads are kept
 }
 
 func (d *stringDict) len() int { return d.vals.len() }
@@ -625,34 +662,74 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 		valid = a.NullBitmapBytes()
 	}
 	base := offsets[0]
-	for i := 0; i+1 < len(offsets); i++ {
-		if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
-			if d.null == noID && !d.frozen {
-				d.null = uint32(d.vals.len())
-				d.vals.add("")
+	isNull := func(i int) bool { return valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 }
+	// A table past the caches is touched ahead, touchRows strings at a
+	// time (strTable.touch), then searched.
+	touching := len(d.tbl.slots) > touchSlots
+	var hs [touchRows]uint32
+	for w := 0; w+1 < len(offsets); w += touchRows {
+		end := min(w+touchRows, len(offsets)-1)
+		n := 0
+		if touching {
+			for i := w; i < end; i++ {
+				if lo, hi := offsets[i]-base, offsets[i+1]-base; hi-lo > 7 && !isNull(i) {
+					hs[n] = d.tbl.hash(unsafe.String(&data[lo], int(hi-lo)))
+					n++
+				}
 			}
-			out = append(out, d.null)
-			continue
+			if sum := d.tbl.touch(hs[:n], &d.vals); !d.frozen { // frozen: probes share d
+				d.touched += sum
+			}
 		}
-		lo, hi := offsets[i]-base, offsets[i+1]-base
-		if hi-lo <= 7 {
-			k := uint64(hi-lo) << 56
-			for j := lo; j < hi; j++ {
-				k |= uint64(data[j]) << (8 * (j - lo))
-			}
-			if sid, ok := d.short.atFirstSlot(k); ok && int(sid) < len(d.shortIDs) {
-				out = append(out, d.shortIDs[sid])
+		n = 0
+		for i := w; i < end; i++ {
+			if isNull(i) {
+				if d.null == noID && !d.frozen {
+					d.null = uint32(d.vals.len())
+					d.vals.add("")
+				}
+				out = append(out, d.null)
 				continue
 			}
+			lo, hi := offsets[i]-base, offsets[i+1]-base
+			if hi-lo <= 7 {
+				k := uint64(hi-lo) << 56
+				for j := lo; j < hi; j++ {
+					k |= uint64(data[j]) << (8 * (j - lo))
+				}
+				if sid, ok := d.short.atFirstSlot(k); ok && int(sid) < len(d.shortIDs) {
+					out = append(out, d.shortIDs[sid])
+					continue
+				}
+				var v string
+				if hi > lo {
+					v = unsafe.String(&data[lo], int(hi-lo)) // aliases the batch: idOf clones what it keeps
+				}
+				out = append(out, d.idOf(v))
+				continue
+			}
+			v := unsafe.String(&data[lo], int(hi-lo))
+			var h uint32
+			if touching {
+				h = hs[n]
+				n++
+			} else {
+				h = d.tbl.hash(v)
+			}
+			out = append(out, d.longID(v, h))
 		}
-		var v string
-		if hi > lo {
-			v = unsafe.String(&data[lo], int(hi-lo)) // aliases the batch: idOf clones what it keeps
-		}
-		out = append(out, d.idOf(v))
 	}
 	return out
 }
+
+// Strings are touched ahead (strTable.touch) in windows of touchRows,
+// enough misses in flight for the processor to overlap, once the table
+// has more than touchSlots slots (512 KiB: past a core's share of the
+// caches nearest it).
+const (
+	touchRows  = 32
+	touchSlots = 1 << 16
+)
 
 func encodeStrings[A interface {
 	arrow.Array
@@ -713,10 +790,16 @@ func (d *stringDict) idOf(v string) uint32 {
 		d.shortIDs = append(d.shortIDs, id)
 		return id
 	}
+	return d.longID(v, d.tbl.hash(v))
+}
+
+// longID is idOf of a string of over 7 bytes whose hash (strTable.hash)
+// the caller has.
+func (d *stringDict) longID(v string, h uint32) uint32 {
 	if d.frozen {
-		return d.tbl.lookup(v, &d.vals)
+		return d.tbl.lookupHashed(v, h, &d.vals)
 	}
-	id, added := d.tbl.find(v, &d.vals)
+	id, added := d.tbl.findHashed(v, h, &d.vals)
 	if added {
 		d.vals.add(v)
 	}

@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // TestTupleGroupIDs groups random rows of three keys (int with nulls,
@@ -99,24 +102,7 @@ func TestIntDictDense(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[any]uint32{}
-		check := func(vals []any, frozen bool) {
-			b := buildBatch(t, mem, schema, vals)
-			defer b.Release()
-			ids := g.groupIDs(b.Columns(), len(vals))
-			for i, v := range vals {
-				w, ok := want[v]
-				switch {
-				case ok && ids[i] != w:
-					t.Fatalf("key %v: id %d, earlier %d", v, ids[i], w)
-				case !ok && frozen && ids[i] != noID:
-					t.Fatalf("frozen, key %v never seen: id %d", v, ids[i])
-				case !ok && !frozen && int(ids[i]) != len(want):
-					t.Fatalf("new key %v: id %d, want %d", v, ids[i], len(want))
-				case !ok && !frozen:
-					want[v] = ids[i]
-				}
-			}
-		}
+		check := intIDChecker(t, mem, schema, g, want)
 		ranges := [][2]int64{{1000, 1100}, {900, 1200}, {0, 3000}, {2000, 6000}, {0, 1 << 40}}
 		for _, r := range ranges[:stop] {
 			vals := make([]any, 2000)
@@ -138,6 +124,73 @@ func TestIntDictDense(t *testing.T) {
 		}
 		check(probe, true)
 	}
+}
+
+// intIDChecker groups batches of one integer key and checks each row's
+// id against want (the ids seen so far, filled as keys come): a key keeps
+// its id, a new key takes the next, and a frozen grouper gives noID to a
+// key never seen.
+func intIDChecker(t *testing.T, mem memory.Allocator, schema *arrow.Schema, g *grouper, want map[any]uint32) func(vals []any, frozen bool) {
+	return func(vals []any, frozen bool) {
+		t.Helper()
+		b := buildBatch(t, mem, schema, vals)
+		defer b.Release()
+		ids := g.groupIDs(b.Columns(), len(vals))
+		for i, v := range vals {
+			w, ok := want[v]
+			switch {
+			case ok && ids[i] != w:
+				t.Fatalf("key %v: id %d, earlier %d", v, ids[i], w)
+			case !ok && frozen && ids[i] != noID:
+				t.Fatalf("frozen, key %v never seen: id %d", v, ids[i])
+			case !ok && !frozen && int(ids[i]) != len(want):
+				t.Fatalf("new key %v: id %d, want %d", v, ids[i], len(want))
+			case !ok && !frozen:
+				want[v] = ids[i]
+			}
+		}
+	}
+}
+
+// TestIntDictTurnsDense: keys whose first batch is too few for their
+// range (a million ids read 32K at a time) go to the hash table, then to
+// direct indexing once enough of them are seen, with the same ids.
+func TestIntDictTurnsDense(t *testing.T) {
+	mem, _ := newMem(t)
+	schema := schemaOf(i64)
+	rng := rand.New(rand.NewSource(17))
+	g, err := newGrouper([]arrow.DataType{i64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[any]uint32{}
+	check := intIDChecker(t, mem, schema, g, want)
+	d := g.dicts[0].(*intDict[uint64])
+	for batch := range 12 {
+		vals := make([]any, 2000)
+		for i := range vals {
+			if rng.Intn(50) > 0 {
+				vals[i] = 5000 + rng.Int63n(20000)
+			}
+		}
+		check(vals, false)
+		if batch == 0 && d.dense {
+			t.Fatal("2,000 keys over a range of 20,000: indexed directly from the first batch")
+		}
+	}
+	if !d.dense {
+		t.Fatalf("%d keys over a range of 20,000: still hashed", len(d.vals))
+	}
+	check([]any{int64(1 << 40), int64(3), nil}, false) // far away: back to the table
+	if d.dense {
+		t.Fatal("a key 2^40 away: still indexed directly")
+	}
+	g.freeze()
+	probe := []any{nil, int64(-1), int64(1 << 41), int64(4999)}
+	for v := range want {
+		probe = append(probe, v)
+	}
+	check(probe, true)
 }
 
 // TestIntDictHashedNullsSliced groups slices of an array of sparse integer
@@ -218,5 +271,95 @@ func TestStringDictNullsSliced(t *testing.T) {
 		}
 		releaseArrays(keys)
 		b.Release()
+	}
+}
+
+// TestGroupIDsLargeTables groups more keys than the tables hold before
+// they are touched ahead (touchSlots): one string key, and a string with
+// an int, rows mixing long strings, short ones and nulls, every key seen
+// again in later batches; then looks them up frozen.
+func TestGroupIDsLargeTables(t *testing.T) {
+	mem, _ := newMem(t)
+	rng := rand.New(rand.NewSource(19))
+	for _, types := range [][]arrow.DataType{{utf8}, {utf8, i64}} {
+		schema := schemaOf(types...)
+		g, err := newGrouper(types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]uint32{}
+		check := func(cols [][]any, frozen bool) {
+			b := buildBatch(t, mem, schema, cols...)
+			defer b.Release()
+			n := len(cols[0])
+			ids := g.groupIDs(b.Columns(), n)
+			for i := range n {
+				k := fmt.Sprint(cols[0][i])
+				if len(cols) > 1 {
+					k += "|" + fmt.Sprint(cols[1][i])
+				}
+				w, ok := want[k]
+				switch {
+				case ok && ids[i] != w:
+					t.Fatalf("%v key %s: id %d, earlier %d", types, k, ids[i], w)
+				case !ok && frozen && ids[i] != noID:
+					t.Fatalf("%v frozen, key %s never seen: id %d", types, k, ids[i])
+				case !ok && !frozen && int(ids[i]) != len(want):
+					t.Fatalf("%v new key %s: id %d, want %d", types, k, ids[i], len(want))
+				case !ok && !frozen:
+					want[k] = ids[i]
+				}
+			}
+		}
+		row := func(keys int) (any, any) {
+			var s, v any
+			switch r := rng.Intn(keys); {
+			case r%97 == 0:
+			case r%5 == 0:
+				s = fmt.Sprint(r % 1000) // short
+			default:
+				s = fmt.Sprintf("user-%08d", r)
+			}
+			if rng.Intn(30) > 0 {
+				v = int64(rng.Intn(3))
+			}
+			return s, v
+		}
+		for range 20 {
+			cols := [][]any{make([]any, 10000), make([]any, 10000)}
+			for i := range cols[0] {
+				cols[0][i], cols[1][i] = row(150000)
+			}
+			check(cols[:len(types)], false)
+		}
+		if g.n <= touchSlots/2 {
+			t.Fatalf("%v: %d groups, too few to touch ahead", types, g.n)
+		}
+		g.freeze()
+		cols := [][]any{make([]any, 10000), make([]any, 10000)}
+		for i := range cols[0] {
+			cols[0][i], cols[1][i] = row(300000)
+		}
+		check(cols[:len(types)], true)
+		// A frozen grouper serves a join's probes at once: the same
+		// lookups from two goroutines (go test -race watches them).
+		b := buildBatch(t, mem, schema, cols[:len(types)]...)
+		lone := g.groupIDs(b.Columns(), 10000)
+		got := make([][]uint32, 2)
+		var wg sync.WaitGroup
+		for p := range got {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got[p] = g.groupIDs(b.Columns(), 10000)
+			}()
+		}
+		wg.Wait()
+		b.Release()
+		for p := range got {
+			if !slices.Equal(got[p], lone) {
+				t.Fatalf("%v: concurrent frozen lookups differ from a lone one", types)
+			}
+		}
 	}
 }

@@ -163,7 +163,13 @@ func newStrTable() *strTable {
 // find returns the id of s in vals, or inserts s under id len(vals) and
 // reports added; the caller then appends s to vals.
 func (t *strTable) find(s string, vals *strHeap) (id uint32, added bool) {
-	h := uint32(maphash.String(t.seed, s))
+	return t.findHashed(s, t.hash(s), vals)
+}
+
+func (t *strTable) hash(s string) uint32 { return uint32(maphash.String(t.seed, s)) }
+
+// findHashed is find of s whose hash (t.hash) the caller has.
+func (t *strTable) findHashed(s string, h uint32, vals *strHeap) (id uint32, added bool) {
 	mask := uint32(len(t.slots) - 1)
 	i := h & mask
 	for {
@@ -185,9 +191,8 @@ func (t *strTable) find(s string, vals *strHeap) (id uint32, added bool) {
 	return id, true
 }
 
-// lookup returns the id of s in vals, or noID.
-func (t *strTable) lookup(s string, vals *strHeap) uint32 {
-	h := uint32(maphash.String(t.seed, s))
+// lookupHashed returns the id of s, whose hash is h, in vals, or noID.
+func (t *strTable) lookupHashed(s string, h uint32, vals *strHeap) uint32 {
 	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
 		if t.slots[i].hash == h && vals.is(t.slots[i].id-1, s) {
@@ -195,6 +200,34 @@ func (t *strTable) lookup(s string, vals *strHeap) uint32 {
 		}
 	}
 	return noID
+}
+
+// touch reads what finding the strings of hashes hs will read (their
+// first slots, then the heap bytes of the ids in them) and returns a sum
+// of it that the caller keeps, so the reads are not dropped. A table
+// larger than the caches costs a miss a read; a loop of finds waits for
+// each in turn (slot, then offsets, then bytes), while these loops have
+// no read depending on another of the same loop, so the processor keeps
+// many misses in flight and the finds that follow hit the cache.
+func (t *strTable) touch(hs []uint32, vals *strHeap) uint32 {
+	mask := uint32(len(t.slots) - 1)
+	var sum uint32
+	for _, h := range hs {
+		sum += t.slots[h&mask].id
+	}
+	for _, h := range hs {
+		if s := t.slots[h&mask]; s.hash == h && s.id != 0 {
+			sum += uint32(vals.offs[s.id])
+		}
+	}
+	for _, h := range hs {
+		if s := t.slots[h&mask]; s.hash == h && s.id != 0 {
+			if o := vals.offs[s.id-1]; o < len(vals.data) {
+				sum += uint32(vals.data[o])
+			}
+		}
+	}
+	return sum
 }
 
 func (t *strTable) grow() {
@@ -223,6 +256,8 @@ type tupleTable struct {
 	shift  uint     // a hash's first slot is hash >> shift
 	tuples []uint32 // group g's key ids are tuples[g*k : g*k+k]
 	n      int
+	// touched: what touch read, kept so its reads are kept.
+	touched uint32
 }
 
 type tupleSlot struct {
@@ -280,35 +315,63 @@ func (t *tupleTable) equal(id uint32, cols [][]uint32, i int) bool {
 // add sets out[i] to the group id of row i's tuple (cols[j][i] for each
 // key j), adding the tuples not seen before.
 func (t *tupleTable) add(cols [][]uint32, out []uint32) {
-	for i := range out {
-		h := tupleHash(cols, i)
-		mask := uint32(len(t.slots) - 1)
-		p := h >> t.shift
-		for {
-			s := t.slots[p]
-			if s.id == 0 {
-				id := uint32(t.n)
-				if len(t.tuples)+t.k > cap(t.tuples) { // double: append would grow by a quarter
-					t.tuples = slices.Grow(t.tuples, max(len(t.tuples), 1024))
-				}
-				for _, c := range cols {
-					t.tuples = append(t.tuples, c[i])
-				}
-				t.slots[p] = tupleSlot{h, id + 1}
-				t.n++
-				if 2*t.n > len(t.slots) {
-					t.resize(2 * len(t.slots))
-				}
-				out[i] = id
-				break
-			}
-			if s.hash == h && t.equal(s.id-1, cols, i) {
-				out[i] = s.id - 1
-				break
-			}
-			p = (p + 1) & mask
+	var hs [touchRows]uint32
+	for w := 0; w < len(out); w += touchRows {
+		end := min(w+touchRows, len(out))
+		for i := w; i < end; i++ {
+			hs[i-w] = tupleHash(cols, i)
+		}
+		if len(t.slots) > touchSlots {
+			t.touched += t.touch(hs[:end-w])
+		}
+		for i := w; i < end; i++ {
+			out[i] = t.addHashed(cols, i, hs[i-w])
 		}
 	}
+}
+
+// touch reads the first slots of hashes hs, then the tuples of the ids in
+// them, as strTable.touch does and for the same reason.
+func (t *tupleTable) touch(hs []uint32) uint32 {
+	var sum uint32
+	for _, h := range hs {
+		sum += t.slots[h>>t.shift].id
+	}
+	for _, h := range hs {
+		if s := t.slots[h>>t.shift]; s.hash == h && s.id != 0 {
+			sum += t.tuples[int(s.id-1)*t.k]
+		}
+	}
+	return sum
+}
+
+// addHashed is the group id of row i's tuple, whose hash is h.
+func (t *tupleTable) addHashed(cols [][]uint32, i int, h uint32) uint32 {
+	mask := uint32(len(t.slots) - 1)
+	p := h >> t.shift
+	for {
+		s := t.slots[p]
+		if s.id == 0 {
+			break
+		}
+		if s.hash == h && t.equal(s.id-1, cols, i) {
+			return s.id - 1
+		}
+		p = (p + 1) & mask
+	}
+	id := uint32(t.n)
+	if len(t.tuples)+t.k > cap(t.tuples) { // double: append would grow by a quarter
+		t.tuples = slices.Grow(t.tuples, max(len(t.tuples), 1024))
+	}
+	for _, c := range cols {
+		t.tuples = append(t.tuples, c[i])
+	}
+	t.slots[p] = tupleSlot{h, id + 1}
+	t.n++
+	if 2*t.n > len(t.slots) {
+		t.resize(2 * len(t.slots))
+	}
+	return id
 }
 
 // lookup sets out[i] to the group id of row i's tuple, or noID when it is

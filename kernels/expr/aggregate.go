@@ -125,7 +125,12 @@ func grow[T any](s []T, n int) []T {
 	if n <= cap(s) {
 		return s[:n]
 	}
-	return append(s, make([]T, n-len(s))...)
+	// Doubling, not append's quarter: a group-by of millions of groups
+	// grows its states a batch at a time, and each growth is a copy into
+	// memory the process has not touched yet.
+	grown := make([]T, n, max(n, 2*cap(s)))
+	copy(grown, s)
+	return grown
 }
 
 // ValidityOf turns a seen-flag per group into a validity bitmap.
