@@ -10,8 +10,9 @@ under --cache and read in place by every engine: a table ``big`` of --rows rows
 some of them, values), and three tables to join it with: ``small`` (10^3 rows),
 ``medium`` (10^6 rows) and ``other`` (--rows / 2 rows). Each query runs on a
 local Slipstream node through the client, on DuckDB (2 threads) and on polars
-(2 threads), one engine after the other in this process. The table gives
-seconds (best of --repeat), Slipstream's time over each peer's, and whether
+(2 threads), in this process; the engines take turns, one run each per round,
+so what one leaves behind falls on the others alike. The table gives
+seconds (best of --repeat rounds), Slipstream's time over each peer's, and whether
 the answers agree: the same row count and checksum (a sum of the aggregates of
 every group; for sorts, a hash of the row order). Timings are figures, not
 assertions; a peer's error is printed and the run goes on.
@@ -240,14 +241,33 @@ def agree(a: tuple[int, float], b: tuple[int, float], ordered: bool) -> bool:
     return a[1] == b[1] if ordered else math.isclose(a[1], b[1], rel_tol=1e-9, abs_tol=1e-6)
 
 
-def best_of(repeat: int, run: Callable[[], pa.Table]) -> tuple[float, pa.Table]:
-    times, result = [], None
+def interleaved(
+    repeat: int, runs: dict[str, Callable[[], pa.Table]], ordered_by: str | None
+) -> tuple[dict[str, float], dict[str, tuple[int, float]]]:
+    """Each engine's best time and the checksum of its answer, the engines taking
+    turns (one run each, ``repeat`` rounds): whatever one leaves behind (busy
+    threads, memory being returned) falls on the others alike."""
+    secs: dict[str, float] = {}
+    sums: dict[str, tuple[int, float]] = {}
+    failed: set[str] = set()
     for _ in range(repeat):
-        started = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - started)
-    assert result is not None
-    return min(times), result
+        for name, run in runs.items():
+            if name in failed:
+                continue
+            try:
+                started = time.perf_counter()
+                result = run()
+                took = time.perf_counter() - started
+                sums[name] = checksum(result, ordered_by)
+                del result
+            except Exception as exc:  # a failure is a figure too
+                failed.add(name)
+                secs.pop(name, None)
+                sums.pop(name, None)
+                print(f"  {name}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+                continue
+            secs[name] = min(took, secs.get(name, took))
+    return secs, sums
 
 
 # ---------------------------------------------------------------- main
@@ -301,22 +321,16 @@ def main() -> int:
     queries = [q for q in QUERIES if not args.only or args.only in q.name]
     print(
         f"high cardinality, big = {args.rows:,} rows; {THREADS} threads for DuckDB and polars, "
-        f"a local Slipstream node ({os.cpu_count()} cores); best of {args.repeat}; seconds"
+        f"a local Slipstream node ({os.cpu_count()} cores); best of {args.repeat}, "
+        "the engines taking turns; seconds"
     )
     header = f"{'query':<13}{'slipstream':>11}{'duckdb':>9}{'polars':>9}{'sl/duck':>9}{'sl/pol':>8}"
     print(f"{header}  answers  {'rows':>11}  what")
     ratios: dict[str, list[float]] = {"duckdb": [], "polars": []}
     wrong = 0
     for q in queries:
-        secs: dict[str, float] = {}
-        sums: dict[str, tuple[int, float]] = {}
-        for name, make in engines.items():
-            try:
-                secs[name], result = best_of(args.repeat, make(q))
-                sums[name] = checksum(result, q.ordered_by)
-                del result
-            except Exception as exc:  # a failure is a figure too
-                print(f"  {q.name} {name}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+        runs = {n: make(q) for n, make in engines.items()}
+        secs, sums = interleaved(args.repeat, runs, q.ordered_by)
         cells = [
             f"{secs[n]:>{w}.2f}" if n in secs else f"{'error' if n in engines else '-':>{w}}"
             for n, w in (("slipstream", 11), ("duckdb", 9), ("polars", 9))
