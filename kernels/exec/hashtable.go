@@ -254,7 +254,12 @@ type tupleTable struct {
 	k      int
 	slots  []tupleSlot
 	shift  uint     // a hash's first slot is hash >> shift
-	tuples []uint32 // group g's key ids are tuples[g*k : g*k+k]
+	// chunks hold the groups' key ids, tupleChunk groups a chunk: group
+	// g's are chunks[g/tupleChunk][(g%tupleChunk)*k:][:k]. Full chunks are
+	// never copied: a table of millions of groups grows without moving
+	// what it holds (only the first chunk grows by doubling, so a table of
+	// a few groups stays small).
+	chunks [][]uint32
 	n      int
 	// touched: what touch read, kept so its reads are kept.
 	touched uint32
@@ -273,7 +278,43 @@ func newTupleTable(k int) *tupleTable {
 
 func (t *tupleTable) len() int { return t.n }
 
-func (t *tupleTable) bytes() int64 { return int64(len(t.slots))*8 + int64(cap(t.tuples))*4 }
+func (t *tupleTable) bytes() int64 {
+	n := int64(len(t.slots)) * 8
+	for _, c := range t.chunks {
+		n += int64(cap(c)) * 4
+	}
+	return n
+}
+
+const tupleChunk = 1 << 15
+
+// tuple is group id's key ids.
+func (t *tupleTable) tuple(id uint32) []uint32 {
+	c := t.chunks[id/tupleChunk]
+	at := int(id%tupleChunk) * t.k
+	return c[at : at+t.k : at+t.k]
+}
+
+// push appends the key ids of a new group, row i of cols.
+func (t *tupleTable) push(cols [][]uint32, i int) {
+	last := len(t.chunks) - 1
+	if last < 0 || len(t.chunks[last]) == tupleChunk*t.k {
+		size := tupleChunk * t.k
+		if last < 0 {
+			size = 64 * t.k
+		}
+		t.chunks = append(t.chunks, make([]uint32, 0, size))
+		last++
+	}
+	c := t.chunks[last]
+	if len(c)+t.k > cap(c) { // only the first chunk: double up to its full size
+		c = slices.Grow(c, min(len(c), tupleChunk*t.k-len(c)))
+	}
+	for _, col := range cols {
+		c = append(c, col[i])
+	}
+	t.chunks[last] = c
+}
 
 func (t *tupleTable) resize(size int) {
 	old := t.slots
@@ -303,7 +344,7 @@ func tupleHash(cols [][]uint32, i int) uint32 {
 }
 
 func (t *tupleTable) equal(id uint32, cols [][]uint32, i int) bool {
-	tuple := t.tuples[int(id)*t.k : int(id)*t.k+t.k]
+	tuple := t.tuple(id)
 	for j, c := range cols {
 		if tuple[j] != c[i] {
 			return false
@@ -339,7 +380,7 @@ func (t *tupleTable) touch(hs []uint32) uint32 {
 	}
 	for _, h := range hs {
 		if s := t.slots[h>>t.shift]; s.hash == h && s.id != 0 {
-			sum += t.tuples[int(s.id-1)*t.k]
+			sum += t.tuple(s.id - 1)[0]
 		}
 	}
 	return sum
@@ -360,12 +401,7 @@ func (t *tupleTable) addHashed(cols [][]uint32, i int, h uint32) uint32 {
 		p = (p + 1) & mask
 	}
 	id := uint32(t.n)
-	if len(t.tuples)+t.k > cap(t.tuples) { // double: append would grow by a quarter
-		t.tuples = slices.Grow(t.tuples, max(len(t.tuples), 1024))
-	}
-	for _, c := range cols {
-		t.tuples = append(t.tuples, c[i])
-	}
+	t.push(cols, i)
 	t.slots[p] = tupleSlot{h, id + 1}
 	t.n++
 	if 2*t.n > len(t.slots) {
@@ -404,6 +440,6 @@ rows:
 // column sets ids[g] to key j's id in group g, for every group.
 func (t *tupleTable) column(j int, ids []uint32) {
 	for g := range ids {
-		ids[g] = t.tuples[g*t.k+j]
+		ids[g] = t.chunks[g/tupleChunk][(g%tupleChunk)*t.k+j]
 	}
 }
