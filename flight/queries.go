@@ -158,7 +158,7 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		}
 		run.End(err)
 	}()
-	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem))
+	w := newBatchWriter(stream, ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem))
 	defer w.Close()
 	for {
 		b, err := op.Next(ctx)

@@ -62,6 +62,7 @@ func ServerOptions(maxClientCalls int) []grpc.ServerOption {
 	}
 	calls := &clientCalls{max: maxClientCalls, open: map[string]int{}}
 	return []grpc.ServerOption{
+		serverCodec(),
 		serverTracing(),
 		grpc.MaxRecvMsgSize(math.MaxInt32),
 		grpc.MaxSendMsgSize(math.MaxInt32),
@@ -239,7 +240,7 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	if tk.GetCompress() {
 		opts = append(opts, ipc.WithZstd())
 	}
-	w := arrowflight.NewRecordWriter(stream, opts...)
+	w := newBatchWriter(stream, opts...)
 	defer w.Close()
 	for {
 		b, err := op.Next(ctx)
