@@ -509,5 +509,8 @@ func memoryPool(cfg config.Node) (*budget.Pool, error) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(cfg.MemoryLimit)
 	}
-	return budget.NewPool(budget.Options{Limit: cfg.MemoryLimit / 10 * 6, SpillDir: cfg.SpillDir, SpillLimit: cfg.SpillLimit, SpillCodec: cfg.SpillCompression, OperatorLimit: cfg.OperatorMemory})
+	return budget.NewPool(budget.Options{Limit: cfg.MemoryLimit / 10 * 6, SpillDir: cfg.SpillDir, SpillLimit: cfg.SpillLimit, SpillCodec: cfg.SpillCompression, OperatorLimit: cfg.OperatorMemory,
+		// Go keeps freed pages until the heap nears its limit: an idle
+		// node would hold what its biggest query took.
+		WhenIdle: debug.FreeOSMemory})
 }

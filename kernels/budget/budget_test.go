@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -132,5 +133,35 @@ func TestSpillFilesGoWithTheQuery(t *testing.T) {
 	}
 	if p.Spilled() != 0 {
 		t.Fatalf("pool counts %d spilled bytes", p.Spilled())
+	}
+}
+
+func TestWhenIdleRunsOnceNoQueryIsOpen(t *testing.T) {
+	idle := make(chan struct{}, 4)
+	p, err := NewPool(Options{Limit: 1 << 20, WhenIdle: func() { idle <- struct{}{} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.Begin("a"), p.Begin("b")
+	a.Close()
+	c := p.Begin("c") // a query came while b runs: still not idle
+	b.Close()
+	select {
+	case <-idle:
+		t.Fatal("WhenIdle ran while a query was open")
+	case <-time.After(IdleDelay + IdleDelay/2):
+	}
+	c.Close()
+	d := p.Begin("d") // back to back: the timer set when c closed must not fire
+	d.Close()
+	select {
+	case <-idle:
+	case <-time.After(3 * IdleDelay):
+		t.Fatal("WhenIdle did not run once the last query closed")
+	}
+	select {
+	case <-idle:
+		t.Fatal("WhenIdle ran twice for one idle spell")
+	case <-time.After(IdleDelay + IdleDelay/2):
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -30,7 +31,11 @@ type Pool struct {
 	mu      sync.Mutex
 	queries map[*Query]struct{}
 	nextID  int64
-	node    *Query // the node's own allocations (uploads, catalog); never closed
+	// whenIdle runs once no query has been open for IdleDelay; idleGen
+	// tells a timer whether a query came and went since it was set.
+	whenIdle func()
+	idleGen  int64
+	node     *Query // the node's own allocations (uploads, catalog); never closed
 }
 
 // Options configure a Pool.
@@ -54,6 +59,11 @@ type Options struct {
 	// Base allocates the Arrow buffers the pool counts (default Go's;
 	// tests give Arrow's checked allocator).
 	Base memory.Allocator
+	// WhenIdle, when set, runs (on a goroutine of its own) once the node
+	// has had no query open for IdleDelay: the binary gives the memory
+	// its last queries freed back to the system then, instead of holding
+	// up to its limit while idle beside other programs.
+	WhenIdle func()
 }
 
 // NewPool makes a node's pool and clears its spill directory.
@@ -74,7 +84,7 @@ func NewPool(o Options) (*Pool, error) {
 		return nil, fmt.Errorf("spill compression %q: want one of %s", o.SpillCodec, strings.Join(SpillCodecs, ", "))
 	}
 	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, spillCodec: o.SpillCodec, opLimit: o.OperatorLimit,
-		base: o.Base, queries: map[*Query]struct{}{}}
+		base: o.Base, queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle}
 	if o.SpillDir != "" {
 		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("spill directory: %w", err)
@@ -122,7 +132,27 @@ func (p *Pool) Begin(name string) *Query {
 	p.nextID++
 	q := &Query{pool: p, id: fmt.Sprintf("%d-%s", p.nextID, sanitize(name))}
 	p.queries[q] = struct{}{}
+	p.idleGen++
 	return q
+}
+
+// IdleDelay is how long the node waits, with no query open, before it
+// calls Options.WhenIdle: long enough that queries run back to back
+// (a notebook's cells, a benchmark's repeats) do not each pay for it.
+const IdleDelay = 2 * time.Second
+
+// idleLater arms WhenIdle after the last open query closed; p.mu is held.
+func (p *Pool) idleLater() {
+	p.idleGen++
+	gen := p.idleGen
+	time.AfterFunc(IdleDelay, func() {
+		p.mu.Lock()
+		idle := gen == p.idleGen && len(p.queries) == 0
+		p.mu.Unlock()
+		if idle {
+			p.whenIdle()
+		}
+	})
 }
 
 // share is what one query may hold while others run: an equal part of
@@ -303,6 +333,9 @@ func (q *Query) Close() error {
 	}
 	q.pool.mu.Lock()
 	delete(q.pool.queries, q)
+	if len(q.pool.queries) == 0 && q.pool.whenIdle != nil {
+		q.pool.idleLater()
+	}
 	q.pool.mu.Unlock()
 	q.pool.spilled.Add(-onDisk)
 	if dir != "" {

@@ -251,9 +251,9 @@ func (t *strTable) grow() {
 // its id (8 bytes): a probe compares the tuple itself only when the hashes
 // match, and growing the table reads no tuple.
 type tupleTable struct {
-	k      int
-	slots  []tupleSlot
-	shift  uint     // a hash's first slot is hash >> shift
+	k     int
+	slots []tupleSlot
+	shift uint // a hash's first slot is hash >> shift
 	// chunks hold the groups' key ids, tupleChunk groups a chunk: group
 	// g's are chunks[g/tupleChunk][(g%tupleChunk)*k:][:k]. Full chunks are
 	// never copied: a table of millions of groups grows without moving

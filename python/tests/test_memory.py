@@ -342,6 +342,31 @@ def test_cluster_node_short_of_memory_is_not_dead(tmp_path: Path) -> None:
             assert small.to_arrow().column("i").to_pylist() == [0, 1, 2]
 
 
+def test_an_idle_node_gives_memory_back(tmp_path: Path, data: Path) -> None:
+    """Go keeps the pages a query freed until its heap nears the limit: a
+    node that ran one big query would hold them while idle, beside the
+    notebook and the other programs that need them. Idle for a moment, it
+    gives them back."""
+    n = Node(tmp_path, "--memory-limit", "4GiB")
+    try:
+        got = _group_by(n.client.read_parquet(data)).to_arrow()
+        assert got.num_rows == ROWS
+        del got
+        grown = n.peak_rss() - n.idle_rss
+        assert grown > 200 << 20, f"the query took only {grown >> 20} MiB: nothing to give back"
+        deadline = time.monotonic() + 15
+        while n.rss("VmRSS") - n.idle_rss > grown // 3 and time.monotonic() < deadline:
+            time.sleep(0.25)
+        held = n.rss("VmRSS") - n.idle_rss
+        print(f"idle node: peak +{grown >> 20} MiB, held after idle +{held >> 20} MiB")
+        assert held <= grown // 3, (
+            f"idle for 15 s, the node still holds {held >> 20} MiB of the {grown >> 20} MiB "
+            "its query took"
+        )
+    finally:
+        n.stop()
+
+
 def test_without_spilling_the_query_fails_alone(tmp_path: Path, data: Path) -> None:
     """The negative control: the same queries with --spill-limit 0 fail
     with ResourceExhaustedError, and the node goes on serving."""
