@@ -435,3 +435,61 @@ func sameValues(a, b arrow.Array) bool {
 	}
 	return true
 }
+
+// TestPlainValuesStayInTheirBatch: a string column read as its chunk's
+// dictionary whose later pages are PLAIN (the writer's dictionary filled
+// up) gives each batch a dictionary of the page's values and its own PLAIN
+// values, not those of every batch before it in the chunk (which a
+// group-by reading the dictionary would encode again, batch after batch).
+func TestPlainValuesStayInTheirBatch(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	const rows, batch = 20000, 500
+	b := array.NewStringBuilder(memory.NewGoAllocator())
+	for i := range rows {
+		b.Append(fmt.Sprintf("user-%07d", i*7919%rows)) // all distinct
+	}
+	values := b.NewArray()
+	b.Release()
+	defer values.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{values}, rows)
+	defer rec.Release()
+	data := write(t, rec, rows, []parquet.WriterProperty{parquet.WithDictionaryPageSizeLimit(4096), parquet.WithDataPageSize(2048)})
+	pf, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	r, ok := Open(pf, arrow.NewSchema([]arrow.Field{{Name: "s", Type: dictType}}, nil), []int{0}, []int{0}, mem, batch)
+	if !ok {
+		t.Fatal("not read")
+	}
+	defer r.Release()
+	row, page, largest := 0, 0, 0
+	for r.Next() {
+		col := r.RecordBatch().Column(0).(*array.Dictionary)
+		if row == 0 {
+			page = col.Dictionary().Len() // the first batch's rows are all on dictionary pages
+		}
+		largest = max(largest, col.Dictionary().Len())
+		strs := col.Dictionary().(*array.String)
+		for i := range col.Len() {
+			if got, want := strs.Value(col.GetValueIndex(i)), values.(*array.String).Value(row); got != want {
+				t.Fatalf("row %d: %q, want %q", row, got, want)
+			}
+			row++
+		}
+	}
+	if r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	if row != rows {
+		t.Fatalf("read %d rows, want %d", row, rows)
+	}
+	// a batch adds at most its rows to the dictionary page's values
+	if largest > page+batch {
+		t.Errorf("a batch's dictionary has %d values (the page's: %d): earlier batches' PLAIN values were kept", largest, page)
+	}
+}

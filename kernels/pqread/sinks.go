@@ -156,6 +156,9 @@ type byteValues struct {
 func (v *byteValues) reset()   { v.off, v.data = append(v.off[:0], 0), v.data[:0] }
 func (v *byteValues) len() int { return len(v.off) - 1 }
 
+// truncate keeps the first n values.
+func (v *byteValues) truncate(n int) { v.off, v.data = v.off[:n+1], v.data[:v.off[n]] }
+
 func (v *byteValues) value(i uint32) ([]byte, error) {
 	if int(i) >= v.len() {
 		return nil, errIndex
@@ -274,30 +277,45 @@ func (s *binarySink) finish(validity *memory.Buffer, nulls int) arrow.Array {
 }
 
 // dictSink reads byte arrays as a dictionary array (int32 indices) over
-// the chunk's dictionary; a value of a PLAIN page joins the dictionary.
+// the chunk's dictionary; a value of a PLAIN page (the writer's dictionary
+// filled up) joins the dictionary for its batch only: the next batch's
+// dictionary is the chunk's again. Kept for the chunk, the values of
+// every PLAIN page would be copied again for each later batch, and
+// encoded again by the group-by reading the dictionary (a row group of a
+// million distinct strings: 30 times its size).
 type dictSink struct {
-	typ    *arrow.DictionaryType
-	dict   byteValues
-	arr    arrow.Array // dict as an array, while it has arrLen values
-	arrLen int
-	mem    memory.Allocator
-	buf    *memory.Buffer
-	ids    []int32
-	pos    int
-	rows   int
+	typ     *arrow.DictionaryType
+	dict    byteValues
+	pageLen int         // the values of the chunk's dictionary page
+	plain   bool        // dict holds the batch's PLAIN values past pageLen
+	arr     arrow.Array // dict as an array, while it has arrLen values
+	arrLen  int
+	mem     memory.Allocator
+	buf     *memory.Buffer
+	ids     []int32
+	pos     int
+	rows    int
 }
 
 func (s *dictSink) startChunk() {
 	s.release()
 	s.dict.reset()
+	s.pageLen, s.plain = 0, false
 }
 
 func (s *dictSink) dictionary(page []byte, n int) error {
 	s.startChunk()
-	return s.dict.readPlain(page, n)
+	err := s.dict.readPlain(page, n)
+	s.pageLen = s.dict.len()
+	return err
 }
 
 func (s *dictSink) begin(mem memory.Allocator, rows int) {
+	if s.plain { // the last batch's PLAIN values were its own
+		s.release()
+		s.dict.truncate(s.pageLen)
+		s.plain = false
+	}
 	s.mem, s.rows, s.pos = mem, rows, 0
 	s.buf = memory.NewResizableBuffer(mem)
 	s.buf.Resize(rows * 4)
@@ -333,6 +351,7 @@ func (s *dictSink) fromPlain(data []byte, m int, levels []uint32) ([]byte, error
 			if err := s.dict.add(val); err != nil {
 				return nil, err
 			}
+			s.plain = true
 			id = int32(s.dict.len() - 1)
 		}
 		s.ids[s.pos] = id
