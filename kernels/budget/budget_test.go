@@ -137,8 +137,9 @@ func TestSpillFilesGoWithTheQuery(t *testing.T) {
 }
 
 func TestWhenIdleRunsOnceNoQueryIsOpen(t *testing.T) {
+	const IdleDelay = time.Second
 	idle := make(chan struct{}, 4)
-	p, err := NewPool(Options{Limit: 1 << 20, WhenIdle: func() { idle <- struct{}{} }})
+	p, err := NewPool(Options{Limit: 1 << 20, WhenIdle: func() { idle <- struct{}{} }, IdleDelay: IdleDelay})
 	if err != nil {
 		t.Fatal(err)
 	}

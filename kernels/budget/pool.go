@@ -33,9 +33,10 @@ type Pool struct {
 	nextID  int64
 	// whenIdle runs once no query has been open for IdleDelay; idleGen
 	// tells a timer whether a query came and went since it was set.
-	whenIdle func()
-	idleGen  int64
-	node     *Query // the node's own allocations (uploads, catalog); never closed
+	whenIdle  func()
+	idleDelay time.Duration
+	idleGen   int64
+	node      *Query // the node's own allocations (uploads, catalog); never closed
 }
 
 // Options configure a Pool.
@@ -60,10 +61,11 @@ type Options struct {
 	// tests give Arrow's checked allocator).
 	Base memory.Allocator
 	// WhenIdle, when set, runs (on a goroutine of its own) once the node
-	// has had no query open for IdleDelay: the binary gives the memory
-	// its last queries freed back to the system then, instead of holding
-	// up to its limit while idle beside other programs.
-	WhenIdle func()
+	// has had no query open for IdleDelay (> 0): the binary gives the
+	// memory its last queries freed back to the system then, instead of
+	// holding up to its limit while idle beside other programs.
+	WhenIdle  func()
+	IdleDelay time.Duration
 }
 
 // NewPool makes a node's pool and clears its spill directory.
@@ -84,7 +86,7 @@ func NewPool(o Options) (*Pool, error) {
 		return nil, fmt.Errorf("spill compression %q: want one of %s", o.SpillCodec, strings.Join(SpillCodecs, ", "))
 	}
 	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, spillCodec: o.SpillCodec, opLimit: o.OperatorLimit,
-		base: o.Base, queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle}
+		base: o.Base, queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle, idleDelay: o.IdleDelay}
 	if o.SpillDir != "" {
 		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("spill directory: %w", err)
@@ -136,16 +138,11 @@ func (p *Pool) Begin(name string) *Query {
 	return q
 }
 
-// IdleDelay is how long the node waits, with no query open, before it
-// calls Options.WhenIdle: long enough that queries run back to back
-// (a notebook's cells, a benchmark's repeats) do not each pay for it.
-const IdleDelay = 2 * time.Second
-
 // idleLater arms WhenIdle after the last open query closed; p.mu is held.
 func (p *Pool) idleLater() {
 	p.idleGen++
 	gen := p.idleGen
-	time.AfterFunc(IdleDelay, func() {
+	time.AfterFunc(p.idleDelay, func() {
 		p.mu.Lock()
 		idle := gen == p.idleGen && len(p.queries) == 0
 		p.mu.Unlock()
@@ -333,7 +330,7 @@ func (q *Query) Close() error {
 	}
 	q.pool.mu.Lock()
 	delete(q.pool.queries, q)
-	if len(q.pool.queries) == 0 && q.pool.whenIdle != nil {
+	if len(q.pool.queries) == 0 && q.pool.whenIdle != nil && q.pool.idleDelay > 0 {
 		q.pool.idleLater()
 	}
 	q.pool.mu.Unlock()

@@ -345,9 +345,9 @@ def test_cluster_node_short_of_memory_is_not_dead(tmp_path: Path) -> None:
 def test_an_idle_node_gives_memory_back(tmp_path: Path, data: Path) -> None:
     """Go keeps the pages a query freed until its heap nears the limit: a
     node that ran one big query would hold them while idle, beside the
-    notebook and the other programs that need them. Idle for a moment, it
-    gives them back."""
-    n = Node(tmp_path, "--memory-limit", "4GiB")
+    notebook and the other programs that need them. Idle for a while
+    (``--release-memory-after``, 30 s unless set), it gives them back."""
+    n = Node(tmp_path, "--memory-limit", "4GiB", "--release-memory-after", "1s")
     try:
         got = _group_by(n.client.read_parquet(data)).to_arrow()
         assert got.num_rows == ROWS

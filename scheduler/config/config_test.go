@@ -170,6 +170,7 @@ operator-memory = "0B"
 spill-dir = ""
 spill-limit = "auto"
 spill-compression = "s2"
+release-memory-after = "30s"
 max-batch-size = "512MiB"
 max-query-time = "0s"
 max-client-streams = 256
