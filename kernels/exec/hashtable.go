@@ -440,6 +440,6 @@ rows:
 // column sets ids[g] to key j's id in group g, for every group.
 func (t *tupleTable) column(j int, ids []uint32) {
 	for g := range ids {
-		ids[g] = t.chunks[g/tupleChunk][(g%tupleChunk)*t.k+j]
+		ids[g] = t.tuple(uint32(g))[j]
 	}
 }

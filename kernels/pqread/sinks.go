@@ -281,8 +281,8 @@ func (s *binarySink) finish(validity *memory.Buffer, nulls int) arrow.Array {
 // filled up) joins the dictionary for its batch only: the next batch's
 // dictionary is the chunk's again. Kept for the chunk, the values of
 // every PLAIN page would be copied again for each later batch, and
-// encoded again by the group-by reading the dictionary (a row group of a
-// million distinct strings: 30 times its size).
+// encoded again by the group-by reading the dictionary: work quadratic in
+// a row group of distinct strings.
 type dictSink struct {
 	typ     *arrow.DictionaryType
 	dict    byteValues
