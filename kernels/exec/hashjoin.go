@@ -556,6 +556,14 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 // without reading the group's start and end.
 func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) error {
 	rows, groups := j.t.rows, uint32(j.t.groups)
+	if len(j.probeRows) == 0 && len(ids) <= BatchRows && j.allMatch(ids, nulls) {
+		// Every row pairs (a join to a dimension table): the batch goes
+		// out as it is, beside its build rows.
+		for _, g := range ids {
+			j.buildRows = append(j.buildRows, rows[g])
+		}
+		return j.emitBatch(ctx, b, 0, len(ids), true)
+	}
 	for i, g := range ids {
 		if g >= groups || (nulls && anyNull(keys, i)) {
 			continue
@@ -576,6 +584,10 @@ func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []
 // rows only. It takes ownership of b and returns its replacement (nil on
 // an error) and the ids of the rows kept.
 func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []uint32, error) {
+	if j.allMatch(ids, nulls) {
+		b, err := late.fill(ctx, b, j.outCols)
+		return b, ids, err
+	}
 	sel := j.matched[:0]
 	for i, g := range ids {
 		matched := j.t.unique && int(g) < j.t.groups || len(j.t.matches(g)) > 0
@@ -599,6 +611,29 @@ func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.Rec
 	}
 	b, err := late.fill(ctx, b, j.outCols)
 	return b, ids, err
+}
+
+// allMatch says whether every probe row of ids has a build row to pair
+// with: none has a null key, each key is the build side's.
+func (j *HashJoin) allMatch(ids []uint32, nulls bool) bool {
+	if nulls {
+		return false
+	}
+	if j.t.unique {
+		groups := uint32(j.t.groups)
+		for _, g := range ids {
+			if g >= groups {
+				return false
+			}
+		}
+		return true
+	}
+	for _, g := range ids {
+		if len(j.t.matches(g)) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // emitMatches pairs probe row p with each of the build rows rs.
@@ -753,9 +788,6 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 	if n == 0 {
 		return nil
 	}
-	defer func() { j.probeRows, j.buildRows = j.probeRows[:0], j.buildRows[:0] }()
-	cols := make([]arrow.Array, 0, len(j.cols))
-	defer func() { releaseArrays(cols) }()
 	// Probe rows one after the other (each matched once): the probe's
 	// columns are sliced, not copied.
 	run := probe != nil && j.probeRows[0] >= 0
@@ -765,6 +797,20 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 			break
 		}
 	}
+	var first int64
+	if run {
+		first = j.probeRows[0]
+	}
+	return j.emitBatch(ctx, probe, first, n, run)
+}
+
+// emitBatch emits the n pairs of j.buildRows with, when run holds, the
+// probe rows first, first+1, ..., else those of j.probeRows, and empties
+// both.
+func (j *HashJoin) emitBatch(ctx context.Context, probe arrow.RecordBatch, first int64, n int, run bool) error {
+	defer func() { j.probeRows, j.buildRows = j.probeRows[:0], j.buildRows[:0] }()
+	cols := make([]arrow.Array, 0, len(j.cols))
+	defer func() { releaseArrays(cols) }()
 	for i, c := range j.cols {
 		var out arrow.Array
 		var err error
@@ -774,7 +820,7 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 		case probe == nil:
 			out = array.MakeArrayOfNull(j.mem, j.schema.Field(i).Type, n)
 		case run:
-			out = array.NewSlice(probe.Column(c.Index), j.probeRows[0], j.probeRows[0]+int64(n))
+			out = array.NewSlice(probe.Column(c.Index), first, first+int64(n))
 		default:
 			out, err = takeRows(ctx, j.mem, probe.Column(c.Index), j.probeRows)
 		}
