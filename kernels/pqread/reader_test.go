@@ -447,12 +447,16 @@ func TestPlainValuesStayInTheirBatch(t *testing.T) {
 	const rows, batch = 20000, 500
 	b := array.NewStringBuilder(memory.NewGoAllocator())
 	for i := range rows {
+		if i%13 == 5 {
+			b.AppendNull()
+			continue
+		}
 		b.Append(fmt.Sprintf("user-%07d", i*7919%rows)) // all distinct
 	}
 	values := b.NewArray()
 	b.Release()
 	defer values.Release()
-	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String}}, nil)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true}}, nil)
 	rec := array.NewRecordBatch(schema, []arrow.Array{values}, rows)
 	defer rec.Release()
 	data := write(t, rec, rows, []parquet.WriterProperty{parquet.WithDictionaryPageSizeLimit(4096), parquet.WithDataPageSize(2048)})
@@ -462,20 +466,30 @@ func TestPlainValuesStayInTheirBatch(t *testing.T) {
 	}
 	defer pf.Close()
 	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
-	r, ok := Open(pf, arrow.NewSchema([]arrow.Field{{Name: "s", Type: dictType}}, nil), []int{0}, []int{0}, mem, batch)
+	r, ok := Open(pf, arrow.NewSchema([]arrow.Field{{Name: "s", Type: dictType, Nullable: true}}, nil), []int{0}, []int{0}, mem, batch)
 	if !ok {
 		t.Fatal("not read")
 	}
 	defer r.Release()
-	row, page, largest := 0, 0, 0
+	row, page, largest, own := 0, 0, 0, 0
 	for r.Next() {
 		col := r.RecordBatch().Column(0).(*array.Dictionary)
 		if row == 0 {
 			page = col.Dictionary().Len() // the first batch's rows are all on dictionary pages
 		}
 		largest = max(largest, col.Dictionary().Len())
+		if col.Dictionary().Len() <= col.Len() {
+			own++
+		}
 		strs := col.Dictionary().(*array.String)
 		for i := range col.Len() {
+			if col.IsNull(i) != values.IsNull(row) {
+				t.Fatalf("row %d: null %v, want %v", row, col.IsNull(i), values.IsNull(row))
+			}
+			if col.IsNull(i) {
+				row++
+				continue
+			}
 			if got, want := strs.Value(col.GetValueIndex(i)), values.(*array.String).Value(row); got != want {
 				t.Fatalf("row %d: %q, want %q", row, got, want)
 			}
@@ -491,5 +505,9 @@ func TestPlainValuesStayInTheirBatch(t *testing.T) {
 	// a batch adds at most its rows to the dictionary page's values
 	if largest > page+batch {
 		t.Errorf("a batch's dictionary has %d values (the page's: %d): earlier batches' PLAIN values were kept", largest, page)
+	}
+	// a batch all on PLAIN pages has a dictionary of its own values only
+	if own == 0 {
+		t.Errorf("every batch's dictionary holds the page's %d values, even where no row is one of them", page)
 	}
 }

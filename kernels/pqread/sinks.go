@@ -204,13 +204,22 @@ func (v *byteValues) readPlain(page []byte, n int) error {
 
 // array builds v as a string or binary array with mem.
 func (v *byteValues) array(mem memory.Allocator, typ arrow.DataType, validity *memory.Buffer, nulls int) arrow.Array {
+	return v.arrayFrom(mem, typ, validity, nulls, 0)
+}
+
+// arrayFrom builds v's values from the first-th on as a string or binary
+// array with mem.
+func (v *byteValues) arrayFrom(mem memory.Allocator, typ arrow.DataType, validity *memory.Buffer, nulls, first int) arrow.Array {
 	offs := memory.NewResizableBuffer(mem)
-	offs.Resize(len(v.off) * 4)
-	copy(arrow.Int32Traits.CastFromBytes(offs.Bytes()), v.off)
+	offs.Resize((len(v.off) - first) * 4)
+	dst, start := arrow.Int32Traits.CastFromBytes(offs.Bytes()), v.off[first]
+	for i, o := range v.off[first:] {
+		dst[i] = o - start
+	}
 	data := memory.NewResizableBuffer(mem)
-	data.Resize(len(v.data))
-	copy(data.Bytes(), v.data)
-	d := array.NewData(typ, v.len(), []*memory.Buffer{validity, offs, data}, nil, nulls, 0)
+	data.Resize(len(v.data) - int(start))
+	copy(data.Bytes(), v.data[start:])
+	d := array.NewData(typ, v.len()-first, []*memory.Buffer{validity, offs, data}, nil, nulls, 0)
 	defer d.Release()
 	offs.Release()
 	data.Release()
@@ -288,6 +297,7 @@ type dictSink struct {
 	dict    byteValues
 	pageLen int         // the values of the chunk's dictionary page
 	plain   bool        // dict holds the batch's PLAIN values past pageLen
+	paged   bool        // a row of the batch is a value of the dictionary page
 	arr     arrow.Array // dict as an array, while it has arrLen values
 	arrLen  int
 	mem     memory.Allocator
@@ -316,7 +326,7 @@ func (s *dictSink) begin(mem memory.Allocator, rows int) {
 		s.dict.truncate(s.pageLen)
 		s.plain = false
 	}
-	s.mem, s.rows, s.pos = mem, rows, 0
+	s.mem, s.rows, s.pos, s.paged = mem, rows, 0, false
 	s.buf = memory.NewResizableBuffer(mem)
 	s.buf.Resize(rows * 4)
 	s.ids = arrow.Int32Traits.CastFromBytes(s.buf.Bytes())
@@ -332,6 +342,7 @@ func (s *dictSink) fromDict(ids []uint32, levels []uint32) error {
 			}
 			id = int32(ids[j])
 			j++
+			s.paged = true
 		}
 		s.ids[s.pos] = id
 		s.pos++
@@ -361,17 +372,33 @@ func (s *dictSink) fromPlain(data []byte, m int, levels []uint32) ([]byte, error
 }
 
 func (s *dictSink) finish(validity *memory.Buffer, nulls int) arrow.Array {
+	if s.plain && !s.paged && s.pageLen > 0 {
+		// Every row is on a PLAIN page (the writer's dictionary filled
+		// up): the batch's dictionary is its own values, not the page's
+		// too, which a group-by reading it would encode batch after batch.
+		for i, id := range s.ids[:s.pos] {
+			s.ids[i] = max(id-int32(s.pageLen), 0) // a null row's 0 stays 0
+		}
+		values := s.dict.arrayFrom(s.mem, s.typ.ValueType, nil, 0, s.pageLen)
+		defer values.Release()
+		return s.indexed(validity, nulls, values)
+	}
 	if s.arr == nil || s.arrLen != s.dict.len() || s.dict.len() == 0 {
 		s.release()
 		s.arr, s.arrLen = s.dict.array(s.mem, s.typ.ValueType, nil, 0), s.dict.len()
 	}
+	return s.indexed(validity, nulls, s.arr)
+}
+
+// indexed is the batch's ids (and validity) over the dictionary values.
+func (s *dictSink) indexed(validity *memory.Buffer, nulls int, values arrow.Array) arrow.Array {
 	d := array.NewData(s.typ.IndexType, s.rows, []*memory.Buffer{validity, s.buf}, nil, nulls, 0)
 	defer d.Release()
 	s.buf.Release()
 	s.buf, s.ids = nil, nil
 	idx := array.MakeFromData(d)
 	defer idx.Release()
-	return array.NewDictionaryArray(s.typ, idx, s.arr)
+	return array.NewDictionaryArray(s.typ, idx, values)
 }
 
 func (s *dictSink) release() {
