@@ -363,3 +363,84 @@ func TestGroupIDsLargeTables(t *testing.T) {
 		}
 	}
 }
+
+// TestTuplesPackThenHash groups four int keys (with nulls) while their
+// ids pack into a direct array, through the packing widening as more keys
+// come, then past it (the table turns to hashing, keeping every group's
+// id), checking ids against a map at each batch; then looks up known and
+// unknown tuples frozen, packed and hashed.
+func TestTuplesPackThenHash(t *testing.T) {
+	mem, _ := newMem(t)
+	types := []arrow.DataType{i64, i64, i64, i64}
+	schema := schemaOf(types...)
+	for _, c := range []struct {
+		name   string
+		spread func(batch int) int // each key's values in batch
+		hashed bool                // whether the table ends hashing
+	}{
+		{"packed", func(b int) int { return 2 + b }, false},
+		{"hashed", func(b int) int { return 4 << b }, true},
+	} {
+		rng := rand.New(rand.NewSource(5))
+		g, err := newGrouper(types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[[4]any]uint32{}
+		keyOf := func(b arrow.RecordBatch, i int) (k [4]any) {
+			for j := range k {
+				k[j] = goValue(b.Column(j), i)
+			}
+			return k
+		}
+		check := func(b arrow.RecordBatch, ids []uint32, frozen bool) {
+			for i, id := range ids {
+				k := keyOf(b, i)
+				w, ok := want[k]
+				switch {
+				case ok && id != w:
+					t.Fatalf("%s: row %d %v: id %d, earlier %d", c.name, i, k, id, w)
+				case !ok && frozen && id != noID:
+					t.Fatalf("%s frozen: %v never seen, id %d", c.name, k, id)
+				case !ok && !frozen && int(id) != len(want):
+					t.Fatalf("%s: new %v: id %d, want %d", c.name, k, id, len(want))
+				case !ok && !frozen:
+					want[k] = id
+				}
+			}
+		}
+		batch := func(spread int, n int) arrow.RecordBatch {
+			cols := make([][]any, len(types))
+			for j := range cols {
+				cols[j] = make([]any, n)
+				for i := range n {
+					if rng.Intn(30) > 0 {
+						cols[j][i] = int64(rng.Intn(spread)) * 7
+					}
+				}
+			}
+			return buildBatch(t, mem, schema, cols...)
+		}
+		for bn := range 6 {
+			b := batch(c.spread(bn), 4000)
+			check(b, g.groupIDs(b.Columns(), 4000), false)
+			b.Release()
+		}
+		if hashed := g.tuples.bits == nil; hashed != c.hashed {
+			t.Fatalf("%s: hashed %v, want %v (%d groups)", c.name, hashed, c.hashed, g.n)
+		}
+		keys := g.keyColumns(mem)
+		kb := array.NewRecordBatch(schema, keys, int64(g.n))
+		releaseArrays(keys)
+		for i := range g.n {
+			if k := keyOf(kb, i); want[k] != uint32(i) {
+				t.Fatalf("%s: group %d's keys %v have id %d", c.name, i, k, want[k])
+			}
+		}
+		kb.Release()
+		g.freeze()
+		b := batch(c.spread(7), 3000) // known tuples, and tuples and keys never seen
+		check(b, g.groupIDs(b.Columns(), 3000), true)
+		b.Release()
+	}
+}

@@ -263,7 +263,20 @@ type tupleTable struct {
 	n      int
 	// touched: what touch read, kept so its reads are kept.
 	touched uint32
+	// While every key's ids are few (a group-by of a region, a month and
+	// a flag), a tuple's ids packed side by side (key j's in bits[j] bits)
+	// index direct, which holds the tuple's group id (noID: none yet): a
+	// row costs one load, no hash and no compare. Past packBits bits (and
+	// four slots a group) the table hashes tuples into slots for good.
+	// bits is nil once it does.
+	bits   []uint8
+	direct []uint32
+	keys   []uint32 // scratch: a batch's packed tuples
 }
+
+// packBits bounds the bits of a packed tuple whatever the number of
+// groups: direct then takes at most 16 MiB.
+const packBits = 22
 
 type tupleSlot struct {
 	hash uint32
@@ -271,15 +284,13 @@ type tupleSlot struct {
 }
 
 func newTupleTable(k int) *tupleTable {
-	t := &tupleTable{k: k}
-	t.resize(1 << 10)
-	return t
+	return &tupleTable{k: k, bits: make([]uint8, k), direct: []uint32{noID}}
 }
 
 func (t *tupleTable) len() int { return t.n }
 
 func (t *tupleTable) bytes() int64 {
-	n := int64(len(t.slots)) * 8
+	n := int64(len(t.slots))*8 + int64(cap(t.direct)+cap(t.keys))*4
 	for _, c := range t.chunks {
 		n += int64(cap(c)) * 4
 	}
@@ -337,10 +348,126 @@ func (t *tupleTable) resize(size int) {
 func tupleHash(cols [][]uint32, i int) uint32 {
 	h := uint64(hashMul)
 	for _, c := range cols {
-		h = (h ^ uint64(c[i])) * 0xBF58476D1CE4E5B9
-		h ^= h >> 31
+		h = mixID(h, c[i])
 	}
 	return uint32((h * hashMul) >> 32)
+}
+
+// hashTuple is tupleHash of a group's key ids.
+func hashTuple(tuple []uint32) uint32 {
+	h := uint64(hashMul)
+	for _, id := range tuple {
+		h = mixID(h, id)
+	}
+	return uint32((h * hashMul) >> 32)
+}
+
+func mixID(h uint64, id uint32) uint64 {
+	h = (h ^ uint64(id)) * 0xBF58476D1CE4E5B9
+	return h ^ h>>31
+}
+
+// fit widens the packing for the ids of cols (rows more rows), or turns
+// the table to hashing when they would take too many bits; it reports
+// whether the table still packs.
+func (t *tupleTable) fit(cols [][]uint32, rows int) bool {
+	widths, wider, total := t.bits, false, 0
+	for j, c := range cols {
+		top := uint32(0)
+		for _, id := range c {
+			top = max(top, id)
+		}
+		need := uint8(32 - bits.LeadingZeros32(top))
+		if need > t.bits[j] {
+			if !wider {
+				widths = slices.Clone(t.bits)
+				wider = true
+			}
+			if t.bits[j] > 0 {
+				need = max(need, t.bits[j]+1) // ids still growing: room for as many again
+			}
+			widths[j] = need
+		}
+		total += int(widths[j])
+	}
+	if !wider {
+		return true
+	}
+	if total > 31 || total > packBits && 1<<total > 4*(t.n+rows) {
+		t.toHashed()
+		return false
+	}
+	t.bits = widths
+	t.direct = noIDs(1 << total)
+	for g := range t.n {
+		t.direct[t.pack(t.tuple(uint32(g)))] = uint32(g)
+	}
+	return true
+}
+
+// pack is a tuple's packed ids.
+func (t *tupleTable) pack(tuple []uint32) uint32 {
+	var k uint32
+	for j, id := range tuple {
+		k = k<<t.bits[j] | id
+	}
+	return k
+}
+
+// packRows sets t.keys to the packed tuples of the rows of cols.
+func (t *tupleTable) packRows(cols [][]uint32, rows int) []uint32 {
+	keys := slices.Grow(t.keys[:0], rows)[:rows]
+	clear(keys)
+	for j, c := range cols {
+		shift := t.bits[j]
+		for i, id := range c[:rows] {
+			keys[i] = keys[i]<<shift | id
+		}
+	}
+	t.keys = keys
+	return keys
+}
+
+// toHashed moves the groups into hashed slots, in id order.
+func (t *tupleTable) toHashed() {
+	t.bits, t.direct, t.keys = nil, nil, nil
+	size := 1 << 10
+	for 2*t.n > size {
+		size *= 2
+	}
+	t.slots = make([]tupleSlot, size)
+	t.shift = uint(32 - bits.TrailingZeros(uint(size)))
+	mask := uint32(size - 1)
+	for g := range t.n {
+		h := hashTuple(t.tuple(uint32(g)))
+		i := h >> t.shift
+		for t.slots[i].id != 0 {
+			i = (i + 1) & mask
+		}
+		t.slots[i] = tupleSlot{h, uint32(g) + 1}
+	}
+}
+
+// addPacked is add while the table packs: first every row's group id as
+// direct holds it (loads that wait on nothing), then the new groups.
+func (t *tupleTable) addPacked(cols [][]uint32, out []uint32) {
+	keys, direct := t.packRows(cols, len(out)), t.direct
+	for i, k := range keys {
+		out[i] = direct[k]
+	}
+	for i, k := range keys {
+		if out[i] != noID {
+			continue
+		}
+		if id := direct[k]; id != noID { // a group new earlier in this batch
+			out[i] = id
+			continue
+		}
+		id := uint32(t.n)
+		t.push(cols, i)
+		t.n++
+		direct[k], out[i] = id, id
+	}
 }
 
 func (t *tupleTable) equal(id uint32, cols [][]uint32, i int) bool {
@@ -356,6 +483,10 @@ func (t *tupleTable) equal(id uint32, cols [][]uint32, i int) bool {
 // add sets out[i] to the group id of row i's tuple (cols[j][i] for each
 // key j), adding the tuples not seen before.
 func (t *tupleTable) add(cols [][]uint32, out []uint32) {
+	if t.bits != nil && t.fit(cols, len(out)) {
+		t.addPacked(cols, out)
+		return
+	}
 	var hs [touchRows]uint32
 	for w := 0; w < len(out); w += touchRows {
 		end := min(w+touchRows, len(out))
@@ -413,6 +544,10 @@ func (t *tupleTable) addHashed(cols [][]uint32, i int, h uint32) uint32 {
 // lookup sets out[i] to the group id of row i's tuple, or noID when it is
 // not in the table or a key id is noID; it changes nothing.
 func (t *tupleTable) lookup(cols [][]uint32, out []uint32) {
+	if t.bits != nil {
+		t.lookupPacked(cols, out)
+		return
+	}
 	mask := uint32(len(t.slots) - 1)
 rows:
 	for i := range out {
@@ -434,6 +569,23 @@ rows:
 				break
 			}
 		}
+	}
+}
+
+// lookupPacked is lookup while the table packs. It writes no scratch of
+// the table's: concurrent probes may call it.
+func (t *tupleTable) lookupPacked(cols [][]uint32, out []uint32) {
+rows:
+	for i := range out {
+		var k uint32
+		for j, c := range cols {
+			if c[i] >= 1<<t.bits[j] { // noID too
+				out[i] = noID
+				continue rows
+			}
+			k = k<<t.bits[j] | c[i]
+		}
+		out[i] = t.direct[k]
 	}
 }
 
