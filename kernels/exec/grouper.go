@@ -613,7 +613,11 @@ type stringDict struct {
 	// buffers may go; the Go object, referenced here, cannot be reused).
 	dict    arrow.ArrayData
 	dictIDs []uint32
-	touched uint32 // what strTable.touch read, kept so its reads are kept
+	// dictUsed[i]: dictIDs[i] holds value i's id (a row used it);
+	// dictFresh: scratch.
+	dictUsed  []bool
+	dictFresh []int64
+	touched   uint32 // what strTable.touch read, kept so its reads are kept
 }
 
 func (d *stringDict) len() int { return d.vals.len() }
@@ -751,13 +755,34 @@ func encodeStrings[A interface {
 }
 
 // encodeDictionary encodes a dictionary array's values once (once for
-// all the arrays sharing its dictionary), then each row by its index.
+// all the arrays sharing its dictionary), then each row by its index. It
+// encodes only the values some row uses: a value no row uses (its rows
+// filtered out, or sent to another share of the groups) is no group.
 func (d *stringDict) encodeDictionary(a *array.Dictionary, out []uint32) []uint32 {
-	if values := a.Dictionary(); d.dict != values.Data() {
+	values := a.Dictionary()
+	if d.dict != values.Data() {
 		d.dict = values.Data()
-		d.dictIDs = d.encode(values, d.dictIDs[:0])
+		d.dictIDs = slices.Grow(d.dictIDs[:0], values.Len())[:values.Len()]
+		d.dictUsed = slices.Grow(d.dictUsed[:0], values.Len())[:values.Len()]
+		clear(d.dictUsed)
 	}
-	for _, r := range dictionaryRows(a) {
+	rows := dictionaryRows(a)
+	fresh := d.dictFresh[:0] // the values first used here, in the order of their rows
+	for _, r := range rows {
+		if r >= 0 && !d.dictUsed[r] {
+			d.dictUsed[r] = true
+			fresh = append(fresh, r)
+		}
+	}
+	d.dictFresh = fresh
+	if len(fresh) == values.Len() {
+		d.dictIDs = d.encode(values, d.dictIDs[:0]) // all of them: at once
+	} else {
+		for _, r := range fresh {
+			d.dictIDs[r] = d.idOf(stringAt(values, int(r)))
+		}
+	}
+	for _, r := range rows {
 		if r < 0 {
 			if d.null == noID && !d.frozen {
 				d.null = uint32(d.vals.len())
@@ -769,6 +794,22 @@ func (d *stringDict) encodeDictionary(a *array.Dictionary, out []uint32) []uint3
 		out = append(out, d.dictIDs[r])
 	}
 	return out
+}
+
+// stringAt is value i of a string or binary array, as a Go string that
+// aliases its bytes.
+func stringAt(a arrow.Array, i int) string {
+	switch a := a.(type) {
+	case *array.String:
+		return a.Value(i)
+	case *array.LargeString:
+		return a.Value(i)
+	case *array.Binary:
+		return unsafe.String(unsafe.SliceData(a.Value(i)), len(a.Value(i)))
+	case *array.LargeBinary:
+		return unsafe.String(unsafe.SliceData(a.Value(i)), len(a.Value(i)))
+	}
+	return a.(interface{ Value(int) string }).Value(i)
 }
 
 // idOf is the id of v (noID when frozen and never seen), added if new. v

@@ -444,3 +444,51 @@ func TestTuplesPackThenHash(t *testing.T) {
 		b.Release()
 	}
 }
+
+// TestDictionaryKeysUnusedValues groups one string key given as
+// dictionary arrays sharing one dictionary, whose rows use only some of
+// its values (the others filtered out, or in another share of the
+// groups): a value no row uses is no group, and each group's key is its
+// value.
+func TestDictionaryKeysUnusedValues(t *testing.T) {
+	mem, _ := newMem(t)
+	db := array.NewStringBuilder(mem)
+	db.AppendValues([]string{"a", "unused", "b", "a much longer value than seven bytes", "also unused but long"}, nil)
+	dict := db.NewArray()
+	db.Release()
+	defer dict.Release()
+	typ := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: utf8}
+	batch := func(idx []int32, valid []bool) arrow.Array {
+		ib := array.NewInt32Builder(mem)
+		defer ib.Release()
+		ib.AppendValues(idx, valid)
+		ids := ib.NewArray()
+		defer ids.Release()
+		return array.NewDictionaryArray(typ, ids, dict)
+	}
+	g, err := newGrouper([]arrow.DataType{utf8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []uint32
+	for _, b := range []arrow.Array{
+		batch([]int32{2, 0, 2, 0}, nil),
+		batch([]int32{3, 0, 1, 2}, []bool{true, true, false, true}), // a null row points at "unused"
+	} {
+		got = append(got, g.groupIDs([]arrow.Array{b}, b.Len())...)
+		b.Release()
+	}
+	if want := []uint32{0, 1, 0, 1, 2, 1, 3, 0}; !slices.Equal(got, want) {
+		t.Fatalf("ids %v, want %v", got, want)
+	}
+	if g.n != 4 {
+		t.Fatalf("%d groups, want 4 (b, a, the long value, null)", g.n)
+	}
+	keys := g.keyColumns(mem)
+	defer releaseArrays(keys)
+	for id, want := range []any{"b", "a", "a much longer value than seven bytes", nil} {
+		if v := goValue(keys[0], id); !sameValue(v, want) {
+			t.Errorf("group %d's key %v, want %v", id, v, want)
+		}
+	}
+}

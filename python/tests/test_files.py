@@ -71,6 +71,35 @@ def test_read_parquet_query(cl: sl.Client, files: tuple[Path, pa.Table]) -> None
     ]
 
 
+def test_group_by_a_string_key_filtered_out_of_some_values(cl: sl.Client, tmp_path: Path) -> None:
+    """A string column the file keeps as a dictionary, filtered so that no row
+    of some values is left: those values are no groups (they once came out with
+    a count of 0)."""
+    names = ["alpha", "beta", "γάμμα", "a value longer than seven bytes", None, ""]
+    n = 6000
+    data = pa.table(
+        {
+            "s": [names[i % len(names)] for i in range(n)],
+            "x": pa.array(range(n), pa.int64()),
+        }
+    )
+    pq.write_table(data, tmp_path / "d.parquet", use_dictionary=True, row_group_size=1000)
+    t = cl.read_parquet(tmp_path / "d.parquet")
+    kept = t.filter((col("x") % 6 != 1) & (col("x") % 6 != 4))  # no beta, no null
+    assert_same(
+        kept.group_by("s").agg(sl.len().alias("n"), col("x").sum().alias("sx")),
+        "select s, count(*) as n, sum(x) as sx from data "
+        "where x % 6 != 1 and x % 6 != 4 group by s",
+        data=data,
+    )
+    assert_same(
+        kept.group_by("s", col("x") % 2).agg(sl.len().alias("n")),
+        "select s, x % 2 as x, count(*) as n from data "
+        "where x % 6 != 1 and x % 6 != 4 group by s, x % 2",
+        data=data,
+    )
+
+
 def test_read_parquet_schema_without_running(cl: sl.Client, files: tuple[Path, pa.Table]) -> None:
     root, data = files
     q = cl.read_parquet(str(root / "pq" / "*.parquet"))
