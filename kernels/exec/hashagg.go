@@ -143,8 +143,20 @@ var passProbeRows = 1 << 20 // a variable: tests lower it
 const passRatio = 0.8
 
 // passNext is the next input batch as partial results, a group per row.
+// Keys read as a file's dictionary of a few values a row at most stay
+// dictionaries: the Repartition hashes each value once and moves the
+// rows' indices, and the finals encode each value once, not every row's
+// string. A dictionary of about a value a row (strings all distinct) is
+// no cheaper than the strings, and each final would take it whole.
 func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error) {
-	b, err := h.plainInput(ctx, func(int) bool { return true })
+	b, err := h.input.Next(ctx)
+	if err == nil && (h.dictionaries || hasDictionary(b)) {
+		cols := b.Columns()
+		b, err = expandColumns(ctx, b, h.input.Schema(), func(i int) bool {
+			d, ok := cols[i].(*array.Dictionary)
+			return !ok || !slices.Contains(h.keys, i) || 4*d.Dictionary().Len() > d.Len()
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +192,7 @@ func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error)
 		}
 		cols = append(cols, acc.Finish(h.mem, n))
 	}
-	return array.NewRecordBatch(h.schema, cols, int64(n)), nil
+	return array.NewRecordBatch(batchSchema(h.schema, cols), cols, int64(n)), nil
 }
 
 func (h *HashAggregate) build(ctx context.Context) error {
@@ -325,13 +337,24 @@ func GroupDictionaries(h *HashAggregate) bool {
 }
 
 // plainInput is the input's next batch with its dictionary columns i for
-// which expand(i) holds made plain.
+// which expand(i) holds made plain: those of a scan read as dictionaries
+// (GroupDictionaries), or the keys a partial aggregate passed on as they
+// came.
 func (h *HashAggregate) plainInput(ctx context.Context, expand func(int) bool) (arrow.RecordBatch, error) {
 	b, err := h.input.Next(ctx)
-	if err != nil || !h.dictionaries {
+	if err != nil || !h.dictionaries && !hasDictionary(b) {
 		return b, err
 	}
 	return expandColumns(ctx, b, h.input.Schema(), expand)
+}
+
+func hasDictionary(b arrow.RecordBatch) bool {
+	for _, c := range b.Columns() {
+		if c.DataType().ID() == arrow.DICTIONARY {
+			return true
+		}
+	}
+	return false
 }
 
 // updateWhere folds into acc only the rows where mask is true (not null).

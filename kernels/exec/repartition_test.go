@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels/expr"
@@ -278,6 +280,131 @@ func TestHashAggregatePartialPassesRowsThrough(t *testing.T) {
 		got := []any{w[0], s, st.c, st.n, m, st.nf}
 		if !sameRows([][]any{got}, [][]any{w}) {
 			t.Errorf("key %v: merged %v, want %v", w[0], got, w)
+		}
+	}
+}
+
+// TestPartialPassesDictionaryKeysToFinals: partial aggregates that pass
+// their rows through (a string key and an int key, about a group a row)
+// keep the string keys read as dictionaries (a dictionary shared by the
+// batches, some of its values used by no row); the Repartition sends a
+// key to the same final whether it comes as a group the partial held (a
+// plain string) or as a passed row (a dictionary index), and the finals
+// give each key used once, with its sums, and no key unused.
+func TestPartialPassesDictionaryKeysToFinals(t *testing.T) {
+	mem, ctx := newMem(t)
+	defer func(n int) { passProbeRows = n }(passProbeRows)
+	passProbeRows = 200
+	rng := rand.New(rand.NewSource(3))
+	db := array.NewStringBuilder(mem)
+	for i := range 100 {
+		if i%7 == 0 {
+			db.Append(fmt.Sprintf("a key longer than seven bytes %d", i))
+		} else {
+			db.Append(fmt.Sprintf("k%d", i))
+		}
+	}
+	dict := db.NewArray().(*array.String)
+	db.Release()
+	defer dict.Release()
+	dictType := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: utf8}
+	schema := schemaOf(utf8, i64, f64)
+	read := arrow.NewSchema([]arrow.Field{{Name: "c0", Type: dictType, Nullable: true}, schema.Field(1), schema.Field(2)}, nil)
+	type sums struct {
+		s float64
+		n int64
+	}
+	want := map[[2]any]*sums{}
+	inputs := make([][]arrow.RecordBatch, 2)
+	for in := range inputs {
+		for range 8 {
+			ib, kb, vb := array.NewInt32Builder(mem), array.NewInt64Builder(mem), array.NewFloat64Builder(mem)
+			for range 400 {
+				var key [2]any
+				if rng.Intn(15) == 0 {
+					ib.AppendNull()
+				} else {
+					k := rng.Intn(75) // values 75.. are used by no row
+					ib.Append(int32(k))
+					key[0] = dict.Value(k)
+				}
+				k := int64(rng.Intn(2000))
+				kb.Append(k)
+				key[1] = k
+				v := float64(rng.Intn(1000))
+				vb.Append(v)
+				if want[key] == nil {
+					want[key] = &sums{}
+				}
+				want[key].s += v
+				want[key].n++
+			}
+			ids := ib.NewArray()
+			keys := array.NewDictionaryArray(dictType, ids, dict)
+			ids.Release()
+			cols := []arrow.Array{keys, kb.NewArray(), vb.NewArray()}
+			ib.Release()
+			kb.Release()
+			vb.Release()
+			inputs[in] = append(inputs[in], array.NewRecordBatch(read, cols, 400))
+			releaseArrays(cols)
+		}
+	}
+	defer func() {
+		for _, bs := range inputs {
+			ReleaseAll(bs)
+		}
+	}()
+	sum, _ := expr.Lookup("sum")
+	length, _ := expr.Lookup("len")
+	partial := func(in int) *HashAggregate {
+		for _, b := range inputs[in] {
+			b.Retain()
+		}
+		h := NewHashAggregate(mem, records(schema, inputs[in]...), []int{0, 1},
+			[]Agg{{Fn: sum, Arg: 2, Name: "s", Type: f64}, {Fn: length, Arg: -1, Name: "n", Type: i64}})
+		h.Partial = true
+		return h
+	}
+
+	// The rows a partial passes keep their dictionary keys.
+	p := partial(0)
+	bs, err := Collect(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) < 2 {
+		t.Fatalf("%d batches: the partial should have passed its rows after the first %d", len(bs), passProbeRows)
+	}
+	if last := bs[len(bs)-1].Column(0); last.DataType().ID() != arrow.DICTIONARY {
+		t.Errorf("a passed row's key is a %s, want the dictionary it came as", last.DataType())
+	}
+	ReleaseAll(bs)
+	p.Close()
+
+	rp, err := NewRepartition(mem, []Operator{partial(0), partial(1)}, []int{0, 1}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var finals []Operator
+	for _, o := range rp.Outputs() {
+		finals = append(finals, NewHashAggregate(mem, o, []int{0, 1},
+			[]Agg{{Fn: sum, Arg: 2, Name: "s", Type: f64}, {Fn: sum, Arg: 3, Name: "n", Type: i64}}))
+	}
+	rows, _ := drain(t, ctx, NewUnion(finals, true))
+	if len(rows) != len(want) {
+		t.Fatalf("%d groups, want %d (a key in two finals, or an unused value made a group)", len(rows), len(want))
+	}
+	seen := map[[2]any]bool{}
+	for _, r := range rows {
+		key := [2]any{r[0], r[1]}
+		w := want[key]
+		if w == nil || seen[key] {
+			t.Fatalf("key %v: unexpected or twice", key)
+		}
+		seen[key] = true
+		if !sameValue(r[2], w.s) || r[3] != w.n {
+			t.Errorf("key %v: sum %v count %v, want %v %v", key, r[2], r[3], w.s, w.n)
 		}
 	}
 }

@@ -103,8 +103,44 @@ func HashColumn(a arrow.Array, hashes []uint64) error {
 		for i := range hashes {
 			hashes[i] = mix(hashes[i], nullHash)
 		}
+	case *array.Dictionary:
+		return hashDictionary(a, hashes)
 	default:
 		return kernels.Errorf(kernels.NotSupported, "cannot hash a %s column", TypeName(a.DataType()))
+	}
+	return nil
+}
+
+// hashDictionary hashes each row of a dictionary array of strings as its
+// value would hash (a row's value hashed once for all the rows naming it).
+func hashDictionary(a *array.Dictionary, hashes []uint64) error {
+	dict := a.Dictionary()
+	var value func(int) string
+	switch d := dict.(type) {
+	case *array.String:
+		value = d.Value
+	case *array.LargeString:
+		value = d.Value
+	case *array.Binary:
+		value = d.ValueString
+	case *array.LargeBinary:
+		value = d.ValueString
+	default:
+		return kernels.Errorf(kernels.NotSupported, "cannot hash a %s column", TypeName(a.DataType()))
+	}
+	of := make([]uint64, dict.Len())
+	for k := range of {
+		of[k] = nullHash
+		if dict.IsValid(k) {
+			of[k] = hashString(value(k))
+		}
+	}
+	for i := range hashes {
+		v := uint64(nullHash)
+		if a.IsValid(i) {
+			v = of[a.GetValueIndex(i)]
+		}
+		hashes[i] = mix(hashes[i], v)
 	}
 	return nil
 }
