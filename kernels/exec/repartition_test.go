@@ -408,3 +408,23 @@ func TestPartialPassesDictionaryKeysToFinals(t *testing.T) {
 		}
 	}
 }
+
+// A partial aggregate gives up early on keys all distinct in its first
+// rows, and only at the probe on keys that repeat a little.
+func TestPartialGivesUpEarlyOnDistinctKeys(t *testing.T) {
+	h := &HashAggregate{Partial: true}
+	for _, c := range []struct {
+		rows, groups int
+		want         bool
+	}{
+		{passEarlyRows - 1, passEarlyRows - 1, false}, // too few rows to tell
+		{passEarlyRows, passEarlyRows, true},          // all distinct
+		{passEarlyRows, passEarlyRows * 94 / 100, false},
+		{passProbeRows, passProbeRows * 94 / 100, true}, // past the probe, a few repeats are not enough
+		{passProbeRows, passProbeRows * 63 / 100, false},
+	} {
+		if got := h.givesUp(c.rows, c.groups); got != c.want {
+			t.Errorf("givesUp(%d rows, %d groups) = %v, want %v", c.rows, c.groups, got, c.want)
+		}
+	}
+}
