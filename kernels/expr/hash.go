@@ -42,6 +42,25 @@ func hashValues[T any](a valued[T], hashes []uint64, bits func(T) uint64) {
 	}
 }
 
+// hashInts is hashValues of integers (as their int64 or uint64 value),
+// read straight from the values and the validity bitmap.
+func hashInts[T ~int8 | ~int16 | ~int32 | ~int64 | ~uint8 | ~uint16 | ~uint32 | ~uint64](a arrow.Array, vals []T, hashes []uint64) {
+	vals = vals[:len(hashes)]
+	if a.NullN() == 0 {
+		for i, v := range vals {
+			hashes[i] = mix(hashes[i], uint64(v))
+		}
+		return
+	}
+	for i, v := range vals {
+		x := uint64(nullHash)
+		if a.IsValid(i) {
+			x = uint64(v)
+		}
+		hashes[i] = mix(hashes[i], x)
+	}
+}
+
 // HashColumn folds each row's value of a into hashes: a fixed function
 // of the values (not seeded per process), so that equal keys hash alike on
 // every node; integers hash by value whatever their width, strings by
@@ -49,21 +68,21 @@ func hashValues[T any](a valued[T], hashes []uint64, bits func(T) uint64) {
 func HashColumn(a arrow.Array, hashes []uint64) error {
 	switch a := a.(type) {
 	case *array.Int8:
-		hashValues(a, hashes, func(v int8) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Int16:
-		hashValues(a, hashes, func(v int16) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Int32:
-		hashValues(a, hashes, func(v int32) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Int64:
-		hashValues(a, hashes, func(v int64) uint64 { return uint64(v) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Uint8:
-		hashValues(a, hashes, func(v uint8) uint64 { return uint64(v) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Uint16:
-		hashValues(a, hashes, func(v uint16) uint64 { return uint64(v) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Uint32:
-		hashValues(a, hashes, func(v uint32) uint64 { return uint64(v) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Uint64:
-		hashValues(a, hashes, func(v uint64) uint64 { return v })
+		hashInts(a, a.Values(), hashes)
 	case *array.Float32:
 		hashValues(a, hashes, func(v float32) uint64 { return floatBits(float64(v)) })
 	case *array.Float64:
@@ -76,17 +95,17 @@ func HashColumn(a arrow.Array, hashes []uint64) error {
 			return 0
 		})
 	case *array.Date32:
-		hashValues(a, hashes, func(v arrow.Date32) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Date64:
-		hashValues(a, hashes, func(v arrow.Date64) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Timestamp:
-		hashValues(a, hashes, func(v arrow.Timestamp) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Duration:
-		hashValues(a, hashes, func(v arrow.Duration) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Time32:
-		hashValues(a, hashes, func(v arrow.Time32) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Time64:
-		hashValues(a, hashes, func(v arrow.Time64) uint64 { return uint64(int64(v)) })
+		hashInts(a, a.Values(), hashes)
 	case *array.Decimal128:
 		hashValues(a, hashes, func(v decimal128.Num) uint64 { return mix(v.LowBits(), uint64(v.HighBits())) })
 	case *array.String:
