@@ -243,7 +243,7 @@ def summed_sql(q: Query) -> str:
     """The query, or with --summarize its answer's rows and sums of aggregates."""
     if not q.summed:
         return q.sql
-    sums = ", ".join(f"sum({c}) AS {c}" for c in q.summed)
+    sums = ", ".join(f"sum(CAST({c} AS DOUBLE)) AS {c}" for c in q.summed)
     return f"SELECT count(*) AS groups, {sums} FROM ({q.sql})"
 
 
@@ -251,14 +251,19 @@ def summed_slipstream(q: Query, frames: dict[str, sl.DataFrame]) -> sl.DataFrame
     df = q.slipstream(frames)
     if not q.summed:
         return df
-    return df.select(sl.len().alias("groups"), *(sl.col(c).sum().alias(c) for c in q.summed))
+    return df.select(
+        sl.len().alias("groups"), *(sl.col(c).cast("float64").sum().alias(c) for c in q.summed)
+    )
 
 
 def summed_polars(q: Query, lazy: dict[str, Any], pl: Any) -> Any:
     df = q.polars(lazy, pl)
     if not q.summed:
         return df
-    return df.select(pl.len().alias("groups"), *(pl.col(c).sum().alias(c) for c in q.summed))
+    # summed as floats: polars sums an Int32 column in 32 bits
+    return df.select(
+        pl.len().alias("groups"), *(pl.col(c).cast(pl.Float64).sum().alias(c) for c in q.summed)
+    )
 
 
 def summary_checksum(table: pa.Table) -> tuple[int, float]:
