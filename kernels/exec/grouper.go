@@ -438,6 +438,8 @@ func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint3
 	at := arr.Data().Offset()
 	if arr.NullN() > 0 {
 		valid = arr.NullBitmapBytes()
+	} else if d.frozen {
+		return out // no null to name, no key to add
 	}
 	for i, v := range raw {
 		if valid != nil && valid[(at+i)>>3]&(1<<((at+i)&7)) == 0 {

@@ -497,17 +497,22 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 	defer releaseArrays(keys)
 	ids := j.t.g.groupIDs(keys, n)
 	nulls := keyNulls(keys)
+	// all: every row has its match (a join to a dimension table), found
+	// once for the steps below.
+	all := j.Residual == nil && (j.kind == JoinInner || j.kind == JoinSemi) && (late != nil || j.t.unique) &&
+		j.allMatch(ids, nulls)
 	if late != nil && j.Residual == nil && (j.kind == JoinInner || j.kind == JoinSemi) {
-		if b, ids, err = j.keepMatched(ctx, late, b, keys, ids, nulls); err != nil {
+		if b, ids, err = j.keepMatched(ctx, late, b, keys, ids, nulls, all); err != nil {
 			return err
 		}
 		nulls = false // the rows kept have no null key; keys now stands for other rows
+		all = true
 	}
 	if j.Residual != nil {
 		return j.probeFiltered(ctx, b, keys, ids, nulls)
 	}
 	if j.kind == JoinInner && j.t.unique {
-		return j.probeUnique(ctx, b, keys, ids, nulls)
+		return j.probeUnique(ctx, b, keys, ids, nulls, all)
 	}
 	for i, g := range ids {
 		matches := j.t.matches(g)
@@ -554,9 +559,9 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 // probeUnique is probeBatch for an inner join on unique build keys: each
 // probe row pairs with at most the one build row of its group, found
 // without reading the group's start and end.
-func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) error {
+func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls, all bool) error {
 	rows, groups := j.t.rows, uint32(j.t.groups)
-	if len(j.probeRows) == 0 && len(ids) <= BatchRows && j.allMatch(ids, nulls) {
+	if all && len(j.probeRows) == 0 && len(ids) <= BatchRows {
 		// Every row pairs (a join to a dimension table): the batch goes
 		// out as it is, beside its build rows.
 		for _, g := range ids {
@@ -583,8 +588,8 @@ func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []
 // rows with a match, then reads the columns the output takes for those
 // rows only. It takes ownership of b and returns its replacement (nil on
 // an error) and the ids of the rows kept.
-func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls bool) (arrow.RecordBatch, []uint32, error) {
-	if j.allMatch(ids, nulls) {
+func (j *HashJoin) keepMatched(ctx context.Context, late *lateBatch, b arrow.RecordBatch, keys []arrow.Array, ids []uint32, nulls, all bool) (arrow.RecordBatch, []uint32, error) {
+	if all {
 		b, err := late.fill(ctx, b, j.outCols)
 		return b, ids, err
 	}
