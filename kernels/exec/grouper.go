@@ -781,7 +781,8 @@ func (d *stringDict) encodeDictionary(a *array.Dictionary, out []uint32) []uint3
 		d.dictIDs = d.encode(values, d.dictIDs[:0]) // all of them: at once
 	} else {
 		for _, r := range fresh {
-			d.dictIDs[r] = d.idOf(stringAt(values, int(r)))
+			v, _ := expr.StringAt(values, int(r)) // a Parquet string column's dictionary
+			d.dictIDs[r] = d.idOf(v)
 		}
 	}
 	for _, r := range rows {
@@ -796,22 +797,6 @@ func (d *stringDict) encodeDictionary(a *array.Dictionary, out []uint32) []uint3
 		out = append(out, d.dictIDs[r])
 	}
 	return out
-}
-
-// stringAt is value i of a string or binary array, as a Go string that
-// aliases its bytes.
-func stringAt(a arrow.Array, i int) string {
-	switch a := a.(type) {
-	case *array.String:
-		return a.Value(i)
-	case *array.LargeString:
-		return a.Value(i)
-	case *array.Binary:
-		return unsafe.String(unsafe.SliceData(a.Value(i)), len(a.Value(i)))
-	case *array.LargeBinary:
-		return unsafe.String(unsafe.SliceData(a.Value(i)), len(a.Value(i)))
-	}
-	return a.(interface{ Value(int) string }).Value(i)
 }
 
 // idOf is the id of v (noID when frozen and never seen), added if new. v

@@ -168,7 +168,7 @@ func (h *HashAggregate) givesUp(rows, groups int) bool {
 // no cheaper than the strings, and each final would take it whole.
 func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error) {
 	b, err := h.input.Next(ctx)
-	if err == nil && (h.dictionaries || hasDictionary(b)) {
+	if err == nil && hasDictionary(b) {
 		cols := b.Columns()
 		b, err = expandColumns(ctx, b, h.input.Schema(), func(i int) bool {
 			d, ok := cols[i].(*array.Dictionary)
@@ -360,7 +360,7 @@ func GroupDictionaries(h *HashAggregate) bool {
 // came.
 func (h *HashAggregate) plainInput(ctx context.Context, expand func(int) bool) (arrow.RecordBatch, error) {
 	b, err := h.input.Next(ctx)
-	if err != nil || !h.dictionaries && !hasDictionary(b) {
+	if err != nil || !hasDictionary(b) {
 		return b, err
 	}
 	return expandColumns(ctx, b, h.input.Schema(), expand)

@@ -130,28 +130,35 @@ func HashColumn(a arrow.Array, hashes []uint64) error {
 	return nil
 }
 
+// StringAt is value i of a string or binary array (plain or large) as a
+// Go string over its bytes; ok is false for any other array.
+func StringAt(a arrow.Array, i int) (v string, ok bool) {
+	switch a := a.(type) {
+	case *array.String:
+		return a.Value(i), true
+	case *array.LargeString:
+		return a.Value(i), true
+	case *array.Binary:
+		return a.ValueString(i), true
+	case *array.LargeBinary:
+		return a.ValueString(i), true
+	}
+	return "", false
+}
+
 // hashDictionary hashes each row of a dictionary array of strings as its
 // value would hash (a row's value hashed once for all the rows naming it).
 func hashDictionary(a *array.Dictionary, hashes []uint64) error {
 	dict := a.Dictionary()
-	var value func(int) string
-	switch d := dict.(type) {
-	case *array.String:
-		value = d.Value
-	case *array.LargeString:
-		value = d.Value
-	case *array.Binary:
-		value = d.ValueString
-	case *array.LargeBinary:
-		value = d.ValueString
-	default:
+	if _, ok := StringAt(dict, 0); !ok && dict.Len() > 0 {
 		return kernels.Errorf(kernels.NotSupported, "cannot hash a %s column", TypeName(a.DataType()))
 	}
 	of := make([]uint64, dict.Len())
 	for k := range of {
 		of[k] = nullHash
 		if dict.IsValid(k) {
-			of[k] = hashString(value(k))
+			v, _ := StringAt(dict, k)
+			of[k] = hashString(v)
 		}
 	}
 	for i := range hashes {
