@@ -47,10 +47,16 @@ func (h *HashAggregate) Memory() budget.OperatorStats {
 // query's share it starts spilling (sp != nil from then on), or fails
 // when it cannot.
 func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpill) (*aggSpill, error) {
-	size := g.bytes()
+	var accBytes, whole int64 // whole: of those finished all at once
 	for _, a := range accs {
-		size += expr.AccumulatorBytes(a, g.n)
+		b := expr.AccumulatorBytes(a, g.n)
+		accBytes += b
+		if _, ok := a.(expr.RangeFinisher); !ok {
+			whole += b
+		}
 	}
+	held, _ := g.bytes()
+	size := held + accBytes
 	q := h.res.Query()
 	if sp != nil {
 		// Frozen groups grow only by their values (n_unique, median):
@@ -61,9 +67,11 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		}
 		return sp, nil
 	}
-	// Finishing turns the groups into output arrays while they are still
-	// held: room for both, or freeze now.
-	err := h.res.TryResize(2 * size)
+	// Finishing drops the tables that find groups, then builds the arrays
+	// of the aggregates that are not built a batch at a time (about what
+	// their states take) while the groups are held (groupsOut): room for
+	// that too, or freeze now.
+	err := h.res.TryResize(size + whole)
 	if err == nil {
 		h.res.Resize(size)
 		return nil, nil
@@ -96,7 +104,7 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		return nil, q.Exhausted(fmt.Sprintf("%s: a part of the groups still does not fit after %d rounds of spilling (one key with more rows than fit, or the query's other operators hold its memory)", h.res.Name, h.level))
 	}
 	g.freeze()
-	size = g.bytes() // freezing may add an index
+	size, _ = g.bytes() // freezing may add an index
 	for _, a := range accs {
 		size += expr.AccumulatorBytes(a, g.n)
 	}

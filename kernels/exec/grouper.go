@@ -91,23 +91,22 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 	return out
 }
 
-// keyColumns builds the key values of groups 0..n-1, one array per key.
-func (g *grouper) keyColumns(mem memory.Allocator) []arrow.Array {
+// keyColumns builds the key values of groups lo..hi-1, one array per key.
+func (g *grouper) keyColumns(mem memory.Allocator, lo, hi int) []arrow.Array {
 	if len(g.dicts) == 0 {
 		return nil
 	}
 	out := make([]arrow.Array, len(g.dicts))
+	ids := make([]uint32, hi-lo)
 	if len(g.dicts) == 1 {
-		ids := make([]uint32, g.n)
 		for i := range ids {
-			ids[i] = uint32(i)
+			ids[i] = uint32(lo + i)
 		}
 		out[0] = g.dicts[0].values(mem, ids)
 		return out
 	}
-	ids := make([]uint32, g.n)
 	for j, d := range g.dicts {
-		g.tuples.column(j, ids)
+		g.tuples.column(j, lo, ids)
 		out[j] = d.values(mem, ids)
 	}
 	return out
@@ -120,7 +119,12 @@ type keyDict interface {
 	encode(arr arrow.Array, out []uint32) []uint32
 	freeze()
 	len() int
-	bytes() int64
+	// bytes is what finding values takes (tables) and what keeping them
+	// takes (values needs only these).
+	bytes() (index, values int64)
+	// dropIndex lets go of what only finding values needs: once the
+	// groups are all in, only their values are built.
+	dropIndex()
 	// values builds the array of the values with the given ids.
 	values(mem memory.Allocator, ids []uint32) arrow.Array
 }
@@ -926,35 +930,58 @@ func heapValues[O int32 | int64](mem memory.Allocator, h *strHeap, null uint32, 
 
 // bytes is about what the grouper holds in Go memory (its tables, the key
 // values it keeps): what a HashAggregate reserves in its query's budget.
-func (g *grouper) bytes() int64 {
-	var n int64
+// index is the part that only finding groups needs (dropIndex).
+func (g *grouper) bytes() (total, index int64) {
 	for _, d := range g.dicts {
-		n += d.bytes()
+		i, v := d.bytes()
+		total, index = total+i+v, index+i
 	}
 	if g.tuples != nil {
-		n += g.tuples.bytes()
+		i, v := g.tuples.bytes()
+		total, index = total+i+v, index+i
 	}
 	for _, c := range g.ids {
-		n += int64(cap(c)) * 4
+		total += int64(cap(c)) * 4
+		index += int64(cap(c)) * 4
 	}
-	return n
+	return total, index
+}
+
+// dropIndex lets go of the tables that find groups: once every row is in,
+// keyColumns needs only the groups' values.
+func (g *grouper) dropIndex() {
+	for _, d := range g.dicts {
+		d.dropIndex()
+	}
+	if g.tuples != nil {
+		g.tuples.slots, g.tuples.direct, g.tuples.keys = nil, nil, nil
+	}
+	g.ids = nil
 }
 
 // Bytes of each dictionary: slots and kept values (a map entry of a
 // fixedDict is about three times its key).
-func (d *fixedDict[T]) bytes() int64 {
+func (d *fixedDict[T]) bytes() (index, values int64) {
 	var v T
 	w := int64(unsafe.Sizeof(v))
-	return int64(len(d.m))*(3*w+8) + int64(cap(d.vals))*w
+	return int64(len(d.m)) * (3*w + 8), int64(cap(d.vals)) * w
 }
 
-func (d *intDict[T]) bytes() int64 {
+func (d *intDict[T]) bytes() (index, values int64) {
 	var v T
-	return int64(len(d.tbl.slots))*16 + int64(cap(d.vals))*int64(unsafe.Sizeof(v)) + int64(cap(d.direct))*4 + int64(cap(d.present))*8
+	return int64(len(d.tbl.slots))*16 + int64(cap(d.direct))*4 + int64(cap(d.present))*8, int64(cap(d.vals)) * int64(unsafe.Sizeof(v))
 }
 
-func (d *boolDict) bytes() int64 { return 64 }
+func (d *boolDict) bytes() (index, values int64) { return 0, 64 }
 
-func (d *stringDict) bytes() int64 {
-	return int64(len(d.tbl.slots))*16 + d.vals.bytes() + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4
+func (d *stringDict) bytes() (index, values int64) {
+	return int64(len(d.tbl.slots))*16 + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4 + int64(cap(d.dictIDs))*4, d.vals.bytes()
+}
+
+func (d *fixedDict[T]) dropIndex() { d.m = nil }
+func (d *intDict[T]) dropIndex()   { d.tbl, d.direct, d.present = &u64Table{}, nil, nil }
+func (d *boolDict) dropIndex()     {}
+func (d *stringDict) dropIndex() {
+	d.tbl, d.short, d.shortIDs = &strTable{}, &u64Table{}, nil
+	d.dict, d.dictIDs, d.dictUsed, d.dictFresh = nil, nil, nil, nil
 }

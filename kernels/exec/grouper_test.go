@@ -67,7 +67,7 @@ func TestTupleGroupIDs(t *testing.T) {
 		}
 		b.Release()
 	}
-	keys := g.keyColumns(mem)
+	keys := g.keyColumns(mem, 0, g.n)
 	kb := array.NewRecordBatch(schema, keys, int64(g.n))
 	releaseArrays(keys)
 	for i := range g.n {
@@ -263,7 +263,7 @@ func TestStringDictNullsSliced(t *testing.T) {
 		if g.n != len(want) || len(want) != len(strs) {
 			t.Fatalf("%s: %d groups, want %d", typ, g.n, len(strs))
 		}
-		keys := g.keyColumns(mem)
+		keys := g.keyColumns(mem, 0, g.n)
 		for v, id := range want {
 			if got := goValue(keys[0], int(id)); !sameValue(got, v) {
 				t.Fatalf("%s: group %d's key %v, want %v", typ, id, got, v)
@@ -429,7 +429,7 @@ func TestTuplesPackThenHash(t *testing.T) {
 		if hashed := g.tuples.bits == nil; hashed != c.hashed {
 			t.Fatalf("%s: hashed %v, want %v (%d groups)", c.name, hashed, c.hashed, g.n)
 		}
-		keys := g.keyColumns(mem)
+		keys := g.keyColumns(mem, 0, g.n)
 		kb := array.NewRecordBatch(schema, keys, int64(g.n))
 		releaseArrays(keys)
 		for i := range g.n {
@@ -484,7 +484,7 @@ func TestDictionaryKeysUnusedValues(t *testing.T) {
 	if g.n != 4 {
 		t.Fatalf("%d groups, want 4 (b, a, the long value, null)", g.n)
 	}
-	keys := g.keyColumns(mem)
+	keys := g.keyColumns(mem, 0, g.n)
 	defer releaseArrays(keys)
 	for id, want := range []any{"b", "a", "a much longer value than seven bytes", nil} {
 		if v := goValue(keys[0], id); !sameValue(v, want) {

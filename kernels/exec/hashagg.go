@@ -56,7 +56,7 @@ type HashAggregate struct {
 	// (see GroupDictionaries), which the grouper encodes a value at a time.
 	dictionaries bool
 
-	out   materialized
+	out   groupsOut
 	parts []*budget.SpillFile  // spilled partitions not yet aggregated
 	sub   *HashAggregate       // the partition being aggregated
 	below budget.OperatorStats // the memory figures of the parts aggregated
@@ -114,14 +114,20 @@ func (h *HashAggregate) Close() error {
 }
 
 func (h *HashAggregate) Next(ctx context.Context) (arrow.RecordBatch, error) {
-	if !h.out.built() {
+	if !h.out.ready {
 		if err := h.build(ctx); err != nil {
 			return nil, err
 		}
 	}
-	b, err := h.out.next(ctx)
+	b, err := h.out.next(ctx, h.mem, h.schema)
 	if err != io.EOF {
 		return b, err
+	}
+	if h.out.g != nil { // the groups are out: their tables go
+		h.out.release()
+		if h.res != nil {
+			h.res.Resize(0)
+		}
 	}
 	if h.passing {
 		return h.passNext(ctx)
@@ -298,18 +304,68 @@ func (h *HashAggregate) build(ctx context.Context) error {
 	if len(h.keys) == 0 {
 		g.n = 1
 	}
-	cols := g.keyColumns(h.mem)
-	for _, acc := range accs {
-		cols = append(cols, acc.Finish(h.mem, g.n))
+	g.dropIndex()
+	h.out = groupsOut{ready: true, g: g, accs: accs, whole: make([]arrow.Array, len(accs)), n: g.n}
+	held, _ := g.bytes()
+	for i, acc := range accs {
+		if _, ok := acc.(expr.RangeFinisher); ok {
+			held += expr.AccumulatorBytes(acc, g.n)
+		} else { // an Arrow array now, counted at the allocator
+			h.out.whole[i] = acc.Finish(h.mem, g.n)
+			h.out.accs[i] = nil
+		}
 	}
-	rec := array.NewRecordBatch(h.schema, cols, int64(g.n))
-	releaseArrays(cols)
-	defer rec.Release()
-	h.out.set(h.schema, rec)
-	if h.res != nil { // the groups are now Arrow arrays, counted at the allocator
-		h.res.Resize(0)
+	if h.res != nil {
+		h.res.Resize(held)
 	}
 	return nil
+}
+
+// groupsOut streams an aggregate's groups BatchRows at a time. A batch's
+// key values are built from the grouper when the batch is asked for, so
+// the keys of all the groups are never built at once beside the tables
+// that hold them (10^8 groups of six keys took 7 GB more, every page of
+// it a fault).
+type groupsOut struct {
+	ready bool
+	g     *grouper // nil once every group is out
+	// Aggregate i is built a batch at a time by accs[i] (RangeFinisher)
+	// or is whole[i], every group's.
+	accs  []expr.Accumulator
+	whole []arrow.Array
+	at, n int // the next group out, and how many there are
+}
+
+func (o *groupsOut) next(ctx context.Context, mem memory.Allocator, schema *arrow.Schema) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if o.g == nil || o.at == o.n {
+		return nil, io.EOF
+	}
+	lo, hi := o.at, min(o.at+BatchRows, o.n)
+	cols := o.g.keyColumns(mem, lo, hi)
+	for i, a := range o.whole {
+		if a == nil {
+			cols = append(cols, o.accs[i].(expr.RangeFinisher).FinishRange(mem, lo, hi))
+		} else {
+			cols = append(cols, array.NewSlice(a, int64(lo), int64(hi)))
+		}
+	}
+	o.at = hi
+	b := array.NewRecordBatch(schema, cols, int64(hi-lo))
+	releaseArrays(cols)
+	return b, nil
+}
+
+// release drops the groups.
+func (o *groupsOut) release() {
+	for _, a := range o.whole {
+		if a != nil {
+			a.Release()
+		}
+	}
+	o.g, o.accs, o.whole = nil, nil, nil
 }
 
 // GroupDictionaries lets h's string keys come from a Parquet file as the

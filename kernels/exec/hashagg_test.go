@@ -477,7 +477,7 @@ func TestGrouperIDsStableAcrossBatches(t *testing.T) {
 	if fmt.Sprint(ids1) != "[0 1 2 3]" || fmt.Sprint(ids2) != "[3 2 4 0 5]" || g.n != 6 {
 		t.Errorf("ids %v then %v (n=%d), want [0 1 2 3] then [3 2 4 0 5] (n=6)", ids1, ids2, g.n)
 	}
-	cols := g.keyColumns(mem)
+	cols := g.keyColumns(mem, 0, g.n)
 	defer func() {
 		for _, c := range cols {
 			c.Release()

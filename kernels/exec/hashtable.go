@@ -5,6 +5,8 @@ import (
 	"math/bits"
 	"slices"
 	"unsafe"
+
+	"slipstream/kernels/expr"
 )
 
 // Go's maps cost most of a group-by's time, so the grouper uses these
@@ -39,7 +41,7 @@ func newU64Table() *u64Table {
 
 func (t *u64Table) resize(size int) {
 	old := t.slots
-	t.slots = make([]u64Slot, size)
+	t.slots = expr.MakeTouched[u64Slot](size, size)
 	t.shift = uint(64 - bits.TrailingZeros(uint(size)))
 	mask := uint64(size - 1)
 	for _, s := range old {
@@ -232,7 +234,7 @@ func (t *strTable) touch(hs []uint32, vals *strHeap) uint32 {
 
 func (t *strTable) grow() {
 	old := t.slots
-	t.slots = make([]strSlot, 2*len(old))
+	t.slots = expr.MakeTouched[strSlot](2*len(old), 2*len(old))
 	mask := uint32(len(t.slots) - 1)
 	for _, slot := range old {
 		if slot.id == 0 {
@@ -289,12 +291,12 @@ func newTupleTable(k int) *tupleTable {
 
 func (t *tupleTable) len() int { return t.n }
 
-func (t *tupleTable) bytes() int64 {
-	n := int64(len(t.slots))*8 + int64(cap(t.direct)+cap(t.keys))*4
+func (t *tupleTable) bytes() (index, values int64) {
+	index = int64(len(t.slots))*8 + int64(cap(t.direct)+cap(t.keys))*4
 	for _, c := range t.chunks {
-		n += int64(cap(c)) * 4
+		values += int64(cap(c)) * 4
 	}
-	return n
+	return index, values
 }
 
 const tupleChunk = 1 << 15
@@ -329,7 +331,7 @@ func (t *tupleTable) push(cols [][]uint32, i int) {
 
 func (t *tupleTable) resize(size int) {
 	old := t.slots
-	t.slots = make([]tupleSlot, size)
+	t.slots = expr.MakeTouched[tupleSlot](size, size)
 	t.shift = uint(32 - bits.TrailingZeros(uint(size)))
 	mask := uint32(size - 1)
 	for _, s := range old {
@@ -435,7 +437,7 @@ func (t *tupleTable) toHashed() {
 	for 2*t.n > size {
 		size *= 2
 	}
-	t.slots = make([]tupleSlot, size)
+	t.slots = expr.MakeTouched[tupleSlot](size, size)
 	t.shift = uint(32 - bits.TrailingZeros(uint(size)))
 	mask := uint32(size - 1)
 	for g := range t.n {
@@ -589,9 +591,9 @@ rows:
 	}
 }
 
-// column sets ids[g] to key j's id in group g, for every group.
-func (t *tupleTable) column(j int, ids []uint32) {
-	for g := range ids {
-		ids[g] = t.tuple(uint32(g))[j]
+// column sets ids[i] to key j's id in group lo+i.
+func (t *tupleTable) column(j, lo int, ids []uint32) {
+	for i := range ids {
+		ids[i] = t.tuple(uint32(lo + i))[j]
 	}
 }

@@ -107,7 +107,8 @@ func (t *joinTable) reserveIndex() {
 	}
 	n := 8*int64(len(t.start)+len(t.rows)) + 4*int64(len(t.matched))
 	if t.g != nil {
-		n += t.g.bytes()
+		b, _ := t.g.bytes()
+		n += b
 	}
 	t.res.Resize(n)
 	t.res.NotePeak(n + BatchBytes(t.rec))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/kernels"
@@ -387,4 +388,66 @@ func spillFiles(p *budget.Pool) int {
 		n += len(files)
 	}
 	return n
+}
+
+// A group-by whose tables and states fit in the limit once, but not
+// twice, holds its groups: it builds the output a batch at a time from
+// them, not beside them, so it need not spill. The input is n distinct
+// keys in order (key i sums to i, counts 1, has max i%1000).
+func TestHashAggregateHoldsGroupsThatFitOnce(t *testing.T) {
+	const n, per = 200_000, 5_000
+	mem, ctx := newMem(t)
+	schema := schemaOf(arrow.PrimitiveTypes.Int64, arrow.PrimitiveTypes.Float64, arrow.PrimitiveTypes.Int32)
+	var batches []arrow.RecordBatch
+	for lo := 0; lo < n; lo += per {
+		keys, vals, qs := make([]int64, per), make([]float64, per), make([]int32, per)
+		for i := range keys {
+			keys[i], vals[i], qs[i] = int64(lo+i), float64(lo+i), int32((lo+i)%1000)
+		}
+		cols := []arrow.Array{
+			expr.FixedWidthArray(mem, schema.Field(0).Type, keys, nil, 0),
+			expr.FixedWidthArray(mem, schema.Field(1).Type, vals, nil, 0),
+			expr.FixedWidthArray(mem, schema.Field(2).Type, qs, nil, 0),
+		}
+		batches = append(batches, array.NewRecordBatch(schema, cols, per))
+		releaseArrays(cols)
+	}
+	defer func() {
+		for _, b := range batches {
+			b.Release()
+		}
+	}()
+	pool := tinyPool(t, mem, 10<<20, true)
+	q := pool.Begin("agg")
+	op := hashAgg(t, q, &copying{Records: records(schema, batches...), mem: q}, []int{0}, []aggSpec{{"sum", 1}, {"len", -1}, {"max", 2}})
+	op.SetBudget(q)
+	seen := 0
+	for {
+		b, err := op.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.NumRows() > BatchRows {
+			t.Errorf("a batch of %d groups, more than %d", b.NumRows(), BatchRows)
+		}
+		k, s, c, m := b.Column(0).(*array.Int64), b.Column(1).(*array.Float64), b.Column(2).(*array.Int64), b.Column(3).(*array.Int32)
+		for i := range int(b.NumRows()) {
+			if key := k.Value(i); s.Value(i) != float64(key) || c.Value(i) != 1 || m.Value(i) != int32(key%1000) {
+				t.Fatalf("group %d: sum %v, len %d, max %d", key, s.Value(i), c.Value(i), m.Value(i))
+			}
+		}
+		seen += int(b.NumRows())
+		b.Release()
+	}
+	op.Close()
+	if seen != n {
+		t.Errorf("%d groups, want %d", seen, n)
+	}
+	if q.Spilled() != 0 {
+		t.Errorf("spilled %d bytes although the groups fit the limit (peak %d)", q.Spilled(), op.Memory().Peak)
+	}
+	finished(t, pool, q)
 }

@@ -128,7 +128,7 @@ func grow[T any](s []T, n int) []T {
 	// Doubling, not append's quarter: a group-by of millions of groups
 	// grows its states a batch at a time, and each growth is a copy into
 	// memory the process has not touched yet.
-	grown := make([]T, n, max(n, 2*cap(s)))
+	grown := MakeTouched[T](n, max(n, 2*cap(s)))
 	copy(grown, s)
 	return grown
 }
@@ -180,8 +180,12 @@ func (a *countAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 }
 
 func (a *countAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
-	a.counts = grow(a.counts, ngroups)
-	return FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, a.counts, nil, 0)
+	return a.FinishRange(mem, 0, ngroups)
+}
+
+func (a *countAcc) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	a.counts = grow(a.counts, hi)
+	return FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, a.counts[lo:hi], nil, 0)
 }
 
 type sumAcc[T int64 | uint64 | float64] struct {
@@ -219,12 +223,16 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 }
 
 func (a *sumAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
-	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	return a.FinishRange(mem, 0, ngroups)
+}
+
+func (a *sumAcc[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	a.sums, a.seen = grow(a.sums, hi), grow(a.seen, hi)
 	if a.zero {
-		return FixedWidthArray(mem, a.dt, a.sums, nil, 0)
+		return FixedWidthArray(mem, a.dt, a.sums[lo:hi], nil, 0)
 	}
-	v, nulls := ValidityOf(mem, a.seen)
-	return FixedWidthArray(mem, a.dt, a.sums, v, nulls)
+	v, nulls := ValidityOf(mem, a.seen[lo:hi])
+	return FixedWidthArray(mem, a.dt, a.sums[lo:hi], v, nulls)
 }
 
 type decimalSumAcc struct {
@@ -286,13 +294,17 @@ func (a *meanAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 }
 
 func (a *meanAcc) Finish(mem memory.Allocator, ngroups int) arrow.Array {
-	a.sums, a.counts = grow(a.sums, ngroups), grow(a.counts, ngroups)
-	seen := make([]bool, ngroups)
-	out := make([]float64, ngroups)
-	for g := range out {
-		if a.counts[g] > 0 {
-			out[g] = a.sums[g] / float64(a.counts[g])
-			seen[g] = true
+	return a.FinishRange(mem, 0, ngroups)
+}
+
+func (a *meanAcc) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	a.sums, a.counts = grow(a.sums, hi), grow(a.counts, hi)
+	seen := make([]bool, hi-lo)
+	out := make([]float64, hi-lo)
+	for i := range out {
+		if c := a.counts[lo+i]; c > 0 {
+			out[i] = a.sums[lo+i] / float64(c)
+			seen[i] = true
 		}
 	}
 	v, nulls := ValidityOf(mem, seen)
@@ -399,9 +411,13 @@ func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int
 }
 
 func (a *numberExtremes[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
-	a.best, a.seen = grow(a.best, ngroups), grow(a.seen, ngroups)
-	v, nulls := ValidityOf(mem, a.seen)
-	return FixedWidthArray(mem, a.dt, a.best, v, nulls)
+	return a.FinishRange(mem, 0, ngroups)
+}
+
+func (a *numberExtremes[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	a.best, a.seen = grow(a.best, hi), grow(a.seen, hi)
+	v, nulls := ValidityOf(mem, a.seen[lo:hi])
+	return FixedWidthArray(mem, a.dt, a.best[lo:hi], v, nulls)
 }
 
 // nanGreatest orders NaN above every number, as DuckDB and Arrow's sort
@@ -491,11 +507,31 @@ func newMinMax(dt arrow.DataType, isMax bool, nan nanRule) Accumulator {
 		}}
 }
 
-// Sized is an Accumulator that says how much memory it holds, for those
-// whose state grows with the values (n_unique, median, quantile); the
-// others hold a few words a group.
+// Sized is an Accumulator that says how much memory it holds: those
+// whose state grows with the values (n_unique, median, quantile), and the
+// common ones of a few bytes a group, which say what they hold exactly
+// (a group-by of 10^8 groups took 24 bytes a group for each of three
+// aggregates holding 9, 8 and 5, and spilled a third of its groups); the
+// others are counted at 24 bytes a group.
 type Sized interface {
 	Bytes() int64
+}
+
+// RangeFinisher is an Accumulator that builds the values of groups lo to
+// hi-1 alone: a group-by builds its output a batch at a time from the
+// states, not every group's at once beside them (for 10^8 groups, 2 GB
+// of fresh pages).
+type RangeFinisher interface {
+	FinishRange(mem memory.Allocator, lo, hi int) arrow.Array
+}
+
+func (a *countAcc) Bytes() int64 { return int64(cap(a.counts)) * 8 }
+func (a *sumAcc[T]) Bytes() int64 {
+	return int64(cap(a.sums))*int64(unsafeSizeof[T]()) + int64(cap(a.seen))
+}
+func (a *meanAcc) Bytes() int64 { return int64(cap(a.sums))*8 + int64(cap(a.counts))*8 }
+func (a *numberExtremes[T]) Bytes() int64 {
+	return int64(cap(a.best))*int64(unsafeSizeof[T]()) + int64(cap(a.seen))
 }
 
 // AccumulatorBytes is about what acc holds for ngroups groups.

@@ -395,6 +395,11 @@ type firstLast[T any] struct {
 	set    []bool // the group has its value
 	valid  []bool // and it is not null
 	finish func(mem memory.Allocator, dt arrow.DataType, vals []T, valid []bool) arrow.Array
+	held   int64 // bytes keep copied (strings)
+}
+
+func (a *firstLast[T]) Bytes() int64 {
+	return int64(cap(a.vals))*int64(unsafeSizeof[T]()) + int64(cap(a.set)+cap(a.valid)) + a.held
 }
 
 func (a *firstLast[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
@@ -473,7 +478,7 @@ func newFirstLast(dt arrow.DataType, last bool) Accumulator {
 				return b.NewArray()
 			}}
 	}
-	return &firstLast[string]{dt: dt, last: last, keep: strings.Clone,
+	a := &firstLast[string]{dt: dt, last: last,
 		read: textAt,
 		finish: func(mem memory.Allocator, dt arrow.DataType, vals []string, valid []bool) arrow.Array {
 			b := array.NewBuilder(mem, dt)
@@ -488,6 +493,11 @@ func newFirstLast(dt arrow.DataType, last bool) Accumulator {
 			}
 			return b.NewArray()
 		}}
+	a.keep = func(v string) string {
+		a.held += int64(len(v)) + 8 // an allocation's rounding, about
+		return strings.Clone(v)
+	}
+	return a
 }
 
 // anyAllMode says what any and all answer where nulls or no values leave

@@ -191,3 +191,45 @@ func TestMinMaxNaN(t *testing.T) {
 		}
 	}
 }
+
+// The common aggregates build any range of groups alone (a group-by's
+// output a batch at a time), the same values as Finish, groups past the
+// last one updated included.
+func TestFinishRangeIsFinishInPieces(t *testing.T) {
+	mem, _ := newMem(t)
+	b1 := fromJSON(t, mem, f64, `[5, null, 7]`)
+	b2 := fromJSON(t, mem, f64, `[-1, 10, null]`)
+	defer b1.Release()
+	defer b2.Release()
+	for _, fn := range []string{"len", "count", "sum", "min", "max", "mean"} {
+		f, _ := Lookup(fn)
+		var in arrow.DataType = f64
+		if fn == "len" {
+			in = nil
+		}
+		whole, pieces := f.NewAccumulator(in, nil), f.NewAccumulator(in, nil)
+		for _, acc := range []Accumulator{whole, pieces} {
+			acc.Update(b1, []uint32{0, 1, 0}, 2)
+			acc.Update(b2, []uint32{2, 0, 1}, 3)
+		}
+		out := whole.Finish(mem, 5)
+		want := goValues(out)
+		out.Release()
+		rf, ok := pieces.(RangeFinisher)
+		if !ok {
+			t.Fatalf("%s does not finish a range", fn)
+		}
+		var got []any
+		for _, r := range [][2]int{{0, 1}, {1, 3}, {3, 5}} {
+			part := rf.FinishRange(mem, r[0], r[1])
+			if part.Len() != r[1]-r[0] {
+				t.Errorf("%s: range %v has %d values", fn, r, part.Len())
+			}
+			got = append(got, goValues(part)...)
+			part.Release()
+		}
+		if !sameValues(got, want) {
+			t.Errorf("%s in pieces = %v, whole = %v", fn, got, want)
+		}
+	}
+}
