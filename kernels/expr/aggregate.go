@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"unsafe"
+
 	"cmp"
 	"strings"
 
@@ -152,6 +154,31 @@ func ValidityOf(mem memory.Allocator, seen []bool) (*memory.Buffer, int) {
 	return buf, nulls
 }
 
+// groupBits is a bit per group (whether it has a value): a bitmap of 10^7
+// groups takes 1.25 MB and stays in the caches, where a bool a group (10
+// MB) cost a miss a row beside the states' own.
+type groupBits []uint64
+
+func growBits(b groupBits, ngroups int) groupBits { return grow(b, (ngroups+63)/64) }
+
+func (b groupBits) set(g uint32)      { b[g/64] |= 1 << (g % 64) }
+func (b groupBits) has(g uint32) bool { return b[g/64]&(1<<(g%64)) != 0 }
+
+// validity is the Arrow validity bitmap of groups lo..hi-1 (nil when all
+// are set) and its count of nulls.
+func (b groupBits) validity(mem memory.Allocator, lo, hi int) (*memory.Buffer, int) {
+	src := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b)*8)
+	n := hi - lo
+	nulls := n - bitutil.CountSetBits(src, lo, n)
+	if nulls == 0 {
+		return nil, 0
+	}
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(int(bitutil.BytesForBits(int64(n))))
+	bitutil.CopyBitmap(src, lo, n, buf.Bytes(), 0)
+	return buf, nulls
+}
+
 type countAcc struct {
 	rows   bool // len: count rows, nulls included
 	counts []int64
@@ -192,11 +219,11 @@ type sumAcc[T int64 | uint64 | float64] struct {
 	dt   arrow.DataType
 	zero bool // no value: 0, not null
 	sums []T
-	seen []bool
+	seen groupBits
 }
 
 func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
-	a.sums, a.seen = grow(a.sums, ngroups), grow(a.seen, ngroups)
+	a.sums, a.seen = grow(a.sums, ngroups), growBits(a.seen, ngroups)
 	vals := Values[T](values)
 	if values.NullN() == 0 {
 		if ngroups == 1 && len(ids) > 0 {
@@ -205,19 +232,21 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 			for _, v := range vals[:len(ids)] {
 				sum += v
 			}
-			a.sums[0], a.seen[0] = sum, true
+			a.sums[0] = sum
+			a.seen.set(0)
 			return
 		}
+		sums, seen := a.sums, a.seen
 		for i, g := range ids {
-			a.sums[g] += vals[i]
-			a.seen[g] = true
+			sums[g] += vals[i]
+			seen.set(g)
 		}
 		return
 	}
 	for i, g := range ids {
 		if values.IsValid(i) {
 			a.sums[g] += vals[i]
-			a.seen[g] = true
+			a.seen.set(g)
 		}
 	}
 }
@@ -227,11 +256,11 @@ func (a *sumAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 }
 
 func (a *sumAcc[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
-	a.sums, a.seen = grow(a.sums, hi), grow(a.seen, hi)
+	a.sums, a.seen = grow(a.sums, hi), growBits(a.seen, hi)
 	if a.zero {
 		return FixedWidthArray(mem, a.dt, a.sums[lo:hi], nil, 0)
 	}
-	v, nulls := ValidityOf(mem, a.seen[lo:hi])
+	v, nulls := a.seen.validity(mem, lo, hi)
 	return FixedWidthArray(mem, a.dt, a.sums[lo:hi], v, nulls)
 }
 
@@ -376,11 +405,11 @@ type numberExtremes[T orderedWidth] struct {
 	isMax   bool
 	nanLess func(a, b T) bool
 	best    []T
-	seen    []bool
+	seen    groupBits
 }
 
 func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
-	a.best, a.seen = grow(a.best, ngroups), grow(a.seen, ngroups)
+	a.best, a.seen = grow(a.best, ngroups), growBits(a.seen, ngroups)
 	vals := Values[T](values)[:len(ids)]
 	var valid []byte
 	off := values.Data().Offset()
@@ -395,7 +424,7 @@ func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int
 		v, b := vals[i], best[g]
 		var wins bool
 		switch {
-		case !seen[g]:
+		case !seen.has(g):
 			wins = true
 		case v != v || b != b: // NaN
 			wins = a.isMax && a.nanLess(b, v) || !a.isMax && a.nanLess(v, b)
@@ -405,7 +434,8 @@ func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int
 			wins = v < b
 		}
 		if wins {
-			best[g], seen[g] = v, true
+			best[g] = v
+			seen.set(g)
 		}
 	}
 }
@@ -415,8 +445,8 @@ func (a *numberExtremes[T]) Finish(mem memory.Allocator, ngroups int) arrow.Arra
 }
 
 func (a *numberExtremes[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
-	a.best, a.seen = grow(a.best, hi), grow(a.seen, hi)
-	v, nulls := ValidityOf(mem, a.seen[lo:hi])
+	a.best, a.seen = grow(a.best, hi), growBits(a.seen, hi)
+	v, nulls := a.seen.validity(mem, lo, hi)
 	return FixedWidthArray(mem, a.dt, a.best[lo:hi], v, nulls)
 }
 
@@ -527,11 +557,11 @@ type RangeFinisher interface {
 
 func (a *countAcc) Bytes() int64 { return int64(cap(a.counts)) * 8 }
 func (a *sumAcc[T]) Bytes() int64 {
-	return int64(cap(a.sums))*int64(unsafeSizeof[T]()) + int64(cap(a.seen))
+	return int64(cap(a.sums))*int64(unsafeSizeof[T]()) + int64(cap(a.seen))*8
 }
 func (a *meanAcc) Bytes() int64 { return int64(cap(a.sums))*8 + int64(cap(a.counts))*8 }
 func (a *numberExtremes[T]) Bytes() int64 {
-	return int64(cap(a.best))*int64(unsafeSizeof[T]()) + int64(cap(a.seen))
+	return int64(cap(a.best))*int64(unsafeSizeof[T]()) + int64(cap(a.seen))*8
 }
 
 // AccumulatorBytes is about what acc holds for ngroups groups.
