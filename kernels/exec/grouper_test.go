@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -490,5 +491,54 @@ func TestDictionaryKeysUnusedValues(t *testing.T) {
 		if v := goValue(keys[0], id); !sameValue(v, want) {
 			t.Errorf("group %d's key %v, want %v", id, v, want)
 		}
+	}
+}
+
+// String keys of every length (empty, short, past the packed ones, and
+// over 64 KiB, whose length a slot cannot hold) keep one id each across
+// batches, in a table large enough to be touched ahead, and give their
+// values back; frozen, an unseen string is noID.
+func TestStringKeysEveryLength(t *testing.T) {
+	mem, _ := newMem(t)
+	huge := strings.Repeat("x", 70_000)
+	var vals []any
+	for i := range 50_000 {
+		vals = append(vals, fmt.Sprintf("%0*d", i%20, i))
+	}
+	vals = append(vals, huge, huge+"y", "", nil)
+	schema := schemaOf(utf8)
+	d, err := newGrouper([]arrow.DataType{utf8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[any]uint32{}
+	for round := range 2 {
+		for lo := 0; lo < len(vals); lo += 7_000 {
+			part := vals[lo:min(lo+7_000, len(vals))]
+			b := buildBatch(t, mem, schema, part)
+			for i, id := range d.groupIDs(b.Columns(), len(part)) {
+				if w, ok := first[part[i]]; ok && w != id {
+					t.Fatalf("round %d: %.20v has id %d, earlier %d", round, part[i], id, w)
+				}
+				first[part[i]] = id
+			}
+			b.Release()
+		}
+	}
+	if d.n != len(first) {
+		t.Fatalf("%d groups, want %d", d.n, len(first))
+	}
+	keys := d.keyColumns(mem, 0, d.n)
+	for v, id := range first {
+		if got := goValue(keys[0], int(id)); got != v {
+			t.Fatalf("group %d holds %.20v, want %.20v", id, got, v)
+		}
+	}
+	releaseArrays(keys)
+	d.freeze()
+	probe := buildBatch(t, mem, schema, []any{huge + "z", "00000000000000049999", huge})
+	defer probe.Release()
+	if ids := d.groupIDs(probe.Columns(), 3); ids[0] != noID || ids[1] != noID || ids[2] != first[huge] {
+		t.Fatalf("frozen lookups %v, want [noID noID %d]", ids, first[huge])
 	}
 }
