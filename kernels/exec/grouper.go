@@ -734,8 +734,8 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 
 // Strings are touched ahead (strTable.touch) in windows of touchRows,
 // enough misses in flight for the processor to overlap, once the table
-// has more than touchSlots slots (512 KiB: past a core's share of the
-// caches nearest it).
+// has more than touchSlots slots (512 KiB of tuple slots, 1 MiB of
+// string slots: past a core's share of the caches nearest it).
 const (
 	touchRows  = 32
 	touchSlots = 1 << 16
