@@ -47,14 +47,7 @@ func (h *HashAggregate) Memory() budget.OperatorStats {
 // query's share it starts spilling (sp != nil from then on), or fails
 // when it cannot.
 func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpill) (*aggSpill, error) {
-	var accBytes, whole int64 // whole: of those finished all at once
-	for _, a := range accs {
-		b := expr.AccumulatorBytes(a, g.n)
-		accBytes += b
-		if _, ok := a.(expr.RangeFinisher); !ok {
-			whole += b
-		}
-	}
+	accBytes, whole := stateBytes(accs, g.n)
 	held, _ := g.bytes()
 	size := held + accBytes
 	q := h.res.Query()
@@ -110,6 +103,19 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 	}
 	h.res.Resize(size)
 	return &aggSpill{partWriter: newPartWriter(h.res, q, h.input.Schema(), h.level), frozenAt: size}, nil
+}
+
+// stateBytes is what accs hold for n groups, and the part of it held by
+// those whose output is built whole, not a batch at a time (groupsOut).
+func stateBytes(accs []expr.Accumulator, n int) (all, whole int64) {
+	for _, a := range accs {
+		b := expr.AccumulatorBytes(a, n)
+		all += b
+		if _, ok := a.(expr.RangeFinisher); !ok {
+			whole += b
+		}
+	}
+	return all, whole
 }
 
 // aggSpill writes the rows of the groups not in memory to partition files.

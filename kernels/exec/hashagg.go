@@ -305,18 +305,17 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		g.n = 1
 	}
 	g.dropIndex()
-	h.out = groupsOut{ready: true, g: g, accs: accs, whole: make([]arrow.Array, len(accs)), n: g.n}
+	all, whole := stateBytes(accs, g.n)
 	held, _ := g.bytes()
+	h.out = groupsOut{ready: true, g: g, accs: accs, whole: make([]arrow.Array, len(accs)), n: g.n}
 	for i, acc := range accs {
-		if _, ok := acc.(expr.RangeFinisher); ok {
-			held += expr.AccumulatorBytes(acc, g.n)
-		} else { // an Arrow array now, counted at the allocator
+		if _, ok := acc.(expr.RangeFinisher); !ok { // an Arrow array now, counted at the allocator
 			h.out.whole[i] = acc.Finish(h.mem, g.n)
 			h.out.accs[i] = nil
 		}
 	}
 	if h.res != nil {
-		h.res.Resize(held)
+		h.res.Resize(held + all - whole)
 	}
 	return nil
 }
