@@ -50,6 +50,21 @@ func (h *hybrid) decode(out []uint32) error {
 	return nil
 }
 
+// runOf passes over the next n values if they are all v, within the
+// current run, and says whether it did.
+func (h *hybrid) runOf(n int, v uint32) (bool, error) {
+	for h.rle == 0 && h.packed == 0 {
+		if err := h.header(); err != nil {
+			return false, err
+		}
+	}
+	if h.rle < n || h.val != v {
+		return false, nil
+	}
+	h.rle -= n
+	return true, nil
+}
+
 // skip passes over the next n values.
 func (h *hybrid) skip(n int) error {
 	for n > 0 {

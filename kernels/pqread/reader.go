@@ -415,13 +415,19 @@ func (c *column) decode(mem memory.Allocator, rows int, sel []int64) (arrow.Arra
 		outRows = len(sel)
 	}
 	c.sink.begin(mem, outRows)
+	// A column read whole gets a validity bitmap at its first null; one
+	// read in part marks its picks as it goes.
 	var validity *memory.Buffer
 	var bitmap []byte
-	if c.defined {
+	newBitmap := func(valid int) {
 		validity = memory.NewResizableBuffer(mem)
 		validity.Resize(int(bitutil.BytesForBits(int64(outRows))))
 		bitmap = validity.Bytes()
 		clear(bitmap)
+		bitutil.SetBitsTo(bitmap, 0, int64(valid), true)
+	}
+	if c.defined && !all {
+		newBitmap(0)
 	}
 	fail := func(err error) (arrow.Array, *memory.Buffer, error) {
 		c.sink.finish(validity, 0).Release()
@@ -439,14 +445,21 @@ func (c *column) decode(mem memory.Allocator, rows int, sel []int64) (arrow.Arra
 		m := k
 		var levels []uint32
 		if c.defined {
-			c.levels = grow(c.levels, k)
-			levels = c.levels
-			if err := c.defs.decode(levels); err != nil {
+			// a page without nulls has its levels in one run of ones
+			full, err := c.defs.runOf(k, 1)
+			if err != nil {
 				return fail(err)
 			}
-			m = countOnes(levels)
-			if m == k {
-				levels = nil
+			if !full {
+				c.levels = grow(c.levels, k)
+				levels = c.levels
+				if err := c.defs.decode(levels); err != nil {
+					return fail(err)
+				}
+				m = countOnes(levels)
+				if m == k {
+					levels = nil
+				}
 			}
 		}
 		var err error
@@ -460,6 +473,9 @@ func (c *column) decode(mem memory.Allocator, rows int, sel []int64) (arrow.Arra
 				c.plain, err = c.sink.fromPlain(c.plain, m, levels)
 			}
 			if levels != nil {
+				if bitmap == nil {
+					newBitmap(out)
+				}
 				nulls += setValid(bitmap, out, levels)
 			} else if bitmap != nil {
 				bitutil.SetBitsTo(bitmap, int64(out), int64(k), true)

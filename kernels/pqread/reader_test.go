@@ -38,6 +38,9 @@ func table(mem memory.Allocator, rows int, seed uint64) arrow.RecordBatch {
 		{Name: "flag", Type: arrow.BinaryTypes.String, Nullable: true},
 		{Name: "bin", Type: arrow.BinaryTypes.Binary, Nullable: true},
 		{Name: "none", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		// nulls in stretches: pages and batches without a null, then some
+		// with
+		{Name: "stretches", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
 	}
 	b := array.NewRecordBuilder(mem, arrow.NewSchema(fields, nil))
 	defer b.Release()
@@ -98,6 +101,11 @@ func table(mem memory.Allocator, rows int, seed uint64) arrow.RecordBatch {
 			b.Field(11).(*array.BinaryBuilder).Append([]byte{byte(small), 0, byte(r.IntN(256))}[:r.IntN(4)])
 		}
 		b.Field(12).AppendNull()
+		if i%400 >= 300 && r.IntN(4) == 0 {
+			b.Field(13).AppendNull()
+		} else {
+			b.Field(13).(*array.Float64Builder).Append(r.NormFloat64())
+		}
 	}
 	return b.NewRecordBatch()
 }
@@ -314,7 +322,7 @@ func TestLateColumns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cols := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+			cols := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
 			groups := []int{0, 2}
 			rr, err := fr.GetRecordReader(ctx, cols, groups)
 			if err != nil {
@@ -328,7 +336,7 @@ func TestLateColumns(t *testing.T) {
 				t.Fatal("not read")
 			}
 			defer r.Release()
-			late := []int{1, 2, 3, 5, 7, 8, 9, 10, 11, 12}
+			late := []int{1, 2, 3, 5, 7, 8, 9, 10, 11, 12, 13}
 			r.SetLate(late)
 			rnd := rand.New(rand.NewPCG(3, 4))
 			start := 0

@@ -122,17 +122,27 @@ func (s *fixedSink[T]) plainSize() int { return s.size }
 func (s *binarySink) plainSize() int   { return 0 }
 func (s *dictSink) plainSize() int     { return 0 }
 
-func le32(dst []uint32, src []byte) {
+// le32 and le64 decode little-endian values: on a little-endian machine a
+// copy, which runs several times faster than a loop of loads.
+func le32(dst []uint32, src []byte) { leCopy(dst, src, binary.LittleEndian.Uint32) }
+func le64(dst []uint64, src []byte) { leCopy(dst, src, binary.LittleEndian.Uint64) }
+
+func leCopy[T uint32 | uint64](dst []T, src []byte, load func([]byte) T) {
+	size := int(unsafe.Sizeof(T(0)))
+	if len(dst) == 0 {
+		return
+	}
+	_ = src[len(dst)*size-1]
+	if littleEndian {
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(dst)*size), src)
+		return
+	}
 	for i := range dst {
-		dst[i] = binary.LittleEndian.Uint32(src[4*i:])
+		dst[i] = load(src[size*i:])
 	}
 }
 
-func le64(dst []uint64, src []byte) {
-	for i := range dst {
-		dst[i] = binary.LittleEndian.Uint64(src[8*i:])
-	}
-}
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 func decimalOf32(dst []decimal128.Num, src []byte) {
 	for i := range dst {
