@@ -1,6 +1,9 @@
 package flight
 
 import (
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
@@ -15,10 +18,11 @@ import (
 // does the transport copy it into its frames. A batch writer here encodes
 // the FlightData's fields itself and hands gRPC the header and the
 // batch's own buffers as the message's parts (flightCodec passes them
-// on), so the transport's copy is the only one. The buffers stay valid
-// after the batch is released: the node's allocator leaves memory to Go's
-// collector, which keeps it while gRPC holds it (a stream's write quota
-// bounds how much that is).
+// on), so the transport's copy is the only one. gRPC writes a message
+// after SendMsg returns, so the parts hold a reference to their batch
+// that gRPC drops once it has written them: a released buffer may be
+// reused at once by its query (see budget's spare buffers), and a stream's
+// write quota bounds how much is held.
 
 // FlightData's fields (Flight.proto): the IPC message header and body.
 const (
@@ -47,11 +51,28 @@ func serverCodec() grpc.ServerOption {
 // newBatchWriter writes record batches to a DoGet stream as FlightData
 // messages whose bodies are the batches' buffers (see above). The stream
 // must be served with serverCodec.
-func newBatchWriter(stream grpc.ServerStream, opts ...ipc.Option) *ipc.Writer {
-	return ipc.NewWriterWithPayloadWriter(&payloadSender{stream: stream}, opts...)
+func newBatchWriter(stream grpc.ServerStream, opts ...ipc.Option) *batchWriter {
+	s := &payloadSender{stream: stream}
+	return &batchWriter{ipc.NewWriterWithPayloadWriter(s, opts...), s}
 }
 
-type payloadSender struct{ stream grpc.ServerStream }
+type batchWriter struct {
+	w *ipc.Writer
+	s *payloadSender
+}
+
+func (w *batchWriter) Write(b arrow.RecordBatch) error {
+	w.s.batch = b
+	defer func() { w.s.batch = nil }()
+	return w.w.Write(b)
+}
+
+func (w *batchWriter) Close() error { return w.w.Close() }
+
+type payloadSender struct {
+	stream grpc.ServerStream
+	batch  arrow.RecordBatch // the batch being written, whose buffers the parts are
+}
 
 func (s *payloadSender) Start() error { return nil }
 func (s *payloadSender) Close() error { return nil }
@@ -73,19 +94,47 @@ func (s *payloadSender) WritePayload(p ipc.Payload) error {
 		head = protowire.AppendVarint(head, uint64(body.n))
 	}
 	parts := make(mem.BufferSlice, 0, len(body.parts)+1)
-	parts = append(append(parts, mem.SliceBuffer(head)), body.parts...)
+	parts = append(parts, mem.SliceBuffer(head))
+	hold := &heldBatch{batch: s.batch}
+	for _, b := range body.parts {
+		if s.batch == nil || mem.IsBelowBufferPoolingThreshold(cap(b)) {
+			// gRPC would not say when it is done with so small a part
+			parts = append(parts, mem.SliceBuffer(append([]byte(nil), b...)))
+			continue
+		}
+		hold.parts.Add(1)
+		parts = append(parts, mem.NewBuffer(&b, hold))
+	}
+	if hold.parts.Load() > 0 {
+		s.batch.Retain()
+	}
 	return s.stream.SendMsg(&encodedFlightData{parts})
 }
+
+// heldBatch keeps a batch while gRPC holds parts of it: gRPC gives each
+// part back (Put) when it has written it or dropped the message.
+type heldBatch struct {
+	batch arrow.RecordBatch
+	parts atomic.Int32
+}
+
+func (h *heldBatch) Put(*[]byte) {
+	if h.parts.Add(-1) == 0 {
+		h.batch.Release()
+	}
+}
+
+func (h *heldBatch) Get(int) *[]byte { panic("heldBatch lends no buffers") }
 
 // bodyParts collects what an IPC body is written as (buffers, padding)
 // without copying it.
 type bodyParts struct {
-	parts mem.BufferSlice
+	parts [][]byte
 	n     int
 }
 
 func (b *bodyParts) Write(p []byte) (int, error) {
-	b.parts = append(b.parts, mem.SliceBuffer(p))
+	b.parts = append(b.parts, p)
 	b.n += len(p)
 	return len(p), nil
 }

@@ -512,5 +512,7 @@ func memoryPool(cfg config.Node) (*budget.Pool, error) {
 	return budget.NewPool(budget.Options{Limit: cfg.MemoryLimit / 10 * 6, SpillDir: cfg.SpillDir, SpillLimit: cfg.SpillLimit, SpillCodec: cfg.SpillCompression, OperatorLimit: cfg.OperatorMemory,
 		// Go keeps freed pages until the heap nears its limit: an idle
 		// node would hold what its biggest query took.
-		WhenIdle: debug.FreeOSMemory, IdleDelay: cfg.ReleaseMemoryAfter})
+		WhenIdle: debug.FreeOSMemory, IdleDelay: cfg.ReleaseMemoryAfter,
+		// the tests set it: a read of a released buffer gives nonsense
+		PoisonFreed: os.Getenv("SLIPSTREAM_POISON_FREED") != ""})
 }

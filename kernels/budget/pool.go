@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -24,6 +25,7 @@ type Pool struct {
 	spillCodec string
 	opLimit    int64 // 0: an operator may hold its query's share
 	base       memory.Allocator
+	poison     bool // see Options.PoisonFreed
 
 	used    atomic.Int64 // Arrow bytes of every query and of the node, plus reservations
 	spilled atomic.Int64 // bytes in spill files now
@@ -60,6 +62,10 @@ type Options struct {
 	// Base allocates the Arrow buffers the pool counts (default Go's;
 	// tests give Arrow's checked allocator).
 	Base memory.Allocator
+	// PoisonFreed overwrites every freed buffer that a query could reuse,
+	// so that code reading a buffer after releasing it fails its tests (on
+	// in Go's test binaries).
+	PoisonFreed bool
 	// WhenIdle, when set, runs (on a goroutine of its own) once the node
 	// has had no query open for IdleDelay (> 0): the binary gives the
 	// memory its last queries freed back to the system then, instead of
@@ -86,7 +92,7 @@ func NewPool(o Options) (*Pool, error) {
 		return nil, fmt.Errorf("spill compression %q: want one of %s", o.SpillCodec, strings.Join(SpillCodecs, ", "))
 	}
 	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, spillCodec: o.SpillCodec, opLimit: o.OperatorLimit,
-		base: o.Base, queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle, idleDelay: o.IdleDelay}
+		base: o.Base, poison: o.PoisonFreed || testing.Testing(), queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle, idleDelay: o.IdleDelay}
 	if o.SpillDir != "" {
 		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("spill directory: %w", err)
@@ -133,6 +139,7 @@ func (p *Pool) Begin(name string) *Query {
 	defer p.mu.Unlock()
 	p.nextID++
 	q := &Query{pool: p, id: fmt.Sprintf("%d-%s", p.nextID, sanitize(name))}
+	q.spare.limit, q.spare.poison = spareLimit(p.limit), p.poison
 	p.queries[q] = struct{}{}
 	p.idleGen++
 	return q
@@ -188,8 +195,9 @@ type Query struct {
 	pool *Pool
 	id   string
 
-	arrow    atomic.Int64 // live Arrow bytes allocated through this query
+	arrow    atomic.Int64 // Arrow bytes allocated through this query and not yet freed (spares included)
 	reserved atomic.Int64
+	spare    spare
 	peak     atomic.Int64
 
 	mu       sync.Mutex
@@ -328,6 +336,9 @@ func (q *Query) Close() error {
 	for _, r := range ops {
 		r.Free()
 	}
+	for _, b := range q.spare.close() {
+		q.release(b)
+	}
 	q.pool.mu.Lock()
 	delete(q.pool.queries, q)
 	if len(q.pool.queries) == 0 && q.pool.whenIdle != nil && q.pool.idleDelay > 0 {
@@ -344,6 +355,9 @@ func (q *Query) Close() error {
 // Allocate implements memory.Allocator: every Arrow buffer of the query is
 // counted once, when it is made, however many slices share it.
 func (q *Query) Allocate(size int) []byte {
+	if b := q.spare.take(size); b != nil {
+		return b
+	}
 	b := q.pool.base.Allocate(size)
 	q.arrow.Add(int64(len(b)))
 	q.add(int64(len(b)))
@@ -362,6 +376,12 @@ func (q *Query) Reallocate(size int, b []byte) []byte {
 
 // Free implements memory.Allocator.
 func (q *Query) Free(b []byte) {
+	if !q.spare.keep(b) {
+		q.release(b)
+	}
+}
+
+func (q *Query) release(b []byte) {
 	n := int64(len(b))
 	q.pool.base.Free(b)
 	q.arrow.Add(-n)
