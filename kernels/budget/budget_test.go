@@ -166,3 +166,72 @@ func TestWhenIdleRunsOnceNoQueryIsOpen(t *testing.T) {
 	case <-time.After(IdleDelay + IdleDelay/2):
 	}
 }
+
+// TestFreedBuffersAreReused: a query's next buffer of a size it freed is
+// the same memory, cleared; what it keeps spare counts as held until it
+// closes, and a buffer freed after that goes back to the allocator.
+func TestFreedBuffersAreReused(t *testing.T) {
+	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := NewPool(Options{Limit: 1 << 30, Base: checked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Begin("q")
+	a := q.Allocate(spareMin)
+	a[0], a[len(a)-1] = 7, 7
+	q.Free(a)
+	if a[0] != 0xA5 {
+		t.Errorf("a freed buffer is not overwritten in tests")
+	}
+	b := q.Allocate(spareMin)
+	if &a[0] != &b[0] {
+		t.Errorf("a buffer of the size just freed is new memory")
+	}
+	for i, v := range b {
+		if v != 0 {
+			t.Fatalf("a reused buffer holds %d at %d", v, i)
+		}
+	}
+	small := q.Allocate(spareMin - 64) // left to Go
+	q.Free(small)
+	q.Free(b)
+	if q.Used() != spareMin || p.Used() != spareMin {
+		t.Errorf("with one spare buffer the query holds %d, the pool %d; want %d", q.Used(), p.Used(), spareMin)
+	}
+	late := q.Allocate(1 << 20)
+	q.Close()
+	if p.Used() != 1<<20 {
+		t.Errorf("after close the pool holds %d; want the live buffer's %d", p.Used(), 1<<20)
+	}
+	q.Free(late)
+	if p.Used() != 0 {
+		t.Errorf("pool counts %d bytes after every buffer was freed", p.Used())
+	}
+	checked.AssertSize(t, 0)
+}
+
+// TestSpareIsBounded: a query keeps at most its spare limit of freed
+// buffers; the rest go back to the allocator at once.
+func TestSpareIsBounded(t *testing.T) {
+	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := NewPool(Options{Limit: 32 * 8 * spareMin, Base: checked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Begin("q")
+	var bufs [][]byte
+	for range 20 {
+		bufs = append(bufs, q.Allocate(spareMin))
+	}
+	for _, b := range bufs {
+		q.Free(b)
+	}
+	if q.Used() != 8*spareMin {
+		t.Errorf("the query keeps %d bytes spare; want its limit %d", q.Used(), 8*spareMin)
+	}
+	q.Close()
+	if p.Used() != 0 {
+		t.Errorf("pool counts %d bytes after the query closed", p.Used())
+	}
+	checked.AssertSize(t, 0)
+}
