@@ -68,6 +68,13 @@ test-spill: venv
 	SLIPSTREAM_TEST_MEMORY_LIMIT=$(TEST_MEMORY_LIMIT) SLIPSTREAM_TEST_OPERATOR_MEMORY=$(TEST_OPERATOR_MEMORY) \
 		$(PY) -m pytest -q
 
+## test-guard: the Go tests and the Python suite with every Arrow buffer on pages of its
+## own that become unreadable when it is freed: a read after a release stops with the
+## reader's stack (slower; not part of `make test`)
+test-guard: venv tools
+	SLIPSTREAM_GUARD_FREED=1 SLIPSTREAM_PYTHON=$(CURDIR)/$(PY) go test -count=1 ./...
+	SLIPSTREAM_GUARD_FREED=1 $(PY) -m pytest -q
+
 ## bench-venv: .venv with the peers the benchmarks compare with (the `bench` extra)
 bench-venv: $(VENV)/.bench-installed
 $(VENV)/.bench-installed: $(VENV)/.installed

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
-	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 
@@ -158,7 +157,7 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		}
 		run.End(err)
 	}()
-	w := newBatchWriter(stream, ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem))
+	w := newBatchWriter(stream, op.Schema())
 	defer w.Close()
 	for {
 		b, err := op.Next(ctx)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	grpcproto "google.golang.org/grpc/encoding/proto"
@@ -50,9 +51,13 @@ func serverCodec() grpc.ServerOption {
 
 // newBatchWriter writes record batches to a DoGet stream as FlightData
 // messages whose bodies are the batches' buffers (see above). The stream
-// must be served with serverCodec.
-func newBatchWriter(stream grpc.ServerStream, opts ...ipc.Option) *batchWriter {
+// must be served with serverCodec. What the writer makes itself
+// (compressed bodies) comes from Go's allocator, whose memory the
+// collector keeps while gRPC holds it: the writer frees it as soon as it
+// has handed it over.
+func newBatchWriter(stream grpc.ServerStream, schema *arrow.Schema, opts ...ipc.Option) *batchWriter {
 	s := &payloadSender{stream: stream}
+	opts = append(opts, ipc.WithSchema(schema), ipc.WithAllocator(memory.NewGoAllocator()))
 	return &batchWriter{ipc.NewWriterWithPayloadWriter(s, opts...), s}
 }
 

@@ -236,11 +236,11 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	}
 	defer op.Close()
 	ctx := stream.Context()
-	opts := []ipc.Option{ipc.WithSchema(op.Schema()), ipc.WithAllocator(s.mem)}
+	var opts []ipc.Option
 	if tk.GetCompress() {
 		opts = append(opts, ipc.WithZstd())
 	}
-	w := newBatchWriter(stream, opts...)
+	w := newBatchWriter(stream, op.Schema(), opts...)
 	defer w.Close()
 	for {
 		b, err := op.Next(ctx)

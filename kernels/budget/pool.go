@@ -82,6 +82,9 @@ func NewPool(o Options) (*Pool, error) {
 	if o.Base == nil {
 		o.Base = memory.NewGoAllocator()
 	}
+	if guardFreed {
+		o.Base = guardAllocator{}
+	}
 	if o.OperatorLimit < 0 {
 		return nil, fmt.Errorf("operator memory limit must not be negative, got %d", o.OperatorLimit)
 	}
@@ -140,6 +143,9 @@ func (p *Pool) Begin(name string) *Query {
 	p.nextID++
 	q := &Query{pool: p, id: fmt.Sprintf("%d-%s", p.nextID, sanitize(name))}
 	q.spare.limit, q.spare.poison = spareLimit(p.limit), p.poison
+	if guardFreed {
+		q.spare.limit = 0
+	}
 	p.queries[q] = struct{}{}
 	p.idleGen++
 	return q
@@ -355,7 +361,7 @@ func (q *Query) Close() error {
 // Allocate implements memory.Allocator: every Arrow buffer of the query is
 // counted once, when it is made, however many slices share it.
 func (q *Query) Allocate(size int) []byte {
-	if b := q.spare.take(size); b != nil {
+	if b := q.spare.take(size, true); b != nil {
 		return b
 	}
 	b := q.pool.base.Allocate(size)

@@ -1,6 +1,10 @@
 package budget
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
 
 // spare keeps some of the Arrow buffers a query frees, by size, and hands
 // them out again for its next buffers of that size. A query's batches come
@@ -28,8 +32,9 @@ const spareMin = 32 << 10
 // spareLimit is what a query of a pool of limit bytes keeps spare.
 func spareLimit(limit int64) int64 { return min(limit/32, 64<<20) }
 
-// take returns a kept buffer of size bytes, cleared, or nil.
-func (s *spare) take(size int) []byte {
+// take returns a kept buffer of size bytes, cleared if zero is set, or
+// nil.
+func (s *spare) take(size int, zero bool) []byte {
 	if size < spareMin {
 		return nil
 	}
@@ -44,7 +49,9 @@ func (s *spare) take(size int) []byte {
 	s.free[size] = list[:len(list)-1]
 	s.bytes -= int64(size)
 	s.mu.Unlock()
-	clear(b)
+	if zero {
+		clear(b)
+	}
 	return b
 }
 
@@ -85,3 +92,26 @@ func (s *spare) close() [][]byte {
 	s.free, s.bytes = nil, 0
 	return out
 }
+
+// Unzeroed is mem for buffers whose every byte the caller writes before
+// anything reads it (the values of a gather, of a decoded column): a
+// query's spare buffer is then handed out as it is, not cleared first.
+// Other allocators are returned as they are.
+func Unzeroed(mem memory.Allocator) memory.Allocator {
+	if q, ok := mem.(*Query); ok {
+		return unzeroed{q}
+	}
+	return mem
+}
+
+type unzeroed struct{ q *Query }
+
+func (u unzeroed) Allocate(size int) []byte {
+	if b := u.q.spare.take(size, false); b != nil {
+		return b
+	}
+	return u.q.Allocate(size)
+}
+
+func (u unzeroed) Reallocate(size int, b []byte) []byte { return u.q.Reallocate(size, b) }
+func (u unzeroed) Free(b []byte)                        { u.q.Free(b) }

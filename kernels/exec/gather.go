@@ -235,7 +235,7 @@ func gatherFixed[T uint8 | uint16 | uint32 | uint64 | decimal128.Num](mem memory
 		src[i] = arrow.GetValues[T](c.Data(), 1)
 	}
 	var zero T
-	out := newBuffer(mem, len(refs)*int(unsafe.Sizeof(zero)))
+	out := newWrittenBuffer(mem, len(refs)*int(unsafe.Sizeof(zero)))
 	dst := arrow.GetData[T](out.Bytes())[:len(refs)]
 	for k, r := range refs {
 		dst[k] = src[r.chunk][r.row]
@@ -269,9 +269,9 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 		}
 		return nil, kernels.Errorf(kernels.NotSupported, "%d rows of strings hold %d bytes, over the 2 GiB a batch of them can hold", len(refs), size)
 	}
-	offBuf := newBuffer(mem, (len(refs)+1)*int(unsafe.Sizeof(O(0))))
+	offBuf := newWrittenBuffer(mem, (len(refs)+1)*int(unsafe.Sizeof(O(0))))
 	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(refs)+1]
-	valBuf := newBuffer(mem, int(size))
+	valBuf := newWrittenBuffer(mem, int(size))
 	dst := valBuf.Bytes()
 	var at O
 	for k, r := range refs {

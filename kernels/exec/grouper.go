@@ -911,9 +911,9 @@ func heapValues[O int32 | int64](mem memory.Allocator, h *strHeap, null uint32, 
 		validity = newBuffer(mem, int(bitutil.BytesForBits(int64(len(ids)))))
 		bitutil.SetBitsTo(validity.Bytes(), 0, int64(len(ids)), true)
 	}
-	offBuf := newBuffer(mem, (len(ids)+1)*int(unsafe.Sizeof(O(0))))
+	offBuf := newWrittenBuffer(mem, (len(ids)+1)*int(unsafe.Sizeof(O(0))))
 	offs := arrow.GetData[O](offBuf.Bytes())[:len(ids)+1]
-	valBuf := newBuffer(mem, size)
+	valBuf := newWrittenBuffer(mem, size)
 	dst := valBuf.Bytes()
 	at := 0
 	for k, id := range ids {

@@ -158,12 +158,12 @@ func goValue(arr arrow.Array, i int) any {
 		return a.Value(i)
 	case *array.Boolean:
 		return a.Value(i)
-	case *array.String:
-		return a.Value(i)
+	case *array.String: // cloned: Value is a view of the batch, which is released
+		return strings.Clone(a.Value(i))
 	case *array.LargeString:
-		return a.Value(i)
+		return strings.Clone(a.Value(i))
 	case *array.StringView:
-		return a.Value(i)
+		return strings.Clone(a.Value(i))
 	case *array.Date32:
 		return int64(a.Value(i))
 	case *array.Timestamp:
@@ -173,9 +173,9 @@ func goValue(arr arrow.Array, i int) any {
 	case *array.Time64:
 		return int64(a.Value(i))
 	case *array.Binary:
-		return a.ValueString(i)
+		return strings.Clone(a.ValueString(i))
 	case *array.LargeBinary:
-		return a.ValueString(i)
+		return strings.Clone(a.ValueString(i))
 	case array.ListLike: // a list is the slice of its values
 		start, end := a.ValueOffsets(i)
 		out := []any{}

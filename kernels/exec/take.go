@@ -13,6 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels/budget"
 )
 
 // Filters and joins spend much of their time gathering rows. Arrow's take
@@ -102,6 +104,12 @@ func newBuffer(mem memory.Allocator, size int) *memory.Buffer {
 	return b
 }
 
+// newWrittenBuffer is newBuffer for a buffer the caller writes whole
+// before it is read: it may hold old bytes until then.
+func newWrittenBuffer(mem memory.Allocator, size int) *memory.Buffer {
+	return newBuffer(budget.Unzeroed(mem), size)
+}
+
 // takeValidity is the validity bitmap of the gathered rows and its null
 // count; nil when none is null.
 func takeValidity(mem memory.Allocator, arr arrow.Array, rows []int64) (*memory.Buffer, int) {
@@ -135,7 +143,7 @@ func takeValidity(mem memory.Allocator, arr arrow.Array, rows []int64) (*memory.
 // gather copies the fixed-width values at rows (zero where rows[k] < 0).
 func gather[T uint8 | uint16 | uint32 | uint64 | decimal128.Num](mem memory.Allocator, arr arrow.Array, rows []int64) *memory.Buffer {
 	src := arrow.GetValues[T](arr.Data(), 1)
-	out := newBuffer(mem, len(rows)*int(unsafe.Sizeof(src[0])))
+	out := newWrittenBuffer(mem, len(rows)*int(unsafe.Sizeof(src[0])))
 	dst := arrow.GetData[T](out.Bytes())[:len(rows)]
 	for k, r := range rows {
 		if r >= 0 {
@@ -157,9 +165,9 @@ func takeVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, 
 	}
 	src := bufferBytes(data, 2)
 	size := varBinarySize[O](data, rows)
-	offBuf := newBuffer(mem, (len(rows)+1)*int(unsafe.Sizeof(offs[0])))
+	offBuf := newWrittenBuffer(mem, (len(rows)+1)*int(unsafe.Sizeof(offs[0])))
 	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(rows)+1]
-	valBuf := newBuffer(mem, int(size))
+	valBuf := newWrittenBuffer(mem, int(size))
 	dst := valBuf.Bytes()
 	var at O
 	for k, r := range rows {

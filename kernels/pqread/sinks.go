@@ -12,6 +12,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels/budget"
 )
 
 // A sink turns one column's values into the Arrow array of a batch. The
@@ -61,7 +63,7 @@ func (s *fixedSink[T]) dictionary(page []byte, n int) error {
 
 func (s *fixedSink[T]) begin(mem memory.Allocator, rows int) {
 	var zero T
-	s.buf = memory.NewResizableBuffer(mem)
+	s.buf = memory.NewResizableBuffer(budget.Unzeroed(mem)) // every row is written
 	s.buf.Resize(rows * int(unsafe.Sizeof(zero)))
 	s.out, s.rows, s.pos = nil, rows, 0
 	if rows > 0 {

@@ -179,6 +179,8 @@ def _same(got: pa.Table, want: pa.Table, keys: list[str]) -> None:
 
 
 def _within(node: Node, what: str) -> None:
+    if os.environ.get("SLIPSTREAM_GUARD_FREED"):
+        pytest.skip("make test-guard gives every buffer whole pages: the RSS is not the node's")
     peak = node.peak_rss()
     added = peak - node.idle_rss
     bound = LIMIT_MIB * MARGIN * (1 << 20)
