@@ -127,6 +127,11 @@ type joinTable struct {
 	// key of the build side, as a dimension table's are), so rows[g] is
 	// group g's row and a probe row matches at most that one.
 	unique bool
+	// identity: unique, and group g's row is row g (groups are numbered as
+	// their keys first come, so unique implies it; checked, not assumed): a
+	// probe's group id is its build row, without a load from rows, which
+	// misses the caches once the build side is large.
+	identity bool
 
 	// For kinds that TracksBuild: matched[r] is 1 once a probe row matched
 	// build row r (set atomically: several probes may share the table), and
@@ -443,6 +448,10 @@ func (t *joinTable) load(ctx context.Context) error {
 	for g := 0; t.unique && g < t.groups; g++ {
 		t.unique = t.start[g+1]-t.start[g] == 1
 	}
+	t.identity = t.unique && len(t.rows) == int(rows)
+	for g := 0; t.identity && g < t.groups; g++ {
+		t.identity = t.rows[g] == int64(g)
+	}
 	t.reserveIndex()
 	return nil
 }
@@ -564,8 +573,15 @@ func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []
 	if all && len(j.probeRows) == 0 && len(ids) <= BatchRows {
 		// Every row pairs (a join to a dimension table): the batch goes
 		// out as it is, beside its build rows.
-		for _, g := range ids {
-			j.buildRows = append(j.buildRows, rows[g])
+		j.buildRows = slices.Grow(j.buildRows, len(ids))[:len(ids)]
+		if j.t.identity {
+			for i, g := range ids {
+				j.buildRows[i] = int64(g)
+			}
+		} else {
+			for i, g := range ids {
+				j.buildRows[i] = rows[g]
+			}
 		}
 		return j.emitBatch(ctx, b, 0, len(ids), true)
 	}
@@ -573,8 +589,12 @@ func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []
 		if g >= groups || (nulls && anyNull(keys, i)) {
 			continue
 		}
+		r := int64(g)
+		if !j.t.identity {
+			r = rows[g]
+		}
 		j.probeRows = append(j.probeRows, int64(i))
-		j.buildRows = append(j.buildRows, rows[g])
+		j.buildRows = append(j.buildRows, r)
 		if len(j.probeRows) >= BatchRows {
 			if err := j.flush(ctx, b); err != nil {
 				return err

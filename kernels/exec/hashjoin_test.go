@@ -399,12 +399,17 @@ func TestHashJoinUniqueBuildKeys(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	names := []string{"a", "ü", "", "ß", "z"}
 	for _, twoKeys := range []bool{false, true} {
-		for _, sizes := range [][2]int{{300, 40}, {BatchRows + 500, 50}} {
-			t.Run(fmt.Sprintf("twoKeys=%v/%dx%d", twoKeys, sizes[0], sizes[1]), func(t *testing.T) {
+		// build rows with a null key pair with nothing, and the keys are
+		// then not unique
+		for _, sizes := range [][3]int{{300, 40, 0}, {BatchRows + 500, 50, 0}, {BatchRows + 500, 50, 7}} {
+			t.Run(fmt.Sprintf("twoKeys=%v/%dx%d/null every %d", twoKeys, sizes[0], sizes[1], sizes[2]), func(t *testing.T) {
 				mem, ctx := newMem(t)
 				build := make([]joinRow, sizes[1])
 				for i := range build {
 					build[i] = joinRow{int64(i * 3), names[i%len(names)], int64(i)}
+					if sizes[2] > 0 && i%sizes[2] == 3 {
+						build[i].k1 = nil
+					}
 				}
 				probe := make([]joinRow, sizes[0])
 				for i := range probe {
