@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/csv"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
@@ -446,6 +447,13 @@ func openParquet(roots *fsroot.Roots, path string, opts ...file.ReadOption) (*fi
 	if err != nil {
 		return nil, err
 	}
+	// Pages are read from the file straight into the page reader's buffer.
+	// Unbuffered, a column chunk is first read whole into a new buffer (which
+	// Go clears, cold) and each page then copied out of it.
+	props := parquet.NewReaderProperties(memory.DefaultAllocator)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 64 << 10
+	opts = append([]file.ReadOption{file.WithReadProps(props)}, opts...)
 	pf, err := file.NewParquetReader(f, opts...)
 	if err != nil {
 		f.Close()
