@@ -130,8 +130,13 @@ func takeValidity(mem memory.Allocator, arr arrow.Array, rows []int64) (*memory.
 	dst := out.Bytes()
 	clear(dst)
 	nulls := 0
+	var valid []byte // read as a bitmap: IsValid through the interface is a call a row
+	off := arr.Data().Offset()
+	if srcNulls {
+		valid = arr.NullBitmapBytes()
+	}
 	for k, r := range rows {
-		if r >= 0 && (!srcNulls || arr.IsValid(int(r))) {
+		if r >= 0 && (!srcNulls || bitutil.BitIsSet(valid, off+int(r))) {
 			bitutil.SetBit(dst, k)
 		} else {
 			nulls++

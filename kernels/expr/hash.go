@@ -161,6 +161,17 @@ func hashDictionary(a *array.Dictionary, hashes []uint64) error {
 			of[k] = hashString(v)
 		}
 	}
+	if idx, ok := a.Indices().(*array.Int32); ok { // what the Parquet readers give
+		nulls := a.NullN() > 0
+		for i, k := range idx.Int32Values() {
+			v := uint64(nullHash)
+			if !nulls || a.IsValid(i) {
+				v = of[k]
+			}
+			hashes[i] = mix(hashes[i], v)
+		}
+		return nil
+	}
 	for i := range hashes {
 		v := uint64(nullHash)
 		if a.IsValid(i) {

@@ -91,6 +91,22 @@ func TestHashColumnIntegers(t *testing.T) {
 			t.Errorf("row %d: dictionary hash %x, plain %x", i, hd[i], hp[i])
 		}
 	}
+	// a slice reads its own rows of the indices
+	ps, ds := array.NewSlice(plain, 1, 4), array.NewSlice(d, 1, 4)
+	defer ps.Release()
+	defer ds.Release()
+	hp, hd = make([]uint64, 3), make([]uint64, 3)
+	if err := HashColumn(ps, hp); err != nil {
+		t.Fatal(err)
+	}
+	if err := HashColumn(ds, hd); err != nil {
+		t.Fatal(err)
+	}
+	for i := range hp {
+		if hp[i] != hd[i] {
+			t.Errorf("sliced row %d: dictionary hash %x, plain %x", i, hd[i], hp[i])
+		}
+	}
 	for _, a := range []arrow.Array{plain, dict, idx, d} {
 		a.Release()
 	}
