@@ -201,6 +201,11 @@ func TestFreedBuffersAreReused(t *testing.T) {
 	if q.Used() != spareMin || p.Used() != spareMin {
 		t.Errorf("with one spare buffer the query holds %d, the pool %d; want %d", q.Used(), p.Used(), spareMin)
 	}
+	u := Unzeroed(q).Allocate(spareMin) // for a caller that writes every byte
+	if &u[0] != &b[0] || u[0] != 0xA5 {
+		t.Errorf("an unzeroed allocation is not the spare buffer as it was freed")
+	}
+	q.Free(u)
 	late := q.Allocate(1 << 20)
 	q.Close()
 	if p.Used() != 1<<20 {

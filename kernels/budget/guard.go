@@ -20,9 +20,12 @@ const guardQuarantine = 20000
 
 type guardAllocator struct{}
 
+// quarantine holds the freed buffers whose pages stay reserved (made on
+// first use: a global array of slices would be scanned at every
+// collection of every node).
 var quarantine struct {
 	sync.Mutex
-	ring [guardQuarantine][]byte
+	ring [][]byte
 	next int
 }
 
@@ -57,6 +60,9 @@ func (guardAllocator) Free(b []byte) {
 	_ = syscall.Mprotect(all, syscall.PROT_NONE)
 	quarantine.Lock()
 	defer quarantine.Unlock()
+	if quarantine.ring == nil {
+		quarantine.ring = make([][]byte, guardQuarantine)
+	}
 	if old := quarantine.ring[quarantine.next]; old != nil {
 		_ = syscall.Munmap(old)
 	}

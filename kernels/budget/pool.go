@@ -360,8 +360,11 @@ func (q *Query) Close() error {
 
 // Allocate implements memory.Allocator: every Arrow buffer of the query is
 // counted once, when it is made, however many slices share it.
-func (q *Query) Allocate(size int) []byte {
-	if b := q.spare.take(size, true); b != nil {
+func (q *Query) Allocate(size int) []byte { return q.allocate(size, true) }
+
+// allocate is Allocate, with a spare buffer cleared only if zero is set.
+func (q *Query) allocate(size int, zero bool) []byte {
+	if b := q.spare.take(size, zero); b != nil {
 		return b
 	}
 	b := q.pool.base.Allocate(size)

@@ -106,12 +106,7 @@ func Unzeroed(mem memory.Allocator) memory.Allocator {
 
 type unzeroed struct{ q *Query }
 
-func (u unzeroed) Allocate(size int) []byte {
-	if b := u.q.spare.take(size, false); b != nil {
-		return b
-	}
-	return u.q.Allocate(size)
-}
+func (u unzeroed) Allocate(size int) []byte { return u.q.allocate(size, false) }
 
 func (u unzeroed) Reallocate(size int, b []byte) []byte { return u.q.Reallocate(size, b) }
 func (u unzeroed) Free(b []byte)                        { u.q.Free(b) }
