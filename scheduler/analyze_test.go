@@ -132,3 +132,66 @@ func TestExplainAnalyzeShowsSpilling(t *testing.T) {
 		}
 	}
 }
+
+// The columns a query computes (a Project's arithmetic, through Arrow's
+// compute functions) are the query's memory: held by the caller, they
+// count in the node's pool until released.
+func TestComputedColumnsCountInTheBudget(t *testing.T) {
+	dir := t.TempDir()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	const rows = 200_000
+	ids := array.NewInt64Builder(mem)
+	for i := range rows {
+		ids.Append(int64(i))
+	}
+	idArr := ids.NewArray()
+	ids.Release()
+	rec := array.NewRecordBatch(arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil), []arrow.Array{idArr}, rows)
+	idArr.Release()
+	path := filepath.Join(dir, "ids.parquet")
+	parquettest.Write(t, mem, path, rec, 50_000)
+	rec.Release()
+
+	pool, err := budget.NewPool(budget.Options{Limit: 1 << 30, SpillDir: filepath.Join(dir, "spill"), SpillLimit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Open(filepath.Join(dir, "data"), mem, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Catalog: cat, Mem: mem, Memory: pool, Partitions: 1}
+	var cols []*pb.Expr
+	for k := int64(2); k < 8; k++ {
+		cols = append(cols, alias(call("multiply", col("id"), lit(k)), fmt.Sprintf("times%d", k)))
+	}
+	op, err := e.Execute(query(sel(parquetScan(path), cols...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []arrow.RecordBatch
+	var bytes int64
+	for {
+		b, err := op.Next(context.Background())
+		if err != nil {
+			break
+		}
+		held = append(held, b)
+		for _, c := range b.Columns() {
+			bytes += int64(c.Data().Buffers()[1].Len())
+		}
+	}
+	if want := int64(6 * 8 * rows); bytes < want {
+		t.Fatalf("read %d bytes of values; want %d", bytes, want)
+	}
+	if used := pool.Used() - pool.Node().Used(); used < bytes {
+		t.Errorf("the query's account holds %d bytes while its %d computed bytes are held", used, bytes)
+	}
+	for _, b := range held {
+		b.Release()
+	}
+	op.Close()
+	if used := pool.Used() - pool.Node().Used(); used != 0 {
+		t.Errorf("after the query: %d bytes held", used)
+	}
+}

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"slipstream/kernels"
 	"slipstream/kernels/budget"
 	"slipstream/kernels/exec"
+	"slipstream/kernels/expr"
 	"slipstream/kernels/fsroot"
 	"slipstream/scheduler/catalog"
 	"slipstream/scheduler/cluster"
@@ -263,6 +265,14 @@ type accounted struct {
 	exec.Operator
 	acct *budget.Query
 	read *exec.ReadCount // what its scans read
+}
+
+// Next runs the operators with the query's account in ctx: Arrow's
+// compute functions (a Project's arithmetic, a Filter's comparisons)
+// allocate from the allocator ctx carries, Go's own otherwise, which
+// neither counts nor reuses their buffers.
+func (a *accounted) Next(ctx context.Context) (arrow.RecordBatch, error) {
+	return a.Operator.Next(expr.WithAllocator(ctx, a.acct))
 }
 
 func (a *accounted) Close() error {

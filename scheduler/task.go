@@ -127,8 +127,9 @@ func (e *Engine) runStage(ctx context.Context, t *planpb.Task, g *stage.Graph) (
 	}
 	outs := e.outputs.newTaskOutput(op.Schema(), buckets)
 	split := exec.NewPartitioner(e.outputs.Allocator(), keys, buckets)
+	opCtx := expr.WithAllocator(ctx, acct) // as accounted.Next
 	for {
-		b, err := op.Next(ctx)
+		b, err := op.Next(opCtx)
 		if errors.Is(err, io.EOF) {
 			break
 		}
