@@ -49,8 +49,9 @@ type HashAggregate struct {
 	// Partial: the aggregate is the partial phase of a two-phase one, whose
 	// final merges any rows of one group it gives (see passThrough).
 	Partial bool
-	passing bool     // the partial phase gave up grouping: rows pass through
-	rowIDs  []uint32 // 0, 1, 2, ...: a batch's rows as groups of their own
+	passing bool        // the partial phase gave up grouping: rows pass through
+	rowIDs  []uint32    // 0, 1, 2, ...: a batch's rows as groups of their own
+	ones    arrow.Array // int64 ones: len of a batch's rows (ofOneRow)
 
 	// dictionaries: the input may hand key columns on as dictionary arrays
 	// (see GroupDictionaries), which the grouper encodes a value at a time.
@@ -100,6 +101,10 @@ func (h *HashAggregate) String() string {
 
 func (h *HashAggregate) Close() error {
 	h.out.release()
+	if h.ones != nil {
+		h.ones.Release()
+		h.ones = nil
+	}
 	if h.sub != nil {
 		h.below = h.below.Add(h.sub.Memory())
 		h.sub.Close()
@@ -206,6 +211,10 @@ func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error)
 		if a.Arg >= 0 {
 			vals, in = b.Column(a.Arg), h.input.Schema().Field(a.Arg).Type
 		}
+		if c := h.ofOneRow(a, vals, n); c != nil {
+			cols = append(cols, c)
+			continue
+		}
 		acc := a.Fn.NewAccumulator(in, a.Params)
 		if a.Filtered {
 			if err := updateWhere(ctx, h.mem, acc, vals, ids, n, b.Column(a.Filter)); err != nil {
@@ -217,6 +226,34 @@ func (h *HashAggregate) passNext(ctx context.Context) (arrow.RecordBatch, error)
 		cols = append(cols, acc.Finish(h.mem, n))
 	}
 	return array.NewRecordBatch(batchSchema(h.schema, cols), cols, int64(n)), nil
+}
+
+// ofOneRow is aggregate a of each of the n rows of vals as a group of its
+// own, when that needs no accumulator: vals itself for min, max and a sum
+// of no nulls (the same type in and out), ones for len. Else nil.
+func (h *HashAggregate) ofOneRow(a Agg, vals arrow.Array, n int) arrow.Array {
+	switch {
+	case a.Filtered:
+		return nil
+	case a.Fn.Name == "len" && arrow.TypeEqual(a.Type, arrow.PrimitiveTypes.Int64):
+		if h.ones == nil || h.ones.Len() < n {
+			if h.ones != nil {
+				h.ones.Release()
+			}
+			ones := make([]int64, max(n, BatchRows))
+			for i := range ones {
+				ones[i] = 1
+			}
+			h.ones = expr.FixedWidthArray(h.mem, a.Type, ones, nil, 0)
+		}
+		return array.NewSlice(h.ones, 0, int64(n))
+	case vals == nil || !arrow.TypeEqual(vals.DataType(), a.Type):
+		return nil
+	case a.Fn.Name == "min" || a.Fn.Name == "max" || a.Fn.Name == "sum" && vals.NullN() == 0:
+		vals.Retain()
+		return vals
+	}
+	return nil
 }
 
 func (h *HashAggregate) build(ctx context.Context) error {

@@ -199,11 +199,11 @@ func TestHashAggregatePartialPassesRowsThrough(t *testing.T) {
 	mem, ctx := newMem(t)
 	defer func(n int) { passProbeRows = n }(passProbeRows)
 	passProbeRows = 200
-	schema := schemaOf(i64, f64, boo)
+	schema := schemaOf(i64, f64, boo, i64)
 	var batches []arrow.RecordBatch
 	defer func() { ReleaseAll(batches) }()
 	for start := 0; start < 1000; start += 100 {
-		var ks, vs, fs []any
+		var ks, vs, fs, ws []any
 		for r := start; r < start+100; r++ {
 			var k any = int64(r % 900) // rows 900.. repeat the first keys
 			if r%97 == 0 {
@@ -213,20 +213,24 @@ func TestHashAggregatePartialPassesRowsThrough(t *testing.T) {
 			if r%13 == 0 {
 				v = nil
 			}
-			ks, vs, fs = append(ks, k), append(vs, v), append(fs, r%3 != 0)
+			ks, vs, fs, ws = append(ks, k), append(vs, v), append(fs, r%3 != 0), append(ws, int64(r*r%1000))
 		}
-		batches = append(batches, buildBatch(t, mem, schema, ks, vs, fs))
+		batches = append(batches, buildBatch(t, mem, schema, ks, vs, fs, ws))
 	}
 	sum, _ := expr.Lookup("sum")
 	count, _ := expr.Lookup("count")
 	length, _ := expr.Lookup("len")
 	maxFn, _ := expr.Lookup("max")
+	minFn, _ := expr.Lookup("min")
 	aggs := []Agg{
 		{Fn: sum, Arg: 1, Name: "s", Type: f64},
 		{Fn: count, Arg: 1, Name: "c", Type: i64},
 		{Fn: length, Arg: -1, Name: "n", Type: i64},
 		{Fn: maxFn, Arg: 1, Name: "m", Type: f64},
 		{Fn: length, Arg: -1, Name: "nf", Type: i64, Filtered: true, Filter: 2},
+		// No nulls: a row passes on as its own sum and min.
+		{Fn: sum, Arg: 3, Name: "sw", Type: i64},
+		{Fn: minFn, Arg: 3, Name: "mw", Type: i64},
 	}
 	input := func() Operator {
 		for _, b := range batches {
@@ -244,6 +248,7 @@ func TestHashAggregatePartialPassesRowsThrough(t *testing.T) {
 		s          float64
 		c, n, nf   int64
 		m          float64
+		sw, mw     int64
 		hasS, hasM bool
 	}
 	merged := map[any]*state{}
@@ -262,6 +267,10 @@ func TestHashAggregatePartialPassesRowsThrough(t *testing.T) {
 			st.m, st.hasM = r[4].(float64), true
 		}
 		st.nf += r[5].(int64)
+		st.sw += r[6].(int64)
+		if w := r[7].(int64); st.n == r[3].(int64) || w < st.mw {
+			st.mw = w // the first row of the key, or a smaller one
+		}
 	}
 	// One aggregate over the same rows is the oracle.
 	want, _ := drain(t, ctx, NewHashAggregate(mem, input(), []int{0}, aggs))
@@ -277,7 +286,7 @@ func TestHashAggregatePartialPassesRowsThrough(t *testing.T) {
 		if st.hasM {
 			m = st.m
 		}
-		got := []any{w[0], s, st.c, st.n, m, st.nf}
+		got := []any{w[0], s, st.c, st.n, m, st.nf, st.sw, st.mw}
 		if !sameRows([][]any{got}, [][]any{w}) {
 			t.Errorf("key %v: merged %v, want %v", w[0], got, w)
 		}
