@@ -272,6 +272,9 @@ func (h *HashAggregate) build(ctx context.Context) error {
 			in = h.input.Schema().Field(a.Arg).Type
 		}
 		accs[i] = a.Fn.NewAccumulator(in, a.Params)
+		if c, ok := accs[i].(expr.EveryGroupUpdated); ok && !a.Filtered {
+			c.EveryGroupUpdated() // a group's first row makes it and is folded in
+		}
 	}
 	keyArrs := make([]arrow.Array, len(h.keys))
 	rows := 0

@@ -215,24 +215,46 @@ func (a *countAcc) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
 	return FixedWidthArray(mem, arrow.PrimitiveTypes.Int64, a.counts[lo:hi], nil, 0)
 }
 
+// EveryGroupUpdated is implemented by accumulators told that every group
+// comes through Update with the rows that made it (a hash aggregate's
+// unfiltered aggregates, not those of a filter's rows).
+type EveryGroupUpdated interface{ EveryGroupUpdated() }
+
 type sumAcc[T int64 | uint64 | float64] struct {
 	dt   arrow.DataType
 	zero bool // no value: 0, not null
 	sums []T
 	seen groupBits
+	// implicit: told EveryGroupUpdated, and no value null yet; every
+	// group below upTo then has a value, and seen is not kept (a write a
+	// row, a cache miss once the groups are millions).
+	implicit bool
+	upTo     int
 }
 
+func (a *sumAcc[T]) EveryGroupUpdated() { a.implicit = true }
+
 func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
-	a.sums, a.seen = grow(a.sums, ngroups), growBits(a.seen, ngroups)
+	a.sums = grow(a.sums, ngroups)
 	vals := Values[T](values)
+	if a.implicit && values.NullN() == 0 {
+		a.sumAll(vals, ids, ngroups)
+		if len(ids) > 0 { // a total of no rows so far has no value
+			a.upTo = ngroups
+		}
+		return
+	}
+	if a.implicit { // the first null: the groups so far have values
+		a.implicit = false
+		a.seen = growBits(a.seen, ngroups)
+		for g := range a.upTo {
+			a.seen.set(uint32(g))
+		}
+	}
+	a.seen = growBits(a.seen, ngroups)
 	if values.NullN() == 0 {
 		if ngroups == 1 && len(ids) > 0 {
-			// A global sum: a register, not a store per row.
-			sum := a.sums[0]
-			for _, v := range vals[:len(ids)] {
-				sum += v
-			}
-			a.sums[0] = sum
+			a.sumAll(vals, ids, ngroups)
 			a.seen.set(0)
 			return
 		}
@@ -251,14 +273,36 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 	}
 }
 
+// sumAll adds every value of vals to its group.
+func (a *sumAcc[T]) sumAll(vals []T, ids []uint32, ngroups int) {
+	if ngroups == 1 && len(ids) > 0 {
+		// A global sum: a register, not a store per row.
+		sum := a.sums[0]
+		for _, v := range vals[:len(ids)] {
+			sum += v
+		}
+		a.sums[0] = sum
+		return
+	}
+	sums := a.sums
+	for i, g := range ids {
+		sums[g] += vals[i]
+	}
+}
+
 func (a *sumAcc[T]) Finish(mem memory.Allocator, ngroups int) arrow.Array {
 	return a.FinishRange(mem, 0, ngroups)
 }
 
 func (a *sumAcc[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
 	a.sums, a.seen = grow(a.sums, hi), growBits(a.seen, hi)
-	if a.zero {
+	if a.zero || a.implicit && hi <= a.upTo {
 		return FixedWidthArray(mem, a.dt, a.sums[lo:hi], nil, 0)
+	}
+	if a.implicit { // groups from upTo on had no rows (a total of no rows)
+		for g := lo; g < a.upTo; g++ {
+			a.seen.set(uint32(g))
+		}
 	}
 	v, nulls := a.seen.validity(mem, lo, hi)
 	return FixedWidthArray(mem, a.dt, a.sums[lo:hi], v, nulls)
@@ -392,8 +436,19 @@ type orderedWidth interface {
 	arrow.FixedWidthType
 }
 
-func ordered[T orderedWidth](dt arrow.DataType, isMax bool) Accumulator {
-	return &numberExtremes[T]{dt: dt, isMax: isMax, nanLess: cmp.Less[T]}
+func ordered[T integer](dt arrow.DataType, isMax bool) Accumulator {
+	var zero T
+	bits := unsafe.Sizeof(zero) * 8
+	least, most := zero, ^zero // unsigned
+	if zero-1 < 0 {
+		least = T(1) << (bits - 1)
+		most = least - 1
+	}
+	bound := least // max: no value is below it
+	if !isMax {
+		bound = most
+	}
+	return &numberExtremes[T]{dt: dt, isMax: isMax, nanLess: cmp.Less[T], bounded: true, bound: bound}
 }
 
 // numberExtremes is extremes for numbers and temporal types, compared
@@ -406,9 +461,17 @@ type numberExtremes[T orderedWidth] struct {
 	nanLess func(a, b T) bool
 	best    []T
 	seen    groupBits
+	// Integers are bounded: a group's best starts at bound, the value no
+	// other passes (the least for max), and seen is set only when a value
+	// equals it. A group has a value when its best differs from bound or
+	// seen says so, and a row reads no bit (a cache miss once the groups
+	// are millions).
+	bounded bool
+	bound   T
 }
 
 func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	n0 := len(a.best)
 	a.best, a.seen = grow(a.best, ngroups), growBits(a.seen, ngroups)
 	vals := Values[T](values)[:len(ids)]
 	var valid []byte
@@ -417,6 +480,23 @@ func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int
 		valid = values.NullBitmapBytes()
 	}
 	best, seen := a.best, a.seen
+	if a.bounded {
+		for i := n0; i < len(best); i++ {
+			best[i] = a.bound
+		}
+		for i, g := range ids {
+			if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+				continue
+			}
+			switch v := vals[i]; {
+			case a.isMax && best[g] < v, !a.isMax && v < best[g]:
+				best[g] = v
+			case v == a.bound:
+				seen.set(g)
+			}
+		}
+		return
+	}
 	for i, g := range ids {
 		if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
 			continue
@@ -445,7 +525,18 @@ func (a *numberExtremes[T]) Finish(mem memory.Allocator, ngroups int) arrow.Arra
 }
 
 func (a *numberExtremes[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
+	n0 := len(a.best)
 	a.best, a.seen = grow(a.best, hi), growBits(a.seen, hi)
+	if a.bounded {
+		for i := n0; i < len(a.best); i++ {
+			a.best[i] = a.bound
+		}
+		for g, v := range a.best[lo:hi] {
+			if v != a.bound {
+				a.seen.set(uint32(lo + g))
+			}
+		}
+	}
 	v, nulls := a.seen.validity(mem, lo, hi)
 	return FixedWidthArray(mem, a.dt, a.best[lo:hi], v, nulls)
 }

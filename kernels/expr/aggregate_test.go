@@ -72,6 +72,81 @@ func TestAccumulatorsGrowAcrossBatches(t *testing.T) {
 	}
 }
 
+// An integer min or max keeps its groups' values from a bound (the least
+// int for max): a group whose values are the bound itself has a value, a
+// group of nulls has none.
+func TestMinMaxOfTheBoundingValues(t *testing.T) {
+	mem, _ := newMem(t)
+	for _, tc := range []struct {
+		fn   string
+		typ  arrow.DataType
+		json string // the bound, null, 3, the bound, null
+	}{
+		{"max", i64, `[-9223372036854775808, null, 3, -9223372036854775808, null]`},
+		{"min", i64, `[9223372036854775807, null, 3, 9223372036854775807, null]`},
+		{"max", arrow.PrimitiveTypes.Int8, `[-128, null, 3, -128, null]`},
+		{"min", arrow.PrimitiveTypes.Uint32, `[4294967295, null, 3, 4294967295, null]`},
+		{"max", arrow.PrimitiveTypes.Uint16, `[0, null, 3, 0, null]`},
+	} {
+		vals := fromJSON(t, mem, tc.typ, tc.json)
+		// Group 0: the bound alone; 1: nulls; 2: 3 and the bound, in a
+		// later batch; 3: no rows.
+		first, second := array.NewSlice(vals, 0, 2), array.NewSlice(vals, 2, 5)
+		got := accumulate(t, mem, tc.fn, tc.typ, []arrow.Array{first, second}, [][]uint32{{0, 1}, {2, 2, 1}}, []int{2, 3}, 4)
+		bound, three := goValues(first)[0], goValues(second)[0]
+		first.Release()
+		second.Release()
+		vals.Release()
+		if want := []any{bound, nil, three, nil}; !sameValues(got, want) {
+			t.Errorf("%s of %s %s = %v, want %v", tc.fn, tc.typ, tc.json, got, want)
+		}
+	}
+}
+
+// A sum told that every group comes through Update keeps no bits while
+// no value is null; a group whose rows are all null, after the first
+// null, and a total of no rows still have none.
+func TestSumOfGroupsAllUpdated(t *testing.T) {
+	mem, _ := newMem(t)
+	f, _ := Lookup("sum")
+	b1 := fromJSON(t, mem, i64, `[1, 2, 3]`)
+	b2 := fromJSON(t, mem, i64, `[4, null, 6]`)
+	b3 := fromJSON(t, mem, i64, `[7]`)
+	none := fromJSON(t, mem, i64, `[]`)
+	for _, b := range []arrow.Array{b1, b2, b3, none} {
+		defer b.Release()
+	}
+	for _, tc := range []struct {
+		batches []arrow.Array
+		ids     [][]uint32
+		ngroups []int
+		want    []any
+	}{
+		{[]arrow.Array{b1, b2, b3}, [][]uint32{{0, 1, 0}, {2, 3, 1}, {4}}, []int{2, 4, 5}, []any{int64(4), int64(8), int64(4), nil, int64(7)}},
+		{[]arrow.Array{b1, b3}, [][]uint32{{0, 1, 0}, {2}}, []int{2, 3}, []any{int64(4), int64(2), int64(7)}},
+		{[]arrow.Array{none}, [][]uint32{{}}, []int{1}, []any{nil}},
+	} {
+		acc := f.NewAccumulator(i64, nil)
+		acc.(EveryGroupUpdated).EveryGroupUpdated()
+		for i, b := range tc.batches {
+			acc.Update(b, tc.ids[i], tc.ngroups[i])
+		}
+		n := len(tc.want)
+		out := acc.Finish(mem, n)
+		if got := goValues(out); !sameValues(got, tc.want) {
+			t.Errorf("sum = %v, want %v", got, tc.want)
+		}
+		out.Release()
+		if n > 1 { // and a batch at a time
+			part := acc.(RangeFinisher).FinishRange(mem, 1, n)
+			if got := goValues(part); !sameValues(got, tc.want[1:]) {
+				t.Errorf("groups 1.. = %v, want %v", got, tc.want[1:])
+			}
+			part.Release()
+		}
+	}
+}
+
 func TestMinMaxStringsOutliveTheirBatch(t *testing.T) {
 	mem, _ := newMem(t)
 	arr := fromJSON(t, mem, lstr, `["pear", "apple", null, "ünïcode"]`)
