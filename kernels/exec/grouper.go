@@ -677,13 +677,20 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 	// time (strTable.touch), then searched.
 	touching := len(d.tbl.slots) > touchSlots
 	var hs [touchRows]uint32
+	var ws [touchRows][2]uint64 // the strings of hs held in slots, packed
 	for w := 0; w+1 < len(offsets); w += touchRows {
 		end := min(w+touchRows, len(offsets)-1)
 		n := 0
 		if touching {
 			for i := w; i < end; i++ {
 				if lo, hi := offsets[i]-base, offsets[i+1]-base; hi-lo > 7 && !isNull(i) {
-					hs[n] = d.tbl.hash(unsafe.String(&data[lo], int(hi-lo)))
+					v := unsafe.String(&data[lo], int(hi-lo))
+					if len(v) <= maxInline {
+						ws[n] = packInline(v)
+						hs[n] = d.tbl.hashInline(ws[n])
+					} else {
+						hs[n] = d.tbl.hash(v)
+					}
 					n++
 				}
 			}
@@ -719,6 +726,19 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 				continue
 			}
 			v := unsafe.String(&data[lo], int(hi-lo))
+			if len(v) <= maxInline {
+				var pw [2]uint64
+				var h uint32
+				if touching {
+					pw, h = ws[n], hs[n]
+					n++
+				} else {
+					pw = packInline(v)
+					h = d.tbl.hashInline(pw)
+				}
+				out = append(out, d.inlineID(v, pw, h))
+				continue
+			}
 			var h uint32
 			if touching {
 				h = hs[n]
@@ -823,6 +843,18 @@ func (d *stringDict) idOf(v string) uint32 {
 		return id
 	}
 	return d.longID(v, d.tbl.hash(v))
+}
+
+// inlineID is longID of a string a slot holds, packed as pw, of hash h.
+func (d *stringDict) inlineID(v string, pw [2]uint64, h uint32) uint32 {
+	if d.frozen {
+		return d.tbl.lookupInline(pw, h)
+	}
+	id, added := d.tbl.findInline(pw, h, d.vals.len())
+	if added {
+		d.vals.add(v)
+	}
+	return id
 }
 
 // longID is idOf of a string of over 7 bytes whose hash (strTable.hash)
@@ -975,7 +1007,7 @@ func (d *intDict[T]) bytes() (index, values int64) {
 func (d *boolDict) bytes() (index, values int64) { return 0, 64 }
 
 func (d *stringDict) bytes() (index, values int64) {
-	return int64(len(d.tbl.slots))*16 + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4 + int64(cap(d.dictIDs))*4, d.vals.bytes()
+	return int64(len(d.tbl.slots))*int64(unsafe.Sizeof(strSlot{})) + int64(len(d.short.slots))*16 + int64(cap(d.shortIDs))*4 + int64(cap(d.dictIDs))*4, d.vals.bytes()
 }
 
 func (d *fixedDict[T]) dropIndex() { d.m = nil }

@@ -542,3 +542,53 @@ func TestStringKeysEveryLength(t *testing.T) {
 		t.Fatalf("frozen lookups %v, want [noID noID %d]", ids, first[huge])
 	}
 }
+
+// TestStringKeysHeldInSlots: strings of up to maxInline bytes are found
+// by their packed words; two that differ in any one byte (a zero byte,
+// 0xff, the last byte), or only in length (a trailing zero byte), are
+// different groups, and each group gives its own string back.
+func TestStringKeysHeldInSlots(t *testing.T) {
+	mem, _ := newMem(t)
+	var vals []any
+	seen := map[string]bool{}
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			vals = append(vals, s)
+		}
+	}
+	for n := range maxInline + 3 {
+		base := []byte(strings.Repeat("k", n))
+		add(string(base))
+		add(string(base) + "\x00")
+		for p := range n {
+			for _, c := range []byte{0, 0xff, 'j', 0x80} {
+				b := slices.Clone(base)
+				b[p] = c
+				add(string(b))
+			}
+		}
+	}
+	schema := schemaOf(arrow.BinaryTypes.Binary)
+	g, err := newGrouper([]arrow.DataType{arrow.BinaryTypes.Binary})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildBatch(t, mem, schema, vals) // binary values given as strings
+	defer b.Release()
+	for round := range 2 { // new, then found
+		ids := g.groupIDs(b.Columns(), len(vals))
+		for i, id := range ids {
+			if int(id) != i {
+				t.Fatalf("round %d: %q has id %d, want %d (a different string's?)", round, vals[i], id, i)
+			}
+		}
+	}
+	keys := g.keyColumns(mem, 0, g.n)
+	defer releaseArrays(keys)
+	for i, v := range vals {
+		if got := string(keys[0].(*array.Binary).Value(i)); got != v {
+			t.Fatalf("group %d holds %q, want %q", i, got, v)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"math/bits"
 	"slices"
@@ -144,28 +145,74 @@ func (h *strHeap) at(id uint32) string {
 func (h *strHeap) bytes() int64 { return int64(cap(h.data)) + int64(cap(h.offs))*8 }
 
 // strTable finds strings among the values the caller keeps by id. A slot
-// holds 32 bits of the string's hash, its id, and where its bytes are in
-// the heap with its length, 16 bytes: a probe reads the slot, then the
-// bytes, and not the heap's offsets between them (one miss fewer a row
-// once the table is past the caches).
+// holds 32 bits of the string's hash and its id; a string of at most
+// maxInline bytes (a user name, a code, an id) is held in the slot too,
+// packed (packInline), so that a probe compares two words and reads no
+// heap: a table past the caches costs one miss a row, not two. A longer
+// string's slot says where its bytes are in the heap, with its length: a
+// probe reads the slot, then the bytes, and not the heap's offsets.
 type strTable struct {
-	seed  maphash.Seed
-	slots []strSlot
-	n     int
+	seed   maphash.Seed
+	k0, k1 uint64 // keys of the packed strings' hash
+	slots  []strSlot
+	n      int
+	long   int // strings in the heap, not in their slots
 }
 
 type strSlot struct {
 	hash uint32
 	id   uint32 // id+1; 0: empty
-	at   uint64 // offset in the heap << 16 | length (longLen: that or more)
+	// A string held in the slot: its bytes, byte i at bits 8i, and its
+	// length in the top byte of w[1]. Else w[0] is its offset in the heap
+	// << 16 | its length (longLen: that or more), and w[1] is heapMark.
+	w [2]uint64
 }
+
+// maxInline is the longest string a slot holds; heapMark marks a slot
+// whose string is in the heap (no length of a held one is that).
+const (
+	maxInline = 15
+	heapMark  = uint64(0xff) << 56
+)
 
 // longLen marks a string of 64 KiB or more, whose length the heap's
 // offsets hold.
 const longLen = 1<<16 - 1
 
 func newStrTable() *strTable {
-	return &strTable{seed: maphash.MakeSeed(), slots: make([]strSlot, 1<<10)}
+	seed := maphash.MakeSeed()
+	return &strTable{seed: seed, k0: maphash.String(seed, "k0") | 1, k1: maphash.String(seed, "k1") | 1,
+		slots: make([]strSlot, 1<<10)}
+}
+
+// packInline packs a string of at most maxInline bytes as a slot holds
+// it, by whole-word loads that overlap where the string is not a multiple
+// of their width (no byte loop, no copy).
+func packInline(s string) (w [2]uint64) {
+	n := len(s)
+	switch {
+	case n >= 8:
+		w[0] = binary.LittleEndian.Uint64([]byte(s[:8]))
+		w[1] = binary.LittleEndian.Uint64([]byte(s[n-8:])) >> (8 * (16 - n)) // bytes 8..n-1
+	case n >= 4:
+		lo := uint64(binary.LittleEndian.Uint32([]byte(s[:4])))
+		hi := uint64(binary.LittleEndian.Uint32([]byte(s[n-4:]))) >> (8 * (8 - n)) // bytes 4..n-1
+		w[0] = lo | hi<<32
+	default:
+		for i := 0; i < n; i++ {
+			w[0] |= uint64(s[i]) << (8 * i)
+		}
+	}
+	w[1] |= uint64(n) << 56
+	return w
+}
+
+// hashInline hashes a packed string: one 128-bit multiply of its words
+// under the table's keys, folded.
+func (t *strTable) hashInline(w [2]uint64) uint32 {
+	hi, lo := bits.Mul64(w[0]^t.k0, w[1]^t.k1)
+	h := hi ^ lo
+	return uint32(h ^ h>>32)
 }
 
 // find returns the id of s in vals, or inserts s under id len(vals) and
@@ -174,11 +221,20 @@ func (t *strTable) find(s string, vals *strHeap) (id uint32, added bool) {
 	return t.findHashed(s, t.hash(s), vals)
 }
 
-func (t *strTable) hash(s string) uint32 { return uint32(maphash.String(t.seed, s)) }
+// hash is the hash of s that finding it takes.
+func (t *strTable) hash(s string) uint32 {
+	if len(s) <= maxInline {
+		return t.hashInline(packInline(s))
+	}
+	return uint32(maphash.String(t.seed, s))
+}
 
-// holds says whether slot's string is s.
+// holds says whether slot's string, a heap one, is s.
 func (slot strSlot) holds(s string, vals *strHeap) bool {
-	n, off := int(slot.at&longLen), int(slot.at>>16)
+	if slot.w[1] != heapMark {
+		return false
+	}
+	n, off := int(slot.w[0]&longLen), int(slot.w[0]>>16)
 	if n == longLen {
 		return vals.is(slot.id-1, s)
 	}
@@ -187,6 +243,9 @@ func (slot strSlot) holds(s string, vals *strHeap) bool {
 
 // findHashed is find of s whose hash (t.hash) the caller has.
 func (t *strTable) findHashed(s string, h uint32, vals *strHeap) (id uint32, added bool) {
+	if len(s) <= maxInline {
+		return t.findInline(packInline(s), h, vals.len())
+	}
 	mask := uint32(len(t.slots) - 1)
 	i := h & mask
 	for {
@@ -200,16 +259,45 @@ func (t *strTable) findHashed(s string, h uint32, vals *strHeap) (id uint32, add
 		i = (i + 1) & mask
 	}
 	id = uint32(vals.len())
-	t.slots[i] = strSlot{h, id + 1, uint64(len(vals.data))<<16 | uint64(min(len(s), longLen))}
+	t.insert(i, strSlot{h, id + 1, [2]uint64{uint64(len(vals.data))<<16 | uint64(min(len(s), longLen)), heapMark}})
+	t.long++
+	return id, true
+}
+
+// findInline is findHashed of a packed string (packInline); a new one
+// takes id next.
+func (t *strTable) findInline(w [2]uint64, h uint32, next int) (id uint32, added bool) {
+	mask := uint32(len(t.slots) - 1)
+	i := h & mask
+	for {
+		slot := &t.slots[i]
+		if slot.id == 0 {
+			break
+		}
+		if slot.hash == h && slot.w == w {
+			return slot.id - 1, false
+		}
+		i = (i + 1) & mask
+	}
+	id = uint32(next)
+	t.insert(i, strSlot{h, id + 1, w})
+	return id, true
+}
+
+// insert fills the empty slot i, growing the table past half full.
+func (t *strTable) insert(i uint32, slot strSlot) {
+	t.slots[i] = slot
 	t.n++
 	if 2*t.n > len(t.slots) {
 		t.grow()
 	}
-	return id, true
 }
 
 // lookupHashed returns the id of s, whose hash is h, in vals, or noID.
 func (t *strTable) lookupHashed(s string, h uint32, vals *strHeap) uint32 {
+	if len(s) <= maxInline {
+		return t.lookupInline(packInline(s), h)
+	}
 	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
 		if t.slots[i].hash == h && t.slots[i].holds(s, vals) {
@@ -219,22 +307,37 @@ func (t *strTable) lookupHashed(s string, h uint32, vals *strHeap) uint32 {
 	return noID
 }
 
+// lookupInline is lookupHashed of a packed string.
+func (t *strTable) lookupInline(w [2]uint64, h uint32) uint32 {
+	mask := uint32(len(t.slots) - 1)
+	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
+		if t.slots[i].hash == h && t.slots[i].w == w {
+			return t.slots[i].id - 1
+		}
+	}
+	return noID
+}
+
 // touch reads what finding the strings of hashes hs will read (their
-// first slots, then the heap bytes they point to) and returns a sum of it
-// that the caller keeps, so the reads are not dropped. A table larger
-// than the caches costs a miss a read; a loop of finds waits for each in
-// turn (slot, then bytes), while these loops have no read depending on
-// another of the same loop, so the processor keeps many misses in flight
-// and the finds that follow hit the cache.
+// first slots, then the heap bytes of those in the heap) and returns a
+// sum of it that the caller keeps, so the reads are not dropped. A table
+// larger than the caches costs a miss a read; a loop of finds waits for
+// each in turn, while these loops have no read depending on another of
+// the same loop, so the processor keeps many misses in flight and the
+// finds that follow hit the cache.
 func (t *strTable) touch(hs []uint32, vals *strHeap) uint32 {
 	mask := uint32(len(t.slots) - 1)
 	var sum uint32
 	for _, h := range hs {
-		sum += t.slots[h&mask].id
+		s := &t.slots[h&mask]
+		sum += s.id + uint32(s.w[1]>>56) // both ends: a quarter of the slots cross a cache line
+	}
+	if t.long == 0 {
+		return sum
 	}
 	for _, h := range hs {
-		if s := t.slots[h&mask]; s.hash == h && s.id != 0 {
-			if o := s.at >> 16; o < uint64(len(vals.data)) {
+		if s := t.slots[h&mask]; s.hash == h && s.id != 0 && s.w[1] == heapMark {
+			if o := s.w[0] >> 16; o < uint64(len(vals.data)) {
 				sum += uint32(vals.data[o])
 			}
 		}
