@@ -1,6 +1,8 @@
 package expr
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -109,5 +111,31 @@ func TestHashColumnIntegers(t *testing.T) {
 	}
 	for _, a := range []arrow.Array{plain, dict, idx, d} {
 		a.Release()
+	}
+}
+
+// hashString tells apart strings that differ in one byte anywhere (the
+// words it loads overlap) or only in length, at every length around its
+// sixteen-byte steps.
+func TestHashStringEveryByte(t *testing.T) {
+	seen := map[uint64]string{}
+	for n := range 40 {
+		base := []byte(strings.Repeat("k", n))
+		check := func(s string) {
+			h := hashString(s)
+			if other, ok := seen[h]; ok && other != s {
+				t.Fatalf("%q and %q hash alike", s, other)
+			}
+			seen[h] = s
+		}
+		check(string(base))
+		check(string(base) + "\x00")
+		for p := range n {
+			for _, c := range []byte{0, 0xff, 'j'} {
+				b := slices.Clone(base)
+				b[p] = c
+				check(string(b))
+			}
+		}
 	}
 }
