@@ -99,15 +99,7 @@ func TestExplainAnalyzeShowsSpilling(t *testing.T) {
 	path := filepath.Join(dir, "big.parquet")
 	parquettest.Write(t, mem, path, rec, 20_000)
 
-	pool, err := budget.NewPool(budget.Options{Limit: 4 << 20, SpillDir: filepath.Join(dir, "spill"), SpillLimit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Open(filepath.Join(dir, "data"), mem, "n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Engine{Catalog: cat, Mem: mem, Memory: pool, Partitions: 1}
+	e, pool := budgetEngine(t, dir, mem, 4<<20)
 	for _, tc := range []struct {
 		q  *pb.Query
 		op string
@@ -152,15 +144,7 @@ func TestComputedColumnsCountInTheBudget(t *testing.T) {
 	parquettest.Write(t, mem, path, rec, 50_000)
 	rec.Release()
 
-	pool, err := budget.NewPool(budget.Options{Limit: 1 << 30, SpillDir: filepath.Join(dir, "spill"), SpillLimit: 1 << 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat, err := catalog.Open(filepath.Join(dir, "data"), mem, "n1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &Engine{Catalog: cat, Mem: mem, Memory: pool, Partitions: 1}
+	e, pool := budgetEngine(t, dir, mem, 1<<30)
 	var cols []*pb.Expr
 	for k := int64(2); k < 8; k++ {
 		cols = append(cols, alias(call("multiply", col("id"), lit(k)), fmt.Sprintf("times%d", k)))
@@ -194,4 +178,19 @@ func TestComputedColumnsCountInTheBudget(t *testing.T) {
 	if used := pool.Used() - pool.Node().Used(); used != 0 {
 		t.Errorf("after the query: %d bytes held", used)
 	}
+}
+
+// budgetEngine is a one-pipeline engine over dir whose queries run within
+// a pool of limit bytes, spilling under dir.
+func budgetEngine(t *testing.T, dir string, mem memory.Allocator, limit int64) (*Engine, *budget.Pool) {
+	t.Helper()
+	pool, err := budget.NewPool(budget.Options{Limit: limit, SpillDir: filepath.Join(dir, "spill"), SpillLimit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := catalog.Open(filepath.Join(dir, "data"), mem, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{Catalog: cat, Mem: mem, Memory: pool, Partitions: 1}, pool
 }
