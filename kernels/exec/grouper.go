@@ -631,11 +631,8 @@ func (d *stringDict) freeze()  { d.frozen, d.short.frozen = true, true }
 
 // packShort packs a string of at most 7 bytes, its length in the top byte.
 func packShort(v string) uint64 {
-	k := uint64(len(v)) << 56
-	for i := 0; i < len(v); i++ {
-		k |= uint64(v[i]) << (8 * i)
-	}
-	return k
+	w := packInline(v) // its bytes in w[0], its length atop w[1]
+	return w[0] | w[1]
 }
 
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {

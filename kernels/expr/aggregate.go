@@ -244,14 +244,13 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 		}
 		return
 	}
+	a.seen = growBits(a.seen, ngroups)
 	if a.implicit { // the first null: the groups so far have values
 		a.implicit = false
-		a.seen = growBits(a.seen, ngroups)
 		for g := range a.upTo {
 			a.seen.set(uint32(g))
 		}
 	}
-	a.seen = growBits(a.seen, ngroups)
 	if values.NullN() == 0 {
 		if ngroups == 1 && len(ids) > 0 {
 			a.sumAll(vals, ids, ngroups)
@@ -470,9 +469,20 @@ type numberExtremes[T orderedWidth] struct {
 	bound   T
 }
 
-func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+// grow makes room for n groups; a bounded one's new groups start at the
+// bound.
+func (a *numberExtremes[T]) grow(n int) {
 	n0 := len(a.best)
-	a.best, a.seen = grow(a.best, ngroups), growBits(a.seen, ngroups)
+	a.best, a.seen = grow(a.best, n), growBits(a.seen, n)
+	if a.bounded {
+		for i := n0; i < len(a.best); i++ {
+			a.best[i] = a.bound
+		}
+	}
+}
+
+func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
+	a.grow(ngroups)
 	vals := Values[T](values)[:len(ids)]
 	var valid []byte
 	off := values.Data().Offset()
@@ -481,9 +491,6 @@ func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int
 	}
 	best, seen := a.best, a.seen
 	if a.bounded {
-		for i := n0; i < len(best); i++ {
-			best[i] = a.bound
-		}
 		for i, g := range ids {
 			if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
 				continue
@@ -525,12 +532,8 @@ func (a *numberExtremes[T]) Finish(mem memory.Allocator, ngroups int) arrow.Arra
 }
 
 func (a *numberExtremes[T]) FinishRange(mem memory.Allocator, lo, hi int) arrow.Array {
-	n0 := len(a.best)
-	a.best, a.seen = grow(a.best, hi), growBits(a.seen, hi)
+	a.grow(hi)
 	if a.bounded {
-		for i := n0; i < len(a.best); i++ {
-			a.best[i] = a.bound
-		}
 		for g, v := range a.best[lo:hi] {
 			if v != a.bound {
 				a.seen.set(uint32(lo + g))

@@ -81,34 +81,12 @@ func TestHashColumnIntegers(t *testing.T) {
 	idx := ib.NewArray()
 	ib.Release()
 	d := array.NewDictionaryArray(&arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}, idx, dict)
-	hp, hd := make([]uint64, 4), make([]uint64, 4)
-	if err := HashColumn(plain, hp); err != nil {
-		t.Fatal(err)
-	}
-	if err := HashColumn(d, hd); err != nil {
-		t.Fatal(err)
-	}
-	for i := range hp {
-		if hp[i] != hd[i] {
-			t.Errorf("row %d: dictionary hash %x, plain %x", i, hd[i], hp[i])
-		}
-	}
+	hashAlike(t, "", plain, d)
 	// a slice reads its own rows of the indices
 	ps, ds := array.NewSlice(plain, 1, 4), array.NewSlice(d, 1, 4)
 	defer ps.Release()
 	defer ds.Release()
-	hp, hd = make([]uint64, 3), make([]uint64, 3)
-	if err := HashColumn(ps, hp); err != nil {
-		t.Fatal(err)
-	}
-	if err := HashColumn(ds, hd); err != nil {
-		t.Fatal(err)
-	}
-	for i := range hp {
-		if hp[i] != hd[i] {
-			t.Errorf("sliced row %d: dictionary hash %x, plain %x", i, hd[i], hp[i])
-		}
-	}
+	hashAlike(t, "sliced ", ps, ds)
 	for _, a := range []arrow.Array{plain, dict, idx, d} {
 		a.Release()
 	}
@@ -136,6 +114,24 @@ func TestHashStringEveryByte(t *testing.T) {
 				b[p] = c
 				check(string(b))
 			}
+		}
+	}
+}
+
+// hashAlike checks that each row of the dictionary array d hashes as the
+// same row of plain.
+func hashAlike(t *testing.T, what string, plain, d arrow.Array) {
+	t.Helper()
+	hp, hd := make([]uint64, plain.Len()), make([]uint64, d.Len())
+	if err := HashColumn(plain, hp); err != nil {
+		t.Fatal(err)
+	}
+	if err := HashColumn(d, hd); err != nil {
+		t.Fatal(err)
+	}
+	for i := range hp {
+		if hp[i] != hd[i] {
+			t.Errorf("%srow %d: dictionary hash %x, plain %x", what, i, hd[i], hp[i])
 		}
 	}
 }
