@@ -58,14 +58,23 @@ func newGrouper(types []arrow.DataType) (*grouper, error) {
 
 // groupIDs returns the group id of every row of keys (one array per key).
 func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
+	return g.groupIDsInto(keys, rows, nil)
+}
+
+// groupIDsInto is groupIDs written over into (grown when short): a caller
+// that consumes the ids before its next batch reuses one buffer, not a
+// fresh quarter megabyte a batch to zero and fault in.
+func (g *grouper) groupIDsInto(keys []arrow.Array, rows int, into []uint32) []uint32 {
 	if len(keys) == 0 {
 		if !g.frozen {
 			g.n = 1
 		}
-		return make([]uint32, rows)
+		out := slices.Grow(into[:0], rows)[:rows]
+		clear(out)
+		return out
 	}
 	if len(keys) == 1 {
-		ids := g.dicts[0].encode(keys[0], make([]uint32, 0, rows))
+		ids := g.dicts[0].encode(keys[0], into[:0])
 		if !g.frozen {
 			g.n = g.dicts[0].len()
 		}
@@ -81,7 +90,7 @@ func (g *grouper) groupIDs(keys []arrow.Array, rows int) []uint32 {
 	for j := range keys {
 		cols[j] = g.dicts[j].encode(keys[j], cols[j][:0])
 	}
-	out := make([]uint32, rows)
+	out := slices.Grow(into[:0], rows)[:rows] // every row's id is written
 	if g.frozen {
 		g.tuples.lookup(cols, out)
 		return out
@@ -430,19 +439,13 @@ func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint3
 	// First every row's id as direct holds it, loads that wait on nothing
 	// (a million keys' ids are past the nearest caches); then the nulls
 	// and the keys not seen before.
+	missed := d.denseIDs(raw, ids)
 	direct, lo := d.direct, d.lo
-	for i, v := range raw {
-		id := uint32(noID)
-		if off := uint64(v) - lo; off < uint64(len(direct)) {
-			id = direct[off]
-		}
-		ids[i] = id
-	}
 	var valid []byte
 	at := arr.Data().Offset()
 	if arr.NullN() > 0 {
 		valid = arr.NullBitmapBytes()
-	} else if d.frozen {
+	} else if d.frozen || !missed {
 		return out // no null to name, no key to add
 	}
 	for i, v := range raw {
@@ -470,8 +473,35 @@ func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint3
 	return out
 }
 
+// denseIDs sets ids[i] to raw[i]'s id as direct holds it (noID outside
+// direct or not seen yet), reporting whether any row missed.
+func (d *intDict[T]) denseIDs(raw []T, ids []uint32) (missed bool) {
+	direct, lo := d.direct, d.lo
+	ids = ids[:len(raw)]
+	var top uint32 // noID's top bit; a true id past 2^31 only costs the slow path
+	for i, v := range raw {
+		id := uint32(noID)
+		if off := uint64(v) - lo; off < uint64(len(direct)) {
+			id = direct[off]
+		}
+		ids[i] = id
+		top |= id
+	}
+	return top>>31 != 0
+}
+
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
+	if d.dense && !d.frozen && arr.NullN() == 0 {
+		// Past the first batches every key was seen before: their ids,
+		// without first scanning the batch for its range (useDense).
+		start := len(out)
+		out = slices.Grow(out, len(raw))[:start+len(raw)]
+		if !d.denseIDs(raw, out[start:]) {
+			return out
+		}
+		out = out[:start]
+	}
 	if d.useDense(arr, raw) {
 		out = d.encodeDense(arr, raw, out)
 		if !d.frozen && uint64(len(d.direct)) > denseSpan(len(d.vals)) {

@@ -277,6 +277,7 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		}
 	}
 	keyArrs := make([]arrow.Array, len(h.keys))
+	var idBuf []uint32 // the ids of one batch, consumed before the next
 	rows := 0
 	var sp *aggSpill
 	defer func() {
@@ -300,7 +301,8 @@ func (h *HashAggregate) build(ctx context.Context) error {
 			keyArrs[i] = b.Column(k)
 		}
 		rows += int(b.NumRows())
-		ids := g.groupIDs(keyArrs, int(b.NumRows()))
+		idBuf = g.groupIDsInto(keyArrs, int(b.NumRows()), idBuf)
+		ids := idBuf
 		if sp != nil {
 			// Frozen: the rows of groups not in memory go to disk.
 			if b, ids, err = sp.split(ctx, b, keyArrs, ids); err != nil {

@@ -194,8 +194,9 @@ func (a *countAcc) Update(values arrow.Array, ids []uint32, ngroups int) {
 			a.counts[0] += int64(len(ids))
 			return
 		}
+		counts := a.counts // in a register, not reloaded after each store
 		for _, g := range ids {
-			a.counts[g]++
+			counts[g]++
 		}
 		return
 	}
@@ -491,15 +492,37 @@ func (a *numberExtremes[T]) Update(values arrow.Array, ids []uint32, ngroups int
 	}
 	best, seen := a.best, a.seen
 	if a.bounded {
-		for i, g := range ids {
-			if valid != nil && valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
-				continue
+		// One loop for each case, the fields in registers: the loop is
+		// the row's load, compare and (rarely, past the first rows) store.
+		bound := a.bound
+		switch {
+		case valid == nil && a.isMax:
+			for i, g := range ids {
+				if v := vals[i]; best[g] < v {
+					best[g] = v
+				} else if v == bound {
+					seen.set(g)
+				}
 			}
-			switch v := vals[i]; {
-			case a.isMax && best[g] < v, !a.isMax && v < best[g]:
-				best[g] = v
-			case v == a.bound:
-				seen.set(g)
+		case valid == nil:
+			for i, g := range ids {
+				if v := vals[i]; v < best[g] {
+					best[g] = v
+				} else if v == bound {
+					seen.set(g)
+				}
+			}
+		default:
+			for i, g := range ids {
+				if valid[(off+i)>>3]&(1<<((off+i)&7)) == 0 {
+					continue
+				}
+				switch v := vals[i]; {
+				case a.isMax && best[g] < v, !a.isMax && v < best[g]:
+					best[g] = v
+				case v == bound:
+					seen.set(g)
+				}
 			}
 		}
 		return
