@@ -214,6 +214,16 @@ type Query struct {
 	closed   bool
 	onDisk   int64 // bytes of this query's spill files still on disk
 	disabled bool  // spilling turned off for this query (tests, negative controls)
+
+	shareOnce  sync.Once
+	cacheShare atomic.Int64
+}
+
+// CacheShare is what the query may still take of the node's caches, in
+// bytes, that its operators spend together: initial at the first call.
+func (q *Query) CacheShare(initial int64) *atomic.Int64 {
+	q.shareOnce.Do(func() { q.cacheShare.Store(initial) })
+	return &q.cacheShare
 }
 
 // ID names the query in its spill folder and in errors.

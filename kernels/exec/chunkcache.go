@@ -7,6 +7,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"slipstream/kernels/budget"
 )
 
 // Decoded column chunks: the arrays a column of a Parquet row group
@@ -74,16 +76,36 @@ func (c *decodedChunk) release() {
 type fileChunks struct {
 	version string
 	mem     memory.Allocator
+	offers  *atomic.Int64
 }
 
 // chunksOf is the cache for the file of that version, or nil when the
-// cache is off.
-func chunksOf(version string) *fileChunks {
+// cache is off. offers is what the scan may still offer, in bytes, shared
+// by the files it reads (scanOffers).
+func chunksOf(version string, offers *atomic.Int64) *fileChunks {
 	node := cacheAccount.Load()
 	if decodedChunkBytes.Load() <= 0 || node == nil {
 		return nil
 	}
-	return &fileChunks{version: version, mem: node}
+	return &fileChunks{version: version, mem: node, offers: offers}
+}
+
+// scanOffers is the query's share of the cache (a scan's own when mem is
+// not a query's account): half its bound, taken by the chunks its scans
+// read from the cache and those they offer. A query of more than the cache
+// holds would push out its own first chunks before a second run reads
+// them again, so that every run would decode everything, and into fresh
+// memory the node then holds; within its share the first chunks stay, the
+// rest decode into the query's own reused buffers, and the other half
+// stays for other queries' files.
+func scanOffers(mem memory.Allocator) *atomic.Int64 {
+	share := decodedChunkBytes.Load() / 2
+	if q, ok := mem.(*budget.Query); ok {
+		return q.CacheShare(share)
+	}
+	var n atomic.Int64
+	n.Store(share)
+	return &n
 }
 
 // key names a chunk by its file's version, place and the type it was
@@ -99,14 +121,15 @@ func (f *fileChunks) Get(rowGroup, leaf int, t arrow.DataType) ([]arrow.Array, b
 		return nil, false
 	}
 	arrays := c.take()
+	if arrays != nil {
+		f.offers.Add(-c.bytes) // the query's share counts what it reads from the cache too
+	}
 	return arrays, arrays != nil
 }
 
 func (f *fileChunks) Put(rowGroup, leaf int, t arrow.DataType, arrays []arrow.Array) {
-	c := &decodedChunk{arrays: arrays}
-	for _, a := range arrays {
-		c.bytes += ArrayBytes(a)
-	}
+	c := &decodedChunk{arrays: arrays, bytes: heldBytes(arrays)}
+	f.offers.Add(-c.bytes)
 	if c.bytes > decodedChunkBytes.Load()/4 {
 		c.release() // larger decoded than its file said: it would push out most of the others
 		return
@@ -116,9 +139,39 @@ func (f *fileChunks) Put(rowGroup, leaf int, t arrow.DataType, arrays []arrow.Ar
 	}
 }
 
-// Wants keeps chunks of at most a sixteenth of the bound: a scan holds a
+// Wants keeps chunks of at most a sixteenth of the bound (a scan holds a
 // chunk's batches outside its query's account until its row group is
-// read, so large ones are not worth that.
-func (f *fileChunks) Wants(bytes int64) bool { return bytes <= decodedChunkBytes.Load()/16 }
+// read, so large ones are not worth that) while the scan's offers last
+// (Put counts a chunk's decoded bytes against them).
+func (f *fileChunks) Wants(bytes int64) bool {
+	return bytes <= decodedChunkBytes.Load()/16 && f.offers.Load() > 0
+}
 
 func (f *fileChunks) Allocator() memory.Allocator { return f.mem }
+
+// heldBytes is the bytes the arrays hold: each buffer once, however many
+// of them share it, and their dictionaries too (the batches of a chunk
+// read as its dictionary share one, of up to a row group's strings).
+func heldBytes(arrays []arrow.Array) int64 {
+	seen := map[*memory.Buffer]bool{}
+	var n int64
+	var walk func(d arrow.ArrayData)
+	walk = func(d arrow.ArrayData) {
+		for _, buf := range d.Buffers() {
+			if buf != nil && !seen[buf] {
+				seen[buf] = true
+				n += int64(buf.Len())
+			}
+		}
+		for _, c := range d.Children() {
+			walk(c)
+		}
+		if d.DataType().ID() == arrow.DICTIONARY { // others hold a typed nil
+			walk(d.Dictionary())
+		}
+	}
+	for _, a := range arrays {
+		walk(a.Data())
+	}
+	return n
+}

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"slipstream/internal/parquettest"
 	"slipstream/kernels/budget"
@@ -21,20 +24,7 @@ import (
 // version of the file is read anew; and everything is released when the
 // cache lets the chunks go.
 func TestDecodedParquetChunksAreKept(t *testing.T) {
-	mem, ctx := newMem(t)
-	pool, err := budget.NewPool(budget.Options{Limit: 1 << 30, Base: mem})
-	if err != nil {
-		t.Fatal(err)
-	}
-	CountCachesIn(pool.Node())
-	SetDecodedChunkBytes(64 << 20)
-	defer func() {
-		decodedChunks.init()
-		decodedChunks.c.Clear()
-		SetDecodedChunkBytes(0)
-		CountCachesIn(nil)
-		mem.AssertSize(t, 0)
-	}()
+	pool, mem, ctx := withChunkCache(t, 64<<20)
 	schema := arrow.NewSchema([]arrow.Field{
 		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
 		{Name: "city", Type: arrow.BinaryTypes.String, Nullable: true},
@@ -146,5 +136,95 @@ func TestDecodedParquetChunksAreKept(t *testing.T) {
 	}
 	if rows := scan([]int{0, 1}); len(rows) != 900 {
 		t.Fatalf("a new version of the file: %d rows, want its 900", len(rows))
+	}
+}
+
+// withChunkCache turns the decoded-chunk cache on at bound bytes, counted
+// in a new pool's node account, and off again (empty) when t ends.
+func withChunkCache(t *testing.T, bound int64) (*budget.Pool, *memory.CheckedAllocator, context.Context) {
+	mem, ctx := newMem(t)
+	pool, err := budget.NewPool(budget.Options{Limit: 1 << 30, Base: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	CountCachesIn(pool.Node())
+	SetDecodedChunkBytes(bound)
+	t.Cleanup(func() {
+		decodedChunks.init()
+		decodedChunks.c.Clear() // no callback: the count is reset here
+		decodedChunks.account(-decodedChunks.held())
+		SetDecodedChunkBytes(0)
+		CountCachesIn(nil)
+		mem.AssertSize(t, 0)
+	})
+	return pool, mem, ctx
+}
+
+// A query of more than the cache holds takes no more than half of it,
+// its scans together: run after run the same first chunks stay and
+// answer, instead of each run pushing out what the last one kept.
+func TestAQueryTakesHalfTheCache(t *testing.T) {
+	const bound = 512 << 10
+	pool, mem, ctx := withChunkCache(t, bound)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	var ids []any
+	for i := range 40_000 {
+		ids = append(ids, int64(i)*7919)
+	}
+	rec := buildBatch(t, mem, schema, ids)
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")}
+	for _, path := range paths {
+		parquettest.Write(t, mem, path, rec, 1000) // 40 chunks of 8 KB: 320 KB
+	}
+	rec.Release()
+	var first [][]any
+	for run := range 4 {
+		q := pool.Begin("q")
+		var rows [][]any
+		for _, path := range paths { // two scans, as two workers run them
+			r, _ := drain(t, ctx, NewScan(q, Parquet, []string{path}, schema, nil, nil, CSVOptions{}))
+			rows = append(rows, r...)
+		}
+		q.Close()
+		if run == 0 {
+			first = rows
+		} else if !sameRows(first, rows) {
+			t.Fatalf("run %d reads differently", run)
+		}
+		decodedChunks.c.Wait()
+		// The last offer may pass the half by its one chunk.
+		if held, most := decodedChunks.held(), int64(bound/2+8000); held == 0 || held > most {
+			t.Fatalf("run %d: the cache holds %d bytes, want some and at most %d", run, held, most)
+		}
+	}
+	if len(first) != 80_000 {
+		t.Fatalf("%d rows, want 80000", len(first))
+	}
+}
+
+// A chunk read as its dictionary costs the dictionary's strings, once for
+// all the batches that share it: the cache bounds what it really holds.
+func TestHeldBytesCountsADictionaryOnce(t *testing.T) {
+	mem, _ := newMem(t)
+	b := array.NewDictionaryBuilder(mem, &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}).(*array.BinaryDictionaryBuilder)
+	defer b.Release()
+	for i := range 1000 {
+		if err := b.AppendString(fmt.Sprintf("a string of some length %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole := b.NewArray().(*array.Dictionary)
+	defer whole.Release()
+	halves := []arrow.Array{array.NewSlice(whole, 0, 500), array.NewSlice(whole, 500, 1000)}
+	defer releaseArrays(halves)
+	var want int64 // the whole array's buffers and its dictionary's, once
+	for _, buf := range append(whole.Data().Buffers(), whole.Dictionary().Data().Buffers()...) {
+		if buf != nil {
+			want += int64(buf.Len())
+		}
+	}
+	if got := heldBytes(halves); got != want {
+		t.Fatalf("two batches sharing one dictionary hold %d bytes, want %d (indices, then the dictionary once)", got, want)
 	}
 }
