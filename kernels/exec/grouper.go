@@ -661,8 +661,8 @@ func (d *stringDict) freeze()  { d.frozen, d.short.frozen = true, true }
 
 // packShort packs a string of at most 7 bytes, its length in the top byte.
 func packShort(v string) uint64 {
-	w := packInline(v) // its bytes in w[0], its length atop w[1]
-	return w[0] | w[1]
+	w := packInline(v) // its bytes in w.lo, its length atop w.hi
+	return w.lo | w.hi
 }
 
 func (d *stringDict) encode(arr arrow.Array, out []uint32) []uint32 {
@@ -704,7 +704,7 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 	// time (strTable.touch), then searched.
 	touching := len(d.tbl.slots) > touchSlots
 	var hs [touchRows]uint32
-	var ws [touchRows][2]uint64 // the strings of hs held in slots, packed
+	var ws [touchRows]words // the strings of hs held in slots, packed
 	for w := 0; w+1 < len(offsets); w += touchRows {
 		end := min(w+touchRows, len(offsets)-1)
 		n := 0
@@ -713,8 +713,8 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 				if lo, hi := offsets[i]-base, offsets[i+1]-base; hi-lo > 7 && !isNull(i) {
 					v := unsafe.String(&data[lo], int(hi-lo))
 					if len(v) <= maxInline {
-						ws[n] = packInline(v)
-						hs[n] = d.tbl.hashInline(ws[n])
+						pw := packLong(v) // of 8 bytes or more here
+						ws[n], hs[n] = pw, d.tbl.hashInline(pw)
 					} else {
 						hs[n] = d.tbl.hash(v)
 					}
@@ -754,13 +754,13 @@ func encodePacked[O int32 | int64](d *stringDict, a arrow.Array, offsets []O, da
 			}
 			v := unsafe.String(&data[lo], int(hi-lo))
 			if len(v) <= maxInline {
-				var pw [2]uint64
+				var pw words
 				var h uint32
 				if touching {
 					pw, h = ws[n], hs[n]
 					n++
 				} else {
-					pw = packInline(v)
+					pw = packLong(v) // of 8 bytes or more here
 					h = d.tbl.hashInline(pw)
 				}
 				out = append(out, d.inlineID(v, pw, h))
@@ -873,7 +873,7 @@ func (d *stringDict) idOf(v string) uint32 {
 }
 
 // inlineID is longID of a string a slot holds, packed as pw, of hash h.
-func (d *stringDict) inlineID(v string, pw [2]uint64, h uint32) uint32 {
+func (d *stringDict) inlineID(v string, pw words, h uint32) uint32 {
 	if d.frozen {
 		return d.tbl.lookupInline(pw, h)
 	}

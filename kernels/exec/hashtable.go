@@ -163,10 +163,15 @@ type strSlot struct {
 	hash uint32
 	id   uint32 // id+1; 0: empty
 	// A string held in the slot: its bytes, byte i at bits 8i, and its
-	// length in the top byte of w[1]. Else w[0] is its offset in the heap
-	// << 16 | its length (longLen: that or more), and w[1] is heapMark.
-	w [2]uint64
+	// length in the top byte of w.hi. Else w.lo is its offset in the heap
+	// << 16 | its length (longLen: that or more), and w.hi is heapMark.
+	w words
 }
+
+// words are a string's 16 bytes as two words: a struct, not an array, so
+// that Go keeps them in registers (it keeps no array of two there, and
+// passed them through memory a row, the reload of two stores stalling).
+type words struct{ lo, hi uint64 }
 
 // maxInline is the longest string a slot holds; heapMark marks a slot
 // whose string is in the heap (no length of a held one is that).
@@ -188,29 +193,36 @@ func newStrTable() *strTable {
 // packInline packs a string of at most maxInline bytes as a slot holds
 // it, by whole-word loads that overlap where the string is not a multiple
 // of their width (no byte loop, no copy).
-func packInline(s string) (w [2]uint64) {
+func packInline(s string) (w words) {
 	n := len(s)
 	switch {
 	case n >= 8:
-		w[0] = binary.LittleEndian.Uint64([]byte(s[:8]))
-		w[1] = binary.LittleEndian.Uint64([]byte(s[n-8:])) >> (8 * (16 - n)) // bytes 8..n-1
+		return packLong(s)
 	case n >= 4:
 		lo := uint64(binary.LittleEndian.Uint32([]byte(s[:4])))
 		hi := uint64(binary.LittleEndian.Uint32([]byte(s[n-4:]))) >> (8 * (8 - n)) // bytes 4..n-1
-		w[0] = lo | hi<<32
+		w.lo = lo | hi<<32
 	default:
 		for i := 0; i < n; i++ {
-			w[0] |= uint64(s[i]) << (8 * i)
+			w.lo |= uint64(s[i]) << (8 * i)
 		}
 	}
-	w[1] |= uint64(n) << 56
+	w.hi |= uint64(n) << 56
 	return w
+}
+
+// packLong is packInline of a string of 8 to maxInline bytes, apart so
+// that a loop that knows the length inlines it: its words then stay in
+// registers, where a call passed them through memory a row.
+func packLong(s string) words {
+	n := len(s)
+	return words{le64(s, 0), le64(s, n-8)>>(8*(16-n)) | uint64(n)<<56} // bytes 8..n-1
 }
 
 // hashInline hashes a packed string: one 128-bit multiply of its words
 // under the table's keys, folded.
-func (t *strTable) hashInline(w [2]uint64) uint32 {
-	hi, lo := bits.Mul64(w[0]^t.k0, w[1]^t.k1)
+func (t *strTable) hashInline(w words) uint32 {
+	hi, lo := bits.Mul64(w.lo^t.k0, w.hi^t.k1)
 	h := hi ^ lo
 	return uint32(h ^ h>>32)
 }
@@ -231,10 +243,10 @@ func (t *strTable) hash(s string) uint32 {
 
 // holds says whether slot's string, a heap one, is s.
 func (slot strSlot) holds(s string, vals *strHeap) bool {
-	if slot.w[1] != heapMark {
+	if slot.w.hi != heapMark {
 		return false
 	}
-	n, off := int(slot.w[0]&longLen), int(slot.w[0]>>16)
+	n, off := int(slot.w.lo&longLen), int(slot.w.lo>>16)
 	if n == longLen {
 		return vals.is(slot.id-1, s)
 	}
@@ -259,14 +271,14 @@ func (t *strTable) findHashed(s string, h uint32, vals *strHeap) (id uint32, add
 		i = (i + 1) & mask
 	}
 	id = uint32(vals.len())
-	t.insert(i, strSlot{h, id + 1, [2]uint64{uint64(len(vals.data))<<16 | uint64(min(len(s), longLen)), heapMark}})
+	t.insert(i, strSlot{h, id + 1, words{uint64(len(vals.data))<<16 | uint64(min(len(s), longLen)), heapMark}})
 	t.long++
 	return id, true
 }
 
 // findInline is findHashed of a packed string (packInline); a new one
 // takes id next.
-func (t *strTable) findInline(w [2]uint64, h uint32, next int) (id uint32, added bool) {
+func (t *strTable) findInline(w words, h uint32, next int) (id uint32, added bool) {
 	mask := uint32(len(t.slots) - 1)
 	i := h & mask
 	for {
@@ -308,7 +320,7 @@ func (t *strTable) lookupHashed(s string, h uint32, vals *strHeap) uint32 {
 }
 
 // lookupInline is lookupHashed of a packed string.
-func (t *strTable) lookupInline(w [2]uint64, h uint32) uint32 {
+func (t *strTable) lookupInline(w words, h uint32) uint32 {
 	mask := uint32(len(t.slots) - 1)
 	for i := h & mask; t.slots[i].id != 0; i = (i + 1) & mask {
 		if t.slots[i].hash == h && t.slots[i].w == w {
@@ -330,14 +342,14 @@ func (t *strTable) touch(hs []uint32, vals *strHeap) uint32 {
 	var sum uint32
 	for _, h := range hs {
 		s := &t.slots[h&mask]
-		sum += s.id + uint32(s.w[1]>>56) // both ends: a quarter of the slots cross a cache line
+		sum += s.id + uint32(s.w.hi>>56) // both ends: a quarter of the slots cross a cache line
 	}
 	if t.long == 0 {
 		return sum
 	}
 	for _, h := range hs {
-		if s := t.slots[h&mask]; s.hash == h && s.id != 0 && s.w[1] == heapMark {
-			if o := s.w[0] >> 16; o < uint64(len(vals.data)) {
+		if s := t.slots[h&mask]; s.hash == h && s.id != 0 && s.w.hi == heapMark {
+			if o := s.w.lo >> 16; o < uint64(len(vals.data)) {
 				sum += uint32(vals.data[o])
 			}
 		}
