@@ -76,21 +76,21 @@ func (c *decodedChunk) release() {
 type fileChunks struct {
 	version string
 	mem     memory.Allocator
-	offers  *atomic.Int64
+	share   *atomic.Int64
 }
 
 // chunksOf is the cache for the file of that version, or nil when the
-// cache is off. offers is what the scan may still offer, in bytes, shared
-// by the files it reads (scanOffers).
-func chunksOf(version string, offers *atomic.Int64) *fileChunks {
+// cache is off. share is what the query may still take of the cache, in
+// bytes (queryShare).
+func chunksOf(version string, share *atomic.Int64) *fileChunks {
 	node := cacheAccount.Load()
 	if decodedChunkBytes.Load() <= 0 || node == nil {
 		return nil
 	}
-	return &fileChunks{version: version, mem: node, offers: offers}
+	return &fileChunks{version: version, mem: node, share: share}
 }
 
-// scanOffers is the query's share of the cache (a scan's own when mem is
+// queryShare is the query's share of the cache (a scan's own when mem is
 // not a query's account): half its bound, taken by the chunks its scans
 // read from the cache and those they offer. A query of more than the cache
 // holds would push out its own first chunks before a second run reads
@@ -98,7 +98,7 @@ func chunksOf(version string, offers *atomic.Int64) *fileChunks {
 // memory the node then holds; within its share the first chunks stay, the
 // rest decode into the query's own reused buffers, and the other half
 // stays for other queries' files.
-func scanOffers(mem memory.Allocator) *atomic.Int64 {
+func queryShare(mem memory.Allocator) *atomic.Int64 {
 	share := decodedChunkBytes.Load() / 2
 	if q, ok := mem.(*budget.Query); ok {
 		return q.CacheShare(share)
@@ -122,14 +122,14 @@ func (f *fileChunks) Get(rowGroup, leaf int, t arrow.DataType) ([]arrow.Array, b
 	}
 	arrays := c.take()
 	if arrays != nil {
-		f.offers.Add(-c.bytes) // the query's share counts what it reads from the cache too
+		f.share.Add(-c.bytes) // the share counts what the query reads from the cache too
 	}
 	return arrays, arrays != nil
 }
 
 func (f *fileChunks) Put(rowGroup, leaf int, t arrow.DataType, arrays []arrow.Array) {
 	c := &decodedChunk{arrays: arrays, bytes: heldBytes(arrays)}
-	f.offers.Add(-c.bytes)
+	f.share.Add(-c.bytes)
 	if c.bytes > decodedChunkBytes.Load()/4 {
 		c.release() // larger decoded than its file said: it would push out most of the others
 		return
@@ -141,10 +141,10 @@ func (f *fileChunks) Put(rowGroup, leaf int, t arrow.DataType, arrays []arrow.Ar
 
 // Wants keeps chunks of at most a sixteenth of the bound (a scan holds a
 // chunk's batches outside its query's account until its row group is
-// read, so large ones are not worth that) while the scan's offers last
-// (Put counts a chunk's decoded bytes against them).
+// read, so large ones are not worth that) while the query's share lasts
+// (Put counts a chunk's decoded bytes against it).
 func (f *fileChunks) Wants(bytes int64) bool {
-	return bytes <= decodedChunkBytes.Load()/16 && f.offers.Load() > 0
+	return bytes <= decodedChunkBytes.Load()/16 && f.share.Load() > 0
 }
 
 func (f *fileChunks) Allocator() memory.Allocator { return f.mem }

@@ -87,7 +87,7 @@ type Scan struct {
 	lateReader             Operator
 	filling                *pqread.Reader // the reader of the last batch, if it left columns out
 	closers                []io.Closer
-	chunkOffers            *atomic.Int64 // what the query may still take of the decoded-chunk cache
+	cacheShare             *atomic.Int64 // what the query may still take of the decoded-chunk cache
 
 	// RowGroupsRead and RowGroupsSkipped count Parquet row groups, for EXPLAIN ANALYZE and tests.
 	RowGroupsRead, RowGroupsSkipped int
@@ -519,10 +519,10 @@ func (s *Scan) open(ctx context.Context, path string) (array.RecordReader, error
 		}
 		if sc, err := pqarrow.FromParquet(pf.MetaData().Schema, &props, pf.MetaData().KeyValueMetadata()); err == nil {
 			if r, ok := pqread.Open(pf, projectSchema(sc, cols), cols, groups, s.mem, BatchRows); ok {
-				if s.chunkOffers == nil {
-					s.chunkOffers = scanOffers(s.mem)
+				if s.cacheShare == nil {
+					s.cacheShare = queryShare(s.mem)
 				}
-				if chunks := chunksOf(version, s.chunkOffers); chunks != nil {
+				if chunks := chunksOf(version, s.cacheShare); chunks != nil {
 					r.SetChunks(chunks)
 				}
 				if s.readLate {
