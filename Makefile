@@ -105,7 +105,7 @@ bench-tpch: bench-venv
 	$(PY) bench/tpch/run.py --check
 
 ## bench-highcard: high-cardinality group-bys, joins and sorts against DuckDB and polars
-## (10^7 rows; HIGHCARD_ARGS="--rows 100000000" for 10^8)
+## (10^7 rows; HIGHCARD_ARGS="--rows 100000000 --summarize --memory-limit 6GiB" for 10^8)
 bench-highcard: bench-venv
 	$(PY) bench/highcard.py $(HIGHCARD_ARGS)
 
