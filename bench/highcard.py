@@ -395,7 +395,7 @@ def main() -> int:
             else lambda: summed_slipstream(q, frames).to_arrow()
         ),
         "duckdb": lambda q: (
-            streamed(q, lambda: con.sql(q.sql).fetch_record_batch(1_000_000))
+            streamed(q, lambda: con.sql(q.sql).to_arrow_reader(1_000_000))
             if q.ordered_by
             else lambda: con.sql(summed_sql(q)).to_arrow_table()
         ),
