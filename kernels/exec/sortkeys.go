@@ -261,13 +261,19 @@ func varSizes[O int32 | int64](c *sortCol, a arrow.Array, offs []O, data []byte,
 		return
 	}
 	base := offs[0]
+	// Most chunks hold no zero byte: one scan of them all instead of one
+	// count a value.
+	zeros := bytes.IndexByte(data[:offs[len(sizes)]-base], 0) >= 0
 	for i := range sizes {
 		if c.nulls && a.IsNull(i) {
 			sizes[i]++
 			continue
 		}
 		v := data[offs[i]-base : offs[i+1]-base]
-		sizes[i] += flag + len(v) + bytes.Count(v, zero) + 2
+		sizes[i] += flag + len(v) + 2
+		if zeros {
+			sizes[i] += bytes.Count(v, zero)
+		}
 	}
 }
 
@@ -283,6 +289,7 @@ func encodeVar[O int32 | int64](c *sortCol, a arrow.Array, offs []O, data []byte
 		return
 	}
 	base := offs[0]
+	plain := inv == 0 && bytes.IndexByte(data[:offs[len(at)]-base], 0) < 0
 	for i := range at {
 		p := at[i]
 		if c.nulls {
@@ -295,7 +302,7 @@ func encodeVar[O int32 | int64](c *sortCol, a arrow.Array, offs []O, data []byte
 			p++
 		}
 		v := data[offs[i]-base : offs[i+1]-base]
-		if inv == 0 && bytes.IndexByte(v, 0) < 0 {
+		if plain || inv == 0 && bytes.IndexByte(v, 0) < 0 {
 			p += copy(buf[p:], v)
 		} else {
 			for _, ch := range v {
@@ -543,6 +550,10 @@ func slice8(key []byte, depth int) uint64 {
 // smallSort: runs up to this long are sorted by comparison.
 const smallSort = 192
 
+// parallelSort: at least this many items are split across the workers
+// before each part is sorted alone.
+const parallelSort = 1 << 16
+
 // sortedRows is the order of the rows by their keys, ties in row order.
 func sortedRows(ctx context.Context, k *normKeys, n int, workers int) ([]uint32, error) {
 	items := make([]sortItem, n)
@@ -553,52 +564,109 @@ func sortedRows(ctx context.Context, k *normKeys, n int, workers int) ([]uint32,
 			items[i] = sortItem{slice8(k.key(uint32(i)), 0), uint32(i)}
 		}
 	})
-	// Sort by the first slices while the rows form one run; then the runs
-	// go to the workers.
-	depth := 0
-	var runs [][2]int
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if n <= smallSort {
-			k.sortSmall(items, depth)
-			break
-		}
-		radixSort(items, tmp)
-		runs = equalRuns(items, runs[:0])
-		if len(runs) != 1 || runs[0][1]-runs[0][0] != n {
-			break
-		}
-		if !k.longer(items[0].row, depth) {
-			runs = nil // every key is equal
-			break
-		}
-		depth++
-		k.refill(items, depth)
-	}
-	var failed atomic.Bool
-	parallel(len(runs), workers, func(r int) {
-		if failed.Load() {
-			return
-		}
-		if r%64 == 0 && ctx.Err() != nil {
-			failed.Store(true)
-			return
-		}
-		lo, hi := runs[r][0], runs[r][1]
-		if k.longer(items[lo].row, depth) {
-			k.sortRun(items[lo:hi], tmp[lo:hi], depth+1)
-		}
-	})
-	if err := ctx.Err(); err != nil {
+	if err := k.sortItems(ctx, items, tmp, 0, workers); err != nil {
 		return nil, err
 	}
 	rows := make([]uint32, n)
-	for i, it := range items {
-		rows[i] = it.row
-	}
+	parallel(workers, workers, func(w int) {
+		for i := n * w / workers; i < n*(w+1)/workers; i++ {
+			rows[i] = items[i].row
+		}
+	})
 	return rows, nil
+}
+
+// sortItems sorts items, whose keys are equal before depth and whose pre
+// is the slice at depth, by key and then row. Many items are first split
+// by the most significant byte of pre that differs (a stable MSD radix
+// pass, each worker scattering its share), so that the parts sort in
+// parallel and the radix passes over each part stay in the caches.
+func (k *normKeys) sortItems(ctx context.Context, items, tmp []sortItem, depth, workers int) error {
+	n := len(items)
+	if n < parallelSort {
+		k.sortSlice(ctx, items, tmp, depth)
+		return ctx.Err()
+	}
+	share := func(w int) (int, int) { return n * w / workers, n * (w + 1) / workers }
+	diffs := make([]uint64, workers) // the bits of pre that differ from the first item's
+	parallel(workers, workers, func(w int) {
+		lo, hi := share(w)
+		first, d := items[0].pre, uint64(0)
+		for _, it := range items[lo:hi] {
+			d |= it.pre ^ first
+		}
+		diffs[w] = d
+	})
+	var diff uint64
+	for _, d := range diffs {
+		diff |= d
+	}
+	if diff == 0 { // every pre is equal
+		if !k.longer(items[0].row, depth) {
+			return nil // every key is equal: the rows are in order
+		}
+		parallel(workers, workers, func(w int) {
+			lo, hi := share(w)
+			k.refill(items[lo:hi], depth+1)
+		})
+		return k.sortItems(ctx, items, tmp, depth+1, workers)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	shift := (63 - bits.LeadingZeros64(diff)) &^ 7
+	counts := make([][256]int, workers)
+	parallel(workers, workers, func(w int) {
+		lo, hi := share(w)
+		c := &counts[w]
+		for _, it := range items[lo:hi] {
+			c[byte(it.pre>>shift)]++
+		}
+	})
+	// Worker w's items of byte value v go after those of the workers before it.
+	var bounds [257]int
+	pos := 0
+	for v := range 256 {
+		bounds[v] = pos
+		for w := range workers {
+			c := counts[w][v]
+			counts[w][v] = pos
+			pos += c
+		}
+	}
+	bounds[256] = n
+	parallel(workers, workers, func(w int) {
+		lo, hi := share(w)
+		at := &counts[w]
+		for _, it := range items[lo:hi] {
+			v := byte(it.pre >> shift)
+			tmp[at[v]] = it
+			at[v]++
+		}
+	})
+	var parts [][2]int
+	for v := range 256 {
+		lo, hi := bounds[v], bounds[v+1]
+		if workers > 1 && hi-lo > n/2 { // most of the items: split again by all workers
+			copy(items[lo:hi], tmp[lo:hi])
+			if err := k.sortItems(ctx, items[lo:hi], tmp[lo:hi], depth, workers); err != nil {
+				return err
+			}
+		} else if hi > lo {
+			parts = append(parts, [2]int{lo, hi})
+		}
+	}
+	var failed atomic.Bool
+	parallel(len(parts), workers, func(p int) {
+		if failed.Load() || ctx.Err() != nil {
+			failed.Store(true)
+			return
+		}
+		lo, hi := parts[p][0], parts[p][1]
+		copy(items[lo:hi], tmp[lo:hi])
+		_ = k.sortItems(ctx, items[lo:hi], tmp[lo:hi], depth, 1)
+	})
+	return ctx.Err()
 }
 
 // longer says whether row's key goes on past the slice at depth (else the
@@ -613,9 +681,9 @@ func (k *normKeys) refill(items []sortItem, depth int) {
 	}
 }
 
-// sortRun sorts items, whose keys are equal before depth, in row order.
-func (k *normKeys) sortRun(items, tmp []sortItem, depth int) {
-	k.refill(items, depth)
+// sortSlice sorts a few items, whose keys are equal before depth and
+// whose pre is the slice at depth, by key and then row, on this goroutine.
+func (k *normKeys) sortSlice(ctx context.Context, items, tmp []sortItem, depth int) {
 	if len(items) <= smallSort {
 		k.sortSmall(items, depth)
 		return
@@ -624,7 +692,9 @@ func (k *normKeys) sortRun(items, tmp []sortItem, depth int) {
 	var runs [][2]int
 	for _, r := range equalRuns(items, runs) {
 		if k.longer(items[r[0]].row, depth) {
-			k.sortRun(items[r[0]:r[1]], tmp[r[0]:r[1]], depth+1)
+			lo, hi := r[0], r[1]
+			k.refill(items[lo:hi], depth+1)
+			_ = k.sortItems(ctx, items[lo:hi], tmp[lo:hi], depth+1, 1)
 		}
 	}
 }

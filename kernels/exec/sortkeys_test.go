@@ -301,3 +301,102 @@ func BenchmarkGatherStrings(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSortStringKeys sorts 8Mi rows by a string of ~10^6 values
+// sharing a prefix, then an int64: the order of a sort by a high-cardinality
+// string key.
+func BenchmarkSortStringKeys(b *testing.B) {
+	mem := memory.NewGoAllocator()
+	const rows = 1 << 23
+	rng := rand.New(rand.NewSource(1))
+	schema := schemaOf(utf8, arrow.PrimitiveTypes.Int64)
+	var batches []arrow.RecordBatch
+	for off := 0; off < rows; off += BatchRows {
+		sb := array.NewStringBuilder(mem)
+		ib := array.NewInt64Builder(mem)
+		for i := off; i < off+BatchRows; i++ {
+			sb.Append(fmt.Sprintf("user-%d", rng.Intn(rows/8)))
+			ib.Append(int64(i))
+		}
+		s, id := sb.NewArray(), ib.NewArray()
+		batches = append(batches, array.NewRecordBatch(schema, []arrow.Array{s, id}, int64(s.Len())))
+		s.Release()
+		id.Release()
+	}
+	tbl := array.NewTableFromRecords(schema, batches)
+	cols := []*sortCol{
+		{key: SortKey{Column: 0}, kind: colVarBytes, chunks: tbl.Column(0).Data().Chunks()},
+		{key: SortKey{Column: 1}, kind: colOrdered, chunks: tbl.Column(1).Data().Chunks()},
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		keys := encodeKeys(cols, rows, sortWorkers())
+		if _, err := sortedRows(context.Background(), keys, rows, sortWorkers()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestGatherStringsOfEveryLength: values of 0 to 40 bytes, the last ones
+// ending their chunk's bytes (so a 16-byte load would run past them), from
+// a sliced chunk and a whole one, gathered in a shuffled order.
+func TestGatherStringsOfEveryLength(t *testing.T) {
+	mem, ctx := newMem(t)
+	schema := schemaOf(utf8)
+	var want []string
+	var batches []arrow.RecordBatch
+	for c := range 2 {
+		bld := array.NewStringBuilder(mem)
+		for n := 40; n >= 0; n-- {
+			bld.Append(strings.Repeat(string(rune('a'+c)), n) + fmt.Sprint(n%10))
+		}
+		for n := 16; n >= 0; n-- {
+			bld.Append(strings.Repeat("z", n))
+		}
+		a := bld.NewArray()
+		bld.Release()
+		if c == 0 { // its bytes end where its last value does, as a file's may
+			str := a.(*array.String)
+			vals := []byte(string(str.ValueBytes()))
+			offs := arrow.Int32Traits.CastToBytes(append([]int32(nil), str.ValueOffsets()...))
+			data := array.NewData(arrow.BinaryTypes.String, a.Len(),
+				[]*memory.Buffer{nil, memory.NewBufferBytes(offs), memory.NewBufferBytes(vals[:len(vals):len(vals)])}, nil, 0, 0)
+			a.Release()
+			a = array.MakeFromData(data)
+			data.Release()
+		}
+		if c == 1 { // a slice: its offsets do not start at zero
+			s := array.NewSlice(a, 3, int64(a.Len()))
+			a.Release()
+			a = s
+		}
+		for i := range a.Len() {
+			want = append(want, a.(*array.String).Value(i))
+		}
+		batches = append(batches, array.NewRecordBatch(schema, []arrow.Array{a}, int64(a.Len())))
+		a.Release()
+	}
+	tbl := array.NewTableFromRecords(schema, batches)
+	defer tbl.Release()
+	ReleaseAll(batches)
+	g, err := newChunkGather(mem, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.release()
+	rows := make([]uint32, len(want))
+	for i, r := range rand.New(rand.NewSource(3)).Perm(len(want)) {
+		rows[i] = uint32(r)
+	}
+	b, err := g.batch(ctx, mem, rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Release()
+	got := b.Column(0).(*array.String)
+	for k, r := range rows {
+		if got.Value(k) != want[r] {
+			t.Fatalf("row %d (input %d): %q, want %q", k, r, got.Value(k), want[r])
+		}
+	}
+}
