@@ -143,3 +143,66 @@ func BenchmarkSpillCodecs(b *testing.B) {
 		})
 	}
 }
+
+// A file opened to read ahead gives the batches written, in order; closed
+// after one batch, it leaves no batch unreleased.
+func TestSpillReadAhead(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	p, err := NewPool(Options{Limit: 1 << 30, SpillDir: t.TempDir(), SpillLimit: 1 << 30, Base: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Begin("q")
+	batches := spillBatches(memory.NewGoAllocator(), 5, 1000)
+	w, err := q.Reserve("op").Spill(batches[0].Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range batches {
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := w.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.OpenAhead()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		b, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			if i != len(batches) {
+				t.Fatalf("%d batches back, want %d", i, len(batches))
+			}
+			break
+		}
+		if !array.RecordEqual(b, batches[i]) {
+			t.Fatalf("batch %d differs", i)
+		}
+		b.Release()
+	}
+	r.Close()
+	for range 20 { // closed early, wherever the reader is
+		r, err := f.OpenAhead()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := r.Next()
+		if err != nil || b == nil {
+			t.Fatalf("first batch: %v, %v", b, err)
+		}
+		b.Release()
+		r.Close()
+	}
+	f.Remove()
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	mem.AssertSize(t, 0)
+}

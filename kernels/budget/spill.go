@@ -187,15 +187,69 @@ func (s *SpillFile) Remove() {
 	s.path = ""
 }
 
+// OpenAhead reads the file back as Open does, decoding the next batch on
+// its own goroutine while the caller works on the last: for a merge of
+// runs, which would otherwise wait on each decompression in turn.
+func (s *SpillFile) OpenAhead() (*SpillReader, error) {
+	r, err := s.Open()
+	if err != nil {
+		return nil, err
+	}
+	r.ahead = make(chan readAhead, 1)
+	r.stop = make(chan struct{})
+	go func() {
+		defer close(r.ahead)
+		for {
+			select {
+			case <-r.stop:
+				return
+			default:
+			}
+			b, err := r.read()
+			select {
+			case r.ahead <- readAhead{b, err}:
+				if b == nil || err != nil {
+					return
+				}
+			case <-r.stop:
+				if b != nil {
+					b.Release()
+				}
+				return
+			}
+		}
+	}()
+	return r, nil
+}
+
 // SpillReader streams a spill file's batches.
 type SpillReader struct {
 	f    *os.File
 	free func() // the decompressor's
 	r    *ipc.Reader
+	// With OpenAhead: the batches read ahead, and what stops the reading.
+	ahead chan readAhead
+	stop  chan struct{}
+}
+
+type readAhead struct {
+	b   arrow.RecordBatch
+	err error
 }
 
 // Next is the next batch, owned by the caller, or nil at the end.
 func (r *SpillReader) Next() (arrow.RecordBatch, error) {
+	if r.ahead != nil {
+		next, ok := <-r.ahead
+		if !ok {
+			return nil, nil
+		}
+		return next.b, next.err
+	}
+	return r.read()
+}
+
+func (r *SpillReader) read() (arrow.RecordBatch, error) {
 	if r.r.Next() {
 		b := r.r.RecordBatch()
 		b.Retain()
@@ -209,6 +263,14 @@ func (r *SpillReader) Next() (arrow.RecordBatch, error) {
 
 // Close closes the file.
 func (r *SpillReader) Close() {
+	if r.ahead != nil {
+		close(r.stop)
+		for next := range r.ahead { // until the reading goroutine is done
+			if next.b != nil {
+				next.b.Release()
+			}
+		}
+	}
 	r.r.Release()
 	r.free()
 	r.f.Close()

@@ -271,12 +271,20 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 	}
 	offBuf := newWrittenBuffer(mem, (len(refs)+1)*int(unsafe.Sizeof(O(0))))
 	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(refs)+1]
-	valBuf := newWrittenBuffer(mem, int(size))
+	// 16 bytes more than the values: a short value is copied as one
+	// 16-byte move, not a call to memmove.
+	valBuf := newWrittenBuffer(mem, int(size)+16)
 	dst := valBuf.Bytes()
 	var at O
 	for k, r := range refs {
 		outOffs[k] = at
-		at += O(copy(dst[at:], data[r.chunk][spans[k][0]:spans[k][1]]))
+		src, lo, hi := data[r.chunk], spans[k][0], spans[k][1]
+		if hi-lo <= 16 && int(lo)+16 <= len(src) {
+			*(*[16]byte)(dst[at : at+16]) = *(*[16]byte)(src[lo : lo+16])
+			at += hi - lo
+			continue
+		}
+		at += O(copy(dst[at:], src[lo:hi]))
 	}
 	outOffs[len(refs)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}, nil

@@ -2,9 +2,11 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -143,16 +145,32 @@ func (s *Sort) sort(ctx context.Context) error {
 // sortBatches sorts batches (released here) into a table, the first
 // s.limit rows only for a top-k.
 func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (arrow.Table, error) {
+	var out []arrow.RecordBatch
+	defer func() { ReleaseAll(out) }()
+	err := s.sortInto(ctx, batches, func(sorted []arrow.RecordBatch) error {
+		out = append(out, sorted...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return array.NewTableFromRecords(s.input.Schema(), out), nil
+}
+
+// sortInto sorts batches (released here) and hands the sorted rows (the
+// first s.limit for a top-k) to emit as batches, in order, a few at a
+// time; emit owns them. It runs on its own goroutine, so that the workers
+// gather the next batches while emit writes the last ones to a spill file.
+func (s *Sort) sortInto(ctx context.Context, batches []arrow.RecordBatch, emit func([]arrow.RecordBatch) error) error {
 	tbl := array.NewTableFromRecords(s.input.Schema(), batches)
 	ReleaseAll(batches)
 	defer tbl.Release()
 	if tbl.NumRows() == 0 {
-		tbl.Retain()
-		return tbl, nil
+		return nil
 	}
 	rows, err := s.sortRows(ctx, tbl)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if s.limit >= 0 && s.limit < int64(len(rows)) {
 		rows = rows[:s.limit]
@@ -163,25 +181,43 @@ func (s *Sort) sortBatches(ctx context.Context, batches []arrow.RecordBatch) (ar
 	}
 	g, err := newChunkGather(mem, tbl)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer g.release()
-	out := make([]arrow.RecordBatch, (len(rows)+BatchRows-1)/BatchRows)
-	errs := make([]error, len(out))
-	parallel(len(out), sortWorkers(), func(i int) {
-		if ctx.Err() != nil {
-			errs[i] = ctx.Err()
-			return
+	workers := sortWorkers()
+	groups := make(chan []arrow.RecordBatch, 1)
+	emitted := make(chan error, 1)
+	var stopped atomic.Bool
+	go func() {
+		var err error
+		for group := range groups {
+			if err == nil {
+				err = emit(group)
+				stopped.Store(err != nil)
+			} else {
+				ReleaseAll(group)
+			}
 		}
-		out[i], errs[i] = g.batch(ctx, mem, rows[i*BatchRows:min(len(rows), (i+1)*BatchRows)])
-	})
-	defer ReleaseAll(out)
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+		emitted <- err
+	}()
+	step := 2 * workers * BatchRows
+	for lo := 0; lo < len(rows) && err == nil && !stopped.Load(); lo += step {
+		group := make([]arrow.RecordBatch, (min(len(rows)-lo, step)+BatchRows-1)/BatchRows)
+		errs := make([]error, len(group))
+		parallel(len(group), workers, func(i int) {
+			if errs[i] = ctx.Err(); errs[i] == nil {
+				from := lo + i*BatchRows
+				group[i], errs[i] = g.batch(ctx, mem, rows[from:min(len(rows), from+BatchRows)])
+			}
+		})
+		if err = errors.Join(errs...); err != nil {
+			ReleaseAll(group)
+			break
 		}
+		groups <- group
 	}
-	return array.NewTableFromRecords(s.input.Schema(), out), nil
+	close(groups)
+	return errors.Join(err, <-emitted)
 }
 
 // sortRows is the sorted order of tbl's rows (fewer than 2^32).

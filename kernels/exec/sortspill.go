@@ -127,21 +127,29 @@ func (s *Sort) keepTop(ctx context.Context, held []arrow.RecordBatch) ([]arrow.R
 
 // writeRun sorts held (released) into a new spill file.
 func (s *Sort) writeRun(ctx context.Context, held []arrow.RecordBatch) (*budget.SpillFile, error) {
-	tbl, err := s.sortBatches(ctx, held)
+	w, err := s.res.Spill(s.input.Schema())
 	if err != nil {
+		ReleaseAll(held)
 		return nil, err
 	}
-	defer tbl.Release()
-	r := array.NewTableReader(tbl, BatchRows)
-	defer r.Release()
-	return s.writeStream(ctx, func(context.Context) (arrow.RecordBatch, error) {
-		if !r.Next() {
-			return nil, io.EOF
+	writeFailed := false // then the writer has removed its file
+	err = s.sortInto(ctx, held, func(sorted []arrow.RecordBatch) error {
+		defer ReleaseAll(sorted)
+		for _, b := range sorted {
+			if err := w.Write(b); err != nil {
+				writeFailed = true
+				return err
+			}
 		}
-		b := r.RecordBatch()
-		b.Retain()
-		return b, nil
+		return nil
 	})
+	if err != nil {
+		if !writeFailed {
+			w.Abort()
+		}
+		return nil, err
+	}
+	return w.Finish()
 }
 
 // writeStream writes every batch next gives to a new spill file.
@@ -248,7 +256,7 @@ func newRunMerge(schema *arrow.Schema, order *rowOrder, files []*budget.SpillFil
 	m := &runMerge{schema: schema, order: order, q: q, limit: limit, files: files}
 	m.live.m = m
 	for _, f := range files {
-		r, err := f.Open()
+		r, err := f.OpenAhead()
 		if err != nil {
 			m.close()
 			return nil, err
