@@ -33,7 +33,7 @@ const (
 func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 	q := s.res.Query()
 	var held []arrow.RecordBatch
-	var bytes, rows int64
+	var bytes, keyBytes, rows int64
 	var runs []*budget.SpillFile
 	fail := func(err error) ([]arrow.RecordBatch, error) {
 		ReleaseAll(held)
@@ -53,6 +53,7 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 		}
 		held = append(held, b)
 		bytes += BatchBytes(b)
+		keyBytes += s.keyBytes(b)
 		rows += b.NumRows()
 		s.res.NotePeak(bytes)
 		if s.limit >= 0 && s.limit <= topKCompactRows && rows >= s.limit+8*BatchRows {
@@ -62,8 +63,10 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 			bytes, rows = sizeOf(held)
 			continue
 		}
-		// Sorting a run makes a sorted copy of it: room for both.
-		if (q.Within(bytes) && !s.res.OverLimit(bytes)) || bytes < minHold(q) {
+		// Sorting what is held takes room for its keys and order and, when
+		// nothing was spilled, for a sorted copy of it.
+		need := max(bytes, sortScratch(keyBytes, rows, len(s.keys)))
+		if (q.Within(need) && !s.res.OverLimit(bytes)) || bytes < minHold(q) {
 			continue
 		}
 		if !q.CanSpill() {
@@ -75,7 +78,7 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 			return fail(err)
 		}
 		runs = append(runs, run)
-		bytes, rows = 0, 0
+		bytes, keyBytes, rows = 0, 0, 0
 	}
 	if len(runs) == 0 {
 		return held, nil
@@ -113,6 +116,23 @@ func (s *Sort) collectWithin(ctx context.Context) ([]arrow.RecordBatch, error) {
 	}
 	s.merged = m
 	return nil, nil
+}
+
+// keyBytes is the bytes of b's key columns.
+func (s *Sort) keyBytes(b arrow.RecordBatch) int64 {
+	var n int64
+	for _, k := range s.keys {
+		n += ArrayBytes(b.Column(k.Column))
+	}
+	return n
+}
+
+// sortScratch is about what sorting rows whose key columns hold keyBytes
+// takes beside them: their normalized keys (the values, a null byte and
+// a terminator a key, an offset a row) and the items sorted, twice, with
+// the order they give (sortRows reserves the exact figure).
+func sortScratch(keyBytes, rows int64, keys int) int64 {
+	return keyBytes + rows*int64(2*keys+8) + rows*(2*16+4)
 }
 
 // keepTop sorts held (released) and keeps its first s.limit rows.

@@ -451,3 +451,47 @@ func TestHashAggregateHoldsGroupsThatFitOnce(t *testing.T) {
 	}
 	finished(t, pool, q)
 }
+
+// TestSortKeepsItsScratchWithinTheLimit: narrow rows whose sort takes far
+// more memory for keys and order than the rows hold (room for a sorted
+// copy would not be room enough) spill rather than go over the limit.
+func TestSortKeepsItsScratchWithinTheLimit(t *testing.T) {
+	mem, ctx := newMem(t)
+	const limit = 4 << 20
+	pool := tinyPool(t, mem, limit, true)
+	q := pool.Begin("sort")
+	schema := schemaOf(arrow.PrimitiveTypes.Int64)
+	rng := rand.New(rand.NewSource(9))
+	var batches []arrow.RecordBatch
+	for range 50 { // 200,000 rows, 1.6 MB: a sorted copy would fit
+		bld := array.NewInt64Builder(mem)
+		for range 4000 {
+			bld.Append(rng.Int63())
+		}
+		a := bld.NewArray()
+		batches = append(batches, array.NewRecordBatch(schema, []arrow.Array{a}, int64(a.Len())))
+		a.Release()
+		bld.Release()
+	}
+	op, err := NewSort(&copying{Records: records(schema, batches...), mem: q}, []SortKey{{Column: 0}}, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.SetBudget(q)
+	got, _ := drain(t, ctx, op)
+	if len(got) != 200_000 {
+		t.Fatalf("%d rows, want 200000", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i-1][0].(int64) > got[i][0].(int64) {
+			t.Fatalf("rows %d and %d out of order", i-1, i)
+		}
+	}
+	if q.Spilled() == 0 {
+		t.Error("the sort did not spill")
+	}
+	if q.Peak() > limit {
+		t.Errorf("the query held %s at its peak, over its limit of %s", budget.FormatBytes(q.Peak()), budget.FormatBytes(limit))
+	}
+	finished(t, pool, q)
+}
