@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -261,20 +260,20 @@ type runMerge struct {
 	limit   int64 // rows still to give; -1: all
 	files   []*budget.SpillFile
 	cursors []*runCursor
-	live    cursorHeap
+	tree    loserTree
 	chunks  []arrow.RecordBatch // every batch a cursor is on or was on since the last output
 }
 
 type runCursor struct {
 	r     *budget.SpillReader
 	b     arrow.RecordBatch
+	keys  []keyView // b's sort keys
 	row   int
 	chunk int
 }
 
 func newRunMerge(schema *arrow.Schema, order *rowOrder, files []*budget.SpillFile, limit int64, q *budget.Query) (*runMerge, error) {
 	m := &runMerge{schema: schema, order: order, q: q, limit: limit, files: files}
-	m.live.m = m
 	for _, f := range files {
 		r, err := f.OpenAhead()
 		if err != nil {
@@ -287,11 +286,8 @@ func newRunMerge(schema *arrow.Schema, order *rowOrder, files []*budget.SpillFil
 			m.close()
 			return nil, err
 		}
-		if c.b != nil {
-			m.live.idx = append(m.live.idx, len(m.cursors)-1)
-		}
 	}
-	heap.Init(&m.live)
+	m.tree.build(len(m.cursors), m.before)
 	return m, nil
 }
 
@@ -309,6 +305,7 @@ func (m *runMerge) advance(c *runCursor) error {
 		if b.NumRows() > 0 {
 			c.chunk = len(m.chunks)
 			m.chunks = append(m.chunks, b)
+			c.keys = m.order.views(b, c.keys)
 			return nil
 		}
 		b.Release()
@@ -319,7 +316,7 @@ func (m *runMerge) next(ctx context.Context) (arrow.RecordBatch, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if m.limit == 0 || m.live.Len() == 0 {
+	if m.limit == 0 || len(m.cursors) == 0 || m.cursors[m.tree.winner()].b == nil {
 		return nil, io.EOF
 	}
 	want := int64(BatchRows)
@@ -328,22 +325,20 @@ func (m *runMerge) next(ctx context.Context) (arrow.RecordBatch, error) {
 	}
 	type pick struct{ chunk, row int }
 	picks := make([]pick, 0, want)
-	for int64(len(picks)) < want && m.live.Len() > 0 {
-		c := m.cursors[m.live.idx[0]]
+	for int64(len(picks)) < want {
+		w := m.tree.winner()
+		c := m.cursors[w]
+		if c.b == nil { // every run is done
+			break
+		}
 		picks = append(picks, pick{c.chunk, c.row})
 		c.row++
-		if c.row < int(c.b.NumRows()) {
-			heap.Fix(&m.live, 0)
-			continue
+		if c.row == int(c.b.NumRows()) {
+			if err := m.advance(c); err != nil {
+				return nil, err
+			}
 		}
-		if err := m.advance(c); err != nil {
-			return nil, err
-		}
-		if c.b == nil {
-			heap.Pop(&m.live)
-		} else {
-			heap.Fix(&m.live, 0)
-		}
+		m.tree.replay(w, m.before)
 	}
 	if m.limit > 0 {
 		m.limit -= int64(len(picks))
@@ -398,25 +393,59 @@ func (m *runMerge) close() {
 	m.files = nil
 }
 
-// cursorHeap orders the live cursors by their current row; ties go to the
-// earlier run, so the merge is stable as the sort of each run is.
-type cursorHeap struct {
-	m   *runMerge
-	idx []int
-}
-
-func (h *cursorHeap) Len() int { return len(h.idx) }
-func (h *cursorHeap) Less(i, j int) bool {
-	a, b := h.m.cursors[h.idx[i]], h.m.cursors[h.idx[j]]
-	if c := h.m.order.compare(a.b, a.row, b.b, b.row); c != 0 {
+// before says whether cursor a's row goes before cursor b's: a cursor at
+// its end goes after every other, and ties go to the earlier run, so the
+// merge is stable as the sort of each run is.
+func (m *runMerge) before(a, b int) bool {
+	x, y := m.cursors[a], m.cursors[b]
+	if x.b == nil || y.b == nil {
+		return y.b == nil && (x.b != nil || a < b)
+	}
+	if c := m.order.compareViews(x.keys, x.row, y.keys, y.row); c != 0 {
 		return c < 0
 	}
-	return h.idx[i] < h.idx[j]
+	return a < b
 }
-func (h *cursorHeap) Swap(i, j int) { h.idx[i], h.idx[j] = h.idx[j], h.idx[i] }
-func (h *cursorHeap) Push(x any)    { h.idx = append(h.idx, x.(int)) }
-func (h *cursorHeap) Pop() any {
-	x := h.idx[len(h.idx)-1]
-	h.idx = h.idx[:len(h.idx)-1]
-	return x
+
+// loserTree picks the first of k cursors with about log2(k) comparisons a
+// pick, half what a binary heap makes: each inner node holds the loser of
+// the match played there, node 0 the overall winner. The leaves, cursors
+// 0..k-1, sit at k..2k-1.
+type loserTree struct {
+	k     int
+	nodes []int
+}
+
+func (t *loserTree) build(k int, before func(a, b int) bool) {
+	t.k = k
+	t.nodes = make([]int, max(k, 1))
+	var play func(n int) int // the winner below node n
+	play = func(n int) int {
+		if n >= k {
+			return n - k
+		}
+		a, b := play(2*n), play(2*n+1)
+		if before(b, a) {
+			a, b = b, a
+		}
+		t.nodes[n] = b
+		return a
+	}
+	if k == 1 {
+		t.nodes[0] = 0
+		return
+	}
+	t.nodes[0] = play(1)
+}
+
+func (t *loserTree) winner() int { return t.nodes[0] }
+
+// replay plays cursor w's new row up from its leaf.
+func (t *loserTree) replay(w int, before func(a, b int) bool) {
+	for n := (w + t.k) / 2; n >= 1; n /= 2 {
+		if before(t.nodes[n], w) {
+			t.nodes[n], w = w, t.nodes[n]
+		}
+	}
+	t.nodes[0] = w
 }

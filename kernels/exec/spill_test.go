@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -494,4 +495,57 @@ func TestSortKeepsItsScratchWithinTheLimit(t *testing.T) {
 		t.Errorf("the query held %s at its peak, over its limit of %s", budget.FormatBytes(q.Peak()), budget.FormatBytes(limit))
 	}
 	finished(t, pool, q)
+}
+
+// TestLoserTreeMerges: k sorted lists (some empty, with ties across them)
+// merged by the tree come out in order, ties in list order.
+func TestLoserTreeMerges(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for k := 1; k <= 20; k++ {
+		lists := make([][]int, k)
+		total := 0
+		for i := range lists {
+			n := rng.Intn(30)
+			if i%5 == 3 {
+				n = 0
+			}
+			for range n {
+				lists[i] = append(lists[i], rng.Intn(20))
+			}
+			slices.Sort(lists[i])
+			total += n
+		}
+		pos := make([]int, k)
+		before := func(a, b int) bool {
+			ea, eb := pos[a] == len(lists[a]), pos[b] == len(lists[b])
+			if ea || eb {
+				return eb && (!ea || a < b)
+			}
+			if x, y := lists[a][pos[a]], lists[b][pos[b]]; x != y {
+				return x < y
+			}
+			return a < b
+		}
+		var tree loserTree
+		tree.build(k, before)
+		type item struct{ v, list int }
+		var got []item
+		for {
+			w := tree.winner()
+			if pos[w] == len(lists[w]) {
+				break
+			}
+			got = append(got, item{lists[w][pos[w]], w})
+			pos[w]++
+			tree.replay(w, before)
+		}
+		if len(got) != total {
+			t.Fatalf("k=%d: %d items merged, want %d", k, len(got), total)
+		}
+		for i := 1; i < len(got); i++ {
+			if a, b := got[i-1], got[i]; a.v > b.v || a.v == b.v && a.list > b.list {
+				t.Fatalf("k=%d: %v before %v", k, a, b)
+			}
+		}
+	}
 }
