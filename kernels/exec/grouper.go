@@ -435,11 +435,43 @@ func noIDs(n int) []uint32 {
 func (d *intDict[T]) encodeDense(arr arrow.Array, raw []T, out []uint32) []uint32 {
 	start := len(out)
 	out = slices.Grow(out, len(raw))[:start+len(raw)]
-	ids := out[start:]
 	// First every row's id as direct holds it, loads that wait on nothing
 	// (a million keys' ids are past the nearest caches); then the nulls
 	// and the keys not seen before.
-	missed := d.denseIDs(raw, ids)
+	missed := d.lookupDense(raw, out[start:])
+	return d.addDense(arr, raw, out, start, missed)
+}
+
+// lookupDense is denseIDs, except that when the first rows miss (a join's
+// build, the first batches of a group a row) the rest are left noID, to be
+// looked up once each as addDense adds them: a first pass over keys not
+// seen would miss the caches on every row for nothing.
+func (d *intDict[T]) lookupDense(raw []T, ids []uint32) (missed bool) {
+	head := min(len(raw), 64)
+	headMissed := d.denseIDs(raw[:head], ids[:head])
+	if headMissed && !d.frozen { // a frozen dictionary adds nothing: look every key up
+		rest := ids[head:len(raw)]
+		for i := range rest {
+			rest[i] = noID
+		}
+		return true
+	}
+	return d.denseIDs(raw[head:], ids[head:]) || headMissed
+}
+
+// denseGrown turns the dictionary to hashing once direct spans too many
+// values for the keys it holds; it returns out.
+func (d *intDict[T]) denseGrown(out []uint32) []uint32 {
+	if !d.frozen && uint64(len(d.direct)) > denseSpan(len(d.vals)) {
+		d.toHash()
+	}
+	return out
+}
+
+// addDense completes out[start:], raw's ids as direct held them: the nulls'
+// id, and new ids for the keys not seen before when any row missed.
+func (d *intDict[T]) addDense(arr arrow.Array, raw []T, out []uint32, start int, missed bool) []uint32 {
+	ids := out[start:]
 	direct, lo := d.direct, d.lo
 	var valid []byte
 	at := arr.Data().Offset()
@@ -492,22 +524,23 @@ func (d *intDict[T]) denseIDs(raw []T, ids []uint32) (missed bool) {
 
 func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 	raw := expr.Values[T](arr) // nil for an empty batch, whose data buffer may be nil
-	if d.dense && !d.frozen && arr.NullN() == 0 {
-		// Past the first batches every key was seen before: their ids,
-		// without first scanning the batch for its range (useDense).
+	// Past the first batches of a group-by every key was seen before: their
+	// ids, without first scanning the batch for its range (useDense). A
+	// batch whose first keys are new (a join's build, a group a row) looks
+	// each key up once, as it adds it: a first pass would miss on every row.
+	if d.dense && !d.frozen && arr.NullN() == 0 && len(raw) > 0 {
 		start := len(out)
 		out = slices.Grow(out, len(raw))[:start+len(raw)]
-		if !d.denseIDs(raw, out[start:]) {
+		if !d.lookupDense(raw, out[start:]) {
 			return out
+		}
+		if d.useDense(arr, raw) { // the ids found stay right: they index vals
+			return d.denseGrown(d.addDense(arr, raw, out, start, true))
 		}
 		out = out[:start]
 	}
 	if d.useDense(arr, raw) {
-		out = d.encodeDense(arr, raw, out)
-		if !d.frozen && uint64(len(d.direct)) > denseSpan(len(d.vals)) {
-			d.toHash()
-		}
-		return out
+		return d.denseGrown(d.encodeDense(arr, raw, out))
 	}
 	hasNulls := arr.NullN() > 0
 	if !hasNulls && d.direct != nil {
