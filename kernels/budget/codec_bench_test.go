@@ -42,8 +42,8 @@ func spillBatches(mem memory.Allocator, n, rows int) []arrow.RecordBatch {
 	return out
 }
 
-// spillRoundTrip writes batches to a spill file of q and reads them back.
-func spillRoundTrip(tb testing.TB, q *Query, batches []arrow.RecordBatch) (size int64, back []arrow.RecordBatch) {
+// spillFile writes batches to a spill file of q.
+func spillFile(tb testing.TB, q *Query, batches []arrow.RecordBatch) *SpillFile {
 	w, err := q.Reserve("op").Spill(batches[0].Schema())
 	if err != nil {
 		tb.Fatal(err)
@@ -57,6 +57,12 @@ func spillRoundTrip(tb testing.TB, q *Query, batches []arrow.RecordBatch) (size 
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return f
+}
+
+// spillRoundTrip writes batches to a spill file of q and reads them back.
+func spillRoundTrip(tb testing.TB, q *Query, batches []arrow.RecordBatch) (size int64, back []arrow.RecordBatch) {
+	f := spillFile(tb, q, batches)
 	size = q.pool.Spilled()
 	r, err := f.Open()
 	if err != nil {
@@ -154,19 +160,7 @@ func TestSpillReadAhead(t *testing.T) {
 	}
 	q := p.Begin("q")
 	batches := spillBatches(memory.NewGoAllocator(), 5, 1000)
-	w, err := q.Reserve("op").Spill(batches[0].Schema())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range batches {
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := w.Finish()
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := spillFile(t, q, batches)
 	r, err := f.OpenAhead()
 	if err != nil {
 		t.Fatal(err)

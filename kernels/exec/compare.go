@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"slipstream/kernels/expr"
 )
 
 // rowOrder compares rows of batches that share a schema by sort keys, in
@@ -33,31 +34,10 @@ func newRowOrder(schema *arrow.Schema, keys []SortKey) (*rowOrder, error) {
 	return o, nil
 }
 
-// compare orders row i of a before (<0), with (0) or after (>0) row j of b.
+// compare orders row i of a before (<0), with (0) or after (>0) row j of b
+// (the tests' reference order; a merge keeps views of its batches).
 func (o *rowOrder) compare(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
-	for n, k := range o.keys {
-		x, y := a.Column(k.Column), b.Column(k.Column)
-		xn, yn := x.IsNull(i), y.IsNull(j)
-		switch {
-		case xn && yn:
-			continue
-		case xn != yn:
-			// A null goes first unless NullsLast, in either direction.
-			if xn == !k.NullsLast {
-				return -1
-			}
-			return 1
-		}
-		c := o.cmps[n](x, y, i, j)
-		if c == 0 {
-			continue
-		}
-		if k.Descending {
-			return -c
-		}
-		return c
-	}
-	return 0
+	return o.compareViews(o.views(a, nil), i, o.views(b, nil), j)
 }
 
 type valued2[T any] interface{ Value(int) T }
@@ -69,17 +49,7 @@ func ordered[T cmp.Ordered, A valued2[T]]() func(a, b arrow.Array, i, j int) int
 // floatOrder puts NaN after every number and equal to itself.
 func floatOrder[T float32 | float64, A valued2[T]]() func(a, b arrow.Array, i, j int) int {
 	return func(a, b arrow.Array, i, j int) int {
-		x, y := float64(a.(A).Value(i)), float64(b.(A).Value(j))
-		xn, yn := math.IsNaN(x), math.IsNaN(y)
-		switch {
-		case xn && yn:
-			return 0
-		case xn:
-			return 1
-		case yn:
-			return -1
-		}
-		return cmp.Compare(x, y)
+		return expr.CompareFloats(a.(A).Value(i), b.(A).Value(j))
 	}
 }
 

@@ -3,11 +3,12 @@ package exec
 import (
 	"bytes"
 	"cmp"
-	"math"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
+
+	"slipstream/kernels/expr"
 )
 
 // keyView is one sort key column of a batch, read without an interface
@@ -89,7 +90,7 @@ func (o *rowOrder) compareViews(a []keyView, i int, b []keyView, j int) int {
 		case viewInt32:
 			c = cmp.Compare(x.i32[i], y.i32[j])
 		case viewFloat64:
-			c = compareFloats(x.f64[i], y.f64[j])
+			c = expr.CompareFloats(x.f64[i], y.f64[j])
 		case viewBytes:
 			// offsets count from the array's first value's
 			c = bytes.Compare(x.data[x.offs[i]-x.offs[0]:x.offs[i+1]-x.offs[0]], y.data[y.offs[j]-y.offs[0]:y.offs[j+1]-y.offs[0]])
@@ -105,19 +106,4 @@ func (o *rowOrder) compareViews(a []keyView, i int, b []keyView, j int) int {
 		return c
 	}
 	return 0
-}
-
-// compareFloats puts NaN after every number and equal to itself, as
-// floatOrder does.
-func compareFloats(x, y float64) int {
-	xn, yn := math.IsNaN(x), math.IsNaN(y)
-	switch {
-	case xn && yn:
-		return 0
-	case xn:
-		return 1
-	case yn:
-		return -1
-	}
-	return cmp.Compare(x, y)
 }

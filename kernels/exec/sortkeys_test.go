@@ -232,14 +232,7 @@ func TestChunkGather(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	schema, cols := sortKeysInput(t, 500, rng)
 	batches := buildSortBatches(t, schema, cols, 100, 101, 333)
-	tbl := array.NewTableFromRecords(schema, batches)
-	defer tbl.Release()
-	ReleaseAll(batches)
-	g, err := newChunkGather(mem, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.release()
+	g := gatherOf(t, mem, schema, batches)
 	rows := []uint32{499, 0, 100, 100, 332, 333, 17, 250}
 	b, err := g.batch(ctx, mem, rows)
 	if err != nil {
@@ -376,14 +369,7 @@ func TestGatherStringsOfEveryLength(t *testing.T) {
 		batches = append(batches, array.NewRecordBatch(schema, []arrow.Array{a}, int64(a.Len())))
 		a.Release()
 	}
-	tbl := array.NewTableFromRecords(schema, batches)
-	defer tbl.Release()
-	ReleaseAll(batches)
-	g, err := newChunkGather(mem, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.release()
+	g := gatherOf(t, mem, schema, batches)
 	rows := make([]uint32, len(want))
 	for i, r := range rand.New(rand.NewSource(3)).Perm(len(want)) {
 		rows[i] = uint32(r)
@@ -399,4 +385,19 @@ func TestGatherStringsOfEveryLength(t *testing.T) {
 			t.Fatalf("row %d (input %d): %q, want %q", k, r, got.Value(k), want[r])
 		}
 	}
+}
+
+// gatherOf is a gather over batches (released here) as one table, which
+// lives as long as the test.
+func gatherOf(t *testing.T, mem memory.Allocator, schema *arrow.Schema, batches []arrow.RecordBatch) *chunkGather {
+	t.Helper()
+	tbl := array.NewTableFromRecords(schema, batches)
+	ReleaseAll(batches)
+	t.Cleanup(tbl.Release)
+	g, err := newChunkGather(mem, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.release)
+	return g
 }

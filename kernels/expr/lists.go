@@ -623,23 +623,26 @@ func orderOf[T int8 | int16 | int32 | int64 | uint8 | uint16 | uint32 | uint64](
 }
 
 func floatOrderOf[T float32 | float64](v []T) func(i, j int) int {
-	return func(i, j int) int {
-		x, y := v[i], v[j]
-		xn, yn := x != x, y != y
-		switch {
-		case xn && yn:
-			return 0
-		case xn:
-			return 1
-		case yn:
-			return -1
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
+	return func(i, j int) int { return CompareFloats(v[i], v[j]) }
+}
+
+// CompareFloats orders x and y with NaN after every number and equal to
+// itself (the order of sorts and merges).
+func CompareFloats[T float32 | float64](x, y T) int {
+	xn, yn := x != x, y != y
+	switch {
+	case xn && yn:
 		return 0
+	case xn:
+		return 1
+	case yn:
+		return -1
+	case x < y:
+		return -1
+	case x > y:
+		return 1
 	}
+	return 0
 }
 
 // implodeAcc collects each group's values into a list, in the order they
