@@ -45,20 +45,18 @@ func (o *rowOrder) views(b arrow.RecordBatch, into []keyView) []keyView {
 		if a.NullN() > 0 {
 			v.valid = a.NullBitmapBytes()
 		}
-		switch x := a.(type) {
-		case *array.Int64:
-			v.kind, v.i64 = viewInt64, x.Int64Values()
-		case *array.Timestamp:
-			v.kind, v.i64 = viewInt64, arrow.Int64Traits.CastFromBytes(arrow.TimestampTraits.CastToBytes(x.TimestampValues()))
-		case *array.Int32:
-			v.kind, v.i32 = viewInt32, x.Int32Values()
-		case *array.Date32:
-			v.kind, v.i32 = viewInt32, arrow.Int32Traits.CastFromBytes(arrow.Date32Traits.CastToBytes(x.Date32Values()))
-		case *array.Float64:
-			v.kind, v.f64 = viewFloat64, x.Float64Values()
-		case *array.String:
+		switch a.DataType().ID() {
+		case arrow.INT64, arrow.TIMESTAMP, arrow.DATE64, arrow.DURATION, arrow.TIME64:
+			v.kind, v.i64 = viewInt64, expr.Values[int64](a)
+		case arrow.INT32, arrow.DATE32, arrow.TIME32:
+			v.kind, v.i32 = viewInt32, expr.Values[int32](a)
+		case arrow.FLOAT64:
+			v.kind, v.f64 = viewFloat64, expr.Values[float64](a)
+		case arrow.STRING:
+			x := a.(*array.String)
 			v.kind, v.offs, v.data = viewBytes, x.ValueOffsets(), x.ValueBytes()
-		case *array.Binary:
+		case arrow.BINARY:
+			x := a.(*array.Binary)
 			v.kind, v.offs, v.data = viewBytes, x.ValueOffsets(), x.ValueBytes()
 		}
 		into = append(into, v)

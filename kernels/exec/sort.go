@@ -238,8 +238,7 @@ func (s *Sort) sortRows(ctx context.Context, tbl arrow.Table) ([]uint32, error) 
 		}
 		workers := sortWorkers()
 		keys := encodeKeys(cols, int(n), workers)
-		// The keys, the rows being sorted (twice) and the indices.
-		scratch := keys.bytes() + n*(2*16+8)
+		scratch := keys.bytes() + n*sortRowBytes
 		if s.res != nil {
 			before := s.res.Size()
 			s.res.Resize(before + scratch)

@@ -131,8 +131,12 @@ func (s *Sort) keyBytes(b arrow.RecordBatch) int64 {
 // a terminator a key, an offset a row) and the items sorted, twice, with
 // the order they give (sortRows reserves the exact figure).
 func sortScratch(keyBytes, rows int64, keys int) int64 {
-	return keyBytes + rows*int64(2*keys+8) + rows*(2*16+4)
+	return keyBytes + rows*int64(2*keys+8) + rows*sortRowBytes
 }
+
+// sortRowBytes is what sorting takes a row beside its key: the items
+// sorted (twice: a radix pass needs room to scatter) and the order.
+const sortRowBytes = 2*16 + 4
 
 // keepTop sorts held (released) and keeps its first s.limit rows.
 func (s *Sort) keepTop(ctx context.Context, held []arrow.RecordBatch) ([]arrow.RecordBatch, error) {
