@@ -286,6 +286,7 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 		}
 		at += O(copy(dst[at:], src[lo:hi]))
 	}
+	valBuf.ResizeNoShrink(int(at)) // the 16 bytes past the values hold nothing written
 	outOffs[len(refs)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}, nil
 }
