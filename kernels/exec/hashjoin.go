@@ -90,9 +90,10 @@ type HashJoin struct {
 	pending   []arrow.RecordBatch
 
 	// the pairs of the batch being built
-	probeRows []int64 // -1: null probe side
-	matched   []int64 // keepMatched's rows, kept between batches
-	buildRows []int64 // -1: null build side
+	probeRows []int64  // -1: null probe side
+	matched   []int64  // keepMatched's rows, kept between batches
+	buildRows []int64  // -1: null build side
+	ids       []uint32 // the group ids of the batch being probed
 
 	// When the build side spilled (joinspill.go): the probe side's parts,
 	// the next part to join, and the join of the part at hand.
@@ -504,7 +505,8 @@ func (j *HashJoin) probeBatch(ctx context.Context, b arrow.RecordBatch) error {
 		return err
 	}
 	defer releaseArrays(keys)
-	ids := j.t.g.groupIDs(keys, n)
+	j.ids = j.t.g.groupIDsInto(keys, n, j.ids) // consumed before the next batch
+	ids := j.ids
 	nulls := keyNulls(keys)
 	// all: every row has its match (a join to a dimension table), found
 	// once for the steps below.
@@ -573,17 +575,14 @@ func (j *HashJoin) probeUnique(ctx context.Context, b arrow.RecordBatch, keys []
 	if all && len(j.probeRows) == 0 && len(ids) <= BatchRows {
 		// Every row pairs (a join to a dimension table): the batch goes
 		// out as it is, beside its build rows.
-		j.buildRows = slices.Grow(j.buildRows, len(ids))[:len(ids)]
-		if j.t.identity {
-			for i, g := range ids {
-				j.buildRows[i] = int64(g)
-			}
-		} else {
-			for i, g := range ids {
-				j.buildRows[i] = rows[g]
-			}
+		if j.t.identity { // the ids are the build rows
+			return j.emitBatch(ctx, b, 0, len(ids), true, ids)
 		}
-		return j.emitBatch(ctx, b, 0, len(ids), true)
+		j.buildRows = slices.Grow(j.buildRows, len(ids))[:len(ids)]
+		for i, g := range ids {
+			j.buildRows[i] = rows[g]
+		}
+		return j.emitBatch(ctx, b, 0, len(ids), true, nil)
 	}
 	for i, g := range ids {
 		if g >= groups || (nulls && anyNull(keys, i)) {
@@ -793,7 +792,7 @@ func (j *HashJoin) emit(ctx context.Context, probe arrow.RecordBatch, p, r int64
 }
 
 // indexArray turns row numbers into take indices; -1 becomes null.
-func indexArray(mem memory.Allocator, rows []int64) arrow.Array {
+func indexArray[I rowIndex](mem memory.Allocator, rows []I) arrow.Array {
 	b := array.NewInt64Builder(mem)
 	defer b.Release()
 	b.Reserve(len(rows))
@@ -801,7 +800,7 @@ func indexArray(mem memory.Allocator, rows []int64) arrow.Array {
 		if r < 0 {
 			b.UnsafeAppendBoolToBitmap(false)
 		} else {
-			b.UnsafeAppend(r)
+			b.UnsafeAppend(int64(r))
 		}
 	}
 	return b.NewArray()
@@ -826,13 +825,13 @@ func (j *HashJoin) flush(ctx context.Context, probe arrow.RecordBatch) error {
 	if run {
 		first = j.probeRows[0]
 	}
-	return j.emitBatch(ctx, probe, first, n, run)
+	return j.emitBatch(ctx, probe, first, n, run, nil)
 }
 
-// emitBatch emits the n pairs of j.buildRows with, when run holds, the
-// probe rows first, first+1, ..., else those of j.probeRows, and empties
-// both.
-func (j *HashJoin) emitBatch(ctx context.Context, probe arrow.RecordBatch, first int64, n int, run bool) error {
+// emitBatch emits the n pairs of j.buildRows (or, when given, the build
+// rows buildIDs, none of them missing) with, when run holds, the probe rows
+// first, first+1, ..., else those of j.probeRows, and empties both.
+func (j *HashJoin) emitBatch(ctx context.Context, probe arrow.RecordBatch, first int64, n int, run bool, buildIDs []uint32) error {
 	defer func() { j.probeRows, j.buildRows = j.probeRows[:0], j.buildRows[:0] }()
 	cols := make([]arrow.Array, 0, len(j.cols))
 	defer func() { releaseArrays(cols) }()
@@ -840,6 +839,8 @@ func (j *HashJoin) emitBatch(ctx context.Context, probe arrow.RecordBatch, first
 		var out arrow.Array
 		var err error
 		switch {
+		case c.Build && buildIDs != nil:
+			out, err = takeRows(ctx, j.mem, j.t.rec.Column(c.Index), buildIDs)
 		case c.Build:
 			out, err = takeRows(ctx, j.mem, j.t.rec.Column(c.Index), j.buildRows)
 		case probe == nil:

@@ -22,9 +22,14 @@ import (
 // gathers copy with one typed loop per column (docs/design.md). Types they
 // do not know (nested ones) go to Arrow's kernel.
 
+// rowIndex is how gathers name rows: int64, where -1 stands for a null
+// row, or uint32 (a join's build rows that are its group ids, every one
+// present), which saves widening the ids and looking for negatives.
+type rowIndex interface{ int64 | uint32 }
+
 // takeRows gathers rows of arr: row k of the result is row rows[k] of arr,
 // or null where rows[k] is negative.
-func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows []int64) (arrow.Array, error) {
+func takeRows[I rowIndex](ctx context.Context, mem memory.Allocator, arr arrow.Array, rows []I) (arrow.Array, error) {
 	if d, ok := arr.(*array.Dictionary); ok {
 		// The indices move; the dictionary stays as it is.
 		idx, err := takeRows(ctx, mem, d.Indices(), rows)
@@ -54,11 +59,11 @@ func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows [
 		}
 		bufs = []*memory.Buffer{validity, out}
 	case *arrow.StringType, *arrow.BinaryType:
-		if varBinarySize[int32](data, rows) <= math.MaxInt32 { // else Arrow's take says it does not fit
-			bufs = takeVarBinary[int32](mem, data, rows, validity)
+		if varBinarySize[int32, I](data, rows) <= math.MaxInt32 { // else Arrow's take says it does not fit
+			bufs = takeVarBinary[int32, I](mem, data, rows, validity)
 		}
 	case *arrow.LargeStringType, *arrow.LargeBinaryType:
-		bufs = takeVarBinary[int64](mem, data, rows, validity)
+		bufs = takeVarBinary[int64, I](mem, data, rows, validity)
 	case arrow.FixedWidthDataType:
 		if dt.ID() == arrow.DICTIONARY || dt.ID() == arrow.EXTENSION || len(data.Buffers()) != 2 {
 			break // the values are not the whole story
@@ -66,15 +71,15 @@ func takeRows(ctx context.Context, mem memory.Allocator, arr arrow.Array, rows [
 		var out *memory.Buffer
 		switch dt.BitWidth() {
 		case 8:
-			out = gather[uint8](mem, arr, rows)
+			out = gather[uint8, I](mem, arr, rows)
 		case 16:
-			out = gather[uint16](mem, arr, rows)
+			out = gather[uint16, I](mem, arr, rows)
 		case 32:
-			out = gather[uint32](mem, arr, rows)
+			out = gather[uint32, I](mem, arr, rows)
 		case 64:
-			out = gather[uint64](mem, arr, rows)
+			out = gather[uint64, I](mem, arr, rows)
 		case 128:
-			out = gather[decimal128.Num](mem, arr, rows)
+			out = gather[decimal128.Num, I](mem, arr, rows)
 		}
 		if out != nil {
 			bufs = []*memory.Buffer{validity, out}
@@ -112,9 +117,12 @@ func newWrittenBuffer(mem memory.Allocator, size int) *memory.Buffer {
 
 // takeValidity is the validity bitmap of the gathered rows and its null
 // count; nil when none is null.
-func takeValidity(mem memory.Allocator, arr arrow.Array, rows []int64) (*memory.Buffer, int) {
+func takeValidity[I rowIndex](mem memory.Allocator, arr arrow.Array, rows []I) (*memory.Buffer, int) {
 	srcNulls := arr.NullN() > 0
 	missing := false
+	if _, unsigned := any(rows).([]uint32); !srcNulls && unsigned {
+		return nil, 0
+	}
 	if !srcNulls {
 		for _, r := range rows {
 			if r < 0 {
@@ -146,7 +154,7 @@ func takeValidity(mem memory.Allocator, arr arrow.Array, rows []int64) (*memory.
 }
 
 // gather copies the fixed-width values at rows (zero where rows[k] < 0).
-func gather[T uint8 | uint16 | uint32 | uint64 | decimal128.Num](mem memory.Allocator, arr arrow.Array, rows []int64) *memory.Buffer {
+func gather[T uint8 | uint16 | uint32 | uint64 | decimal128.Num, I rowIndex](mem memory.Allocator, arr arrow.Array, rows []I) *memory.Buffer {
 	src := arrow.GetValues[T](arr.Data(), 1)
 	out := newWrittenBuffer(mem, len(rows)*int(unsafe.Sizeof(src[0])))
 	dst := arrow.GetData[T](out.Bytes())[:len(rows)]
@@ -163,7 +171,7 @@ func gather[T uint8 | uint16 | uint32 | uint64 | decimal128.Num](mem memory.Allo
 
 // takeVarBinary gathers strings or binaries with offsets of type O: one
 // pass sizes the data, the next copies it.
-func takeVarBinary[O int32 | int64](mem memory.Allocator, data arrow.ArrayData, rows []int64, validity *memory.Buffer) []*memory.Buffer {
+func takeVarBinary[O int32 | int64, I rowIndex](mem memory.Allocator, data arrow.ArrayData, rows []I, validity *memory.Buffer) []*memory.Buffer {
 	offs := arrow.GetData[O](bufferBytes(data, 1))
 	if len(offs) > 0 {
 		offs = offs[data.Offset():]
@@ -215,7 +223,7 @@ func dictionaryRows(d *array.Dictionary) []int64 {
 }
 
 // varBinarySize is the bytes of the strings or binaries at rows.
-func varBinarySize[O int32 | int64](data arrow.ArrayData, rows []int64) int64 {
+func varBinarySize[O int32 | int64, I rowIndex](data arrow.ArrayData, rows []I) int64 {
 	offs := arrow.GetData[O](bufferBytes(data, 1))
 	if len(offs) > 0 {
 		offs = offs[data.Offset():]

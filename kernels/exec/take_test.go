@@ -55,6 +55,16 @@ func TestTakeRowsMatchesArrowTake(t *testing.T) {
 			if !array.ApproxEqual(got, want, array.WithNaNsEqual(true)) || got.NullN() != want.NullN() {
 				t.Errorf("%s rows %v: got %v, want %v", tc.dt, rows, got, want)
 			}
+			if ids, ok := asIDs(rows); ok { // a join's build rows named by group ids
+				byID, err := takeRows(ctx, mem, src, ids)
+				if err != nil {
+					t.Fatalf("%s ids %v: %v", tc.dt, ids, err)
+				}
+				if !array.ApproxEqual(byID, want, array.WithNaNsEqual(true)) || byID.NullN() != want.NullN() {
+					t.Errorf("%s ids %v: got %v, want %v", tc.dt, ids, byID, want)
+				}
+				byID.Release()
+			}
 			got.Release()
 			want.Release()
 			idx.Release()
@@ -62,6 +72,18 @@ func TestTakeRowsMatchesArrowTake(t *testing.T) {
 		src.Release()
 		full.Release()
 	}
+}
+
+// asIDs is rows as uint32 indices, when none is missing.
+func asIDs(rows []int64) ([]uint32, bool) {
+	ids := make([]uint32, len(rows))
+	for k, r := range rows {
+		if r < 0 {
+			return nil, false
+		}
+		ids[k] = uint32(r)
+	}
+	return ids, true
 }
 
 // An empty build side (its buffers may be absent) gives all-null rows.

@@ -276,12 +276,19 @@ func (a *sumAcc[T]) Update(values arrow.Array, ids []uint32, ngroups int) {
 // sumAll adds every value of vals to its group.
 func (a *sumAcc[T]) sumAll(vals []T, ids []uint32, ngroups int) {
 	if ngroups == 1 && len(ids) > 0 {
-		// A global sum: a register, not a store per row.
-		sum := a.sums[0]
-		for _, v := range vals[:len(ids)] {
-			sum += v
+		// A global sum: registers, not a store per row; four of them, as
+		// each float add waits on the one before it in its register.
+		vals = vals[:len(ids)]
+		var s0, s1, s2, s3 T
+		n := len(vals) &^ 3
+		for i := 0; i < n; i += 4 {
+			v := vals[i : i+4 : i+4]
+			s0, s1, s2, s3 = s0+v[0], s1+v[1], s2+v[2], s3+v[3]
 		}
-		a.sums[0] = sum
+		for _, v := range vals[n:] {
+			s0 += v
+		}
+		a.sums[0] += (s0 + s1) + (s2 + s3)
 		return
 	}
 	sums := a.sums
