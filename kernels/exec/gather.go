@@ -271,22 +271,14 @@ func gatherVarBinary[O int32 | int64](mem memory.Allocator, chunks []arrow.Array
 	}
 	offBuf := newWrittenBuffer(mem, (len(refs)+1)*int(unsafe.Sizeof(O(0))))
 	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(refs)+1]
-	// 16 bytes more than the values: a short value is copied as one
-	// 16-byte move, not a call to memmove.
-	valBuf := newWrittenBuffer(mem, int(size)+16)
+	valBuf := newWrittenBuffer(mem, int(size)+moveRoom)
 	dst := valBuf.Bytes()
 	var at O
 	for k, r := range refs {
 		outOffs[k] = at
-		src, lo, hi := data[r.chunk], spans[k][0], spans[k][1]
-		if hi-lo <= 16 && int(lo)+16 <= len(src) {
-			*(*[16]byte)(dst[at : at+16]) = *(*[16]byte)(src[lo : lo+16])
-			at += hi - lo
-			continue
-		}
-		at += O(copy(dst[at:], src[lo:hi]))
+		at += moveValue(dst, at, data[r.chunk], spans[k][0], spans[k][1])
 	}
-	valBuf.ResizeNoShrink(int(at)) // the 16 bytes past the values hold nothing written
+	valBuf.ResizeNoShrink(int(at)) // the room past the values holds nothing written
 	outOffs[len(refs)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}, nil
 }

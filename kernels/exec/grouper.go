@@ -239,8 +239,7 @@ func (d *fixedDict[T]) values(mem memory.Allocator, ids []uint32) arrow.Array {
 // The values are written into the array's buffer, not gathered into a Go
 // slice first: a group-by of 10^7 groups spent a second copying.
 func dictValues[T arrow.FixedWidthType](mem memory.Allocator, t arrow.DataType, all []T, null uint32, ids []uint32) arrow.Array {
-	buf := memory.NewResizableBuffer(mem)
-	buf.Resize(len(ids) * int(unsafe.Sizeof(*new(T))))
+	buf := newWrittenBuffer(mem, len(ids)*int(unsafe.Sizeof(*new(T))))
 	vals := arrow.GetData[T](buf.Bytes())
 	var validity *memory.Buffer
 	nulls := 0
@@ -1005,7 +1004,7 @@ func heapValues[O int32 | int64](mem memory.Allocator, h *strHeap, null uint32, 
 	}
 	offBuf := newWrittenBuffer(mem, (len(ids)+1)*int(unsafe.Sizeof(O(0))))
 	offs := arrow.GetData[O](offBuf.Bytes())[:len(ids)+1]
-	valBuf := newWrittenBuffer(mem, size)
+	valBuf := newWrittenBuffer(mem, size+moveRoom)
 	dst := valBuf.Bytes()
 	at := 0
 	for k, id := range ids {
@@ -1014,8 +1013,9 @@ func heapValues[O int32 | int64](mem memory.Allocator, h *strHeap, null uint32, 
 			bitutil.ClearBit(validity.Bytes(), k)
 			continue
 		}
-		at += copy(dst[at:], h.data[h.offs[id]:h.offs[id+1]])
+		at += moveValue(dst, at, h.data, h.offs[id], h.offs[id+1])
 	}
+	valBuf.ResizeNoShrink(at) // the room past the values holds nothing written
 	offs[len(ids)] = O(at)
 	return []*memory.Buffer{validity, offBuf, valBuf}
 }

@@ -718,7 +718,13 @@ rows:
 
 // column sets ids[i] to key j's id in group lo+i.
 func (t *tupleTable) column(j, lo int, ids []uint32) {
-	for i := range ids {
-		ids[i] = t.tuple(uint32(lo + i))[j]
+	for i := 0; i < len(ids); { // a chunk at a time: no division a group
+		g := lo + i
+		c := t.chunks[g/tupleChunk][(g%tupleChunk)*t.k+j:]
+		n := min(len(ids)-i, tupleChunk-g%tupleChunk)
+		for m := range n {
+			ids[i+m] = c[m*t.k]
+		}
+		i += n
 	}
 }

@@ -199,12 +199,12 @@ func (r *Repartition) split(ctx context.Context, b arrow.RecordBatch, keys []arr
 			return out, nil
 		}
 	}
-	idx := make([][]int64, n)
+	idx := make([][]uint32, n)
 	for p, c := range counts {
-		idx[p] = make([]int64, 0, c)
+		idx[p] = make([]uint32, 0, c)
 	}
 	for i, p := range part {
-		idx[p] = append(idx[p], int64(i))
+		idx[p] = append(idx[p], uint32(i))
 	}
 	for p, sel := range idx {
 		if len(sel) == 0 {

@@ -180,17 +180,33 @@ func takeVarBinary[O int32 | int64, I rowIndex](mem memory.Allocator, data arrow
 	size := varBinarySize[O](data, rows)
 	offBuf := newWrittenBuffer(mem, (len(rows)+1)*int(unsafe.Sizeof(offs[0])))
 	outOffs := arrow.GetData[O](offBuf.Bytes())[:len(rows)+1]
-	valBuf := newWrittenBuffer(mem, int(size))
+	valBuf := newWrittenBuffer(mem, int(size)+moveRoom)
 	dst := valBuf.Bytes()
 	var at O
 	for k, r := range rows {
 		outOffs[k] = at
 		if r >= 0 {
-			at += O(copy(dst[at:], src[offs[r]:offs[r+1]]))
+			at += moveValue(dst, at, src, offs[r], offs[r+1])
 		}
 	}
+	valBuf.ResizeNoShrink(int(at)) // the room past the values holds nothing written
 	outOffs[len(rows)] = at
 	return []*memory.Buffer{validity, offBuf, valBuf}
+}
+
+// moveRoom is the bytes a string gather allocates past its values, so that
+// moveValue may copy a short value as one 16-byte move, not a call to
+// memmove; the buffer is then cut back to the values.
+const moveRoom = 16
+
+// moveValue copies src[lo:hi] to dst from at and says how many bytes it
+// copied. dst must have moveRoom bytes past where the values end.
+func moveValue[O int32 | int64 | int](dst []byte, at O, src []byte, lo, hi O) O {
+	if hi-lo <= moveRoom && int(lo)+moveRoom <= len(src) {
+		*(*[moveRoom]byte)(dst[at : at+moveRoom]) = *(*[moveRoom]byte)(src[lo : lo+moveRoom])
+		return hi - lo
+	}
+	return O(copy(dst[at:], src[lo:hi]))
 }
 
 // expandDictionary is the values of d, row by row, as a plain array.
@@ -291,7 +307,7 @@ func bitsAt(bitmap []byte, start, k int) uint64 {
 }
 
 // takeBatch copies the given rows of b into a new batch.
-func takeBatch(ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, rows []int64) (arrow.RecordBatch, error) {
+func takeBatch[I rowIndex](ctx context.Context, mem memory.Allocator, b arrow.RecordBatch, rows []I) (arrow.RecordBatch, error) {
 	cols := make([]arrow.Array, 0, b.NumCols())
 	defer func() { releaseArrays(cols) }()
 	for _, c := range b.Columns() {
