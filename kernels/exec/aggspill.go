@@ -128,12 +128,12 @@ type aggSpill struct {
 // of unknown groups to disk; it returns the other rows and their ids
 // (nil when there are none).
 func (s *aggSpill) split(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, ids []uint32) (arrow.RecordBatch, []uint32, error) {
-	var known, unknown []int64
+	var known, unknown []uint32
 	for i, id := range ids {
 		if id == noID {
-			unknown = append(unknown, int64(i))
+			unknown = append(unknown, uint32(i))
 		} else {
-			known = append(known, int64(i))
+			known = append(known, uint32(i))
 		}
 	}
 	if len(unknown) == 0 {

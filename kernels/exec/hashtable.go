@@ -676,15 +676,33 @@ func (t *tupleTable) lookup(cols [][]uint32, out []uint32) {
 		return
 	}
 	mask := uint32(len(t.slots) - 1)
+	var hs [touchRows]uint32
+	for w := 0; w < len(out); w += touchRows {
+		end := min(w+touchRows, len(out))
+		for i := w; i < end; i++ {
+			hs[i-w] = tupleHash(cols, i)
+		}
+		if len(t.slots) > touchSlots {
+			// Read ahead as add does (a frozen aggregate looks up every
+			// row, most of them missing); out[w] only keeps the reads,
+			// it is written again below.
+			out[w] = t.touch(hs[:end-w])
+		}
+		t.lookupWindow(cols, out, w, end, hs[:end-w], mask)
+	}
+}
+
+// lookupWindow is lookup of rows lo..hi-1, whose hashes are hs.
+func (t *tupleTable) lookupWindow(cols [][]uint32, out []uint32, lo, hi int, hs []uint32, mask uint32) {
 rows:
-	for i := range out {
+	for i := lo; i < hi; i++ {
 		for _, c := range cols {
 			if c[i] == noID {
 				out[i] = noID
 				continue rows
 			}
 		}
-		h := tupleHash(cols, i)
+		h := hs[i-lo]
 		for p := h >> t.shift; ; p = (p + 1) & mask {
 			s := t.slots[p]
 			if s.id == 0 {

@@ -37,17 +37,17 @@ func newPartWriter(res *budget.Reservation, mem memory.Allocator, schema *arrow.
 	return &partWriter{res: res, mem: mem, schema: schema, level: level, files: make([]*budget.SpillWriter, spillParts)}
 }
 
-// write sends the rows of b (those listed in rows, or all when rows is
-// nil) to the parts their keys (arrays over all of b's rows) hash to.
-// The caller keeps b.
-func (w *partWriter) write(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, rows []int64) error {
+// write sends the rows of b (those listed in rows, in ascending order, or
+// all when rows is nil) to the parts their keys (arrays over all of b's
+// rows) hash to. The caller keeps b.
+func (w *partWriter) write(ctx context.Context, b arrow.RecordBatch, keys []arrow.Array, rows []uint32) error {
 	hashes, err := w.hashes(ctx, keys, rows)
 	if err != nil {
 		return err
 	}
-	byPart := make([][]int64, spillParts)
+	byPart := make([][]uint32, spillParts)
 	for i, h := range hashes {
-		r := int64(i)
+		r := uint32(i)
 		if rows != nil {
 			r = rows[i]
 		}
@@ -81,8 +81,22 @@ func (w *partWriter) write(ctx context.Context, b arrow.RecordBatch, keys []arro
 	return nil
 }
 
-// hashes are the seeded hashes of the keys of rows (nil: every row).
-func (w *partWriter) hashes(ctx context.Context, keys []arrow.Array, rows []int64) ([]uint64, error) {
+// hashes are the seeded hashes of the keys of rows (ascending; nil: every
+// row).
+func (w *partWriter) hashes(ctx context.Context, keys []arrow.Array, rows []uint32) ([]uint64, error) {
+	if rows != nil && len(keys) > 0 && 2*len(rows) >= keys[0].Len() {
+		// Most of the rows (a frozen group-by of a group a row spills
+		// nearly all): hashing every row costs less than gathering the
+		// keys of these first.
+		all, err := w.hashes(ctx, keys, nil)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range rows { // in place: r >= i
+			all[i] = all[r]
+		}
+		return all[:len(rows)], nil
+	}
 	n := len(rows)
 	if rows == nil && len(keys) > 0 {
 		n = keys[0].Len()
