@@ -513,6 +513,8 @@ func memoryPool(cfg config.Node) (*budget.Pool, error) {
 		// Go keeps freed pages until the heap nears its limit: an idle
 		// node would hold what its biggest query took.
 		WhenIdle: debug.FreeOSMemory, IdleDelay: cfg.ReleaseMemoryAfter,
+		// decoded chunks kept for the next scan give way to a query
+		WhenShort: exec.DropDecoded,
 		// the tests set it: a read of a released buffer gives nonsense
 		PoisonFreed: os.Getenv("SLIPSTREAM_POISON_FREED") != ""})
 }

@@ -246,3 +246,41 @@ func TestSpareIsBounded(t *testing.T) {
 	}
 	checked.AssertSize(t, 0)
 }
+
+// A query that asks for more than the node has room for gets it when
+// WhenShort frees what the node holds (its caches), and is refused when
+// nothing is freed; WhenShort runs only when the room is short.
+func TestWhenShortMakesRoom(t *testing.T) {
+	checked := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	var cached []byte
+	calls := 0
+	var p *Pool
+	p, err := NewPool(Options{Limit: 1000, Base: checked, WhenShort: func() {
+		calls++
+		if cached != nil {
+			p.Node().Free(cached)
+			cached = nil
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached = p.Node().Allocate(600) // a cache's decoded data, in the node's account
+	q := p.Begin("q")
+	defer q.Close()
+	r := q.Reserve("join table")
+	if err := r.TryResize(300); err != nil || calls != 0 {
+		t.Fatalf("room enough: %v, WhenShort ran %d times", err, calls)
+	}
+	if err := r.TryResize(900); err != nil {
+		t.Fatalf("the cache was there to free: %v", err)
+	}
+	if calls != 1 || cached != nil || p.Used() != 900 {
+		t.Fatalf("WhenShort ran %d times, the node counts %d bytes", calls, p.Used())
+	}
+	if err := r.TryResize(1100); err == nil || calls != 2 {
+		t.Fatalf("nothing left to free: %v, WhenShort ran %d times", err, calls)
+	}
+	r.Free()
+	checked.AssertSize(t, 0)
+}

@@ -39,6 +39,10 @@ type Pool struct {
 	idleDelay time.Duration
 	idleGen   int64
 	node      *Query // the node's own allocations (uploads, catalog); never closed
+	// whenShort: see Options.WhenShort; shortMu lets one caller run it at
+	// a time (the others then find the room it made).
+	whenShort func()
+	shortMu   sync.Mutex
 }
 
 // Options configure a Pool.
@@ -72,6 +76,12 @@ type Options struct {
 	// holding up to its limit while idle beside other programs.
 	WhenIdle  func()
 	IdleDelay time.Duration
+	// WhenShort, when set, is called when a query asks for more than the
+	// node has room for, before it is refused: it drops what the node
+	// holds only to go faster (decoded Parquet chunks, hot files), which
+	// the budget counts, so that a query holds its data in memory instead
+	// of spilling it beside a full cache.
+	WhenShort func()
 }
 
 // NewPool makes a node's pool and clears its spill directory.
@@ -95,7 +105,8 @@ func NewPool(o Options) (*Pool, error) {
 		return nil, fmt.Errorf("spill compression %q: want one of %s", o.SpillCodec, strings.Join(SpillCodecs, ", "))
 	}
 	p := &Pool{limit: o.Limit, spillDir: o.SpillDir, spillLimit: o.SpillLimit, spillCodec: o.SpillCodec, opLimit: o.OperatorLimit,
-		base: o.Base, poison: o.PoisonFreed || testing.Testing(), queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle, idleDelay: o.IdleDelay}
+		base: o.Base, poison: o.PoisonFreed || testing.Testing(), queries: map[*Query]struct{}{}, whenIdle: o.WhenIdle, idleDelay: o.IdleDelay,
+		whenShort: o.WhenShort}
 	if o.SpillDir != "" {
 		if err := os.MkdirAll(o.SpillDir, 0o700); err != nil {
 			return nil, fmt.Errorf("spill directory: %w", err)
@@ -172,6 +183,21 @@ func (p *Pool) share() int64 {
 	n := len(p.queries)
 	p.mu.Unlock()
 	return p.limit / int64(max(1, n))
+}
+
+// makeRoom runs WhenShort and says whether the node then has room for
+// extra more bytes.
+func (p *Pool) makeRoom(extra int64) bool {
+	if p.whenShort == nil {
+		return false
+	}
+	p.shortMu.Lock()
+	defer p.shortMu.Unlock()
+	if p.used.Load()+extra <= p.limit { // another caller made the room
+		return true
+	}
+	p.whenShort()
+	return p.used.Load()+extra <= p.limit
 }
 
 // Stats is what the pool reports for status and metrics. Used is Arrow
@@ -269,7 +295,7 @@ func (q *Query) add(n int64) {
 // Within says whether the query may hold extra more bytes: the node has
 // room for them and the query stays within its share of the pool.
 func (q *Query) Within(extra int64) bool {
-	if q.pool.used.Load()+extra > q.pool.limit {
+	if q.pool.used.Load()+extra > q.pool.limit && !q.pool.makeRoom(extra) {
 		return false
 	}
 	return q == q.pool.node || q.Used()+extra <= q.pool.share()

@@ -105,6 +105,31 @@ func (c *sizedCache[V]) get(key string, read func() (V, error)) (V, error) {
 	return v, nil
 }
 
+// drop empties the cache (each value released as an eviction releases
+// it); an empty cache is left alone.
+func (c *sizedCache[V]) drop() {
+	if c.held() == 0 {
+		return
+	}
+	c.init()
+	c.c.Clear()
+	c.mu.Lock()
+	c.bytes = 0 // Clear evicted every value; what the count ran ahead goes too
+	c.mu.Unlock()
+	if !c.allocated {
+		c.account(0)
+	}
+}
+
+// DropDecoded empties the caches of decoded data (Parquet column chunks,
+// hot IPC files), whose Arrow buffers the node's budget counts: the
+// budget's WhenShort, so that a query short of memory takes it from them
+// before it spills. A scan holding a chunk keeps it until it is done.
+func DropDecoded() {
+	decodedChunks.drop()
+	hotFiles.drop()
+}
+
 // held is what the cache holds, in bytes (for tests and status).
 func (c *sizedCache[V]) held() int64 {
 	c.mu.Lock()

@@ -150,14 +150,63 @@ func withChunkCache(t *testing.T, bound int64) (*budget.Pool, *memory.CheckedAll
 	CountCachesIn(pool.Node())
 	SetDecodedChunkBytes(bound)
 	t.Cleanup(func() {
-		decodedChunks.init()
-		decodedChunks.c.Clear() // no callback: the count is reset here
-		decodedChunks.account(-decodedChunks.held())
+		decodedChunks.drop()
 		SetDecodedChunkBytes(0)
 		CountCachesIn(nil)
 		mem.AssertSize(t, 0)
 	})
 	return pool, mem, ctx
+}
+
+// Decoded chunks kept for the next scan give way to a query short of
+// memory: with the cache full, a reservation that the node has room for
+// only without the cache gets it (the pool's WhenShort drops the cache,
+// as the node's does), and the cache's buffers are freed.
+func TestAQueryShortOfMemoryTakesTheCachesRoom(t *testing.T) {
+	mem, ctx := newMem(t)
+	const limit = 4 << 20
+	pool, err := budget.NewPool(budget.Options{Limit: limit, Base: mem, WhenShort: DropDecoded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	CountCachesIn(pool.Node())
+	SetDecodedChunkBytes(limit / 2)
+	t.Cleanup(func() {
+		decodedChunks.drop()
+		SetDecodedChunkBytes(0)
+		CountCachesIn(nil)
+		mem.AssertSize(t, 0)
+	})
+	schema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	var ids []any
+	for i := range 100_000 {
+		ids = append(ids, int64(i)*7919)
+	}
+	rec := buildBatch(t, mem, schema, ids)
+	path := filepath.Join(t.TempDir(), "a.parquet")
+	parquettest.Write(t, mem, path, rec, 10_000)
+	rec.Release()
+	for range 3 { // asked for again: admitted
+		q := pool.Begin("scan")
+		drain(t, ctx, NewScan(q, Parquet, []string{path}, schema, nil, nil, CSVOptions{}))
+		q.Close()
+		decodedChunks.c.Wait()
+	}
+	held := decodedChunks.held()
+	if held < 400_000 || pool.Used() < held {
+		t.Fatalf("the cache holds %d bytes, the node counts %d: want the file's chunks held", held, pool.Used())
+	}
+	other := pool.Used() - held // the planning caches: footers, column ranges
+	q := pool.Begin("join")
+	defer q.Close()
+	r := q.Reserve("join table")
+	if err := r.TryResize(limit - held/2); err != nil {
+		t.Fatalf("a query the node has room for once the cache gives way: %v", err)
+	}
+	if decodedChunks.held() != 0 || pool.Used() != other+limit-held/2 {
+		t.Fatalf("after the query took the room: cache %d bytes, node %d, want %d", decodedChunks.held(), pool.Used(), other+limit-held/2)
+	}
+	r.Free()
 }
 
 // A query of more than the cache holds takes no more than half of it,
