@@ -614,18 +614,31 @@ func (t *tupleTable) add(cols [][]uint32, out []uint32) {
 		t.addPacked(cols, out)
 		return
 	}
+	t.inWindows(cols, len(out), func(lo, hi int, hs []uint32, touched uint32) {
+		t.touched += touched
+		for i := lo; i < hi; i++ {
+			out[i] = t.addHashed(cols, i, hs[i-lo])
+		}
+	})
+}
+
+// inWindows hashes rows 0..n-1 of cols touchRows at a time and, once the
+// table is past the caches, reads each window's first slots ahead (touch),
+// so that the probes of the window then wait on nothing; it hands visit
+// each window, its hashes, and the sum of the reads (for the caller to
+// keep, or the compiler would drop them).
+func (t *tupleTable) inWindows(cols [][]uint32, n int, visit func(lo, hi int, hs []uint32, touched uint32)) {
 	var hs [touchRows]uint32
-	for w := 0; w < len(out); w += touchRows {
-		end := min(w+touchRows, len(out))
+	for w := 0; w < n; w += touchRows {
+		end := min(w+touchRows, n)
 		for i := w; i < end; i++ {
 			hs[i-w] = tupleHash(cols, i)
 		}
+		var touched uint32
 		if len(t.slots) > touchSlots {
-			t.touched += t.touch(hs[:end-w])
+			touched = t.touch(hs[:end-w])
 		}
-		for i := w; i < end; i++ {
-			out[i] = t.addHashed(cols, i, hs[i-w])
-		}
+		visit(w, end, hs[:end-w], touched)
 	}
 }
 
@@ -675,21 +688,13 @@ func (t *tupleTable) lookup(cols [][]uint32, out []uint32) {
 		t.lookupPacked(cols, out)
 		return
 	}
+	// Read ahead as add does: a frozen aggregate looks up every row, most
+	// of them missing. out[lo] only keeps the reads; it is written again.
 	mask := uint32(len(t.slots) - 1)
-	var hs [touchRows]uint32
-	for w := 0; w < len(out); w += touchRows {
-		end := min(w+touchRows, len(out))
-		for i := w; i < end; i++ {
-			hs[i-w] = tupleHash(cols, i)
-		}
-		if len(t.slots) > touchSlots {
-			// Read ahead as add does (a frozen aggregate looks up every
-			// row, most of them missing); out[w] only keeps the reads,
-			// it is written again below.
-			out[w] = t.touch(hs[:end-w])
-		}
-		t.lookupWindow(cols, out, w, end, hs[:end-w], mask)
-	}
+	t.inWindows(cols, len(out), func(lo, hi int, hs []uint32, touched uint32) {
+		out[lo] = touched
+		t.lookupWindow(cols, out, lo, hi, hs, mask)
+	})
 }
 
 // lookupWindow is lookup of rows lo..hi-1, whose hashes are hs.
