@@ -57,6 +57,18 @@ func waitFor(t *testing.T, what string, cond func() bool) time.Duration {
 	return time.Since(t0)
 }
 
+// signalled waits for a change signal. Serf updates its member list before
+// the event reaches our channel, so a state already seen may not have
+// signalled yet.
+func signalled(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
 func stateOf(m Membership, name string) State {
 	for _, x := range m.Members() {
 		if x.Name == name {
@@ -113,9 +125,7 @@ func TestThreeNodesSeeEachOther(t *testing.T) {
 			}
 		}
 	}
-	select {
-	case <-all[0].Changes():
-	default:
+	if !signalled(all[0].Changes()) {
 		t.Error("a: no change signalled after others joined")
 	}
 }
@@ -139,9 +149,7 @@ func TestFailureDetectedAndRejoin(t *testing.T) {
 		waitFor(t, s.Self().Name+" sees c failed", func() bool { return stateOf(s, "c") == Failed })
 		t.Logf("%s saw c Failed after %v", s.Self().Name, time.Since(t0).Round(time.Millisecond))
 	}
-	select {
-	case <-a.Changes():
-	default:
+	if !signalled(a.Changes()) {
 		t.Error("a: no change signalled for the failure")
 	}
 	if got := names(a.Alive()); got != "a=alive,b=alive" {
