@@ -28,14 +28,18 @@ const spillBuffer = 256 << 10
 const (
 	SpillS2   = "s2"   // LZ4-class speed; the default
 	SpillZstd = "zstd" // a third smaller files for about 2.5× the CPU: slow or small disks
+	SpillNone = "none" // no CPU, twice the bytes: fast disks, or a page cache with room
 )
 
 // SpillCodecs are the codecs --spill-compression accepts.
-var SpillCodecs = []string{SpillS2, SpillZstd}
+var SpillCodecs = []string{SpillS2, SpillZstd, SpillNone}
 
 // compressor is the codec's stream writer over w.
 func compressor(codec string, w io.Writer) io.WriteCloser {
-	if codec == SpillZstd {
+	switch codec {
+	case SpillNone:
+		return flushCloser{bufio.NewWriterSize(w, spillBuffer)}
+	case SpillZstd:
 		enc, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 			zstd.WithWindowSize(spillBuffer), zstd.WithLowerEncoderMem(true))
 		if err != nil {
@@ -48,7 +52,10 @@ func compressor(codec string, w io.Writer) io.WriteCloser {
 
 // decompressor is the codec's stream reader over r, and what frees it.
 func decompressor(codec string, r io.Reader) (io.Reader, func(), error) {
-	if codec == SpillZstd {
+	switch codec {
+	case SpillNone:
+		return r, func() {}, nil
+	case SpillZstd:
 		dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(spillBuffer))
 		if err != nil {
 			return nil, nil, err
@@ -57,6 +64,11 @@ func decompressor(codec string, r io.Reader) (io.Reader, func(), error) {
 	}
 	return s2.NewReader(r, s2.ReaderMaxBlockSize(spillBuffer)), func() {}, nil
 }
+
+// flushCloser writes plain spill files a buffer at a time.
+type flushCloser struct{ *bufio.Writer }
+
+func (f flushCloser) Close() error { return f.Flush() }
 
 // SpillWriter writes batches an operator cannot hold to a file of its
 // query's spill folder.

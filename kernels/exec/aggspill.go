@@ -28,6 +28,11 @@ func (h *HashAggregate) SetBudget(q *budget.Query) {
 	}
 }
 
+// Spilled reports whether the aggregate has spilled groups to disk: its
+// output then gives the groups it held first, and those of its spilled
+// parts only after them, aggregated one part at a time.
+func (h *HashAggregate) Spilled() bool { return h.spilled.Load() }
+
 // Memory implements MemoryUser: the aggregate's own figures with those of
 // the rounds that re-aggregated its spilled parts (the larger peak, the
 // sum of bytes spilled).
@@ -97,6 +102,7 @@ func (h *HashAggregate) account(g *grouper, accs []expr.Accumulator, sp *aggSpil
 		return nil, q.Exhausted(fmt.Sprintf("%s: a part of the groups still does not fit after %d rounds of spilling (one key with more rows than fit, or the query's other operators hold its memory)", h.res.Name, h.level))
 	}
 	g.freeze()
+	h.spilled.Store(true)
 	size, _ = g.bytes() // freezing may add an index
 	for _, a := range accs {
 		size += expr.AccumulatorBytes(a, g.n)

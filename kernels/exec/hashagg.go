@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -43,8 +44,9 @@ type HashAggregate struct {
 	// res, when set, bounds the grouper and accumulators: past the query's
 	// share of memory the aggregate spills the rows of new groups
 	// (aggspill.go). level counts the rounds of spilling above this one.
-	res   *budget.Reservation
-	level int
+	res     *budget.Reservation
+	level   int
+	spilled atomic.Bool // read by a Union's goroutine (LooseOnceSpilled)
 
 	// Partial: the aggregate is the partial phase of a two-phase one, whose
 	// final merges any rows of one group it gives (see passThrough).

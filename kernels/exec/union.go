@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"reflect"
 	"strconv"
 	"sync"
 
@@ -24,8 +25,13 @@ type Union struct {
 	wg      sync.WaitGroup
 	chans   []chan item // one per input when ordered, else one shared
 	cur     int         // ordered: the input being read
-	open    int         // unordered: inputs not finished yet
-	failed  error       // the first input error, returned from then on
+	done    []bool      // ordered: the inputs that have ended
+	// spilled, when set, lets an ordered union pass batches on as they
+	// come once it says so (LooseOnceSpilled).
+	spilled func() bool
+	loose   bool
+	open    int   // unordered: inputs not finished yet
+	failed  error // the first input error, returned from then on
 }
 
 type item struct {
@@ -39,6 +45,45 @@ const workAhead = 4
 // NewUnion merges inputs, concurrently.
 func NewUnion(inputs []Operator, ordered bool) *Union {
 	return &Union{inputs: inputs, ordered: ordered}
+}
+
+// spiller is an operator whose output order changes once it spills.
+type spiller interface{ Spilled() bool }
+
+// LooseOnceSpilled keeps the union ordered until the spilling operator
+// under one of its inputs (found through one-input operators) has
+// spilled; batches then pass on as they come. For inputs that each
+// aggregate a share of the groups: which groups a share holds when it
+// spills depends on what the query's other operators held at that moment,
+// so its order differs from run to run anyway, and an ordered union would
+// make a share wait, its spilled parts unaggregated, until every share
+// before it was read (one core idle for half of a 10^8-group group-by).
+func (u *Union) LooseOnceSpilled() {
+	var found []spiller
+	for _, in := range u.inputs {
+		for op := in; ; {
+			if s, ok := op.(spiller); ok {
+				found = append(found, s)
+				break
+			}
+			p, ok := op.(Parent)
+			if !ok || len(p.Children()) != 1 {
+				break
+			}
+			op = p.Children()[0]
+		}
+	}
+	if len(found) == 0 {
+		return
+	}
+	u.spilled = func() bool {
+		for _, s := range found {
+			if s.Spilled() {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 func (u *Union) Schema() *arrow.Schema { return u.inputs[0].Schema() }
@@ -56,6 +101,7 @@ func (u *Union) start(ctx context.Context) {
 	ctx, u.cancel = context.WithCancel(ctx)
 	if u.ordered {
 		u.chans = make([]chan item, len(u.inputs))
+		u.done = make([]bool, len(u.inputs))
 		for i := range u.chans {
 			u.chans[i] = make(chan item, workAhead)
 		}
@@ -109,16 +155,27 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if u.ordered {
 			ch = u.chans[u.cur]
 		}
+		if u.ordered && !u.loose && u.spilled != nil && u.spilled() {
+			u.loose = true
+		}
 		var it item
-		select {
-		case it = <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		from := u.cur
+		if u.loose {
+			from, it = u.receiveAny(ctx)
+		} else {
+			select {
+			case it = <-ch:
+			case <-ctx.Done():
+				it.err = ctx.Err()
+			}
 		}
 		switch {
 		case it.err == io.EOF:
 			if u.ordered {
-				u.cur++
+				u.done[from] = true
+				for u.cur < len(u.chans) && u.done[u.cur] {
+					u.cur++
+				}
 			} else {
 				u.open--
 			}
@@ -129,6 +186,24 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			return it.b, nil
 		}
 	}
+}
+
+// receiveAny is the next item of any ordered input not yet ended, and
+// which input gave it.
+func (u *Union) receiveAny(ctx context.Context) (int, item) {
+	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(ctx.Done())}}
+	var inputs []int
+	for i := u.cur; i < len(u.chans); i++ {
+		if !u.done[i] {
+			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(u.chans[i])})
+			inputs = append(inputs, i)
+		}
+	}
+	c, v, _ := reflect.Select(cases)
+	if c == 0 {
+		return u.cur, item{err: ctx.Err()}
+	}
+	return inputs[c-1], v.Interface().(item)
 }
 
 // collectAll collects every input at once, each in its own goroutine, and

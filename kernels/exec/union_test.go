@@ -183,3 +183,57 @@ func TestUnionCollectRunsInputsAtOnce(t *testing.T) {
 		t.Errorf("Next after Collect: %v, want EOF", err)
 	}
 }
+
+// spilling stands for an aggregate that has spilled (or not).
+type spilling struct {
+	Operator
+	spilled bool
+}
+
+func (s *spilling) Spilled() bool         { return s.spilled }
+func (s *spilling) Children() []Operator { return []Operator{s.Operator} }
+
+// An ordered union of aggregates' shares lets a later share's batches
+// through once one of them has spilled: here the first input waits for
+// the second to end, which has more batches than it may buffer. Before
+// any spill, it keeps input order.
+func TestUnionLooseOnceSpilled(t *testing.T) {
+	for _, spilled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("spilled %v", spilled), func(t *testing.T) {
+			mem, ctx := newMem(t)
+			ctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			schema := schemaOf(i64)
+			var later []arrow.RecordBatch
+			for i := 0; i < 3*workAhead; i++ {
+				later = append(later, buildBatch(t, mem, schema, []any{int64(100 + i)}))
+			}
+			done := make(chan struct{})
+			var first Operator = records(schema, buildBatch(t, mem, schema, []any{int64(1)}))
+			if spilled {
+				first = &gated{Records: first.(*Records), open: done}
+			}
+			u := NewUnion([]Operator{first, &spilling{Operator: &closing{Operator: records(schema, later...), done: done}, spilled: spilled}}, true)
+			u.LooseOnceSpilled()
+			defer u.Close()
+			var vals []int64
+			for {
+				b, err := u.Next(ctx)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				vals = append(vals, b.Column(0).(*array.Int64).Value(0))
+				b.Release()
+			}
+			if len(vals) != 1+3*workAhead {
+				t.Fatalf("rows %v", vals)
+			}
+			if want := int64(1); spilled == (vals[0] == want) {
+				t.Errorf("spilled %v: rows %v", spilled, vals)
+			}
+		})
+	}
+}

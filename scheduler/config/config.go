@@ -159,7 +159,7 @@ type Node struct {
 	// (--spill-limit).
 	SpillLimit int64
 	// SpillCompression is the codec of spill files (--spill-compression):
-	// s2 or zstd.
+	// s2, zstd or none.
 	SpillCompression string
 	// ReleaseMemoryAfter is how long the node waits, with no query
 	// running, before it gives the memory its queries freed back to the
@@ -412,8 +412,8 @@ func (c *Node) Validate() error {
 	if c.SpillLimit < 0 && c.SpillLimit != Auto {
 		return fmt.Errorf("--spill-limit %d: want a size (0 turns spilling off)", c.SpillLimit)
 	}
-	if c.SpillCompression != "s2" && c.SpillCompression != "zstd" {
-		return fmt.Errorf("--spill-compression %q: want s2 (fast, the default) or zstd (smaller files)", c.SpillCompression)
+	if c.SpillCompression != "s2" && c.SpillCompression != "zstd" && c.SpillCompression != "none" {
+		return fmt.Errorf("--spill-compression %q: want s2 (fast, the default), zstd (smaller files) or none (no CPU, larger files)", c.SpillCompression)
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
 		return fmt.Errorf("--log-format %q: want %s or %s", c.LogFormat, LogText, LogJSON)

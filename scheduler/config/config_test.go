@@ -77,7 +77,7 @@ func TestValidateNamesTheFlag(t *testing.T) {
 	}{
 		{nil, []string{"--replication", "0"}, "--replication 0"},
 		{nil, []string{"--log-format", "xml"}, `--log-format "xml": want text or json`},
-		{nil, []string{"--spill-compression", "lz4"}, `--spill-compression "lz4": want s2 (fast, the default) or zstd`},
+		{nil, []string{"--spill-compression", "lz4"}, `--spill-compression "lz4": want s2 (fast, the default), zstd (smaller files) or none`},
 		{nil, []string{"--otlp-endpoint", "127.0.0.1:4318"}, "want the URL of an OTLP/HTTP collector"},
 		{nil, []string{"--otlp-endpoint", "https://user:secret@collector:4318"}, "$OTEL_EXPORTER_OTLP_HEADERS"},
 		{nil, []string{"--min-replicas", "3"}, "--min-replicas 3 exceeds --replication 2"},

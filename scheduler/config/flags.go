@@ -35,7 +35,7 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SpillDir, "spill-dir", c.SpillDir, "where queries over their memory share write spill files (default <data-dir>/spill); emptied at start")
 	fs.Var((*size)(&c.SpillLimit), "spill-limit", "most bytes of spill files at once, such as 200GiB; 0 turns spilling off (default: half the free space of the spill directory's disk)")
 	fs.DurationVar(&c.ReleaseMemoryAfter, "release-memory-after", c.ReleaseMemoryAfter, "give the memory queries freed back to the system once no query has run for this long (0: never; Go otherwise keeps it up to --memory-limit)")
-	fs.StringVar(&c.SpillCompression, "spill-compression", c.SpillCompression, "codec of spill files: s2 (fast) or zstd (a third smaller, about 2.5x the CPU, and about 0.7 MiB per open spill file outside --memory-limit against 0.3 MiB)")
+	fs.StringVar(&c.SpillCompression, "spill-compression", c.SpillCompression, "codec of spill files: s2 (fast), zstd (a third smaller, about 2.5x the CPU, and about 0.7 MiB per open spill file outside --memory-limit against 0.3 MiB) or none (no CPU, about twice the bytes of s2: fast disks)")
 	fs.Var((*size)(&c.MaxBatchSize), "max-batch-size", "most bytes one uploaded record batch (or one batch of an IPC file read_ipc reads) may decode to; larger ones are refused")
 	fs.DurationVar(&c.MaxQueryTime, "max-query-time", c.MaxQueryTime, "cancel a query that runs longer than this, such as 1h (0: no limit)")
 	fs.IntVar(&c.MaxClientStreams, "max-client-streams", c.MaxClientStreams, "most calls one client connection may have open at once; more are refused with ResourceExhausted")

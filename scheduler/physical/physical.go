@@ -927,8 +927,11 @@ func (p *Planner) finals(final func(plan.Node) plan.Node, schema *arrow.Schema, 
 	}
 	// Ordered: the result is the same on every run (the shares' groups
 	// one share after the other). Each share is aggregated whole before
-	// its first batch, so the shares still run at once.
-	return exec.NewUnion(outs, true), nil
+	// its first batch, so the shares still run at once, unless one
+	// spills: then the order goes (LooseOnceSpilled).
+	u := exec.NewUnion(outs, true)
+	u.LooseOnceSpilled()
+	return u, nil
 }
 
 // sort sorts on columns; keys that are expressions are computed into extra
