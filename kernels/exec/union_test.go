@@ -190,7 +190,7 @@ type spilling struct {
 	spilled bool
 }
 
-func (s *spilling) Spilled() bool         { return s.spilled }
+func (s *spilling) Spilled() bool        { return s.spilled }
 func (s *spilling) Children() []Operator { return []Operator{s.Operator} }
 
 // An ordered union of aggregates' shares lets a later share's batches
