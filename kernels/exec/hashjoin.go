@@ -427,6 +427,19 @@ func (t *joinTable) load(ctx context.Context) error {
 	nulls := keyNulls(keys)
 	t.g.freeze()
 	t.groups = t.g.n
+	if t.groups == int(rows) && !nulls {
+		// Every key once: groups are numbered as their first rows come,
+		// so group g is row g.
+		t.start = make([]int64, rows+1)
+		t.rows = make([]int64, rows)
+		for r := range t.rows {
+			t.start[r], t.rows[r] = int64(r), int64(r)
+		}
+		t.start[rows] = rows
+		t.unique, t.identity = true, true
+		t.reserveIndex()
+		return nil
+	}
 	// A counting sort of the rows by group; a row with a null key is in none.
 	t.start = make([]int64, t.groups+1)
 	for r, g := range ids {
