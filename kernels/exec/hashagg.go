@@ -291,8 +291,9 @@ func (h *HashAggregate) build(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		// The keys may stay dictionaries, unless rows go to disk.
-		b, err := h.plainInput(ctx, func(i int) bool { return sp != nil || !slices.Contains(h.keys, i) })
+		// The keys may stay dictionaries, also once frozen: the rows that
+		// go to disk are expanded as they are written.
+		b, err := h.plainInput(ctx, func(i int) bool { return !slices.Contains(h.keys, i) })
 		if err == io.EOF {
 			break
 		}

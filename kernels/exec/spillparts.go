@@ -73,6 +73,16 @@ func (w *partWriter) write(ctx context.Context, b arrow.RecordBatch, keys []arro
 			}
 			defer part.Release()
 		}
+		if hasDictionary(part) {
+			// Spill files hold plain columns; a frozen aggregate looks
+			// its keys up as a file's dictionaries and expands only the
+			// rows it spills.
+			part.Retain() // expandColumns takes this reference
+			if part, err = expandColumns(ctx, part, w.schema, func(int) bool { return true }); err != nil {
+				return err
+			}
+			defer part.Release()
+		}
 		if err := w.files[p].Write(part); err != nil {
 			w.files[p] = nil // the writer removed its file
 			return err
