@@ -462,7 +462,7 @@ func (d *intDict[T]) lookupDense(raw []T, ids []uint32) (missed bool) {
 // adds all its keys in one call, and growing the values by doubling
 // copied 400 MB of them over and over (1.3 s of a 5·10^7-row build).
 func roomFor[T any](vals []T, n int, frozen bool) []T {
-	if frozen || cap(vals)-len(vals) >= n {
+	if frozen || n <= 0 || cap(vals)-len(vals) >= n {
 		return vals
 	}
 	return slices.Grow(vals, n)
@@ -489,7 +489,10 @@ func (d *intDict[T]) addDense(arr arrow.Array, raw []T, out []uint32, start int,
 	} else if d.frozen || !missed {
 		return out // no null to name, no key to add
 	}
-	d.vals = roomFor(d.vals, len(raw), d.frozen)
+	if missed {
+		// new keys: at most the batch, and at most what direct spans
+		d.vals = roomFor(d.vals, min(len(raw), len(direct)+1-len(d.vals)), d.frozen)
+	}
 	for i, v := range raw {
 		if valid != nil && valid[(at+i)>>3]&(1<<((at+i)&7)) == 0 {
 			if d.null == noID && !d.frozen {
@@ -568,7 +571,6 @@ func (d *intDict[T]) encode(arr arrow.Array, out []uint32) []uint32 {
 		// The common case in a tight loop: a key found in its first slot
 		// costs one load, and the loads of successive rows overlap.
 		out = slices.Grow(out, len(raw))
-		d.vals = roomFor(d.vals, len(raw), d.frozen)
 		t := d.tbl
 		var valid []byte
 		off := arr.Data().Offset()

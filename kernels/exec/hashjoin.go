@@ -427,9 +427,9 @@ func (t *joinTable) load(ctx context.Context) error {
 	nulls := keyNulls(keys)
 	t.g.freeze()
 	t.groups = t.g.n
-	if t.groups == int(rows) && !nulls {
-		// Every key once: groups are numbered as their first rows come,
-		// so group g is row g.
+	if t.groups == int(rows) && !nulls && identityIDs(ids) {
+		// Every key once, and group g is row g (groups are numbered as
+		// their first rows come, but a dictionary's values in its order).
 		t.start = make([]int64, rows+1)
 		t.rows = make([]int64, rows)
 		for r := range t.rows {
@@ -468,6 +468,16 @@ func (t *joinTable) load(ctx context.Context) error {
 	}
 	t.reserveIndex()
 	return nil
+}
+
+// identityIDs says whether row r is in group r, for every r.
+func identityIDs(ids []uint32) bool {
+	for r, g := range ids {
+		if g != uint32(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // matches are the build rows of group id g (a probe row with a null key

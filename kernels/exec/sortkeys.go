@@ -483,7 +483,8 @@ func encodeKeys(cols []*sortCol, n int, workers int) *normKeys {
 			// another, so the padding never decides an order, and a sort
 			// reading keys in random order then misses the caches once a
 			// key, not once for its offset and again for its bytes.
-			// Padding a key 8 bytes at most costs no more than its offset.
+			// Padding keys 8 bytes each on average costs no more than
+			// their offsets.
 			k.stride = longest
 			k.buf = make([]byte, n*longest+8)
 			for i := range at {

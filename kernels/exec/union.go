@@ -7,14 +7,16 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
 // Union runs its inputs concurrently, one goroutine each, and streams
 // their batches. Ordered keeps input order (all of input 0, then input 1,
-// ...) while the later inputs work ahead into a small buffer; unordered
-// passes batches on as they come. All inputs have the same schema.
+// ...) while the later inputs work ahead into a small buffer, unless told
+// to let it go once an input spills (LooseOnceSpilled); unordered passes
+// batches on as they come. All inputs have the same schema.
 type Union struct {
 	inputs  []Operator
 	ordered bool
@@ -30,8 +32,9 @@ type Union struct {
 	// come once it says so (LooseOnceSpilled).
 	spilled func() bool
 	loose   bool
-	open    int   // unordered: inputs not finished yet
-	failed  error // the first input error, returned from then on
+	recheck *time.Ticker // while spilled says no: when to ask again
+	open    int          // unordered: inputs not finished yet
+	failed  error        // the first input error, returned from then on
 }
 
 type item struct {
@@ -109,6 +112,9 @@ func (u *Union) start(ctx context.Context) {
 		u.chans = []chan item{make(chan item, workAhead*len(u.inputs))}
 	}
 	u.open = len(u.inputs)
+	if u.ordered && u.spilled != nil {
+		u.recheck = time.NewTicker(recheckSpilled)
+	}
 	for i, in := range u.inputs {
 		ch := u.chans[0]
 		if u.ordered {
@@ -157,9 +163,14 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		}
 		if u.ordered && !u.loose && u.spilled != nil && u.spilled() {
 			u.loose = true
+			u.stopRecheck()
 		}
 		var it item
 		from := u.cur
+		var recheck <-chan time.Time // nil: never
+		if u.recheck != nil {
+			recheck = u.recheck.C
+		}
 		if u.loose {
 			from, it = u.receiveAny(ctx)
 		} else {
@@ -167,6 +178,8 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			case it = <-ch:
 			case <-ctx.Done():
 				it.err = ctx.Err()
+			case <-recheck: // a later input may have spilled while this one works
+				continue
 			}
 		}
 		switch {
@@ -185,6 +198,17 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		default:
 			return it.b, nil
 		}
+	}
+}
+
+// recheckSpilled is how often an ordered union waiting on one input asks
+// whether another has spilled (LooseOnceSpilled).
+const recheckSpilled = 50 * time.Millisecond
+
+func (u *Union) stopRecheck() {
+	if u.recheck != nil {
+		u.recheck.Stop()
+		u.recheck = nil
 	}
 }
 
@@ -250,6 +274,7 @@ func (u *Union) Close() error {
 		// checks ctx, so cancelling ends them all.
 		u.cancel()
 		u.wg.Wait()
+		u.stopRecheck()
 		for _, ch := range u.chans {
 			for len(ch) > 0 {
 				if it := <-ch; it.b != nil {
