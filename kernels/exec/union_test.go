@@ -151,6 +151,23 @@ func (c *closing) Next(ctx context.Context) (arrow.RecordBatch, error) {
 	return b, err
 }
 
+// waitingInputs are two inputs: the first of one row (1) and, when gated,
+// giving it only once the second has ended, whose rows (100, 101, ...)
+// are more batches than a union lets an input buffer.
+func waitingInputs(t *testing.T, mem memory.Allocator, gate bool) []Operator {
+	schema := schemaOf(i64)
+	var later []arrow.RecordBatch
+	for i := 0; i < 3*workAhead; i++ {
+		later = append(later, buildBatch(t, mem, schema, []any{int64(100 + i)}))
+	}
+	done := make(chan struct{})
+	first := records(schema, buildBatch(t, mem, schema, []any{int64(1)}))
+	if !gate {
+		return []Operator{first, &closing{Operator: records(schema, later...), done: done}}
+	}
+	return []Operator{&gated{Records: first, open: done}, &closing{Operator: records(schema, later...), done: done}}
+}
+
 // Collecting an ordered union (a join's build side, a sort's input) runs
 // every input to its end at once, not a few batches ahead of the first:
 // here the first input waits for the second to finish, which has more
@@ -159,14 +176,7 @@ func TestUnionCollectRunsInputsAtOnce(t *testing.T) {
 	mem, ctx := newMem(t)
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	schema := schemaOf(i64)
-	var later []arrow.RecordBatch
-	for i := 0; i < 3*workAhead; i++ {
-		later = append(later, buildBatch(t, mem, schema, []any{int64(100 + i)}))
-	}
-	done := make(chan struct{})
-	first := &gated{Records: records(schema, buildBatch(t, mem, schema, []any{int64(1)})), open: done}
-	u := NewUnion([]Operator{first, &closing{Operator: records(schema, later...), done: done}}, true)
+	u := NewUnion(waitingInputs(t, mem, true), true)
 	defer u.Close()
 	got, err := Collect(ctx, u)
 	if err != nil {
@@ -211,24 +221,15 @@ func TestUnionLooseOnceSpilled(t *testing.T) {
 			mem, ctx := newMem(t)
 			ctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			schema := schemaOf(i64)
-			var later []arrow.RecordBatch
-			for i := 0; i < 3*workAhead; i++ {
-				later = append(later, buildBatch(t, mem, schema, []any{int64(100 + i)}))
-			}
-			done := make(chan struct{})
-			var first Operator = records(schema, buildBatch(t, mem, schema, []any{int64(1)}))
-			if when != "never" {
-				first = &gated{Records: first.(*Records), open: done}
-			}
-			second := &spilling{Operator: &closing{Operator: records(schema, later...), done: done}}
+			ins := waitingInputs(t, mem, when != "never")
+			second := &spilling{Operator: ins[1]}
 			switch when {
 			case "before":
 				second.spilled.Store(true)
 			case "while waiting":
 				time.AfterFunc(3*recheckSpilled, func() { second.spilled.Store(true) })
 			}
-			u := NewUnion([]Operator{first, &above{second}}, true)
+			u := NewUnion([]Operator{ins[0], &above{second}}, true)
 			u.LooseOnceSpilled()
 			defer u.Close()
 			var vals []int64
