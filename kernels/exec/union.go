@@ -157,23 +157,23 @@ func (u *Union) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		if u.ordered && u.cur >= len(u.chans) || !u.ordered && u.open == 0 {
 			return nil, io.EOF
 		}
-		ch := u.chans[0]
-		if u.ordered {
-			ch = u.chans[u.cur]
-		}
 		if u.ordered && !u.loose && u.spilled != nil && u.spilled() {
 			u.loose = true
 			u.stopRecheck()
 		}
 		var it item
 		from := u.cur
-		var recheck <-chan time.Time // nil: never
-		if u.recheck != nil {
-			recheck = u.recheck.C
-		}
 		if u.loose {
 			from, it = u.receiveAny(ctx)
 		} else {
+			ch := u.chans[0]
+			if u.ordered {
+				ch = u.chans[u.cur]
+			}
+			var recheck <-chan time.Time // nil: never
+			if u.recheck != nil {
+				recheck = u.recheck.C
+			}
 			select {
 			case it = <-ch:
 			case <-ctx.Done():

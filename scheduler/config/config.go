@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -412,7 +413,7 @@ func (c *Node) Validate() error {
 	if c.SpillLimit < 0 && c.SpillLimit != Auto {
 		return fmt.Errorf("--spill-limit %d: want a size (0 turns spilling off)", c.SpillLimit)
 	}
-	if c.SpillCompression != "s2" && c.SpillCompression != "zstd" && c.SpillCompression != "none" {
+	if !slices.Contains(budget.SpillCodecs, c.SpillCompression) {
 		return fmt.Errorf("--spill-compression %q: want s2 (fast, the default), zstd (smaller files) or none (no CPU, larger files)", c.SpillCompression)
 	}
 	if c.LogFormat != LogText && c.LogFormat != LogJSON {
