@@ -26,12 +26,31 @@ import (
 
 // loopback is a Transport between engines of one process: the scheduler's
 // logic without gossip or sockets. A node in dead answers nothing, as if
-// killed; dieAfter kills a node once it has run that many tasks.
+// killed; dieAfter kills a node once it has run that many tasks; a node in
+// forgets forgets a query's outputs, as if restarted, when next asked to
+// store or write one.
 type loopback struct {
 	mu       sync.Mutex
 	engines  map[string]*Engine // by address
 	dead     map[string]bool
 	dieAfter map[string]int
+	forgets  map[string]bool
+}
+
+// output is node(addr) for a call on one of query's outputs.
+func (l *loopback) output(addr, query string) (*Engine, error) {
+	e, err := l.node(addr)
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	forget := l.forgets[addr]
+	delete(l.forgets, addr)
+	l.mu.Unlock()
+	if forget {
+		e.Outputs().Release(query, -1)
+	}
+	return e, nil
 }
 
 func (l *loopback) node(addr string) (*Engine, error) {
@@ -79,7 +98,7 @@ func (l *loopback) Commit(_ context.Context, addr string, m catalog.Manifest, up
 }
 
 func (l *loopback) StoreOutput(ctx context.Context, addr string, cmd *pb.StoreOutput) ([]catalog.Part, error) {
-	e, err := l.node(addr)
+	e, err := l.output(addr, cmd.GetOutput().GetQueryId())
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +106,7 @@ func (l *loopback) StoreOutput(ctx context.Context, addr string, cmd *pb.StoreOu
 }
 
 func (l *loopback) WriteOutput(ctx context.Context, addr string, cmd *pb.WriteOutput) (int64, error) {
-	e, err := l.node(addr)
+	e, err := l.output(addr, cmd.GetOutput().GetQueryId())
 	if err != nil {
 		return 0, err
 	}
@@ -167,7 +186,7 @@ func (l *loopback) Fetch(_ context.Context, addr string, key *pb.OutputKey, _ bo
 // Broadcast joins are off, so that joins shuffle.
 func testCluster(t *testing.T, n int, mem memory.Allocator) ([]*Engine, *loopback) {
 	t.Helper()
-	net := &loopback{engines: map[string]*Engine{}, dead: map[string]bool{}, dieAfter: map[string]int{}}
+	net := &loopback{engines: map[string]*Engine{}, dead: map[string]bool{}, dieAfter: map[string]int{}, forgets: map[string]bool{}}
 	var members []cluster.Member
 	for i := 1; i <= n; i++ {
 		members = append(members, cluster.Member{Name: fmt.Sprintf("n%d", i), Addr: fmt.Sprintf("grpc://n%d", i), Cores: 2, State: cluster.Alive})

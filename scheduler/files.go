@@ -54,7 +54,8 @@ func (e *Engine) WriteFiles(ctx context.Context, id, dir string, q *planpb.Query
 		} else {
 			rows[i], err = e.Net.WriteOutput(ctx, p.Node.Addr, cmd)
 		}
-		return err
+		// Not run again: files already written would be in the way.
+		return e.lostResult(ctx, p, err)
 	})
 	var total int64
 	for _, n := range rows {

@@ -3,7 +3,10 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -166,6 +169,19 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	if !e.Distributed() {
 		return e.writeLocal(ctx, id, name, mode, q)
 	}
+	for attempt := 1; ; attempt++ {
+		written, total, err := e.writeTableOnce(ctx, id, name, mode, q)
+		var lost *lostResult
+		if !errors.As(err, &lost) || attempt == resultAttempts || ctx.Err() != nil {
+			return written, total, err
+		}
+		slog.Warn("a result partition was lost before it was stored; running the query again", "query", id, "table", name, "err", err)
+	}
+}
+
+// writeTableOnce is one run of WriteTable on a cluster; nothing of it is
+// visible unless it succeeds.
+func (e *Engine) writeTableOnce(ctx context.Context, id, name string, mode catalog.Mode, q *planpb.Query) (int64, int64, error) {
 	res, err := e.RunQueryID(ctx, id, q)
 	if err != nil {
 		return 0, 0, err
@@ -184,7 +200,7 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 		} else {
 			stored[i], err = e.Net.StoreOutput(ctx, p.Node.Addr, cmd)
 		}
-		return err
+		return e.lostResult(ctx, p, err)
 	})
 	if err != nil {
 		e.abortUpload(alive, upload)
@@ -214,6 +230,47 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	}
 	e.metrics.uploaded(written, 0)
 	return written, total, nil
+}
+
+// resultAttempts is how many times WriteTable runs its query when a node
+// loses a result partition before storing it (as the client runs a query
+// again whose result partition was lost before it was read).
+const resultAttempts = 3
+
+// lostResult says a node lost a result partition of a finished query
+// before storing or writing it: it died, or restarted and forgot it.
+type lostResult struct {
+	node, cause string
+}
+
+func (e *lostResult) Error() string {
+	return fmt.Sprintf("node %s lost a result partition before storing or writing it (it died or restarted after the query ran): %s", e.node, e.cause)
+}
+
+// Unwrap gives the error its kind, Unavailable.
+func (e *lostResult) Unwrap() error { return errLostResult }
+
+var errLostResult = &kernels.Error{Kind: kernels.Unavailable, Msg: "lost result"}
+
+// lostResult turns err, from having p's node store or write p, into a
+// *lostResult when the node no longer holds p: it answers that it has no
+// such output, or it no longer answers at all. Other errors stay as they
+// are (a refused store answers, and is Unavailable too).
+func (e *Engine) lostResult(ctx context.Context, p ResultPart, err error) error {
+	if err == nil || p.Node.Name == e.Self.Name || ctx.Err() != nil {
+		return err
+	}
+	switch kernels.KindOf(err) {
+	case kernels.NotFound:
+		return &lostResult{node: p.Node.Name, cause: err.Error()}
+	case kernels.Unavailable:
+		hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if e.Net.Health(hctx, p.Node.Addr) != nil {
+			return &lostResult{node: p.Node.Name, cause: err.Error()}
+		}
+	}
+	return err
 }
 
 // byNode calls fn for each result partition: a node's partitions one after

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"slipstream/kernels"
 	"slipstream/scheduler/catalog"
 	pb "slipstream/scheduler/planpb"
 )
@@ -89,5 +90,28 @@ func TestWriteFilesWritesOneFilePerResultPartition(t *testing.T) {
 	defer release(engines, res.ID)
 	if got := strings.Join(collectResult(t, net, res), "\n"); got != fmt.Sprint(n) {
 		t.Fatalf("the files hold %s rows, COPY said %d", got, n)
+	}
+}
+
+// A node that restarts after CREATE TABLE AS ran but before it stored its
+// result partitions costs a re-run of the query, not the statement; COPY
+// TO, whose files already written would be in the way, is refused as
+// Unavailable, naming the node.
+func TestLostResultPartitionReruns(t *testing.T) {
+	engines, net, _ := eventsCluster(t)
+	ctx := context.Background()
+	net.forgets[engines[2].Self.Addr] = true
+	written, total, err := engines[0].WriteTable(ctx, "", "late", catalog.Create, sqlQuery("SELECT k, v FROM events WHERE v >= 100"))
+	if err != nil || written != 900 || total != 900 {
+		t.Fatalf("wrote %d rows, table has %d, %v; want 900 and 900", written, total, err)
+	}
+	if net.forgets[engines[2].Self.Addr] {
+		t.Fatal("the node was never asked to store a partition: the test tests nothing")
+	}
+	net.forgets[engines[2].Self.Addr] = true
+	dir := filepath.Join(t.TempDir(), "out")
+	_, err = engines[0].ExecSQL(ctx, "COPY (SELECT k, v FROM events) TO '"+dir+"' (FORMAT parquet)")
+	if kernels.KindOf(err) != kernels.Unavailable || !strings.Contains(fmt.Sprint(err), "node n3 lost a result partition") {
+		t.Fatalf("COPY TO after a node forgot its result: %v; want Unavailable naming n3", err)
 	}
 }
