@@ -213,7 +213,8 @@ func (e *Engine) coordinatedStatus(ctx context.Context, id string) ([]byte, erro
 		return nil, err
 	}
 	qid, _ := st["id"].(string)
-	mem := e.clusterMemory(ctx, qid)
+	state, _ := st["state"].(string)
+	mem := e.memCache.get(qid, state == queryRunning, func() queryMemory { return e.clusterMemory(ctx, qid) })
 	st["peak_bytes"], st["spilled_bytes"] = mem.peak(), mem.spilled()
 	st["operators"] = mem.operators()
 	st["under_replicated"], st["repairs"] = e.queryReplicas(qid)
@@ -373,22 +374,33 @@ type queryMemory struct {
 	silent []string // nodes that did not answer
 }
 
-// clusterMemory asks every alive node for the figures of query id's tasks.
+// clusterMemory asks every alive node at once for the figures of query
+// id's tasks.
 func (e *Engine) clusterMemory(ctx context.Context, id string) queryMemory {
-	var mem queryMemory
-	for _, m := range e.Alive() {
+	alive := e.Alive()
+	got := make([][]TaskMemory, len(alive))
+	failed := make([]bool, len(alive))
+	var wg sync.WaitGroup
+	for i, m := range alive {
 		if m.Name == e.Self.Name {
-			mem.tasks = append(mem.tasks, e.TaskMemory(id)...)
+			got[i] = e.TaskMemory(id)
 			continue
 		}
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		got, err := e.Net.TaskMemory(actx, m.Addr, id)
-		cancel()
-		if err != nil {
+		wg.Go(func() {
+			actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			var err error
+			got[i], err = e.Net.TaskMemory(actx, m.Addr, id)
+			failed[i] = err != nil
+		})
+	}
+	wg.Wait()
+	var mem queryMemory
+	for i, m := range alive {
+		if failed[i] {
 			mem.silent = append(mem.silent, m.Name)
-			continue
 		}
-		mem.tasks = append(mem.tasks, got...)
+		mem.tasks = append(mem.tasks, got[i]...)
 	}
 	sort.Slice(mem.tasks, func(i, j int) bool {
 		a, b := mem.tasks[i], mem.tasks[j]
@@ -400,6 +412,53 @@ func (e *Engine) clusterMemory(ctx context.Context, id string) queryMemory {
 		}
 		return a.Attempt < b.Attempt
 	})
+	return mem
+}
+
+// memoryFresh is how long the memory figures of a running cluster query
+// are served again before the nodes are asked anew: a progress bar polls
+// the status four times a second, and each ask is a call to every node,
+// which a cluster busy with the query answers slowly.
+const memoryFresh = time.Second
+
+// memoryCache keeps the latest memory figures of running cluster
+// queries; its zero value is ready.
+type memoryCache struct {
+	mu sync.Mutex
+	m  map[string]cachedMemory
+}
+
+type cachedMemory struct {
+	at  time.Time
+	mem queryMemory
+}
+
+// get is query id's figures: those fetched less than memoryFresh ago
+// while it runs (running), else fetch's, kept while it runs.
+func (c *memoryCache) get(id string, running bool, fetch func() queryMemory) queryMemory {
+	c.mu.Lock()
+	got, ok := c.m[id]
+	c.mu.Unlock()
+	if running && ok && time.Since(got.at) < memoryFresh {
+		return got.mem
+	}
+	mem := fetch()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !running { // an ended query's figures do not change: fetched once more, not kept
+		delete(c.m, id)
+		return mem
+	}
+	if c.m == nil {
+		c.m = map[string]cachedMemory{}
+	}
+	now := time.Now()
+	for q, old := range c.m { // queries whose status nobody asked for again
+		if now.Sub(old.at) > 10*memoryFresh {
+			delete(c.m, q)
+		}
+	}
+	c.m[id] = cachedMemory{at: now, mem: mem}
 	return mem
 }
 

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -193,4 +194,35 @@ func budgetEngine(t *testing.T, dir string, mem memory.Allocator, limit int64) (
 		t.Fatal(err)
 	}
 	return &Engine{Catalog: cat, Mem: mem, Memory: pool, Partitions: 1}, pool
+}
+
+// A progress bar polls a running cluster query's status four times a
+// second: the nodes are asked for its memory figures at most once a
+// second; an ended query's figures are asked for every time, and not kept.
+func TestMemoryCacheAsksNodesOnceASecond(t *testing.T) {
+	var c memoryCache
+	asked := 0
+	fetch := func() queryMemory {
+		asked++
+		return queryMemory{tasks: []TaskMemory{{Peak: int64(asked)}}}
+	}
+	for range 4 {
+		if got := c.get("q", true, fetch); got.peak() != 1 {
+			t.Fatalf("running: peak %d, want the first figures (1)", got.peak())
+		}
+	}
+	if asked != 1 {
+		t.Fatalf("asked the nodes %d times in four polls within a second, want 1", asked)
+	}
+	if got := c.get("q", false, fetch); got.peak() != 2 || asked != 2 {
+		t.Fatalf("ended: peak %d after %d asks, want fresh figures (2)", got.peak(), asked)
+	}
+	if _, kept := c.m["q"]; kept {
+		t.Fatal("an ended query's figures are still kept")
+	}
+	c.m["old"] = cachedMemory{at: time.Now().Add(-time.Minute)}
+	c.get("q", true, fetch)
+	if _, kept := c.m["old"]; kept {
+		t.Fatal("figures nobody asked for in a minute are still kept")
+	}
 }

@@ -83,6 +83,7 @@ type Engine struct {
 	// the accounts of the tasks of cluster queries run here.
 	runs      localRuns
 	taskAccts taskAccounts
+	memCache  memoryCache // of running cluster queries
 
 	// repairsLeft and repaired count this node's repairs (replicas.go).
 	repairsLeft, repaired atomic.Int64
