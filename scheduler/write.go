@@ -169,6 +169,9 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	if !e.Distributed() {
 		return e.writeLocal(ctx, id, name, mode, q)
 	}
+	if id == "" { // one id for every run: cancel_query reaches a re-run too
+		id = newQueryID()
+	}
 	for attempt := 1; ; attempt++ {
 		written, total, err := e.writeTableOnce(ctx, id, name, mode, q)
 		var lost *lostResult
