@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -25,6 +26,7 @@ func local(args []string) error {
 	fs := flag.NewFlagSet("local", flag.ContinueOnError)
 	nodes := fs.Int("nodes", 3, "how many node processes to run")
 	dataDir := fs.String("data-dir", "slipstream-local", "directory under which each node keeps its data (n1, n2, ...)")
+	withStdin := fs.Bool("stop-with-stdin", false, "stop every node, as on SIGTERM, when standard input ends (for a program that starts the cluster with a pipe there)")
 	extra := fs.String("serve-args", "", "more flags for every node's serve, space-separated (e.g. \"--replication 3\")")
 	var allow config.PathList
 	fs.Var(&allow, "allow-path", "a directory whose files every node may read (repeatable, or comma-separated; default: each node's data directory)")
@@ -56,6 +58,12 @@ func local(args []string) error {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	if *withStdin {
+		go func() {
+			io.Copy(io.Discard, os.Stdin)
+			sig <- syscall.SIGTERM
+		}()
+	}
 	gossip := ""
 	for i := 1; i <= *nodes; i++ {
 		name := fmt.Sprintf("n%d", i)

@@ -169,16 +169,27 @@ func checkExposure(cfg config.Node, authOn bool) error {
 // serveConfig reads serve's configuration: the defaults, then the
 // environment, then the file given with --config (in --print-config's
 // form), then the other flags; printOnly says --print-config was given.
-func serveConfig(args []string, getenv func(string) string) (cfg config.Node, printOnly bool, err error) {
+// serveRun is what serve's flags say about this run, beside the node's
+// configuration.
+type serveRun struct {
+	printOnly bool // --print-config
+	// stopWithStdin (--stop-with-stdin): the node stops, as on SIGTERM,
+	// when its standard input ends: a program that starts it with a pipe
+	// there has it stop when that program ends, even killed.
+	stopWithStdin bool
+}
+
+func serveConfig(args []string, getenv func(string) string) (cfg config.Node, run serveRun, err error) {
 	cfg = config.Default()
 	if err := cfg.FromEnv(getenv); err != nil {
-		return cfg, false, err
+		return cfg, serveRun{}, err
 	}
 	var file string
 	flags := func(c *config.Node) *flag.FlagSet {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		c.RegisterFlags(fs)
-		fs.BoolVar(&printOnly, "print-config", false, "print the configuration the defaults, environment, --config file and flags give, as the node logs it at start, and exit")
+		fs.BoolVar(&run.stopWithStdin, "stop-with-stdin", false, "stop, as on SIGTERM, when standard input ends (for a program that starts the node with a pipe there: the node stops when it ends, even killed)")
+		fs.BoolVar(&run.printOnly, "print-config", false, "print the configuration the defaults, environment, --config file and flags give, as the node logs it at start, and exit")
 		fs.StringVar(&file, "config", "", "a `FILE` of settings in --print-config's form (flag = value lines); the flags given win")
 		return fs
 	}
@@ -186,18 +197,18 @@ func serveConfig(args []string, getenv func(string) string) (cfg config.Node, pr
 	scratch := cfg
 	first := flags(&scratch)
 	if err := first.Parse(args); err != nil {
-		return cfg, false, err
+		return cfg, serveRun{}, err
 	}
 	if first.NArg() > 0 {
-		return cfg, false, fmt.Errorf("unexpected arguments %q (every setting is a flag; see slipstream serve -h)", first.Args())
+		return cfg, serveRun{}, fmt.Errorf("unexpected arguments %q (every setting is a flag; see slipstream serve -h)", first.Args())
 	}
 	if file != "" {
 		text, err := os.ReadFile(file)
 		if err != nil {
-			return cfg, false, fmt.Errorf("--config: %w", err)
+			return cfg, serveRun{}, fmt.Errorf("--config: %w", err)
 		}
 		if err := cfg.Parse(string(text)); err != nil {
-			return cfg, false, fmt.Errorf("--config %s: %w", file, err)
+			return cfg, serveRun{}, fmt.Errorf("--config %s: %w", file, err)
 		}
 		first.Visit(func(f *flag.Flag) {
 			if f.Name == "allow-path" {
@@ -208,20 +219,30 @@ func serveConfig(args []string, getenv func(string) string) (cfg config.Node, pr
 	second := flags(&cfg)
 	second.SetOutput(io.Discard) // the first pass reported any error
 	if err := second.Parse(args); err != nil {
-		return cfg, false, err
+		return cfg, serveRun{}, err
 	}
 	if err := cfg.Resolve(); err != nil {
-		return cfg, false, err
+		return cfg, serveRun{}, err
 	}
-	return cfg, printOnly, cfg.Validate()
+	return cfg, run, cfg.Validate()
+}
+
+// untilStdinEnds is ctx, also done once standard input ends (--stop-with-stdin).
+func untilStdinEnds(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	return ctx
 }
 
 func serve(args []string) error {
-	cfg, printOnly, err := serveConfig(args, os.Getenv)
+	cfg, run, err := serveConfig(args, os.Getenv)
 	if err != nil {
 		return err
 	}
-	if printOnly {
+	if run.printOnly {
 		fmt.Print(cfg.String())
 		return nil
 	}
@@ -391,6 +412,9 @@ func serve(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	if run.stopWithStdin {
+		ctx = untilStdinEnds(ctx)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve() }()
 	select {

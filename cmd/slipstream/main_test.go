@@ -131,9 +131,9 @@ func TestPathList(t *testing.T) {
 func TestPrintConfig(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"SLIPSTREAM_PART_ROWS": "700", "SLIPSTREAM_MEMORY_LIMIT": "2GiB"}
-	cfg, printOnly, err := serveConfig([]string{"--print-config", "--data-dir", dir, "--replication", "3"}, func(k string) string { return env[k] })
-	if err != nil || !printOnly {
-		t.Fatalf("%v %v", printOnly, err)
+	cfg, run, err := serveConfig([]string{"--print-config", "--data-dir", dir, "--replication", "3"}, func(k string) string { return env[k] })
+	if err != nil || !run.printOnly {
+		t.Fatalf("%v %v", run.printOnly, err)
 	}
 	got := cfg.String()
 	for _, want := range []string{"replication = 3\n", "part-rows = 700\n", `memory-limit = "2GiB"`, `data-dir = "` + dir + `"`,

@@ -190,11 +190,15 @@ class LocalNode:
         self.data_dir = str(data_dir) if data_dir is not None else os.path.join(self._tmp, "data")
         self.log_path = os.path.join(self._tmp, "server.log")
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        # --stop-with-stdin: the node stops when the pipe to its standard
+        # input closes, which the system does when this process ends, even
+        # killed; a node is never left running without its client.
         cmd = [self.binary, "serve", "--addr", "127.0.0.1:0", "--http", "127.0.0.1:0"]
-        cmd += ["--data-dir", self.data_dir]
+        cmd += ["--data-dir", self.data_dir, "--stop-with-stdin"]
         cmd += serve_flags
         if nodes > 1:
             cmd = [self.binary, "local", "--nodes", str(nodes), "--data-dir", self.data_dir]
+            cmd += ["--stop-with-stdin"]
             if serve_flags:
                 cmd += ["--serve-args", " ".join(serve_flags)]
         for path in self.allow_paths:
@@ -208,7 +212,7 @@ class LocalNode:
         self.proc = subprocess.Popen(
             cmd,
             env=env,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._log,
             start_new_session=True,
@@ -290,7 +294,7 @@ def _stop(proc: subprocess.Popen[bytes], tmp: str, log: Any, timeout: float = 10
             proc.wait()
         except OSError:
             pass
-    for f in (proc.stdout, log):
+    for f in (proc.stdin, proc.stdout, log):
         if f is not None:
             with contextlib.suppress(OSError):
                 f.close()

@@ -81,6 +81,46 @@ def test_node_stops_at_interpreter_exit(tmp_path: Path) -> None:
     assert not os.path.exists(tmp)
 
 
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        kids.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue
+    return kids
+
+
+@pytest.mark.parametrize("nodes", [1, 3])
+def test_nodes_stop_when_the_interpreter_is_killed(nodes: int) -> None:
+    """A notebook kernel killed with SIGKILL runs no finalizer: the node (or
+    the cluster of ``slipstream local`` and its nodes) still stops, on the
+    end of the pipe to its standard input."""
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        import slipstream as sl
+        cl = sl.connect(nodes={nodes})
+        print(cl._node.proc.pid, flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        pid = int(proc.stdout.readline())
+        pids = [pid, *_children(pid)]
+        assert len(pids) == (1 if nodes == 1 else 1 + nodes), pids
+    finally:
+        proc.kill()
+        proc.wait()
+    for p in pids:
+        assert _wait_dead(p, timeout=30), f"process {p} outlived the killed interpreter"
+
+
 def test_connect_to_an_existing_node(server: ServerProcess) -> None:
     host_port = server.address.removeprefix("grpc://")
     with sl.connect(host_port) as cl:  # the scheme is optional
