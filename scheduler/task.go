@@ -41,10 +41,11 @@ func (e *Engine) RunTask(ctx context.Context, t *planpb.Task) (res *planpb.TaskR
 		attrQuery.String(t.GetQueryId()), attrStage.Int(int(t.GetStage())), attrPartition.Int(int(t.GetTask())),
 		attrAttempt.Int(int(t.GetAttempt())), attrNode.String(e.Self.Name)))
 	defer func() { e.endTask(ctx, span, t, res, err) }()
-	ctx, finish, err := e.startTask(ctx, t.GetQueryId())
-	if err != nil {
+	tctx, finish, err := e.startTask(ctx, t.GetQueryId())
+	if err != nil { // ctx stays set: endTask reads it
 		return nil, err
 	}
+	ctx = tctx
 	defer finish()
 	// A cut cached under the id is used only if it is this query's (a
 	// client may reuse an id).

@@ -169,9 +169,6 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 	if !e.Distributed() {
 		return e.writeLocal(ctx, id, name, mode, q)
 	}
-	if id == "" { // one id for every run: cancel_query reaches a re-run too
-		id = newQueryID()
-	}
 	for attempt := 1; ; attempt++ {
 		written, total, err := e.writeTableOnce(ctx, id, name, mode, q)
 		var lost *lostResult
@@ -179,6 +176,7 @@ func (e *Engine) WriteTable(ctx context.Context, id, name string, mode catalog.M
 			return written, total, err
 		}
 		slog.Warn("a result partition was lost before it was stored; running the query again", "query", id, "table", name, "err", err)
+		id = "" // a new id: the nodes refuse tasks of a query they have released
 	}
 }
 

@@ -115,3 +115,18 @@ func TestLostResultPartitionReruns(t *testing.T) {
 		t.Fatalf("COPY TO after a node forgot its result: %v; want Unavailable naming n3", err)
 	}
 }
+
+// A task that reaches a node after the node released its query (a cancel
+// racing with the call that carries it) is refused as Cancelled; the node
+// stays up (it used to dereference a nil context and crash).
+func TestTaskOfReleasedQueryIsRefused(t *testing.T) {
+	engines, _, _ := eventsCluster(t)
+	ctx := context.Background()
+	if err := engines[1].ReleaseQuery(ctx, "late-task", -1); err != nil {
+		t.Fatal(err)
+	}
+	_, err := engines[1].RunTask(ctx, &pb.Task{QueryId: "late-task", Stage: 0, Task: 0})
+	if kernels.KindOf(err) != kernels.Cancelled || !strings.Contains(fmt.Sprint(err), "has ended") {
+		t.Fatalf("a task of a released query: %v; want Cancelled, the query has ended", err)
+	}
+}

@@ -166,9 +166,6 @@ func checkExposure(cfg config.Node, authOn bool) error {
 	return nil
 }
 
-// serveConfig reads serve's configuration: the defaults, then the
-// environment, then the file given with --config (in --print-config's
-// form), then the other flags; printOnly says --print-config was given.
 // serveRun is what serve's flags say about this run, beside the node's
 // configuration.
 type serveRun struct {
@@ -179,6 +176,9 @@ type serveRun struct {
 	stopWithStdin bool
 }
 
+// serveConfig reads serve's configuration: the defaults, then the
+// environment, then the file given with --config (in --print-config's
+// form), then the other flags; run is what the flags say beside it.
 func serveConfig(args []string, getenv func(string) string) (cfg config.Node, run serveRun, err error) {
 	cfg = config.Default()
 	if err := cfg.FromEnv(getenv); err != nil {
