@@ -63,6 +63,22 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return None
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (the nodes of ``slipstream local``)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError):
+            continue
+        if parent == pid:
+            children.append(int(entry))
+    return children
+
+
 class ServerProcess:
     """``slipstream serve`` started the way a user would, on a free port.
 

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from _browser import chrome, missing
+from conftest import child_pids
 
 import slipstream as sl
 from slipstream import col
@@ -283,23 +284,14 @@ def test_metrics_move_after_an_upload_and_a_query(cluster: sl.Client) -> None:
 def node_pid(cl: sl.Client, name: str) -> int:
     """The pid of node ``name`` among the children of ``slipstream local``."""
     assert cl._node is not None
-    root = cl._node.proc.pid
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in child_pids(cl._node.proc.pid):
         try:
-            with open(f"/proc/{entry}/stat") as f:
-                parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if (
-            parent == root
-            and b"--name" in argv
-            and argv[argv.index(b"--name") + 1] == name.encode()
-        ):
-            return int(entry)
+        if b"--name" in argv and argv[argv.index(b"--name") + 1] == name.encode():
+            return pid
     raise AssertionError(f"no node process named {name}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from conftest import ServerProcess
+from conftest import ServerProcess, child_pids
 
 import slipstream as sl
 from slipstream._node import find_binary
@@ -81,19 +81,6 @@ def test_node_stops_at_interpreter_exit(tmp_path: Path) -> None:
     assert not os.path.exists(tmp)
 
 
-def _children(pid: int) -> list[int]:
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        kids.append(int(entry))
-            except (FileNotFoundError, ProcessLookupError, ValueError):
-                continue
-    return kids
-
-
 @pytest.mark.parametrize("nodes", [1, 3])
 def test_nodes_stop_when_the_interpreter_is_killed(nodes: int) -> None:
     """A notebook kernel killed with SIGKILL runs no finalizer: the node (or
@@ -112,7 +99,7 @@ def test_nodes_stop_when_the_interpreter_is_killed(nodes: int) -> None:
     try:
         assert proc.stdout is not None
         pid = int(proc.stdout.readline())
-        pids = [pid, *_children(pid)]
+        pids = [pid, *child_pids(pid)]
         assert len(pids) == (1 if nodes == 1 else 1 + nodes), pids
     finally:
         proc.kill()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
+from conftest import child_pids
 
 import slipstream as sl
 from slipstream import col
@@ -68,18 +69,7 @@ def node_pids(cl: sl.Client) -> list[int]:
     """The node processes: the local node, or the children of ``slipstream local``."""
     assert cl._node is not None
     root = cl._node.proc.pid
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == root:
-            children.append(int(entry))
-    return children or [root]
+    return child_pids(root) or [root]
 
 
 def cpu_seconds(pid: int) -> float:
