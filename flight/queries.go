@@ -3,10 +3,9 @@ package flight
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -157,22 +156,6 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		}
 		run.End(err)
 	}()
-	w := newBatchWriter(stream, op.Schema())
-	defer w.Close()
-	for {
-		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		rows, bytes := b.NumRows(), exec.BatchBytes(b)
-		err = w.Write(b)
-		b.Release()
-		if err != nil {
-			return err
-		}
-		run.Sent(rows, bytes)
-	}
+	w := s.resultWriterFor(stream, op.Schema())
+	return sendResult(ctx, w, op.Next, func(b arrow.RecordBatch) { run.Sent(b.NumRows(), exec.BatchBytes(b)) })
 }

@@ -1,6 +1,10 @@
 package flight
 
 import (
+	"context"
+	"errors"
+	"io"
+	"math"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -72,17 +76,28 @@ func (w *batchWriter) Write(b arrow.RecordBatch) error {
 	return w.w.Write(b)
 }
 
-func (w *batchWriter) Close() error { return w.w.Close() }
+// Close ends the stream's result (a failed stream sends nothing more).
+func (w *batchWriter) Close(failed bool) error {
+	if failed {
+		w.s.skip = math.MaxInt
+	}
+	return w.w.Close()
+}
 
 type payloadSender struct {
 	stream grpc.ServerStream
 	batch  arrow.RecordBatch // the batch being written, whose buffers the parts are
+	skip   int               // payloads to drop: ones the stream already has
 }
 
 func (s *payloadSender) Start() error { return nil }
 func (s *payloadSender) Close() error { return nil }
 
 func (s *payloadSender) WritePayload(p ipc.Payload) error {
+	if s.skip > 0 {
+		s.skip--
+		return nil
+	}
 	meta := p.Meta()
 	defer meta.Release()
 	var body bodyParts
@@ -142,4 +157,31 @@ func (b *bodyParts) Write(p []byte) (int, error) {
 	b.parts = append(b.parts, p)
 	b.n += len(p)
 	return len(p), nil
+}
+
+// sendResult writes next's batches to w until io.EOF, telling sent of
+// each; w is closed either way.
+func sendResult(ctx context.Context, w resultWriter, next func(context.Context) (arrow.RecordBatch, error), sent func(arrow.RecordBatch)) (err error) {
+	defer func() {
+		if cerr := w.Close(err != nil); err == nil {
+			err = cerr
+		}
+	}()
+	for {
+		b, err := next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sent != nil {
+			sent(b)
+		}
+		err = w.Write(b)
+		b.Release()
+		if err != nil {
+			return err
+		}
+	}
 }

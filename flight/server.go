@@ -3,8 +3,6 @@ package flight
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"math"
 	"strings"
@@ -43,6 +41,8 @@ type Service struct {
 	dashboard string
 	// sql serves Flight SQL on the same port (flightsql.go).
 	sql *sqlServer
+	// shm: results through shared memory for callers that ask (nil: never).
+	shm *SharedResults
 }
 
 // NewService serves engine's data; location is this node's advertised URI.
@@ -240,22 +240,7 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	if tk.GetCompress() {
 		opts = append(opts, ipc.WithZstd())
 	}
-	w := newBatchWriter(stream, op.Schema(), opts...)
-	defer w.Close()
-	for {
-		b, err := op.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		err = w.Write(b)
-		b.Release()
-		if err != nil {
-			return err
-		}
-	}
+	return sendResult(ctx, s.resultWriterFor(stream, op.Schema(), opts...), op.Next, nil)
 }
 
 // DoPut stores an uploaded table; it acknowledges only once it is durable

@@ -33,6 +33,7 @@ type testNode struct {
 	mem    *memory.CheckedAllocator
 	addr   string // grpc://host:port
 	cat    *catalog.Catalog
+	svc    *Service
 }
 
 // startNode runs a real Flight server on a loopback port.
@@ -63,7 +64,8 @@ func startNodeWith(t testing.TB, maxCalls int, more ...grpc.ServerOption) *testN
 	}
 	srv := arrowflight.NewServerWithMiddleware(nil, append(ServerOptions(maxCalls), more...)...)
 	srv.InitListener(lis)
-	srv.RegisterFlightService(NewService(&scheduler.Engine{Catalog: cat, Mem: mem, Roots: roots}, "grpc://"+lis.Addr().String()))
+	svc := NewService(&scheduler.Engine{Catalog: cat, Mem: mem, Roots: roots}, "grpc://"+lis.Addr().String())
+	srv.RegisterFlightService(svc)
 	go srv.Serve()
 	client, err := arrowflight.NewClientWithMiddleware(lis.Addr().String(), nil, nil,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
@@ -76,7 +78,7 @@ func startNodeWith(t testing.TB, maxCalls int, more ...grpc.ServerOption) *testN
 		srv.Shutdown()
 		mem.AssertSize(t, 0)
 	})
-	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String(), cat: cat}
+	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String(), cat: cat, svc: svc}
 }
 
 func wrap(t testing.TB, m proto.Message) []byte {

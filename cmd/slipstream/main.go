@@ -377,6 +377,15 @@ func serve(args []string) error {
 	srv.InitListener(lis)
 	svc := flight.NewService(engine, cfg.Advertise)
 	srv.RegisterFlightService(svc)
+	if cfg.ShmResults {
+		if shm, err := flight.OpenSharedResults("/dev/shm"); err != nil {
+			slog.Warn("results go through the socket only", "err", err)
+		} else {
+			svc.ShareResults(shm)
+			defer shm.Close()
+			slog.Info("results go to clients on this machine that ask through shared memory", "dir", shm.Dir())
+		}
+	}
 	if cfg.HTTP != "" {
 		stopHTTP, err := serveHTTP(cfg, svc, metrics, auth)
 		if err != nil {

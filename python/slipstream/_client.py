@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 from google.protobuf import any_pb2
 
+from . import _shm
 from ._auth import Credentials, PathOrPem, diagnose_tls, flight_client
 from ._cluster import ClusterView
 from ._dtypes import category_metadata, restore_categoricals, restore_schema
@@ -382,12 +383,15 @@ class Client:
         readers: list[fl.FlightStreamReader] = []
         lock = threading.Lock()
 
+        # A node this client started hands results through shared memory.
+        shm = self._node is not None and self._node.shm_results
+
         def fetch(ep: fl.FlightEndpoint) -> pa.Table:
             client = self._client_for(ep.locations[0] if ep.locations else None)
-            reader = self._call(client.do_get, ep.ticket, run.options())
+            reader = self._call(client.do_get, ep.ticket, run.options(shm=shm))
             with lock:
                 readers.append(reader)
-            table: pa.Table = self._call(_read_all, reader)
+            table: pa.Table = self._call(_read_all, reader, shm)
             return table
 
         try:
@@ -1026,15 +1030,21 @@ def _interruptible(fn: Any, run: Run | None = None) -> Any:
     raise _reraisable(value)
 
 
-def _read_all(reader: fl.FlightStreamReader) -> pa.Table:
+def _read_all(reader: fl.FlightStreamReader, shm: bool = False) -> pa.Table:
     """``reader.read_all()`` without its signal handling.
 
     pyarrow's ``read_all`` turns any ``ArrowCancelled`` — such as a stream the
     server cancelled because the query was — into a simulated Ctrl-C in the
     main thread, even when it runs on another thread; reading chunk by chunk
-    does not.
+    does not. ``shm``: the call asked for the result through shared memory,
+    so the stream may name files that hold its batches (_shm.py).
     """
-    batches = [chunk.data for chunk in reader if chunk.data is not None]
+    batches: list[pa.RecordBatch] = []
+    for chunk in reader:
+        if chunk.data is not None:
+            batches.append(chunk.data)
+        elif shm and chunk.app_metadata is not None:
+            batches.extend(_shm.take(chunk.app_metadata))
     return pa.Table.from_batches(batches, schema=reader.schema)
 
 

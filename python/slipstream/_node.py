@@ -158,6 +158,11 @@ class LocalNode:
                 "under their own data directory"
             )
         serve_flags: list[str] = []
+        # Results come through shared memory, mapped without a copy, when
+        # the system has it (the node falls back to the socket otherwise).
+        self.shm_results = sys.platform.startswith("linux") and os.path.isdir("/dev/shm")
+        if self.shm_results:
+            serve_flags += ["--shm-results"]
         if memory_limit is not None:
             serve_flags += ["--memory-limit", _size("memory_limit", memory_limit)]
         if spill_limit is not None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from . import _progress, _trace
+from . import _progress, _shm, _trace
 from ._errors import CancelledError, NotFoundError, QueryTimeoutError, translate
 
 if TYPE_CHECKING:
@@ -95,11 +95,12 @@ class Run:
 
     # ------------------------------------------------------------ calls on its node
 
-    def options(self, timeout: float | None = None) -> fl.FlightCallOptions:
-        return fl.FlightCallOptions(
-            timeout=timeout,
-            headers=[(QUERY_ID_HEADER, self.query_id.encode()), *self.trace_headers],
-        )
+    def options(self, timeout: float | None = None, shm: bool = False) -> fl.FlightCallOptions:
+        """The calls' options; ``shm`` asks for the result through shared memory (_shm.py)."""
+        headers = [(QUERY_ID_HEADER, self.query_id.encode()), *self.trace_headers]
+        if shm:
+            headers.append(_shm.REQUEST)
+        return fl.FlightCallOptions(timeout=timeout, headers=headers)
 
     def status(self) -> dict[str, Any] | None:
         """The query's status from its node, or None while the node does not know it yet."""

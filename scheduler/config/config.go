@@ -96,6 +96,10 @@ type Node struct {
 	// Insecure lets the node listen and gossip beyond loopback although no
 	// authentication is configured (--insecure).
 	Insecure bool
+	// ShmResults hands a query's result to a client on this machine that
+	// asks for it as Arrow IPC files in /dev/shm, which the client maps,
+	// instead of through the socket (--shm-results).
+	ShmResults bool
 	// Gossip is the host:port of cluster gossip (--gossip).
 	Gossip string
 	// Join lists gossip host:port of nodes of the cluster to join (--join).
@@ -471,6 +475,7 @@ func (c *Node) fields() []field {
 		{"data-dir", c.DataDir},
 		{"allow-path", allow},
 		{"insecure", c.Insecure},
+		{"shm-results", c.ShmResults},
 		{"gossip", c.Gossip},
 		{"join", join},
 		{"encrypt-key", key},

@@ -149,6 +149,7 @@ advertise = ""
 data-dir = "slipstream-data"
 allow-path = ["/data/a b"]
 insecure = false
+shm-results = false
 gossip = "127.0.0.1:0"
 join = []
 encrypt-key = "(set, not shown)"

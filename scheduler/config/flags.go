@@ -45,6 +45,7 @@ func (c *Node) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "the private key of --tls-cert (PEM)")
 	fs.StringVar(&c.TLSCA, "tls-ca", c.TLSCA, "the cluster's CA certificate (PEM): nodes and client certificates must be signed by it")
 	fs.BoolVar(&c.Insecure, "insecure", c.Insecure, "listen on non-loopback addresses although no authentication is configured: anyone who can reach the port can read and replace every table")
+	fs.BoolVar(&c.ShmResults, "shm-results", c.ShmResults, "hand results to a client on this machine that asks for them as Arrow files in /dev/shm, which it maps without a copy, instead of through the socket (the Python client's local nodes)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "log lines on stderr as text or json; every line about a query carries its query_id and trace_id")
 	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", c.OTLPEndpoint, "export traces to this OTLP/HTTP collector `URL`, such as http://127.0.0.1:4318 (default $"+EnvOTLPTracesEndpoint+", else $"+EnvOTLPEndpoint+"; empty: no spans are recorded)")
 	fs.Var((*PathList)(&c.AllowPaths), "allow-path", "a directory whose files read_parquet/read_csv/read_ipc may read and COPY TO / write_parquet may write (repeatable, or comma-separated; each must exist; default: the data directory)")

@@ -1,0 +1,43 @@
+"""Results through shared memory from a node on this machine.
+
+A node this client started (``sl.connect()``) runs with ``--shm-results``.
+When a ``DoGet`` carries ``REQUEST``, the node writes the result's batches
+to Arrow IPC stream files in its folder under ``/dev/shm`` instead of
+sending them through the socket, and names each file on the stream (a
+message with no data whose app_metadata is ``PREFIX`` and the path). The
+client maps each file and unlinks it: the table's buffers are the file's
+pages, with no copy on either side but the node's one write, and the pages
+go back to the system when the table is freed. What the node could not
+write there comes through the stream as batches, in order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pyarrow as pa
+
+__all__ = ["PREFIX", "REQUEST", "take"]
+
+#: The header that asks a node for the result through shared memory.
+REQUEST = (b"x-slipstream-results", b"shm")
+#: How a stream message names a result file.
+PREFIX = b"slipstream.shm:"
+# Only files a node makes in its own folder are ever read or unlinked.
+_NAME = re.compile(r"^/dev/shm/slipstream-results-\d+-\d+/result-\d+\.arrow$")
+
+
+def take(app_metadata: pa.Buffer) -> list[pa.RecordBatch]:
+    """The batches of the result file a stream message names, mapped; unlinks it."""
+    text = app_metadata.to_pybytes()
+    if not text.startswith(PREFIX):
+        return []
+    path = text[len(PREFIX) :].decode()
+    if not _NAME.match(path):
+        raise ValueError(f"the node named {path!r} as a result file, not a file of its folder")
+    try:
+        with pa.memory_map(path) as source:  # the batches keep the mapping
+            return list(pa.ipc.open_stream(source))
+    finally:
+        os.unlink(path)

@@ -1,0 +1,114 @@
+"""Results of a node this client started come through shared memory, mapped."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import time
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import child_pids
+
+import slipstream as sl
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="no /dev/shm here")
+
+FOLDER = "/dev/shm/slipstream-results-"
+
+
+def _shm_mappings() -> list[tuple[int, int]]:
+    """The address ranges this process maps from nodes' result files."""
+    ranges = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if FOLDER in line:
+                start, end = line.split()[0].split("-")
+                ranges.append((int(start, 16), int(end, 16)))
+    return ranges
+
+
+def _mapped(table: pa.Table) -> bool:
+    """Every data buffer of table lies in a mapped result file."""
+    ranges = _shm_mappings()
+    buffers = [
+        b
+        for column in table.columns
+        for chunk in column.chunks
+        for b in chunk.buffers()
+        if b is not None and b.size > 0
+    ]
+    assert buffers
+    return all(any(lo <= b.address < hi for lo, hi in ranges) for b in buffers)
+
+
+def _folders(pid: int) -> list[str]:
+    return glob.glob(f"{FOLDER}{pid}-*")
+
+
+def _sample(n: int) -> pa.Table:
+    ids = np.arange(n)
+    return pa.table(
+        {
+            "id": ids,
+            "v": pa.array(ids * 0.5, mask=ids % 7 == 0),
+            "name": pa.array([None if i % 11 == 0 else f"naïve-{i}-名" for i in range(n)]),
+        }
+    )
+
+
+def _node_pids(client: sl.Client) -> list[int]:
+    assert client._node is not None
+    pid = client._node.proc.pid
+    return child_pids(pid) if len(client._node.addresses) > 1 else [pid]
+
+
+@pytest.mark.parametrize("nodes", [1, 3])
+def test_a_local_nodes_result_is_mapped_from_shared_memory(nodes: int) -> None:
+    want = _sample(300_000)
+    with sl.connect(nodes=nodes) as client:
+        got = client.from_arrow(want, name="t").sort("id").to_arrow()
+        assert got.replace_schema_metadata(None).equals(want)
+        assert _mapped(got), "the result's buffers are not the node's result files"
+        # Each file was taken (unlinked) as it was mapped: nothing is left.
+        pids = _node_pids(client)
+        assert len(pids) == nodes
+        for pid in pids:
+            (folder,) = _folders(pid)
+            assert os.listdir(folder) == []
+        # An empty result, and one the client streams, as before.
+        empty = client.table("t").filter(sl.col("id") < 0).to_arrow()
+        assert empty.num_rows == 0 and empty.schema.names == want.schema.names
+        streamed = sum(b.num_rows for b in client.table("t").to_batches())
+        assert streamed == want.num_rows
+    # The table outlives the node and its folder.
+    assert got.column("id").to_numpy()[-1] == 299_999
+    for pid in pids:
+        assert _folders(pid) == []
+
+
+def test_a_remote_client_gets_the_result_through_the_socket(
+    remote_client: sl.Client,
+) -> None:
+    want = _sample(50_000)
+    got = remote_client.from_arrow(want, name="shm_remote").sort("id").to_arrow()
+    assert got.replace_schema_metadata(None).equals(want)
+    assert not _mapped(got)
+
+
+def test_the_folder_a_killed_node_left_is_removed_by_the_next() -> None:
+    client = sl.connect()
+    pid = _node_pids(client)[0]
+    assert len(_folders(pid)) == 1
+    os.kill(pid, signal.SIGKILL)
+    client._node.proc.wait(10)  # type: ignore[union-attr]
+    assert len(_folders(pid)) == 1  # a killed node cannot remove it
+    client.close()
+    with sl.connect() as other:
+        deadline = time.monotonic() + 5
+        while _folders(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _folders(pid) == []
+        assert other.from_arrow(_sample(10), name="t").to_arrow().num_rows == 10
