@@ -156,6 +156,6 @@ func (s *Service) doGetQuery(tk *planpb.Ticket, stream arrowflight.FlightService
 		}
 		run.End(err)
 	}()
-	w := s.resultWriterFor(stream, op.Schema())
+	w := s.resultWriterFor(ctx, stream, op.Schema())
 	return sendResult(ctx, w, op.Next, func(b arrow.RecordBatch) { run.Sent(b.NumRows(), exec.BatchBytes(b)) })
 }

@@ -160,7 +160,7 @@ func (b *bodyParts) Write(p []byte) (int, error) {
 }
 
 // sendResult writes next's batches to w until io.EOF, telling sent of
-// each; w is closed either way.
+// each written; w is closed either way.
 func sendResult(ctx context.Context, w resultWriter, next func(context.Context) (arrow.RecordBatch, error), sent func(arrow.RecordBatch)) (err error) {
 	defer func() {
 		if cerr := w.Close(err != nil); err == nil {
@@ -175,10 +175,10 @@ func sendResult(ctx context.Context, w resultWriter, next func(context.Context) 
 		if err != nil {
 			return err
 		}
-		if sent != nil {
+		err = w.Write(b)
+		if err == nil && sent != nil {
 			sent(b)
 		}
-		err = w.Write(b)
 		b.Release()
 		if err != nil {
 			return err

@@ -240,7 +240,7 @@ func (s *Service) DoGet(t *arrowflight.Ticket, stream arrowflight.FlightService_
 	if tk.GetCompress() {
 		opts = append(opts, ipc.WithZstd())
 	}
-	return sendResult(ctx, s.resultWriterFor(stream, op.Schema(), opts...), op.Next, nil)
+	return sendResult(ctx, s.resultWriterFor(ctx, stream, op.Schema(), opts...), op.Next, nil)
 }
 
 // DoPut stores an uploaded table; it acknowledges only once it is durable

@@ -34,6 +34,7 @@ type testNode struct {
 	addr   string // grpc://host:port
 	cat    *catalog.Catalog
 	svc    *Service
+	dir    string // its data directory, the one root files may be read under
 }
 
 // startNode runs a real Flight server on a loopback port.
@@ -78,7 +79,7 @@ func startNodeWith(t testing.TB, maxCalls int, more ...grpc.ServerOption) *testN
 		srv.Shutdown()
 		mem.AssertSize(t, 0)
 	})
-	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String(), cat: cat, svc: svc}
+	return &testNode{client: client, mem: mem, addr: "grpc://" + lis.Addr().String(), cat: cat, svc: svc, dir: dir}
 }
 
 func wrap(t testing.TB, m proto.Message) []byte {

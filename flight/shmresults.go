@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
+
+	"slipstream/kernels/exec"
 )
 
 // A client on the same machine as its node (the Python client's local
@@ -37,11 +39,13 @@ import (
 // then, for each file of at most shmFileBytes, a message with no data
 // whose app_metadata is shmFilePrefix and the file's path. The client
 // maps the file and unlinks it, which leaves its pages to the mapping
-// alone. A file that cannot be written (/dev/shm full) ends where its
-// last whole batch ends, and the rest of the result goes through the
-// stream as batches, in order. Files of a stream that fails are
-// removed; the node's folder goes when the node stops, and a folder a
-// killed node left is removed by the next node that starts.
+// alone; the node writes at most shmFilesAhead files ahead of it. When
+// shared memory is short (checked before each batch) or a write fails,
+// the file ends where its last whole batch ends, and the rest of the
+// result goes through the stream as batches, in order. Files of a
+// stream that fails are removed; the node's folder goes when the node
+// stops, and a folder a killed node left is removed by the next node
+// that starts.
 
 const (
 	// ResultsHeader asks for a result through shared memory: its value is
@@ -124,14 +128,18 @@ type resultWriter interface {
 }
 
 // resultWriterFor writes through shared memory when the caller asked
-// for it, this node allows it and the caller is on this machine.
-func (s *Service) resultWriterFor(stream grpc.ServerStream, schema *arrow.Schema, opts ...ipc.Option) resultWriter {
+// for it, this node allows it and the caller is on this machine; ctx is
+// the query's (its end, a cancel, ends a wait for the client).
+func (s *Service) resultWriterFor(ctx context.Context, stream grpc.ServerStream, schema *arrow.Schema, opts ...ipc.Option) resultWriter {
 	if s.shm != nil && asksShm(stream.Context()) {
-		return &shmWriter{stream: stream, schema: schema, to: s.shm, opts: opts}
+		return &shmWriter{ctx: ctx, stream: stream, schema: schema, to: s.shm, opts: opts}
 	}
 	return newBatchWriter(stream, schema, opts...)
 }
 
+// asksShm: the call asks for its result through shared memory, from
+// loopback. The nodes sl.connect() starts take calls only with the token
+// of the client that started them, which is on this machine.
 func asksShm(ctx context.Context) bool {
 	md, _ := metadata.FromIncomingContext(ctx)
 	if v := md.Get(ResultsHeader); len(v) == 0 || v[0] != "shm" {
@@ -150,9 +158,14 @@ func asksShm(ctx context.Context) bool {
 	return false
 }
 
+// shmFilesAhead is how many files a stream names before the client has
+// taken them: the node writes no further ahead of its client.
+const shmFilesAhead = 2
+
 // shmWriter writes a result as IPC stream files in the node's folder and
 // names each on the stream once it is whole.
 type shmWriter struct {
+	ctx    context.Context
 	stream grpc.ServerStream
 	schema *arrow.Schema
 	to     *SharedResults
@@ -164,8 +177,8 @@ type shmWriter struct {
 	count   *countingWriter // over buf: the bytes written to file
 	w       *ipc.Writer     // over count
 	whole   int64           // file's length after its last whole batch
-	named   []string        // files named to the client
-	stream2 *batchWriter    // the rest of the result, once shared memory failed
+	named   []string        // files named to the client and not yet taken
+	stream2 *batchWriter    // the rest of the result, once shared memory is short
 }
 
 func (w *shmWriter) Write(b arrow.RecordBatch) error {
@@ -175,9 +188,21 @@ func (w *shmWriter) Write(b arrow.RecordBatch) error {
 	if w.stream2 != nil {
 		return w.stream2.Write(b)
 	}
+	if err := w.room(exec.BatchBytes(b)); err != nil {
+		slog.Warn("results go through the stream: shared memory is short", "dir", w.to.dir, "err", err)
+		if w.file != nil {
+			if err := w.endFile(false); err != nil {
+				return err
+			}
+		}
+		return w.fallBack(b)
+	}
 	if w.file == nil {
+		if err := w.waitTaken(shmFilesAhead - 1); err != nil {
+			return err
+		}
 		if err := w.open(); err != nil {
-			slog.Warn("results go through the stream: no room in shared memory", "dir", w.to.dir, "err", err)
+			slog.Warn("results go through the stream: no file in shared memory", "dir", w.to.dir, "err", err)
 			return w.fallBack(b)
 		}
 	}
@@ -205,16 +230,22 @@ func (w *shmWriter) start() error {
 	return (&payloadSender{stream: w.stream}).WritePayload(p)
 }
 
-// open starts a file, when shared memory has room for one more.
-func (w *shmWriter) open() error {
+// room says whether shared memory has room for n more bytes, beside the
+// share of it left to everything else.
+func (w *shmWriter) room(n int64) error {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(w.to.dir, &st); err != nil {
 		return err
 	}
 	free, total := int64(st.Bavail)*st.Bsize, int64(st.Blocks)*st.Bsize
-	if free-w.to.fileBytes < total*w.to.sparePercent/100 {
-		return fmt.Errorf("%d of %d bytes free", free, total)
+	if free-n < total*w.to.sparePercent/100 {
+		return fmt.Errorf("%d of %d bytes free, %d needed beside %d%% kept free", free, total, n, w.to.sparePercent)
 	}
+	return nil
+}
+
+// open starts a file.
+func (w *shmWriter) open() error {
 	f, err := os.CreateTemp(w.to.dir, "result-*.arrow")
 	if err != nil {
 		return err
@@ -243,7 +274,8 @@ func (w *shmWriter) write(b arrow.RecordBatch) error {
 func (w *shmWriter) endFile(broken bool) error {
 	f := w.file
 	w.file = nil
-	if !broken && errors.Join(w.w.Close(), w.buf.Flush()) != nil {
+	// Closing the IPC writer also lets go of the dictionaries it keeps.
+	if err := errors.Join(w.w.Close(), w.buf.Flush()); err != nil {
 		broken = true // no room for the end marker
 	}
 	var err error
@@ -261,73 +293,72 @@ func (w *shmWriter) endFile(broken bool) error {
 // fallBack sends b and the rest of the result through the stream.
 func (w *shmWriter) fallBack(b arrow.RecordBatch) error {
 	w.stream2 = newBatchWriter(w.stream, w.schema, w.opts...)
-	w.stream2.s.skip = 1 // the schema went first
+	// The schema went first. arrow-go's IPC writer starts with one
+	// payload, the schema's (the dictionaries follow it).
+	w.stream2.s.skip = 1
 	return w.stream2.Write(b)
 }
 
 func (w *shmWriter) Close(failed bool) error {
 	if failed {
+		if w.stream2 != nil {
+			w.stream2.Close(true)
+		}
 		w.removeFiles()
 		return nil
 	}
-	if err := w.start(); err != nil {
-		return err
+	err := w.start()
+	if err == nil && w.stream2 != nil {
+		err = w.stream2.Close(false)
+	} else if err == nil && w.file != nil {
+		err = w.endFile(false)
 	}
-	if w.stream2 != nil {
-		if err := w.stream2.Close(false); err != nil {
-			w.removeFiles()
-			return err
-		}
-	} else if w.file != nil {
-		if err := w.endFile(false); err != nil {
-			w.removeFiles()
-			return err
-		}
+	if err == nil {
+		err = w.waitTaken(0)
 	}
-	return w.awaitTaken()
+	if err != nil {
+		w.removeFiles()
+	}
+	return err
 }
 
-// awaitTaken holds the stream open until the client has taken (unlinked)
-// every file named to it: a client that stops reading (cancelled, gone)
-// ends the stream, and its files are removed then; so are files still
-// there after shmTakeWait.
-func (w *shmWriter) awaitTaken() error {
-	ctx := w.stream.Context()
+// waitTaken waits until the client has taken (unlinked) all but keep of
+// the files named to it. The client maps each as soon as it reads its
+// name; one that stops reading (cancelled, gone) ends the stream or the
+// query, and the wait with it, as does shmTakeWait.
+func (w *shmWriter) waitTaken(keep int) error {
 	deadline := time.Now().Add(shmTakeWait)
 	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
-		if w.taken() {
+		for len(w.named) > keep {
+			if _, err := os.Stat(w.named[0]); !errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			w.named = w.named[1:]
+		}
+		if len(w.named) <= keep {
 			return nil
 		}
-		if ctx.Err() != nil {
-			w.removeFiles()
-			return context.Cause(ctx)
+		for _, ctx := range []context.Context{w.stream.Context(), w.ctx} {
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 		}
 		if time.Now().After(deadline) {
-			w.removeFiles()
-			return fmt.Errorf("the client did not take its result files in %s; they were removed", shmTakeWait)
+			return fmt.Errorf("the client did not take its result files in %s", shmTakeWait)
 		}
 		select {
-		case <-ctx.Done():
+		case <-w.stream.Context().Done():
+		case <-w.ctx.Done():
 		case <-time.After(pause):
 		}
 	}
-}
-
-// taken: no file named to the client is left.
-func (w *shmWriter) taken() bool {
-	for len(w.named) > 0 {
-		if _, err := os.Stat(w.named[0]); !errors.Is(err, os.ErrNotExist) {
-			return false
-		}
-		w.named = w.named[1:]
-	}
-	return true
 }
 
 // removeFiles removes the file being written and those named to the
 // client that it has not taken.
 func (w *shmWriter) removeFiles() {
 	if w.file != nil {
+		w.w.Close()
 		w.file.Close()
 		os.Remove(w.file.Name())
 		w.file = nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 
+	"slipstream/internal/parquettest"
 	pb "slipstream/scheduler/planpb"
 )
 
@@ -71,9 +74,9 @@ func (n *testNode) putBatches(t *testing.T, table string, batches, rows int) {
 // sharedResult reads a query's result as a client on this machine does:
 // the values of its column, in order, whether they came as batches or in
 // the files the stream named (listed in files).
-func (n *testNode) sharedResult(t *testing.T, table string, ask bool) (values []int64, files []string, err error) {
+func (n *testNode) sharedResult(t *testing.T, q *pb.Query, ask bool) (values []int64, files []string, err error) {
 	t.Helper()
-	info, err := n.client.GetFlightInfo(context.Background(), &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: wrap(t, scan(table))})
+	info, err := n.client.GetFlightInfo(context.Background(), &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorCMD, Cmd: wrap(t, q)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,8 +97,12 @@ func (n *testNode) sharedResult(t *testing.T, table string, ask bool) (values []
 				return err
 			}
 			defer f.Close()
-			if fi, err := f.Stat(); err != nil || fi.Mode().Perm() != 0o600 {
-				t.Errorf("result file %s: %v, mode %v, want 0600 (this user only)", path, err, fi.Mode().Perm())
+			fi, err := f.Stat()
+			if err != nil {
+				return err
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Errorf("result file %s has mode %v, want 0600 (this user only)", path, fi.Mode().Perm())
 			}
 			if err := os.Remove(path); err != nil { // taken, as the client does
 				return err
@@ -162,7 +169,7 @@ func TestResultsThroughSharedMemory(t *testing.T) {
 	const batches, rows = 10, 40_000 // 320 KB each
 	n.putBatches(t, "t", batches, rows)
 
-	got, files, err := n.sharedResult(t, "t", true)
+	got, files, err := n.sharedResult(t, scan("t"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +185,7 @@ func TestResultsThroughSharedMemory(t *testing.T) {
 	folderEmpty(t, shm)
 
 	// A caller that does not ask gets batches through the stream.
-	got, files, err = n.sharedResult(t, "t", false)
+	got, files, err = n.sharedResult(t, scan("t"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,17 +196,18 @@ func TestResultsThroughSharedMemory(t *testing.T) {
 }
 
 func TestResultsThroughSharedMemoryGoOnThroughTheStreamWhenItIsFull(t *testing.T) {
-	// A 4 MiB tmpfs: the third 1.5 MiB batch does not fit in the first file.
+	// A 4 MiB tmpfs, and no check for room first (sparePercent < 0): the
+	// third batch of 1.5 MiB (ints and dictionary indices) does not fit.
 	root := t.TempDir()
 	if err := syscall.Mount("tmpfs", root, "tmpfs", 0, "size=4m"); err != nil {
 		t.Skipf("cannot mount a small tmpfs here (%v)", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(root, 0) })
-	n, shm := sharedNode(t, root, 3584<<10, 0)
-	const batches, rows = 5, 196_608 // 1.5 MiB each
-	n.putBatches(t, "t", batches, rows)
+	n, shm := sharedNode(t, root, 3584<<10, -100)
+	const batches, rows = 5, 131_072
+	q := dictionaryFile(t, n, batches*rows, rows)
 
-	got, files, err := n.sharedResult(t, "t", true)
+	got, files, err := n.sharedResult(t, q, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +300,79 @@ func TestFoldersOfNodesNoLongerRunningAreRemoved(t *testing.T) {
 	}
 	if _, err := os.Stat(shm.Dir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the node's folder is still there after Close (%v)", err)
+	}
+}
+
+func TestSharedMemoryShortSendsTheResultThroughTheStream(t *testing.T) {
+	n, shm := sharedNode(t, t.TempDir(), 256<<10, 100) // all of it kept free
+	n.putBatches(t, "t", 10, 40_000)
+	got, files, err := n.sharedResult(t, scan("t"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSequence(t, got, 400_000)
+	if len(files) != 0 {
+		t.Errorf("with no room in shared memory, the node named files %v", files)
+	}
+	folderEmpty(t, shm)
+}
+
+// dictionaryFile writes x = 0, 1, ... and a dictionary-encoded string
+// column as Parquet in the node's directory, in row groups of group rows.
+func dictionaryFile(t *testing.T, n *testNode, rows, group int) *pb.Query {
+	mem := memory.DefaultAllocator
+	xs := array.NewInt64Builder(mem)
+	defer xs.Release()
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	names := array.NewDictionaryBuilder(mem, dt).(*array.BinaryDictionaryBuilder)
+	defer names.Release()
+	for i := range rows {
+		xs.Append(int64(i))
+		names.AppendString(fmt.Sprintf("name %d", i%1000))
+	}
+	x, d := xs.NewArray(), names.NewArray()
+	defer x.Release()
+	defer d.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "x", Type: arrow.PrimitiveTypes.Int64}, {Name: "name", Type: dt}}, nil)
+	rec := array.NewRecordBatch(schema, []arrow.Array{x, d}, int64(rows))
+	defer rec.Release()
+	path := filepath.Join(n.dir, "dict.parquet")
+	parquettest.Write(t, mem, path, rec, int64(group))
+	return &pb.Query{Root: &pb.Node{Kind: &pb.Node_FileScan{FileScan: &pb.FileScan{Paths: []string{path}, Format: pb.FileFormat_PARQUET}}}}
+}
+
+func TestDictionaryResultsThroughSharedMemory(t *testing.T) {
+	// The node's checked allocator, asserted empty at the end, catches a
+	// dictionary the file writer keeps.
+	for _, spare := range []int64{0, 100} {
+		n, shm := sharedNode(t, t.TempDir(), 256<<10, spare)
+		q := dictionaryFile(t, n, 300_000, 40_000)
+		got, _, err := n.sharedResult(t, q, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantSequence(t, got, 300_000)
+		folderEmpty(t, shm)
+	}
+}
+
+func TestAsksShmOnlyFromLoopback(t *testing.T) {
+	ask := metadata.NewIncomingContext(context.Background(), metadata.Pairs(ResultsHeader, "shm"))
+	for _, c := range []struct {
+		ctx  context.Context
+		addr net.Addr
+		want bool
+	}{
+		{ask, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5}, true},
+		{ask, &net.TCPAddr{IP: net.IPv6loopback, Port: 5}, true},
+		{ask, &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, true},
+		{ask, &net.TCPAddr{IP: net.IPv4(10, 0, 0, 7), Port: 5}, false},
+		{metadata.NewIncomingContext(context.Background(), metadata.Pairs(ResultsHeader, "no")), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5}, false},
+		{context.Background(), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5}, false},
+	} {
+		ctx := peer.NewContext(c.ctx, &peer.Peer{Addr: c.addr})
+		if got := asksShm(ctx); got != c.want {
+			t.Errorf("asksShm from %v: %v, want %v", c.addr, got, c.want)
+		}
 	}
 }

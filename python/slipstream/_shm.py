@@ -13,8 +13,10 @@ write there comes through the stream as batches, in order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import stat
 
 import pyarrow as pa
 
@@ -25,7 +27,7 @@ REQUEST = (b"x-slipstream-results", b"shm")
 #: How a stream message names a result file.
 PREFIX = b"slipstream.shm:"
 # Only files a node makes in its own folder are ever read or unlinked.
-_NAME = re.compile(r"^/dev/shm/slipstream-results-\d+-\d+/result-\d+\.arrow$")
+_NAME = re.compile(r"/dev/shm/slipstream-results-\d+-\d+/result-\d+\.arrow\Z")
 
 
 def take(app_metadata: pa.Buffer) -> list[pa.RecordBatch]:
@@ -37,7 +39,11 @@ def take(app_metadata: pa.Buffer) -> list[pa.RecordBatch]:
     if not _NAME.match(path):
         raise ValueError(f"the node named {path!r} as a result file, not a file of its folder")
     try:
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            raise ValueError(f"result file {path} is not a regular file of this user")
         with pa.memory_map(path) as source:  # the batches keep the mapping
             return list(pa.ipc.open_stream(source))
     finally:
-        os.unlink(path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)

@@ -82,13 +82,17 @@ def child_pids(pid: int) -> list[int]:
 class ServerProcess:
     """``slipstream serve`` started the way a user would, on a free port.
 
-    ``allow`` are its ``--allow-path`` directories (default: its data directory).
+    ``allow`` are its ``--allow-path`` directories (default: its data directory);
+    ``flags`` more of serve's flags.
     """
 
-    def __init__(self, data_dir: Path, log_path: Path, allow: list[Path] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, log_path: Path, allow: list[Path] | None = None, *flags: str
+    ) -> None:
         self.data_dir = data_dir
         self.log = open(log_path, "ab")  # noqa: SIM115
         cmd = [find_binary(), "serve", "--addr", "127.0.0.1:0", "--data-dir", str(data_dir)]
+        cmd += flags
         for path in allow or []:
             cmd += ["--allow-path", str(path)]
         if TEST_MEMORY_LIMIT and TEST_OPERATOR_MEMORY:

@@ -6,11 +6,12 @@ import glob
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import child_pids
+from conftest import ServerProcess, child_pids
 
 import slipstream as sl
 
@@ -89,13 +90,19 @@ def test_a_local_nodes_result_is_mapped_from_shared_memory(nodes: int) -> None:
         assert _folders(pid) == []
 
 
-def test_a_remote_client_gets_the_result_through_the_socket(
-    remote_client: sl.Client,
-) -> None:
-    want = _sample(50_000)
-    got = remote_client.from_arrow(want, name="shm_remote").sort("id").to_arrow()
-    assert got.replace_schema_metadata(None).equals(want)
-    assert not _mapped(got)
+def test_a_node_reached_by_address_sends_the_result_through_the_socket(tmp_path: Path) -> None:
+    # Even one that could use shared memory: the client asks only nodes it started.
+    node = ServerProcess(tmp_path / "data", tmp_path / "node.log", None, "--shm-results")
+    try:
+        assert len(_folders(node.proc.pid)) == 1
+        with sl.connect(node.address) as client:
+            want = _sample(50_000)
+            got = client.from_arrow(want, name="t").sort("id").to_arrow()
+            assert got.replace_schema_metadata(None).equals(want)
+            assert not _mapped(got)
+    finally:
+        node.stop()
+    assert _folders(node.proc.pid) == []
 
 
 def test_the_folder_a_killed_node_left_is_removed_by_the_next() -> None:
