@@ -854,7 +854,9 @@ def connect(
         order, when it becomes unavailable. Without an address, a local node
         is started from the binary installed with this package, listening on
         a free loopback port; it stops when the client is closed or the
-        interpreter exits.
+        interpreter exits. Its results come through shared memory
+        (``/dev/shm``, where the system has it): the tables ``to_arrow``
+        returns map the node's result files instead of copying them.
     nodes : int, default 1
         Only without ``address``: how many local node processes to start.
         More than one makes a cluster on loopback (``slipstream local``).
