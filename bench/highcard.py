@@ -12,7 +12,9 @@ some of them, values), and three tables to join it with: ``small`` (10^3 rows),
 ``medium`` (10^6 rows) and ``other`` (--rows / 2 rows). Each query runs on a
 local Slipstream node through the client, on DuckDB (2 threads) and on polars
 (2 threads), in this process; the engines take turns, one run each per round,
-so what one leaves behind falls on the others alike. The table gives
+so what one leaves behind falls on the others alike; one untimed round of
+the first query comes first (--warmup), so that no query pays for reading
+the files into the system's cache. The table gives
 seconds (best of --repeat rounds), Slipstream's time over each peer's, and whether
 the answers agree: the same row count and checksum (a sum of the aggregates of
 every group; for sorts, a hash of the row order). Timings are figures, not
@@ -342,6 +344,12 @@ def main() -> int:
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "slipstream" / "highcard")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--repeat", type=int, default=1)
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="untimed rounds of the first query, every engine, before timing (default 1)",
+    )
     p.add_argument("--only", help="run the queries whose name contains this text")
     p.add_argument(
         "--memory-limit",
@@ -421,13 +429,18 @@ def main() -> int:
     queries = [q for q in QUERIES if not args.only or args.only in q.name]
     print(
         f"high cardinality, big = {args.rows:,} rows; {THREADS} threads for DuckDB and polars, "
-        f"a local Slipstream node ({os.cpu_count()} cores); best of {args.repeat}, "
+        f"a local Slipstream node ({os.cpu_count()} cores); best of {args.repeat} "
+        f"after {args.warmup} untimed round(s) of the first query, "
         "the engines taking turns; seconds"
     )
     header = f"{'query':<13}{'slipstream':>11}{'duckdb':>9}{'polars':>9}{'sl/duck':>9}{'sl/pol':>8}"
     print(f"{header}  answers  {'rows':>11}  what")
     ratios: dict[str, list[float]] = {"duckdb": [], "polars": []}
     wrong = 0
+    if queries and args.warmup:
+        # Untimed: the first query's first round would otherwise also pay for
+        # reading the files into the system's cache and for a node just started.
+        interleaved(args.warmup, {n: make(queries[0]) for n, make in engines.items()}, None)
     for q in queries:
         runs = {n: make(q) for n, make in engines.items()}
         secs, sums = interleaved(args.repeat, runs, q.ordered_by)
