@@ -441,15 +441,20 @@ class Client:
                     continue
             return False
 
+        # Through shared memory from a node this client started: the node
+        # writes at most two files ahead of what this thread has taken.
+        shm = self._node is not None and self._node.shm_results
+
         def produce() -> None:
             try:
                 for ep in endpoints:
                     client = self._client_for(ep.locations[0] if ep.locations else None)
-                    reader = self._call(client.do_get, ep.ticket, run.options())
+                    reader = self._call(client.do_get, ep.ticket, run.options(shm=shm))
                     current[:] = [reader]
                     for chunk in reader:
-                        if chunk.data is not None and not put(("batch", chunk.data)):
-                            return
+                        for batch in _shm.batches(chunk, shm):
+                            if not put(("batch", batch)):
+                                return
                 put(("end", None))
             except BaseException as e:
                 put(("error", translate(e)))
@@ -1041,12 +1046,7 @@ def _read_all(reader: fl.FlightStreamReader, shm: bool = False) -> pa.Table:
     does not. ``shm``: the call asked for the result through shared memory,
     so the stream may name files that hold its batches (_shm.py).
     """
-    batches: list[pa.RecordBatch] = []
-    for chunk in reader:
-        if chunk.data is not None:
-            batches.append(chunk.data)
-        elif shm and chunk.app_metadata is not None:
-            batches.extend(_shm.take(chunk.app_metadata))
+    batches = [batch for chunk in reader for batch in _shm.batches(chunk, shm)]
     return pa.Table.from_batches(batches, schema=reader.schema)
 
 

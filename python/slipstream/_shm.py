@@ -8,7 +8,8 @@ message with no data whose app_metadata is ``PREFIX`` and the path). The
 client maps each file and unlinks it: the table's buffers are the file's
 pages, with no copy on either side but the node's one write, and the pages
 go back to the system when the table is freed. What the node could not
-write there comes through the stream as batches, in order.
+write there comes through the stream as batches, in order. ``to_arrow``
+and ``to_batches`` both read so.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import re
 import stat
 
 import pyarrow as pa
+import pyarrow.flight as fl
 
-__all__ = ["PREFIX", "REQUEST", "take"]
+__all__ = ["PREFIX", "REQUEST", "batches", "take"]
 
 #: The header that asks a node for the result through shared memory.
 REQUEST = (b"x-slipstream-results", b"shm")
@@ -28,6 +30,15 @@ REQUEST = (b"x-slipstream-results", b"shm")
 PREFIX = b"slipstream.shm:"
 # Only files a node makes in its own folder are ever read or unlinked.
 _NAME = re.compile(r"/dev/shm/slipstream-results-\d+-\d+/result-\d+\.arrow\Z")
+
+
+def batches(chunk: fl.FlightStreamChunk, shm: bool) -> list[pa.RecordBatch]:
+    """The batches a stream message carries, or maps when ``shm`` (the call asked)."""
+    if chunk.data is not None:
+        return [chunk.data]
+    if shm and chunk.app_metadata is not None:
+        return take(chunk.app_metadata)
+    return []
 
 
 def take(app_metadata: pa.Buffer) -> list[pa.RecordBatch]:
