@@ -35,8 +35,9 @@ import (
 // each batch once, into an Arrow IPC stream file in /dev/shm, and the
 // client maps the file: its table's buffers are the file's pages.
 //
-// The DoGet stream stays the channel: the schema goes first, as always;
-// then, for each file of at most shmFileBytes, a message with no data
+// The DoGet stream stays the channel: the schema goes first, as always,
+// and the first shmStreamFirst bytes of batches; then, for each file of
+// about shmFileBytes, a message with no data
 // whose app_metadata is shmFilePrefix and the file's path. The client
 // maps the file and unlinks it, which leaves its pages to the mapping
 // alone; the node writes at most shmFilesAhead files ahead of it. When
@@ -56,7 +57,10 @@ const (
 	shmFilePrefix = "slipstream.shm:"
 	// shmFileBytes is about the most a result file holds: the client maps
 	// each as it arrives, while the node writes the next.
-	shmFileBytes    = 64 << 20
+	shmFileBytes = 64 << 20
+	// shmStreamFirst bytes of a result go through the stream all the same:
+	// a file costs a small result more (about 1.5 ms) than it saves.
+	shmStreamFirst  = 1 << 20
 	shmFolderPrefix = "slipstream-results-"
 	// shmTakeWait is how long a stream waits for its client to take the
 	// files named to it (it maps each as soon as it reads its name).
@@ -65,8 +69,9 @@ const (
 
 // SharedResults is a node's folder of result files in shared memory.
 type SharedResults struct {
-	dir       string
-	fileBytes int64 // about the most one file holds (shmFileBytes; tests make it small)
+	dir         string
+	fileBytes   int64 // about the most one file holds (shmFileBytes; tests make it small)
+	streamFirst int64 // bytes of a result sent through the stream first (shmStreamFirst)
 	// sparePercent of shared memory is left to everything else: no file
 	// is started with less than that and one file free.
 	sparePercent int64
@@ -84,7 +89,7 @@ func OpenSharedResults(root string) (*SharedResults, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--shm-results: %w", err)
 	}
-	return &SharedResults{dir: dir, fileBytes: shmFileBytes, sparePercent: 25}, nil
+	return &SharedResults{dir: dir, fileBytes: shmFileBytes, streamFirst: shmStreamFirst, sparePercent: 25}, nil
 }
 
 // Dir is the folder the node writes result files in.
@@ -132,7 +137,9 @@ type resultWriter interface {
 // the query's (its end, a cancel, ends a wait for the client).
 func (s *Service) resultWriterFor(ctx context.Context, stream grpc.ServerStream, schema *arrow.Schema, opts ...ipc.Option) resultWriter {
 	if s.shm != nil && asksShm(stream.Context()) {
-		return &shmWriter{ctx: ctx, stream: stream, schema: schema, to: s.shm, opts: opts}
+		socket := newBatchWriter(stream, schema, opts...)
+		socket.s.skip = 1 // the shmWriter sends the schema
+		return &shmWriter{ctx: ctx, stream: stream, schema: schema, to: s.shm, socket: socket}
 	}
 	return newBatchWriter(stream, schema, opts...)
 }
@@ -169,26 +176,29 @@ type shmWriter struct {
 	stream grpc.ServerStream
 	schema *arrow.Schema
 	to     *SharedResults
-	opts   []ipc.Option
+	socket *batchWriter // batches sent through the stream (the first, and any files cannot take)
 
-	started bool            // the schema was sent
-	file    *os.File        // the file being written, if any
-	buf     *bufio.Writer   // over file
-	count   *countingWriter // over buf: the bytes written to file
-	w       *ipc.Writer     // over count
-	whole   int64           // file's length after its last whole batch
-	named   []string        // files named to the client and not yet taken
-	stream2 *batchWriter    // the rest of the result, once shared memory is short
+	started  bool            // the schema was sent
+	streamed int64           // bytes sent through the stream
+	short    bool            // shared memory was short: the rest goes through the stream
+	file     *os.File        // the file being written, if any
+	buf      *bufio.Writer   // over file
+	count    *countingWriter // over buf: the bytes written to file
+	w        *ipc.Writer     // over count
+	whole    int64           // file's length after its last whole batch
+	named    []string        // files named to the client and not yet taken
 }
 
 func (w *shmWriter) Write(b arrow.RecordBatch) error {
 	if err := w.start(); err != nil {
 		return err
 	}
-	if w.stream2 != nil {
-		return w.stream2.Write(b)
+	n := exec.BatchBytes(b)
+	if w.short || w.streamed < w.to.streamFirst {
+		w.streamed += n
+		return w.socket.Write(b)
 	}
-	if err := w.room(exec.BatchBytes(b)); err != nil {
+	if err := w.room(n); err != nil {
 		slog.Warn("results go through the stream: shared memory is short", "dir", w.to.dir, "err", err)
 		if w.file != nil {
 			if err := w.endFile(false); err != nil {
@@ -292,26 +302,25 @@ func (w *shmWriter) endFile(broken bool) error {
 
 // fallBack sends b and the rest of the result through the stream.
 func (w *shmWriter) fallBack(b arrow.RecordBatch) error {
-	w.stream2 = newBatchWriter(w.stream, w.schema, w.opts...)
-	// The schema went first. arrow-go's IPC writer starts with one
-	// payload, the schema's (the dictionaries follow it).
-	w.stream2.s.skip = 1
-	return w.stream2.Write(b)
+	w.short = true
+	return w.socket.Write(b)
 }
 
 func (w *shmWriter) Close(failed bool) error {
 	if failed {
-		if w.stream2 != nil {
-			w.stream2.Close(true)
-		}
+		w.socket.Close(true)
 		w.removeFiles()
 		return nil
 	}
 	err := w.start()
-	if err == nil && w.stream2 != nil {
-		err = w.stream2.Close(false)
-	} else if err == nil && w.file != nil {
+	if err == nil && w.file != nil {
 		err = w.endFile(false)
+	}
+	if err == nil {
+		// Sends nothing (the schema went first, arrow-go's IPC writer
+		// starts with the schema's payload alone, and a Flight stream has
+		// no end marker), but lets go of the dictionaries it keeps.
+		err = w.socket.Close(false)
 	}
 	if err == nil {
 		err = w.waitTaken(0)
@@ -328,7 +337,7 @@ func (w *shmWriter) Close(failed bool) error {
 // query, and the wait with it, as does shmTakeWait.
 func (w *shmWriter) waitTaken(keep int) error {
 	deadline := time.Now().Add(shmTakeWait)
-	for pause := 50 * time.Microsecond; ; pause = min(2*pause, 10*time.Millisecond) {
+	for pause := 20 * time.Microsecond; ; pause = min(2*pause, time.Millisecond) {
 		for len(w.named) > keep {
 			if _, err := os.Stat(w.named[0]); !errors.Is(err, os.ErrNotExist) {
 				break

@@ -36,6 +36,7 @@ func sharedNode(t *testing.T, root string, fileBytes, sparePercent int64) (*test
 	}
 	t.Cleanup(func() { shm.Close() })
 	shm.fileBytes, shm.sparePercent = fileBytes, sparePercent
+	shm.streamFirst = 0 // files from the first batch on
 	n.svc.ShareResults(shm)
 	return n, shm
 }
@@ -375,4 +376,28 @@ func TestAsksShmOnlyFromLoopback(t *testing.T) {
 			t.Errorf("asksShm from %v: %v, want %v", c.addr, got, c.want)
 		}
 	}
+}
+
+func TestTheFirstMegabyteOfAResultGoesThroughTheStream(t *testing.T) {
+	n, shm := sharedNode(t, t.TempDir(), 256<<10, 0)
+	shm.streamFirst = 1 << 20
+	n.putBatches(t, "small", 1, 100_000) // 800 KB: no file
+	got, files, err := n.sharedResult(t, scan("small"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSequence(t, got, 100_000)
+	if len(files) != 0 {
+		t.Errorf("a result of 800 KB came in files %v, want all of it through the stream", files)
+	}
+	n.putBatches(t, "big", 10, 40_000) // 3.2 MB: the first 1.28 MB through the stream
+	got, files, err = n.sharedResult(t, scan("big"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSequence(t, got, 400_000)
+	if len(files) == 0 {
+		t.Error("a result of 3.2 MB came all through the stream, want the rest of its first MiB in files")
+	}
+	folderEmpty(t, shm)
 }
