@@ -2,6 +2,7 @@ package optimizer
 
 import (
 	"maps"
+	"slices"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -239,12 +240,25 @@ func (p *pruner) prune(n plan.Node, need map[int]bool) (plan.Node, []int) {
 		}
 		return out, m
 	case *plan.Concat:
+		// The inputs, pruned alike, move their columns alike, and the
+		// Concat's columns with them (a parent that reads fewer columns
+		// than the inputs give drops some of them).
 		out := &plan.Concat{}
-		for _, in := range n.Inputs {
-			child, _ := p.prune(in, need) // each input is a Project: it keeps its outputs
+		var moved []int
+		for i, in := range n.Inputs {
+			child, m := p.prune(in, need)
+			if i > 0 && !slices.Equal(m, moved) {
+				keep := &plan.Concat{} // cannot happen; keep every column rather than guess
+				for _, in := range n.Inputs {
+					child, _ := p.prune(in, nil)
+					keep.Inputs = append(keep.Inputs, child)
+				}
+				return keep, nil
+			}
+			moved = m
 			out.Inputs = append(out.Inputs, child)
 		}
-		return out, nil
+		return out, moved
 	case *plan.Join:
 		needL, needR := map[int]bool{}, map[int]bool{}
 		for i, c := range n.Output {
